@@ -1,0 +1,827 @@
+"""The case runtime: every command is one unit of work (load, run, save, journal, commit) or nothing.
+
+Commands: deploy, start, complete a work item, fire due timers, deliver a message, retry an incident.
+Each reads the Clock once; that instant is what the engine, the timers and the script helpers see during the
+command, and it is journaled, so that a case can be replayed later with the same times and the same recorded
+service results.
+
+A command on a stale case version, or on a task that is no longer ready, raises `Conflict` and changes nothing.
+An error inside the engine (a failing handler, a script refused by the sandbox, an uncaught BPMN error) does not
+lose the command: the case is saved with the failing task in ERROR and an open incident an admin can retry.
+"""
+from __future__ import annotations
+
+import contextvars
+import copy
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, Iterable
+from uuid import UUID
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.util import BpmnEvent
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.exceptions import WorkflowException
+from SpiffWorkflow.util.task import TaskState
+
+from . import spiff_patches
+from .clock import Clock, SHANGHAI
+from .handlers import HandlerContext, HandlerRegistry
+from .journal import PendingEvent, append as journal_append, to_json
+from .state import STATE_FORMAT, StateCodec, prune_finished_history
+from .store import Case, Deployment, Incident, JournalEvent, ProcessDefinition, Timer, WorkItem
+
+JOURNALED_STATES = {
+    TaskState.READY: "ready",
+    TaskState.STARTED: "started",
+    TaskState.WAITING: "waiting",
+    TaskState.COMPLETED: "completed",
+    TaskState.ERROR: "error",
+    TaskState.CANCELLED: "cancelled",
+}
+
+
+class RuntimeError_(Exception):
+    code = "error"
+    status = 400
+
+    def __init__(self, message: str, details: Any = None):
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class Conflict(RuntimeError_):
+    code, status = "conflict", 409
+
+
+class NotFound(RuntimeError_):
+    code, status = "not_found", 404
+
+
+class Invalid(RuntimeError_):
+    code, status = "invalid", 422
+
+
+# ---------------------------------------------------------------- views returned to callers
+
+@dataclass
+class TaskView:
+    id: int
+    case_id: int
+    task_id: str
+    element_id: str
+    name: str
+    process_key: str
+    role: str | None
+    unit: str | None
+    lane: str | None
+    form: str | None
+    assignee: str | None
+    state: str
+    created_at: datetime
+    due_at: datetime | None
+
+
+@dataclass
+class IncidentView:
+    id: int
+    element_id: str | None
+    kind: str
+    message: str
+    at: datetime
+
+
+@dataclass
+class CaseView:
+    id: int
+    case_no: str | None
+    process_key: str
+    definition_id: int
+    definition_version: int
+    status: str
+    version: int
+    tasks: list[TaskView]
+    incidents: list[IncidentView]
+    timers: list[dict]
+    data: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class DeployedVersion:
+    process_key: str
+    name: str
+    version: int
+    definition_id: int
+    content_hash: str
+    created: bool
+
+
+# ---------------------------------------------------------------- the command context
+
+@dataclass
+class _Command:
+    case_id: int
+    actor: str
+    now: datetime
+    service_calls: list[dict] = field(default_factory=list)
+    deadlines: list[dict] = field(default_factory=list)
+    recorded_results: list | None = None  # replay: results to hand back instead of calling handlers
+
+
+_current: contextvars.ContextVar[_Command | None] = contextvars.ContextVar("lianxin_command", default=None)
+
+
+def current_command() -> _Command:
+    cmd = _current.get()
+    if cmd is None:
+        raise RuntimeError("no command in progress")
+    return cmd
+
+
+class LianxinScriptEngine(PythonScriptEngine):
+    """Routes service tasks to the handler registry, recording each call and its result."""
+
+    def __init__(self, environment, handlers: HandlerRegistry, ports: dict):
+        super().__init__(environment=environment)
+        self.handlers = handlers
+        self.ports = ports
+
+    def call_service(self, task, operation_name=None, operation_params=None, **kwargs):
+        cmd = current_command()
+        params = {k: v["value"] if isinstance(v, dict) and "value" in v else v
+                  for k, v in (operation_params or {}).items()}
+        element_id = task.task_spec.bpmn_id
+        if cmd.recorded_results is not None:
+            result = cmd.recorded_results.pop(0)
+        else:
+            ctx = HandlerContext(case_id=cmd.case_id, element_id=element_id, now=cmd.now, actor=cmd.actor,
+                                 data=copy.deepcopy(task.data), ports=self.ports)
+            result = self.handlers.call(operation_name, params, ctx)
+        cmd.service_calls.append({"handler": operation_name, "element_id": element_id,
+                                  "params": json.loads(to_json(params)), "result": json.loads(to_json(result))})
+        return to_json(result)
+
+
+# ---------------------------------------------------------------- the runtime
+
+class Runtime:
+    def __init__(
+        self,
+        session_factory: sessionmaker,
+        clock: Clock,
+        handlers: HandlerRegistry,
+        *,
+        calendar=None,
+        ports: dict | None = None,
+        cpu_seconds: float = 2.0,
+        script_helpers: dict[str, Callable] | None = None,
+    ):
+        spiff_patches.apply()
+        from .sandbox import SandboxEnvironment  # local: keeps import of RestrictedPython off the module path
+
+        self.session_factory = session_factory
+        self.clock = clock
+        self.handlers = handlers
+        self.calendar = calendar
+        self.codec = StateCodec()
+        self._specs: dict[int, tuple] = {}
+        self._meta: dict[int, dict] = {}
+        helpers = self._builtin_helpers()
+        helpers.update(script_helpers or {})
+        self.helper_names = set(helpers)
+        self.script_engine = LianxinScriptEngine(
+            SandboxEnvironment(helpers=helpers, cpu_seconds=cpu_seconds), handlers, ports or {}
+        )
+
+    # ---- helpers visible to BPMN expressions. They read the command's instant, never the wall clock.
+
+    def _builtin_helpers(self) -> dict[str, Callable]:
+        def now() -> str:
+            return current_command().now.astimezone(SHANGHAI).isoformat()
+
+        def workdays(n, start=None) -> str:
+            return self._deadline("WD", n, start)
+
+        def days(n, start=None, roll_forward=True) -> str:
+            return self._deadline("CAL", n, start, roll_forward=roll_forward)
+
+        return {"now": now, "workdays": workdays, "days": days}
+
+    def _deadline(self, rule: str, n, start=None, roll_forward=True) -> str:
+        cmd = current_command()
+        if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+            raise ValueError(f"期限天数必须是非负整数，收到 {n!r}（deadline days must be a whole number ≥ 0）")
+        if self.calendar is None:
+            raise RuntimeError("no working-day calendar configured")
+        begin = cmd.now if start is None else datetime.fromisoformat(str(start))
+        if rule == "WD":
+            deadline = self.calendar.due(begin, workdays=n)
+        else:
+            deadline = self.calendar.due(begin, days=n, roll_forward=roll_forward)
+        info = deadline.to_dict() if hasattr(deadline, "to_dict") else dict(deadline)
+        cmd.deadlines.append(info)
+        return deadline.due_at.isoformat()
+
+    # ---- definitions
+
+    def load_definition(self, s: Session, definition_id: int):
+        spec = self._specs.get(definition_id)
+        if spec is None:
+            from .definitions import load_specs
+
+            row = s.get(ProcessDefinition, definition_id)
+            if row is None:
+                raise NotFound(f"流程定义 {definition_id} 不存在（no such definition）")
+            spec = load_specs(row.spec_json)
+            self._specs[definition_id] = spec
+            self._meta[definition_id] = json.loads(row.meta_json or "{}")
+        return spec
+
+    def deploy(self, files, actor: str, comment: str = "") -> list[DeployedVersion]:
+        from . import sandbox
+        from .definitions import SourceFile, compile_bundle, load_specs
+
+        with self.session_factory() as s, s.begin():
+            def resolve_external(process_id: str):
+                row = self._latest(s, process_id)
+                if row is None:
+                    return None
+                return [SourceFile(name, text.encode("utf-8")) for name, text in json.loads(row.sources_json).items()]
+
+            compiled = compile_bundle(
+                list(files), handler_names=self.handlers.names(), check_expression=sandbox.check_expression,
+                check_script=sandbox.check_script, known_functions=self.helper_names,
+                resolve_external=resolve_external,
+            )
+            now = self.clock.now()
+            by_id = {cp.process_id: cp for cp in compiled}
+            deployment = Deployment(at=now, actor=actor, comment=comment,
+                                    files=to_json(sorted({f.name for f in files})))
+            s.add(deployment)
+            s.flush()
+            out = []
+            for cp in compiled:
+                existing = s.scalar(select(ProcessDefinition).where(
+                    ProcessDefinition.process_key == cp.process_id,
+                    ProcessDefinition.content_hash == cp.content_hash))
+                if existing is not None:
+                    out.append(DeployedVersion(cp.process_id, existing.name, existing.version, existing.id,
+                                               existing.content_hash, False))
+                    continue
+                _, subprocess_specs = load_specs(cp.spec_json)
+                user_tasks = dict(cp.user_tasks)
+                for sub_id in subprocess_specs:
+                    sub = by_id.get(sub_id)
+                    if sub is not None:
+                        for k, v in sub.user_tasks.items():
+                            user_tasks.setdefault(k, v)
+                latest = s.scalar(select(func.max(ProcessDefinition.version)).where(
+                    ProcessDefinition.process_key == cp.process_id)) or 0
+                from SpiffWorkflow.version import __version__ as spiff_version
+
+                row = ProcessDefinition(
+                    process_key=cp.process_id, name=cp.name or cp.process_id, version=latest + 1,
+                    content_hash=cp.content_hash, spec_json=cp.spec_json,
+                    sources_json=json.dumps(cp.sources, ensure_ascii=False),
+                    meta_json=to_json({"user_tasks": user_tasks, "timers": cp.timers,
+                                       "subprocesses": sorted(subprocess_specs)}),
+                    library_version=spiff_version, deployment_id=deployment.id, deployed_at=now, deployed_by=actor,
+                )
+                s.add(row)
+                s.flush()
+                out.append(DeployedVersion(cp.process_id, row.name, row.version, row.id, row.content_hash, True))
+            return out
+
+    @staticmethod
+    def _latest(s: Session, process_key: str) -> ProcessDefinition | None:
+        return s.scalar(select(ProcessDefinition).where(ProcessDefinition.process_key == process_key)
+                        .order_by(ProcessDefinition.version.desc()).limit(1))
+
+    def list_definitions(self) -> list[dict]:
+        with self.session_factory() as s:
+            rows = s.execute(select(ProcessDefinition.id, ProcessDefinition.process_key, ProcessDefinition.name,
+                                    ProcessDefinition.version, ProcessDefinition.content_hash,
+                                    ProcessDefinition.deployed_at, ProcessDefinition.deployed_by)
+                             .order_by(ProcessDefinition.process_key, ProcessDefinition.version)).all()
+            counts = dict(s.execute(select(Case.definition_id, func.count()).where(
+                Case.status != "completed").group_by(Case.definition_id)).all())
+        out: dict[str, dict] = {}
+        for r in rows:
+            entry = out.setdefault(r.process_key, {"key": r.process_key, "name": r.name, "versions": []})
+            entry["name"] = r.name
+            entry["versions"].append({"id": r.id, "version": r.version, "content_hash": r.content_hash,
+                                      "deployed_at": r.deployed_at, "deployed_by": r.deployed_by,
+                                      "open_cases": counts.get(r.id, 0)})
+        return list(out.values())
+
+    # ---- commands
+
+    def start(self, process_key: str, data: dict | None, actor: str, *, case_no: str | None = None,
+              definition_id: int | None = None) -> CaseView:
+        data = dict(data or {})
+        with self.session_factory() as s:
+            with s.begin():
+                if definition_id is None:
+                    row = self._latest(s, process_key)
+                else:
+                    row = s.get(ProcessDefinition, definition_id)
+                if row is None or row.process_key != process_key:
+                    raise NotFound(f"流程 {process_key} 尚未部署（process {process_key} is not deployed; run lianxin deploy）")
+                spec, subprocess_specs = self.load_definition(s, row.id)
+                now = self.clock.now()
+                case = Case(case_no=case_no, definition_id=row.id, process_key=process_key, status="running",
+                            state="", state_format=STATE_FORMAT, created_at=now, updated_at=now, started_by=actor,
+                            summary_json=to_json(_summary(data)), last_seq=0, last_hash="")
+                s.add(case)
+                s.flush()
+                wf = BpmnWorkflow(spec, subprocess_specs, script_engine=self.script_engine)
+                cmd = _Command(case.id, actor, now)
+
+                def run(wf):
+                    start_task = wf.get_next_task(state=TaskState.READY)
+                    start_task.data.update(copy.deepcopy(data))
+                    return None
+
+                first = PendingEvent("case.started", actor, now, None,
+                                     {"process_key": process_key, "definition_id": row.id, "version": row.version,
+                                      "case_no": case_no, "data": data, "now": now.isoformat()})
+                self._execute(s, case, wf, cmd, first, run, new_case=True)
+            return self._view(s, case.id)
+
+    def complete(self, work_item_id: int, data: dict | None, actor: str, *,
+                 expected_version: int | None = None) -> CaseView:
+        data = dict(data or {})
+        with self.session_factory() as s:
+            with s.begin():
+                item = s.get(WorkItem, work_item_id)
+                if item is None:
+                    raise NotFound(f"任务 {work_item_id} 不存在（no such task）")
+                if item.state != "open":
+                    raise Conflict(f"任务 {work_item_id} 已{_STATE_CN.get(item.state, item.state)}，不能再次办理"
+                                   f"（task is {item.state}; reload the task list）",
+                                   {"state": item.state})
+                case = self._lock_case(s, item.case_id, expected_version)
+                wf = self._load(s, case)
+                task = wf.get_task_from_id(UUID(item.task_id))
+                if task is None or task.state != TaskState.READY:
+                    raise Conflict(f"任务 {work_item_id} 已不在待办状态（task is no longer ready; reload the case）")
+                now = self.clock.now()
+                cmd = _Command(case.id, actor, now)
+
+                def run(wf):
+                    task.set_data(**copy.deepcopy(data))
+                    task.run()
+
+                first = PendingEvent("task.submitted", actor, now, item.element_id,
+                                     {"work_item_id": item.id, "task_id": item.task_id, "data": data,
+                                      "now": now.isoformat()})
+                self._execute(s, case, wf, cmd, first, run)
+            return self._view(s, case.id)
+
+    def fire_timers(self, case_id: int, actor: str = "timer", *, now: datetime | None = None,
+                    session: Session | None = None) -> CaseView | None:
+        """Fire every timer of the case that is due at `now`. Used by the worker, inside its own transaction
+        when it passes `session` (so that claiming the timer row and firing it commit together)."""
+        if session is not None:
+            self._fire_in(session, case_id, actor, now)
+            return None
+        with self.session_factory() as s:
+            with s.begin():
+                self._fire_in(s, case_id, actor, now)
+            return self._view(s, case_id)
+
+    def _fire_in(self, s: Session, case_id: int, actor: str, now: datetime | None) -> None:
+        case = self._lock_case(s, case_id, None)
+        wf = self._load(s, case)
+        now = now or self.clock.now()
+        cmd = _Command(case.id, actor, now)
+        due = s.scalars(select(Timer).where(Timer.case_id == case_id, Timer.status == "pending",
+                                            Timer.due_at <= now)).all()
+        if not due:
+            raise Conflict(f"案件 {case_id} 没有到期的定时器（no timer due）")
+
+        def run(wf):
+            wf.refresh_timers()
+
+        first = PendingEvent("timer.fired", actor, now, None,
+                             {"timers": [{"id": t.id, "element_id": t.element_id, "due_at": t.due_at.isoformat()}
+                                         for t in due], "now": now.isoformat()})
+        self._execute(s, case, wf, cmd, first, run)
+
+    def deliver_message(self, case_id: int, name: str, payload: dict | None, actor: str) -> CaseView:
+        payload = dict(payload or {})
+        with self.session_factory() as s:
+            with s.begin():
+                case = self._lock_case(s, case_id, None)
+                wf = self._load(s, case)
+                waiting = {ev.name for ev in wf.waiting_events() if ev.event_type == "MessageEventDefinition"}
+                if name not in waiting:
+                    raise Conflict(f"案件 {case_id} 没有在等待消息 “{name}”（the case is not waiting for this message;"
+                                   f" waiting for: {', '.join(sorted(waiting)) or 'nothing'}）")
+                now = self.clock.now()
+                cmd = _Command(case.id, actor, now)
+
+                def run(wf):
+                    wf.send_event(BpmnEvent(MessageEventDefinition(name), payload))
+
+                first = PendingEvent("message.delivered", actor, now, None,
+                                     {"name": name, "payload": payload, "now": now.isoformat()})
+                self._execute(s, case, wf, cmd, first, run)
+            return self._view(s, case.id)
+
+    def retry_incidents(self, case_id: int, actor: str) -> CaseView:
+        with self.session_factory() as s:
+            with s.begin():
+                case = self._lock_case(s, case_id, None)
+                open_incidents = s.scalars(select(Incident).where(Incident.case_id == case_id,
+                                                                  Incident.resolved_at.is_(None))).all()
+                if not open_incidents:
+                    raise Conflict(f"案件 {case_id} 没有待处理的故障（no open incident）")
+                wf = self._load(s, case)
+                now = self.clock.now()
+                cmd = _Command(case.id, actor, now)
+                for inc in open_incidents:
+                    inc.resolved_at = now
+                    inc.resolved_by = actor
+                s.flush()
+
+                def run(wf):
+                    for task in _all_tasks(wf):
+                        if task.state == TaskState.ERROR:
+                            task._set_state(TaskState.READY)
+
+                first = PendingEvent("incident.retried", actor, now, None,
+                                     {"incidents": [i.id for i in open_incidents], "now": now.isoformat()})
+                self._execute(s, case, wf, cmd, first, run)
+            return self._view(s, case.id)
+
+    # ---- the unit of work
+
+    def _lock_case(self, s: Session, case_id: int, expected_version: int | None) -> Case:
+        case = s.get(Case, case_id)
+        if case is None:
+            raise NotFound(f"案件 {case_id} 不存在（no such case）")
+        if expected_version is not None and case.version != expected_version:
+            raise Conflict(f"案件已被他人更新（版本 {case.version}，您看到的是 {expected_version}），请刷新后重试"
+                           f"（stale case version; reload and try again）",
+                           {"current_version": case.version, "expected_version": expected_version})
+        if case.status == "completed":
+            raise Conflict(f"案件 {case_id} 已办结（case is completed）")
+        return case
+
+    def _load(self, s: Session, case: Case) -> BpmnWorkflow:
+        spec, subprocess_specs = self.load_definition(s, case.definition_id)
+        return self.codec.loads(case.state, spec, subprocess_specs, self.script_engine)
+
+    def _execute(self, s: Session, case: Case, wf: BpmnWorkflow, cmd: _Command, first: PendingEvent,
+                 run: Callable, new_case: bool = False) -> None:
+        with s.no_autoflush:
+            self._execute_unflushed(s, case, wf, cmd, first, run, new_case)
+        try:
+            s.flush()
+        except StaleDataError:
+            raise Conflict("案件已被他人同时更新，请刷新后重试（the case was changed concurrently; reload and retry）") from None
+
+    def _execute_unflushed(self, s, case, wf, cmd, first, run, new_case) -> None:
+        before = {t.id: t.state for t in _all_tasks(wf)}
+        token_cmd = _current.set(cmd)
+        token_now = spiff_patches.set_command_instant(cmd.now)
+        error: BaseException | None = None
+        try:
+            try:
+                run(wf)
+                wf.do_engine_steps()
+            except (Conflict, NotFound):
+                raise
+            except Exception as exc:  # engine errors become incidents; the command's effect so far is kept
+                error = exc
+            events = [first]
+            events.extend(self._state_events(wf, before, cmd))
+            for call in cmd.service_calls:
+                events.append(PendingEvent("service.called", cmd.actor, cmd.now, call["element_id"], call))
+            for dl in cmd.deadlines:
+                events.append(PendingEvent("deadline.computed", cmd.actor, cmd.now, None, dl))
+            if error is not None:
+                events.extend(self._open_incidents(s, case, wf, error, cmd))
+            prune_finished_history(wf)
+            self._sync_work_items(s, case, wf, cmd, new_case)
+            self._sync_timers(s, case, wf, cmd, new_case)
+        finally:
+            spiff_patches.reset_command_instant(token_now)
+            _current.reset(token_cmd)
+
+        has_incident = error is not None or (not new_case and s.scalar(
+            select(func.count()).select_from(Incident).where(Incident.case_id == case.id,
+                                                             Incident.resolved_at.is_(None))))
+        if wf.is_completed() and not has_incident:
+            case.status = "completed"
+            case.completed_at = cmd.now
+            events.append(PendingEvent("case.completed", cmd.actor, cmd.now, None, {}))
+        else:
+            case.status = "incident" if has_incident else "waiting"
+        case.state = self.codec.dumps(wf)
+        case.updated_at = cmd.now
+        rows = journal_append(case, events)
+        s.add_all(JournalEvent(**row) for row in rows)
+
+    def _state_events(self, wf: BpmnWorkflow, before: dict, cmd: _Command) -> list[PendingEvent]:
+        changed = []
+        for task in _all_tasks(wf):
+            label = JOURNALED_STATES.get(task.state)
+            if label is None or before.get(task.id) == task.state:
+                continue
+            spec = task.task_spec
+            element_id = getattr(spec, "bpmn_id", None)
+            if element_id is None:
+                continue
+            data: dict[str, Any] = {"task_id": str(task.id), "state": label,
+                                    "name": getattr(spec, "bpmn_name", None) or "",
+                                    "type": spec.__class__.__name__}
+            if task.state == TaskState.COMPLETED and task.parent is not None:
+                diff = _data_diff(task.parent.data, task.data)
+                if diff:
+                    data["changes"] = diff
+            changed.append((task.last_state_change or 0, PendingEvent(f"task.{label}", cmd.actor, cmd.now,
+                                                                      element_id, json.loads(to_json(data)))))
+        changed.sort(key=lambda pair: pair[0])
+        return [ev for _, ev in changed]
+
+    def _open_incidents(self, s: Session, case: Case, wf: BpmnWorkflow, error: BaseException,
+                        cmd: _Command) -> list[PendingEvent]:
+        message, kind = describe_error(error)
+        failed = [t for t in _all_tasks(wf) if t.state == TaskState.ERROR]
+        targets = failed or [None]
+        events = []
+        for task in targets:
+            element_id = getattr(task.task_spec, "bpmn_id", None) if task is not None else None
+            inc = Incident(case_id=case.id, task_id=str(task.id) if task is not None else None,
+                           element_id=element_id, kind=kind, message=message, at=cmd.now)
+            s.add(inc)
+            events.append(PendingEvent("incident.opened", cmd.actor, cmd.now, element_id,
+                                       {"kind": kind, "message": message}))
+        return events
+
+    def _sync_work_items(self, s: Session, case: Case, wf: BpmnWorkflow, cmd: _Command, new_case: bool) -> None:
+        ready = {str(t.id): t for t in wf.get_tasks(state=TaskState.READY, manual=True)}
+        existing = {} if new_case else {
+            w.task_id: w for w in s.scalars(select(WorkItem).where(WorkItem.case_id == case.id,
+                                                                    WorkItem.state == "open"))}
+        for task_id, row in existing.items():
+            if task_id in ready:
+                continue
+            task = wf.get_task_from_id(UUID(task_id))
+            row.state = "completed" if task is None or task.state == TaskState.COMPLETED else "cancelled"
+            row.completed_at = cmd.now
+            if row.state == "completed":
+                row.completed_by = cmd.actor
+        meta = self._meta.get(case.definition_id, {}).get("user_tasks", {})
+        for task_id, task in ready.items():
+            if task_id in existing:
+                continue
+            spec = task.task_spec
+            info = meta.get(spec.bpmn_id, {})
+            props = (getattr(spec, "extensions", None) or {}).get("properties", {}) or {}
+            unit = info.get("unit") or props.get("unit")
+            if unit:
+                unit = self._evaluate_property(task, unit)
+            s.add(WorkItem(
+                case_id=case.id, task_id=task_id, element_id=spec.bpmn_id,
+                name=getattr(spec, "bpmn_name", None) or spec.bpmn_id, process_key=case.process_key,
+                lane=getattr(spec, "lane", None), role=info.get("role") or props.get("role"),
+                unit=unit, form=info.get("form") or props.get("form"), assignee=None, state="open",
+                created_at=cmd.now, due_at=_work_item_due(task),
+            ))
+
+    def _evaluate_property(self, task, expression: str):
+        """`unit` may name a data variable (e.g. `responsible_unit`) or be a quoted literal."""
+        try:
+            value = self.script_engine.evaluate(task, expression)
+        except Exception:
+            return expression
+        return None if value is None else str(value)
+
+    def _sync_timers(self, s: Session, case: Case, wf: BpmnWorkflow, cmd: _Command, new_case: bool) -> None:
+        waiting = {}
+        for task in _all_tasks(wf):
+            if task.state != TaskState.WAITING:
+                continue
+            due = timer_due(task)
+            if due is not None:
+                waiting[str(task.id)] = (task, due)
+        existing = {} if new_case else {
+            t.task_id: t for t in s.scalars(select(Timer).where(Timer.case_id == case.id,
+                                                                 Timer.status == "pending"))}
+        for task_id, row in existing.items():
+            if task_id in waiting:
+                due = waiting[task_id][1]
+                if row.due_at != due:
+                    row.due_at = due
+                continue
+            fired = row.due_at <= cmd.now
+            row.status = "fired" if fired else "cancelled"
+            row.fired_at = cmd.now if fired else None
+        for task_id, (task, due) in waiting.items():
+            if task_id not in existing:
+                s.add(Timer(case_id=case.id, task_id=task_id, element_id=task.task_spec.bpmn_id, due_at=due,
+                            status="pending", attempts=0, created_at=cmd.now))
+
+    # ---- reading
+
+    def get_case(self, case_id: int) -> CaseView:
+        with self.session_factory() as s:
+            return self._view(s, case_id)
+
+    def _view(self, s: Session, case_id: int) -> CaseView:
+        case = s.get(Case, case_id)
+        if case is None:
+            raise NotFound(f"案件 {case_id} 不存在（no such case）")
+        definition = s.get(ProcessDefinition, case.definition_id)
+        items = s.scalars(select(WorkItem).where(WorkItem.case_id == case_id, WorkItem.state == "open")
+                          .order_by(WorkItem.id)).all()
+        incidents = s.scalars(select(Incident).where(Incident.case_id == case_id, Incident.resolved_at.is_(None))
+                              .order_by(Incident.id)).all()
+        timers = s.scalars(select(Timer).where(Timer.case_id == case_id, Timer.status == "pending")
+                           .order_by(Timer.due_at)).all()
+        return CaseView(
+            id=case.id, case_no=case.case_no, process_key=case.process_key, definition_id=case.definition_id,
+            definition_version=definition.version, status=case.status, version=case.version,
+            tasks=[task_view(w) for w in items],
+            incidents=[IncidentView(i.id, i.element_id, i.kind, i.message, i.at) for i in incidents],
+            timers=[{"id": t.id, "element_id": t.element_id, "due_at": t.due_at} for t in timers],
+            data=self.case_data(s, case), created_at=case.created_at, updated_at=case.updated_at,
+        )
+
+    def case_data(self, s: Session, case: Case) -> dict:
+        wf = self._load(s, case)
+        ready = wf.get_tasks(state=TaskState.READY)
+        source = ready[0] if ready else (wf.last_task or wf.task_tree)
+        return json.loads(to_json(source.data))
+
+    def history(self, case_id: int) -> list[dict]:
+        with self.session_factory() as s:
+            if s.get(Case, case_id) is None:
+                raise NotFound(f"案件 {case_id} 不存在（no such case）")
+            rows = s.scalars(select(JournalEvent).where(JournalEvent.case_id == case_id)
+                             .order_by(JournalEvent.seq)).all()
+            return [{"seq": r.seq, "at": r.at, "actor": r.actor, "type": r.type, "element_id": r.element_id,
+                     "data": json.loads(r.data)} for r in rows]
+
+    def verify(self, case_id: int):
+        from .journal import verify_chain
+
+        with self.session_factory() as s:
+            case = s.get(Case, case_id)
+            if case is None:
+                raise NotFound(f"案件 {case_id} 不存在（no such case）")
+            rows = s.scalars(select(JournalEvent).where(JournalEvent.case_id == case_id)
+                             .order_by(JournalEvent.seq)).all()
+            return verify_chain(case, rows)
+
+    def work_items(self, *, role: str | None = None, unit: str | None = None, assignee: str | None = None,
+                   overdue_at: datetime | None = None, limit: int = 100, offset: int = 0) -> list[TaskView]:
+        with self.session_factory() as s:
+            q = select(WorkItem).where(WorkItem.state == "open")
+            if role is not None:
+                q = q.where(WorkItem.role == role)
+            if unit is not None:
+                q = q.where(WorkItem.unit == unit)
+            if assignee is not None:
+                q = q.where(WorkItem.assignee == assignee)
+            if overdue_at is not None:
+                q = q.where(WorkItem.due_at.is_not(None), WorkItem.due_at < overdue_at)
+            q = q.order_by(WorkItem.due_at.is_(None), WorkItem.due_at, WorkItem.id).limit(limit).offset(offset)
+            return [task_view(w) for w in s.scalars(q)]
+
+    def claim(self, work_item_id: int, user: str, *, unclaim: bool = False) -> TaskView:
+        with self.session_factory() as s, s.begin():
+            if unclaim:
+                cond = (WorkItem.assignee == user)
+                values = {"assignee": None}
+            else:
+                cond = (WorkItem.assignee.is_(None)) | (WorkItem.assignee == user)
+                values = {"assignee": user}
+            res = s.execute(update(WorkItem).where(WorkItem.id == work_item_id, WorkItem.state == "open", cond)
+                            .values(**values))
+            item = s.get(WorkItem, work_item_id)
+            if item is None:
+                raise NotFound(f"任务 {work_item_id} 不存在（no such task）")
+            if res.rowcount != 1:
+                raise Conflict(f"任务 {work_item_id} 不能{'退回' if unclaim else '认领'}：当前状态 {item.state}，"
+                               f"办理人 {item.assignee or '无'}（task cannot be {'unclaimed' if unclaim else 'claimed'})")
+            s.refresh(item)
+            return task_view(item)
+
+    def due_timers(self, now: datetime, limit: int = 100) -> list[tuple[int, int]]:
+        with self.session_factory() as s:
+            rows = s.execute(select(Timer.id, Timer.case_id).where(
+                Timer.status == "pending", Timer.due_at <= now,
+                (Timer.next_attempt_at.is_(None)) | (Timer.next_attempt_at <= now))
+                .order_by(Timer.due_at).limit(limit)).all()
+            return [(r.id, r.case_id) for r in rows]
+
+
+_STATE_CN = {"completed": "办理", "cancelled": "取消"}
+
+
+def task_view(w: WorkItem) -> TaskView:
+    return TaskView(id=w.id, case_id=w.case_id, task_id=w.task_id, element_id=w.element_id, name=w.name,
+                    process_key=w.process_key, role=w.role, unit=w.unit, lane=w.lane, form=w.form,
+                    assignee=w.assignee, state=w.state, created_at=w.created_at, due_at=w.due_at)
+
+
+def _all_tasks(wf: BpmnWorkflow) -> Iterable:
+    yield from list(wf.tasks.values())
+    for sp in list(wf.subprocesses.values()):
+        yield from list(sp.tasks.values())
+
+
+def _data_diff(before: dict, after: dict) -> dict:
+    out = {}
+    for key in after.keys() | before.keys():
+        if key.startswith("spiff__"):
+            continue
+        a, b = before.get(key, _MISSING), after.get(key, _MISSING)
+        if a is _MISSING and b is _MISSING:
+            continue
+        try:
+            same = a == b
+        except Exception:
+            same = False
+        if not same:
+            out[key] = [None if a is _MISSING else a, None if b is _MISSING else b]
+    return out
+
+
+_MISSING = object()
+
+
+def timer_due(task) -> datetime | None:
+    definition = getattr(task.task_spec, "event_definition", None)
+    if definition is None:
+        return None
+    if isinstance(definition, MultipleEventDefinition):
+        if not any(isinstance(d, TimerEventDefinition) for d in definition.event_definitions):
+            return None
+    elif not isinstance(definition, TimerEventDefinition):
+        return None
+    value = definition.details(task).value
+    if isinstance(value, dict):
+        value = value.get("next")
+    if not value:
+        return None
+    try:
+        return TimerEventDefinition.get_datetime(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def _work_item_due(task) -> datetime | None:
+    """A user task's due date is the earliest timer attached to it (its boundary events)."""
+    parent = task.parent
+    if parent is None:
+        return None
+    dues = [timer_due(sib) for sib in parent.children if sib is not task and sib.state == TaskState.WAITING]
+    dues = [d for d in dues if d is not None]
+    return min(dues) if dues else None
+
+
+def _summary(data: dict) -> dict:
+    return {k: data[k] for k in ("title", "channel", "category") if k in data and isinstance(data[k], str)}
+
+
+def describe_error(error: BaseException) -> tuple[str, str]:
+    """The message an admin needs: the handler's or sandbox's own words, not SpiffWorkflow's wrapper."""
+    from .handlers import HandlerFailed, HandlerInputError, UnknownHandler
+    from .spiff_patches import UncaughtBpmnError
+
+    seen = set()
+    node: BaseException | None = error
+    while node is not None and id(node) not in seen:
+        seen.add(id(node))
+        if isinstance(node, HandlerFailed):
+            return str(node), "handler"
+        if isinstance(node, (HandlerInputError, UnknownHandler)):
+            return str(node), "handler"
+        if isinstance(node, UncaughtBpmnError):
+            return str(node), "bpmn_error"
+        if node.__class__.__name__ == "ScriptError":
+            return str(node), "script"
+        inner = getattr(node, "exception", None)
+        node = inner if isinstance(inner, BaseException) else (node.__cause__ or node.__context__)
+    text = str(error) or error.__class__.__name__
+    if isinstance(error, WorkflowException):
+        return text, "engine"
+    return f"{error.__class__.__name__}: {text}", "engine"

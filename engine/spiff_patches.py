@@ -1,0 +1,106 @@
+"""Corrections to SpiffWorkflow 3.2.0 that Lianxin depends on, applied once by `apply()`.
+
+Each patch answers a measured defect (see shared docs, spiffworkflow-notes.md):
+
+1. Time. The timer classes read `datetime.now(timezone.utc)` directly, so deadlines could neither follow the
+   Clock nor be replayed. We swap the module's `datetime` for a subclass whose `now()` returns the instant of the
+   command being executed (a context variable set by the runtime). Outside a command it refuses to answer:
+   a timer evaluated without a command instant is a bug, not a reason to read the wall clock.
+2. Depth. Task-tree walks stop at `max_depth=1000`, so a case that loops about 250 times is silently reported
+   completed. The default becomes unbounded; the runtime also prunes finished history (engine.state).
+3. Uncaught error events. An error end event inside a called process that nobody catches is dropped into
+   `bpmn_events` and the caller takes its success path. We raise instead, so the throwing task ends in ERROR
+   and the runtime opens an incident.
+"""
+from __future__ import annotations
+
+import contextvars
+import sys
+from datetime import datetime as _datetime
+
+from SpiffWorkflow.bpmn.specs.event_definitions import timer as _timer_module
+from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEventDefinition
+from SpiffWorkflow.bpmn.util import event as _event_module
+from SpiffWorkflow.bpmn.util import task as _bpmn_task_util
+from SpiffWorkflow.util import task as _task_util
+
+_command_instant: contextvars.ContextVar[_datetime | None] = contextvars.ContextVar(
+    "lianxin_command_instant", default=None
+)
+_applied = False
+
+
+class NoCommandInstant(RuntimeError):
+    pass
+
+
+class UncaughtBpmnError(Exception):
+    """An error event reached the top of the process with no boundary event to catch it."""
+
+    def __init__(self, code: str | None, name: str | None):
+        self.code = code
+        self.name = name
+        label = code or name or "?"
+        super().__init__(
+            f"未捕获的 BPMN 错误事件 “{label}”：被调用流程以错误结束，但调用处没有错误边界事件"
+            f"（uncaught BPMN error “{label}”: add an error boundary event to the call activity, or fix the called process）"
+        )
+
+
+def command_instant() -> _datetime:
+    value = _command_instant.get()
+    if value is None:
+        raise NoCommandInstant("engine time read outside a command; run it through engine.runtime")
+    return value
+
+
+def set_command_instant(value: _datetime):
+    return _command_instant.set(value)
+
+
+def reset_command_instant(token) -> None:
+    _command_instant.reset(token)
+
+
+class _CommandDatetime(_datetime):
+    @classmethod
+    def now(cls, tz=None):
+        value = command_instant()
+        return value.astimezone(tz) if tz else value.replace(tzinfo=None)
+
+
+def _unbounded_depth(cls):
+    original = cls.__init__
+
+    def __init__(self, task, end_at_spec=None, max_depth=sys.maxsize, *args, **kwargs):
+        original(self, task, end_at_spec, max_depth, *args, **kwargs)
+
+    cls.__init__ = __init__
+
+
+def _raise_uncaught_errors():
+    original = _event_module.EventManager.catch
+
+    def catch(self, event, internal=True):
+        before = len(self.workflow.bpmn_events)
+        result = original(self, event, internal)
+        added = self.workflow.bpmn_events[before:]
+        for ev in added:
+            if isinstance(ev.event_definition, ErrorEventDefinition):
+                self.workflow.bpmn_events.remove(ev)
+                raise UncaughtBpmnError(ev.event_definition.code, ev.event_definition.name)
+        return result
+
+    _event_module.EventManager.catch = catch
+
+
+def apply() -> None:
+    global _applied
+    if _applied:
+        return
+    _timer_module.datetime = _CommandDatetime
+    _unbounded_depth(_task_util.TaskIterator)
+    _unbounded_depth(_bpmn_task_util.BpmnTaskIterator)
+    _raise_uncaught_errors()
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 10000))
+    _applied = True

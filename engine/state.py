@@ -1,0 +1,135 @@
+"""Saving and loading a case's workflow state, by reference to its deployed definition.
+
+- The state is JSON text in the order SpiffWorkflow wrote it. SpiffWorkflow stores task data as changes against
+  the parent task, so re-sorted keys (PostgreSQL jsonb, sort_keys) lose data of waiting tasks. Never re-sort.
+- The process spec is not part of the state: it is stored once per deployed version and restored from a
+  per-process cache of spec objects, which halves the size and the time of a load.
+- Finished history is pruned from the live task tree after each command (`prune_finished_history`). The
+  journal keeps the history; the tree keeps only what the engine still needs. This keeps a step at loop 1,000
+  as cheap as a step at loop 1, and keeps SpiffWorkflow's recursive walks shallow.
+"""
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from uuid import UUID
+
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
+from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.util.task import TaskState
+from SpiffWorkflow.version import __version__ as SPIFF_VERSION
+
+STATE_FORMAT = f"lianxin-1/spiff-{SPIFF_VERSION}"
+_LIVE = ~(TaskState.COMPLETED | TaskState.CANCELLED)
+
+
+class _ByReferenceConverter(BpmnWorkflowConverter):
+    """Writes a workflow without its specs; reads one back onto spec objects the caller supplies."""
+
+    def to_dict(self, workflow):
+        dct = WorkflowConverter.to_dict(self, workflow)
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+    def restore_onto(self, dct, spec, subprocess_specs, script_engine):
+        workflow = self.target_class(spec, subprocess_specs, deserializing=True, script_engine=script_engine)
+        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
+        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
+        self.set_default_attributes(workflow, dct)
+        self.subprocesses_from_dict(dct["subprocesses"], workflow)
+        workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
+        return workflow
+
+
+class StateCodec:
+    def __init__(self):
+        config = {cls: conv for cls, conv in SPIFF_CONFIG.items() if cls is not BpmnWorkflow}
+        registry = BpmnWorkflowSerializer.configure(config)
+        self._converter = _ByReferenceConverter(BpmnWorkflow, registry)  # registers itself
+        registry.register(Decimal, lambda v: {"value": str(v)}, lambda d: Decimal(d["value"]))
+        self.serializer = BpmnWorkflowSerializer(registry)
+
+    def dumps(self, workflow: BpmnWorkflow) -> str:
+        registry = self.serializer.registry
+        registry._encoder_mode = True
+        try:
+            dct = registry.convert(workflow)
+            return json.dumps(dct, ensure_ascii=False, separators=(",", ":"), cls=self.serializer._encoder_cls)
+        finally:
+            registry._encoder_mode = False
+
+    def loads(self, text: str, spec, subprocess_specs, script_engine) -> BpmnWorkflow:
+        dct = json.loads(text)
+        return self._converter.restore_onto(dct, spec, subprocess_specs, script_engine)
+
+
+def prune_finished_history(workflow: BpmnWorkflow) -> int:
+    """Cut every task above the lowest common ancestor of the live tasks. Returns how many were removed.
+
+    Only tasks that are ancestors of all live tasks, or finished side branches hanging off those ancestors,
+    are removed: parallel branches still waiting for their join, boundary events and called processes in
+    progress are all below the cut.
+    """
+    removed = _prune_one(workflow)
+    for sp in list(workflow.subprocesses.values()):
+        if not sp.completed:
+            removed += _prune_one(sp)
+    # Called processes whose calling task is gone (finished history) are history too.
+    alive = set()
+    _collect_ids(workflow, alive)
+    for sp in workflow.subprocesses.values():
+        _collect_ids(sp, alive)
+    for task_id in [tid for tid in workflow.subprocesses if tid not in alive]:
+        del workflow.subprocesses[task_id]
+    return removed
+
+
+def _collect_ids(wf, into: set) -> None:
+    into.update(wf.tasks.keys())
+
+
+def _prune_one(wf) -> int:
+    root = wf.task_tree
+    live = [t for t in wf.tasks.values() if t.state & _LIVE]
+    if not live:
+        return 0
+    common = None
+    for task in live:
+        path = []
+        node = task
+        while node is not None:
+            path.append(node)
+            node = node.parent
+        path.reverse()
+        if common is None:
+            common = path
+        else:
+            n = 0
+            for a, b in zip(common, path):
+                if a is not b:
+                    break
+                n += 1
+            common = common[:n]
+    if not common:
+        return 0
+    keep_top = common[-1]
+    if keep_top is root or keep_top.parent is root:
+        return 0
+    keep = set()
+    stack = [keep_top]
+    while stack:
+        node = stack.pop()
+        keep.add(node.id)
+        stack.extend(node.children)
+    keep.add(root.id)
+    removed = [tid for tid in wf.tasks if tid not in keep]
+    for tid in removed:
+        del wf.tasks[tid]
+    root._children = [keep_top.id]
+    keep_top._parent = root.id
+    if wf.last_task is not None and wf.last_task.id not in keep:
+        wf.last_task = keep_top
+    return len(removed)

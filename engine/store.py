@@ -1,0 +1,188 @@
+"""SQLAlchemy models of the runtime: deployed definitions, cases, work items, timers, incidents, journal.
+
+Workflow state is `Text`, never JSON/JSONB: SpiffWorkflow's task data depends on key order (see engine.state).
+Task lists, timers and incidents are rows of their own, so listing work never loads a workflow.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+from .db import Base
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC datetimes in and out, on SQLite (which keeps no zone) as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use the Clock (aware UTC)")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+UTC_DT = UTCDateTime()
+ID = BigInteger().with_variant(Integer, "sqlite")
+
+
+class Deployment(Base):
+    __tablename__ = "deployment"
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTC_DT)
+    actor: Mapped[str] = mapped_column(String(64))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    files: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of file names
+
+
+class ProcessDefinition(Base):
+    """One immutable version of one process, identified by the hash of the sources it depends on."""
+
+    __tablename__ = "process_definition"
+    __table_args__ = (
+        UniqueConstraint("process_key", "version"),
+        UniqueConstraint("process_key", "content_hash"),
+    )
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    process_key: Mapped[str] = mapped_column(String(128), index=True)
+    name: Mapped[str] = mapped_column(String(256), default="")
+    version: Mapped[int] = mapped_column(Integer)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    spec_json: Mapped[str] = mapped_column(Text)
+    sources_json: Mapped[str] = mapped_column(Text)
+    meta_json: Mapped[str] = mapped_column(Text, default="{}")
+    library_version: Mapped[str] = mapped_column(String(64))
+    deployment_id: Mapped[int] = mapped_column(ForeignKey("deployment.id"))
+    deployed_at: Mapped[datetime] = mapped_column(UTC_DT)
+    deployed_by: Mapped[str] = mapped_column(String(64))
+
+
+class Case(Base):
+    __tablename__ = "case_instance"
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    case_no: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
+    definition_id: Mapped[int] = mapped_column(ForeignKey("process_definition.id"), index=True)
+    process_key: Mapped[str] = mapped_column(String(128), index=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    state: Mapped[str] = mapped_column(Text)
+    state_format: Mapped[str] = mapped_column(String(64))
+    summary_json: Mapped[str] = mapped_column(Text, default="{}")
+    created_at: Mapped[datetime] = mapped_column(UTC_DT)
+    updated_at: Mapped[datetime] = mapped_column(UTC_DT)
+    completed_at: Mapped[datetime | None] = mapped_column(UTC_DT, nullable=True)
+    started_by: Mapped[str] = mapped_column(String(64))
+    last_seq: Mapped[int] = mapped_column(Integer, default=0)
+    last_hash: Mapped[str] = mapped_column(String(64), default="")
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class WorkItem(Base):
+    """A ready user task as a row: what task lists query."""
+
+    __tablename__ = "work_item"
+    __table_args__ = (
+        UniqueConstraint("case_id", "task_id"),
+        Index("ix_work_item_open_role_unit", "state", "role", "unit"),
+        Index("ix_work_item_open_due", "state", "due_at"),
+        Index("ix_work_item_assignee", "assignee", "state"),
+    )
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_instance.id"), index=True)
+    task_id: Mapped[str] = mapped_column(String(36))
+    element_id: Mapped[str] = mapped_column(String(128))
+    name: Mapped[str] = mapped_column(String(256), default="")
+    process_key: Mapped[str] = mapped_column(String(128))
+    lane: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    role: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    unit: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    form: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    assignee: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    state: Mapped[str] = mapped_column(String(16))  # open, completed, cancelled
+    created_at: Mapped[datetime] = mapped_column(UTC_DT)
+    due_at: Mapped[datetime | None] = mapped_column(UTC_DT, nullable=True)
+    completed_at: Mapped[datetime | None] = mapped_column(UTC_DT, nullable=True)
+    completed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class Timer(Base):
+    """A pending timer event of a case: the worker polls this table, never the cases."""
+
+    __tablename__ = "timer"
+    __table_args__ = (
+        UniqueConstraint("case_id", "task_id"),
+        Index("ix_timer_status_due", "status", "due_at"),
+    )
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_instance.id"), index=True)
+    task_id: Mapped[str] = mapped_column(String(36))
+    element_id: Mapped[str] = mapped_column(String(128))
+    due_at: Mapped[datetime] = mapped_column(UTC_DT)
+    status: Mapped[str] = mapped_column(String(16))  # pending, fired, cancelled, failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTC_DT, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    fired_at: Mapped[datetime | None] = mapped_column(UTC_DT, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTC_DT)
+
+
+class Incident(Base):
+    __tablename__ = "incident"
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_instance.id"), index=True)
+    task_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    element_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    message: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTC_DT)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTC_DT, nullable=True)
+    resolved_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class JournalEvent(Base):
+    """Append-only, hash-chained history of a case. `data` is JSON text of what changed."""
+
+    __tablename__ = "journal_event"
+    __table_args__ = (UniqueConstraint("case_id", "seq"),)
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_instance.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(UTC_DT)
+    actor: Mapped[str] = mapped_column(String(64))
+    type: Mapped[str] = mapped_column(String(48))
+    element_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    data: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class Setting(Base):
+    """Small shared settings, e.g. the demo clock offset that all processes must agree on."""
+
+    __tablename__ = "setting"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
