@@ -42,7 +42,11 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Reads (see make_read_session_factory) take no write lock, so they never wait behind a command.
+            if conn.get_execution_options().get("lianxin_read"):
+                conn.exec_driver_sql("BEGIN")
+            else:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
@@ -50,6 +54,11 @@ def make_engine(url: str) -> Engine:
 
 def make_session_factory(engine: Engine) -> sessionmaker:
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def make_read_session_factory(engine: Engine) -> sessionmaker:
+    """Sessions for queries only. On SQLite they start a deferred transaction instead of BEGIN IMMEDIATE."""
+    return sessionmaker(bind=engine.execution_options(lianxin_read=True), expire_on_commit=False)
 
 
 def is_postgres(engine: Engine) -> bool:

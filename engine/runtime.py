@@ -188,11 +188,13 @@ class Runtime:
         ports: dict | None = None,
         cpu_seconds: float = 2.0,
         script_helpers: dict[str, Callable] | None = None,
+        read_session_factory: sessionmaker | None = None,
     ):
         spiff_patches.apply()
         from .sandbox import SandboxEnvironment  # local: keeps import of RestrictedPython off the module path
 
         self.session_factory = session_factory
+        self.read_sessions = read_session_factory or session_factory
         self.clock = clock
         self.handlers = handlers
         self.calendar = calendar
@@ -254,19 +256,21 @@ class Runtime:
         from . import sandbox
         from .definitions import SourceFile, compile_bundle, load_specs
 
-        with self.session_factory() as s, s.begin():
+        now = self.clock.now()
+        files = list(files)
+        with self.read_sessions() as rs:
             def resolve_external(process_id: str):
-                row = self._latest(s, process_id)
+                row = self._latest(rs, process_id)
                 if row is None:
                     return None
                 return [SourceFile(name, text.encode("utf-8")) for name, text in json.loads(row.sources_json).items()]
 
             compiled = compile_bundle(
-                list(files), handler_names=self.handlers.names(), check_expression=sandbox.check_expression,
+                files, handler_names=self.handlers.names(), check_expression=sandbox.check_expression,
                 check_script=sandbox.check_script, known_functions=self.helper_names,
                 resolve_external=resolve_external,
             )
-            now = self.clock.now()
+        with self.session_factory() as s, s.begin():
             by_id = {cp.process_id: cp for cp in compiled}
             deployment = Deployment(at=now, actor=actor, comment=comment,
                                     files=to_json(sorted({f.name for f in files})))
@@ -311,7 +315,7 @@ class Runtime:
                         .order_by(ProcessDefinition.version.desc()).limit(1))
 
     def list_definitions(self) -> list[dict]:
-        with self.session_factory() as s:
+        with self.read_sessions() as s:
             rows = s.execute(select(ProcessDefinition.id, ProcessDefinition.process_key, ProcessDefinition.name,
                                     ProcessDefinition.version, ProcessDefinition.content_hash,
                                     ProcessDefinition.deployed_at, ProcessDefinition.deployed_by)
@@ -332,6 +336,7 @@ class Runtime:
     def start(self, process_key: str, data: dict | None, actor: str, *, case_no: str | None = None,
               definition_id: int | None = None) -> CaseView:
         data = dict(data or {})
+        now = self.clock.now()
         with self.session_factory() as s:
             with s.begin():
                 if definition_id is None:
@@ -341,7 +346,6 @@ class Runtime:
                 if row is None or row.process_key != process_key:
                     raise NotFound(f"流程 {process_key} 尚未部署（process {process_key} is not deployed; run lianxin deploy）")
                 spec, subprocess_specs = self.load_definition(s, row.id)
-                now = self.clock.now()
                 case = Case(case_no=case_no, definition_id=row.id, process_key=process_key, status="running",
                             state="", state_format=STATE_FORMAT, created_at=now, updated_at=now, started_by=actor,
                             summary_json=to_json(_summary(data)), last_seq=0, last_hash="")
@@ -364,6 +368,7 @@ class Runtime:
     def complete(self, work_item_id: int, data: dict | None, actor: str, *,
                  expected_version: int | None = None) -> CaseView:
         data = dict(data or {})
+        now = self.clock.now()
         with self.session_factory() as s:
             with s.begin():
                 item = s.get(WorkItem, work_item_id)
@@ -378,7 +383,6 @@ class Runtime:
                 task = wf.get_task_from_id(UUID(item.task_id))
                 if task is None or task.state != TaskState.READY:
                     raise Conflict(f"任务 {work_item_id} 已不在待办状态（task is no longer ready; reload the case）")
-                now = self.clock.now()
                 cmd = _Command(case.id, actor, now)
 
                 def run(wf):
@@ -395,6 +399,7 @@ class Runtime:
                     session: Session | None = None) -> CaseView | None:
         """Fire every timer of the case that is due at `now`. Used by the worker, inside its own transaction
         when it passes `session` (so that claiming the timer row and firing it commit together)."""
+        now = now or self.clock.now()
         if session is not None:
             self._fire_in(session, case_id, actor, now)
             return None
@@ -403,10 +408,9 @@ class Runtime:
                 self._fire_in(s, case_id, actor, now)
             return self._view(s, case_id)
 
-    def _fire_in(self, s: Session, case_id: int, actor: str, now: datetime | None) -> None:
+    def _fire_in(self, s: Session, case_id: int, actor: str, now: datetime) -> None:
         case = self._lock_case(s, case_id, None)
         wf = self._load(s, case)
-        now = now or self.clock.now()
         cmd = _Command(case.id, actor, now)
         due = s.scalars(select(Timer).where(Timer.case_id == case_id, Timer.status == "pending",
                                             Timer.due_at <= now)).all()
@@ -423,6 +427,7 @@ class Runtime:
 
     def deliver_message(self, case_id: int, name: str, payload: dict | None, actor: str) -> CaseView:
         payload = dict(payload or {})
+        now = self.clock.now()
         with self.session_factory() as s:
             with s.begin():
                 case = self._lock_case(s, case_id, None)
@@ -431,7 +436,6 @@ class Runtime:
                 if name not in waiting:
                     raise Conflict(f"案件 {case_id} 没有在等待消息 “{name}”（the case is not waiting for this message;"
                                    f" waiting for: {', '.join(sorted(waiting)) or 'nothing'}）")
-                now = self.clock.now()
                 cmd = _Command(case.id, actor, now)
 
                 def run(wf):
@@ -443,6 +447,7 @@ class Runtime:
             return self._view(s, case.id)
 
     def retry_incidents(self, case_id: int, actor: str) -> CaseView:
+        now = self.clock.now()
         with self.session_factory() as s:
             with s.begin():
                 case = self._lock_case(s, case_id, None)
@@ -451,7 +456,6 @@ class Runtime:
                 if not open_incidents:
                     raise Conflict(f"案件 {case_id} 没有待处理的故障（no open incident）")
                 wf = self._load(s, case)
-                now = self.clock.now()
                 cmd = _Command(case.id, actor, now)
                 for inc in open_incidents:
                     inc.resolved_at = now
@@ -641,7 +645,7 @@ class Runtime:
     # ---- reading
 
     def get_case(self, case_id: int) -> CaseView:
-        with self.session_factory() as s:
+        with self.read_sessions() as s:
             return self._view(s, case_id)
 
     def _view(self, s: Session, case_id: int) -> CaseView:
@@ -671,7 +675,7 @@ class Runtime:
         return json.loads(to_json(source.data))
 
     def history(self, case_id: int) -> list[dict]:
-        with self.session_factory() as s:
+        with self.read_sessions() as s:
             if s.get(Case, case_id) is None:
                 raise NotFound(f"案件 {case_id} 不存在（no such case）")
             rows = s.scalars(select(JournalEvent).where(JournalEvent.case_id == case_id)
@@ -682,7 +686,7 @@ class Runtime:
     def verify(self, case_id: int):
         from .journal import verify_chain
 
-        with self.session_factory() as s:
+        with self.read_sessions() as s:
             case = s.get(Case, case_id)
             if case is None:
                 raise NotFound(f"案件 {case_id} 不存在（no such case）")
@@ -692,7 +696,7 @@ class Runtime:
 
     def work_items(self, *, role: str | None = None, unit: str | None = None, assignee: str | None = None,
                    overdue_at: datetime | None = None, limit: int = 100, offset: int = 0) -> list[TaskView]:
-        with self.session_factory() as s:
+        with self.read_sessions() as s:
             q = select(WorkItem).where(WorkItem.state == "open")
             if role is not None:
                 q = q.where(WorkItem.role == role)
@@ -725,7 +729,7 @@ class Runtime:
             return task_view(item)
 
     def due_timers(self, now: datetime, limit: int = 100) -> list[tuple[int, int]]:
-        with self.session_factory() as s:
+        with self.read_sessions() as s:
             rows = s.execute(select(Timer.id, Timer.case_id).where(
                 Timer.status == "pending", Timer.due_at <= now,
                 (Timer.next_attempt_at.is_(None)) | (Timer.next_attempt_at <= now))

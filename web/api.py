@@ -1,0 +1,298 @@
+"""The JSON API under /api (see README and shared interfaces). Views parse, call the runtime, render."""
+from __future__ import annotations
+
+import json
+import logging
+from datetime import date, datetime, timedelta
+
+from flask import Blueprint, current_app, jsonify, request, session
+from sqlalchemy import false, or_, select
+
+from engine.clock import parse_instant
+from engine.runtime import Conflict, Invalid, NotFound, RuntimeError_
+from engine.store import Case, WorkItem
+
+from .auth import ApiError, current_principal, login, login_required, require_login, roles_required
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+log = logging.getLogger("lianxin.api")
+SEE_ALL = ("admin", "auditor", "designer")
+MAX_UPLOAD_FILES = 50
+
+
+def container():
+    return current_app.extensions["lianxin"]
+
+
+def body() -> dict:
+    if not request.data:
+        return {}
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise ApiError(400, "malformed", "请求体必须是 JSON 对象（request body must be a JSON object）")
+    return data
+
+
+def to_jsonable(value):
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    return value
+
+
+def ok(payload, status: int = 200):
+    return jsonify(to_jsonable(payload)), status
+
+
+@bp.errorhandler(ApiError)
+def _api_error(err: ApiError):
+    return jsonify({"error": {"code": err.code, "message": err.message, "details": err.details}}), err.status
+
+
+@bp.errorhandler(RuntimeError_)
+def _runtime_error(err: RuntimeError_):
+    return jsonify({"error": {"code": err.code, "message": err.message,
+                              "details": to_jsonable(err.details)}}), err.status
+
+
+# ---------------------------------------------------------------- session
+
+@bp.post("/session")
+def create_session():
+    data = body()
+    username, password = data.get("username"), data.get("password")
+    if not isinstance(username, str) or not isinstance(password, str):
+        raise ApiError(400, "malformed", "需要 username 和 password（username and password are required）")
+    p = login(username, password)
+    return ok({"username": p.username, "name": p.display_name, "roles": sorted(p.role_names),
+               "csrf_token": session["csrf"]}, 201)
+
+
+@bp.get("/session")
+@login_required
+def get_session():
+    p = current_principal()
+    return ok({"username": p.username, "name": p.display_name, "roles": sorted(p.role_names),
+               "units": sorted(p.units), "csrf_token": session.get("csrf")})
+
+
+@bp.delete("/session")
+def delete_session():
+    session.clear()
+    return ok({"signed_out": True})
+
+
+# ---------------------------------------------------------------- definitions
+
+@bp.get("/process-definitions")
+@login_required
+def list_definitions():
+    return ok({"definitions": container().runtime.list_definitions()})
+
+
+@bp.post("/process-definitions")
+@roles_required("designer", "admin")
+def deploy_definitions():
+    from engine.definitions import DefinitionError, SourceFile
+
+    files = request.files.getlist("files") or list(request.files.values())
+    if not files:
+        raise ApiError(400, "malformed", "请以 multipart 上传至少一个 BPMN/DMN/表单文件（upload files as multipart field 'files'）")
+    if len(files) > MAX_UPLOAD_FILES:
+        raise ApiError(400, "malformed", f"一次最多上传 {MAX_UPLOAD_FILES} 个文件（too many files）")
+    sources = [SourceFile(f.filename or "upload.bpmn", f.read()) for f in files]
+    p = current_principal()
+    try:
+        versions = container().runtime.deploy(sources, actor=p.username, comment=request.form.get("comment", ""))
+    except DefinitionError as err:
+        return jsonify({"error": {"code": "invalid_definition",
+                                  "message": f"部署失败：{len(err.problems)} 个问题，未部署任何文件（nothing was deployed）",
+                                  "details": None},
+                        "errors": [{"file": pr.file, "line": pr.line, "element_id": pr.element_id,
+                                    "message": pr.message} for pr in err.problems]}), 422
+    return ok({"versions": [v.__dict__ for v in versions]}, 201)
+
+
+@bp.post("/process-definitions/<key>/instances")
+@roles_required("designer", "admin")
+def start_instance(key: str):
+    data = body().get("data", {})
+    if not isinstance(data, dict):
+        raise ApiError(422, "invalid", "data 必须是对象（data must be an object）")
+    view = container().runtime.start(key, data, actor=current_principal().username)
+    return ok({"id": view.id, "status": view.status, "version": view.version,
+               "definition_version": view.definition_version}, 201)
+
+
+# ---------------------------------------------------------------- cases
+
+def visible_case_or_404(case_id: int):
+    p = require_login()
+    c = container()
+    with c.extras["read_sessions"]() as s:
+        case = s.get(Case, case_id)
+        if case is None:
+            raise NotFound(f"案件 {case_id} 不存在（no such case）")
+        if p.has_role(*SEE_ALL) or case.started_by == p.username:
+            return case
+        hit = s.scalar(select(WorkItem.id).where(WorkItem.case_id == case_id,
+                                                 or_(WorkItem.unit.in_(p.units) if p.units else false(),
+                                                     WorkItem.assignee == p.username)).limit(1))
+    if hit is None:
+        log.warning("refused case %s to %s", case_id, p.username)
+        raise ApiError(403, "forbidden", "您无权查看此案件（this case is outside your units）")
+    return case
+
+
+@bp.get("/cases/<int:case_id>")
+def get_case(case_id: int):
+    visible_case_or_404(case_id)
+    view = container().runtime.get_case(case_id)
+    return ok(view.to_dict())
+
+
+@bp.get("/cases/<int:case_id>/history")
+def case_history(case_id: int):
+    visible_case_or_404(case_id)
+    return ok({"events": container().runtime.history(case_id)})
+
+
+@bp.get("/cases/<int:case_id>/verify")
+@roles_required("auditor", "admin")
+def verify_case(case_id: int):
+    result = container().runtime.verify(case_id)
+    return ok({"ok": result.ok, "events": result.events, "first_bad_seq": result.first_bad_seq,
+               "reason": result.reason})
+
+
+@bp.post("/cases/<int:case_id>/messages/<name>")
+@roles_required("admin", "bureau", "jointmeeting")
+def deliver_message(case_id: int, name: str):
+    view = container().runtime.deliver_message(case_id, name, body().get("payload", {}),
+                                               actor=current_principal().username)
+    return ok(view.to_dict())
+
+
+@bp.post("/cases/<int:case_id>/incidents/retry")
+@roles_required("admin")
+def retry_incidents(case_id: int):
+    view = container().runtime.retry_incidents(case_id, actor=current_principal().username)
+    return ok(view.to_dict())
+
+
+# ---------------------------------------------------------------- tasks
+
+@bp.get("/tasks")
+def list_tasks():
+    p = require_login()
+    scope = request.args.get("scope", "unit")
+    if scope not in ("mine", "unit", "all"):
+        raise ApiError(400, "malformed", "scope 只能是 mine、unit 或 all（scope must be mine, unit or all）")
+    try:
+        limit = min(max(int(request.args.get("limit", 50)), 1), 500)
+        offset = max(int(request.args.get("offset", 0)), 0)
+    except ValueError:
+        raise ApiError(400, "malformed", "limit/offset 必须是整数（limit and offset must be integers）") from None
+    c = container()
+    now = c.clock.now()
+    with c.extras["read_sessions"]() as s:
+        q = select(WorkItem).where(WorkItem.state == "open")
+        if scope == "mine":
+            q = q.where(WorkItem.assignee == p.username)
+        elif scope == "unit" or not p.has_role(*SEE_ALL):
+            q = q.where(WorkItem.unit.in_(p.units) if p.units else false())
+            roles = p.role_names
+            if scope == "unit":
+                q = q.where(or_(WorkItem.role.in_(roles), WorkItem.role.is_(None)))
+        if request.args.get("overdue") in ("1", "true"):
+            q = q.where(WorkItem.due_at.is_not(None), WorkItem.due_at < now)
+        q = q.order_by(WorkItem.due_at.is_(None), WorkItem.due_at, WorkItem.id).limit(limit).offset(offset)
+        items = list(s.scalars(q))
+    from engine.runtime import task_view
+
+    return ok({"tasks": [dict(task_view(w).__dict__, overdue=bool(w.due_at and w.due_at < now)) for w in items],
+               "now": now})
+
+
+def _task_for_action(task_id: int) -> WorkItem:
+    p = require_login()
+    with container().extras["read_sessions"]() as s:
+        item = s.get(WorkItem, task_id)
+    if item is None:
+        raise NotFound(f"任务 {task_id} 不存在（no such task）")
+    allowed = p.has_role("admin") or item.assignee == p.username or (
+        item.unit in p.units and (item.role is None or item.role in p.role_names))
+    if not allowed:
+        log.warning("refused task %s to %s", task_id, p.username)
+        raise ApiError(403, "forbidden", "此任务不属于您的单位或角色（this task is not for your unit or role）")
+    return item
+
+
+@bp.post("/tasks/<int:task_id>/claim")
+def claim_task(task_id: int):
+    _task_for_action(task_id)
+    return ok(container().runtime.claim(task_id, current_principal().username).__dict__)
+
+
+@bp.post("/tasks/<int:task_id>/unclaim")
+def unclaim_task(task_id: int):
+    _task_for_action(task_id)
+    return ok(container().runtime.claim(task_id, current_principal().username, unclaim=True).__dict__)
+
+
+@bp.post("/tasks/<int:task_id>/complete")
+def complete_task(task_id: int):
+    item = _task_for_action(task_id)
+    p = current_principal()
+    if item.assignee not in (None, p.username):
+        raise Conflict(f"任务已由 {item.assignee} 认领（task is claimed by someone else）")
+    payload = body()
+    data = payload.get("data", {})
+    if not isinstance(data, dict):
+        raise ApiError(422, "invalid", "data 必须是对象（data must be an object）")
+    expected = payload.get("version")
+    if expected is not None and not isinstance(expected, int):
+        raise ApiError(400, "malformed", "version 必须是整数（version must be an integer）")
+    view = container().runtime.complete(task_id, data, actor=p.username, expected_version=expected)
+    return ok(view.to_dict())
+
+
+# ---------------------------------------------------------------- clock (demo and tests)
+
+@bp.get("/clock")
+def get_clock():
+    c = container()
+    return ok({"now": c.clock.now(), "control": c.settings.allow_clock_control})
+
+
+@bp.post("/clock")
+@roles_required("admin", "designer")
+def set_clock():
+    c = container()
+    if not c.settings.allow_clock_control:
+        raise ApiError(403, "forbidden", "时钟控制未启用（set LIANXIN_ALLOW_CLOCK_CONTROL=1 for demos and tests only）")
+    data = body()
+    if "now" in data:
+        try:
+            when = parse_instant(str(data["now"]))
+        except ValueError:
+            raise ApiError(400, "malformed", "now 必须是 ISO-8601 时间（now must be ISO-8601）") from None
+    elif "advance" in data:
+        when = c.clock.now() + _parse_duration(str(data["advance"]))
+    else:
+        raise ApiError(400, "malformed", "需要 now 或 advance（send now or advance）")
+    return ok({"now": c.set_clock(when)})
+
+
+def _parse_duration(text: str) -> timedelta:
+    from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+
+    try:
+        parts = TimerEventDefinition.parse_iso_duration(text)
+    except Exception:
+        raise ApiError(400, "malformed", "advance 必须是 ISO-8601 时长，如 P3D 或 PT4H（advance must be an ISO-8601 duration）") from None
+    return timedelta(days=parts.get("days", 0) + 7 * parts.get("weeks", 0), hours=parts.get("hours", 0),
+                     minutes=parts.get("minutes", 0), seconds=parts.get("seconds", 0))

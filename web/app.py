@@ -1,0 +1,54 @@
+"""Flask app factory. One blueprint per audience; the JSON API is `web.api`."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+MAX_REQUEST_BYTES = 10 * 1024 * 1024
+
+
+def create_app(container=None, test_config: dict | None = None) -> Flask:
+    from .bootstrap import bootstrap
+
+    c = container or bootstrap()
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=c.settings.secret_key,
+        MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        JSON_AS_ASCII=False,
+    )
+    app.json.ensure_ascii = False
+    if test_config:
+        app.config.update(test_config)
+    app.extensions["lianxin"] = c
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    from .api import bp as api_bp
+    from .openapi import bp as openapi_bp
+
+    app.register_blueprint(api_bp)
+    app.register_blueprint(openapi_bp)
+
+    @app.get("/")
+    def index():
+        definitions = c.runtime.list_definitions()
+        return render_template("index.html", definitions=definitions, demo=c.settings.demo)
+
+    @app.errorhandler(HTTPException)
+    def http_error(err: HTTPException):
+        if request.path.startswith("/api/"):
+            messages = {
+                404: "接口不存在（no such endpoint）",
+                405: "不支持此请求方法（method not allowed）",
+                413: f"请求体过大，上限 {MAX_REQUEST_BYTES // (1024 * 1024)} MB（request body too large）",
+            }
+            code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(err.code, "error")
+            return jsonify({"error": {"code": code, "message": messages.get(err.code, err.description),
+                                      "details": None}}), err.code
+        return err
+
+    return app

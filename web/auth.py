@@ -1,0 +1,127 @@
+"""Who is calling: session cookie (with a CSRF header for unsafe methods) or `Authorization: Bearer` token."""
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+from dataclasses import dataclass, field
+from functools import wraps
+
+from flask import current_app, g, request, session
+from sqlalchemy import select
+
+from engine.accounts import Unit, User, check_password, roles_of, user_for_token
+
+log = logging.getLogger("lianxin.access")
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, details=None):
+        super().__init__(message)
+        self.status, self.code, self.message, self.details = status, code, message, details
+
+
+@dataclass
+class Principal:
+    id: int
+    username: str
+    display_name: str
+    roles: list[tuple[str, str, bool]]  # (role, unit, include_subunits)
+    units: set[str] = field(default_factory=set)  # units served, subunits expanded where allowed
+    via_token: bool = False
+
+    def has_role(self, *names: str) -> bool:
+        return any(r in names for r, _, _ in self.roles)
+
+    @property
+    def role_names(self) -> set[str]:
+        return {r for r, _, _ in self.roles}
+
+
+def load_principal(s, user: User, via_token: bool = False) -> Principal:
+    roles = roles_of(s, user)
+    children: dict[str, list[str]] = {}
+    for code, parent in s.execute(select(Unit.code, Unit.parent_code)):
+        children.setdefault(parent, []).append(code)
+    units: set[str] = set()
+    for _, unit, subunits in roles:
+        units.add(unit)
+        if subunits:
+            stack = list(children.get(unit, []))
+            while stack:
+                u = stack.pop()
+                if u not in units:
+                    units.add(u)
+                    stack.extend(children.get(u, []))
+    return Principal(user.id, user.username, user.display_name, roles, units, via_token)
+
+
+def login(username: str, password: str) -> Principal:
+    c = current_app.extensions["lianxin"]
+    with c.session_factory() as s:
+        user = s.scalar(select(User).where(User.username == username))
+        if user is None or not check_password(user, password):
+            log.warning("failed sign-in for %r from %s", username, request.remote_addr)
+            raise ApiError(401, "unauthorized", "用户名或密码错误（wrong username or password）")
+        principal = load_principal(s, user)
+    session.clear()
+    session["uid"] = principal.id
+    session["csrf"] = secrets.token_urlsafe(24)
+    return principal
+
+
+def current_principal() -> Principal | None:
+    if "principal" in g:
+        return g.principal
+    c = current_app.extensions["lianxin"]
+    principal = None
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        with c.session_factory() as s:
+            user = user_for_token(s, header[7:].strip())
+            if user is None or not user.active:
+                raise ApiError(401, "unauthorized", "令牌无效或已吊销（invalid or revoked API token）")
+            principal = load_principal(s, user, via_token=True)
+    elif "uid" in session:
+        with c.session_factory() as s:
+            user = s.get(User, session["uid"])
+            if user is not None and user.active:
+                principal = load_principal(s, user)
+    g.principal = principal
+    return principal
+
+
+def require_login() -> Principal:
+    p = current_principal()
+    if p is None:
+        raise ApiError(401, "unauthorized", "请先登录（sign in first: POST /api/session）")
+    if request.method not in ("GET", "HEAD", "OPTIONS") and not p.via_token:
+        sent = request.headers.get("X-CSRF-Token", "")
+        if not sent or not hmac.compare_digest(sent, session.get("csrf", "")):
+            log.warning("CSRF token missing or wrong for %s %s by %s", request.method, request.path, p.username)
+            raise ApiError(403, "csrf", "缺少或错误的 CSRF 令牌（send the X-CSRF-Token header from POST /api/session）")
+    return p
+
+
+def roles_required(*roles: str):
+    def deco(fn):
+        @wraps(fn)
+        def wrapper(*args, **kwargs):
+            p = require_login()
+            if not p.has_role(*roles):
+                log.warning("refused %s %s to %s (needs %s)", request.method, request.path, p.username, roles)
+                raise ApiError(403, "forbidden", f"此操作需要以下角色之一：{'、'.join(roles)}（forbidden for your roles）")
+            return fn(*args, **kwargs)
+
+        return wrapper
+
+    return deco
+
+
+def login_required(fn):
+    @wraps(fn)
+    def wrapper(*args, **kwargs):
+        require_login()
+        return fn(*args, **kwargs)
+
+    return wrapper

@@ -1,0 +1,79 @@
+"""The composition root: builds the database, clock, handler registry, calendar and runtime once.
+
+The web app, the CLI and the worker all start here; nothing is built at import time.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import sessionmaker
+
+from engine.clock import Clock, OffsetClock, SystemClock
+from engine.db import make_engine, make_read_session_factory, make_session_factory
+from engine.handlers import HandlerRegistry
+from engine.runtime import Runtime
+from engine.store import Setting
+from services import register_all
+
+from .settings import Settings
+
+CLOCK_OFFSET_KEY = "clock_offset_seconds"
+
+
+@dataclass
+class Container:
+    settings: Settings
+    engine: Engine
+    session_factory: sessionmaker
+    clock: Clock
+    handlers: HandlerRegistry
+    runtime: Runtime
+    calendar: object
+    extras: dict = field(default_factory=dict)
+
+    def set_clock(self, when: datetime) -> datetime:
+        """Move the shared demo clock (clock control only): stored as an offset so every process agrees."""
+        if hasattr(self.clock, "set"):
+            self.clock.set(when)
+            return self.clock.now()
+        offset = (when - SystemClock().now()).total_seconds()
+        with self.session_factory() as s, s.begin():
+            row = s.get(Setting, CLOCK_OFFSET_KEY)
+            if row is None:
+                s.add(Setting(key=CLOCK_OFFSET_KEY, value=str(offset)))
+            else:
+                row.value = str(offset)
+        return self.clock.now()
+
+
+def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
+              handlers: HandlerRegistry | None = None) -> Container:
+    settings = settings or Settings.from_env()
+    if settings.database_url.startswith("sqlite:///"):
+        from pathlib import Path
+
+        Path(settings.database_url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.database_url)
+    session_factory = make_session_factory(engine)
+    read_sessions = make_read_session_factory(engine)
+    if clock is None:
+        clock = OffsetClock(_offset_reader(read_sessions)) if settings.allow_clock_control else SystemClock()
+    handlers = handlers or register_all(HandlerRegistry())
+    from engine.calendar import CalendarService
+
+    calendar = CalendarService(read_sessions)
+    runtime = Runtime(session_factory, clock, handlers, calendar=calendar, read_session_factory=read_sessions)
+    return Container(settings, engine, session_factory, clock, handlers, runtime, calendar,
+                     extras={"read_sessions": read_sessions})
+
+
+def _offset_reader(session_factory):
+    def read() -> timedelta:
+        with session_factory() as s:
+            row = s.scalar(select(Setting).where(Setting.key == CLOCK_OFFSET_KEY))
+            return timedelta(seconds=float(row.value)) if row else timedelta(0)
+
+    return read

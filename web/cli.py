@@ -1,0 +1,144 @@
+"""`lianxin`: the command line (see README and shared interfaces). Every command starts at `bootstrap()`."""
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from engine.clock import SettableClock, parse_instant
+
+
+def _container(now: str | None = None):
+    from .bootstrap import bootstrap
+
+    clock = SettableClock(parse_instant(now)) if now else None
+    return bootstrap(clock=clock)
+
+
+@click.group()
+def main() -> None:
+    """连心 Lianxin 信访事项办理系统"""
+
+
+@main.command()
+@click.option("--demo", is_flag=True, help="load the demo organisation, users and cases")
+def init(demo: bool) -> None:
+    """Create or migrate the database, deploy processes/, optionally load demo data."""
+    from .setup import initialise
+
+    c = _container()
+    report = initialise(c, demo=demo)
+    for line in report:
+        click.echo(line)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--comment", default="", help="why this deployment (journaled)")
+@click.option("--actor", default="cli")
+def deploy(paths, comment: str, actor: str) -> None:
+    """Validate and deploy BPMN/DMN/form files or folders."""
+    from engine.definitions import DefinitionError, collect_files
+
+    c = _container()
+    try:
+        versions = c.runtime.deploy(collect_files(list(paths)), actor=actor, comment=comment)
+    except DefinitionError as err:
+        for problem in err.problems:
+            click.echo(str(problem), err=True)
+        click.echo(f"部署失败：{len(err.problems)} 个问题，未部署任何文件（deployment refused, nothing deployed）", err=True)
+        sys.exit(1)
+    for v in versions:
+        state = "新版本" if v.created else "未变化"
+        click.echo(f"{v.process_key} v{v.version} {v.content_hash[:12]} {state} {v.name}")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1")
+@click.option("--port", default=5000, type=int)
+def serve(host: str, port: int) -> None:
+    """Serve the web app (development server; use gunicorn in production, see README)."""
+    from .app import create_app
+
+    app = create_app()
+    app.run(host=host, port=port, threaded=True, use_reloader=False)
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="fire what is due now, then exit")
+@click.option("--now", "now_text", default=None, help="ISO-8601 instant to use as now (tests, demos)")
+@click.option("--poll", default=5.0, type=float, help="seconds between polls")
+@click.option("--name", default=None, help="worker name in logs")
+def worker(once: bool, now_text: str | None, poll: float, name: str | None) -> None:
+    """Fire due timers (and, later, deliver notifications). Several may run at once."""
+    from engine.worker import Worker
+
+    c = _container(now_text)
+    w = Worker(c.runtime, c.session_factory, c.clock, name=name)
+    if once:
+        result = w.run_once()
+        click.echo(json.dumps(result, ensure_ascii=False))
+        return
+    w.run_forever(poll_seconds=poll)
+
+
+@main.group()
+def token() -> None:
+    """API tokens for integrations."""
+
+
+@token.command("create")
+@click.argument("username")
+@click.option("--label", default="cli")
+def token_create(username: str, label: str) -> None:
+    from sqlalchemy import select
+
+    from engine.accounts import User, create_token
+
+    c = _container()
+    with c.session_factory() as s, s.begin():
+        user = s.scalar(select(User).where(User.username == username))
+        if user is None:
+            raise click.ClickException(f"用户 {username} 不存在（no such user）")
+        click.echo(create_token(s, user, label, c.clock.now()))
+
+
+@main.group()
+def audit() -> None:
+    """Auditors' tools."""
+
+
+@audit.command("verify")
+@click.argument("case_ids", nargs=-1, type=int)
+def audit_verify(case_ids) -> None:
+    """Check each case's journal hash chain (exit 1 on any mismatch)."""
+    from sqlalchemy import select
+    from tqdm import tqdm
+
+    from engine.store import Case
+
+    c = _container()
+    if not case_ids:
+        with c.session_factory() as s:
+            case_ids = list(s.scalars(select(Case.id).order_by(Case.id)))
+    bad = []
+    for case_id in tqdm(case_ids, desc="verify", unit="case", file=sys.stderr):
+        result = c.runtime.verify(case_id)
+        if not result.ok:
+            bad.append((case_id, result))
+    for case_id, result in bad:
+        click.echo(f"案件 {case_id}: 第 {result.first_bad_seq} 号事件起校验失败：{result.reason}")
+    click.echo(f"{len(case_ids) - len(bad)}/{len(case_ids)} 个案件校验通过")
+    sys.exit(1 if bad else 0)
+
+
+from .cli_calendar import calendar  # noqa: E402
+
+main.add_command(calendar)
+
+
+if __name__ == "__main__":
+    main()

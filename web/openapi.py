@@ -1,0 +1,96 @@
+"""`/api/openapi.json`: the API description, kept beside the routes it describes."""
+from __future__ import annotations
+
+from flask import Blueprint, jsonify
+
+bp = Blueprint("openapi", __name__)
+
+ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+def _op(summary: str, tag: str, *, body: dict | None = None, ok: int = 200, params: list | None = None,
+        multipart: bool = False) -> dict:
+    op: dict = {"summary": summary, "tags": [tag],
+                "responses": {str(ok): {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}},
+                              "400": {"description": "malformed", "content": {"application/json": {"schema": ERROR}}},
+                              "401": {"description": "sign in first", "content": {"application/json": {"schema": ERROR}}},
+                              "403": {"description": "forbidden", "content": {"application/json": {"schema": ERROR}}}}}
+    if params:
+        op["parameters"] = params
+    if body is not None:
+        media = "multipart/form-data" if multipart else "application/json"
+        op["requestBody"] = {"required": True, "content": {media: {"schema": body}}}
+    return op
+
+
+def _path_id(name: str) -> dict:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "integer"}}
+
+
+SPEC = {
+    "openapi": "3.0.3",
+    "info": {"title": "连心 Lianxin API", "version": "0.1.0",
+             "description": "信访事项办理系统接口。Errors are {error: {code, message, details}}."},
+    "components": {
+        "schemas": {"Error": {"type": "object", "properties": {"error": {"type": "object", "properties": {
+            "code": {"type": "string"}, "message": {"type": "string"}, "details": {}}}}}},
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"},
+                            "cookie": {"type": "apiKey", "in": "cookie", "name": "session"}},
+    },
+    "security": [{"bearer": []}, {"cookie": []}],
+    "paths": {
+        "/api/session": {
+            "post": _op("Sign in", "session", ok=201, body={"type": "object", "required": ["username", "password"],
+                        "properties": {"username": {"type": "string"}, "password": {"type": "string"}}}),
+            "get": _op("Who am I", "session"),
+            "delete": _op("Sign out", "session"),
+        },
+        "/api/process-definitions": {
+            "get": _op("Deployed definitions and versions", "definitions"),
+            "post": _op("Validate and deploy files (all or nothing)", "definitions", ok=201, multipart=True,
+                        body={"type": "object", "properties": {"files": {"type": "array", "items": {
+                            "type": "string", "format": "binary"}}, "comment": {"type": "string"}}}),
+        },
+        "/api/process-definitions/{key}/instances": {
+            "post": _op("Start a process (designers, admins)", "cases", ok=201,
+                        params=[{"name": "key", "in": "path", "required": True, "schema": {"type": "string"}}],
+                        body={"type": "object", "properties": {"data": {"type": "object"}}}),
+        },
+        "/api/cases/{id}": {"get": _op("Case status, tasks, timers, incidents, data", "cases", params=[_path_id("id")])},
+        "/api/cases/{id}/history": {"get": _op("The case journal", "cases", params=[_path_id("id")])},
+        "/api/cases/{id}/verify": {"get": _op("Check the journal hash chain", "audit", params=[_path_id("id")])},
+        "/api/cases/{id}/messages/{name}": {"post": _op("Deliver a BPMN message", "cases", params=[
+            _path_id("id"), {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}],
+            body={"type": "object", "properties": {"payload": {"type": "object"}}})},
+        "/api/cases/{id}/incidents/retry": {"post": _op("Retry failed steps after a fix", "cases",
+                                                        params=[_path_id("id")])},
+        "/api/tasks": {"get": _op("Work items visible to the caller", "tasks", params=[
+            {"name": "scope", "in": "query", "schema": {"type": "string", "enum": ["mine", "unit", "all"]}},
+            {"name": "overdue", "in": "query", "schema": {"type": "string", "enum": ["0", "1"]}},
+            {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
+            {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}}])},
+        "/api/tasks/{id}/claim": {"post": _op("Claim", "tasks", params=[_path_id("id")])},
+        "/api/tasks/{id}/unclaim": {"post": _op("Give back", "tasks", params=[_path_id("id")])},
+        "/api/tasks/{id}/complete": {"post": _op("Complete with data; 409 when no longer open", "tasks",
+                                                 params=[_path_id("id")], body={"type": "object", "properties": {
+                                                     "data": {"type": "object"}, "version": {"type": "integer"}}})},
+        "/api/clock": {"get": _op("The clock", "clock"),
+                       "post": _op("Move the clock (clock control only)", "clock", body={"type": "object", "properties": {
+                           "now": {"type": "string"}, "advance": {"type": "string"}}})},
+        "/api/calendar/due": {"get": _op("A due date with its explanation", "calendar", params=[
+            {"name": "from", "in": "query", "required": True, "schema": {"type": "string"}},
+            {"name": "workdays", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+            {"name": "days", "in": "query", "schema": {"type": "integer", "minimum": 0}}])},
+        "/api/calendar/{year}": {
+            "get": _op("A year's working-day calendar", "calendar", params=[_path_id("year")]),
+            "put": _op("Import a year's official arrangement (YAML or CSV text)", "calendar", params=[_path_id("year")],
+                       body={"type": "object", "properties": {"content": {"type": "string"},
+                                                              "format": {"type": "string"}}}),
+        },
+    },
+}
+
+
+@bp.get("/api/openapi.json")
+def openapi():
+    return jsonify(SPEC)
