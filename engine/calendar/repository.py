@@ -1,0 +1,107 @@
+"""Reading and writing calendar years in the database.
+
+Every writer (the chinesecalendar seed, the yearly import, a provisional year) goes through `write_year`, so
+that versions move the same way whatever the source: a year's version goes up exactly when its days or its
+notice change, and the dates that changed are reported so that open deadlines touching them can be recomputed.
+Functions take the caller's session and never commit: the caller's unit of work decides.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from .kinds import NATIONAL, DayKind, YearStatus
+from .models import CalendarDay, CalendarYear
+from .rules import DEFAULT_CUTOFF, WorkingCalendar, YearCalendar, YearOverlay
+
+Days = Mapping[date, tuple[DayKind, str | None]]
+
+
+@dataclass(frozen=True)
+class YearWrite:
+    year: int
+    region: str
+    version: int
+    previous_version: int | None
+    changed: bool
+    changed_dates: list[date] = field(default_factory=list)
+
+    @property
+    def created(self) -> bool:
+        return self.previous_version is None
+
+
+def find_year(session: Session, year: int, region: str = NATIONAL) -> CalendarYear | None:
+    return session.scalar(
+        select(CalendarYear).where(CalendarYear.region == region, CalendarYear.year == year))
+
+
+def year_days(session: Session, year: int, region: str = NATIONAL) -> dict[date, tuple[DayKind, str | None]]:
+    rows = session.execute(select(CalendarDay.date, CalendarDay.kind, CalendarDay.holiday_name)
+                           .where(CalendarDay.region == region, CalendarDay.year == year))
+    return {d: (DayKind(k), n) for d, k, n in rows}
+
+
+def write_year(session: Session, *, year: int, region: str, source: str, status: str, days: Days,
+               actor: str | None, at: datetime | None, notice_title: str | None = None,
+               notice_date: date | None = None, notice_url: str | None = None) -> YearWrite:
+    """Create or replace one year of one region. A write that changes nothing keeps the version."""
+    for d in days:
+        if d.year != year:
+            raise ValueError(f"{d} 不属于 {year} 年 (not in year {year})")
+    wanted = {d: (DayKind(k), n) for d, (k, n) in days.items()}
+    header = {"source": str(source), "status": str(status), "notice_title": notice_title,
+              "notice_date": notice_date, "notice_url": notice_url}
+    row = find_year(session, year, region)
+    if row is None:
+        previous_version = None
+        old: dict[date, tuple[DayKind, str | None]] = {}
+        row = CalendarYear(region=region, year=year, version=1, **header)
+        session.add(row)
+    else:
+        previous_version = row.version
+        old = year_days(session, year, region)
+        same_header = all(getattr(row, k) == v for k, v in header.items())
+        if same_header and old == wanted:
+            return YearWrite(year, region, row.version, previous_version, changed=False)
+        for k, v in header.items():
+            setattr(row, k, v)
+        row.version = previous_version + 1
+    row.imported_at = at
+    row.imported_by = actor
+    changed_dates = sorted(d for d in set(old) | set(wanted) if old.get(d) != wanted.get(d))
+    if old:
+        session.execute(delete(CalendarDay).where(CalendarDay.region == region, CalendarDay.year == year))
+    session.add_all(CalendarDay(region=region, date=d, year=year, kind=str(k), holiday_name=n)
+                    for d, (k, n) in sorted(wanted.items()))
+    session.flush()
+    return YearWrite(year, region, row.version, previous_version, changed=True, changed_dates=changed_dates)
+
+
+def version_key(session: Session) -> tuple[int, int]:
+    """(number of years, sum of their versions), all regions. Versions only grow, so any write changes it."""
+    count, total = session.execute(
+        select(func.count(CalendarYear.id), func.coalesce(func.sum(CalendarYear.version), 0))).one()
+    return int(count), int(total)
+
+
+def load_calendar(session: Session, region: str = NATIONAL,
+                  office_cutoff: time | None = DEFAULT_CUTOFF) -> WorkingCalendar:
+    """A snapshot of the national calendar, with `region`'s overlay laid over it (if not national)."""
+    regions = [NATIONAL] if region == NATIONAL else [NATIONAL, region]
+    years = session.scalars(select(CalendarYear).where(CalendarYear.region.in_(regions))).all()
+    days: dict[tuple[str, int], dict[date, tuple[DayKind, str | None]]] = {}
+    for r, y, d, k, n in session.execute(select(CalendarDay.region, CalendarDay.year, CalendarDay.date,
+                                                CalendarDay.kind, CalendarDay.holiday_name)
+                                         .where(CalendarDay.region.in_(regions))):
+        days.setdefault((r, y), {})[d] = (DayKind(k), n)
+    national = [YearCalendar(row.year, row.version, row.status != YearStatus.OFFICIAL,
+                             days.get((NATIONAL, row.year), {}), row.source, row.notice_title)
+                for row in years if row.region == NATIONAL]
+    overlays = {row.year: YearOverlay(row.version, days.get((region, row.year), {}))
+                for row in years if row.region == region and region != NATIONAL}
+    return WorkingCalendar(national, region=region, overlays=overlays, office_cutoff=office_cutoff)
