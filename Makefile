@@ -1,0 +1,33 @@
+# 连心 Lianxin — the two set-up commands are `make run` and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 5000
+PYTEST_ARGS ?=
+
+.PHONY: run test bench setup init clean lint
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+init: setup
+	LIANXIN_DEMO=1 $(BIN)/lianxin init --demo
+
+run: init
+	LIANXIN_DEMO=1 $(BIN)/lianxin serve --host $(HOST) --port $(PORT)
+
+test: setup
+	$(BIN)/python -m pytest -q -n 2 $(PYTEST_ARGS)
+
+bench: setup
+	$(BIN)/python -m tests.bench.run
+
+clean:
+	rm -rf var/ .pytest_cache

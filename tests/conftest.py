@@ -1,0 +1,120 @@
+"""Shared fixtures: a migrated database on SQLite and on PostgreSQL, a container with a settable clock.
+
+PostgreSQL tests use `LIANXIN_TEST_POSTGRES_URL` (default postgresql://postgres@127.0.0.1:5432/postgres): a fresh
+database is created for the test session and dropped afterwards. Where no server answers, those tests skip and
+say why; CI has a server, so nothing skips there (see .ci/run, which sets LIANXIN_REQUIRE_POSTGRES=1).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from engine.clock import SHANGHAI, SettableClock
+from engine.db import Base, make_engine
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_DEFAULT = "postgresql://postgres@127.0.0.1:5432/postgres"
+START = datetime(2026, 3, 2, 9, 0, tzinfo=SHANGHAI)  # a Monday, a working day
+KEEP_TABLES = {"alembic_version", "calendar_day", "calendar_year"}
+
+
+def _migrate_and_seed(url: str) -> None:
+    from engine.calendar import seed_from_chinesecalendar
+    from engine.db import make_session_factory
+    from engine.migrate import upgrade
+
+    engine = make_engine(url)
+    upgrade(engine)
+    with make_session_factory(engine)() as s, s.begin():
+        seed_from_chinesecalendar(s, at=START)
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    _migrate_and_seed(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    base = os.environ.get("LIANXIN_TEST_POSTGRES_URL", PG_DEFAULT)
+    admin_url = base if "+psycopg" in base else base.replace("postgresql://", "postgresql+psycopg://", 1)
+    try:
+        admin = make_engine(admin_url).execution_options(isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text("select 1"))
+    except Exception as exc:  # no server here: say so
+        if os.environ.get("LIANXIN_REQUIRE_POSTGRES") == "1":
+            raise
+        pytest.skip(f"PostgreSQL not reachable at {base} ({exc.__class__.__name__}); set LIANXIN_TEST_POSTGRES_URL")
+    name = f"lianxin_test_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = admin_url.rsplit("/", 1)[0] + "/" + name
+    _migrate_and_seed(url)
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _truncate_postgres(url: str) -> None:
+    engine = make_engine(url)
+    tables = [t.name for t in Base.metadata.sorted_tables if t.name not in KEEP_TABLES]
+    with engine.begin() as conn:
+        conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request, tmp_path) -> str:
+    if request.param == "sqlite":
+        path = tmp_path / "lianxin.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
+    url = request.getfixturevalue("postgres_url")
+    _truncate_postgres(url)
+    return url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path, sqlite_template) -> str:
+    path = tmp_path / "lianxin.db"
+    shutil.copy(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def clock() -> SettableClock:
+    return SettableClock(START)
+
+
+def make_container(url: str, clock, tmp_path, handlers=None, **settings_overrides):
+    from web.bootstrap import bootstrap
+    from web.settings import Settings
+
+    settings = Settings.from_env(database_url=url, var_dir=tmp_path / "var", secret_key="test-secret",
+                                 allow_clock_control=True, **settings_overrides)
+    return bootstrap(settings, clock=clock, handlers=handlers)
+
+
+@pytest.fixture
+def container(database_url, clock, tmp_path):
+    c = make_container(database_url, clock, tmp_path)
+    yield c
+    c.engine.dispose()
+
+
+@pytest.fixture
+def sqlite_container(sqlite_url, clock, tmp_path):
+    c = make_container(sqlite_url, clock, tmp_path)
+    yield c
+    c.engine.dispose()

@@ -1,0 +1,42 @@
+"""`lianxin init`: migrate, seed the calendar, deploy processes/, load the organisation and (demo) data.
+
+Idempotent: running it again (every `make run`) keeps all data; unchanged processes keep their version.
+"""
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from engine.definitions import collect_files
+from engine.migrate import upgrade
+from engine.store import Case
+from services.organisation import demo_logins, load_organisation
+
+
+def initialise(c, *, demo: bool = False) -> list[str]:
+    from engine.calendar import seed_from_chinesecalendar
+
+    report = []
+    upgrade(c.engine)
+    report.append("数据库已就绪（database migrated）")
+    now = c.clock.now()
+    with c.session_factory() as s, s.begin():
+        seeded = seed_from_chinesecalendar(s, at=now)
+    changed = sum(1 for v in seeded.values() if v in ("created", "updated"))
+    report.append(f"工作日历：{len(seeded)} 年（chinesecalendar），本次更新 {changed} 年")
+    files = collect_files([str(c.settings.processes_dir)])
+    versions = c.runtime.deploy(files, actor="init", comment="lianxin init")
+    for v in versions:
+        report.append(f"流程 {v.process_key} v{v.version}{'（新版本）' if v.created else ''}")
+    org_file = c.settings.processes_dir / "organisation.yaml"
+    with c.session_factory() as s, s.begin():
+        org = load_organisation(s, org_file, demo_users=demo)
+    report.append(f"组织机构：{org['units']} 个单位")
+    if demo:
+        from .demo import load_demo_cases
+
+        with c.session_factory() as s:
+            existing = s.scalar(select(func.count()).select_from(Case))
+        if not existing:
+            report.extend(load_demo_cases(c))
+        report.append("演示账号（密码 demo）：" + "、".join(f"{u}（{n}）" for u, n in demo_logins(org_file)))
+    return report
