@@ -1,0 +1,161 @@
+"""`make bench`: side-by-side timings in one run (medians), never assertions.
+
+1. A persisted user-task step (load, complete, engine steps, save, journal, commit) on SQLite and PostgreSQL,
+   against the bare SpiffWorkflow library doing load, complete and save in memory on the same definition.
+2. A step at loop 1,000 against a step at loop 1 (the long-case guarantee).
+"""
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import text
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from engine.clock import SHANGHAI, SettableClock  # noqa: E402
+from engine.definitions import SourceFile  # noqa: E402
+from tests.support import bpmn  # noqa: E402
+
+STEPS = int(os.environ.get("BENCH_STEPS", "300"))
+PG_URL = os.environ.get("LIANXIN_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def median_ms(samples: list[float]) -> float:
+    return statistics.median(samples) * 1000
+
+
+def timed(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def bare_library(steps: int) -> dict:
+    """The library alone: deserialize, complete the ready user task, engine steps, serialize; in memory."""
+    from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+    from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+    from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
+    from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+    from SpiffWorkflow.util.task import TaskState
+    from lxml import etree
+
+    parser = SpiffBpmnParser()
+    parser.add_bpmn_xml(etree.fromstring(bpmn.LOOP.encode("utf-8")), filename="loop.bpmn")
+    spec = parser.get_spec("loop_case")
+    serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
+    states = []
+    for _ in range(steps):
+        wf = BpmnWorkflow(spec, {})
+        wf.do_engine_steps()
+        states.append(serializer.serialize_json(wf))
+    samples = []
+    for i in range(steps):
+        def step():
+            wf = serializer.deserialize_json(states[i])
+            task = wf.get_tasks(state=TaskState.READY, manual=True)[0]
+            task.set_data(done=False, note="继续办理")
+            task.run()
+            wf.do_engine_steps()
+            states[i] = serializer.serialize_json(wf)
+        samples.append(timed(step))
+    return {"median_ms": median_ms(samples)}
+
+
+def persisted(url: str, steps: int, tmp: Path) -> dict:
+    from engine.db import make_engine, make_session_factory
+    from engine.migrate import upgrade
+    from web.bootstrap import bootstrap
+    from web.settings import Settings
+    from engine.calendar import seed_from_chinesecalendar
+
+    clock = SettableClock(datetime(2026, 3, 2, 9, 0, tzinfo=SHANGHAI))
+    engine = make_engine(url)
+    upgrade(engine)
+    with make_session_factory(engine)() as s, s.begin():
+        seed_from_chinesecalendar(s, at=clock.now())
+    engine.dispose()
+    c = bootstrap(Settings.from_env(database_url=url, var_dir=tmp, secret_key="bench"), clock=clock)
+    c.runtime.deploy([SourceFile("loop.bpmn", bpmn.LOOP.encode("utf-8"))], actor="bench")
+    cases = [c.runtime.start("loop_case", {}, "bench") for _ in range(steps)]
+    items = [v.tasks[0].id for v in cases]
+    samples = []
+    for i in range(steps):
+        holder = {}
+
+        def step():
+            holder["v"] = c.runtime.complete(items[i], {"done": False, "note": "继续办理"}, "bench")
+        samples.append(timed(step))
+        items[i] = holder["v"].tasks[0].id
+    # long case: step cost at loop 1 vs loop 1000, same case
+    view = c.runtime.start("loop_case", {}, "bench")
+    early, late = [], []
+    for n in range(1, 1001):
+        item = view.tasks[0].id
+        t = timed(lambda: holder.__setitem__("v", c.runtime.complete(item, {"done": False}, "bench")))
+        view = holder["v"]
+        if n <= 50:
+            early.append(t)
+        elif n > 950:
+            late.append(t)
+    c.engine.dispose()
+    return {"median_ms": median_ms(samples), "loop1_ms": median_ms(early), "loop1000_ms": median_ms(late)}
+
+
+def main() -> None:
+    print(f"Lianxin benchmark: {STEPS} user-task steps per backend (medians)\n")
+    bare = bare_library(STEPS)
+    print(f"bare SpiffWorkflow, in memory (deserialize, complete, engine steps, serialize): {bare['median_ms']:.2f} ms")
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        lite = persisted(f"sqlite:///{tmp / 'bench.db'}", STEPS, tmp)
+        print(f"persisted step, SQLite:      {lite['median_ms']:.2f} ms  "
+              f"(x{lite['median_ms'] / bare['median_ms']:.2f} the bare library)")
+        print(f"  long case, SQLite: loop 1 {lite['loop1_ms']:.2f} ms, loop 1000 {lite['loop1000_ms']:.2f} ms "
+              f"(x{lite['loop1000_ms'] / lite['loop1_ms']:.2f})")
+        pg = _pg_database()
+        if pg is None:
+            print("persisted step, PostgreSQL: skipped (no server at LIANXIN_TEST_POSTGRES_URL)")
+        else:
+            url, drop = pg
+            try:
+                res = persisted(url, STEPS, tmp)
+                print(f"persisted step, PostgreSQL:  {res['median_ms']:.2f} ms  "
+                      f"(x{res['median_ms'] / bare['median_ms']:.2f} the bare library)")
+                print(f"  long case, PostgreSQL: loop 1 {res['loop1_ms']:.2f} ms, loop 1000 {res['loop1000_ms']:.2f} ms "
+                      f"(x{res['loop1000_ms'] / res['loop1_ms']:.2f})")
+            finally:
+                drop()
+    print("\ngoals: SQLite median <= 5 ms and <= 3x the bare library; loop 1000 <= 2x loop 1")
+
+
+def _pg_database():
+    from engine.db import make_engine
+
+    admin_url = PG_URL.replace("postgresql://", "postgresql+psycopg://", 1)
+    try:
+        admin = make_engine(admin_url).execution_options(isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text("select 1"))
+    except Exception:
+        return None
+    name = f"lianxin_bench_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop():
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+    return admin_url.rsplit("/", 1)[0] + "/" + name, drop
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+"""Small BPMN builders for tests: a process body in, a deployable SourceFile out."""
+from __future__ import annotations
+
+from engine.definitions import SourceFile
+
+HEADER = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n'
+    '<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
+    'xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" '
+    'xmlns:lianxin="urn:lianxin:bpmn" id="Defs_{pid}" targetNamespace="urn:lianxin:test">\n'
+)
+
+
+def process(pid: str, body: str, name: str = "测试流程") -> str:
+    return (HEADER.format(pid=pid) + f'<bpmn:process id="{pid}" name="{name}" isExecutable="true">\n'
+            + body + "\n</bpmn:process>\n</bpmn:definitions>\n")
+
+
+def source(pid: str, body: str, name: str = "测试流程", filename: str | None = None) -> SourceFile:
+    return SourceFile(filename or f"{pid}.bpmn", process(pid, body, name).encode("utf-8"))
+
+
+def flow(fid: str, src: str, dst: str, condition: str | None = None) -> str:
+    if condition is None:
+        return f'<bpmn:sequenceFlow id="{fid}" sourceRef="{src}" targetRef="{dst}"/>'
+    return (f'<bpmn:sequenceFlow id="{fid}" sourceRef="{src}" targetRef="{dst}">'
+            f'<bpmn:conditionExpression>{condition}</bpmn:conditionExpression></bpmn:sequenceFlow>')
+
+
+LOOP = process("loop_case", f"""
+<bpmn:startEvent id="start"/>
+<bpmn:userTask id="handle" name="办理"/>
+<bpmn:exclusiveGateway id="done_gw" name="办完？"/>
+<bpmn:endEvent id="end"/>
+{flow("f1", "start", "handle")}
+{flow("f2", "handle", "done_gw")}
+{flow("f3", "done_gw", "end", "done == True")}
+{flow("f4", "done_gw", "handle", "done == False")}
+""", "循环退回")
+
+SERVICE = process("svc_case", f"""
+<bpmn:startEvent id="start"/>
+<bpmn:serviceTask id="call_flaky" name="调用外部系统">
+  <bpmn:extensionElements>
+    <spiffworkflow:serviceTaskOperator id="flaky" resultVariable="flaky_result">
+      <spiffworkflow:parameters>
+        <spiffworkflow:parameter id="value" type="int" value="amount"/>
+      </spiffworkflow:parameters>
+    </spiffworkflow:serviceTaskOperator>
+  </bpmn:extensionElements>
+</bpmn:serviceTask>
+<bpmn:userTask id="after" name="后续办理"/>
+<bpmn:endEvent id="end"/>
+{flow("f1", "start", "call_flaky")}
+{flow("f2", "call_flaky", "after")}
+{flow("f3", "after", "end")}
+""", "服务调用")
+
+MESSAGE = process("msg_case", f"""
+<bpmn:startEvent id="start"/>
+<bpmn:intermediateCatchEvent id="wait_docs" name="等待补充材料">
+  <bpmn:messageEventDefinition id="md1" messageRef="msg_docs"/>
+</bpmn:intermediateCatchEvent>
+<bpmn:userTask id="review_docs" name="审查材料"/>
+<bpmn:endEvent id="end"/>
+{flow("f1", "start", "wait_docs")}
+{flow("f2", "wait_docs", "review_docs")}
+{flow("f3", "review_docs", "end")}
+""", "补充材料").replace("</bpmn:definitions>", '<bpmn:message id="msg_docs" name="补充材料"/></bpmn:definitions>')
+
+SCRIPT_ESCAPE = process("escape_case", f"""
+<bpmn:startEvent id="start"/>
+<bpmn:scriptTask id="evil" name="越权脚本"><bpmn:script>import os
+leaked = os.environ.get("HOME")</bpmn:script></bpmn:scriptTask>
+<bpmn:endEvent id="end"/>
+{flow("f1", "start", "evil")}
+{flow("f2", "evil", "end")}
+""", "脚本越权")
+
+CALLEE_ERROR = process("callee_fails", f"""
+<bpmn:startEvent id="start"/>
+<bpmn:endEvent id="fail_end" name="核查失败">
+  <bpmn:errorEventDefinition id="ed1" errorRef="err_check"/>
+</bpmn:endEvent>
+{flow("f1", "start", "fail_end")}
+""", "被调用流程").replace("</bpmn:definitions>",
+                      '<bpmn:error id="err_check" name="核查失败" errorCode="CHECK_FAILED"/></bpmn:definitions>')
+
+CALLER = process("caller_case", f"""
+<bpmn:startEvent id="start"/>
+<bpmn:callActivity id="call_check" name="调用核查" calledElement="callee_fails"/>
+<bpmn:userTask id="success_path" name="成功后办理"/>
+<bpmn:endEvent id="end"/>
+{flow("f1", "start", "call_check")}
+{flow("f2", "call_check", "success_path")}
+{flow("f3", "success_path", "end")}
+""", "调用方")
