@@ -1,0 +1,1207 @@
+"""Safe loading, validation and compilation of process definitions (BPMN, DMN, JSON Schema forms).
+
+Why this module exists: a definition is uploaded by a designer and then runs for months. Every mistake that
+SpiffWorkflow would only notice when a case reaches the faulty element (a misspelt handler, an unquoted ISO
+duration, a form that does not exist), or would never notice at all (elements it silently drops), has to be
+reported here, at deploy time, with file, line and element id. Nothing is returned unless the whole bundle is
+clean, so a deploy is all or nothing.
+
+Lianxin's conventions in BPMN
+-----------------------------
+* Files are parsed with `SpiffWorkflow.spiff.parser.process.SpiffBpmnParser`, so Spiff's extensions apply:
+  - service task: `<spiffworkflow:serviceTaskOperator id="handler_name" resultVariable="...">` with
+    `<spiffworkflow:parameters><spiffworkflow:parameter id="p" type="str" value="python expression"/>`;
+    the handler name must be registered (`handler_names`). Its id must differ from every element id: Spiff
+    indexes every element carrying an `id`, so such an operator hides the element and breaks parsing.
+  - user task and other properties: `<spiffworkflow:properties><spiffworkflow:property name=".." value=".."/>`;
+  - business rule task: `<spiffworkflow:calledDecisionId>decision_id</spiffworkflow:calledDecisionId>`.
+* Lianxin namespace `xmlns:lianxin="urn:lianxin:bpmn"`. Every `bpmn:lane` of an executable process carries
+  `lianxin:role="<role name>"`: the candidate role of the user tasks in that lane. A user task may override it
+  with the properties `role` and `unit`, and names its form with the property `form`: the file name of a JSON
+  Schema (e.g. `register.schema.json`) that is in the bundle or can be resolved (`resolve_form`).
+* Timer events: the text of timeDate / timeDuration / timeCycle is a Python expression, e.g. `workdays(3)`,
+  `days(60)`, `workdays(limit_days)` or `"P3D"`. An unquoted ISO value such as `P3D` is refused: Spiff would read
+  it as a variable name and fail only when the timer is reached.
+* Conditions, timer expressions, service parameters, loop conditions and DMN cells must pass the sandbox's
+  `check_expression`; scripts (script tasks, pre/post scripts) must pass `check_script`. Expressions may call only
+  the functions in `known_functions` (pass every callable name the script environment offers, safe builtins such
+  as `len` included); method calls (`x.get(...)`) and plain variable names are not checked. Text is checked as
+  written: a condition that starts with a newline and an indent is an error in Python's `eval` too.
+* Processes with `isExecutable="false"` (e.g. the petitioner's pool drawn for documentation) are only checked for
+  well-formedness and schema; they come back with `is_executable=False` and an empty `spec_json`, and cannot be
+  called or started.
+
+What SpiffWorkflow 3.2.0 cannot run, reported as problems instead of being dropped
+-------------------------------------------------------------------------------
+complexGateway (parse error when reached, dropped when not), transaction (no compensation in Spiff),
+adHocSubProcess (Lianxin has no way to choose its activities), compensation (events and `isForCompensation`),
+link events (parsed as plain events: the jump is lost), signal end events (parsed as plain end events: no signal
+is sent), error/escalation start events (parsed as none start events: the event subprocess runs as soon as the
+process starts), timers on throw events, `eventDefinitionRef`, boundary events without a definition, conditions on
+flows leaving anything but an exclusive/inclusive gateway and conditions on default flows (ignored), resource
+assignments such as `potentialOwner` (ignored; use lanes), DMN hit policies other than UNIQUE/FIRST/COLLECT and
+COLLECT aggregations (ignored), more than one decision per DMN file (only the first is read), and any flow node
+that Spiff does not reach from a start event (silently left out of the spec).
+
+Security: uploads are parsed by `safe_parse_xml` only (no DOCTYPE at all, no entities, no DTD, no network, 5 MB
+limit); SpiffWorkflow is handed the parsed tree and never opens a file itself.
+"""
+from __future__ import annotations
+
+import ast
+import difflib
+import hashlib
+import json
+import re
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from functools import cache
+from importlib.metadata import version as _package_version
+from pathlib import Path
+
+from jsonschema import Draft202012Validator, SchemaError
+from jsonschema.validators import validator_for
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.dmn.parser.BpmnDmnParser import SCHEMAS as DMN_SCHEMAS
+from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+
+MAX_FILE_BYTES = 5 * 1024 * 1024
+MAX_FILE_LABEL = "5 MB"
+
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
+LIANXIN_NS = "urn:lianxin:bpmn"
+NS = {"bpmn": BPMN_NS, "spiffworkflow": SPIFF_NS, "lianxin": LIANXIN_NS}
+ROLE_ATTR = f"{{{LIANXIN_NS}}}role"
+
+SPEC_FORMAT = "lianxin.spec/1"
+FILE_KINDS = {".bpmn": "bpmn", ".dmn": "dmn", ".json": "form"}
+
+# Encodings a designer's tool may write. Anything else (UTF-7, EBCDIC, UTF-16...) could hide a DOCTYPE from the
+# byte scan below, so it is refused rather than decoded.
+ALLOWED_ENCODINGS = {"utf-8", "utf8", "us-ascii", "ascii", "gbk", "gb2312", "gb18030"}
+
+FLOW_NODE_TAGS = {
+    "startEvent", "endEvent", "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent",
+    "task", "userTask", "manualTask", "scriptTask", "serviceTask", "sendTask", "receiveTask",
+    "businessRuleTask", "callActivity", "subProcess", "transaction", "adHocSubProcess",
+    "exclusiveGateway", "inclusiveGateway", "parallelGateway", "eventBasedGateway", "complexGateway",
+}
+CONDITIONAL_GATEWAYS = {"exclusiveGateway", "inclusiveGateway"}
+
+# Which event definitions SpiffWorkflow 3.2.0's parsers read on each kind of event (bpmn/parser/event_parsers.py).
+# Any other definition is silently replaced by a "none" event, which changes what the model does.
+SUPPORTED_EVENT_DEFINITIONS = {
+    "startEvent": {"messageEventDefinition", "signalEventDefinition", "timerEventDefinition",
+                   "conditionalEventDefinition"},
+    "endEvent": {"messageEventDefinition", "cancelEventDefinition", "errorEventDefinition",
+                 "escalationEventDefinition", "terminateEventDefinition"},
+    "intermediateCatchEvent": {"messageEventDefinition", "signalEventDefinition", "timerEventDefinition",
+                               "conditionalEventDefinition"},
+    "intermediateThrowEvent": {"escalationEventDefinition", "messageEventDefinition", "signalEventDefinition"},
+    "boundaryEvent": {"cancelEventDefinition", "errorEventDefinition", "escalationEventDefinition",
+                      "messageEventDefinition", "signalEventDefinition", "timerEventDefinition",
+                      "conditionalEventDefinition"},
+}
+EVENT_DEFINITION_TAGS = {
+    "messageEventDefinition", "signalEventDefinition", "timerEventDefinition", "conditionalEventDefinition",
+    "cancelEventDefinition", "errorEventDefinition", "escalationEventDefinition", "terminateEventDefinition",
+    "compensateEventDefinition", "linkEventDefinition",
+}
+UNSUPPORTED_ELEMENTS = {
+    "complexGateway": ("不支持复杂网关，请改用排他、包容或并行网关",
+                       "complexGateway is not supported; use an exclusive, inclusive or parallel gateway"),
+    "transaction": ("不支持事务子流程（SpiffWorkflow 没有补偿机制），请改用普通子流程",
+                    "transaction is not supported: SpiffWorkflow has no compensation; use a subProcess"),
+    "adHocSubProcess": ("不支持自由子流程，请用顺序流画出办理顺序",
+                        ("adHocSubProcess is not supported: Lianxin cannot choose its activities; "
+                         "model the order with sequence flows")),
+}
+RESOURCE_ROLE_TAGS = {"performer", "humanPerformer", "potentialOwner", "resourceRole"}
+DMN_HIT_POLICIES = {"UNIQUE", "FIRST", "COLLECT"}
+# SpiffWorkflow's parse errors, in Chinese first. Matched by prefix; anything else is passed through.
+PARSER_MESSAGES = [
+    ("Multiple outgoing flows are not supported", "任务只能有一条出口顺序流，分支请使用网关"),
+    ("Non-default exclusive outgoing sequence flow without condition", "网关的非默认出口顺序流缺少条件"),
+    ("No start event found", "流程缺少开始事件"),
+    ("There is no support implemented for this task type", "SpiffWorkflow 不支持此元素"),
+    ("A Service Task must have an operator", "服务任务缺少 spiffworkflow:serviceTaskOperator"),
+    ("Exactly one start event is required in a SubWorkflow", "子流程必须有且只有一个开始事件"),
+    ("A SubWorkflow Must contain an End event", "子流程缺少结束事件"),
+    ("Duplicate process ID", "流程 id 重复"),
+]
+
+_ISO_DURATION = r"P(?=\d|T\d)(\d+(\.\d+)?Y)?(\d+(\.\d+)?M)?(\d+(\.\d+)?W)?(\d+(\.\d+)?D)?" \
+                r"(T(?=\d)(\d+(\.\d+)?H)?(\d+(\.\d+)?M)?(\d+(\.\d+)?S)?)?"
+_ISO_DATETIME = r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?"
+UNQUOTED_ISO = re.compile(rf"^(R\d*/.*|{_ISO_DURATION}|{_ISO_DATETIME})$", re.IGNORECASE)
+_DMN_QUESTION_MARK = re.compile(r"(\?)(?=(?:[^'\"]|['\"][^'\"]*['\"])*$)")  # as DMNEngine.evaluate
+
+_xsd_lock = threading.Lock()  # lxml keeps a schema's error log on the schema object
+
+
+# ---------------------------------------------------------------------------------------------------- public types
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing a designer must fix. `str()` gives the CLI/API line `file:line element_id: message`."""
+    file: str
+    line: int | None
+    element_id: str | None
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line or 0} {self.element_id or '-'}: {self.message}"
+
+
+class DefinitionError(Exception):
+    """Every problem of a bundle at once, so a designer fixes them in one round instead of one per upload."""
+
+    def __init__(self, problems: Iterable[Problem]):
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+@dataclass
+class SourceFile:
+    name: str
+    content: bytes
+
+
+@dataclass
+class CompiledProcess:
+    """One startable process. `sources` and `content_hash` cover every file it needs (called processes, DMN,
+    forms), so a deployed version is self-contained and identical content is recognised as the same version.
+
+    `user_tasks` and `timers` list the elements of this process, embedded subprocesses included; a called
+    process's own elements are in its own CompiledProcess. `timers[...]["interrupting"]` is None for
+    intermediate catch events, where it has no meaning."""
+    process_id: str
+    name: str
+    content_hash: str
+    spec_json: str
+    sources: dict[str, str]
+    user_tasks: dict[str, dict]
+    timers: dict[str, dict]
+    is_executable: bool
+
+
+Checker = Callable[[str], "str | None"]
+
+
+# ---------------------------------------------------------------------------------------------------- safe parsing
+
+def safe_parse_xml(content: bytes, filename: str) -> etree._ElementTree:
+    """Parse an uploaded XML file without trusting it: the checks on the raw bytes run before lxml sees them,
+    and lxml itself runs with entities, DTDs and network off (a second guard, not the first).
+
+    The byte scan refuses any `<!DOCTYPE` or `<!ENTITY`, even one inside a comment: modelling tools never write
+    them, so a false refusal costs less than a parser that gets to read one."""
+    refusal = _refuse_before_parsing(content, filename)
+    if refusal is not None:
+        raise DefinitionError([refusal])
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
+                             huge_tree=False, collect_ids=False)
+    try:
+        root = etree.fromstring(content, parser)
+    except etree.XMLSyntaxError as err:
+        raise DefinitionError([Problem(filename, err.lineno, None, _msg(
+            "XML 格式错误，请修正该行后重新上传", f"malformed XML: {err.msg}"))]) from None
+    tree = root.getroottree()
+    if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
+        raise DefinitionError([_doctype_problem(filename)])
+    return tree
+
+
+def _refuse_before_parsing(content: bytes, filename: str) -> Problem | None:
+    if len(content) > MAX_FILE_BYTES:
+        return _too_large(filename, len(content))
+    if b"\x00" in content:
+        return Problem(filename, None, None, _msg(
+            "不支持该文件编码，请用 UTF-8 保存", "only UTF-8 or another ASCII-compatible encoding is accepted"))
+    declared = re.match(rb"^(?:\xef\xbb\xbf)?\s*<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._-]+)[\"']", content)
+    if declared and declared.group(1).decode("ascii").lower() not in ALLOWED_ENCODINGS:
+        return Problem(filename, 1, None, _msg(
+            "不支持该文件编码，请用 UTF-8 保存",
+            f"encoding {declared.group(1).decode('ascii')} is not accepted; save as UTF-8"))
+    declaration = re.search(rb"<!\s*(DOCTYPE|ENTITY)", content, re.IGNORECASE)
+    if declaration:
+        return _doctype_problem(filename, content[:declaration.start()].count(b"\n") + 1)
+    return None
+
+
+def _doctype_problem(filename: str, line: int | None = None) -> Problem:
+    return Problem(filename, line, None, _msg(
+        "文件含有 DOCTYPE 或实体声明，出于安全原因拒绝读取；请删除后重新上传",
+        "DOCTYPE and entity declarations are refused for security: remove them"))
+
+
+def _too_large(filename: str, size: int) -> Problem:
+    return Problem(filename, None, None, _msg(
+        f"文件超过 {MAX_FILE_LABEL} 上限，拒绝读取",
+        f"file is {size} bytes, over the {MAX_FILE_LABEL} limit"))
+
+
+def collect_files(paths: list[str]) -> list[SourceFile]:
+    """Read the files to deploy: given files as they are, folders searched for *.bpmn, *.dmn and *.json (hidden
+    folders skipped). Sizes are checked before reading. Files are named by their base name, which is how user
+    tasks refer to forms; two files with the same base name are reported by `compile_bundle`."""
+    problems: list[Problem] = []
+    found: list[SourceFile] = []
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            candidates = sorted(
+                p for p in path.rglob("*")
+                if p.is_file() and p.suffix.lower() in FILE_KINDS
+                and not any(part.startswith(".") for part in p.relative_to(path).parts))
+        elif path.is_file():
+            candidates = [path]
+        else:
+            problems.append(Problem(str(given), None, None, _msg("找不到文件或目录", "no such file or folder")))
+            continue
+        for candidate in candidates:
+            size = candidate.stat().st_size
+            if size > MAX_FILE_BYTES:
+                problems.append(_too_large(str(candidate), size))
+                continue
+            found.append(SourceFile(candidate.name, candidate.read_bytes()))
+    if problems:
+        raise DefinitionError(problems)
+    return found
+
+
+# ---------------------------------------------------------------------------------------------------- the bundle
+
+@dataclass
+class _Doc:
+    """A parsed XML file. `usable` means it reached the schema-valid state SpiffWorkflow needs."""
+    source: SourceFile
+    kind: str
+    tree: etree._ElementTree | None
+    external: bool
+    usable: bool = False
+    ids: dict[str, etree._Element] = field(default_factory=dict)
+
+
+@dataclass
+class _Checks:
+    handler_names: set[str]
+    check_expression: Checker
+    check_script: Checker
+    known_functions: set[str]
+
+
+class _Bundle:
+    """Everything known about one deploy: the uploaded files, what was pulled in from deployed versions, the
+    indexes that the checks share, and the problems found so far."""
+
+    def __init__(self, checks: _Checks):
+        self.checks = checks
+        self.sources: dict[str, SourceFile] = {}
+        self.docs: dict[str, _Doc] = {}
+        self.forms: dict[str, bool] = {}  # name -> valid
+        self.external: set[str] = set()
+        self.process_file: dict[str, str] = {}
+        self.process_el: dict[str, etree._Element] = {}
+        self.decision_file: dict[str, str] = {}
+        self.problems: list[Problem] = []
+        self.blocked: set[str] = set()  # processes not handed to SpiffWorkflow: their problems are reported
+        self.unreadable: set[str] = set()  # kinds of file ("bpmn", "dmn") of which one could not be read
+
+    # -- problems
+
+    def add(self, file: str, element: etree._Element | None, zh: str, en: str, element_id: str | None = None):
+        line = element.sourceline if element is not None else None
+        if element_id is None and element is not None:
+            element_id = _nearest_id(element)
+        self.problems.append(Problem(file, line, element_id, _msg(zh, en)))
+
+    def reported(self) -> set[tuple[str, str | None]]:
+        return {(p.file, p.element_id) for p in self.problems}
+
+    # -- files
+
+    def add_file(self, source: SourceFile, external: bool) -> None:
+        name = source.name
+        if name in self.sources:
+            if not external:
+                self.add(name, None, "文件名重复，同一次部署中每个文件名只能出现一次",
+                         "duplicate file name in this deploy")
+            return
+        kind = FILE_KINDS.get(Path(name).suffix.lower())
+        if kind is None:
+            self.add(name, None, "不支持的文件类型，只接受 .bpmn、.dmn 和 .json（表单）",
+                     "unsupported file type; only .bpmn, .dmn and .json (forms) are accepted")
+            return
+        self.sources[name] = source
+        if external:
+            self.external.add(name)
+        if kind == "form":
+            self.forms[name] = _check_form(self, source)
+            return
+        try:
+            tree = safe_parse_xml(source.content, name)
+        except DefinitionError as err:
+            self.problems.extend(err.problems)
+            self.docs[name] = _Doc(source, kind, None, external)
+            self.unreadable.add(kind)
+            return
+        doc = _Doc(source, kind, tree, external)
+        # Extension elements (Spiff's operators and parameters) carry ids that are handler or parameter names,
+        # not element ids: keeping them out is what lets the clash check below see the real element.
+        doc.ids = {el.get("id"): el for el in tree.iter()
+                   if isinstance(el.tag, str) and el.get("id") and etree.QName(el).namespace != SPIFF_NS}
+        self.docs[name] = doc
+        if kind == "bpmn":
+            self._index_bpmn(doc)
+        else:
+            self._index_dmn(doc)
+
+    def _index_bpmn(self, doc: _Doc) -> None:
+        root = doc.tree.getroot()
+        name = doc.source.name
+        if root.tag != f"{{{BPMN_NS}}}definitions":
+            self.add(name, root, "不是 BPMN 2.0 文件（根元素应为 bpmn:definitions）",
+                     "not a BPMN 2.0 file: the root must be bpmn:definitions")
+            return
+        doc.usable = _xsd_valid(self, doc, VALIDATOR, "BPMN 2.0")
+        for process in root.findall("bpmn:process", NS):
+            pid = process.get("id")
+            if pid in self.process_file:
+                self.add(name, process, f"流程 id \"{pid}\" 已在 {self.process_file[pid]} 中定义，请改用其他 id",
+                         f"process id already defined in {self.process_file[pid]}")
+                doc.usable = False
+                continue
+            self.process_file[pid] = name
+            self.process_el[pid] = process
+
+    def _index_dmn(self, doc: _Doc) -> None:
+        root = doc.tree.getroot()
+        name = doc.source.name
+        namespace = etree.QName(root).namespace
+        if etree.QName(root).localname != "definitions" or namespace not in DMN_SCHEMAS:
+            self.add(name, root, "不是受支持的 DMN 文件（支持 DMN 1.1、1.2、1.3）",
+                     f"not a supported DMN file; namespaces: {', '.join(sorted(DMN_SCHEMAS))}")
+            return
+        if root.nsmap.get(None) != namespace and root.nsmap.get("dmn") != namespace:
+            self.add(name, root, "DMN 命名空间必须是默认命名空间或使用前缀 dmn",
+                     "bind the DMN namespace as the default namespace or to the prefix dmn")
+            return
+        doc.usable = _xsd_valid(self, doc, _dmn_validator(namespace), "DMN")
+        for index, decision in enumerate(root.findall(f"{{{namespace}}}decision")):
+            did = decision.get("id")
+            if index > 0:
+                self.add(name, decision, "每个 DMN 文件只能包含一个决策，请把其余决策拆到单独的文件",
+                         "SpiffWorkflow reads only the first decision of a DMN file; split the file")
+                doc.usable = False  # Spiff's DMN parser crashes on such a file
+                continue
+            if did in self.decision_file:
+                self.add(name, decision, f"决策 id \"{did}\" 已在 {self.decision_file[did]} 中定义",
+                         f"decision id already defined in {self.decision_file[did]}")
+                doc.usable = False
+                continue
+            self.decision_file[did] = name
+
+    # -- things referenced but not uploaded
+
+    def resolve(self, resolve_external, resolve_form, resolve_decision) -> None:
+        """Pull in deployed files for call targets, decisions and forms the upload refers to but does not hold,
+        until nothing new arrives (a called process may call further ones)."""
+        asked: set[tuple[str, str]] = set()
+        while True:
+            wanted = self._missing_references() - asked
+            if not wanted:
+                return
+            for kind, key in sorted(wanted):
+                asked.add((kind, key))
+                resolver = {"process": resolve_external, "form": resolve_form, "decision": resolve_decision}[kind]
+                if resolver is None:
+                    continue
+                result = resolver(key)
+                for source in ([result] if isinstance(result, SourceFile) else (result or [])):
+                    self.add_file(source, external=True)
+
+    def _missing_references(self) -> set[tuple[str, str]]:
+        missing = set()
+        for process in self.process_el.values():
+            for call in process.iter(f"{{{BPMN_NS}}}callActivity"):
+                target = call.get("calledElement")
+                if target and target not in self.process_file:
+                    missing.add(("process", target))
+            for rule in process.iter(f"{{{BPMN_NS}}}businessRuleTask"):
+                decision = _decision_ref(rule)
+                if decision and decision not in self.decision_file:
+                    missing.add(("decision", decision))
+            for task in process.iter(f"{{{BPMN_NS}}}userTask"):
+                form = _properties(task).get("form")
+                if form and form not in self.sources:
+                    missing.add(("form", form))
+        return missing
+
+    # -- dependencies
+
+    def closure(self, pid: str) -> tuple[set[str], set[str]]:
+        """(file names, process ids) that the process needs, transitively."""
+        files: set[str] = set()
+        seen: set[str] = set()
+        stack = [pid]
+        while stack:
+            current = stack.pop()
+            if current in seen or current not in self.process_el:
+                continue
+            seen.add(current)
+            files.add(self.process_file[current])
+            process = self.process_el[current]
+            for call in process.iter(f"{{{BPMN_NS}}}callActivity"):
+                if call.get("calledElement"):
+                    stack.append(call.get("calledElement"))
+            for rule in process.iter(f"{{{BPMN_NS}}}businessRuleTask"):
+                if _decision_ref(rule) in self.decision_file:
+                    files.add(self.decision_file[_decision_ref(rule)])
+            for task in process.iter(f"{{{BPMN_NS}}}userTask"):
+                form = _properties(task).get("form")
+                if form in self.sources:
+                    files.add(form)
+        return files, seen
+
+
+# ---------------------------------------------------------------------------------------------------- entry point
+
+def compile_bundle(files: list[SourceFile], *, handler_names: set[str], check_expression: Checker,
+                   check_script: Checker, known_functions: set[str],
+                   resolve_external: Callable[[str], list[SourceFile] | None] | None = None,
+                   resolve_form: Callable[[str], SourceFile | None] | None = None,
+                   resolve_decision: Callable[[str], SourceFile | None] | None = None,
+                   ) -> list[CompiledProcess]:
+    """Validate a bundle and compile each top-level process of the uploaded files.
+
+    `resolve_external(process_id)` returns the sources of the deployed version that defines a called process
+    not in the bundle (e.g. that version's `CompiledProcess.sources` as SourceFiles), or None. The optional
+    `resolve_form(file_name)` and `resolve_decision(decision_id)` do the same for a form or a DMN decision that a
+    process of the bundle uses but the bundle does not hold; each returns one SourceFile or None. Resolved files are used, hashed and copied into `sources`, but not re-linted: they were
+    checked when they were deployed. Raises DefinitionError with every problem; returns nothing partial."""
+    bundle = _Bundle(_Checks(set(handler_names), check_expression, check_script, set(known_functions)))
+    for source in files:
+        bundle.add_file(source, external=False)
+    bundle.resolve(resolve_external, resolve_form, resolve_decision)
+
+    for doc in list(bundle.docs.values()):
+        if doc.external or doc.tree is None:
+            continue
+        if doc.kind == "bpmn":
+            _lint_bpmn(bundle, doc)
+        else:
+            _lint_dmn(bundle, doc)
+
+    parser = _spiff_parser(bundle)
+    compiled = []
+    for pid, process in bundle.process_el.items():
+        name = bundle.process_file[pid]
+        if name in bundle.external or not bundle.docs[name].usable:
+            continue
+        result = _compile_process(bundle, parser, pid, process)
+        if result is not None:
+            compiled.append(result)
+        elif not bundle.problems:  # a safety net: a process is never left out without saying why
+            bundle.add(name, process, "该流程未能编译", "process could not be compiled")
+    if bundle.problems:
+        raise DefinitionError(_ordered(bundle.problems))
+    return compiled
+
+
+def _ordered(problems: list[Problem]) -> list[Problem]:
+    unique = list(dict.fromkeys(problems))
+    return sorted(unique, key=lambda p: (p.file, p.line or 0, p.element_id or "", p.message))
+
+
+# ---------------------------------------------------------------------------------------------------- schema checks
+
+def _xsd_valid(bundle: _Bundle, doc: _Doc, validator: BpmnValidator, standard: str) -> bool:
+    """Run SpiffWorkflow's own XSD (with its extension schema), collecting every error, not only the last one
+    as `BpmnValidator.validate` does."""
+    with _xsd_lock:
+        validator.preprocess(doc.tree)
+        ok = validator.validator.validate(doc.tree)
+        errors = list(validator.validator.error_log)
+    for error in errors:
+        element = _element_at_line(doc, error.line)
+        message = re.sub(r"\{[^}]*\}", "", error.message)
+        bundle.problems.append(Problem(doc.source.name, error.line, _nearest_id(element) if element is not None
+                                       else None, _msg(f"不符合 {standard} 规范，请在建模器中修正",
+                                                       f"{standard} schema: {message.rstrip('.')}")))
+    return ok
+
+
+@cache
+def _dmn_validator(namespace: str) -> BpmnValidator:
+    return BpmnValidator(DMN_SCHEMAS[namespace])
+
+
+def _element_at_line(doc: _Doc, line: int) -> etree._Element | None:
+    for element in doc.tree.iter():
+        if isinstance(element.tag, str) and element.sourceline == line:
+            return element
+    return None
+
+
+# ---------------------------------------------------------------------------------------------------- BPMN checks
+
+def _lint_bpmn(bundle: _Bundle, doc: _Doc) -> None:
+    root = doc.tree.getroot()
+    for process in root.findall("bpmn:process", NS):
+        if bundle.process_el.get(process.get("id")) is not process or not _is_executable(process):
+            continue
+        checker = _ProcessChecker(bundle, doc, process)
+        checker.run()
+
+
+class _ProcessChecker:
+    """Lianxin's own checks on one executable process, on the XML tree (independent of SpiffWorkflow, so they
+    all run even when the parser would stop at the first error)."""
+
+    def __init__(self, bundle: _Bundle, doc: _Doc, process: etree._Element):
+        self.bundle = bundle
+        self.doc = doc
+        self.file = doc.source.name
+        self.process = process
+        self.pid = process.get("id")
+
+    def add(self, element, zh, en, element_id=None, block=False):
+        self.bundle.add(self.file, element, zh, en, element_id)
+        if block:
+            self.bundle.blocked.add(self.pid)
+
+    def elements(self, tag: str):
+        return self.process.iter(f"{{{BPMN_NS}}}{tag}")
+
+    def run(self) -> None:
+        self.lanes()
+        self.unsupported()
+        self.events()
+        self.flows()
+        self.user_tasks()
+        self.service_tasks()
+        self.business_rules()
+        self.call_activities()
+        self.timers()
+        self.scripts()
+        self.other_expressions()
+
+    def lanes(self) -> None:
+        for lane in self.elements("lane"):
+            if not (lane.get(ROLE_ATTR) or "").strip():
+                self.add(lane, f"泳道“{lane.get('name') or lane.get('id')}”缺少 lianxin:role，请填写该泳道办理人的角色",
+                         'lane has no lianxin:role="<role name>"; add xmlns:lianxin="urn:lianxin:bpmn" and the role')
+
+    def unsupported(self) -> None:
+        for tag, (zh, en) in UNSUPPORTED_ELEMENTS.items():
+            for element in self.elements(tag):
+                self.add(element, zh, en, block=True)
+        for element in self.process.iter():
+            if not isinstance(element.tag, str):
+                continue
+            local = etree.QName(element).localname
+            if element.get("isForCompensation") == "true":
+                self.add(element, "不支持补偿活动", "compensation activities are not supported", block=True)
+            if etree.QName(element).namespace == BPMN_NS and local in RESOURCE_ROLE_TAGS:
+                self.add(element, "办理人指派会被忽略，请用泳道的 lianxin:role 或 role 属性",
+                         f"{local} is ignored by SpiffWorkflow; use the lane's lianxin:role or a role property")
+
+    def events(self) -> None:
+        for event_tag, supported in SUPPORTED_EVENT_DEFINITIONS.items():
+            for event in self.elements(event_tag):
+                definitions = [child for child in event if isinstance(child.tag, str)
+                               and etree.QName(child).localname in EVENT_DEFINITION_TAGS | {"eventDefinitionRef"}]
+                if event_tag == "boundaryEvent" and not definitions:
+                    self.add(event, "边界事件缺少事件定义", "boundary event without an event definition", block=True)
+                for definition in definitions:
+                    local = etree.QName(definition).localname
+                    if local not in supported:
+                        zh, en = _unsupported_event(event_tag, local)
+                        self.add(definition, zh, en, element_id=event.get("id"), block=True)
+
+    def flows(self) -> None:
+        for flow in self.elements("sequenceFlow"):
+            condition = flow.find("bpmn:conditionExpression", NS)
+            if condition is None:
+                continue
+            source = self.doc.ids.get(flow.get("sourceRef"))
+            source_tag = etree.QName(source).localname if source is not None else None
+            if source_tag not in CONDITIONAL_GATEWAYS:
+                self.add(flow, "只有排他网关和包容网关的出口条件会被计算，此条件会被忽略；请在前面加一个网关",
+                         f"conditions on flows leaving a {source_tag} are ignored; put a gateway before the branch")
+            elif source.get("default") == flow.get("id"):
+                self.add(flow, "默认顺序流上的条件会被忽略，请删除条件或取消默认",
+                         "the condition of a default flow is ignored; remove it or unset the default")
+            else:
+                self.expression(condition.text, flow, ("网关条件", "gateway condition"))
+
+    def user_tasks(self) -> None:
+        lane_of = _lanes_by_node(self.process)
+        for task in self.elements("userTask"):
+            props = _properties(task)
+            lane = lane_of.get(task.get("id"))
+            if lane is None and not props.get("role"):
+                # (a task in a lane without a role is covered by the lane's own problem)
+                self.add(task, "用户任务没有候选角色：请把它放进带 lianxin:role 的泳道，或设置属性 role",
+                         "user task has no candidate role: put it in a lane with lianxin:role or set property role")
+            form = props.get("form")
+            if form is None:
+                continue
+            if not form.endswith(".json"):
+                self.add(task, f"表单“{form}”应是 JSON Schema 文件名（以 .json 结尾）",
+                         "property form must name a JSON Schema file, e.g. register.schema.json")
+            elif form not in self.bundle.sources:
+                self.add(task, f"找不到表单“{form}”，请把该文件一起上传",
+                         f"form {form} is neither in this deploy nor deployed")
+            elif not self.bundle.forms.get(form, False) and form in self.bundle.external:
+                self.add(task, f"已部署的表单“{form}”不是有效的 JSON Schema", f"deployed form {form} is invalid")
+
+    def service_tasks(self) -> None:
+        handlers = self.bundle.checks.handler_names
+        bpmn_ids = {i for i, el in self.doc.ids.items() if etree.QName(el).namespace == BPMN_NS}
+        for task in self.elements("serviceTask"):
+            operator = task.find("bpmn:extensionElements/spiffworkflow:serviceTaskOperator", NS)
+            if operator is None:
+                self.add(task, "服务任务缺少 spiffworkflow:serviceTaskOperator，请选择处理程序",
+                         f"service task without spiffworkflow:serviceTaskOperator; registered: {_listing(handlers)}",
+                         block=True)
+                continue
+            name = operator.get("id") or ""
+            if name not in handlers:
+                self.add(operator, f"服务任务使用了未注册的处理程序 \"{name}\"{_did_you_mean_zh(name, handlers)}",
+                         f"unknown service handler; registered: {_listing(handlers)}", element_id=task.get("id"))
+            if name in bpmn_ids:
+                self.add(operator, f"处理程序名 \"{name}\" 与元素 id 相同，SpiffWorkflow 会解析失败；请修改该元素的 id",
+                         "a service operator id equal to an element id breaks SpiffWorkflow's parser; rename the "
+                         "element", element_id=task.get("id"), block=True)
+            for parameter in operator.iterfind("spiffworkflow:parameters/spiffworkflow:parameter", NS):
+                if parameter.get("id") in bpmn_ids:
+                    self.add(parameter, f"参数名 \"{parameter.get('id')}\" 与元素 id 相同，请改名",
+                             "a parameter id equal to an element id breaks SpiffWorkflow's parser",
+                             element_id=task.get("id"), block=True)
+                if "value" in parameter.attrib:
+                    where = (f"服务参数 {parameter.get('id')}", f"service parameter {parameter.get('id')}")
+                    self.expression(parameter.get("value"), parameter, where, element_id=task.get("id"))
+
+    def business_rules(self) -> None:
+        for task in self.elements("businessRuleTask"):
+            decision = _decision_ref(task)
+            if not decision:
+                self.add(task, "业务规则任务缺少 spiffworkflow:calledDecisionId，请选择 DMN 决策",
+                         "business rule task without spiffworkflow:calledDecisionId", block=True)
+            elif decision not in self.bundle.decision_file:
+                if "dmn" in self.bundle.unreadable:  # it may well be in that file: fix it first
+                    self.bundle.blocked.add(self.pid)
+                    continue
+                known = sorted(self.bundle.decision_file)
+                self.add(task, f"找不到 DMN 决策 \"{decision}\"{_did_you_mean_zh(decision, known)}，请上传定义它的 .dmn 文件",
+                         f"no DMN decision with this id; known: {_listing(known)}", block=True)
+
+    def call_activities(self) -> None:
+        for call in self.elements("callActivity"):
+            target = call.get("calledElement")
+            if not target:
+                self.add(call, "调用活动缺少 calledElement，请填写被调用流程的 id",
+                         "call activity without calledElement", block=True)
+            elif target not in self.bundle.process_el:
+                if "bpmn" in self.bundle.unreadable:  # it may well be in that file: fix it first
+                    self.bundle.blocked.add(self.pid)
+                    continue
+                known = sorted(self.bundle.process_el)
+                self.add(call, f"找不到被调用的流程 \"{target}\"{_did_you_mean_zh(target, known)}，请一起上传或先部署它",
+                         f"called process is neither in this deploy nor deployed; known: {_listing(known)}",
+                         block=True)
+            elif not _is_executable(self.bundle.process_el[target]):
+                self.add(call, f"被调用的流程 \"{target}\" 不可执行（isExecutable=\"false\"）",
+                         "the called process is not executable", block=True)
+
+    def timers(self) -> None:
+        for definition in self.elements("timerEventDefinition"):
+            event = definition.getparent()
+            for kind, child in _timer_children(definition):
+                self.timer(kind, child, event)
+            if not _timer_children(definition):
+                self.add(definition, "计时器缺少 timeDate、timeDuration 或 timeCycle", "timer without a time",
+                         element_id=event.get("id"), block=True)
+
+    def timer(self, kind: str, child: etree._Element, event: etree._Element) -> None:
+        text = child.text or ""
+        stripped = text.strip()
+        if not stripped:
+            self.add(child, "计时器表达式为空", "empty timer expression", element_id=event.get("id"))
+            return
+        if UNQUOTED_ISO.match(stripped):
+            self.add(child, f"计时器值 {stripped} 是未加引号的 ISO 8601 值，请写成 \"{stripped}\"",
+                     f"unquoted ISO 8601 value: timer text is a Python expression, write \"{stripped}\"",
+                     element_id=event.get("id"))
+            return
+        if not self.expression(text, child, ("计时器表达式", "timer expression"), element_id=event.get("id")):
+            return
+        literal = _string_literal(stripped)
+        if literal is not None and not _valid_iso_timer(kind, literal):
+            self.add(child, f"计时器值 \"{literal}\" 不是有效的 ISO 8601 {_TIMER_KIND_ZH[kind]}",
+                     f"\"{literal}\" is not a valid ISO 8601 {kind}", element_id=event.get("id"))
+
+    def scripts(self) -> None:
+        for task in self.elements("scriptTask"):
+            script = task.find("bpmn:script", NS)
+            self.script(script.text if script is not None else "", script if script is not None else task,
+                        ("脚本", "script"), task)
+        for tag, zh in (("preScript", "前置脚本"), ("postScript", "后置脚本")):
+            for script in self.process.iter(f"{{{SPIFF_NS}}}{tag}"):
+                owner = script.getparent().getparent()
+                self.script(script.text or "", script, (zh, tag), owner)
+
+    def script(self, text, element, where, owner) -> None:
+        error = self.bundle.checks.check_script(text or "")
+        if error:
+            self.add(element, f"{where[0]}无法通过检查：{error}", f"{where[1]} rejected: {error}",
+                     element_id=_nearest_id(owner))
+
+    def other_expressions(self) -> None:
+        places = [
+            ("standardLoopCharacteristics/bpmn:loopCondition", ("循环条件", "loop condition")),
+            ("multiInstanceLoopCharacteristics/bpmn:loopCardinality", ("多实例数量", "loop cardinality")),
+            ("multiInstanceLoopCharacteristics/bpmn:completionCondition", ("多实例完成条件", "completion condition")),
+            ("conditionalEventDefinition/bpmn:condition", ("条件事件", "conditional event")),
+        ]
+        for path, where in places:
+            for element in self.process.iterfind(f".//bpmn:{path}", NS):
+                self.expression(element.text or "", element, where)
+
+    def expression(self, text, element, where, element_id=None) -> bool:
+        problem = _expression_problem(self.bundle.checks, text or "", where)
+        if problem:
+            self.add(element, problem[0], problem[1], element_id=element_id)
+            return False
+        return True
+
+
+_TIMER_KIND_ZH = {"date": "日期时间", "duration": "时长", "cycle": "循环周期"}
+
+
+def _unsupported_event(event_tag: str, definition: str) -> tuple[str, str]:
+    if definition == "linkEventDefinition":
+        return ("不支持链接事件：SpiffWorkflow 会把它当作普通事件，跳转会丢失；请直接画顺序流",
+                "link events are parsed as plain events and the jump is lost; draw a sequence flow instead")
+    if definition == "compensateEventDefinition":
+        return "不支持补偿事件", "compensation events are not supported"
+    if definition == "eventDefinitionRef":
+        return ("不支持引用全局事件定义，请把事件定义写在事件内部",
+                "eventDefinitionRef is ignored; put the event definition inside the event")
+    if event_tag == "endEvent" and definition == "signalEventDefinition":
+        return ("信号结束事件不会发出信号：请在普通结束事件前加一个信号中间抛出事件",
+                ("a signal end event is parsed as a plain end event and sends nothing; "
+                 "use an intermediate signal throw event before a plain end event"))
+    if event_tag == "startEvent" and definition in {"errorEventDefinition", "escalationEventDefinition"}:
+        return ("错误/升级开始事件会被当作普通开始事件，事件子流程会在流程启动时立即执行；请改用边界事件",
+                (f"a start event with {definition} is parsed as a none start event, so the event subprocess "
+                 "runs as soon as the process starts; use a boundary event instead"))
+    if event_tag == "intermediateThrowEvent" and definition == "timerEventDefinition":
+        return ("抛出事件不能带计时器，请改用中间捕获事件", "a throw event cannot carry a timer; use a catch event")
+    return (f"{event_tag} 不支持 {definition}，SpiffWorkflow 会静默忽略它",
+            f"{definition} on a {event_tag} is silently ignored by SpiffWorkflow")
+
+
+# ---------------------------------------------------------------------------------------------------- expressions
+
+def _expression_problem(checks: _Checks, text: str, where: tuple[str, str]) -> tuple[str, str] | None:
+    """(zh, en) when the expression would fail at run time: rejected by the sandbox, or calling a function the
+    script environment does not offer (the classic `workday(3)` for `workdays(3)`)."""
+    if not text.strip():
+        return f"{where[0]}为空", f"empty {where[1]}"
+    error = checks.check_expression(text)
+    if error:
+        return f"{where[0]}无法编译：{error}", f"{where[1]} does not compile: {error}"
+    try:
+        tree = ast.parse(text, mode="eval")
+    except SyntaxError as err:
+        return f"{where[0]}语法错误：{err.msg}", f"{where[1]} is not a Python expression: {err.msg}"
+    for name in _called_names(tree):
+        if name not in checks.known_functions:
+            return (f"{where[0]}调用了未知函数 \"{name}\"{_did_you_mean_zh(name, checks.known_functions)}",
+                    f"unknown function {name} in {where[1]}; known: {_listing(checks.known_functions)}")
+    return None
+
+
+def _called_names(tree: ast.AST) -> list[str]:
+    return [node.func.id for node in ast.walk(tree) if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)]
+
+
+def _string_literal(text: str) -> str | None:
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return None
+    return value if isinstance(value, str) else None
+
+
+def _valid_iso_timer(kind: str, value: str) -> bool:
+    """Run the literal through the same parsing SpiffWorkflow applies when the timer is reached."""
+    try:
+        if kind == "duration":
+            TimerEventDefinition.parse_iso_duration(value)
+        elif kind == "date":
+            if "W" in value.upper():
+                TimerEventDefinition.parse_iso_week(value)
+            else:
+                TimerEventDefinition.get_datetime(value)
+        else:
+            parts = value.upper().replace("--", "/").split("/")
+            if not parts[0].startswith("R") or len(parts) not in (2, 3) or not (parts[0][1:] or "0").isdigit():
+                return False
+            for part in parts[1:]:
+                TimerEventDefinition.parse_time_or_duration(part)
+    except Exception:  # noqa: BLE001 - Spiff's parsers raise bare Exception, ValueError, AttributeError...
+        return False
+    return True
+
+
+# ---------------------------------------------------------------------------------------------------- DMN checks
+
+def _lint_dmn(bundle: _Bundle, doc: _Doc) -> None:
+    root = doc.tree.getroot()
+    namespace = etree.QName(root).namespace
+    if namespace not in DMN_SCHEMAS:
+        return
+    ns = {"dmn": namespace}
+    name = doc.source.name
+    for decision in root.findall("dmn:decision", ns):
+        table = decision.find("dmn:decisionTable", ns)
+        if table is None:
+            bundle.add(name, decision, "只支持决策表形式的 DMN 决策", "only decision tables are supported")
+            continue
+        policy = (table.get("hitPolicy") or "UNIQUE").upper()
+        if policy not in DMN_HIT_POLICIES:
+            bundle.add(name, table, f"不支持命中策略 {policy}，请使用 UNIQUE、FIRST 或 COLLECT",
+                       f"hit policy {policy} is not supported (it would act as FIRST); use UNIQUE, FIRST or COLLECT")
+        if policy == "COLLECT" and table.get("aggregation"):
+            bundle.add(name, table, "COLLECT 的聚合方式会被忽略（结果总是列表），请删除 aggregation",
+                       "COLLECT aggregation is ignored by SpiffWorkflow (results are lists); remove it")
+        for text in table.iterfind("dmn:input/dmn:inputExpression/dmn:text", ns):
+            _dmn_expression(bundle, name, text, text.text or "", ("DMN 输入表达式", "DMN input expression"))
+        for entry in table.iterfind("dmn:rule/dmn:inputEntry", ns):
+            _dmn_input_cell(bundle, name, entry, ns)
+        for entry in table.iterfind("dmn:rule/dmn:outputEntry", ns):
+            text = entry.find("dmn:text", ns)
+            if text is not None and (text.text or "").strip():
+                _dmn_expression(bundle, name, entry, text.text, ("DMN 输出单元格", "DMN output cell"))
+
+
+def _dmn_input_cell(bundle: _Bundle, name: str, entry: etree._Element, ns: dict) -> None:
+    """Input cells are Python, tested by DMNEngine in one of three ways: with `?` standing for the input, as a
+    value compared for equality, or as an operator tail (`< 1000`). A complete boolean such as `amount < 1000`
+    parses as a value and is compared for equality with the input: it silently never matches."""
+    text_el = entry.find("dmn:text", ns)
+    text = (text_el.text or "").strip() if text_el is not None else ""
+    if not text or text == "-":
+        return
+    where = ("DMN 输入单元格", "DMN input cell")
+    if _DMN_QUESTION_MARK.search(text):
+        candidates = [_DMN_QUESTION_MARK.sub("dmninputexpr", text)]
+    else:
+        candidates = [text, f"dmninputexpr {text}"]
+        try:
+            parsed = ast.parse(text, mode="eval").body
+        except SyntaxError:
+            parsed = None
+        if isinstance(parsed, (ast.Compare, ast.BoolOp)) or (
+                isinstance(parsed, ast.UnaryOp) and isinstance(parsed.op, ast.Not)):
+            bundle.add(name, entry, f"DMN 输入单元格“{text}”是完整的布尔表达式，会被当作与输入值相等比较而永远不匹配；"
+                       "请写成“< 1000”或“? < 1000”的形式",
+                       "a full boolean in an input cell is compared for equality with the input and silently "
+                       "mismatches; write '< 1000' or '? < 1000'")
+            return
+    problem = None
+    for candidate in candidates:
+        problem = _expression_problem(bundle.checks, candidate, where)
+        if problem is None:
+            return
+    bundle.add(name, entry, problem[0], problem[1])
+
+
+def _dmn_expression(bundle, name, element, text, where) -> None:
+    problem = _expression_problem(bundle.checks, text, where)
+    if problem:
+        bundle.add(name, element, problem[0], problem[1])
+
+
+# ---------------------------------------------------------------------------------------------------- forms
+
+def _check_form(bundle: _Bundle, source: SourceFile) -> bool:
+    """A form is a JSON Schema object; it is checked against its own metaschema (2020-12 unless `$schema`
+    names another draft) so that a broken form is caught before a registrar opens it."""
+    name = source.name
+    if len(source.content) > MAX_FILE_BYTES:
+        bundle.problems.append(_too_large(name, len(source.content)))
+        return False
+    try:
+        schema = json.loads(source.content.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        bundle.add(name, None, "表单文件必须是 UTF-8 编码", "form files must be UTF-8")
+        return False
+    except json.JSONDecodeError as err:
+        bundle.problems.append(Problem(name, err.lineno, None, _msg("表单不是合法的 JSON", f"invalid JSON: {err.msg}")))
+        return False
+    if not isinstance(schema, dict):
+        bundle.add(name, None, "表单 Schema 必须是 JSON 对象", "a form schema must be a JSON object")
+        return False
+    cls = validator_for(schema, default=None) if "$schema" in schema else Draft202012Validator
+    if cls is None:
+        bundle.add(name, None, f"未知的 $schema：{schema['$schema']}", "unknown $schema; use a JSON Schema draft URI",
+                   element_id="$schema")
+        return False
+    try:
+        cls.check_schema(schema)
+    except SchemaError as err:
+        bundle.add(name, None, "表单不是有效的 JSON Schema", f"invalid JSON Schema: {err.message}",
+                   element_id=err.json_path)
+        return False
+    return True
+
+
+# ---------------------------------------------------------------------------------------------------- SpiffWorkflow
+
+def _spiff_parser(bundle: _Bundle) -> SpiffBpmnParser:
+    """A parser holding every usable tree of the bundle and its resolved files. XSD validation already ran (all
+    errors collected), so the parser gets no validator of its own."""
+    parser = SpiffBpmnParser()
+    for name, doc in bundle.docs.items():
+        if not doc.usable:
+            continue
+        try:
+            if doc.kind == "bpmn":
+                parser.add_bpmn_xml(doc.tree, filename=name)
+            else:
+                parser.add_dmn_xml(doc.tree.getroot(), filename=name)
+                parser.dmn_parsers[_first_decision_id(doc)].parse()
+        except Exception as err:  # noqa: BLE001 - any parser failure is a problem of this file
+            doc.usable = False
+            _report_parser_error(bundle, name, err)
+    return parser
+
+
+def _first_decision_id(doc: _Doc) -> str:
+    root = doc.tree.getroot()
+    return root.find(f"{{{etree.QName(root).namespace}}}decision").get("id")
+
+
+def _compile_process(bundle: _Bundle, parser: SpiffBpmnParser, pid: str,
+                     process: etree._Element) -> CompiledProcess | None:
+    files, processes = bundle.closure(pid)
+    name = _process_name(process)
+    content_hash = _content_hash(bundle, files)
+    sources = {f: _text(bundle, f) for f in sorted(files)}
+    user_tasks = _user_task_table(process)
+    timers = _timer_table(process)
+    if not _is_executable(process):
+        return CompiledProcess(pid, name, content_hash, "", sources, user_tasks, timers, False)
+    if processes & bundle.blocked or any(not bundle.docs[f].usable for f in files if f in bundle.docs):
+        return None
+    try:
+        spec = parser.get_spec(pid)
+        subprocess_specs = parser.get_subprocess_specs(pid)
+    except Exception as err:  # noqa: BLE001 - reported with file and line below
+        _report_parser_error(bundle, bundle.process_file[pid], err)
+        return None
+    _check_reachable(bundle, pid, process, spec, subprocess_specs)
+    spec_json = _serialize_specs(spec, subprocess_specs)
+    return CompiledProcess(pid, name, content_hash, spec_json, sources, user_tasks, timers, True)
+
+
+def _report_parser_error(bundle: _Bundle, default_file: str, err: Exception) -> None:
+    """Map SpiffWorkflow's exception to file/line/element. Its `line_number` is always empty for lxml nodes, so
+    the line is found from the element id. Skipped when that element already has a problem of ours."""
+    element_id = getattr(err, "id", None) or None
+    file = getattr(err, "file_name", None) or default_file
+    doc = bundle.docs.get(file) or bundle.docs.get(default_file)
+    element = doc.ids.get(element_id) if doc is not None and element_id else None
+    if (file, element_id) in bundle.reported():
+        return
+    message = str(err.args[0]) if isinstance(err, ValidationException) and err.args else f"{type(err).__name__}: {err}"
+    zh = next((z for prefix, z in PARSER_MESSAGES if message.startswith(prefix)), "SpiffWorkflow 无法解析")
+    bundle.problems.append(Problem(file, element.sourceline if element is not None else None, element_id,
+                                   _msg(zh, message.rstrip(". ") or type(err).__name__)))
+
+
+def _check_reachable(bundle: _Bundle, pid: str, process: etree._Element, spec, subprocess_specs) -> None:
+    """SpiffWorkflow builds a spec by following sequence flows from the start events; anything it does not reach
+    is left out without a word. Report every flow node of the process that is missing from the compiled specs."""
+    compiled = set(spec.task_specs)
+    for sub in subprocess_specs.values():
+        if sub is not None:
+            compiled.update(sub.task_specs)
+    file = bundle.process_file[pid]
+    for element in process.iter():
+        if not isinstance(element.tag, str) or etree.QName(element).namespace != BPMN_NS:
+            continue
+        if etree.QName(element).localname in FLOW_NODE_TAGS and element.get("id") not in compiled:
+            bundle.add(file, element, "该元素无法从开始事件到达，SpiffWorkflow 会把它丢掉；请连上顺序流或删除它",
+                       "not reachable from a start event: SpiffWorkflow leaves it out silently")
+
+
+# ---------------------------------------------------------------------------------------------------- serialization
+
+@cache
+def _serializer() -> BpmnWorkflowSerializer:
+    return BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
+
+
+def _serialize_specs(spec: BpmnProcessSpec, subprocess_specs: dict) -> str:
+    """SpiffWorkflow 3.2.0 only serializes whole workflows, but its registry converts any spec on its own: the
+    same dictionaries a workflow dump embeds under `spec` and `subprocess_specs`, without an instance."""
+    serializer = _serializer()
+    document = {
+        "format": SPEC_FORMAT,
+        "serializer_version": serializer.VERSION,
+        "spiffworkflow": _package_version("SpiffWorkflow"),
+        "spec": serializer.to_dict(spec),
+        "subprocess_specs": {key: serializer.to_dict(value) for key, value in subprocess_specs.items()},
+    }
+    return json.dumps(document, ensure_ascii=False)
+
+
+def load_specs(spec_json: str) -> tuple[BpmnProcessSpec, dict]:
+    """The inverse of compilation: (spec, subprocess_specs) ready for `BpmnWorkflow(spec, subprocess_specs)`.
+    Refuses another serializer version; recompile from the stored `sources` after a library upgrade."""
+    document = json.loads(spec_json)
+    serializer = _serializer()
+    if document.get("format") != SPEC_FORMAT:
+        raise ValueError(f"not a compiled Lianxin spec (format {document.get('format')!r})")
+    if document.get("serializer_version") != serializer.VERSION:
+        raise ValueError(f"spec was written by serializer {document.get('serializer_version')}, this is "
+                         f"{serializer.VERSION}: recompile it from its sources")
+    spec = serializer.from_dict(document["spec"])
+    subprocess_specs = {key: serializer.from_dict(value) for key, value in document["subprocess_specs"].items()}
+    return spec, subprocess_specs
+
+
+# ---------------------------------------------------------------------------------------------------- tables
+
+def _content_hash(bundle: _Bundle, files: set[str]) -> str:
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        encoded = name.encode("utf-8")
+        content = bundle.sources[name].content
+        digest.update(len(encoded).to_bytes(8, "big") + encoded + len(content).to_bytes(8, "big") + content)
+    return digest.hexdigest()
+
+
+def _text(bundle: _Bundle, name: str) -> str:
+    content = bundle.sources[name].content
+    doc = bundle.docs.get(name)
+    encoding = doc.tree.docinfo.encoding if doc is not None and doc.tree is not None else "utf-8"
+    return content.decode(encoding or "utf-8", errors="replace")
+
+
+def _user_task_table(process: etree._Element) -> dict[str, dict]:
+    lane_of = _lanes_by_node(process)
+    table = {}
+    for task in process.iter(f"{{{BPMN_NS}}}userTask"):
+        props = _properties(task)
+        lane = lane_of.get(task.get("id"))
+        table[task.get("id")] = {
+            "name": task.get("name"),
+            "lane": lane.get("name") if lane is not None else None,
+            "role": props.get("role") or (lane.get(ROLE_ATTR) if lane is not None else None),
+            "unit": props.get("unit"),
+            "form": props.get("form"),
+        }
+    return table
+
+
+def _timer_table(process: etree._Element) -> dict[str, dict]:
+    table = {}
+    for definition in process.iter(f"{{{BPMN_NS}}}timerEventDefinition"):
+        event = definition.getparent()
+        for kind, child in _timer_children(definition)[:1]:
+            tag = etree.QName(event).localname
+            if tag == "boundaryEvent":
+                interrupting = event.get("cancelActivity", "true") != "false"
+            elif tag == "startEvent":
+                interrupting = event.get("isInterrupting", "true") != "false"
+            else:
+                interrupting = None
+            table[event.get("id")] = {"kind": kind, "expression": (child.text or "").strip(),
+                                      "attached_to": event.get("attachedToRef"), "interrupting": interrupting}
+    return table
+
+
+def _timer_children(definition: etree._Element) -> list[tuple[str, etree._Element]]:
+    found = []
+    for tag, kind in (("timeDate", "date"), ("timeDuration", "duration"), ("timeCycle", "cycle")):
+        child = definition.find(f"bpmn:{tag}", NS)
+        if child is not None:
+            found.append((kind, child))
+    return found
+
+
+def _lanes_by_node(process: etree._Element) -> dict[str, etree._Element]:
+    """As SpiffWorkflow decides it: the lane whose flowNodeRef lists the node, the innermost one winning."""
+    lanes = {}
+    for lane in process.iter(f"{{{BPMN_NS}}}lane"):
+        for ref in lane.findall("bpmn:flowNodeRef", NS):
+            if ref.text:
+                lanes[ref.text.strip()] = lane
+    return lanes
+
+
+def _properties(element: etree._Element) -> dict[str, str]:
+    return {p.get("name"): p.get("value") for p in element.iterfind(
+        "bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property", NS) if p.get("name")}
+
+
+def _decision_ref(element: etree._Element) -> str | None:
+    ref = element.find("bpmn:extensionElements/spiffworkflow:calledDecisionId", NS)
+    return (ref.text or "").strip() or None if ref is not None else None
+
+
+def _is_executable(process: etree._Element) -> bool:
+    return process.get("isExecutable", "true") == "true"
+
+
+def _process_name(process: etree._Element) -> str:
+    """bpmn-js puts the name of a pool on the participant, not on the process."""
+    if process.get("name"):
+        return process.get("name")
+    pid = process.get("id")
+    for participant in process.getroottree().getroot().iterfind("bpmn:collaboration/bpmn:participant", NS):
+        if participant.get("processRef") == pid and participant.get("name"):
+            return participant.get("name")
+    return pid
+
+
+def _nearest_id(element: etree._Element | None) -> str | None:
+    while element is not None:
+        if isinstance(element.tag, str) and element.get("id") and etree.QName(element).namespace != SPIFF_NS:
+            return element.get("id")
+        element = element.getparent()
+    return None
+
+
+# ---------------------------------------------------------------------------------------------------- wording
+
+def _msg(zh: str, en: str) -> str:
+    return f"{zh}（{en}）"
+
+
+def _listing(names: Iterable[str], limit: int = 8) -> str:
+    names = sorted(names)
+    if not names:
+        return "none"
+    shown = ", ".join(names[:limit])
+    return shown + ("…" if len(names) > limit else "")
+
+
+def _did_you_mean_zh(name: str, candidates: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.75)
+    return f"，是否应为 \"{close[0]}\"？" if close else ""
