@@ -380,7 +380,7 @@ class Runtime:
                                    {"state": item.state})
                 case = self._lock_case(s, item.case_id, expected_version)
                 wf = self._load(s, case)
-                task = wf.get_task_from_id(UUID(item.task_id))
+                task = find_task(wf, item.task_id)
                 if task is None or task.state != TaskState.READY:
                     raise Conflict(f"任务 {work_item_id} 已不在待办状态（task is no longer ready; reload the case）")
                 cmd = _Command(case.id, actor, now)
@@ -432,14 +432,19 @@ class Runtime:
             with s.begin():
                 case = self._lock_case(s, case_id, None)
                 wf = self._load(s, case)
-                waiting = {ev.name for ev in wf.waiting_events() if ev.event_type == "MessageEventDefinition"}
-                if name not in waiting:
+                receivers = {}
+                for task in _all_tasks(wf):
+                    definition = getattr(task.task_spec, "event_definition", None)
+                    if task.state == TaskState.WAITING and isinstance(definition, MessageEventDefinition):
+                        receivers.setdefault(definition.name, definition)
+                if name not in receivers:
                     raise Conflict(f"案件 {case_id} 没有在等待消息 “{name}”（the case is not waiting for this message;"
-                                   f" waiting for: {', '.join(sorted(waiting)) or 'nothing'}）")
+                                   f" waiting for: {', '.join(sorted(receivers)) or 'nothing'}）")
                 cmd = _Command(case.id, actor, now)
 
                 def run(wf):
-                    wf.send_event(BpmnEvent(MessageEventDefinition(name), payload))
+                    # The waiting task's own definition object: SpiffWorkflow matches messages by class and name.
+                    wf.send_event(BpmnEvent(receivers[name], payload))
 
                 first = PendingEvent("message.delivered", actor, now, None,
                                      {"name": name, "payload": payload, "now": now.isoformat()})
@@ -586,7 +591,7 @@ class Runtime:
         for task_id, row in existing.items():
             if task_id in ready:
                 continue
-            task = wf.get_task_from_id(UUID(task_id))
+            task = find_task(wf, task_id)
             row.state = "completed" if task is None or task.state == TaskState.COMPLETED else "cancelled"
             row.completed_at = cmd.now
             if row.state == "completed":
@@ -744,6 +749,18 @@ def task_view(w: WorkItem) -> TaskView:
     return TaskView(id=w.id, case_id=w.case_id, task_id=w.task_id, element_id=w.element_id, name=w.name,
                     process_key=w.process_key, role=w.role, unit=w.unit, lane=w.lane, form=w.form,
                     assignee=w.assignee, state=w.state, created_at=w.created_at, due_at=w.due_at)
+
+
+def find_task(wf: BpmnWorkflow, task_id: str):
+    """The task, or None when it is gone (pruned history) — SpiffWorkflow raises instead."""
+    uid = UUID(task_id)
+    task = wf.tasks.get(uid)
+    if task is None:
+        for sp in wf.subprocesses.values():
+            task = sp.tasks.get(uid)
+            if task is not None:
+                break
+    return task
 
 
 def _all_tasks(wf: BpmnWorkflow) -> Iterable:

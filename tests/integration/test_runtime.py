@@ -218,8 +218,16 @@ def test_sandbox_refusal_is_an_incident(container):
     case = container.runtime.start("escape_case", {}, "registrar")
     assert case.status == "incident"
     assert case.incidents[0].element_id == "evil"
-    assert "import" in case.incidents[0].message
+    assert "__globals__" in case.incidents[0].message
     assert "leaked" not in case.data
+
+
+def test_scripts_that_cannot_pass_the_sandbox_are_refused_at_deploy(container):
+    bad = bpmn.SCRIPT_ESCAPE.replace('secret = "__glo" + "bals__"', "import os")
+    with pytest.raises(DefinitionError) as err:
+        container.runtime.deploy([src(bad, "escape.bpmn")], actor="designer")
+    [problem] = err.value.problems
+    assert problem.element_id == "evil" and "import" in problem.message
 
 
 # ---------------------------------------------------------------- messages

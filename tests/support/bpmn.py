@@ -20,6 +20,12 @@ def source(pid: str, body: str, name: str = "测试流程", filename: str | None
     return SourceFile(filename or f"{pid}.bpmn", process(pid, body, name).encode("utf-8"))
 
 
+def user_task(tid: str, name: str, role: str = "unit_handler") -> str:
+    return (f'<bpmn:userTask id="{tid}" name="{name}"><bpmn:extensionElements><spiffworkflow:properties>'
+            f'<spiffworkflow:property name="role" value="{role}"/></spiffworkflow:properties>'
+            f'</bpmn:extensionElements></bpmn:userTask>')
+
+
 def flow(fid: str, src: str, dst: str, condition: str | None = None) -> str:
     if condition is None:
         return f'<bpmn:sequenceFlow id="{fid}" sourceRef="{src}" targetRef="{dst}"/>'
@@ -29,7 +35,7 @@ def flow(fid: str, src: str, dst: str, condition: str | None = None) -> str:
 
 LOOP = process("loop_case", f"""
 <bpmn:startEvent id="start"/>
-<bpmn:userTask id="handle" name="办理"/>
+{user_task("handle", "办理")}
 <bpmn:exclusiveGateway id="done_gw" name="办完？"/>
 <bpmn:endEvent id="end"/>
 {flow("f1", "start", "handle")}
@@ -49,7 +55,7 @@ SERVICE = process("svc_case", f"""
     </spiffworkflow:serviceTaskOperator>
   </bpmn:extensionElements>
 </bpmn:serviceTask>
-<bpmn:userTask id="after" name="后续办理"/>
+{user_task("after", "后续办理")}
 <bpmn:endEvent id="end"/>
 {flow("f1", "start", "call_flaky")}
 {flow("f2", "call_flaky", "after")}
@@ -61,7 +67,7 @@ MESSAGE = process("msg_case", f"""
 <bpmn:intermediateCatchEvent id="wait_docs" name="等待补充材料">
   <bpmn:messageEventDefinition id="md1" messageRef="msg_docs"/>
 </bpmn:intermediateCatchEvent>
-<bpmn:userTask id="review_docs" name="审查材料"/>
+{user_task("review_docs", "审查材料")}
 <bpmn:endEvent id="end"/>
 {flow("f1", "start", "wait_docs")}
 {flow("f2", "wait_docs", "review_docs")}
@@ -70,8 +76,8 @@ MESSAGE = process("msg_case", f"""
 
 SCRIPT_ESCAPE = process("escape_case", f"""
 <bpmn:startEvent id="start"/>
-<bpmn:scriptTask id="evil" name="越权脚本"><bpmn:script>import os
-leaked = os.environ.get("HOME")</bpmn:script></bpmn:scriptTask>
+<bpmn:scriptTask id="evil" name="越权脚本"><bpmn:script>secret = "__glo" + "bals__"
+leaked = getattr(now, secret)</bpmn:script></bpmn:scriptTask>
 <bpmn:endEvent id="end"/>
 {flow("f1", "start", "evil")}
 {flow("f2", "evil", "end")}
@@ -89,7 +95,7 @@ CALLEE_ERROR = process("callee_fails", f"""
 CALLER = process("caller_case", f"""
 <bpmn:startEvent id="start"/>
 <bpmn:callActivity id="call_check" name="调用核查" calledElement="callee_fails"/>
-<bpmn:userTask id="success_path" name="成功后办理"/>
+{user_task("success_path", "成功后办理")}
 <bpmn:endEvent id="end"/>
 {flow("f1", "start", "call_check")}
 {flow("f2", "call_check", "success_path")}

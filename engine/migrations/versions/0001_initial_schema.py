@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-29 18:55:54.889658
+Create Date: 2026-11-29 19:05:11.377723
 """
 from alembic import op
 import sqlalchemy as sa
@@ -34,7 +34,7 @@ def upgrade() -> None:
     sa.Column('holiday_name', sa.String(length=100), nullable=True),
     sa.CheckConstraint("kind IN ('WORKDAY', 'REST', 'HOLIDAY', 'ADJUSTED_WORKDAY')", name=op.f('ck_calendar_day_kind')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_calendar_day')),
-    sa.UniqueConstraint('region', 'date', name=op.f('uq_calendar_day_region'))
+    sa.UniqueConstraint('region', 'date', name=op.f('uq_calendar_day_region_date'))
     )
     with op.batch_alter_table('calendar_day', schema=None) as batch_op:
         batch_op.create_index('ix_calendar_day_region_year', ['region', 'year'], unique=False)
@@ -55,7 +55,7 @@ def upgrade() -> None:
     sa.CheckConstraint("status IN ('official', 'provisional')", name=op.f('ck_calendar_year_status')),
     sa.CheckConstraint('version >= 1', name=op.f('ck_calendar_year_version')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_calendar_year')),
-    sa.UniqueConstraint('region', 'year', name=op.f('uq_calendar_year_region'))
+    sa.UniqueConstraint('region', 'year', name=op.f('uq_calendar_year_region_year'))
     )
     op.create_table('deployment',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -106,7 +106,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['unit_code'], ['unit.code'], name=op.f('fk_membership_unit_code_unit')),
     sa.ForeignKeyConstraint(['user_id'], ['app_user.id'], name=op.f('fk_membership_user_id_app_user')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_membership')),
-    sa.UniqueConstraint('user_id', 'unit_code', 'role', name=op.f('uq_membership_user_id'))
+    sa.UniqueConstraint('user_id', 'unit_code', 'role', name=op.f('uq_membership_user_id_unit_code_role'))
     )
     with op.batch_alter_table('membership', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_membership_unit_code'), ['unit_code'], unique=False)
@@ -127,8 +127,8 @@ def upgrade() -> None:
     sa.Column('deployed_by', sa.String(length=64), nullable=False),
     sa.ForeignKeyConstraint(['deployment_id'], ['deployment.id'], name=op.f('fk_process_definition_deployment_id_deployment')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_process_definition')),
-    sa.UniqueConstraint('process_key', 'content_hash', name=op.f('uq_process_definition_process_key')),
-    sa.UniqueConstraint('process_key', 'version', name=op.f('uq_process_definition_process_key'))
+    sa.UniqueConstraint('process_key', 'content_hash', name=op.f('uq_process_definition_process_key_content_hash')),
+    sa.UniqueConstraint('process_key', 'version', name=op.f('uq_process_definition_process_key_version'))
     )
     with op.batch_alter_table('process_definition', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_process_definition_process_key'), ['process_key'], unique=False)
@@ -187,7 +187,7 @@ def upgrade() -> None:
     sa.Column('hash', sa.String(length=64), nullable=False),
     sa.ForeignKeyConstraint(['case_id'], ['case_instance.id'], name=op.f('fk_journal_event_case_id_case_instance')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_journal_event')),
-    sa.UniqueConstraint('case_id', 'seq', name=op.f('uq_journal_event_case_id'))
+    sa.UniqueConstraint('case_id', 'seq', name=op.f('uq_journal_event_case_id_seq'))
     )
     op.create_table('timer',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -203,7 +203,7 @@ def upgrade() -> None:
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['case_id'], ['case_instance.id'], name=op.f('fk_timer_case_id_case_instance')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_timer')),
-    sa.UniqueConstraint('case_id', 'task_id', name=op.f('uq_timer_case_id'))
+    sa.UniqueConstraint('case_id', 'task_id', name=op.f('uq_timer_case_id_task_id'))
     )
     with op.batch_alter_table('timer', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_timer_case_id'), ['case_id'], unique=False)
@@ -228,7 +228,7 @@ def upgrade() -> None:
     sa.Column('completed_by', sa.String(length=64), nullable=True),
     sa.ForeignKeyConstraint(['case_id'], ['case_instance.id'], name=op.f('fk_work_item_case_id_case_instance')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_work_item')),
-    sa.UniqueConstraint('case_id', 'task_id', name=op.f('uq_work_item_case_id'))
+    sa.UniqueConstraint('case_id', 'task_id', name=op.f('uq_work_item_case_id_task_id'))
     )
     with op.batch_alter_table('work_item', schema=None) as batch_op:
         batch_op.create_index('ix_work_item_assignee', ['assignee', 'state'], unique=False)
