@@ -10,7 +10,7 @@ from pytest_bdd import given, parsers, then, when
 
 from engine.clock import SettableClock, parse_instant
 from engine.worker import Worker
-from tests.conftest import make_container
+from tests.support.db import make_container
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -199,3 +199,9 @@ def second_submit_refused(office):
     r = office.post("handler", f"/api/tasks/{office.last_task_id}/complete", json={"data": {"signed": True}})
     assert r.status_code == 409
     assert "已办理" in r.get_json()["error"]["message"]
+
+
+@pytest.fixture(autouse=True)
+def _every_feature_on_both_databases(office):
+    """Requested statically so that the database parametrisation (SQLite, PostgreSQL) reaches each scenario."""
+    return office

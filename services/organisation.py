@@ -28,11 +28,12 @@ def load_organisation(s: Session, path: Path, *, demo_users: bool = False) -> di
         s.flush()
     added_users = 0
     if demo_users:
+        demo_hash = hash_password(DEMO_PASSWORD)  # hashing is deliberately slow: once per load, not per user
         for du in doc.get("demo_users", []):
             user = s.scalar(select(User).where(User.username == du["username"]))
             if user is None:
                 user = User(username=du["username"], display_name=du["name"],
-                            password_hash=hash_password(DEMO_PASSWORD), active=True)
+                            password_hash=demo_hash, active=True)
                 s.add(user)
                 s.flush()
                 added_users += 1

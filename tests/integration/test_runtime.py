@@ -15,7 +15,7 @@ from engine.runtime import Conflict
 from engine.store import Case, Incident, JournalEvent, ProcessDefinition, Timer, WorkItem
 from engine.worker import Worker
 from services import register_all
-from tests.conftest import ROOT, make_container
+from tests.support.db import ROOT, make_container
 from tests.support import bpmn
 
 

@@ -18,7 +18,7 @@ from sqlalchemy import text
 from engine.clock import SHANGHAI, SettableClock
 from engine.db import Base, make_engine
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PG_DEFAULT = "postgresql://postgres@127.0.0.1:5432/postgres"
 START = datetime(2026, 3, 2, 9, 0, tzinfo=SHANGHAI)  # a Monday, a working day
 KEEP_TABLES = {"alembic_version", "calendar_day", "calendar_year"}
