@@ -249,7 +249,9 @@ class Runtime:
                 raise NotFound(f"流程定义 {definition_id} 不存在（no such definition）")
             spec = load_specs(row.spec_json)
             self._specs[definition_id] = spec
-            self._meta[definition_id] = json.loads(row.meta_json or "{}")
+            meta = json.loads(row.meta_json or "{}")
+            meta["version"] = row.version
+            self._meta[definition_id] = meta
         return spec
 
     def deploy(self, files, actor: str, comment: str = "") -> list[DeployedVersion]:
@@ -271,7 +273,7 @@ class Runtime:
                 resolve_external=resolve_external,
             )
         with self.session_factory() as s, s.begin():
-            by_id = {cp.process_id: cp for cp in compiled}
+            by_id = {cp.process_id: {"user_tasks": cp.user_tasks, "timers": cp.timers} for cp in compiled}
             deployment = Deployment(at=now, actor=actor, comment=comment,
                                     files=to_json(sorted({f.name for f in files})))
             s.add(deployment)
@@ -286,12 +288,15 @@ class Runtime:
                                                existing.content_hash, False))
                     continue
                 _, subprocess_specs = load_specs(cp.spec_json)
-                user_tasks = dict(cp.user_tasks)
+                user_tasks, timers = dict(cp.user_tasks), dict(cp.timers)
                 for sub_id in subprocess_specs:
-                    sub = by_id.get(sub_id)
-                    if sub is not None:
-                        for k, v in sub.user_tasks.items():
-                            user_tasks.setdefault(k, v)
+                    sub = by_id.get(sub_id) or self._compiled_external(s, sub_id)
+                    if sub is None:
+                        timers["?"] = {"unknown": sub_id}  # can't tell: keep the timer query on
+                        continue
+                    for k, v in sub["user_tasks"].items():
+                        user_tasks.setdefault(k, v)
+                    timers.update(sub["timers"])
                 latest = s.scalar(select(func.max(ProcessDefinition.version)).where(
                     ProcessDefinition.process_key == cp.process_id)) or 0
                 from SpiffWorkflow.version import __version__ as spiff_version
@@ -300,7 +305,7 @@ class Runtime:
                     process_key=cp.process_id, name=cp.name or cp.process_id, version=latest + 1,
                     content_hash=cp.content_hash, spec_json=cp.spec_json,
                     sources_json=json.dumps(cp.sources, ensure_ascii=False),
-                    meta_json=to_json({"user_tasks": user_tasks, "timers": cp.timers,
+                    meta_json=to_json({"user_tasks": user_tasks, "timers": timers,
                                        "subprocesses": sorted(subprocess_specs)}),
                     library_version=spiff_version, deployment_id=deployment.id, deployed_at=now, deployed_by=actor,
                 )
@@ -308,6 +313,10 @@ class Runtime:
                 s.flush()
                 out.append(DeployedVersion(cp.process_id, row.name, row.version, row.id, row.content_hash, True))
             return out
+
+    def _compiled_external(self, s: Session, process_key: str) -> dict | None:
+        row = self._latest(s, process_key)
+        return None if row is None else json.loads(row.meta_json or "{}")
 
     @staticmethod
     def _latest(s: Session, process_key: str) -> ProcessDefinition | None:
@@ -362,8 +371,7 @@ class Runtime:
                 first = PendingEvent("case.started", actor, now, None,
                                      {"process_key": process_key, "definition_id": row.id, "version": row.version,
                                       "case_no": case_no, "data": data, "now": now.isoformat()})
-                self._execute(s, case, wf, cmd, first, run, new_case=True)
-            return self._view(s, case.id)
+                return self._execute(s, case, wf, cmd, first, run, new_case=True)
 
     def complete(self, work_item_id: int, data: dict | None, actor: str, *,
                  expected_version: int | None = None) -> CaseView:
@@ -392,8 +400,7 @@ class Runtime:
                 first = PendingEvent("task.submitted", actor, now, item.element_id,
                                      {"work_item_id": item.id, "task_id": item.task_id, "data": data,
                                       "now": now.isoformat()})
-                self._execute(s, case, wf, cmd, first, run)
-            return self._view(s, case.id)
+                return self._execute(s, case, wf, cmd, first, run)
 
     def fire_timers(self, case_id: int, actor: str = "timer", *, now: datetime | None = None,
                     session: Session | None = None) -> CaseView | None:
@@ -448,8 +455,7 @@ class Runtime:
 
                 first = PendingEvent("message.delivered", actor, now, None,
                                      {"name": name, "payload": payload, "now": now.isoformat()})
-                self._execute(s, case, wf, cmd, first, run)
-            return self._view(s, case.id)
+                return self._execute(s, case, wf, cmd, first, run)
 
     def retry_incidents(self, case_id: int, actor: str) -> CaseView:
         now = self.clock.now()
@@ -474,8 +480,7 @@ class Runtime:
 
                 first = PendingEvent("incident.retried", actor, now, None,
                                      {"incidents": [i.id for i in open_incidents], "now": now.isoformat()})
-                self._execute(s, case, wf, cmd, first, run)
-            return self._view(s, case.id)
+                return self._execute(s, case, wf, cmd, first, run)
 
     # ---- the unit of work
 
@@ -496,15 +501,26 @@ class Runtime:
         return self.codec.loads(case.state, spec, subprocess_specs, self.script_engine)
 
     def _execute(self, s: Session, case: Case, wf: BpmnWorkflow, cmd: _Command, first: PendingEvent,
-                 run: Callable, new_case: bool = False) -> None:
+                 run: Callable, new_case: bool = False) -> CaseView:
         with s.no_autoflush:
-            self._execute_unflushed(s, case, wf, cmd, first, run, new_case)
+            outcome = self._execute_unflushed(s, case, wf, cmd, first, run, new_case)
         try:
             s.flush()
         except StaleDataError:
             raise Conflict("案件已被他人同时更新，请刷新后重试（the case was changed concurrently; reload and retry）") from None
+        items, incidents, timers, data = outcome
+        definition_version = self._meta[case.definition_id]["version"]
+        return CaseView(
+            id=case.id, case_no=case.case_no, process_key=case.process_key, definition_id=case.definition_id,
+            definition_version=definition_version, status=case.status, version=case.version,
+            tasks=sorted((task_view(w) for w in items), key=lambda t: t.id),
+            incidents=[IncidentView(i.id, i.element_id, i.kind, i.message, i.at) for i in incidents],
+            timers=sorted(({"id": t.id, "element_id": t.element_id, "due_at": t.due_at} for t in timers),
+                          key=lambda t: t["due_at"]),
+            data=data, created_at=case.created_at, updated_at=case.updated_at,
+        )
 
-    def _execute_unflushed(self, s, case, wf, cmd, first, run, new_case) -> None:
+    def _execute_unflushed(self, s, case, wf, cmd, first, run, new_case):
         before = {t.id: t.state for t in _all_tasks(wf)}
         token_cmd = _current.set(cmd)
         token_now = spiff_patches.set_command_instant(cmd.now)
@@ -523,18 +539,22 @@ class Runtime:
                 events.append(PendingEvent("service.called", cmd.actor, cmd.now, call["element_id"], call))
             for dl in cmd.deadlines:
                 events.append(PendingEvent("deadline.computed", cmd.actor, cmd.now, None, dl))
+            # A case without open incidents has another status: only then is the query needed.
+            incidents = [] if new_case or case.status != "incident" else list(s.scalars(select(Incident).where(
+                Incident.case_id == case.id, Incident.resolved_at.is_(None))))
             if error is not None:
-                events.extend(self._open_incidents(s, case, wf, error, cmd))
+                new_incidents, incident_events = self._open_incidents(s, case, wf, error, cmd)
+                incidents.extend(new_incidents)
+                events.extend(incident_events)
             prune_finished_history(wf)
-            self._sync_work_items(s, case, wf, cmd, new_case)
-            self._sync_timers(s, case, wf, cmd, new_case)
+            items = self._sync_work_items(s, case, wf, cmd, new_case)
+            timers = self._sync_timers(s, case, wf, cmd, new_case)
+            data = _view_data(wf)
         finally:
             spiff_patches.reset_command_instant(token_now)
             _current.reset(token_cmd)
 
-        has_incident = error is not None or (not new_case and s.scalar(
-            select(func.count()).select_from(Incident).where(Incident.case_id == case.id,
-                                                             Incident.resolved_at.is_(None))))
+        has_incident = bool(incidents)
         if wf.is_completed() and not has_incident:
             case.status = "completed"
             case.completed_at = cmd.now
@@ -545,6 +565,7 @@ class Runtime:
         case.updated_at = cmd.now
         rows = journal_append(case, events)
         s.add_all(JournalEvent(**row) for row in rows)
+        return items, incidents, timers, data
 
     def _state_events(self, wf: BpmnWorkflow, before: dict, cmd: _Command) -> list[PendingEvent]:
         changed = []
@@ -569,21 +590,23 @@ class Runtime:
         return [ev for _, ev in changed]
 
     def _open_incidents(self, s: Session, case: Case, wf: BpmnWorkflow, error: BaseException,
-                        cmd: _Command) -> list[PendingEvent]:
+                        cmd: _Command) -> tuple[list[Incident], list[PendingEvent]]:
         message, kind = describe_error(error)
         failed = [t for t in _all_tasks(wf) if t.state == TaskState.ERROR]
         targets = failed or [None]
-        events = []
+        events, incidents = [], []
         for task in targets:
             element_id = getattr(task.task_spec, "bpmn_id", None) if task is not None else None
             inc = Incident(case_id=case.id, task_id=str(task.id) if task is not None else None,
                            element_id=element_id, kind=kind, message=message, at=cmd.now)
             s.add(inc)
+            incidents.append(inc)
             events.append(PendingEvent("incident.opened", cmd.actor, cmd.now, element_id,
                                        {"kind": kind, "message": message}))
-        return events
+        return incidents, events
 
-    def _sync_work_items(self, s: Session, case: Case, wf: BpmnWorkflow, cmd: _Command, new_case: bool) -> None:
+    def _sync_work_items(self, s: Session, case: Case, wf: BpmnWorkflow, cmd: _Command,
+                         new_case: bool) -> list[WorkItem]:
         ready = {str(t.id): t for t in wf.get_tasks(state=TaskState.READY, manual=True)}
         existing = {} if new_case else {
             w.task_id: w for w in s.scalars(select(WorkItem).where(WorkItem.case_id == case.id,
@@ -597,6 +620,7 @@ class Runtime:
             if row.state == "completed":
                 row.completed_by = cmd.actor
         meta = self._meta.get(case.definition_id, {}).get("user_tasks", {})
+        still_open = [row for task_id, row in existing.items() if task_id in ready]
         for task_id, task in ready.items():
             if task_id in existing:
                 continue
@@ -606,13 +630,16 @@ class Runtime:
             unit = info.get("unit") or props.get("unit")
             if unit:
                 unit = self._evaluate_property(task, unit)
-            s.add(WorkItem(
+            row = WorkItem(
                 case_id=case.id, task_id=task_id, element_id=spec.bpmn_id,
                 name=getattr(spec, "bpmn_name", None) or spec.bpmn_id, process_key=case.process_key,
                 lane=getattr(spec, "lane", None), role=info.get("role") or props.get("role"),
                 unit=unit, form=info.get("form") or props.get("form"), assignee=None, state="open",
                 created_at=cmd.now, due_at=_work_item_due(task),
-            ))
+            )
+            s.add(row)
+            still_open.append(row)
+        return still_open
 
     def _evaluate_property(self, task, expression: str):
         """`unit` may name a data variable (e.g. `responsible_unit`) or be a quoted literal."""
@@ -622,7 +649,7 @@ class Runtime:
             return expression
         return None if value is None else str(value)
 
-    def _sync_timers(self, s: Session, case: Case, wf: BpmnWorkflow, cmd: _Command, new_case: bool) -> None:
+    def _sync_timers(self, s: Session, case: Case, wf: BpmnWorkflow, cmd: _Command, new_case: bool) -> list[Timer]:
         waiting = {}
         for task in _all_tasks(wf):
             if task.state != TaskState.WAITING:
@@ -630,7 +657,8 @@ class Runtime:
             due = timer_due(task)
             if due is not None:
                 waiting[str(task.id)] = (task, due)
-        existing = {} if new_case else {
+        has_timers = bool(self._meta.get(case.definition_id, {}).get("timers", True))
+        existing = {} if new_case or not has_timers else {
             t.task_id: t for t in s.scalars(select(Timer).where(Timer.case_id == case.id,
                                                                  Timer.status == "pending"))}
         for task_id, row in existing.items():
@@ -642,10 +670,14 @@ class Runtime:
             fired = row.due_at <= cmd.now
             row.status = "fired" if fired else "cancelled"
             row.fired_at = cmd.now if fired else None
+        pending = [row for task_id, row in existing.items() if task_id in waiting]
         for task_id, (task, due) in waiting.items():
             if task_id not in existing:
-                s.add(Timer(case_id=case.id, task_id=task_id, element_id=task.task_spec.bpmn_id, due_at=due,
-                            status="pending", attempts=0, created_at=cmd.now))
+                row = Timer(case_id=case.id, task_id=task_id, element_id=task.task_spec.bpmn_id, due_at=due,
+                            status="pending", attempts=0, created_at=cmd.now)
+                s.add(row)
+                pending.append(row)
+        return pending
 
     # ---- reading
 
@@ -674,10 +706,7 @@ class Runtime:
         )
 
     def case_data(self, s: Session, case: Case) -> dict:
-        wf = self._load(s, case)
-        ready = wf.get_tasks(state=TaskState.READY)
-        source = ready[0] if ready else (wf.last_task or wf.task_tree)
-        return json.loads(to_json(source.data))
+        return _view_data(self._load(s, case))
 
     def history(self, case_id: int) -> list[dict]:
         with self.read_sessions() as s:
@@ -749,6 +778,12 @@ def task_view(w: WorkItem) -> TaskView:
     return TaskView(id=w.id, case_id=w.case_id, task_id=w.task_id, element_id=w.element_id, name=w.name,
                     process_key=w.process_key, role=w.role, unit=w.unit, lane=w.lane, form=w.form,
                     assignee=w.assignee, state=w.state, created_at=w.created_at, due_at=w.due_at)
+
+
+def _view_data(wf: BpmnWorkflow) -> dict:
+    ready = wf.get_tasks(state=TaskState.READY)
+    source = ready[0] if ready else (wf.last_task or wf.task_tree)
+    return json.loads(to_json(source.data))
 
 
 def find_task(wf: BpmnWorkflow, task_id: str):
