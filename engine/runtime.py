@@ -19,7 +19,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable
 from uuid import UUID
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
@@ -46,6 +46,14 @@ JOURNALED_STATES = {
     TaskState.ERROR: "error",
     TaskState.CANCELLED: "cancelled",
 }
+
+
+# Statements built once: building SQL expressions costs more per step than running them on SQLite.
+_ITEM_WITH_CASE = (select(WorkItem, Case).join(Case, Case.id == WorkItem.case_id)
+                   .where(WorkItem.id == bindparam("item_id")))
+_OPEN_ITEMS = select(WorkItem).where(WorkItem.case_id == bindparam("case_id"), WorkItem.state == "open")
+_PENDING_TIMERS = select(Timer).where(Timer.case_id == bindparam("case_id"), Timer.status == "pending")
+_OPEN_INCIDENTS = select(Incident).where(Incident.case_id == bindparam("case_id"), Incident.resolved_at.is_(None))
 
 
 class RuntimeError_(Exception):
@@ -379,9 +387,10 @@ class Runtime:
         now = self.clock.now()
         with self.session_factory() as s:
             with s.begin():
-                item = s.get(WorkItem, work_item_id)
-                if item is None:
+                found = s.execute(_ITEM_WITH_CASE, {"item_id": work_item_id}).first()  # one round trip for both
+                if found is None:
                     raise NotFound(f"任务 {work_item_id} 不存在（no such task）")
+                item = found[0]
                 if item.state != "open":
                     raise Conflict(f"任务 {work_item_id} 已{_STATE_CN.get(item.state, item.state)}，不能再次办理"
                                    f"（task is {item.state}; reload the task list）",
@@ -504,11 +513,13 @@ class Runtime:
                  run: Callable, new_case: bool = False) -> CaseView:
         with s.no_autoflush:
             outcome = self._execute_unflushed(s, case, wf, cmd, first, run, new_case)
+        items, incidents, timers, data, journal_rows = outcome
         try:
             s.flush()
         except StaleDataError:
             raise Conflict("案件已被他人同时更新，请刷新后重试（the case was changed concurrently; reload and retry）") from None
-        items, incidents, timers, data = outcome
+        # One executemany after the case row moved under its version lock: no ORM bookkeeping for history.
+        s.execute(JournalEvent.__table__.insert(), journal_rows)
         definition_version = self._meta[case.definition_id]["version"]
         return CaseView(
             id=case.id, case_no=case.case_no, process_key=case.process_key, definition_id=case.definition_id,
@@ -540,8 +551,7 @@ class Runtime:
             for dl in cmd.deadlines:
                 events.append(PendingEvent("deadline.computed", cmd.actor, cmd.now, None, dl))
             # A case without open incidents has another status: only then is the query needed.
-            incidents = [] if new_case or case.status != "incident" else list(s.scalars(select(Incident).where(
-                Incident.case_id == case.id, Incident.resolved_at.is_(None))))
+            incidents = [] if new_case or case.status != "incident" else list(s.scalars(_OPEN_INCIDENTS, {"case_id": case.id}))
             if error is not None:
                 new_incidents, incident_events = self._open_incidents(s, case, wf, error, cmd)
                 incidents.extend(new_incidents)
@@ -564,8 +574,7 @@ class Runtime:
         case.state = self.codec.dumps(wf)
         case.updated_at = cmd.now
         rows = journal_append(case, events)
-        s.add_all(JournalEvent(**row) for row in rows)
-        return items, incidents, timers, data
+        return items, incidents, timers, data, rows
 
     def _state_events(self, wf: BpmnWorkflow, before: dict, cmd: _Command) -> list[PendingEvent]:
         changed = []
@@ -608,9 +617,7 @@ class Runtime:
     def _sync_work_items(self, s: Session, case: Case, wf: BpmnWorkflow, cmd: _Command,
                          new_case: bool) -> list[WorkItem]:
         ready = {str(t.id): t for t in wf.get_tasks(state=TaskState.READY, manual=True)}
-        existing = {} if new_case else {
-            w.task_id: w for w in s.scalars(select(WorkItem).where(WorkItem.case_id == case.id,
-                                                                    WorkItem.state == "open"))}
+        existing = {} if new_case else {w.task_id: w for w in s.scalars(_OPEN_ITEMS, {"case_id": case.id})}
         for task_id, row in existing.items():
             if task_id in ready:
                 continue
@@ -659,8 +666,7 @@ class Runtime:
                 waiting[str(task.id)] = (task, due)
         has_timers = bool(self._meta.get(case.definition_id, {}).get("timers", True))
         existing = {} if new_case or not has_timers else {
-            t.task_id: t for t in s.scalars(select(Timer).where(Timer.case_id == case.id,
-                                                                 Timer.status == "pending"))}
+            t.task_id: t for t in s.scalars(_PENDING_TIMERS, {"case_id": case.id})}
         for task_id, row in existing.items():
             if task_id in waiting:
                 due = waiting[task_id][1]
