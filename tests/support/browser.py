@@ -1,0 +1,51 @@
+"""Headless Chromium (Debian's package) driven by Playwright, against the app served on a loopback port."""
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+
+import pytest
+from werkzeug.serving import make_server
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def chromium_path() -> str | None:
+    for name in ("chromium", "chromium-browser"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+@pytest.fixture
+def live_server(sqlite_container):
+    from web.app import create_app
+
+    app = create_app(sqlite_container)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}", sqlite_container
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+@pytest.fixture
+def page(tmp_path):
+    path = chromium_path()
+    if path is None:
+        if os.environ.get("LIANXIN_REQUIRE_CHROMIUM") == "1":
+            pytest.fail("chromium is required here (LIANXIN_REQUIRE_CHROMIUM=1) but not installed")
+        pytest.skip("Debian's chromium is not installed: apt-get install chromium (CI installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 800})
+        pg = context.new_page()
+        yield pg
+        context.close()
+        browser.close()
