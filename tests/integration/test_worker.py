@@ -1,0 +1,69 @@
+"""The timer worker: several at once, each timer fired exactly once; failures retried with backoff."""
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from engine.definitions import collect_files
+from engine.store import JournalEvent, Timer
+from engine.worker import Worker
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_two_workers_fire_every_timer_once(container, clock):
+    rt = container.runtime
+    rt.deploy(collect_files([str(ROOT / "processes")]), actor="test")
+    cases = [rt.start("simple_case", {"category": "劳动社保", "location": "county_a"}, "registrar")
+             for _ in range(30)]
+    clock.advance(timedelta(days=10))
+    workers = [Worker(rt, container.session_factory, clock, name=f"w{i}") for i in range(2)]
+    results = []
+    barrier = threading.Barrier(2)
+
+    def run(w):
+        barrier.wait()
+        results.append(w.run_once())
+
+    threads = [threading.Thread(target=run, args=(w,)) for w in workers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(r["cases_fired"] for r in results) == len(cases)
+    assert all(r["failed"] == 0 for r in results)
+    with container.session_factory() as s:
+        fired = s.scalar(select(func.count()).select_from(Timer).where(Timer.status == "fired"))
+        timer_events = s.scalar(select(func.count()).select_from(JournalEvent).where(JournalEvent.type == "timer.fired"))
+    assert fired == len(cases) and timer_events == len(cases)
+    for case in cases:
+        reminders = [e for e in rt.history(case.id) if e["type"] == "service.called"
+                     and e["data"]["handler"] == "remind"]
+        assert len(reminders) == 1
+
+
+def test_a_failing_timer_is_retried_with_backoff(container, clock, monkeypatch):
+    rt = container.runtime
+    rt.deploy(collect_files([str(ROOT / "processes")]), actor="test")
+    case = rt.start("simple_case", {"category": "劳动社保", "location": "county_a"}, "registrar")
+    clock.advance(timedelta(days=10))
+    worker = Worker(rt, container.session_factory, clock)
+    original = rt._fire_in
+
+    def broken(*args, **kwargs):
+        raise OSError("磁盘暂时不可用")
+
+    monkeypatch.setattr(rt, "_fire_in", broken)
+    assert worker.run_once()["failed"] == 1
+    with container.session_factory() as s:
+        row = s.scalar(select(Timer).where(Timer.case_id == case.id, Timer.element_id == "Timer_sign_limit"))
+        assert (row.status, row.attempts) == ("pending", 1) and "磁盘暂时不可用" in row.last_error
+        assert row.next_attempt_at == clock.now() + timedelta(seconds=30)
+    assert worker.run_once()["cases_fired"] == 0  # backing off
+    monkeypatch.setattr(rt, "_fire_in", original)
+    clock.advance(timedelta(seconds=31))
+    assert worker.run_once()["cases_fired"] == 1
+    assert [e for e in rt.history(case.id) if e["type"] == "timer.fired"]
