@@ -1,15 +1,16 @@
 """The sandbox for every piece of Python text a process designer writes.
 
-Script tasks, pre/post scripts, gateway conditions, timer expressions, service-task parameters and DMN cells all
-reach SpiffWorkflow's `PythonScriptEngine`, whose default environment runs them with `exec` and full builtins.
-Process files are uploaded through the web, so their text is untrusted: without this module a condition could
-read `/etc/passwd`, the environment (database password, secret key) or walk `().__class__.__base__` to `os`.
+Script tasks, pre/post scripts, gateway conditions, timer expressions, service-task parameters and DMN cells
+all reach SpiffWorkflow's `PythonScriptEngine`, whose default environment runs them with `exec` and full
+builtins. Process files are uploaded through the web, so their text is untrusted: without this module a
+condition could read `/etc/passwd`, the environment (database password, secret key) or walk
+`().__class__.__base__` to `os`.
 
 How the text is made safe:
 
-* It is compiled by RestrictedPython (`compile_restricted_exec` / `compile_restricted_eval`) through `_Policy`,
-  which also refuses `import` and `class`, and rewrites the code so that loops, comprehensions and functions
-  call a CPU budget, and `*`, `**`, `<<` go through size checks. Compiled code is cached by its text.
+* It is compiled by RestrictedPython (`compile_restricted_exec` / `compile_restricted_eval`) through
+  `_Policy`, which also refuses `import` and `class`, and rewrites the code so that loops, comprehensions and
+  functions call a CPU budget, and `*`, `**`, `<<` go through size checks. Compiled code is cached by text.
 * It runs with RestrictedPython's guards: no name or attribute that starts with `_`, a small set of builtins,
   writes only into dicts, lists and sets. Helpers (`workdays`, `days`, `now`, ...) are handed over in wrappers
   with no attribute to read, so neither a script nor a getattr walk reaches the helper's module or closure.
@@ -22,9 +23,9 @@ How the text is made safe:
   `10**10**9`, `1 << 10**10`, `range(10**12)` handed to C code) are refused; anything else needs rlimits or a
   separate process.
 
-Errors are `ScriptError`, with a `kind` and a message in Chinese and English saying what was refused and what to
-do. It derives from SpiffWorkflow's own exception class so SpiffWorkflow passes it on with its notes instead of
-replacing it by "Error evaluating expression" (that wrapper would drop the message).
+Errors are `ScriptError`, with a `kind` and a message in Chinese and English saying what was refused and what
+to do. It derives from SpiffWorkflow's own exception class so SpiffWorkflow passes it on with its notes
+instead of replacing it by "Error evaluating expression" (that wrapper would drop the message).
 """
 from __future__ import annotations
 
@@ -72,8 +73,8 @@ class ScriptError(SpiffWorkflowException):
     """A script or expression was refused or failed.
 
     kind: "syntax" (does not parse), "forbidden" (uses something the sandbox refuses), "timeout" (CPU budget
-    spent), "too_large" (would build a huge value), "conflict" (task data hides a helper), "runtime" (any other
-    error; the original exception is `__cause__`). `line` is the line in the script, when known.
+    spent), "too_large" (would build a huge value), "conflict" (task data hides a helper), "runtime" (any
+    other error; the original exception is `__cause__`). `line` is the line in the script, when known.
     """
 
     def __init__(self, message: str, kind: str = "runtime", line: int | None = None):
@@ -89,7 +90,7 @@ class ScriptError(SpiffWorkflowException):
         return (type(self), (self.message, self.kind, self.line))
 
 
-# ---------------------------------------------------------------------------------------------------- messages
+# ------------------------------------------------------------------------------------------------ messages
 
 def _msg_import() -> str:
     return f"脚本不允许 import 语句 (import is not allowed in BPMN scripts; {_ADVICE})"
@@ -136,7 +137,7 @@ def _translate_policy_error(info: str) -> str:
     return f"脚本包含不允许的写法：{info} (not allowed in BPMN scripts)"
 
 
-# ---------------------------------------------------------------------------------------------------- compiling
+# ------------------------------------------------------------------------------------------------ compiling
 
 _GUARDED_BINOPS: dict[type, str] = {ast.Mult: "_mul_", ast.Pow: "_pow_", ast.LShift: "_lshift_"}
 
@@ -266,7 +267,7 @@ def check_script(text: str) -> str | None:
     return compiled.error[1] if compiled.error else None
 
 
-# ---------------------------------------------------------------------------------------------------- guards
+# ------------------------------------------------------------------------------------------------ guards
 
 def _guarded_getattr(obj: Any, name: str, *default: Any) -> Any:
     if not isinstance(name, str):
@@ -324,7 +325,8 @@ def _mul(a: Any, b: Any, op: Callable = operator.mul) -> Any:
 
 
 def _pow(a: Any, b: Any, op: Callable = operator.pow) -> Any:
-    if isinstance(a, int) and isinstance(b, int) and b > 0 and abs(a) > 1 and a.bit_length() * b > MAX_INT_BITS:
+    if isinstance(a, int) and isinstance(b, int) and b > 0 and abs(a) > 1 \
+            and a.bit_length() * b > MAX_INT_BITS:
         raise ScriptError(_msg_too_large(f"a power of more than {MAX_INT_BITS} bits"), "too_large")
     return op(a, b)
 
@@ -420,7 +422,7 @@ def _cpu_budget(cpu_seconds: float) -> Callable[[], bool]:
         if countdown <= 0:
             countdown = _CHECK_EVERY
             if time.thread_time() > deadline:
-                countdown = _CHECK_EVERY * 10**9  # from now on every call fails, even after the script caught the first one
+                countdown = 0  # from now on every call fails, even after the script caught the first one
                 raise ScriptError(_msg_timeout(cpu_seconds), "timeout")
         return True
 
@@ -450,7 +452,7 @@ class _Helper:
         raise TypeError("helpers cannot be copied or stored")
 
 
-# ---------------------------------------------------------------------------------------------------- running
+# ------------------------------------------------------------------------------------------------ running
 
 def _script_line(tb: TracebackType | None) -> int | None:
     line = None
