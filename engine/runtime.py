@@ -32,7 +32,7 @@ from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.util.task import TaskState
 
 from . import spiff_patches
-from .clock import Clock, SHANGHAI
+from .clock import SHANGHAI, Clock
 from .handlers import HandlerContext, HandlerRegistry
 from .journal import PendingEvent, append as journal_append, to_json
 from .state import STATE_FORMAT, StateCodec, prune_finished_history
@@ -52,7 +52,7 @@ JOURNALED_STATES = {
 _ITEM_WITH_CASE = (select(WorkItem, Case).join(Case, Case.id == WorkItem.case_id)
                    .where(WorkItem.id == bindparam("item_id")))
 _OPEN_ITEMS = select(WorkItem).where(WorkItem.case_id == bindparam("case_id"), WorkItem.state == "open")
-_PENDING_TIMERS = select(Timer).where(Timer.case_id == bindparam("case_id"), Timer.status == "pending")
+_LIVE_TIMERS = select(Timer).where(Timer.case_id == bindparam("case_id"), Timer.status.in_(("pending", "paused")))
 _OPEN_INCIDENTS = select(Incident).where(Incident.case_id == bindparam("case_id"), Incident.resolved_at.is_(None))
 
 
@@ -122,6 +122,8 @@ class CaseView:
     data: dict[str, Any]
     created_at: datetime
     updated_at: datetime
+    deadlines: list[dict] = field(default_factory=list)
+    paused: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -159,13 +161,25 @@ def current_command() -> _Command:
     return cmd
 
 
+_evaluating: contextvars.ContextVar[Any] = contextvars.ContextVar("lianxin_evaluating_task", default=None)
+PAUSED_UNTIL = "9999-12-31T00:00:00+00:00"  # a paused timer's event value: it cannot fire while the clock stops
+
+
 class LianxinScriptEngine(PythonScriptEngine):
-    """Routes service tasks to the handler registry, recording each call and its result."""
+    """Routes service tasks to the handler registry, recording each call and its result, and tells the
+    deadline helpers which task is evaluating them (so a deadline is attributed to its timer)."""
 
     def __init__(self, environment, handlers: HandlerRegistry, ports: dict):
         super().__init__(environment=environment)
         self.handlers = handlers
         self.ports = ports
+
+    def evaluate(self, task, expression, external_context=None):
+        token = _evaluating.set(task)
+        try:
+            return super().evaluate(task, expression, external_context)
+        finally:
+            _evaluating.reset(token)
 
     def call_service(self, task, operation_name=None, operation_params=None, **kwargs):
         cmd = current_command()
@@ -197,12 +211,14 @@ class Runtime:
         cpu_seconds: float = 2.0,
         script_helpers: dict[str, Callable] | None = None,
         read_session_factory: sessionmaker | None = None,
+        yellow_workdays: int = 3,
     ):
         spiff_patches.apply()
         from .sandbox import SandboxEnvironment  # local: keeps import of RestrictedPython off the module path
 
         self.session_factory = session_factory
         self.read_sessions = read_session_factory or session_factory
+        self.yellow_workdays = yellow_workdays
         self.clock = clock
         self.handlers = handlers
         self.calendar = calendar
@@ -241,9 +257,19 @@ class Runtime:
             deadline = self.calendar.due(begin, workdays=n)
         else:
             deadline = self.calendar.due(begin, days=n, roll_forward=roll_forward)
-        info = deadline.to_dict() if hasattr(deadline, "to_dict") else dict(deadline)
+        info = deadline.to_dict()
+        task = _evaluating.get()
+        if task is not None:
+            info["task_id"] = str(task.id)
+            info["element_id"] = getattr(task.task_spec, "bpmn_id", None)
+        info["start_at"] = begin.isoformat()
         cmd.deadlines.append(info)
         return deadline.due_at.isoformat()
+
+    def compute_deadline(self, rule: str, n: int, start: datetime, roll_forward: bool = True):
+        if rule == "WD":
+            return self.calendar.due(start, workdays=n)
+        return self.calendar.due(start, days=n, roll_forward=roll_forward)
 
     # ---- definitions
 
@@ -509,10 +535,10 @@ class Runtime:
         spec, subprocess_specs = self.load_definition(s, case.definition_id)
         return self.codec.loads(case.state, spec, subprocess_specs, self.script_engine)
 
-    def _execute(self, s: Session, case: Case, wf: BpmnWorkflow, cmd: _Command, first: PendingEvent,
-                 run: Callable, new_case: bool = False) -> CaseView:
+    def _execute(self, s: Session, case: Case, wf: BpmnWorkflow, cmd: _Command, first: PendingEvent | None,
+                 run: Callable, new_case: bool = False, journal_first_after: dict | None = None) -> CaseView:
         with s.no_autoflush:
-            outcome = self._execute_unflushed(s, case, wf, cmd, first, run, new_case)
+            outcome = self._execute_unflushed(s, case, wf, cmd, first, run, new_case, journal_first_after)
         items, incidents, timers, data, journal_rows = outcome
         try:
             s.flush()
@@ -529,9 +555,10 @@ class Runtime:
             timers=sorted(({"id": t.id, "element_id": t.element_id, "due_at": t.due_at} for t in timers),
                           key=lambda t: t["due_at"]),
             data=data, created_at=case.created_at, updated_at=case.updated_at,
+            deadlines=self.deadline_views(timers, cmd.now), paused=case.paused_at is not None,
         )
 
-    def _execute_unflushed(self, s, case, wf, cmd, first, run, new_case):
+    def _execute_unflushed(self, s, case, wf, cmd, first, run, new_case, journal_first_after=None):
         before = {t.id: t.state for t in _all_tasks(wf)}
         token_cmd = _current.set(cmd)
         token_now = spiff_patches.set_command_instant(cmd.now)
@@ -540,16 +567,20 @@ class Runtime:
             try:
                 run(wf)
                 wf.do_engine_steps()
-            except (Conflict, NotFound):
+            except (Conflict, NotFound, Invalid):
                 raise
             except Exception as exc:  # engine errors become incidents; the command's effect so far is kept
                 error = exc
-            events = [first]
+            if journal_first_after is not None:
+                first = journal_first_after.get("event")
+                if first is None and error is None:
+                    raise Conflict("没有需要变更的期限（nothing to change）")
+            events = [first] if first is not None else []
             events.extend(self._state_events(wf, before, cmd))
             for call in cmd.service_calls:
                 events.append(PendingEvent("service.called", cmd.actor, cmd.now, call["element_id"], call))
             for dl in cmd.deadlines:
-                events.append(PendingEvent("deadline.computed", cmd.actor, cmd.now, None, dl))
+                events.append(PendingEvent("deadline.computed", cmd.actor, cmd.now, dl.get("element_id"), dl))
             # A case without open incidents has another status: only then is the query needed.
             incidents = [] if new_case or case.status != "incident" else list(s.scalars(_OPEN_INCIDENTS, {"case_id": case.id}))
             if error is not None:
@@ -628,6 +659,10 @@ class Runtime:
                 row.completed_by = cmd.actor
         meta = self._meta.get(case.definition_id, {}).get("user_tasks", {})
         still_open = [row for task_id, row in existing.items() if task_id in ready]
+        for row in still_open:  # a deadline moved (extension, recompute, resume): the work item follows
+            due = _work_item_due(ready[row.task_id])
+            if due is not None and due.year < 9999 and due != row.due_at:
+                row.due_at = due
         for task_id, task in ready.items():
             if task_id in existing:
                 continue
@@ -666,24 +701,234 @@ class Runtime:
                 waiting[str(task.id)] = (task, due)
         has_timers = bool(self._meta.get(case.definition_id, {}).get("timers", True))
         existing = {} if new_case or not has_timers else {
-            t.task_id: t for t in s.scalars(_PENDING_TIMERS, {"case_id": case.id})}
+            t.task_id: t for t in s.scalars(_LIVE_TIMERS, {"case_id": case.id})}
+        computed = {d["task_id"]: d for d in cmd.deadlines if d.get("task_id")}
         for task_id, row in existing.items():
             if task_id in waiting:
                 due = waiting[task_id][1]
-                if row.due_at != due:
+                if row.status == "pending" and row.due_at != due:
                     row.due_at = due
+                if task_id in computed:
+                    _apply_rule(row, computed[task_id])
                 continue
-            fired = row.due_at <= cmd.now
+            fired = row.status == "pending" and row.due_at <= cmd.now
             row.status = "fired" if fired else "cancelled"
             row.fired_at = cmd.now if fired else None
         pending = [row for task_id, row in existing.items() if task_id in waiting]
         for task_id, (task, due) in waiting.items():
             if task_id not in existing:
                 row = Timer(case_id=case.id, task_id=task_id, element_id=task.task_spec.bpmn_id, due_at=due,
-                            status="pending", attempts=0, created_at=cmd.now)
+                            status="pending", attempts=0, created_at=cmd.now,
+                            label=getattr(task.task_spec, "bpmn_name", None), extension_days=0,
+                            provisional=False, roll_forward=True)
+                if task_id in computed:
+                    _apply_rule(row, computed[task_id])
                 s.add(row)
                 pending.append(row)
         return pending
+
+    # ---- deadlines: stop the clock, extend, recompute after a calendar change
+
+    def pause_deadlines(self, case_id: int, actor: str, reason: str) -> CaseView:
+        """Stop the clock (e.g. waiting on the petitioner, a hearing): every running deadline keeps the days it
+        had left and cannot fire until resumed."""
+        if not reason or not reason.strip():
+            raise Invalid("暂停计时必须说明理由（a reason is required to stop the clock）")
+
+        def change(s, case, wf, cmd):
+            if case.paused_at is not None:
+                raise Conflict(f"案件 {case_id} 已暂停计时（the case's clock is already stopped）")
+            changed = []
+            for row in s.scalars(_LIVE_TIMERS, {"case_id": case_id}):
+                if row.status != "pending" or row.rule is None:
+                    continue
+                row.remaining_days = self._days_left(row, cmd.now)
+                row.paused_at = cmd.now
+                row.status = "paused"
+                _set_event_value(wf, row.task_id, PAUSED_UNTIL)
+                changed.append({"element_id": row.element_id, "due_at": row.due_at.isoformat(),
+                                "remaining_days": row.remaining_days, "rule": row.rule})
+            case.paused_at, case.pause_reason = cmd.now, reason
+            return PendingEvent("deadlines.paused", actor, cmd.now, None,
+                                {"reason": reason, "deadlines": changed, "now": cmd.now.isoformat()})
+
+        return self._change(case_id, actor, change)
+
+    def resume_deadlines(self, case_id: int, actor: str, reason: str = "") -> CaseView:
+        def change(s, case, wf, cmd):
+            if case.paused_at is None:
+                raise Conflict(f"案件 {case_id} 没有暂停计时（the case's clock is running）")
+            changed = []
+            for row in s.scalars(_LIVE_TIMERS, {"case_id": case_id}):
+                if row.status != "paused":
+                    continue
+                deadline = self.compute_deadline(row.rule, row.remaining_days or 0, cmd.now, row.roll_forward)
+                old = row.due_at
+                _apply_deadline(row, deadline)
+                row.status, row.paused_at, row.remaining_days = "pending", None, None
+                _set_event_value(wf, row.task_id, row.due_at.isoformat())
+                changed.append({"element_id": row.element_id, "old_due_at": old.isoformat(),
+                                "new_due_at": row.due_at.isoformat(), "explanation": deadline.explain()})
+            paused_days = (cmd.now - case.paused_at).days
+            case.paused_at, case.pause_reason = None, None
+            return PendingEvent("deadlines.resumed", actor, cmd.now, None,
+                                {"reason": reason, "paused_days": paused_days, "deadlines": changed,
+                                 "now": cmd.now.isoformat()})
+
+        return self._change(case_id, actor, change)
+
+    def extend_deadline(self, case_id: int, element_id: str, days: int, actor: str, reason: str,
+                        max_days: int = 30) -> CaseView:
+        """An approved extension (延期): the deadline of timer `element_id` moves by `days` calendar days from
+        its current due date (at most `max_days` in all), and its timer moves with it."""
+        if not isinstance(days, int) or isinstance(days, bool) or days <= 0:
+            raise Invalid("延期天数必须是正整数（extension days must be a positive whole number）")
+        if not reason or not reason.strip():
+            raise Invalid("延期必须说明理由（a reason is required for an extension）")
+
+        def change(s, case, wf, cmd):
+            rows = [r for r in s.scalars(_LIVE_TIMERS, {"case_id": case_id}) if r.element_id == element_id]
+            if not rows:
+                raise Conflict(f"案件 {case_id} 没有进行中的期限 {element_id}（no running deadline {element_id}）")
+            row = rows[0]
+            if row.extension_days + days > max_days:
+                raise Invalid(f"延期总计不得超过 {max_days} 日，已延期 {row.extension_days} 日"
+                              f"（extensions may total at most {max_days} days）",
+                              {"already_extended": row.extension_days, "max_days": max_days})
+            old = row.due_at
+            base_date = (old - timedelta(microseconds=1)).astimezone(SHANGHAI).date()
+            deadline = self.calendar.due(base_date, days=days, roll_forward=True, cutoff=None)
+            row.extension_days += days
+            row.due_at = deadline.due_at
+            row.explanation = to_json(dict(deadline.to_dict(), extension_of=old.isoformat()))
+            row.provisional = row.provisional or deadline.provisional
+            if row.status == "pending":
+                _set_event_value(wf, row.task_id, row.due_at.isoformat())
+            return PendingEvent("deadline.extended", actor, cmd.now, element_id,
+                                {"reason": reason, "days": days, "old_due_at": old.isoformat(),
+                                 "new_due_at": row.due_at.isoformat(), "total_extension": row.extension_days,
+                                 "explanation": deadline.explain(), "now": cmd.now.isoformat()})
+
+        return self._change(case_id, actor, change)
+
+    def recompute_deadlines(self, actor: str = "calendar", now: datetime | None = None) -> dict:
+        """After a calendar year is imported or corrected: recompute every running deadline not yet due,
+        move its timer and journal old and new due dates. Returns counts."""
+        now = now or self.clock.now()
+        with self.read_sessions() as rs:
+            rows = rs.execute(select(Timer.case_id, Timer.id).where(
+                Timer.status == "pending", Timer.rule.is_not(None), Timer.due_at > now)).all()
+        by_case: dict[int, list[int]] = {}
+        for r in rows:
+            by_case.setdefault(r.case_id, []).append(r.id)
+        moved = unchanged = 0
+        for case_id, timer_ids in by_case.items():
+            result = {"moved": 0}
+
+            def change(s, case, wf, cmd, timer_ids=timer_ids, result=result):
+                changes = []
+                for row in s.scalars(select(Timer).where(Timer.id.in_(timer_ids))):
+                    if row.status != "pending" or row.due_at <= cmd.now:
+                        continue
+                    deadline = self.compute_deadline(row.rule, row.days, row.start_at, row.roll_forward)
+                    if row.extension_days:
+                        base = (deadline.due_at - timedelta(microseconds=1)).astimezone(SHANGHAI).date()
+                        deadline = self.calendar.due(base, days=row.extension_days, cutoff=None)
+                    if deadline.due_at == row.due_at and deadline.provisional == row.provisional:
+                        continue
+                    old, was_provisional = row.due_at, row.provisional
+                    _apply_deadline(row, deadline)
+                    _set_event_value(wf, row.task_id, row.due_at.isoformat())
+                    changes.append({"element_id": row.element_id, "old_due_at": old.isoformat(),
+                                    "new_due_at": row.due_at.isoformat(), "was_provisional": was_provisional,
+                                    "provisional": row.provisional,
+                                    "calendar_versions": deadline.to_dict()["calendar_versions"]})
+                result["moved"] = len(changes)
+                if not changes:
+                    return None
+                return PendingEvent("deadlines.recomputed", actor, cmd.now, None,
+                                    {"deadlines": changes, "now": cmd.now.isoformat()})
+
+            try:
+                self._change(case_id, actor, change, now=now)
+            except Conflict:
+                continue
+            if result["moved"]:
+                moved += result["moved"]
+            else:
+                unchanged += len(timer_ids)
+        return {"cases": len(by_case), "moved": moved, "unchanged": unchanged}
+
+    def alert(self, due_at: datetime | None, now: datetime) -> tuple[str, int | None]:
+        """green, yellow (at most `yellow_workdays` working days left) or red (overdue), and the days left."""
+        if due_at is None:
+            return "green", None
+        if now >= due_at:
+            return "red", 0
+        due_date = (due_at - timedelta(microseconds=1)).astimezone(SHANGHAI).date()
+        left = self.workdays_between(now.astimezone(SHANGHAI).date(), due_date)
+        return ("yellow" if left <= self.yellow_workdays else "green"), left
+
+    def deadline_views(self, timers, now: datetime) -> list[dict]:
+        out = []
+        for t in timers:
+            if t.rule is None:
+                continue
+            explanation = json.loads(t.explanation) if t.explanation else {}
+            if t.status == "paused":
+                state, left = "paused", t.remaining_days
+            else:
+                state, left = self.alert(t.due_at, now)
+            out.append({"key": t.element_id, "label": t.label or t.element_id, "start": t.start_at,
+                        "due_at": t.due_at, "days": t.days, "day_type": "workdays" if t.rule == "WD" else "days",
+                        "extension_days": t.extension_days, "provisional": t.provisional, "state": state,
+                        "workdays_left": left, "explanation": explanation.get("explanation")})
+        return sorted(out, key=lambda d: d["due_at"])
+
+    def import_calendar(self, path_or_text, actor: str, fmt: str | None = None) -> dict:
+        """Import a year's official arrangement, then move every running deadline it changes."""
+        from .calendar import import_year
+
+        now = self.clock.now()
+        with self.session_factory() as s, s.begin():
+            result = import_year(s, path_or_text, actor, now, fmt=fmt)
+        recomputed = self.recompute_deadlines(actor=actor, now=now)
+        return {"import": result, "recomputed": recomputed}
+
+    def _days_left(self, row: Timer, now: datetime) -> int:
+        due_date = (row.due_at - timedelta(microseconds=1)).astimezone(SHANGHAI).date()
+        today = now.astimezone(SHANGHAI).date()
+        if due_date <= today:
+            return 0
+        if row.rule == "CAL":
+            return (due_date - today).days
+        return self.workdays_between(today, due_date)
+
+    def workdays_between(self, today, due_date) -> int:
+        """Working days after `today` up to and including `due_date`."""
+        cal = self.calendar.calendar()
+        n, d = 0, today
+        while d < due_date:
+            d = d + timedelta(days=1)
+            if cal.is_workday(d):
+                n += 1
+        return n
+
+    def _change(self, case_id: int, actor: str, change: Callable, now: datetime | None = None) -> CaseView:
+        """A command that changes deadlines rather than moving tokens: same unit of work, same journal."""
+        now = now or self.clock.now()
+        with self.session_factory() as s:
+            with s.begin():
+                case = self._lock_case(s, case_id, None)
+                wf = self._load(s, case)
+                cmd = _Command(case.id, actor, now)
+                holder = {}
+
+                def run(wf):
+                    holder["event"] = change(s, case, wf, cmd)
+
+                view = self._execute(s, case, wf, cmd, None, run, journal_first_after=holder)
+                return view
 
     # ---- reading
 
@@ -700,7 +945,8 @@ class Runtime:
                           .order_by(WorkItem.id)).all()
         incidents = s.scalars(select(Incident).where(Incident.case_id == case_id, Incident.resolved_at.is_(None))
                               .order_by(Incident.id)).all()
-        timers = s.scalars(select(Timer).where(Timer.case_id == case_id, Timer.status == "pending")
+        timers = s.scalars(select(Timer).where(Timer.case_id == case_id,
+                                               Timer.status.in_(("pending", "paused")))
                            .order_by(Timer.due_at)).all()
         return CaseView(
             id=case.id, case_no=case.case_no, process_key=case.process_key, definition_id=case.definition_id,
@@ -709,6 +955,7 @@ class Runtime:
             incidents=[IncidentView(i.id, i.element_id, i.kind, i.message, i.at) for i in incidents],
             timers=[{"id": t.id, "element_id": t.element_id, "due_at": t.due_at} for t in timers],
             data=self.case_data(s, case), created_at=case.created_at, updated_at=case.updated_at,
+            deadlines=self.deadline_views(timers, self.clock.now()), paused=case.paused_at is not None,
         )
 
     def case_data(self, s: Session, case: Case) -> dict:
@@ -784,6 +1031,26 @@ def task_view(w: WorkItem) -> TaskView:
     return TaskView(id=w.id, case_id=w.case_id, task_id=w.task_id, element_id=w.element_id, name=w.name,
                     process_key=w.process_key, role=w.role, unit=w.unit, lane=w.lane, form=w.form,
                     assignee=w.assignee, state=w.state, created_at=w.created_at, due_at=w.due_at)
+
+
+def _apply_rule(row: Timer, info: dict) -> None:
+    row.rule, row.days = info["rule"], info["n"]
+    row.start_at = datetime.fromisoformat(info["start_at"])
+    row.roll_forward = bool(info.get("roll_forward", True))
+    row.provisional = bool(info.get("provisional"))
+    row.explanation = to_json(info)
+
+
+def _apply_deadline(row: Timer, deadline) -> None:
+    row.due_at = deadline.due_at
+    row.provisional = bool(deadline.provisional)
+    row.explanation = to_json(deadline.to_dict())
+
+
+def _set_event_value(wf: BpmnWorkflow, task_id: str, value: str) -> None:
+    task = find_task(wf, task_id)
+    if task is not None:
+        task.internal_data["event_value"] = value
 
 
 def _view_data(wf: BpmnWorkflow) -> dict:

@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
@@ -95,6 +96,8 @@ class Case(Base):
     updated_at: Mapped[datetime] = mapped_column(UTC_DT)
     completed_at: Mapped[datetime | None] = mapped_column(UTC_DT, nullable=True)
     started_by: Mapped[str] = mapped_column(String(64))
+    paused_at: Mapped[datetime | None] = mapped_column(UTC_DT, nullable=True)
+    pause_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
     last_hash: Mapped[str] = mapped_column(String(64), default="")
 
@@ -142,7 +145,19 @@ class Timer(Base):
     task_id: Mapped[str] = mapped_column(String(36))
     element_id: Mapped[str] = mapped_column(String(128))
     due_at: Mapped[datetime] = mapped_column(UTC_DT)
-    status: Mapped[str] = mapped_column(String(16))  # pending, fired, cancelled, failed
+    status: Mapped[str] = mapped_column(String(16))  # pending, paused, fired, cancelled, failed
+    label: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    # The deadline rule behind the due time, when the timer was written as workdays(n) or days(n): kept so that
+    # a calendar import, a pause or an extension can recompute it, and so that anyone can see how it was counted.
+    rule: Mapped[str | None] = mapped_column(String(8), nullable=True)  # WD or CAL
+    days: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    start_at: Mapped[datetime | None] = mapped_column(UTC_DT, nullable=True)
+    roll_forward: Mapped[bool] = mapped_column(Boolean, default=True)
+    extension_days: Mapped[int] = mapped_column(Integer, default=0)
+    provisional: Mapped[bool] = mapped_column(Boolean, default=False)
+    explanation: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON of the calendar's Deadline
+    paused_at: Mapped[datetime | None] = mapped_column(UTC_DT, nullable=True)
+    remaining_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTC_DT, nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -47,16 +47,17 @@ def show(year: int, as_json: bool) -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--actor", default="cli")
 def import_(file: str, actor: str) -> None:
-    from engine.calendar import CalendarImportError, import_year
+    from engine.calendar import CalendarImportError
 
     c = _container()
     try:
-        with c.session_factory() as s, s.begin():
-            result = import_year(s, file, actor, c.clock.now())
+        outcome = c.runtime.import_calendar(file, actor)
     except CalendarImportError as err:
         click.echo(str(err), err=True)
         sys.exit(1)
-    click.echo(str(result))
+    click.echo(str(outcome["import"]))
+    r = outcome["recomputed"]
+    click.echo(f"重新计算期限：{r['cases']} 件案件，{r['moved']} 个期限已调整（open deadlines recomputed）")
 
 
 @calendar.command("due")

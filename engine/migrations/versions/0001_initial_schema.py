@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-29 19:05:11.377723
+Create Date: 2026-11-29 19:14:45.548848
 """
 from alembic import op
 import sqlalchemy as sa
@@ -147,6 +147,8 @@ def upgrade() -> None:
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('completed_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('started_by', sa.String(length=64), nullable=False),
+    sa.Column('paused_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('pause_reason', sa.Text(), nullable=True),
     sa.Column('last_seq', sa.Integer(), nullable=False),
     sa.Column('last_hash', sa.String(length=64), nullable=False),
     sa.ForeignKeyConstraint(['definition_id'], ['process_definition.id'], name=op.f('fk_case_instance_definition_id_process_definition')),
@@ -196,6 +198,16 @@ def upgrade() -> None:
     sa.Column('element_id', sa.String(length=128), nullable=False),
     sa.Column('due_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('label', sa.String(length=256), nullable=True),
+    sa.Column('rule', sa.String(length=8), nullable=True),
+    sa.Column('days', sa.Integer(), nullable=True),
+    sa.Column('start_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('roll_forward', sa.Boolean(), nullable=False),
+    sa.Column('extension_days', sa.Integer(), nullable=False),
+    sa.Column('provisional', sa.Boolean(), nullable=False),
+    sa.Column('explanation', sa.Text(), nullable=True),
+    sa.Column('paused_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('remaining_days', sa.Integer(), nullable=True),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('next_attempt_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=True),
