@@ -303,7 +303,7 @@ class Runtime:
 
             compiled = compile_bundle(
                 files, handler_names=self.handlers.names(), check_expression=sandbox.check_expression,
-                check_script=sandbox.check_script, known_functions=self.helper_names,
+                check_script=sandbox.check_script, known_functions=self.helper_names | sandbox.BUILTIN_NAMES,
                 resolve_external=resolve_external,
             )
         with self.session_factory() as s, s.begin():

@@ -283,3 +283,11 @@ def test_removing_the_last_event_is_detected(container):
     with container.engine.begin() as conn:
         conn.execute(text("delete from journal_event where case_id = :c and seq = :n"), {"c": case.id, "n": n})
     assert not rt.verify(case.id).ok
+
+
+def test_builtins_may_be_called_in_conditions(container):
+    text_ = bpmn.LOOP.replace("done == True", "len(str(done)) == 4").replace("done == False", "len(str(done)) == 5")
+    [v] = container.runtime.deploy([src(text_, "loop.bpmn")], actor="designer")
+    case = container.runtime.start("loop_case", {}, "registrar")
+    case = container.runtime.complete(case.tasks[0].id, {"done": True}, "handler")
+    assert case.status == "completed"
