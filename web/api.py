@@ -6,7 +6,7 @@ import logging
 from datetime import date, datetime, timedelta
 
 from flask import Blueprint, current_app, jsonify, request, session
-from sqlalchemy import false, or_, select
+from sqlalchemy import false, func, or_, select
 
 from engine.clock import parse_instant
 from engine.runtime import Conflict, Invalid, NotFound, RuntimeError_
@@ -183,6 +183,53 @@ def retry_incidents(case_id: int):
     return ok(view.to_dict())
 
 
+@bp.post("/cases/<int:case_id>/pause")
+@roles_required("county_office", "bureau", "leader", "admin")
+def pause_case(case_id: int):
+    visible_case_or_404(case_id)
+    reason = body().get("reason", "")
+    view = container().runtime.pause_deadlines(case_id, current_principal().username, str(reason))
+    return ok(view.to_dict())
+
+
+@bp.post("/cases/<int:case_id>/resume")
+@roles_required("county_office", "bureau", "leader", "admin")
+def resume_case(case_id: int):
+    visible_case_or_404(case_id)
+    view = container().runtime.resume_deadlines(case_id, current_principal().username,
+                                                str(body().get("reason", "")))
+    return ok(view.to_dict())
+
+
+@bp.post("/cases/<int:case_id>/deadlines/<key>/extend")
+@roles_required("leader", "bureau", "admin")
+def extend_deadline(case_id: int, key: str):
+    visible_case_or_404(case_id)
+    data = body()
+    days = data.get("days")
+    if not isinstance(days, int) or isinstance(days, bool):
+        raise ApiError(400, "malformed", "days 必须是整数（days must be a whole number）")
+    view = container().runtime.extend_deadline(case_id, key, days, current_principal().username,
+                                               str(data.get("reason", "")))
+    return ok(view.to_dict())
+
+
+@bp.get("/reports/overdue")
+@login_required
+def overdue_by_unit():
+    """Overdue open work items per unit (the red list), limited to the caller's units unless they see all."""
+    p = current_principal()
+    c = container()
+    now = c.clock.now()
+    with c.extras["read_sessions"]() as s:
+        q = select(WorkItem.unit, func.count()).where(WorkItem.state == "open", WorkItem.due_at.is_not(None),
+                                                      WorkItem.due_at < now)
+        if not p.has_role(*SEE_ALL):
+            q = q.where(WorkItem.unit.in_(p.units) if p.units else false())
+        rows = s.execute(q.group_by(WorkItem.unit).order_by(func.count().desc())).all()
+    return ok({"now": now, "units": [{"unit": u, "overdue": n} for u, n in rows]})
+
+
 # ---------------------------------------------------------------- tasks
 
 @bp.get("/tasks")
@@ -213,8 +260,12 @@ def list_tasks():
         items = list(s.scalars(q))
     from engine.runtime import task_view
 
-    return ok({"tasks": [dict(task_view(w).__dict__, overdue=bool(w.due_at and w.due_at < now)) for w in items],
-               "now": now})
+    rt = c.runtime
+    out = []
+    for w in items:
+        alert, left = rt.alert(w.due_at, now)
+        out.append(dict(task_view(w).__dict__, overdue=alert == "red", alert=alert, workdays_left=left))
+    return ok({"tasks": out, "now": now})
 
 
 def _task_for_action(task_id: int) -> WorkItem:

@@ -64,6 +64,16 @@ SPEC = {
             body={"type": "object", "properties": {"payload": {"type": "object"}}})},
         "/api/cases/{id}/incidents/retry": {"post": _op("Retry failed steps after a fix", "cases",
                                                         params=[_path_id("id")])},
+        "/api/cases/{id}/pause": {"post": _op("Stop the clock (reason required)", "deadlines", params=[_path_id("id")],
+                                              body={"type": "object", "properties": {"reason": {"type": "string"}}})},
+        "/api/cases/{id}/resume": {"post": _op("Restart the clock with the days left", "deadlines",
+                                               params=[_path_id("id")],
+                                               body={"type": "object", "properties": {"reason": {"type": "string"}}})},
+        "/api/cases/{id}/deadlines/{key}/extend": {"post": _op("Approved extension (at most 30 days in all)", "deadlines",
+            params=[_path_id("id"), {"name": "key", "in": "path", "required": True, "schema": {"type": "string"}}],
+            body={"type": "object", "required": ["days", "reason"], "properties": {
+                "days": {"type": "integer", "minimum": 1, "maximum": 30}, "reason": {"type": "string"}}})},
+        "/api/reports/overdue": {"get": _op("Overdue work items per unit", "deadlines")},
         "/api/tasks": {"get": _op("Work items visible to the caller", "tasks", params=[
             {"name": "scope", "in": "query", "schema": {"type": "string", "enum": ["mine", "unit", "all"]}},
             {"name": "overdue", "in": "query", "schema": {"type": "string", "enum": ["0", "1"]}},
