@@ -67,3 +67,24 @@ def test_a_failing_timer_is_retried_with_backoff(container, clock, monkeypatch):
     clock.advance(timedelta(seconds=31))
     assert worker.run_once()["cases_fired"] == 1
     assert [e for e in rt.history(case.id) if e["type"] == "timer.fired"]
+
+
+def test_the_worker_loads_only_cases_with_something_due(container, clock, monkeypatch):
+    rt = container.runtime
+    rt.deploy(collect_files([str(ROOT / "processes")]), actor="test")
+    early = [rt.start("simple_case", {"category": "劳动社保", "location": "county_a"}, "r") for _ in range(3)]
+    clock.advance(timedelta(days=3))
+    late = [rt.start("simple_case", {"category": "劳动社保", "location": "county_a"}, "r") for _ in range(4)]
+    clock.advance(timedelta(days=5))  # Tue 03-10: the early ones are due (03-09), the late ones not (03-12)
+    loaded = []
+    original = rt._load
+
+    def counting_load(s, case):
+        loaded.append(case.id)
+        return original(s, case)
+
+    monkeypatch.setattr(rt, "_load", counting_load)
+    result = Worker(rt, container.session_factory, clock).run_once()
+    assert result["cases_fired"] == 3
+    assert sorted(loaded) == sorted(c.id for c in early)
+    assert not set(loaded) & {c.id for c in late}
