@@ -506,6 +506,8 @@ class Runtime:
                 for inc in open_incidents:
                     inc.resolved_at = now
                     inc.resolved_by = actor
+                for t in s.scalars(select(Timer).where(Timer.case_id == case_id, Timer.status == "failed")):
+                    t.status, t.attempts, t.next_attempt_at = "pending", 0, None  # the worker tries again
                 s.flush()
 
                 def run(wf):
@@ -566,7 +568,7 @@ class Runtime:
         try:
             try:
                 run(wf)
-                wf.do_engine_steps()
+                _advance(wf)
             except (Conflict, NotFound, Invalid):
                 raise
             except Exception as exc:  # engine errors become incidents; the command's effect so far is kept
@@ -1031,6 +1033,16 @@ def task_view(w: WorkItem) -> TaskView:
     return TaskView(id=w.id, case_id=w.case_id, task_id=w.task_id, element_id=w.element_id, name=w.name,
                     process_key=w.process_key, role=w.role, unit=w.unit, lane=w.lane, form=w.form,
                     assignee=w.assignee, state=w.state, created_at=w.created_at, due_at=w.due_at)
+
+
+def _advance(wf: BpmnWorkflow) -> None:
+    """Run the engine until only user tasks and waits remain. SpiffWorkflow refreshes timers at the *end* of
+    `do_engine_steps`, so a timer found due there is left READY but not run: go round until nothing is."""
+    for _ in range(1000):
+        wf.do_engine_steps()
+        if not any(not t.task_spec.manual for t in wf.get_tasks(state=TaskState.READY)):
+            return
+    raise RuntimeError("engine did not settle after 1000 rounds (a timer cycle firing without end?)")
 
 
 def _apply_rule(row: Timer, info: dict) -> None:

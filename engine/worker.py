@@ -18,7 +18,7 @@ from sqlalchemy.orm import sessionmaker
 
 from .clock import Clock
 from .runtime import Conflict, Runtime
-from .store import Case, Timer
+from .store import Case, Incident, Timer
 
 log = logging.getLogger("lianxin.worker")
 
@@ -112,6 +112,13 @@ class Worker:
             t.attempts += 1
             t.last_error = f"{exc.__class__.__name__}: {exc}"[:2000]
             if t.attempts >= self.max_attempts:
+                # Never a silent loss: the case gets an incident an admin sees and retries after the fix.
                 t.status = "failed"
+                case = s.get(Case, case_id)
+                case.status = "incident"
+                s.add(Incident(case_id=case_id, task_id=t.task_id, element_id=t.element_id, kind="timer",
+                               message=f"定时器 {t.label or t.element_id} 连续 {t.attempts} 次触发失败：{t.last_error}"
+                                       f"（timer failed {t.attempts} times; fix the cause, then retry the incident）",
+                               at=now))
             else:
                 t.next_attempt_at = now + BACKOFF_BASE * (2 ** (t.attempts - 1))

@@ -88,3 +88,25 @@ def test_the_worker_loads_only_cases_with_something_due(container, clock, monkey
     assert result["cases_fired"] == 3
     assert sorted(loaded) == sorted(c.id for c in early)
     assert not set(loaded) & {c.id for c in late}
+
+
+def test_a_timer_failing_every_time_becomes_an_incident(container, clock, monkeypatch):
+    rt = container.runtime
+    rt.deploy(collect_files([str(ROOT / "processes")]), actor="test")
+    case = rt.start("simple_case", {"category": "劳动社保", "location": "county_a"}, "registrar")
+    clock.advance(timedelta(days=10))
+    worker = Worker(rt, container.session_factory, clock, max_attempts=2)
+    original = rt._fire_in
+    monkeypatch.setattr(rt, "_fire_in", lambda *a, **k: (_ for _ in ()).throw(OSError("接口不可用")))
+    worker.run_once()
+    clock.advance(timedelta(minutes=5))
+    worker.run_once()
+    view = rt.get_case(case.id)
+    assert view.status == "incident"
+    assert "连续 2 次" in view.incidents[0].message and "接口不可用" in view.incidents[0].message
+    monkeypatch.setattr(rt, "_fire_in", original)
+    rt.retry_incidents(case.id, "admin")  # the retry runs the engine at a time past the due date: it fires
+    assert worker.run_once()["cases_fired"] == 0
+    assert rt.get_case(case.id).status == "waiting"
+    reminders = [e for e in rt.history(case.id) if e["type"] == "service.called" and e["data"]["handler"] == "remind"]
+    assert len(reminders) == 1
