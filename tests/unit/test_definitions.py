@@ -136,7 +136,20 @@ class FakeServices(PythonScriptEngine):
         return '{"sent": true}'
 
 
-def test_compiled_spec_loads_and_runs_user_tasks_and_call_activity_to_completion_across_a_save():
+@pytest.fixture
+def command_instant():
+    """Lianxin's timer patch (engine.spiff_patches) reads time from the command being run, never the wall
+    clock; a workflow driven by hand in a test runs inside such an instant too."""
+    from datetime import datetime, timezone
+
+    from engine import spiff_patches
+
+    token = spiff_patches.set_command_instant(datetime(2026, 3, 2, 1, 0, tzinfo=timezone.utc))
+    yield
+    spiff_patches.reset_command_instant(token)
+
+
+def test_compiled_spec_loads_and_runs_user_tasks_and_call_activity_to_completion_across_a_save(command_instant):
     intake = next(c for c in compile_files(valid_files()) if c.process_id == "petition_intake")
     spec, subprocess_specs = load_specs(intake.spec_json)
     assert set(subprocess_specs) == {"petition_review"}
@@ -165,7 +178,7 @@ def test_compiled_spec_loads_and_runs_user_tasks_and_call_activity_to_completion
     assert workflow.data["reply"] == "已责成企业支付全部拖欠工资"
 
 
-def test_rejected_branch_runs_the_service_task():
+def test_rejected_branch_runs_the_service_task(command_instant):
     intake = next(c for c in compile_files(valid_files()) if c.process_id == "petition_intake")
     workflow = BpmnWorkflow(*load_specs(intake.spec_json), script_engine=FakeServices())
     workflow.do_engine_steps()
