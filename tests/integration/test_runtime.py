@@ -291,3 +291,42 @@ def test_builtins_may_be_called_in_conditions(container):
     case = container.runtime.start("loop_case", {}, "registrar")
     case = container.runtime.complete(case.tasks[0].id, {"done": True}, "handler")
     assert case.status == "completed"
+
+
+ESCAPES_AT_RUN_TIME = {
+    "file": ("content = open('/etc/passwd').read()", "open"),
+    "globals": ("leaked = getattr(now, '__glo' + 'bals__')", "__globals__"),
+    "class_walk": ("leaked = getattr(getattr((), '__cla' + 'ss__'), '__ba' + 'se__')", "__class__"),
+    "environment": ("leaked = os.environ['HOME']", "os"),
+    "endless": ("while True:\n    pass", "CPU"),
+    "allocation": ("big = 'x' * (10 ** 9)", "10"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ESCAPES_AT_RUN_TIME))
+def test_each_escape_attempt_leaves_a_clear_incident(sqlite_container, name):
+    script, words = ESCAPES_AT_RUN_TIME[name]
+    body = bpmn.SCRIPT_ESCAPE.replace('secret = "__glo" + "bals__"\nleaked = getattr(now, secret)', script)
+    sqlite_container.runtime.deploy([src(body, "escape.bpmn")], actor="designer")
+    case = sqlite_container.runtime.start("escape_case", {}, "registrar")
+    assert case.status == "incident"
+    [incident] = case.incidents
+    assert incident.element_id == "evil" and words in incident.message
+    assert not {"content", "leaked", "big"} & set(case.data)
+
+
+ESCAPES_AT_DEPLOY = {
+    "import": "import os",
+    "dunder_import": "m = __import__('os')",
+    "subclasses": "s = ().__class__.__base__.__subclasses__()",
+    "globals_attribute": "g = now.__globals__",
+}
+
+
+@pytest.mark.parametrize("name", sorted(ESCAPES_AT_DEPLOY))
+def test_escape_attempts_visible_in_the_source_are_refused_at_deploy(sqlite_container, name):
+    body = bpmn.SCRIPT_ESCAPE.replace('secret = "__glo" + "bals__"\nleaked = getattr(now, secret)',
+                                      ESCAPES_AT_DEPLOY[name])
+    with pytest.raises(DefinitionError) as err:
+        sqlite_container.runtime.deploy([src(body, "escape.bpmn")], actor="designer")
+    assert [p.element_id for p in err.value.problems] == ["evil"]
