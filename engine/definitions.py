@@ -764,8 +764,8 @@ class _ProcessChecker:
     def script(self, text, element, where, owner) -> None:
         error = self.bundle.checks.check_script(text or "")
         if error:
-            self.add(element, f"{where[0]}无法通过检查：{error}", f"{where[1]} rejected: {error}",
-                     element_id=_nearest_id(owner))
+            self.add(element, f"{where[0]}无法通过检查：{error}",
+                     "" if _bilingual(error) else f"{where[1]} rejected: {error}", element_id=_nearest_id(owner))
 
     def other_expressions(self) -> None:
         places = [
@@ -821,7 +821,7 @@ def _expression_problem(checks: _Checks, text: str, where: tuple[str, str]) -> t
         return f"{where[0]}为空", f"empty {where[1]}"
     error = checks.check_expression(text)
     if error:
-        return f"{where[0]}无法编译：{error}", f"{where[1]} does not compile: {error}"
+        return f"{where[0]}无法编译：{error}", "" if _bilingual(error) else f"{where[1]} does not compile: {error}"
     try:
         tree = ast.parse(text, mode="eval")
     except SyntaxError as err:
@@ -1191,7 +1191,13 @@ def _nearest_id(element: etree._Element | None) -> str | None:
 # ---------------------------------------------------------------------------------------------------- wording
 
 def _msg(zh: str, en: str) -> str:
-    return f"{zh}（{en}）"
+    """Chinese first, English in brackets; a message that is already bilingual (the sandbox's) stays as is."""
+    return f"{zh}（{en}）" if en else zh
+
+
+def _bilingual(message: str) -> bool:
+    """The sandbox's own messages already carry their English in brackets: don't say them twice."""
+    return "(" in message and any("\u4e00" <= ch <= "\u9fff" for ch in message)
 
 
 def _listing(names: Iterable[str], limit: int = 8) -> str:
