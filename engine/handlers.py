@@ -23,6 +23,12 @@ class HandlerContext:
     actor: str
     data: dict[str, Any]  # a read-only copy of the task data, for handlers that need context
     ports: dict[str, Any] = field(default_factory=dict)
+    effects: list[tuple[str, dict]] = field(default_factory=list)
+
+    def emit(self, kind: str, **payload: Any) -> None:
+        """Ask for a side effect (a notification in the outbox, a row in a case register, ...). It is written
+        in the same transaction as the step, and only if the step commits; handlers never write directly."""
+        self.effects.append((kind, payload))
 
 
 @dataclass

@@ -33,7 +33,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from . import spiff_patches
 from .clock import SHANGHAI, Clock
-from .handlers import HandlerContext, HandlerRegistry
+from .handlers import HandlerContext, HandlerFailed, HandlerRegistry
 from .journal import PendingEvent, append as journal_append, to_json
 from .state import STATE_FORMAT, StateCodec, prune_finished_history
 from .store import Case, Deployment, Incident, JournalEvent, ProcessDefinition, Timer, WorkItem
@@ -148,7 +148,10 @@ class _Command:
     now: datetime
     service_calls: list[dict] = field(default_factory=list)
     deadlines: list[dict] = field(default_factory=list)
+    effects: list[dict] = field(default_factory=list)
     recorded_results: list | None = None  # replay: results to hand back instead of calling handlers
+    session: Any = None
+    case: Any = None
 
 
 _current: contextvars.ContextVar[_Command | None] = contextvars.ContextVar("lianxin_command", default=None)
@@ -169,10 +172,11 @@ class LianxinScriptEngine(PythonScriptEngine):
     """Routes service tasks to the handler registry, recording each call and its result, and tells the
     deadline helpers which task is evaluating them (so a deadline is attributed to its timer)."""
 
-    def __init__(self, environment, handlers: HandlerRegistry, ports: dict):
+    def __init__(self, environment, handlers: HandlerRegistry, ports: dict, sinks: dict):
         super().__init__(environment=environment)
         self.handlers = handlers
         self.ports = ports
+        self.sinks = sinks
 
     def evaluate(self, task, expression, external_context=None):
         token = _evaluating.set(task)
@@ -192,9 +196,33 @@ class LianxinScriptEngine(PythonScriptEngine):
             ctx = HandlerContext(case_id=cmd.case_id, element_id=element_id, now=cmd.now, actor=cmd.actor,
                                  data=copy.deepcopy(task.data), ports=self.ports)
             result = self.handlers.call(operation_name, params, ctx)
+            self._apply_effects(cmd, operation_name, element_id, ctx.effects)
         cmd.service_calls.append({"handler": operation_name, "element_id": element_id,
                                   "params": json.loads(to_json(params)), "result": json.loads(to_json(result))})
         return to_json(result)
+
+    def _apply_effects(self, cmd: _Command, handler: str, element_id: str, effects) -> None:
+        """Effects are written now, into the command's session: a malformed one fails the service task (an
+        incident, retried with the handler), and none is written unless the whole step commits."""
+        from .effects import EffectContext, EffectError
+
+        s = cmd.session
+        staged_before = set(s.new)
+        applied = []
+        try:
+            for i, (kind, payload) in enumerate(effects):
+                sink = self.sinks.get(kind)
+                if sink is None:
+                    raise EffectError(f"未知的副作用 {kind}（unknown effect kind; known: {', '.join(sorted(self.sinks))}）")
+                seq_hint = f"{cmd.case.last_seq}.{len(cmd.service_calls)}.{i}"
+                outcome = sink(s, payload, EffectContext(cmd.case, element_id, cmd.now, cmd.actor, seq_hint))
+                applied.append({"kind": kind, "element_id": element_id, "payload": json.loads(to_json(payload)),
+                                "outcome": outcome})
+        except EffectError as exc:
+            for obj in set(s.new) - staged_before:  # all of this call's effects, or none
+                s.expunge(obj)
+            raise HandlerFailed(handler, exc) from exc
+        cmd.effects.extend(applied)
 
 
 # ---------------------------------------------------------------- the runtime
@@ -212,6 +240,7 @@ class Runtime:
         script_helpers: dict[str, Callable] | None = None,
         read_session_factory: sessionmaker | None = None,
         yellow_workdays: int = 3,
+        effect_sinks: dict[str, Callable] | None = None,
     ):
         spiff_patches.apply()
         from .sandbox import SandboxEnvironment  # local: keeps import of RestrictedPython off the module path
@@ -228,8 +257,12 @@ class Runtime:
         helpers = self._builtin_helpers()
         helpers.update(script_helpers or {})
         self.helper_names = set(helpers)
+        from .effects import BUILTIN_SINKS
+
+        sinks = dict(BUILTIN_SINKS)
+        sinks.update(effect_sinks or {})
         self.script_engine = LianxinScriptEngine(
-            SandboxEnvironment(helpers=helpers, cpu_seconds=cpu_seconds), handlers, ports or {}
+            SandboxEnvironment(helpers=helpers, cpu_seconds=cpu_seconds), handlers, ports or {}, sinks
         )
 
     # ---- helpers visible to BPMN expressions. They read the command's instant, never the wall clock.
@@ -561,6 +594,7 @@ class Runtime:
         )
 
     def _execute_unflushed(self, s, case, wf, cmd, first, run, new_case, journal_first_after=None):
+        cmd.session, cmd.case = s, case
         before = {t.id: t.state for t in _all_tasks(wf)}
         token_cmd = _current.set(cmd)
         token_now = spiff_patches.set_command_instant(cmd.now)
@@ -581,6 +615,9 @@ class Runtime:
             events.extend(self._state_events(wf, before, cmd))
             for call in cmd.service_calls:
                 events.append(PendingEvent("service.called", cmd.actor, cmd.now, call["element_id"], call))
+            for effect in cmd.effects:
+                events.append(PendingEvent(f"effect.{effect['kind']}", cmd.actor, cmd.now, effect["element_id"],
+                                           effect))
             for dl in cmd.deadlines:
                 events.append(PendingEvent("deadline.computed", cmd.actor, cmd.now, dl.get("element_id"), dl))
             # A case without open incidents has another status: only then is the query needed.

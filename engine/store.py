@@ -201,3 +201,48 @@ class Setting(Base):
     __tablename__ = "setting"
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class Outbox(Base):
+    """Notifications written in the same transaction as the step that causes them, delivered by the worker.
+    `idempotency_key` is unique and handed to the channel, so a crash and retry never sends twice."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status_next", "status", "next_attempt_at"),)
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("case_instance.id"), nullable=True, index=True)
+    idempotency_key: Mapped[str] = mapped_column(String(128), unique=True)
+    channel: Mapped[str] = mapped_column(String(16))  # inapp, email, sms
+    recipient: Mapped[str] = mapped_column(String(256))
+    template: Mapped[str] = mapped_column(String(64))
+    template_version: Mapped[int] = mapped_column(Integer, default=1)
+    payload: Mapped[str] = mapped_column(Text, default="{}")
+    status: Mapped[str] = mapped_column(String(16))  # pending, sending, sent, dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTC_DT, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTC_DT)
+    sent_at: Mapped[datetime | None] = mapped_column(UTC_DT, nullable=True)
+
+
+class CaseRegister(Base):
+    """A row in one of the registers a process keeps up to date (e.g. the four lists of responsibility:
+    leader case-ownership, stabilisation, resolution, supervision). One row per (case, register, key)."""
+
+    __tablename__ = "case_register"
+    __table_args__ = (
+        UniqueConstraint("case_id", "register", "key"),
+        Index("ix_case_register_lookup", "register", "status", "unit"),
+        Index("ix_case_register_person", "register", "person"),
+    )
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_instance.id"), index=True)
+    register: Mapped[str] = mapped_column(String(48))
+    key: Mapped[str] = mapped_column(String(128))
+    unit: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    person: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    status: Mapped[str] = mapped_column(String(16))  # open, closed
+    data: Mapped[str] = mapped_column(Text, default="{}")
+    opened_at: Mapped[datetime] = mapped_column(UTC_DT)
+    updated_at: Mapped[datetime] = mapped_column(UTC_DT)
+    closed_at: Mapped[datetime | None] = mapped_column(UTC_DT, nullable=True)

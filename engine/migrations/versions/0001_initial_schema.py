@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-29 19:14:45.548848
+Create Date: 2026-11-29 19:24:36.202964
 """
 from alembic import op
 import sqlalchemy as sa
@@ -160,6 +160,27 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_case_instance_process_key'), ['process_key'], unique=False)
         batch_op.create_index(batch_op.f('ix_case_instance_status'), ['status'], unique=False)
 
+    op.create_table('case_register',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('case_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('register', sa.String(length=48), nullable=False),
+    sa.Column('key', sa.String(length=128), nullable=False),
+    sa.Column('unit', sa.String(length=64), nullable=True),
+    sa.Column('person', sa.String(length=64), nullable=True),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('data', sa.Text(), nullable=False),
+    sa.Column('opened_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('closed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['case_id'], ['case_instance.id'], name=op.f('fk_case_register_case_id_case_instance')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_case_register')),
+    sa.UniqueConstraint('case_id', 'register', 'key', name=op.f('uq_case_register_case_id_register_key'))
+    )
+    with op.batch_alter_table('case_register', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_case_register_case_id'), ['case_id'], unique=False)
+        batch_op.create_index('ix_case_register_lookup', ['register', 'status', 'unit'], unique=False)
+        batch_op.create_index('ix_case_register_person', ['register', 'person'], unique=False)
+
     op.create_table('incident',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('case_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -191,6 +212,29 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_journal_event')),
     sa.UniqueConstraint('case_id', 'seq', name=op.f('uq_journal_event_case_id_seq'))
     )
+    op.create_table('outbox',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('case_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('idempotency_key', sa.String(length=128), nullable=False),
+    sa.Column('channel', sa.String(length=16), nullable=False),
+    sa.Column('recipient', sa.String(length=256), nullable=False),
+    sa.Column('template', sa.String(length=64), nullable=False),
+    sa.Column('template_version', sa.Integer(), nullable=False),
+    sa.Column('payload', sa.Text(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('next_attempt_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('last_error', sa.Text(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['case_id'], ['case_instance.id'], name=op.f('fk_outbox_case_id_case_instance')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox')),
+    sa.UniqueConstraint('idempotency_key', name=op.f('uq_outbox_idempotency_key'))
+    )
+    with op.batch_alter_table('outbox', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_outbox_case_id'), ['case_id'], unique=False)
+        batch_op.create_index('ix_outbox_status_next', ['status', 'next_attempt_at'], unique=False)
+
     op.create_table('timer',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('case_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -265,11 +309,22 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_timer_case_id'))
 
     op.drop_table('timer')
+    with op.batch_alter_table('outbox', schema=None) as batch_op:
+        batch_op.drop_index('ix_outbox_status_next')
+        batch_op.drop_index(batch_op.f('ix_outbox_case_id'))
+
+    op.drop_table('outbox')
     op.drop_table('journal_event')
     with op.batch_alter_table('incident', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_incident_case_id'))
 
     op.drop_table('incident')
+    with op.batch_alter_table('case_register', schema=None) as batch_op:
+        batch_op.drop_index('ix_case_register_person')
+        batch_op.drop_index('ix_case_register_lookup')
+        batch_op.drop_index(batch_op.f('ix_case_register_case_id'))
+
+    op.drop_table('case_register')
     with op.batch_alter_table('case_instance', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_case_instance_status'))
         batch_op.drop_index(batch_op.f('ix_case_instance_process_key'))

@@ -1,0 +1,87 @@
+"""Side effects that handlers ask for with `ctx.emit(kind, ...)`, written in the step's own transaction.
+
+Two kinds are built in: `notify` (a row in the outbox, delivered later by the worker) and `register`
+(open, update or close a row of a case register such as the four lists). Deployments may add more sinks.
+Every effect is journaled, so an auditor sees which step asked for which notification or list entry.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Callable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .journal import to_json
+from .store import Case, CaseRegister, Outbox
+
+CHANNELS = ("inapp", "email", "sms")
+
+
+class EffectError(ValueError):
+    pass
+
+
+@dataclass
+class EffectContext:
+    case: Case
+    element_id: str | None
+    now: datetime
+    actor: str
+    seq_hint: str  # unique per effect within the case's history (journal position + index)
+
+
+Sink = Callable[[Session, dict, EffectContext], dict]
+
+
+def notify(s: Session, payload: dict[str, Any], ctx: EffectContext) -> dict:
+    channel = payload.get("channel", "inapp")
+    if channel not in CHANNELS:
+        raise EffectError(f"未知的通知渠道 {channel}（unknown channel; use one of {', '.join(CHANNELS)}）")
+    recipient, template = payload.get("recipient"), payload.get("template")
+    if not recipient or not template:
+        raise EffectError("通知需要 recipient 和 template（a notification needs recipient and template）")
+    key = payload.get("key") or hashlib.sha256(
+        f"{ctx.case.id}|{ctx.seq_hint}|{channel}|{recipient}|{template}".encode()).hexdigest()[:40]
+    s.add(Outbox(case_id=ctx.case.id, idempotency_key=key, channel=channel, recipient=str(recipient),
+                 template=str(template), template_version=int(payload.get("template_version", 1)),
+                 payload=to_json(payload.get("data", {})), status="pending", attempts=0,
+                 next_attempt_at=ctx.now, created_at=ctx.now))
+    return {"idempotency_key": key, "channel": channel, "template": template}
+
+
+def register(s: Session, payload: dict[str, Any], ctx: EffectContext) -> dict:
+    name, key = payload.get("register"), payload.get("key")
+    if not name or not key:
+        raise EffectError("登记簿条目需要 register 和 key（a register entry needs register and key）")
+    action = payload.get("action", "open")
+    if action not in ("open", "update", "close"):
+        raise EffectError(f"未知的登记簿操作 {action}（action must be open, update or close）")
+    row = next((o for o in s.new if isinstance(o, CaseRegister) and o.case_id == ctx.case.id
+                and o.register == name and o.key == str(key)), None)  # opened earlier in this same step
+    if row is None:
+        row = s.scalar(select(CaseRegister).where(CaseRegister.case_id == ctx.case.id,
+                                                  CaseRegister.register == name, CaseRegister.key == str(key)))
+    if row is None:
+        if action != "open":
+            raise EffectError(f"登记簿 {name} 中没有 {key}，无法{action}（no such entry to {action}）")
+        row = CaseRegister(case_id=ctx.case.id, register=name, key=str(key), status="open", opened_at=ctx.now,
+                           updated_at=ctx.now, data="{}")
+        s.add(row)
+    if "unit" in payload:
+        row.unit = payload["unit"]
+    if "person" in payload:
+        row.person = payload["person"]
+    if "data" in payload:
+        row.data = to_json(payload["data"])
+    row.updated_at = ctx.now
+    if action == "close":
+        row.status, row.closed_at = "closed", ctx.now
+    elif action == "open":
+        row.status, row.closed_at = "open", None
+    return {"register": name, "key": str(key), "action": action}
+
+
+BUILTIN_SINKS: dict[str, Sink] = {"notify": notify, "register": register}

@@ -1,0 +1,84 @@
+"""Handlers ask for side effects with ctx.emit; they are written in the step's transaction and journaled."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import select
+
+from engine.definitions import SourceFile
+from engine.handlers import HandlerRegistry
+from engine.store import CaseRegister, Outbox
+from services import register_all
+from tests.support import bpmn
+from tests.support.db import make_container
+
+OWNER = bpmn.SERVICE.replace('id="flaky"', 'id="name_owner"').replace(
+    '<spiffworkflow:parameter id="value" type="int" value="amount"/>',
+    '<spiffworkflow:parameter id="leader" type="str" value="leader"/>')
+
+
+@dataclass
+class OwnerInput:
+    leader: str
+
+
+@pytest.fixture
+def make(database_url, clock, tmp_path):
+    made = []
+
+    def build(handler):
+        registry = register_all(HandlerRegistry())
+        registry.register("name_owner", handler)
+        c = make_container(database_url, clock, tmp_path, handlers=registry)
+        c.runtime.deploy([SourceFile("svc.bpmn", OWNER.encode())], actor="designer")
+        made.append(c)
+        return c
+
+    yield build
+    for c in made:
+        c.engine.dispose()
+
+
+def test_effects_are_written_with_the_step_and_journaled(make):
+    def name_owner(inp: OwnerInput, ctx):
+        ctx.emit("register", register="leader_ownership", key="owner", unit="county_a", person=inp.leader,
+                 data={"role": "包案领导"})
+        ctx.emit("notify", channel="sms", recipient="13800000000", template="leader_assigned",
+                 data={"leader": inp.leader})
+        return {"owner": inp.leader}
+
+    c = make(name_owner)
+    case = c.runtime.start("svc_case", {"leader": "leader"}, "registrar")
+    assert case.status == "waiting"
+    with c.session_factory() as s:
+        [row] = s.scalars(select(CaseRegister).where(CaseRegister.case_id == case.id))
+        assert (row.register, row.key, row.person, row.status) == ("leader_ownership", "owner", "leader", "open")
+        [msg] = s.scalars(select(Outbox).where(Outbox.case_id == case.id))
+        assert (msg.channel, msg.template, msg.status) == ("sms", "leader_assigned", "pending")
+        assert len(msg.idempotency_key) == 40
+    kinds = [e["type"] for e in c.runtime.history(case.id)]
+    assert kinds.count("effect.register") == 1 and kinds.count("effect.notify") == 1
+
+
+def test_a_malformed_effect_fails_the_step_and_writes_nothing(make):
+    def name_owner(inp: OwnerInput, ctx):
+        ctx.emit("register", register="leader_ownership", key="owner", person=inp.leader)
+        ctx.emit("notify", channel="pigeon", recipient="x", template="t")
+        return {}
+
+    c = make(name_owner)
+    case = c.runtime.start("svc_case", {"leader": "leader"}, "registrar")
+    assert case.status == "incident" and "pigeon" in case.incidents[0].message
+    with c.session_factory() as s:
+        assert s.scalars(select(CaseRegister)).all() == []
+        assert s.scalars(select(Outbox)).all() == []
+
+
+def test_unknown_effect_kind_is_an_incident(make):
+    def name_owner(inp: OwnerInput, ctx):
+        ctx.emit("telepathy", to=inp.leader)
+        return {}
+
+    case = make(name_owner).runtime.start("svc_case", {"leader": "leader"}, "registrar")
+    assert case.status == "incident" and "telepathy" in case.incidents[0].message
