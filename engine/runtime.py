@@ -66,6 +66,10 @@ class RuntimeError_(Exception):
         self.details = details
 
 
+class ReplayDiverged(Exception):
+    """Replaying a journal asked the outside world something it was not asked the first time."""
+
+
 class Conflict(RuntimeError_):
     code, status = "conflict", 409
 
@@ -190,15 +194,27 @@ class LianxinScriptEngine(PythonScriptEngine):
         params = {k: v["value"] if isinstance(v, dict) and "value" in v else v
                   for k, v in (operation_params or {}).items()}
         element_id = task.task_spec.bpmn_id
-        if cmd.recorded_results is not None:
-            result = cmd.recorded_results.pop(0)
+        call = {"handler": operation_name, "element_id": element_id, "params": json.loads(to_json(params))}
+        if cmd.recorded_results is not None:  # replay: the outside world answers as it answered then
+            if not cmd.recorded_results:
+                raise ReplayDiverged(f"replay asked {operation_name} at {element_id} for a result never recorded")
+            recorded = cmd.recorded_results.pop(0)
+            if recorded.get("handler") != operation_name or recorded.get("element_id") != element_id:
+                raise ReplayDiverged(f"replay called {operation_name} at {element_id}, the journal has "
+                                     f"{recorded.get('handler')} at {recorded.get('element_id')}")
+            if "error" in recorded:
+                raise HandlerFailed(operation_name, RuntimeError(recorded["error"]))
+            result = recorded["result"]
         else:
             ctx = HandlerContext(case_id=cmd.case_id, element_id=element_id, now=cmd.now, actor=cmd.actor,
                                  data=copy.deepcopy(task.data), ports=self.ports)
-            result = self.handlers.call(operation_name, params, ctx)
-            self._apply_effects(cmd, operation_name, element_id, ctx.effects)
-        cmd.service_calls.append({"handler": operation_name, "element_id": element_id,
-                                  "params": json.loads(to_json(params)), "result": json.loads(to_json(result))})
+            try:
+                result = self.handlers.call(operation_name, params, ctx)
+                self._apply_effects(cmd, operation_name, element_id, ctx.effects)
+            except HandlerFailed as exc:
+                cmd.service_calls.append(dict(call, error=str(exc.original) or exc.original.__class__.__name__))
+                raise
+        cmd.service_calls.append(dict(call, result=json.loads(to_json(result))))
         return to_json(result)
 
     def _apply_effects(self, cmd: _Command, handler: str, element_id: str, effects) -> None:
@@ -1010,7 +1026,10 @@ class Runtime:
                      "data": json.loads(r.data)} for r in rows]
 
     def verify(self, case_id: int):
+        """The hash chain first (naming the first changed event), then a replay of the whole journal compared
+        with the stored state (catching a state changed behind the journal's back)."""
         from .journal import verify_chain
+        from .replay import Replayer
 
         with self.read_sessions() as s:
             case = s.get(Case, case_id)
@@ -1018,7 +1037,21 @@ class Runtime:
                 raise NotFound(f"案件 {case_id} 不存在（no such case）")
             rows = s.scalars(select(JournalEvent).where(JournalEvent.case_id == case_id)
                              .order_by(JournalEvent.seq)).all()
-            return verify_chain(case, rows)
+            chain = verify_chain(case, rows)
+        if not chain.ok:
+            return chain
+        ok, seq, reason = Replayer(self).verify(case_id)
+        if not ok:
+            from .journal import ChainCheck
+
+            return ChainCheck(False, chain.events, seq, reason)
+        return chain
+
+    def replay(self, case_id: int, seq: int | None = None):
+        """The case as it stood after event `seq` (the auditor's step-by-step view)."""
+        from .replay import Replayer
+
+        return Replayer(self).rebuild(case_id, upto=seq)[1]
 
     def work_items(self, *, role: str | None = None, unit: str | None = None, assignee: str | None = None,
                    overdue_at: datetime | None = None, limit: int = 100, offset: int = 0) -> list[TaskView]:

@@ -168,6 +168,18 @@ def verify_case(case_id: int):
                "reason": result.reason})
 
 
+@bp.get("/cases/<int:case_id>/replay")
+@roles_required("auditor", "admin")
+def replay_case(case_id: int):
+    seq = request.args.get("seq")
+    try:
+        seq = int(seq) if seq is not None else None
+    except ValueError:
+        raise ApiError(400, "malformed", "seq 必须是整数（seq must be an event number）") from None
+    snap = container().runtime.replay(case_id, seq)
+    return ok(snap.to_dict())
+
+
 @bp.post("/cases/<int:case_id>/messages/<name>")
 @roles_required("admin", "bureau", "jointmeeting")
 def deliver_message(case_id: int, name: str):

@@ -28,10 +28,12 @@ def create_app(container=None, test_config: dict | None = None) -> Flask:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     from .api import bp as api_bp
+    from .calendar_web import bp as calendar_bp
     from .openapi import bp as openapi_bp
 
     app.register_blueprint(api_bp)
     app.register_blueprint(openapi_bp)
+    app.register_blueprint(calendar_bp)
 
     @app.get("/")
     def index():

@@ -58,7 +58,10 @@ SPEC = {
         },
         "/api/cases/{id}": {"get": _op("Case status, tasks, timers, incidents, data", "cases", params=[_path_id("id")])},
         "/api/cases/{id}/history": {"get": _op("The case journal", "cases", params=[_path_id("id")])},
-        "/api/cases/{id}/verify": {"get": _op("Check the journal hash chain", "audit", params=[_path_id("id")])},
+        "/api/cases/{id}/verify": {"get": _op("Check the hash chain, then replay the journal against the stored state",
+                                              "audit", params=[_path_id("id")])},
+        "/api/cases/{id}/replay": {"get": _op("The case as it stood after event seq", "audit", params=[
+            _path_id("id"), {"name": "seq", "in": "query", "schema": {"type": "integer", "minimum": 0}}])},
         "/api/cases/{id}/messages/{name}": {"post": _op("Deliver a BPMN message", "cases", params=[
             _path_id("id"), {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}],
             body={"type": "object", "properties": {"payload": {"type": "object"}}})},

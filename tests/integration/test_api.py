@@ -119,6 +119,10 @@ def test_case_visibility_and_task_actions(app):
     assert [e["type"] for e in history].count("task.submitted") == 1
     auditor, _ = sign_in(app, "auditor")
     assert auditor.get(f"/api/cases/{case_id}/verify").get_json()["ok"] is True
+    snap = auditor.get(f"/api/cases/{case_id}/replay?seq=1").get_json()
+    assert snap["seq"] == 1 and snap["status"] == "waiting"
+    assert auditor.get(f"/api/cases/{case_id}/replay?seq=x").status_code == 400
+    assert handler.get(f"/api/cases/{case_id}/replay").status_code == 403
     assert handler.get(f"/api/cases/{case_id}/verify").status_code == 403
 
 
