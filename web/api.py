@@ -129,6 +129,11 @@ def start_instance(key: str):
 
 # ---------------------------------------------------------------- cases
 
+def _in_units(p):
+    """Work items of the units the caller serves (none: matches nothing)."""
+    return WorkItem.unit.in_(p.units) if p.units else false()
+
+
 def visible_case_or_404(case_id: int):
     p = require_login()
     c = container()
@@ -139,7 +144,7 @@ def visible_case_or_404(case_id: int):
         if p.has_role(*SEE_ALL) or case.started_by == p.username:
             return case
         hit = s.scalar(select(WorkItem.id).where(WorkItem.case_id == case_id,
-                                                 or_(WorkItem.unit.in_(p.units) if p.units else false(),
+                                                 or_(_in_units(p),
                                                      WorkItem.assignee == p.username)).limit(1))
     if hit is None:
         log.warning("refused case %s to %s", case_id, p.username)
@@ -237,7 +242,7 @@ def overdue_by_unit():
         q = select(WorkItem.unit, func.count()).where(WorkItem.state == "open", WorkItem.due_at.is_not(None),
                                                       WorkItem.due_at < now)
         if not p.has_role(*SEE_ALL):
-            q = q.where(WorkItem.unit.in_(p.units) if p.units else false())
+            q = q.where(_in_units(p))
         rows = s.execute(q.group_by(WorkItem.unit).order_by(func.count().desc())).all()
     return ok({"now": now, "units": [{"unit": u, "overdue": n} for u, n in rows]})
 
@@ -262,7 +267,7 @@ def list_tasks():
         if scope == "mine":
             q = q.where(WorkItem.assignee == p.username)
         elif scope == "unit" or not p.has_role(*SEE_ALL):
-            q = q.where(WorkItem.unit.in_(p.units) if p.units else false())
+            q = q.where(_in_units(p))
             roles = p.role_names
             if scope == "unit":
                 q = q.where(or_(WorkItem.role.in_(roles), WorkItem.role.is_(None)))

@@ -186,24 +186,9 @@ def timers(tmp: Path) -> None:
 
 
 def _pg_database():
-    from engine.db import make_engine
+    from tests.bench.timers import new_pg_database
 
-    admin_url = PG_URL.replace("postgresql://", "postgresql+psycopg://", 1)
-    try:
-        admin = make_engine(admin_url).execution_options(isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text("select 1"))
-    except Exception:
-        return None
-    name = f"lianxin_bench_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop():
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-    return admin_url.rsplit("/", 1)[0] + "/" + name, drop
+    return new_pg_database(PG_URL)
 
 
 if __name__ == "__main__":
