@@ -153,6 +153,7 @@ class _Command:
     service_calls: list[dict] = field(default_factory=list)
     deadlines: list[dict] = field(default_factory=list)
     effects: list[dict] = field(default_factory=list)
+    warnings: list[dict] = field(default_factory=list)
     recorded_results: list | None = None  # replay: results to hand back instead of calling handlers
     session: Any = None
     case: Any = None
@@ -644,6 +645,8 @@ class Runtime:
                 events.extend(incident_events)
             prune_finished_history(wf)
             items = self._sync_work_items(s, case, wf, cmd, new_case)
+            for warning in cmd.warnings:
+                events.append(PendingEvent("work_item.unrouted", cmd.actor, cmd.now, warning["element_id"], warning))
             timers = self._sync_timers(s, case, wf, cmd, new_case)
             data = _view_data(wf)
         finally:
@@ -726,7 +729,7 @@ class Runtime:
             props = (getattr(spec, "extensions", None) or {}).get("properties", {}) or {}
             unit = info.get("unit") or props.get("unit")
             if unit:
-                unit = self._evaluate_property(task, unit)
+                unit = self._evaluate_property(task, unit, cmd)
             row = WorkItem(
                 case_id=case.id, task_id=task_id, element_id=spec.bpmn_id,
                 name=getattr(spec, "bpmn_name", None) or spec.bpmn_id, process_key=case.process_key,
@@ -738,12 +741,16 @@ class Runtime:
             still_open.append(row)
         return still_open
 
-    def _evaluate_property(self, task, expression: str):
-        """`unit` may name a data variable (e.g. `responsible_unit`) or be a quoted literal."""
+    def _evaluate_property(self, task, expression: str, cmd: _Command):
+        """`unit` names a data variable (e.g. `responsible_unit`) or is a quoted literal (`'city_bureau'`).
+        When it cannot be evaluated the task is left without a unit (admins and the bureau still see it) and
+        the journal says why: never a guessed unit."""
         try:
             value = self.script_engine.evaluate(task, expression)
-        except Exception:
-            return expression
+        except Exception as exc:
+            cmd.warnings.append({"element_id": task.task_spec.bpmn_id, "expression": expression,
+                                 "message": f"无法确定承办单位：{describe_error(exc)[0]}（unit expression failed）"})
+            return None
         return None if value is None else str(value)
 
     def _sync_timers(self, s: Session, case: Case, wf: BpmnWorkflow, cmd: _Command, new_case: bool) -> list[Timer]:

@@ -330,3 +330,15 @@ def test_escape_attempts_visible_in_the_source_are_refused_at_deploy(sqlite_cont
     with pytest.raises(DefinitionError) as err:
         sqlite_container.runtime.deploy([src(body, "escape.bpmn")], actor="designer")
     assert [p.element_id for p in err.value.problems] == ["evil"]
+
+
+def test_a_unit_expression_that_fails_leaves_the_task_unrouted_and_says_why(container):
+    text_ = (ROOT / "processes" / "simple_case.bpmn").read_text(encoding="utf-8").replace(
+        '<spiffworkflow:property name="unit" value="responsible_unit" />\n          <spiffworkflow:property name="form" value="sign.schema.json" />',
+        '<spiffworkflow:property name="unit" value="responsible_unt" />\n          <spiffworkflow:property name="form" value="sign.schema.json" />')
+    files = [f for f in collect_files([str(ROOT / "processes")]) if not f.name.endswith(".bpmn")]
+    container.runtime.deploy(files + [src(text_, "simple_case.bpmn")], actor="designer")
+    case = container.runtime.start("simple_case", {"category": "劳动社保", "location": "county_a"}, "registrar")
+    assert case.tasks[0].unit is None
+    [warning] = [e for e in container.runtime.history(case.id) if e["type"] == "work_item.unrouted"]
+    assert warning["element_id"] == "Task_sign" and "responsible_unt" in warning["data"]["message"]
