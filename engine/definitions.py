@@ -653,6 +653,9 @@ class _ProcessChecker:
                 # (a task in a lane without a role is covered by the lane's own problem)
                 self.add(task, "用户任务没有候选角色：请把它放进带 lianxin:role 的泳道，或设置属性 role",
                          "user task has no candidate role: put it in a lane with lianxin:role or set property role")
+            if props.get("unit"):
+                # the unit is an expression over the case data (responsible_unit) or a quoted code ('city_bureau')
+                self.expression(props["unit"], task, ("承办单位属性 unit", "property unit"))
             form = props.get("form")
             if form is None:
                 continue

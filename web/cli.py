@@ -11,11 +11,29 @@ import click
 from engine.clock import SettableClock, parse_instant
 
 
-def _container(now: str | None = None):
+def _container(now: str | None = None, *, migrated: bool = True):
     from .bootstrap import bootstrap
 
     clock = SettableClock(parse_instant(now)) if now else None
-    return bootstrap(clock=clock)
+    c = bootstrap(clock=clock)
+    if migrated:
+        require_current_schema(c)
+    return c
+
+
+def require_current_schema(c) -> None:
+    """Every command but `init` needs the database at the newest revision: say so instead of an SQL error."""
+    from alembic.script import ScriptDirectory
+
+    from engine.migrate import alembic_config, current_revision
+
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    current = current_revision(c.engine)
+    if current is None:
+        raise click.ClickException("数据库尚未初始化，请先运行 lianxin init（the database is empty: run `lianxin init`）")
+    if current != head:
+        raise click.ClickException(f"数据库版本 {current} 落后于 {head}，请运行 lianxin init 升级"
+                                   f"（the database needs migrating: run `lianxin init`）")
 
 
 @click.group()
@@ -29,7 +47,7 @@ def init(demo: bool) -> None:
     """Create or migrate the database, deploy processes/, optionally load demo data."""
     from .setup import initialise
 
-    c = _container()
+    c = _container(migrated=False)
     report = initialise(c, demo=demo)
     for line in report:
         click.echo(line)

@@ -15,9 +15,9 @@ def calendar() -> None:
 
 
 def _container():
-    from .bootstrap import bootstrap
+    from .cli import _container as container
 
-    return bootstrap()
+    return container()
 
 
 @calendar.command("show")

@@ -76,3 +76,9 @@ def test_audit_verify_exits_1_on_tampering(tmp_path):
     result = run(["audit", "verify"], tmp_path)
     assert result.exit_code == 1
     assert "案件 2: 第 2 号事件起校验失败" in result.output
+
+
+def test_commands_before_init_say_to_run_init(tmp_path):
+    result = run(["deploy", str(ROOT / "processes")], tmp_path)
+    assert result.exit_code == 1
+    assert "lianxin init" in result.output
