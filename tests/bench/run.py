@@ -183,6 +183,11 @@ def timers(tmp: Path) -> None:
               f"({many / r['seconds']:.0f}/s), fired {r['fired']:,}, duplicates {r['duplicates']}, "
               f"per worker {r['per_worker']}")
     print(f"  speed-up of two workers over one: x{results[1]['seconds'] / results[2]['seconds']:.2f}")
+    n = int(os.environ.get("BENCH_VERIFY_CASES", "10000"))
+    r = tb.verify_many(f"sqlite:///{tmp / 'verify.db'}", tmp, n)
+    print(f"Audit: verifying {r['cases']:,} journals (hash chain + full replay) took {r['seconds']:.1f} s "
+          f"({r['cases'] / r['seconds']:.0f} cases/s, {r['bad']} failures); building them took "
+          f"{r['build_seconds']:.1f} s")
 
 
 def _pg_database():
