@@ -49,11 +49,12 @@ class Snapshot:
     active: list[dict]                # live elements: {element_id, name, state}
     completed: list[str]              # element ids completed up to here, in order
     data: dict[str, Any]
+    flows: list[str] = field(default_factory=list)  # sequence flows taken up to here
     events: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {"seq": self.seq, "at": self.at.isoformat() if self.at else None, "status": self.status,
-                "active": self.active, "completed": self.completed, "data": self.data}
+                "active": self.active, "completed": self.completed, "flows": self.flows, "data": self.data}
 
 
 class Replayer:
@@ -78,6 +79,8 @@ class Replayer:
             raise NotFound(f"案件 {case_id} 不存在（no such case）")
         with self.rt.read_sessions() as s:
             spec, subprocess_specs = self.rt.load_definition(s, case.definition_id)
+        flow_ids = {(src, dst): fid for fid, src, dst in self.rt._meta[case.definition_id].get("flows", [])}
+        flows: list[str] = []
         wf: BpmnWorkflow | None = None
         completed: list[str] = []
         paused = False
@@ -144,6 +147,11 @@ class Replayer:
                     break
                 if r.type == "task.completed" and r.element_id:
                     completed.append(r.element_id)
+                if r.type in ("task.ready", "task.waiting", "task.started") and r.element_id:
+                    came_from = json.loads(r.data).get("from")
+                    fid = flow_ids.get((came_from, r.element_id))
+                    if fid and fid not in flows:
+                        flows.append(fid)
                 if r.type == "case.completed":
                     status = "completed"
                 elif r.type == "incident.opened":
@@ -156,7 +164,7 @@ class Replayer:
             status = "completed" if wf.is_completed() else "waiting"
         snap = Snapshot(seq=min(upto, rows[-1].seq) if (upto is not None and rows) else (rows[-1].seq if rows else 0),
                         at=last_at, status=status, active=_live(wf) if wf is not None else [],
-                        completed=completed, data=_data(wf) if wf is not None else {})
+                        completed=completed, data=_data(wf) if wf is not None else {}, flows=flows)
         return wf, snap
 
     @staticmethod

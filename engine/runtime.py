@@ -390,6 +390,7 @@ class Runtime:
                     content_hash=cp.content_hash, spec_json=cp.spec_json,
                     sources_json=json.dumps(cp.sources, ensure_ascii=False),
                     meta_json=to_json({"user_tasks": user_tasks, "timers": timers,
+                                       "flows": _sequence_flows(cp.sources),
                                        "subprocesses": sorted(subprocess_specs)}),
                     library_version=spiff_version, deployment_id=deployment.id, deployed_at=now, deployed_by=actor,
                 )
@@ -678,6 +679,9 @@ class Runtime:
             data: dict[str, Any] = {"task_id": str(task.id), "state": label,
                                     "name": getattr(spec, "bpmn_name", None) or "",
                                     "type": spec.__class__.__name__}
+            came_from = _bpmn_parent(task)
+            if came_from is not None and label in ("ready", "waiting", "started"):
+                data["from"] = came_from  # the element before it: which sequence flow was taken
             if task.state == TaskState.COMPLETED and task.parent is not None:
                 diff = _data_diff(task.parent.data, task.data)
                 if diff:
@@ -1164,6 +1168,33 @@ def _all_tasks(wf: BpmnWorkflow) -> Iterable:
     yield from list(wf.tasks.values())
     for sp in list(wf.subprocesses.values()):
         yield from list(sp.tasks.values())
+
+
+def _sequence_flows(sources: dict[str, str]) -> list[list[str]]:
+    """[flow id, source element, target element] of every sequence flow in the sources (already validated)."""
+    from .definitions import safe_parse_xml
+
+    out = []
+    for name, text in sources.items():
+        if not name.endswith(".bpmn"):
+            continue
+        root = safe_parse_xml(text.encode("utf-8"), name).getroot()
+        for flow in root.iter("{http://www.omg.org/spec/BPMN/20100524/MODEL}sequenceFlow"):
+            out.append([flow.get("id"), flow.get("sourceRef"), flow.get("targetRef")])
+    return out
+
+
+def _bpmn_parent(task) -> str | None:
+    """The nearest ancestor that is a BPMN element (SpiffWorkflow puts internal splits in between)."""
+    node = task.parent
+    for _ in range(10):
+        if node is None:
+            return None
+        element_id = getattr(node.task_spec, "bpmn_id", None)
+        if element_id is not None:
+            return element_id
+        node = node.parent
+    return None
 
 
 def _data_diff(before: dict, after: dict) -> dict:

@@ -36,6 +36,8 @@ def test_snapshots_step_by_step(container):
     after = rt.replay(case.id, seq=history[-1]["seq"])
     assert [a["element_id"] for a in after.active if a["state"] == "ready"] == ["Task_reply"]
     assert after.data["signed"] is True and "signed" not in before.data
+    assert before.flows == ["Flow_to_choose", "Flow_to_record", "Flow_to_sign"]
+    assert after.flows == before.flows + ["Flow_to_reply"]
     assert after.data["responsible_unit"] == "county_a_hrss"
 
 
