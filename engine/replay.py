@@ -147,7 +147,7 @@ class Replayer:
                     break
                 if r.type == "task.completed" and r.element_id:
                     completed.append(r.element_id)
-                if r.type in ("task.ready", "task.waiting", "task.started") and r.element_id:
+                if r.type.startswith("task.") and r.element_id:
                     came_from = json.loads(r.data).get("from")
                     fid = flow_ids.get((came_from, r.element_id))
                     if fid and fid not in flows:

@@ -680,8 +680,8 @@ class Runtime:
                                     "name": getattr(spec, "bpmn_name", None) or "",
                                     "type": spec.__class__.__name__}
             came_from = _bpmn_parent(task)
-            if came_from is not None and label in ("ready", "waiting", "started"):
-                data["from"] = came_from  # the element before it: which sequence flow was taken
+            if came_from is not None and before.get(task.id) not in JOURNALED_STATES:
+                data["from"] = came_from  # reached in this command: the element before it names the flow taken
             if task.state == TaskState.COMPLETED and task.parent is not None:
                 diff = _data_diff(task.parent.data, task.data)
                 if diff:
