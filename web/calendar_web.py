@@ -141,7 +141,7 @@ def compute_due(start_text: str | None, workdays: str | None, days: str | None, 
                                          "(send from=YYYY-MM-DD or an ISO-8601 date-time)")
     try:
         start = parse_start(start_text)
-    except ValueError:
+    except (ValueError, OverflowError):
         raise ApiError(400, "malformed", f"起算日期 from '{start_text}' 无法识别，请写成 YYYY-MM-DD 或 "
                                          "2026-03-02T16:00:00+08:00 (from must be YYYY-MM-DD or ISO-8601)") from None
     if (workdays is None) == (days is None):
@@ -358,8 +358,10 @@ def _render_admin(p: Principal, status: int = 200, **form):
                 "rule": request.args.get("rule", "WD"), "noroll": request.args.get("noroll") == "1"}
     due_result, due_error = None, None
     if request.method == "GET" and (due_form["from"] or due_form["n"]):
-        n = due_form["n"]
+        n = due_form["n"].strip()
         try:
+            if not n:
+                raise ApiError(400, "malformed", "请填写期限天数 (enter the number of days)")
             deadline = compute_due(due_form["from"], n if due_form["rule"] != "CAL" else None,
                                    n if due_form["rule"] == "CAL" else None, "0" if due_form["noroll"] else None)
             due_result = {"deadline": deadline, "lines": deadline.explain().splitlines()}

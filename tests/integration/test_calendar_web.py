@@ -216,6 +216,7 @@ def test_due_from_a_datetime_applies_the_office_hours_rule(app):
     ("from=2026-02-13&days=abc", "非负整数"),
     ("from=2026-02-13&days=99999", "3660"),
     ("from=2026-09-22&days=15&roll=maybe", "roll"),
+    ("from=9999-12-31T23:00:00-12:00&days=1", "from"),
 ])
 def test_due_refuses_a_malformed_question_saying_what_to_send(app, query, words):
     client, _ = sign_in(app, "registrar")
@@ -459,6 +460,8 @@ def test_admin_page_answers_when_is_this_due(app):
     assert "到期日：2027年1月5日 星期二" in html and 'class="tag provisional">临时' in html
     html = page_text(client.get("/admin/calendar?from=someday&n=3&rule=WD"))
     assert 'id="due-error"' in html and "无法识别" in html and 'id="due-result"' not in html
+    html = page_text(client.get("/admin/calendar?from=2026-02-13&n=&rule=WD"))
+    assert 'id="due-error"' in html and "请填写期限天数" in html and 'id="due-result"' not in html
 
 
 def test_admin_page_shows_a_year_in_detail(app):
