@@ -2,13 +2,32 @@
 
 Import rule: `services` may import `engine` ports (`engine.handlers`, `engine.accounts`, `engine.clock`),
 never `web`. `register_all` is called once by the composition root (`web.bootstrap`).
+
+Handlers read the organisation through `ctx.ports["organisation"]` when given (else `processes/organisation.yaml`)
+and send notices through `ctx.ports["notifier"]` when given (else the journal is the outbox).
 """
 from engine.handlers import HandlerRegistry
 
 
 def register_all(registry: HandlerRegistry) -> HandlerRegistry:
-    from . import routing
+    from . import casework, escalation, four_lists, leadership, notify, routing, supervision
 
     registry.register("choose_unit", routing.choose_unit)
     registry.register("remind", routing.remind)
+    # 信访事项办理 (petition_case)
+    registry.register("issue_case_number", casework.issue_case_number)
+    registry.register("resolve_responsible_unit", casework.resolve_responsible_unit)
+    registry.register("dispatch_case", casework.dispatch_case)
+    registry.register("route_out", casework.route_out)
+    registry.register("merge_repeat", casework.merge_repeat)
+    registry.register("review_body", casework.review_body)
+    registry.register("notify", notify.notify)
+    registry.register("supervise", supervision.supervise)
+    registry.register("record_list_entry", four_lists.record_list_entry)
+    # 13710 领导包案 (leader_13710)
+    registry.register("case_owner_scope", leadership.case_owner_scope)
+    registry.register("name_case_owner", leadership.name_case_owner)
+    # 逐级上交 (escalation_tier)
+    registry.register("escalate", escalation.escalate)
+    registry.register("pass_down", escalation.pass_down)
     return registry

@@ -38,6 +38,10 @@ def test_init_twice_keeps_the_data(tmp_path):
 
 def test_deploy_reports_each_problem_and_deploys_nothing(tmp_path):
     assert run(["init"], tmp_path).exit_code == 0
+    engine = create_engine(f"sqlite:///{tmp_path / 'cli.db'}")
+    with engine.connect() as conn:
+        deployed = conn.execute(text("select count(*) from process_definition")).scalar_one()
+    engine.dispose()
     bad = tmp_path / "bad"
     bad.mkdir()
     text_ = (ROOT / "processes" / "simple_case.bpmn").read_text(encoding="utf-8")
@@ -55,7 +59,7 @@ def test_deploy_reports_each_problem_and_deploys_nothing(tmp_path):
     assert "未部署任何文件" in result.output
     engine = create_engine(f"sqlite:///{tmp_path / 'cli.db'}")
     with engine.connect() as conn:
-        assert conn.execute(text("select count(*) from process_definition")).scalar_one() == 1
+        assert conn.execute(text("select count(*) from process_definition")).scalar_one() == deployed
     engine.dispose()
 
 

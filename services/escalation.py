@@ -1,0 +1,73 @@
+"""Tiered escalation (逐级上交): one tier process (`processes/escalation_tier.bpmn`) is called per level —
+county, city, province — and this handler tells it which joint meeting it is, and what lies above.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engine.handlers import HandlerContext
+
+from .notify import send
+from .orgchart import LEVEL_NAMES, chart_for
+
+TIERS = ("county", "city", "province")
+
+
+@dataclass
+class EscalateInput:
+    tier_level: str
+    location: str
+    case_no: str = ""
+    reported_from: str = ""
+
+
+def escalate(inp: EscalateInput, ctx: HandlerContext) -> dict:
+    """上交本级信访工作联席会议：确定联席会议办公室和上一级，并立即通知联席会议办公室（3个工作日内了解情况）。"""
+    if inp.tier_level not in TIERS:
+        raise ValueError(f"层级应为 {', '.join(TIERS)}，收到 {inp.tier_level!r}（unknown tier level）")
+    chart = chart_for(ctx)
+    level = chart.level_of(inp.location)
+    while level.kind != inp.tier_level:  # climb from where the matter arose to the tier's level
+        above = chart.level_up(level.code)
+        if above is None:
+            raise LookupError(f"{chart.name(inp.location)} 之上没有{LEVEL_NAMES[inp.tier_level]}（no {inp.tier_level})")
+        level = above
+    office = chart.joint_meeting(level.code)
+    above = chart.level_up(level.code)
+    is_top = above is None or inp.tier_level == TIERS[-1]
+    notice = send(ctx, [{"unit": office.code, "role": "jointmeeting"}], "上交通知",
+                  {"case_no": inp.case_no, "level_name": LEVEL_NAMES[inp.tier_level]})
+    return {"level": inp.tier_level, "level_name": LEVEL_NAMES[inp.tier_level], "area": level.code,
+            "joint_meeting": office.code, "joint_meeting_name": office.name,
+            "next_level": None if is_top else TIERS[TIERS.index(inp.tier_level) + 1], "is_top": is_top,
+            "reported_from": inp.reported_from or None, "started_at": ctx.now.isoformat(), "notice": notice}
+
+
+@dataclass
+class DecisionDownInput:
+    tier: dict
+    text: str
+    outcome: str = "决定"
+    responsible_unit: str = ""
+    case_no: str = ""
+
+
+def pass_down(inp: DecisionDownInput, ctx: HandlerContext) -> dict:
+    """联席会议的化解结果或决定逐级下达：通知下级联席会议办公室和责任单位。"""
+    chart = chart_for(ctx)
+    to = []
+    area = inp.tier.get("area")
+    for unit in chart.units.values():  # every joint-meeting office below this tier, on the way to the unit
+        if unit.kind == "joint_meeting_office" and unit.code != inp.tier.get("joint_meeting") and area and \
+                inp.responsible_unit and chart.has(inp.responsible_unit) and \
+                unit.parent in {u.code for u in chart.ancestors(inp.responsible_unit)} and \
+                area in {u.code for u in chart.ancestors(unit.code)}:
+            to.append({"unit": unit.code, "role": "jointmeeting"})
+    if inp.responsible_unit:
+        to.append({"unit": inp.responsible_unit, "role": "unit_handler"})
+        to.append({"unit": inp.responsible_unit, "role": "leader"})
+    template = "联席会议决定" if inp.outcome == "决定" else "化解结果通报"
+    notice = send(ctx, to, template, {"case_no": inp.case_no, "level_name": inp.tier.get("level_name", ""),
+                                      "text": inp.text})
+    return {"outcome": inp.outcome, "level": inp.tier.get("level"), "text": inp.text, "at": ctx.now.isoformat(),
+            "notice": notice}
