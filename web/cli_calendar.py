@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import click
 
@@ -51,7 +52,7 @@ def import_(file: str, actor: str) -> None:
 
     c = _container()
     try:
-        outcome = c.runtime.import_calendar(file, actor)
+        outcome = c.runtime.import_calendar(Path(file), actor)
     except CalendarImportError as err:
         click.echo(str(err), err=True)
         sys.exit(1)

@@ -93,7 +93,9 @@ SPEC = {
         "/api/calendar/due": {"get": _op("A due date with its explanation", "calendar", params=[
             {"name": "from", "in": "query", "required": True, "schema": {"type": "string"}},
             {"name": "workdays", "in": "query", "schema": {"type": "integer", "minimum": 0}},
-            {"name": "days", "in": "query", "schema": {"type": "integer", "minimum": 0}}])},
+            {"name": "days", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+            {"name": "roll", "in": "query", "schema": {"type": "string", "enum": ["0", "1"]}}])},
+        "/api/calendar": {"get": _op("Loaded years, provisional years and the administrators' warning", "calendar")},
         "/api/calendar/{year}": {
             "get": _op("A year's working-day calendar", "calendar", params=[_path_id("year")]),
             "put": _op("Import a year's official arrangement (YAML or CSV text)", "calendar", params=[_path_id("year")],

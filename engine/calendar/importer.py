@@ -280,9 +280,9 @@ def _from_csv(text: str, problems: list[str]) -> Arrangement:
 
 
 def _read(source: str | Path, fmt: str | None) -> tuple[str, str]:
-    looks_like_path = isinstance(source, Path) or (
-        "\n" not in source and source.strip().lower().endswith((".yaml", ".yml", ".csv")))
-    if looks_like_path:
+    """A Path is read from disk; a str is always the file's content, never a path (uploads are text, and
+    text naming a server file must not make us read it)."""
+    if isinstance(source, Path):
         path = Path(source)
         if not path.is_file():
             raise CalendarImportError([f"找不到文件 {path}，请检查路径 (file not found: {path})"])

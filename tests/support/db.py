@@ -67,10 +67,22 @@ def postgres_url():
 
 
 def _truncate_postgres(url: str) -> None:
+    """Empty every table but the seeded calendar; a year a test imported or changed is put back as seeded."""
     engine = make_engine(url)
     tables = [t.name for t in Base.metadata.sorted_tables if t.name not in KEEP_TABLES]
     with engine.begin() as conn:
         conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+        changed = conn.execute(text("SELECT year FROM calendar_year WHERE source <> 'chinesecalendar' "
+                                    "OR version <> 1")).scalars().all()
+        if changed:
+            conn.execute(text("DELETE FROM calendar_day WHERE year = ANY(:y)"), {"y": list(changed)})
+            conn.execute(text("DELETE FROM calendar_year WHERE year = ANY(:y)"), {"y": list(changed)})
+    if changed:
+        from engine.calendar import seed_from_chinesecalendar
+        from engine.db import make_session_factory
+
+        with make_session_factory(engine)() as s, s.begin():
+            seed_from_chinesecalendar(s, years=[y for y in changed if 2004 <= y <= 2026], at=START)
     engine.dispose()
 
 
