@@ -72,9 +72,10 @@ class ListEntryInput:
 def emit_row(ctx: HandlerContext, lists: dict, kind: str, key: str) -> dict:
     """Ask the engine to write the row (as it now stands in `lists`) into its register; returns `lists`."""
     row = lists[kind][key]
-    ctx.emit("register", register=REGISTERS[kind], key=key,
-             action="close" if row.get("status") in CLOSED_STATUSES else "open",
-             unit=row.get("unit"), person=row.get("leader"), data=row)
+    fields = dict(register=REGISTERS[kind], key=key, unit=row.get("unit"), person=row.get("leader"), data=row)
+    ctx.emit("register", action="open", **fields)  # creates the row, or keeps it open
+    if row.get("status") in CLOSED_STATUSES:
+        ctx.emit("register", action="close", **fields)
     return lists
 
 
