@@ -1,0 +1,131 @@
+"""The petition handlers on their own, with a plain HandlerContext (no database, no engine)."""
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from engine.clock import SHANGHAI
+from engine.handlers import HandlerContext, HandlerRegistry
+from services import register_all
+from services.casework import (QUERY_ALPHABET, DispatchInput, NumberInput, ResolveUnitInput, ReviewBodyInput,
+                               RouteOutInput, dispatch_case, issue_case_number, resolve_responsible_unit,
+                               review_body, route_out)
+from services.escalation import EscalateInput, escalate
+from services.leadership import OwnerInput, ScopeInput, case_owner_scope, name_case_owner
+from services.notify import OutboxNotifier, render
+from services.orgchart import default_chart
+from services.supervision import SuperviseInput, supervise
+
+NOW = datetime(2026, 3, 2, 23, 30, tzinfo=SHANGHAI)
+
+
+def ctx(data=None, case_id=17, ports=None) -> HandlerContext:
+    return HandlerContext(case_id=case_id, element_id="Task_x", now=NOW, actor="registrar", data=data or {},
+                          ports=ports or {})
+
+
+def test_case_number_carries_place_date_channel_and_sequence_but_no_personal_data():
+    c = ctx({"petitioner": {"id_number": "410121198001011234", "phone": "13800001234"}})
+    out = issue_case_number(NumberInput(channel="来信", location="county_a"), c)
+    assert out["case_no"] == "XF4101212026030202000017"  # 23:30 Beijing time is still 2 March
+    assert len(out["query_code"]) == 10 and set(out["query_code"]) <= set(QUERY_ALPHABET)
+    assert out["registering_unit"] == "city_bureau"
+    with pytest.raises(ValueError, match="信访形式"):
+        issue_case_number(NumberInput(channel="飞鸽传书", location="county_a"), c)
+
+
+def test_query_codes_differ():
+    codes = {issue_case_number(NumberInput("网上", "county_b"), ctx())["query_code"] for _ in range(20)}
+    assert len(codes) == 20
+
+
+def test_responsible_unit_from_the_table_or_the_local_petition_office():
+    found = resolve_responsible_unit(ResolveUnitInput("county_a_hrss", "county_a", "转送"), ctx())
+    assert (found["unit"], found["county"], found["assigning_unit"]) == ("county_a_hrss", "county_a", "city_bureau")
+    fallback = resolve_responsible_unit(ResolveUnitInput("county_a_ecology", "county_a", "交办"), ctx())
+    assert fallback["unit"] == "county_a_office" and "不存在" in fallback["basis"]
+    with pytest.raises(ValueError, match="问题发生地"):
+        resolve_responsible_unit(ResolveUnitInput("x", "nowhere"), ctx())
+
+
+def test_dispatch_tells_the_unit_and_the_petitioner():
+    outbox = OutboxNotifier()
+    a = resolve_responsible_unit(ResolveUnitInput("county_a_hrss", "county_a", "转送"), ctx())
+    out = dispatch_case(DispatchInput(a, "XF1"), ctx(ports={"notifier": outbox}))
+    assert [n["template"] for n in outbox.sent] == ["交办通知", "去向告知"]
+    assert "东城县人力资源和社会保障局" in outbox.sent[1]["text"] and out["at"] == NOW.isoformat()
+
+
+def test_accusations_go_to_discipline_without_telling_the_petitioner_where():
+    out = route_out(RouteOutInput("纪检监察", "county_b", "XF1", confidential=True), ctx())
+    assert out["unit"] == "county_b_cdi" and [n["to"] for n in out["notices"]] == [[{"unit": "county_b_cdi",
+                                                                                    "role": "receiver"}]]
+    litigation = route_out(RouteOutInput("诉讼", "county_a", "XF1"), ctx())
+    assert litigation["unit"] == "county_a_court" and len(litigation["notices"]) == 2
+
+
+def test_review_one_level_up_and_re_review_one_more():
+    assert review_body(ReviewBodyInput("county_a_hrss", "复查"), ctx())["unit"] == "county_a"
+    assert review_body(ReviewBodyInput("county_a_hrss", "复核"), ctx())["unit"] == "city"
+    assert review_body(ReviewBodyInput("county_a", "复查"), ctx())["unit"] == "city"
+    assert review_body(ReviewBodyInput("county_a", "复核"), ctx())["unit"] == "prov"
+
+
+def test_escalation_tiers_climb_from_where_the_matter_arose():
+    county = escalate(EscalateInput("county", "county_b", "XF1"), ctx())
+    assert (county["joint_meeting"], county["next_level"], county["is_top"]) == ("county_b_jm", "city", False)
+    city = escalate(EscalateInput("city", "county_b"), ctx())
+    assert (city["joint_meeting"], city["next_level"]) == ("city_jm", "province")
+    top = escalate(EscalateInput("province", "county_b"), ctx())
+    assert (top["joint_meeting"], top["is_top"], top["next_level"]) == ("prov_jm", True, None)
+    with pytest.raises(ValueError):
+        escalate(EscalateInput("nation", "county_b"), ctx())
+
+
+def test_supervision_reaches_the_unit_and_its_head_and_opens_a_list_row():
+    c = ctx({"case_no": "XF9"})
+    lists = supervise(SuperviseInput("督办", "county_a_hrss", "办理并拟写答复意见"), c)
+    [row] = lists["督办"].values()
+    assert {"unit": "county_a_hrss", "role": "leader"} in row["notified"] and row["status"] == "待反馈"
+    assert [(k, p["register"], p["action"]) for k, p in c.effects] == [("register", "supervision", "open")]
+    reminder = ctx({"case_no": "XF9", "four_lists": lists})
+    lists = supervise(SuperviseInput("催办", "county_a_hrss", "签收", lead=3), reminder)
+    assert len(lists["督办"]) == 2
+    assert [p["action"] for _, p in reminder.effects] == ["open", "close"]  # a reminder needs no feedback
+    with pytest.raises(ValueError):
+        supervise(SuperviseInput("约谈", "county_a_hrss", "x"), ctx())
+
+
+def test_case_owner_and_stabilisation_rows_hold_responsibilities_only():
+    scope = case_owner_scope(ScopeInput("county_a_housing"), ctx({"is_group_or_policy": True}))
+    assert (scope["county"], scope["county_office"], scope["group_or_policy"]) == ("county_a", "county_a_office", True)
+    c = ctx({"petitioner": {"name": "张某"}})
+    lists = name_case_owner(OwnerInput("赵副县长", ["county_a_housing"], "county_a", "county_a_housing", "XF1"), c)
+    assert lists["包案"]["包案-XF1"]["leader"] == "赵副县长"
+    assert "张某" not in str(lists["稳控"])
+    with pytest.raises(ValueError, match="专班"):
+        name_case_owner(OwnerInput("赵副县长", [], "county_a", "county_a_housing", "XF1"), ctx())
+
+
+def test_templates_fill_every_field_or_show_what_is_missing():
+    assert render("登记回执", {"case_no": "XF1", "query_code": "ABC"}).count("{") == 0
+    assert "{query_code}" in render("登记回执", {"case_no": "XF1"})
+    with pytest.raises(LookupError):
+        render("不存在的模板", {})
+
+
+def test_every_handler_is_registered_and_takes_a_dataclass():
+    registry = register_all(HandlerRegistry())
+    for name in ("issue_case_number", "resolve_responsible_unit", "dispatch_case", "route_out", "merge_repeat",
+                 "review_body", "notify", "supervise", "record_list_entry", "case_owner_scope", "name_case_owner",
+                 "escalate", "pass_down"):
+        assert registry.get(name).parameters(), name
+
+
+def test_the_organisation_chart_resolves_through_the_hierarchy():
+    chart = default_chart()
+    assert chart.level_of("county_a_hrss").code == "county_a"
+    assert chart.petition_office("county_a_hrss").code == "county_a_office"
+    assert chart.level_up("county_a_hrss").code == "city" and chart.level_up("prov") is None
+    assert chart.adcode("county_b_office") == "410122"
