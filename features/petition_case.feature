@@ -19,6 +19,7 @@
     当 "registrar" 办理 "分流研判"，填写 {"route": "交办转送"}
     那么 "handler" 的待办中有 "签收或提出异议"，期限是 "2026-03-09"
     并且 信访人收到 "去向告知"
+    并且 信访人的短信副本 "transfer_notice" 已写入发件箱，文中没有证件号码
     并且 单位 "county_a_hrss" 收到 "交办通知"
     并且 化解责任清单中有单位 "county_a_hrss" 的一件 "办理中" 事项
     当 "handler" 办理 "签收或提出异议"，填写 {"sign_decision": "签收"}
@@ -28,6 +29,7 @@
     并且 "handler" 的待办中有 "办理并拟写答复意见"，期限是 "2026-05-06"
     当 "handler" 办理 "办理并拟写答复意见"，填写 {"handle_action": "答复", "outcome": "支持", "reply_text": "已责成企业支付"}
     那么 信访人收到 "答复意见书"
+    并且 信访人的短信副本 "reply_served" 已写入发件箱，文中没有证件号码
     当 "bureau" 办理 "审核销号"，填写 {"signoff_approved": false, "signoff_opinion": "未附企业支付凭证"}
     那么 "handler" 的待办中有 "办理并拟写答复意见"，期限是 "2026-05-06"
     当 "handler" 办理 "办理并拟写答复意见"，填写 {"handle_action": "答复", "outcome": "支持", "reply_text": "企业已支付，附凭证"}

@@ -157,6 +157,15 @@ def petitioner_notified(office, template):
     assert "{" not in notices[-1]["text"], notices[-1]["text"]  # every field of the template was filled
 
 
+@then(parsers.parse('信访人的短信副本 "{template}" 已写入发件箱，文中没有证件号码'))
+def petitioner_sms_in_outbox(office, template):
+    effects = [e["data"] for e in _history(office) if e["type"] == "effect.notify"]
+    hits = [e for e in effects if e["payload"]["template"] == template and e["payload"]["channel"] == "sms"]
+    assert hits, effects
+    assert hits[-1]["payload"]["recipient"] == PETITIONER["phone"]
+    assert PETITIONER["id_number"] not in json.dumps(hits[-1]["payload"]["data"], ensure_ascii=False)
+
+
 @then(parsers.parse('信访人没有收到 "{template}"'))
 def petitioner_not_notified(office, template):
     assert not [n for n in _notices(office) if n["template"] == template and _to_petitioner(n)]

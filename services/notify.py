@@ -1,9 +1,14 @@
 """Notices (通知、告知书) through a notifier port.
 
 A notice names its recipient as an office and role (`{"unit": "county_a_hrss", "role": "unit_handler"}`) or as
-`{"party": "petitioner"}`; it never carries a phone number or ID number. Real channels (in-app, SMS, letter)
-come with the notifications issue: they will be a `Notifier` in `ctx.ports["notifier"]`. Until then every notice
-is returned in the handler's result, so the case journal is the outbox and replay needs no channel at all.
+`{"party": "petitioner"}`; the notice itself never carries a phone number or ID number. Every notice is returned
+in the handler's result (the case journal records it) and handed to `ctx.ports["notifier"]` when the composition
+root provides one.
+
+The petitioner's SMS copy of a notice that the outbox catalogue (`processes/templates/*.yaml`) knows is also asked
+for as a `notify` effect (`ctx.emit`), written to the outbox in the step's transaction and delivered by the
+worker once an SMS gateway is configured: `OUTBOX_COPIES` maps a notice here to the catalogue's template and its
+fields. Only when the case data holds the petitioner's phone; the phone goes to the outbox row, not the notice.
 """
 from __future__ import annotations
 
@@ -69,6 +74,25 @@ class OutboxNotifier:
         return {"channel": "outbox", "status": "queued", "ref": len(self.sent)}
 
 
+def _day(ctx: HandlerContext) -> str:
+    from engine.clock import SHANGHAI
+
+    return ctx.now.astimezone(SHANGHAI).date().isoformat()
+
+
+# notice here -> (outbox catalogue template, its fields from this notice's fields and the handler context)
+OUTBOX_COPIES: dict[str, tuple[str, Any]] = {
+    "去向告知": ("transfer_notice", lambda f, ctx: {
+        "case_no": f["case_no"], "transferred_on": _day(ctx), "action": f.get("dispatch_type") or "转送",
+        "to_unit": f.get("unit_name", "")}),
+    "不予受理告知": ("non_acceptance_notice", lambda f, ctx: {
+        "case_no": f["case_no"], "reason": f.get("reason") or "", "proper_channel": f.get("proper_channel") or ""}),
+    "答复意见书": ("reply_served", lambda f, ctx: {
+        "case_no": f["case_no"], "unit": f.get("unit_name", ""), "served_on": _day(ctx),
+        "method": f.get("method") or "直接送达", "review_organ": f.get("review_organ") or "上一级行政机关"}),
+}
+
+
 def send(ctx: HandlerContext, to: list[dict], template: str, fields: dict[str, Any]) -> dict:
     """Build one notice, hand it to the notifier port if there is one, and return its record."""
     notice = {"to": to, "template": template, "text": render(template, fields), "at": ctx.now.isoformat(),
@@ -76,6 +100,12 @@ def send(ctx: HandlerContext, to: list[dict], template: str, fields: dict[str, A
     notifier = (ctx.ports or {}).get("notifier")
     notice["delivery"] = notifier.send(dict(notice)) if notifier is not None else {"channel": "journal",
                                                                                    "status": "recorded"}
+    phone = ((ctx.data or {}).get("petitioner") or {}).get("phone")
+    if PETITIONER in to and phone and template in OUTBOX_COPIES:
+        outbox_template, build = OUTBOX_COPIES[template]
+        ctx.emit("notify", channel="sms", recipient=str(phone), template=outbox_template,
+                 data=build(dict(fields, case_no=fields.get("case_no") or ctx.data.get("case_no", "")), ctx))
+        notice["delivery"] = {"channel": "outbox", "template": outbox_template}
     return notice
 
 

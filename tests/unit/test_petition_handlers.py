@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 
@@ -129,3 +130,30 @@ def test_the_organisation_chart_resolves_through_the_hierarchy():
     assert chart.petition_office("county_a_hrss").code == "county_a_office"
     assert chart.level_up("county_a_hrss").code == "city" and chart.level_up("prov") is None
     assert chart.adcode("county_b_office") == "410122"
+
+
+def test_the_petitioners_sms_copies_render_with_the_outbox_catalogue():
+    """The outbox renders strictly (a missing field is a dead letter): each copy this module asks for must exist
+    in processes/templates/ and render from the fields the handlers give it."""
+    templates = Path(__file__).resolve().parents[2] / "processes" / "templates"
+    catalogue_module = pytest.importorskip("engine.notify_templates")
+    if not templates.exists():
+        pytest.skip("no outbox template catalogue in processes/templates/")
+    from services.notify import OUTBOX_COPIES
+
+    catalogue = catalogue_module.TemplateCatalogue.load(templates)
+    fields = {"case_no": "XF4101212026030202000017", "dispatch_type": "转送", "unit_name": "东城县人力资源和社会保障局",
+              "reason": "已申请劳动仲裁"}
+    for ours, (theirs, build) in OUTBOX_COPIES.items():
+        rendered = catalogue.render(theirs, catalogue.latest(theirs), build(fields, ctx()))
+        assert "XF4101212026030202000017" in rendered.body, ours
+
+
+def test_a_petitioner_notice_with_a_phone_goes_to_the_outbox_as_sms():
+    c = ctx({"case_no": "XF1", "petitioner": {"phone": "13800001234"}})
+    a = resolve_responsible_unit(ResolveUnitInput("county_a_hrss", "county_a", "转送"), c)
+    dispatch_case(DispatchInput(a, "XF1"), c)
+    [(kind, payload)] = c.effects
+    assert (kind, payload["channel"], payload["recipient"], payload["template"]) == (
+        "notify", "sms", "13800001234", "transfer_notice")
+    assert payload["data"]["to_unit"] == "东城县人力资源和社会保障局"
