@@ -246,3 +246,19 @@ class CaseRegister(Base):
     opened_at: Mapped[datetime] = mapped_column(UTC_DT)
     updated_at: Mapped[datetime] = mapped_column(UTC_DT)
     closed_at: Mapped[datetime | None] = mapped_column(UTC_DT, nullable=True)
+
+
+class OutboxEvent(Base):
+    """What happened to a notification after it was written, append-only: each claim by a worker (its lease is
+    the row's `next_attempt_at`), send (with the rendered text and the provider's id), failure, dead letter,
+    resend by an admin, delivery report from the SMS gateway, and in-app read."""
+
+    __tablename__ = "outbox_event"
+    __table_args__ = (Index("ix_outbox_event_outbox_kind", "outbox_id", "kind"),)
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id"))
+    at: Mapped[datetime] = mapped_column(UTC_DT)
+    kind: Mapped[str] = mapped_column(String(16))  # claimed, sent, failed, dead, resent, delivered, undelivered, read
+    actor: Mapped[str] = mapped_column(String(64))
+    provider_id: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
+    detail: Mapped[str] = mapped_column(Text, default="{}")  # JSON

@@ -29,11 +29,13 @@ def create_app(container=None, test_config: dict | None = None) -> Flask:
 
     from .api import bp as api_bp
     from .calendar_web import bp as calendar_bp
+    from .notifications_web import bp as notifications_bp
     from .openapi import bp as openapi_bp
 
     app.register_blueprint(api_bp)
     app.register_blueprint(openapi_bp)
     app.register_blueprint(calendar_bp)
+    app.register_blueprint(notifications_bp)
 
     @app.get("/")
     def index():

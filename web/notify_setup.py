@@ -1,0 +1,49 @@
+"""Wiring of notifications from the settings: templates, channels, the deliverer. Called by the worker, the CLI
+and the web app; nothing is built at import time and no connection is opened until a message is sent.
+
+- `LIANXIN_SMTP_URL` unset → no e-mail channel; `LIANXIN_SMS_GATEWAY_URL` unset → no SMS channel. Rows for an
+  absent channel wait in the outbox with a `last_error` naming the variable to set, and go out once it is set.
+- Templates are `processes/templates/*.yaml` (`Settings.processes_dir`), loaded once per container.
+"""
+from __future__ import annotations
+
+from engine.channels import Channel, InAppChannel, SmsGatewayChannel, SmtpChannel
+from engine.delivery import Deliverer
+from engine.notify_templates import TemplateCatalogue
+
+from .settings import Settings
+
+MISSING_HINTS = {
+    "email": "未配置邮件渠道：请设置 LIANXIN_SMTP_URL，通知将在配置后发送"
+             "（e-mail channel not configured: set LIANXIN_SMTP_URL; the notification waits until then）",
+    "sms": "未配置短信渠道：请设置 LIANXIN_SMS_GATEWAY_URL，通知将在配置后发送"
+           "（SMS channel not configured: set LIANXIN_SMS_GATEWAY_URL; the notification waits until then）",
+}
+
+
+def templates_of(container) -> TemplateCatalogue:
+    catalogue = container.extras.get("notification_templates")
+    if catalogue is None:
+        catalogue = TemplateCatalogue.load(container.settings.processes_dir / "templates")
+        container.extras["notification_templates"] = catalogue
+    return catalogue
+
+
+def build_channels(settings: Settings) -> dict[str, Channel]:
+    channels: dict[str, Channel] = {"inapp": InAppChannel()}
+    if settings.smtp_url:
+        channels["email"] = SmtpChannel(settings.smtp_url)
+    if settings.sms_gateway_url:
+        channels["sms"] = SmsGatewayChannel.from_url(settings.sms_gateway_url)
+    return channels
+
+
+def sms_channel(settings: Settings) -> SmsGatewayChannel | None:
+    return SmsGatewayChannel.from_url(settings.sms_gateway_url) if settings.sms_gateway_url else None
+
+
+def build_deliverer(container, **options) -> Deliverer:
+    """The deliverer for this container's database, clock and settings (`options` go to `Deliverer`)."""
+    options.setdefault("missing_channel_hints", MISSING_HINTS)
+    return Deliverer(container.session_factory, container.clock, build_channels(container.settings),
+                     templates_of(container), **options)
