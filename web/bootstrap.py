@@ -65,9 +65,15 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
     from engine.calendar import CalendarService
 
     calendar = CalendarService(read_sessions)
-    runtime = Runtime(session_factory, clock, handlers, calendar=calendar, read_session_factory=read_sessions)
+    from engine.delivery import templated_notify
+    from engine.notify_templates import TemplateCatalogue
+
+    # Notifications are checked against the versioned templates at the step that asks for them.
+    templates = TemplateCatalogue.load(settings.processes_dir / "templates")
+    runtime = Runtime(session_factory, clock, handlers, calendar=calendar, read_session_factory=read_sessions,
+                      effect_sinks={"notify": templated_notify(templates)})
     return Container(settings, engine, session_factory, clock, handlers, runtime, calendar,
-                     extras={"read_sessions": read_sessions})
+                     extras={"read_sessions": read_sessions, "notification_templates": templates})
 
 
 def _offset_reader(session_factory):

@@ -91,11 +91,13 @@ def serve(host: str, port: int) -> None:
 @click.option("--poll", default=5.0, type=float, help="seconds between polls")
 @click.option("--name", default=None, help="worker name in logs")
 def worker(once: bool, now_text: str | None, poll: float, name: str | None) -> None:
-    """Fire due timers (and, later, deliver notifications). Several may run at once."""
-    from engine.worker import Worker
+    """Fire due timers and deliver notifications from the outbox. Several may run at once."""
+    from engine.delivery_worker import DeliveringWorker
+
+    from .notify_setup import build_deliverer
 
     c = _container(now_text)
-    w = Worker(c.runtime, c.session_factory, c.clock, name=name)
+    w = DeliveringWorker(build_deliverer(c), c.runtime, c.session_factory, c.clock, name=name)
     if once:
         result = w.run_once()
         click.echo(json.dumps(result, ensure_ascii=False))
@@ -154,8 +156,10 @@ def audit_verify(case_ids) -> None:
 
 
 from .cli_calendar import calendar  # noqa: E402
+from .cli_notify import notify  # noqa: E402
 
 main.add_command(calendar)
+main.add_command(notify)
 
 
 if __name__ == "__main__":

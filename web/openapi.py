@@ -108,4 +108,7 @@ SPEC = {
 
 @bp.get("/api/openapi.json")
 def openapi():
-    return jsonify(SPEC)
+    from .notifications_web import OPENAPI_PATHS
+
+    spec = dict(SPEC, paths={**SPEC["paths"], **OPENAPI_PATHS})
+    return jsonify(spec)

@@ -44,8 +44,9 @@ def test_effects_are_written_with_the_step_and_journaled(make):
     def name_owner(inp: OwnerInput, ctx):
         ctx.emit("register", register="leader_ownership", key="owner", unit="county_a", person=inp.leader,
                  data={"role": "包案领导"})
-        ctx.emit("notify", channel="sms", recipient="13800000000", template="leader_assigned",
-                 data={"leader": inp.leader})
+        ctx.emit("notify", channel="sms", recipient="13800000000", template="reminder",
+                 data={"case_no": "XF1", "title": "拖欠工资", "unit": inp.leader, "deadline_label": "办理期限",
+                       "due": "2026-03-09", "workdays_left": 2})
         return {"owner": inp.leader}
 
     c = make(name_owner)
@@ -55,7 +56,8 @@ def test_effects_are_written_with_the_step_and_journaled(make):
         [row] = s.scalars(select(CaseRegister).where(CaseRegister.case_id == case.id))
         assert (row.register, row.key, row.person, row.status) == ("leader_ownership", "owner", "leader", "open")
         [msg] = s.scalars(select(Outbox).where(Outbox.case_id == case.id))
-        assert (msg.channel, msg.template, msg.status) == ("sms", "leader_assigned", "pending")
+        assert (msg.channel, msg.template, msg.status) == ("sms", "reminder", "pending")
+        assert msg.template_version >= 1  # the newest version, recorded on the row
         assert len(msg.idempotency_key) == 40
     kinds = [e["type"] for e in c.runtime.history(case.id)]
     assert kinds.count("effect.register") == 1 and kinds.count("effect.notify") == 1
@@ -64,7 +66,7 @@ def test_effects_are_written_with_the_step_and_journaled(make):
 def test_a_malformed_effect_fails_the_step_and_writes_nothing(make):
     def name_owner(inp: OwnerInput, ctx):
         ctx.emit("register", register="leader_ownership", key="owner", person=inp.leader)
-        ctx.emit("notify", channel="pigeon", recipient="x", template="t")
+        ctx.emit("notify", channel="pigeon", recipient="x", template="reminder")
         return {}
 
     c = make(name_owner)
@@ -82,3 +84,12 @@ def test_unknown_effect_kind_is_an_incident(make):
 
     case = make(name_owner).runtime.start("svc_case", {"leader": "leader"}, "registrar")
     assert case.status == "incident" and "telepathy" in case.incidents[0].message
+
+
+def test_an_unknown_template_is_an_incident_at_the_step(make):
+    def name_owner(inp: OwnerInput, ctx):
+        ctx.emit("notify", channel="sms", recipient="13800000000", template="no_such_template", data={})
+        return {}
+
+    case = make(name_owner).runtime.start("svc_case", {"leader": "leader"}, "registrar")
+    assert case.status == "incident" and "no_such_template" in case.incidents[0].message

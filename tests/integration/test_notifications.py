@@ -206,7 +206,6 @@ def office(database_url, clock, tmp_path, smtp_server, sms_gateway):
         c = make_container(database_url, clock, tmp_path, handlers=registry,
                            smtp_url=smtp_server.url if smtp else None,
                            sms_gateway_url=sms_gateway.url if sms else None)
-        OutboxEvent.__table__.create(c.engine, checkfirst=True)  # TEMPORARY, see below
         c.runtime.deploy([SourceFile("notify.bpmn", NOTIFYING.replace("svc_case", "notify_case").encode())],
                          actor="designer")
         made.append(c)
@@ -215,17 +214,6 @@ def office(database_url, clock, tmp_path, smtp_server, sms_gateway):
     yield build
     for c in made:
         c.engine.dispose()
-
-
-@pytest.fixture(autouse=True)
-def _outbox_event_table_until_migrated(request):
-    """TEMPORARY, until the Alembic migration creating `outbox_event` exists: create the table in the test
-    databases first (PostgreSQL's is truncated before each test, so this must come before `database_url`).
-    A no-op once the migration is there."""
-    if getattr(request.node, "callspec", None) and request.node.callspec.params.get("database_url") == "postgres":
-        engine = make_engine(request.getfixturevalue("postgres_url"))
-        OutboxEvent.__table__.create(engine, checkfirst=True)
-        engine.dispose()
 
 
 def receipt(channel: str, recipient: str, **data) -> dict:
@@ -557,7 +545,6 @@ def test_cli_lists_templates_and_delivers(tmp_path):
     assert listed.exit_code == 0 and "satisfaction_invitation\tv1\t满意度评价邀请\tcase_no, query_code" in listed.output
 
     engine = make_engine(env["LIANXIN_DATABASE_URL"])
-    OutboxEvent.__table__.create(engine, checkfirst=True)  # TEMPORARY, until the migration exists
     from engine.clock import parse_instant
     from engine.db import make_session_factory
 
