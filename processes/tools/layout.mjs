@@ -96,7 +96,16 @@ function placeBoundaries(container, boxes) {
 
 function crossing(s, t, obstacles) {
   const y = s.cy, x1 = s.right, x2 = t.x;
-  return obstacles.filter((o) => o !== s && o !== t && o.x < x2 && o.right > x1 && o.y < y && o.bottom > y);
+  const inside = (o, b) => o.x <= b.x && o.right >= b.right && o.y <= b.y && o.bottom >= b.bottom;
+  return obstacles.filter((o) => o !== s && o !== t && !inside(o, s) && !inside(o, t)
+    && o.x < x2 && o.right > x1 && o.y < y && o.bottom > y);
+}
+
+function blocksVertical(x, y1, y2, obstacles, except) {
+  const [lo, hi] = y1 < y2 ? [y1, y2] : [y2, y1];
+  const inside = (o, b) => o.x <= b.x && o.right >= b.right && o.y <= b.y && o.bottom >= b.bottom;
+  return obstacles.some((o) => !except.includes(o) && !except.some((b) => inside(o, b))
+    && o.x - 4 < x && o.right + 4 > x && o.y < hi && o.bottom > lo);
 }
 
 function route(src, dst, srcKind, fromBoundary, obstacles = []) {
@@ -124,7 +133,15 @@ function route(src, dst, srcKind, fromBoundary, obstacles = []) {
   if (t.x >= s.right - 1) {
     if (Math.abs(s.cy - t.cy) < 1) return [[s.right, s.cy], [t.x, t.cy]];
     if (srcKind === 'gateway') {
-      return [[s.cx, t.cy > s.cy ? s.bottom : s.y], [s.cx, t.cy], [t.x, t.cy]];
+      const y0 = t.cy > s.cy ? s.bottom : s.y;
+      if (!blocksVertical(s.cx, y0, t.cy, obstacles, [s, t])) return [[s.cx, y0], [s.cx, t.cy], [t.x, t.cy]];
+      // something is drawn below the gateway: leave by its right corner and turn down where the way is clear
+      for (const mx of [s.right + 14, t.x - 22]) {
+        if (!blocksVertical(mx, s.cy, t.cy, obstacles, [s, t])) {
+          return [[s.right, s.cy], [mx, s.cy], [mx, t.cy], [t.x, t.cy]];
+        }
+      }
+      return [[s.cx, y0], [s.cx, t.cy], [t.x, t.cy]];
     }
     const mx = Math.max(s.right + 15, t.x - 25);
     return [[s.right, s.cy], [mx, s.cy], [mx, t.cy], [t.x, t.cy]];
@@ -271,8 +288,7 @@ async function layoutFile(path) {
     if (e.$type === 'bpmn:SubProcess') extra = ' isExpanded="true"';
     shape(e.id, boxes.get(e.id), extra);
   }
-  const obstacles = all.filter((e) => isFlowNode(e) && boxes.has(e.id) && e.$type !== 'bpmn:SubProcess')
-    .map((e) => boxes.get(e.id));
+  const obstacles = all.filter((e) => isFlowNode(e) && boxes.has(e.id)).map((e) => boxes.get(e.id));
   for (const e of all) {
     if (e.$type !== 'bpmn:SequenceFlow') continue;
     const src = e.sourceRef, dst = e.targetRef;
