@@ -79,9 +79,10 @@ def emit_row(ctx: HandlerContext, lists: dict, kind: str, key: str) -> dict:
     return lists
 
 
-def put(ctx: HandlerContext, kind: str, key: str, row: dict) -> dict:
-    """Upsert a row into the case's `four_lists` (task data) and into its register table."""
-    lists = upsert(ctx.data.get("four_lists"), kind, key, row, ctx.now.isoformat())
+def put(ctx: HandlerContext, kind: str, key: str, row: dict, lists: dict | None = None) -> dict:
+    """Upsert a row into the case's `four_lists` (task data, or `lists` when a handler changes several rows)
+    and into its register table."""
+    lists = upsert(lists if lists is not None else ctx.data.get("four_lists"), kind, key, row, ctx.now.isoformat())
     return emit_row(ctx, lists, kind, key)
 
 

@@ -58,8 +58,7 @@ def name_case_owner(inp: OwnerInput, ctx: HandlerContext) -> dict:
         "notified": notice["to"]})
     # Stabilisation = responsibility for resolving the matter and keeping the work orderly (维稳责任); which
     # unit and which leader answer for it. No field about the petitioner exists or is accepted here.
-    ctx.data["four_lists"] = lists  # (ctx.data is the handler's own copy)
     return four_lists.put(ctx, "稳控", f"稳控-{inp.case_no or ctx.case_id}", {
         "case_id": ctx.case_id, "case_no": inp.case_no, "unit": ctx.data.get("stabilisation_unit") or inp.unit,
         "leader": leader, "item": "落实化解稳定责任（依法及时就地解决诉求，不得限制信访人依法信访）",
-        "status": "落实中"})
+        "status": "落实中"}, lists)
