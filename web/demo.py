@@ -21,7 +21,9 @@ def load_demo_cases(c) -> list[str]:
     _complete_open(c, views[0].id, {"outcome": "支持", "reply_text": "已责成企业限期支付。"}, "handler")
     # Case 2: signed, being handled.
     _complete_open(c, views[1].id, {"signed": True}, "handler")
-    return [f"演示案件：{len(views)} 件"]
+    from services.demo_cases import load_petition_cases
+
+    return [f"演示案件（简易流程）：{len(views)} 件"] + load_petition_cases(c.runtime)
 
 
 def _complete_open(c, case_id: int, data: dict, actor: str) -> None:

@@ -29,11 +29,12 @@ def test_init_twice_keeps_the_data(tmp_path):
     first = run(["init", "--demo"], tmp_path)
     assert first.exit_code == 0, first.output
     assert "simple_case v1（新版本）" in first.output and "演示账号" in first.output
-    assert count_cases(tmp_path) == 4
+    demo_cases = count_cases(tmp_path)
+    assert demo_cases >= 12  # 4 simple demo cases and 8 petition cases in different states
     second = run(["init", "--demo"], tmp_path)
     assert second.exit_code == 0
     assert "simple_case v1\n" in second.output  # unchanged content keeps its version
-    assert count_cases(tmp_path) == 4
+    assert count_cases(tmp_path) == demo_cases
 
 
 def test_deploy_reports_each_problem_and_deploys_nothing(tmp_path):
