@@ -247,6 +247,33 @@ def overdue_by_unit():
     return ok({"now": now, "units": [{"unit": u, "overdue": n} for u, n in rows]})
 
 
+@bp.get("/registers/<register>")
+@login_required
+def list_register(register: str):
+    """The four lists (and other case registers), per unit and leader: leader_case, stabilisation, resolution,
+    supervision. Limited to the caller's units unless their role sees all."""
+    from engine.store import CaseRegister
+    from services.four_lists import KIND_OF_REGISTER
+
+    if register not in KIND_OF_REGISTER:
+        raise ApiError(404, "not_found", f"没有登记簿 {register}（known: {', '.join(sorted(KIND_OF_REGISTER))}）")
+    p = current_principal()
+    c = container()
+    with c.extras["read_sessions"]() as s:
+        q = select(CaseRegister).where(CaseRegister.register == register)
+        for field_name in ("unit", "person", "status"):
+            value = request.args.get(field_name)
+            if value:
+                q = q.where(getattr(CaseRegister, field_name) == value)
+        if not p.has_role(*SEE_ALL, "bureau", "jointmeeting"):
+            q = q.where(CaseRegister.unit.in_(p.units) if p.units else false())
+        rows = list(s.scalars(q.order_by(CaseRegister.updated_at.desc()).limit(500)))
+    return ok({"register": register, "title": KIND_OF_REGISTER[register],
+               "rows": [{"case_id": r.case_id, "key": r.key, "unit": r.unit, "person": r.person,
+                         "status": r.status, "data": json.loads(r.data or "{}"), "opened_at": r.opened_at,
+                         "updated_at": r.updated_at, "closed_at": r.closed_at} for r in rows]})
+
+
 # ---------------------------------------------------------------- tasks
 
 @bp.get("/tasks")

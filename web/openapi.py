@@ -77,6 +77,12 @@ SPEC = {
             body={"type": "object", "required": ["days", "reason"], "properties": {
                 "days": {"type": "integer", "minimum": 1, "maximum": 30}, "reason": {"type": "string"}}})},
         "/api/reports/overdue": {"get": _op("Overdue work items per unit", "deadlines")},
+        "/api/registers/{register}": {"get": _op("A case register (the four lists) per unit and leader", "lists",
+            params=[{"name": "register", "in": "path", "required": True, "schema": {"type": "string", "enum": [
+                "leader_case", "stabilisation", "resolution", "supervision"]}},
+                    {"name": "unit", "in": "query", "schema": {"type": "string"}},
+                    {"name": "person", "in": "query", "schema": {"type": "string"}},
+                    {"name": "status", "in": "query", "schema": {"type": "string", "enum": ["open", "closed"]}}])},
         "/api/tasks": {"get": _op("Work items visible to the caller", "tasks", params=[
             {"name": "scope", "in": "query", "schema": {"type": "string", "enum": ["mine", "unit", "all"]}},
             {"name": "overdue", "in": "query", "schema": {"type": "string", "enum": ["0", "1"]}},

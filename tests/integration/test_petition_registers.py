@@ -63,3 +63,25 @@ def test_a_list_row_about_a_petitioner_is_refused():
 
     with pytest.raises(ValueError, match="信访人"):
         upsert(None, "稳控", "k", {"unit": "county_a", "whereabouts": "北京"}, "2026-03-02T09:00:00+08:00")
+
+
+def test_the_four_lists_over_http_per_unit_and_leader(rt, container):
+    from services.organisation import load_organisation
+    from web.app import create_app
+
+    load_petition_cases(rt)
+    with container.session_factory() as s, s.begin():
+        load_organisation(s, ROOT / "processes" / "organisation.yaml", demo_users=True)
+    app = create_app(container)
+    bureau = app.test_client()
+    assert bureau.post("/api/session", json={"username": "bureau", "password": "demo"}).status_code == 201
+    leader_rows = bureau.get("/api/registers/leader_case").get_json()["rows"]
+    assert leader_rows, "the 13710 demo case names a case-owning leader"
+    person = leader_rows[0]["person"]
+    mine = bureau.get(f"/api/registers/leader_case?person={person}").get_json()["rows"]
+    assert mine and all(r["person"] == person for r in mine)
+    assert bureau.get("/api/registers/no_such_list").status_code == 404
+    other = app.test_client()
+    other.post("/api/session", json={"username": "handler_b", "password": "demo"})
+    units_b = {r["unit"] for r in other.get("/api/registers/resolution").get_json()["rows"]}
+    assert units_b <= {"county_b", "county_b_office", "county_b_hrss", "county_b_housing"}
