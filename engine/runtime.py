@@ -15,7 +15,7 @@ import contextvars
 import copy
 import json
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable
 from uuid import UUID
 

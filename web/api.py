@@ -9,7 +9,7 @@ from flask import Blueprint, current_app, jsonify, request, session
 from sqlalchemy import false, func, or_, select
 
 from engine.clock import parse_instant
-from engine.runtime import Conflict, Invalid, NotFound, RuntimeError_
+from engine.runtime import Conflict, NotFound
 from engine.store import Case, WorkItem
 
 from .auth import ApiError, current_principal, login, login_required, require_login, roles_required
@@ -45,17 +45,6 @@ def to_jsonable(value):
 
 def ok(payload, status: int = 200):
     return jsonify(to_jsonable(payload)), status
-
-
-@bp.errorhandler(ApiError)
-def _api_error(err: ApiError):
-    return jsonify({"error": {"code": err.code, "message": err.message, "details": err.details}}), err.status
-
-
-@bp.errorhandler(RuntimeError_)
-def _runtime_error(err: RuntimeError_):
-    return jsonify({"error": {"code": err.code, "message": err.message,
-                              "details": to_jsonable(err.details)}}), err.status
 
 
 # ---------------------------------------------------------------- session

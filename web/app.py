@@ -42,6 +42,22 @@ def create_app(container=None, test_config: dict | None = None) -> Flask:
         definitions = c.runtime.list_definitions()
         return render_template("index.html", definitions=definitions, demo=c.settings.demo)
 
+    from engine.runtime import RuntimeError_
+
+    from .api import to_jsonable
+    from .auth import ApiError
+
+    # One error format for every JSON endpoint: {"error": {"code", "message", "details"}}.
+    @app.errorhandler(ApiError)
+    def api_error(err: ApiError):
+        return jsonify({"error": {"code": err.code, "message": err.message,
+                                  "details": to_jsonable(err.details)}}), err.status
+
+    @app.errorhandler(RuntimeError_)
+    def runtime_error(err: RuntimeError_):
+        return jsonify({"error": {"code": err.code, "message": err.message,
+                                  "details": to_jsonable(err.details)}}), err.status
+
     @app.errorhandler(HTTPException)
     def http_error(err: HTTPException):
         if request.path.startswith("/api/"):

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime
-from pathlib import Path
 
 import click
 

@@ -14,33 +14,20 @@ from __future__ import annotations
 import json
 import logging
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 
 from engine.channels import SIGNATURE_HEADER, signature_ok
 from engine.delivery import OutboxConflict, OutboxNotFound, mark_read, record_delivery_status, resend
 from engine.effects import CHANNELS
 from engine.outbox_queries import STATUSES, inapp_notifications, outbox_listing
 
-from .api import to_jsonable
+from .api import container, ok
 from .auth import ApiError, current_principal, login_required, roles_required
 from .notify_setup import sms_channel, templates_of
 
 bp = Blueprint("notifications", __name__, url_prefix="/api")
 log = logging.getLogger("lianxin.notifications")
 MAX_PAGE = 200
-
-
-def container():
-    return current_app.extensions["lianxin"]
-
-
-def ok(payload, status: int = 200):
-    return jsonify(to_jsonable(payload)), status
-
-
-@bp.errorhandler(ApiError)
-def _api_error(err: ApiError):
-    return jsonify({"error": {"code": err.code, "message": err.message, "details": err.details}}), err.status
 
 
 @bp.errorhandler(OutboxNotFound)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text
@@ -12,7 +11,7 @@ from sqlalchemy import select, text
 from engine.definitions import DefinitionError, SourceFile, collect_files
 from engine.handlers import HandlerRegistry
 from engine.runtime import Conflict
-from engine.store import Case, Incident, JournalEvent, ProcessDefinition, Timer, WorkItem
+from engine.store import Case, ProcessDefinition, Timer, WorkItem
 from engine.worker import Worker
 from services import register_all
 from tests.support.db import ROOT, make_container
