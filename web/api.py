@@ -175,7 +175,7 @@ def replay_case(case_id: int):
 
 
 @bp.post("/cases/<int:case_id>/messages/<name>")
-@roles_required("admin", "bureau", "jointmeeting")
+@roles_required("admin", "bureau", "jointmeeting", "registrar", "review_body")
 def deliver_message(case_id: int, name: str):
     view = container().runtime.deliver_message(case_id, name, body().get("payload", {}),
                                                actor=current_principal().username)
