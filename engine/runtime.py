@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextvars
 import copy
+import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
@@ -54,6 +55,10 @@ _ITEM_WITH_CASE = (select(WorkItem, Case).join(Case, Case.id == WorkItem.case_id
 _OPEN_ITEMS = select(WorkItem).where(WorkItem.case_id == bindparam("case_id"), WorkItem.state == "open")
 _LIVE_TIMERS = select(Timer).where(Timer.case_id == bindparam("case_id"), Timer.status.in_(("pending", "paused")))
 _OPEN_INCIDENTS = select(Incident).where(Incident.case_id == bindparam("case_id"), Incident.resolved_at.is_(None))
+
+
+# Compiled bundles by content (immutable results, shared by every runtime in the process; bounded).
+_COMPILED_BUNDLES: dict[str, list] = {}
 
 
 class RuntimeError_(Exception):
@@ -344,18 +349,34 @@ class Runtime:
 
         now = self.clock.now()
         files = list(files)
-        with self.read_sessions() as rs:
-            def resolve_external(process_id: str):
-                row = self._latest(rs, process_id)
-                if row is None:
-                    return None
-                return [SourceFile(name, text.encode("utf-8")) for name, text in json.loads(row.sources_json).items()]
+        # A bundle that needs nothing from earlier deployments compiles to the same result every time: keep it,
+        # so that `lianxin init` on every start (and tests) do not re-parse unchanged diagrams.
+        bundle_key = hashlib.sha256(b"\0".join(
+            f.name.encode("utf-8") + b"\0" + hashlib.sha256(f.content).digest()
+            for f in sorted(files, key=lambda f: f.name))
+            + "|".join(sorted(self.handlers.names()) + ["#"] + sorted(self.helper_names)).encode()
+        ).hexdigest()
+        compiled = _COMPILED_BUNDLES.get(bundle_key)
+        if compiled is None:
+            used_external = []
+            with self.read_sessions() as rs:
+                def resolve_external(process_id: str):
+                    used_external.append(process_id)
+                    row = self._latest(rs, process_id)
+                    if row is None:
+                        return None
+                    return [SourceFile(name, text.encode("utf-8"))
+                            for name, text in json.loads(row.sources_json).items()]
 
-            compiled = compile_bundle(
-                files, handler_names=self.handlers.names(), check_expression=sandbox.check_expression,
-                check_script=sandbox.check_script, known_functions=self.helper_names | sandbox.BUILTIN_NAMES,
-                resolve_external=resolve_external,
-            )
+                compiled = compile_bundle(
+                    files, handler_names=self.handlers.names(), check_expression=sandbox.check_expression,
+                    check_script=sandbox.check_script, known_functions=self.helper_names | sandbox.BUILTIN_NAMES,
+                    resolve_external=resolve_external,
+                )
+            if not used_external:
+                if len(_COMPILED_BUNDLES) >= 16:
+                    _COMPILED_BUNDLES.pop(next(iter(_COMPILED_BUNDLES), None), None)
+                _COMPILED_BUNDLES[bundle_key] = compiled
         with self.session_factory() as s, s.begin():
             by_id = {cp.process_id: {"user_tasks": cp.user_tasks, "timers": cp.timers} for cp in compiled}
             deployment = Deployment(at=now, actor=actor, comment=comment,

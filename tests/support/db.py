@@ -19,6 +19,7 @@ from engine.clock import SHANGHAI, SettableClock
 from engine.db import Base, make_engine
 
 ROOT = Path(__file__).resolve().parents[2]
+os.environ.setdefault("LIANXIN_PASSWORD_HASH_METHOD", "pbkdf2:sha256:1000")  # tests only: cheap sign-ins
 PG_DEFAULT = "postgresql://postgres@127.0.0.1:5432/postgres"
 START = datetime(2026, 3, 2, 9, 0, tzinfo=SHANGHAI)  # a Monday, a working day
 KEEP_TABLES = {"alembic_version", "calendar_day", "calendar_year"}
