@@ -299,7 +299,28 @@ class Runtime:
         def days(n, start=None, roll_forward=True) -> str:
             return self._deadline("CAL", n, start, roll_forward=roll_forward)
 
-        return {"now": now, "workdays": workdays, "days": days}
+        def yellow_at(due, lead=None) -> str:
+            """When a deadline due at `due` turns yellow: the start (00:00 Beijing time) of the first day with at
+            most `lead` working days left — the same rule as the alerts in task lists. For reminder timers:
+            `yellow_at(days(60, accepted_at), limits["yellow_lead_days"])`."""
+            return self.yellow_instant(datetime.fromisoformat(str(due)),
+                                       self.yellow_workdays if lead is None else lead).isoformat()
+
+        return {"now": now, "workdays": workdays, "days": days, "yellow_at": yellow_at}
+
+    def yellow_instant(self, due_at: datetime, lead: int) -> datetime:
+        if not isinstance(lead, int) or isinstance(lead, bool) or lead < 0:
+            raise ValueError(f"黄色预警提前量必须是非负整数，收到 {lead!r}（lead must be a whole number ≥ 0）")
+        due_date = (due_at - timedelta(microseconds=1)).astimezone(SHANGHAI).date()
+        cal = self.calendar.calendar()
+        day, left = due_date, 0  # `left`: working days after `day` up to the due date
+        while True:
+            extra = 1 if cal.is_workday(day) else 0  # stepping back one day adds `day` itself
+            if left + extra > lead:
+                break
+            left += extra
+            day = day - timedelta(days=1)
+        return datetime.combine(day, datetime.min.time(), tzinfo=SHANGHAI)
 
     def _deadline(self, rule: str, n, start=None, roll_forward=True) -> str:
         cmd = current_command()

@@ -98,3 +98,16 @@ def test_importing_a_year_recomputes_provisional_deadlines(rt, clock):
     change = event["data"]["deadlines"][0]
     assert change["old_due_at"].startswith("2027-02-01") and change["was_provisional"] is True
     assert change["provisional"] is False
+
+
+def test_yellow_at_agrees_with_the_alert_rule(rt, clock):
+    """Reminder timers written as yellow_at(due, 3) fire exactly when the task list turns the deadline yellow."""
+    due = bj("2026-03-10T00:00:00")  # due Mon 03-09 at 24:00
+    when = rt.yellow_instant(due.astimezone(SHANGHAI), 3)
+    assert when == bj("2026-03-04T00:00:00")  # from Wed: Thu, Fri, Mon left
+    assert rt.alert(due, when - timedelta(seconds=1)) == ("green", 4)
+    assert rt.alert(due, when) == ("yellow", 3)
+    # across the National Day break: due Thu 10-08 24:00; 10-01..10-07 are holidays, Sun 09-27 is not a make-up day
+    due = bj("2026-10-09T00:00:00")
+    when = rt.yellow_instant(due.astimezone(SHANGHAI), 3)
+    assert rt.alert(due, when)[0] == "yellow" and rt.alert(due, when - timedelta(seconds=1))[0] == "green"
