@@ -31,11 +31,13 @@ def create_app(container=None, test_config: dict | None = None) -> Flask:
     from .calendar_web import bp as calendar_bp
     from .notifications_web import bp as notifications_bp
     from .openapi import bp as openapi_bp
+    from .public_web import bp as public_bp
 
     app.register_blueprint(api_bp)
     app.register_blueprint(openapi_bp)
     app.register_blueprint(calendar_bp)
     app.register_blueprint(notifications_bp)
+    app.register_blueprint(public_bp)
 
     @app.get("/")
     def index():

@@ -1,0 +1,355 @@
+"""The petitioner's side, unsigned: SMS from the gateway, and progress by case number and query code.
+
+- `POST /api/sms/inbound`: the gateway's webhook for an SMS a petitioner sent, signed like `/api/sms/status`
+  (`X-Lianxin-Signature: sha256=<hex HMAC-SHA256 of the raw body>` with the gateway's `secret`). Body
+  `{"from": phone, "text": ..., "id": gateway message id, "at": iso}`. Idempotent on `id`: a repeated webhook
+  answers with what the first one did and changes nothing.
+
+  The grammar of a text, tried in this order (spaces optional, letters case-insensitive):
+    1. rating: `<评价> <查询码>` where 评价 is `1`/`2`/`3`, `满意`/`基本满意`/`不满意`, or a digit followed by its
+       word (`1 满意`); the query code is the 10 characters the registration receipt gave. Recorded only when
+       the sender's phone is the case's registered phone and the case waits at 回访并记录满意度; the runtime
+       completes that task as actor `sms:<masked phone>`, `rating_channel` 短信. Otherwise nothing is stored.
+    2. a rating without a code (`1`, `满意`), or a digit and word that disagree: an answer giving the grammar.
+    3. any other text of 8–500 characters containing Chinese: a new petition_case on channel 短信, the text as
+       request and facts; the receipt with case number and query code is queued as an SMS to the sender.
+    4. anything else (empty, too short, too long): an answer explaining what to send.
+  Every answer is an `outbox` row (channel sms) written in one transaction with the idempotency marker.
+
+- `GET /api/public/cases/{case_no}?code=QUERY_CODE` (JSON) and `/query` (HTML form): public progress only —
+  dates of registration, transfer/assignment, signing, acceptance, reply, sign-off, review, the responsible
+  unit's name and the current stage; no notes, no names, no personal data. Wrong codes are limited to
+  `MAX_FAILURES` per case number and per client address in `WINDOW` (429); the counters live in the `setting`
+  table so every web process sees them.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import re
+from datetime import datetime, timedelta
+
+from flask import Blueprint, render_template_string, request
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from engine.channels import SIGNATURE_HEADER, signature_ok
+from engine.clock import SHANGHAI
+from engine.journal import to_json
+from engine.outbox_queries import mask_text
+from engine.store import Case, JournalEvent, Outbox, Setting, WorkItem
+
+from .api import container, ok
+from .auth import ApiError
+from .notify_setup import sms_channel
+
+bp = Blueprint("public", __name__)
+log = logging.getLogger("lianxin.public")
+
+PROCESS = "petition_case"
+RATING_TASK = "Task_rating"
+RATINGS = {"1": "满意", "2": "基本满意", "3": "不满意"}
+_RATING = re.compile(r"^\s*([123])?\s*(基本满意|不满意|满意)?\s*([A-Za-z0-9]{6,16})?\s*$")
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+MIN_PETITION, MAX_PETITION = 8, 500
+MAX_FAILURES, WINDOW = 5, timedelta(minutes=15)
+QUERY_CODE_LENGTH = 10
+
+HELP = ("您好，这里是信访短信平台。反映问题请直接发送具体内容（8至500字）；评价办理情况请回复“数字 查询码”，"
+        "例如：1 ABCDEFGH23（1 满意 / 2 基本满意 / 3 不满意）。")
+RATING_HELP = "请回复“评价数字 查询码”，例如：1 ABCDEFGH23（1 满意 / 2 基本满意 / 3 不满意）。查询码见登记回执短信。"
+NO_SUCH_RATING = ("未找到您名下待评价的信访事项。请核对查询码，并用登记时留的手机号回复，例如：1 ABCDEFGH23。"
+                  "如已评价，无需重复回复。")
+RATED = "您的评价“{rating}”已记录，感谢您的反馈。"
+
+# public milestones: element -> what the petitioner sees
+MILESTONES = {
+    "Task_triage": "转送、交办", "Task_sign": "责任单位签收", "Task_accept": "作出受理决定",
+    "Task_handle": "出具答复意见", "Task_signoff": "审核办结", "Task_review": "复查意见",
+    "Task_rereview": "复核意见", "Task_rating": "评价",
+}
+STAGES = {
+    "Task_triage": "登记后分流中", "Task_sign": "已转送、交办，待责任单位签收", "Task_decide_objection": "已转送、交办，待责任单位签收",
+    "Task_accept": "责任单位审查是否受理", "Task_handle": "办理中", "Task_approve_extension": "办理中",
+    "Task_signoff": "已答复，审核办结中", "Task_rating": "已办结，待评价", "Task_review": "复查中",
+    "Task_rereview": "复核中",
+}
+
+
+def mask_phone(phone: str) -> str:
+    return mask_text(phone) or ""
+
+
+def _phone(value) -> str:
+    digits = re.sub(r"[\s-]", "", str(value or ""))
+    return digits[3:] if digits.startswith("+86") else digits
+
+
+def _key(prefix: str, value: str) -> str:
+    return prefix + hashlib.sha256(value.encode("utf-8")).hexdigest()[:40]
+
+
+# ---------------------------------------------------------------- the gateway's webhook
+
+@bp.post("/api/sms/inbound")
+def sms_inbound():
+    c = container()
+    channel = sms_channel(c.settings)
+    if channel is None:
+        raise ApiError(404, "not_configured", "未配置短信渠道（no SMS gateway is configured）")
+    raw = request.get_data(cache=False)
+    if not signature_ok(channel.secret, raw, request.headers.get(SIGNATURE_HEADER)):
+        log.warning("SMS inbound refused: bad or missing %s from %s", SIGNATURE_HEADER, request.remote_addr)
+        raise ApiError(401, "bad_signature", f"签名错误（missing or wrong {SIGNATURE_HEADER}）")
+    try:
+        message = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        message = None
+    if not isinstance(message, dict) or not message.get("id") or not message.get("from") \
+            or not isinstance(message.get("text", ""), str):
+        raise ApiError(400, "malformed", "短信需要 id、from 和 text（an inbound SMS needs id, from and text）")
+    phone, text, gateway_id = _phone(message["from"]), message.get("text") or "", str(message["id"])[:200]
+    marker = _key("sms_in:", gateway_id)
+    now = c.clock.now()
+    with c.session_factory() as s:
+        seen = s.get(Setting, marker)
+        if seen is not None:
+            return ok(dict(json.loads(seen.value), duplicate=True))
+    try:
+        with c.session_factory() as s, s.begin():
+            s.add(Setting(key=marker, value=to_json({"status": "received"})))
+    except IntegrityError:  # the same message, in another process at the same moment
+        return ok({"status": "received", "duplicate": True})
+    try:
+        outcome, reply = _handle(c, phone, text.strip(), now)
+    except Exception:
+        with c.session_factory() as s, s.begin():  # let the gateway's retry try again
+            row = s.get(Setting, marker)
+            if row is not None:
+                s.delete(row)
+        raise
+    with c.session_factory() as s, s.begin():
+        s.get(Setting, marker).value = to_json(outcome)
+        template, data = reply
+        s.add(Outbox(case_id=outcome.get("case_id"), idempotency_key=_key("sms_reply:", gateway_id),
+                     channel="sms", recipient=phone, template=template, template_version=1,
+                     payload=to_json(data),
+                     status="pending", attempts=0, next_attempt_at=now, created_at=now))
+    log.info("SMS inbound %s from %s: %s", gateway_id, mask_phone(phone), outcome["status"])
+    return ok(dict(outcome, duplicate=False))
+
+
+def _answer(text: str, case_no: str = "") -> tuple[str, dict]:
+    return "sms_auto_reply", {"reply": text, "case_no": case_no}
+
+
+def _handle(c, phone: str, text: str, now: datetime) -> tuple[dict, tuple[str, dict]]:
+    m = _RATING.match(text) if text else None
+    if m and (m.group(1) or m.group(2)):
+        digit, word, code = m.groups()
+        if (digit and word and RATINGS[digit] != word) or not code:
+            return {"status": "rating_help"}, _answer(RATING_HELP)
+        rating = word or RATINGS[digit]
+        found = _case_waiting_for_rating(c, phone, code.upper())
+        if found is None:
+            return {"status": "rating_not_found"}, _answer(NO_SUCH_RATING)
+        case_id, item_id, case_no = found
+        c.runtime.complete(item_id, {"rating": rating, "rating_channel": "短信"}, f"sms:{mask_phone(phone)}")
+        return ({"status": "rated", "case_id": case_id, "rating": rating},
+                _answer(RATED.format(rating=rating), case_no))
+    if MIN_PETITION <= len(text) <= MAX_PETITION and _CJK.search(text):
+        data = {"channel": "短信", "title": text[:20], "request": text, "facts": text, "category": "",
+                "location": "", "petitioner": {"phone": phone}}
+        view = c.runtime.start(PROCESS, data, f"sms:{mask_phone(phone)}")
+        registration = view.data.get("registration") or {}
+        registered = now.astimezone(SHANGHAI).date()
+        accept_day = c.runtime.compute_deadline("CAL", 15, now).due_date  # 15日内告知是否受理
+        return ({"status": "registered", "case_id": view.id, "case_no": registration.get("case_no")},
+                ("registration_receipt", {"case_no": registration.get("case_no", ""),
+                                          "query_code": registration.get("query_code", ""),
+                                          "registered_on": registered.isoformat(),
+                                          "accept_due": accept_day.isoformat()}))
+    return {"status": "help"}, _answer(HELP)
+
+
+def _case_waiting_for_rating(c, phone: str, code: str) -> tuple[int, int, str] | None:
+    """The case whose query code is `code`, registered with `phone`, with its rating task open."""
+    with c.session_factory() as s:
+        items = s.execute(select(WorkItem.id, WorkItem.case_id).where(
+            WorkItem.element_id == RATING_TASK, WorkItem.state == "open",
+            WorkItem.process_key == PROCESS)).all()
+        for item_id, case_id in items:
+            case = s.get(Case, case_id)
+            data = c.runtime.case_data(s, case)
+            stored = str((data.get("registration") or {}).get("query_code") or "")
+            same_code = hmac.compare_digest(stored.encode(), code.encode())
+            same_phone = _phone((data.get("petitioner") or {}).get("phone")) == phone
+            if same_code and same_phone:
+                return case_id, item_id, data.get("case_no") or ""
+    return None
+
+
+# ---------------------------------------------------------------- public progress
+
+def _failures(s, key: str, now: datetime) -> list[str]:
+    row = s.get(Setting, key)
+    if row is None:
+        return []
+    since = now - WINDOW
+    return [at for at in json.loads(row.value) if datetime.fromisoformat(at) > since]
+
+
+def _check_limit(c, keys: list[str], now: datetime) -> None:
+    with c.session_factory() as s:
+        if any(len(_failures(s, k, now)) >= MAX_FAILURES for k in keys):
+            raise ApiError(429, "too_many_attempts",
+                           f"查询码错误次数过多，请{WINDOW.seconds // 60}分钟后再试"
+                           f"（too many wrong query codes; try again in {WINDOW.seconds // 60} minutes）")
+
+
+def _record_failure(c, keys: list[str], now: datetime) -> None:
+    with c.session_factory() as s, s.begin():
+        for k in keys:
+            recent = _failures(s, k, now) + [now.isoformat()]
+            row = s.get(Setting, k)
+            if row is None:
+                s.add(Setting(key=k, value=json.dumps(recent)))
+            else:
+                row.value = json.dumps(recent)
+
+
+def public_progress(c, case_no: str, code: str, client: str) -> dict:
+    now = c.clock.now()
+    keys = [_key("qfail:c:", case_no.upper()), _key("qfail:a:", client or "-")]
+    _check_limit(c, keys, now)
+    found = _find_case(c, case_no, code.strip().upper())
+    if found is None:
+        _record_failure(c, keys, now)
+        log.info("public query refused for a case number from %s", client)
+        raise ApiError(404, "not_found", "案件编号或查询码不正确（wrong case number or query code）")
+    return found
+
+
+def _find_case(c, case_no: str, code: str) -> dict | None:
+    m = re.fullmatch(r"XF\d{6}\d{8}\d{2}(\d{6})", case_no.strip().upper())
+    if not m or not code:
+        return None
+    seq = int(m.group(1))
+    with c.session_factory() as s:
+        for case in s.scalars(select(Case).where(Case.process_key == PROCESS,
+                                                 Case.id.in_([seq + k * 1_000_000 for k in range(20)]))):
+            data = c.runtime.case_data(s, case)
+            registration = data.get("registration") or {}
+            stored = str(registration.get("query_code") or "")
+            if data.get("case_no") != case_no.strip().upper() or not stored:
+                continue
+            if not hmac.compare_digest(stored.encode(), code.encode()):
+                return None
+            return _progress(s, case, data)
+    return None
+
+
+def _day(at) -> str:
+    if isinstance(at, str):
+        at = datetime.fromisoformat(at)
+    return at.astimezone(SHANGHAI).date().isoformat()
+
+
+def _progress(s, case: Case, data: dict) -> dict:
+    events = s.scalars(select(JournalEvent).where(JournalEvent.case_id == case.id,
+                                                  JournalEvent.type == "task.completed",
+                                                  JournalEvent.element_id.in_(list(MILESTONES)))
+                       .order_by(JournalEvent.seq)).all()
+    milestones = [{"step": "登记", "date": _day((data.get("registration") or {}).get("registered_at")
+                                                or case.created_at)}]
+    milestones += [{"step": MILESTONES[e.element_id], "date": _day(e.at)} for e in events]
+    open_items = s.scalars(select(WorkItem.element_id).where(WorkItem.case_id == case.id,
+                                                            WorkItem.state == "open")).all()
+    if open_items:
+        stage = "；".join(dict.fromkeys(STAGES.get(e, "办理中") for e in open_items))
+    else:
+        stage = "已办结" if case.status == "completed" else "办理中"
+    return {"case_no": data.get("case_no"), "channel": data.get("channel"), "stage": stage,
+            "unit_name": _unit_name(data), "milestones": milestones}
+
+
+def _unit_name(data: dict) -> str | None:
+    for key in ("assignment", "responsible", "routing"):
+        value = data.get(key)
+        if isinstance(value, dict):
+            for name in ("unit_name", "responsible_unit_name"):
+                if isinstance(value.get(name), str):
+                    return value[name]
+    return None
+
+
+@bp.get("/api/public/cases/<case_no>")
+def public_case(case_no: str):
+    return ok(public_progress(container(), case_no, request.args.get("code", ""), request.remote_addr or ""))
+
+
+PAGE = """<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>信访事项办理进度查询</title></head>
+<body>
+<main>
+<h1>信访事项办理进度查询</h1>
+<p>请输入登记回执中的信访件编号和查询码。查询码相当于密码，请勿告知他人。</p>
+<form method="post" action="/query">
+  <label>信访件编号 <input name="case_no" value="{{ case_no }}" required maxlength="40" autocomplete="off"></label>
+  <label>查询码 <input name="code" type="password" required maxlength="20" autocomplete="off"></label>
+  <button type="submit">查询</button>
+</form>
+{% if error %}<p role="alert">{{ error }}</p>{% endif %}
+{% if result %}
+<section>
+  <h2>编号 {{ result.case_no }}</h2>
+  <p>当前阶段：{{ result.stage }}</p>
+  {% if result.unit_name %}<p>责任单位：{{ result.unit_name }}</p>{% endif %}
+  <table><thead><tr><th>环节</th><th>日期</th></tr></thead><tbody>
+  {% for m in result.milestones %}<tr><td>{{ m.step }}</td><td>{{ m.date }}</td></tr>{% endfor %}
+  </tbody></table>
+</section>
+{% endif %}
+</main>
+</body></html>
+"""
+
+
+@bp.route("/query", methods=["GET", "POST"])
+def query_page():
+    case_no, code = request.values.get("case_no", "").strip(), request.values.get("code", "")
+    result, error, status = None, None, 200
+    if case_no or code:
+        try:
+            result = public_progress(container(), case_no, code, request.remote_addr or "")
+        except ApiError as err:
+            error, status = err.message, err.status
+    return render_template_string(PAGE, case_no=case_no, result=result, error=error), status
+
+
+def _doc(summary: str, responses: dict, **extra) -> dict:
+    return {"summary": summary, "tags": ["public"],
+            "responses": {k: {"description": v} for k, v in responses.items()}, **extra}
+
+
+# For web.openapi: `paths.update(OPENAPI_PATHS)` next to the notifications' paths.
+OPENAPI_PATHS = {
+    "/api/sms/inbound": {"post": _doc(
+        f"短信网关推送的上行短信，需 {SIGNATURE_HEADER} 签名：登记短信信访或记录评价（inbound SMS, HMAC-signed）",
+        {"200": "handled (status: registered, rated, rating_not_found, rating_help, help; duplicate)",
+         "400": "malformed", "401": "bad signature", "404": "no SMS gateway configured"},
+        requestBody={"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "required": ["from", "id"], "properties": {
+                "from": {"type": "string"}, "text": {"type": "string"}, "id": {"type": "string"},
+                "at": {"type": "string"}}}}}})},
+    "/api/public/cases/{case_no}": {"get": _doc(
+        "凭编号和查询码查询公开办理进度，无需登录（public progress by case number and query code）",
+        {"200": "dates, unit, stage", "404": "wrong case number or query code",
+         "429": "too many wrong codes"},
+        parameters=[{"name": "case_no", "in": "path", "required": True, "schema": {"type": "string"}},
+                    {"name": "code", "in": "query", "required": True, "schema": {"type": "string"}}])},
+}
