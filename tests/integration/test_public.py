@@ -105,7 +105,7 @@ def test_public_progress_shows_dates_and_stage_but_no_notes_or_names(office):
     r = client.get(f"/api/public/cases/{case_no}?code={code}")
     assert r.status_code == 200, r.get_json()
     progress = r.get_json()
-    assert progress["stage"] == "已办结，待评价"
+    assert progress["stage"] == "已办结，待评价" and progress["unit_name"] == "东城县人力资源和社会保障局"
     steps = [m["step"] for m in progress["milestones"]]
     assert steps[:3] == ["登记", "转送、交办", "责任单位签收"] and "作出受理决定" in steps and "审核办结" in steps
     assert all(m["date"] == "2026-03-02" for m in progress["milestones"])
