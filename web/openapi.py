@@ -115,6 +115,7 @@ SPEC = {
 @bp.get("/api/openapi.json")
 def openapi():
     from .notifications_web import OPENAPI_PATHS
+    from .public_web import OPENAPI_PATHS as PUBLIC_PATHS
 
-    spec = dict(SPEC, paths={**SPEC["paths"], **OPENAPI_PATHS})
+    spec = dict(SPEC, paths={**SPEC["paths"], **OPENAPI_PATHS, **PUBLIC_PATHS})
     return jsonify(spec)
