@@ -114,20 +114,26 @@ def admin_templates():
 
 # ---------------------------------------------------------------- the SMS gateway's reports
 
-@bp.post("/sms/status")
-def sms_status():
-    c = container()
-    channel = sms_channel(c.settings)
+def signed_gateway_json(what: str):
+    """The body of a request from the SMS gateway, after checking its HMAC signature (refused and logged when
+    missing or wrong). Returns the parsed JSON, or None when it is not JSON."""
+    channel = sms_channel(container().settings)
     if channel is None:
         raise ApiError(404, "not_configured", "未配置短信渠道（no SMS gateway is configured）")
     raw = request.get_data(cache=False)
     if not signature_ok(channel.secret, raw, request.headers.get(SIGNATURE_HEADER)):
-        log.warning("SMS status report refused: bad or missing %s from %s", SIGNATURE_HEADER, request.remote_addr)
-        raise ApiError(401, "bad_signature", f"回执签名错误（missing or wrong {SIGNATURE_HEADER}）")
+        log.warning("SMS %s refused: bad or missing %s from %s", what, SIGNATURE_HEADER, request.remote_addr)
+        raise ApiError(401, "bad_signature", f"签名错误（missing or wrong {SIGNATURE_HEADER}）")
     try:
-        report = json.loads(raw.decode("utf-8"))
+        return json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
-        report = None
+        return None
+
+
+@bp.post("/sms/status")
+def sms_status():
+    c = container()
+    report = signed_gateway_json("status report")
     if not isinstance(report, dict) or not isinstance(report.get("status"), str) \
             or not (report.get("idempotency_key") or report.get("id")):
         raise ApiError(400, "malformed", "回执需要 status 以及 idempotency_key 或 id（a report needs status and "

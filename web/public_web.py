@@ -35,7 +35,7 @@ from flask import Blueprint, render_template_string, request
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from engine.channels import SIGNATURE_HEADER, signature_ok
+from engine.channels import SIGNATURE_HEADER
 from engine.clock import SHANGHAI
 from engine.journal import to_json
 from engine.outbox_queries import mask_text
@@ -43,7 +43,7 @@ from engine.store import Case, JournalEvent, Outbox, Setting, WorkItem
 
 from .api import container, ok
 from .auth import ApiError
-from .notify_setup import sms_channel
+from .notifications_web import signed_gateway_json
 
 bp = Blueprint("public", __name__)
 log = logging.getLogger("lianxin.public")
@@ -96,17 +96,7 @@ def _key(prefix: str, value: str) -> str:
 @bp.post("/api/sms/inbound")
 def sms_inbound():
     c = container()
-    channel = sms_channel(c.settings)
-    if channel is None:
-        raise ApiError(404, "not_configured", "未配置短信渠道（no SMS gateway is configured）")
-    raw = request.get_data(cache=False)
-    if not signature_ok(channel.secret, raw, request.headers.get(SIGNATURE_HEADER)):
-        log.warning("SMS inbound refused: bad or missing %s from %s", SIGNATURE_HEADER, request.remote_addr)
-        raise ApiError(401, "bad_signature", f"签名错误（missing or wrong {SIGNATURE_HEADER}）")
-    try:
-        message = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        message = None
+    message = signed_gateway_json("inbound")
     if not isinstance(message, dict) or not message.get("id") or not message.get("from") \
             or not isinstance(message.get("text", ""), str):
         raise ApiError(400, "malformed", "短信需要 id、from 和 text（an inbound SMS needs id, from and text）")
