@@ -23,6 +23,7 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
 from . import spiff_patches
+from .runtime import _all_tasks, _view_data
 from .journal import to_json
 from .state import prune_finished_history
 from .store import Case, JournalEvent
@@ -118,7 +119,7 @@ class Replayer:
                     elif ev.type == "message.delivered":
                         self._deliver(wf, data["name"], data.get("payload", {}), ev.seq)
                     elif ev.type == "incident.retried":
-                        for task in _tasks(wf):
+                        for task in _all_tasks(wf):
                             if task.state == TaskState.ERROR:
                                 task._set_state(TaskState.READY)
                     else:  # deadline changes: set the timer's value as the command did
@@ -127,7 +128,7 @@ class Replayer:
                         elif ev.type == "deadlines.resumed":
                             paused = False
                         for change in self._deadline_changes(ev, data, paused):
-                            for task in _tasks(wf):
+                            for task in _all_tasks(wf):
                                 if task.state == TaskState.WAITING and task.task_spec.bpmn_id == change[0]:
                                     _set_event_value(wf, str(task.id), PAUSED_UNTIL if change[1] is None
                                                      else change[1])
@@ -164,7 +165,7 @@ class Replayer:
             status = "completed" if wf.is_completed() else "waiting"
         snap = Snapshot(seq=min(upto, rows[-1].seq) if (upto is not None and rows) else (rows[-1].seq if rows else 0),
                         at=last_at, status=status, active=_live(wf) if wf is not None else [],
-                        completed=completed, data=_data(wf) if wf is not None else {}, flows=flows)
+                        completed=completed, data=_view_data(wf) if wf is not None else {}, flows=flows)
         return wf, snap
 
     @staticmethod
@@ -188,7 +189,7 @@ class Replayer:
     def _deliver(wf: BpmnWorkflow, name: str, payload: dict, seq: int) -> None:
         from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 
-        for task in _tasks(wf):
+        for task in _all_tasks(wf):
             definition = getattr(task.task_spec, "event_definition", None)
             if task.state == TaskState.WAITING and isinstance(definition, MessageEventDefinition) \
                     and definition.name == name:
@@ -216,15 +217,9 @@ class Replayer:
         return True, None, ""
 
 
-def _tasks(wf: BpmnWorkflow):
-    yield from list(wf.tasks.values())
-    for sp in list(wf.subprocesses.values()):
-        yield from list(sp.tasks.values())
-
-
 def _live(wf: BpmnWorkflow) -> list[dict]:
     out = []
-    for t in _tasks(wf):
+    for t in _all_tasks(wf):
         element_id = getattr(t.task_spec, "bpmn_id", None)
         if element_id and t.state & LIVE and t.state in (TaskState.READY, TaskState.WAITING, TaskState.STARTED,
                                                           TaskState.ERROR):
@@ -233,15 +228,9 @@ def _live(wf: BpmnWorkflow) -> list[dict]:
     return sorted(out, key=lambda d: (d["element_id"], d["state"]))
 
 
-def _data(wf: BpmnWorkflow) -> dict:
-    ready = wf.get_tasks(state=TaskState.READY)
-    source = ready[0] if ready else (wf.last_task or wf.task_tree)
-    return json.loads(to_json(source.data))
-
-
 def _fingerprint(wf: BpmnWorkflow) -> dict:
     live = {}
-    for t in _tasks(wf):
+    for t in _all_tasks(wf):
         element_id = getattr(t.task_spec, "bpmn_id", None)
         if element_id and t.state in (TaskState.READY, TaskState.WAITING, TaskState.STARTED, TaskState.ERROR):
             key = f"{element_id}:{TaskState.get_name(t.state)}"

@@ -311,7 +311,7 @@ class Runtime:
     def yellow_instant(self, due_at: datetime, lead: int) -> datetime:
         if not isinstance(lead, int) or isinstance(lead, bool) or lead < 0:
             raise ValueError(f"黄色预警提前量必须是非负整数，收到 {lead!r}（lead must be a whole number ≥ 0）")
-        due_date = (due_at - timedelta(microseconds=1)).astimezone(SHANGHAI).date()
+        due_date = due_date_of(due_at)
         cal = self.calendar.calendar()
         day, left = due_date, 0  # `left`: working days after `day` up to the due date
         while True:
@@ -329,10 +329,7 @@ class Runtime:
         if self.calendar is None:
             raise RuntimeError("no working-day calendar configured")
         begin = cmd.now if start is None else datetime.fromisoformat(str(start))
-        if rule == "WD":
-            deadline = self.calendar.due(begin, workdays=n)
-        else:
-            deadline = self.calendar.due(begin, days=n, roll_forward=roll_forward)
+        deadline = self.compute_deadline(rule, n, begin, roll_forward)
         info = deadline.to_dict()
         task = _evaluating.get()
         if task is not None:
@@ -642,16 +639,7 @@ class Runtime:
         # One executemany after the case row moved under its version lock: no ORM bookkeeping for history.
         s.execute(JournalEvent.__table__.insert(), journal_rows)
         definition_version = self._meta[case.definition_id]["version"]
-        return CaseView(
-            id=case.id, case_no=case.case_no, process_key=case.process_key, definition_id=case.definition_id,
-            definition_version=definition_version, status=case.status, version=case.version,
-            tasks=sorted((task_view(w) for w in items), key=lambda t: t.id),
-            incidents=[IncidentView(i.id, i.element_id, i.kind, i.message, i.at) for i in incidents],
-            timers=sorted(({"id": t.id, "element_id": t.element_id, "due_at": t.due_at} for t in timers),
-                          key=lambda t: t["due_at"]),
-            data=data, created_at=case.created_at, updated_at=case.updated_at,
-            deadlines=self.deadline_views(timers, cmd.now), paused=case.paused_at is not None,
-        )
+        return self._case_view(case, definition_version, items, incidents, timers, data, cmd.now)
 
     def _execute_unflushed(self, s, case, wf, cmd, first, run, new_case, journal_first_after=None):
         cmd.session, cmd.case = s, case
@@ -904,7 +892,7 @@ class Runtime:
                               f"（extensions may total at most {max_days} days）",
                               {"already_extended": row.extension_days, "max_days": max_days})
             old = row.due_at
-            base_date = (old - timedelta(microseconds=1)).astimezone(SHANGHAI).date()
+            base_date = due_date_of(old)
             deadline = self.calendar.due(base_date, days=days, roll_forward=True, cutoff=None)
             row.extension_days += days
             row.due_at = deadline.due_at
@@ -940,7 +928,7 @@ class Runtime:
                         continue
                     deadline = self.compute_deadline(row.rule, row.days, row.start_at, row.roll_forward)
                     if row.extension_days:
-                        base = (deadline.due_at - timedelta(microseconds=1)).astimezone(SHANGHAI).date()
+                        base = due_date_of(deadline.due_at)
                         deadline = self.calendar.due(base, days=row.extension_days, cutoff=None)
                     if deadline.due_at == row.due_at and deadline.provisional == row.provisional:
                         continue
@@ -973,7 +961,7 @@ class Runtime:
             return "green", None
         if now >= due_at:
             return "red", 0
-        due_date = (due_at - timedelta(microseconds=1)).astimezone(SHANGHAI).date()
+        due_date = due_date_of(due_at)
         left = self.workdays_between(now.astimezone(SHANGHAI).date(), due_date)
         return ("yellow" if left <= self.yellow_workdays else "green"), left
 
@@ -1004,7 +992,7 @@ class Runtime:
         return {"import": result, "recomputed": recomputed}
 
     def _days_left(self, row: Timer, now: datetime) -> int:
-        due_date = (row.due_at - timedelta(microseconds=1)).astimezone(SHANGHAI).date()
+        due_date = due_date_of(row.due_at)
         today = now.astimezone(SHANGHAI).date()
         if due_date <= today:
             return 0
@@ -1056,14 +1044,21 @@ class Runtime:
         timers = s.scalars(select(Timer).where(Timer.case_id == case_id,
                                                Timer.status.in_(("pending", "paused")))
                            .order_by(Timer.due_at)).all()
+        return self._case_view(case, definition.version, items, incidents, timers, self.case_data(s, case),
+                               self.clock.now())
+
+    def _case_view(self, case: Case, definition_version: int, items, incidents, timers, data: dict,
+                   now: datetime) -> CaseView:
+        """The view a command returns and the one a read returns are the same shape, built here only."""
         return CaseView(
             id=case.id, case_no=case.case_no, process_key=case.process_key, definition_id=case.definition_id,
-            definition_version=definition.version, status=case.status, version=case.version,
-            tasks=[task_view(w) for w in items],
+            definition_version=definition_version, status=case.status, version=case.version,
+            tasks=sorted((task_view(w) for w in items), key=lambda t: t.id),
             incidents=[IncidentView(i.id, i.element_id, i.kind, i.message, i.at) for i in incidents],
-            timers=[{"id": t.id, "element_id": t.element_id, "due_at": t.due_at} for t in timers],
-            data=self.case_data(s, case), created_at=case.created_at, updated_at=case.updated_at,
-            deadlines=self.deadline_views(timers, self.clock.now()), paused=case.paused_at is not None,
+            timers=sorted(({"id": t.id, "element_id": t.element_id, "due_at": t.due_at} for t in timers),
+                          key=lambda t: t["due_at"]),
+            data=data, created_at=case.created_at, updated_at=case.updated_at,
+            deadlines=self.deadline_views(timers, now), paused=case.paused_at is not None,
         )
 
     def case_data(self, s: Session, case: Case) -> dict:
@@ -1106,21 +1101,6 @@ class Runtime:
 
         return Replayer(self).rebuild(case_id, upto=seq)[1]
 
-    def work_items(self, *, role: str | None = None, unit: str | None = None, assignee: str | None = None,
-                   overdue_at: datetime | None = None, limit: int = 100, offset: int = 0) -> list[TaskView]:
-        with self.read_sessions() as s:
-            q = select(WorkItem).where(WorkItem.state == "open")
-            if role is not None:
-                q = q.where(WorkItem.role == role)
-            if unit is not None:
-                q = q.where(WorkItem.unit == unit)
-            if assignee is not None:
-                q = q.where(WorkItem.assignee == assignee)
-            if overdue_at is not None:
-                q = q.where(WorkItem.due_at.is_not(None), WorkItem.due_at < overdue_at)
-            q = q.order_by(WorkItem.due_at.is_(None), WorkItem.due_at, WorkItem.id).limit(limit).offset(offset)
-            return [task_view(w) for w in s.scalars(q)]
-
     def claim(self, work_item_id: int, user: str, *, unclaim: bool = False) -> TaskView:
         with self.session_factory() as s, s.begin():
             if unclaim:
@@ -1139,14 +1119,6 @@ class Runtime:
                                f"办理人 {item.assignee or '无'}（task cannot be {'unclaimed' if unclaim else 'claimed'})")
             s.refresh(item)
             return task_view(item)
-
-    def due_timers(self, now: datetime, limit: int = 100) -> list[tuple[int, int]]:
-        with self.read_sessions() as s:
-            rows = s.execute(select(Timer.id, Timer.case_id).where(
-                Timer.status == "pending", Timer.due_at <= now,
-                (Timer.next_attempt_at.is_(None)) | (Timer.next_attempt_at <= now))
-                .order_by(Timer.due_at).limit(limit)).all()
-            return [(r.id, r.case_id) for r in rows]
 
 
 _STATE_CN = {"completed": "办理", "cancelled": "取消"}
@@ -1186,6 +1158,11 @@ def _set_event_value(wf: BpmnWorkflow, task_id: str, value: str) -> None:
     task = find_task(wf, task_id)
     if task is not None:
         task.internal_data["event_value"] = value
+
+
+def due_date_of(due_at: datetime):
+    """The Beijing date a deadline ending at `due_at` (24:00 of that day, i.e. next day 00:00) falls due."""
+    return (due_at - timedelta(microseconds=1)).astimezone(SHANGHAI).date()
 
 
 def _view_data(wf: BpmnWorkflow) -> dict:
