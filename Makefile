@@ -16,7 +16,14 @@ $(STAMP): pyproject.toml $(wildcard package-lock.json)
 	if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --loglevel=error; fi
 	touch $(STAMP)
 
-setup: $(STAMP)
+ASSETS := web/static/dist/.built
+
+# Page bundles (bpmn-js viewer and modeler, dmn-js, charts) from node_modules, rebuilt when a page script changes.
+$(ASSETS): $(STAMP) $(wildcard web/frontend/*.mjs web/frontend/entries/*.js web/frontend/lib/*.js)
+	npm run --silent build
+	touch $(ASSETS)
+
+setup: $(STAMP) $(ASSETS)
 
 init: setup
 	LIANXIN_DEMO=1 $(BIN)/lianxin init --demo

@@ -12,7 +12,7 @@ from engine.clock import parse_instant
 from engine.runtime import Conflict, NotFound
 from engine.store import Case, WorkItem
 
-from .auth import ApiError, current_principal, login, login_required, require_login, roles_required
+from .auth import ApiError, csrf_token, current_principal, login, login_required, require_login, roles_required
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 log = logging.getLogger("lianxin.api")
@@ -57,7 +57,7 @@ def create_session():
         raise ApiError(400, "malformed", "需要 username 和 password（username and password are required）")
     p = login(username, password)
     return ok({"username": p.username, "name": p.display_name, "roles": sorted(p.role_names),
-               "csrf_token": session["csrf"]}, 201)
+               "csrf_token": csrf_token()}, 201)
 
 
 @bp.get("/session")
@@ -65,7 +65,7 @@ def create_session():
 def get_session():
     p = current_principal()
     return ok({"username": p.username, "name": p.display_name, "roles": sorted(p.role_names),
-               "units": sorted(p.units), "csrf_token": session.get("csrf")})
+               "units": sorted(p.units), "csrf_token": csrf_token()})
 
 
 @bp.delete("/session")

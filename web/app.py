@@ -3,10 +3,28 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 MAX_REQUEST_BYTES = 10 * 1024 * 1024
+
+
+# Blueprints of the audiences' pages, registered when their module exists (each area owns one module).
+AREAS = ["handling_web", "designer_web", "audit_web", "stats_web", "lists_web"]
+PAGE_BLUEPRINTS = {"ui", "handling", "designer", "audit", "stats", "lists"}
+
+
+def register_areas(app: Flask) -> None:
+    import importlib
+
+    for name in AREAS:
+        try:
+            module = importlib.import_module(f"web.{name}")
+        except ModuleNotFoundError as err:
+            if err.name != f"web.{name}":
+                raise
+            continue
+        app.register_blueprint(module.bp)
 
 
 def create_app(container=None, test_config: dict | None = None) -> Flask:
@@ -27,6 +45,13 @@ def create_app(container=None, test_config: dict | None = None) -> Flask:
     app.extensions["lianxin"] = c
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
+    from .i18n import init_i18n
+    from .ui import bp as ui_bp
+    from .ui import init_shell
+
+    init_i18n(app)
+    init_shell(app)
+
     from .api import bp as api_bp
     from .calendar_web import bp as calendar_bp
     from .notifications_web import bp as notifications_bp
@@ -38,11 +63,8 @@ def create_app(container=None, test_config: dict | None = None) -> Flask:
     app.register_blueprint(calendar_bp)
     app.register_blueprint(notifications_bp)
     app.register_blueprint(public_bp)
-
-    @app.get("/")
-    def index():
-        definitions = c.runtime.list_definitions()
-        return render_template("index.html", definitions=definitions, demo=c.settings.demo)
+    app.register_blueprint(ui_bp)
+    register_areas(app)
 
     from engine.runtime import RuntimeError_
 
@@ -52,6 +74,9 @@ def create_app(container=None, test_config: dict | None = None) -> Flask:
     # One error format for every JSON endpoint: {"error": {"code", "message", "details"}}.
     @app.errorhandler(ApiError)
     def api_error(err: ApiError):
+        if not request.path.startswith("/api/") and request.blueprint in PAGE_BLUEPRINTS:
+            from .ui import page_error
+            return page_error(err)
         return jsonify({"error": {"code": err.code, "message": err.message,
                                   "details": to_jsonable(err.details)}}), err.status
 

@@ -1,14 +1,15 @@
 """Who is calling: session cookie (with a CSRF header for unsafe methods) or `Authorization: Bearer` token."""
 from __future__ import annotations
 
-import hmac
 import logging
-import secrets
 from dataclasses import dataclass, field
 from functools import wraps
 
 from flask import current_app, g, request, session
+from flask_login import UserMixin, current_user, login_user
+from flask_wtf.csrf import generate_csrf, validate_csrf
 from sqlalchemy import select
+from wtforms.validators import ValidationError
 
 from engine.accounts import Unit, User, check_password, roles_of, user_for_token
 
@@ -56,6 +57,23 @@ def load_principal(s, user: User, via_token: bool = False) -> Principal:
     return Principal(user.id, user.username, user.display_name, roles, units, via_token)
 
 
+class SessionUser(UserMixin):
+    """What Flask-Login keeps in the session: the user id only; roles are read afresh on every request."""
+
+    def __init__(self, user_id: int):
+        self.id = user_id
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+
+def load_session_user(user_id: str) -> SessionUser | None:
+    try:
+        return SessionUser(int(user_id))
+    except ValueError:
+        return None
+
+
 def login(username: str, password: str) -> Principal:
     c = current_app.extensions["lianxin"]
     with c.session_factory() as s:
@@ -64,10 +82,15 @@ def login(username: str, password: str) -> Principal:
             log.warning("failed sign-in for %r from %s", username, request.remote_addr)
             raise ApiError(401, "unauthorized", "用户名或密码错误（wrong username or password）")
         principal = load_principal(s, user)
-    session.clear()
-    session["uid"] = principal.id
-    session["csrf"] = secrets.token_urlsafe(24)
+    session.clear()  # no session fixation: a fresh session (and CSRF secret) for every sign-in
+    login_user(SessionUser(principal.id))
+    generate_csrf()
     return principal
+
+
+def csrf_token() -> str:
+    """The CSRF token for this session (Flask-WTF): form field `csrf_token` or header `X-CSRF-Token`."""
+    return generate_csrf()
 
 
 def current_principal() -> Principal | None:
@@ -82,9 +105,9 @@ def current_principal() -> Principal | None:
             if user is None or not user.active:
                 raise ApiError(401, "unauthorized", "令牌无效或已吊销（invalid or revoked API token）")
             principal = load_principal(s, user, via_token=True)
-    elif "uid" in session:
+    elif current_user.is_authenticated:
         with c.session_factory() as s:
-            user = s.get(User, session["uid"])
+            user = s.get(User, current_user.id)
             if user is not None and user.active:
                 principal = load_principal(s, user)
     g.principal = principal
@@ -96,11 +119,20 @@ def require_login() -> Principal:
     if p is None:
         raise ApiError(401, "unauthorized", "请先登录（sign in first: POST /api/session）")
     if request.method not in ("GET", "HEAD", "OPTIONS") and not p.via_token:
-        sent = request.headers.get("X-CSRF-Token", "")
-        if not sent or not hmac.compare_digest(sent, session.get("csrf", "")):
+        if not csrf_ok(request.headers.get("X-CSRF-Token", "")):
             log.warning("CSRF token missing or wrong for %s %s by %s", request.method, request.path, p.username)
             raise ApiError(403, "csrf", "缺少或错误的 CSRF 令牌（send the X-CSRF-Token header from POST /api/session）")
     return p
+
+
+def csrf_ok(sent: str) -> bool:
+    if not sent:
+        return False
+    try:
+        validate_csrf(sent)
+    except ValidationError:
+        return False
+    return True
 
 
 def roles_required(*roles: str):

@@ -14,14 +14,13 @@ Views parse, call the calendar service or the runtime, render. Nothing here read
 """
 from __future__ import annotations
 
-import hmac
 import logging
 import re
 from dataclasses import asdict
 from datetime import date, datetime
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, render_template, request, session
+from flask import Blueprint, current_app, jsonify, render_template, request
 from sqlalchemy import func, select
 
 from engine.calendar import CalendarImportError, CalendarYear, CalendarYearMissing, check_arrangement
@@ -29,7 +28,7 @@ from engine.calendar.kinds import FIRST_YEAR, LAST_COMPUTABLE_YEAR, NATIONAL, RE
 from engine.clock import SHANGHAI, parse_instant
 from engine.store import Timer
 
-from .auth import ApiError, Principal, current_principal, login_required, roles_required
+from .auth import ApiError, Principal, csrf_ok, csrf_token, current_principal, login_required, roles_required
 
 bp = Blueprint("calendar_web", __name__)
 log = logging.getLogger("lianxin.calendar")
@@ -372,7 +371,7 @@ def _render_admin(p: Principal, status: int = 200, **form):
         "calendar/admin.html", user=p, today=today, warn_years=warn, provisional_years=provisional,
         open_provisional=open_provisional_deadlines(), last_official=cal.last_official_year,
         recent=recent, older=older, detail_year=detail_year, detail=detail, detail_error=detail_error,
-        csrf=session.get("csrf", ""), due_form=due_form, due_result=due_result, due_error=due_error,
+        csrf=csrf_token(), due_form=due_form, due_result=due_result, due_error=due_error,
         content=form.get("content", ""), fmt=form.get("fmt", ""), problems=form.get("problems"),
         result=form.get("result"), import_error=form.get("import_error"),
     ), status
@@ -386,9 +385,7 @@ def admin_page():
 @bp.post("/admin/calendar/import")
 def admin_import():
     p = _page_principal()
-    sent = request.form.get("csrf_token", "")
-    expected = session.get("csrf", "")
-    if not sent or not expected or not hmac.compare_digest(sent, expected):
+    if not csrf_ok(request.form.get("csrf_token", "")):
         log.warning("CSRF token missing or wrong for calendar import by %s", p.username)
         return _message_page(403, "表单校验失败：缺少或错误的 CSRF 令牌，未导入任何数据。请重新打开本页面后再提交 "
                                   "(CSRF token missing or wrong; nothing was imported, reload the page and retry)")

@@ -25,7 +25,7 @@ def require_current_schema(c) -> None:
 
     from engine.migrate import alembic_config, current_revision
 
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    head = ",".join(sorted(ScriptDirectory.from_config(alembic_config()).get_heads()))
     current = current_revision(c.engine)
     if current is None:
         raise click.ClickException("数据库尚未初始化，请先运行 lianxin init（the database is empty: run `lianxin init`）")

@@ -2,9 +2,7 @@
 from alembic import context
 
 from engine.db import Base
-from engine import store  # noqa: F401  (registers the runtime tables)
-from engine.calendar import models as _calendar_models  # noqa: F401
-from engine import accounts  # noqa: F401
+from engine import schema  # noqa: F401  (registers every table)
 
 config = context.config
 target_metadata = Base.metadata

@@ -2,8 +2,7 @@
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from engine import accounts, store  # noqa: F401
-from engine.calendar import models  # noqa: F401
+from engine import schema  # noqa: F401
 from engine.db import Base, make_engine
 from engine.migrate import current_revision
 

@@ -1,0 +1,7 @@
+"""Every module that declares tables on `engine.db.Base`, imported in one place.
+
+Alembic's env, the migration check and tests import this module so that the metadata is complete.
+A feature that adds tables adds its module here and a migration branching from 0001 (see `engine.migrate`).
+"""
+from engine import accounts, store  # noqa: F401
+from engine.calendar import models as _calendar_models  # noqa: F401

@@ -1,0 +1,88 @@
+"""Language and dates: Chinese by default, English on request (Flask-Babel).
+
+Message ids are the Chinese texts themselves, so a page is right in Chinese even where an English translation is
+still missing. Each area of the web app keeps its own catalogue in `web/translations/<area>/en/LC_MESSAGES/
+messages.po`; all are merged. Catalogues are compiled to `.mo` when the app starts (and again when a `.po` is newer).
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from flask import Flask, request, session
+from flask_babel import Babel, format_date, format_datetime, get_locale
+
+TRANSLATIONS = Path(__file__).resolve().parent / "translations"
+LANGUAGES = {"zh_Hans_CN": "中文", "en": "English"}
+DEFAULT_LOCALE = "zh_Hans_CN"
+BEIJING = ZoneInfo("Asia/Shanghai")
+
+
+def catalogue_dirs() -> list[Path]:
+    return sorted(p for p in TRANSLATIONS.iterdir() if p.is_dir()) if TRANSLATIONS.is_dir() else []
+
+
+def compile_catalogues() -> None:
+    """Compile every stale `.po` to `.mo` (atomically: several test processes may start at once)."""
+    for po in TRANSLATIONS.glob("*/*/LC_MESSAGES/*.po"):
+        mo = po.with_suffix(".mo")
+        if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
+            continue
+        with po.open("rb") as f:
+            catalog = read_po(f, locale=po.parts[-3])
+        fd, tmp = tempfile.mkstemp(dir=po.parent, suffix=".mo.tmp")
+        with os.fdopen(fd, "wb") as out:
+            write_mo(out, catalog)
+        os.replace(tmp, mo)
+
+
+def select_locale() -> str:
+    chosen = request.args.get("lang") or session.get("lang")
+    if chosen in LANGUAGES:
+        return chosen
+    return DEFAULT_LOCALE
+
+
+def cn_date(value) -> str:
+    """2026年3月2日 in Chinese, Mar 2, 2026 in English; empty for None."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = value.astimezone(BEIJING).date() if value.tzinfo else value.date()
+    return format_date(value, "long")
+
+
+def cn_datetime(value) -> str:
+    """2026年3月2日 09:00 (Beijing time)."""
+    if value is None:
+        return ""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return cn_date(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=BEIJING)
+    return f"{format_date(value.astimezone(BEIJING).date(), 'long')} {format_datetime(value, 'HH:mm')}"
+
+
+def init_i18n(app: Flask) -> None:
+    compile_catalogues()
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LOCALE)
+    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "Asia/Shanghai")
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(str(d) for d in catalogue_dirs())
+    Babel(app, locale_selector=select_locale)
+    app.jinja_env.filters["cndate"] = cn_date
+    app.jinja_env.filters["cndatetime"] = cn_datetime
+
+    @app.before_request
+    def remember_language():
+        if request.args.get("lang") in LANGUAGES:
+            session["lang"] = request.args["lang"]
+
+    @app.context_processor
+    def language_context():
+        locale = str(get_locale() or DEFAULT_LOCALE)
+        return {"lang": locale, "html_lang": "en" if locale.startswith("en") else "zh-CN", "languages": LANGUAGES}

@@ -1,0 +1,173 @@
+"""The page shell shared by every audience: sign-in and sign-out, the navigation, the page guard, error pages.
+
+Pages of each audience live in their own blueprint (`web/<area>_web.py`, templates under `templates/<area>/`)
+and extend `templates/base.html`. They guard themselves with `page_principal(*roles)`: not signed in sends
+the browser to the sign-in page, a missing role is a logged 403 page that says who may open it.
+"""
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+
+from .auth import ApiError, Principal, current_principal, login
+
+bp = Blueprint("ui", __name__)
+log = logging.getLogger("lianxin.access")
+
+# (endpoint, label, roles that see the link; None = every signed-in user). Links whose page is not
+# registered are left out, so an area adds its page and the link appears.
+NAVIGATION = [
+    ("handling.tasks", "待办任务", None),
+    ("handling.register", "来访登记", ("registrar", "county_office", "bureau", "admin")),
+    ("handling.cases", "案件查询", None),
+    ("lists.index", "四个清单", ("bureau", "jointmeeting", "leader", "county_office", "admin", "auditor")),
+    ("stats.dashboard", "统计分析", ("bureau", "jointmeeting", "leader", "county_office", "admin", "auditor")),
+    ("designer.index", "流程设计", ("designer", "admin")),
+    ("audit.index", "审计", ("auditor", "admin")),
+    ("calendar_web.admin_page", "工作日历", ("admin",)),
+]
+ROLE_LABELS = {
+    "registrar": "登记员", "unit_handler": "承办人", "county_office": "县信访局", "leader": "包案领导",
+    "bureau": "市信访局", "jointmeeting": "联席办", "review_body": "复查复核机关", "designer": "流程设计员",
+    "auditor": "审计员", "admin": "系统管理员",
+}
+
+
+def page_principal(*roles: str) -> Principal:
+    """The signed-in user of a page, or an exception that becomes the sign-in redirect or a 403 page."""
+    p = current_principal()
+    if p is None:
+        raise SignInNeeded()
+    if roles and not p.has_role(*roles):
+        log.warning("refused page %s %s to %s (needs %s)", request.method, request.path, p.username, roles)
+        names = "、".join(ROLE_LABELS.get(r, r) for r in roles)
+        raise ApiError(403, "forbidden", _("此页面仅限以下角色：%(roles)s。如需使用，请联系系统管理员。", roles=names))
+    return p
+
+
+class SignInNeeded(Exception):
+    pass
+
+
+def safe_next(target: str | None) -> str:
+    """Only same-site paths: never redirect a signed-in user to another host."""
+    if not target:
+        return url_for("ui.home")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return url_for("ui.home")
+    return target
+
+
+@bp.app_context_processor
+def shell_context():
+    p = g.get("principal") if "principal" in g else None
+    if p is None:
+        try:
+            p = current_principal()
+        except ApiError:
+            p = None
+    links = []
+    if p is not None:
+        for endpoint, label, roles in NAVIGATION:
+            if endpoint in current_app.view_functions and (roles is None or p.has_role(*roles)):
+                links.append((url_for(endpoint), _(label), request.endpoint == endpoint))
+    return {"me": p, "nav_links": links, "role_labels": ROLE_LABELS}
+
+
+@bp.get("/")
+def home():
+    p = current_principal()
+    if p is None:
+        return redirect(url_for("ui.login_page"))
+    if "handling.tasks" in current_app.view_functions:
+        if p.has_role("designer") and not p.has_role("registrar", "unit_handler") and \
+                "designer.index" in current_app.view_functions:
+            return redirect(url_for("designer.index"))
+        if p.has_role("auditor") and "audit.index" in current_app.view_functions:
+            return redirect(url_for("audit.index"))
+        return redirect(url_for("handling.tasks"))
+    definitions = current_app.extensions["lianxin"].runtime.list_definitions()
+    return render_template("ui/home.html", definitions=definitions)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login_page():
+    error = None
+    username = ""
+    if request.method == "POST":
+        username = request.form.get("username", "").strip()
+        try:
+            login(username, request.form.get("password", ""))
+        except ApiError:
+            error = _("用户名或密码错误，请重新输入。")
+        else:
+            return redirect(safe_next(request.args.get("next")))
+    demo = current_app.extensions["lianxin"].settings.demo
+    return render_template("ui/login.html", error=error, username=username, demo=demo), 401 if error else 200
+
+
+@bp.post("/logout")
+def logout():
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    return redirect(url_for("ui.login_page"))
+
+
+def init_shell(app) -> None:
+    from flask_login import LoginManager
+    from flask_wtf.csrf import CSRFProtect
+
+    from .auth import load_session_user
+
+    manager = LoginManager()
+    manager.user_loader(load_session_user)
+    manager.session_protection = "basic"
+    manager.init_app(app)
+
+    # Pages post forms with a `csrf_token` field; the JSON API checks its X-CSRF-Token header itself
+    # (and accepts bearer tokens without one), so /api is left to it.
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)
+    app.config.setdefault("WTF_CSRF_HEADERS", ["X-CSRF-Token", "X-CSRFToken"])
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False
+    csrf = CSRFProtect(app)
+
+    @app.before_request
+    def protect_forms():
+        if request.method in ("GET", "HEAD", "OPTIONS", "TRACE"):
+            return None
+        if request.path.startswith("/api/") or request.endpoint in PUBLIC_POSTS:
+            return None
+        csrf.protect()
+        return None
+
+    @app.errorhandler(CSRFError)
+    def csrf_failed(err):
+        log.warning("CSRF check failed for %s %s: %s", request.method, request.path, err.description)
+        if request.path.startswith("/api/"):
+            from flask import jsonify
+            return jsonify({"error": {"code": "csrf", "message": "缺少或错误的 CSRF 令牌（reload and retry）",
+                                      "details": None}}), 403
+        return render_template("ui/message.html", status=403, title=_("表单已过期"),
+                               message=_("页面已过期或表单校验失败（CSRF），未保存任何内容。请刷新页面后重新提交。")), 403
+
+    @app.errorhandler(SignInNeeded)
+    def sign_in_needed(_err):
+        return redirect(url_for("ui.login_page", next=request.full_path.rstrip("?")))
+
+
+# Public pages that post without a session: the petitioner's progress query (rate-limited by code).
+PUBLIC_POSTS = {"public.query_page"}
+
+
+def page_error(err: ApiError):
+    """HTML rendering of an ApiError raised while building a page."""
+    titles = {401: _("请先登录"), 403: _("无权访问"), 404: _("未找到"), 409: _("操作冲突"), 422: _("内容有误")}
+    return render_template("ui/message.html", status=err.status, title=titles.get(err.status, _("出错了")),
+                           message=err.message), err.status
