@@ -49,3 +49,22 @@ def page(tmp_path):
         yield pg
         context.close()
         browser.close()
+
+
+def sign_in(pg, base_url: str, username: str, password: str = "demo") -> None:
+    """Sign in through the real sign-in page (users from the demo organisation)."""
+    pg.goto(base_url + "/login")
+    pg.fill("#username", username)
+    pg.fill("#password", password)
+    with pg.expect_navigation():
+        pg.click("form button[type=submit]")
+
+
+def screenshot(pg, name: str) -> str:
+    """Full-page screenshot into test-artifacts/ (kept by CI for people to look at)."""
+    from pathlib import Path
+
+    shot = Path(__file__).resolve().parents[2] / "test-artifacts" / f"{name}.png"
+    shot.parent.mkdir(exist_ok=True)
+    pg.screenshot(path=str(shot), full_page=True)
+    return str(shot)
