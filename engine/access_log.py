@@ -1,0 +1,51 @@
+"""Who looked at which case: every view and export of a case, by anyone, is recorded here.
+
+A row says who (username, or "-" for a request without a signed-in user), when, which case, what was seen (a short
+kind such as `case`, `history`, `replay`, `export.pdf`), the request path and method, the answer's status code,
+and where the request came from (client address). Rows are only ever added; auditors read them per case.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Index, Integer, String, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from .db import Base
+from .store import ID, UTC_DT
+
+
+class AccessLogEntry(Base):
+    __tablename__ = "access_log"
+    __table_args__ = (Index("ix_access_log_case_at", "case_id", "at"),)
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTC_DT)
+    username: Mapped[str] = mapped_column(String(64))
+    case_id: Mapped[int] = mapped_column(ID)  # no foreign key: a refused look at a missing case counts too
+    what: Mapped[str] = mapped_column(String(48))
+    method: Mapped[str] = mapped_column(String(8))
+    path: Mapped[str] = mapped_column(String(500))
+    status: Mapped[int] = mapped_column(Integer)
+    remote_addr: Mapped[str] = mapped_column(String(64))
+
+
+def record(s: Session, *, at: datetime, username: str, case_id: int, what: str, method: str, path: str,
+           status: int, remote_addr: str) -> None:
+    s.add(AccessLogEntry(at=at, username=username[:64], case_id=case_id, what=what[:48], method=method[:8],
+                         path=path[:500], status=status, remote_addr=(remote_addr or "-")[:64]))
+
+
+def for_case(s: Session, case_id: int, *, limit: int = 500) -> list[dict]:
+    rows = s.scalars(select(AccessLogEntry).where(AccessLogEntry.case_id == case_id)
+                     .order_by(AccessLogEntry.at.desc(), AccessLogEntry.id.desc()).limit(limit))
+    return [to_dict(r) for r in rows]
+
+
+def recent(s: Session, *, limit: int = 100) -> list[dict]:
+    rows = s.scalars(select(AccessLogEntry).order_by(AccessLogEntry.id.desc()).limit(limit))
+    return [to_dict(r) for r in rows]
+
+
+def to_dict(r: AccessLogEntry) -> dict:
+    return {"id": r.id, "at": r.at, "username": r.username, "case_id": r.case_id, "what": r.what,
+            "method": r.method, "path": r.path, "status": r.status, "remote_addr": r.remote_addr}
