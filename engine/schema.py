@@ -6,3 +6,4 @@ A feature that adds tables adds its module here and a migration branching from 0
 from engine import accounts, store  # noqa: F401
 from engine.calendar import models as _calendar_models  # noqa: F401
 from engine import access_log as _access_log  # noqa: F401
+from engine import casefiles_store as _casefiles_store  # noqa: F401

@@ -1,0 +1,73 @@
+"""A case's file: comments and attachments handlers add to a case or one of its tasks.
+
+Attachment content is kept in the database (`LargeBinary`), not on disk, so that a PostgreSQL backup of the
+database carries every file with the case it belongs to.
+
+`append_case_events` journals things that happen *beside* the process (a comment, an upload) on the case's
+hash chain. Such events are not commands, so replay passes over them like any other produced event and
+`Runtime.verify` still holds. They move the chain head without bumping the case's version: adding a comment
+must not make a handler's open form stale. Concurrency: the case row is read `FOR UPDATE` (PostgreSQL; SQLite
+serialises writers with BEGIN IMMEDIATE), so a command that already moved the head is waited for; a command that
+read the case before us and writes after fails on the journal's unique (case_id, seq) and rolls back whole.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, select, update
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from .db import Base
+from .journal import PendingEvent, append
+from .store import ID, UTC_DT, Case, JournalEvent
+
+
+class CaseComment(Base):
+    __tablename__ = "case_comment"
+    __table_args__ = (Index("ix_case_comment_case", "case_id", "id"),)
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_instance.id"))
+    work_item_id: Mapped[int | None] = mapped_column(ForeignKey("work_item.id"), nullable=True)
+    body: Mapped[str] = mapped_column(Text)
+    author: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTC_DT)
+    journal_seq: Mapped[int] = mapped_column(Integer)
+
+
+class CaseAttachment(Base):
+    __tablename__ = "case_attachment"
+    __table_args__ = (Index("ix_case_attachment_case", "case_id", "id"),)
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_instance.id"))
+    work_item_id: Mapped[int | None] = mapped_column(ForeignKey("work_item.id"), nullable=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(128))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    uploaded_by: Mapped[str] = mapped_column(String(64))
+    uploaded_at: Mapped[datetime] = mapped_column(UTC_DT)
+    journal_seq: Mapped[int] = mapped_column(Integer)
+
+
+@dataclass
+class _ChainHead:
+    id: int
+    last_seq: int
+    last_hash: str
+
+
+def append_case_events(s: Session, case_id: int, events: list[PendingEvent]) -> list[int]:
+    """Append events to a case's journal inside the caller's transaction; returns their sequence numbers."""
+    row = s.execute(select(Case.id, Case.last_seq, Case.last_hash).where(Case.id == case_id)
+                    .with_for_update()).one_or_none()
+    if row is None:
+        raise LookupError(f"案件 {case_id} 不存在（no such case）")
+    head = _ChainHead(row.id, row.last_seq or 0, row.last_hash or "")
+    old_seq = head.last_seq
+    rows = append(head, events)  # type: ignore[arg-type]  (append reads id, last_seq, last_hash only)
+    s.execute(JournalEvent.__table__.insert(), rows)
+    s.execute(update(Case.__table__).where(Case.__table__.c.id == case_id, Case.__table__.c.last_seq == old_seq)
+              .values(last_seq=head.last_seq, last_hash=head.last_hash))
+    return [r["seq"] for r in rows]
