@@ -175,6 +175,7 @@ def current_command() -> _Command:
 
 
 _evaluating: contextvars.ContextVar[Any] = contextvars.ContextVar("lianxin_evaluating_task", default=None)
+deadline_sink: contextvars.ContextVar[list | None] = contextvars.ContextVar("lianxin_deadline_sink", default=None)
 PAUSED_UNTIL = "9999-12-31T00:00:00+00:00"  # a paused timer's event value: it cannot fire while the clock stops
 
 
@@ -337,6 +338,9 @@ class Runtime:
             info["element_id"] = getattr(task.task_spec, "bpmn_id", None)
         info["start_at"] = begin.isoformat()
         cmd.deadlines.append(info)
+        sink = deadline_sink.get()
+        if sink is not None:  # a replay that must know the rules behind its timers (case migration)
+            sink.append(info)
         return deadline.due_at.isoformat()
 
     def compute_deadline(self, rule: str, n: int, start: datetime, roll_forward: bool = True):
@@ -361,12 +365,15 @@ class Runtime:
             self._meta[definition_id] = meta
         return spec
 
-    def deploy(self, files, actor: str, comment: str = "") -> list[DeployedVersion]:
-        from . import sandbox
-        from .definitions import SourceFile, compile_bundle, load_specs
+    def check(self, files) -> None:
+        """Validate files exactly as `deploy` would, deploying nothing: raises DefinitionError with every problem
+        (the designer's "validate" before a deployment)."""
+        self._compile(list(files))
 
-        now = self.clock.now()
-        files = list(files)
+    def _compile(self, files: list) -> list:
+        from . import sandbox
+        from .definitions import SourceFile, compile_bundle
+
         # A bundle that needs nothing from earlier deployments compiles to the same result every time: keep it,
         # so that `lianxin init` on every start (and tests) do not re-parse unchanged diagrams.
         bundle_key = hashlib.sha256(b"\0".join(
@@ -395,6 +402,14 @@ class Runtime:
                 if len(_COMPILED_BUNDLES) >= 16:
                     _COMPILED_BUNDLES.pop(next(iter(_COMPILED_BUNDLES), None), None)
                 _COMPILED_BUNDLES[bundle_key] = compiled
+        return compiled
+
+    def deploy(self, files, actor: str, comment: str = "") -> list[DeployedVersion]:
+        from .definitions import load_specs
+
+        now = self.clock.now()
+        files = list(files)
+        compiled = self._compile(files)
         with self.session_factory() as s, s.begin():
             by_id = {cp.process_id: {"user_tasks": cp.user_tasks, "timers": cp.timers} for cp in compiled}
             deployment = Deployment(at=now, actor=actor, comment=comment,
