@@ -12,6 +12,7 @@ from engine.clock import parse_instant
 from engine.runtime import Conflict, NotFound
 from engine.store import Case, WorkItem
 
+from . import visibility
 from .auth import ApiError, csrf_token, current_principal, login, login_required, require_login, roles_required
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -124,21 +125,10 @@ def _in_units(p):
 
 
 def visible_case_or_404(case_id: int):
+    """The case if the caller may see it (rules in web/visibility.py): 404 unknown, 403 not theirs (logged)."""
     p = require_login()
-    c = container()
-    with c.extras["read_sessions"]() as s:
-        case = s.get(Case, case_id)
-        if case is None:
-            raise NotFound(f"案件 {case_id} 不存在（no such case）")
-        if p.has_role(*SEE_ALL) or case.started_by == p.username:
-            return case
-        hit = s.scalar(select(WorkItem.id).where(WorkItem.case_id == case_id,
-                                                 or_(_in_units(p),
-                                                     WorkItem.assignee == p.username)).limit(1))
-    if hit is None:
-        log.warning("refused case %s to %s", case_id, p.username)
-        raise ApiError(403, "forbidden", "您无权查看此案件（this case is outside your units）")
-    return case
+    with container().extras["read_sessions"]() as s:
+        return visibility.visible_case(s, p, case_id)
 
 
 @bp.get("/cases/<int:case_id>")
@@ -279,7 +269,7 @@ def list_tasks():
     c = container()
     now = c.clock.now()
     with c.extras["read_sessions"]() as s:
-        q = select(WorkItem).where(WorkItem.state == "open")
+        q = select(WorkItem).where(WorkItem.state == "open", visibility.work_item_filter(p))
         if scope == "mine":
             q = q.where(WorkItem.assignee == p.username)
         elif scope == "unit" or not p.has_role(*SEE_ALL):
@@ -304,15 +294,7 @@ def list_tasks():
 def _task_for_action(task_id: int) -> WorkItem:
     p = require_login()
     with container().extras["read_sessions"]() as s:
-        item = s.get(WorkItem, task_id)
-    if item is None:
-        raise NotFound(f"任务 {task_id} 不存在（no such task）")
-    allowed = p.has_role("admin") or item.assignee == p.username or (
-        item.unit in p.units and (item.role is None or item.role in p.role_names))
-    if not allowed:
-        log.warning("refused task %s to %s", task_id, p.username)
-        raise ApiError(403, "forbidden", "此任务不属于您的单位或角色（this task is not for your unit or role）")
-    return item
+        return visibility.work_item_for_action(s, p, task_id)
 
 
 @bp.post("/tasks/<int:task_id>/claim")

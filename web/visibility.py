@@ -1,0 +1,152 @@
+"""Who sees which case and work item: the one place that decides it (pages and JSON API alike).
+
+- admin, auditor and designer see every case, except accusations; the auditor only reads.
+- Everyone else sees the cases and work items of the units they serve (`Principal.units`, already expanded with
+  subunits where the role allows), the work items assigned to them, and the cases they registered.
+- An accusation (检举控告) leaves the petition procedure for the discipline organ (`Task_route_discipline`, handler
+  `route_out` with kind 纪检监察, confidential). From then on the case is on the discipline track: only people
+  holding a role *directly* in the receiving discipline unit see it, and the auditor (read-only, for the journal).
+  Subunit inheritance does not count here: the person accused may well sit higher up in the same county.
+
+Refusals are 403 with a message saying why, and are logged.
+"""
+from __future__ import annotations
+
+import json
+import logging
+
+from sqlalchemy import and_, exists, false, not_, or_, select, true
+
+from engine.runtime import NotFound
+from engine.store import Case, JournalEvent, WorkItem
+
+from .auth import ApiError, Principal
+
+log = logging.getLogger("lianxin.access")
+
+SEE_ALL = ("admin", "auditor", "designer")
+READ_ONLY = ("auditor",)
+DISCIPLINE_ELEMENT = "Task_route_discipline"
+
+
+def sees_all(p: Principal) -> bool:
+    return p.has_role(*SEE_ALL)
+
+
+def direct_units(p: Principal) -> set[str]:
+    return {unit for _, unit, _ in p.roles}
+
+
+def refuse(p: Principal, what: str, message: str) -> ApiError:
+    log.warning("refused %s to %s", what, p.username)
+    return ApiError(403, "forbidden", message)
+
+
+# ---------------------------------------------------------------- the discipline track
+
+def _on_discipline_track(case_id_column):
+    return exists().where(JournalEvent.case_id == case_id_column, JournalEvent.element_id == DISCIPLINE_ELEMENT)
+
+
+def _discipline_unit_match(case_id_column, units: set[str]):
+    """The route-out's journaled result names the receiving unit (`"unit":"<code>"` in compact JSON)."""
+    if not units:
+        return false()
+    return exists().where(JournalEvent.case_id == case_id_column, JournalEvent.element_id == DISCIPLINE_ELEMENT,
+                          JournalEvent.type == "service.called",
+                          or_(*[JournalEvent.data.contains(f'"unit":"{u}"') for u in sorted(units)]))
+
+
+def discipline_units(s, case_id: int) -> set[str] | None:
+    """None when the case is not on the discipline track; else the unit(s) it went to (empty when the route-out
+    failed and no unit was named yet)."""
+    rows = s.execute(select(JournalEvent.type, JournalEvent.data).where(
+        JournalEvent.case_id == case_id, JournalEvent.element_id == DISCIPLINE_ELEMENT)).all()
+    if not rows:
+        return None
+    units: set[str] = set()
+    for kind, data in rows:
+        if kind != "service.called":
+            continue
+        result = (json.loads(data or "{}") or {}).get("result")
+        if isinstance(result, dict) and isinstance(result.get("unit"), str):
+            units.add(result["unit"])
+    return units
+
+
+def _may_see_discipline(p: Principal, units: set[str]) -> bool:
+    return p.has_role(*READ_ONLY) or bool(units & direct_units(p))
+
+
+# ---------------------------------------------------------------- cases
+
+def _units_filter(p: Principal, unit_column):
+    return unit_column.in_(sorted(p.units)) if p.units else false()
+
+
+def case_filter(p: Principal):
+    """SQL condition on `Case` for the cases `p` may see (use in lists and searches)."""
+    track = _on_discipline_track(Case.id)
+    discipline_ok = true() if p.has_role(*READ_ONLY) else _discipline_unit_match(Case.id, direct_units(p))
+    if sees_all(p):
+        ordinary = true()
+    else:
+        ordinary = or_(Case.started_by == p.username,
+                       exists().where(WorkItem.case_id == Case.id,
+                                      or_(_units_filter(p, WorkItem.unit), WorkItem.assignee == p.username)))
+    return or_(and_(not_(track), ordinary), and_(track, discipline_ok))
+
+
+def can_see_case(s, p: Principal, case: Case) -> bool:
+    units = discipline_units(s, case.id)
+    if units is not None:
+        return _may_see_discipline(p, units)
+    if sees_all(p) or case.started_by == p.username:
+        return True
+    hit = s.scalar(select(WorkItem.id).where(
+        WorkItem.case_id == case.id, or_(_units_filter(p, WorkItem.unit), WorkItem.assignee == p.username)).limit(1))
+    return hit is not None
+
+
+def visible_case(s, p: Principal, case_id: int) -> Case:
+    """The case if `p` may see it; 404 when it does not exist, 403 (logged) when it is not theirs."""
+    case = s.get(Case, case_id)
+    if case is None:
+        raise NotFound(f"案件 {case_id} 不存在（no such case）")
+    if not can_see_case(s, p, case):
+        raise refuse(p, f"case {case_id}", "您无权查看此案件：它不属于您服务的单位（this case is outside your units）")
+    return case
+
+
+# ---------------------------------------------------------------- work items
+
+def work_item_filter(p: Principal):
+    """SQL condition on `WorkItem` for the work items `p` may see."""
+    mine = WorkItem.assignee == p.username
+    base = true() if sees_all(p) else or_(_units_filter(p, WorkItem.unit), mine)
+    track = _on_discipline_track(WorkItem.case_id)
+    discipline_ok = true() if p.has_role(*READ_ONLY) else _discipline_unit_match(WorkItem.case_id, direct_units(p))
+    return and_(base, or_(not_(track), discipline_ok))
+
+
+def may_act_on(p: Principal, item: WorkItem) -> bool:
+    """Claim, complete, hand over: the assignee, or someone of the item's unit holding its role; admins too.
+    The auditor only reads."""
+    if p.has_role("admin"):
+        return True
+    if not (p.role_names - set(READ_ONLY)):
+        return False
+    if item.assignee == p.username:
+        return True
+    return item.unit in p.units and (item.role is None or item.role in p.role_names)
+
+
+def work_item_for_action(s, p: Principal, item_id: int) -> WorkItem:
+    item = s.get(WorkItem, item_id)
+    if item is None:
+        raise NotFound(f"任务 {item_id} 不存在（no such task）")
+    units = discipline_units(s, item.case_id)
+    if (units is not None and not _may_see_discipline(p, units)) or not may_act_on(p, item):
+        raise refuse(p, f"task {item_id}",
+                     "此任务不属于您的单位或角色（this task is not for your unit or role）")
+    return item
