@@ -1,0 +1,174 @@
+"""Designers' drafts: a deployed version being edited, kept on the server until it is deployed or discarded.
+
+A draft belongs to one process (one draft per process at a time) and records which deployed version it was
+opened from. It holds only the files the designer changed (the diagram, a DMN table); the other files the
+process needs (called processes, decisions, forms) come from that version's stored sources, so that a draft
+is always validated and deployed as a complete bundle, with exactly the checks of a deployment.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from lxml import etree
+from sqlalchemy import ForeignKey, String, Text, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from .db import Base
+from .definitions import BPMN_NS, DefinitionError, Problem, SourceFile, safe_parse_xml
+from .store import ID, UTC_DT, Deployment, ProcessDefinition
+
+MAX_DRAFT_FILES = 20
+
+
+class Draft(Base):
+    __tablename__ = "process_draft"
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    process_key: Mapped[str] = mapped_column(String(128), unique=True)
+    base_definition_id: Mapped[int] = mapped_column(ForeignKey("process_definition.id"))
+    files_json: Mapped[str] = mapped_column(Text, default="{}")  # {file name: text} of the changed files
+    author: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTC_DT)
+    updated_at: Mapped[datetime] = mapped_column(UTC_DT)
+
+
+class DraftError(Exception):
+    """A request about drafts that cannot be honoured; the message says what to do (Chinese first)."""
+
+
+@dataclass
+class DraftView:
+    process_key: str
+    base_definition_id: int
+    base_version: int
+    files: dict[str, str]
+    author: str
+    created_at: datetime
+    updated_at: datetime
+
+    def to_dict(self) -> dict:
+        return {"process_key": self.process_key, "base_definition_id": self.base_definition_id,
+                "base_version": self.base_version, "files": self.files, "author": self.author,
+                "created_at": self.created_at, "updated_at": self.updated_at}
+
+
+def version_row(s: Session, process_key: str, version: int | None = None) -> ProcessDefinition:
+    """A deployed version of a process (the latest when `version` is None)."""
+    q = select(ProcessDefinition).where(ProcessDefinition.process_key == process_key)
+    q = q.where(ProcessDefinition.version == version) if version is not None else \
+        q.order_by(ProcessDefinition.version.desc()).limit(1)
+    row = s.scalar(q)
+    if row is None:
+        which = f"版本 {version}" if version is not None else "任何版本"
+        raise DraftError(f"流程 {process_key} 没有{which}（no such process version）")
+    return row
+
+
+def sources_of(row: ProcessDefinition) -> dict[str, str]:
+    return json.loads(row.sources_json)
+
+
+def main_file(row: ProcessDefinition) -> str:
+    """The BPMN file of the version that defines the process itself (not one it calls)."""
+    for name, text in sources_of(row).items():
+        if not name.endswith(".bpmn"):
+            continue
+        tree = safe_parse_xml(text.encode("utf-8"), name)
+        if tree.getroot().find(f"{{{BPMN_NS}}}process[@id='{row.process_key}']") is not None:
+            return name
+    raise DraftError(f"版本 {row.version} 中找不到定义流程 {row.process_key} 的 BPMN 文件（no main file）")
+
+
+def get(s: Session, process_key: str) -> DraftView | None:
+    d = s.scalar(select(Draft).where(Draft.process_key == process_key))
+    if d is None:
+        return None
+    base = s.get(ProcessDefinition, d.base_definition_id)
+    return DraftView(d.process_key, d.base_definition_id, base.version, json.loads(d.files_json), d.author,
+                     d.created_at, d.updated_at)
+
+
+def save(s: Session, process_key: str, base_definition_id: int, files: dict[str, str], author: str,
+         now: datetime) -> DraftView:
+    """Create or replace the process's draft. Only files of the base version may be changed: a draft edits a
+    process, it does not add unrelated files."""
+    base = s.get(ProcessDefinition, base_definition_id)
+    if base is None or base.process_key != process_key:
+        raise DraftError(f"草稿的基础版本 {base_definition_id} 不属于流程 {process_key}（base version mismatch）")
+    known = sources_of(base)
+    if not files:
+        raise DraftError("草稿没有内容：请先修改流程图或决策表再保存（nothing to save）")
+    if len(files) > MAX_DRAFT_FILES:
+        raise DraftError(f"一个草稿最多包含 {MAX_DRAFT_FILES} 个文件（too many files）")
+    for name, text in files.items():
+        if name not in known:
+            raise DraftError(f"文件 {name} 不属于流程 {process_key} 的版本 {base.version}；"
+                             f"可修改的文件：{'、'.join(sorted(known))}（unknown file）")
+        if not isinstance(text, str) or not text.strip():
+            raise DraftError(f"文件 {name} 的内容为空（empty file）")
+    d = s.scalar(select(Draft).where(Draft.process_key == process_key))
+    if d is None:
+        d = Draft(process_key=process_key, created_at=now)
+        s.add(d)
+    d.base_definition_id = base_definition_id
+    d.files_json = json.dumps(files, ensure_ascii=False)
+    d.author = author
+    d.updated_at = now
+    s.flush()
+    return get(s, process_key)
+
+
+def discard(s: Session, process_key: str) -> bool:
+    d = s.scalar(select(Draft).where(Draft.process_key == process_key))
+    if d is None:
+        return False
+    s.delete(d)
+    return True
+
+
+def bundle(base: ProcessDefinition, changed: dict[str, str]) -> list[SourceFile]:
+    """The complete set of files to validate or deploy: the base version's sources with the changes applied."""
+    files = sources_of(base)
+    files.update(changed)
+    return [SourceFile(name, text.encode("utf-8")) for name, text in sorted(files.items())]
+
+
+def problems_of(runtime, files: list[SourceFile]) -> list[Problem]:
+    """Every problem deployment would report for these files (none when they would deploy)."""
+    try:
+        runtime.check(files)
+    except DefinitionError as err:
+        return err.problems
+    return []
+
+
+def deployments(s: Session, process_key: str) -> list[dict]:
+    """Each version of a process with who deployed it, when and why, and how many cases run on it."""
+    from sqlalchemy import func
+
+    from .store import Case
+
+    rows = s.execute(select(ProcessDefinition.id, ProcessDefinition.version, ProcessDefinition.name,
+                            ProcessDefinition.content_hash, ProcessDefinition.deployed_at,
+                            ProcessDefinition.deployed_by, Deployment.comment)
+                     .join(Deployment, Deployment.id == ProcessDefinition.deployment_id)
+                     .where(ProcessDefinition.process_key == process_key)
+                     .order_by(ProcessDefinition.version.desc())).all()
+    counts: dict[tuple[int, str], int] = {}
+    for definition_id, status, n in s.execute(
+            select(Case.definition_id, Case.status, func.count()).where(Case.process_key == process_key)
+            .group_by(Case.definition_id, Case.status)).all():
+        counts[(definition_id, "done" if status == "completed" else "open")] = \
+            counts.get((definition_id, "done" if status == "completed" else "open"), 0) + n
+    return [{"id": r.id, "version": r.version, "name": r.name, "content_hash": r.content_hash,
+             "deployed_at": r.deployed_at, "deployed_by": r.deployed_by, "comment": r.comment or "",
+             "open_cases": counts.get((r.id, "open"), 0), "completed_cases": counts.get((r.id, "done"), 0)}
+            for r in rows]
+
+
+def element_names(text: str) -> dict[str, str]:
+    """Element id -> name of a BPMN text, for messages that name what a designer sees."""
+    tree = safe_parse_xml(text.encode("utf-8"), "diagram.bpmn")
+    return {el.get("id"): el.get("name") or el.get("id") for el in tree.getroot().iter()
+            if isinstance(el.tag, str) and el.get("id") and etree.QName(el).namespace == BPMN_NS}
