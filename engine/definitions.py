@@ -80,6 +80,10 @@ SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 LIANXIN_NS = "urn:lianxin:bpmn"
 NS = {"bpmn": BPMN_NS, "spiffworkflow": SPIFF_NS, "lianxin": LIANXIN_NS}
 ROLE_ATTR = f"{{{LIANXIN_NS}}}role"
+# `lianxin:kind="reminder"` on a timer: it reminds before a deadline (催办 at yellow) and is no deadline itself, so
+# it is left out of due dates, deadline lists and alerts; recomputation and stop-the-clock move it with its deadline.
+KIND_ATTR = f"{{{LIANXIN_NS}}}kind"
+TIMER_KINDS = {"reminder"}
 
 SPEC_FORMAT = "lianxin.spec/1"
 FILE_KINDS = {".bpmn": "bpmn", ".dmn": "dmn", ".json": "form"}
@@ -118,6 +122,10 @@ EVENT_DEFINITION_TAGS = {
 UNSUPPORTED_ELEMENTS = {
     "complexGateway": ("不支持复杂网关，请改用排他、包容或并行网关",
                        "complexGateway is not supported; use an exclusive, inclusive or parallel gateway"),
+    "eventBasedGateway": ("不支持事件网关（等待先到的事件），请在等待的任务上挂边界事件（定时、消息），"
+                          "先到者走它的出口",
+                          "eventBasedGateway is not supported; attach boundary events (timer, message) to the "
+                          "waiting task instead: the first to happen takes its flow"),
     "transaction": ("不支持事务子流程（SpiffWorkflow 没有补偿机制），请改用普通子流程",
                     "transaction is not supported: SpiffWorkflow has no compensation; use a subProcess"),
     "adHocSubProcess": ("不支持自由子流程，请用顺序流画出办理顺序",
@@ -730,11 +738,24 @@ class _ProcessChecker:
     def timers(self) -> None:
         for definition in self.elements("timerEventDefinition"):
             event = definition.getparent()
+            self.timer_kind(event)
             for kind, child in _timer_children(definition):
                 self.timer(kind, child, event)
             if not _timer_children(definition):
                 self.add(definition, "计时器缺少 timeDate、timeDuration 或 timeCycle", "timer without a time",
                          element_id=event.get("id"), block=True)
+
+    def timer_kind(self, event: etree._Element) -> None:
+        kind = event.get(KIND_ATTR)
+        if kind is None:
+            return
+        if kind not in TIMER_KINDS:
+            self.add(event, f"计时器的 lianxin:kind 只能是 reminder（临期提醒），收到“{kind}”",
+                     f'lianxin:kind on a timer must be "reminder", got "{kind}"', block=True)
+        elif etree.QName(event).localname != "boundaryEvent" or event.get("cancelActivity", "true") != "false":
+            self.add(event, "临期提醒（lianxin:kind=\"reminder\"）必须是非中断的边界定时事件（cancelActivity=\"false\"）",
+                     'a reminder timer must be a non-interrupting boundary event (cancelActivity="false")',
+                     block=True)
 
     def timer(self, kind: str, child: etree._Element, event: etree._Element) -> None:
         text = child.text or ""
@@ -1136,6 +1157,8 @@ def _timer_table(process: etree._Element) -> dict[str, dict]:
                 interrupting = None
             table[event.get("id")] = {"kind": kind, "expression": (child.text or "").strip(),
                                       "attached_to": event.get("attachedToRef"), "interrupting": interrupting}
+            if event.get(KIND_ATTR) == "reminder":
+                table[event.get("id")]["reminder"] = True
     return table
 
 

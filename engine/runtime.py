@@ -304,8 +304,15 @@ class Runtime:
             """When a deadline due at `due` turns yellow: the start (00:00 Beijing time) of the first day with at
             most `lead` working days left — the same rule as the alerts in task lists. For reminder timers:
             `yellow_at(days(60, accepted_at), limits["yellow_lead_days"])`."""
-            return self.yellow_instant(datetime.fromisoformat(str(due)),
-                                       self.yellow_workdays if lead is None else lead).isoformat()
+            lead = self.yellow_workdays if lead is None else lead
+            instant = self.yellow_instant(datetime.fromisoformat(str(due)), lead)
+            cmd, task = current_command(), _evaluating.get()
+            if task is not None:  # the deadline just computed for this timer is the one it reminds of
+                for info in reversed(cmd.deadlines):
+                    if info.get("task_id") == str(task.id) and info.get("due_at") == str(due):
+                        info["reminder"] = {"lead": lead, "deadline_due_at": str(due)}
+                        break
+            return instant.isoformat()
 
         return {"now": now, "workdays": workdays, "days": days, "yellow_at": yellow_at}
 
@@ -765,9 +772,10 @@ class Runtime:
             if row.state == "completed":
                 row.completed_by = cmd.actor
         meta = self._meta.get(case.definition_id, {}).get("user_tasks", {})
+        reminders = self._reminders(case.definition_id)
         still_open = [row for task_id, row in existing.items() if task_id in ready]
         for row in still_open:  # a deadline moved (extension, recompute, resume): the work item follows
-            due = _work_item_due(ready[row.task_id])
+            due = _work_item_due(ready[row.task_id], reminders)
             if due is not None and due.year < 9999 and due != row.due_at:
                 row.due_at = due
         for task_id, task in ready.items():
@@ -784,11 +792,16 @@ class Runtime:
                 name=getattr(spec, "bpmn_name", None) or spec.bpmn_id, process_key=case.process_key,
                 lane=getattr(spec, "lane", None), role=info.get("role") or props.get("role"),
                 unit=unit, form=info.get("form") or props.get("form"), assignee=None, state="open",
-                created_at=cmd.now, due_at=_work_item_due(task),
+                created_at=cmd.now, due_at=_work_item_due(task, reminders),
             )
             s.add(row)
             still_open.append(row)
         return still_open
+
+    def _reminders(self, definition_id: int) -> set[str]:
+        """Timers marked `lianxin:kind="reminder"`: they remind before a deadline and are no deadline themselves."""
+        timers = self._meta.get(definition_id, {}).get("timers", {}) or {}
+        return {element for element, t in timers.items() if isinstance(t, dict) and t.get("reminder")}
 
     def _evaluate_property(self, task, expression: str, cmd: _Command):
         """`unit` names a data variable (e.g. `responsible_unit`) or is a quoted literal (`'city_bureau'`).
@@ -853,7 +866,7 @@ class Runtime:
             for row in s.scalars(_LIVE_TIMERS, {"case_id": case_id}):
                 if row.status != "pending" or row.rule is None:
                     continue
-                row.remaining_days = self._days_left(row, cmd.now)
+                row.remaining_days = self._days_left(row, cmd.now, _reminder_of(row))
                 row.paused_at = cmd.now
                 row.status = "paused"
                 _set_event_value(wf, row.task_id, PAUSED_UNTIL)
@@ -875,7 +888,7 @@ class Runtime:
                     continue
                 deadline = self.compute_deadline(row.rule, row.remaining_days or 0, cmd.now, row.roll_forward)
                 old = row.due_at
-                _apply_deadline(row, deadline)
+                self._apply_deadline(row, deadline)
                 row.status, row.paused_at, row.remaining_days = "pending", None, None
                 _set_event_value(wf, row.task_id, row.due_at.isoformat())
                 changed.append({"element_id": row.element_id, "old_due_at": old.isoformat(),
@@ -945,10 +958,13 @@ class Runtime:
                     if row.extension_days:
                         base = due_date_of(deadline.due_at)
                         deadline = self.calendar.due(base, days=row.extension_days, cutoff=None)
-                    if deadline.due_at == row.due_at and deadline.provisional == row.provisional:
+                    reminder = _reminder_of(row)
+                    due_at = deadline.due_at if reminder is None else self.yellow_instant(deadline.due_at,
+                                                                                          reminder["lead"])
+                    if due_at == row.due_at and deadline.provisional == row.provisional:
                         continue
                     old, was_provisional = row.due_at, row.provisional
-                    _apply_deadline(row, deadline)
+                    self._apply_deadline(row, deadline)
                     _set_event_value(wf, row.task_id, row.due_at.isoformat())
                     changes.append({"element_id": row.element_id, "old_due_at": old.isoformat(),
                                     "new_due_at": row.due_at.isoformat(), "was_provisional": was_provisional,
@@ -983,7 +999,7 @@ class Runtime:
     def deadline_views(self, timers, now: datetime) -> list[dict]:
         out = []
         for t in timers:
-            if t.rule is None:
+            if t.rule is None or _reminder_of(t) is not None:  # a reminder is no deadline of its own
                 continue
             explanation = json.loads(t.explanation) if t.explanation else {}
             if t.status == "paused":
@@ -1006,8 +1022,19 @@ class Runtime:
         recomputed = self.recompute_deadlines(actor=actor, now=now)
         return {"import": result, "recomputed": recomputed}
 
-    def _days_left(self, row: Timer, now: datetime) -> int:
-        due_date = due_date_of(row.due_at)
+    def _apply_deadline(self, row: Timer, deadline) -> None:
+        """Move a timer to a recomputed deadline; a reminder goes to the moment that deadline turns yellow."""
+        reminder = _reminder_of(row)
+        _apply_deadline(row, deadline)
+        if reminder is not None:
+            reminder = dict(reminder, deadline_due_at=deadline.due_at.isoformat())
+            row.due_at = self.yellow_instant(deadline.due_at, reminder["lead"])
+            row.explanation = to_json(dict(deadline.to_dict(), reminder=reminder))
+
+    def _days_left(self, row: Timer, now: datetime, reminder: dict | None = None) -> int:
+        """Days left of the deadline (for a reminder: of the deadline it reminds of)."""
+        due_at = row.due_at if reminder is None else datetime.fromisoformat(reminder["deadline_due_at"])
+        due_date = due_date_of(due_at)
         today = now.astimezone(SHANGHAI).date()
         if due_date <= today:
             return 0
@@ -1169,6 +1196,14 @@ def _apply_deadline(row: Timer, deadline) -> None:
     row.explanation = to_json(deadline.to_dict())
 
 
+def _reminder_of(row: Timer) -> dict | None:
+    """{"lead", "deadline_due_at"} when the timer is a reminder computed with yellow_at(deadline, lead)."""
+    if not row.explanation:
+        return None
+    reminder = json.loads(row.explanation).get("reminder")
+    return reminder if isinstance(reminder, dict) else None
+
+
 def _set_event_value(wf: BpmnWorkflow, task_id: str, value: str) -> None:
     task = find_task(wf, task_id)
     if task is not None:
@@ -1271,12 +1306,13 @@ def timer_due(task) -> datetime | None:
         return None
 
 
-def _work_item_due(task) -> datetime | None:
-    """A user task's due date is the earliest timer attached to it (its boundary events)."""
+def _work_item_due(task, reminders=frozenset()) -> datetime | None:
+    """A user task's due date is the earliest timer attached to it (its boundary events), reminders left out."""
     parent = task.parent
     if parent is None:
         return None
-    dues = [timer_due(sib) for sib in parent.children if sib is not task and sib.state == TaskState.WAITING]
+    dues = [timer_due(sib) for sib in parent.children if sib is not task and sib.state == TaskState.WAITING
+            and sib.task_spec.bpmn_id not in reminders]
     dues = [d for d in dues if d is not None]
     return min(dues) if dues else None
 
