@@ -52,10 +52,12 @@ class Snapshot:
     data: dict[str, Any]
     flows: list[str] = field(default_factory=list)  # sequence flows taken up to here
     events: list[dict] = field(default_factory=list)
+    deadlines: list[dict] = field(default_factory=list)  # each deadline as computed by then (see _track_deadline)
 
     def to_dict(self) -> dict:
         return {"seq": self.seq, "at": self.at.isoformat() if self.at else None, "status": self.status,
-                "active": self.active, "completed": self.completed, "flows": self.flows, "data": self.data}
+                "active": self.active, "completed": self.completed, "flows": self.flows, "data": self.data,
+                "deadlines": self.deadlines}
 
 
 class Replayer:
@@ -82,6 +84,7 @@ class Replayer:
             spec, subprocess_specs = self.rt.load_definition(s, case.definition_id)
         flow_ids = {(src, dst): fid for fid, src, dst in self.rt._meta[case.definition_id].get("flows", [])}
         flows: list[str] = []
+        deadlines: dict[str, dict] = {}
         wf: BpmnWorkflow | None = None
         completed: list[str] = []
         paused = False
@@ -146,6 +149,7 @@ class Replayer:
             for r in [ev] + list(produced):
                 if upto is not None and r.seq > upto:
                     break
+                _track_deadline(deadlines, r)
                 if r.type == "task.completed" and r.element_id:
                     completed.append(r.element_id)
                 if r.type.startswith("task.") and r.element_id:
@@ -166,6 +170,8 @@ class Replayer:
         snap = Snapshot(seq=min(upto, rows[-1].seq) if (upto is not None and rows) else (rows[-1].seq if rows else 0),
                         at=last_at, status=status, active=_live(wf) if wf is not None else [],
                         completed=completed, data=_view_data(wf) if wf is not None else {}, flows=flows)
+        waiting = {a["element_id"] for a in snap.active if a["state"] == "waiting"}
+        snap.deadlines = [dict(d, running=d["element_id"] in waiting) for d in deadlines.values()]
         return wf, snap
 
     @staticmethod
@@ -215,6 +221,41 @@ class Replayer:
             detail = _first_difference(mine, theirs)
             return False, snap.seq, f"存储的状态与日志重放结果不一致：{detail}（stored state differs from the replayed journal）"
         return True, None, ""
+
+
+def _track_deadline(deadlines: dict[str, dict], r: JournalEvent) -> None:
+    """Each deadline as the journal says it stood: computed (with the calendar versions used), then extended,
+    paused, resumed or recomputed after a calendar change. Keyed by the timer's element."""
+    if not r.type.startswith("deadline"):
+        return
+    data = json.loads(r.data)
+    if r.type == "deadline.computed":
+        element_id = data.get("element_id") or r.element_id
+        if element_id:
+            deadlines[element_id] = {
+                "element_id": element_id, "seq": r.seq, "rule": data.get("rule"), "n": data.get("n"),
+                "start": data.get("start"), "due_at": data.get("due_at"),
+                "calendar_versions": data.get("calendar_versions", {}), "provisional": data.get("provisional"),
+                "explanation": data.get("explanation", ""), "history": []}
+        return
+    changes = [dict(data, element_id=r.element_id)] if r.type == "deadline.extended" else data.get("deadlines", [])
+    for change in changes:
+        d = deadlines.get(change.get("element_id"))
+        if d is None:
+            continue
+        d["history"].append({"seq": r.seq, "type": r.type, "old_due_at": change.get("old_due_at") or d["due_at"],
+                             "new_due_at": change.get("new_due_at")})
+        if r.type == "deadlines.paused":
+            d["paused"] = True
+            continue
+        d["paused"] = False
+        d["due_at"] = change.get("new_due_at") or d["due_at"]
+        if "calendar_versions" in change:
+            d["calendar_versions"] = change["calendar_versions"]
+        if "provisional" in change:
+            d["provisional"] = change["provisional"]
+        if change.get("explanation"):
+            d["explanation"] = change["explanation"]
 
 
 def _live(wf: BpmnWorkflow) -> list[dict]:

@@ -140,8 +140,34 @@ def get_case(case_id: int):
 
 @bp.get("/cases/<int:case_id>/history")
 def case_history(case_id: int):
+    """The journal, filtered by ?actor=&type=&element=&from=&to=; each event with `changes` (before/after) and
+    personal data masked unless the caller's role needs it (see web/audit_web.py)."""
+    from .audit_web import history_entries, masked_for, parse_filters
+
     visible_case_or_404(case_id)
-    return ok({"events": container().runtime.history(case_id)})
+    p = current_principal()
+    filters = parse_filters(request.args)
+    return ok({"masked": masked_for(p), "events": [
+        {k: e[k] for k in ("seq", "at", "actor", "type", "type_label", "element_id", "element_name", "data",
+                           "changes", "changes_source", "changes_label")}
+        for e in history_entries(case_id, filters, p)]})
+
+
+@bp.get("/cases/<int:case_id>/access-log")
+@roles_required("auditor", "admin")
+def case_access_log(case_id: int):
+    from .audit_web import case_access_log as rows
+
+    return ok({"entries": rows(case_id)})
+
+
+@bp.get("/cases/<int:case_id>/export")
+def export_case(case_id: int):
+    """The history as ?format=csv|json|html|pdf (masked), recorded in the access log."""
+    from .audit_web import export_response
+
+    visible_case_or_404(case_id)
+    return export_response(case_id, request.args.get("format", "json"), current_principal(), request.args)
 
 
 @bp.get("/cases/<int:case_id>/verify")
@@ -160,8 +186,13 @@ def replay_case(case_id: int):
         seq = int(seq) if seq is not None else None
     except ValueError:
         raise ApiError(400, "malformed", "seq 必须是整数（seq must be an event number）") from None
-    snap = container().runtime.replay(case_id, seq)
-    return ok(snap.to_dict())
+    snap = container().runtime.replay(case_id, seq).to_dict()
+    from .audit_web import masked_for
+    from services.audit_export import mask
+
+    if masked_for(current_principal()):
+        snap["data"] = mask(snap["data"])
+    return ok(snap)
 
 
 @bp.post("/cases/<int:case_id>/messages/<name>")

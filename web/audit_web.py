@@ -1,0 +1,273 @@
+"""The auditor's pages under /audit, and two app-wide rules this area owns.
+
+App-wide (registered once when the blueprint is registered, so other areas need no change):
+- read-only roles: a signed-in user whose roles are all read-only (the auditor) is refused every unsafe request
+  (POST, PUT, PATCH, DELETE) with 403, except signing in and out;
+- the access log: every GET of a URL that names a case (any endpoint with a `case_id` argument: the JSON API
+  `/api/cases/{id}...`, the case page `/cases/{id}`, the audit pages, the exports) is recorded with who, when,
+  which case, what, from where and the answer's status. A failure to record is logged as an error; an export is
+  refused (503) if its access cannot be recorded.
+
+Pages: /audit (find a case, recent access), /audit/cases/{id} (verification, history with filters, exports),
+/audit/cases/{id}/replay (the diagram step by step), /audit/cases/{id}/access (who looked at the case).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+
+from flask import Blueprint, Response, current_app, g, render_template, request
+from flask_babel import gettext as _
+from sqlalchemy import or_, select
+
+from engine import access_log
+from engine.store import Case, ProcessDefinition
+from services import audit_export
+
+from .auth import ApiError, Principal, current_principal
+
+bp = Blueprint("audit", __name__)
+log = logging.getLogger("lianxin.audit")
+
+READ_ONLY_ROLES = {"auditor"}
+# Sign-in and sign-out change no case: the only unsafe requests a read-only user may make.
+ALWAYS_ALLOWED = {"api.create_session", "api.delete_session", "ui.login_page", "ui.logout"}
+# Roles that handle petitions and need the petitioner's contact details; every other role sees them masked.
+PERSONAL_DATA_ROLES = ("registrar", "unit_handler", "county_office", "bureau", "jointmeeting", "leader",
+                       "review_body")
+AUDIT_ROLES = ("auditor", "admin")
+EXPORT_FORMATS = tuple(audit_export.EXPORTERS)
+
+
+def container():
+    return current_app.extensions["lianxin"]
+
+
+def masked_for(p: Principal | None) -> bool:
+    return p is None or not p.has_role(*PERSONAL_DATA_ROLES)
+
+
+# ---------------------------------------------------------------- app-wide rules
+
+@bp.record_once
+def _install(state) -> None:
+    app = state.app
+    app.before_request(refuse_read_only_changes)
+    app.after_request(record_case_access)
+
+
+def refuse_read_only_changes():
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return None
+    if request.endpoint in ALWAYS_ALLOWED or request.endpoint is None:
+        return None
+    try:
+        p = current_principal()
+    except ApiError:
+        return None  # a bad token: the endpoint's own check answers 401
+    if p is not None and p.roles and p.role_names <= READ_ONLY_ROLES:
+        log.warning("refused %s %s to read-only user %s", request.method, request.path, p.username)
+        raise ApiError(403, "read_only", _("审计员只能查看，不能修改任何内容（auditors read, they change nothing）。"))
+    return None
+
+
+_CASE_PATH = re.compile(r"^/(?:api/)?cases/(\d+)(?:/|$)")
+
+
+def _case_of_request() -> int | None:
+    args = request.view_args or {}
+    if isinstance(args.get("case_id"), int):
+        return args["case_id"]
+    m = _CASE_PATH.match(request.path)
+    return int(m.group(1)) if m else None
+
+
+def _what() -> str:
+    what = request.endpoint or "unknown"
+    fmt = (request.view_args or {}).get("fmt") or request.args.get("format")
+    if fmt and "export" in what:
+        what = f"{what}.{fmt}"
+    return what
+
+
+def record_case_access(response):
+    if request.method not in ("GET", "HEAD") or g.get("access_recorded"):
+        return response
+    case_id = _case_of_request()
+    if case_id is None:
+        return response
+    try:
+        write_access(case_id, _what(), response.status_code)
+    except Exception:
+        log.exception("access log: could not record %s %s (status %s)", request.method, request.path,
+                      response.status_code)
+    return response
+
+
+def write_access(case_id: int, what: str, status: int) -> None:
+    """Record one access now (raises if it cannot be recorded)."""
+    try:
+        p = current_principal()
+    except ApiError:
+        p = None
+    c = container()
+    with c.session_factory() as s, s.begin():
+        access_log.record(s, at=c.clock.now(), username=p.username if p else "-", case_id=case_id, what=what,
+                          method=request.method, path=request.full_path.rstrip("?"), status=status,
+                          remote_addr=request.remote_addr or "-")
+    g.access_recorded = True
+
+
+# ---------------------------------------------------------------- shared with the JSON API
+
+def case_facts(case_id: int) -> dict:
+    c = container()
+    with c.extras["read_sessions"]() as s:
+        case = s.get(Case, case_id)
+        if case is None:
+            raise ApiError(404, "not_found", _("案件 %(id)s 不存在。", id=case_id))
+        definition = s.get(ProcessDefinition, case.definition_id)
+        return {"id": case.id, "case_no": case.case_no, "process_key": case.process_key, "status": case.status,
+                "definition_version": definition.version if definition else None, "created_at": case.created_at,
+                "updated_at": case.updated_at, "started_by": case.started_by, "last_seq": case.last_seq}
+
+
+def parse_filters(args) -> audit_export.Filters:
+    try:
+        return audit_export.Filters.parse(args)
+    except ValueError as err:
+        raise ApiError(400, "malformed", str(err)) from None
+
+
+def history_entries(case_id: int, filters: audit_export.Filters | None, p: Principal | None) -> list[dict]:
+    events = container().runtime.history(case_id)
+    return audit_export.entries(events, filters, masked=masked_for(p))
+
+
+def verification(case_id: int) -> dict:
+    result = container().runtime.verify(case_id)
+    return {"ok": result.ok, "events": result.events, "first_bad_seq": result.first_bad_seq, "reason": result.reason}
+
+
+def export_response(case_id: int, fmt: str, p: Principal, args) -> Response:
+    """The export of a case's history in `fmt`, recorded in the access log before it is produced."""
+    if fmt not in audit_export.EXPORTERS:
+        raise ApiError(400, "malformed", _("导出格式应为 %(formats)s 之一。", formats="、".join(EXPORT_FORMATS)))
+    filters = parse_filters(args)
+    facts = case_facts(case_id)
+    try:
+        write_access(case_id, f"{request.endpoint}.{fmt}", 200)
+    except Exception:
+        log.exception("access log: export of case %s refused, the access could not be recorded", case_id)
+        raise ApiError(503, "access_log_unavailable",
+                       _("无法记录本次导出，导出已取消，请稍后重试或联系系统管理员。")) from None
+    masked = masked_for(p)
+    report = audit_export.Report(
+        case=facts, entries=history_entries(case_id, filters, p), exported_by=p.username,
+        exported_at=container().clock.now(), masked=masked, verification=verification(case_id),
+        filters={"actor": filters.actor, "type": filters.type, "element": filters.element,
+                 "from": args.get("from") or "", "to": args.get("to") or ""} if filters.active() else None)
+    produce, mimetype = audit_export.EXPORTERS[fmt]
+    name = f"case-{facts['case_no'] or facts['id']}-history.{fmt}"
+    disposition = "inline" if fmt == "html" else "attachment"
+    return Response(produce(report), mimetype=mimetype,
+                    headers={"Content-Disposition": f"{disposition}; filename=\"{name}\"",
+                             "Cache-Control": "no-store"})
+
+
+def case_access_log(case_id: int) -> list[dict]:
+    with container().extras["read_sessions"]() as s:
+        return access_log.for_case(s, case_id)
+
+
+def main_diagram(case_id: int) -> str | None:
+    """The BPMN XML of the case's process, from the sources of its definition version."""
+    c = container()
+    with c.extras["read_sessions"]() as s:
+        case = s.get(Case, case_id)
+        definition = s.get(ProcessDefinition, case.definition_id) if case else None
+        if definition is None:
+            return None
+        sources = json.loads(definition.sources_json)
+    marker = re.compile(r"<(?:\w+:)?process\b[^>]*\bid=\"%s\"" % re.escape(case.process_key))
+    for name, text in sources.items():
+        if name.endswith(".bpmn") and marker.search(text):
+            return text
+    return None
+
+
+# ---------------------------------------------------------------- pages
+
+def _page_principal():
+    from .ui import page_principal
+
+    return page_principal(*AUDIT_ROLES)
+
+
+@bp.get("/audit")
+def index():
+    _page_principal()
+    q = (request.args.get("q") or "").strip()
+    c = container()
+    with c.extras["read_sessions"]() as s:
+        query = select(Case).order_by(Case.updated_at.desc(), Case.id.desc()).limit(50)
+        if q:
+            cond = Case.case_no.ilike(f"%{q}%")
+            if q.isdigit():
+                cond = or_(cond, Case.id == int(q))
+            query = query.where(cond)
+        cases = [{"id": r.id, "case_no": r.case_no, "process_key": r.process_key, "status": r.status,
+                  "updated_at": r.updated_at, "events": r.last_seq} for r in s.scalars(query)]
+        recent = access_log.recent(s, limit=30)
+    return render_template("audit/index.html", cases=cases, q=q, recent=recent)
+
+
+def _case_page(case_id: int) -> dict:
+    p = _page_principal()
+    return {"me_principal": p, "case": case_facts(case_id)}
+
+
+@bp.get("/audit/cases/<int:case_id>")
+def history(case_id: int):
+    ctx = _case_page(case_id)
+    filter_error = None
+    try:
+        filters = audit_export.Filters.parse(request.args)
+    except ValueError as err:
+        filter_error, filters = str(err), None
+    events = container().runtime.history(case_id)
+    masked = masked_for(ctx["me_principal"])
+    shown = audit_export.entries(events, filters, masked=masked)
+    actors = sorted({e["actor"] for e in events})
+    types = sorted({e["type"] for e in events})
+    names = audit_export.element_names(events)
+    elements = sorted({e["element_id"] for e in events if e["element_id"]})
+    return render_template("audit/history.html", entries=shown, total=len(events), actors=actors, types=types,
+                           elements=[(e, names.get(e, "")) for e in elements], args=request.args,
+                           filter_error=filter_error, masked=masked, type_labels=audit_export.TYPE_LABELS,
+                           formats=EXPORT_FORMATS, show=audit_export.show, result=verification(case_id), **ctx)
+
+
+@bp.get("/audit/cases/<int:case_id>/replay")
+def replay(case_id: int):
+    ctx = _case_page(case_id)
+    events = container().runtime.history(case_id)
+    steps = [{"seq": e["seq"], "type": e["type"], "label": audit_export.TYPE_LABELS.get(e["type"], e["type"]),
+              "element_id": e["element_id"], "actor": e["actor"],
+              "at": audit_export.beijing(e["at"])} for e in events]
+    config = {"case_id": case_id, "steps": steps, "api": f"/api/cases/{case_id}/replay",
+              "masked": masked_for(ctx["me_principal"])}
+    return render_template("audit/replay.html", config=config, diagram=main_diagram(case_id), **ctx)
+
+
+@bp.get("/audit/cases/<int:case_id>/access")
+def access(case_id: int):
+    ctx = _case_page(case_id)
+    return render_template("audit/access.html", rows=case_access_log(case_id), **ctx)
+
+
+@bp.get("/audit/cases/<int:case_id>/export/<fmt>")
+def export(case_id: int, fmt: str):
+    p = _page_principal()
+    return export_response(case_id, fmt, p, request.args)

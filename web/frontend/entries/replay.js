@@ -1,0 +1,160 @@
+// The auditor's visual replay: the case's diagram (read-only), a slider and step buttons over the journal's
+// events; at each step the active and completed elements and the sequence flows taken are marked, and the data
+// and deadlines as they stood are listed. Each step is fetched from GET /api/cases/{id}/replay?seq=N.
+import NavigatedViewer from "bpmn-js/lib/NavigatedViewer";
+import "bpmn-js/dist/assets/diagram-js.css";
+import "bpmn-js/dist/assets/bpmn-js.css";
+import "bpmn-js/dist/assets/bpmn-font/css/bpmn.css";
+
+const MARKERS = ["replay-active", "replay-completed", "replay-flow"];
+
+function readJson(id) {
+  const el = document.getElementById(id);
+  return el ? JSON.parse(el.textContent) : null;
+}
+
+function fill(template, values) {
+  return template.replace(/\{(\w+)\}/g, (_, key) => String(values[key] ?? ""));
+}
+
+function text(tag, content, className) {
+  const el = document.createElement(tag);
+  if (className) el.className = className;
+  el.textContent = content;
+  return el;
+}
+
+function show(value) {
+  if (value === null || value === undefined) return "—";
+  if (typeof value === "object") return JSON.stringify(value);
+  return String(value);
+}
+
+function beijing(iso) {
+  if (!iso) return "—";
+  const d = new Date(iso);
+  return d.toLocaleString("zh-CN", { timeZone: "Asia/Shanghai", hour12: false });
+}
+
+class Replay {
+  constructor(cfg, xml, t) {
+    this.cfg = cfg;
+    this.t = t;
+    this.steps = cfg.steps;
+    this.slider = document.getElementById("replay-slider");
+    this.canvasEl = document.getElementById("replay-canvas");
+    this.error = document.getElementById("replay-error");
+    this.marked = [];
+    this.request = 0;
+    this.viewer = this.canvasEl ? new NavigatedViewer({ container: this.canvasEl }) : null;
+    this.ready = this.viewer
+      ? this.viewer.importXML(xml).then(() => this.viewer.get("canvas").zoom("fit-viewport", "auto"))
+      : Promise.resolve();
+    this.slider.addEventListener("input", () => this.go(Number(this.slider.value)));
+    document.querySelectorAll("[data-step]").forEach((b) => b.addEventListener("click", () => {
+      const i = Number(this.slider.value);
+      const to = { first: 0, prev: i - 1, next: i + 1, last: this.steps.length - 1 }[b.dataset.step];
+      this.go(Math.max(0, Math.min(this.steps.length - 1, to)));
+    }));
+    document.addEventListener("keydown", (e) => {
+      if (e.target === this.slider) return;
+      if (e.key === "ArrowLeft") document.querySelector('[data-step="prev"]').click();
+      if (e.key === "ArrowRight") document.querySelector('[data-step="next"]').click();
+    });
+  }
+
+  async go(index) {
+    this.slider.value = String(index);
+    const step = this.steps[index];
+    const mine = ++this.request;
+    document.getElementById("replay-step").replaceChildren(
+      text("strong", fill(this.t.step, { n: index + 1, total: this.steps.length })),
+      text("span", ` · #${step.seq} ${step.label}${step.element_id ? " · " + step.element_id : ""} · ${step.at} · ${this.t.by} ${step.actor}`),
+    );
+    try {
+      const res = await fetch(`${this.cfg.api}?seq=${step.seq}`, { credentials: "same-origin",
+        headers: { Accept: "application/json" } });
+      const body = await res.json();
+      if (!res.ok) throw new Error(body.error ? body.error.message : res.statusText);
+      await this.ready;
+      if (mine !== this.request) return; // a later step was asked for meanwhile
+      this.error.hidden = true;
+      this.mark(body);
+      this.renderData(body.data || {});
+      this.renderDeadlines(body.deadlines || []);
+      if (this.canvasEl) this.canvasEl.dataset.seq = String(body.seq);
+    } catch (err) {
+      this.error.textContent = this.t.error + err.message;
+      this.error.hidden = false;
+    }
+  }
+
+  mark(snap) {
+    if (!this.viewer) return;
+    const canvas = this.viewer.get("canvas");
+    const registry = this.viewer.get("elementRegistry");
+    for (const [id, cls] of this.marked) canvas.removeMarker(id, cls);
+    this.marked = [];
+    const add = (id, cls) => {
+      if (registry.get(id)) {
+        canvas.addMarker(id, cls);
+        this.marked.push([id, cls]);
+      }
+    };
+    const active = new Set(snap.active.map((a) => a.element_id));
+    snap.completed.forEach((id) => { if (!active.has(id)) add(id, "replay-completed"); });
+    snap.flows.forEach((id) => add(id, "replay-flow"));
+    active.forEach((id) => add(id, "replay-active"));
+    this.canvasEl.dataset.active = [...active].sort().join(" ");
+  }
+
+  renderData(data) {
+    const box = document.getElementById("replay-data");
+    const keys = Object.keys(data).sort();
+    if (!keys.length) return box.replaceChildren(text("p", this.t.no_data, "muted"));
+    const table = document.createElement("table");
+    table.className = "grid replay-vars";
+    for (const key of keys) {
+      const row = table.insertRow();
+      row.append(text("th", key), text("td", show(data[key])));
+    }
+    box.replaceChildren(table);
+  }
+
+  renderDeadlines(list) {
+    const box = document.getElementById("replay-deadlines");
+    if (!list.length) return box.replaceChildren(text("p", this.t.no_deadlines, "muted"));
+    const ul = document.createElement("ul");
+    ul.className = "replay-deadlines";
+    for (const d of list) {
+      const li = document.createElement("li");
+      li.dataset.element = d.element_id;
+      const state = d.paused ? this.t.paused : d.running ? this.t.running : this.t.ended;
+      li.append(text("strong", d.element_id), text("span", ` · ${state}`, d.running ? "tag" : "muted"));
+      const versions = Object.entries(d.calendar_versions || {})
+        .map(([year, v]) => `${year} ${fill(this.t.version, { v })}`).join("，") || "—";
+      const facts = [
+        `${this.t.due}: ${beijing(d.due_at)}`,
+        `${this.t.rule}: ${d.n ?? ""} ${this.t[d.rule] || d.rule || ""}`,
+        `${this.t.calendar}: ${versions}${d.provisional ? " · " + this.t.provisional : ""}`,
+        fill(this.t.computed_at, { seq: d.seq }),
+      ];
+      for (const h of d.history || []) facts.push(`#${h.seq} ${this.t.changed}: ${beijing(h.old_due_at)} → ${h.new_due_at ? beijing(h.new_due_at) : "—"}`);
+      for (const f of facts) li.append(text("div", f, "muted"));
+      if (d.explanation) {
+        const details = document.createElement("details");
+        details.append(text("summary", this.t.rule), text("pre", d.explanation));
+        li.append(details);
+      }
+      ul.append(li);
+    }
+    box.replaceChildren(ul);
+  }
+}
+
+const cfg = readJson("replay-config");
+if (cfg && cfg.steps.length) {
+  const replay = new Replay(cfg, readJson("replay-diagram"), readJson("replay-texts"));
+  window.lianxinReplay = replay;
+  replay.go(cfg.steps.length - 1);
+}
