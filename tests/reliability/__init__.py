@@ -1,0 +1,1 @@
+"""Reliability, security and scale: real gunicorn and worker processes, crashes, hostile input, access matrix."""

@@ -1,0 +1,176 @@
+"""Crashes: timer workers and gunicorn web workers killed with SIGKILL in the middle of their work, over and
+over; afterwards nothing is lost or done twice and every journal verifies (PostgreSQL, real processes)."""
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from engine.definitions import SourceFile
+from engine.store import Case, JournalEvent, Outbox, Timer, WorkItem
+from tests.integration.test_notifications import SmsGateway
+from tests.support import bpmn
+
+from .crash_case import CRASH_CASE, case_data
+from .processes import Gunicorn, bearer, lianxin, request, start_worker
+
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+
+CASES = 200
+KILLS = 20
+DELIVERY_KILLS = 4  # a notice interrupted 5 times is dead-lettered by design; stay below that
+LEASE_STEP = timedelta(minutes=6)  # each round later than the last notice lease (5 minutes)
+
+
+@pytest.fixture
+def sms_gateway():
+    gateway = SmsGateway()
+    yield gateway
+    gateway.close()
+
+
+def counts(office) -> tuple[int, int]:
+    with office.c.session_factory() as s:
+        fired = s.scalar(select(func.count()).select_from(Timer).where(Timer.status == "fired"))
+        sent = s.scalar(select(func.count()).select_from(Outbox).where(Outbox.status == "sent"))
+    return fired, sent
+
+
+def test_timer_workers_killed_mid_batch_lose_and_repeat_nothing(pg_office, sms_gateway, tmp_path):
+    rt = pg_office.c.runtime
+    rt.deploy([CRASH_CASE], actor="test")
+    cases = [rt.start("crash_case", case_data(i), "registrar").id for i in range(CASES)]
+    first = pg_office.c.clock.now() + timedelta(days=5)
+    env = pg_office.env(LIANXIN_SMS_GATEWAY_URL=sms_gateway.url)
+    log = tmp_path / "workers.log"
+    landed = []
+    for i in range(KILLS):
+        now = first + LEASE_STEP * i
+        fired0, sent0 = counts(pg_office)
+        delivering = i >= KILLS - DELIVERY_KILLS
+        worker = start_worker(env, "--now", now.isoformat(), "--poll", "0.2", "--name", f"doomed-{i}", log_path=log)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            fired, sent = counts(pg_office)
+            if (sent > sent0) if delivering else (fired > fired0 or sent > sent0):
+                break
+            assert worker.poll() is None, log.read_text()[-2000:]
+            time.sleep(0.005)
+        else:
+            raise AssertionError(f"worker {i} made no progress: {log.read_text()[-2000:]}")
+        time.sleep((i % 4) * 0.007)  # land at different points of a step
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(10)
+        fired, sent = counts(pg_office)
+        landed.append("timers" if fired < CASES else "notices" if sent < CASES else "idle")
+    # The kills fell while timers were still due, then while notices were still unsent: mid-batch every time.
+    assert landed == ["timers"] * (KILLS - DELIVERY_KILLS) + ["notices"] * DELIVERY_KILLS
+
+    final = lianxin(env, "worker", "--once", "--now", (first + LEASE_STEP * (KILLS + 1)).isoformat())
+    assert final.returncode == 0, final.stderr
+    result = json.loads(final.stdout.strip().splitlines()[-1])
+    assert result["failed"] == 0
+
+    with pg_office.c.session_factory() as s:
+        timers = s.execute(select(Timer.case_id, Timer.status)).all()
+        fired_events = dict(s.execute(select(JournalEvent.case_id, func.count()).where(
+            JournalEvent.type == "timer.fired").group_by(JournalEvent.case_id)).all())
+        outbox = list(s.scalars(select(Outbox)))
+        open_tasks = dict(s.execute(select(WorkItem.case_id, func.count()).where(
+            WorkItem.state == "open").group_by(WorkItem.case_id)).all())
+        incidents = s.scalar(select(func.count()).select_from(Case).where(Case.status == "incident"))
+    assert sorted(timers) == sorted((c, "fired") for c in cases)
+    assert fired_events == {c: 1 for c in cases}, "every timer fired exactly once"
+    assert sorted(o.case_id for o in outbox) == sorted(cases), "exactly one notice per case"
+    assert {o.status for o in outbox} == {"sent"}
+    assert set(sms_gateway.messages) == {o.idempotency_key for o in outbox}, "each notice reached the handset once"
+    assert sorted(m["to"] for m in sms_gateway.messages.values()) == sorted(
+        case_data(i)["petitioner"]["phone"] for i in range(CASES))
+    assert open_tasks == {c: 1 for c in cases} and incidents == 0
+    bad = [(c, r) for c in cases if not (r := pg_office.c.runtime.verify(c)).ok]
+    assert bad == []
+
+
+STEPS = 5
+CLIENTS = 8
+WEB_CASES = 24
+WEB_KILLS = 8
+
+
+def test_web_workers_killed_mid_request_keep_every_case_consistent(pg_office, tmp_path):
+    rt = pg_office.c.runtime
+    rt.deploy([SourceFile("loop_case.bpmn", bpmn.LOOP.encode())], actor="test")
+    cases = [rt.start("loop_case", {}, "registrar").id for _ in range(WEB_CASES)]
+    token = pg_office.token("admin")
+    problems: list[str] = []
+    retries = itertools.count()
+    broken: list[int] = []
+
+    def advance(port: int, case_id: int, step: int) -> None:
+        """Submit step `step` of a case; after a broken connection, read the case to learn whether it landed."""
+        while True:
+            try:
+                status, case = request(port, "GET", f"/api/cases/{case_id}", headers=bearer(token))
+            except OSError:
+                status = 0
+            if status != 200:
+                next(retries)
+                time.sleep(0.05)
+                continue
+            if len(submitted_steps(case_id)) > step:
+                return  # an earlier attempt committed before its worker died
+            [task] = case["tasks"]
+            try:
+                status, reply = request(port, "POST", f"/api/tasks/{task['id']}/complete", headers=bearer(token),
+                                        payload={"data": {"done": step == STEPS - 1, "step": step},
+                                                 "version": case["version"]})
+            except OSError:
+                broken.append(case_id)  # the worker died under this request: did it land?
+                continue
+            if status == 200:
+                return
+            if status in (409, 502, 503) or status >= 500:
+                next(retries)
+                if status >= 500 and status not in (502, 503):
+                    problems.append(f"case {case_id} step {step}: {status} {reply}")
+                continue
+            problems.append(f"case {case_id} step {step}: {status} {reply}")
+            return
+
+    def submitted_steps(case_id: int) -> list[int]:
+        return [e["data"]["data"]["step"] for e in rt.history(case_id) if e["type"] == "task.submitted"]
+
+    with Gunicorn(pg_office.env(), workers=3, log_path=tmp_path / "gunicorn.log") as server:
+        def client(mine: list[int]) -> None:
+            for step in range(STEPS):
+                for case_id in mine:
+                    advance(server.port, case_id, step)
+
+        threads = [threading.Thread(target=client, args=(cases[k::CLIENTS],)) for k in range(CLIENTS)]
+        for t in threads:
+            t.start()
+        killed = []
+        for n in range(WEB_KILLS):
+            time.sleep(0.25)
+            pids = server.worker_pids()
+            if not pids:
+                continue
+            victim = pids[n % len(pids)]
+            os.kill(victim, signal.SIGKILL)
+            killed.append(victim)
+        for t in threads:
+            t.join(120)
+    assert len(killed) == WEB_KILLS and broken, "the kills should have cut requests in flight"
+    assert problems == []
+    for case_id in cases:
+        assert submitted_steps(case_id) == list(range(STEPS)), f"case {case_id}"
+        view = rt.get_case(case_id)
+        assert view.status == "completed", (case_id, view.status)
+        assert rt.verify(case_id).ok
