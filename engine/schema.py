@@ -8,3 +8,5 @@ from engine.calendar import models as _calendar_models  # noqa: F401
 from engine import access_log as _access_log  # noqa: F401
 from engine import casefiles_store as _casefiles_store  # noqa: F401
 from engine import drafts as _drafts  # noqa: F401
+from engine import handling_store as _handling_store  # noqa: F401
+from engine import stats_store as _stats_store  # noqa: F401

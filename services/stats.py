@@ -1,0 +1,190 @@
+"""信访工作统计指标 (the office's scorecard): the KPIs of the brief, each with its numerator, denominator,
+value, definition and the cases behind it (for drill-down).
+
+Pure computation over `CaseFacts` (see stats_facts): no database, no Flask. A statistical period P is a
+`Period` [start, end); `now` is the instant of the computation (a deadline not yet due and not yet met is not
+counted either way). Every rate counts each case at most once in its denominator and its numerator is a subset
+of its denominator. A case sent back for redo or reopened by review keeps its first on-time result: the
+closure and the written reply counted are the first ones; the review clocks are counted in `review_on_time`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Callable, Iterable
+
+from engine.clock import SHANGHAI
+
+from .stats_facts import CaseFacts, Deadline
+from .stats_settings import KpiSettings, Period
+
+CHANNELS = ("来访", "来信", "来电", "网上", "短信", "领导接访", "上级转交", "传真", "12345")
+MILESTONES = ("T1", "T2", "T3", "T4", "E1", "E2", "E3", "E4")
+MILESTONE_NAMES = {"T1": "明确包案领导和化解专班", "T2": "向市信访局反馈", "T3": "初步化解意见",
+                   "T4": "阶段性工作方案", "E1": "逐级上报", "E2": "了解掌握情况", "E3": "专题会商",
+                   "E4": "阶段性化解成效"}
+_TICK = timedelta(microseconds=1)
+TIERS = {"county": "县级联席会议", "city": "市级联席会议", "province": "省级联席会议"}
+
+
+@dataclass
+class Kpi:
+    key: str
+    label: str
+    definition: str
+    numerator: int
+    denominator: int | None = None  # None: a count, not a rate
+    case_ids: list[int] = field(default_factory=list)  # the cases behind the numerator
+    denominator_case_ids: list[int] = field(default_factory=list)
+    group: str = ""
+
+    @property
+    def value(self) -> float | None:
+        if self.denominator is None:
+            return float(self.numerator)
+        if not self.denominator:
+            return None
+        return round(100.0 * self.numerator / self.denominator, 2)
+
+    @property
+    def is_rate(self) -> bool:
+        return self.denominator is not None
+
+    def as_dict(self) -> dict:
+        return {"key": self.key, "label": self.label, "group": self.group, "definition": self.definition,
+                "numerator": self.numerator, "denominator": self.denominator, "value": self.value,
+                "unit": "%" if self.is_rate else "件", "case_ids": self.case_ids,
+                "denominator_case_ids": self.denominator_case_ids}
+
+
+def _ids(cases: Iterable[CaseFacts]) -> list[int]:
+    return sorted({c.id for c in cases})
+
+
+def _count(key, label, definition, cases, group="") -> Kpi:
+    ids = _ids(cases)
+    return Kpi(key, label, definition, len(ids), None, ids, [], group)
+
+
+def _rate(key, label, definition, denominator: list[CaseFacts], hit: Callable[[CaseFacts], bool],
+          group="") -> Kpi:
+    base = _ids(denominator)
+    top = _ids(c for c in denominator if hit(c))
+    return Kpi(key, label, definition, len(top), len(base), top, base, group)
+
+
+def _deadline_rate(key, label, definition, pairs: list[tuple[CaseFacts, Deadline]], group="") -> Kpi:
+    """A rate over deadlines (a case may have several, e.g. E2 at the county and at the city tier): deadlines
+    met ÷ deadlines due; the case ids are those with a met deadline (numerator) and with any (denominator)."""
+    met = [(c, d) for c, d in pairs if d.met()]
+    return Kpi(key, label, definition, len(met), len(pairs), _ids(c for c, _ in met), _ids(c for c, _ in pairs),
+               group)
+
+
+def due_in(period: Period, d: Deadline | None, now: datetime) -> bool:
+    """Due within P (by its Beijing due date) and settled: met, given up or past due."""
+    if d is None or d.due_at is None or not d.settled(now):
+        return False
+    due_day = (d.due_at - _TICK).astimezone(SHANGHAI).date()
+    return period.contains_day(due_day)
+
+
+def _handling(c: CaseFacts) -> Deadline | None:
+    if c.handling_due is None:
+        return None
+    state = "completed" if c.closed_at is not None else "open"
+    return Deadline("handling", c.handling_unit, c.received_at, c.handling_due, c.closed_at, state)
+
+
+def _reply(c: CaseFacts) -> Deadline | None:
+    if c.handling_due is None:
+        return None
+    state = "completed" if c.reply_at is not None else "open"
+    return Deadline("reply", c.handling_unit, c.received_at, c.handling_due, c.reply_at, state)
+
+
+def _overdue_in(period: Period, d: Deadline, now: datetime) -> bool:
+    """The deadline was passed while the work was still undone at some moment within P (up to now)."""
+    if d.due_at is None:
+        return False
+    until = d.done_at if d.done_at is not None else now
+    return until > d.due_at and d.due_at < period.end and until > period.start and d.due_at < now
+
+
+def compute(facts: list[CaseFacts], period: Period, now: datetime, settings: KpiSettings) -> list[Kpi]:
+    """Every KPI for the cases given (already limited to the caller's units)."""
+    received = [c for c in facts if period.contains(c.received_at)]
+    registered_routes = settings.route_values("registered")
+    registered = [c for c in received if c.route in registered_routes]
+    out: list[Kpi] = [_count("received", "受理信访事项数", "本期收到并登记的信访事项（各渠道合计）", received)]
+    for channel in CHANNELS:
+        out.append(_count(f"received.{channel}", f"{channel}受理数" if channel != "短信" else "民声手机短信受理数",
+                          f"本期收到的信访形式为“{channel}”的信访事项", [c for c in received if c.channel == channel],
+                          group="channel"))
+    out.append(_count("registered", "立案办理数",
+                      "本期收到并经分流研判转送、交办责任单位办理的事项（不含当场办结、导出信访程序和重复件）",
+                      registered))
+
+    acceptance = [c for c in facts if due_in(period, c.acceptance, now)]
+    out.append(_rate("timely_acceptance", "及时受理率",
+                     "受理告知期限（15日）在本期届满的事项中，在期限内作出受理或不予受理决定并告知的比例",
+                     acceptance, lambda c: c.acceptance.met()))
+
+    on_time = lambda c: _handling(c).met()  # noqa: E731
+    due_or_closed = [c for c in facts if c.handling_due is not None
+                     and (due_in(period, _handling(c), now) or period.contains(c.closed_at))]
+    out.append(_count("on_time_completion", "按期办结数",
+                      "办理期限（60日，含批准的延期）或首次审核办结在本期的事项中，首次审核销号不晚于期限的件数",
+                      [c for c in due_or_closed if on_time(c)]))
+    if settings.rate_denominator == "registered":
+        out.append(_rate("on_time_completion_rate", "按期办结率",
+                         "本期立案办理的事项中，按期办结（首次审核销号不晚于办理期限）的比例（分母：立案办理数）",
+                         registered, lambda c: c.handling_due is not None and on_time(c)))
+    else:
+        out.append(_rate("on_time_completion_rate", "按期办结率",
+                         "办理期限在本期届满或在本期办结的事项中，按期办结的比例（分母：到期或办结件数）",
+                         due_or_closed, on_time))
+
+    replies = [c for c in facts if due_in(period, _reply(c), now)]
+    out.append(_rate("on_time_reply_rate", "按期答复率",
+                     "答复期限在本期届满的事项中，书面答复意见首次送达不晚于期限的比例（以送达时间计）",
+                     replies, lambda c: _reply(c).met()))
+
+    rated = [c for c in facts if period.contains(c.rated_at) and c.rating not in settings.not_rated]
+    satisfied_values = {"满意"} | ({"基本满意"} if settings.basically_satisfied_counts else set())
+    basic = "计入" if settings.basically_satisfied_counts else "不计入"
+    satisfied = [c for c in rated if c.rating in satisfied_values]
+    out.append(_count("satisfied", "满意数", f"本期评价为“满意”的事项（“基本满意”{basic}）", satisfied))
+    out.append(_rate("satisfaction_rate", "满意率", f"本期满意数 ÷ 本期参评数（“基本满意”{basic}满意）",
+                     rated, lambda c: c.rating in satisfied_values))
+
+    eligible = [c for c in facts if period.contains(c.closed_at)]
+    out.append(_rate("participation_rate", "参评率", "本期首次审核办结的事项中，信访人已作出评价（不含“未评价”）的比例",
+                     eligible, lambda c: c.rated_at is not None and c.rating not in settings.not_rated))
+
+    overdue = [c for c in facts if any(_overdue_in(period, d, now) for d in c.statutory)]
+    out.append(_count("overdue", "超期件数",
+                      "法定期限（签收、受理告知、办理、复查、复核）已过而尚未完成的状态在本期出现过的事项（含超期后办结的）",
+                      overdue))
+
+    out.append(_rate("repeat_rate", "重复信访率", "本期收到的事项中，分流研判为重复信访（并入原件）的比例",
+                     received, lambda c: c.is_repeat))
+
+    for code in MILESTONES:
+        pairs = [(c, d) for c in facts for d in c.milestones if d.code == code and due_in(period, d, now)]
+        out.append(_deadline_rate(f"milestone.{code}", f"13710 {code} 按时率（{MILESTONE_NAMES[code]}）",
+                                  f"13710 节点 {code}（{MILESTONE_NAMES[code]}）期限在本期届满的事项中，按时完成的比例",
+                                  pairs, group="13710"))
+
+    for tier, name in TIERS.items():
+        cases = [c for c in facts if any(period.contains(d.created_at) and d.code == tier for d in c.escalations)]
+        out.append(_count(f"escalations.{tier}", f"上交{name}件数", f"本期上交到{name}（了解掌握情况开始）的事项",
+                          cases, group="escalation"))
+
+    review_pairs = [(c, d) for c in facts for d in c.reviews if due_in(period, d, now)]
+    out.append(_deadline_rate("review_on_time", "复查复核按期率",
+                              "复查、复核期限（30日）在本期届满的事项中，按期出具意见的比例（复查复核另行计时，不改变原办结结果）",
+                              review_pairs))
+    return out
+
+

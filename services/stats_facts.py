@@ -1,0 +1,191 @@
+"""What each case contributes to the statistics, as plain values (统计事实).
+
+`engine.stats_store.load_rows` reads the store (cases, work items, selected journal events); `build_facts` turns
+those rows into one `CaseFacts` per case. Everything the KPIs need is here: when the matter was received, its
+channel and triage route, the responsible unit, the acceptance and handling deadlines with when they were met,
+the *first* closure and the *first* written reply (a case sent back for redo or reopened by review keeps its first
+result; the new clock is counted separately), the rating, the 13710 milestones and the escalation tiers.
+Data keys are read defensively: a process version without a step simply contributes nothing for it.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Callable, Iterable
+
+from .stats_settings import KpiSettings
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """One work item with a deadline: when it was due and when (if ever) it was done."""
+
+    element_id: str
+    unit: str | None
+    created_at: datetime
+    due_at: datetime | None
+    done_at: datetime | None
+    state: str  # open, completed, cancelled
+    code: str = ""
+
+    def met(self) -> bool:
+        return self.state == "completed" and self.due_at is not None and self.done_at is not None \
+            and self.done_at <= self.due_at
+
+    def settled(self, now: datetime) -> bool:
+        """Done, given up, or past due: its on-time result is known."""
+        return self.state != "open" or (self.due_at is not None and now > self.due_at)
+
+
+@dataclass
+class CaseFacts:
+    id: int
+    case_no: str
+    title: str
+    received_at: datetime
+    channel: str = ""
+    category: str = ""
+    nature: str = ""
+    location: str = ""
+    unit: str = ""
+    dispatch_type: str = ""
+    route: str = ""
+    outcome: str = ""
+    is_repeat: bool = False
+    status: str = ""
+    acceptance: Deadline | None = None
+    handling_due: datetime | None = None
+    handling_unit: str | None = None
+    closed_at: datetime | None = None
+    reply_at: datetime | None = None
+    rating: str | None = None
+    rated_at: datetime | None = None
+    statutory: list[Deadline] = field(default_factory=list)
+    milestones: list[Deadline] = field(default_factory=list)
+    escalations: list[Deadline] = field(default_factory=list)
+    reviews: list[Deadline] = field(default_factory=list)
+
+    def summary(self) -> dict:
+        return {"id": self.id, "case_no": self.case_no, "title": self.title, "channel": self.channel,
+                "category": self.category, "unit": self.unit, "received_at": self.received_at.isoformat(),
+                "status": self.status}
+
+
+def _changed(event_data: dict, key: str) -> Any:
+    """The new value of `key` in a task.completed event's `changes` (old, new), or None."""
+    change = (event_data.get("changes") or {}).get(key)
+    return change[1] if isinstance(change, list) and len(change) == 2 else None
+
+
+def build_facts(cases: Iterable, items: Iterable, events: Iterable, settings: KpiSettings,
+                level_of: Callable[[str], str] | None = None) -> list[CaseFacts]:
+    """`cases`: rows with id, case_no, created_at, status, summary_json; `items`: work item rows; `events`:
+    journal rows (case_id, seq, at, type, element_id, data) in seq order per case; `level_of(unit)`: the level
+    (county, city, province) a joint-meeting office belongs to, for the escalation tiers."""
+    by_case: dict[int, CaseFacts] = {}
+    for c in cases:
+        summary = json.loads(c.summary_json or "{}")
+        by_case[c.id] = CaseFacts(id=c.id, case_no=c.case_no or str(c.id), title=summary.get("title", ""),
+                                  received_at=c.created_at, channel=summary.get("channel", ""),
+                                  category=summary.get("category", ""), status=c.status)
+    item_rows: dict[int, list] = {}
+    for w in items:
+        if w.case_id in by_case:
+            item_rows.setdefault(w.case_id, []).append(w)
+    event_rows: dict[int, list] = {}
+    for e in events:
+        if e.case_id in by_case:
+            event_rows.setdefault(e.case_id, []).append(e)
+    for case_id, facts in by_case.items():
+        _apply_events(facts, event_rows.get(case_id, []), settings)
+        _apply_items(facts, sorted(item_rows.get(case_id, []), key=lambda w: (w.created_at, w.id)), settings,
+                     level_of or (lambda unit: ""))
+        if not facts.unit:
+            facts.unit = facts.location
+    return list(by_case.values())
+
+
+def _apply_events(f: CaseFacts, events: list, settings: KpiSettings) -> None:
+    triage, reply, signoff = settings.ids("triage"), settings.ids("reply_served"), settings.ids("signoff")
+    redo, rating = settings.ids("returned_for_redo"), settings.ids("rating")
+    handling = settings.ids("handling")
+    pending_signoff: datetime | None = None
+    for e in events:
+        data = json.loads(e.data or "{}")
+        if e.type == "case.started":
+            start = data.get("data") or {}
+            f.channel = start.get("channel") or f.channel
+            f.category = start.get("category") or f.category
+            f.nature = start.get("nature") or ""
+            f.location = start.get("location") or start.get("registering_unit") or "city_bureau"
+            f.is_repeat = bool(start.get("is_repeat"))
+            received = start.get("received_at")
+            if isinstance(received, str):
+                try:
+                    f.received_at = datetime.fromisoformat(received)
+                except ValueError:
+                    pass
+            continue
+        if e.type == "service.called":
+            result = data.get("result") or {}
+            if data.get("handler") == "issue_case_number" and isinstance(result, dict):
+                f.case_no = result.get("case_no") or f.case_no
+            if data.get("handler") in ("resolve_responsible_unit", "dispatch_case") and isinstance(result, dict):
+                f.unit = result.get("unit") or f.unit
+                f.dispatch_type = result.get("dispatch_type") or f.dispatch_type
+            continue
+        if e.type != "task.completed":
+            continue
+        if pending_signoff is not None and e.at != pending_signoff:
+            f.closed_at = f.closed_at or pending_signoff  # the sign-off's command ended without a redo
+            pending_signoff = None
+        if e.element_id in triage and not f.route:
+            f.route = _changed(data, "route") or ""
+            if f.route in settings.route_values("repeat"):
+                f.is_repeat = True
+        elif e.element_id in reply and f.reply_at is None:
+            f.reply_at = e.at
+        elif e.element_id in signoff and f.closed_at is None:
+            pending_signoff = e.at
+        elif e.element_id in redo and pending_signoff is not None:
+            pending_signoff = None  # returned for redo: not a closure
+        elif e.element_id in handling and not f.outcome:
+            f.outcome = _changed(data, "outcome") or ""
+        elif e.element_id in rating and f.rated_at is None:
+            value = _changed(data, "rating")
+            if value:
+                f.rating, f.rated_at = value, e.at
+    if pending_signoff is not None and f.closed_at is None:
+        f.closed_at = pending_signoff
+
+
+def _deadline(w, code: str = "") -> Deadline:
+    return Deadline(w.element_id, w.unit, w.created_at, w.due_at, w.completed_at if w.state != "open" else None,
+                    w.state, code)
+
+
+def _apply_items(f: CaseFacts, items: list, settings: KpiSettings, level_of: Callable[[str], str]) -> None:
+    acceptance, handling = settings.ids("acceptance"), settings.ids("handling")
+    statutory, reviews = settings.ids("statutory"), settings.ids("review")
+    milestones = settings.elements.get("milestones") or {}
+    escalation = settings.ids("escalation_entry")
+    handling_steps = settings.ids("sign") | acceptance | handling
+    assigned_units = [w.unit for w in items if w.element_id in handling_steps and w.unit]
+    if assigned_units:
+        f.unit = assigned_units[-1]  # the unit that signed, accepted or handled last (after any reassignment)
+    for w in items:
+        if w.element_id in acceptance and f.acceptance is None:
+            f.acceptance = _deadline(w)
+        if w.element_id in handling and w.due_at is not None:
+            # The deadline in force at the first closure (an approved extension moves it; a redo keeps it).
+            if f.closed_at is None or w.created_at <= f.closed_at:
+                f.handling_due, f.handling_unit = w.due_at, w.unit
+        if w.element_id in statutory and w.due_at is not None:
+            f.statutory.append(_deadline(w))
+        if w.element_id in reviews and w.due_at is not None:
+            f.reviews.append(_deadline(w))
+        if w.element_id in milestones and w.due_at is not None:
+            f.milestones.append(_deadline(w, milestones[w.element_id]))
+        if w.element_id in escalation:
+            f.escalations.append(_deadline(w, level_of(w.unit or "")))

@@ -1,0 +1,293 @@
+"""统计分析: the KPIs over HTTP and the dashboard for the bureau and leaders.
+
+JSON (`/api/stats...`): the KPIs of a period and unit scope with numerators, denominators, definitions and case
+ids; the cases behind a number (drill-down); unit rankings; the annual report data; frozen monthly snapshots.
+Pages: `/stats` (dashboard: charts, rankings, drill-down links, exports), `/stats/cases` (the cases behind a
+number, linking to `/cases/<id>`), `/stats/export.xlsx`.
+
+Who sees what: admin and auditor every unit; the bureau, joint-meeting offices, leaders and county petition
+offices the units they serve (with subunits where their role says so). A period that has a frozen snapshot is
+answered from it unless `live=1` is asked.
+"""
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, Response, current_app, render_template, request, url_for
+from flask_babel import gettext as _
+
+from engine import stats_store
+from services.orgchart import default_chart
+from services.stats_facts import build_facts
+from services.stats_report import annual, cases_behind, level_of, rankings, report, subtree
+from services.stats_settings import KpiSettings, SettingsError, parse_period, period_of, range_period
+
+from .api import ok
+from .auth import ApiError, Principal, current_principal, require_login
+
+bp = Blueprint("stats", __name__)
+
+STATS_ROLES = ("bureau", "jointmeeting", "leader", "county_office", "admin", "auditor")
+SEE_ALL_ROLES = ("admin", "auditor")
+FREEZE_ROLES = ("bureau", "admin")
+LEVELS = ("county", "city", "unit")
+
+
+def container():
+    return current_app.extensions["lianxin"]
+
+
+# ---------------------------------------------------------------- the pieces a request needs
+
+def kpi_settings(c, **overrides) -> KpiSettings:
+    settings = KpiSettings.load(c.settings.processes_dir / "kpi.yaml")
+    return settings.with_overrides(**overrides) if overrides else settings
+
+
+def load_facts(c, settings: KpiSettings):
+    elements = set()
+    for name in settings.elements:
+        elements |= settings.ids(name)
+    with c.extras["read_sessions"]() as s:
+        rows = stats_store.load_rows(s, settings.process_keys, elements)
+    return build_facts(*rows, settings, level_of(default_chart()))
+
+
+def visible_units(p: Principal | None) -> set[str] | None:
+    """None: every unit."""
+    if p is None or p.has_role(*SEE_ALL_ROLES):
+        return None
+    return set(p.units)
+
+
+def scope_units(unit: str | None, visible: set[str] | None) -> tuple[set[str] | None, str]:
+    chart = default_chart()
+    if unit:
+        if not chart.has(unit):
+            raise ApiError(422, "invalid", _("单位“%(unit)s”不在组织机构中，请从列表中选择。", unit=unit))
+        units = subtree(chart, unit)
+        if visible is not None and unit not in visible:
+            raise ApiError(403, "forbidden", _("您无权查看“%(name)s”的统计。", name=chart.name(unit)))
+        return (units if visible is None else units & visible), unit
+    return visible, "all" if visible is None else "mine"
+
+
+def parse_request_period(c, settings: KpiSettings, args):
+    try:
+        if args.get("from") or args.get("to"):
+            if not (args.get("from") and args.get("to")):
+                raise SettingsError(_("请同时填写 from 和 to（两个日期都含在内）。"))
+            return range_period(args["from"], args["to"])
+        if args.get("period"):
+            return parse_period(args["period"], settings)
+        return period_of(c.clock.now(), settings)
+    except SettingsError as err:
+        raise ApiError(422, "invalid", str(err)) from None
+
+
+def compute_report(c, *, period: str | None = None, unit: str | None = None, date_from: str | None = None,
+                   date_to: str | None = None, settings_overrides: dict | None = None,
+                   visible: set[str] | None = None, live: bool = True, facts=None) -> dict:
+    """The KPI report for a period and unit scope (a frozen snapshot when one exists and `live` is false)."""
+    settings = kpi_settings(c, **(settings_overrides or {}))
+    args = {"period": period, "from": date_from, "to": date_to}
+    p = parse_request_period(c, settings, {k: v for k, v in args.items() if v})
+    units, scope = scope_units(unit, visible)
+    if not live and scope != "mine" and not settings_overrides:
+        with c.extras["read_sessions"]() as s:
+            snap = stats_store.get(s, p.label, scope)
+        if snap is not None:
+            result = dict(snap["result"])
+            result["frozen"] = {k: snap[k] for k in ("frozen_at", "frozen_by", "settings_digest")}
+            return result
+    facts = facts if facts is not None else load_facts(c, settings)
+    result = report(facts, p, c.clock.now(), settings, units, scope)
+    result["frozen"] = None
+    return result
+
+
+def _principal_for_stats() -> Principal:
+    p = require_login()
+    if not p.has_role(*STATS_ROLES):
+        raise ApiError(403, "forbidden", _("统计分析仅限信访局、联席会议办公室、领导、县信访局、管理员和审计员。"))
+    return p
+
+
+def _report_from_args(c, p: Principal, args) -> dict:
+    return compute_report(c, period=args.get("period"), unit=args.get("unit") or None,
+                          date_from=args.get("from"), date_to=args.get("to"), visible=visible_units(p),
+                          live=args.get("live") == "1")
+
+
+def _rankings_from_args(c, p: Principal, args) -> tuple[list[dict], str]:
+    level = args.get("level") or "county"
+    if level not in LEVELS:
+        raise ApiError(422, "invalid", _("level 应为 county、city 或 unit。"))
+    settings = kpi_settings(c)
+    period = parse_request_period(c, settings, args)
+    rows = rankings(load_facts(c, settings), period, c.clock.now(), settings, default_chart(), level,
+                    visible_units(p), args.get("sort") or "on_time_completion_rate")
+    return rows, period.label
+
+
+def _annual_from_args(c, p: Principal, args) -> dict:
+    settings = kpi_settings(c)
+    year = args.get("year") or str(c.clock.now().year)
+    try:
+        period = parse_period(year, settings)
+    except SettingsError as err:
+        raise ApiError(422, "invalid", str(err)) from None
+    if len(period.label) != 4:
+        raise ApiError(422, "invalid", _("year 应为四位年份，例如 2026。"))
+    units, _scope = scope_units(args.get("unit") or None, visible_units(p))
+    with c.extras["read_sessions"]() as s:
+        supervision = stats_store.load_register_rows(s, "supervision", opened_from=period.start,
+                                                     opened_before=period.end)
+    return annual(load_facts(c, settings), supervision, period, default_chart(), units)
+
+
+# ---------------------------------------------------------------- JSON
+
+@bp.get("/api/stats")
+def api_stats():
+    """Each KPI with numerator, denominator, value, definition and the case ids behind it."""
+    p = _principal_for_stats()
+    return ok(_report_from_args(container(), p, request.args))
+
+
+@bp.get("/api/stats/cases")
+def api_stats_cases():
+    """The cases behind one KPI (`kpi`), its numerator (default) or denominator (`which=denominator`)."""
+    p = _principal_for_stats()
+    c = container()
+    result = _report_from_args(c, p, request.args)
+    kpi = _find_kpi(result, request.args.get("kpi", ""))
+    which = "denominator" if request.args.get("which") == "denominator" else "numerator"
+    facts = load_facts(c, kpi_settings(c))
+    return ok({"kpi": kpi, "which": which, "period": result["period"], "cases": cases_behind(facts, kpi, which)})
+
+
+def _find_kpi(result: dict, key: str) -> dict:
+    found = [k for k in result["kpis"] if k["key"] == key]
+    if not found:
+        raise ApiError(404, "not_found", _("没有指标“%(key)s”。", key=key))
+    return found[0]
+
+
+@bp.get("/api/stats/rankings")
+def api_stats_rankings():
+    p = _principal_for_stats()
+    rows, label = _rankings_from_args(container(), p, request.args)
+    return ok({"period": label, "rankings": rows})
+
+
+@bp.get("/api/stats/annual")
+def api_stats_annual():
+    p = _principal_for_stats()
+    return ok(_annual_from_args(container(), p, request.args))
+
+
+@bp.get("/api/stats/snapshots")
+def api_snapshots():
+    _principal_for_stats()
+    with container().extras["read_sessions"]() as s:
+        return ok({"snapshots": stats_store.list_snapshots(s)})
+
+
+@bp.post("/api/stats/snapshots")
+def api_freeze():
+    """Freeze a month's figures (bureau, admin): `{"period": "2026-03", "unit": optional}`."""
+    p = _principal_for_stats()
+    if not p.has_role(*FREEZE_ROLES):
+        raise ApiError(403, "forbidden", _("只有信访局和管理员可以冻结统计数据。"))
+    body = request.get_json(silent=True) or {}
+    period = str(body.get("period") or "")
+    if len(period) != 7:
+        raise ApiError(422, "invalid", _("请给出要冻结的统计月，例如 2026-03。"))
+    return ok(freeze_month(container(), period, body.get("unit") or None, p.username), 201)
+
+
+def freeze_month(c, period: str, unit: str | None, actor: str) -> dict:
+    """Compute the month's figures and rankings now and store them, never to change (also the CLI's)."""
+    result = compute_report(c, period=period, unit=unit, visible=None, live=True)
+    settings = kpi_settings(c)
+    rows = rankings(load_facts(c, settings), parse_period(period, settings), c.clock.now(), settings,
+                    default_chart(), "county", subtree(default_chart(), unit) if unit else None)
+    result.pop("frozen", None)
+    result["rankings"] = rows
+    try:
+        with c.session_factory() as s, s.begin():
+            return stats_store.freeze(s, period=result["period"]["label"], scope=result["scope"],
+                                      at=c.clock.now(), actor=actor, digest=result["settings_digest"],
+                                      result=result)
+    except stats_store.SnapshotExists:
+        raise ApiError(409, "conflict", _("%(period)s 的统计数据已经冻结，已公布的数字不再改变。",
+                                          period=period)) from None
+
+
+# ---------------------------------------------------------------- pages
+
+def _page_principal() -> Principal:
+    from .ui import page_principal
+
+    return page_principal(*STATS_ROLES)
+
+
+@bp.get("/stats")
+def dashboard():
+    p = _page_principal()
+    c = container()
+    args = request.args
+    result = _report_from_args(c, p, args)
+    rows, _label = _rankings_from_args(c, p, args)
+    chart = default_chart()
+    units = visible_units(p)
+    choices = [(u.code, u.name) for u in chart.units.values()
+               if u.kind in ("city", "county", "department", "petition_office") and (units is None or u.code in units)]
+    kpis = {k["key"]: k for k in result["kpis"]}
+    chart_data = {
+        "channels": [{"name": k["label"].replace("受理数", ""), "value": k["numerator"], "key": k["key"]}
+                     for k in result["kpis"] if k["group"] == "channel"],
+        "rates": [{"name": kpis[key]["label"], "value": kpis[key]["value"], "key": key}
+                  for key in ("timely_acceptance", "on_time_completion_rate", "on_time_reply_rate",
+                              "satisfaction_rate", "participation_rate", "repeat_rate")],
+        "ranking": [{"name": r["unit_name"], "value": r["on_time_completion_rate"]["value"]} for r in rows],
+        "milestones": [{"name": k["key"].split(".")[1], "value": k["value"], "key": k["key"]}
+                       for k in result["kpis"] if k["group"] == "13710"],
+        "drill": url_for("stats.drill"),
+        "query": {k: v for k, v in args.items() if k in ("period", "unit", "from", "to", "live")},
+    }
+    return render_template("stats/dashboard.html", result=result, kpis=kpis, rankings=rows, choices=choices,
+                           args=args, chart_data=json.dumps(chart_data, ensure_ascii=False),
+                           annual=_annual_from_args(c, p, {"year": result["period"]["to"][:4],
+                                                           "unit": args.get("unit")}),
+                           can_freeze=p.has_role(*FREEZE_ROLES))
+
+
+@bp.get("/stats/cases")
+def drill():
+    p = _page_principal()
+    c = container()
+    result = _report_from_args(c, p, request.args)
+    kpi = _find_kpi(result, request.args.get("kpi", ""))
+    which = "denominator" if request.args.get("which") == "denominator" else "numerator"
+    cases = cases_behind(load_facts(c, kpi_settings(c)), kpi, which)
+    chart = default_chart()
+    names = {code: u.name for code, u in chart.units.items()}
+    return render_template("stats/cases.html", kpi=kpi, which=which, cases=cases, result=result, names=names,
+                           args=request.args)
+
+
+@bp.get("/stats/export.xlsx")
+def export():
+    from services.stats_export import kpi_workbook
+
+    p = _page_principal()
+    c = container()
+    result = _report_from_args(c, p, request.args)
+    rows = result.get("rankings") or _rankings_from_args(c, p, request.args)[0]
+    data = kpi_workbook(result, rows, _annual_from_args(c, p, {"year": result["period"]["to"][:4],
+                                                                 "unit": request.args.get("unit")}))
+    name = f"lianxin-stats-{result['period']['label']}-{result['scope']}.xlsx"
+    return Response(data, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
