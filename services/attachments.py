@@ -18,7 +18,8 @@ from engine.casefiles_store import CaseAttachment, CaseComment, append_case_even
 from engine.journal import PendingEvent
 from engine.store import WorkItem
 
-MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
+# Below the app-wide request limit (web.app.MAX_REQUEST_BYTES), so an oversized file gets this clear message.
+MAX_ATTACHMENT_BYTES = 8 * 1024 * 1024
 MAX_COMMENT_CHARS = 4000
 ALLOWED_TYPES = {
     "application/pdf", "image/jpeg", "image/png", "image/gif", "image/webp", "text/plain", "text/csv",

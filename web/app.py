@@ -10,8 +10,8 @@ MAX_REQUEST_BYTES = 10 * 1024 * 1024
 
 
 # Blueprints of the audiences' pages, registered when their module exists (each area owns one module).
-AREAS = ["handling_web", "designer_web", "audit_web", "stats_web", "lists_web"]
-PAGE_BLUEPRINTS = {"ui", "handling", "designer", "audit", "stats", "lists"}
+AREAS = ["handling_web", "casepage_web", "designer_web", "audit_web", "stats_web", "lists_web"]
+PAGE_BLUEPRINTS = {"ui", "handling", "casepage", "designer", "audit", "stats", "lists"}
 
 
 def register_areas(app: Flask) -> None:
@@ -51,6 +51,9 @@ def create_app(container=None, test_config: dict | None = None) -> Flask:
 
     init_i18n(app)
     init_shell(app)
+    from .text_guard import check_request_text
+
+    app.before_request(check_request_text)
 
     from .api import bp as api_bp
     from .calendar_web import bp as calendar_bp

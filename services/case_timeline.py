@@ -1,0 +1,159 @@
+"""A case's journal told in plain Chinese for the case page (who, when, what), and where the case stands on its
+diagram (active, completed elements). Pure functions on `Runtime.history()` rows; no framework imports.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Callable
+
+from engine.clock import SHANGHAI
+
+LIVE_STATES = {"ready", "waiting", "started", "error"}
+# Short decisions worth showing next to a submitted task; longer texts are on the documents and the form.
+_MAX_VALUE_CHARS = 40
+
+
+@dataclass
+class TimelineEntry:
+    seq: int
+    at: datetime
+    actor: str
+    kind: str  # start, task, timer, message, deadline, incident, end, comment, attachment, notice
+    text: str
+    detail: str = ""
+
+
+def element_names(history: list[dict]) -> dict[str, str]:
+    names: dict[str, str] = {}
+    for ev in history:
+        name = (ev.get("data") or {}).get("name")
+        if ev.get("element_id") and isinstance(name, str) and name:
+            names.setdefault(ev["element_id"], name)
+    return names
+
+
+def _short_values(data: dict) -> str:
+    parts = []
+    for value in (data or {}).values():
+        if isinstance(value, bool):
+            parts.append("是" if value else "否")
+        elif isinstance(value, (str, int)) and not isinstance(value, bool) and str(value).strip() \
+                and len(str(value)) <= _MAX_VALUE_CHARS:
+            parts.append(str(value))
+    return "，".join(parts[:4])
+
+
+def _local_date(text: str | None) -> str:
+    if not text:
+        return ""
+    try:
+        d = datetime.fromisoformat(text)
+    except ValueError:
+        return text
+    if isinstance(d, datetime) and d.tzinfo:
+        d = d.astimezone(SHANGHAI)
+    return f"{d.year}年{d.month}月{d.day}日"
+
+
+def _due_day(text: str | None) -> str:
+    """A stored due instant is 24:00 of the due day, i.e. 00:00 the next morning: name the due day."""
+    if not text:
+        return ""
+    try:
+        d = datetime.fromisoformat(text)
+    except ValueError:
+        return text
+    from datetime import timedelta
+
+    local = d.astimezone(SHANGHAI) if d.tzinfo else d
+    day: date = (local - timedelta(microseconds=1)).date()
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+def timeline(history: list[dict], person: Callable[[str], str] = lambda u: u,
+             unit: Callable[[str], str] = lambda code: code) -> list[TimelineEntry]:
+    """The events a reader cares about, oldest first; engine bookkeeping (effects, internal steps) left out."""
+    names = element_names(history)
+    out: list[TimelineEntry] = []
+    for ev in history:
+        kind, data, el = ev["type"], ev.get("data") or {}, ev.get("element_id")
+        name = names.get(el or "", el or "")
+        who = person(ev["actor"])
+        entry = None
+        if kind == "case.started":
+            entry = ("start", f"{who} 登记信访事项", _short_values({k: (data.get("data") or {}).get(k)
+                                                              for k in ("channel", "category")}))
+        elif kind == "task.submitted":
+            entry = ("task", f"{who} 办理「{name}」", _short_values(data.get("data") or {}))
+        elif kind == "task.ready" and data.get("type") == "UserTask":
+            entry = ("task", f"生成待办「{name}」", "")
+        elif kind == "timer.fired":
+            entry = ("timer", "期限或提醒时间已到", "")
+        elif kind == "message.delivered":
+            entry = ("message", f"{who} 送达「{data.get('name', '')}」", _short_values(data.get("payload") or {}))
+        elif kind == "deadline.computed" and data.get("due_at") and not name.endswith("提醒"):
+            # reminders (临期提醒) are the office's own alarms, not deadlines: the deadline itself is listed
+            entry = ("deadline", f"计算期限「{name}」：{_due_day(data.get('due_at'))}到期",
+                     f"{data.get('n')}{'个工作日' if data.get('rule') == 'WD' else '日'}")
+        elif kind == "deadline.extended":
+            entry = ("deadline", f"{who} 延长期限「{name}」{data.get('days')}日，至{_due_day(data.get('new_due_at'))}",
+                     str(data.get("reason") or ""))
+        elif kind == "deadlines.paused":
+            entry = ("deadline", f"{who} 暂停计时", str(data.get("reason") or ""))
+        elif kind == "deadlines.resumed":
+            entry = ("deadline", f"{who} 恢复计时", str(data.get("reason") or ""))
+        elif kind == "deadlines.recomputed":
+            entry = ("deadline", "工作日历更新，期限重新计算", "")
+        elif kind == "incident.opened":
+            entry = ("incident", f"「{name}」出现故障，等待处理", str(data.get("message") or ""))
+        elif kind == "incident.retried":
+            entry = ("incident", f"{who} 重试故障环节", "")
+        elif kind == "case.completed":
+            entry = ("end", "案件办结", "")
+        elif kind == "comment.added":
+            entry = ("comment", f"{who} 添加办理意见", str(data.get("body") or ""))
+        elif kind == "attachment.added":
+            entry = ("attachment", f"{who} 上传附件「{data.get('filename', '')}」", "")
+        elif kind == "service.called":
+            for template, to in _notices_sent(data, unit):
+                out.append(TimelineEntry(ev["seq"], ev["at"], ev["actor"], "notice", f"发出「{template}」", to))
+        if entry:
+            out.append(TimelineEntry(ev["seq"], ev["at"], ev["actor"], entry[0], entry[1], entry[2]))
+    return out
+
+
+def _notices_sent(data: dict, unit: Callable[[str], str]) -> list[tuple[str, str]]:
+    """Notices a handler sent: the notify handler's own, or those another handler (dispatch, route-out) lists."""
+    result = data.get("result")
+    found = []
+    if isinstance(result, dict):
+        candidates = [result] + [n for n in result.get("notices") or [] if isinstance(n, dict)]
+        for notice in candidates:
+            if isinstance(notice.get("template"), str) and isinstance(notice.get("to"), list):
+                found.append((notice["template"], _recipient(notice["to"], unit)))
+    return found
+
+
+def _recipient(to: list, unit: Callable[[str], str]) -> str:
+    if any(isinstance(x, dict) and x.get("party") == "petitioner" for x in to):
+        return "致信访人"
+    units = [unit(x["unit"]) for x in to if isinstance(x, dict) and x.get("unit")]
+    return f"致 {'、'.join(units)}" if units else ""
+
+
+def diagram_state(history: list[dict]) -> dict:
+    """Elements live now (ready, waiting, started, error) and those completed, from the task events."""
+    last: dict[str, tuple[str, str]] = {}
+    completed: list[str] = []
+    for ev in history:
+        kind = ev["type"]
+        if not kind.startswith("task.") or kind == "task.submitted" or not ev.get("element_id"):
+            continue
+        task_id = (ev.get("data") or {}).get("task_id") or f"{ev['element_id']}#{ev['seq']}"
+        state = kind.split(".", 1)[1]
+        last[task_id] = (ev["element_id"], state)
+        if state == "completed" and ev["element_id"] not in completed:
+            completed.append(ev["element_id"])
+    active = sorted({el for el, state in last.values() if state in LIVE_STATES})
+    return {"active": active, "completed": [c for c in completed if c not in active]}

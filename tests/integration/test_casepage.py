@@ -1,0 +1,199 @@
+"""The case page, its documents, comments and attachments over HTTP, on both databases."""
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import pytest
+
+from engine.definitions import collect_files
+from services import attachments
+from services.organisation import load_organisation
+
+ROOT = Path(__file__).resolve().parents[2]
+PETITIONER = {"name": "张三丰", "phone": "13912345678", "id_number": "110101199003071234",
+              "address": "东城县幸福路8号3单元"}
+
+
+@pytest.fixture
+def app(container):
+    from web.app import create_app
+
+    container.runtime.deploy(collect_files([str(ROOT / "processes")]), actor="test")
+    with container.session_factory() as s, s.begin():
+        load_organisation(s, ROOT / "processes" / "organisation.yaml", demo_users=True)
+    return create_app(container)
+
+
+def sign_in(app, username):
+    client = app.test_client()
+    r = client.post("/api/session", json={"username": username, "password": "demo"})
+    assert r.status_code == 201, r.get_data(as_text=True)
+    return client, r.get_json()["csrf_token"]
+
+
+def task_named(rt, case_id, name):
+    return next(t for t in rt.get_case(case_id).tasks if t.name == name)
+
+
+@pytest.fixture
+def case_id(app, container):
+    """A petition transferred to the county HRSS bureau, waiting for it to sign."""
+    rt = container.runtime
+    view = rt.start("petition_case", {
+        "title": "工伤认定久拖不决", "channel": "来访", "category": "劳动社保", "location": "county_a",
+        "request": "要求尽快作出工伤认定", "facts": "2025年受伤，至今未认定", "registering_unit": "city_bureau",
+        "petitioner": PETITIONER}, actor="registrar")
+    rt.complete(task_named(rt, view.id, "分流研判").id, {"route": "交办转送"}, actor="registrar")
+    return view.id
+
+
+def accept(container, case_id):
+    rt = container.runtime
+    rt.complete(task_named(rt, case_id, "签收或提出异议").id, {"sign_decision": "签收"}, actor="handler")
+    rt.complete(task_named(rt, case_id, "作出受理决定").id, {"accepted": True, "acceptance_note": "由本局办理"},
+                actor="handler")
+
+
+def test_case_page_shows_header_tasks_deadline_explanation_timeline(app, container, case_id):
+    client, _ = sign_in(app, "handler")
+    case_no = container.runtime.get_case(case_id).data["case_no"]
+    r = client.get(f"/cases/{case_id}")
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200
+    assert case_no in html and "工伤认定久拖不决" in html and "来访" in html and "劳动社保" in html
+    assert "东城县人力资源和社会保障局" in html  # the responsible unit
+    assert "签收或提出异议" in html and 'data-alert="green"' in html
+    assert "规则：5个工作日（WD5）" in html  # how the signing deadline was counted
+    timeline = html[html.index('id="timeline"'):]
+    assert "登记信访事项" in timeline and "办理「分流研判」" in timeline and "发出「去向告知」" in timeline, timeline[:3000]
+    assert 'id="case-diagram"' in html and "dist/casepage.js" in html
+
+
+def test_petitioner_masked_for_the_unit_until_its_task_needs_the_details(app, container, case_id):
+    client, _ = sign_in(app, "handler")
+    html = client.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert "139****5678" in html and "13912345678" not in html
+    assert "110101********1234" in html and "110101199003071234" not in html
+    assert "幸福路" not in html and "张**" in html
+    desk, _ = sign_in(app, "registrar")
+    full = desk.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert "13912345678" in full and "东城县幸福路8号3单元" in full
+    rt = container.runtime
+    rt.complete(task_named(rt, case_id, "签收或提出异议").id, {"sign_decision": "签收"}, actor="handler")
+    # 作出受理决定 is the handler's open task now, and the acceptance notice goes to the petitioner
+    html = client.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert "13912345678" in html and "张三丰" in html
+
+
+def test_diagram_json_gives_the_versions_bpmn_and_the_position(app, container, case_id):
+    client, _ = sign_in(app, "handler")
+    r = client.get(f"/api/cases/{case_id}/diagram")
+    d = r.get_json()
+    assert r.status_code == 200 and d["process_key"] == "petition_case" and d["definition_version"] >= 1
+    assert '<bpmn:process id="petition_case"' in d["xml"] or 'process id="petition_case"' in d["xml"]
+    assert "Task_sign" in d["active"] and "Task_triage" in d["completed"] and "Task_triage" not in d["active"]
+    assert d["alerts"]["Task_sign"] == "green"
+
+
+def test_documents_html_and_pdf(app, container, case_id):
+    client, _ = sign_in(app, "handler")
+    case_no = container.runtime.get_case(case_id).data["case_no"]
+    r = client.get(f"/cases/{case_id}/documents/acceptance.html")
+    assert r.status_code == 422 and "尚未决定受理" in r.get_data(as_text=True)
+    accept(container, case_id)
+    r = client.get(f"/cases/{case_id}/documents/acceptance.html")
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200 and "信访事项受理告知书" in html and case_no in html and "@media print" in html
+    r = client.get(f"/cases/{case_id}/documents/acceptance.pdf")
+    assert r.status_code == 200 and r.mimetype == "application/pdf" and r.data.startswith(b"%PDF")
+    r = client.get(f"/cases/{case_id}/documents/transfer.html")
+    assert r.status_code == 200 and "信访事项转送告知书" in r.get_data(as_text=True)
+    r = client.get(f"/cases/{case_id}/documents/reply.html")
+    assert r.status_code == 422 and "答复意见" in r.get_data(as_text=True)
+    assert client.get(f"/cases/{case_id}/documents/nonsense.pdf").status_code == 404
+
+
+def test_attachment_round_trip_through_the_page_form(app, container, case_id):
+    client, token = sign_in(app, "handler")
+    content = "《工伤认定申请表》扫描件".encode("utf-8") * 50
+    r = client.post(f"/cases/{case_id}/attachments", content_type="multipart/form-data",
+                    data={"csrf_token": token, "file": (io.BytesIO(content), "申请表.pdf", "application/pdf")})
+    assert r.status_code == 302 and r.headers["Location"].endswith(f"/cases/{case_id}#attachments")
+    listed = client.get(f"/api/cases/{case_id}/attachments").get_json()["attachments"]
+    assert [a["filename"] for a in listed] == ["申请表.pdf"] and listed[0]["uploaded_by"] == "handler"
+    r = client.get(f"/cases/{case_id}/attachments/{listed[0]['id']}")
+    assert r.status_code == 200 and r.data == content
+    assert r.headers["Content-Disposition"].startswith("attachment;") and "filename*=UTF-8''" in \
+        r.headers["Content-Disposition"]
+    assert r.headers["X-Content-Type-Options"] == "nosniff"
+    html = client.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert "申请表.pdf" in html and "附件已上传" in html
+    assert container.runtime.verify(case_id).ok
+
+
+def test_upload_without_csrf_token_is_refused_and_nothing_stored(app, container, case_id):
+    client, _ = sign_in(app, "handler")
+    r = client.post(f"/cases/{case_id}/attachments", content_type="multipart/form-data",
+                    data={"file": (io.BytesIO(b"x"), "a.txt", "text/plain")})
+    assert r.status_code == 403
+    with container.session_factory() as s:
+        assert attachments.list_attachments(s, case_id) == []
+
+
+def test_size_limit_gives_a_clear_message(app, container, case_id, monkeypatch):
+    monkeypatch.setattr(attachments, "MAX_ATTACHMENT_BYTES", 2048)
+    client, token = sign_in(app, "handler")
+    r = client.post(f"/cases/{case_id}/attachments", content_type="multipart/form-data",
+                    data={"csrf_token": token, "file": (io.BytesIO(b"x" * 4096), "big.pdf", "application/pdf")},
+                    follow_redirects=True)
+    assert "不能超过" in r.get_data(as_text=True)
+    r = client.post(f"/api/cases/{case_id}/attachments", headers={"X-CSRF-Token": token},
+                    content_type="multipart/form-data",
+                    data={"file": (io.BytesIO(b"x" * 4096), "big.pdf", "application/pdf")})
+    assert r.status_code == 413 and "不能超过" in r.get_json()["error"]["message"]
+    with container.session_factory() as s:
+        assert attachments.list_attachments(s, case_id) == []
+
+
+def test_comments_form_and_api(app, container, case_id):
+    client, token = sign_in(app, "handler")
+    r = client.post(f"/cases/{case_id}/comments", data={"csrf_token": token, "body": "已联系信访人核实受伤经过。"})
+    assert r.status_code == 302
+    r = client.post(f"/api/cases/{case_id}/comments", headers={"X-CSRF-Token": token}, json={"body": "  "})
+    assert r.status_code == 422 and "为空" in r.get_json()["error"]["message"]
+    comments = client.get(f"/api/cases/{case_id}/comments").get_json()["comments"]
+    assert [c["body"] for c in comments] == ["已联系信访人核实受伤经过。"]
+    html = client.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert "已联系信访人核实受伤经过。" in html and "添加办理意见" in html
+    auditor, token = sign_in(app, "auditor")
+    r = auditor.post(f"/api/cases/{case_id}/comments", headers={"X-CSRF-Token": token}, json={"body": "审计"})
+    assert r.status_code == 403
+
+
+def test_handler_of_another_county_is_refused_everywhere(app, container, case_id, caplog):
+    accept(container, case_id)
+    own, token = sign_in(app, "handler")
+    own.post(f"/cases/{case_id}/attachments", content_type="multipart/form-data",
+             data={"csrf_token": token, "file": (io.BytesIO(b"scan"), "a.png", "image/png")})
+    [att] = own.get(f"/api/cases/{case_id}/attachments").get_json()["attachments"]
+    other, token = sign_in(app, "handler_b")
+    caplog.set_level("WARNING", logger="lianxin.access")
+    for path in (f"/cases/{case_id}", f"/cases/{case_id}/documents/acceptance.html",
+                 f"/cases/{case_id}/documents/acceptance.pdf", f"/cases/{case_id}/attachments/{att['id']}"):
+        r = other.get(path)
+        assert r.status_code == 403, path
+        assert "无权" in r.get_data(as_text=True) and "<html" in r.get_data(as_text=True), path
+    assert other.get(f"/api/cases/{case_id}/diagram").status_code == 403
+    r = other.post(f"/cases/{case_id}/comments", data={"csrf_token": token, "body": "试图评论"})
+    assert r.status_code == 403
+    assert any("refused" in rec.getMessage() and "handler_b" in rec.getMessage() for rec in caplog.records)
+    with container.session_factory() as s:
+        assert attachments.list_comments(s, case_id) == []
+
+
+def test_unknown_case_is_a_404_page(app):
+    client, _ = sign_in(app, "admin")
+    r = client.get("/cases/999999")
+    assert r.status_code == 404 and "<html" in r.get_data(as_text=True)
