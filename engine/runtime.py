@@ -1163,6 +1163,38 @@ class Runtime:
             return task_view(item)
 
 
+    def hand_over(self, work_item_id: int, to_user: str, actor: str, kind: str = "reassigned",
+                  note: str = "") -> TaskView:
+        """Reassign (转办) or delegate (委托) an open work item to `to_user`; journaled on the case's chain
+        without bumping its version (an open form elsewhere stays valid). Who may receive it is the caller's
+        rule (same unit); this only makes the change atomic and recorded."""
+        from .casefiles_store import append_case_events
+
+        if kind not in ("reassigned", "delegated"):
+            raise Invalid(f"未知的移交方式 {kind}（reassigned or delegated）")
+        now = self.clock.now()
+        with self.session_factory() as s, s.begin():
+            item = s.get(WorkItem, work_item_id)
+            if item is None:
+                raise NotFound(f"任务 {work_item_id} 不存在（no such task）")
+            if item.state != "open":
+                raise Conflict(f"任务 {work_item_id} 已{_STATE_CN.get(item.state, item.state)}，不能移交"
+                               f"（task is {item.state}）")
+            before = item.assignee
+            res = s.execute(update(WorkItem).where(WorkItem.id == work_item_id, WorkItem.state == "open",
+                                                   (WorkItem.assignee == before) if before is not None
+                                                   else WorkItem.assignee.is_(None))
+                            .values(assignee=to_user))
+            if res.rowcount != 1:
+                raise Conflict(f"任务 {work_item_id} 刚被他人变更，请刷新后重试（task changed meanwhile）")
+            append_case_events(s, item.case_id, [PendingEvent(
+                f"work_item.{kind}", actor, now, item.element_id,
+                {"work_item_id": item.id, "from": before, "to": to_user, "note": note})])
+            s.flush()
+            s.refresh(item)
+            return task_view(item)
+
+
 _STATE_CN = {"completed": "办理", "cancelled": "取消"}
 
 

@@ -1,0 +1,50 @@
+"""Tables of the handlers' desk: a registration index for finding likely repeats, and saved task-list filters.
+
+The index holds what repeat detection compares (registration time, location, category, title and request) and
+keyed digests of the petitioners' ID numbers and phones, never the numbers themselves: the case data stays the
+only place that holds them. It is written after registration and filled in for cases registered some other way
+(SMS, demo data) the first time a repeat search looks (`services.registration.index_missing`).
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .db import Base
+from .store import ID, UTC_DT
+
+
+class RegistrationIndex(Base):
+    __tablename__ = "registration_index"
+    __table_args__ = (Index("ix_registration_index_place", "location", "category", "registered_at"),)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_instance.id"), primary_key=True, autoincrement=False)
+    case_no: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    registered_at: Mapped[datetime] = mapped_column(UTC_DT)
+    channel: Mapped[str] = mapped_column(String(32), default="")
+    location: Mapped[str] = mapped_column(String(64), default="")
+    category: Mapped[str] = mapped_column(String(64), default="")
+    title: Mapped[str] = mapped_column(String(256), default="")
+    request: Mapped[str] = mapped_column(Text, default="")
+    petitioner_masked: Mapped[str] = mapped_column(String(256), default="")
+
+
+class PetitionerKey(Base):
+    """One digest per ID number or phone of a case's petitioners (kind `id` or `phone`)."""
+    __tablename__ = "petitioner_key"
+    __table_args__ = (Index("ix_petitioner_key_lookup", "kind", "digest"),)
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_instance.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    digest: Mapped[str] = mapped_column(String(64))
+
+
+class SavedTaskFilter(Base):
+    __tablename__ = "saved_task_filter"
+    __table_args__ = (UniqueConstraint("username", "name", name="uq_saved_task_filter_user_name"),)
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    params: Mapped[str] = mapped_column(Text)  # JSON of the list's query parameters
+    created_at: Mapped[datetime] = mapped_column(UTC_DT)

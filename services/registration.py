@@ -1,0 +1,205 @@
+"""Registration of a petition at the reception desk (登记): the start data of `petition_case`, the category tree,
+likely repeats, and merging a repeat into the original case through the process's own repeat path.
+
+The case number and query code are issued by the process (`Task_issue_number`, services.casework); this module
+only shapes what the registrar entered, and indexes it for later repeat searches.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import yaml
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+
+from engine.handling_store import PetitionerKey, RegistrationIndex
+from engine.store import Case
+
+from .masking import mask_name
+from .repeats import Candidate, judge, window_start
+
+PROCESS = "petition_case"
+TRIAGE_ELEMENT = "Task_triage"
+MAX_REPRESENTATIVES = 5
+START_FIELDS = ("channel", "title", "request", "facts", "category", "subcategory", "location", "respondent",
+                "nature", "is_group_or_policy", "receiving_leader", "upstream_case_no", "group_visit",
+                "visitors_count")
+
+
+# ---------------------------------------------------------------- the category tree
+
+@dataclass(frozen=True)
+class Category:
+    name: str
+    children: tuple[str, ...]
+
+
+def load_categories(path: Path) -> list[Category]:
+    doc = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    return [Category(str(c["name"]), tuple(str(x) for x in c.get("children", []))) for c in doc.get("categories", [])]
+
+
+def category_problems(categories: list[Category], category: str, subcategory: str | None) -> dict[str, str]:
+    by_name = {c.name: c for c in categories}
+    if category not in by_name:
+        return {"category": f"内容分类“{category}”不在分类表中，请从列表中选择（known: {'、'.join(by_name)}）"}
+    if subcategory and subcategory not in by_name[category].children:
+        return {"subcategory": f"问题类别“{subcategory}”不属于“{category}”，请从列表中选择"}
+    return {}
+
+
+# ---------------------------------------------------------------- start data
+
+def start_data(form: dict, registering_unit: str) -> dict:
+    """The process's start data from a validated registration. The first petitioner is also `petitioner`, the
+    one the notices go to (receipt with the query code, reply)."""
+    data = {k: form[k] for k in START_FIELDS if k in form and form[k] not in (None, "")}
+    petitioners = [dict(p) for p in form.get("petitioners") or [] if isinstance(p, dict)]
+    if not petitioners and isinstance(form.get("petitioner"), dict):
+        petitioners = [dict(form["petitioner"])]
+    data["petitioners"] = petitioners
+    if petitioners:
+        data["petitioner"] = petitioners[0]
+    if data.get("group_visit"):
+        data["is_group_or_policy"] = True
+    data["registering_unit"] = registering_unit
+    return data
+
+
+def group_problems(form: dict) -> dict[str, str]:
+    """集体访推选代表不超过5人 — also in the schema; checked here so the API says it in the office's words."""
+    if form.get("group_visit") and len(form.get("petitioners") or []) > MAX_REPRESENTATIVES:
+        return {"petitioners": f"集体访应推选不超过{MAX_REPRESENTATIVES}名代表，请删去多余的信访人"
+                               f"（a group visit elects at most {MAX_REPRESENTATIVES} representatives）"}
+    return {}
+
+
+# ---------------------------------------------------------------- the index
+
+def _digest(kind: str, value: str) -> str:
+    return hashlib.sha256(f"lianxin-petitioner:{kind}:{value}".encode()).hexdigest()
+
+
+def _norm_id(value) -> str:
+    return re.sub(r"\s", "", str(value or "")).upper()
+
+
+def _norm_phone(value) -> str:
+    digits = re.sub(r"\D", "", str(value or ""))
+    return digits[2:] if digits.startswith("86") and len(digits) == 13 else digits
+
+
+def person_keys(data: dict) -> set[tuple[str, str]]:
+    people = list(data.get("petitioners") or [])
+    if isinstance(data.get("petitioner"), dict):
+        people.append(data["petitioner"])
+    keys = set()
+    for p in people:
+        if not isinstance(p, dict):
+            continue
+        if _norm_id(p.get("id_number")):
+            keys.add(("id", _digest("id", _norm_id(p["id_number"]))))
+        if len(_norm_phone(p.get("phone"))) >= 7:
+            keys.add(("phone", _digest("phone", _norm_phone(p["phone"]))))
+    return keys
+
+
+def _masked_names(data: dict) -> str:
+    people = data.get("petitioners") or ([data["petitioner"]] if isinstance(data.get("petitioner"), dict) else [])
+    return "、".join(mask_name(p.get("name")) for p in people if isinstance(p, dict) and p.get("name"))[:250]
+
+
+def index_case(s, case_id: int, data: dict, registered_at: datetime) -> None:
+    s.add(RegistrationIndex(case_id=case_id, case_no=data.get("case_no"), registered_at=registered_at,
+                            channel=str(data.get("channel") or ""), location=str(data.get("location") or ""),
+                            category=str(data.get("category") or ""), title=str(data.get("title") or "")[:256],
+                            request=str(data.get("request") or ""), petitioner_masked=_masked_names(data)))
+    for kind, digest in sorted(person_keys(data)):
+        s.add(PetitionerKey(case_id=case_id, kind=kind, digest=digest))
+
+
+def index_missing(session_factory, runtime, since: datetime) -> int:
+    """Index petition cases registered since `since` some other way (SMS, demo data, an interrupted request)."""
+    with session_factory() as s:
+        missing = list(s.scalars(select(Case).where(
+            Case.process_key == PROCESS, Case.created_at >= since,
+            ~Case.id.in_(select(RegistrationIndex.case_id))).order_by(Case.id).limit(500)))
+        done = 0
+        for case in missing:
+            data = runtime.case_data(s, case)
+            try:
+                with s.begin_nested():
+                    index_case(s, case.id, data, case.created_at)
+                done += 1
+            except IntegrityError:  # indexed meanwhile by another request
+                continue
+        s.commit()
+    return done
+
+
+# ---------------------------------------------------------------- repeats
+
+def find_repeats(session_factory, runtime, form: dict, now: datetime, limit: int = 10,
+                 exclude: set[int] | None = None) -> list[Candidate]:
+    since = window_start(now)
+    index_missing(session_factory, runtime, since)
+    keys = person_keys(form)
+    with session_factory() as s:
+        by_person: dict[int, set[str]] = {}
+        if keys:
+            for case_id, kind in s.execute(select(PetitionerKey.case_id, PetitionerKey.kind).where(
+                    or_(*[(PetitionerKey.kind == k) & (PetitionerKey.digest == d) for k, d in keys]))):
+                by_person.setdefault(case_id, set()).add(kind)
+        cond = RegistrationIndex.case_id.in_(list(by_person)) if by_person else None
+        if form.get("location") and form.get("category"):
+            place = (RegistrationIndex.location == form["location"]) & \
+                (RegistrationIndex.category == form["category"])
+            cond = place if cond is None else or_(cond, place)
+        if cond is None:
+            return []
+        rows = s.scalars(select(RegistrationIndex).where(RegistrationIndex.registered_at >= since, cond)
+                         .order_by(RegistrationIndex.registered_at.desc()).limit(500)).all()
+    out = []
+    for row in rows:
+        if exclude and row.case_id in exclude:
+            continue
+        kinds = by_person.get(row.case_id, set())
+        c = judge(form, row, "id" in kinds, "phone" in kinds)
+        if c is not None:
+            out.append(c)
+    out.sort(key=lambda c: (-c.score, -c.registered_at.timestamp()))
+    return out[:limit]
+
+
+def merge_into_original(runtime, view, original_id: int, actor: str):
+    """登记时并入原件: the new case (already numbered) takes the process's repeat path, triage route 重复信访,
+    naming the original case and its responsible unit so both the petitioner and that unit are told."""
+    original = runtime.get_case(original_id)
+    original_no = original.data.get("case_no")
+    if not original_no:
+        raise ValueError(f"原件 {original_id} 没有信访事项编号，不能并入（the original has no case number）")
+    triage = next((t for t in view.tasks if t.element_id == TRIAGE_ELEMENT), None)
+    if triage is None:
+        raise ValueError("新登记的事项没有分流研判任务，不能并入原件（no triage task to take the repeat path）")
+    data = {"route": "重复信访", "original_case_no": original_no,
+            "triage_note": f"登记时经查重并入原件 {original_no}"}
+    unit = (original.data.get("assignment") or {}).get("unit")
+    if unit:
+        data["original_unit"] = unit
+    return runtime.complete(triage.id, data, actor=actor, expected_version=view.version)
+
+
+def candidate_json(c: Candidate) -> dict:
+    return {"case_id": c.case_id, "case_no": c.case_no, "title": c.title, "registered_at": c.registered_at,
+            "location": c.location, "category": c.category, "petitioner": c.petitioner,
+            "similarity": c.similarity, "score": c.score, "reasons": c.reasons}
+
+
+def index_registration(session_factory, view, registered_at: datetime) -> None:
+    with session_factory() as s, s.begin():
+        if s.get(RegistrationIndex, view.id) is None:
+            index_case(s, view.id, view.data, registered_at)

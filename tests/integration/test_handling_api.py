@@ -1,0 +1,176 @@
+"""Registration over the JSON API (201/422), likely repeats and merging, visibility of cases and tasks (403 for
+another county's handler, the discipline track), reassign/delegate journaled. Runs on both databases."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from engine.definitions import collect_files
+from services.organisation import load_organisation
+
+ROOT = Path(__file__).resolve().parents[2]
+
+PETITION = {
+    "channel": "来访", "title": "企业拖欠三个月工资", "category": "劳动社保", "subcategory": "拖欠工资",
+    "location": "county_a", "respondent": "某某建筑公司", "facts": "2025年12月起未发工资",
+    "request": "要求某某建筑公司支付拖欠的三个月工资",
+    "petitioners": [{"name": "张三", "id_number": "410121199001011234", "phone": "13812345678",
+                     "address": "东城县人民路1号"}],
+}
+
+
+@pytest.fixture
+def app(container):
+    from web.app import create_app
+
+    with container.session_factory() as s, s.begin():
+        load_organisation(s, ROOT / "processes" / "organisation.yaml", demo_users=True)
+    container.runtime.deploy(collect_files([str(ROOT / "processes")]), actor="test")
+    return create_app(container)
+
+
+class Desk:
+    def __init__(self, app):
+        self.app, self.clients = app, {}
+
+    def client(self, user):
+        if user not in self.clients:
+            c = self.app.test_client()
+            r = c.post("/api/session", json={"username": user, "password": "demo"})
+            assert r.status_code == 201
+            self.clients[user] = (c, {"X-CSRF-Token": r.get_json()["csrf_token"]})
+        return self.clients[user]
+
+    def post(self, user, path, body=None):
+        c, h = self.client(user)
+        return c.post(path, json=body or {}, headers=h)
+
+    def get(self, user, path):
+        return self.client(user)[0].get(path)
+
+    def task(self, user, case_id, name):
+        tasks = self.get(user, "/api/tasks?scope=all&limit=500").get_json()["tasks"]
+        return next(t for t in tasks if t["case_id"] == case_id and t["name"] == name)
+
+
+@pytest.fixture
+def desk(app):
+    return Desk(app)
+
+
+def test_register_returns_number_and_query_code(desk, container):
+    r = desk.post("registrar", "/api/cases", PETITION)
+    assert r.status_code == 201, r.get_json()
+    body = r.get_json()
+    assert body["case_no"].startswith("XF410121") and body["case_no"][16:18] == "01"
+    assert len(body["query_code"]) == 10 and body["status"] == "waiting"
+    view = container.runtime.get_case(body["id"])
+    assert view.data["petitioner"]["name"] == "张三" and view.data["registering_unit"] == "city_bureau"
+    assert [t.name for t in view.tasks] == ["分流研判"]
+
+
+def test_invalid_registration_is_422_with_field_errors_and_saves_nothing(desk, container):
+    bad = dict(PETITION, title="", category="不存在的分类", location="county_a")
+    bad.pop("request")
+    r = desk.post("registrar", "/api/cases", bad)
+    assert r.status_code == 422
+    fields = {e["field"]: e["message"] for e in r.get_json()["error"]["details"]}
+    assert set(fields) >= {"title", "request", "category"}
+    assert "分类" in fields["category"]
+    from sqlalchemy import func, select
+
+    from engine.store import Case
+    with container.session_factory() as s:
+        assert s.scalar(select(func.count()).select_from(Case)) == 0
+
+
+def test_a_group_visit_elects_at_most_five_representatives(desk):
+    people = [{"name": f"代表{i}"} for i in range(6)]
+    r = desk.post("registrar", "/api/cases", dict(PETITION, group_visit=True, visitors_count=30, petitioners=people))
+    assert r.status_code == 422
+    assert any(e["field"] == "petitioners" and "5" in e["message"] for e in r.get_json()["error"]["details"])
+    ok = desk.post("registrar", "/api/cases", dict(PETITION, group_visit=True, visitors_count=30,
+                                                   petitioners=people[:5]))
+    assert ok.status_code == 201
+
+
+def test_only_registering_roles_may_register(desk):
+    assert desk.post("handler", "/api/cases", PETITION).status_code == 403
+
+
+def test_repeats_by_person_and_by_similar_request_then_merge(desk, container):
+    first = desk.post("registrar", "/api/cases", PETITION).get_json()
+    other = dict(PETITION, title="小区噪声扰民", category="环境保护", request="夜间施工噪声影响休息",
+                 petitioners=[{"name": "李四", "phone": "13900000000"}])
+    desk.post("registrar", "/api/cases", other)
+    # same phone, different wording
+    same_phone = dict(PETITION, title="再次反映", request="还是没有发工资",
+                      petitioners=[{"name": "张三", "phone": "138 1234 5678"}])
+    found = desk.post("registrar", "/api/cases/repeats", same_phone).get_json()["repeats"]
+    assert [c["case_id"] for c in found] == [first["id"]]
+    assert "同一联系电话" in found[0]["reasons"]
+    assert found[0]["petitioner"] == "张*"  # masked
+    # a stranger, same place and category, similar request
+    reworded = dict(PETITION, title="某某建筑公司拖欠工资三个月", request="要求建筑公司支付拖欠三个月的工资",
+                    petitioners=[{"name": "王五"}])
+    found = desk.post("registrar", "/api/cases/repeats", reworded).get_json()["repeats"]
+    assert [c["case_id"] for c in found] == [first["id"]]
+    assert any(r.startswith("诉求相似") for r in found[0]["reasons"])
+    unrelated = dict(PETITION, title="养老金计算", request="核对养老保险缴费年限", petitioners=[{"name": "赵六"}])
+    assert desk.post("registrar", "/api/cases/repeats", unrelated).get_json()["repeats"] == []
+    dry = desk.post("registrar", "/api/cases", dict(same_phone, dry_run=True)).get_json()
+    assert dry["valid"] and dry["repeats"][0]["case_id"] == first["id"]
+    merged = desk.post("registrar", "/api/cases", dict(same_phone, merge_into=first["id"]))
+    assert merged.status_code == 201, merged.get_json()
+    body = merged.get_json()
+    assert body["merged_into"] == first["case_no"] and body["status"] == "completed"
+    view = container.runtime.get_case(body["id"])
+    assert view.data["route"] == "重复信访" and view.data["original_case_no"] == first["case_no"]
+
+
+def _dispatch(desk, case_id):
+    triage = desk.task("registrar", case_id, "分流研判")
+    r = desk.post("registrar", f"/api/tasks/{triage['id']}/complete", {"data": {"route": "交办转送"}})
+    assert r.status_code == 200, r.get_json()
+
+
+def test_another_countys_handler_cannot_open_the_case_or_its_tasks(desk):
+    case = desk.post("registrar", "/api/cases", PETITION).get_json()
+    _dispatch(desk, case["id"])
+    assert desk.get("handler", f"/api/cases/{case['id']}").status_code == 200
+    assert desk.get("handler_b", f"/api/cases/{case['id']}").status_code == 403
+    sign = desk.task("handler", case["id"], "签收或提出异议")
+    assert desk.post("handler_b", f"/api/tasks/{sign['id']}/claim").status_code == 403
+    listed = desk.get("handler_b", "/api/tasks?scope=all").get_json()["tasks"]
+    assert all(t["case_id"] != case["id"] for t in listed)
+    page = desk.get("handler_b", f"/tasks/{sign['id']}")
+    assert page.status_code == 403
+
+
+def test_an_accusation_is_seen_only_by_the_discipline_unit(desk):
+    case = desk.post("registrar", "/api/cases", dict(PETITION, nature="检举控告", title="举报某局长违规")).get_json()
+    assert desk.get("registrar", f"/api/cases/{case['id']}").status_code == 200
+    triage = desk.task("registrar", case["id"], "分流研判")
+    r = desk.post("registrar", f"/api/tasks/{triage['id']}/complete", {"data": {"route": "检举控告"}})
+    assert r.status_code == 200
+    for user in ("registrar", "admin", "leader", "county", "handler", "designer"):
+        assert desk.get(user, f"/api/cases/{case['id']}").status_code == 403, user
+    assert desk.get("cdi_a", f"/api/cases/{case['id']}").status_code == 200
+    assert desk.get("auditor", f"/api/cases/{case['id']}").status_code == 200
+    listed = desk.get("admin", "/cases").get_data(as_text=True)
+    assert "举报某局长违规" not in listed
+    assert "举报某局长违规" in desk.get("cdi_a", "/cases").get_data(as_text=True)
+
+
+def test_reassign_and_delegate_within_the_unit_are_journaled(desk, container):
+    case = desk.post("registrar", "/api/cases", PETITION).get_json()
+    triage = desk.task("registrar", case["id"], "分流研判")
+    assert desk.post("registrar", f"/api/tasks/{triage['id']}/claim").status_code == 200
+    r = desk.post("registrar", f"/api/tasks/{triage['id']}/reassign", {"to": "handler_b"})
+    assert r.status_code == 422  # not of the unit
+    r = desk.post("registrar", f"/api/tasks/{triage['id']}/delegate", {"to": "designer", "note": "代办"})
+    assert r.status_code == 200 and r.get_json()["assignee"] == "designer"
+    events = [e for e in container.runtime.history(case["id"]) if e["type"] == "work_item.delegated"]
+    assert events and events[0]["actor"] == "registrar" and events[0]["data"]["to"] == "designer"
+    assert container.runtime.verify(case["id"]).ok

@@ -1,0 +1,221 @@
+"""User-task forms from JSON Schema (processes/forms/*.schema.json): the fields to render, the submitted values
+parsed back into JSON, and server-side validation with `jsonschema` (Draft 2020-12) giving one Chinese message
+per field.
+
+Field names in HTML are the JSON path joined with "-" (`petitioners-0-name`); error keys use the same path, so
+a template puts each message next to its field. Values that do not parse (letters in a number) are kept as typed
+so that validation reports them and the form shows them again unchanged.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from jsonschema import Draft202012Validator, FormatChecker
+
+LONG_TEXT = 200  # strings allowed to be longer than this get a textarea
+RADIO_MAX = 4  # enums with at most this many choices are radio buttons, else a select
+
+
+@dataclass
+class Field:
+    name: str  # HTML name = error key
+    title: str
+    kind: str  # text, textarea, select, radio, yesno, checkbox, integer, number, date, lines, checkboxes, table, group
+    required: bool = False
+    value: Any = None
+    error: str | None = None
+    options: list = field(default_factory=list)
+    description: str = ""
+    maxlength: int | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    columns: list["Field"] = field(default_factory=list)  # table: one Field per column (template row)
+    rows: list[list["Field"]] = field(default_factory=list)  # table: the rows with values and errors
+    children: list["Field"] = field(default_factory=list)  # group (an object)
+    max_items: int | None = None
+
+    @property
+    def invalid(self) -> bool:
+        return bool(self.error)
+
+
+def _kind(prop: dict) -> str:
+    t = prop.get("type")
+    if "enum" in prop:
+        return "radio" if len(prop["enum"]) <= RADIO_MAX else "select"
+    if t == "boolean":
+        return "checkbox" if "default" in prop else "yesno"
+    if t in ("integer", "number"):
+        return t
+    if t == "string" and prop.get("format") == "date":
+        return "date"
+    if t == "string":
+        return "textarea" if (prop.get("maxLength") or 0) > LONG_TEXT else "text"
+    if t == "object":
+        return "group"
+    if t == "array":
+        items = prop.get("items") or {}
+        if items.get("type") == "object":
+            return "table"
+        return "checkboxes" if "enum" in items else "lines"
+    return "text"
+
+
+def build_fields(schema: dict, values: dict | None = None, errors: dict | None = None,
+                 prefix: str = "") -> list[Field]:
+    values, errors = values or {}, errors or {}
+    required = set(schema.get("required", []))
+    out = []
+    for key, prop in (schema.get("properties") or {}).items():
+        name = f"{prefix}{key}"
+        kind = _kind(prop)
+        f = Field(name=name, title=prop.get("title") or key, kind=kind, required=key in required,
+                  value=values.get(key, prop.get("default")), error=errors.get(name),
+                  description=prop.get("description", ""), maxlength=prop.get("maxLength"),
+                  minimum=prop.get("minimum"), maximum=prop.get("maximum"), max_items=prop.get("maxItems"))
+        if "enum" in prop:
+            f.options = list(prop["enum"])
+        elif kind == "checkboxes":
+            f.options = list(prop["items"]["enum"])
+        if kind == "group":
+            f.children = build_fields(prop, values.get(key) or {}, errors, prefix=f"{name}-")
+        if kind == "table":
+            items = prop["items"]
+            f.columns = build_fields(items, {}, {}, prefix=f"{name}-__i__-")
+            rows = values.get(key) if isinstance(values.get(key), list) else []
+            if not rows:
+                rows = [{}]
+            f.rows = [build_fields(items, row if isinstance(row, dict) else {}, errors, prefix=f"{name}-{i}-")
+                      for i, row in enumerate(rows)]
+        if kind == "lines" and isinstance(f.value, list):
+            f.value = "\n".join(str(v) for v in f.value)
+        out.append(f)
+    return out
+
+
+# ---------------------------------------------------------------- parsing a submitted form
+
+def _scalar(prop: dict, raw: str | None):
+    """None when empty; a parsed value; or the raw text when it does not parse (validation reports it)."""
+    if raw is None:
+        return None
+    text = raw.strip()
+    if text == "":
+        return None
+    t = prop.get("type")
+    if t == "integer":
+        try:
+            return int(text)
+        except ValueError:
+            return text
+    if t == "number":
+        try:
+            return float(text) if any(ch in text for ch in ".eE") else int(text)
+        except ValueError:
+            return text
+    if t == "boolean":
+        return {"true": True, "on": True, "1": True, "false": False, "0": False}.get(text, text)
+    return text
+
+
+def parse_form(schema: dict, form, prefix: str = "") -> dict:
+    """The JSON document a submitted HTML form stands for (`form` is a werkzeug MultiDict)."""
+    data: dict = {}
+    for key, prop in (schema.get("properties") or {}).items():
+        name = f"{prefix}{key}"
+        kind = _kind(prop)
+        if kind == "checkbox":
+            data[key] = form.get(name) in ("on", "true", "1")
+        elif kind == "group":
+            sub = parse_form(prop, form, prefix=f"{name}-")
+            if sub:
+                data[key] = sub
+        elif kind == "table":
+            indexes = sorted({int(k.split("-")[len(name.split("-"))]) for k in form.keys()
+                              if k.startswith(f"{name}-") and k.split("-")[len(name.split("-"))].isdigit()})
+            rows = [parse_form(prop["items"], form, prefix=f"{name}-{i}-") for i in indexes]
+            rows = [r for r in rows if r]
+            if rows:
+                data[key] = rows
+        elif kind == "checkboxes":
+            chosen = [v for v in form.getlist(name) if v]
+            if chosen:
+                data[key] = chosen
+        elif kind == "lines":
+            lines = [ln.strip() for ln in (form.get(name) or "").splitlines() if ln.strip()]
+            if lines:
+                data[key] = lines
+        else:
+            value = _scalar(prop, form.get(name))
+            if value is not None:
+                data[key] = value
+    return data
+
+
+# ---------------------------------------------------------------- validation
+
+def _title_at(schema: dict, path: list) -> str:
+    node = schema
+    title = ""
+    for part in path:
+        if isinstance(part, int):
+            node = node.get("items") or {}
+            continue
+        node = (node.get("properties") or {}).get(part) or {}
+        title = node.get("title") or str(part)
+    return title
+
+
+def _message(schema: dict, err, path: list) -> str:
+    v, val = err.validator, err.validator_value
+    title = _title_at(schema, path)
+    if v == "required":
+        return f"请填写“{title}”（required）"
+    if v == "minLength":
+        return "不能为空（required）" if val == 1 else f"至少 {val} 个字（at least {val} characters）"
+    if v == "maxLength":
+        return f"最多 {val} 个字，现有 {len(err.instance)} 个（at most {val} characters）"
+    if v in ("enum", "const"):
+        return "请从列表中选择（choose one of the options）"
+    if v == "type":
+        wanted = val if isinstance(val, str) else val[0]
+        return {"integer": "请填写整数（a whole number）", "number": "请填写数字（a number）",
+                "boolean": "请选择“是”或“否”（yes or no）"}.get(wanted, f"格式不对，应为 {wanted}（wrong type）")
+    if v == "minimum":
+        return f"不能小于 {val}（at least {val}）"
+    if v == "maximum":
+        return f"不能大于 {val}（at most {val}）"
+    if v == "minItems":
+        return f"至少填写 {val} 项（at least {val}）"
+    if v == "maxItems":
+        return f"最多 {val} 项（at most {val}）"
+    if v == "format" and val == "date":
+        return "请按“年-月-日”填写日期，如 2026-03-02（a date YYYY-MM-DD）"
+    if v == "pattern":
+        return "格式不对（does not match the expected format）"
+    return err.message
+
+
+def validate(schema: dict, data: dict) -> dict[str, str]:
+    """{field name: message} for every problem (empty when valid); the first message per field wins."""
+    validator = Draft202012Validator(schema, format_checker=FormatChecker())
+    errors: dict[str, str] = {}
+    for err in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
+        path = list(err.absolute_path)
+        if err.validator == "required":
+            instance = err.instance if isinstance(err.instance, dict) else {}
+            for missing in err.validator_value:
+                if missing not in instance:
+                    key = "-".join(map(str, path + [missing]))
+                    errors.setdefault(key, _message(schema, err, path + [missing]))
+            continue
+        key = "-".join(map(str, path)) or "_form"
+        errors.setdefault(key, _message(schema, err, path))
+    return errors
+
+
+def error_list(schema: dict, errors: dict[str, str]) -> list[dict]:
+    """Errors for a JSON response: [{field, title, message}]."""
+    return [{"field": k, "title": _title_at(schema, [int(p) if p.isdigit() else p for p in k.split("-")])
+             if k != "_form" else "", "message": m} for k, m in errors.items()]

@@ -1,0 +1,503 @@
+"""The handlers' desk: registration (with likely repeats), the task list, task forms, the case search; and the
+JSON endpoints `POST /api/cases` and `POST /api/cases/repeats`.
+
+Who sees what is decided in web/visibility.py; petitioners' personal data is masked in every list here.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from math import ceil
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import exists, func, or_, select
+
+from engine.accounts import Membership, Unit, User
+from engine.handling_store import RegistrationIndex, SavedTaskFilter
+from engine.runtime import Conflict, NotFound, task_view
+from engine.store import Case, JournalEvent, ProcessDefinition, WorkItem
+from services import registration as reg
+from services.casework import CHANNEL_CODES
+
+from . import forms, visibility
+from .auth import ApiError, Principal, require_login
+from .ui import page_principal
+
+bp = Blueprint("handling", __name__)
+log = logging.getLogger("lianxin.handling")
+
+REGISTER_ROLES = ("registrar", "county_office", "bureau", "admin")
+REGISTER_SCHEMA = "petition_register.schema.json"
+PAGE_SIZE = 20
+FILTER_KEYS = ("scope", "process", "task", "unit", "overdue", "channel")
+
+
+def container():
+    return current_app.extensions["lianxin"]
+
+
+# ---------------------------------------------------------------- shared helpers
+
+def register_schema() -> dict:
+    path = container().settings.processes_dir / "forms" / REGISTER_SCHEMA
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def categories() -> list[reg.Category]:
+    return reg.load_categories(container().settings.processes_dir / "categories.yaml")
+
+
+def locations() -> list[tuple[str, str]]:
+    with container().extras["read_sessions"]() as s:
+        rows = s.execute(select(Unit.code, Unit.name).where(Unit.kind.in_(("county", "city", "province")))
+                         .order_by(Unit.kind.desc(), Unit.code)).all()
+    return [(code, name) for code, name in rows]
+
+
+def unit_names() -> dict[str, str]:
+    with container().extras["read_sessions"]() as s:
+        return dict(s.execute(select(Unit.code, Unit.name)).all())
+
+
+def registering_unit(p: Principal) -> str:
+    """The petition office the registrar works in (their own unit of kind petition_office), else the city bureau."""
+    direct = visibility.direct_units(p)
+    with container().extras["read_sessions"]() as s:
+        offices = s.scalars(select(Unit.code).where(Unit.code.in_(sorted(direct)),
+                                                    Unit.kind == "petition_office").order_by(Unit.code)).all()
+    return offices[0] if offices else "city_bureau"
+
+
+def check_registration(form: dict) -> dict[str, str]:
+    errors = forms.validate(register_schema(), form)
+    errors.update({k: v for k, v in reg.group_problems(form).items() if k not in errors})
+    if "category" not in errors and form.get("category"):
+        for k, v in reg.category_problems(categories(), form["category"], form.get("subcategory")).items():
+            errors.setdefault(k, v)
+    if "location" not in errors and form.get("location") and form["location"] not in dict(locations()):
+        errors["location"] = "问题发生地不在组织机构中，请从列表中选择（unknown location）"
+    return errors
+
+
+@dataclass
+class Registered:
+    id: int
+    case_no: str | None
+    query_code: str | None
+    status: str
+    merged_into: str | None = None
+
+
+def register_petition(p: Principal, form: dict, merge_into: int | None) -> Registered:
+    c = container()
+    if merge_into is not None:
+        with c.extras["read_sessions"]() as s:
+            visibility.visible_case(s, p, merge_into)
+    data = reg.start_data(form, registering_unit(p))
+    view = c.runtime.start(reg.PROCESS, data, actor=p.username)
+    reg.index_registration(c.session_factory, view, c.clock.now())
+    registration = view.data.get("registration") or {}
+    merged = None
+    if merge_into is not None and view.status != "incident":
+        view = reg.merge_into_original(c.runtime, view, merge_into, p.username)
+        merged = view.data.get("original_case_no")
+    log.info("registered case %s by %s%s", view.id, p.username, f" (merged into {merged})" if merged else "")
+    return Registered(view.id, view.data.get("case_no"), registration.get("query_code"), view.status, merged)
+
+
+def repeat_candidates(p: Principal, form: dict) -> list[dict]:
+    c = container()
+    found = reg.find_repeats(c.session_factory, c.runtime, form, c.clock.now())
+    if not found:
+        return []
+    with c.extras["read_sessions"]() as s:
+        hidden = set(s.scalars(select(Case.id).where(Case.id.in_([x.case_id for x in found]),
+                                                     ~visibility.case_filter(p) & _discipline(s))))
+    return [reg.candidate_json(x) for x in found if x.case_id not in hidden]
+
+
+def _discipline(s):
+    """Cases on the discipline track are never offered as repeat candidates to someone who may not see them."""
+    return exists().where(JournalEvent.case_id == Case.id, JournalEvent.element_id == visibility.DISCIPLINE_ELEMENT)
+
+
+def _merge_target(raw) -> int | None:
+    if raw in (None, "", 0, "0"):
+        return None
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        raise ApiError(400, "malformed", "merge_into 必须是原件的案件 id（merge_into must be a case id）") from None
+
+
+# ---------------------------------------------------------------- JSON API
+
+@bp.post("/api/cases")
+def api_register():
+    p = require_login()
+    if not p.has_role(*REGISTER_ROLES):
+        raise visibility.refuse(p, "POST /api/cases", "登记信访事项需要登记员、县信访局、市信访局或管理员角色"
+                                                      "（registering needs registrar, county_office, bureau or admin）")
+    payload = _json_body()
+    merge_into = _merge_target(payload.pop("merge_into", None))
+    dry_run = bool(payload.pop("dry_run", False))
+    errors = check_registration(payload)
+    if errors:
+        raise ApiError(422, "invalid", "登记内容有误，请按提示修改（invalid registration）",
+                       forms.error_list(register_schema(), errors))
+    if dry_run:
+        from .api import ok
+        return ok({"valid": True, "repeats": repeat_candidates(p, payload)})
+    done = register_petition(p, payload, merge_into)
+    from .api import ok
+    return ok(done.__dict__, 201)
+
+
+@bp.post("/api/cases/repeats")
+def api_repeats():
+    from .api import ok
+
+    p = require_login()
+    if not p.has_role(*REGISTER_ROLES):
+        raise visibility.refuse(p, "POST /api/cases/repeats", "查重需要登记权限（needs a registering role）")
+    payload = _json_body()
+    return ok({"repeats": repeat_candidates(p, payload)})
+
+
+@bp.post("/api/tasks/<int:task_id>/reassign")
+def api_reassign(task_id: int):
+    return _api_hand_over(task_id, "reassigned")
+
+
+@bp.post("/api/tasks/<int:task_id>/delegate")
+def api_delegate(task_id: int):
+    return _api_hand_over(task_id, "delegated")
+
+
+def _api_hand_over(task_id: int, kind: str):
+    from .api import ok
+
+    p = require_login()
+    payload = _json_body()
+    to_user = payload.get("to")
+    if not isinstance(to_user, str) or not to_user:
+        raise ApiError(400, "malformed", "需要 to（接收人用户名）（send the receiving username as to）")
+    view = hand_over(p, task_id, to_user, kind, str(payload.get("note", "")))
+    return ok(view.__dict__)
+
+
+def _json_body() -> dict:
+    data = request.get_json(silent=True) if request.data else {}
+    if not isinstance(data, dict):
+        raise ApiError(400, "malformed", "请求体必须是 JSON 对象（request body must be a JSON object）")
+    return data
+
+
+# ---------------------------------------------------------------- hand over (reassign / delegate)
+
+def colleagues(item: WorkItem, kind: str) -> list[tuple[str, str]]:
+    """Who may receive the item: users of its unit; for a reassignment they must also hold its role."""
+    with container().extras["read_sessions"]() as s:
+        q = select(User.username, User.display_name).join(Membership, Membership.user_id == User.id).where(
+            Membership.unit_code == item.unit, User.active.is_(True))
+        if kind == "reassigned" and item.role:
+            q = q.where(Membership.role == item.role)
+        return sorted(set(s.execute(q).all()))
+
+
+def hand_over(p: Principal, task_id: int, to_user: str, kind: str, note: str):
+    with container().extras["read_sessions"]() as s:
+        item = visibility.work_item_for_action(s, p, task_id)
+    if item.assignee not in (None, p.username) and not p.has_role("admin", "county_office", "bureau", "leader"):
+        raise Conflict(f"任务已由 {item.assignee} 认领，只有认领人或负责人可以移交（claimed by someone else）")
+    allowed = {u for u, _ in colleagues(item, kind)}
+    if to_user not in allowed:
+        what = "持有该任务角色的本单位人员" if kind == "reassigned" else "本单位人员"
+        raise ApiError(422, "invalid", f"只能移交给{what}（{to_user} is not in unit {item.unit}）")
+    return container().runtime.hand_over(task_id, to_user, p.username, kind, note)
+
+
+# ---------------------------------------------------------------- registration page
+
+@bp.route("/register", methods=["GET", "POST"])
+def register():
+    p = page_principal(*REGISTER_ROLES)
+    schema = register_schema()
+    values: dict = {"channel": "来访", "petitioners": [{}]}
+    errors: dict = {}
+    repeats: list[dict] | None = None
+    if request.method == "POST":
+        values = forms.parse_form(schema, request.form)
+        errors = check_registration(values)
+        action = request.form.get("action", "check")
+        if not errors and action == "check":
+            repeats = repeat_candidates(p, values)
+            if not repeats:
+                action = "save"
+        if not errors and action in ("save", "merge"):
+            merge_into = _merge_target(request.form.get("merge_into")) if action == "merge" else None
+            if action == "merge" and merge_into is None:
+                errors["merge_into"] = _("请选择要并入的原件")
+            else:
+                done = register_petition(p, values, merge_into)
+                return render_template("handling/registered.html", done=done)
+        if errors:
+            flash(_("登记内容有误，未保存。请按提示修改后重新提交。"), "error")
+    return render_template("handling/register.html", fields={f.name: f for f in forms.build_fields(schema, values, errors)},
+                           values=values, errors=errors, repeats=repeats, categories=categories(),
+                           category_groups=[(x.name, list(x.children)) for x in categories()],
+                           locations=locations(), channels=list(CHANNEL_CODES))
+
+
+# ---------------------------------------------------------------- task list
+
+def _filters_from(args) -> dict:
+    out = {k: args.get(k, "").strip() for k in FILTER_KEYS if args.get(k, "").strip()}
+    if out.get("scope") not in (None, "mine", "unit", "all"):
+        out.pop("scope")
+    return out
+
+
+def _task_query(p: Principal, f: dict, now: datetime):
+    scope = f.get("scope", "unit")
+    q = select(WorkItem, Case.summary_json, RegistrationIndex.petitioner_masked, RegistrationIndex.case_no) \
+        .join(Case, Case.id == WorkItem.case_id) \
+        .outerjoin(RegistrationIndex, RegistrationIndex.case_id == WorkItem.case_id) \
+        .where(WorkItem.state == "open", visibility.work_item_filter(p))
+    if scope == "mine":
+        q = q.where(WorkItem.assignee == p.username)
+    elif scope == "unit":
+        q = q.where(WorkItem.unit.in_(sorted(p.units)) if p.units else WorkItem.id < 0,
+                    or_(WorkItem.role.in_(sorted(p.role_names)), WorkItem.role.is_(None)))
+    if f.get("process"):
+        q = q.where(WorkItem.process_key == f["process"])
+    if f.get("task"):
+        q = q.where(WorkItem.name == f["task"])
+    if f.get("unit"):
+        q = q.where(WorkItem.unit == f["unit"])
+    if f.get("overdue"):
+        q = q.where(WorkItem.due_at.is_not(None), WorkItem.due_at < now)
+    if f.get("channel"):
+        q = q.where(Case.summary_json.contains(json.dumps({"channel": f["channel"]}, ensure_ascii=False,
+                                                          separators=(",", ":"))[1:-1]))
+    return q
+
+
+@bp.get("/tasks")
+def tasks():
+    p = page_principal()
+    c = container()
+    now = c.clock.now()
+    f = _filters_from(request.args)
+    f.setdefault("scope", "unit")
+    try:
+        page = max(int(request.args.get("page", 1)), 1)
+    except ValueError:
+        page = 1
+    q = _task_query(p, f, now)
+    with c.extras["read_sessions"]() as s:
+        total = s.scalar(select(func.count()).select_from(q.subquery()))
+        rows = s.execute(q.order_by(WorkItem.due_at.is_(None), WorkItem.due_at, WorkItem.id)
+                         .limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
+        base = select(WorkItem).where(WorkItem.state == "open", visibility.work_item_filter(p)).subquery()
+        choices = {
+            "process": sorted(s.scalars(select(base.c.process_key).distinct())),
+            "task": sorted(s.scalars(select(base.c.name).distinct())),
+            "unit": sorted(u for u in s.scalars(select(base.c.unit).distinct()) if u),
+        }
+        saved = s.scalars(select(SavedTaskFilter).where(SavedTaskFilter.username == p.username)
+                          .order_by(SavedTaskFilter.name)).all()
+    names = unit_names()
+    items = []
+    for w, summary, petitioner, case_no in rows:
+        alert, left = c.runtime.alert(w.due_at, now)
+        items.append({"task": task_view(w), "summary": json.loads(summary or "{}"), "petitioner": petitioner or "",
+                      "case_no": case_no, "alert": alert, "workdays_left": left,
+                      "unit_name": names.get(w.unit or "", w.unit or ""),
+                      "may_act": visibility.may_act_on(p, w)})
+    return render_template("handling/tasks.html", items=items, f=f, choices=choices, saved=saved, names=names,
+                           page=page, pages=max(ceil((total or 0) / PAGE_SIZE), 1), total=total,
+                           channels=list(CHANNEL_CODES), me_name=p.username,
+                           saved_params={x.id: json.loads(x.params) for x in saved})
+
+
+@bp.post("/tasks/filters")
+def save_filter():
+    p = page_principal()
+    name = (request.form.get("name") or "").strip()[:64]
+    params = _filters_from(request.form)
+    if not name:
+        flash(_("请为筛选条件起一个名称。"), "error")
+        return redirect(url_for("handling.tasks", **params))
+    c = container()
+    with c.session_factory() as s, s.begin():
+        row = s.scalar(select(SavedTaskFilter).where(SavedTaskFilter.username == p.username,
+                                                     SavedTaskFilter.name == name))
+        if row is None:
+            s.add(SavedTaskFilter(username=p.username, name=name, params=json.dumps(params, ensure_ascii=False),
+                                  created_at=c.clock.now()))
+        else:
+            row.params = json.dumps(params, ensure_ascii=False)
+    flash(_("筛选条件“%(name)s”已保存。", name=name), "success")
+    return redirect(url_for("handling.tasks", **params))
+
+
+@bp.post("/tasks/filters/<int:filter_id>/delete")
+def delete_filter(filter_id: int):
+    p = page_principal()
+    with container().session_factory() as s, s.begin():
+        row = s.get(SavedTaskFilter, filter_id)
+        if row is None or row.username != p.username:
+            raise ApiError(404, "not_found", _("没有这个筛选条件。"))
+        s.delete(row)
+    flash(_("筛选条件已删除。"), "success")
+    return redirect(url_for("handling.tasks"))
+
+
+@bp.post("/tasks/<int:task_id>/<any(claim, unclaim, reassign, delegate):action>")
+def task_action(task_id: int, action: str):
+    p = page_principal()
+    back = request.form.get("next") or url_for("handling.tasks")
+    if not back.startswith("/") or back.startswith("//"):
+        back = url_for("handling.tasks")
+    try:
+        if action in ("claim", "unclaim"):
+            with container().extras["read_sessions"]() as s:
+                visibility.work_item_for_action(s, p, task_id)
+            container().runtime.claim(task_id, p.username, unclaim=action == "unclaim")
+            flash(_("已认领任务。") if action == "claim" else _("已退回任务，本单位其他人可认领。"), "success")
+        else:
+            to_user = request.form.get("to", "")
+            hand_over(p, task_id, to_user, "reassigned" if action == "reassign" else "delegated",
+                      request.form.get("note", ""))
+            flash(_("任务已移交给 %(user)s。", user=to_user), "success")
+    except (Conflict, NotFound) as err:
+        flash(err.message, "error")
+    except ApiError as err:
+        if err.status == 403:
+            raise
+        flash(err.message, "error")
+    return redirect(back)
+
+
+# ---------------------------------------------------------------- task form
+
+def form_schema(item: WorkItem) -> dict | None:
+    if not item.form:
+        return None
+    with container().extras["read_sessions"]() as s:
+        case = s.get(Case, item.case_id)
+        row = s.get(ProcessDefinition, case.definition_id)
+        sources = json.loads(row.sources_json or "{}")
+        if item.form not in sources:  # a form of a called process lives in that process's deployment
+            for other in s.scalars(select(ProcessDefinition.sources_json).where(
+                    ProcessDefinition.process_key == item.process_key).order_by(ProcessDefinition.id.desc())):
+                sources = json.loads(other or "{}")
+                if item.form in sources:
+                    break
+    text = sources.get(item.form)
+    return json.loads(text) if text else None
+
+
+@bp.route("/tasks/<int:task_id>", methods=["GET", "POST"])
+def task_form(task_id: int):
+    p = page_principal()
+    c = container()
+    with c.extras["read_sessions"]() as s:
+        item = s.get(WorkItem, task_id)
+        if item is None:
+            raise ApiError(404, "not_found", _("任务不存在。"))
+        visibility.visible_case(s, p, item.case_id)
+        if not visibility.may_act_on(p, item) and not visibility.sees_all(p):
+            raise visibility.refuse(p, f"task page {task_id}", _("此任务不属于您的单位或角色。"))
+    view = c.runtime.get_case(item.case_id)
+    schema = form_schema(item) or {"type": "object", "properties": {}}
+    values: dict = {}
+    errors: dict = {}
+    stale = False
+    if request.method == "POST":
+        values = forms.parse_form(schema, request.form)
+        errors = forms.validate(schema, values)
+        try:
+            expected = int(request.form.get("version", ""))
+        except ValueError:
+            expected = None
+        if not errors:
+            if item.state != "open" or (item.assignee not in (None, p.username)):
+                stale = True
+            else:
+                try:
+                    c.runtime.complete(task_id, values, actor=p.username, expected_version=expected)
+                except Conflict:
+                    stale = True
+                else:
+                    flash(_("“%(name)s”已办理。", name=item.name), "success")
+                    return redirect(url_for("handling.tasks"))
+            if stale:
+                flash(_("已被他人处理：此任务或案件在您打开表单后已有变化，本次提交未保存。请刷新后查看。"), "error")
+        else:
+            flash(_("表单有误，未保存。请按提示修改后重新提交。"), "error")
+    alert, left = c.runtime.alert(item.due_at, c.clock.now())
+    facts = {k: view.data.get(k) for k in ("case_no", "title", "channel", "category", "subcategory", "location",
+                                            "respondent", "request", "facts") if view.data.get(k)}
+    return render_template("handling/task.html", item=item, view=view, facts=facts,
+                           petitioners=[_masked(x) for x in (view.data.get("petitioners")
+                                                              or [view.data.get("petitioner") or {}]) if x],
+                           fields=forms.build_fields(schema, values, errors), errors=errors, stale=stale,
+                           schema_title=schema.get("title", item.name), alert=alert, workdays_left=left,
+                           may_act=visibility.may_act_on(p, item) and item.state == "open",
+                           version=request.form.get("version", view.version) if stale is False else view.version,
+                           names=unit_names())
+
+
+def _masked(petitioner: dict) -> dict:
+    from services.masking import mask_petitioner
+
+    return mask_petitioner(petitioner)
+
+
+# ---------------------------------------------------------------- case search
+
+@bp.get("/cases")
+def cases():
+    p = page_principal()
+    c = container()
+    text = (request.args.get("q") or "").strip()
+    try:
+        page = max(int(request.args.get("page", 1)), 1)
+    except ValueError:
+        page = 1
+    q = select(Case, RegistrationIndex.case_no, RegistrationIndex.petitioner_masked) \
+        .outerjoin(RegistrationIndex, RegistrationIndex.case_id == Case.id).where(visibility.case_filter(p))
+    if text:
+        like = f"%{text}%"
+        conds = [RegistrationIndex.case_no.ilike(like), Case.summary_json.like(like)]
+        seq = _case_seq(text)
+        if seq is not None:
+            conds.append(Case.id == seq)
+        q = q.where(or_(*conds))
+    with c.extras["read_sessions"]() as s:
+        total = s.scalar(select(func.count()).select_from(q.subquery()))
+        rows = s.execute(q.order_by(Case.id.desc()).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
+    found = [{"case": case, "summary": json.loads(case.summary_json or "{}"), "case_no": no or case.case_no,
+              "petitioner": pet or ""} for case, no, pet in rows]
+    return render_template("handling/cases.html", found=found, q=text, page=page,
+                           pages=max(ceil((total or 0) / PAGE_SIZE), 1), total=total)
+
+
+def _case_seq(text: str) -> int | None:
+    import re
+
+    m = re.fullmatch(r"XF\d{6}\d{8}\d{2}(\d{6})", text.upper())
+    return int(m.group(1)) if m else None
+
+
+@bp.app_template_global()
+def case_link(case_id: int) -> str:
+    for endpoint in ("casepage.case", "casepage.case_page", "casepage.show"):
+        if endpoint in current_app.view_functions:
+            return url_for(endpoint, case_id=case_id)
+    return url_for("api.get_case", case_id=case_id)
