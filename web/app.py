@@ -54,9 +54,6 @@ def create_app(container=None, test_config: dict | None = None) -> Flask:
     from .text_guard import check_request_text
 
     app.before_request(check_request_text)
-    from .text_guard import check_request_text
-
-    app.before_request(check_request_text)
 
     from .api import bp as api_bp
     from .calendar_web import bp as calendar_bp
