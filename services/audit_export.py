@@ -35,7 +35,7 @@ SOURCE_LABELS = {
     "start": "登记时的初始数据（此前为空）",
     "submitted": "提交的表单数据（修改前的值见随后该环节“环节完成”的差异）",
     "diff": "该环节完成前后流程数据的差异",
-    "deadline": "期限变更前后的到期时间",
+    "deadline": "期限的到期时间（变更前后）和所用工作日历版本",
     "result": "服务调用记录的结果",
     "incident": "故障信息",
 }
@@ -165,12 +165,17 @@ def changes_of(event: dict) -> tuple[str | None, list[dict]]:
     if t == "task.completed" and data.get("changes"):
         return "diff", [{"field": k, "before": ab[0], "after": ab[1]} for k, ab in sorted(data["changes"].items())]
     if t == "deadline.computed":
-        return "deadline", [{"field": "due_at", "before": None, "after": data.get("due_at")}]
+        versions = "，".join(f"{y} 年第 {v} 版" for y, v in (data.get("calendar_versions") or {}).items())
+        return "deadline", [{"field": "到期", "before": None, "after": due_text(data.get("due_at"))},
+                            {"field": "所用日历", "before": None, "after": versions or None}]
     if t == "deadline.extended":
-        return "deadline", [{"field": "due_at", "before": data.get("old_due_at"), "after": data.get("new_due_at")}]
+        return "deadline", [{"field": "到期", "before": due_text(data.get("old_due_at")),
+                             "after": due_text(data.get("new_due_at"))}]
     if t in ("deadlines.paused", "deadlines.resumed", "deadlines.recomputed"):
-        return "deadline", [{"field": f"{d.get('element_id')}.due_at", "before": d.get("old_due_at", d.get("due_at")),
-                             "after": d.get("new_due_at", "暂停" if t == "deadlines.paused" else None)}
+        return "deadline", [{"field": f"{d.get('element_id')} 到期",
+                             "before": due_text(d.get("old_due_at", d.get("due_at"))),
+                             "after": due_text(d.get("new_due_at")) if d.get("new_due_at") else
+                             ("暂停计时" if t == "deadlines.paused" else None)}
                             for d in data.get("deadlines", [])]
     if t == "service.called":
         return "result", [{"field": data.get("handler") or "result", "before": None,
@@ -178,6 +183,16 @@ def changes_of(event: dict) -> tuple[str | None, list[dict]]:
     if t == "incident.opened":
         return "incident", [{"field": data.get("kind") or "error", "before": None, "after": data.get("message")}]
     return None, []
+
+
+def due_text(iso: str | None) -> str | None:
+    """A due instant in Beijing time; a deadline ending at midnight reads as 24:00 of its last day."""
+    if not iso:
+        return None
+    at = _aware(iso).astimezone(BEIJING)
+    if (at.hour, at.minute, at.second) == (0, 0, 0):
+        return f"{(at - timedelta(days=1)).strftime('%Y-%m-%d')} 24:00（北京时间）"
+    return f"{at.strftime('%Y-%m-%d %H:%M')}（北京时间）"
 
 
 def entries(events: list[dict], filters: Filters | None = None, *, masked: bool = True) -> list[dict]:

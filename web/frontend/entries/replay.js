@@ -30,10 +30,19 @@ function show(value) {
   return String(value);
 }
 
+// A due instant in Beijing time; a deadline ending at midnight reads as 24:00 of its last day.
 function beijing(iso) {
   if (!iso) return "—";
   const d = new Date(iso);
-  return d.toLocaleString("zh-CN", { timeZone: "Asia/Shanghai", hour12: false });
+  const parts = (x) => Object.fromEntries(new Intl.DateTimeFormat("en-CA", { timeZone: "Asia/Shanghai",
+    year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23" })
+    .formatToParts(x).map((p) => [p.type, p.value]));
+  const p = parts(d);
+  if (p.hour === "00" && p.minute === "00") {
+    const q = parts(new Date(d.getTime() - 60000));
+    return `${q.year}-${q.month}-${q.day} 24:00`;
+  }
+  return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}`;
 }
 
 class Replay {
