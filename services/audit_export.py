@@ -21,6 +21,8 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment
 
+from . import masking
+
 BEIJING = ZoneInfo("Asia/Shanghai")
 
 TYPE_LABELS = {
@@ -41,7 +43,7 @@ SOURCE_LABELS = {
 }
 
 
-# ---------------------------------------------------------------- masking
+# ---------------------------------------------------------------- masking (field rules from services.masking)
 
 PERSONAL_KEYS = {"id_number", "phone", "address", "mobile", "id_card"}
 PERSON_RECORDS = {"petitioner", "petitioners"}
@@ -57,14 +59,11 @@ def _mask_text(text: str) -> str:
 def _mask_field(key: str, value):
     if value is None or value == "":
         return value
-    text = str(value)
     if key in ("phone", "mobile"):
-        digits = re.sub(r"\D", "", text)
-        return digits[:3] + "****" + digits[-4:] if len(digits) >= 11 else "*" * len(text)
+        return masking.mask_phone(value)
     if key in ("id_number", "id_card"):
-        return text[:6] + "*" * max(len(text) - 10, 1) + text[-4:] if len(text) >= 15 else "*" * len(text)
-    # address: keep at most the first six characters (province/city/county), hide the rest
-    return text[:min(6, max(len(text) // 3, 1))] + "******"
+        return masking.mask_id_number(value)
+    return masking.mask_address(value)
 
 
 def mask(value, key: str | None = None, in_person: bool = False):
@@ -83,7 +82,7 @@ def mask(value, key: str | None = None, in_person: bool = False):
 
 
 def _mask_name(name: str) -> str:
-    return name[:1] + "*" * (len(name) - 1) if name else name
+    return masking.mask_name(name)
 
 
 # ---------------------------------------------------------------- entries and filters
