@@ -3,8 +3,8 @@ similar wording, within the last 12 months. Pure functions; the registration ser
 
 Text similarity is the Dice coefficient of character bigrams after dropping punctuation and spaces. Chinese has
 no word boundaries, and bigrams are what a reader notices: "拖欠工资" and "欠发工资" share "工资". Measured on the
-examples in tests/unit/test_repeats.py: rewordings of the same complaint score 0.45-0.8, different matters of the
-same category below 0.25; SIMILAR = 0.4 separates them.
+examples in tests/unit/test_repeats.py: four rewordings of the same complaint score 0.54-0.77, four different
+matters of the same category 0.00-0.08; SIMILAR = 0.4 sits between them with room on both sides.
 """
 from __future__ import annotations
 
