@@ -179,6 +179,28 @@ deadline_sink: contextvars.ContextVar[list | None] = contextvars.ContextVar("lia
 PAUSED_UNTIL = "9999-12-31T00:00:00+00:00"  # a paused timer's event value: it cannot fire while the clock stops
 
 
+class MembershipDirectory:
+    """The handlers' read-only view of who holds a role in a unit (port "directory"): for notices addressed to
+    an office, resolved to the users holding that role there or in an ancestor unit with `include_subunits`."""
+
+    def __init__(self, session: Session):
+        self._session = session
+
+    def users(self, unit: str, role: str) -> list[str]:
+        from .accounts import Membership, Unit, User
+
+        s, above, code, seen = self._session, [], unit, set()
+        while code and code not in seen:
+            seen.add(code)
+            above.append(code)
+            row = s.get(Unit, code)
+            code = row.parent_code if row is not None else None
+        rows = s.execute(select(User.username, Membership.unit_code, Membership.include_subunits)
+                         .join(Membership, Membership.user_id == User.id)
+                         .where(Membership.role == role, Membership.unit_code.in_(above), User.active.is_(True)))
+        return sorted({name for name, at, sub in rows if at == unit or sub})
+
+
 class LianxinScriptEngine(PythonScriptEngine):
     """Routes service tasks to the handler registry, recording each call and its result, and tells the
     deadline helpers which task is evaluating them (so a deadline is attributed to its timer)."""
@@ -213,8 +235,11 @@ class LianxinScriptEngine(PythonScriptEngine):
                 raise HandlerFailed(operation_name, RuntimeError(recorded["error"]))
             result = recorded["result"]
         else:
+            ports = dict(self.ports)
+            if cmd.session is not None:
+                ports.setdefault("directory", MembershipDirectory(cmd.session))
             ctx = HandlerContext(case_id=cmd.case_id, element_id=element_id, now=cmd.now, actor=cmd.actor,
-                                 data=copy.deepcopy(task.data), ports=self.ports)
+                                 data=copy.deepcopy(task.data), ports=ports)
             try:
                 result = self.handlers.call(operation_name, params, ctx)
                 self._apply_effects(cmd, operation_name, element_id, ctx.effects)

@@ -28,7 +28,7 @@ def _register(office, registered, channel, category, location, **extra):
     r = office.post("designer", "/api/process-definitions/petition_case/instances", json={"data": data})
     assert r.status_code == 201, r.get_json()
     office.case_id = r.get_json()["id"]
-    case = office.get("designer", f"/api/cases/{office.case_id}").get_json()
+    case = office.get("auditor", f"/api/cases/{office.case_id}").get_json()
     assert not case["incidents"], case["incidents"]
     registered.append(case["data"]["case_no"])
     return case
@@ -37,7 +37,7 @@ def _register(office, registered, channel, category, location, **extra):
 # ---------------------------------------------------------------- reading the journal
 
 def _history(office):
-    return office.get("designer", f"/api/cases/{office.case_id}/history").get_json()["events"]
+    return office.get("auditor", f"/api/cases/{office.case_id}/history").get_json()["events"]
 
 
 def _notices(office) -> list[dict]:
@@ -119,7 +119,7 @@ def triage_repeat(office, registered, user, unit):
 def an_earlier_case(office, registered, category, unit):
     _register(office, registered, "来信", category, "county_a")
     _do(office, "registrar", "分流研判", {"route": "交办转送"})
-    assert any(t["unit"] == unit for t in office.get("designer", "/api/tasks?scope=all").get_json()["tasks"]
+    assert any(t["unit"] == unit for t in office.get("auditor", "/api/tasks?scope=all").get_json()["tasks"]
                if t["case_id"] == office.case_id)
 
 
@@ -157,13 +157,50 @@ def petitioner_notified(office, template):
     assert "{" not in notices[-1]["text"], notices[-1]["text"]  # every field of the template was filled
 
 
+def _outbox(office) -> list[dict]:
+    """The case's rows in the outbox (what the delivery worker will send), oldest first."""
+    from sqlalchemy import select
+
+    from engine.store import Outbox
+
+    with office.c.session_factory() as s:
+        rows = s.scalars(select(Outbox).where(Outbox.case_id == office.case_id).order_by(Outbox.id)).all()
+        return [{"channel": r.channel, "recipient": r.recipient, "template": r.template,
+                 "data": json.loads(r.payload), "status": r.status} for r in rows]
+
+
 @then(parsers.parse('信访人的短信副本 "{template}" 已写入发件箱，文中没有证件号码'))
 def petitioner_sms_in_outbox(office, template):
     effects = [e["data"] for e in _history(office) if e["type"] == "effect.notify"]
     hits = [e for e in effects if e["payload"]["template"] == template and e["payload"]["channel"] == "sms"]
     assert hits, effects
-    assert hits[-1]["payload"]["recipient"] == PETITIONER["phone"]
-    assert PETITIONER["id_number"] not in json.dumps(hits[-1]["payload"]["data"], ensure_ascii=False)
+    assert PETITIONER["phone"] not in json.dumps(hits[-1], ensure_ascii=False)  # the journal shows it masked
+    rows = [r for r in _outbox(office) if r["template"] == template and r["channel"] == "sms"]
+    assert rows and rows[-1]["recipient"] == PETITIONER["phone"], rows
+    assert PETITIONER["id_number"] not in json.dumps(rows[-1]["data"], ensure_ascii=False)
+
+
+@then(parsers.parse('发件箱中有给 {users} 的站内通知 "{template}"，事项是 "{label}"'))
+def office_inbox(office, users, template, label):
+    """Reminders and supervision notices reach the users holding the role in the unit (and its head)."""
+    rows = [r for r in _outbox(office) if r["template"] == template and r["channel"] == "inapp"
+            and label in json.dumps(r["data"], ensure_ascii=False)]
+    assert sorted({r["recipient"] for r in rows}) == sorted(json.loads(users)), _outbox(office)
+    templates = office.c.extras["notification_templates"]
+    for r in rows:  # every field the template needs is there: the worker will not dead-letter it
+        text = templates.render(template, templates.latest(template), r["data"]).body
+        assert label in text and "{" not in text, text
+
+
+@then(parsers.parse('发件箱中的 "{template}" 写明到期日 "{due}"'))
+def outbox_due(office, template, due):
+    rows = [r for r in _outbox(office) if r["template"] == template]
+    assert rows and rows[-1]["data"]["due"] == due, rows
+
+
+@then(parsers.parse('发件箱中没有 "{template}"'))
+def outbox_without(office, template):
+    assert not [r for r in _outbox(office) if r["template"] == template], _outbox(office)
 
 
 @then(parsers.parse('信访人没有收到 "{template}"'))
@@ -239,7 +276,7 @@ def stabilisation_row(office, unit, leader):
 @then("没有转送交办任何单位")
 def nothing_dispatched(office):
     assert not [r for r in _lists(office) if r["list"] == "化解"]
-    assert not office.get("designer", f"/api/cases/{office.case_id}").get_json()["tasks"]
+    assert not office.get("auditor", f"/api/cases/{office.case_id}").get_json()["tasks"]
 
 
 # ---------------------------------------------------------------- tasks, clock, messages, outcome
@@ -282,12 +319,12 @@ def ended_at(office, end):
 @then(parsers.parse('案件仍在办理，未结束于 "{end}"'))
 def not_ended_at(office, end):
     assert end not in _ends(office)
-    assert office.get("designer", f"/api/cases/{office.case_id}").get_json()["status"] == "waiting"
+    assert office.get("auditor", f"/api/cases/{office.case_id}").get_json()["status"] == "waiting"
 
 
 @then("案件没有故障")
 def no_incident(office):
-    case = office.get("designer", f"/api/cases/{office.case_id}").get_json()
+    case = office.get("auditor", f"/api/cases/{office.case_id}").get_json()
     assert not case["incidents"], case["incidents"]
 
 
@@ -299,3 +336,9 @@ def _due_date(iso: str) -> str:
 def task_due_still(office, user, name, due):
     task = find_task(office, user, name)
     assert task is not None and _due_date(task["due_at"]) == due, task
+
+
+@then(parsers.parse('案件状态是 "{status}"'))
+def case_status_seen_by_auditor(office, status):
+    """Read as the auditor: a case on the confidential discipline track is hidden even from designers."""
+    assert office.get("auditor", f"/api/cases/{office.case_id}").get_json()["status"] == status

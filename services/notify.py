@@ -109,6 +109,37 @@ def send(ctx: HandlerContext, to: list[dict], template: str, fields: dict[str, A
     return notice
 
 
+def to_offices(ctx: HandlerContext, to: list[dict], template: str, data: dict[str, Any]) -> list[str]:
+    """Put an in-app notice from the outbox catalogue (`processes/templates/notifications.yaml`) into the inbox of
+    every user holding each (unit, role) of `to`, through the notifier port (`ctx.emit("notify", ...)`): written in
+    the step's own transaction and delivered by the worker. Users come from the directory port (who holds which
+    role where); without one nobody is addressed and the notice stays in the journal only. Returns the users."""
+    directory = (ctx.ports or {}).get("directory")
+    if directory is None:
+        return []
+    users: list[str] = []
+    for office in to:
+        if "unit" not in office:
+            continue
+        for username in directory.users(office["unit"], office.get("role", "unit_handler")):
+            if username not in users:
+                users.append(username)
+    for username in users:
+        ctx.emit("notify", channel="inapp", recipient=username, template=template, data=data)
+    return users
+
+
+def due_date_text(due_at: str | None, ctx: HandlerContext) -> str:
+    """The Beijing date a deadline ending at `due_at` (24:00 of its day) falls due; today when not known."""
+    from datetime import datetime, timedelta
+
+    from engine.clock import SHANGHAI
+
+    if not due_at:
+        return _day(ctx)
+    return (datetime.fromisoformat(str(due_at)) - timedelta(microseconds=1)).astimezone(SHANGHAI).date().isoformat()
+
+
 def unit_recipients(unit: str, *, head: bool = False, role: str = "unit_handler") -> list[dict]:
     to = [{"unit": unit, "role": role}]
     if head:

@@ -11,10 +11,12 @@ from dataclasses import dataclass
 from engine.handlers import HandlerContext
 
 from . import four_lists
-from .notify import send, unit_recipients
+from .notify import due_date_text, send, to_offices, unit_recipients
 from .orgchart import chart_for
 
 KINDS = ("催办", "督办", "挂牌督办")
+# kind -> the outbox catalogue's template (processes/templates/notifications.yaml)
+OUTBOX_TEMPLATES = {"催办": "reminder", "督办": "supervision_notice", "挂牌督办": "listed_supervision"}
 
 
 @dataclass
@@ -26,18 +28,24 @@ class SuperviseInput:
     role: str = "unit_handler"  # the role doing the overdue work in `unit`
     lead: int | None = None  # days of lead time of a reminder, for its wording
     note: str = ""
+    due: str = ""  # the deadline (ISO instant it ends) the reminder or supervision is about
+    report_by: str = ""  # supervision: the instant by which the unit reports back in writing
 
 
 def supervise(inp: SuperviseInput, ctx: HandlerContext) -> dict:
-    """催办、督办或挂牌督办：通知单位（督办时同时通知单位负责人），并记入督办清单；返回更新后的四个清单。"""
+    """催办、督办或挂牌督办：通知单位（督办、挂牌督办时同时通知单位负责人），站内通知进入发件箱，并记入督办清单；
+    返回更新后的四个清单。"""
     if inp.kind not in KINDS:
         raise ValueError(f"督办类型应为 {'、'.join(KINDS)}，收到“{inp.kind}”（unknown supervision kind）")
     chart = chart_for(ctx)
     unit_name = chart.name(inp.unit)  # raises for an unknown unit: an incident is better than a lost notice
     head = inp.kind != "催办"
-    notice = send(ctx, unit_recipients(inp.unit, head=head, role=inp.role), inp.kind,
-                  {"task": inp.task, "lead": inp.lead if inp.lead is not None else "", "by": chart.name(inp.by)
-                   if chart.has(inp.by) else inp.by})
+    by_name = chart.name(inp.by) if chart.has(inp.by) else inp.by
+    to = unit_recipients(inp.unit, head=head, role=inp.role)
+    notice = send(ctx, to, inp.kind, {"task": inp.task, "lead": inp.lead if inp.lead is not None else "",
+                                      "by": by_name})
+    notice["inbox"] = to_offices(ctx, to, OUTBOX_TEMPLATES[inp.kind],
+                                 _outbox_fields(inp, ctx, unit_name, by_name))
     lists = ctx.data.get("four_lists")
     existing = (lists or {}).get("督办", {}) if isinstance(lists, dict) else {}
     prefix = f"{inp.kind}-{ctx.data.get('case_no') or ctx.case_id}-{ctx.element_id}-"
@@ -46,3 +54,17 @@ def supervise(inp: SuperviseInput, ctx: HandlerContext) -> dict:
            "item": inp.task, "kind": inp.kind, "by": inp.by, "status": "待反馈" if head else "已提醒",
            "notified": notice["to"], "notice": notice["text"], "note": inp.note or None}
     return four_lists.put(ctx, "督办", key, row)
+
+
+def _outbox_fields(inp: SuperviseInput, ctx: HandlerContext, unit_name: str, by_name: str) -> dict:
+    data = ctx.data or {}
+    fields = {"case_no": data.get("case_no") or str(ctx.case_id),
+              "title": data.get("title") or data.get("category") or "信访事项", "unit": unit_name}
+    if inp.kind == "催办":
+        return dict(fields, deadline_label=inp.task, due=due_date_text(inp.due, ctx),
+                    workdays_left=inp.lead if inp.lead is not None else 0)
+    report_by = due_date_text(inp.report_by, ctx)
+    if inp.kind == "督办":
+        return dict(fields, deadline_label=inp.task, due=due_date_text(inp.due, ctx), supervising_unit=by_name,
+                    report_by=report_by)
+    return dict(fields, supervising_unit=by_name, report_by=report_by, reason=inp.note or inp.task)
