@@ -1,0 +1,319 @@
+// The process designer page: bpmn-js Modeler with the properties panel and Lianxin's own group, the DMN tables
+// of the process (dmn-js, from dmn.js), drafts saved on the server, validation with the deployment's checks
+// (problems listed and marked on the diagram) and deployment with a required comment.
+import BpmnModeler from "bpmn-js/lib/Modeler";
+import { BpmnPropertiesPanelModule, BpmnPropertiesProviderModule } from "bpmn-js-properties-panel";
+import "bpmn-js/dist/assets/diagram-js.css";
+import "bpmn-js/dist/assets/bpmn-js.css";
+import "bpmn-js/dist/assets/bpmn-font/css/bpmn-embedded.css";
+import "@bpmn-io/properties-panel/dist/assets/properties-panel.css";
+
+import lianxinModdle from "../lib/lianxin-moddle.json";
+import spiffModdle from "../lib/spiffworkflow-moddle.json";
+import { LianxinPropertiesModule } from "../lib/lianxin-properties.jsx";
+import { TranslateZhModule } from "../lib/translate-zh.js";
+import "../lib/designer.css";
+
+const $ = (sel) => document.querySelector(sel);
+const csrf = () => document.querySelector('meta[name="csrf-token"]').content;
+
+async function api(method, url, body) {
+  const res = await fetch(url, {
+    method,
+    headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf() },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    credentials: "same-origin",
+  });
+  let data = {};
+  try { data = await res.json(); } catch (e) { data = {}; }
+  return { status: res.status, ok: res.ok, data };
+}
+
+function fmtTime(iso) {
+  if (!iso) return "";
+  const d = new Date(iso);
+  return d.toLocaleString("zh-CN", { timeZone: "Asia/Shanghai", hour12: false });
+}
+
+class Designer {
+  constructor(root) {
+    this.root = root;
+    this.key = root.dataset.key;
+    this.requested = root.dataset.version || "";
+    this.dirty = new Set();   // names of files changed since the last save
+    this.edited = {};         // file name -> text of DMN files opened and changed
+    this.dmnEditors = {};
+    this.problems = [];
+    this.overlayIds = [];
+  }
+
+  status(text, kind = "") {
+    const el = $("#designer-status");
+    el.textContent = text;
+    el.className = `designer-status ${kind}`;
+  }
+
+  async start() {
+    const [handlers, forms, roles] = await Promise.all([
+      api("GET", "/api/designer/handlers"), api("GET", "/api/designer/forms"), api("GET", "/api/designer/roles")]);
+    this.catalog = { handlers: handlers.data.handlers || [], forms: forms.data.forms || [], roles: roles.data.roles || [] };
+    const q = this.requested ? `?version=${encodeURIComponent(this.requested)}` : "";
+    const res = await api("GET", `/api/designer/processes/${encodeURIComponent(this.key)}${q}`);
+    if (!res.ok) {
+      this.status(res.data.error ? res.data.error.message : "无法载入流程", "red");
+      return;
+    }
+    this.process = res.data;
+    this.baseId = res.data.definition_id;
+    this.mainFile = res.data.main_file;
+    this.files = res.data.files;
+    const draft = res.data.draft;
+    let mainXml = this.files[this.mainFile];
+    if (draft && (!this.requested || String(draft.base_version) === String(this.requested))) {
+      this.baseId = draft.base_definition_id;
+      if (draft.base_definition_id !== res.data.definition_id) {
+        const base = await api("GET", `/api/designer/processes/${encodeURIComponent(this.key)}?version=${draft.base_version}`);
+        this.files = base.data.files;
+      }
+      for (const [name, text] of Object.entries(draft.files)) {
+        if (name === this.mainFile) mainXml = text;
+        else this.edited[name] = text;
+      }
+      this.showDraftBanner(draft);
+    }
+    $("#designer-base").textContent = `基于第 ${draft && this.baseId === draft.base_definition_id ? draft.base_version : res.data.version} 版`;
+
+    this.modeler = new BpmnModeler({
+      container: "#designer-canvas",
+      propertiesPanel: { parent: "#designer-properties" },
+      additionalModules: [BpmnPropertiesPanelModule, BpmnPropertiesProviderModule, LianxinPropertiesModule,
+        TranslateZhModule],
+      moddleExtensions: { spiffworkflow: spiffModdle, lianxin: lianxinModdle },
+      lianxinCatalog: this.catalog,
+    });
+    window.lianxinModeler = this.modeler;  // for tests and the browser console
+    const result = await this.modeler.importXML(mainXml);
+    if (result.warnings && result.warnings.length) {
+      for (const w of result.warnings) console.warn("import:", w.message);
+      this.status(`已打开，有 ${result.warnings.length} 处无法识别的内容已原样保留`, "yellow");
+    } else {
+      this.status("已打开，可以修改", "");
+    }
+    this.modeler.get("canvas").zoom("fit-viewport");
+    this.modeler.on("commandStack.changed", () => { this.dirty.add(this.mainFile); this.status("有未保存的修改", "yellow"); });
+    this.buildTabs();
+    this.bindButtons();
+    window.addEventListener("beforeunload", (e) => { if (this.dirty.size) { e.preventDefault(); e.returnValue = ""; } });
+    this.root.dataset.ready = "1";
+  }
+
+  showDraftBanner(draft) {
+    const el = $("#designer-draft");
+    el.hidden = false;
+    $("#designer-draft-text").textContent =
+      `已打开 ${draft.author} 于 ${fmtTime(draft.updated_at)} 保存的草稿（基于第 ${draft.base_version} 版）。`;
+  }
+
+  buildTabs() {
+    const tabs = $("#designer-tabs");
+    const add = (name, label) => {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = "tab";
+      b.dataset.file = name;
+      b.textContent = label;
+      b.addEventListener("click", () => this.showFile(name));
+      tabs.appendChild(b);
+    };
+    add(this.mainFile, `流程图（${this.mainFile}）`);
+    for (const name of Object.keys(this.files).sort()) {
+      if (name.endsWith(".dmn")) add(name, `决策表（${name}）`);
+    }
+    this.showFile(this.mainFile);
+  }
+
+  async showFile(name) {
+    for (const b of document.querySelectorAll("#designer-tabs .tab")) b.classList.toggle("active", b.dataset.file === name);
+    const isMain = name === this.mainFile;
+    $("#designer-bpmn").hidden = !isMain;
+    for (const el of document.querySelectorAll(".designer-dmn")) el.hidden = el.dataset.file !== name;
+    if (isMain || this.dmnEditors[name]) return;
+    if (!window.LianxinDmnModeler) { this.status("决策表编辑器未加载", "red"); return; }
+    const holder = document.createElement("div");
+    holder.className = "designer-dmn";
+    holder.dataset.file = name;
+    $("#designer-dmn-area").appendChild(holder);
+    const dmn = window.LianxinDmnModeler.create(holder);
+    this.dmnEditors[name] = dmn;
+    await dmn.importXML(this.edited[name] || this.files[name]);
+    const table = dmn.getViews().find((v) => v.type === "decisionTable");
+    if (table) await dmn.open(table);
+    // each view of the DMN file (table, diagram) has its own command stack: follow whichever is open
+    const markDirty = () => { this.dirty.add(name); this.status("有未保存的修改", "yellow"); };
+    const follow = () => {
+      const active = dmn.getActiveViewer();
+      if (active && !active.__lianxin) { active.__lianxin = true; active.on("commandStack.changed", markDirty); }
+    };
+    dmn.on("views.changed", follow);
+    follow();
+  }
+
+  async collectFiles() {
+    const { xml } = await this.modeler.saveXML({ format: true });
+    const files = { [this.mainFile]: xml };
+    for (const [name, text] of Object.entries(this.edited)) files[name] = text;
+    for (const [name, dmn] of Object.entries(this.dmnEditors)) {
+      if (this.dirty.has(name) || this.edited[name]) {
+        const out = await dmn.saveXML({ format: true });
+        files[name] = out.xml;
+      }
+    }
+    return files;
+  }
+
+  bindButtons() {
+    $("#btn-validate").addEventListener("click", () => this.validate());
+    $("#btn-save").addEventListener("click", () => this.saveDraft());
+    $("#btn-deploy").addEventListener("click", () => this.openDeploy());
+    $("#btn-download").addEventListener("click", () => this.download());
+    $("#deploy-cancel").addEventListener("click", () => $("#deploy-dialog").close());
+    $("#deploy-form").addEventListener("submit", (e) => { e.preventDefault(); this.deploy(); });
+    const discard = $("#btn-discard");
+    if (discard) discard.addEventListener("click", () => this.discardDraft());
+  }
+
+  async validate() {
+    this.status("正在校验……");
+    const files = await this.collectFiles();
+    const res = await api("POST", `/api/designer/processes/${encodeURIComponent(this.key)}/validate`,
+      { base_definition_id: this.baseId, files });
+    if (!res.ok) { this.status(res.data.error ? res.data.error.message : "校验失败", "red"); return false; }
+    this.showProblems(res.data.problems);
+    if (res.data.ok) this.status("校验通过：可以部署", "green");
+    else this.status(`发现 ${res.data.problems.length} 个问题，请按下方列表修改`, "red");
+    return res.data.ok;
+  }
+
+  async saveDraft() {
+    const files = await this.collectFiles();
+    const res = await api("PUT", `/api/designer/processes/${encodeURIComponent(this.key)}/draft`,
+      { base_definition_id: this.baseId, files });
+    if (!res.ok) { this.status(res.data.error ? res.data.error.message : "保存失败", "red"); return; }
+    this.dirty.clear();
+    this.showDraftBanner(res.data.draft);
+    this.status(`草稿已保存（${fmtTime(res.data.draft.updated_at)}）`, "green");
+  }
+
+  async discardDraft() {
+    if (!window.confirm("确定丢弃草稿吗？丢弃后将重新打开已部署的版本。")) return;
+    const res = await api("DELETE", `/api/designer/processes/${encodeURIComponent(this.key)}/draft`);
+    if (res.ok || res.status === 404) { this.dirty.clear(); window.location.reload(); }
+    else this.status(res.data.error ? res.data.error.message : "丢弃失败", "red");
+  }
+
+  openDeploy() {
+    $("#deploy-error").textContent = "";
+    $("#deploy-dialog").showModal();
+    $("#deploy-comment").focus();
+  }
+
+  async deploy() {
+    const comment = $("#deploy-comment").value.trim();
+    if (!comment) { $("#deploy-error").textContent = "请填写部署说明：改了什么、为什么改。"; return; }
+    $("#deploy-submit").disabled = true;
+    try {
+      const files = await this.collectFiles();
+      const res = await api("POST", `/api/designer/processes/${encodeURIComponent(this.key)}/deploy`,
+        { base_definition_id: this.baseId, files, comment });
+      if (res.status === 422 && res.data.problems) {
+        $("#deploy-dialog").close();
+        this.showProblems(res.data.problems);
+        this.status(`未部署：发现 ${res.data.problems.length} 个问题，请先修改`, "red");
+        return;
+      }
+      if (!res.ok) { $("#deploy-error").textContent = res.data.error ? res.data.error.message : "部署失败"; return; }
+      this.dirty.clear();
+      $("#deploy-dialog").close();
+      this.showProblems([]);
+      const v = res.data.version;
+      const done = $("#designer-deployed");
+      done.hidden = false;
+      $("#designer-deployed-text").textContent = res.data.created
+        ? `已部署为第 ${v} 版。新登记的案件使用新版本；在办案件仍在原版本上，可在“迁移案件”中迁移。`
+        : `内容与第 ${v} 版相同，未产生新版本。`;
+      $("#designer-draft").hidden = true;
+      this.status(res.data.created ? `已部署第 ${v} 版` : "没有变化", "green");
+    } finally {
+      $("#deploy-submit").disabled = false;
+    }
+  }
+
+  async download() {
+    const { xml } = await this.modeler.saveXML({ format: true });
+    const a = document.createElement("a");
+    a.href = URL.createObjectURL(new Blob([xml], { type: "application/xml" }));
+    a.download = this.mainFile;
+    a.click();
+  }
+
+  showProblems(problems) {
+    this.problems = problems;
+    const canvas = this.modeler.get("canvas");
+    const overlays = this.modeler.get("overlays");
+    const registry = this.modeler.get("elementRegistry");
+    for (const id of this.marked || []) canvas.removeMarker(id, "lx-problem");
+    overlays.remove({ type: "lx-problem" });
+    this.marked = [];
+    const list = $("#problem-list");
+    list.innerHTML = "";
+    $("#designer-problems").hidden = !problems.length;
+    const byElement = {};
+    for (const p of problems) {
+      const li = document.createElement("li");
+      const shape = p.file === this.mainFile && p.element_id ? registry.get(p.element_id) : null;
+      const name = shape ? (shape.businessObject.name || p.element_id) : (p.element_id || "");
+      li.innerHTML = "";
+      const where = document.createElement("strong");
+      where.textContent = `${name ? name + "：" : ""}`;
+      li.appendChild(where);
+      li.appendChild(document.createTextNode(p.message));
+      const small = document.createElement("span");
+      small.className = "muted";
+      small.textContent = `（${p.file}${p.line ? " 第 " + p.line + " 行" : ""}${p.element_id ? "，" + p.element_id : ""}）`;
+      li.appendChild(small);
+      if (shape) {
+        li.classList.add("clickable");
+        li.addEventListener("click", () => {
+          this.showFile(this.mainFile);
+          this.modeler.get("selection").select(shape);
+          canvas.scrollToElement(shape);
+        });
+        (byElement[p.element_id] = byElement[p.element_id] || []).push(p.message);
+      } else if (p.file !== this.mainFile && this.files[p.file] && p.file.endsWith(".dmn")) {
+        li.classList.add("clickable");
+        li.addEventListener("click", () => this.showFile(p.file));
+      }
+      list.appendChild(li);
+    }
+    for (const [id, messages] of Object.entries(byElement)) {
+      canvas.addMarker(id, "lx-problem");
+      this.marked.push(id);
+      const badge = document.createElement("div");
+      badge.className = "lx-problem-badge";
+      badge.textContent = messages.length > 1 ? `${messages.length} 个问题` : "有问题";
+      badge.title = messages.join("\n");
+      overlays.add(id, "lx-problem", { position: { top: -14, right: 12 }, html: badge });
+    }
+  }
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  const root = document.getElementById("designer");
+  if (!root) return;
+  const designer = new Designer(root);
+  window.lianxinDesigner = designer;
+  designer.start().catch((err) => {
+    console.error(err);
+    designer.status(`无法打开流程图：${err.message}`, "red");
+  });
+});

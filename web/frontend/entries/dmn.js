@@ -1,0 +1,20 @@
+// DMN tables (routing.dmn, settings.dmn) edited with dmn-js: exposes window.LianxinDmnModeler for the designer page.
+import DmnModeler from "dmn-js/lib/Modeler";
+import "dmn-js/dist/assets/diagram-js.css";
+import "dmn-js/dist/assets/dmn-js-shared.css";
+import "dmn-js/dist/assets/dmn-js-drd.css";
+import "dmn-js/dist/assets/dmn-js-decision-table.css";
+import "dmn-js/dist/assets/dmn-js-decision-table-controls.css";
+import "dmn-js/dist/assets/dmn-js-literal-expression.css";
+import "dmn-js/dist/assets/dmn-font/css/dmn-embedded.css";
+
+import { TranslateZhModule } from "../lib/translate-zh.js";
+
+export function createDmnModeler(container) {
+  return new DmnModeler({
+    container,
+    common: { additionalModules: [TranslateZhModule] },
+  });
+}
+
+window.LianxinDmnModeler = { create: createDmnModeler };
