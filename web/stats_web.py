@@ -5,8 +5,8 @@ ids; the cases behind a number (drill-down); unit rankings; the annual report da
 Pages: `/stats` (dashboard: charts, rankings, drill-down links, exports), `/stats/cases` (the cases behind a
 number, linking to `/cases/<id>`), `/stats/export.xlsx`.
 
-Who sees what: admin and auditor every unit; the bureau, joint-meeting offices, leaders and county petition
-offices the units they serve (with subunits where their role says so). A period that has a frozen snapshot is
+Who sees what: admin, auditor, the bureau and the joint-meeting offices every unit (as the four lists); leaders and county petition
+offices only the units they serve (with subunits where their role says so). A period that has a frozen snapshot is
 answered from it unless `live=1` is asked.
 """
 from __future__ import annotations
@@ -28,7 +28,7 @@ from .auth import ApiError, Principal, current_principal, require_login
 bp = Blueprint("stats", __name__)
 
 STATS_ROLES = ("bureau", "jointmeeting", "leader", "county_office", "admin", "auditor")
-SEE_ALL_ROLES = ("admin", "auditor")
+SEE_ALL_ROLES = ("admin", "auditor", "bureau", "jointmeeting")  # as GET /api/registers
 FREEZE_ROLES = ("bureau", "admin")
 LEVELS = ("county", "city", "unit")
 
@@ -257,8 +257,10 @@ def dashboard():
         "drill": url_for("stats.drill"),
         "query": {k: v for k, v in args.items() if k in ("period", "unit", "from", "to", "live")},
     }
+    query = chart_data["query"]
+    period_value = "" if args.get("from") else (args.get("period") or result["period"]["label"])
     return render_template("stats/dashboard.html", result=result, kpis=kpis, rankings=rows, choices=choices,
-                           args=args, chart_data=json.dumps(chart_data, ensure_ascii=False),
+                           args=args, query=query, period_value=period_value, chart_data=json.dumps(chart_data, ensure_ascii=False),
                            annual=_annual_from_args(c, p, {"year": result["period"]["to"][:4],
                                                            "unit": args.get("unit")}),
                            can_freeze=p.has_role(*FREEZE_ROLES))
@@ -274,8 +276,9 @@ def drill():
     cases = cases_behind(load_facts(c, kpi_settings(c)), kpi, which)
     chart = default_chart()
     names = {code: u.name for code, u in chart.units.items()}
+    back = {k: v for k, v in request.args.items() if k in ("period", "unit", "from", "to", "live")}
     return render_template("stats/cases.html", kpi=kpi, which=which, cases=cases, result=result, names=names,
-                           args=request.args)
+                           back=back)
 
 
 @bp.get("/stats/export.xlsx")

@@ -88,7 +88,7 @@ class Builder:
 
 
 def build_scenario(c, freeze=None) -> Builder:
-    """The cases of the table above. `freeze(builder)` is called at 2026-03-25 09:00, between the steps."""
+    """The cases of the table above. `freeze(builder)` is called at 2026-03-16 08:00, between the steps."""
     with c.session_factory() as s, s.begin():
         load_organisation(s, ROOT / "processes" / "organisation.yaml", demo_users=True)
     c.runtime.deploy(collect_files([str(ROOT / "processes")]), actor="test")
@@ -124,12 +124,11 @@ def build_scenario(c, freeze=None) -> Builder:
     b.do("H", "提出初步化解意见（7个工作日）", {"track_resolved": True, "opinion": "已化解"})
     b.when("2026-03-10T09:00:00").rate("B", "基本满意").message("A", "复查申请", {"review_reason": "不服"})
     b.when("2026-03-12T09:00:00").message("B", "复查申请", {"review_reason": "不服"})
+    if freeze is not None:
+        freeze(b.when("2026-03-16T08:00:00"))
     b.when("2026-03-16T09:00:00").accept("D")
     b.when("2026-03-20T09:00:00").accept("E")
     b.do("B", "复查并出具复查意见", {"review_decision": "维持", "review_opinion": "维持"})
-    b.when("2026-03-25T09:00:00")
-    if freeze is not None:
-        freeze(b)
     b.when("2026-04-15T09:00:00").do("A", "复查并出具复查意见", {"review_decision": "维持", "review_opinion": "维持"})
     b.when("2026-04-25T09:00:00")
     return b
