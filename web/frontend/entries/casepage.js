@@ -19,18 +19,37 @@ async function showCaseDiagram(container) {
   await viewer.importXML(state.xml);
   const canvas = viewer.get("canvas");
   const registry = viewer.get("elementRegistry");
+  // A live sub-process is a scope around the position, outlined only; tasks and events are filled.
   const mark = (id, cls) => {
-    if (registry.get(id)) {
-      canvas.addMarker(id, cls);
+    const element = registry.get(id);
+    if (element) {
+      const scope = element.type === "bpmn:SubProcess" && cls === "lx-active";
+      canvas.addMarker(id, scope ? "lx-active-scope" : cls);
     }
   };
   state.completed.forEach((id) => mark(id, "lx-completed"));
   state.active.forEach((id) => mark(id, "lx-active"));
   Object.entries(state.alerts || {}).forEach(([id, alert]) => mark(id, `lx-alert-${alert}`));
-  canvas.zoom("fit-viewport", "auto");
+  focusOn(canvas, (state.tasks || []).map((id) => registry.get(id)).find(Boolean));
   container.dataset.ready = "1";
   container.dataset.active = state.active.join(" ");
   return viewer;
+}
+
+// Whole diagram when the case has no open task; else the open task centred at a readable scale.
+function focusOn(canvas, element) {
+  canvas.zoom("fit-viewport", "auto");
+  if (!element || canvas.zoom() >= 0.8) {
+    return;
+  }
+  canvas.zoom(0.85);
+  const box = canvas.viewbox();
+  canvas.viewbox({
+    x: element.x + element.width / 2 - box.width / 2,
+    y: element.y + element.height / 2 - box.height / 2,
+    width: box.width,
+    height: box.height,
+  });
 }
 
 document.addEventListener("DOMContentLoaded", () => {
