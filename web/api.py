@@ -134,8 +134,12 @@ def visible_case_or_404(case_id: int):
 @bp.get("/cases/<int:case_id>")
 def get_case(case_id: int):
     visible_case_or_404(case_id)
-    view = container().runtime.get_case(case_id)
-    return ok(view.to_dict())
+    view = container().runtime.get_case(case_id).to_dict()
+    if current_principal().has_role("auditor"):  # auditors read petitioners' personal data masked
+        from services.audit_export import mask
+
+        view["data"] = mask(view["data"])
+    return ok(view)
 
 
 @bp.get("/cases/<int:case_id>/history")
@@ -147,7 +151,7 @@ def case_history(case_id: int):
     visible_case_or_404(case_id)
     p = current_principal()
     filters = parse_filters(request.args)
-    return ok({"masked": masked_for(p), "events": [
+    return ok({"masked": masked_for(p, case_id), "events": [
         {k: e[k] for k in ("seq", "at", "actor", "type", "type_label", "element_id", "element_name", "data",
                            "changes", "changes_source", "changes_label")}
         for e in history_entries(case_id, filters, p)]})
@@ -190,7 +194,7 @@ def replay_case(case_id: int):
     from .audit_web import masked_for
     from services.audit_export import mask
 
-    if masked_for(current_principal()):
+    if masked_for(current_principal(), case_id):
         snap["data"] = mask(snap["data"])
     return ok(snap)
 
@@ -353,8 +357,21 @@ def complete_task(task_id: int):
     expected = payload.get("version")
     if expected is not None and not isinstance(expected, int):
         raise ApiError(400, "malformed", "version 必须是整数（version must be an integer）")
+    _check_task_form(item, data)
     view = container().runtime.complete(task_id, data, actor=p.username, expected_version=expected)
     return ok(view.to_dict())
+
+
+def _check_task_form(item: WorkItem, data: dict) -> None:
+    """The API accepts what the task's form page accepts: data is validated against the task's JSON Schema."""
+    from . import forms
+    from .handling_web import form_schema
+
+    schema = form_schema(item)
+    errors = forms.validate(schema, data) if schema else {}
+    if errors:
+        raise ApiError(422, "invalid", "表单内容有误，未保存，请按提示修改（invalid form data, nothing was saved）",
+                       forms.error_list(schema, errors))
 
 
 # ---------------------------------------------------------------- clock (demo and tests)

@@ -33,9 +33,6 @@ log = logging.getLogger("lianxin.audit")
 READ_ONLY_ROLES = {"auditor"}
 # Sign-in and sign-out change no case: the only unsafe requests a read-only user may make.
 ALWAYS_ALLOWED = {"api.create_session", "api.delete_session", "ui.login_page", "ui.logout"}
-# Roles that handle petitions and need the petitioner's contact details; every other role sees them masked.
-PERSONAL_DATA_ROLES = ("registrar", "unit_handler", "county_office", "bureau", "jointmeeting", "leader",
-                       "review_body")
 AUDIT_ROLES = ("auditor", "admin")
 EXPORT_FORMATS = tuple(audit_export.EXPORTERS)
 
@@ -44,8 +41,16 @@ def container():
     return current_app.extensions["lianxin"]
 
 
-def masked_for(p: Principal | None) -> bool:
-    return p is None or not p.has_role(*PERSONAL_DATA_ROLES)
+def masked_for(p: Principal | None, case_id: int) -> bool:
+    """Personal data is shown in full only where the case page shows it (petition offices, or the holder of an
+    open task of this case that needs it: `casepage_web.petitioner_detail_allowed`); auditors always read it
+    masked."""
+    from .casepage_web import petitioner_detail_allowed
+
+    if p is None or p.role_names <= READ_ONLY_ROLES:
+        return True
+    with container().extras["read_sessions"]() as s:
+        return not petitioner_detail_allowed(s, p, case_id)
 
 
 # ---------------------------------------------------------------- app-wide rules
@@ -142,7 +147,7 @@ def parse_filters(args) -> audit_export.Filters:
 
 def history_entries(case_id: int, filters: audit_export.Filters | None, p: Principal | None) -> list[dict]:
     events = container().runtime.history(case_id)
-    return audit_export.entries(events, filters, masked=masked_for(p))
+    return audit_export.entries(events, filters, masked=masked_for(p, case_id))
 
 
 def verification(case_id: int) -> dict:
@@ -162,7 +167,7 @@ def export_response(case_id: int, fmt: str, p: Principal, args) -> Response:
         log.exception("access log: export of case %s refused, the access could not be recorded", case_id)
         raise ApiError(503, "access_log_unavailable",
                        _("无法记录本次导出，导出已取消，请稍后重试或联系系统管理员。")) from None
-    masked = masked_for(p)
+    masked = masked_for(p, case_id)
     report = audit_export.Report(
         case=facts, entries=history_entries(case_id, filters, p), exported_by=p.username,
         exported_at=container().clock.now(), masked=masked, verification=verification(case_id),
@@ -237,7 +242,7 @@ def history(case_id: int):
     except ValueError as err:
         filter_error, filters = str(err), None
     events = container().runtime.history(case_id)
-    masked = masked_for(ctx["me_principal"])
+    masked = masked_for(ctx["me_principal"], case_id)
     shown = audit_export.entries(events, filters, masked=masked)
     actors = sorted({e["actor"] for e in events})
     types = sorted({e["type"] for e in events})
@@ -257,7 +262,7 @@ def replay(case_id: int):
               "element_id": e["element_id"], "actor": e["actor"],
               "at": audit_export.beijing(e["at"])} for e in events]
     config = {"case_id": case_id, "steps": steps, "api": f"/api/cases/{case_id}/replay",
-              "masked": masked_for(ctx["me_principal"])}
+              "masked": masked_for(ctx["me_principal"], case_id)}
     return render_template("audit/replay.html", config=config, diagram=main_diagram(case_id), **ctx)
 
 

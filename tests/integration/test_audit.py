@@ -107,6 +107,9 @@ def test_auditor_reads_everything_with_personal_data_masked(app, container):
     assert "138****5678" in raw and "410121********1234" in raw
     snap = client.get(f"/api/cases/{case_id}/replay").get_json()
     assert snap["data"]["petitioner"]["phone"] == "138****5678"
+    case = client.get(f"/api/cases/{case_id}").get_json()
+    assert case["data"]["petitioner"]["id_number"] == "410121********1234"
+    assert ADDRESS not in json.dumps(case, ensure_ascii=False)
     # a registrar needs the contact details and sees them
     registrar, _ = sign_in(app, "registrar")
     body = registrar.get(f"/api/cases/{case_id}/history").get_json()
