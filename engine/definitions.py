@@ -774,6 +774,9 @@ class _ProcessChecker:
         if literal is not None and not _valid_iso_timer(kind, literal):
             self.add(child, f"计时器值 \"{literal}\" 不是有效的 ISO 8601 {_TIMER_KIND_ZH[kind]}",
                      f"\"{literal}\" is not a valid ISO 8601 {kind}", element_id=event.get("id"))
+        for days in _literal_deadline_days(stripped):
+            self.add(child, f"期限天数必须是非负整数（如 5），收到 {days}",
+                     f"deadline days must be a whole number >= 0, got {days}", element_id=event.get("id"))
 
     def scripts(self) -> None:
         for task in self.elements("scriptTask"):
@@ -859,6 +862,25 @@ def _expression_problem(checks: _Checks, text: str, where: tuple[str, str]) -> t
 
 def _called_names(tree: ast.AST) -> list[str]:
     return [node.func.id for node in ast.walk(tree) if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)]
+
+
+def _literal_deadline_days(text: str) -> list[str]:
+    """Day counts written as literals in `workdays(n, ...)`/`days(n, ...)` that are not whole numbers >= 0: caught
+    here rather than when a case reaches the timer."""
+    try:
+        tree = ast.parse(text, mode="eval")
+    except SyntaxError:
+        return []
+    bad = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("workdays", "days") \
+                and node.args:
+            arg = node.args[0]
+            if isinstance(arg, ast.UnaryOp) and isinstance(arg.op, ast.USub) and isinstance(arg.operand, ast.Constant):
+                bad.append(ast.unparse(arg))
+            elif isinstance(arg, ast.Constant) and (not isinstance(arg.value, int) or isinstance(arg.value, bool)):
+                bad.append(ast.unparse(arg))
+    return bad
 
 
 def _string_literal(text: str) -> str | None:
