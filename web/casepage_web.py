@@ -380,3 +380,35 @@ def upload_json(case_id: int):
 def download_json(case_id: int, attachment_id: int):
     p = require_login()
     return _download(p, case_id, attachment_id)
+
+
+def _openapi_paths() -> dict:
+    from .openapi import _op, _path_id
+
+    case = [_path_id("id")]
+    attachment = case + [_path_id("attachment_id")]
+    return {
+        "/api/cases/{id}/diagram": {"get": _op(
+            "The BPMN of the case's definition version, with active and completed elements and task alerts",
+            "cases", params=case)},
+        "/api/cases/{id}/comments": {
+            "get": _op("Comments on the case and its tasks", "cases", params=case),
+            "post": _op("Add a comment (journaled); 422 when empty or too long", "cases", ok=201, params=case,
+                        body={"type": "object", "required": ["body"], "properties": {
+                            "body": {"type": "string", "maxLength": attachments.MAX_COMMENT_CHARS},
+                            "work_item_id": {"type": "integer"}}}),
+        },
+        "/api/cases/{id}/attachments": {
+            "get": _op("Attachments of the case (name, type, size, SHA-256, who, when)", "cases", params=case),
+            "post": _op("Upload one file as multipart field `file` (journaled); 413 when too large, 422 for a "
+                        "refused type", "cases", ok=201, params=case, multipart=True,
+                        body={"type": "object", "required": ["file"], "properties": {
+                            "file": {"type": "string", "format": "binary"},
+                            "work_item_id": {"type": "integer"}}}),
+        },
+        "/api/cases/{id}/attachments/{attachment_id}": {"get": _op(
+            "Download an attachment (Content-Disposition: attachment)", "cases", params=attachment)},
+    }
+
+
+OPENAPI_PATHS = _openapi_paths()

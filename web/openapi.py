@@ -27,6 +27,31 @@ def _path_id(name: str) -> dict:
     return {"name": name, "in": "path", "required": True, "schema": {"type": "integer"}}
 
 
+_HISTORY_FILTERS = [
+    {"name": "actor", "in": "query", "schema": {"type": "string"}, "description": "username, exact"},
+    {"name": "type", "in": "query", "schema": {"type": "string"},
+     "description": "event type, exact, or a prefix ending in '.' such as 'task.'"},
+    {"name": "element", "in": "query", "schema": {"type": "string"}, "description": "BPMN element id"},
+    {"name": "from", "in": "query", "schema": {"type": "string"},
+     "description": "date (Beijing day, inclusive) or ISO-8601 instant"},
+    {"name": "to", "in": "query", "schema": {"type": "string"},
+     "description": "date (Beijing day, inclusive) or ISO-8601 instant (exclusive)"},
+]
+
+
+def _export_op() -> dict:
+    op = _op("The case history as CSV, JSON, printable HTML or PDF (masked, with the verification result); "
+             "recorded in the access log", "audit",
+             params=[_path_id("id"), {"name": "format", "in": "query", "schema": {
+                 "type": "string", "enum": ["csv", "json", "html", "pdf"], "default": "json"}}] + _HISTORY_FILTERS)
+    op["responses"]["200"] = {"description": "the file", "content": {
+        "text/csv": {"schema": {"type": "string"}}, "application/json": {"schema": {"type": "object"}},
+        "text/html": {"schema": {"type": "string"}}, "application/pdf": {"schema": {"type": "string", "format": "binary"}}}}
+    op["responses"]["503"] = {"description": "the access could not be recorded; nothing exported",
+                              "content": {"application/json": {"schema": ERROR}}}
+    return op
+
+
 SPEC = {
     "openapi": "3.0.3",
     "info": {"title": "连心 Lianxin API", "version": "0.1.0",
@@ -57,7 +82,12 @@ SPEC = {
                         body={"type": "object", "properties": {"data": {"type": "object"}}}),
         },
         "/api/cases/{id}": {"get": _op("Case status, tasks, timers, incidents, data", "cases", params=[_path_id("id")])},
-        "/api/cases/{id}/history": {"get": _op("The case journal", "cases", params=[_path_id("id")])},
+        "/api/cases/{id}/history": {"get": _op(
+            "The case journal, filtered; each event with the data it changed (before, after), personal data masked "
+            "unless the caller needs it", "cases", params=[_path_id("id")] + _HISTORY_FILTERS)},
+        "/api/cases/{id}/access-log": {"get": _op("Who viewed or exported the case, when, from where (auditors, admins)",
+                                                  "audit", params=[_path_id("id")])},
+        "/api/cases/{id}/export": {"get": _export_op()},
         "/api/cases/{id}/verify": {"get": _op("Check the hash chain, then replay the journal against the stored state",
                                               "audit", params=[_path_id("id")])},
         "/api/cases/{id}/replay": {"get": _op("The case as it stood after event seq", "audit", params=[
@@ -114,8 +144,9 @@ SPEC = {
 
 @bp.get("/api/openapi.json")
 def openapi():
+    from .casepage_web import OPENAPI_PATHS as CASEPAGE_PATHS
     from .notifications_web import OPENAPI_PATHS
     from .public_web import OPENAPI_PATHS as PUBLIC_PATHS
 
-    spec = dict(SPEC, paths={**SPEC["paths"], **OPENAPI_PATHS, **PUBLIC_PATHS})
+    spec = dict(SPEC, paths={**SPEC["paths"], **OPENAPI_PATHS, **PUBLIC_PATHS, **CASEPAGE_PATHS})
     return jsonify(spec)

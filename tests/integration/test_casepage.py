@@ -197,3 +197,27 @@ def test_unknown_case_is_a_404_page(app):
     client, _ = sign_in(app, "admin")
     r = client.get("/cases/999999")
     assert r.status_code == 404 and "<html" in r.get_data(as_text=True)
+
+
+def test_an_accusation_case_page_only_on_the_discipline_track(app, container):
+    rt = container.runtime
+    view = rt.start("petition_case", {
+        "title": "举报某局长违规收费", "channel": "来信", "category": "劳动社保", "location": "county_a",
+        "nature": "检举控告", "request": "要求查处", "facts": "（略）", "registering_unit": "city_bureau",
+        "petitioner": PETITIONER}, actor="registrar")
+    rt.complete(task_named(rt, view.id, "分流研判").id, {"route": "检举控告"}, actor="registrar")
+    for user in ("registrar", "handler", "county", "admin"):
+        client, _ = sign_in(app, user)
+        r = client.get(f"/cases/{view.id}")
+        assert r.status_code == 403, user
+        assert "举报某局长违规收费" not in r.get_data(as_text=True)
+        assert client.get(f"/api/cases/{view.id}/diagram").status_code == 403, user
+    receiver, _ = sign_in(app, "cdi_a")
+    r = receiver.get(f"/cases/{view.id}")
+    assert r.status_code == 200 and "举报某局长违规收费" in r.get_data(as_text=True)
+
+
+def test_openapi_lists_the_case_file_endpoints(app):
+    client, _ = sign_in(app, "handler")
+    paths = client.get("/api/openapi.json").get_json()["paths"]
+    assert "post" in paths["/api/cases/{id}/attachments"] and "get" in paths["/api/cases/{id}/diagram"]
