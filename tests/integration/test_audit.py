@@ -203,6 +203,10 @@ def test_history_filters_and_before_after(app, container):
     rows = re.findall(r'<tr data-seq="(\d+)" data-type="([\w.]+)"', page)
     assert rows and {t for _, t in rows} == {e["type"] for e in events("?actor=handler")}
     assert "已电话联系 138****5678" in page and PHONE not in page
+    english = auditor.get(f"/audit/cases/{case_id}?lang=en").get_data(as_text=True)
+    assert "Integrity check" in english and "Verified" in english and "Step completed" in english
+    replay = auditor.get(f"/audit/cases/{case_id}/replay?lang=en").get_data(as_text=True)
+    assert "Step {n} of {total}" in replay and "Deadlines as they stood" in replay
 
 
 # ---------------------------------------------------------------- replay
