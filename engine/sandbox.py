@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import copy
 import difflib
 import functools
 import operator
@@ -515,9 +516,16 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
         external_context = external_context or {}
         self._refuse_overwrites(context, external_context)
         injected = {**self.helpers, **external_context, **self._fixed}
+        # A script that fails changes nothing: its partial writes (how far an endless loop got before the CPU
+        # budget stopped it depends on the machine) would make the stored state differ from any replay.
+        before = copy.deepcopy(context)
         context.update(injected)
         try:
             self._run(compiled, context, exec)
+        except BaseException:
+            context.clear()
+            context.update(before)
+            raise
         finally:
             for key in list(context):
                 if key in injected or key in _RESERVED or callable(context[key]):
