@@ -14,7 +14,7 @@ from typing import Any
 from jsonschema import Draft202012Validator, FormatChecker
 
 LONG_TEXT = 200  # strings allowed to be longer than this get a textarea
-RADIO_MAX = 4  # enums with at most this many choices are radio buttons, else a select
+RADIO_MAX = 5  # enums with at most this many choices are radio buttons, else a select
 
 
 @dataclass

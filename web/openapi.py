@@ -52,6 +52,18 @@ def _export_op() -> dict:
     return op
 
 
+_PERSON = {"type": "object", "required": ["name"], "properties": {
+    "name": {"type": "string"}, "id_number": {"type": "string"}, "phone": {"type": "string"},
+    "address": {"type": "string"}}}
+_REGISTRATION = {"type": "object", "required": ["channel", "title", "request", "category", "location"], "properties": {
+    "channel": {"type": "string"}, "title": {"type": "string"}, "request": {"type": "string"},
+    "facts": {"type": "string"}, "category": {"type": "string"}, "subcategory": {"type": "string"},
+    "location": {"type": "string"}, "respondent": {"type": "string"}, "nature": {"type": "string"},
+    "petitioners": {"type": "array", "items": _PERSON}, "group_visit": {"type": "boolean"},
+    "visitors_count": {"type": "integer"}, "merge_into": {"type": "integer"}, "dry_run": {"type": "boolean"}}}
+_HAND_OVER = {"type": "object", "required": ["to"], "properties": {"to": {"type": "string"}, "note": {"type": "string"}}}
+
+
 SPEC = {
     "openapi": "3.0.3",
     "info": {"title": "连心 Lianxin API", "version": "0.1.0",
@@ -81,6 +93,14 @@ SPEC = {
                         params=[{"name": "key", "in": "path", "required": True, "schema": {"type": "string"}}],
                         body={"type": "object", "properties": {"data": {"type": "object"}}}),
         },
+        "/api/cases": {"post": _op(
+            "Register a petition (channel, petitioners, category from processes/categories.yaml, location, title, "
+            "facts, request; a group visit elects at most 5 representatives). 201 {id, case_no, query_code, status}; "
+            "422 with details [{field, title, message}]; merge_into: the id of the original case to merge a repeat "
+            "into; dry_run: validate and list likely repeats only", "cases", ok=201, body=_REGISTRATION)},
+        "/api/cases/repeats": {"post": _op(
+            "Likely repeats of a registration (same ID number or phone, or same location and category with a "
+            "similar request, within 12 months); petitioners masked", "cases", body=_REGISTRATION)},
         "/api/cases/{id}": {"get": _op("Case status, tasks, timers, incidents, data", "cases", params=[_path_id("id")])},
         "/api/cases/{id}/history": {"get": _op(
             "The case journal, filtered; each event with the data it changed (before, after), personal data masked "
@@ -120,6 +140,10 @@ SPEC = {
             {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}}])},
         "/api/tasks/{id}/claim": {"post": _op("Claim", "tasks", params=[_path_id("id")])},
         "/api/tasks/{id}/unclaim": {"post": _op("Give back", "tasks", params=[_path_id("id")])},
+        "/api/tasks/{id}/reassign": {"post": _op("Reassign to a user of the task's unit holding its role (journaled)",
+                                                 "tasks", params=[_path_id("id")], body=_HAND_OVER)},
+        "/api/tasks/{id}/delegate": {"post": _op("Delegate to a user of the task's unit (journaled)", "tasks",
+                                                 params=[_path_id("id")], body=_HAND_OVER)},
         "/api/tasks/{id}/complete": {"post": _op("Complete with data; 409 when no longer open", "tasks",
                                                  params=[_path_id("id")], body={"type": "object", "properties": {
                                                      "data": {"type": "object"}, "version": {"type": "integer"}}})},

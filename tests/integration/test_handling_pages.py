@@ -157,3 +157,11 @@ def test_case_search_by_number_and_title_masked(app, container):
     assert no in page and "张*" in page and "张三" not in page
     assert "企业拖欠三个月工资" in c.get("/cases?q=拖欠").get_data(as_text=True)
     assert "没有找到案件" in signed_in(app, "handler_b").get(f"/cases?q={no}").get_data(as_text=True)
+
+
+def test_the_desk_in_english(app):
+    c = signed_in(app, "registrar")
+    page = c.get("/tasks?lang=en").get_data(as_text=True)
+    assert "All I may see" in page and "Save this filter as" in page
+    page = c.get("/register").get_data(as_text=True)
+    assert "Check for repeats and save" in page

@@ -14,7 +14,7 @@ SCHEMA = {
     "type": "object", "required": ["decision", "days"],
     "properties": {
         "decision": {"type": "string", "title": "决定", "enum": ["同意", "不同意"]},
-        "unit": {"type": "string", "title": "单位", "enum": ["a", "b", "c", "d", "e"]},
+        "unit": {"type": "string", "title": "单位", "enum": ["a", "b", "c", "d", "e", "f"]},
         "days": {"type": "integer", "title": "天数", "minimum": 1, "maximum": 30},
         "approved": {"type": "boolean", "title": "批准"},
         "urgent": {"type": "boolean", "title": "加急", "default": False},
