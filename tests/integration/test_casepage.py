@@ -108,6 +108,7 @@ def test_documents_html_and_pdf(app, container, case_id):
     assert r.status_code == 200 and "信访事项受理告知书" in html and case_no in html and "@media print" in html
     r = client.get(f"/cases/{case_id}/documents/acceptance.pdf")
     assert r.status_code == 200 and r.mimetype == "application/pdf" and r.data.startswith(b"%PDF")
+    assert f"Subject ({case_no})".encode() in r.data  # the PDF names the case it belongs to
     r = client.get(f"/cases/{case_id}/documents/transfer.html")
     assert r.status_code == 200 and "信访事项转送告知书" in r.get_data(as_text=True)
     r = client.get(f"/cases/{case_id}/documents/reply.html")

@@ -1,8 +1,9 @@
 """Notices built from case data: the right text, a clear refusal when data are missing, a real PDF."""
 from __future__ import annotations
 
-import zlib
+import base64
 import re
+import zlib
 
 import pytest
 
@@ -94,15 +95,37 @@ def test_pdf_is_a_pdf_with_the_cid_font_and_text():
     pdf = documents.render_pdf(n)
     assert pdf.startswith(b"%PDF-")
     assert b"STSong-Light" in pdf and b"UniGB-UCS2-H" in pdf
-    # the case number appears in the document information (title/subject)
-    assert b"XF4101212026030203000001" in pdf or b"XF4101212026030203000001" in _inflated(pdf)
+    assert b"Subject (XF4101212026030203000001)" in pdf  # document information names the case
+    text = _drawn_text(pdf)  # what the pages draw with the CID font (UCS-2 codes)
+    assert "信访事项受理告知书" in text and "编号：XF4101212026030203000001-受" in text
+    assert "东城县人力资源和社会保障局（盖章）" in text
 
 
 def _inflated(pdf: bytes) -> bytes:
+    """Page content streams, undoing reportlab's ASCII85 + Flate filters."""
     out = b""
-    for m in re.finditer(rb"stream\r?\n(.*?)\r?\nendstream", pdf, re.S):
+    for m in re.finditer(rb"stream\r?\n(.*?)\s*endstream", pdf, re.S):
+        raw = m.group(1).strip()
         try:
-            out += zlib.decompress(m.group(1))
-        except zlib.error:
+            if raw.endswith(b"~>"):
+                raw = base64.a85decode(raw[:-2])
+            out += zlib.decompress(raw)
+        except (ValueError, zlib.error):
             pass
     return out
+
+
+def _drawn_text(pdf: bytes) -> str:
+    """The text of every `(...) Tj` drawn in the two-byte CID font, decoded from UTF-16BE."""
+    out = []
+    for m in re.finditer(rb"/F2 [\d.]+ Tf [\d.]+ TL \((.*?)(?<!\\)\) Tj", _inflated(pdf), re.S):
+        raw = re.sub(rb"\\([0-7]{1,3}|.)", _unescape, m.group(1))
+        out.append(raw.decode("utf-16-be", errors="replace"))
+    return "".join(out)
+
+
+def _unescape(m: re.Match) -> bytes:
+    code = m.group(1)
+    if code[:1].isdigit():
+        return bytes([int(code, 8)])
+    return {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"f": b"\f"}.get(code, code)
