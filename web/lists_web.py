@@ -23,7 +23,7 @@ SEE_ALL_ROLES = ("admin", "auditor", "bureau", "jointmeeting")
 REGISTERS = ("leader_case", "stabilisation", "resolution", "supervision")
 # What each list shows of a row's data: responsibilities only.
 COLUMNS = {
-    "leader_case": (("leader", "包案领导"), ("task_force", "化解专班"), ("responsible_unit", "责任单位")),
+    "leader_case": (("leader", "包案领导"), ("task_force", "化解专班"), ("responsible_unit", "承办单位")),
     "stabilisation": (("leader", "责任领导"), ("item", "责任内容")),
     "resolution": (("item", "事项"), ("outcome", "处理结果")),
     "supervision": (("kind", "类型"), ("item", "督办事项")),

@@ -12,6 +12,7 @@ answered from it unless `live=1` is asked.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 from flask import Blueprint, Response, current_app, render_template, request, url_for
 from flask_babel import gettext as _
@@ -246,7 +247,7 @@ def dashboard():
                if u.kind in ("city", "county", "department", "petition_office") and (units is None or u.code in units)]
     kpis = {k["key"]: k for k in result["kpis"]}
     chart_data = {
-        "channels": [{"name": k["label"].replace("受理数", ""), "value": k["numerator"], "key": k["key"]}
+        "channels": [{"name": _(k["key"].split(".", 1)[1]), "value": k["numerator"], "key": k["key"]}
                      for k in result["kpis"] if k["group"] == "channel"],
         "rates": [{"name": kpis[key]["label"], "value": kpis[key]["value"], "key": key}
                   for key in ("timely_acceptance", "on_time_completion_rate", "on_time_reply_rate",
@@ -274,6 +275,8 @@ def drill():
     kpi = _find_kpi(result, request.args.get("kpi", ""))
     which = "denominator" if request.args.get("which") == "denominator" else "numerator"
     cases = cases_behind(load_facts(c, kpi_settings(c)), kpi, which)
+    for case in cases:
+        case["received"] = datetime.fromisoformat(case["received_at"])
     chart = default_chart()
     names = {code: u.name for code, u in chart.units.items()}
     back = {k: v for k, v in request.args.items() if k in ("period", "unit", "from", "to", "live")}
