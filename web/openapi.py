@@ -171,6 +171,7 @@ def openapi():
     from .casepage_web import OPENAPI_PATHS as CASEPAGE_PATHS
     from .notifications_web import OPENAPI_PATHS
     from .public_web import OPENAPI_PATHS as PUBLIC_PATHS
+    from .stats_web import OPENAPI_PATHS as STATS_PATHS
 
-    spec = dict(SPEC, paths={**SPEC["paths"], **OPENAPI_PATHS, **PUBLIC_PATHS, **CASEPAGE_PATHS})
+    spec = dict(SPEC, paths={**SPEC["paths"], **OPENAPI_PATHS, **PUBLIC_PATHS, **CASEPAGE_PATHS, **STATS_PATHS})
     return jsonify(spec)

@@ -155,3 +155,11 @@ def test_dashboard_and_exports(office):
     assert sheet.title == "领导包案责任清单"
     assert {row[0] for row in sheet.iter_rows(min_row=2, values_only=True)} == {b.case_nos["H"], b.case_nos["I"]}
     assert Client(app, "handler").get("/stats").status_code == 403
+
+
+def test_openapi_describes_the_statistics(office):
+    app, _b, _ = office
+    paths = Client(app, "bureau").get("/api/openapi.json").get_json()["paths"]
+    for path in ("/api/stats", "/api/stats/cases", "/api/stats/rankings", "/api/stats/annual", "/api/stats/snapshots"):
+        assert path in paths
+    assert {p["name"] for p in paths["/api/stats"]["get"]["parameters"]} == {"period", "from", "to", "unit", "live"}
