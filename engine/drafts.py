@@ -172,3 +172,35 @@ def element_names(text: str) -> dict[str, str]:
     tree = safe_parse_xml(text.encode("utf-8"), "diagram.bpmn")
     return {el.get("id"): el.get("name") or el.get("id") for el in tree.getroot().iter()
             if isinstance(el.tag, str) and el.get("id") and etree.QName(el).namespace == BPMN_NS}
+
+
+def warnings_of(files: list[SourceFile]) -> list[Problem]:
+    """What deployment accepts but a designer should know: a process marked not executable (as Signavio and
+    other tools export by default) is stored for documentation only and cannot be started, and the elements in
+    it that the engine could not run anyway are named, so nothing is dropped without a word."""
+    from .definitions import UNSUPPORTED_ELEMENTS
+
+    out = []
+    for f in files:
+        if not f.name.endswith(".bpmn"):
+            continue
+        try:
+            root = safe_parse_xml(f.content, f.name).getroot()
+        except DefinitionError:
+            continue  # reported as a problem by the deployment checks
+        for process in root.iter(f"{{{BPMN_NS}}}process"):
+            if process.get("isExecutable") == "true":
+                continue
+            label = process.get("name") or process.get("id")
+            out.append(Problem(f.name, process.sourceline, process.get("id"),
+                               f"流程“{label}”标记为不可执行（isExecutable=\"false\"）：部署后只作存档，不能启动；"
+                               f"要运行请在流程属性中勾选“可执行”（process is not executable）"))
+            for el in process.iter():
+                if not isinstance(el.tag, str) or etree.QName(el).namespace != BPMN_NS:
+                    continue
+                local = etree.QName(el).localname
+                if local in UNSUPPORTED_ELEMENTS:
+                    zh, en = UNSUPPORTED_ELEMENTS[local]
+                    out.append(Problem(f.name, el.sourceline, el.get("id"),
+                                       f"{local}“{el.get('name') or el.get('id')}”：{zh}（{en}）"))
+    return out

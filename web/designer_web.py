@@ -176,8 +176,10 @@ def discard_draft(key: str):
 @roles_required(*DESIGNERS)
 def validate(key: str):
     base_id, files = _edit_request()
-    problems = drafts.problems_of(container().runtime, _bundle(key, base_id, files))
-    return ok({"ok": not problems, "problems": [_problem(p) for p in problems]})
+    bundle = _bundle(key, base_id, files)
+    problems = drafts.problems_of(container().runtime, bundle)
+    return ok({"ok": not problems, "problems": [_problem(p) for p in problems],
+               "warnings": [_problem(p) for p in drafts.warnings_of(bundle)]})
 
 
 @bp.post("/api/designer/processes/<key>/deploy")

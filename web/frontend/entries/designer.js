@@ -188,8 +188,9 @@ class Designer {
     const res = await api("POST", `/api/designer/processes/${encodeURIComponent(this.key)}/validate`,
       { base_definition_id: this.baseId, files });
     if (!res.ok) { this.status(res.data.error ? res.data.error.message : "校验失败", "red"); return false; }
-    this.showProblems(res.data.problems);
-    if (res.data.ok) this.status("校验通过：可以部署", "green");
+    this.showProblems(res.data.problems, res.data.warnings || []);
+    if (res.data.ok && (res.data.warnings || []).length) this.status("校验通过，但有需要注意的事项（见下方）", "yellow");
+    else if (res.data.ok) this.status("校验通过：可以部署", "green");
     else this.status(`发现 ${res.data.problems.length} 个问题，请按下方列表修改`, "red");
     return res.data.ok;
   }
@@ -256,7 +257,7 @@ class Designer {
     a.click();
   }
 
-  showProblems(problems) {
+  showProblems(problems, warnings = []) {
     this.problems = problems;
     const canvas = this.modeler.get("canvas");
     const overlays = this.modeler.get("overlays");
@@ -266,10 +267,12 @@ class Designer {
     this.marked = [];
     const list = $("#problem-list");
     list.innerHTML = "";
-    $("#designer-problems").hidden = !problems.length;
+    $("#designer-problems").hidden = !problems.length && !warnings.length;
+    $("#designer-problems h2").textContent = problems.length ? "需要修改的问题" : "请注意";
     const byElement = {};
-    for (const p of problems) {
+    for (const p of [...problems, ...warnings.map((w) => ({ ...w, warning: true }))]) {
       const li = document.createElement("li");
+      if (p.warning) li.classList.add("warning");
       const shape = p.file === this.mainFile && p.element_id ? registry.get(p.element_id) : null;
       const name = shape ? (shape.businessObject.name || p.element_id) : (p.element_id || "");
       li.innerHTML = "";
@@ -288,7 +291,7 @@ class Designer {
           this.modeler.get("selection").select(shape);
           canvas.scrollToElement(shape);
         });
-        (byElement[p.element_id] = byElement[p.element_id] || []).push(p.message);
+        if (!p.warning) (byElement[p.element_id] = byElement[p.element_id] || []).push(p.message);
       } else if (p.file !== this.mainFile && this.files[p.file] && p.file.endsWith(".dmn")) {
         li.classList.add("clickable");
         li.addEventListener("click", () => this.showFile(p.file));
