@@ -22,7 +22,7 @@ from flask_babel import gettext as _
 from sqlalchemy import or_, select
 
 from engine import access_log
-from engine.store import Case, ProcessDefinition
+from engine.store import Case, JournalEvent, ProcessDefinition
 from services import audit_export
 
 from .auth import ApiError, Principal, current_principal
@@ -133,7 +133,7 @@ def case_facts(case_id: int) -> dict:
         if case is None:
             raise ApiError(404, "not_found", _("案件 %(id)s 不存在。", id=case_id))
         definition = s.get(ProcessDefinition, case.definition_id)
-        return {"id": case.id, "case_no": case.case_no, "process_key": case.process_key, "status": case.status,
+        return {"id": case.id, "case_no": case_numbers(s, [case.id]).get(case.id), "process_key": case.process_key, "status": case.status,
                 "definition_version": definition.version if definition else None, "created_at": case.created_at,
                 "updated_at": case.updated_at, "started_by": case.started_by, "last_seq": case.last_seq}
 
@@ -202,6 +202,41 @@ def main_diagram(case_id: int) -> str | None:
     return None
 
 
+# ---------------------------------------------------------------- case numbers
+
+_CASE_NO = re.compile(r"XF\d{6}\d{8}\d{2}(\d{6})")
+
+
+def case_numbers(s, ids: list[int]) -> dict[int, str]:
+    """The case number of each case: the column when set at start, else the number the registration step wrote
+    into the case data (found in its journal: a completed step whose changes set `case_no`)."""
+    found = {i: n for i, n in s.execute(select(Case.id, Case.case_no).where(Case.id.in_(ids))) if n}
+    missing = [i for i in ids if i not in found]
+    if missing:
+        rows = s.execute(select(JournalEvent.case_id, JournalEvent.data).where(
+            JournalEvent.case_id.in_(missing), JournalEvent.type == "task.completed",
+            JournalEvent.data.contains('"case_no":[')).order_by(JournalEvent.seq))
+        for case_id, data in rows:
+            value = ((json.loads(data).get("changes") or {}).get("case_no") or [None, None])[1]
+            if isinstance(value, str) and value:
+                found[case_id] = value
+    return found
+
+
+def find_cases(s, given: str) -> list[int]:
+    """Case ids for a case number (XF…, whose last six digits are the internal id modulo a million) or an id."""
+    given = given.strip()
+    m = _CASE_NO.fullmatch(given.upper())
+    if m:
+        candidates = [int(m.group(1)) + k * 1_000_000 for k in range(20)]
+        numbers = case_numbers(s, candidates)
+        return [i for i in candidates if numbers.get(i) == given.upper()]
+    hits = list(s.scalars(select(Case.id).where(Case.case_no == given)))
+    if given.isdigit() and s.get(Case, int(given)) is not None and int(given) not in hits:
+        hits.append(int(given))
+    return hits
+
+
 # ---------------------------------------------------------------- pages
 
 def _page_principal():
@@ -218,12 +253,11 @@ def index():
     with c.extras["read_sessions"]() as s:
         query = select(Case).order_by(Case.updated_at.desc(), Case.id.desc()).limit(50)
         if q:
-            cond = Case.case_no.ilike(f"%{q}%")
-            if q.isdigit():
-                cond = or_(cond, Case.id == int(q))
-            query = query.where(cond)
-        cases = [{"id": r.id, "case_no": r.case_no, "process_key": r.process_key, "status": r.status,
-                  "updated_at": r.updated_at, "events": r.last_seq} for r in s.scalars(query)]
+            query = query.where(or_(Case.id.in_(find_cases(s, q)), Case.case_no.ilike(f"%{q}%")))
+        rows = list(s.scalars(query))
+        numbers = case_numbers(s, [r.id for r in rows])
+        cases = [{"id": r.id, "case_no": numbers.get(r.id), "process_key": r.process_key, "status": r.status,
+                  "updated_at": r.updated_at, "events": r.last_seq} for r in rows]
         recent = access_log.recent(s, limit=30)
     return render_template("audit/index.html", cases=cases, q=q, recent=recent)
 

@@ -135,39 +135,37 @@ def audit_verify(cases) -> None:
     """Check each case (case number or internal id; none: every case): its journal's hash chain, then a replay of
     the journal against the stored state. Progress on stderr. Exit 0 all verified, 1 any case failed (each named
     with its first bad event), 2 a named case does not exist."""
-    from sqlalchemy import or_, select
+    from sqlalchemy import select
     from tqdm import tqdm
 
     from engine.store import Case
 
+    from .audit_web import case_numbers, find_cases
+
     c = _container()
     with c.session_factory() as s:
         if not cases:
-            targets = list(s.execute(select(Case.id, Case.case_no).order_by(Case.id)))
+            ids = list(s.scalars(select(Case.id).order_by(Case.id)))
         else:
-            targets, missing = [], []
+            ids, missing = [], []
             for given in cases:
-                cond = Case.case_no == given
-                if given.isdigit():
-                    cond = or_(cond, Case.id == int(given))
-                row = s.execute(select(Case.id, Case.case_no).where(cond).limit(1)).first()
-                if row is None:
-                    missing.append(given)
-                elif row not in targets:
-                    targets.append(row)
+                hits = find_cases(s, given)
+                missing.extend([] if hits else [given])
+                ids.extend(i for i in hits if i not in ids)
             if missing:
                 click.echo(f"找不到案件：{'、'.join(missing)}（no such case; give a case number or id）", err=True)
                 sys.exit(2)
     bad = []
-    for case_id, case_no in tqdm(targets, desc="verify", unit="case", file=sys.stderr):
+    for case_id in tqdm(ids, desc="verify", unit="case", file=sys.stderr):
         result = c.runtime.verify(case_id)
         if not result.ok:
-            bad.append((case_id, case_no, result))
-    for case_id, case_no, result in bad:
-        name = f"{case_no}（{case_id}）" if case_no else str(case_id)
-        click.echo(f"案件 {case_id}: 第 {result.first_bad_seq} 号事件起校验失败：{result.reason}"
-                   + (f" [{name}]" if case_no else ""))
-    click.echo(f"{len(targets) - len(bad)}/{len(targets)} 个案件校验通过")
+            bad.append((case_id, result))
+    with c.session_factory() as s:
+        numbers = case_numbers(s, [case_id for case_id, _ in bad])
+    for case_id, result in bad:
+        suffix = f" [{numbers[case_id]}]" if case_id in numbers else ""
+        click.echo(f"案件 {case_id}: 第 {result.first_bad_seq} 号事件起校验失败：{result.reason}{suffix}")
+    click.echo(f"{len(ids) - len(bad)}/{len(ids)} 个案件校验通过")
     sys.exit(1 if bad else 0)
 
 

@@ -123,6 +123,7 @@ def test_views_and_exports_are_recorded_and_shown_to_auditors(app, container):
     case_id = a_case(container)
     handler, _ = sign_in(app, "handler")
     assert handler.get(f"/api/cases/{case_id}").status_code == 200
+    assert handler.get(f"/cases/{case_id}").status_code == 200  # the case page (another area) is recorded too
     assert handler.get(f"/api/cases/{case_id}/access-log").status_code == 403
     auditor, _ = sign_in(app, "auditor")
     assert auditor.get(f"/audit/cases/{case_id}").status_code == 200
@@ -132,6 +133,7 @@ def test_views_and_exports_are_recorded_and_shown_to_auditors(app, container):
     entries = auditor.get(f"/api/cases/{case_id}/access-log").get_json()["entries"]
     seen = {(e["username"], e["what"], e["status"]) for e in entries}
     assert ("handler", "api.get_case", 200) in seen
+    assert ("handler", "casepage.case_page", 200) in seen
     assert ("handler", "api.case_access_log", 403) in seen
     assert ("auditor", "audit.history", 200) in seen
     assert ("auditor", "api.replay_case", 200) in seen
