@@ -227,4 +227,4 @@ def test_openapi_lists_the_case_file_endpoints(app):
 def test_case_page_in_english(app, case_id):
     client, _ = sign_in(app, "handler")
     html = client.get(f"/cases/{case_id}?lang=en").get_data(as_text=True)
-    assert "Open tasks" in html and "Deadlines" in html and "What happened" in html and "当前待办" not in html
+    assert "Open tasks" in html and "Time limits" in html and "What happened" in html and "当前待办" not in html
