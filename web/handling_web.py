@@ -33,6 +33,9 @@ REGISTER_ROLES = ("registrar", "county_office", "bureau", "admin")
 REGISTER_SCHEMA = "petition_register.schema.json"
 PAGE_SIZE = 20
 FILTER_KEYS = ("scope", "process", "task", "unit", "overdue", "channel")
+# Tasks whose handler talks to the petitioner: triage at the desk, the written reply, the follow-up call. Only
+# there are name, phone and address shown in full (to the person who may act on the task); elsewhere masked.
+NEEDS_CONTACT = {"Task_triage", "Task_handle", "Task_rating"}
 
 
 def container():
@@ -208,6 +211,13 @@ def colleagues(item: WorkItem, kind: str) -> list[tuple[str, str]]:
         return sorted(set(s.execute(q).all()))
 
 
+def colleagues_in(unit: str) -> list[tuple[str, str]]:
+    with container().extras["read_sessions"]() as s:
+        return sorted(set(s.execute(select(User.username, User.display_name)
+                                    .join(Membership, Membership.user_id == User.id)
+                                    .where(Membership.unit_code == unit, User.active.is_(True))).all()))
+
+
 def hand_over(p: Principal, task_id: int, to_user: str, kind: str, note: str):
     with container().extras["read_sessions"]() as s:
         item = visibility.work_item_for_action(s, p, task_id)
@@ -243,7 +253,9 @@ def register():
                 errors["merge_into"] = _("请选择要并入的原件")
             else:
                 done = register_petition(p, values, merge_into)
-                return render_template("handling/registered.html", done=done)
+                upload = "casepage.upload_form" in current_app.view_functions
+                return render_template("handling/registered.html", done=done,
+                                       upload_url=url_for("casepage.upload_form", case_id=done.id) if upload else None)
         if errors:
             flash(_("登记内容有误，未保存。请按提示修改后重新提交。"), "error")
     return render_template("handling/register.html", fields={f.name: f for f in forms.build_fields(schema, values, errors)},
@@ -311,13 +323,15 @@ def tasks():
         saved = s.scalars(select(SavedTaskFilter).where(SavedTaskFilter.username == p.username)
                           .order_by(SavedTaskFilter.name)).all()
     names = unit_names()
+    people = {u: colleagues_in(u) for u in {w.unit for w, *_ in rows if w.unit}}
     items = []
     for w, summary, petitioner, case_no in rows:
         alert, left = c.runtime.alert(w.due_at, now)
         items.append({"task": task_view(w), "summary": json.loads(summary or "{}"), "petitioner": petitioner or "",
                       "case_no": case_no, "alert": alert, "workdays_left": left,
                       "unit_name": names.get(w.unit or "", w.unit or ""),
-                      "may_act": visibility.may_act_on(p, w)})
+                      "may_act": visibility.may_act_on(p, w),
+                      "colleagues": [x for x in people.get(w.unit, []) if x[0] != p.username]})
     return render_template("handling/tasks.html", items=items, f=f, choices=choices, saved=saved, names=names,
                            page=page, pages=max(ceil((total or 0) / PAGE_SIZE), 1), total=total,
                            channels=list(CHANNEL_CODES), me_name=p.username,
@@ -443,12 +457,14 @@ def task_form(task_id: int):
     alert, left = c.runtime.alert(item.due_at, c.clock.now())
     facts = {k: view.data.get(k) for k in ("case_no", "title", "channel", "category", "subcategory", "location",
                                             "respondent", "request", "facts") if view.data.get(k)}
-    return render_template("handling/task.html", item=item, view=view, facts=facts,
-                           petitioners=[_masked(x) for x in (view.data.get("petitioners")
-                                                              or [view.data.get("petitioner") or {}]) if x],
+    may_act = visibility.may_act_on(p, item) and item.state == "open"
+    people = [x for x in (view.data.get("petitioners") or [view.data.get("petitioner") or {}]) if x]
+    full = may_act and item.element_id in NEEDS_CONTACT
+    return render_template("handling/task.html", item=item, view=view, facts=facts, full_contact=full,
+                           petitioners=people if full else [_masked(x) for x in people],
                            fields=forms.build_fields(schema, values, errors), errors=errors, stale=stale,
                            schema_title=schema.get("title", item.name), alert=alert, workdays_left=left,
-                           may_act=visibility.may_act_on(p, item) and item.state == "open",
+                           may_act=may_act,
                            version=request.form.get("version", view.version) if stale is False else view.version,
                            names=unit_names())
 

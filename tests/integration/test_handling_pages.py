@@ -165,3 +165,45 @@ def test_the_desk_in_english(app):
     assert "All I may see" in page and "Save this filter as" in page
     page = c.get("/register").get_data(as_text=True)
     assert "Check for repeats and save" in page
+
+
+def test_an_overdue_item_turns_red_when_the_clock_moves(app, container):
+    from datetime import timedelta
+
+    view = _dispatched(app, container)
+    c = signed_in(app, "handler")
+    row = re.search(r'<tr data-task="\d+">.*?</tr>', c.get("/tasks").get_data(as_text=True), re.S).group(0)
+    assert 'class="alert green"' in row
+    assert "没有符合条件的待办任务" in c.get("/tasks?overdue=1").get_data(as_text=True)
+    container.clock.set(container.clock.now() + timedelta(days=20))
+    page = c.get("/tasks?overdue=1").get_data(as_text=True)
+    assert 'class="alert red"' in page and "已超期" in page and "超期" in page
+    assert view.tasks[0].name in page
+
+
+def test_contact_details_in_full_only_where_the_task_needs_them(app, container):
+    c = signed_in(app, "registrar")
+    register(c, FORM)
+    triage = container.runtime.get_case(1).tasks[0]
+    page = c.get(f"/tasks/{triage.id}").get_data(as_text=True)
+    assert "张三 13812345678" in page  # the registrar triaging talks to the petitioner
+    container.runtime.complete(triage.id, {"route": "交办转送"}, actor="registrar")
+    sign = container.runtime.get_case(1).tasks[0]
+    page = signed_in(app, "handler").get(f"/tasks/{sign.id}").get_data(as_text=True)
+    assert "张* 138****5678" in page and "13812345678" not in page
+
+
+def test_reassign_from_the_task_list_to_a_colleague(app, container):
+    c = signed_in(app, "registrar")
+    register(c, FORM)
+    triage = container.runtime.get_case(1).tasks[0]
+    page = c.get("/tasks").get_data(as_text=True)
+    assert '<option value="designer">' in page  # colleagues of the unit offered
+    r = c.post(f"/tasks/{triage.id}/reassign", data={"csrf_token": csrf(page), "to": "handler"})
+    assert r.status_code == 302
+    assert "只能移交给" in c.get("/tasks").get_data(as_text=True)  # not of the unit: refused, nothing changed
+    assert container.runtime.get_case(1).tasks[0].assignee is None
+    r = c.post(f"/tasks/{triage.id}/delegate", data={"csrf_token": csrf(page), "to": "designer"})
+    assert r.status_code == 302
+    assert container.runtime.get_case(1).tasks[0].assignee == "designer"
+    assert "任务已移交给 designer" in c.get("/tasks").get_data(as_text=True)
