@@ -20,7 +20,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from .db import Base
 from .store import ID, UTC_DT, Case, JournalEvent, WorkItem
 
-EVENT_TYPES = ("case.started", "task.completed", "service.called")
+EVENT_TYPES = ("case.started", "task.completed", "service.called", "deadline.computed")
 SERVICE_HANDLERS = ("issue_case_number", "resolve_responsible_unit", "dispatch_case")
 
 

@@ -98,8 +98,10 @@ def build_facts(cases: Iterable, items: Iterable, events: Iterable, settings: Kp
         if e.case_id in by_case:
             event_rows.setdefault(e.case_id, []).append(e)
     for case_id, facts in by_case.items():
-        _apply_events(facts, event_rows.get(case_id, []), settings)
-        _apply_items(facts, sorted(item_rows.get(case_id, []), key=lambda w: (w.created_at, w.id)), settings,
+        events_of_case = event_rows.get(case_id, [])
+        _apply_events(facts, events_of_case, settings)
+        items_of_case = sorted(item_rows.get(case_id, []), key=lambda w: (w.created_at, w.id))
+        _apply_items(facts, _with_due_dates(items_of_case, events_of_case, settings), settings,
                      level_of or (lambda unit: ""))
         if not facts.unit:
             facts.unit = facts.location
@@ -158,6 +160,38 @@ def _apply_events(f: CaseFacts, events: list, settings: KpiSettings) -> None:
                 f.rating, f.rated_at = value, e.at
     if pending_signoff is not None and f.closed_at is None:
         f.closed_at = pending_signoff
+
+
+def _with_due_dates(items: list, events: list, settings: KpiSettings) -> list:
+    """A work item created after its limit had already passed has no due date of its own (its timer fired at
+    once): take the due instant the journal recorded for that timer when the item was created."""
+    timers = settings.elements.get("limit_timers") or {}
+    computed: dict[str, list] = {}
+    for e in events:
+        if e.type == "deadline.computed":
+            due = json.loads(e.data or "{}").get("due_at")
+            if due:
+                computed.setdefault(e.element_id, []).append((e.at, datetime.fromisoformat(due)))
+    out = []
+    for w in items:
+        if w.due_at is None and w.element_id in timers:
+            known = [due for at, due in computed.get(timers[w.element_id], []) if at <= w.created_at]
+            if known:
+                w = _Item(w.id, w.case_id, w.element_id, w.unit, w.state, w.created_at, known[-1], w.completed_at)
+        out.append(w)
+    return out
+
+
+@dataclass(frozen=True)
+class _Item:
+    id: int
+    case_id: int
+    element_id: str
+    unit: str | None
+    state: str
+    created_at: datetime
+    due_at: datetime | None
+    completed_at: datetime | None
 
 
 def _deadline(w, code: str = "") -> Deadline:

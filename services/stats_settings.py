@@ -80,6 +80,14 @@ class KpiSettings:
         value = self.elements.get(name) or []
         return set(value) if isinstance(value, list) else set(value.keys())
 
+    def watched_elements(self) -> set[str]:
+        """Every element id whose work items or journal events the statistics read."""
+        out: set[str] = set()
+        for name in self.elements:
+            out |= self.ids(name)
+        out |= set((self.elements.get("limit_timers") or {}).values())
+        return out
+
     def route_values(self, name: str) -> set[str]:
         return set(self.routes.get(name) or [])
 

@@ -46,11 +46,8 @@ def kpi_settings(c, **overrides) -> KpiSettings:
 
 
 def load_facts(c, settings: KpiSettings):
-    elements = set()
-    for name in settings.elements:
-        elements |= settings.ids(name)
     with c.extras["read_sessions"]() as s:
-        rows = stats_store.load_rows(s, settings.process_keys, elements)
+        rows = stats_store.load_rows(s, settings.process_keys, settings.watched_elements())
     return build_facts(*rows, settings, level_of(default_chart()))
 
 
