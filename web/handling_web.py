@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from math import ceil
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from sqlalchemy import exists, func, or_, select
 
@@ -232,6 +233,9 @@ def hand_over(p: Principal, task_id: int, to_user: str, kind: str, note: str):
 
 # ---------------------------------------------------------------- registration page
 
+DONE_KEY = "handling_registered"  # session: form nonce -> the registration it saved (double submissions)
+
+
 @bp.route("/register", methods=["GET", "POST"])
 def register():
     p = page_principal(*REGISTER_ROLES)
@@ -239,6 +243,11 @@ def register():
     values: dict = {"channel": "来访", "petitioners": [{}]}
     errors: dict = {}
     repeats: list[dict] | None = None
+    nonce = request.form.get("nonce") or uuid.uuid4().hex
+    already = session.get(DONE_KEY, {}).get(nonce)
+    if request.method == "POST" and already:
+        flash(_("这份登记已经保存过，未重复登记。"), "warning")
+        return render_template("handling/registered.html", done=Registered(**already), upload_url=None)
     if request.method == "POST":
         values = forms.parse_form(schema, request.form)
         errors = check_registration(values)
@@ -253,13 +262,16 @@ def register():
                 errors["merge_into"] = _("请选择要并入的原件")
             else:
                 done = register_petition(p, values, merge_into)
+                saved = dict(list(session.get(DONE_KEY, {}).items())[-9:])
+                saved[nonce] = done.__dict__
+                session[DONE_KEY] = saved
                 upload = "casepage.upload_form" in current_app.view_functions
                 return render_template("handling/registered.html", done=done,
                                        upload_url=url_for("casepage.upload_form", case_id=done.id) if upload else None)
         if errors:
             flash(_("登记内容有误，未保存。请按提示修改后重新提交。"), "error")
     return render_template("handling/register.html", fields={f.name: f for f in forms.build_fields(schema, values, errors)},
-                           values=values, errors=errors, repeats=repeats, categories=categories(),
+                           values=values, errors=errors, repeats=repeats, categories=categories(), nonce=nonce,
                            category_groups=[(x.name, list(x.children)) for x in categories()],
                            locations=locations(), channels=list(CHANNEL_CODES))
 

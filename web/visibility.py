@@ -54,7 +54,7 @@ def _discipline_unit_match(case_id_column, units: set[str]):
         return false()
     return exists().where(JournalEvent.case_id == case_id_column, JournalEvent.element_id == DISCIPLINE_ELEMENT,
                           JournalEvent.type == "service.called",
-                          or_(*[JournalEvent.data.contains(f'"unit":"{u}"') for u in sorted(units)]))
+                          or_(*[JournalEvent.data.contains(f'"unit":"{u}"', autoescape=True) for u in sorted(units)]))
 
 
 def discipline_units(s, case_id: int) -> set[str] | None:

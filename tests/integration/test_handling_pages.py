@@ -207,3 +207,15 @@ def test_reassign_from_the_task_list_to_a_colleague(app, container):
     assert r.status_code == 302
     assert container.runtime.get_case(1).tasks[0].assignee == "designer"
     assert "任务已移交给 designer" in c.get("/tasks").get_data(as_text=True)
+
+
+def test_a_registration_sent_twice_is_saved_once(app, container):
+    c = signed_in(app, "registrar")
+    page = c.get("/register").get_data(as_text=True)
+    nonce = re.search(r'name="nonce" value="([0-9a-f]{32})"', page).group(1)
+    data = dict(FORM, csrf_token=csrf(page), nonce=nonce, action="save")
+    first = c.post("/register", data=data).get_data(as_text=True)
+    again = c.post("/register", data=data).get_data(as_text=True)
+    no = re.search(r'id="case-no"><strong>(XF\d+)</strong>', first).group(1)
+    assert no in again and "未重复登记" in again
+    assert cases_in(container) == 1
