@@ -163,3 +163,14 @@ def test_openapi_describes_the_statistics(office):
     for path in ("/api/stats", "/api/stats/cases", "/api/stats/rankings", "/api/stats/annual", "/api/stats/snapshots"):
         assert path in paths
     assert {p["name"] for p in paths["/api/stats"]["get"]["parameters"]} == {"period", "from", "to", "unit", "live"}
+
+
+def test_pages_in_english(office):
+    app, _b, _ = office
+    bureau = Client(app, "bureau")
+    html = bureau.get("/stats?period=2026-03&live=1&lang=en").get_data(as_text=True)
+    for text in ("Key figures", "On-time completion rate", "SMS petitions received", "13710 T2 on time",
+                 "Annual report data"):
+        assert text in html
+    lists = bureau.get("/lists?register=stabilisation&lang=en").get_data(as_text=True)
+    assert "Stabilisation list (responsibilities)" in lists and "Responsible leader" in lists
