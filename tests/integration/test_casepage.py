@@ -228,3 +228,15 @@ def test_case_page_in_english(app, case_id):
     client, _ = sign_in(app, "handler")
     html = client.get(f"/cases/{case_id}?lang=en").get_data(as_text=True)
     assert "Open tasks" in html and "Time limits" in html and "What happened" in html and "当前待办" not in html
+
+
+def test_a_trial_case_of_another_process_renders_without_petition_data(app, container):
+    view = container.runtime.start("simple_case", {}, actor="designer")
+    client, _ = sign_in(app, "designer")
+    r = client.get(f"/cases/{view.id}")
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200 and "simple_case" in html and "未登记信访人" in html
+    assert "信访事项编号" in html and "不予受理" in html  # the notices say what they lack
+    d = client.get(f"/api/cases/{view.id}/diagram").get_json()
+    assert 'id="simple_case"' in d["xml"]
+    assert view.tasks and {t.element_id for t in view.tasks} <= set(d["active"])
