@@ -239,6 +239,30 @@ def find_cases(s, given: str) -> list[int]:
 
 # ---------------------------------------------------------------- pages
 
+STATUS_LABELS = {"running": "运行中", "waiting": "办理中", "completed": "已办结", "incident": "故障待处理"}
+WHAT_LABELS = {
+    "api.get_case": "接口：案件详情", "api.case_history": "接口：办理日志", "api.replay_case": "接口：回放",
+    "api.verify_case": "接口：校验", "api.case_access_log": "接口：查阅记录", "api.export_case": "接口：导出",
+    "audit.history": "审计：校验与办理日志", "audit.replay": "审计：流程回放", "audit.access": "审计：查阅记录",
+    "audit.export": "审计：导出", "casepage.case_page": "案件页面",
+}
+
+
+def what_label(what: str) -> str:
+    """`audit.export.pdf` → 审计：导出 PDF; unknown endpoints of other areas keep their name."""
+    base, _dot, fmt = what.rpartition(".") if what.count(".") >= 2 else (what, "", "")
+    label = WHAT_LABELS.get(base)
+    if label is None:
+        return _("案件页面") + f"（{what.split('.', 1)[1]}）" if what.startswith("casepage.") else what
+    return _(label) + (f" {fmt.upper()}" if fmt else "")
+
+
+@bp.context_processor
+def audit_context():
+    return {"status_label": lambda st: _(STATUS_LABELS[st]) if st in STATUS_LABELS else st,
+            "what_label": what_label}
+
+
 def _page_principal():
     from .ui import page_principal
 
@@ -303,6 +327,7 @@ def replay(case_id: int):
 @bp.get("/audit/cases/<int:case_id>/access")
 def access(case_id: int):
     ctx = _case_page(case_id)
+    write_access(case_id, "audit.access", 200)  # before reading, so that this visit is listed too
     return render_template("audit/access.html", rows=case_access_log(case_id), **ctx)
 
 
