@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+from markupsafe import escape
 
 from engine.definitions import collect_files
 from services import attachments
@@ -231,12 +232,13 @@ def test_case_page_in_english(app, case_id):
 
 
 def test_a_trial_case_of_another_process_renders_without_petition_data(app, container):
-    view = container.runtime.start("simple_case", {}, actor="designer")
+    view = container.runtime.start("simple_case", {}, actor="designer")  # no data: its first step fails
+    assert view.status == "incident" and view.incidents
     client, _ = sign_in(app, "designer")
     r = client.get(f"/cases/{view.id}")
     html = r.get_data(as_text=True)
     assert r.status_code == 200 and "simple_case" in html and "未登记信访人" in html
     assert "信访事项编号" in html and "不予受理" in html  # the notices say what they lack
+    assert 'id="incidents"' in html and str(escape(view.incidents[0].message)) in html and "故障待处理" in html
     d = client.get(f"/api/cases/{view.id}/diagram").get_json()
-    assert 'id="simple_case"' in d["xml"]
-    assert view.tasks and {t.element_id for t in view.tasks} <= set(d["active"])
+    assert 'id="simple_case"' in d["xml"] and view.incidents[0].element_id in d["active"]
