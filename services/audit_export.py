@@ -33,6 +33,7 @@ TYPE_LABELS = {
     "deadlines.resumed": "恢复计时", "deadlines.recomputed": "日历变更后重算期限", "incident.opened": "出现故障",
     "incident.retried": "故障重试", "work_item.unrouted": "未能确定承办单位",
 }
+STATUS_LABELS = {"running": "运行中", "waiting": "办理中", "completed": "已办结", "incident": "故障待处理"}
 SOURCE_LABELS = {
     "start": "登记时的初始数据（此前为空）",
     "submitted": "提交的表单数据（修改前的值见随后该环节“环节完成”的差异）",
@@ -45,14 +46,18 @@ SOURCE_LABELS = {
 
 # ---------------------------------------------------------------- masking (field rules from services.masking)
 
-PERSONAL_KEYS = {"id_number", "phone", "address", "mobile", "id_card"}
+PERSONAL_KEYS = {"id_number", "phone", "address", "mobile", "id_card", "query_code"}
 PERSON_RECORDS = {"petitioner", "petitioners"}
 _MOBILE = re.compile(r"(?<!\d)(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
 _ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])(\d{6})(\d{8})(\d{3}[0-9Xx])(?![0-9A-Za-z])")
 
 
+_QUERY_CODE = re.compile(r"(查询码[：:\s]*)([0-9A-Z]{2})([0-9A-Z]{4,})")
+
+
 def _mask_text(text: str) -> str:
     text = _ID_NUMBER.sub(lambda m: m.group(1) + "********" + m.group(3), text)
+    text = _QUERY_CODE.sub(lambda m: m.group(1) + m.group(2) + "********", text)
     return _MOBILE.sub(lambda m: f"{m.group(1)}****{m.group(3)}", text)
 
 
@@ -63,6 +68,8 @@ def _mask_field(key: str, value):
         return masking.mask_phone(value)
     if key in ("id_number", "id_card"):
         return masking.mask_id_number(value)
+    if key == "query_code":  # the petitioner's key to the public progress page
+        return str(value)[:2] + "********"
     return masking.mask_address(value)
 
 
@@ -283,7 +290,7 @@ dd{margin:0 0 .3em}@media print{body{margin:0}a{color:inherit;text-decoration:no
 <dl>
 <dt>案件</dt><dd>{{ r.case.case_no or "—" }}（内部编号 {{ r.case.id }}）</dd>
 <dt>流程</dt><dd>{{ r.case.process_key }} 第 {{ r.case.definition_version }} 版</dd>
-<dt>状态</dt><dd>{{ r.case.status }}</dd>
+<dt>状态</dt><dd>{{ status_labels.get(r.case.status, r.case.status) }}</dd>
 <dt>导出人</dt><dd>{{ r.exported_by }}</dd>
 <dt>导出时间</dt><dd>{{ beijing(r.exported_at) }}（北京时间）</dd>
 <dt>个人信息</dt><dd>{% if r.masked %}信访人证件号码、电话、地址已脱敏{% else %}未脱敏（导出人有权查看）{% endif %}</dd>
@@ -307,7 +314,7 @@ dd{margin:0 0 .3em}@media print{body{margin:0}a{color:inherit;text-decoration:no
 
 
 def to_html(report: Report) -> bytes:
-    return _HTML.render(r=report, beijing=beijing, show=show).encode("utf-8")
+    return _HTML.render(r=report, beijing=beijing, show=show, status_labels=STATUS_LABELS).encode("utf-8")
 
 
 def to_pdf(report: Report) -> bytes:
@@ -334,7 +341,8 @@ def to_pdf(report: Report) -> bytes:
     v = report.verification
     lines = [
         f"案件：{report.case.get('case_no') or '—'}（内部编号 {report.case['id']}）  流程：{report.case.get('process_key')} "
-        f"第 {report.case.get('definition_version')} 版  状态：{report.case.get('status')}",
+        f"第 {report.case.get('definition_version')} 版  "
+        f"状态：{STATUS_LABELS.get(report.case.get('status'), report.case.get('status'))}",
         f"导出人：{report.exported_by}  导出时间：{beijing(report.exported_at)}（北京时间）  个人信息："
         + ("已脱敏" if report.masked else "未脱敏"),
     ]

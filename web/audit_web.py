@@ -239,7 +239,7 @@ def find_cases(s, given: str) -> list[int]:
 
 # ---------------------------------------------------------------- pages
 
-STATUS_LABELS = {"running": "运行中", "waiting": "办理中", "completed": "已办结", "incident": "故障待处理"}
+STATUS_LABELS = audit_export.STATUS_LABELS
 WHAT_LABELS = {
     "api.get_case": "接口：案件详情", "api.case_history": "接口：办理日志", "api.replay_case": "接口：回放",
     "api.verify_case": "接口：校验", "api.case_access_log": "接口：查阅记录", "api.export_case": "接口：导出",
