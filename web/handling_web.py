@@ -119,11 +119,11 @@ def repeat_candidates(p: Principal, form: dict) -> list[dict]:
         return []
     with c.extras["read_sessions"]() as s:
         hidden = set(s.scalars(select(Case.id).where(Case.id.in_([x.case_id for x in found]),
-                                                     ~visibility.case_filter(p) & _discipline(s))))
+                                                     ~visibility.case_filter(p) & _on_discipline_track())))
     return [reg.candidate_json(x) for x in found if x.case_id not in hidden]
 
 
-def _discipline(s):
+def _on_discipline_track():
     """Cases on the discipline track are never offered as repeat candidates to someone who may not see them."""
     return exists().where(JournalEvent.case_id == Case.id, JournalEvent.element_id == visibility.DISCIPLINE_ELEMENT)
 
