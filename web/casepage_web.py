@@ -13,7 +13,8 @@ import json
 import re
 from datetime import datetime
 
-from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import (Blueprint, Response, current_app, flash, redirect, render_template, request, send_file,
+                   url_for)
 from flask_babel import gettext as _
 from lxml import etree
 from sqlalchemy import select
@@ -105,8 +106,8 @@ def _case_context(p: Principal, case_id: int) -> dict:
                       "due_date": due_date_of(t.due_at) if t.due_at else None,
                       "unit_name": units.get(t.unit or "", t.unit or ""),
                       "assignee_name": people.get(t.assignee or "", t.assignee or "")})
-    deadlines = [dict(d, alert_label=ALERT_LABELS.get(d["state"], d["state"]), due_date=due_date_of(d["due_at"]))
-                 for d in view.deadlines]
+    deadlines = [dict(d, alert_label=ALERT_LABELS.get(d["state"], d["state"]),
+                      due_date=due_date_of(d["due_at"])) for d in view.deadlines]
     assignment = data.get("assignment") or {}
     header = {
         "case_no": view.case_no or data.get("case_no") or (data.get("registration") or {}).get("case_no") or "",
@@ -122,9 +123,8 @@ def _case_context(p: Principal, case_id: int) -> dict:
         "facts": data.get("facts") or "",
         "process": f"{view.process_key} v{view.definition_version}",
     }
-    worst = "red" if any(x["alert"] == "red" for x in tasks) or any(d["state"] == "red" for d in deadlines) \
-        else "yellow" if any(x["alert"] == "yellow" for x in tasks) or any(d["state"] == "yellow" for d in deadlines) \
-        else None
+    states = {x["alert"] for x in tasks} | {d["state"] for d in deadlines}
+    worst = "red" if "red" in states else "yellow" if "yellow" in states else None
     return {
         "case_id": case_id, "view": view, "header": header, "petitioners": _petitioners(data, full),
         "petitioner_full": full, "timeline": list(reversed(timeline(history, lambda u: people.get(u, u),
