@@ -342,3 +342,32 @@ def task_due_still(office, user, name, due):
 def case_status_seen_by_auditor(office, status):
     """Read as the auditor: a case on the confidential discipline track is hidden even from designers."""
     assert office.get("auditor", f"/api/cases/{office.case_id}").get_json()["status"] == status
+
+
+@then(parsers.parse('案件的主办单位是 "{lead}"，协办单位是 {co_units}'))
+def lead_and_co_units(office, lead, co_units):
+    data = office.get("auditor", f"/api/cases/{office.case_id}").get_json()["data"]
+    assignment = data["assignment"]
+    assert (assignment["unit"], assignment["lead_unit"]) == (lead, lead)
+    assert [c["unit"] for c in assignment["co_units"]] == json.loads(co_units)
+    assert resolution_rows_for(office, lead)
+
+
+def resolution_rows_for(office, unit):
+    return four_lists.query(_lists(office), kind="化解", unit=unit)
+
+
+@then(parsers.parse('案件有故障，原因提到 "{words}"'))
+def incident_mentions(office, words):
+    case = office.get("auditor", f"/api/cases/{office.case_id}").get_json()
+    assert case["incidents"] and any(words in json.dumps(i, ensure_ascii=False) for i in case["incidents"]), case
+
+
+
+@then(parsers.parse('"{user}" 的待办中又有 "{name}"'))
+def has_task_again(office, user, name):
+    """The work comes back (after the joint meetings' decision): say what is open instead if it does not."""
+    if find_task(office, user, name) is None:
+        case = office.get("auditor", f"/api/cases/{office.case_id}").get_json()
+        pytest.fail(f"{user} has no {name}; open: {[(t['name'], t['unit']) for t in case['tasks']]}; "
+                    f"ended: {_ends(office)}; incidents: {case['incidents']}")

@@ -10,7 +10,7 @@ from engine.handlers import HandlerRegistry
 
 
 def register_all(registry: HandlerRegistry) -> HandlerRegistry:
-    from . import casework, escalation, four_lists, leadership, notify, routing, supervision
+    from . import casework, escalation, four_lists, hearing, leadership, notify, routing, supervision
 
     registry.register("choose_unit", routing.choose_unit)
     registry.register("remind", routing.remind)
@@ -21,6 +21,7 @@ def register_all(registry: HandlerRegistry) -> HandlerRegistry:
     registry.register("route_out", casework.route_out)
     registry.register("merge_repeat", casework.merge_repeat)
     registry.register("review_body", casework.review_body)
+    registry.register("hearing_days", hearing.hearing_days)
     registry.register("notify", notify.notify)
     registry.register("supervise", supervision.supervise)
     registry.register("record_list_entry", four_lists.record_list_entry)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from engine.clock import SHANGHAI
 from engine.handlers import HandlerContext
 
-from .notify import PETITIONER, send, unit_recipients
+from .notify import PETITIONER, send, to_offices, unit_recipients
 from .orgchart import LEVEL_NAMES, chart_for
 
 CHANNEL_CODES = {
@@ -69,9 +69,22 @@ def resolve_responsible_unit(inp: ResolveUnitInput, ctx: HandlerContext) -> dict
         unit = chart.petition_office(inp.location).code
         rule = f"候选单位 {inp.candidate} 不存在，由属地信访部门交办协调"
     level = chart.level_of(unit)
+    co_units = _co_units(ctx.data.get("co_units"), unit, chart)
     return {"unit": unit, "unit_name": chart.name(unit), "county": level.code, "level": level.kind,
             "dispatch_type": inp.dispatch_type, "assigning_unit": ctx.data.get("registering_unit") or "city_bureau",
-            "basis": rule}
+            "basis": rule, "lead_unit": unit, "co_units": co_units}
+
+
+def _co_units(codes, lead: str, chart) -> list[dict]:
+    """协办单位 named at triage: each must be in the organisation; the lead unit (主办) is never its own co-unit."""
+    if not codes:
+        return []
+    if not isinstance(codes, list):
+        raise ValueError("协办单位应为单位代码的列表（co_units must be a list of unit codes）")
+    unknown = [c for c in codes if not chart.has(c)]
+    if unknown:
+        raise ValueError(f"协办单位 {', '.join(map(str, unknown))} 不在组织机构中（unknown co-unit; see the organisation）")
+    return [{"unit": c, "unit_name": chart.name(c)} for c in dict.fromkeys(codes) if c != lead]
 
 
 @dataclass
@@ -86,8 +99,16 @@ def dispatch_case(inp: DispatchInput, ctx: HandlerContext) -> dict:
     fields = {"case_no": inp.case_no, "dispatch_type": a["dispatch_type"], "unit_name": a["unit_name"]}
     to_unit = send(ctx, unit_recipients(a["unit"]), "交办通知", fields)
     to_petitioner = send(ctx, [dict(PETITIONER)], "去向告知", fields)
+    notices = [to_unit, to_petitioner]
+    for co in a.get("co_units") or []:  # 协办单位: told who leads; they report to the lead unit, which replies
+        to = unit_recipients(co["unit"])
+        notice = send(ctx, to, "协办通知", dict(fields, co_unit_name=co["unit_name"]))
+        notice["inbox"] = to_offices(ctx, to, "co_handling_notice", {
+            "case_no": inp.case_no, "title": ctx.data.get("title") or ctx.data.get("category") or "信访事项",
+            "unit": co["unit_name"], "lead_unit": a["unit_name"]})
+        notices.append(notice)
     return {"unit": a["unit"], "dispatch_type": a["dispatch_type"], "at": ctx.now.isoformat(),
-            "notices": [to_unit, to_petitioner]}
+            "co_units": [co["unit"] for co in a.get("co_units") or []], "notices": notices}
 
 
 # ---------------------------------------------------------------- route-outs and repeats

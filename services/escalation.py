@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from engine.handlers import HandlerContext
 
-from .notify import send
+from .notify import send, to_offices
 from .orgchart import LEVEL_NAMES, chart_for
 
 TIERS = ("county", "city", "province")
@@ -35,12 +35,37 @@ def escalate(inp: EscalateInput, ctx: HandlerContext) -> dict:
     office = chart.joint_meeting(level.code)
     above = chart.level_up(level.code)
     is_top = above is None or inp.tier_level == TIERS[-1]
-    notice = send(ctx, [{"unit": office.code, "role": "jointmeeting"}], "上交通知",
-                  {"case_no": inp.case_no, "level_name": LEVEL_NAMES[inp.tier_level]})
+    to = [{"unit": office.code, "role": "jointmeeting"}]
+    notice = send(ctx, to, "上交通知", {"case_no": inp.case_no, "level_name": LEVEL_NAMES[inp.tier_level]})
+    data = ctx.data or {}
+    notice["inbox"] = to_offices(ctx, to, "escalation_notice", {
+        "case_no": inp.case_no or data.get("case_no") or str(ctx.case_id),
+        "title": data.get("title") or data.get("category") or "信访事项",
+        "from_unit": _from_unit(chart, data), "reason": _reason(data)})
     return {"level": inp.tier_level, "level_name": LEVEL_NAMES[inp.tier_level], "area": level.code,
             "joint_meeting": office.code, "joint_meeting_name": office.name,
             "next_level": None if is_top else TIERS[TIERS.index(inp.tier_level) + 1], "is_top": is_top,
             "reported_from": inp.reported_from or None, "started_at": ctx.now.isoformat(), "notice": notice}
+
+
+def _from_unit(chart, data: dict) -> str:
+    """Who reports the matter up: the lower tier's joint meeting, else the county office, else the unit."""
+    lower = data.get("tier") if isinstance(data.get("tier"), dict) else None
+    if lower and lower.get("joint_meeting_name"):
+        return lower["joint_meeting_name"]
+    for scope in ("escalation_scope", "scope"):
+        code = (data.get(scope) or {}).get("county_office") if isinstance(data.get(scope), dict) else None
+        if code and chart.has(code):
+            return chart.name(code)
+    unit = (data.get("assignment") or {}).get("unit_name") if isinstance(data.get("assignment"), dict) else None
+    return unit or "下级"
+
+
+def _reason(data: dict) -> str:
+    for key in ("report_up_text", "escalation_reason", "tier_result_text", "opinion"):
+        if isinstance(data.get(key), str) and data[key].strip():
+            return data[key].strip()[:200]
+    return "下级无法化解"
 
 
 @dataclass
