@@ -125,7 +125,17 @@ class Replay {
     table.className = "grid replay-vars";
     for (const key of keys) {
       const row = table.insertRow();
-      row.append(text("th", key), text("td", show(data[key])));
+      const value = data[key];
+      const cell = document.createElement("td");
+      const line = show(value);
+      if (value !== null && typeof value === "object" && line.length > 80) {
+        const details = document.createElement("details");
+        details.append(text("summary", line.slice(0, 80) + "…"), text("pre", JSON.stringify(value, null, 2)));
+        cell.append(details);
+      } else {
+        cell.textContent = line;
+      }
+      row.append(text("th", key), cell);
     }
     box.replaceChildren(table);
   }
@@ -135,7 +145,8 @@ class Replay {
     if (!list.length) return box.replaceChildren(text("p", this.t.no_deadlines, "muted"));
     const ul = document.createElement("ul");
     ul.className = "replay-deadlines";
-    for (const d of list) {
+    const ordered = [...list].sort((a, b) => Number(b.running) - Number(a.running) || a.seq - b.seq);
+    for (const d of ordered) {
       const li = document.createElement("li");
       li.dataset.element = d.element_id;
       const state = d.paused ? this.t.paused : d.running ? this.t.running : this.t.ended;
