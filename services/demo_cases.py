@@ -50,6 +50,15 @@ DEMO_PETITIONS = [
              [TRIAGE, SIGN, ACCEPT, REPLY, ("bureau", "审核销号", {"signoff_approved": True}),
               ("registrar", "回访并记录满意度", {"rating": "不满意", "rating_channel": "电话回访"})],
              messages=[("复查申请", {"review_reason": "对处理意见不服"})], state="复查中"),
+    DemoCase("工地欠薪涉及建设和人社两个部门", "来访", "劳动社保", "county_a",
+             [("registrar", "分流研判", {"route": "交办转送", "co_units": ["county_a_housing"]}), SIGN, ACCEPT],
+             state="人社局主办、住建局协办，办理中"),
+    DemoCase("破产企业职工安置", "来信", "劳动社保", "county_a",
+             [TRIAGE, SIGN, ACCEPT,
+              ("handler", "办理并拟写答复意见", {"handle_action": "提请上交",
+                                                 "escalation_reason": "企业已破产，县人社局无力解决"}),
+              ("county", "报请县联席会议（1个工作日）", {"report_up_text": "涉及职工80人，请县联席会议协调"})],
+             state="已上交县联席会议，待了解情况"),
 ]
 
 

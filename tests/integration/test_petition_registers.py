@@ -43,12 +43,15 @@ def test_demo_cases_reach_several_states(rt, container):
     assert states["不服劳动争议判决"][0] == "completed"
     assert "复查并出具复查意见" in states["医保报销比例争议"][1]
     assert "向市信访局反馈（3个工作日）" in states["拆迁安置房迟迟未交付"][1]
+    assert states["工地欠薪涉及建设和人社两个部门"][1] == ["办理并拟写答复意见"]
+    assert states["破产企业职工安置"][1] == ["了解情况（3个工作日）"]
 
 
 def test_four_lists_are_queryable_per_unit_and_leader_across_cases(rt, container):
     load_petition_cases(rt)
     open_resolution = registers(container, register="resolution", unit="county_a_hrss", status="open")
-    assert len(open_resolution) == 3  # pending signature, in handling, replied awaiting sign-off
+    # pending signature, in handling (two: one with a co-unit), replied awaiting sign-off, escalated
+    assert len(open_resolution) == 5
     closed = registers(container, register="resolution", status="closed")
     assert [json.loads(r.data)["status"] for r in closed] == ["已办结"]
     [owned] = registers(container, register="leader_case", person="赵副县长")
