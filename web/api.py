@@ -190,7 +190,14 @@ def replay_case(case_id: int):
         seq = int(seq) if seq is not None else None
     except ValueError:
         raise ApiError(400, "malformed", "seq 必须是整数（seq must be an event number）") from None
-    snap = container().runtime.replay(case_id, seq).to_dict()
+    from engine.replay import ReplayError
+
+    try:
+        snap = container().runtime.replay(case_id, seq).to_dict()
+    except ReplayError as err:  # a journal that no longer replays (changed behind the engine's back)
+        raise ApiError(409, "replay_failed", f"日志在第 {err.seq} 号事件处无法重放：{err.message}"
+                                             f"（the journal cannot be replayed at event {err.seq}）",
+                       {"seq": err.seq}) from None
     from .audit_web import masked_for
     from services.audit_export import mask
 

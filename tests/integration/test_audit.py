@@ -324,3 +324,17 @@ def test_exports_are_masked_complete_and_recorded(app, container):
     for fmt in ("csv", "json"):
         assert f"api.export_case.{fmt}" in whats
     assert "audit.export.html" in whats and "audit.export.pdf" in whats
+
+
+def test_a_journal_that_no_longer_replays_is_a_clear_409(app, container):
+    case_id = a_case(container)
+    auditor, _ = sign_in(app, "auditor")
+    target = [e for e in container.runtime.history(case_id) if e["type"] == "task.submitted"][0]
+    with container.engine.begin() as conn:
+        conn.execute(text("update journal_event set element_id = 'Task_reply' where case_id = :c and seq = :s"),
+                     {"c": case_id, "s": target["seq"]})
+    r = auditor.get(f"/api/cases/{case_id}/replay")
+    assert r.status_code == 409 and r.get_json()["error"]["details"]["seq"] == target["seq"]
+    assert auditor.get(f"/api/cases/{case_id}/replay?seq={target['seq'] - 1}").status_code == 200
+    result = auditor.get(f"/api/cases/{case_id}/verify").get_json()
+    assert result["ok"] is False and result["first_bad_seq"] == target["seq"]
