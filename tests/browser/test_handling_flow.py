@@ -107,6 +107,13 @@ def test_register_then_handle_up_to_the_reply(live_server, page):  # noqa: F811
     view = container.runtime.get_case(case_id)
     assert view.data["reply_text"] == "经核查，补贴已于本月发放到位。"
     assert [t.name for t in view.tasks] == ["审核销号"]
+    page.goto(url + "/cases?q=" + case_no)
+    assert page.locator("table.grid tbody tr").count() == 1 and "陈**" in page.locator("main").inner_text()
+    screenshot(page, "handling-cases")
+    page.goto(url + "/tasks?scope=all&lang=en")
+    assert page.locator("h1").inner_text() == "Tasks"
+    screenshot(page, "handling-tasks-en")
+    page.goto(url + "/tasks?lang=zh_Hans_CN")
     sign_out(page)
 
     sign_in(page, url, "handler_b")
