@@ -34,10 +34,6 @@ bp = Blueprint("casepage", __name__)
 
 # Roles whose work is with the petitioner in person (reception, petition offices): they see the full record.
 FULL_PETITIONER_ROLES = ("registrar", "county_office", "bureau")
-# Forms whose task means contacting or writing to the petitioner: the holder of such an open task sees the full
-# record while the task is open (triage at the desk, the acceptance notice, handling and the reply, the callback).
-FORMS_NEEDING_PETITIONER = {"triage.schema.json", "acceptance.schema.json", "handling.schema.json",
-                            "reply.schema.json", "rating.schema.json"}
 STATUS_LABELS = {"running": "办理中", "waiting": "办理中", "incident": "故障待处理", "completed": "已办结",
                  "paused": "暂停计时"}
 ALERT_LABELS = {"green": "正常", "yellow": "临期", "red": "超期", "paused": "暂停"}
@@ -60,12 +56,15 @@ def _may_write(p: Principal) -> bool:
 
 
 def petitioner_detail_allowed(s, p: Principal, case_id: int) -> bool:
-    """Full ID number, phone and address: petition offices, or whoever holds an open task of this case whose
-    form needs them. Everyone else reads them masked."""
+    """Full ID number, phone and address: petition offices, or whoever may act on an open task of this case that
+    talks to the petitioner (the same tasks as the task form page: `handling_web.NEEDS_CONTACT`). Everyone else
+    reads them masked."""
+    from .handling_web import NEEDS_CONTACT
+
     if p.has_role(*FULL_PETITIONER_ROLES):
         return True
     items = s.scalars(select(WorkItem).where(WorkItem.case_id == case_id, WorkItem.state == "open",
-                                             WorkItem.form.in_(sorted(FORMS_NEEDING_PETITIONER)))).all()
+                                             WorkItem.element_id.in_(sorted(NEEDS_CONTACT)))).all()
     return any(visibility.may_act_on(p, item) for item in items)
 
 

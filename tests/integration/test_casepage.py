@@ -82,9 +82,14 @@ def test_petitioner_masked_for_the_unit_until_its_task_needs_the_details(app, co
     assert "13912345678" in full and "东城县幸福路8号3单元" in full
     rt = container.runtime
     rt.complete(task_named(rt, case_id, "签收或提出异议").id, {"sign_decision": "签收"}, actor="handler")
-    # 作出受理决定 is the handler's open task now, and the acceptance notice goes to the petitioner
     html = client.get(f"/cases/{case_id}").get_data(as_text=True)
-    assert "13912345678" in html and "张三丰" in html
+    assert "13912345678" not in html  # deciding on acceptance does not talk to the petitioner
+    rt.complete(task_named(rt, case_id, "作出受理决定").id, {"accepted": True}, actor="handler")
+    # 办理并拟写答复意见 is the handler's open task now: it talks to the petitioner
+    html = client.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert "13912345678" in html and "张三丰" in html and "东城县幸福路8号3单元" in html
+    other, _ = sign_in(app, "handler_housing")  # same county, another bureau: not even the case
+    assert other.get(f"/cases/{case_id}").status_code == 403
 
 
 def test_diagram_json_gives_the_versions_bpmn_and_the_position(app, container, case_id):
