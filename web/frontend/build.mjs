@@ -1,7 +1,7 @@
 // Bundles each page script in web/frontend/entries/ (bpmn-js, dmn-js, ECharts from node_modules, pinned by
 // package-lock.json) into web/static/dist/<name>.js and <name>.css, which Flask serves. Run by `make setup`.
 import { build } from "esbuild";
-import { readdirSync, rmSync } from "node:fs";
+import { readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -10,7 +10,7 @@ const entriesDir = join(here, "entries");
 const outdir = join(here, "..", "static", "dist");
 const entryPoints = readdirSync(entriesDir).filter((f) => f.endsWith(".js")).map((f) => join(entriesDir, f));
 
-rmSync(outdir, { recursive: true, force: true });
+// No clean step: files are overwritten in place, so a page served while a build runs never sees a missing bundle.
 await build({
   entryPoints,
   outdir,
