@@ -30,6 +30,14 @@ def test_dashboard_charts_and_drill_down(live_server, page):  # noqa: F811
     assert sorted(numbers) == sorted(b.case_nos[n] for n in "DHI")
     assert page.locator("#drill-cases a", has_text=b.case_nos["D"]).get_attribute("href") == f"/cases/{b.ids['D']}"
     screenshot(page, "stats-drill-down")
+    # a bar of the 13710 chart opens the cases behind it: T1, met for H and I
+    page.go_back()
+    page.wait_for_selector("#chart-milestones[data-rendered='1'] svg")
+    page.locator("#chart-milestones svg path[fill='#7a4fb5']").first.click()
+    page.wait_for_selector("#drill-cases")
+    assert "13710 T1" in page.locator("h1").inner_text()
+    numbers = page.locator("#drill-cases tbody td:first-child a").all_inner_texts()
+    assert sorted(numbers) == sorted(b.case_nos[n] for n in "HI")
     page.goto(url + "/lists?register=leader_case")
     assert page.locator("#list-rows tbody tr").count() == 2
     screenshot(page, "lists-leader-case")
