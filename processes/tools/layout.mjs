@@ -52,6 +52,36 @@ async function gridOf(xml) {
   return grid;
 }
 
+function repairGrid(process, grid) {
+  // bpmn-auto-layout sometimes drops what follows a second boundary event on the same activity into column 0
+  // (or leaves it out): put such a node one column after, one row below, the boundary event's host, and what
+  // follows it (reached only from it) in the columns after.
+  const elements = process.flowElements || [];
+  const flows = elements.filter((e) => e.$type === 'bpmn:SequenceFlow');
+  const incoming = new Map();
+  for (const f of flows) incoming.set(f.targetRef.id, (incoming.get(f.targetRef.id) || 0) + 1);
+  const repaired = new Set();
+  for (const f of flows) {
+    const b = f.sourceRef;
+    if (b.$type !== 'bpmn:BoundaryEvent') continue;
+    const host = grid.get(b.attachedToRef.id), t = grid.get(f.targetRef.id);
+    if (!host || (t && t.col > host.col)) continue;
+    grid.set(f.targetRef.id, { col: host.col + 1, row: host.row + 1 });
+    repaired.add(f.targetRef.id);
+  }
+  for (let changed = true; changed;) {
+    changed = false;
+    for (const f of flows) {
+      if (!repaired.has(f.sourceRef.id) || repaired.has(f.targetRef.id) || incoming.get(f.targetRef.id) !== 1) continue;
+      const from = grid.get(f.sourceRef.id), t = grid.get(f.targetRef.id);
+      if (t && t.col > from.col) continue;
+      grid.set(f.targetRef.id, { col: from.col + 1, row: from.row });
+      repaired.add(f.targetRef.id);
+      changed = true;
+    }
+  }
+}
+
 function box(x, y, w, h) {
   return { x, y, w, h, cx: x + w / 2, cy: y + h / 2, right: x + w, bottom: y + h };
 }
@@ -170,6 +200,7 @@ async function layoutFile(path) {
   if (lanes.length === 0) lanes.push({ id: null, name: '' });
 
   const top = (process.flowElements || []).filter((e) => isFlowNode(e) && e.$type !== 'bpmn:BoundaryEvent');
+  repairGrid(process, grid);
   const boxes = new Map();
   const subs = new Map();
   const footprint = new Map();
