@@ -171,10 +171,13 @@ def audit_verify(cases) -> None:
 
 from .cli_calendar import calendar  # noqa: E402
 from .cli_notify import notify  # noqa: E402
+from .cli_ops import backup, restore  # noqa: E402
 from .cli_stats import stats  # noqa: E402
 
 main.add_command(calendar)
 main.add_command(notify)
+main.add_command(backup)
+main.add_command(restore)
 main.add_command(stats)
 
 
