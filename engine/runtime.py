@@ -659,7 +659,11 @@ class Runtime:
     # ---- the unit of work
 
     def _lock_case(self, s: Session, case_id: int, expected_version: int | None) -> Case:
-        case = s.get(Case, case_id)
+        # FOR UPDATE (PostgreSQL; SQLite's writer lock already serialises): a command and anything else that
+        # appends to the case's journal (comments, attachments, hand-overs) take turns, so sequence numbers
+        # never collide; a second completion of the same task waits, then finds it no longer open (409).
+        case = s.execute(select(Case).where(Case.id == case_id).with_for_update()
+                         .execution_options(populate_existing=True)).scalar_one_or_none()
         if case is None:
             raise NotFound(f"案件 {case_id} 不存在（no such case）")
         if expected_version is not None and case.version != expected_version:
@@ -1169,7 +1173,17 @@ class Runtime:
         return Replayer(self).rebuild(case_id, upto=seq)[1]
 
     def claim(self, work_item_id: int, user: str, *, unclaim: bool = False) -> TaskView:
+        """Claim (认领) an open work item, or give it back (退回) to its unit. A change of hands is journaled on
+        the case's chain (`work_item.claimed` / `work_item.unclaimed`, actor and time) without bumping the case
+        version, like `hand_over`; claiming an item one already holds changes nothing and journals nothing."""
+        from .casefiles_store import append_case_events
+
+        now = self.clock.now()
         with self.session_factory() as s, s.begin():
+            item = s.get(WorkItem, work_item_id)
+            if item is None:
+                raise NotFound(f"任务 {work_item_id} 不存在（no such task）")
+            before = item.assignee
             if unclaim:
                 cond = (WorkItem.assignee == user)
                 values = {"assignee": None}
@@ -1178,15 +1192,17 @@ class Runtime:
                 values = {"assignee": user}
             res = s.execute(update(WorkItem).where(WorkItem.id == work_item_id, WorkItem.state == "open", cond)
                             .values(**values))
-            item = s.get(WorkItem, work_item_id)
-            if item is None:
-                raise NotFound(f"任务 {work_item_id} 不存在（no such task）")
             if res.rowcount != 1:
+                s.refresh(item)
                 raise Conflict(f"任务 {work_item_id} 不能{'退回' if unclaim else '认领'}：当前状态 {item.state}，"
                                f"办理人 {item.assignee or '无'}（task cannot be {'unclaimed' if unclaim else 'claimed'})")
+            if before != values["assignee"]:
+                append_case_events(s, item.case_id, [PendingEvent(
+                    f"work_item.{'unclaimed' if unclaim else 'claimed'}", user, now, item.element_id,
+                    {"work_item_id": item.id, "from": before, "to": values["assignee"]})])
+            s.flush()
             s.refresh(item)
             return task_view(item)
-
 
     def hand_over(self, work_item_id: int, to_user: str, actor: str, kind: str = "reassigned",
                   note: str = "") -> TaskView:

@@ -174,3 +174,39 @@ def test_reassign_and_delegate_within_the_unit_are_journaled(desk, container):
     events = [e for e in container.runtime.history(case["id"]) if e["type"] == "work_item.delegated"]
     assert events and events[0]["actor"] == "registrar" and events[0]["data"]["to"] == "designer"
     assert container.runtime.verify(case["id"]).ok
+
+
+def test_claim_and_give_back_are_journaled_with_actor_and_time(desk, container, clock):
+    case = desk.post("registrar", "/api/cases", PETITION).get_json()
+    triage = desk.task("registrar", case["id"], "分流研判")
+    version = container.runtime.get_case(case["id"]).version
+    assert desk.post("registrar", f"/api/tasks/{triage['id']}/claim").status_code == 200
+    assert desk.post("registrar", f"/api/tasks/{triage['id']}/claim").status_code == 200  # holds it already
+    assert desk.post("admin", f"/api/tasks/{triage['id']}/claim").status_code == 409  # someone else holds it
+    assert desk.post("registrar", f"/api/tasks/{triage['id']}/unclaim").status_code == 200
+    events = [e for e in container.runtime.history(case["id"]) if e["type"].startswith("work_item.")]
+    assert [(e["type"], e["actor"], e["data"]["from"], e["data"]["to"]) for e in events] == [
+        ("work_item.claimed", "registrar", None, "registrar"),
+        ("work_item.unclaimed", "registrar", "registrar", None)]
+    assert all(e["at"] == clock.now() and e["element_id"] == "Task_triage" and
+               e["data"]["work_item_id"] == triage["id"] for e in events)
+    view = container.runtime.get_case(case["id"])
+    assert view.version == version  # an open form elsewhere stays valid
+    assert container.runtime.verify(case["id"]).ok
+    # the case still moves on, and its journal still replays and verifies after the side events
+    assert desk.post("registrar", f"/api/tasks/{triage['id']}/claim").status_code == 200
+    r = desk.post("registrar", f"/api/tasks/{triage['id']}/complete", {"data": {"route": "交办转送"}, "version": version})
+    assert r.status_code == 200, r.get_json()
+    check = container.runtime.verify(case["id"])
+    assert check.ok, check
+    assert container.runtime.replay(case["id"]).status == container.runtime.get_case(case["id"]).status
+
+
+def test_page_claim_and_give_back_are_journaled(desk, container):
+    case = desk.post("registrar", "/api/cases", PETITION).get_json()
+    triage = desk.task("registrar", case["id"], "分流研判")
+    c, h = desk.client("registrar")
+    assert c.post(f"/tasks/{triage['id']}/claim", data={"csrf_token": h["X-CSRF-Token"]}).status_code == 302
+    assert c.post(f"/tasks/{triage['id']}/unclaim", data={"csrf_token": h["X-CSRF-Token"]}).status_code == 302
+    kinds = [e["type"] for e in container.runtime.history(case["id"]) if e["type"].startswith("work_item.")]
+    assert kinds == ["work_item.claimed", "work_item.unclaimed"]
