@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from flask import Blueprint, Response, current_app, render_template, request, url_for
+from flask import Blueprint, Response, current_app, g, has_request_context, render_template, request, url_for
 from flask_babel import gettext as _
 
 from engine import stats_store
@@ -46,9 +46,14 @@ def kpi_settings(c, **overrides) -> KpiSettings:
 
 
 def load_facts(c, settings: KpiSettings):
-    with c.extras["read_sessions"]() as s:
-        rows = stats_store.load_rows(s, settings.process_keys, settings.watched_elements())
-    return build_facts(*rows, settings, level_of(default_chart()))
+    """Every case's facts, read once per request (a page shows the KPIs, the ranking and the annual data)."""
+    cache = g.setdefault("stats_facts", {}) if has_request_context() else {}
+    key = settings.digest()
+    if key not in cache:
+        with c.extras["read_sessions"]() as s:
+            rows = stats_store.load_rows(s, settings.process_keys, settings.watched_elements())
+        cache[key] = build_facts(*rows, settings, level_of(default_chart()))
+    return cache[key]
 
 
 def visible_units(p: Principal | None) -> set[str] | None:

@@ -174,3 +174,25 @@ def test_pages_in_english(office):
         assert text in html
     lists = bureau.get("/lists?register=stabilisation&lang=en").get_data(as_text=True)
     assert "Stabilisation list (responsibilities)" in lists and "Responsible leader" in lists
+
+
+def test_the_demo_office_has_figures(container):
+    """`lianxin init --demo` leaves its petition cases on 2026-03-02 (the test clock): the dashboard counts them,
+    each by its channel, and as registered only those triaged 交办转送."""
+    from services.demo_cases import DEMO_PETITIONS
+    from web.app import create_app
+    from web.setup import initialise
+
+    initialise(container, demo=True)
+    bureau = Client(create_app(container), "bureau")
+    answer = bureau.get("/api/stats").get_json()  # the current statistical month: 2026-03
+    assert answer["period"]["label"] == "2026-03"
+    figures = {k["key"]: k for k in answer["kpis"]}
+    assert figures["received"]["numerator"] == len(DEMO_PETITIONS)
+    for channel in {d.channel for d in DEMO_PETITIONS}:
+        assert figures[f"received.{channel}"]["numerator"] == sum(d.channel == channel for d in DEMO_PETITIONS)
+    dispatched = [d for d in DEMO_PETITIONS
+                  if any(name == "分流研判" and form.get("route") == "交办转送" for _, name, form in d.steps)]
+    assert 0 < figures["registered"]["numerator"] == len(dispatched) < len(DEMO_PETITIONS)
+    assert bureau.get("/stats").status_code == 200
+    assert bureau.get("/lists?register=resolution").status_code == 200
