@@ -133,9 +133,10 @@ def case_facts(case_id: int) -> dict:
         if case is None:
             raise ApiError(404, "not_found", _("案件 %(id)s 不存在。", id=case_id))
         definition = s.get(ProcessDefinition, case.definition_id)
-        return {"id": case.id, "case_no": case_numbers(s, [case.id]).get(case.id), "process_key": case.process_key, "status": case.status,
-                "definition_version": definition.version if definition else None, "created_at": case.created_at,
-                "updated_at": case.updated_at, "started_by": case.started_by, "last_seq": case.last_seq}
+        return {"id": case.id, "case_no": case_numbers(s, [case.id]).get(case.id), "process_key": case.process_key,
+                "status": case.status, "definition_version": definition.version if definition else None,
+                "created_at": case.created_at, "updated_at": case.updated_at, "started_by": case.started_by,
+                "last_seq": case.last_seq}
 
 
 def parse_filters(args) -> audit_export.Filters:
