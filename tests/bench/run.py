@@ -3,6 +3,7 @@
 1. A persisted user-task step (load, complete, engine steps, save, journal, commit) on SQLite and PostgreSQL,
    against the bare SpiffWorkflow library doing load, complete and save in memory on the same definition.
 2. A step at loop 1,000 against a step at loop 1 (the long-case guarantee).
+Then the load test (`tests/bench/load.py`), then the timer benchmarks (`tests/bench/timers.py`).
 """
 from __future__ import annotations
 
@@ -138,6 +139,9 @@ def main() -> None:
             finally:
                 drop()
     print("\ngoals: SQLite median <= 5 ms and <= 3x the bare library; loop 1000 <= 2x loop 1\n")
+    from tests.bench import load
+
+    load.main()  # second part: the system under load (gunicorn, timer workers, concurrent clients)
     timers(Path(tempfile.mkdtemp()))
 
 
