@@ -957,6 +957,15 @@ class Runtime:
             row.provisional = row.provisional or deadline.provisional
             if row.status == "pending":
                 _set_event_value(wf, row.task_id, row.due_at.isoformat())
+            for other in s.scalars(_LIVE_TIMERS, {"case_id": case_id}):  # its reminder, not yet fired, follows
+                reminder = _reminder_of(other)
+                if other.status != "pending" or reminder is None or \
+                        datetime.fromisoformat(reminder["deadline_due_at"]) != old:
+                    continue
+                other.due_at = self.yellow_instant(row.due_at, reminder["lead"])
+                other.explanation = to_json(dict(json.loads(other.explanation),
+                                                 reminder=dict(reminder, deadline_due_at=row.due_at.isoformat())))
+                _set_event_value(wf, other.task_id, other.due_at.isoformat())
             return PendingEvent("deadline.extended", actor, cmd.now, element_id,
                                 {"reason": reason, "days": days, "old_due_at": old.isoformat(),
                                  "new_due_at": row.due_at.isoformat(), "total_extension": row.extension_days,

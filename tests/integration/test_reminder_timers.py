@@ -135,6 +135,19 @@ def test_a_reminder_follows_its_deadline_when_a_year_is_imported(container, cloc
     assert reminder == {"lead": 3, "deadline_due_at": deadline["due_at"].isoformat()}
 
 
+def test_a_reminder_follows_an_approved_extension(container, clock):
+    rt = container.runtime
+    deploy(rt, "days(60)")
+    case = rt.start("reminder_demo", {}, "registrar")
+    extended = rt.extend_deadline(case.id, "Timer_limit", 20, "leader", "案情复杂，经负责人批准")
+    [deadline] = extended.deadlines
+    assert due_date(deadline["due_at"]) == "2026-05-26"
+    remind = timers(container, case.id)["Timer_remind"]
+    assert remind.due_at == rt.yellow_instant(deadline["due_at"], 3)
+    assert json.loads(remind.explanation)["reminder"]["deadline_due_at"] == deadline["due_at"].isoformat()
+    assert extended.tasks[0].due_at == deadline["due_at"]
+
+
 @pytest.mark.parametrize("attribute, words", [
     ('lianxin:kind="alarm"', 'lianxin:kind on a timer must be "reminder"'),
 ])
