@@ -13,6 +13,7 @@ other.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -40,9 +41,11 @@ class CaseCheck:
     position: list[str] = field(default_factory=list)  # the elements the case waits at (names)
     deadlines: list[dict] = field(default_factory=list)  # deadlines that move: element, label, old and new due
     case_version: int = 0
+    title: str = ""
 
     def to_dict(self) -> dict:
-        return {"case_id": self.case_id, "case_no": self.case_no, "from_version": self.from_version,
+        return {"case_id": self.case_id, "case_no": self.case_no, "title": self.title,
+                "from_version": self.from_version,
                 "to_version": self.to_version, "can_move": self.can_move, "reason": self.reason,
                 "position": self.position, "deadlines": self.deadlines}
 
@@ -112,7 +115,8 @@ class CaseMigration:
                 Timer.case_id == case_id, Timer.status.in_(("pending", "paused"))))}
             s.expunge_all()
         check = CaseCheck(case.id, case.case_no, current.version, target.version, False,
-                          position=_position(stored_wf), case_version=case.version)
+                          position=_position(stored_wf), case_version=case.version,
+                          title=str(json.loads(case.summary_json or "{}").get("title", "")))
         out = _Replayed(check)
         refusal = _refusal(case, current, target)
         if refusal:

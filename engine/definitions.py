@@ -768,6 +768,12 @@ class _ProcessChecker:
                      f"unquoted ISO 8601 value: timer text is a Python expression, write \"{stripped}\"",
                      element_id=event.get("id"))
             return
+        unit = _DAYS_WITH_UNIT.search(stripped)
+        if unit:
+            self.add(child, f"期限天数只写数字，不要写单位：把“{unit.group(0)}”改成“{unit.group(1)}”"
+                            f"（是否按工作日计算由 workdays/days 决定）",
+                     f"write the number of days without a unit: {unit.group(1)}", element_id=event.get("id"))
+            return
         if not self.expression(text, child, ("计时器表达式", "timer expression"), element_id=event.get("id")):
             return
         literal = _string_literal(stripped)
@@ -862,6 +868,9 @@ def _expression_problem(checks: _Checks, text: str, where: tuple[str, str]) -> t
 
 def _called_names(tree: ast.AST) -> list[str]:
     return [node.func.id for node in ast.walk(tree) if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)]
+
+
+_DAYS_WITH_UNIT = re.compile(r"(\d+)\s*(个?工作日|个?自然日|天|日)")
 
 
 def _literal_deadline_days(text: str) -> list[str]:

@@ -98,7 +98,7 @@ def test_validation_names_the_element_and_nothing_is_deployed(app):
     assert r.status_code == 200 and result["ok"] is False
     [problem] = result["problems"]
     assert problem["element_id"] == "Timer_sign_limit" and problem["file"] == "petition_case.bpmn"
-    assert "计时器表达式" in problem["message"]
+    assert "不要写单位" in problem["message"] and "7" in problem["message"]
     r = client.post("/api/designer/processes/petition_case/deploy", headers=headers,
                     json={"base_definition_id": proc["definition_id"], "files": bad, "comment": "试试"})
     assert r.status_code == 422 and r.get_json()["problems"][0]["element_id"] == "Timer_sign_limit"

@@ -78,6 +78,8 @@ function shapeFor(registry, el) {
 function addRow(tbody, kind, el, text) {
   const tr = document.createElement("tr");
   tr.className = `diff-${kind}`;
+  tr.dataset.elementId = el.id;
+  tr.title = "点击定位到此元素";
   for (const cell of [{ added: "新增", removed: "删除", changed: "修改", layout: "仅位置变化" }[kind],
     el.name ? `${el.name}（${el.id}）` : el.id, typeName(el), text]) {
     const td = document.createElement("td");
@@ -144,6 +146,32 @@ async function start(root) {
     mark(regB, right.get("canvas"), el, "lx-layout");
     addRow(tbody, "layout", el, "");
   }
+  // Both diagrams move together; a row of the list takes both to its element.
+  let syncing = false;
+  const follow = (from, to) => from.on("canvas.viewbox.changed", ({ viewbox }) => {
+    if (syncing) return;
+    syncing = true;
+    to.get("canvas").viewbox({ x: viewbox.x, y: viewbox.y, width: viewbox.width, height: viewbox.height });
+    syncing = false;
+  });
+  follow(left, right);
+  follow(right, left);
+  const focus = (id) => {
+    const shape = regB.get(id) || regA.get(id);
+    const owner = regB.get(id) ? right : left;
+    if (!shape) return;
+    const canvas = owner.get("canvas");
+    canvas.zoom(1.0);
+    const vb = canvas.viewbox();
+    canvas.viewbox({ x: shape.x + (shape.width || 0) / 2 - vb.width / 2, y: shape.y + (shape.height || 0) / 2 - vb.height / 2,
+      width: vb.width, height: vb.height });
+  };
+  for (const tr of tbody.querySelectorAll("tr")) {
+    tr.classList.add("clickable");
+    tr.addEventListener("click", () => focus(tr.dataset.elementId));
+  }
+  const first = tbody.querySelector("tr");
+  if (first) focus(first.dataset.elementId);
   document.getElementById("diff-summary").textContent = counts.added + counts.removed + counts.changed + counts.layout
     ? `新增 ${counts.added} 处，删除 ${counts.removed} 处，修改 ${counts.changed} 处，仅位置变化 ${counts.layout} 处。`
     : "两个版本的流程图相同（差别可能在决策表或表单中）。";
@@ -154,7 +182,33 @@ document.addEventListener("DOMContentLoaded", () => {
   const root = document.getElementById("diff");
   if (root) {
     start(root).catch((err) => {
-      document.getElementById("diff-summary").textContent = `无法比较：${err.message}`;
+      // Both diagrams move together; a row of the list takes both to its element.
+  let syncing = false;
+  const follow = (from, to) => from.on("canvas.viewbox.changed", ({ viewbox }) => {
+    if (syncing) return;
+    syncing = true;
+    to.get("canvas").viewbox({ x: viewbox.x, y: viewbox.y, width: viewbox.width, height: viewbox.height });
+    syncing = false;
+  });
+  follow(left, right);
+  follow(right, left);
+  const focus = (id) => {
+    const shape = regB.get(id) || regA.get(id);
+    const owner = regB.get(id) ? right : left;
+    if (!shape) return;
+    const canvas = owner.get("canvas");
+    canvas.zoom(1.0);
+    const vb = canvas.viewbox();
+    canvas.viewbox({ x: shape.x + (shape.width || 0) / 2 - vb.width / 2, y: shape.y + (shape.height || 0) / 2 - vb.height / 2,
+      width: vb.width, height: vb.height });
+  };
+  for (const tr of tbody.querySelectorAll("tr")) {
+    tr.classList.add("clickable");
+    tr.addEventListener("click", () => focus(tr.dataset.elementId));
+  }
+  const first = tbody.querySelector("tr");
+  if (first) focus(first.dataset.elementId);
+  document.getElementById("diff-summary").textContent = `无法比较：${err.message}`;
     });
   }
 });

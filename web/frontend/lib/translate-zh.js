@@ -169,11 +169,36 @@ export const ZH = {
   "Asynchronous continuations": "异步",
   "Extension properties": "扩展属性",
   "Compensation": "补偿",
+  "Boundary Event": "边界事件",
+  "Expanded Sub Process": "子流程（展开）",
+  "Collapsed Sub Process": "子流程（折叠）",
+  "Event Sub Process": "事件子流程",
+  "Default Flow": "默认顺序流",
+  "Conditional Flow": "条件顺序流",
+  "Collaboration": "协作图",
+  "Association": "关联",
+  "Message Flow": "消息流",
+  "Transaction": "事务子流程（不支持）",
+  "Ad Hoc Sub Process": "自由子流程（不支持）",
+  "Data Object Reference": "数据对象",
+  "Data Store Reference": "数据存储",
+  "Data Input Association": "数据输入",
+  "Data Output Association": "数据输出",
 };
+
+// Event types in the panel header are composed, e.g. "Timer Boundary Event (Non Interrupting)".
+const EVENT_PREFIX = { Timer: "定时", Message: "消息", Signal: "信号", Error: "错误", Escalation: "上报",
+  Conditional: "条件", Terminate: "终止", Link: "链接", Compensate: "补偿", Cancel: "取消" };
+
+function composed(template) {
+  const m = /^(Timer|Message|Signal|Error|Escalation|Conditional|Terminate|Link|Compensate|Cancel) (.+?)( \(Non Interrupting\))?$/.exec(template);
+  if (!m || !ZH[m[2]]) return null;
+  return `${EVENT_PREFIX[m[1]]}${ZH[m[2]]}${m[3] ? "（不中断）" : ""}`;
+}
 
 export function translate(template, replacements) {
   replacements = replacements || {};
-  const text = ZH[template] || template;
+  const text = ZH[template] || composed(template) || template;
   return text.replace(/{([^}]+)}/g, (_, key) => (key in replacements ? replacements[key] : `{${key}}`));
 }
 
