@@ -50,6 +50,7 @@ class CaseFacts:
     location: str = ""
     unit: str = ""
     dispatch_type: str = ""
+    dispatched_at: datetime | None = None
     route: str = ""
     outcome: str = ""
     is_repeat: bool = False
@@ -79,10 +80,12 @@ def _changed(event_data: dict, key: str) -> Any:
 
 
 def build_facts(cases: Iterable, items: Iterable, events: Iterable, settings: KpiSettings,
-                level_of: Callable[[str], str] | None = None) -> list[CaseFacts]:
+                level_of: Callable[[str], str] | None = None,
+                acceptance_due: Callable[[datetime], datetime | None] | None = None) -> list[CaseFacts]:
     """`cases`: rows with id, case_no, created_at, status, summary_json; `items`: work item rows; `events`:
     journal rows (case_id, seq, at, type, element_id, data) in seq order per case; `level_of(unit)`: the level
-    (county, city, province) a joint-meeting office belongs to, for the escalation tiers."""
+    (county, city, province) a joint-meeting office belongs to, for the escalation tiers; `acceptance_due(at)`:
+    the acceptance limit of a case dispatched at `at` and not yet signed (it has no acceptance task yet)."""
     by_case: dict[int, CaseFacts] = {}
     for c in cases:
         summary = json.loads(c.summary_json or "{}")
@@ -105,6 +108,10 @@ def build_facts(cases: Iterable, items: Iterable, events: Iterable, settings: Kp
                      level_of or (lambda unit: ""))
         if not facts.unit:
             facts.unit = facts.location
+        if facts.acceptance is None and facts.dispatched_at is not None and acceptance_due is not None:
+            due = acceptance_due(facts.dispatched_at)
+            if due is not None:  # dispatched, not signed: the acceptance limit runs all the same
+                facts.acceptance = Deadline("acceptance", facts.unit, facts.dispatched_at, due, None, "open")
     return list(by_case.values())
 
 
@@ -136,6 +143,8 @@ def _apply_events(f: CaseFacts, events: list, settings: KpiSettings) -> None:
             if data.get("handler") in ("resolve_responsible_unit", "dispatch_case") and isinstance(result, dict):
                 f.unit = result.get("unit") or f.unit
                 f.dispatch_type = result.get("dispatch_type") or f.dispatch_type
+            if data.get("handler") == "dispatch_case" and isinstance(result, dict):
+                f.dispatched_at = e.at  # the latest dispatch (a reassignment starts the clock again)
             continue
         if e.type != "task.completed":
             continue

@@ -36,6 +36,7 @@ class KpiSettings:
     elements: dict = field(default_factory=dict)
     routes: dict = field(default_factory=dict)
     process_keys: tuple[str, ...] = ("petition_case",)
+    unsigned_acceptance: tuple[str, int] = ("CAL", 15)
     raw: dict = field(default_factory=dict, compare=False)
 
     @classmethod
@@ -58,7 +59,8 @@ class KpiSettings:
                    not_rated=tuple(satisfaction.get("not_rated", ["未评价"])),
                    rate_denominator=denominator, elements=dict(doc.get("elements") or {}),
                    routes=dict(doc.get("routes") or {}),
-                   process_keys=tuple(doc.get("process_keys") or ["petition_case"]), raw=doc)
+                   process_keys=tuple(doc.get("process_keys") or ["petition_case"]),
+                   unsigned_acceptance=_day_rule(doc.get("unsigned_acceptance") or {}), raw=doc)
 
     @classmethod
     def load(cls, path: Path | str = DEFAULT_FILE) -> "KpiSettings":
@@ -97,6 +99,13 @@ class KpiSettings:
     def digest(self) -> str:
         return hashlib.sha256(json.dumps(self.as_dict(), sort_keys=True, ensure_ascii=False)
                               .encode("utf-8")).hexdigest()[:16]
+
+
+def _day_rule(doc: dict) -> tuple[str, int]:
+    rule, days = str(doc.get("rule", "CAL")), doc.get("days", 15)
+    if rule not in ("CAL", "WD") or not isinstance(days, int) or days < 0:
+        raise SettingsError("unsigned_acceptance 应写作 {days: 15, rule: CAL}（rule 为 CAL 或 WD）")
+    return rule, days
 
 
 @dataclass(frozen=True)

@@ -52,8 +52,19 @@ def load_facts(c, settings: KpiSettings):
     if key not in cache:
         with c.extras["read_sessions"]() as s:
             rows = stats_store.load_rows(s, settings.process_keys, settings.watched_elements())
-        cache[key] = build_facts(*rows, settings, level_of(default_chart()))
+        cache[key] = build_facts(*rows, settings, level_of(default_chart()), _acceptance_due(c, settings))
     return cache[key]
+
+
+def _acceptance_due(c, settings: KpiSettings):
+    rule, days = settings.unsigned_acceptance
+
+    def due(start):
+        try:
+            return c.runtime.compute_deadline(rule, days, start).due_at
+        except Exception:  # a year the calendar cannot count (before 2004): no limit rather than a wrong one
+            return None
+    return due
 
 
 def visible_units(p: Principal | None) -> set[str] | None:

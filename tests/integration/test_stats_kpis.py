@@ -87,12 +87,16 @@ class Builder:
         return self.do(name, "回访并记录满意度", {"rating": rating, "rating_channel": "电话回访"})
 
 
-def build_scenario(c, freeze=None) -> Builder:
-    """The cases of the table above. `freeze(builder)` is called at 2026-03-16 08:00, between the steps."""
+def prepare(c) -> Builder:
     with c.session_factory() as s, s.begin():
         load_organisation(s, ROOT / "processes" / "organisation.yaml", demo_users=True)
     c.runtime.deploy(collect_files([str(ROOT / "processes")]), actor="test")
-    b = Builder(c)
+    return Builder(c)
+
+
+def build_scenario(c, freeze=None) -> Builder:
+    """The cases of the table above. `freeze(builder)` is called at 2026-03-16 08:00, between the steps."""
+    b = prepare(c)
     b.when("2026-01-05T09:00:00")
     for name, channel, location in (("A", "来信", "county_a"), ("B", "来电", "county_a"), ("C", "网上", "county_a"),
                                     ("J", "来信", "county_b")):
@@ -229,3 +233,17 @@ def test_unit_scope_includes_subunits(container, scenario):
     east = kpis_of(container, unit="county_a")
     assert east["received"]["numerator"] == 5
     assert east["registered"]["case_ids"] == ids(b, "D", "H", "I")
+
+
+def test_a_case_never_signed_still_owes_its_acceptance_decision(container):
+    """Dispatched 03-02 and left unsigned: it has no acceptance task, but its 15-day limit (03-17) runs."""
+    b = prepare(container).when("2026-03-02T09:00:00")
+    b.register("K", "来信").dispatch("K")
+    b.when("2026-03-10T09:00:00")
+    early = kpis_of(container)["timely_acceptance"]
+    assert (early["numerator"], early["denominator"]) == (0, 0)  # not yet due
+    b.when("2026-03-25T09:00:00")
+    late = kpis_of(container)
+    assert (late["timely_acceptance"]["numerator"], late["timely_acceptance"]["denominator"]) == (0, 1)
+    assert late["timely_acceptance"]["denominator_case_ids"] == ids(b, "K")
+    assert late["overdue"]["case_ids"] == ids(b, "K")  # its 5-working-day signing limit (03-09) has passed
