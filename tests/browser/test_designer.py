@@ -166,6 +166,24 @@ def test_files_from_other_modelers_keep_elements_attributes_and_layout(live_serv
             return { out, warnings: result.warnings.map((w) => w.message) };
         }""", original)
         assert _shape(original) == _shape(saved["out"]), (path.name, _difference(_shape(original), _shape(saved["out"])))
+    # the decision tables of the petition process pass through dmn-js and still deploy
+    open_modeler(page, url, "petition_case")
+    for name in ("routing.dmn", "settings.dmn"):
+        page.click(f'#designer-tabs .tab[data-file="{name}"]')
+        page.wait_for_selector(f'.designer-dmn[data-file="{name}"] .tjs-table', timeout=60_000)
+    assert page.locator('.designer-dmn[data-file="settings.dmn"] .tjs-table').inner_text().count("当") >= 1
+    problems = page.evaluate("""async () => {
+        const d = window.lianxinDesigner;
+        const files = {};
+        for (const [name, dmn] of Object.entries(d.dmnEditors)) files[name] = (await dmn.saveXML({ format: true })).xml;
+        const token = document.querySelector('meta[name="csrf-token"]').content;
+        const res = await fetch('/api/designer/processes/petition_case/validate', { method: 'POST',
+            headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': token },
+            body: JSON.stringify({ base_definition_id: d.baseId, files }) });
+        return (await res.json()).problems;
+    }""")
+    assert problems == []
+    screenshot(page, "designer-dmn")
     camunda = (FOREIGN / "camunda7.bpmn").read_text(encoding="utf-8")
     assert _shape(camunda) != _shape(camunda.replace('camunda:asyncBefore="true" ', ""))  # the check sees a loss
     screenshot(page, "designer-foreign-roundtrip")

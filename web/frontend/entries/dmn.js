@@ -11,10 +11,8 @@ import "dmn-js/dist/assets/dmn-font/css/dmn-embedded.css";
 import { TranslateZhModule } from "../lib/translate-zh.js";
 
 export function createDmnModeler(container) {
-  return new DmnModeler({
-    container,
-    common: { additionalModules: [TranslateZhModule] },
-  });
+  const zh = { additionalModules: [TranslateZhModule] };
+  return new DmnModeler({ container, common: zh, drd: zh, decisionTable: zh, literalExpression: zh, boxedExpression: zh });
 }
 
 window.LianxinDmnModeler = { create: createDmnModeler };
