@@ -64,6 +64,14 @@ _REGISTRATION = {"type": "object", "required": ["channel", "title", "request", "
 _HAND_OVER = {"type": "object", "required": ["to"], "properties": {"to": {"type": "string"}, "note": {"type": "string"}}}
 
 
+def _path_key() -> dict:
+    return {"name": "key", "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+_DESIGNER_EDIT = {"type": "object", "required": ["base_definition_id", "files"], "properties": {
+    "base_definition_id": {"type": "integer"}, "files": {"type": "object", "additionalProperties": {"type": "string"}}}}
+
+
 SPEC = {
     "openapi": "3.0.3",
     "info": {"title": "连心 Lianxin API", "version": "0.1.0",
@@ -88,6 +96,36 @@ SPEC = {
                         body={"type": "object", "properties": {"files": {"type": "array", "items": {
                             "type": "string", "format": "binary"}}, "comment": {"type": "string"}}}),
         },
+        "/api/designer/handlers": {"get": _op("Registered service handlers with their parameters (designers)", "designer")},
+        "/api/designer/forms": {"get": _op("Form files a user task may name (designers)", "designer")},
+        "/api/designer/roles": {"get": _op("Roles a lane may map to (designers)", "designer")},
+        "/api/designer/processes/{key}": {"get": _op(
+            "A deployed version's files (latest or ?version=N), its main BPMN file and the process's draft", "designer",
+            params=[_path_key(), {"name": "version", "in": "query", "schema": {"type": "integer"}}])},
+        "/api/designer/processes/{key}/versions": {"get": _op(
+            "Versions with author, time, comment and running/completed cases", "designer", params=[_path_key()])},
+        "/api/designer/processes/{key}/draft": {
+            "put": _op("Save the process's draft {base_definition_id, files: {name: text}}", "designer",
+                       params=[_path_key()], body=_DESIGNER_EDIT),
+            "delete": _op("Discard the draft", "designer", params=[_path_key()]),
+        },
+        "/api/designer/processes/{key}/validate": {"post": _op(
+            "Validate edited files with the deployment's checks: {ok, problems: [{file, line, element_id, message}], "
+            "warnings}", "designer", params=[_path_key()], body=_DESIGNER_EDIT)},
+        "/api/designer/processes/{key}/deploy": {"post": _op(
+            "Deploy edited files as a new version; comment required; 422 with problems, nothing deployed", "designer",
+            ok=201, params=[_path_key()], body=dict(_DESIGNER_EDIT, required=["base_definition_id", "files", "comment"],
+                                                    properties=dict(_DESIGNER_EDIT["properties"],
+                                                                    comment={"type": "string"})))},
+        "/api/designer/migrations/check": {"post": _op(
+            "Dry run: replay each running case's journal on the target version; which can move and why not",
+            "designer", body={"type": "object", "required": ["to_definition_id"], "properties": {
+                "to_definition_id": {"type": "integer"}, "from_definition_id": {"type": "integer"},
+                "case_ids": {"type": "array", "items": {"type": "integer"}}}})},
+        "/api/designer/migrations": {"post": _op(
+            "Move the chosen cases to the target version in one batch (all or none), journaled per case", "designer",
+            ok=201, body={"type": "object", "required": ["to_definition_id", "case_ids"], "properties": {
+                "to_definition_id": {"type": "integer"}, "case_ids": {"type": "array", "items": {"type": "integer"}}}})},
         "/api/process-definitions/{key}/instances": {
             "post": _op("Start a process (designers, admins)", "cases", ok=201,
                         params=[{"name": "key", "in": "path", "required": True, "schema": {"type": "string"}}],
