@@ -31,7 +31,9 @@ TYPE_LABELS = {
     "timer.fired": "期限到点", "message.delivered": "收到消息", "service.called": "调用服务",
     "deadline.computed": "计算期限", "deadline.extended": "延长期限", "deadlines.paused": "暂停计时",
     "deadlines.resumed": "恢复计时", "deadlines.recomputed": "日历变更后重算期限", "incident.opened": "出现故障",
-    "incident.retried": "故障重试", "work_item.unrouted": "未能确定承办单位",
+    "incident.retried": "故障重试", "work_item.unrouted": "未能确定承办单位", "work_item.claimed": "认领任务",
+    "work_item.unclaimed": "退回任务", "work_item.reassigned": "改派任务", "work_item.delegated": "委托办理",
+    "comment.added": "添加备注", "attachment.added": "上传附件", "case.migrated": "迁移到新流程版本",
 }
 STATUS_LABELS = {"running": "运行中", "waiting": "办理中", "completed": "已办结", "incident": "故障待处理"}
 SOURCE_LABELS = {
@@ -41,6 +43,9 @@ SOURCE_LABELS = {
     "deadline": "期限的到期时间（变更前后）和所用工作日历版本",
     "result": "服务调用记录的结果",
     "incident": "故障信息",
+    "assignee": "任务办理人（变更前后）",
+    "added": "新增的内容",
+    "version": "流程版本（迁移前后）",
 }
 
 
@@ -186,6 +191,15 @@ def changes_of(event: dict) -> tuple[str | None, list[dict]]:
     if t == "service.called":
         return "result", [{"field": data.get("handler") or "result", "before": None,
                            "after": data.get("result", data.get("error"))}]
+    if t.startswith("work_item.") and ("from" in data or "to" in data):
+        return "assignee", [{"field": "assignee", "before": data.get("from"), "after": data.get("to")}] + \
+            ([{"field": "note", "before": None, "after": data["note"]}] if data.get("note") else [])
+    if t == "comment.added":
+        return "added", [{"field": "body", "before": None, "after": data.get("body")}]
+    if t == "attachment.added":
+        return "added", [{"field": k, "before": None, "after": data.get(k)} for k in ("filename", "size", "sha256")]
+    if t == "case.migrated":
+        return "version", [{"field": "version", "before": data.get("from_version"), "after": data.get("to_version")}]
     if t == "incident.opened":
         return "incident", [{"field": data.get("kind") or "error", "before": None, "after": data.get("message")}]
     return None, []

@@ -37,3 +37,14 @@ def test_changes_before_and_after_come_from_the_event_payload():
     [entry] = entries([extended])
     assert entry["changes"] == [{"field": "到期", "before": "2026-05-01 24:00（北京时间）",
                                  "after": "2026-05-31 24:00（北京时间）"}]
+
+
+def test_hand_overs_comments_and_attachments_show_what_they_changed():
+    at = "2026-03-02T01:00:00+00:00"
+    claimed = {"seq": 7, "at": at, "actor": "handler", "type": "work_item.claimed", "element_id": "Task_sign",
+               "data": {"work_item_id": 3, "from": None, "to": "handler"}}
+    comment = {"seq": 8, "at": at, "actor": "handler", "type": "comment.added", "element_id": None,
+               "data": {"comment_id": 1, "body": "已约谈，电话 13812345678"}}
+    [c1, c2] = entries([claimed, comment])
+    assert c1["type_label"] == "认领任务" and c1["changes"] == [{"field": "assignee", "before": None, "after": "handler"}]
+    assert c2["changes"] == [{"field": "body", "before": None, "after": "已约谈，电话 138****5678"}]
