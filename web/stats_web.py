@@ -139,6 +139,13 @@ def _rankings_from_args(c, p: Principal, args) -> tuple[list[dict], str]:
         raise ApiError(422, "invalid", _("level 应为 county、city 或 unit。"))
     settings = kpi_settings(c)
     period = parse_request_period(c, settings, args)
+    published = args.get("live") != "1" and level == "county" and not args.get("sort") \
+        and visible_units(p) is None and not args.get("from")
+    if published:  # a frozen month's ranking is the one that was published
+        with c.extras["read_sessions"]() as s:
+            snap = stats_store.get(s, period.label, args.get("unit") or "all")
+        if snap is not None and snap["result"].get("rankings") is not None:
+            return snap["result"]["rankings"], period.label
     rows = rankings(load_facts(c, settings), period, c.clock.now(), settings, default_chart(), level,
                     visible_units(p), args.get("sort") or "on_time_completion_rate")
     return rows, period.label

@@ -113,6 +113,12 @@ def test_frozen_snapshot_reads_back_identically_after_cases_change(office):
     published = bureau.get("/api/stats?period=2026-03").get_json()
     assert published["frozen"]["frozen_by"] == "bureau"
     assert published["kpis"] == snapshot["result"]["kpis"] == frozen["live_then"]["kpis"]
+    ranking = bureau.get("/api/stats/rankings?period=2026-03").get_json()["rankings"]
+    assert ranking == snapshot["result"]["rankings"]
+    east = next(r for r in ranking if r["unit"] == "county_a")
+    assert east["timely_acceptance"] == {"value": 100.0, "numerator": 2, "denominator": 2}  # as on 03-16
+    live_ranking = bureau.get("/api/stats/rankings?period=2026-03&live=1").get_json()["rankings"]
+    assert next(r for r in live_ranking if r["unit"] == "county_a")["timely_acceptance"]["denominator"] == 3
     again = bureau.post("/api/stats/snapshots", {"period": "2026-03"})
     assert again.status_code == 409
     assert Client(app, "leader").post("/api/stats/snapshots", {"period": "2026-04"}).status_code == 403
