@@ -23,6 +23,18 @@ from .ui import ROLE_LABELS, page_principal
 bp = Blueprint("designer", __name__)
 DESIGNERS = ("designer", "admin")
 MAX_COMMENT = 2000
+MAX_ID = 2**53  # ids and versions beyond this are typos or probes; the database would refuse them less politely
+
+
+def _is_id(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID
+
+
+def _version_arg() -> int | None:
+    version = request.args.get("version", type=int)
+    if version is not None and not _is_id(version):
+        raise ApiError(400, "malformed", "version 必须是正整数（version must be a positive whole number）")
+    return version
 
 
 def container():
@@ -44,7 +56,7 @@ def index():
 @bp.get("/designer/<key>/edit")
 def edit(key: str):
     page_principal(*DESIGNERS)
-    version = request.args.get("version", type=int)
+    version = _version_arg()
     with container().session_factory() as s:
         row = _version_or_404(s, key, version)
         draft = drafts.get(s, key)
@@ -72,6 +84,8 @@ def diff(key: str):
         latest = rows[0]["version"]
         a = request.args.get("a", type=int) or max(1, latest - 1)
         b = request.args.get("b", type=int) or latest
+        if not (_is_id(a) and _is_id(b)):
+            raise ApiError(404, "not_found", _("流程 %(key)s 没有版本 %(v)s", key=key, v=f"{a}/{b}"))
         _version_or_404(s, key, a)
         _version_or_404(s, key, b)
     return render_template("designer/diff.html", key=key, name=rows[0]["name"], a=a, b=b, versions=rows)
@@ -128,7 +142,7 @@ def _form_files() -> dict[str, Path]:
 @bp.get("/api/designer/processes/<key>")
 @roles_required(*DESIGNERS)
 def get_process(key: str):
-    version = request.args.get("version", type=int)
+    version = _version_arg()
     with container().session_factory() as s:
         row = _version_or_404(s, key, version)
         draft = drafts.get(s, key)
@@ -210,7 +224,7 @@ def deploy(key: str):
 def _edit_request() -> tuple[int, dict[str, str]]:
     data = body()
     base_id, files = data.get("base_definition_id"), data.get("files")
-    if not isinstance(base_id, int) or isinstance(base_id, bool):
+    if not _is_id(base_id):
         raise ApiError(400, "malformed", "需要 base_definition_id（整数）：草稿基于哪个已部署版本（base version id required）")
     if not isinstance(files, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in files.items()):
         raise ApiError(400, "malformed", "files 必须是 {文件名: 文本}（files must map file names to text）")
@@ -248,6 +262,8 @@ def migration_check():
     data = body()
     to, case_ids = _migration_request(data, require_cases=False)
     from_id = data.get("from_definition_id")
+    if from_id is not None and not _is_id(from_id):
+        raise ApiError(400, "malformed", "from_definition_id 必须是版本的 id（must be a definition id）")
     checks = CaseMigration(container().runtime).check(to, case_ids, from_definition_id=from_id)
     return ok(describe(checks))
 
@@ -262,11 +278,11 @@ def migration_run():
 
 def _migration_request(data: dict, require_cases: bool) -> tuple[int, list[int] | None]:
     to, case_ids = data.get("to_definition_id"), data.get("case_ids")
-    if not isinstance(to, int) or isinstance(to, bool):
+    if not _is_id(to):
         raise ApiError(400, "malformed", "需要 to_definition_id（目标版本的 id）（target version id required）")
     if case_ids is None and not require_cases:
         return to, None
-    if not isinstance(case_ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in case_ids):
+    if not isinstance(case_ids, list) or not all(_is_id(i) for i in case_ids):
         raise ApiError(400, "malformed", "case_ids 必须是案件 id 的列表（case_ids must be a list of case ids）")
     return to, case_ids
 

@@ -183,3 +183,22 @@ def test_pages_render_in_chinese_and_english(app):
     assert "Edit process" in client.get("/designer?lang=en").get_data(as_text=True)
     r = client.get("/designer/nope/edit")
     assert r.status_code == 404 and "没有" in r.get_data(as_text=True)
+
+
+def test_malformed_requests_get_clear_errors(app):
+    client, headers = sign_in(app, "designer")
+    assert client.get("/api/designer/processes/petition_case?version=99999999999999999999").status_code == 400
+    assert client.get("/api/designer/processes/petition_case?version=9").status_code == 404
+    assert client.get("/api/designer/processes/nope").status_code == 404
+    for body in ({}, {"base_definition_id": True, "files": {}}, {"base_definition_id": 2**70, "files": {}},
+                 {"base_definition_id": 1, "files": ["x"]}):
+        r = client.post("/api/designer/processes/petition_case/validate", headers=headers, json=body)
+        assert r.status_code == 400 and r.get_json()["error"]["message"], body
+    r = client.post("/api/designer/processes/petition_case/validate", headers=headers,
+                    json={"base_definition_id": 999, "files": {}})
+    assert r.status_code == 422 and "不属于" in r.get_json()["error"]["message"]
+    r = client.post("/api/designer/migrations/check", headers=headers, json={"to_definition_id": 12345})
+    assert r.status_code == 404
+    r = client.post("/api/designer/migrations/check", headers=headers,
+                    json={"to_definition_id": 1, "from_definition_id": "x"})
+    assert r.status_code == 400
