@@ -6,7 +6,7 @@ import logging
 from datetime import date, datetime, timedelta
 
 from flask import Blueprint, current_app, jsonify, request, session
-from sqlalchemy import false, func, or_, select
+from sqlalchemy import false, func, select
 
 from engine.clock import parse_instant
 from engine.runtime import Conflict, NotFound
@@ -299,10 +299,12 @@ def list_register(register: str):
 
 @bp.get("/tasks")
 def list_tasks():
+    """The same list as the page `/tasks` (one query builder, web/task_list.py): filters, sort, paging, total."""
+    from . import task_list
+    from engine.runtime import task_view
+
     p = require_login()
-    scope = request.args.get("scope", "unit")
-    if scope not in ("mine", "unit", "all"):
-        raise ApiError(400, "malformed", "scope 只能是 mine、unit 或 all（scope must be mine, unit or all）")
+    f = task_list.TaskFilters.parse(request.args, strict=True)
     try:
         limit = min(max(int(request.args.get("limit", 50)), 1), 500)
         offset = max(int(request.args.get("offset", 0)), 0)
@@ -311,26 +313,14 @@ def list_tasks():
     c = container()
     now = c.clock.now()
     with c.extras["read_sessions"]() as s:
-        q = select(WorkItem).where(WorkItem.state == "open", visibility.work_item_filter(p))
-        if scope == "mine":
-            q = q.where(WorkItem.assignee == p.username)
-        elif scope == "unit" or not p.has_role(*SEE_ALL):
-            q = q.where(_in_units(p))
-            roles = p.role_names
-            if scope == "unit":
-                q = q.where(or_(WorkItem.role.in_(roles), WorkItem.role.is_(None)))
-        if request.args.get("overdue") in ("1", "true"):
-            q = q.where(WorkItem.due_at.is_not(None), WorkItem.due_at < now)
-        q = q.order_by(WorkItem.due_at.is_(None), WorkItem.due_at, WorkItem.id).limit(limit).offset(offset)
-        items = list(s.scalars(q))
-    from engine.runtime import task_view
-
-    rt = c.runtime
+        total, rows = task_list.fetch(s, p, f, now, limit, offset)
     out = []
-    for w in items:
-        alert, left = rt.alert(w.due_at, now)
-        out.append(dict(task_view(w).__dict__, overdue=alert == "red", alert=alert, workdays_left=left))
-    return ok({"tasks": out, "now": now})
+    for w, summary, petitioner, case_no in rows:
+        alert, left = c.runtime.alert(w.due_at, now)
+        channel = json.loads(summary or "{}").get("channel")
+        out.append(dict(task_view(w).__dict__, overdue=alert == "red", alert=alert, workdays_left=left,
+                        case_no=case_no, channel=channel, petitioner=petitioner or ""))
+    return ok({"tasks": out, "total": total, "limit": limit, "offset": offset, "filters": f.params(), "now": now})
 
 
 def _task_for_action(task_id: int) -> WorkItem:

@@ -23,7 +23,7 @@ from engine.store import Case, JournalEvent, ProcessDefinition, WorkItem
 from services import registration as reg
 from services.casework import CHANNEL_CODES
 
-from . import forms, visibility
+from . import forms, task_list, visibility
 from .auth import ApiError, Principal, require_login
 from .ui import page_principal
 
@@ -33,7 +33,6 @@ log = logging.getLogger("lianxin.handling")
 REGISTER_ROLES = ("registrar", "county_office", "bureau", "admin")
 REGISTER_SCHEMA = "petition_register.schema.json"
 PAGE_SIZE = 20
-FILTER_KEYS = ("scope", "process", "task", "unit", "overdue", "channel")
 # Tasks whose handler talks to the petitioner: triage at the desk, the written reply, the follow-up call. Only
 # there are name, phone and address shown in full (to the person who may act on the task); elsewhere masked.
 NEEDS_CONTACT = {"Task_triage", "Task_handle", "Task_rating"}
@@ -278,60 +277,19 @@ def register():
 
 # ---------------------------------------------------------------- task list
 
-def _filters_from(args) -> dict:
-    out = {k: args.get(k, "").strip() for k in FILTER_KEYS if args.get(k, "").strip()}
-    if out.get("scope") not in (None, "mine", "unit", "all"):
-        out.pop("scope")
-    return out
-
-
-def _task_query(p: Principal, f: dict, now: datetime):
-    scope = f.get("scope", "unit")
-    q = select(WorkItem, Case.summary_json, RegistrationIndex.petitioner_masked, RegistrationIndex.case_no) \
-        .join(Case, Case.id == WorkItem.case_id) \
-        .outerjoin(RegistrationIndex, RegistrationIndex.case_id == WorkItem.case_id) \
-        .where(WorkItem.state == "open", visibility.work_item_filter(p))
-    if scope == "mine":
-        q = q.where(WorkItem.assignee == p.username)
-    elif scope == "unit":
-        q = q.where(WorkItem.unit.in_(sorted(p.units)) if p.units else WorkItem.id < 0,
-                    or_(WorkItem.role.in_(sorted(p.role_names)), WorkItem.role.is_(None)))
-    if f.get("process"):
-        q = q.where(WorkItem.process_key == f["process"])
-    if f.get("task"):
-        q = q.where(WorkItem.name == f["task"])
-    if f.get("unit"):
-        q = q.where(WorkItem.unit == f["unit"])
-    if f.get("overdue"):
-        q = q.where(WorkItem.due_at.is_not(None), WorkItem.due_at < now)
-    if f.get("channel"):
-        q = q.where(Case.summary_json.contains(json.dumps({"channel": f["channel"]}, ensure_ascii=False,
-                                                          separators=(",", ":"))[1:-1]))
-    return q
-
-
 @bp.get("/tasks")
 def tasks():
     p = page_principal()
     c = container()
     now = c.clock.now()
-    f = _filters_from(request.args)
-    f.setdefault("scope", "unit")
+    filters = task_list.TaskFilters.parse(request.args, strict=False)
     try:
         page = max(int(request.args.get("page", 1)), 1)
     except ValueError:
         page = 1
-    q = _task_query(p, f, now)
     with c.extras["read_sessions"]() as s:
-        total = s.scalar(select(func.count()).select_from(q.subquery()))
-        rows = s.execute(q.order_by(WorkItem.due_at.is_(None), WorkItem.due_at, WorkItem.id)
-                         .limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
-        base = select(WorkItem).where(WorkItem.state == "open", visibility.work_item_filter(p)).subquery()
-        choices = {
-            "process": sorted(s.scalars(select(base.c.process_key).distinct())),
-            "task": sorted(s.scalars(select(base.c.name).distinct())),
-            "unit": sorted(u for u in s.scalars(select(base.c.unit).distinct()) if u),
-        }
+        total, rows = task_list.fetch(s, p, filters, now, PAGE_SIZE, (page - 1) * PAGE_SIZE)
+        choices = task_list.choices(s, p)
         saved = s.scalars(select(SavedTaskFilter).where(SavedTaskFilter.username == p.username)
                           .order_by(SavedTaskFilter.name)).all()
     names = unit_names()
@@ -344,8 +302,8 @@ def tasks():
                       "unit_name": names.get(w.unit or "", w.unit or ""),
                       "may_act": visibility.may_act_on(p, w),
                       "colleagues": [x for x in people.get(w.unit, []) if x[0] != p.username]})
-    return render_template("handling/tasks.html", items=items, f=f, choices=choices, saved=saved, names=names,
-                           page=page, pages=max(ceil((total or 0) / PAGE_SIZE), 1), total=total,
+    return render_template("handling/tasks.html", items=items, f=filters.params(), choices=choices, saved=saved,
+                           names=names, page=page, pages=max(ceil(total / PAGE_SIZE), 1), total=total,
                            channels=list(CHANNEL_CODES), me_name=p.username,
                            saved_params={x.id: json.loads(x.params) for x in saved})
 
@@ -354,7 +312,7 @@ def tasks():
 def save_filter():
     p = page_principal()
     name = (request.form.get("name") or "").strip()[:64]
-    params = _filters_from(request.form)
+    params = task_list.TaskFilters.parse(request.form, strict=False).params()
     if not name:
         flash(_("请为筛选条件起一个名称。"), "error")
         return redirect(url_for("handling.tasks", **params))

@@ -171,8 +171,16 @@ SPEC = {
                     {"name": "unit", "in": "query", "schema": {"type": "string"}},
                     {"name": "person", "in": "query", "schema": {"type": "string"}},
                     {"name": "status", "in": "query", "schema": {"type": "string", "enum": ["open", "closed"]}}])},
-        "/api/tasks": {"get": _op("Work items visible to the caller", "tasks", params=[
+        "/api/tasks": {"get": _op("Work items visible to the caller, the same list as the page /tasks: filters, "
+                                  "sort by due date, paging; answers {tasks, total, limit, offset, filters, now}",
+                                  "tasks", params=[
             {"name": "scope", "in": "query", "schema": {"type": "string", "enum": ["mine", "unit", "all"]}},
+            {"name": "process", "in": "query", "schema": {"type": "string"}},
+            {"name": "task", "in": "query", "schema": {"type": "string"}, "description": "task name as shown"},
+            {"name": "element", "in": "query", "schema": {"type": "string"}, "description": "BPMN element id"},
+            {"name": "unit", "in": "query", "schema": {"type": "string"}},
+            {"name": "channel", "in": "query", "schema": {"type": "string"}},
+            {"name": "sort", "in": "query", "schema": {"type": "string", "enum": ["due", "-due"]}},
             {"name": "overdue", "in": "query", "schema": {"type": "string", "enum": ["0", "1"]}},
             {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
             {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}}])},

@@ -210,3 +210,71 @@ def test_page_claim_and_give_back_are_journaled(desk, container):
     assert c.post(f"/tasks/{triage['id']}/unclaim", data={"csrf_token": h["X-CSRF-Token"]}).status_code == 302
     kinds = [e["type"] for e in container.runtime.history(case["id"]) if e["type"].startswith("work_item.")]
     assert kinds == ["work_item.claimed", "work_item.unclaimed"]
+
+
+def _page_ids(desk, user, query):
+    import re
+
+    html = desk.get(user, f"/tasks?{query}").get_data(as_text=True)
+    return [int(x) for x in re.findall(r'<tr data-task="(\d+)"', html)], html
+
+
+def test_task_list_api_filters_sorts_and_pages_like_the_page(desk, container, clock):
+    from datetime import timedelta
+
+    ids = {}
+    for name, channel in (("A", "来访"), ("B", "来信"), ("C", "来访")):
+        case = desk.post("registrar", "/api/cases", dict(PETITION, channel=channel, title=f"事项{name}",
+                                                         location="county_b")).get_json()
+        triage = container.runtime.get_case(case["id"]).tasks[0]
+        container.runtime.complete(triage.id, {"route": "交办转送"}, actor="registrar")  # to county B, with a limit
+        ids[name] = case["id"]
+        clock.advance(timedelta(days=1))
+
+    def api(query):
+        r = desk.get("admin", f"/api/tasks?{query}")
+        assert r.status_code == 200, r.get_json()
+        return r.get_json()
+
+    def cases(body):
+        return [t["case_id"] for t in body["tasks"]]
+
+    every = api("scope=all&element=Task_sign")
+    assert every["total"] == 3 and cases(every) == [ids["A"], ids["B"], ids["C"]]
+    dues = [t["due_at"] for t in every["tasks"]]
+    assert all(dues) and dues == sorted(dues) and len(set(dues)) == 3
+    assert cases(api("scope=all&element=Task_sign&sort=-due")) == [ids["C"], ids["B"], ids["A"]]
+    visits = api("scope=all&channel=来访&sort=-due")
+    assert visits["total"] == 2 and cases(visits) == [ids["C"], ids["A"]]
+    assert {t["channel"] for t in visits["tasks"]} == {"来访"} and visits["filters"]["channel"] == "来访"
+    second = api("scope=all&limit=1&offset=1")
+    assert second["total"] == 3 and cases(second) == [ids["B"]] and (second["limit"], second["offset"]) == (1, 1)
+    assert api("scope=all&unit=county_b_hrss&task=签收或提出异议&process=petition_case")["total"] == 3
+    assert api("scope=all&unit=county_a_hrss")["total"] == 0
+    assert api("scope=all&element=Task_triage")["total"] == 0
+    assert api("scope=all&process=simple_case")["total"] == 0
+    assert api("scope=all&overdue=1")["total"] == 0
+    clock.advance(timedelta(days=60))
+    late = api("scope=all&overdue=1")
+    assert late["total"] == 3 and {t["alert"] for t in late["tasks"]} == {"red"}
+
+    # the page lists the same items in the same order for the same filters
+    for query in ("scope=all&channel=来访&sort=-due", "scope=all&sort=due", "scope=all&overdue=1&channel=来信"):
+        page_ids, html = _page_ids(desk, "admin", query)
+        body = api(query)
+        assert page_ids == [t["id"] for t in body["tasks"]] and page_ids, query
+        assert f"共 {body['total']} 项" in html
+    assert "由远到近" in _page_ids(desk, "admin", "scope=all&sort=-due")[1]
+    # county B's handler sees them in the unit scope; county A's does not
+    assert desk.get("handler_b", "/api/tasks?scope=unit").get_json()["total"] == 3
+    assert desk.get("handler", "/api/tasks?scope=all").get_json()["total"] == 0
+
+
+def test_task_list_api_says_which_parameter_is_wrong(desk):
+    for query, word in (("sort=soon", "sort"), ("overdue=maybe", "overdue"), ("scope=everyone", "scope"),
+                        ("limit=x", "limit")):
+        r = desk.get("registrar", f"/api/tasks?{query}")
+        assert r.status_code == 400, query
+        assert word in r.get_json()["error"]["message"], query
+    # the page drops a bad value instead of failing
+    assert desk.get("registrar", "/tasks?sort=soon&scope=everyone").status_code == 200
