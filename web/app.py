@@ -54,6 +54,9 @@ def create_app(container=None, test_config: dict | None = None) -> Flask:
     from .text_guard import check_request_text
 
     app.before_request(check_request_text)
+    from .input_limits import install as bound_url_ids
+
+    bound_url_ids(app)
 
     from .api import bp as api_bp
     from .calendar_web import bp as calendar_bp
