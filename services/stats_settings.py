@@ -153,13 +153,20 @@ def year_period(year: int, settings: KpiSettings) -> Period:
     return Period(f"{year:04d}", first, last)
 
 
+FIRST_YEAR, LAST_YEAR = 1990, 2999  # petition records, not history: anything else is a typo
+
+
+def _plausible(year: int) -> bool:
+    return FIRST_YEAR <= year <= LAST_YEAR
+
+
 def parse_period(text: str, settings: KpiSettings) -> Period:
     """`2026-03` (a statistical month) or `2026` (a statistical year)."""
     text = (text or "").strip()
     m = re.fullmatch(r"(\d{4})-(\d{1,2})", text)
-    if m and 1 <= int(m.group(2)) <= 12:
+    if m and 1 <= int(m.group(2)) <= 12 and _plausible(int(m.group(1))):
         return month_period(int(m.group(1)), int(m.group(2)), settings)
-    if re.fullmatch(r"\d{4}", text):
+    if re.fullmatch(r"\d{4}", text) and _plausible(int(text)):
         return year_period(int(text), settings)
     raise SettingsError(f"统计期“{text}”无效，应写作 2026-03（月）或 2026（年）（period must be YYYY-MM or YYYY）")
 
@@ -172,6 +179,8 @@ def range_period(first: str, last: str) -> Period:
         raise SettingsError("from 和 to 应为日期，例如 2026-03-01（dates as YYYY-MM-DD）") from None
     if b < a:
         raise SettingsError("to 不能早于 from（the range ends before it starts）")
+    if not (_plausible(a.year) and _plausible(b.year)):
+        raise SettingsError(f"统计期应在 {FIRST_YEAR}–{LAST_YEAR} 年之间（years {FIRST_YEAR}–{LAST_YEAR}）")
     return Period(f"{a.isoformat()}~{b.isoformat()}", a, b)
 
 

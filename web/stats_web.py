@@ -222,10 +222,15 @@ def api_freeze():
     if not p.has_role(*FREEZE_ROLES):
         raise ApiError(403, "forbidden", _("只有信访局和管理员可以冻结统计数据。"))
     body = request.get_json(silent=True) or {}
+    if not isinstance(body, dict):
+        raise ApiError(400, "malformed", _("请求体应为 JSON 对象，例如 {\"period\": \"2026-03\"}。"))
     period = str(body.get("period") or "")
     if len(period) != 7:
         raise ApiError(422, "invalid", _("请给出要冻结的统计月，例如 2026-03。"))
-    return ok(freeze_month(container(), period, body.get("unit") or None, p.username), 201)
+    unit = body.get("unit") or None
+    if unit is not None and not isinstance(unit, str):
+        raise ApiError(422, "invalid", _("unit 应为单位代码。"))
+    return ok(freeze_month(container(), period, unit, p.username), 201)
 
 
 def freeze_month(c, period: str, unit: str | None, actor: str) -> dict:

@@ -134,3 +134,13 @@ def test_a_sign_off_returned_for_redo_is_not_a_closure():
               event(4, "2026-03-09T09:00:00", "task.completed", "Task_list_closed")]
     [facts] = build_facts([case], [], events, SETTINGS)
     assert facts.closed_at == bj("2026-03-09T09:00:00")
+
+
+def test_periods_outside_plausible_years_are_refused():
+    from services.stats_settings import range_period
+
+    for text in ("0000-01", "9999", "0001"):
+        with pytest.raises(SettingsError):
+            parse_period(text, SETTINGS)
+    with pytest.raises(SettingsError):
+        range_period("0001-01-01", "9999-12-31")
