@@ -8,7 +8,7 @@ The cases are made through the runtime, as the offices would, with the clock mov
 | A | 来信 | registered and accepted 01-05 (60-day limit ends 03-06); reply and sign-off 03-02; 满意 03-03; review requested 03-10, decided 04-15 (due 04-09: late) | closed on time, reply on time, rated, participation; review late (April) |
 | B | 来电 | accepted 01-05; first reply 03-05, returned for redo, replied again and signed off 03-09 (after 03-06); 基本满意 03-10; review requested 03-12 (due 04-13), decided 03-20 | closed late, first reply on time, overdue |
 | C | 网上 | accepted 01-05; nothing more | due in March, not closed, no reply, overdue |
-| J | 来信 | county_b; accepted 01-05; reply and sign-off 03-03; rating 未评价 | closed on time, reply on time, not rated |
+| J | 来信 | county_b, a suggestion (建议意见); accepted 01-05; reply and sign-off 03-03; rating 未评价 | closed on time, reply on time, not rated |
 | D | 短信 | registered 03-02, acceptance due 03-17, accepted 03-16 | received, registered, timely acceptance |
 | E | 短信 | county_b; registered 03-02, accepted 03-20 (due 03-17) | received, registered, late acceptance, overdue |
 | F | 来访 | 03-02, resolved on the spot | received only |
@@ -98,9 +98,9 @@ def build_scenario(c, freeze=None) -> Builder:
     """The cases of the table above. `freeze(builder)` is called at 2026-03-16 08:00, between the steps."""
     b = prepare(c)
     b.when("2026-01-05T09:00:00")
-    for name, channel, location in (("A", "来信", "county_a"), ("B", "来电", "county_a"), ("C", "网上", "county_a"),
-                                    ("J", "来信", "county_b")):
-        b.register(name, channel, location).dispatch(name).sign(name).accept(name)
+    for name, channel, location, nature in (("A", "来信", "county_a", "申诉求决"), ("B", "来电", "county_a", "申诉求决"),
+                                            ("C", "网上", "county_a", "申诉求决"), ("J", "来信", "county_b", "建议意见")):
+        b.register(name, channel, location, nature=nature).dispatch(name).sign(name).accept(name)
     b.when("2026-03-02T09:00:00")
     b.reply("A").signoff("A")
     b.register("D", "短信").dispatch("D").sign("D")
