@@ -1,4 +1,6 @@
-"""WSGI entry point for production servers: `gunicorn -w 4 -b 127.0.0.1:8000 "web.wsgi:app"`."""
+"""WSGI entry point for production servers: `gunicorn -c docs/deploy/gunicorn.conf.py "web.wsgi:app"`
+(proxy and HTTPS settings: `web.deployment`)."""
 from .app import create_app
+from .deployment import for_deployment
 
-app = create_app()
+app = for_deployment(create_app())
