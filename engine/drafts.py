@@ -89,10 +89,19 @@ def get(s: Session, process_key: str) -> DraftView | None:
                      d.created_at, d.updated_at)
 
 
+class DraftConflict(DraftError):
+    """Someone else saved the draft since this designer opened it."""
+
+
+_UNCHECKED = object()
+
+
 def save(s: Session, process_key: str, base_definition_id: int, files: dict[str, str], author: str,
-         now: datetime) -> DraftView:
+         now: datetime, expected_updated_at=_UNCHECKED) -> DraftView:
     """Create or replace the process's draft. Only files of the base version may be changed: a draft edits a
-    process, it does not add unrelated files."""
+    process, it does not add unrelated files. With `expected_updated_at` (the draft's `updated_at` as the
+    designer opened it, or None when there was no draft) a draft saved by someone else meanwhile is not
+    overwritten."""
     base = s.get(ProcessDefinition, base_definition_id)
     if base is None or base.process_key != process_key:
         raise DraftError(f"草稿的基础版本 {base_definition_id} 不属于流程 {process_key}（base version mismatch）")
@@ -107,7 +116,13 @@ def save(s: Session, process_key: str, base_definition_id: int, files: dict[str,
                              f"可修改的文件：{'、'.join(sorted(known))}（unknown file）")
         if not isinstance(text, str) or not text.strip():
             raise DraftError(f"文件 {name} 的内容为空（empty file）")
-    d = s.scalar(select(Draft).where(Draft.process_key == process_key))
+    d = s.scalar(select(Draft).where(Draft.process_key == process_key).with_for_update())
+    if expected_updated_at is not _UNCHECKED:
+        current = None if d is None else d.updated_at.isoformat()
+        if current != expected_updated_at:
+            who = f"{d.author} 于 {d.updated_at.isoformat(timespec='minutes')}" if d is not None else "他人"
+            raise DraftConflict(f"草稿已被 {who} 修改或丢弃，为免覆盖未保存；请下载当前文件后重新打开再合并"
+                                f"（the draft changed since you opened it）")
     if d is None:
         d = Draft(process_key=process_key, created_at=now)
         s.add(d)

@@ -166,10 +166,18 @@ def get_versions(key: str):
 @roles_required(*DESIGNERS)
 def save_draft(key: str):
     base_id, files = _edit_request()
+    data = body()
+    expected = {}
+    if "expected_updated_at" in data:
+        if data["expected_updated_at"] is not None and not isinstance(data["expected_updated_at"], str):
+            raise ApiError(400, "malformed", "expected_updated_at 必须是时间文本或 null（must be a timestamp or null）")
+        expected["expected_updated_at"] = data["expected_updated_at"]
     c = container()
     with c.session_factory() as s, s.begin():
         try:
-            view = drafts.save(s, key, base_id, files, current_principal().username, c.clock.now())
+            view = drafts.save(s, key, base_id, files, current_principal().username, c.clock.now(), **expected)
+        except drafts.DraftConflict as err:
+            raise ApiError(409, "conflict", str(err)) from None
         except drafts.DraftError as err:
             raise ApiError(422, "invalid", str(err)) from None
         payload = view.to_dict()

@@ -202,3 +202,21 @@ def test_malformed_requests_get_clear_errors(app):
     r = client.post("/api/designer/migrations/check", headers=headers,
                     json={"to_definition_id": 1, "from_definition_id": "x"})
     assert r.status_code == 400
+
+
+def test_a_draft_saved_by_someone_else_is_not_overwritten(app):
+    alice, alice_headers = sign_in(app, "designer")
+    bob, bob_headers = sign_in(app, "admin")
+    proc = process(alice)
+    url = "/api/designer/processes/petition_case/draft"
+    first = {"base_definition_id": proc["definition_id"], "files": edited(proc), "expected_updated_at": None}
+    r = alice.put(url, headers=alice_headers, json=first)
+    assert r.status_code == 200
+    stamp = r.get_json()["draft"]["updated_at"]
+    # bob opened the process before alice saved: he saw no draft
+    r = bob.put(url, headers=bob_headers, json=dict(first, files=edited(proc, new="workdays(9)</bpmn:timeDate>")))
+    assert r.status_code == 409 and "designer" in r.get_json()["error"]["message"]
+    assert 'workdays(7, dispatch["at"])' in process(alice)["draft"]["files"]["petition_case.bpmn"]
+    # alice saves again with what she saw
+    r = alice.put(url, headers=alice_headers, json=dict(first, expected_updated_at=stamp))
+    assert r.status_code == 200

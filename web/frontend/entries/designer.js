@@ -68,6 +68,7 @@ class Designer {
     this.mainFile = res.data.main_file;
     this.files = res.data.files;
     const draft = res.data.draft;
+    this.draftStamp = draft ? draft.updated_at : null;
     let mainXml = this.files[this.mainFile];
     if (draft && (!this.requested || String(draft.base_version) === String(this.requested))) {
       this.baseId = draft.base_definition_id;
@@ -198,9 +199,10 @@ class Designer {
   async saveDraft() {
     const files = await this.collectFiles();
     const res = await api("PUT", `/api/designer/processes/${encodeURIComponent(this.key)}/draft`,
-      { base_definition_id: this.baseId, files });
+      { base_definition_id: this.baseId, files, expected_updated_at: this.draftStamp });
     if (!res.ok) { this.status(res.data.error ? res.data.error.message : "保存失败", "red"); return; }
     this.dirty.clear();
+    this.draftStamp = res.data.draft.updated_at;
     this.showDraftBanner(res.data.draft);
     this.status(`草稿已保存（${fmtTime(res.data.draft.updated_at)}）`, "green");
   }
@@ -234,9 +236,15 @@ class Designer {
       }
       if (!res.ok) { $("#deploy-error").textContent = res.data.error ? res.data.error.message : "部署失败"; return; }
       this.dirty.clear();
+      this.draftStamp = null;  // the draft is gone once deployed
       $("#deploy-dialog").close();
       this.showProblems([]);
       const v = res.data.version;
+      const mine = (res.data.versions || []).find((x) => x.process_key === this.key);
+      if (mine) {  // further edits build on what was just deployed
+        this.baseId = mine.definition_id;
+        $("#designer-base").textContent = `基于第 ${mine.version} 版`;
+      }
       const done = $("#designer-deployed");
       done.hidden = false;
       $("#designer-deployed-text").textContent = res.data.created
