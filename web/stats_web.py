@@ -274,7 +274,7 @@ def dashboard():
     chart_data = {
         "channels": [{"name": _(k["key"].split(".", 1)[1]), "value": k["numerator"], "key": k["key"]}
                      for k in result["kpis"] if k["group"] == "channel"],
-        "rates": [{"name": kpis[key]["label"], "value": kpis[key]["value"], "key": key}
+        "rates": [{"name": _(kpis[key]["label"]), "value": kpis[key]["value"], "key": key}
                   for key in ("timely_acceptance", "on_time_completion_rate", "on_time_reply_rate",
                               "satisfaction_rate", "participation_rate", "repeat_rate")],
         "ranking": [{"name": r["unit_name"], "value": r["on_time_completion_rate"]["value"]} for r in rows],

@@ -41,3 +41,16 @@ def test_dashboard_charts_and_drill_down(live_server, page):  # noqa: F811
     page.goto(url + "/lists?register=leader_case")
     assert page.locator("#list-rows tbody tr").count() == 2
     screenshot(page, "lists-leader-case")
+
+
+def test_dashboard_in_english(live_server, page):  # noqa: F811
+    url, container = live_server
+    build_scenario(container)
+    sign_in(page, url, "leader")  # a county leader: 东城县 and its departments only
+    page.goto(url + "/stats?period=2026-03&lang=en")
+    page.wait_for_selector("#chart-rates[data-rendered='1'] svg")
+    assert page.locator("h1").inner_text() == "Statistics"
+    assert page.locator("#kpis tr[data-kpi='received'] td").nth(2).inner_text() == "5"  # D, F, G, H, I
+    assert page.locator("#rankings tbody tr").count() == 1  # only its own county is ranked
+    assert "Timely acceptance rate" in page.locator("#chart-rates svg").inner_html()
+    screenshot(page, "stats-dashboard-en-leader")
