@@ -31,13 +31,15 @@ class RegistrationIndex(Base):
 
 
 class PetitionerKey(Base):
-    """One digest per ID number or phone of a case's petitioners (kind `id` or `phone`)."""
+    """One keyed digest (HMAC-SHA256, services.index_key) per ID number or phone of a case's petitioners (kind
+    `id` or `phone`); `key_id` names the key it was made with (NULL: an unkeyed digest from before 0007)."""
     __tablename__ = "petitioner_key"
     __table_args__ = (Index("ix_petitioner_key_lookup", "kind", "digest"),)
     id: Mapped[int] = mapped_column(ID, primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("case_instance.id"), index=True)
     kind: Mapped[str] = mapped_column(String(8))
     digest: Mapped[str] = mapped_column(String(64))
+    key_id: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
 
 class SavedTaskFilter(Base):

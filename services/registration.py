@@ -2,23 +2,26 @@
 likely repeats, and merging a repeat into the original case through the process's own repeat path.
 
 The case number and query code are issued by the process (`Task_issue_number`, services.casework); this module
-only shapes what the registrar entered, and indexes it for later repeat searches.
+only shapes what the registrar entered, and indexes it for later repeat searches. ID numbers and phones go into
+the index as keyed digests only (services.index_key: HMAC-SHA256 with a key derived from the deployment's
+secret key); digests of another key are recomputed on the next search (`rekey`).
 """
 from __future__ import annotations
 
-import hashlib
 import re
+import weakref
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import yaml
-from sqlalchemy import or_, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from engine.handling_store import PetitionerKey, RegistrationIndex
 from engine.store import Case
 
+from .index_key import IndexKey
 from .masking import mask_name
 from .repeats import Candidate, judge, window_start
 
@@ -80,10 +83,6 @@ def group_problems(form: dict) -> dict[str, str]:
 
 # ---------------------------------------------------------------- the index
 
-def _digest(kind: str, value: str) -> str:
-    return hashlib.sha256(f"lianxin-petitioner:{kind}:{value}".encode()).hexdigest()
-
-
 def _norm_id(value) -> str:
     return re.sub(r"\s", "", str(value or "")).upper()
 
@@ -93,7 +92,8 @@ def _norm_phone(value) -> str:
     return digits[2:] if digits.startswith("86") and len(digits) == 13 else digits
 
 
-def person_keys(data: dict) -> set[tuple[str, str]]:
+def person_keys(data: dict, key: IndexKey) -> set[tuple[str, str]]:
+    """(kind, keyed digest) of each petitioner's ID number and phone, normalised first."""
     people = list(data.get("petitioners") or [])
     if isinstance(data.get("petitioner"), dict):
         people.append(data["petitioner"])
@@ -102,9 +102,9 @@ def person_keys(data: dict) -> set[tuple[str, str]]:
         if not isinstance(p, dict):
             continue
         if _norm_id(p.get("id_number")):
-            keys.add(("id", _digest("id", _norm_id(p["id_number"]))))
+            keys.add(("id", key.digest("id", _norm_id(p["id_number"]))))
         if len(_norm_phone(p.get("phone"))) >= 7:
-            keys.add(("phone", _digest("phone", _norm_phone(p["phone"]))))
+            keys.add(("phone", key.digest("phone", _norm_phone(p["phone"]))))
     return keys
 
 
@@ -113,16 +113,16 @@ def _masked_names(data: dict) -> str:
     return "、".join(mask_name(p.get("name")) for p in people if isinstance(p, dict) and p.get("name"))[:250]
 
 
-def index_case(s, case_id: int, data: dict, registered_at: datetime) -> None:
+def index_case(s, case_id: int, data: dict, registered_at: datetime, key: IndexKey) -> None:
     s.add(RegistrationIndex(case_id=case_id, case_no=data.get("case_no"), registered_at=registered_at,
                             channel=str(data.get("channel") or ""), location=str(data.get("location") or ""),
                             category=str(data.get("category") or ""), title=str(data.get("title") or "")[:256],
                             request=str(data.get("request") or ""), petitioner_masked=_masked_names(data)))
-    for kind, digest in sorted(person_keys(data)):
-        s.add(PetitionerKey(case_id=case_id, kind=kind, digest=digest))
+    for kind, digest in sorted(person_keys(data, key)):
+        s.add(PetitionerKey(case_id=case_id, kind=kind, digest=digest, key_id=key.key_id))
 
 
-def index_missing(session_factory, runtime, since: datetime) -> int:
+def index_missing(session_factory, runtime, since: datetime, key: IndexKey) -> int:
     """Index petition cases registered since `since` some other way (SMS, demo data, an interrupted request)."""
     with session_factory() as s:
         missing = list(s.scalars(select(Case).where(
@@ -133,7 +133,7 @@ def index_missing(session_factory, runtime, since: datetime) -> int:
             data = runtime.case_data(s, case)
             try:
                 with s.begin_nested():
-                    index_case(s, case.id, data, case.created_at)
+                    index_case(s, case.id, data, case.created_at, key)
                 done += 1
             except IntegrityError:  # indexed meanwhile by another request
                 continue
@@ -141,13 +141,44 @@ def index_missing(session_factory, runtime, since: datetime) -> int:
     return done
 
 
+_REKEYED: "weakref.WeakKeyDictionary[object, str]" = weakref.WeakKeyDictionary()  # session factory -> key id
+
+
+def rekey(session_factory, runtime, key: IndexKey, batch: int = 200) -> int:
+    """Recompute the digests written with another key (or before keying, key_id NULL) from the case data, so a
+    changed secret key does not hide repeats. Returns the number of cases re-keyed. Once a process has found
+    nothing stale for its key it does not look again: it only ever writes digests of that key."""
+    if _REKEYED.get(session_factory) == key.key_id:
+        return 0
+    stale = or_(PetitionerKey.key_id.is_(None), PetitionerKey.key_id != key.key_id)
+    done, after = 0, 0
+    while True:
+        with session_factory() as s:
+            ids = list(s.scalars(select(PetitionerKey.case_id).where(stale, PetitionerKey.case_id > after)
+                                 .distinct().order_by(PetitionerKey.case_id).limit(batch)))
+            if not ids:
+                break
+            for case_id in ids:
+                case = s.get(Case, case_id)
+                s.execute(delete(PetitionerKey).where(PetitionerKey.case_id == case_id, stale))
+                have = {(kind, digest) for kind, digest in s.execute(select(PetitionerKey.kind, PetitionerKey.digest)
+                        .where(PetitionerKey.case_id == case_id, PetitionerKey.key_id == key.key_id))}
+                for kind, digest in sorted(person_keys(runtime.case_data(s, case), key) - have):
+                    s.add(PetitionerKey(case_id=case_id, kind=kind, digest=digest, key_id=key.key_id))
+            s.commit()
+            done, after = done + len(ids), ids[-1]
+    _REKEYED[session_factory] = key.key_id
+    return done
+
+
 # ---------------------------------------------------------------- repeats
 
-def find_repeats(session_factory, runtime, form: dict, now: datetime, limit: int = 10,
+def find_repeats(session_factory, runtime, form: dict, now: datetime, key: IndexKey, limit: int = 10,
                  exclude: set[int] | None = None) -> list[Candidate]:
     since = window_start(now)
-    index_missing(session_factory, runtime, since)
-    keys = person_keys(form)
+    rekey(session_factory, runtime, key)
+    index_missing(session_factory, runtime, since, key)
+    keys = person_keys(form, key)
     with session_factory() as s:
         by_person: dict[int, set[str]] = {}
         if keys:
@@ -199,7 +230,7 @@ def candidate_json(c: Candidate) -> dict:
             "similarity": c.similarity, "score": c.score, "reasons": c.reasons}
 
 
-def index_registration(session_factory, view, registered_at: datetime) -> None:
+def index_registration(session_factory, view, registered_at: datetime, key: IndexKey) -> None:
     with session_factory() as s, s.begin():
         if s.get(RegistrationIndex, view.id) is None:
-            index_case(s, view.id, view.data, registered_at)
+            index_case(s, view.id, view.data, registered_at, key)

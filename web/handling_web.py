@@ -22,6 +22,7 @@ from engine.runtime import Conflict, NotFound, task_view
 from engine.store import Case, JournalEvent, ProcessDefinition, WorkItem
 from services import registration as reg
 from services.casework import CHANNEL_CODES
+from services.index_key import IndexKey
 
 from . import forms, task_list, visibility
 from .auth import ApiError, Principal, require_login
@@ -43,6 +44,11 @@ def container():
 
 
 # ---------------------------------------------------------------- shared helpers
+
+def index_key() -> IndexKey:
+    """The repeat index's key, derived from the deployment's secret key (services/index_key.py)."""
+    return IndexKey.from_secret_key(container().settings.secret_key)
+
 
 def register_schema() -> dict:
     path = container().settings.processes_dir / "forms" / REGISTER_SCHEMA
@@ -101,7 +107,7 @@ def register_petition(p: Principal, form: dict, merge_into: int | None) -> Regis
             visibility.visible_case(s, p, merge_into)
     data = reg.start_data(form, registering_unit(p))
     view = c.runtime.start(reg.PROCESS, data, actor=p.username)
-    reg.index_registration(c.session_factory, view, c.clock.now())
+    reg.index_registration(c.session_factory, view, c.clock.now(), index_key())
     registration = view.data.get("registration") or {}
     merged = None
     if merge_into is not None and view.status != "incident":
@@ -113,7 +119,7 @@ def register_petition(p: Principal, form: dict, merge_into: int | None) -> Regis
 
 def repeat_candidates(p: Principal, form: dict) -> list[dict]:
     c = container()
-    found = reg.find_repeats(c.session_factory, c.runtime, form, c.clock.now())
+    found = reg.find_repeats(c.session_factory, c.runtime, form, c.clock.now(), index_key())
     if not found:
         return []
     with c.extras["read_sessions"]() as s:

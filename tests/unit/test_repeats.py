@@ -65,3 +65,16 @@ def test_candidate_rule():
     assert judge(new, row(location="county_b"), False, False) is None  # similar text elsewhere: not a repeat
     assert judge(new, row(title="养老金", request="核对缴费年限"), False, False) is None
     assert same_person.score > 0 and similar_place.score > 0
+
+
+def test_index_key_is_keyed_stable_and_never_printed():
+    from services.index_key import IndexKey
+
+    a, b = IndexKey.from_secret_key("secret-a"), IndexKey.from_secret_key("secret-b")
+    assert a.digest("phone", "13812345678") == IndexKey.from_secret_key("secret-a").digest("phone", "13812345678")
+    assert a.digest("phone", "13812345678") != b.digest("phone", "13812345678")
+    assert a.digest("phone", "13812345678") != a.digest("id", "13812345678")
+    assert a.key_id != b.key_id and len(a.key_id) == 16
+    assert "secret" not in repr(a) and a.secret.hex() not in repr(a)
+    with pytest.raises(ValueError):
+        IndexKey.from_secret_key("")
