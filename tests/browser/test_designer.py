@@ -166,8 +166,21 @@ def test_files_from_other_modelers_keep_elements_attributes_and_layout(live_serv
             return { out, warnings: result.warnings.map((w) => w.message) };
         }""", original)
         assert _shape(original) == _shape(saved["out"]), (path.name, _difference(_shape(original), _shape(saved["out"])))
-    # the decision tables of the petition process pass through dmn-js and still deploy
+    # what the properties panel reads from the petition process: handler and parameters, form, lane role, timers
     open_modeler(page, url, "petition_case")
+    select_element(page, "Task_issue_number")
+    assert lianxin_field(page, "lianxin-handler").input_value() == "issue_case_number"
+    assert lianxin_field(page, "lianxin-param-channel").input_value() == "channel"
+    assert lianxin_field(page, "lianxin-result").input_value() == "registration"
+    select_element(page, "Task_triage")
+    assert lianxin_field(page, "lianxin-form").input_value() == "triage.schema.json"
+    select_element(page, "Lane_unit")
+    assert lianxin_field(page, "lianxin-role").input_value() == "unit_handler"
+    select_element(page, "Timer_sign_yellow")
+    assert lianxin_field(page, "lianxin-timer-kind").input_value() == "reminder"
+    assert lianxin_field(page, "lianxin-timer-rule").input_value() == "other"
+    screenshot(page, "designer-panel-reminder")
+    # the decision tables of the petition process pass through dmn-js and still deploy
     for name in ("routing.dmn", "settings.dmn"):
         page.click(f'#designer-tabs .tab[data-file="{name}"]')
         page.wait_for_selector(f'.designer-dmn[data-file="{name}"] .tjs-table', timeout=60_000)

@@ -241,6 +241,19 @@ function TimerField({ element, id, field, label, description }) {
     debounce={services.debounce} description={description} />;
 }
 
+function TimerKindEntry({ element, id }) {
+  const services = useServices();
+  const bo = getBusinessObject(element);
+  const getValue = () => bo.get("lianxin:kind") || "";
+  const setValue = (value) => services.modeling.updateModdleProperties(element, bo, { "lianxin:kind": value || undefined });
+  const getOptions = () => [
+    { value: "", label: "期限（到期后催办、督办）" },
+    { value: "reminder", label: "临期提醒（只提醒，不算期限）" },
+  ];
+  return <SelectEntry id={id} element={element} label="计时器用途" getValue={getValue} setValue={setValue}
+    getOptions={getOptions} description="临期提醒须是挂在环节上的不中断计时器" />;
+}
+
 function timerEntries(element) {
   const definition = timerDefinition(getBusinessObject(element));
   const { expr } = timerExpression(definition);
@@ -255,6 +268,9 @@ function timerEntries(element) {
   }
   entries.push({ id: "lianxin-timer-text", component: TimerField, field: "text", label: "计时器表达式",
     description: "完整表达式，如 workdays(5) 或 days(60, accepted_at)", isEdited: isTextFieldEntryEdited });
+  if (is(element, "bpmn:BoundaryEvent")) {
+    entries.push({ id: "lianxin-timer-kind", component: TimerKindEntry, isEdited: isSelectEntryEdited });
+  }
   return entries;
 }
 
