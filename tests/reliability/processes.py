@@ -47,7 +47,8 @@ def children_of(pid: int) -> list[int]:
 
 @dataclass
 class Gunicorn:
-    """`gunicorn web.wsgi:app` on a free loopback port (gunicorn binds port 0 and logs the port it got)."""
+    """`gunicorn web.wsgi:app` with the deployment sample's settings (docs/deploy/gunicorn.conf.py) on a free
+    loopback port (gunicorn binds port 0 and logs the port it got)."""
     env: dict
     workers: int = 4
     threads: int = 1
@@ -60,7 +61,8 @@ class Gunicorn:
         assert self.log_path is not None
         self._log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
-            [str(BIN / "gunicorn"), "-w", str(self.workers), "--threads", str(self.threads), "-b", "127.0.0.1:0",
+            [str(BIN / "gunicorn"), "-c", str(ROOT / "docs" / "deploy" / "gunicorn.conf.py"),
+             "-w", str(self.workers), "--threads", str(self.threads), "-b", "127.0.0.1:0",
              "--graceful-timeout", "5", *self.extra_args, "web.wsgi:app"],
             cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT)
 
