@@ -52,5 +52,5 @@ def test_dashboard_in_english(live_server, page):  # noqa: F811
     assert page.locator("h1").inner_text() == "Statistics"
     assert page.locator("#kpis tr[data-kpi='received'] td").nth(2).inner_text() == "5"  # D, F, G, H, I
     assert page.locator("#rankings tbody tr").count() == 1  # only its own county is ranked
-    assert "Timely acceptance rate" in page.locator("#chart-rates svg").inner_html()
+    assert "Timely" in page.locator("#chart-rates svg").inner_html()  # long names are cut short on the axis
     screenshot(page, "stats-dashboard-en-leader")

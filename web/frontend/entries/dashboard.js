@@ -20,10 +20,10 @@ function barChart(id, rows, { percent = false, horizontal = false, color = "#2f6
   const names = rows.map((r) => r.name);
   const values = rows.map((r) => (r.value === null || r.value === undefined ? null : r.value));
   const valueAxis = { type: "value", max: percent ? 100 : undefined, axisLabel: { formatter: percent ? "{value}%" : "{value}" } };
-  const categoryAxis = { type: "category", data: names, axisLabel: { interval: 0, width: horizontal ? 120 : 70, overflow: "truncate" } };
+  const categoryAxis = { type: "category", data: names, axisLabel: { interval: 0, width: horizontal ? 140 : 70, overflow: "truncate" } };
   chart.setOption({
     animation: false, // drawn at once: what the screenshot and the reader see is the final chart
-    grid: { left: horizontal ? 130 : 40, right: horizontal ? 56 : 30, top: 20, bottom: horizontal ? 20 : 50 },
+    grid: { left: horizontal ? 150 : 40, right: horizontal ? 56 : 30, top: 20, bottom: horizontal ? 20 : 50 },
     tooltip: { trigger: "item", formatter: (p) => `${p.name}：${p.value === null ? "—" : p.value + (percent ? "%" : "")}` },
     xAxis: horizontal ? valueAxis : categoryAxis,
     yAxis: horizontal ? categoryAxis : valueAxis,
