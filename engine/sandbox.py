@@ -35,6 +35,7 @@ import copy
 import difflib
 import functools
 import operator
+import os
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -413,18 +414,45 @@ _GUARDS: Mapping[str, Any] = {
 _RESERVED = frozenset(_GUARDS) | {"__builtins__", "_print", "_tick_"}
 
 
+MEMORY_BUDGET = 256 * 1024 * 1024  # growth of the process while one script runs
+
+
+def _resident_bytes() -> int | None:
+    """The process's resident memory, or None where /proc is not available."""
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            return int(f.read().split()[1]) * _PAGE_SIZE
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
 def _cpu_budget(cpu_seconds: float) -> Callable[[], bool]:
+    """The check called in every loop and comprehension: CPU time of this thread, and memory. A loop that
+    appends without end would otherwise fill gigabytes within its CPU budget (the size checks see one step)."""
     deadline = time.thread_time() + cpu_seconds
+    start = _resident_bytes()
     countdown = _CHECK_EVERY
+    checks = 0
 
     def tick() -> bool:
-        nonlocal countdown
+        nonlocal countdown, checks
         countdown -= 1
         if countdown <= 0:
             countdown = _CHECK_EVERY
             if time.thread_time() > deadline:
                 countdown = 0  # from now on every call fails, even after the script caught the first one
                 raise ScriptError(_msg_timeout(cpu_seconds), "timeout")
+            checks += 1
+            # Reading /proc costs microseconds: every 64th check, a few megabytes apart at worst.
+            now = _resident_bytes() if start is not None and checks % 64 == 0 else None
+            if now is not None and now - start > MEMORY_BUDGET:
+                countdown = 0
+                raise ScriptError(_msg_too_large(f"超过 {MEMORY_BUDGET // (1024 * 1024)} MB 内存的数据"
+                                                 f"（more than {MEMORY_BUDGET // (1024 * 1024)} MB of memory）"),
+                                  "too_large")
         return True
 
     return tick

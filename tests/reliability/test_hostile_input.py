@@ -196,6 +196,7 @@ def test_scripts_that_try_to_escape_are_refused_at_deployment(app, container):
     ("n = 0\nwhile True:\n    n += 1", ["CPU"]),
     ("s = 'ab'\ns *= 10**9", ["过大"]),
     ("xs = [0] * 10**9", ["过大"]),
+    ("xs = []\nwhile True:\n    xs.append('填' * 1000)", ["过大", "MB"]),
 ])
 def test_scripts_that_escape_or_exhaust_at_run_time_stop_in_an_incident(sqlite_app, sqlite_container, canary,
                                                                          script, words):
