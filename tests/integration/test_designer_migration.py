@@ -136,3 +136,40 @@ def test_completed_and_same_version_cases_are_refused_with_reasons(container):
     assert not check.can_move and "已在版本 1" in check.reason
     with pytest.raises(Conflict):
         CaseMigration(rt).migrate(v1, [case.id], actor="designer")
+
+
+NEW_STEP = (
+    (r'<bpmn:flowNodeRef>Task_reply</bpmn:flowNodeRef>',
+     '<bpmn:flowNodeRef>Task_check</bpmn:flowNodeRef><bpmn:flowNodeRef>Task_reply</bpmn:flowNodeRef>'),
+    (r'<bpmn:sequenceFlow id="Flow_to_reply" sourceRef="Task_sign" targetRef="Task_reply" />',
+     '<bpmn:sequenceFlow id="Flow_to_reply" sourceRef="Task_sign" targetRef="Task_check" />'
+     '<bpmn:userTask id="Task_check" name="核实情况"><bpmn:extensionElements><spiffworkflow:properties>'
+     '<spiffworkflow:property name="unit" value="responsible_unit" /></spiffworkflow:properties>'
+     '</bpmn:extensionElements></bpmn:userTask>'
+     '<bpmn:sequenceFlow id="Flow_check_reply" sourceRef="Task_check" targetRef="Task_reply" />'),
+)
+
+
+def test_a_new_step_moves_cases_before_it_and_names_why_not_for_cases_past_it(container):
+    rt = container.runtime
+    deploy_processes(container)
+    before = rt.start("simple_case", DATA, "registrar")
+    past = rt.start("simple_case", DATA, "registrar")
+    rt.complete(past.tasks[0].id, {"signed": True}, "handler")
+    with container.session_factory() as s:
+        base = drafts.version_row(s, "simple_case")
+        text = drafts.sources_of(base)["simple_case.bpmn"]
+        for old, new in NEW_STEP:
+            assert old in text
+            text = text.replace(old, new)
+        files = drafts.bundle(base, {"simple_case.bpmn": text})
+    [v2] = [v for v in rt.deploy(files, actor="designer", comment="签收后先核实情况") if v.process_key == "simple_case"]
+    checks = {c.case_id: c for c in CaseMigration(rt).check(v2.definition_id)}
+    assert checks[before.id].can_move, checks[before.id].reason
+    assert not checks[past.id].can_move
+    assert "核实情况" in checks[past.id].reason and "书面答复" in checks[past.id].reason
+    CaseMigration(rt).migrate(v2.definition_id, [before.id], actor="designer")
+    after_sign = rt.complete(before.tasks[0].id, {"signed": True}, "handler")
+    assert [t.name for t in after_sign.tasks] == ["核实情况"]
+    assert rt.verify(before.id).ok
+    assert rt.get_case(past.id).definition_version == 1
