@@ -86,9 +86,10 @@ def diff(key: str):
         b = request.args.get("b", type=int) or latest
         if not (_is_id(a) and _is_id(b)):
             raise ApiError(404, "not_found", _("流程 %(key)s 没有版本 %(v)s", key=key, v=f"{a}/{b}"))
-        _version_or_404(s, key, a)
-        _version_or_404(s, key, b)
-    return render_template("designer/diff.html", key=key, name=rows[0]["name"], a=a, b=b, versions=rows)
+        old, new = drafts.sources_of(_version_or_404(s, key, a)), drafts.sources_of(_version_or_404(s, key, b))
+    files = [{"name": n, "change": "added" if n not in old else "removed" if n not in new else "changed"}
+             for n in sorted(set(old) | set(new)) if old.get(n) != new.get(n)]
+    return render_template("designer/diff.html", key=key, name=rows[0]["name"], a=a, b=b, versions=rows, files=files)
 
 
 @bp.get("/designer/<key>/migrate")

@@ -121,6 +121,7 @@ def test_change_a_working_day_limit_deploy_and_migrate_a_running_case(live_serve
 
     page.goto(f"{url}/designer/petition_case/diff?a=1&b=2")
     page.wait_for_selector('#diff[data-ready="1"]', timeout=60_000)
+    assert page.locator("#diff-files li").all_inner_texts() == ["petition_case.bpmn：有修改"]
     changed = page.locator("#diff-table tr.diff-changed").all_inner_texts()
     assert any("Timer_sign_limit" in r and "workdays(7" in r for r in changed)
     assert page.locator('#diff-right .djs-element.lx-changed[data-element-id="Timer_sign_limit"]').count() == 1
