@@ -95,6 +95,11 @@ def home():
     return render_template("ui/home.html", definitions=definitions)
 
 
+@bp.get("/favicon.ico")
+def favicon():
+    return redirect(url_for("static", filename="favicon.svg"), 301)
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login_page():
     error = None
