@@ -177,7 +177,8 @@ def compute(facts: list[CaseFacts], period: Period, now: datetime, settings: Kpi
                                   pairs, group="13710"))
 
     for tier, name in TIERS.items():
-        cases = [c for c in facts if any(period.contains(d.created_at) and d.code == tier for d in c.escalations)]
+        cases = [c for c in facts
+                 if any(period.contains(d.created_at) and d.code == tier for d in c.escalations)]
         out.append(_count(f"escalations.{tier}", f"上交{name}件数", f"本期上交到{name}（了解掌握情况开始）的事项",
                           cases, group="escalation"))
 

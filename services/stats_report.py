@@ -63,7 +63,8 @@ def ranking_units(chart: OrgChart, facts: list[CaseFacts], level: str, visible: 
 
 
 def rankings(facts: list[CaseFacts], period: Period, now: datetime, settings: KpiSettings, chart: OrgChart,
-             level: str = "county", visible: set[str] | None = None, sort_by: str = "on_time_completion_rate") -> list[dict]:
+             level: str = "county", visible: set[str] | None = None,
+             sort_by: str = "on_time_completion_rate") -> list[dict]:
     """One row per unit with its main KPIs, best first by `sort_by` (a unit without figures goes last)."""
     rows = []
     for unit in ranking_units(chart, facts, level, visible):

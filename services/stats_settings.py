@@ -69,7 +69,8 @@ class KpiSettings:
     def with_overrides(self, **changes) -> "KpiSettings":
         doc = json.loads(json.dumps(self.raw or {}))
         if "basically_satisfied_counts" in changes:
-            doc.setdefault("satisfaction", {})["basically_satisfied_counts"] = changes["basically_satisfied_counts"]
+            value = changes["basically_satisfied_counts"]
+            doc.setdefault("satisfaction", {})["basically_satisfied_counts"] = value
         if "rate_denominator" in changes:
             doc.setdefault("completion", {})["rate_denominator"] = changes["rate_denominator"]
         if "month_start_day" in changes:

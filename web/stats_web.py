@@ -268,8 +268,9 @@ def dashboard():
     rows, _label = _rankings_from_args(c, p, args)
     chart = default_chart()
     units = visible_units(p)
+    kinds = ("city", "county", "department", "petition_office")
     choices = [(u.code, u.name) for u in chart.units.values()
-               if u.kind in ("city", "county", "department", "petition_office") and (units is None or u.code in units)]
+               if u.kind in kinds and (units is None or u.code in units)]
     kpis = {k["key"]: k for k in result["kpis"]}
     chart_data = {
         "channels": [{"name": _(k["key"].split(".", 1)[1]), "value": k["numerator"], "key": k["key"]}
@@ -286,7 +287,8 @@ def dashboard():
     query = chart_data["query"]
     period_value = "" if args.get("from") else (args.get("period") or result["period"]["label"])
     return render_template("stats/dashboard.html", result=result, kpis=kpis, rankings=rows, choices=choices,
-                           args=args, query=query, period_value=period_value, chart_data=json.dumps(chart_data, ensure_ascii=False),
+                           args=args, query=query, period_value=period_value,
+                           chart_data=json.dumps(chart_data, ensure_ascii=False),
                            annual=_annual_from_args(c, p, {"year": result["period"]["to"][:4],
                                                            "unit": args.get("unit")}),
                            can_freeze=p.has_role(*FREEZE_ROLES))
