@@ -7,7 +7,6 @@ sequence is the case's own id (unique, issued by the database) until a per-day c
 """
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 
 from engine.clock import SHANGHAI
@@ -15,13 +14,12 @@ from engine.handlers import HandlerContext
 
 from .notify import PETITIONER, send, to_offices, unit_recipients
 from .orgchart import LEVEL_NAMES, chart_for
+from .query_code import START_FIELD as QUERY_HASH
 
 CHANNEL_CODES = {
     "来访": "01", "来信": "02", "来电": "03", "网上": "04", "短信": "05", "领导接访": "06", "上级转交": "07",
     "传真": "08", "12345": "09",
 }
-QUERY_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read out over the phone
-QUERY_CODE_LENGTH = 10
 
 
 # ---------------------------------------------------------------- numbering
@@ -33,19 +31,20 @@ class NumberInput:
 
 
 def issue_case_number(inp: NumberInput, ctx: HandlerContext) -> dict:
-    """编号并生成查询码 (issue the case number and the petitioner's query code)."""
+    """编号 (issue the case number) and keep the query code's hash that the registering side made before the
+    case started (services.query_code): the code itself never enters the process. `query_code` stays in the
+    result, empty, because the process's 登记回执 notice names the field."""
     if inp.channel not in CHANNEL_CODES:
         raise ValueError(f"信访形式“{inp.channel}”无效，应为 {'、'.join(CHANNEL_CODES)}（unknown channel）")
     chart = chart_for(ctx)
     adcode = chart.adcode(inp.location) if chart.has(inp.location) else "000000"
     day = ctx.now.astimezone(SHANGHAI).strftime("%Y%m%d")
     case_no = f"XF{adcode}{day}{CHANNEL_CODES[inp.channel]}{ctx.case_id % 1_000_000:06d}"
-    query_code = "".join(secrets.choice(QUERY_ALPHABET) for _ in range(QUERY_CODE_LENGTH))
     registering_unit = ctx.data.get("registering_unit") or "city_bureau"
     if not chart.has(registering_unit):
         raise ValueError(f"登记单位 {registering_unit} 不在组织机构中（unknown registering_unit）")
-    return {"case_no": case_no, "query_code": query_code, "registered_at": ctx.now.isoformat(),
-            "registering_unit": registering_unit}
+    return {"case_no": case_no, "query_code": "", QUERY_HASH: ctx.data.get(QUERY_HASH) or None,
+            "registered_at": ctx.now.isoformat(), "registering_unit": registering_unit}
 
 
 # ---------------------------------------------------------------- the responsible unit

@@ -21,7 +21,8 @@ PETITIONER = {"party": "petitioner"}
 
 # Templates: the office's wording, filled from the fields given. Unknown fields stay visible as {name}.
 TEMPLATES: dict[str, str] = {
-    "登记回执": "您的信访事项已登记，编号 {case_no}，查询码 {query_code}。可凭编号和查询码查询办理进度。",
+    # the query code is told once, on the registration receipt (desk) or the SMS receipt; never kept in a notice
+    "登记回执": "您的信访事项已登记，编号 {case_no}。可凭编号和登记回执上的查询码查询办理进度。",
     "去向告知": "您的信访事项（编号 {case_no}）已{dispatch_type}至{unit_name}办理。",
     "交办通知": "信访事项 {case_no} 已{dispatch_type}你单位，请于5个工作日内签收或提出异议，15日内告知受理情况。",
     "协办通知": "信访事项 {case_no} 由{unit_name}主办，请{co_unit_name}作为协办单位配合办理，并将协办意见报送主办单位。",

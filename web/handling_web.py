@@ -20,7 +20,7 @@ from engine.accounts import Membership, Unit, User
 from engine.handling_store import RegistrationIndex, SavedTaskFilter
 from engine.runtime import Conflict, NotFound, task_view
 from engine.store import Case, JournalEvent, ProcessDefinition, WorkItem
-from services import registration as reg
+from services import query_code, registration as reg
 from services.casework import CHANNEL_CODES
 from services.index_key import IndexKey
 
@@ -106,6 +106,7 @@ def register_petition(p: Principal, form: dict, merge_into: int | None) -> Regis
         with c.extras["read_sessions"]() as s:
             visibility.visible_case(s, p, merge_into)
     data = reg.start_data(form, registering_unit(p))
+    code, data[query_code.START_FIELD] = query_code.issue()  # the case keeps the hash; the code is shown once
     view = c.runtime.start(reg.PROCESS, data, actor=p.username)
     reg.index_registration(c.session_factory, view, c.clock.now(), index_key())
     registration = view.data.get("registration") or {}
@@ -114,7 +115,7 @@ def register_petition(p: Principal, form: dict, merge_into: int | None) -> Regis
         view = reg.merge_into_original(c.runtime, view, merge_into, p.username)
         merged = view.data.get("original_case_no")
     log.info("registered case %s by %s%s", view.id, p.username, f" (merged into {merged})" if merged else "")
-    return Registered(view.id, view.data.get("case_no"), registration.get("query_code"), view.status, merged)
+    return Registered(view.id, view.data.get("case_no") or registration.get("case_no"), code, view.status, merged)
 
 
 def repeat_candidates(p: Principal, form: dict) -> list[dict]:
@@ -268,7 +269,7 @@ def register():
             else:
                 done = register_petition(p, values, merge_into)
                 saved = dict(list(session.get(DONE_KEY, {}).items())[-9:])
-                saved[nonce] = done.__dict__
+                saved[nonce] = dict(done.__dict__, query_code=None)  # shown once, not kept in the cookie
                 session[DONE_KEY] = saved
                 upload = "casepage.upload_form" in current_app.view_functions
                 return render_template("handling/registered.html", done=done,

@@ -21,11 +21,14 @@
   unit's name and the current stage; no notes, no names, no personal data. Wrong codes are limited to
   `MAX_FAILURES` per case number and per client address in `WINDOW` (429); the counters live in the `setting`
   table so every web process sees them.
+
+The query code is made here (SMS intake) or at the desk before the case starts; the case keeps only its salted
+hash (services/query_code.py) and codes are checked against that hash. The SMS receipt is the one place the code
+is written out.
 """
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import logging
 import re
@@ -40,6 +43,7 @@ from engine.clock import SHANGHAI
 from engine.journal import to_json
 from engine.outbox_queries import mask_text
 from engine.store import Case, JournalEvent, Outbox, Setting, WorkItem
+from services import query_code
 
 from .api import container, ok
 from .auth import ApiError
@@ -150,15 +154,16 @@ def _handle(c, phone: str, text: str, now: datetime) -> tuple[dict, tuple[str, d
         return ({"status": "rated", "case_id": case_id, "rating": rating},
                 _answer(RATED.format(rating=rating), case_no))
     if MIN_PETITION <= len(text) <= MAX_PETITION and _CJK.search(text):
+        code, code_hash = query_code.issue()
         data = {"channel": "短信", "title": text[:20], "request": text, "facts": text, "category": "",
-                "location": "", "petitioner": {"phone": phone}}
+                "location": "", "petitioner": {"phone": phone}, query_code.START_FIELD: code_hash}
         view = c.runtime.start(PROCESS, data, f"sms:{mask_phone(phone)}")
         registration = view.data.get("registration") or {}
         registered = now.astimezone(SHANGHAI).date()
         accept_day = c.runtime.compute_deadline("CAL", 15, now).due_date  # 15日内告知是否受理
         return ({"status": "registered", "case_id": view.id, "case_no": registration.get("case_no")},
                 ("registration_receipt", {"case_no": registration.get("case_no", ""),
-                                          "query_code": registration.get("query_code", ""),
+                                          "query_code": code,
                                           "registered_on": registered.isoformat(),
                                           "accept_due": accept_day.isoformat()}))
     return {"status": "help"}, _answer(HELP)
@@ -173,10 +178,8 @@ def _case_waiting_for_rating(c, phone: str, code: str) -> tuple[int, int, str] |
         for item_id, case_id in items:
             case = s.get(Case, case_id)
             data = c.runtime.case_data(s, case)
-            stored = str((data.get("registration") or {}).get("query_code") or "")
-            same_code = hmac.compare_digest(stored.encode(), code.encode())
             same_phone = _phone((data.get("petitioner") or {}).get("phone")) == phone
-            if same_code and same_phone:
+            if same_phone and query_code.matches(code, query_code.stored_hash(data)):
                 return case_id, item_id, data.get("case_no") or ""
     return None
 
@@ -231,11 +234,10 @@ def _find_case(c, case_no: str, code: str) -> dict | None:
         for case in s.scalars(select(Case).where(Case.process_key == PROCESS,
                                                  Case.id.in_([seq + k * 1_000_000 for k in range(20)]))):
             data = c.runtime.case_data(s, case)
-            registration = data.get("registration") or {}
-            stored = str(registration.get("query_code") or "")
+            stored = query_code.stored_hash(data)
             if data.get("case_no") != case_no.strip().upper() or not stored:
                 continue
-            if not hmac.compare_digest(stored.encode(), code.encode()):
+            if not query_code.matches(code, stored):
                 return None
             return _progress(s, case, data)
     return None

@@ -219,3 +219,5 @@ def test_a_registration_sent_twice_is_saved_once(app, container):
     no = re.search(r'id="case-no"><strong>(XF\d+)</strong>', first).group(1)
     assert no in again and "未重复登记" in again
     assert cases_in(container) == 1
+    code = re.search(r'id="query-code"><strong class="code">([0-9A-Z]{10})</strong>', first).group(1)
+    assert code not in again and "系统不保存查询码" in again  # shown once; not kept in the session either

@@ -9,7 +9,8 @@ from sqlalchemy import func, select
 
 from engine.store import Case, Outbox, Setting
 from features.steps_petition import PETITIONER
-from features.steps_sms import drive_to_rating, make_sms_office, outbox_to, send_sms, sms_cases
+from features.steps_sms import KNOWN_CODE, drive_to_rating, make_sms_office, outbox_to, send_sms, sms_cases
+from services import query_code
 
 PHONE = "13900005678"
 TEXT = "小区旁边的工地每天夜里施工，噪声很大，请有关部门处理"
@@ -42,7 +43,11 @@ def test_a_signed_sms_registers_a_petition_on_the_sms_channel_and_queues_the_rec
     [receipt] = outbox_to(office, PHONE)
     assert receipt["template"] == "registration_receipt" and receipt["channel"] == "sms"
     assert receipt["case_id"] == case["_id"] and receipt["status"] == "pending"
-    assert receipt["data"]["query_code"] == case["registration"]["query_code"]
+    code = receipt["data"]["query_code"]  # the SMS receipt is the one place the code is written out
+    assert len(code) == 10 and query_code.matches(code, case["registration"]["query_code_hash"])
+    assert code not in str(case) and case["registration"]["query_code"] == ""
+    history = office.get("auditor", f"/api/cases/{case['_id']}/history").get_data(as_text=True)
+    assert code not in history and "scrypt$" in history
     assert receipt["data"]["registered_on"] == "2026-03-02" and receipt["data"]["accept_due"] == "2026-03-17"
 
 
@@ -71,7 +76,8 @@ def test_short_or_empty_texts_get_a_helpful_answer(office):
 
 def test_a_rating_with_the_right_code_from_the_registered_phone_is_recorded(office):
     case = drive_to_rating(office, [])
-    code = case["data"]["registration"]["query_code"]
+    code = KNOWN_CODE
+    assert case["data"]["registration"]["query_code_hash"].startswith("scrypt$")
     r = send_sms(office, PETITIONER["phone"], f"2 基本满意 {code.lower()}", "gw-400")
     assert r.status_code == 200 and r.get_json()["status"] == "rated", r.get_json()
     view = office.get("designer", f"/api/cases/{office.case_id}").get_json()
@@ -85,7 +91,8 @@ def test_a_rating_with_the_right_code_from_the_registered_phone_is_recorded(offi
 
 def test_a_rating_with_a_wrong_code_or_from_another_phone_is_not_recorded(office):
     case = drive_to_rating(office, [])
-    code = case["data"]["registration"]["query_code"]
+    code = KNOWN_CODE
+    assert case["data"]["registration"]["query_code_hash"].startswith("scrypt$")
     wrong = "23456789AB" if code != "23456789AB" else "3456789ABC"
     own = PETITIONER["phone"]
     assert send_sms(office, own, f"1 {wrong}", "gw-500").get_json()["status"] == "rating_not_found"
@@ -100,7 +107,7 @@ def test_a_rating_with_a_wrong_code_or_from_another_phone_is_not_recorded(office
 
 def test_public_progress_shows_dates_and_stage_but_no_notes_or_names(office):
     case = drive_to_rating(office, [])
-    case_no, code = case["data"]["case_no"], case["data"]["registration"]["query_code"]
+    case_no, code = case["data"]["case_no"], KNOWN_CODE
     client = office.app.test_client()
     r = client.get(f"/api/public/cases/{case_no}?code={code}")
     assert r.status_code == 200, r.get_json()
@@ -119,7 +126,7 @@ def test_public_progress_shows_dates_and_stage_but_no_notes_or_names(office):
 
 def test_wrong_query_codes_are_limited(office):
     case = drive_to_rating(office, [])
-    case_no, code = case["data"]["case_no"], case["data"]["registration"]["query_code"]
+    case_no, code = case["data"]["case_no"], KNOWN_CODE
     client = office.app.test_client()
     for _ in range(5):
         assert client.get(f"/api/public/cases/{case_no}?code=WRONGCODE2").status_code == 404

@@ -9,7 +9,7 @@ import pytest
 from engine.clock import SHANGHAI
 from engine.handlers import HandlerContext, HandlerRegistry
 from services import register_all
-from services.casework import (QUERY_ALPHABET, DispatchInput, NumberInput, ResolveUnitInput, ReviewBodyInput,
+from services.casework import (DispatchInput, NumberInput, ResolveUnitInput, ReviewBodyInput,
                                RouteOutInput, dispatch_case, issue_case_number, resolve_responsible_unit,
                                review_body, route_out)
 from services.escalation import EscalateInput, escalate
@@ -30,15 +30,24 @@ def test_case_number_carries_place_date_channel_and_sequence_but_no_personal_dat
     c = ctx({"petitioner": {"id_number": "410121198001011234", "phone": "13800001234"}})
     out = issue_case_number(NumberInput(channel="来信", location="county_a"), c)
     assert out["case_no"] == "XF4101212026030202000017"  # 23:30 Beijing time is still 2 March
-    assert len(out["query_code"]) == 10 and set(out["query_code"]) <= set(QUERY_ALPHABET)
+    assert out["query_code"] == "" and out["query_code_hash"] is None  # no code made here, none kept
+    kept = issue_case_number(NumberInput("来信", "county_a"), ctx({"query_code_hash": "scrypt$1$8$1$00$00"}))
+    assert kept["query_code_hash"] == "scrypt$1$8$1$00$00" and kept["query_code"] == ""
     assert out["registering_unit"] == "city_bureau"
     with pytest.raises(ValueError, match="信访形式"):
         issue_case_number(NumberInput(channel="飞鸽传书", location="county_a"), c)
 
 
-def test_query_codes_differ():
-    codes = {issue_case_number(NumberInput("网上", "county_b"), ctx())["query_code"] for _ in range(20)}
-    assert len(codes) == 20
+def test_query_codes_differ_and_are_kept_as_salted_hashes():
+    from services.query_code import ALPHABET, issue, matches
+
+    issued = [issue() for _ in range(20)]
+    assert len({code for code, _ in issued}) == 20 and len({h for _, h in issued}) == 20
+    code, stored = issued[0]
+    assert len(code) == 10 and set(code) <= set(ALPHABET) and code not in stored
+    assert matches(code, stored) and matches(f" {code.lower()} ", stored)
+    assert not matches(issued[1][0], stored) and not matches(code, issued[1][1])
+    assert not matches(code, None) and not matches("", stored) and not matches(code, "sha256$x")
 
 
 def test_responsible_unit_from_the_table_or_the_local_petition_office():
@@ -111,7 +120,8 @@ def test_case_owner_and_stabilisation_rows_hold_responsibilities_only():
 
 def test_templates_fill_every_field_or_show_what_is_missing():
     assert render("登记回执", {"case_no": "XF1", "query_code": "ABC"}).count("{") == 0
-    assert "{query_code}" in render("登记回执", {"case_no": "XF1"})
+    assert "ABC" not in render("登记回执", {"case_no": "XF1", "query_code": "ABC"})  # the code is never in a notice
+    assert "{unit_name}" in render("去向告知", {"case_no": "XF1", "dispatch_type": "转送"})
     with pytest.raises(LookupError):
         render("不存在的模板", {})
 
