@@ -410,6 +410,8 @@ def task_form(task_id: int):
     errors: dict = {}
     stale = False
     if request.method == "POST":
+        if not visibility.may_act_on(p, item):  # seeing every case is not doing everyone's work
+            raise visibility.refuse(p, f"task form {task_id}", _("此任务不属于您的单位或角色。"))
         values = forms.parse_form(schema, request.form)
         errors = forms.validate(schema, values)
         try:
