@@ -19,7 +19,7 @@ from .auth import ApiError, Principal
 bp = Blueprint("lists", __name__)
 
 LIST_ROLES = ("bureau", "jointmeeting", "leader", "county_office", "admin", "auditor")
-SEE_ALL_ROLES = ("admin", "auditor", "bureau", "jointmeeting")
+SEE_ALL_ROLES = ("admin", "auditor")  # bureau, joint meetings: the units they serve (the city's with subunits)
 REGISTERS = ("leader_case", "stabilisation", "resolution", "supervision")
 # What each list shows of a row's data: responsibilities only.
 COLUMNS = {

@@ -5,9 +5,10 @@ ids; the cases behind a number (drill-down); unit rankings; the annual report da
 Pages: `/stats` (dashboard: charts, rankings, drill-down links, exports), `/stats/cases` (the cases behind a
 number, linking to `/cases/<id>`), `/stats/export.xlsx`.
 
-Who sees what: admin, auditor, the bureau and the joint-meeting offices every unit (as the four lists); leaders and county petition
-offices only the units they serve (with subunits where their role says so). A period that has a frozen snapshot is
-answered from it unless `live=1` is asked.
+Who sees what: admin and auditor every unit; everyone else (bureau, joint-meeting offices, leaders, county petition
+offices) the units they serve, with subunits where their role says so (the city bureau: the city and all below).
+Figures are frozen per scope: the CLI freezes "all", the bureau its city ("city"), a unit filter that unit. A
+period that has a frozen snapshot for the scope asked is answered from it unless `live=1` is asked.
 """
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ from .auth import ApiError, Principal, current_principal, require_login
 bp = Blueprint("stats", __name__)
 
 STATS_ROLES = ("bureau", "jointmeeting", "leader", "county_office", "admin", "auditor")
-SEE_ALL_ROLES = ("admin", "auditor", "bureau", "jointmeeting")  # as GET /api/registers
+SEE_ALL_ROLES = ("admin", "auditor")  # as GET /api/registers; others: the units they serve
 FREEZE_ROLES = ("bureau", "admin")
 LEVELS = ("county", "city", "unit")
 
@@ -83,7 +84,16 @@ def scope_units(unit: str | None, visible: set[str] | None) -> tuple[set[str] | 
         if visible is not None and unit not in visible:
             raise ApiError(403, "forbidden", _("您无权查看“%(name)s”的统计。", name=chart.name(unit)))
         return (units if visible is None else units & visible), unit
-    return visible, "all" if visible is None else "mine"
+    if visible is None:
+        return None, "all"
+    return visible, _root_of(chart, visible) or "mine"
+
+
+def _root_of(chart, units: set[str]) -> str | None:
+    """The one unit at the top of what the caller sees (the bureau: the city), the scope under which its frozen
+    figures are kept; None when the caller's units are not one subtree's."""
+    roots = [u for u in units if not chart.has(u) or chart.get(u).parent not in units]
+    return roots[0] if len(roots) == 1 and chart.has(roots[0]) else None
 
 
 def parse_request_period(c, settings: KpiSettings, args):
@@ -139,11 +149,12 @@ def _rankings_from_args(c, p: Principal, args) -> tuple[list[dict], str]:
         raise ApiError(422, "invalid", _("level 应为 county、city 或 unit。"))
     settings = kpi_settings(c)
     period = parse_request_period(c, settings, args)
+    _units, scope = scope_units(args.get("unit") or None, visible_units(p))
     published = args.get("live") != "1" and level == "county" and not args.get("sort") \
-        and visible_units(p) is None and not args.get("from")
+        and scope != "mine" and not args.get("from")
     if published:  # a frozen month's ranking is the one that was published
         with c.extras["read_sessions"]() as s:
-            snap = stats_store.get(s, period.label, args.get("unit") or "all")
+            snap = stats_store.get(s, period.label, scope)
         if snap is not None and snap["result"].get("rankings") is not None:
             return snap["result"]["rankings"], period.label
     rows = rankings(load_facts(c, settings), period, c.clock.now(), settings, default_chart(), level,
@@ -230,15 +241,19 @@ def api_freeze():
     unit = body.get("unit") or None
     if unit is not None and not isinstance(unit, str):
         raise ApiError(422, "invalid", _("unit 应为单位代码。"))
-    return ok(freeze_month(container(), period, unit, p.username), 201)
+    return ok(freeze_month(container(), period, unit, p.username, visible_units(p)), 201)
 
 
-def freeze_month(c, period: str, unit: str | None, actor: str) -> dict:
-    """Compute the month's figures and rankings now and store them, never to change (also the CLI's)."""
-    result = compute_report(c, period=period, unit=unit, visible=None, live=True)
+def freeze_month(c, period: str, unit: str | None, actor: str, visible: set[str] | None = None) -> dict:
+    """Compute the month's figures and rankings now and store them, never to change (also the CLI's, which
+    sees every unit). A caller who sees part of the organisation freezes the figures of its own scope."""
+    result = compute_report(c, period=period, unit=unit, visible=visible, live=True)
+    if result["scope"] == "mine":
+        raise ApiError(422, "invalid", _("请选择要冻结的单位。"))
+    units, _scope = scope_units(unit, visible)
     settings = kpi_settings(c)
     rows = rankings(load_facts(c, settings), parse_period(period, settings), c.clock.now(), settings,
-                    default_chart(), "county", subtree(default_chart(), unit) if unit else None)
+                    default_chart(), "county", units)
     result.pop("frozen", None)
     result["rankings"] = rows
     try:
@@ -285,13 +300,15 @@ def dashboard():
         "query": {k: v for k, v in args.items() if k in ("period", "unit", "from", "to", "live")},
     }
     query = chart_data["query"]
+    with c.extras["read_sessions"]() as s:
+        snapshots = [snap for snap in stats_store.list_snapshots(s) if snap["scope"] == result["scope"]]
     period_value = "" if args.get("from") else (args.get("period") or result["period"]["label"])
     return render_template("stats/dashboard.html", result=result, kpis=kpis, rankings=rows, choices=choices,
                            args=args, query=query, period_value=period_value,
                            chart_data=json.dumps(chart_data, ensure_ascii=False),
                            annual=_annual_from_args(c, p, {"year": result["period"]["to"][:4],
                                                            "unit": args.get("unit")}),
-                           can_freeze=p.has_role(*FREEZE_ROLES))
+                           can_freeze=p.has_role(*FREEZE_ROLES), snapshots=snapshots[:24])
 
 
 @bp.get("/stats/cases")

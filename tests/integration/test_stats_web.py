@@ -103,7 +103,8 @@ def test_frozen_snapshot_reads_back_identically_after_cases_change(office):
     app, b, frozen = office
     bureau = Client(app, "bureau")
     snapshot = frozen["answer"]
-    assert snapshot["period"] == "2026-03" and snapshot["scope"] == "all" and snapshot["frozen_by"] == "bureau"
+    # the bureau serves the city and everything under it: its figures are frozen as the city's
+    assert snapshot["period"] == "2026-03" and snapshot["scope"] == "city" and snapshot["frozen_by"] == "bureau"
     # on 03-16 only H's and I's acceptance decisions were settled (2 of 2); later D's (on time) and E's (late)
     frozen_rate = kpi(snapshot["result"], "timely_acceptance")
     assert (frozen_rate["numerator"], frozen_rate["denominator"]) == (2, 2)
@@ -123,7 +124,10 @@ def test_frozen_snapshot_reads_back_identically_after_cases_change(office):
     assert again.status_code == 409
     assert Client(app, "leader").post("/api/stats/snapshots", {"period": "2026-04"}).status_code == 403
     listed = bureau.get("/api/stats/snapshots").get_json()["snapshots"]
-    assert [(s["period"], s["scope"]) for s in listed] == [("2026-03", "all")]
+    assert [(s["period"], s["scope"]) for s in listed] == [("2026-03", "city")]
+    # an administrator sees the same frozen figures when asking for the city
+    admin = Client(app, "admin").get("/api/stats?period=2026-03&unit=city").get_json()
+    assert admin["frozen"]["frozen_by"] == "bureau" and admin["kpis"] == snapshot["result"]["kpis"]
 
 
 def test_annual_report_data(office):
@@ -147,6 +151,7 @@ def test_dashboard_and_exports(office):
     html = page.get_data(as_text=True)
     assert "按期办结率" in html and 'id="chart-channels"' in html and "年度报告数据" in html
     assert "已冻结" in html
+    assert 'id="snapshots"' in html and "?period=2026-03" in html  # the frozen months are listed
     r = bureau.get("/stats/export.xlsx?period=2026-03")
     assert r.status_code == 200
     wb = load_workbook(io.BytesIO(r.data))
