@@ -32,7 +32,7 @@ log = logging.getLogger("lianxin.audit")
 
 READ_ONLY_ROLES = {"auditor"}
 # Sign-in and sign-out change no case: the only unsafe requests a read-only user may make.
-ALWAYS_ALLOWED = {"api.create_session", "api.delete_session", "ui.login_page", "ui.logout"}
+ALWAYS_ALLOWED = {"api.create_session", "api.delete_session", "ui.login_page", "ui.logout", "public.query_page"}
 AUDIT_ROLES = ("auditor", "admin")
 EXPORT_FORMATS = tuple(audit_export.EXPORTERS)
 
@@ -270,13 +270,25 @@ def _page_principal():
     return page_principal(*AUDIT_ROLES)
 
 
+def _visible(p: Principal, case_id: int) -> None:
+    """The audit role does not widen what a person sees: an admin auditing still does not see the discipline
+    track (web/visibility.py)."""
+    from . import visibility
+
+    with container().extras["read_sessions"]() as s:
+        visibility.visible_case(s, p, case_id)
+
+
 @bp.get("/audit")
 def index():
-    _page_principal()
+    from . import visibility
+
+    p = _page_principal()
     q = (request.args.get("q") or "").strip()
     c = container()
     with c.extras["read_sessions"]() as s:
-        query = select(Case).order_by(Case.updated_at.desc(), Case.id.desc()).limit(50)
+        query = (select(Case).where(visibility.case_filter(p))
+                 .order_by(Case.updated_at.desc(), Case.id.desc()).limit(50))
         if q:
             query = query.where(or_(Case.id.in_(find_cases(s, q)), Case.case_no.ilike(f"%{q}%")))
         rows = list(s.scalars(query))
@@ -289,6 +301,7 @@ def index():
 
 def _case_page(case_id: int) -> dict:
     p = _page_principal()
+    _visible(p, case_id)
     return {"me_principal": p, "case": case_facts(case_id)}
 
 
@@ -335,4 +348,5 @@ def access(case_id: int):
 @bp.get("/audit/cases/<int:case_id>/export/<fmt>")
 def export(case_id: int, fmt: str):
     p = _page_principal()
+    _visible(p, case_id)
     return export_response(case_id, fmt, p, request.args)
