@@ -34,6 +34,7 @@ class Field:
     rows: list[list["Field"]] = field(default_factory=list)  # table: the rows with values and errors
     children: list["Field"] = field(default_factory=list)  # group (an object)
     max_items: int | None = None
+    show_when: dict | None = None  # {controlling field: [values]}: the field applies (and is required) only then
 
     @property
     def invalid(self) -> bool:
@@ -62,10 +63,33 @@ def _kind(prop: dict) -> str:
     return "text"
 
 
+def conditions(schema: dict) -> dict[str, dict[str, list]]:
+    """Fields that apply only for some answer of another field, read from the schema's own conditional
+    requirements (`allOf: [{"if": {"properties": {"x": {"const": v}}}, "then": {"required": [...]}}]`):
+    field -> {x: [values of x under which it is required]}. A field always required, or required under
+    several controlling fields, is left out (always shown). The page hides the others until they apply."""
+    always = set(schema.get("required", []))
+    found: dict[str, dict[str, list]] = {}
+    for rule in list(schema.get("allOf") or []) + ([schema] if "if" in schema else []):
+        cond = ((rule.get("if") or {}).get("properties") or {})
+        if len(cond) != 1:
+            continue
+        (ctrl, spec), = cond.items()
+        values = [spec["const"]] if "const" in spec else list(spec.get("enum") or [])
+        if not values:
+            continue
+        for name in (rule.get("then") or {}).get("required", []):
+            if name not in always and name != ctrl:
+                found.setdefault(name, {}).setdefault(ctrl, []).extend(v for v in values
+                                                                       if v not in found[name].get(ctrl, []))
+    return {name: ctrls for name, ctrls in found.items() if len(ctrls) == 1}
+
+
 def build_fields(schema: dict, values: dict | None = None, errors: dict | None = None,
                  prefix: str = "") -> list[Field]:
     values, errors = values or {}, errors or {}
     required = set(schema.get("required", []))
+    applies = conditions(schema) if not prefix else {}
     out = []
     for key, prop in (schema.get("properties") or {}).items():
         name = f"{prefix}{key}"
@@ -73,7 +97,8 @@ def build_fields(schema: dict, values: dict | None = None, errors: dict | None =
         f = Field(name=name, title=prop.get("title") or key, kind=kind, required=key in required,
                   value=values.get(key, prop.get("default")), error=errors.get(name),
                   description=prop.get("description", ""), maxlength=prop.get("maxLength"),
-                  minimum=prop.get("minimum"), maximum=prop.get("maximum"), max_items=prop.get("maxItems"))
+                  minimum=prop.get("minimum"), maximum=prop.get("maximum"), max_items=prop.get("maxItems"),
+                  show_when=applies.get(key))
         if "enum" in prop:
             f.options = list(prop["enum"])
         elif kind == "checkboxes":

@@ -98,7 +98,11 @@ def test_register_then_handle_up_to_the_reply(live_server, page):  # noqa: F811
     page.check("input[name=accepted][value=true]")
     submit(page)
     open_task(page, url, "办理并拟写答复意见")
+    assert not page.locator("#f-extension_reason").is_visible()  # applies only to 申请延期
+    page.check("input[name=handle_action][value=申请延期]")
+    assert page.locator("#f-extension_reason").is_visible() and not page.locator("#f-reply_text").is_visible()
     page.check("input[name=handle_action][value=答复]")
+    assert not page.locator("#f-extension_reason").is_visible() and page.locator("#f-reply_text").is_visible()
     page.check("input[name=outcome][value=支持]")
     page.fill("#f-reply_text", "经核查，补贴已于本月发放到位。")
     screenshot(page, "handling-reply-form")

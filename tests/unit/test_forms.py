@@ -92,3 +92,28 @@ def test_group_visit_rule_of_the_registration_form():
     assert validate(schema, dict(base, petitioners=six)) == {}
     errors = validate(schema, dict(base, group_visit=True, visitors_count=3, petitioners=six))
     assert errors["petitioners"].startswith("最多 5 项") and errors["visitors_count"].startswith("不能小于 5")
+
+
+def test_fields_that_apply_only_for_some_answer_are_marked_from_the_schemas_conditions():
+    schema = {
+        "type": "object", "required": ["action", "note"],
+        "properties": {"action": {"type": "string", "enum": ["答复", "延期", "上交"]},
+                       "accepted": {"type": "boolean"},
+                       "days": {"type": "integer"}, "reply": {"type": "string"}, "note": {"type": "string"},
+                       "reason": {"type": "string"}, "both": {"type": "string"}},
+        "allOf": [
+            {"if": {"properties": {"action": {"const": "延期"}}}, "then": {"required": ["days", "both"]}},
+            {"if": {"properties": {"action": {"enum": ["答复", "上交"]}}}, "then": {"required": ["reply", "note"]}},
+            {"if": {"properties": {"accepted": {"const": False}}}, "then": {"required": ["reason", "both"]}},
+        ],
+    }
+    from web.forms import conditions
+
+    assert conditions(schema) == {"days": {"action": ["延期"]}, "reply": {"action": ["答复", "上交"]},
+                                  "reason": {"accepted": [False]}}  # note: always required; both: two controls
+    fields = {f.name: f for f in build_fields(schema)}
+    assert fields["days"].show_when == {"action": ["延期"]} and fields["note"].show_when is None
+    shipped = json.loads((FORMS / "handling.schema.json").read_text(encoding="utf-8"))
+    assert conditions(shipped)["extension_reason"] == {"handle_action": ["申请延期"]}
+    acceptance = json.loads((FORMS / "acceptance.schema.json").read_text(encoding="utf-8"))
+    assert conditions(acceptance) == {"non_accept_reason": {"accepted": [False]}}  # a top-level if/then
