@@ -54,6 +54,7 @@ class CaseFacts:
     route: str = ""
     outcome: str = ""
     is_repeat: bool = False
+    confidential: bool = False
     status: str = ""
     acceptance: Deadline | None = None
     handling_due: datetime | None = None
@@ -68,7 +69,10 @@ class CaseFacts:
     reviews: list[Deadline] = field(default_factory=list)
 
     def summary(self) -> dict:
-        return {"id": self.id, "case_no": self.case_no, "title": self.title, "channel": self.channel,
+        if self.confidential:  # counted, never shown: accusation materials stay with the discipline organ
+            return {"id": None, "case_no": "", "title": "", "channel": "", "category": "", "unit": "",
+                    "received_at": self.received_at.isoformat(), "status": "", "confidential": True}
+        return {"confidential": False, "id": self.id, "case_no": self.case_no, "title": self.title, "channel": self.channel,
                 "category": self.category, "unit": self.unit, "received_at": self.received_at.isoformat(),
                 "status": self.status}
 
@@ -155,6 +159,7 @@ def _apply_events(f: CaseFacts, events: list, settings: KpiSettings) -> None:
             f.route = _changed(data, "route") or ""
             if f.route in settings.route_values("repeat"):
                 f.is_repeat = True
+            f.confidential = f.route in settings.route_values("confidential")
         elif e.element_id in reply and f.reply_at is None:
             f.reply_at = e.at
         elif e.element_id in signoff and f.closed_at is None:

@@ -144,3 +144,20 @@ def test_periods_outside_plausible_years_are_refused():
             parse_period(text, SETTINGS)
     with pytest.raises(SettingsError):
         range_period("0001-01-01", "9999-12-31")
+
+
+def test_an_accusation_is_counted_but_never_listed():
+    from services.stats_report import cases_behind
+
+    case = row(id=7, case_no=None, created_at=bj("2026-03-02T09:00:00"), status="completed",
+               summary_json=json.dumps({"title": "举报某局长受贿", "channel": "来信", "category": "纪检监察"}))
+    events = [event(1, "2026-03-02T09:00:00", "case.started", data={"channel": "来信", "location": "county_a"}),
+              event(2, "2026-03-02T10:00:00", "task.completed", "Task_triage", changes={"route": [None, "检举控告"]})]
+    events = [row(**dict(vars(e), case_id=7)) for e in events]
+    [facts] = build_facts([case], [], events, SETTINGS)
+    kpis = {k.key: k.as_dict() for k in compute([facts], parse_period("2026-03", SETTINGS),
+                                                 bj("2026-03-03T09:00:00"), SETTINGS)}
+    assert kpis["received"]["numerator"] == 1 and kpis["received.来信"]["numerator"] == 1
+    [listed] = cases_behind([facts], kpis["received"])
+    assert listed["confidential"] is True and listed["id"] is None
+    assert "举报" not in json.dumps(listed, ensure_ascii=False)
