@@ -9,7 +9,6 @@ import json
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
 from math import ceil
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
