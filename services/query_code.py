@@ -57,3 +57,13 @@ def stored_hash(data: dict) -> str | None:
     """The hash a case keeps (its numbering step's copy, else the start data's)."""
     registration = data.get("registration") or {}
     return registration.get(START_FIELD) or data.get(START_FIELD)
+
+
+def case_matches(code: str, data: dict) -> bool:
+    """Whether `code` opens this case: by its hash; a case registered before codes were hashed still has its
+    code in the data as it was issued (case data is never rewritten), and is checked against that."""
+    stored = stored_hash(data)
+    if stored:
+        return matches(code, stored)
+    legacy = str((data.get("registration") or {}).get("query_code") or "")
+    return bool(code and legacy) and hmac.compare_digest(code.strip().upper().encode(), legacy.encode())

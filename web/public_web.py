@@ -179,7 +179,7 @@ def _case_waiting_for_rating(c, phone: str, code: str) -> tuple[int, int, str] |
             case = s.get(Case, case_id)
             data = c.runtime.case_data(s, case)
             same_phone = _phone((data.get("petitioner") or {}).get("phone")) == phone
-            if same_phone and query_code.matches(code, query_code.stored_hash(data)):
+            if same_phone and query_code.case_matches(code, data):
                 return case_id, item_id, data.get("case_no") or ""
     return None
 
@@ -234,10 +234,9 @@ def _find_case(c, case_no: str, code: str) -> dict | None:
         for case in s.scalars(select(Case).where(Case.process_key == PROCESS,
                                                  Case.id.in_([seq + k * 1_000_000 for k in range(20)]))):
             data = c.runtime.case_data(s, case)
-            stored = query_code.stored_hash(data)
-            if data.get("case_no") != case_no.strip().upper() or not stored:
+            if data.get("case_no") != case_no.strip().upper():
                 continue
-            if not query_code.matches(code, stored):
+            if not query_code.case_matches(code, data):
                 return None
             return _progress(s, case, data)
     return None

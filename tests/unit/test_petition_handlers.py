@@ -50,6 +50,16 @@ def test_query_codes_differ_and_are_kept_as_salted_hashes():
     assert not matches(code, None) and not matches("", stored) and not matches(code, "sha256$x")
 
 
+def test_a_case_is_opened_by_its_hash_or_by_a_code_issued_before_hashing():
+    from services.query_code import case_matches, hash_code
+
+    hashed = {"registration": {"case_no": "XF1", "query_code": "", "query_code_hash": hash_code("ABCDEFGH23")}}
+    assert case_matches("abcdefgh23", hashed) and not case_matches("ABCDEFGH24", hashed)
+    legacy = {"registration": {"case_no": "XF1", "query_code": "QGKUZSEEYR"}}
+    assert case_matches("qgkuzseeyr ", legacy) and not case_matches("QGKUZSEEYX", legacy)
+    assert not case_matches("", legacy) and not case_matches("ABCDEFGH23", {"registration": {"query_code": ""}})
+
+
 def test_responsible_unit_from_the_table_or_the_local_petition_office():
     found = resolve_responsible_unit(ResolveUnitInput("county_a_hrss", "county_a", "转送"), ctx())
     assert (found["unit"], found["county"], found["assigning_unit"]) == ("county_a_hrss", "county_a", "city_bureau")
