@@ -114,6 +114,7 @@ def backup(target: Path) -> None:
     from .bootstrap import bootstrap
 
     c = bootstrap()
+    c.engine.dispose()  # pg_dump and the sqlite3 module open their own connections
     backup_database(c.settings.database_url, target)
     click.echo(f"已备份到 {target}（{target.stat().st_size} 字节）（backup written）")
 
@@ -127,19 +128,23 @@ def restore(source: Path, replace: bool) -> None:
     from .cli import require_current_schema
 
     c = bootstrap()
-    if holds_data(c.engine) and not replace:
+    occupied = holds_data(c.engine)
+    c.engine.dispose()
+    if occupied and not replace:
         raise click.ClickException("目标数据库已有案件数据，未做任何更改；恢复到新建的空数据库，或加 --replace 覆盖"
                                    "（the database already holds cases: nothing changed; restore into a new empty "
                                    "database, or pass --replace）")
-    c.engine.dispose()
     restore_database(c.settings.database_url, source, replace=replace)
     c = bootstrap()
-    require_current_schema(c)
-    from engine.store import Case
+    try:
+        require_current_schema(c)
+        from engine.store import Case
 
-    with c.session_factory() as s:
-        case_ids = list(s.scalars(select(Case.id).order_by(Case.id)))
-    bad = [(case_id, r) for case_id in case_ids if not (r := c.runtime.verify(case_id)).ok]
+        with c.session_factory() as s:
+            case_ids = list(s.scalars(select(Case.id).order_by(Case.id)))
+        bad = [(case_id, r) for case_id in case_ids if not (r := c.runtime.verify(case_id)).ok]
+    finally:
+        c.engine.dispose()
     for case_id, r in bad:
         click.echo(f"案件 {case_id}: 第 {r.first_bad_seq} 号事件起校验失败：{r.reason}", err=True)
     click.echo(f"已恢复 {source}：{len(case_ids) - len(bad)}/{len(case_ids)} 个案件日志校验通过"
