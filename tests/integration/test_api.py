@@ -7,25 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from services.organisation import load_organisation
+from tests.support.web import office_app, api_sign_in as sign_in
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
 def app(container):
-    from web.app import create_app
-
-    with container.session_factory() as s, s.begin():
-        load_organisation(s, ROOT / "processes" / "organisation.yaml", demo_users=True)
-    return create_app(container)
-
-
-def sign_in(app, username):
-    client = app.test_client()
-    r = client.post("/api/session", json={"username": username, "password": "demo"})
-    assert r.status_code == 201
-    return client, {"X-CSRF-Token": r.get_json()["csrf_token"]}
+    return office_app(container, deploy=False)
 
 
 def upload(client, headers, files):

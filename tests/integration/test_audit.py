@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from engine.definitions import collect_files
-from services.organisation import load_organisation
+from tests.support.web import office_app, api_sign_in as sign_in
 
 ROOT = Path(__file__).resolve().parents[2]
 PHONE, ID_NUMBER, ADDRESS = "13812345678", "410121199001011234", "河南省郑州市金水区花园路100号3单元"
@@ -26,19 +25,7 @@ DATA = {"title": "工资拖欠", "category": "劳动社保", "location": "county
 
 @pytest.fixture
 def app(container):
-    from web.app import create_app
-
-    with container.session_factory() as s, s.begin():
-        load_organisation(s, ROOT / "processes" / "organisation.yaml", demo_users=True)
-    container.runtime.deploy(collect_files([str(ROOT / "processes")]), actor="test")
-    return create_app(container)
-
-
-def sign_in(app, username):
-    client = app.test_client()
-    r = client.post("/api/session", json={"username": username, "password": "demo"})
-    assert r.status_code == 201
-    return client, {"X-CSRF-Token": r.get_json()["csrf_token"]}
+    return office_app(container)
 
 
 def a_case(container, *, days_between: int = 0):

@@ -7,9 +7,8 @@ from pathlib import Path
 import pytest
 from markupsafe import escape
 
-from engine.definitions import collect_files
 from services import attachments
-from services.organisation import load_organisation
+from tests.support.web import office_app
 
 ROOT = Path(__file__).resolve().parents[2]
 PETITIONER = {"name": "张三丰", "phone": "13912345678", "id_number": "110101199003071234",
@@ -18,12 +17,7 @@ PETITIONER = {"name": "张三丰", "phone": "13912345678", "id_number": "1101011
 
 @pytest.fixture
 def app(container):
-    from web.app import create_app
-
-    container.runtime.deploy(collect_files([str(ROOT / "processes")]), actor="test")
-    with container.session_factory() as s, s.begin():
-        load_organisation(s, ROOT / "processes" / "organisation.yaml", demo_users=True)
-    return create_app(container)
+    return office_app(container)
 
 
 def sign_in(app, username):

@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from engine.definitions import collect_files
 from engine.store import Case
-from services.organisation import load_organisation
+from tests.support.web import office_app, page_sign_in as signed_in
 
 ROOT = Path(__file__).resolve().parents[2]
 FORM = {"channel": "来访", "title": "企业拖欠三个月工资", "category": "劳动社保", "subcategory": "拖欠工资",
@@ -22,21 +21,7 @@ FORM = {"channel": "来访", "title": "企业拖欠三个月工资", "category":
 
 @pytest.fixture
 def app(container):
-    from web.app import create_app
-
-    with container.session_factory() as s, s.begin():
-        load_organisation(s, ROOT / "processes" / "organisation.yaml", demo_users=True)
-    container.runtime.deploy(collect_files([str(ROOT / "processes")]), actor="test")
-    return create_app(container)
-
-
-def signed_in(app, user):
-    c = app.test_client()
-    page = c.get("/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    r = c.post("/login", data={"username": user, "password": "demo", "csrf_token": token})
-    assert r.status_code in (302, 303)
-    return c
+    return office_app(container)
 
 
 def csrf(page: str) -> str:
