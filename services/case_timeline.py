@@ -19,7 +19,7 @@ class TimelineEntry:
     seq: int
     at: datetime
     actor: str
-    kind: str  # start, task, timer, message, deadline, incident, end, comment, attachment, notice
+    kind: str  # start, task, handover, migration, timer, message, deadline, incident, end, comment, attachment, notice
     text: str
     detail: str = ""
 
@@ -111,6 +111,12 @@ def timeline(history: list[dict], person: Callable[[str], str] = lambda u: u,
             entry = ("incident", f"{who} 重试故障环节", "")
         elif kind == "case.completed":
             entry = ("end", "案件办结", "")
+        elif kind in ("work_item.claimed", "work_item.unclaimed", "work_item.reassigned", "work_item.delegated"):
+            entry = _hand_change(kind, who, name, data, person)
+        elif kind == "case.migrated":
+            moved = len(data.get("deadlines") or [])
+            entry = ("migration", f"{who} 将案件从流程第{data.get('from_version')}版迁移到第{data.get('to_version')}版",
+                     f"{moved}个期限按新版本重新计算" if moved else "")
         elif kind == "comment.added":
             entry = ("comment", f"{who} 添加办理意见", str(data.get("body") or ""))
         elif kind == "attachment.added":
@@ -121,6 +127,19 @@ def timeline(history: list[dict], person: Callable[[str], str] = lambda u: u,
         if entry:
             out.append(TimelineEntry(ev["seq"], ev["at"], ev["actor"], entry[0], entry[1], entry[2]))
     return out
+
+
+def _hand_change(kind: str, who: str, name: str, data: dict, person: Callable[[str], str]) -> tuple[str, str, str]:
+    """Who holds a task now: claimed (认领), given back to the unit (退回), reassigned (转办), delegated (委托)."""
+    if kind == "work_item.claimed":
+        return "handover", f"{who} 认领「{name}」", ""
+    if kind == "work_item.unclaimed":
+        return "handover", f"{who} 退回「{name}」，交回本单位待认领", ""
+    to = person(data["to"]) if data.get("to") else ""
+    verb = "转办" if kind == "work_item.reassigned" else "委托"
+    was = f"原办理人：{person(data['from'])}" if data.get("from") else "原无办理人"
+    note = str(data.get("note") or "").strip()
+    return "handover", f"{who} 将「{name}」{verb}给 {to}", f"{was}；{note}" if note else was
 
 
 def _notices_sent(data: dict, unit: Callable[[str], str]) -> list[tuple[str, str]]:
