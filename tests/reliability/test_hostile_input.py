@@ -12,37 +12,23 @@ from sqlalchemy import func, select
 
 from engine import schema  # noqa: F401  (every table, for the row counts)
 from engine.db import Base
-from services.organisation import load_organisation
 from tests.support import bpmn
+from tests.support.web import api_sign_in as sign_in
+from tests.support.web import office_app
 
 ROOT = Path(__file__).resolve().parents[2]
 REGISTRATION = {"channel": "来访", "title": "拖欠工资", "request": "请求支付拖欠的工资", "category": "劳动社保",
                 "location": "county_a", "petitioners": [{"name": "张三"}]}
 
 
-def office_app(container):
-    from web.app import create_app
-
-    with container.session_factory() as s, s.begin():
-        load_organisation(s, ROOT / "processes" / "organisation.yaml", demo_users=True)
-    return create_app(container)
-
-
 @pytest.fixture
 def app(container):
-    return office_app(container)
+    return office_app(container, deploy=False)  # deployments go through the HTTP API here
 
 
 @pytest.fixture
 def sqlite_app(sqlite_container):
-    return office_app(sqlite_container)
-
-
-def sign_in(app, username):
-    client = app.test_client()
-    r = client.post("/api/session", json={"username": username, "password": "demo"})
-    assert r.status_code == 201
-    return client, {"X-CSRF-Token": r.get_json()["csrf_token"]}
+    return office_app(sqlite_container, deploy=False)
 
 
 def multipart(fields: dict[str, str], files: list[tuple[str, bytes]]) -> tuple[bytes, str]:
