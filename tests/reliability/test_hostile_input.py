@@ -109,6 +109,7 @@ def hostile_files(canary_path: Path) -> dict[str, bytes]:
             'name="签收办理"', 'name="签收办理"', 1).replace(
             "</bpmn:process>", f'<xi:include xmlns:xi="http://www.w3.org/2001/XInclude" href="{uri}" '
                                f'parse="text"/></bpmn:process>', 1).encode("utf-8"),
+        "deep_nesting": b'<?xml version="1.0"?><a>' + b"<b>" * 100_000 + b"</b>" * 100_000 + b"</a>",
         "huge": SIMPLE.replace("</bpmn:definitions>", "<!--" + "填" * (2 * 1024 * 1024) + "--></bpmn:definitions>")
         .encode("utf-8"),
     }
