@@ -44,6 +44,7 @@ def create_app(container=None, test_config: dict | None = None) -> Flask:
         app.config.update(test_config)
     app.extensions["lianxin"] = c
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("spiff").setLevel(logging.WARNING)  # a line per task state change, in every request
 
     from .i18n import init_i18n
     from .ui import bp as ui_bp

@@ -90,7 +90,14 @@ def serve(host: str, port: int) -> None:
 @click.option("--name", default=None, help="worker name in logs")
 def worker(once: bool, now_text: str | None, poll: float, name: str | None) -> None:
     """Fire due timers and deliver notifications from the outbox. Several may run at once."""
+    import logging
+
     from engine.delivery_worker import DeliveringWorker
+
+    # What each round fired and sent, and every failure, goes to the service's log (systemd's journal).
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for chatty in ("spiff", "alembic"):  # every task state change, every migration check
+        logging.getLogger(chatty).setLevel(logging.WARNING)
 
     from .notify_setup import build_deliverer
 
