@@ -3,6 +3,7 @@ have one English text everywhere, none may be fuzzy or empty, and every Chinese 
 gettext must have its English."""
 from __future__ import annotations
 
+import json
 import re
 from collections import defaultdict
 from pathlib import Path
@@ -68,3 +69,60 @@ def test_every_chinese_text_of_the_pages_has_its_english():
     missing = {text: where for text, where in used.items() if text not in english}
     assert not missing, f"{len(missing)} texts without English:\n" + "\n".join(
         f"  {where}: {text}" for text, where in sorted(missing.items(), key=lambda kv: kv[1]))
+
+
+# ---- texts shown by page scripts (web/frontend/lib/texts.js `t("…")`), sent by the page in `lx_texts([...])`
+
+FRONTEND = WEB / "frontend"
+JS_KEY = re.compile(r'\bt\(\s*("(?:[^"\\]|\\.)*")')
+JS_IMPORT = re.compile(r'from\s+"(\.\./lib/[^"]+|\./[^"]+)"')
+LX_TEXTS = re.compile(r"lx_texts\(\[(.*?)\]\)", re.S)
+JINJA_STRING = re.compile(r'"((?:[^"\\]|\\.)*)"')
+
+
+def script_keys(path: Path, seen: set | None = None) -> set[str]:
+    """The texts a page script and the files it imports pass to t()."""
+    seen = seen if seen is not None else set()
+    if path in seen or not path.exists():
+        return set()
+    seen.add(path)
+    source = path.read_text(encoding="utf-8")
+    found = {json.loads(m.group(1)) for m in JS_KEY.finditer(source)}
+    for m in JS_IMPORT.finditer(source):
+        found |= script_keys((path.parent / m.group(1)).resolve(), seen)
+    return found
+
+
+def sent_by_templates(bundle: str) -> tuple[list[Path], set[str]]:
+    pages = [p for p in (WEB / "templates").rglob("*.html") if f"dist/{bundle}.js" in p.read_text(encoding="utf-8")]
+    sent = set()
+    for page in pages:
+        for block in LX_TEXTS.findall(page.read_text(encoding="utf-8")):
+            sent |= {json.loads(f'"{s}"') for s in JINJA_STRING.findall(block)}
+    return pages, sent
+
+
+def test_every_text_of_the_page_scripts_is_sent_by_its_pages_and_has_its_english():
+    english = merged_english()
+    checked = 0
+    for entry in sorted((FRONTEND / "entries").glob("*.js")):
+        keys = script_keys(entry)
+        if not keys:
+            continue
+        pages, sent = sent_by_templates(entry.stem)
+        assert pages, f"no page loads dist/{entry.stem}.js"
+        assert not keys - sent, f"{entry.name}: texts its pages do not send through lx_texts: {sorted(keys - sent)}"
+        assert not keys - set(english), f"{entry.name}: texts without English: {sorted(keys - set(english))}"
+        checked += len(keys)
+    assert checked > 50, checked
+
+
+def test_page_scripts_show_no_chinese_outside_t():
+    """A Chinese string literal in a page script would stay Chinese on an English page."""
+    offenders = []
+    for path in [*FRONTEND.glob("entries/*.js"), FRONTEND / "lib" / "lianxin-properties.jsx"]:
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            code = "" if line.lstrip().startswith("//") else JS_KEY.sub("", line)
+            if CHINESE.search(code.split(" // ", 1)[0]):
+                offenders.append(f"{path.relative_to(ROOT)}:{n}: {line.strip()}")
+    assert not offenders, "\n".join(offenders)

@@ -1,6 +1,7 @@
 // 统计分析 dashboard: ECharts charts from the figures the page embeds (#stats-data). Clicking a bar opens the
 // list of cases behind that number; the freeze button posts to /api/stats/snapshots with the CSRF token.
 import * as echarts from "echarts";
+import { t } from "../lib/texts.js";
 
 const data = JSON.parse(document.getElementById("stats-data")?.textContent || "{}");
 const query = new URLSearchParams(data.query || {});
@@ -55,10 +56,10 @@ if (freeze) {
     });
     const answer = await response.json().catch(() => ({}));
     if (response.ok) {
-      out.textContent = `已冻结 ${answer.period}`;
+      out.textContent = t("已冻结 {period}", { period: answer.period });
       window.location.reload();
     } else {
-      out.textContent = answer.error?.message || `冻结失败（${response.status}）`;
+      out.textContent = answer.error?.message || t("冻结失败（{status}）", { status: response.status });
     }
   });
 }

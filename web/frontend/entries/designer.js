@@ -13,6 +13,7 @@ import spiffModdle from "../lib/spiffworkflow-moddle.json";
 import { LianxinPropertiesModule } from "../lib/lianxin-properties.jsx";
 import { TranslateZhModule } from "../lib/translate-zh.js";
 import "../lib/designer.css";
+import { cnDateTime, isEnglish, t } from "../lib/texts.js";
 
 const $ = (sel) => document.querySelector(sel);
 const csrf = () => document.querySelector('meta[name="csrf-token"]').content;
@@ -29,11 +30,7 @@ async function api(method, url, body) {
   return { status: res.status, ok: res.ok, data };
 }
 
-function fmtTime(iso) {
-  if (!iso) return "";
-  const d = new Date(iso);
-  return d.toLocaleString("zh-CN", { timeZone: "Asia/Shanghai", hour12: false });
-}
+const fmtTime = cnDateTime;
 
 class Designer {
   constructor(root) {
@@ -60,7 +57,7 @@ class Designer {
     const q = this.requested ? `?version=${encodeURIComponent(this.requested)}` : "";
     const res = await api("GET", `/api/designer/processes/${encodeURIComponent(this.key)}${q}`);
     if (!res.ok) {
-      this.status(res.data.error ? res.data.error.message : "无法载入流程", "red");
+      this.status(res.data.error ? res.data.error.message : t("无法载入流程"), "red");
       return;
     }
     this.process = res.data;
@@ -82,13 +79,13 @@ class Designer {
       }
       this.showDraftBanner(draft);
     }
-    $("#designer-base").textContent = `基于第 ${draft && this.baseId === draft.base_definition_id ? draft.base_version : res.data.version} 版`;
+    $("#designer-base").textContent = t("基于第 {v} 版", { v: draft && this.baseId === draft.base_definition_id ? draft.base_version : res.data.version });
 
     this.modeler = new BpmnModeler({
       container: "#designer-canvas",
       propertiesPanel: { parent: "#designer-properties" },
       additionalModules: [BpmnPropertiesPanelModule, BpmnPropertiesProviderModule, LianxinPropertiesModule,
-        TranslateZhModule],
+        ...(isEnglish() ? [] : [TranslateZhModule])],
       moddleExtensions: { spiffworkflow: spiffModdle, lianxin: lianxinModdle },
       lianxinCatalog: this.catalog,
     });
@@ -96,12 +93,12 @@ class Designer {
     const result = await this.modeler.importXML(mainXml);
     if (result.warnings && result.warnings.length) {
       for (const w of result.warnings) console.warn("import:", w.message);
-      this.status(`已打开，有 ${result.warnings.length} 处无法识别的内容已原样保留`, "yellow");
+      this.status(t("已打开，有 {n} 处无法识别的内容已原样保留", { n: result.warnings.length }), "yellow");
     } else {
-      this.status("已打开，可以修改", "");
+      this.status(t("已打开，可以修改"), "");
     }
     this.modeler.get("canvas").zoom("fit-viewport");
-    this.modeler.on("commandStack.changed", () => { this.dirty.add(this.mainFile); this.status("有未保存的修改", "yellow"); });
+    this.modeler.on("commandStack.changed", () => { this.dirty.add(this.mainFile); this.status(t("有未保存的修改"), "yellow"); });
     this.buildTabs();
     this.bindButtons();
     window.addEventListener("beforeunload", (e) => { if (this.dirty.size) { e.preventDefault(); e.returnValue = ""; } });
@@ -112,7 +109,7 @@ class Designer {
     const el = $("#designer-draft");
     el.hidden = false;
     $("#designer-draft-text").textContent =
-      `已打开 ${draft.author} 于 ${fmtTime(draft.updated_at)} 保存的草稿（基于第 ${draft.base_version} 版）。`;
+      t("已打开 {author} 于 {time} 保存的草稿（基于第 {v} 版）。", { author: draft.author, time: fmtTime(draft.updated_at), v: draft.base_version });
   }
 
   buildTabs() {
@@ -126,9 +123,9 @@ class Designer {
       b.addEventListener("click", () => this.showFile(name));
       tabs.appendChild(b);
     };
-    add(this.mainFile, `流程图（${this.mainFile}）`);
+    add(this.mainFile, t("流程图（{file}）", { file: this.mainFile }));
     for (const name of Object.keys(this.files).sort()) {
-      if (name.endsWith(".dmn")) add(name, `决策表（${name}）`);
+      if (name.endsWith(".dmn")) add(name, t("决策表（{file}）", { file: name }));
     }
     this.showFile(this.mainFile);
   }
@@ -139,7 +136,7 @@ class Designer {
     $("#designer-bpmn").hidden = !isMain;
     for (const el of document.querySelectorAll(".designer-dmn")) el.hidden = el.dataset.file !== name;
     if (isMain || this.dmnEditors[name]) return;
-    if (!window.LianxinDmnModeler) { this.status("决策表编辑器未加载", "red"); return; }
+    if (!window.LianxinDmnModeler) { this.status(t("决策表编辑器未加载"), "red"); return; }
     const holder = document.createElement("div");
     holder.className = "designer-dmn";
     holder.dataset.file = name;
@@ -150,7 +147,7 @@ class Designer {
     const table = dmn.getViews().find((v) => v.type === "decisionTable");
     if (table) await dmn.open(table);
     // each view of the DMN file (table, diagram) has its own command stack: follow whichever is open
-    const markDirty = () => { this.dirty.add(name); this.status("有未保存的修改", "yellow"); };
+    const markDirty = () => { this.dirty.add(name); this.status(t("有未保存的修改"), "yellow"); };
     const follow = () => {
       const active = dmn.getActiveViewer();
       if (active && !active.__lianxin) { active.__lianxin = true; active.on("commandStack.changed", markDirty); }
@@ -184,15 +181,15 @@ class Designer {
   }
 
   async validate() {
-    this.status("正在校验……");
+    this.status(t("正在校验……"));
     const files = await this.collectFiles();
     const res = await api("POST", `/api/designer/processes/${encodeURIComponent(this.key)}/validate`,
       { base_definition_id: this.baseId, files });
-    if (!res.ok) { this.status(res.data.error ? res.data.error.message : "校验失败", "red"); return false; }
+    if (!res.ok) { this.status(res.data.error ? res.data.error.message : t("校验失败"), "red"); return false; }
     this.showProblems(res.data.problems, res.data.warnings || []);
-    if (res.data.ok && (res.data.warnings || []).length) this.status("校验通过，但有需要注意的事项（见下方）", "yellow");
-    else if (res.data.ok) this.status("校验通过：可以部署", "green");
-    else this.status(`发现 ${res.data.problems.length} 个问题，请按下方列表修改`, "red");
+    if (res.data.ok && (res.data.warnings || []).length) this.status(t("校验通过，但有需要注意的事项（见下方）"), "yellow");
+    else if (res.data.ok) this.status(t("校验通过：可以部署"), "green");
+    else this.status(t("发现 {n} 个问题，请按下方列表修改", { n: res.data.problems.length }), "red");
     return res.data.ok;
   }
 
@@ -200,18 +197,18 @@ class Designer {
     const files = await this.collectFiles();
     const res = await api("PUT", `/api/designer/processes/${encodeURIComponent(this.key)}/draft`,
       { base_definition_id: this.baseId, files, expected_updated_at: this.draftStamp });
-    if (!res.ok) { this.status(res.data.error ? res.data.error.message : "保存失败", "red"); return; }
+    if (!res.ok) { this.status(res.data.error ? res.data.error.message : t("保存失败"), "red"); return; }
     this.dirty.clear();
     this.draftStamp = res.data.draft.updated_at;
     this.showDraftBanner(res.data.draft);
-    this.status(`草稿已保存（${fmtTime(res.data.draft.updated_at)}）`, "green");
+    this.status(t("草稿已保存（{time}）", { time: fmtTime(res.data.draft.updated_at) }), "green");
   }
 
   async discardDraft() {
-    if (!window.confirm("确定丢弃草稿吗？丢弃后将重新打开已部署的版本。")) return;
+    if (!window.confirm(t("确定丢弃草稿吗？丢弃后将重新打开已部署的版本。"))) return;
     const res = await api("DELETE", `/api/designer/processes/${encodeURIComponent(this.key)}/draft`);
     if (res.ok || res.status === 404) { this.dirty.clear(); window.location.reload(); }
-    else this.status(res.data.error ? res.data.error.message : "丢弃失败", "red");
+    else this.status(res.data.error ? res.data.error.message : t("丢弃失败"), "red");
   }
 
   openDeploy() {
@@ -222,7 +219,7 @@ class Designer {
 
   async deploy() {
     const comment = $("#deploy-comment").value.trim();
-    if (!comment) { $("#deploy-error").textContent = "请填写部署说明：改了什么、为什么改。"; return; }
+    if (!comment) { $("#deploy-error").textContent = t("请填写部署说明：改了什么、为什么改。"); return; }
     $("#deploy-submit").disabled = true;
     try {
       const files = await this.collectFiles();
@@ -231,10 +228,10 @@ class Designer {
       if (res.status === 422 && res.data.problems) {
         $("#deploy-dialog").close();
         this.showProblems(res.data.problems);
-        this.status(`未部署：发现 ${res.data.problems.length} 个问题，请先修改`, "red");
+        this.status(t("未部署：发现 {n} 个问题，请先修改", { n: res.data.problems.length }), "red");
         return;
       }
-      if (!res.ok) { $("#deploy-error").textContent = res.data.error ? res.data.error.message : "部署失败"; return; }
+      if (!res.ok) { $("#deploy-error").textContent = res.data.error ? res.data.error.message : t("部署失败"); return; }
       this.dirty.clear();
       this.draftStamp = null;  // the draft is gone once deployed
       $("#deploy-dialog").close();
@@ -243,15 +240,15 @@ class Designer {
       const mine = (res.data.versions || []).find((x) => x.process_key === this.key);
       if (mine) {  // further edits build on what was just deployed
         this.baseId = mine.definition_id;
-        $("#designer-base").textContent = `基于第 ${mine.version} 版`;
+        $("#designer-base").textContent = t("基于第 {v} 版", { v: mine.version });
       }
       const done = $("#designer-deployed");
       done.hidden = false;
       $("#designer-deployed-text").textContent = res.data.created
-        ? `已部署为第 ${v} 版。新登记的案件使用新版本；在办案件仍在原版本上，可在“迁移案件”中迁移。`
-        : `内容与第 ${v} 版相同，未产生新版本。`;
+        ? t("已部署为第 {v} 版。新登记的案件使用新版本；在办案件仍在原版本上，可在“迁移案件”中迁移。", { v })
+        : t("内容与第 {v} 版相同，未产生新版本。", { v });
       $("#designer-draft").hidden = true;
-      this.status(res.data.created ? `已部署第 ${v} 版` : "没有变化", "green");
+      this.status(res.data.created ? t("已部署第 {v} 版", { v }) : t("没有变化"), "green");
     } finally {
       $("#deploy-submit").disabled = false;
     }
@@ -276,7 +273,7 @@ class Designer {
     const list = $("#problem-list");
     list.innerHTML = "";
     $("#designer-problems").hidden = !problems.length && !warnings.length;
-    $("#designer-problems h2").textContent = problems.length ? "需要修改的问题" : "请注意";
+    $("#designer-problems h2").textContent = problems.length ? t("需要修改的问题") : t("请注意");
     const byElement = {};
     for (const p of [...problems, ...warnings.map((w) => ({ ...w, warning: true }))]) {
       const li = document.createElement("li");
@@ -290,7 +287,7 @@ class Designer {
       li.appendChild(document.createTextNode(p.message));
       const small = document.createElement("span");
       small.className = "muted";
-      small.textContent = `（${p.file}${p.line ? " 第 " + p.line + " 行" : ""}${p.element_id ? "，" + p.element_id : ""}）`;
+      small.textContent = `（${p.file}${p.line ? " " + t("第 {n} 行", { n: p.line }) : ""}${p.element_id ? "，" + p.element_id : ""}）`;
       li.appendChild(small);
       if (shape) {
         li.classList.add("clickable");
@@ -311,7 +308,7 @@ class Designer {
       this.marked.push(id);
       const badge = document.createElement("div");
       badge.className = "lx-problem-badge";
-      badge.textContent = messages.length > 1 ? `${messages.length} 个问题` : "有问题";
+      badge.textContent = messages.length > 1 ? t("{n} 个问题", { n: messages.length }) : t("有问题");
       badge.title = messages.join("\n");
       overlays.add(id, "lx-problem", { position: { top: -14, right: 12 }, html: badge });
     }
@@ -325,6 +322,6 @@ document.addEventListener("DOMContentLoaded", () => {
   window.lianxinDesigner = designer;
   designer.start().catch((err) => {
     console.error(err);
-    designer.status(`无法打开流程图：${err.message}`, "red");
+    designer.status(t("无法打开流程图：{error}", { error: err.message }), "red");
   });
 });

@@ -12,6 +12,7 @@ import lianxinModdle from "../lib/lianxin-moddle.json";
 import spiffModdle from "../lib/spiffworkflow-moddle.json";
 import { translate } from "../lib/translate-zh.js";
 import "../lib/designer.css";
+import { isEnglish, t } from "../lib/texts.js";
 
 const SKIP = new Set(["flowElements", "laneSets", "lanes", "childLaneSet", "flowNodeRef", "incoming", "outgoing",
   "artifacts", "di", "participants", "messageFlows", "rootElements", "diagrams"]);
@@ -34,9 +35,10 @@ function fingerprint(el, depth = 0) {
 }
 
 function typeName(el) {
-  const t = (el.$type || "").replace(/^bpmn:/, "").replace(/([a-z])([A-Z])/g, "$1 $2");
-  const label = translate(t);
-  return label === t ? el.$type : label;
+  const words = (el.$type || "").replace(/^bpmn:/, "").replace(/([a-z])([A-Z])/g, "$1 $2");
+  if (isEnglish()) return words;
+  const label = translate(words);
+  return label === words ? el.$type : label;
 }
 
 function describeInside(el) {
@@ -46,19 +48,19 @@ function describeInside(el) {
   }
   const ext = el.get ? el.get("extensionElements") : null;
   for (const v of (ext && ext.get("values")) || []) {
-    if (v.$type === "spiffworkflow:ServiceTaskOperator") out.push(`处理程序 ${v.get("id")}`);
+    if (v.$type === "spiffworkflow:ServiceTaskOperator") out.push(t("处理程序 {id}", { id: v.get("id") }));
     if (v.$type === "spiffworkflow:Properties") {
       for (const p of v.get("property") || []) out.push(`${p.get("name")}=${p.get("value")}`);
     }
   }
-  if (el.get && el.get("lianxin:role")) out.push(`角色 ${el.get("lianxin:role")}`);
+  if (el.get && el.get("lianxin:role")) out.push(t("角色 {role}", { role: el.get("lianxin:role") }));
   return out.join("；");
 }
 
 async function load(key, version) {
   const res = await fetch(`/api/designer/processes/${encodeURIComponent(key)}?version=${version}`, { credentials: "same-origin" });
   const data = await res.json();
-  if (!res.ok) throw new Error(data.error ? data.error.message : `版本 ${version} 无法载入`);
+  if (!res.ok) throw new Error(data.error ? data.error.message : t("版本 {v} 无法载入", { v: version }));
   return data.files[data.main_file];
 }
 
@@ -79,8 +81,8 @@ function addRow(tbody, kind, el, text) {
   const tr = document.createElement("tr");
   tr.className = `diff-${kind}`;
   tr.dataset.elementId = el.id;
-  tr.title = "点击定位到此元素";
-  for (const cell of [{ added: "新增", removed: "删除", changed: "修改", layout: "仅位置变化" }[kind],
+  tr.title = t("点击定位到此元素");
+  for (const cell of [{ added: t("新增"), removed: t("已删除"), changed: t("修改"), layout: t("仅位置变化") }[kind],
     el.name ? `${el.name}（${el.id}）` : el.id, typeName(el), text]) {
     const td = document.createElement("td");
     td.textContent = cell || "";
@@ -134,9 +136,9 @@ async function start(root) {
     counts.changed += 1;
     left.get("canvas").addMarker(shapeA.id, "lx-changed");
     right.get("canvas").addMarker(shapeB.id, "lx-changed");
-    const names = elA.name !== elB.name ? `名称：${elA.name || "（无）"} → ${elB.name || "（无）"}；` : "";
+    const names = elA.name !== elB.name ? t("名称：{a} → {b}；", { a: elA.name || t("（无）"), b: elB.name || t("（无）") }) : "";
     const inside = describeInside(elA) !== describeInside(elB)
-      ? `${describeInside(elA) || "（无）"} → ${describeInside(elB) || "（无）"}` : "其他属性有变化";
+      ? `${describeInside(elA) || t("（无）")} → ${describeInside(elB) || t("（无）")}` : t("其他属性有变化");
     addRow(tbody, "changed", elB, names + inside);
   }
   for (const el of Object.values(result._layoutChanged)) {
@@ -173,8 +175,8 @@ async function start(root) {
   const first = tbody.querySelector("tr");
   if (first) focus(first.dataset.elementId);
   document.getElementById("diff-summary").textContent = counts.added + counts.removed + counts.changed + counts.layout
-    ? `新增 ${counts.added} 处，删除 ${counts.removed} 处，修改 ${counts.changed} 处，仅位置变化 ${counts.layout} 处。`
-    : "两个版本的流程图相同（差别可能在决策表或表单中）。";
+    ? t("新增 {added} 处，删除 {removed} 处，修改 {changed} 处，仅位置变化 {layout} 处。", counts)
+    : t("两个版本的流程图相同（差别可能在决策表或表单中）。");
   root.dataset.ready = "1";
 }
 
@@ -208,7 +210,7 @@ document.addEventListener("DOMContentLoaded", () => {
   }
   const first = tbody.querySelector("tr");
   if (first) focus(first.dataset.elementId);
-  document.getElementById("diff-summary").textContent = `无法比较：${err.message}`;
+  document.getElementById("diff-summary").textContent = t("无法比较：{error}", { error: err.message });
     });
   }
 });

@@ -9,9 +9,11 @@ import "dmn-js/dist/assets/dmn-js-literal-expression.css";
 import "dmn-js/dist/assets/dmn-font/css/dmn-embedded.css";
 
 import { TranslateZhModule } from "../lib/translate-zh.js";
+import { isEnglish } from "../lib/texts.js";
 
 export function createDmnModeler(container) {
-  const zh = { additionalModules: [TranslateZhModule] };
+  // the editors' own texts are English; in Chinese pages they are translated
+  const zh = { additionalModules: isEnglish() ? [] : [TranslateZhModule] };
   return new DmnModeler({ container, common: zh, drd: zh, decisionTable: zh, literalExpression: zh, boxedExpression: zh });
 }
 

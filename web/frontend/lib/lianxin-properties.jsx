@@ -9,6 +9,7 @@ import { useService } from "bpmn-js-properties-panel";
 import { getBusinessObject, is } from "bpmn-js/lib/util/ModelUtil";
 
 import { composeDeadline, parseDeadline } from "./timer-expression.js";
+import { t } from "./texts.js";
 
 const SPIFF = "spiffworkflow";
 // What the server offers (handlers, forms, roles), set once by the provider from the modeler's config.
@@ -95,17 +96,17 @@ function HandlerEntry({ element, id }) {
   };
   const getOptions = () => {
     const current = getValue();
-    const options = [{ value: "", label: "（请选择处理程序）" }];
+    const options = [{ value: "", label: t("（请选择处理程序）") }];
     for (const h of catalog.handlers) {
       options.push({ value: h.name, label: h.description ? `${h.name}：${h.description.split("\n")[0].slice(0, 40)}` : h.name });
     }
     if (current && !catalog.handlers.some((h) => h.name === current)) {
-      options.push({ value: current, label: `${current}（未注册）` });
+      options.push({ value: current, label: t("{name}（未注册）", { name: current }) });
     }
     return options;
   };
-  return <SelectEntry id={id} element={element} label="处理程序" getValue={getValue} setValue={setValue}
-    getOptions={getOptions} description="服务任务调用的 Python 处理程序（services/ 中注册）" />;
+  return <SelectEntry id={id} element={element} label={t("处理程序")} getValue={getValue} setValue={setValue}
+    getOptions={getOptions} description={t("服务任务调用的 Python 处理程序（services/ 中注册）")} />;
 }
 
 function parametersOf(op) {
@@ -143,10 +144,10 @@ function ParameterEntry({ element, id, parameter }) {
     const p = ensureParameter(element, op, parameter, services);
     services.modeling.updateModdleProperties(element, p, { value: value || "" });
   };
-  const required = parameter.required ? "，必填" : "";
-  return <TextFieldEntry id={id} element={element} label={`参数 ${parameter.name}（${parameter.type}${required}）`}
+  const required = parameter.required ? t("，必填") : "";
+  return <TextFieldEntry id={id} element={element} label={t("参数 {name}（{type}{required}）", { name: parameter.name, type: parameter.type, required })}
     getValue={getValue} setValue={setValue} debounce={services.debounce}
-    description="Python 表达式，按案件数据计算；文字要加引号，如 '签收办理'" />;
+    description={t("Python 表达式，按案件数据计算；文字要加引号，如 '签收办理'")} />;
 }
 
 function ResultVariableEntry({ element, id }) {
@@ -157,8 +158,8 @@ function ResultVariableEntry({ element, id }) {
     const op = operatorOf(bo);
     if (op) services.modeling.updateModdleProperties(element, op, { resultVariable: value || undefined });
   };
-  return <TextFieldEntry id={id} element={element} label="结果变量" getValue={getValue} setValue={setValue}
-    debounce={services.debounce} description="处理程序的结果存入的案件数据名" />;
+  return <TextFieldEntry id={id} element={element} label={t("结果变量")} getValue={getValue} setValue={setValue}
+    debounce={services.debounce} description={t("处理程序的结果存入的案件数据名")} />;
 }
 
 function serviceTaskEntries(element, catalog) {
@@ -224,9 +225,9 @@ function TimerField({ element, id, field, label, description }) {
   };
   if (field === "rule") {
     const getOptions = () => [
-      { value: "workdays", label: "工作日（workdays，节假日不计）" },
-      { value: "days", label: "自然日（days，到期日逢节假日顺延）" },
-      { value: "other", label: "其他表达式" },
+      { value: "workdays", label: t("工作日（workdays，节假日不计）") },
+      { value: "days", label: t("自然日（days，到期日逢节假日顺延）") },
+      { value: "other", label: t("其他表达式") },
     ];
     const setRule = (value) => {
       const parsed = read();
@@ -247,27 +248,27 @@ function TimerKindEntry({ element, id }) {
   const getValue = () => bo.get("lianxin:kind") || "";
   const setValue = (value) => services.modeling.updateModdleProperties(element, bo, { "lianxin:kind": value || undefined });
   const getOptions = () => [
-    { value: "", label: "期限（到期后催办、督办）" },
-    { value: "reminder", label: "临期提醒（只提醒，不算期限）" },
+    { value: "", label: t("期限（到期后催办、督办）") },
+    { value: "reminder", label: t("临期提醒（只提醒，不算期限）") },
   ];
-  return <SelectEntry id={id} element={element} label="计时器用途" getValue={getValue} setValue={setValue}
-    getOptions={getOptions} description="临期提醒须是挂在环节上的不中断计时器" />;
+  return <SelectEntry id={id} element={element} label={t("计时器用途")} getValue={getValue} setValue={setValue}
+    getOptions={getOptions} description={t("临期提醒须是挂在环节上的不中断计时器")} />;
 }
 
 function timerEntries(element) {
   const definition = timerDefinition(getBusinessObject(element));
   const { expr } = timerExpression(definition);
   const parsed = parseDeadline(expr ? expr.get("body") : "");
-  const entries = [{ id: "lianxin-timer-rule", component: TimerField, field: "rule", label: "期限规则",
-    description: "按工作日还是自然日计算期限", isEdited: isSelectEntryEdited }];
+  const entries = [{ id: "lianxin-timer-rule", component: TimerField, field: "rule", label: t("期限规则"),
+    description: t("按工作日还是自然日计算期限"), isEdited: isSelectEntryEdited }];
   if (parsed.rule !== "other") {
-    entries.push({ id: "lianxin-timer-days", component: TimerField, field: "n", label: "期限天数",
-      description: "整数，如 5；也可引用设置，如 limits[\"sign_workdays\"]", isEdited: isTextFieldEntryEdited });
-    entries.push({ id: "lianxin-timer-start", component: TimerField, field: "start", label: "起算时间",
-      description: "留空表示从到达此处时起算；如 dispatch[\"at\"]", isEdited: isTextFieldEntryEdited });
+    entries.push({ id: "lianxin-timer-days", component: TimerField, field: "n", label: t("期限天数"),
+      description: t("整数，如 5；也可引用设置，如 limits[\"sign_workdays\"]"), isEdited: isTextFieldEntryEdited });
+    entries.push({ id: "lianxin-timer-start", component: TimerField, field: "start", label: t("起算时间"),
+      description: t("留空表示从到达此处时起算；如 dispatch[\"at\"]"), isEdited: isTextFieldEntryEdited });
   }
-  entries.push({ id: "lianxin-timer-text", component: TimerField, field: "text", label: "计时器表达式",
-    description: "完整表达式，如 workdays(5) 或 days(60, accepted_at)", isEdited: isTextFieldEntryEdited });
+  entries.push({ id: "lianxin-timer-text", component: TimerField, field: "text", label: t("计时器表达式"),
+    description: t("完整表达式，如 workdays(5) 或 days(60, accepted_at)"), isEdited: isTextFieldEntryEdited });
   if (is(element, "bpmn:BoundaryEvent")) {
     entries.push({ id: "lianxin-timer-kind", component: TimerKindEntry, isEdited: isSelectEntryEdited });
   }
@@ -283,9 +284,9 @@ function PropertyEntry({ element, id, name, label, description, options }) {
   const setValue = (value) => setProperty(element, name, value, services);
   if (options) {
     const getOptions = () => {
-      const list = [{ value: "", label: "（无）" }, ...options(services.catalog).map((f) => ({ value: f, label: f }))];
+      const list = [{ value: "", label: t("（无）") }, ...options(services.catalog).map((f) => ({ value: f, label: f }))];
       const current = getValue();
-      if (current && !list.some((o) => o.value === current)) list.push({ value: current, label: `${current}（未找到）` });
+      if (current && !list.some((o) => o.value === current)) list.push({ value: current, label: t("{name}（未找到）", { name: current }) });
       return list;
     };
     return <SelectEntry id={id} element={element} label={label} getValue={getValue} setValue={setValue}
@@ -301,14 +302,14 @@ function RoleEntry({ element, id }) {
   const getValue = () => bo.get("lianxin:role") || "";
   const setValue = (value) => services.modeling.updateModdleProperties(element, bo, { "lianxin:role": value || undefined });
   const getOptions = () => {
-    const list = [{ value: "", label: "（请选择角色）" },
+    const list = [{ value: "", label: t("（请选择角色）") },
       ...services.catalog.roles.map((r) => ({ value: r.name, label: `${r.label}（${r.name}）` }))];
     const current = getValue();
     if (current && !list.some((o) => o.value === current)) list.push({ value: current, label: current });
     return list;
   };
-  return <SelectEntry id={id} element={element} label="办理角色" getValue={getValue} setValue={setValue}
-    getOptions={getOptions} description="泳道中的任务由具有此角色的用户办理" />;
+  return <SelectEntry id={id} element={element} label={t("办理角色")} getValue={getValue} setValue={setValue}
+    getOptions={getOptions} description={t("泳道中的任务由具有此角色的用户办理")} />;
 }
 
 // ---------------------------------------------------------------- the provider
@@ -323,15 +324,15 @@ export default function LianxinPropertiesProvider(propertiesPanel, config) {
     if (is(element, "bpmn:ServiceTask")) entries.push(...serviceTaskEntries(element, catalog));
     if (is(element, "bpmn:Event") && timerDefinition(bo)) entries.push(...timerEntries(element));
     if (is(element, "bpmn:UserTask")) {
-      entries.push({ id: "lianxin-form", component: PropertyEntry, name: "form", label: "表单",
-        options: (c) => c.forms, description: "办理人填写的表单（processes/forms）", isEdited: isSelectEntryEdited });
-      entries.push({ id: "lianxin-unit", component: PropertyEntry, name: "unit", label: "承办单位",
-        description: "案件数据中的单位，如 responsible_unit；固定单位加引号", isEdited: isTextFieldEntryEdited });
+      entries.push({ id: "lianxin-form", component: PropertyEntry, name: "form", label: t("表单"),
+        options: (c) => c.forms, description: t("办理人填写的表单（processes/forms）"), isEdited: isSelectEntryEdited });
+      entries.push({ id: "lianxin-unit", component: PropertyEntry, name: "unit", label: t("承办单位"),
+        description: t("案件数据中的单位，如 responsible_unit；固定单位加引号"), isEdited: isTextFieldEntryEdited });
     }
     if (is(element, "bpmn:Lane")) entries.push({ id: "lianxin-role", component: RoleEntry, isEdited: isSelectEntryEdited });
     if (entries.length) {
       const at = Math.min(1, groups.length);
-      groups.splice(at, 0, { id: "lianxin", label: "连心设置", entries });
+      groups.splice(at, 0, { id: "lianxin", label: t("连心设置"), entries });
     }
     return groups;
   };
