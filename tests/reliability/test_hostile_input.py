@@ -103,12 +103,8 @@ def hostile_files(canary_path: Path) -> dict[str, bytes]:
         "billion_laughs": _with_prolog(f'<!DOCTYPE d [<!ENTITY l0 "哈">{laughs}]>', "&l9;"),
         "doctype_in_utf16": _with_prolog(f'<!DOCTYPE d [<!ENTITY leak SYSTEM "{uri}">]>', "&leak;")
         .decode("utf-8").replace('encoding="UTF-8"', 'encoding="UTF-16"').encode("utf-16"),
-        "xinclude": SIMPLE.replace("<bpmn:documentation>", f'<bpmn:documentation><xi:include '
-                                   f'xmlns:xi="http://www.w3.org/2001/XInclude" href="{uri}" parse="text"/>', 1)
-        .encode("utf-8") if "<bpmn:documentation>" in SIMPLE else SIMPLE.replace(
-            'name="签收办理"', 'name="签收办理"', 1).replace(
-            "</bpmn:process>", f'<xi:include xmlns:xi="http://www.w3.org/2001/XInclude" href="{uri}" '
-                               f'parse="text"/></bpmn:process>', 1).encode("utf-8"),
+        "xinclude": SIMPLE.replace("</bpmn:process>", f'<xi:include xmlns:xi="http://www.w3.org/2001/XInclude" '
+                                   f'href="{uri}" parse="text"/></bpmn:process>', 1).encode("utf-8"),
         "deep_nesting": b'<?xml version="1.0"?><a>' + b"<b>" * 100_000 + b"</b>" * 100_000 + b"</a>",
         "huge": SIMPLE.replace("</bpmn:definitions>", "<!--" + "填" * (2 * 1024 * 1024) + "--></bpmn:definitions>")
         .encode("utf-8"),
