@@ -3,9 +3,9 @@ diagram (active, completed elements). Pure functions on `Runtime.history()` rows
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
-from typing import Callable
+from datetime import date, datetime, timedelta
 
 from engine.clock import SHANGHAI
 
@@ -33,18 +33,26 @@ def element_names(history: list[dict]) -> dict[str, str]:
     return names
 
 
-def _short_values(data: dict) -> str:
+def _same(text: str) -> str:
+    return text
+
+
+def _short_values(data: dict, _: Callable[[str], str] = _same) -> str:
     parts = []
     for value in (data or {}).values():
         if isinstance(value, bool):
-            parts.append("是" if value else "否")
+            parts.append(_("是") if value else _("否"))
         elif isinstance(value, (str, int)) and not isinstance(value, bool) and str(value).strip() \
                 and len(str(value)) <= _MAX_VALUE_CHARS:
             parts.append(str(value))
     return "，".join(parts[:4])
 
 
-def _local_date(text: str | None) -> str:
+def _day(d: date, _: Callable[[str], str]) -> str:
+    return _("{y}年{m}月{d}日").format(y=d.year, m=d.month, d=d.day, mm=f"{d.month:02d}", dd=f"{d.day:02d}")
+
+
+def _local_date(text: str | None, _: Callable[[str], str] = _same) -> str:
     if not text:
         return ""
     try:
@@ -53,10 +61,10 @@ def _local_date(text: str | None) -> str:
         return text
     if isinstance(d, datetime) and d.tzinfo:
         d = d.astimezone(SHANGHAI)
-    return f"{d.year}年{d.month}月{d.day}日"
+    return _day(d, _)
 
 
-def _due_day(text: str | None) -> str:
+def _due_day(text: str | None, _: Callable[[str], str] = _same) -> str:
     """A stored due instant is 24:00 of the due day, i.e. 00:00 the next morning: name the due day."""
     if not text:
         return ""
@@ -64,16 +72,15 @@ def _due_day(text: str | None) -> str:
         d = datetime.fromisoformat(text)
     except ValueError:
         return text
-    from datetime import timedelta
-
     local = d.astimezone(SHANGHAI) if d.tzinfo else d
-    day: date = (local - timedelta(microseconds=1)).date()
-    return f"{day.year}年{day.month}月{day.day}日"
+    return _day((local - timedelta(microseconds=1)).date(), _)
 
 
 def timeline(history: list[dict], person: Callable[[str], str] = lambda u: u,
-             unit: Callable[[str], str] = lambda code: code) -> list[TimelineEntry]:
-    """The events a reader cares about, oldest first; engine bookkeeping (effects, internal steps) left out."""
+             unit: Callable[[str], str] = lambda code: code,
+             _: Callable[[str], str] = _same) -> list[TimelineEntry]:
+    """The events a reader cares about, oldest first; engine bookkeeping (effects, internal steps) left out.
+    `_` translates a sentence (its Chinese text is the message id; `{who}` and the like are filled in after)."""
     names = element_names(history)
     out: list[TimelineEntry] = []
     for ev in history:
@@ -82,67 +89,73 @@ def timeline(history: list[dict], person: Callable[[str], str] = lambda u: u,
         who = person(ev["actor"])
         entry = None
         if kind == "case.started":
-            entry = ("start", f"{who} 登记信访事项", _short_values({k: (data.get("data") or {}).get(k)
-                                                              for k in ("channel", "category")}))
+            entry = ("start", _("{who} 登记信访事项").format(who=who),
+                     _short_values({k: (data.get("data") or {}).get(k) for k in ("channel", "category")}, _))
         elif kind == "task.submitted":
-            entry = ("task", f"{who} 办理「{name}」", _short_values(data.get("data") or {}))
+            entry = ("task", _("{who} 办理「{name}」").format(who=who, name=name), _short_values(data.get("data") or {}, _))
         elif kind == "task.ready" and data.get("type") == "UserTask":
-            entry = ("task", f"生成待办「{name}」", "")
+            entry = ("task", _("生成待办「{name}」").format(name=name), "")
         elif kind == "timer.fired":
-            entry = ("timer", "期限或提醒时间已到", "")
+            entry = ("timer", _("期限或提醒时间已到"), "")
         elif kind == "message.delivered":
-            entry = ("message", f"{who} 送达「{data.get('name', '')}」", _short_values(data.get("payload") or {}))
+            entry = ("message", _("{who} 送达「{name}」").format(who=who, name=data.get("name", "")),
+                     _short_values(data.get("payload") or {}, _))
         elif kind == "deadline.computed" and data.get("due_at") and not name.endswith("提醒"):
             # reminders (临期提醒) are the office's own alarms, not deadlines: the deadline itself is listed
-            entry = ("deadline", f"计算期限「{name}」：{_due_day(data.get('due_at'))}到期",
-                     f"{data.get('n')}{'个工作日' if data.get('rule') == 'WD' else '日'}")
+            rule = _("{n}个工作日") if data.get("rule") == "WD" else _("{n}日")
+            entry = ("deadline", _("计算期限「{name}」：{day}到期").format(name=name, day=_due_day(data.get("due_at"), _)),
+                     rule.format(n=data.get("n")))
         elif kind == "deadline.extended":
-            entry = ("deadline", f"{who} 延长期限「{name}」{data.get('days')}日，至{_due_day(data.get('new_due_at'))}",
-                     str(data.get("reason") or ""))
+            entry = ("deadline", _("{who} 延长期限「{name}」{days}日，至{day}").format(
+                who=who, name=name, days=data.get("days"), day=_due_day(data.get("new_due_at"), _)),
+                str(data.get("reason") or ""))
         elif kind == "deadlines.paused":
-            entry = ("deadline", f"{who} 暂停计时", str(data.get("reason") or ""))
+            entry = ("deadline", _("{who} 暂停计时").format(who=who), str(data.get("reason") or ""))
         elif kind == "deadlines.resumed":
-            entry = ("deadline", f"{who} 恢复计时", str(data.get("reason") or ""))
+            entry = ("deadline", _("{who} 恢复计时").format(who=who), str(data.get("reason") or ""))
         elif kind == "deadlines.recomputed":
-            entry = ("deadline", "工作日历更新，期限重新计算", "")
+            entry = ("deadline", _("工作日历更新，期限重新计算"), "")
         elif kind == "incident.opened":
-            entry = ("incident", f"「{name}」出现故障，等待处理", str(data.get("message") or ""))
+            entry = ("incident", _("「{name}」出现故障，等待处理").format(name=name), str(data.get("message") or ""))
         elif kind == "incident.retried":
-            entry = ("incident", f"{who} 重试故障环节", "")
+            entry = ("incident", _("{who} 重试故障环节").format(who=who), "")
         elif kind == "case.completed":
-            entry = ("end", "案件办结", "")
+            entry = ("end", _("案件办结"), "")
         elif kind in ("work_item.claimed", "work_item.unclaimed", "work_item.reassigned", "work_item.delegated"):
-            entry = _hand_change(kind, who, name, data, person)
+            entry = _hand_change(kind, who, name, data, person, _)
         elif kind == "case.migrated":
             moved = len(data.get("deadlines") or [])
-            entry = ("migration", f"{who} 将案件从流程第{data.get('from_version')}版迁移到第{data.get('to_version')}版",
-                     f"{moved}个期限按新版本重新计算" if moved else "")
+            entry = ("migration", _("{who} 将案件从流程第{old}版迁移到第{new}版").format(
+                who=who, old=data.get("from_version"), new=data.get("to_version")),
+                _("{n}个期限按新版本重新计算").format(n=moved) if moved else "")
         elif kind == "comment.added":
-            entry = ("comment", f"{who} 添加办理意见", str(data.get("body") or ""))
+            entry = ("comment", _("{who} 添加办理意见").format(who=who), str(data.get("body") or ""))
         elif kind == "attachment.added":
-            entry = ("attachment", f"{who} 上传附件「{data.get('filename', '')}」", "")
+            entry = ("attachment", _("{who} 上传附件「{name}」").format(who=who, name=data.get("filename", "")), "")
         elif kind == "service.called":
-            for template, to in _notices_sent(data, unit):
-                out.append(TimelineEntry(ev["seq"], ev["at"], ev["actor"], "notice", f"发出「{template}」", to))
+            for template, to in _notices_sent(data, unit, _):
+                out.append(TimelineEntry(ev["seq"], ev["at"], ev["actor"], "notice",
+                                         _("发出「{name}」").format(name=template), to))
         if entry:
             out.append(TimelineEntry(ev["seq"], ev["at"], ev["actor"], entry[0], entry[1], entry[2]))
     return out
 
 
-def _hand_change(kind: str, who: str, name: str, data: dict, person: Callable[[str], str]) -> tuple[str, str, str]:
+def _hand_change(kind: str, who: str, name: str, data: dict, person: Callable[[str], str],
+                 _: Callable[[str], str] = _same) -> tuple[str, str, str]:
     """Who holds a task now: claimed (认领), given back to the unit (退回), reassigned (转办), delegated (委托)."""
     if kind == "work_item.claimed":
-        return "handover", f"{who} 认领「{name}」", ""
+        return "handover", _("{who} 认领「{name}」").format(who=who, name=name), ""
     if kind == "work_item.unclaimed":
-        return "handover", f"{who} 退回「{name}」，交回本单位待认领", ""
+        return "handover", _("{who} 退回「{name}」，交回本单位待认领").format(who=who, name=name), ""
     to = person(data["to"]) if data.get("to") else ""
-    verb = "转办" if kind == "work_item.reassigned" else "委托"
-    was = f"原办理人：{person(data['from'])}" if data.get("from") else "原无办理人"
+    text = _("{who} 将「{name}」转办给 {to}") if kind == "work_item.reassigned" else _("{who} 将「{name}」委托给 {to}")
+    was = _("原办理人：{who}").format(who=person(data["from"])) if data.get("from") else _("原无办理人")
     note = str(data.get("note") or "").strip()
-    return "handover", f"{who} 将「{name}」{verb}给 {to}", f"{was}；{note}" if note else was
+    return "handover", text.format(who=who, name=name, to=to), f"{was}；{note}" if note else was
 
 
-def _notices_sent(data: dict, unit: Callable[[str], str]) -> list[tuple[str, str]]:
+def _notices_sent(data: dict, unit: Callable[[str], str], _: Callable[[str], str] = _same) -> list[tuple[str, str]]:
     """Notices a handler sent: the notify handler's own, or those another handler (dispatch, route-out) lists."""
     result = data.get("result")
     found = []
@@ -150,15 +163,15 @@ def _notices_sent(data: dict, unit: Callable[[str], str]) -> list[tuple[str, str
         candidates = [result] + [n for n in result.get("notices") or [] if isinstance(n, dict)]
         for notice in candidates:
             if isinstance(notice.get("template"), str) and isinstance(notice.get("to"), list):
-                found.append((notice["template"], _recipient(notice["to"], unit)))
+                found.append((notice["template"], _recipient(notice["to"], unit, _)))
     return found
 
 
-def _recipient(to: list, unit: Callable[[str], str]) -> str:
+def _recipient(to: list, unit: Callable[[str], str], _: Callable[[str], str] = _same) -> str:
     if any(isinstance(x, dict) and x.get("party") == "petitioner" for x in to):
-        return "致信访人"
+        return _("致信访人")
     units = [unit(x["unit"]) for x in to if isinstance(x, dict) and x.get("unit")]
-    return f"致 {'、'.join(units)}" if units else ""
+    return _("致 {units}").format(units="、".join(units)) if units else ""
 
 
 def diagram_state(history: list[dict]) -> dict:

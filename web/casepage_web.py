@@ -127,7 +127,7 @@ def _case_context(p: Principal, case_id: int) -> dict:
     return {
         "case_id": case_id, "view": view, "header": header, "petitioners": _petitioners(data, full),
         "petitioner_full": full, "timeline": list(reversed(timeline(history, lambda u: people.get(u, u),
-                                                                 lambda code: units.get(code, code)))),
+                                                                 lambda code: units.get(code, code), _))),
         "tasks": tasks, "deadlines": deadlines, "incidents": view.incidents, "worst_alert": worst,
         "notices": documents.notice_list(data, lambda code: units.get(code, code)),
         "comments": comment_rows, "attachments": attachment_rows, "people": people,

@@ -5,12 +5,11 @@ from __future__ import annotations
 import re
 
 import pytest
-from sqlalchemy import select
 
 from engine import drafts
 from engine.case_migration import CaseMigration
 from services.case_timeline import timeline
-from tests.support.web import page_sign_in, office_app
+from tests.support.web import office_app, page_sign_in
 
 DATA = {"category": "劳动社保", "location": "county_a"}
 
@@ -24,7 +23,7 @@ def timeline_items(client, case_id: int) -> list[str]:
     html = client.get(f"/cases/{case_id}").get_data(as_text=True)
     part = html[html.index('id="timeline"'):]
     part = part[:part.index("</ol>")] if "</ol>" in part else part[:part.index("</ul>")]
-    return [re.sub(r"<[^>]+>", " ", li) for li in re.findall(r"<li[^>]*>(.*?)</li>", part, re.S)]
+    return [re.sub(r"<[^>]+>", " ", li) for li in re.findall(r"<li[^>]*>(.*?)</li>", part, re.DOTALL)]
 
 
 def test_claim_give_back_reassign_and_delegate_are_on_the_timeline(app, container):
@@ -77,3 +76,20 @@ def test_timeline_without_names_keeps_user_ids_and_an_unassigned_hand_over():
     [ready, moved] = timeline(history)
     assert ready.text == "生成待办「签收」"
     assert (moved.kind, moved.text, moved.detail) == ("handover", "county 将「签收」转办给 handler", "原无办理人")
+
+
+def test_timeline_in_english_on_an_english_page(app, container):
+    rt = container.runtime
+    case = rt.start("simple_case", DATA, "registrar")
+    item = case.tasks[0]
+    rt.claim(item.id, "handler")
+    rt.hand_over(item.id, "handler_housing", actor="handler", kind="reassigned")
+    client = page_sign_in(app, "county")
+    client.get("/?lang=en")  # the language is remembered for the session
+    text = "\n".join(timeline_items(client, case.id))
+    assert "登记员小王 registered the petition" in text, text
+    assert f"人社局承办人老李 claimed “{item.name}”" in text, text
+    assert f"人社局承办人老李 reassigned “{item.name}” to 东城县住建局承办人" in text, text
+    assert "Previous assignee: 人社局承办人老李" in text, text
+    assert re.search(r"Deadline “[^”]+” computed: due \d{4}-\d{1,2}-\d{1,2}", text), text
+    assert "认领" not in text and "登记信访事项" not in text

@@ -8,13 +8,14 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
-from babel.messages.extract import extract_from_dir
+from babel.messages.extract import extract_from_dir, extract_python
 from babel.messages.pofile import read_po
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB = ROOT / "web"
 CATALOGUES = sorted((WEB / "translations").glob("*/en/LC_MESSAGES/messages.po"))
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
+TRANSLATED_SERVICES = ["services/case_timeline.py"]
 METHODS = [("**.py", "python"), ("templates/**.html", "jinja2.ext:babel_extract"),
            ("templates/**.txt", "jinja2.ext:babel_extract")]
 
@@ -39,6 +40,12 @@ def used_chinese_texts() -> dict[str, str]:
         for text in (message if isinstance(message, tuple) else (message,)):
             if text and CHINESE.search(text):
                 found.setdefault(text, f"web/{filename}:{lineno}")
+    for module in TRANSLATED_SERVICES:  # services that take the page's gettext as `_`
+        with (ROOT / module).open("rb") as f:
+            for lineno, _funcname, message, _comments in extract_python(f, ("_",), [], {}):
+                for text in (message if isinstance(message, tuple) else (message,)):
+                    if text and CHINESE.search(text):
+                        found.setdefault(text, f"{module}:{lineno}")
     return found
 
 
@@ -76,7 +83,7 @@ def test_every_chinese_text_of_the_pages_has_its_english():
 FRONTEND = WEB / "frontend"
 JS_KEY = re.compile(r'\bt\(\s*("(?:[^"\\]|\\.)*")')
 JS_IMPORT = re.compile(r'from\s+"(\.\./lib/[^"]+|\./[^"]+)"')
-LX_TEXTS = re.compile(r"lx_texts\(\[(.*?)\]\)", re.S)
+LX_TEXTS = re.compile(r"lx_texts\(\[(.*?)\]\)", re.DOTALL)
 JINJA_STRING = re.compile(r'"((?:[^"\\]|\\.)*)"')
 
 

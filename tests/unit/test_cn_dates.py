@@ -1,7 +1,7 @@
 """Dates the Chinese way on the pages: dates, datetimes and their ISO texts (as JSON results carry them)."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 from flask import Flask
@@ -21,7 +21,7 @@ def test_chinese_by_default_english_on_request(app):
     with app.test_request_context("/"):
         assert cn_date(date(2026, 3, 2)) == "2026年3月2日"
         assert cn_date("2026-03-02") == "2026年3月2日"
-        assert cn_datetime(datetime(2026, 3, 2, 1, 5, tzinfo=timezone.utc)) == "2026年3月2日 09:05"
+        assert cn_datetime(datetime(2026, 3, 2, 1, 5, tzinfo=UTC)) == "2026年3月2日 09:05"
         assert cn_datetime("2026-03-02T01:05:00+00:00") == "2026年3月2日 09:05"
         assert cn_date(None) == "" and cn_date("") == ""
         assert cn_date("下周一") == "下周一"  # not a date: shown as it is
