@@ -130,7 +130,7 @@ def list_forms():
 @bp.get("/api/designer/roles")
 @roles_required(*DESIGNERS)
 def list_roles():
-    return ok({"roles": [{"name": k, "label": v} for k, v in ROLE_LABELS.items()]})
+    return ok({"roles": [{"name": k, "label": _(v)} for k, v in ROLE_LABELS.items()]})
 
 
 def _form_files() -> dict[str, Path]:

@@ -44,7 +44,7 @@ def page_principal(*roles: str) -> Principal:
         raise SignInNeeded()
     if roles and not p.has_role(*roles):
         log.warning("refused page %s %s to %s (needs %s)", request.method, request.path, p.username, roles)
-        names = "、".join(ROLE_LABELS.get(r, r) for r in roles)
+        names = "、".join(_(ROLE_LABELS[r]) if r in ROLE_LABELS else r for r in roles)
         raise ApiError(403, "forbidden", _("此页面仅限以下角色：%(roles)s。如需使用，请联系系统管理员。", roles=names))
     return p
 

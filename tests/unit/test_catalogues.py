@@ -133,3 +133,14 @@ def test_page_scripts_show_no_chinese_outside_t():
             if CHINESE.search(code.split(" // ", 1)[0]):
                 offenders.append(f"{path.relative_to(ROOT)}:{n}: {line.strip()}")
     assert not offenders, "\n".join(offenders)
+
+
+def test_labels_the_pages_translate_from_tables_have_their_english():
+    """Labels kept in tables and passed to gettext as variables (navigation, roles, case and alert states)."""
+    from web.casepage_web import ALERT_LABELS, STATUS_LABELS
+    from web.ui import NAVIGATION, ROLE_LABELS
+
+    english = merged_english()
+    labels = {label for _endpoint, label, _roles in NAVIGATION} | set(ROLE_LABELS.values()) \
+        | set(STATUS_LABELS.values()) | set(ALERT_LABELS.values())
+    assert not labels - set(english), sorted(labels - set(english))
