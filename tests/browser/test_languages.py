@@ -58,3 +58,15 @@ def test_case_page_and_dashboard_in_both_languages(office, page):  # noqa: F811
     assert page.locator("h1").first.inner_text() != "统计分析"
     assert not re.search(r"\d{4}-\d\d-\d\d 至", page.content())
     screenshot(page, "lang-dashboard-en")
+
+
+def test_calendar_page_in_english(office, page):  # noqa: F811
+    url, _c = office
+    sign_in(page, url, "admin")
+    page.goto(f"{url}/admin/calendar?lang=en&year=2026")
+    assert page.locator("h1").inner_text() == "Working-day calendar"
+    assert page.locator("#detail h2").inner_text() == "Holidays of 2026"
+    assert page.locator("html").get_attribute("lang") == "en"
+    screenshot(page, "lang-calendar-en")
+    page.click("text=中文")
+    assert page.locator("h1").inner_text() == "工作日历管理"

@@ -51,7 +51,7 @@ def used_chinese_texts() -> dict[str, str]:
 
 def test_there_is_a_catalogue_per_area():
     areas = {po.parts[-4] for po in CATALOGUES}
-    assert {"core", "handling", "casepage", "designer", "audit", "stats", "lists"} <= areas, areas
+    assert {"core", "handling", "casepage", "designer", "audit", "stats", "lists", "calendar"} <= areas, areas
 
 
 def test_one_chinese_text_has_one_english_text_in_all_catalogues():
@@ -137,10 +137,11 @@ def test_page_scripts_show_no_chinese_outside_t():
 
 def test_labels_the_pages_translate_from_tables_have_their_english():
     """Labels kept in tables and passed to gettext as variables (navigation, roles, case and alert states)."""
+    from web.calendar_web import SOURCE_NAMES
     from web.casepage_web import ALERT_LABELS, STATUS_LABELS
     from web.ui import NAVIGATION, ROLE_LABELS
 
     english = merged_english()
     labels = {label for _endpoint, label, _roles in NAVIGATION} | set(ROLE_LABELS.values()) \
-        | set(STATUS_LABELS.values()) | set(ALERT_LABELS.values())
+        | set(STATUS_LABELS.values()) | set(ALERT_LABELS.values()) | set(SOURCE_NAMES.values())
     assert not labels - set(english), sorted(labels - set(english))
