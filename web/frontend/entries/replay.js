@@ -30,6 +30,9 @@ function show(value) {
   return String(value);
 }
 
+// How a day is written (the page's "date" text: 2026年3月9日 in Chinese); set when the replay starts.
+let dayText = "{y}年{m}月{d}日";
+
 // A due instant in Beijing time; a deadline ending at midnight reads as 24:00 of its last day.
 function beijing(iso) {
   if (!iso) return "—";
@@ -40,13 +43,14 @@ function beijing(iso) {
   const p = parts(d);
   if (p.hour === "00" && p.minute === "00") {
     const q = parts(new Date(d.getTime() - 60000));
-    return `${q.year}-${q.month}-${q.day} 24:00`;
+    return `${fill(dayText, { y: q.year, m: Number(q.month), d: Number(q.day) })} 24:00`;
   }
-  return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}`;
+  return `${fill(dayText, { y: p.year, m: Number(p.month), d: Number(p.day) })} ${p.hour}:${p.minute}`;
 }
 
 class Replay {
   constructor(cfg, xml, t) {
+    if (t.date) dayText = t.date;
     this.cfg = cfg;
     this.t = t;
     this.steps = cfg.steps;
