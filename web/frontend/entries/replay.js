@@ -30,8 +30,8 @@ function show(value) {
   return String(value);
 }
 
-// How a day is written (the page's "date" text: 2026年3月9日 in Chinese); set when the replay starts.
-let dayText = "{y}年{m}月{d}日";
+// How a day is written: the page's "date" text (2026年3月9日 in Chinese), set when the replay starts.
+let dayText = "{y}-{m}-{d}";
 
 // A due instant in Beijing time; a deadline ending at midnight reads as 24:00 of its last day.
 function beijing(iso) {
