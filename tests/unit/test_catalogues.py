@@ -145,3 +145,24 @@ def test_labels_the_pages_translate_from_tables_have_their_english():
     labels = {label for _endpoint, label, _roles in NAVIGATION} | set(ROLE_LABELS.values()) \
         | set(STATUS_LABELS.values()) | set(ALERT_LABELS.values()) | set(SOURCE_NAMES.values())
     assert not labels - set(english), sorted(labels - set(english))
+
+
+def test_every_form_title_has_its_english():
+    """Task form titles (processes/forms) are shown through gettext by templates/handling/_fields.html."""
+    titles: set[str] = set()
+
+    def walk(node):
+        if isinstance(node, dict):
+            if isinstance(node.get("title"), str) and CHINESE.search(node["title"]):
+                titles.add(node["title"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    for schema in (ROOT / "processes" / "forms").glob("*.json"):
+        walk(json.loads(schema.read_text(encoding="utf-8")))
+    assert len(titles) > 50, len(titles)
+    missing = titles - set(merged_english())
+    assert not missing, sorted(missing)
