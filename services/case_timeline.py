@@ -12,6 +12,9 @@ from engine.clock import SHANGHAI
 LIVE_STATES = {"ready", "waiting", "started", "error"}
 # Short decisions worth showing next to a submitted task; longer texts are on the documents and the form.
 _MAX_VALUE_CHARS = 40
+# Month names for a translation of the date text that writes them ({mon} {d}, {y}).
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December")
 
 
 @dataclass
@@ -49,7 +52,7 @@ def _short_values(data: dict, _: Callable[[str], str] = _same) -> str:
 
 
 def _day(d: date, _: Callable[[str], str]) -> str:
-    return _("{y}年{m}月{d}日").format(y=d.year, m=d.month, d=d.day, mm=f"{d.month:02d}", dd=f"{d.day:02d}")
+    return _("{y}年{m}月{d}日").format(y=d.year, m=d.month, d=d.day, mon=_MONTHS[d.month - 1])
 
 
 def _local_date(text: str | None, _: Callable[[str], str] = _same) -> str:

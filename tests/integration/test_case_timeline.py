@@ -91,5 +91,5 @@ def test_timeline_in_english_on_an_english_page(app, container):
     assert f"人社局承办人老李 claimed “{item.name}”" in text, text
     assert f"人社局承办人老李 reassigned “{item.name}” to 东城县住建局承办人" in text, text
     assert "Previous assignee: 人社局承办人老李" in text, text
-    assert re.search(r"Deadline “[^”]+” computed: due \d{4}-\d{1,2}-\d{1,2}", text), text
+    assert re.search(r"Deadline “[^”]+” computed: due [A-Z][a-z]+ \d{1,2}, \d{4}", text), text
     assert "认领" not in text and "登记信访事项" not in text

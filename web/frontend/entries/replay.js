@@ -33,6 +33,10 @@ function show(value) {
 // How a day is written: the page's "date" text (2026年3月9日 in Chinese), set when the replay starts.
 let dayText = "{y}-{m}-{d}";
 
+const MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+  "November", "December"];
+const day = (p) => fill(dayText, { y: p.year, m: Number(p.month), d: Number(p.day), mon: MONTHS[Number(p.month) - 1] });
+
 // A due instant in Beijing time; a deadline ending at midnight reads as 24:00 of its last day.
 function beijing(iso) {
   if (!iso) return "—";
@@ -43,9 +47,9 @@ function beijing(iso) {
   const p = parts(d);
   if (p.hour === "00" && p.minute === "00") {
     const q = parts(new Date(d.getTime() - 60000));
-    return `${fill(dayText, { y: q.year, m: Number(q.month), d: Number(q.day) })} 24:00`;
+    return `${day(q)} 24:00`;
   }
-  return `${fill(dayText, { y: p.year, m: Number(p.month), d: Number(p.day) })} ${p.hour}:${p.minute}`;
+  return `${day(p)} ${p.hour}:${p.minute}`;
 }
 
 class Replay {
