@@ -1,7 +1,8 @@
 """Every module that declares tables on `engine.db.Base`, imported in one place.
 
 Alembic's env, the migration check and tests import this module so that the metadata is complete.
-A feature that adds tables adds its module here and a migration branching from 0001 (see `engine.migrate`).
+A feature that adds tables adds its module here and a migration whose parent is the current head
+(0008_merge_areas joined the parallel branches; `engine.migrate` still upgrades to every head).
 """
 from engine import accounts, store  # noqa: F401
 from engine.calendar import models as _calendar_models  # noqa: F401

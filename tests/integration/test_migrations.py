@@ -16,3 +16,12 @@ def test_models_and_migrations_agree(database_url):
         assert diff == []
     finally:
         engine.dispose()
+
+
+def test_one_head():
+    """Parallel branches are joined by a merge revision: the next migration has one parent."""
+    from alembic.script import ScriptDirectory
+
+    from engine.migrate import alembic_config
+
+    assert ScriptDirectory.from_config(alembic_config()).get_heads() == ["0008_merge_areas"]
