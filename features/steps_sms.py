@@ -14,12 +14,14 @@ from engine.store import Case, Outbox
 from features.conftest import ROOT, Office
 from features.steps_petition import PETITIONER, _do, _register
 from services import query_code
+from services.index_key import IndexKey
 from tests.support.db import make_container
 
 SECRET = "gw-test-secret"
 GATEWAY_URL = f"http://127.0.0.1:9/v1/sms?sender=106900&signature=lianxin&secret={SECRET}"
 # The query code of the case `drive_to_rating` registers: the registering side makes the code and starts the case
-# with its hash only (services/query_code.py), as the desk and the SMS intake do.
+# with its hash only (services/query_code.py), as the desk and the SMS intake do; this one is kept in the older
+# scrypt scheme, so the rating by SMS also shows such cases still open with their codes.
 KNOWN_CODE = "Q7K2M9AB3C"
 
 
@@ -58,7 +60,7 @@ def sms_cases(office) -> list[dict]:
 def drive_to_rating(office, registered: list) -> dict:
     """A letter case, transferred, signed, accepted, replied and signed off: it waits at 回访并记录满意度."""
     _register(office, registered, "来信", "劳动社保", "county_a",
-              **{query_code.START_FIELD: query_code.hash_code(KNOWN_CODE)})
+              **{query_code.START_FIELD: query_code.scrypt_hash(KNOWN_CODE)})
     _do(office, "registrar", "分流研判", {"route": "交办转送"})
     _do(office, "handler", "签收或提出异议", {"sign_decision": "签收"})
     _do(office, "handler", "作出受理决定", {"accepted": True, "acceptance_note": "内部备注：由本局直接办理"})
@@ -101,7 +103,8 @@ def receipt_queued(office, phone, template):
     [row] = [r for r in outbox_to(office, phone) if r["template"] == template]
     assert row["channel"] == "sms" and row["case_id"] == case["_id"]
     assert row["data"]["case_no"] == case["case_no"]
-    assert query_code.matches(row["data"]["query_code"], case["registration"]["query_code_hash"])
+    key = IndexKey.from_secret_key(office.c.settings.secret_key)
+    assert query_code.matches(row["data"]["query_code"], case["registration"]["query_code_hash"], key)
     assert row["data"]["query_code"] not in json.dumps(case, ensure_ascii=False)  # the case keeps the hash only
 
 

@@ -1,11 +1,19 @@
 """The petitioner's query code (查询码): issued at registration, shown once (the registration receipt, the SMS
-receipt), and kept only as a salted scrypt hash in the case data (`registration.query_code_hash`).
+receipt), and kept only as a keyed hash in the case data (`registration.query_code_hash`).
 
 The code is made by whoever registers (the desk, the SMS intake) before the case starts, and only its hash goes
-into the start data: so the code is never in the case data, the journal or the process's notices, and a copy of
-the database does not give it away (scrypt with a random salt per case: each guess costs memory and time, and
-there are 31^10 codes). It does not depend on the deployment's secret key, so changing that key leaves every
-petitioner's code valid. Checked in constant time (`matches`).
+into the start data: so the code is never in the case data, the journal or the process's notices. Checked in
+constant time (`matches`).
+
+New codes are kept as `hmac-sha256$<key id>$<digest>`: HMAC-SHA256 under the repeat index's key, which is derived
+from the deployment's secret key (services/index_key.py) and is not in the database. A copy of the database
+therefore does not give the code away: without the key no guess can be checked at all, and the code is random
+(31^10, about 2^49.5 codes), not a password a person chose, so there is no dictionary to try either. A slow
+salted hash (scrypt, as codes were kept before) only buys something when the attacker can test guesses offline,
+which the key prevents; it cost about 45 ms of CPU on every registration. What the key adds as a condition: if
+the deployment's secret key changes, codes issued under the old key no longer open their cases (the key id in
+the stored hash says which key made it; the petitioner asks the office for a new code). Hashes of the older
+scheme, `scrypt$n$r$p$<salt>$<hash>`, still verify, with or without a key.
 """
 from __future__ import annotations
 
@@ -13,44 +21,63 @@ import hashlib
 import hmac
 import secrets
 
+from .index_key import IndexKey
+
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read out over the phone
 LENGTH = 10
 START_FIELD = "query_code_hash"  # in the start data; the numbering step copies it into `registration`
-_N, _R, _P = 2 ** 14, 8, 1
+HMAC_SCHEME = "hmac-sha256"
+_N, _R, _P = 2 ** 14, 8, 1  # the scrypt parameters codes were hashed with before HMAC_SCHEME
 
 
 def new_code() -> str:
     return "".join(secrets.choice(ALPHABET) for _ in range(LENGTH))
 
 
+def _normal(code: str) -> str:
+    return code.strip().upper()
+
+
 def _scrypt(code: str, salt: bytes, n: int, r: int, p: int) -> bytes:
-    return hashlib.scrypt(code.strip().upper().encode(), salt=salt, n=n, r=r, p=p, dklen=32)
+    return hashlib.scrypt(_normal(code).encode(), salt=salt, n=n, r=r, p=p, dklen=32)
 
 
-def hash_code(code: str) -> str:
-    """`scrypt$n$r$p$<salt hex>$<hash hex>`: the parameters travel with the hash, so they can be raised later."""
+def hash_code(code: str, key: IndexKey) -> str:
+    """`hmac-sha256$<key id>$<digest hex>`, keyed with the deployment's derived key (see the module's text)."""
+    return f"{HMAC_SCHEME}${key.key_id}${key.digest('query_code', _normal(code))}"
+
+
+def scrypt_hash(code: str) -> str:
+    """`scrypt$n$r$p$<salt hex>$<hash hex>`: the older scheme, kept so such hashes can be made in tests."""
     salt = secrets.token_bytes(16)
     return f"scrypt${_N}${_R}${_P}${salt.hex()}${_scrypt(code, salt, _N, _R, _P).hex()}"
 
 
-def matches(code: str, stored: str | None) -> bool:
-    """Whether `code` (any case, surrounding spaces ignored) is the one `stored` was made from."""
+def matches(code: str, stored: str | None, key: IndexKey | None = None) -> bool:
+    """Whether `code` (any case, surrounding spaces ignored) is the one `stored` was made from. Keyed hashes need
+    the key they were made with; scrypt hashes need none."""
     if not code or not stored:
         return False
     try:
-        kind, n, r, p, salt, digest = stored.split("$")
+        kind, _, rest = stored.partition("$")
+        if kind == HMAC_SCHEME:
+            key_id, digest = rest.split("$")
+            if key is None or not hmac.compare_digest(key_id, key.key_id):
+                return False
+            return hmac.compare_digest(key.digest("query_code", _normal(code)), digest)
         if kind != "scrypt":
             return False
+        n, r, p, salt, digest = rest.split("$")
         got = _scrypt(code, bytes.fromhex(salt), int(n), int(r), int(p))
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(got, bytes.fromhex(digest))
 
 
-def issue() -> tuple[str, str]:
+def issue(key: IndexKey) -> tuple[str, str]:
     """(the code to hand to the petitioner once, the hash to keep)."""
     code = new_code()
-    return code, hash_code(code)
+    return code, hash_code(code, key)
 
 
 def stored_hash(data: dict) -> str | None:
@@ -59,11 +86,11 @@ def stored_hash(data: dict) -> str | None:
     return registration.get(START_FIELD) or data.get(START_FIELD)
 
 
-def case_matches(code: str, data: dict) -> bool:
+def case_matches(code: str, data: dict, key: IndexKey | None = None) -> bool:
     """Whether `code` opens this case: by its hash; a case registered before codes were hashed still has its
     code in the data as it was issued (case data is never rewritten), and is checked against that."""
     stored = stored_hash(data)
     if stored:
-        return matches(code, stored)
+        return matches(code, stored, key)
     legacy = str((data.get("registration") or {}).get("query_code") or "")
-    return bool(code and legacy) and hmac.compare_digest(code.strip().upper().encode(), legacy.encode())
+    return bool(code and legacy) and hmac.compare_digest(_normal(code).encode(), legacy.encode())

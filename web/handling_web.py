@@ -112,7 +112,7 @@ def register_petition(p: Principal, form: dict, merge_into: int | None) -> Regis
         with c.extras["read_sessions"]() as s:
             visibility.visible_case(s, p, merge_into)
     data = reg.start_data(form, registering_unit(p))
-    code, data[query_code.START_FIELD] = query_code.issue()  # the case keeps the hash; the code is shown once
+    code, data[query_code.START_FIELD] = query_code.issue(index_key())  # the case keeps the hash; the code is shown once
     view = c.runtime.start(reg.PROCESS, data, actor=p.username)
     reg.index_registration(c.session_factory, view, c.clock.now(), index_key())
     registration = view.data.get("registration") or {}

@@ -22,7 +22,7 @@
   `MAX_FAILURES` per case number and per client address in `WINDOW` (429); the counters live in the `setting`
   table so every web process sees them.
 
-The query code is made here (SMS intake) or at the desk before the case starts; the case keeps only its salted
+The query code is made here (SMS intake) or at the desk before the case starts; the case keeps only its keyed
 hash (services/query_code.py) and codes are checked against that hash. The SMS receipt is the one place the code
 is written out.
 """
@@ -44,6 +44,7 @@ from engine.journal import to_json
 from engine.outbox_queries import mask_text
 from engine.store import Case, JournalEvent, Outbox, Setting, WorkItem
 from services import query_code
+from services.index_key import IndexKey
 
 from .api import container, ok
 from .auth import ApiError
@@ -80,6 +81,11 @@ STAGES = {
     "Task_signoff": "已答复，审核办结中", "Task_rating": "已办结，待评价", "Task_review": "复查中",
     "Task_rereview": "复核中",
 }
+
+
+def _code_key() -> IndexKey:
+    """The key query codes are hashed with: the repeat index's, from the deployment's secret key."""
+    return IndexKey.from_secret_key(container().settings.secret_key)
 
 
 def mask_phone(phone: str) -> str:
@@ -154,7 +160,7 @@ def _handle(c, phone: str, text: str, now: datetime) -> tuple[dict, tuple[str, d
         return ({"status": "rated", "case_id": case_id, "rating": rating},
                 _answer(RATED.format(rating=rating), case_no))
     if MIN_PETITION <= len(text) <= MAX_PETITION and _CJK.search(text):
-        code, code_hash = query_code.issue()
+        code, code_hash = query_code.issue(_code_key())
         data = {"channel": "短信", "title": text[:20], "request": text, "facts": text, "category": "",
                 "location": "", "petitioner": {"phone": phone}, query_code.START_FIELD: code_hash}
         view = c.runtime.start(PROCESS, data, f"sms:{mask_phone(phone)}")
@@ -179,7 +185,7 @@ def _case_waiting_for_rating(c, phone: str, code: str) -> tuple[int, int, str] |
             case = s.get(Case, case_id)
             data = c.runtime.case_data(s, case)
             same_phone = _phone((data.get("petitioner") or {}).get("phone")) == phone
-            if same_phone and query_code.case_matches(code, data):
+            if same_phone and query_code.case_matches(code, data, _code_key()):
                 return case_id, item_id, data.get("case_no") or ""
     return None
 
@@ -236,7 +242,7 @@ def _find_case(c, case_no: str, code: str) -> dict | None:
             data = c.runtime.case_data(s, case)
             if data.get("case_no") != case_no.strip().upper():
                 continue
-            if not query_code.case_matches(code, data):
+            if not query_code.case_matches(code, data, _code_key()):
                 return None
             return _progress(s, case, data)
     return None

@@ -280,16 +280,21 @@ def test_task_list_api_says_which_parameter_is_wrong(desk):
     assert desk.get("registrar", "/tasks?sort=soon&scope=everyone").status_code == 200
 
 
-def test_the_query_code_is_shown_once_and_kept_only_as_a_salted_hash(desk, container):
+def test_the_query_code_is_shown_once_and_kept_only_as_a_keyed_hash(desk, container):
     import json
 
     from services import query_code
+    from services.index_key import IndexKey
+
+    key = IndexKey.from_secret_key(container.settings.secret_key)
 
     body = desk.post("registrar", "/api/cases", PETITION).get_json()
     code, case_no = body["query_code"], body["case_no"]
     view = container.runtime.get_case(body["id"])
     stored = view.data["registration"]["query_code_hash"]
-    assert stored.startswith("scrypt$") and query_code.matches(code, stored)
+    assert stored == f"hmac-sha256${key.key_id}${key.digest('query_code', code)}"
+    assert query_code.matches(code, stored, key) and not query_code.matches(code, stored)  # useless without the key
+    assert not query_code.matches(code, stored, IndexKey.from_secret_key("another deployment"))
     assert code not in json.dumps(view.data, ensure_ascii=False, default=str)
     journal = json.dumps(container.runtime.history(body["id"]), ensure_ascii=False, default=str)
     assert code not in journal and case_no in journal
@@ -297,8 +302,9 @@ def test_the_query_code_is_shown_once_and_kept_only_as_a_salted_hash(desk, conta
     public = desk.app.test_client()
     assert public.get(f"/api/public/cases/{case_no}?code={code.lower()}").status_code == 200
     assert public.get(f"/api/public/cases/{case_no}?code=ZZZZZZZZZZ").status_code == 404
-    # another registration gets another code with its own salt
+    # another registration gets another code
     other = desk.post("registrar", "/api/cases", dict(PETITION, title="另一件事")).get_json()
     assert other["query_code"] != code
-    assert not query_code.matches(code, container.runtime.get_case(other["id"]).data["registration"]["query_code_hash"])
+    assert not query_code.matches(code, container.runtime.get_case(other["id"]).data["registration"]["query_code_hash"],
+                                  key)
     assert container.runtime.verify(body["id"]).ok

@@ -11,6 +11,7 @@ from engine.store import Case, Outbox, Setting
 from features.steps_petition import PETITIONER
 from features.steps_sms import KNOWN_CODE, drive_to_rating, make_sms_office, outbox_to, send_sms, sms_cases
 from services import query_code
+from services.index_key import IndexKey
 
 PHONE = "13900005678"
 TEXT = "小区旁边的工地每天夜里施工，噪声很大，请有关部门处理"
@@ -44,10 +45,11 @@ def test_a_signed_sms_registers_a_petition_on_the_sms_channel_and_queues_the_rec
     assert receipt["template"] == "registration_receipt" and receipt["channel"] == "sms"
     assert receipt["case_id"] == case["_id"] and receipt["status"] == "pending"
     code = receipt["data"]["query_code"]  # the SMS receipt is the one place the code is written out
-    assert len(code) == 10 and query_code.matches(code, case["registration"]["query_code_hash"])
+    assert len(code) == 10 and query_code.matches(code, case["registration"]["query_code_hash"],
+                                                           IndexKey.from_secret_key(office.c.settings.secret_key))
     assert code not in str(case) and case["registration"]["query_code"] == ""
     history = office.get("auditor", f"/api/cases/{case['_id']}/history").get_data(as_text=True)
-    assert code not in history and "scrypt$" in history
+    assert code not in history and "hmac-sha256$" in history
     assert receipt["data"]["registered_on"] == "2026-03-02" and receipt["data"]["accept_due"] == "2026-03-17"
 
 

@@ -38,23 +38,34 @@ def test_case_number_carries_place_date_channel_and_sequence_but_no_personal_dat
         issue_case_number(NumberInput(channel="飞鸽传书", location="county_a"), c)
 
 
-def test_query_codes_differ_and_are_kept_as_salted_hashes():
+def test_query_codes_differ_and_are_kept_as_keyed_hashes():
+    from services.index_key import IndexKey
     from services.query_code import ALPHABET, issue, matches
 
-    issued = [issue() for _ in range(20)]
+    key = IndexKey.from_secret_key("test")
+    issued = [issue(key) for _ in range(20)]
     assert len({code for code, _ in issued}) == 20 and len({h for _, h in issued}) == 20
     code, stored = issued[0]
     assert len(code) == 10 and set(code) <= set(ALPHABET) and code not in stored
-    assert matches(code, stored) and matches(f" {code.lower()} ", stored)
-    assert not matches(issued[1][0], stored) and not matches(code, issued[1][1])
-    assert not matches(code, None) and not matches("", stored) and not matches(code, "sha256$x")
+    assert stored.startswith(f"hmac-sha256${key.key_id}$")
+    assert matches(code, stored, key) and matches(f" {code.lower()} ", stored, key)
+    assert not matches(issued[1][0], stored, key) and not matches(code, issued[1][1], key)
+    assert not matches(code, stored) and not matches(code, stored, IndexKey.from_secret_key("other"))
+    assert not matches(code, None, key) and not matches("", stored, key) and not matches(code, "sha256$x", key)
+    assert not matches(code, "hmac-sha256$x", key) and not matches(code, f"hmac-sha256${key.key_id}$zz$", key)
 
 
-def test_a_case_is_opened_by_its_hash_or_by_a_code_issued_before_hashing():
-    from services.query_code import case_matches, hash_code
+def test_a_case_is_opened_by_its_hash_of_either_scheme_or_by_a_code_issued_before_hashing():
+    from services.index_key import IndexKey
+    from services.query_code import case_matches, hash_code, scrypt_hash
 
-    hashed = {"registration": {"case_no": "XF1", "query_code": "", "query_code_hash": hash_code("ABCDEFGH23")}}
-    assert case_matches("abcdefgh23", hashed) and not case_matches("ABCDEFGH24", hashed)
+    key = IndexKey.from_secret_key("test")
+    hashed = {"registration": {"case_no": "XF1", "query_code": "", "query_code_hash": hash_code("ABCDEFGH23", key)}}
+    assert case_matches("abcdefgh23", hashed, key) and not case_matches("ABCDEFGH24", hashed, key)
+    old = {"registration": {"case_no": "XF1", "query_code": "", "query_code_hash": scrypt_hash("ABCDEFGH23")}}
+    assert old["registration"]["query_code_hash"].startswith("scrypt$16384$8$1$")
+    assert case_matches("abcdefgh23 ", old, key) and case_matches("ABCDEFGH23", old)
+    assert not case_matches("ABCDEFGH24", old, key)
     legacy = {"registration": {"case_no": "XF1", "query_code": "QGKUZSEEYR"}}
     assert case_matches("qgkuzseeyr ", legacy) and not case_matches("QGKUZSEEYX", legacy)
     assert not case_matches("", legacy) and not case_matches("ABCDEFGH23", {"registration": {"query_code": ""}})
