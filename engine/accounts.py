@@ -80,10 +80,8 @@ def create_token(s: Session, user: User, label: str, now: datetime) -> str:
 
 
 def user_for_token(s: Session, token: str) -> User | None:
-    row = s.scalar(select(ApiToken).where(ApiToken.token_hash == _token_digest(token), ApiToken.revoked.is_(False)))
-    if row is None:
-        return None
-    return s.get(User, row.user_id)
+    return s.scalar(select(User).join(ApiToken, ApiToken.user_id == User.id)
+                    .where(ApiToken.token_hash == _token_digest(token), ApiToken.revoked.is_(False)))
 
 
 def roles_of(s: Session, user: User) -> list[tuple[str, str, bool]]:

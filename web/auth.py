@@ -8,10 +8,10 @@ from functools import wraps
 from flask import current_app, g, request, session
 from flask_login import UserMixin, current_user, login_user
 from flask_wtf.csrf import generate_csrf, validate_csrf
-from sqlalchemy import select
+from sqlalchemy import null, select, union_all
 from wtforms.validators import ValidationError
 
-from engine.accounts import Unit, User, check_password, roles_of, user_for_token
+from engine.accounts import Membership, Unit, User, check_password, user_for_token
 
 log = logging.getLogger("lianxin.access")
 
@@ -40,20 +40,17 @@ class Principal:
 
 
 def load_principal(s, user: User, via_token: bool = False) -> Principal:
-    roles = roles_of(s, user)
-    children: dict[str, list[str]] = {}
-    for code, parent in s.execute(select(Unit.code, Unit.parent_code)):
-        children.setdefault(parent, []).append(code)
-    units: set[str] = set()
-    for _, unit, subunits in roles:
-        units.add(unit)
-        if subunits:
-            stack = list(children.get(unit, []))
-            while stack:
-                u = stack.pop()
-                if u not in units:
-                    units.add(u)
-                    stack.extend(children.get(u, []))
+    """The user's roles and the units they serve, in one query: the memberships, and the subunits (at any depth)
+    of those held with include_subunits, walked by a recursive query in the database."""
+    mine = select(Membership.role, Membership.unit_code, Membership.include_subunits).where(
+        Membership.user_id == user.id)
+    served = (select(Membership.unit_code.label("code")).where(Membership.user_id == user.id,
+                                                                Membership.include_subunits.is_(True))
+              .cte("served", recursive=True))
+    served = served.union(select(Unit.code).join(served, Unit.parent_code == served.c.code))
+    rows = s.execute(union_all(select(mine.subquery()), select(null(), served.c.code, null()))).all()
+    roles = [(role, unit, bool(subunits)) for role, unit, subunits in rows if role is not None]
+    units = {unit for _, unit, _ in rows}
     return Principal(user.id, user.username, user.display_name, roles, units, via_token)
 
 
