@@ -1024,18 +1024,20 @@ class Runtime:
                 unchanged += len(timer_ids)
         return {"cases": len(by_case), "moved": moved, "unchanged": unchanged}
 
-    def alert(self, due_at: datetime | None, now: datetime) -> tuple[str, int | None]:
-        """green, yellow (at most `yellow_workdays` working days left) or red (overdue), and the days left."""
+    def alert(self, due_at: datetime | None, now: datetime, cal=None) -> tuple[str, int | None]:
+        """green, yellow (at most `yellow_workdays` working days left) or red (overdue), and the days left. A loop
+        over many items passes one calendar snapshot (`self.calendar.calendar()`) as `cal`."""
         if due_at is None:
             return "green", None
         if now >= due_at:
             return "red", 0
         due_date = due_date_of(due_at)
-        left = self.workdays_between(now.astimezone(SHANGHAI).date(), due_date)
+        left = self.workdays_between(now.astimezone(SHANGHAI).date(), due_date, cal)
         return ("yellow" if left <= self.yellow_workdays else "green"), left
 
     def deadline_views(self, timers, now: datetime) -> list[dict]:
         out = []
+        cal = None  # one calendar snapshot for the whole view, taken when a deadline needs it
         for t in timers:
             if t.rule is None or _reminder_of(t) is not None:  # a reminder is no deadline of its own
                 continue
@@ -1043,7 +1045,9 @@ class Runtime:
             if t.status == "paused":
                 state, left = "paused", t.remaining_days
             else:
-                state, left = self.alert(t.due_at, now)
+                if cal is None and t.due_at is not None and now < t.due_at:
+                    cal = self.calendar.calendar()
+                state, left = self.alert(t.due_at, now, cal)
             out.append({"key": t.element_id, "label": t.label or t.element_id, "start": t.start_at,
                         "due_at": t.due_at, "days": t.days, "day_type": "workdays" if t.rule == "WD" else "days",
                         "extension_days": t.extension_days, "provisional": t.provisional, "state": state,
@@ -1080,9 +1084,9 @@ class Runtime:
             return (due_date - today).days
         return self.workdays_between(today, due_date)
 
-    def workdays_between(self, today, due_date) -> int:
-        """Working days after `today` up to and including `due_date`."""
-        cal = self.calendar.calendar()
+    def workdays_between(self, today, due_date, cal=None) -> int:
+        """Working days after `today` up to and including `due_date` (on `cal`, else the current snapshot)."""
+        cal = cal or self.calendar.calendar()
         n, d = 0, today
         while d < due_date:
             d = d + timedelta(days=1)

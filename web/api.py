@@ -321,8 +321,9 @@ def list_tasks():
     with c.extras["read_sessions"]() as s:
         total, rows = task_list.fetch(s, p, f, now, limit, offset)
     out = []
+    cal = c.runtime.calendar.calendar() if any(w.due_at for w, *_ in rows) else None  # one snapshot per list
     for w, summary, petitioner, case_no in rows:
-        alert, left = c.runtime.alert(w.due_at, now)
+        alert, left = c.runtime.alert(w.due_at, now, cal)
         channel = json.loads(summary or "{}").get("channel")
         out.append(dict(task_view(w).__dict__, overdue=alert == "red", alert=alert, workdays_left=left,
                         case_no=case_no, channel=channel, petitioner=petitioner or ""))

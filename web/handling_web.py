@@ -308,8 +308,9 @@ def tasks():
     names = unit_names()
     people = {u: colleagues_in(u) for u in {w.unit for w, *_ in rows if w.unit}}
     items = []
+    cal = c.runtime.calendar.calendar() if any(w.due_at for w, *_ in rows) else None  # one snapshot per page
     for w, summary, petitioner, case_no in rows:
-        alert, left = c.runtime.alert(w.due_at, now)
+        alert, left = c.runtime.alert(w.due_at, now, cal)
         items.append({"task": task_view(w), "summary": json.loads(summary or "{}"), "petitioner": petitioner or "",
                       "case_no": case_no, "alert": alert, "workdays_left": left,
                       "unit_name": names.get(w.unit or "", w.unit or ""),
