@@ -3,6 +3,7 @@ marked on its element, deploy with a comment, and move a running case to the new
 files from other modelers survive a round trip through the modeler."""
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -126,6 +127,16 @@ def test_change_a_working_day_limit_deploy_and_migrate_a_running_case(live_serve
     assert any("Timer_sign_limit" in r and "workdays(7" in r for r in changed)
     assert page.locator('#diff-right .djs-element.lx-changed[data-element-id="Timer_sign_limit"]').count() == 1
     screenshot(page, "designer-diff")
+
+    # a version that cannot be loaded is said on the page (the error path once referred to undefined names)
+    failing = re.compile(r"/api/designer/processes/petition_case\?version=1$")
+    page.route(failing, lambda route: route.fulfill(
+        status=404, content_type="application/json",
+        body=json.dumps({"error": {"code": "not_found", "message": "版本 1 已不存在"}}, ensure_ascii=False)))
+    page.goto(f"{url}/designer/petition_case/diff?a=1&b=2")
+    page.wait_for_function("document.getElementById('diff-summary').textContent.includes('版本 1 已不存在')")
+    assert "无法比较" in page.locator("#diff-summary").inner_text()
+    page.unroute(failing)
 
     page.goto(f"{url}/designer/petition_case/migrate?to=2")
     page.click("#btn-dry-run")

@@ -184,33 +184,7 @@ document.addEventListener("DOMContentLoaded", () => {
   const root = document.getElementById("diff");
   if (root) {
     start(root).catch((err) => {
-      // Both diagrams move together; a row of the list takes both to its element.
-  let syncing = false;
-  const follow = (from, to) => from.on("canvas.viewbox.changed", ({ viewbox }) => {
-    if (syncing) return;
-    syncing = true;
-    to.get("canvas").viewbox({ x: viewbox.x, y: viewbox.y, width: viewbox.width, height: viewbox.height });
-    syncing = false;
-  });
-  follow(left, right);
-  follow(right, left);
-  const focus = (id) => {
-    const shape = regB.get(id) || regA.get(id);
-    const owner = regB.get(id) ? right : left;
-    if (!shape) return;
-    const canvas = owner.get("canvas");
-    canvas.zoom(1.0);
-    const vb = canvas.viewbox();
-    canvas.viewbox({ x: shape.x + (shape.width || 0) / 2 - vb.width / 2, y: shape.y + (shape.height || 0) / 2 - vb.height / 2,
-      width: vb.width, height: vb.height });
-  };
-  for (const tr of tbody.querySelectorAll("tr")) {
-    tr.classList.add("clickable");
-    tr.addEventListener("click", () => focus(tr.dataset.elementId));
-  }
-  const first = tbody.querySelector("tr");
-  if (first) focus(first.dataset.elementId);
-  document.getElementById("diff-summary").textContent = t("无法比较：{error}", { error: err.message });
+      document.getElementById("diff-summary").textContent = t("无法比较：{error}", { error: err.message });
     });
   }
 });

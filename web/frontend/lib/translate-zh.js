@@ -169,7 +169,6 @@ export const ZH = {
   "Asynchronous continuations": "异步",
   "Extension properties": "扩展属性",
   "Compensation": "补偿",
-  "Boundary Event": "边界事件",
   "Expanded Sub Process": "子流程（展开）",
   "Collapsed Sub Process": "子流程（折叠）",
   "Event Sub Process": "事件子流程",
