@@ -55,18 +55,6 @@ def _day(d: date, _: Callable[[str], str]) -> str:
     return _("{y}年{m}月{d}日").format(y=d.year, m=d.month, d=d.day, mon=_MONTHS[d.month - 1])
 
 
-def _local_date(text: str | None, _: Callable[[str], str] = _same) -> str:
-    if not text:
-        return ""
-    try:
-        d = datetime.fromisoformat(text)
-    except ValueError:
-        return text
-    if isinstance(d, datetime) and d.tzinfo:
-        d = d.astimezone(SHANGHAI)
-    return _day(d, _)
-
-
 def _due_day(text: str | None, _: Callable[[str], str] = _same) -> str:
     """A stored due instant is 24:00 of the due day, i.e. 00:00 the next morning: name the due day."""
     if not text:

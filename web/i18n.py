@@ -48,22 +48,24 @@ def select_locale() -> str:
     return DEFAULT_LOCALE
 
 
-def _from_iso(text: str):
-    """A date (2026-03-02) or datetime from its ISO text; the text itself when it is neither."""
-    try:
-        return date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
-    except ValueError:
-        return text
+def _readable(value):
+    """"" for no value; a date or datetime, read from ISO text (as in JSON results) where given as text; any
+    other text as it is."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value) if len(value) == 10 else datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    return value
 
 
 def cn_date(value) -> str:
     """2026年3月2日 in Chinese, Mar 2, 2026 in English; empty for None. An ISO text (as in JSON results) is read."""
-    if value is None or value == "":
-        return ""
+    value = _readable(value)
     if isinstance(value, str):
-        value = _from_iso(value)
-        if isinstance(value, str):
-            return value
+        return value
     if isinstance(value, datetime):
         value = value.astimezone(BEIJING).date() if value.tzinfo else value.date()
     return format_date(value, "long")
@@ -71,12 +73,9 @@ def cn_date(value) -> str:
 
 def cn_datetime(value) -> str:
     """2026年3月2日 09:00 (Beijing time)."""
-    if value is None or value == "":
-        return ""
+    value = _readable(value)
     if isinstance(value, str):
-        value = _from_iso(value)
-        if isinstance(value, str):
-            return value
+        return value
     if isinstance(value, date) and not isinstance(value, datetime):
         return cn_date(value)
     if value.tzinfo is None:
