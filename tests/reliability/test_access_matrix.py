@@ -10,8 +10,6 @@ contain the case number, title or petitioner of a case that person may not see (
 """
 from __future__ import annotations
 
-import re
-import shutil
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +17,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.support.db import make_container
+from tests.support.web import csrf_of
+
+from tests.support.db import demo_office
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -209,19 +209,13 @@ class CaseUnderTest:
 
 @pytest.fixture(scope="module")
 def office(sqlite_template, tmp_path_factory):
-    from engine.clock import SettableClock
-    from tests.support.db import START
     from web.app import create_app
-    from web.setup import initialise
 
-    tmp = tmp_path_factory.mktemp("matrix")
-    shutil.copy(sqlite_template, tmp / "lianxin.db")
-    c = make_container(f"sqlite:///{tmp / 'lianxin.db'}", SettableClock(START), tmp)
-    initialise(c, demo=True)
+    c = demo_office(sqlite_template, tmp_path_factory.mktemp("matrix"))
     app = create_app(c)
     anonymous = app.test_client()
     page = anonymous.get("/login").get_data(as_text=True)  # the sign-in form carries a CSRF token
-    clients = {ANON: (anonymous, re.search(r'name="csrf_token" value="([^"]+)"', page).group(1))}
+    clients = {ANON: (anonymous, csrf_of(page))}
     for name in PRINCIPALS[1:]:
         client = app.test_client()
         r = client.post("/api/session", json={"username": name, "password": "demo"})

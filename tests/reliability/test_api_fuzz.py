@@ -5,7 +5,6 @@ run is repeatable. (schemathesis' pytest plugin does not run under pytest 9, so 
 with hypothesis directly.)"""
 from __future__ import annotations
 
-import shutil
 
 import pytest
 import schemathesis
@@ -14,7 +13,8 @@ from schemathesis import GenerationMode
 from sqlalchemy import select
 
 from engine.accounts import User, create_token
-from tests.support.db import make_container
+
+from tests.support.db import demo_office
 
 pytestmark = pytest.mark.slow
 EXAMPLES = 12
@@ -22,15 +22,10 @@ EXAMPLES = 12
 
 @pytest.fixture(scope="module")
 def fuzzed_office(sqlite_template, tmp_path_factory):
-    from engine.clock import SettableClock
     from tests.support.db import START
     from web.app import create_app
-    from web.setup import initialise
 
-    tmp = tmp_path_factory.mktemp("fuzz")
-    shutil.copy(sqlite_template, tmp / "lianxin.db")
-    c = make_container(f"sqlite:///{tmp / 'lianxin.db'}", SettableClock(START), tmp)
-    initialise(c, demo=True)
+    c = demo_office(sqlite_template, tmp_path_factory.mktemp("fuzz"))
     with c.session_factory() as s, s.begin():
         token = create_token(s, s.scalar(select(User).where(User.username == "admin")), "fuzz", START)
     yield create_app(c), token

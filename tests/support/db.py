@@ -131,3 +131,14 @@ def sqlite_container(sqlite_url, clock, tmp_path):
     c = make_container(sqlite_url, clock, tmp_path)
     yield c
     c.engine.dispose()
+
+
+def demo_office(sqlite_template: Path, tmp: Path):
+    """A container on a copy of the migrated SQLite template with the demo office (organisation, users, cases)."""
+    from engine.clock import SettableClock
+    from web.setup import initialise
+
+    shutil.copy(sqlite_template, tmp / "lianxin.db")
+    c = make_container(f"sqlite:///{tmp / 'lianxin.db'}", SettableClock(START), tmp)
+    initialise(c, demo=True)
+    return c
