@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 
@@ -65,12 +65,10 @@ def safe_next(target: str | None) -> str:
 
 @bp.app_context_processor
 def shell_context():
-    p = g.get("principal") if "principal" in g else None
-    if p is None:
-        try:
-            p = current_principal()
-        except ApiError:
-            p = None
+    try:
+        p = current_principal()  # read once per request (kept in g)
+    except ApiError:  # a revoked bearer token: render the page as signed out
+        p = None
     links = []
     if p is not None:
         for endpoint, label, roles in NAVIGATION:
