@@ -345,7 +345,7 @@ class Runtime:
         if not isinstance(lead, int) or isinstance(lead, bool) or lead < 0:
             raise ValueError(f"黄色预警提前量必须是非负整数，收到 {lead!r}（lead must be a whole number ≥ 0）")
         due_date = due_date_of(due_at)
-        cal = self.calendar.calendar()
+        cal = self._command_calendar()
         day, left = due_date, 0  # `left`: working days after `day` up to the due date
         while True:
             extra = 1 if cal.is_workday(day) else 0  # stepping back one day adds `day` itself
@@ -377,8 +377,15 @@ class Runtime:
 
     def compute_deadline(self, rule: str, n: int, start: datetime, roll_forward: bool = True):
         if rule == "WD":
-            return self.calendar.due(start, workdays=n)
-        return self.calendar.due(start, days=n, roll_forward=roll_forward)
+            return self._command_calendar().due(start, workdays=n)
+        return self._command_calendar().due(start, days=n, roll_forward=roll_forward)
+
+    def _command_calendar(self):
+        """The calendar snapshot, checked through the running command's own session when there is one: one
+        version read per transaction, and no second connection taken from the pool while the case row is
+        locked (a completion computing three deadlines took three)."""
+        cmd = _current.get()
+        return self.calendar.calendar(session=cmd.session if cmd is not None else None)
 
     # ---- definitions
 
@@ -690,7 +697,7 @@ class Runtime:
         # One executemany after the case row moved under its version lock: no ORM bookkeeping for history.
         s.execute(JournalEvent.__table__.insert(), journal_rows)
         definition_version = self._meta[case.definition_id]["version"]
-        return self._case_view(case, definition_version, items, incidents, timers, data, cmd.now)
+        return self._case_view(case, definition_version, items, incidents, timers, data, cmd.now, s)
 
     def _execute_unflushed(self, s, case, wf, cmd, first, run, new_case, journal_first_after=None):
         cmd.session, cmd.case = s, case
@@ -950,7 +957,7 @@ class Runtime:
                               {"already_extended": row.extension_days, "max_days": max_days})
             old = row.due_at
             base_date = due_date_of(old)
-            deadline = self.calendar.due(base_date, days=days, roll_forward=True, cutoff=None)
+            deadline = self._command_calendar().due(base_date, days=days, roll_forward=True, cutoff=None)
             row.extension_days += days
             row.due_at = deadline.due_at
             row.explanation = to_json(dict(deadline.to_dict(), extension_of=old.isoformat()))
@@ -995,7 +1002,7 @@ class Runtime:
                     deadline = self.compute_deadline(row.rule, row.days, row.start_at, row.roll_forward)
                     if row.extension_days:
                         base = due_date_of(deadline.due_at)
-                        deadline = self.calendar.due(base, days=row.extension_days, cutoff=None)
+                        deadline = self._command_calendar().due(base, days=row.extension_days, cutoff=None)
                     reminder = _reminder_of(row)
                     due_at = deadline.due_at if reminder is None else self.yellow_instant(deadline.due_at,
                                                                                           reminder["lead"])
@@ -1035,7 +1042,8 @@ class Runtime:
         left = self.workdays_between(now.astimezone(SHANGHAI).date(), due_date, cal)
         return ("yellow" if left <= self.yellow_workdays else "green"), left
 
-    def deadline_views(self, timers, now: datetime) -> list[dict]:
+    def deadline_views(self, timers, now: datetime, session: Session | None = None) -> list[dict]:
+        """Each running deadline with its state; `session`: the caller's, for the calendar's version check."""
         out = []
         cal = None  # one calendar snapshot for the whole view, taken when a deadline needs it
         for t in timers:
@@ -1046,7 +1054,7 @@ class Runtime:
                 state, left = "paused", t.remaining_days
             else:
                 if cal is None and t.due_at is not None and now < t.due_at:
-                    cal = self.calendar.calendar()
+                    cal = self.calendar.calendar(session=session)
                 state, left = self.alert(t.due_at, now, cal)
             out.append({"key": t.element_id, "label": t.label or t.element_id, "start": t.start_at,
                         "due_at": t.due_at, "days": t.days, "day_type": "workdays" if t.rule == "WD" else "days",
@@ -1086,7 +1094,7 @@ class Runtime:
 
     def workdays_between(self, today, due_date, cal=None) -> int:
         """Working days after `today` up to and including `due_date` (on `cal`, else the current snapshot)."""
-        cal = cal or self.calendar.calendar()
+        cal = cal or self._command_calendar()
         n, d = 0, today
         while d < due_date:
             d = d + timedelta(days=1)
@@ -1129,10 +1137,10 @@ class Runtime:
                                                Timer.status.in_(("pending", "paused")))
                            .order_by(Timer.due_at)).all()
         return self._case_view(case, definition.version, items, incidents, timers, self.case_data(s, case),
-                               self.clock.now())
+                               self.clock.now(), s)
 
     def _case_view(self, case: Case, definition_version: int, items, incidents, timers, data: dict,
-                   now: datetime) -> CaseView:
+                   now: datetime, session: Session | None = None) -> CaseView:
         """The view a command returns and the one a read returns are the same shape, built here only."""
         return CaseView(
             id=case.id, case_no=case.case_no, process_key=case.process_key, definition_id=case.definition_id,
@@ -1142,7 +1150,7 @@ class Runtime:
             timers=sorted(({"id": t.id, "element_id": t.element_id, "due_at": t.due_at} for t in timers),
                           key=lambda t: t["due_at"]),
             data=data, created_at=case.created_at, updated_at=case.updated_at,
-            deadlines=self.deadline_views(timers, now), paused=case.paused_at is not None,
+            deadlines=self.deadline_views(timers, now, session), paused=case.paused_at is not None,
         )
 
     def case_data(self, s: Session, case: Case) -> dict:

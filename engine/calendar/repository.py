@@ -50,6 +50,7 @@ def write_year(session: Session, *, year: int, region: str, source: str, status:
                actor: str | None, at: datetime | None, notice_title: str | None = None,
                notice_date: date | None = None, notice_url: str | None = None) -> YearWrite:
     """Create or replace one year of one region. A write that changes nothing keeps the version."""
+    session.info.pop(_VERSION_MEMO, None)  # this transaction's version key is about to change
     for d in days:
         if d.year != year:
             raise ValueError(f"{d} 不属于 {year} 年 (not in year {year})")
@@ -82,11 +83,24 @@ def write_year(session: Session, *, year: int, region: str, source: str, status:
     return YearWrite(year, region, row.version, previous_version, changed=True, changed_dates=changed_dates)
 
 
+_VERSION_MEMO = "lianxin.calendar_version_key"
+
+
 def version_key(session: Session) -> tuple[int, int]:
-    """(number of years, sum of their versions), all regions. Versions only grow, so any write changes it."""
+    """(number of years, sum of their versions), all regions. Versions only grow, so any write changes it.
+
+    Read once per transaction: a completion computes several deadlines, each asking for the calendar, and the
+    answer cannot change inside the transaction except through `write_year`, which forgets it."""
+    transaction = session.get_transaction()
+    memo = session.info.get(_VERSION_MEMO)
+    if transaction is not None and memo is not None and memo[0] is transaction:
+        return memo[1]
     count, total = session.execute(
         select(func.count(CalendarYear.id), func.coalesce(func.sum(CalendarYear.version), 0))).one()
-    return int(count), int(total)
+    key = int(count), int(total)
+    if transaction is not None:
+        session.info[_VERSION_MEMO] = (transaction, key)
+    return key
 
 
 def load_calendar(session: Session, region: str = NATIONAL,
