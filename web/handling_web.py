@@ -383,20 +383,36 @@ def task_action(task_id: int, action: str):
 
 # ---------------------------------------------------------------- task form
 
+# (content hash of the deployment's files, form name) -> the form's JSON Schema text. Deployed files never change
+# and the hash covers every one of them, so a form found in the case's own deployment is read from the database
+# once per process instead of with the whole deployment (every BPMN file) on every submission; the hash, not the
+# row id, keys it, so a restored or rebuilt database cannot hand out another deployment's form.
+_FORM_TEXTS: dict[tuple[str, str], str] = {}
+_FORM_TEXTS_MAX = 1024
+
+
 def form_schema(item: WorkItem) -> dict | None:
     if not item.form:
         return None
     with container().extras["read_sessions"]() as s:
-        case = s.get(Case, item.case_id)
-        row = s.get(ProcessDefinition, case.definition_id)
-        sources = json.loads(row.sources_json or "{}")
-        if item.form not in sources:  # a form of a called process lives in that process's deployment
-            for other in s.scalars(select(ProcessDefinition.sources_json).where(
-                    ProcessDefinition.process_key == item.process_key).order_by(ProcessDefinition.id.desc())):
-                sources = json.loads(other or "{}")
-                if item.form in sources:
-                    break
-    text = sources.get(item.form)
+        definition_id, content_hash = s.execute(
+            select(ProcessDefinition.id, ProcessDefinition.content_hash)
+            .join(Case, Case.definition_id == ProcessDefinition.id).where(Case.id == item.case_id)).one()
+        text = _FORM_TEXTS.get((content_hash, item.form))
+        if text is None:
+            sources = json.loads(s.scalar(select(ProcessDefinition.sources_json)
+                                          .where(ProcessDefinition.id == definition_id)) or "{}")
+            text = sources.get(item.form)
+            if text is not None:
+                if len(_FORM_TEXTS) >= _FORM_TEXTS_MAX:
+                    _FORM_TEXTS.clear()
+                _FORM_TEXTS[(content_hash, item.form)] = text
+            else:  # a form of a called process lives in that process's newest deployment holding it (not kept)
+                for other in s.scalars(select(ProcessDefinition.sources_json).where(
+                        ProcessDefinition.process_key == item.process_key).order_by(ProcessDefinition.id.desc())):
+                    text = json.loads(other or "{}").get(item.form)
+                    if text is not None:
+                        break
     return json.loads(text) if text else None
 
 

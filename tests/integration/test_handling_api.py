@@ -308,3 +308,46 @@ def test_the_query_code_is_shown_once_and_kept_only_as_a_keyed_hash(desk, contai
     assert not query_code.matches(code, container.runtime.get_case(other["id"]).data["registration"]["query_code_hash"],
                                   key)
     assert container.runtime.verify(body["id"]).ok
+
+
+def test_a_task_form_is_read_once_per_deployment_and_a_new_deployment_brings_its_own(desk, container, tmp_path):
+    """Submissions are checked against the form of the case's own deployment; the form is read from the
+    database once, not with every BPMN file of the deployment on every submission."""
+    import json
+    import shutil
+
+    from sqlalchemy import event
+
+    from web import handling_web
+
+    handling_web._FORM_TEXTS.clear()
+    reads: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        if "sources_json" in statement:
+            reads.append(statement)
+
+    first = desk.post("registrar", "/api/cases", PETITION).get_json()["id"]
+    task = desk.task("registrar", first, "分流研判")
+    event.listen(container.engine, "before_cursor_execute", count)
+    try:
+        for _ in range(2):
+            r = desk.post("registrar", f"/api/tasks/{task['id']}/complete", {"data": {"route": "不存在"}})
+            assert r.status_code == 422 and r.get_json()["error"]["details"][0]["field"] == "route"
+        assert len(reads) == 1, reads
+    finally:
+        event.remove(container.engine, "before_cursor_execute", count)
+
+    changed = tmp_path / "processes"
+    shutil.copytree(ROOT / "processes", changed)
+    form = changed / "forms" / "triage.schema.json"
+    schema = json.loads(form.read_text(encoding="utf-8"))
+    schema["required"] = ["route", "triage_note"]
+    form.write_text(json.dumps(schema, ensure_ascii=False), encoding="utf-8")
+    container.runtime.deploy(collect_files([str(changed)]), actor="test")
+    second = desk.post("registrar", "/api/cases", PETITION).get_json()["id"]
+    newer = desk.task("registrar", second, "分流研判")
+    r = desk.post("registrar", f"/api/tasks/{newer['id']}/complete", {"data": {"route": "交办转送"}})
+    assert r.status_code == 422 and [e["field"] for e in r.get_json()["error"]["details"]] == ["triage_note"]
+    r = desk.post("registrar", f"/api/tasks/{task['id']}/complete", {"data": {"route": "交办转送"}})
+    assert r.status_code == 200, r.get_json()  # the first case keeps the form it was started with
