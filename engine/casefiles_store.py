@@ -19,7 +19,7 @@ from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, se
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from .db import Base
-from .journal import PendingEvent, append
+from .journal import SEALER_INFO_KEY, PendingEvent, append
 from .store import ID, UTC_DT, Case, JournalEvent
 
 
@@ -66,7 +66,7 @@ def append_case_events(s: Session, case_id: int, events: list[PendingEvent]) -> 
         raise LookupError(f"案件 {case_id} 不存在（no such case）")
     head = _ChainHead(row.id, row.last_seq or 0, row.last_hash or "")
     old_seq = head.last_seq
-    rows = append(head, events)  # type: ignore[arg-type]  (append reads id, last_seq, last_hash only)
+    rows = append(head, events, s.info.get(SEALER_INFO_KEY))  # type: ignore[arg-type]  (reads id, last_seq, last_hash)
     s.execute(JournalEvent.__table__.insert(), rows)
     s.execute(update(Case.__table__).where(Case.__table__.c.id == case_id, Case.__table__.c.last_seq == old_seq)
               .values(last_seq=head.last_seq, last_hash=head.last_hash))

@@ -53,8 +53,9 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_recycle=1800, pool_size=10, max_overflow=20)
 
 
-def make_session_factory(engine: Engine) -> sessionmaker:
-    return sessionmaker(bind=engine, expire_on_commit=False)
+def make_session_factory(engine: Engine, info: dict | None = None) -> sessionmaker:
+    """`info`: what every session of the factory carries (the journal's sealer, see engine.journal)."""
+    return sessionmaker(bind=engine, expire_on_commit=False, info=dict(info or {}))
 
 
 def make_read_session_factory(engine: Engine) -> sessionmaker:

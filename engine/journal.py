@@ -3,14 +3,22 @@
 The hash covers the case id, sequence number, time, actor, type, element and data, so changing, removing or
 reordering any stored event breaks the chain from that event on. The chain head is kept on the case row and
 moves under the case's version lock, so two commands can never both append event N.
+
+A hash chain alone does not stop someone who can write to the database: they can change an event and compute
+every later hash again. So each event is also sealed: `seal` is an HMAC-SHA256 of its hash under a key that
+lives outside the database (derived from the deployment's secret key, see `Sealer`). Without the key a rewritten
+event cannot be given a valid seal. What a seal cannot show is events cut off the end together with the case's
+chain head (a rollback to an earlier, genuinely sealed state): the backups and the access log are the check for
+that.
 """
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Iterable
 
 from .store import Case, JournalEvent
 
@@ -53,8 +61,60 @@ def _normal_time(at: datetime) -> str:
     return at.isoformat(timespec="microseconds")
 
 
-def append(case: Case, events: list[PendingEvent]) -> list[dict]:
-    """Turn pending events into journal rows (as dicts for one executemany insert) and move the chain head."""
+_SEAL_LABEL = b"lianxin journal seal v1"
+SEALER_INFO_KEY = "lianxin.journal_sealer"  # where a session factory's `info` carries the installation's sealer
+
+
+class Sealer:
+    """Seals event hashes with a key derived from the deployment's secret key (never stored in the database).
+
+    A seal reads `<key id>:<hex HMAC>`; the key id (a fingerprint of the derived key, not the key) says which key
+    made it, so that seals made before the secret key was replaced still verify when the old secret key is given
+    as a previous key (LIANXIN_PREVIOUS_SECRET_KEYS)."""
+
+    def __init__(self, secret_key: str, previous: Iterable[str] = ()):
+        if not secret_key:
+            raise ValueError("没有密钥，无法为日志加封（the deployment's secret key is empty）")
+        keys = [self._derive(secret_key)] + [self._derive(k) for k in previous if k]
+        self._key = keys[0]
+        self._keys = {self._key_id(k): k for k in reversed(keys)}
+
+    @staticmethod
+    def _derive(secret_key: str) -> bytes:
+        return hmac.new(secret_key.encode("utf-8"), _SEAL_LABEL, hashlib.sha256).digest()
+
+    @staticmethod
+    def _key_id(key: bytes) -> str:
+        return hmac.new(key, b"key id", hashlib.sha256).hexdigest()[:16]
+
+    @property
+    def key_id(self) -> str:
+        return self._key_id(self._key)
+
+    def seal(self, event_hash_hex: str) -> str:
+        return f"{self.key_id}:{hmac.new(self._key, event_hash_hex.encode(), hashlib.sha256).hexdigest()}"
+
+    def problem(self, event_hash_hex: str, seal: str | None) -> str | None:
+        """None when `seal` is a valid seal of the hash under a key this installation holds; else why not."""
+        if not seal:
+            return ("事件没有封印（event is not sealed）：若日志写于启用封印之前，请运行一次 `lianxin audit seal`；"
+                    "否则说明封印被删除")
+        key_id, _, mac = seal.partition(":")
+        key = self._keys.get(key_id)
+        if key is None:
+            return (f"事件的封印来自本系统没有的密钥 {key_id}（sealed with an unknown key）：若更换过密钥，请在 "
+                    f"LIANXIN_PREVIOUS_SECRET_KEYS 中给出旧密钥后再校验")
+        if not hmac.compare_digest(mac, hmac.new(key, event_hash_hex.encode(), hashlib.sha256).hexdigest()):
+            return "事件的封印与内容不符：事件连同哈希被改写过（seal does not match: the event was rewritten）"
+        return None
+
+    def __repr__(self) -> str:  # never print a key
+        return f"Sealer(key_id={self.key_id})"
+
+
+def append(case: Case, events: list[PendingEvent], sealer: Sealer | None = None) -> list[dict]:
+    """Turn pending events into journal rows (as dicts for one executemany insert) and move the chain head;
+    with a `sealer`, each row is sealed."""
     rows = []
     prev = case.last_hash or GENESIS
     seq = case.last_seq or 0
@@ -64,7 +124,8 @@ def append(case: Case, events: list[PendingEvent]) -> list[dict]:
         h = event_hash(case.id, seq, ev.at, ev.actor, ev.type, ev.element_id, data_text, prev)
         rows.append(
             dict(case_id=case.id, seq=seq, at=ev.at, actor=ev.actor, type=ev.type,
-                 element_id=ev.element_id, data=data_text, prev_hash=prev, hash=h)
+                 element_id=ev.element_id, data=data_text, prev_hash=prev, hash=h,
+                 seal=sealer.seal(h) if sealer is not None else None)
         )
         prev = h
     case.last_seq = seq
@@ -80,7 +141,8 @@ class ChainCheck:
     reason: str = ""
 
 
-def verify_chain(case: Case, events: list[JournalEvent]) -> ChainCheck:
+def verify_chain(case: Case, events: list[JournalEvent], sealer: Sealer | None = None) -> ChainCheck:
+    """The chain from the first event to the case's head; with a `sealer`, every event's seal too."""
     prev = GENESIS
     expected_seq = 1
     for ev in events:
@@ -91,6 +153,10 @@ def verify_chain(case: Case, events: list[JournalEvent]) -> ChainCheck:
         h = event_hash(ev.case_id, ev.seq, ev.at, ev.actor, ev.type, ev.element_id, ev.data, ev.prev_hash)
         if h != ev.hash:
             return ChainCheck(False, len(events), ev.seq, "事件内容与哈希不符 (event content was changed)")
+        if sealer is not None:
+            problem = sealer.problem(h, ev.seal)
+            if problem is not None:
+                return ChainCheck(False, len(events), ev.seq, problem)
         prev = h
         expected_seq += 1
     if case.last_hash and prev != case.last_hash or (case.last_seq or 0) != len(events):

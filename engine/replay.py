@@ -213,7 +213,12 @@ class Replayer:
             return False, None, f"重放失败（replay failed）：{err.__class__.__name__}: {err}"
         with self.rt.read_sessions() as s:
             case = s.get(Case, case_id)
-            stored = self.rt._load(s, case)
+            try:
+                stored = self.rt._load(s, case)
+            except Exception as err:  # noqa: BLE001 - a stored state that does not even load was changed
+                return False, snap.seq if wf is not None else None, (
+                    f"存储的状态无法读取（stored state cannot be read: {err.__class__.__name__}），"
+                    f"与日志重放结果不一致")
         if wf is None:
             return False, 1, "日志为空（empty journal）"
         mine, theirs = _fingerprint(wf), _fingerprint(stored)

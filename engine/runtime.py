@@ -15,6 +15,7 @@ import contextvars
 import copy
 import hashlib
 import json
+import logging
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable
@@ -35,7 +36,7 @@ from SpiffWorkflow.util.task import TaskState
 from . import spiff_patches
 from .clock import SHANGHAI, Clock
 from .handlers import HandlerContext, HandlerFailed, HandlerRegistry
-from .journal import PendingEvent, append as journal_append, to_json
+from .journal import SEALER_INFO_KEY, PendingEvent, Sealer, append as journal_append, to_json
 from .state import STATE_FORMAT, StateCodec, prune_finished_history
 from .store import Case, Deployment, Incident, JournalEvent, ProcessDefinition, Timer, WorkItem
 
@@ -48,6 +49,8 @@ JOURNALED_STATES = {
     TaskState.CANCELLED: "cancelled",
 }
 
+
+logger = logging.getLogger("lianxin.runtime")
 
 # Statements built once: building SQL expressions costs more per step than running them on SQLite.
 _ITEM_WITH_CASE = (select(WorkItem, Case).join(Case, Case.id == WorkItem.case_id)
@@ -289,12 +292,15 @@ class Runtime:
         read_session_factory: sessionmaker | None = None,
         yellow_workdays: int = 3,
         effect_sinks: dict[str, Callable] | None = None,
+        sealer: Sealer | None = None,
     ):
         spiff_patches.apply()
         from .sandbox import SandboxEnvironment  # local: keeps import of RestrictedPython off the module path
 
         self.session_factory = session_factory
         self.read_sessions = read_session_factory or session_factory
+        # Journal seals: given, else the one the session factory carries for every writer of the journal.
+        self.sealer = sealer if sealer is not None else getattr(session_factory, "kw", {}).get("info", {}).get(SEALER_INFO_KEY)
         self.yellow_workdays = yellow_workdays
         self.clock = clock
         self.handlers = handlers
@@ -669,10 +675,7 @@ class Runtime:
         # FOR UPDATE (PostgreSQL; SQLite's writer lock already serialises): a command and anything else that
         # appends to the case's journal (comments, attachments, hand-overs) take turns, so sequence numbers
         # never collide; a second completion of the same task waits, then finds it no longer open (409).
-        case = s.execute(select(Case).where(Case.id == case_id).with_for_update()
-                         .execution_options(populate_existing=True)).scalar_one_or_none()
-        if case is None:
-            raise NotFound(f"案件 {case_id} 不存在（no such case）")
+        case = self._lock_case_row(s, case_id)
         if expected_version is not None and case.version != expected_version:
             raise Conflict(f"案件已被他人更新（版本 {case.version}，您看到的是 {expected_version}），请刷新后重试"
                            f"（stale case version; reload and try again）",
@@ -751,7 +754,7 @@ class Runtime:
             case.status = "incident" if has_incident else "waiting"
         case.state = self.codec.dumps(wf)
         case.updated_at = cmd.now
-        rows = journal_append(case, events)
+        rows = journal_append(case, events, self.sealer)
         return items, incidents, timers, data, rows
 
     def _state_events(self, wf: BpmnWorkflow, before: dict, cmd: _Command) -> list[PendingEvent]:
@@ -1165,9 +1168,10 @@ class Runtime:
             return [{"seq": r.seq, "at": r.at, "actor": r.actor, "type": r.type, "element_id": r.element_id,
                      "data": json.loads(r.data)} for r in rows]
 
-    def verify(self, case_id: int):
-        """The hash chain first (naming the first changed event), then a replay of the whole journal compared
-        with the stored state (catching a state changed behind the journal's back)."""
+    def verify(self, case_id: int, *, seals: bool = True):
+        """The hash chain and the seals first (naming the first changed event), then a replay of the whole
+        journal compared with the stored state (catching a state changed behind the journal's back). `seals`:
+        False checks chain and replay only (what `seal_unsealed` needs before it seals old events)."""
         from .journal import verify_chain
         from .replay import Replayer
 
@@ -1177,7 +1181,7 @@ class Runtime:
                 raise NotFound(f"案件 {case_id} 不存在（no such case）")
             rows = s.scalars(select(JournalEvent).where(JournalEvent.case_id == case_id)
                              .order_by(JournalEvent.seq)).all()
-            chain = verify_chain(case, rows)
+            chain = verify_chain(case, rows, self.sealer if seals else None)
         if not chain.ok:
             return chain
         ok, seq, reason = Replayer(self).verify(case_id)
@@ -1186,6 +1190,54 @@ class Runtime:
 
             return ChainCheck(False, chain.events, seq, reason)
         return chain
+
+    def seal_unsealed(self, actor: str = "admin") -> dict:
+        """Seal the events written before sealing began (a database upgraded to 0009_journal_seal), once.
+
+        A case is sealed only if its chain and its replay verify first. An unsealed event written after the
+        first sealed event of the database is never sealed: seals are made as events are written, so it has
+        lost its seal, which is what verification reports. Returns {"cases", "events", "refused": [(case id,
+        reason)]}."""
+        from .journal import verify_chain
+
+        if self.sealer is None:
+            raise Invalid("没有配置封印密钥（no sealer: the deployment's secret key is missing）")
+        with self.read_sessions() as s:
+            first_sealed = s.scalar(select(func.min(JournalEvent.id)).where(JournalEvent.seal.is_not(None)))
+            case_ids = s.scalars(select(JournalEvent.case_id).where(JournalEvent.seal.is_(None))
+                                 .distinct().order_by(JournalEvent.case_id)).all()
+        sealed_cases = sealed_events = 0
+        refused: list[tuple[int, str]] = []
+        for case_id in case_ids:
+            check = self.verify(case_id, seals=False)
+            if not check.ok:
+                refused.append((case_id, f"事件 {check.first_bad_seq}：{check.reason}"))
+                continue
+            with self.session_factory() as s, s.begin():
+                case = self._lock_case_row(s, case_id)
+                rows = s.scalars(select(JournalEvent).where(JournalEvent.case_id == case_id)
+                                 .order_by(JournalEvent.seq)).all()
+                chain = verify_chain(case, rows)  # again, under the lock: nothing changed since the check
+                late = [r.seq for r in rows if r.seal is None and first_sealed is not None and r.id > first_sealed]
+                if not chain.ok or late:
+                    refused.append((case_id, chain.reason if not chain.ok else
+                                    f"事件 {late[0]} 写于启用封印之后却没有封印，不予补封（its seal was removed）"))
+                    continue
+                for r in rows:
+                    if r.seal is None:
+                        r.seal = self.sealer.seal(r.hash)
+                        sealed_events += 1
+                sealed_cases += 1
+        logger.info("journal seals: %d events of %d cases sealed by %s, %d cases refused", sealed_events,
+                    sealed_cases, actor, len(refused))
+        return {"cases": sealed_cases, "events": sealed_events, "refused": refused}
+
+    def _lock_case_row(self, s: Session, case_id: int) -> Case:
+        case = s.execute(select(Case).where(Case.id == case_id).with_for_update()
+                         .execution_options(populate_existing=True)).scalar_one_or_none()
+        if case is None:
+            raise NotFound(f"案件 {case_id} 不存在（no such case）")
+        return case
 
     def replay(self, case_id: int, seq: int | None = None):
         """The case as it stood after event `seq` (the auditor's step-by-step view)."""

@@ -193,6 +193,7 @@ class JournalEvent(Base):
     data: Mapped[str] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    seal: Mapped[str | None] = mapped_column(String(96), nullable=True)  # engine.journal.Sealer
 
 
 class Setting(Base):

@@ -57,7 +57,11 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
 
         Path(settings.database_url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.database_url)
-    session_factory = make_session_factory(engine)
+    from engine.journal import SEALER_INFO_KEY, Sealer
+
+    # Every session that writes the journal seals its events with a key derived from the secret key.
+    sealer = Sealer(settings.secret_key, settings.previous_secret_keys)
+    session_factory = make_session_factory(engine, info={SEALER_INFO_KEY: sealer})
     read_sessions = make_read_session_factory(engine)
     if clock is None:
         clock = OffsetClock(_offset_reader(read_sessions)) if settings.allow_clock_control else SystemClock()
@@ -75,7 +79,7 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
     # The yellow alert threshold is the lead time of processes/settings.dmn, the table the processes read.
     runtime = Runtime(session_factory, clock, handlers, calendar=calendar, read_session_factory=read_sessions,
                       effect_sinks={"notify": templated_notify(templates)},
-                      yellow_workdays=yellow_lead_days(settings.processes_dir))
+                      yellow_workdays=yellow_lead_days(settings.processes_dir), sealer=sealer)
     return Container(settings, engine, session_factory, clock, handlers, runtime, calendar,
                      extras={"read_sessions": read_sessions, "notification_templates": templates})
 

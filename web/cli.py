@@ -176,6 +176,20 @@ def audit_verify(cases) -> None:
     sys.exit(1 if bad else 0)
 
 
+@audit.command("seal")
+def audit_seal() -> None:
+    """Seal the journal events written before sealing began (once, right after upgrading to a version that seals
+    them). Each case is sealed only if its hash chain and replay verify; an unsealed event written after sealing
+    began is refused (its seal was removed). Exit 0 all sealed, 1 a case was refused (each named with why)."""
+    c = _container()
+    result = c.runtime.seal_unsealed(actor="lianxin audit seal")
+    for case_id, reason in result["refused"]:
+        click.echo(f"案件 {case_id}: 未加封：{reason}")
+    click.echo(f"已为 {result['cases']} 个案件的 {result['events']} 个事件加封，{len(result['refused'])} 个案件被拒绝"
+               f"（sealed {result['events']} events of {result['cases']} cases, refused {len(result['refused'])}）")
+    sys.exit(1 if result["refused"] else 0)
+
+
 from .cli_calendar import calendar  # noqa: E402
 from .cli_notify import notify  # noqa: E402
 from .cli_ops import backup, restore  # noqa: E402

@@ -19,6 +19,9 @@ class Settings:
     smtp_url: str | None
     sms_gateway_url: str | None
     demo: bool = False
+    # Secret keys used before the current one (LIANXIN_PREVIOUS_SECRET_KEYS, separated by spaces): journal seals
+    # made under them still verify; nothing new is made with them.
+    previous_secret_keys: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
@@ -32,6 +35,7 @@ class Settings:
             smtp_url=os.environ.get("LIANXIN_SMTP_URL") or None,
             sms_gateway_url=os.environ.get("LIANXIN_SMS_GATEWAY_URL") or None,
             demo=os.environ.get("LIANXIN_DEMO", "") in ("1", "true", "yes"),
+            previous_secret_keys=tuple(os.environ.get("LIANXIN_PREVIOUS_SECRET_KEYS", "").split()),
         )
         values.update(overrides)
         settings = cls(**values)

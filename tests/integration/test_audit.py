@@ -255,6 +255,18 @@ def test_a_changed_case_state_is_detected(app, container):
     assert "校验未通过" in page and f"自第 {last} 号事件起" in page
 
 
+def test_a_case_state_that_no_longer_loads_fails_verification_instead_of_erroring(app, container):
+    case_id = a_case(container)
+    auditor, _ = sign_in(app, "auditor")
+    with container.engine.begin() as conn:
+        conn.execute(text("update case_instance set state = '{not json' where id = :id"), {"id": case_id})
+    r = auditor.get(f"/api/cases/{case_id}/verify")
+    result = r.get_json()
+    last = container.runtime.history(case_id)[-1]["seq"]
+    assert r.status_code == 200 and result["ok"] is False and result["first_bad_seq"] == last
+    assert "存储的状态无法读取" in result["reason"]
+
+
 # ---------------------------------------------------------------- exports
 
 def pdf_text(pdf: bytes) -> str:

@@ -83,6 +83,25 @@ def test_audit_verify_exits_1_on_tampering(tmp_path):
     assert "案件 2: 第 2 号事件起校验失败" in result.output
 
 
+def test_audit_seal_seals_an_upgraded_journal_once_and_refuses_stripped_seals(tmp_path):
+    assert run(["init", "--demo"], tmp_path).exit_code == 0
+    engine = create_engine(f"sqlite:///{tmp_path / 'cli.db'}")
+    with engine.begin() as conn:  # the journal as it stood before 0009_journal_seal
+        conn.execute(text("update journal_event set seal = null"))
+    result = run(["audit", "verify"], tmp_path)
+    assert result.exit_code == 1 and "lianxin audit seal" in result.output
+    result = run(["audit", "seal"], tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "被拒绝" in result.output and ", refused 0）" in result.output
+    assert run(["audit", "verify"], tmp_path).exit_code == 0
+    with engine.begin() as conn:
+        conn.execute(text("update journal_event set seal = null where case_id = 2"))
+    result = run(["audit", "seal"], tmp_path)
+    engine.dispose()
+    assert result.exit_code == 1 and "案件 2: 未加封：事件 1 写于启用封印之后却没有封印" in result.output
+    assert run(["audit", "verify"], tmp_path).exit_code == 1
+
+
 def test_commands_before_init_say_to_run_init(tmp_path):
     result = run(["deploy", str(ROOT / "processes")], tmp_path)
     assert result.exit_code == 1

@@ -114,8 +114,9 @@ def make_container(url: str, clock, tmp_path, handlers=None, **settings_override
     from web.bootstrap import bootstrap
     from web.settings import Settings
 
-    settings = Settings.from_env(database_url=url, var_dir=tmp_path / "var", secret_key="test-secret",
-                                 allow_clock_control=True, **settings_overrides)
+    values = dict(database_url=url, var_dir=tmp_path / "var", secret_key="test-secret", allow_clock_control=True)
+    values.update(settings_overrides)
+    settings = Settings.from_env(**values)
     return bootstrap(settings, clock=clock, handlers=handlers)
 
 
