@@ -28,6 +28,7 @@ from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import WorkflowException
@@ -1453,7 +1454,10 @@ def timer_due(task) -> datetime | None:
 
 
 def _work_item_due(task, reminders=frozenset()) -> datetime | None:
-    """A user task's due date is the earliest timer attached to it (its boundary events), reminders left out."""
+    """A user task's due date is the earliest timer attached to it (its boundary events), reminders left out.
+    An instance of a multi-instance task (one per co-unit, say) has the timers of the task it is an instance of."""
+    if task.parent is not None and isinstance(task.parent.task_spec, MultiInstanceTask):
+        task = task.parent
     parent = task.parent
     if parent is None:
         return None

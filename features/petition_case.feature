@@ -264,6 +264,26 @@
     并且 发件箱中有给 ["handler_housing"] 的站内通知 "co_handling_notice"，事项是 "东城县人力资源和社会保障局"
     并且 "handler_housing" 的待办中没有 "签收或提出异议"
 
+  场景: 协办单位自受理之日起10个工作日内向主办单位报送协办意见，主办单位收齐协办意见后才送达答复
+    假如 一件 "劳动社保" 事项已由 "handler" 签收并受理，研判时指定协办单位 ["county_a_housing"]
+    那么 "handler_housing" 的待办中有 "报送协办意见"，期限是 "2026-03-16"
+    并且 "handler" 的待办中没有 "报送协办意见"
+    当 "handler" 办理 "办理并拟写答复意见"，填写 {"handle_action": "答复", "outcome": "支持", "reply_text": "已责成企业支付"}
+    那么 信访人没有收到 "答复意见书"
+    当 "handler_housing" 办理 "报送协办意见"，填写 {"co_opinion": "经核查，该项目工程款已拨付到位"}
+    那么 信访人收到 "答复意见书"
+    并且 案件的协办意见中有 "county_a_housing" 的意见 "工程款已拨付到位"
+    并且 案件没有故障
+
+  场景: 重办时不再重复征求协办意见
+    假如 一件 "劳动社保" 事项已由 "handler" 签收并受理，研判时指定协办单位 ["county_a_housing"]
+    当 "handler_housing" 办理 "报送协办意见"，填写 {"co_opinion": "已核查"}
+    并且 "handler" 办理 "办理并拟写答复意见"，填写 {"handle_action": "答复", "outcome": "支持", "reply_text": "已责成企业支付"}
+    并且 "bureau" 办理 "审核销号"，填写 {"signoff_approved": false, "signoff_opinion": "答复不具体，退回重办"}
+    那么 "handler" 的待办中又有 "办理并拟写答复意见"
+    并且 "handler_housing" 的待办中没有 "报送协办意见"
+    并且 案件的协办意见中有 "county_a_housing" 的意见 "已核查"
+
   场景: 研判时指定的协办单位不在组织机构中的，研判不生效，提示改正
     当 登记员登记一件信访事项：信访形式 "来访"，内容分类 "劳动社保"，问题发生地 "county_a"
     并且 "registrar" 办理 "分流研判"，填写 {"route": "交办转送", "co_units": ["county_z_water"]}

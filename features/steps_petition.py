@@ -131,6 +131,20 @@ def accepted_case(office, registered, category, user):
     _do(office, user, "作出受理决定", {"accepted": True, "acceptance_note": "依法受理"})
 
 
+@given(parsers.parse('一件 "{category}" 事项已由 "{user}" 签收并受理，研判时指定协办单位 {co_units}'))
+def accepted_case_with_co_units(office, registered, category, user, co_units):
+    _register(office, registered, "来信", category, "county_a")
+    _do(office, "registrar", "分流研判", {"route": "交办转送", "co_units": json.loads(co_units)})
+    _do(office, user, "签收或提出异议", {"sign_decision": "签收"})
+    _do(office, user, "作出受理决定", {"accepted": True, "acceptance_note": "依法受理"})
+
+
+@then(parsers.parse('案件的协办意见中有 "{unit}" 的意见 "{words}"'))
+def co_opinion_recorded(office, unit, words):
+    data = office.get("auditor", f"/api/cases/{office.case_id}").get_json()["data"]
+    assert any(o["unit"] == unit and words in o["opinion"] for o in data["co_opinions"]), data.get("co_opinions")
+
+
 @given(parsers.parse('这件事项已书面答复、审核销号并回访，处理意见为 "{outcome}"'))
 def replied_and_closed(office, outcome):
     _do(office, "handler", "办理并拟写答复意见", {"handle_action": "答复", "outcome": outcome,

@@ -62,6 +62,11 @@ def test_change_a_working_day_limit_deploy_and_migrate_a_running_case(live_serve
     open_modeler(page, url)
     assert page.locator("#designer-tabs .tab").all_inner_texts()[:1] == ["流程图（petition_case.bpmn）"]
     assert page.locator(".djs-palette [aria-label='任务']").count() == 1  # the palette speaks Chinese
+    # The co-units' multi-instance task names its collections by variable; the modeler keeps them on saving.
+    exported = page.evaluate("window.lianxinModeler.saveXML().then(r => r.xml)")
+    assert "<bpmn:loopDataInputRef>co_units_to_ask</bpmn:loopDataInputRef>" in exported
+    assert "<bpmn:loopDataOutputRef>co_opinions_round</bpmn:loopDataOutputRef>" in exported
+    assert "无法识别" not in page.locator("#designer-status").inner_text()
 
     select_element(page, "Timer_sign_limit")
     rule = lianxin_field(page, "lianxin-timer-rule")

@@ -12,6 +12,7 @@ import lianxinModdle from "../lib/lianxin-moddle.json";
 import spiffModdle from "../lib/spiffworkflow-moddle.json";
 import { LianxinPropertiesModule } from "../lib/lianxin-properties.jsx";
 import { TranslateZhModule } from "../lib/translate-zh.js";
+import { keepLoopVariableRefs } from "../lib/loop-refs.js";
 import "../lib/designer.css";
 import { cnDateTime, isEnglish, t } from "../lib/texts.js";
 
@@ -91,9 +92,10 @@ class Designer {
     });
     window.lianxinModeler = this.modeler;  // for tests and the browser console
     const result = await this.modeler.importXML(mainXml);
-    if (result.warnings && result.warnings.length) {
-      for (const w of result.warnings) console.warn("import:", w.message);
-      this.status(t("已打开，有 {n} 处无法识别的内容已原样保留", { n: result.warnings.length }), "yellow");
+    const warnings = keepLoopVariableRefs(this.modeler, result.warnings);
+    if (warnings.length) {
+      for (const w of warnings) console.warn("import:", w.message);
+      this.status(t("已打开，有 {n} 处无法识别的内容已原样保留", { n: warnings.length }), "yellow");
     } else {
       this.status(t("已打开，可以修改"), "");
     }
