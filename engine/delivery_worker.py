@@ -1,13 +1,17 @@
-"""The timer worker that also delivers notifications: one process, one loop, both jobs.
+"""The timer worker that also delivers notifications and runs the auditors' verification runs: one process, one
+loop, three jobs.
 
 A round fires the timers that are due and then delivers the outbox at the same instant, so a notification asked
-for by a timer's step goes out in the same round. A failing timer round does not hold up deliveries.
+for by a timer's step goes out in the same round. A failing timer round does not hold up deliveries. Then, for a
+few seconds at most, it verifies journals of a requested verification run (engine.verification_runs), so that
+timers are never more than a few seconds late because of an audit.
 """
 from __future__ import annotations
 
 import logging
 from datetime import datetime
 
+from . import verification_runs
 from .delivery import Deliverer
 from .worker import Worker
 
@@ -15,9 +19,10 @@ log = logging.getLogger("lianxin.worker")
 
 
 class DeliveringWorker(Worker):
-    def __init__(self, deliverer: Deliverer, *args, **kwargs):
+    def __init__(self, deliverer: Deliverer, *args, verify_seconds: float = 3.0, **kwargs):
         super().__init__(*args, **kwargs)
         self.deliverer = deliverer
+        self.verify_seconds = verify_seconds
 
     def run_once(self, now: datetime | None = None) -> dict:
         now = now or self.clock.now()
@@ -28,4 +33,13 @@ class DeliveringWorker(Worker):
             if any(delivered[k] for k in ("sent", "failed", "dead", "interrupted")):
                 log.info("worker %s notifications: %s", self.name, delivered)
         result["notifications"] = delivered
+        try:
+            verified = verification_runs.work(self.runtime, self.session_factory, self.clock.now, self.name,
+                                              seconds=self.verify_seconds)
+        except Exception:  # an audit must never stop timers: logged, tried again next round
+            log.exception("worker %s: verification round failed", self.name)
+            verified = {"run": None, "checked": 0, "error": True}
+        if verified["checked"]:
+            log.info("worker %s verification: %s", self.name, verified)
+        result["verification"] = verified
         return result

@@ -418,12 +418,19 @@ MEMORY_BUDGET = 256 * 1024 * 1024  # growth of the process while one script runs
 
 
 def _resident_bytes() -> int | None:
-    """The process's resident memory, or None where /proc is not available."""
+    """The process's resident memory, or None where /proc is not available. Read through a bare descriptor: this
+    runs while a script may be exhausting memory, and a MemoryError inside `open()` left a half-built file object
+    behind (a ResourceWarning in whatever ran next)."""
     try:
-        with open("/proc/self/statm", "rb") as f:
-            return int(f.read().split()[1]) * _PAGE_SIZE
-    except (OSError, ValueError, IndexError):
+        fd = os.open("/proc/self/statm", os.O_RDONLY)
+    except OSError:
         return None
+    try:
+        return int(os.read(fd, 256).split()[1]) * _PAGE_SIZE
+    except (OSError, ValueError, IndexError, MemoryError):
+        return None
+    finally:
+        os.close(fd)
 
 
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096

@@ -185,6 +185,40 @@ def verify_case(case_id: int):
                "reason": result.reason})
 
 
+@bp.get("/audit/verify-runs")
+@roles_required("auditor", "admin")
+def list_verification_runs():
+    from .audit_web import recent_verification_runs
+
+    return ok({"runs": recent_verification_runs(current_principal())})
+
+
+@bp.post("/audit/verify-runs")
+@roles_required("auditor", "admin")
+def request_verification_run():
+    """Verify every case's journal in the background (the worker); 202 with the run, or 200 with the run already
+    in progress."""
+    from .audit_web import start_verification_run, verification_run_view
+
+    p = current_principal()
+    run, created = start_verification_run(p)
+    return ok(verification_run_view(p, run), 202 if created else 200)
+
+
+@bp.get("/audit/verify-runs/<int:run_id>")
+@roles_required("auditor", "admin")
+def get_verification_run(run_id: int):
+    from engine.verification_runs import VerificationRun
+
+    from .audit_web import verification_run_view
+
+    with container().extras["read_sessions"]() as s:
+        run = s.get(VerificationRun, run_id)
+    if run is None:
+        raise ApiError(404, "not_found", f"校验任务 {run_id} 不存在（no such verification run）")
+    return ok(verification_run_view(current_principal(), run))
+
+
 @bp.get("/cases/<int:case_id>/replay")
 @roles_required("auditor", "admin")
 def replay_case(case_id: int):

@@ -2,14 +2,15 @@
 
 App-wide (registered once when the blueprint is registered, so other areas need no change):
 - read-only roles: a signed-in user whose roles are all read-only (the auditor) is refused every unsafe request
-  (POST, PUT, PATCH, DELETE) with 403, except signing in and out;
+  (POST, PUT, PATCH, DELETE) with 403, except signing in and out and asking for a verification run;
 - the access log: every GET of a URL that names a case (any endpoint with a `case_id` argument: the JSON API
   `/api/cases/{id}...`, the case page `/cases/{id}`, the audit pages, the exports) is recorded with who, when,
   which case, what, from where and the answer's status. A failure to record is logged as an error; an export is
   refused (503) if its access cannot be recorded.
 
 Pages: /audit (find a case, recent access), /audit/cases/{id} (verification, history with filters, exports),
-/audit/cases/{id}/replay (the diagram step by step), /audit/cases/{id}/access (who looked at the case).
+/audit/cases/{id}/replay (the diagram step by step), /audit/cases/{id}/access (who looked at the case),
+/audit/verify (verify every case in the background: engine.verification_runs, progress and failures).
 """
 from __future__ import annotations
 
@@ -17,11 +18,11 @@ import json
 import logging
 import re
 
-from flask import Blueprint, Response, current_app, g, render_template, request
+from flask import Blueprint, Response, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import or_, select
 
-from engine import access_log
+from engine import access_log, verification_runs
 from engine.store import Case, JournalEvent, ProcessDefinition
 from services import audit_export
 
@@ -33,6 +34,8 @@ log = logging.getLogger("lianxin.audit")
 READ_ONLY_ROLES = {"auditor"}
 # Sign-in and sign-out change no case: the only unsafe requests a read-only user may make.
 ALWAYS_ALLOWED = {"api.create_session", "api.delete_session", "ui.login_page", "ui.logout", "public.query_page"}
+# Asking for a verification run of every journal changes no case either: it is what auditors are for.
+READ_ONLY_MAY = {"audit.request_verification", "api.request_verification_run"}
 AUDIT_ROLES = ("auditor", "admin")
 EXPORT_FORMATS = tuple(audit_export.EXPORTERS)
 
@@ -65,7 +68,7 @@ def _install(state) -> None:
 def refuse_read_only_changes():
     if request.method in ("GET", "HEAD", "OPTIONS"):
         return None
-    if request.endpoint in ALWAYS_ALLOWED or request.endpoint is None:
+    if request.endpoint in ALWAYS_ALLOWED or request.endpoint in READ_ONLY_MAY or request.endpoint is None:
         return None
     try:
         p = current_principal()
@@ -261,7 +264,11 @@ def what_label(what: str) -> str:
 @bp.context_processor
 def audit_context():
     return {"status_label": lambda st: _(STATUS_LABELS[st]) if st in STATUS_LABELS else st,
-            "what_label": what_label}
+            "what_label": what_label,
+            "run_status_label": lambda st: _(RUN_STATUS_LABELS[st]) if st in RUN_STATUS_LABELS else st}
+
+
+RUN_STATUS_LABELS = {"queued": "等待后台任务", "running": "正在校验", "done": "已完成"}
 
 
 def _page_principal():
@@ -350,3 +357,62 @@ def export(case_id: int, fmt: str):
     p = _page_principal()
     _visible(p, case_id)
     return export_response(case_id, fmt, p, request.args)
+
+
+# ---------------------------------------------------------------- verification runs (every case)
+
+def verification_run_view(p: Principal, run) -> dict:
+    """A run as `p` may see it: failures only of cases `p` sees (an admin does not see the discipline track),
+    with how many others there are."""
+    from . import visibility
+
+    data = verification_runs.as_dict(run)
+    failures = data.pop("failures")
+    with container().extras["read_sessions"]() as s:
+        ids = [f["case_id"] for f in failures]
+        seen = set(s.scalars(select(Case.id).where(Case.id.in_(ids), visibility.case_filter(p)))) if ids else set()
+        numbers = case_numbers(s, list(seen))
+    data["failures"] = [dict(f, case_no=numbers.get(f["case_id"])) for f in failures if f["case_id"] in seen]
+    data["failures_not_shown"] = len(failures) - len(data["failures"])
+    data["percent"] = round(100 * data["checked"] / data["total"]) if data["total"] else 100
+    return data
+
+
+def recent_verification_runs(p: Principal, limit: int = 10) -> list[dict]:
+    with container().extras["read_sessions"]() as s:
+        runs = list(s.scalars(select(verification_runs.VerificationRun)
+                              .order_by(verification_runs.VerificationRun.id.desc()).limit(limit)))
+    return [verification_run_view(p, r) for r in runs]
+
+
+def start_verification_run(p: Principal):
+    """Queue a run; (run, created). One run at a time: asking again while one is active gives that one."""
+    c = container()
+    with c.session_factory() as s, s.begin():
+        try:
+            run = verification_runs.request_run(s, p.username, c.clock.now())
+            created = True
+        except verification_runs.RunInProgress as busy:
+            run, created = busy.run, False
+    if created:
+        log.info("verification run %s of %s cases requested by %s", run.id, run.total, p.username)
+    return run, created
+
+
+@bp.get("/audit/verify")
+def verification_page():
+    p = _page_principal()
+    runs = recent_verification_runs(p)
+    active = any(r["status"] in verification_runs.ACTIVE for r in runs)
+    return render_template("audit/verify.html", runs=runs, active=active)
+
+
+@bp.post("/audit/verify")
+def request_verification():
+    p = _page_principal()
+    run, created = start_verification_run(p)
+    if created:
+        flash(_("已开始校验全部 %(n)s 个案件，由后台任务执行；本页会自动刷新进度。", n=run.total), "success")
+    else:
+        flash(_("已有一次校验正在进行（第 %(id)s 次），请等它完成。", id=run.id), "info")
+    return redirect(url_for("audit.verification_page"))

@@ -148,6 +148,13 @@ SPEC = {
         "/api/cases/{id}/export": {"get": _export_op()},
         "/api/cases/{id}/verify": {"get": _op("Check the hash chain, then replay the journal against the stored state",
                                               "audit", params=[_path_id("id")])},
+        "/api/audit/verify-runs": {
+            "get": _op("Recent verification runs of every journal, with progress and failures (auditors, admins)",
+                       "audit"),
+            "post": _op("Verify every case's journal in the background: 202 with the new run, 200 with the run "
+                        "already in progress", "audit", ok=202)},
+        "/api/audit/verify-runs/{id}": {"get": _op("A verification run: progress, counts, failed cases",
+                                                   "audit", params=[_path_id("id")])},
         "/api/cases/{id}/replay": {"get": _op("The case as it stood after event seq", "audit", params=[
             _path_id("id"), {"name": "seq", "in": "query", "schema": {"type": "integer", "minimum": 0}}])},
         "/api/cases/{id}/messages/{name}": {"post": _op("Deliver a BPMN message", "cases", params=[

@@ -24,4 +24,4 @@ def test_one_head():
 
     from engine.migrate import alembic_config
 
-    assert ScriptDirectory.from_config(alembic_config()).get_heads() == ["0009_journal_seal"]
+    assert ScriptDirectory.from_config(alembic_config()).get_heads() == ["0010_verification_runs"]

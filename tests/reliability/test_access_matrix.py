@@ -145,6 +145,11 @@ POLICY: dict[tuple[str, str], Policy] = {
     ("audit.access", "GET"): case(*AUDIT_ROLES),
     ("audit.export", "GET"): case(*AUDIT_ROLES),
     ("audit.index", "GET"): roles(*AUDIT_ROLES),
+    ("audit.verification_page", "GET"): roles(*AUDIT_ROLES),
+    ("audit.request_verification", "POST"): roles(*AUDIT_ROLES),
+    ("api.list_verification_runs", "GET"): roles(*AUDIT_ROLES),
+    ("api.request_verification_run", "POST"): roles(*AUDIT_ROLES),
+    ("api.get_verification_run", "GET"): roles(*AUDIT_ROLES),
     # work
     ("api.list_tasks", "GET"): signed_in(),
     ("handling.tasks", "GET"): signed_in(),
@@ -184,7 +189,9 @@ POLICY: dict[tuple[str, str], Policy] = {
 }
 # Run last, in this order: they sign in again or out, ending the session the other checks use.
 SESSION_ENDING = ["api.create_session", "ui.login_page", "ui.logout", "api.delete_session"]
-READ_ONLY_EXEMPT = {"api.create_session", "api.delete_session", "ui.login_page", "ui.logout"}
+READ_ONLY_EXEMPT = {"api.create_session", "api.delete_session", "ui.login_page", "ui.logout",
+                    # asking for a verification run of every journal changes no case: auditors may
+                    "audit.request_verification", "api.request_verification_run"}
 
 
 def user_roles() -> dict[str, set[str]]:
