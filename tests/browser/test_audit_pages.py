@@ -90,3 +90,32 @@ def test_a_tampered_case_shows_a_failed_verification(live_server, page):  # noqa
     page.goto(f"{url}/audit/cases/{case_id}/access")
     assert "audit.history" in page.locator("table.access-log").inner_text()
     screenshot(page, "audit-access")
+
+
+def test_verifying_every_case_from_the_page_shows_progress_and_the_failed_case(live_server, page):  # noqa: F811
+    from engine import verification_runs
+
+    url, container = live_server
+    case_id, history = prepare(container)
+    other = container.runtime.start("simple_case", DATA, "registrar")
+    container.runtime.complete(other.tasks[0].id, {"signed": True}, "handler")
+    sound = other.id
+    with container.engine.begin() as conn:
+        conn.execute(text("update journal_event set data = '{}' where case_id = :c and seq = 2"), {"c": case_id})
+    sign_in(page, url, "auditor")
+    page.goto(f"{url}/audit")
+    page.click("#verify-all")
+    page.click("#start-verification")
+    assert page.locator("#start-verification").is_disabled()  # one run at a time
+    assert page.locator("progress").first.get_attribute("value") == "0"
+    verification_runs.work(container.runtime, container.session_factory, container.clock.now, "browser-test")
+    page.reload()
+    run = page.locator(".verification-run").first
+    assert "已完成" in run.locator("h2").inner_text()
+    assert run.locator("progress").get_attribute("value") == "2" == run.locator("progress").get_attribute("max")
+    assert "已校验 2 / 2 件（100%），未通过 1 件" in run.inner_text()
+    link = run.locator(f'table.failures a[href="/audit/cases/{case_id}"]')
+    assert link.count() == 1 and run.locator(f'a[href="/audit/cases/{sound}"]').count() == 0
+    screenshot(page, "audit-verify-all")
+    link.click()
+    assert page.locator("#verify-status").inner_text() == "校验未通过"
