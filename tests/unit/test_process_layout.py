@@ -60,3 +60,12 @@ def test_shapes_sit_inside_their_lane(path):
             x, y, w, h = bounds[ref.text.strip()]
             cx, cy = x + w / 2, y + h / 2
             assert lx <= cx <= lx + lw and ly <= cy <= ly + lh, f"{path.name}: {ref.text} outside {lane.get('id')}"
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "processes").glob("*.bpmn")) + sorted((ROOT / "processes").glob("*.dmn")),
+                         ids=lambda p: p.name)
+def test_notes_for_designers_are_documentation_not_xml_comments(path):
+    """The modeler and the table editor drop XML comments on saving: a note kept in one would vanish at the first
+    deployment from the browser. Notes live in <documentation> (BPMN) and <description> (DMN), which they keep."""
+    root = etree.parse(str(path)).getroot()
+    assert not [c for c in root.iter(etree.Comment)], f"{path.name}: move the comment into documentation"
