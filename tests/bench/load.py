@@ -7,7 +7,8 @@ unit's tasks, for a bounded time. Two load models are run one after the other ag
   as independent people's do), so 50 clients offer at most 50 requests/s. The clients start at random points of
   their round (register, read, complete, list): with a fixed pause and a common start, all 50 would register in the
   same second, read in the next and complete in the one after, a lock-step no office shows (measured before the
-  pauses were made random: the completion second asked for more CPU than the machine has, p95 95-150 ms);
+  pauses were made random: the completion second asked for more CPU than the machine has, p95 95-150 ms; with
+  BENCH_LOAD_LOCKSTEP=1 that lock-step model runs too, as a third, unjudged model);
 - saturation: the same clients in a closed loop WITHOUT think time, each sending its next request the moment the
   last one is answered. This is a saturation test: it measures the most the machine serves, and its latency is
   mostly queueing (by Little's law about clients / throughput), not the cost of a request.
@@ -16,7 +17,7 @@ For each model: throughput, p50/p95/p99 latency per kind of request, and errors.
 100 ms at 50 concurrent clients on this machine, judged on the office model.
 
 Settings (environment): BENCH_LOAD_CLIENTS (50), BENCH_LOAD_SECONDS (30, per model), BENCH_LOAD_THINK (1.0),
-BENCH_WEB_WORKERS (4), BENCH_WEB_THREADS (4). Clients use API tokens (as integrations do), one connection per
+BENCH_WEB_WORKERS (4), BENCH_WEB_THREADS (4), BENCH_LOAD_LOCKSTEP (unset). Clients use API tokens (as integrations do), one connection per
 request.
 """
 from __future__ import annotations
@@ -37,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 CLIENTS = int(os.environ.get("BENCH_LOAD_CLIENTS", "50"))
 SECONDS = float(os.environ.get("BENCH_LOAD_SECONDS", "30"))
 THINK = float(os.environ.get("BENCH_LOAD_THINK", "1.0"))
+LOCKSTEP = os.environ.get("BENCH_LOAD_LOCKSTEP", "") in ("1", "yes", "true")
 WEB_WORKERS = int(os.environ.get("BENCH_WEB_WORKERS", "4"))
 WEB_THREADS = int(os.environ.get("BENCH_WEB_THREADS", "4"))
 PG_URL = os.environ.get("LIANXIN_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -100,18 +102,20 @@ def prepare(url: str, tmp: Path) -> dict[str, str]:
     return tokens
 
 
-def client_loop(rec: Recorder, port: int, tokens: dict, until: float, counts: dict, think: float = 0.0) -> None:
+def client_loop(rec: Recorder, port: int, tokens: dict, until: float, counts: dict, think: float = 0.0,
+                lockstep: bool = False) -> None:
     """One client: register, read, complete the first task, list the unit's tasks; again until `until`. With
     `think` > 0 it pauses before every action for a random time averaging `think` seconds, as a person at a desk
-    does, and its first pause is drawn over a whole round (four actions), so the clients do not act in step."""
+    does, and its first pause is drawn over a whole round (four actions), so the clients do not act in step.
+    `lockstep`: every pause exactly `think`, the first within one pause (all clients in the same phase)."""
     from tests.reliability.processes import bearer
 
     registrar, handler = bearer(tokens["registrar"]), bearer(tokens["handler"])
-    first = [random.uniform(0, 4 * think)]
+    first = [random.uniform(0, think if lockstep else 4 * think)]
 
     def ready() -> bool:
         if think:
-            pause = first.pop() if first else random.expovariate(1 / think)
+            pause = first.pop() if first else think if lockstep else random.expovariate(1 / think)
             time.sleep(max(0.0, min(pause, until - time.monotonic())))  # no request is sent after `until`
         return time.monotonic() < until
 
@@ -137,13 +141,13 @@ def client_loop(rec: Recorder, port: int, tokens: dict, until: float, counts: di
         rec.call("list      GET /api/tasks", port, "GET", "/api/tasks?scope=unit&limit=20", headers=handler)
 
 
-def drive(port: int, tokens: dict, think: float) -> tuple[Recorder, dict, float]:
+def drive(port: int, tokens: dict, think: float, lockstep: bool = False) -> tuple[Recorder, dict, float]:
     """SECONDS of measurement, after a ramp of one round (4 x think) while the clients start one by one."""
     ramp = 4 * think
     rec = Recorder(since=time.perf_counter() + ramp)
     counts: dict[str, int] = defaultdict(int)
     until = time.monotonic() + ramp + SECONDS
-    threads = [threading.Thread(target=client_loop, args=(rec, port, tokens, until, counts, think))
+    threads = [threading.Thread(target=client_loop, args=(rec, port, tokens, until, counts, think, lockstep))
                for _ in range(CLIENTS)]
     for t in threads:
         t.start()
@@ -152,7 +156,8 @@ def drive(port: int, tokens: dict, think: float) -> tuple[Recorder, dict, float]
     return rec, counts, SECONDS  # the window the requests were sent in (the last answers may come just after)
 
 
-def report(title: str, rec: Recorder, counts: dict, elapsed: float, judged: bool) -> None:
+def report(title: str, rec: Recorder, counts: dict, elapsed: float, judged: bool, *, closed_loop: bool = True,
+           why_not_judged: str = "saturation test: latency here is queueing") -> None:
     everything = [x for samples in rec.latency.values() for x in samples]
     errors = sum(len(e) for e in rec.errors.values())
     print(f"  {title}")
@@ -170,13 +175,13 @@ def report(title: str, rec: Recorder, counts: dict, elapsed: float, judged: bool
         print(f"    errors in {kind.split()[0]}: {len(messages)}, e.g. {messages[0]}")
     p95 = percentile(everything, 95) if everything else float("inf")
     if not judged:
-        verdict = "not judged on this model (saturation test: latency here is queueing)"
+        verdict = f"not judged on this model ({why_not_judged})"
     elif CLIENTS < 50:
         verdict = f"not judged (stated for 50 clients, this run had {CLIENTS})"
     else:
         verdict = "met" if errors == 0 and p95 < 100 else "NOT met"
     line = f"    goal (zero errors, p95 < 100 ms at 50 clients): {verdict}"
-    if everything and not judged:  # closed loop: each client waits about CLIENTS / throughput per request
+    if everything and not judged and closed_loop:  # each client waits about CLIENTS / throughput per request
         line += (f"; mean time in the system {CLIENTS / (len(everything) / elapsed) * 1000:.0f} ms per request "
                  f"(clients / throughput); median of medians "
                  f"{statistics.median(statistics.median(s) for s in rec.latency.values()) * 1000:.1f} ms")
@@ -199,6 +204,7 @@ def run(url: str, tmp: Path) -> None:
                 client_loop(warm, server.port, tokens, time.monotonic() + 0.01, defaultdict(int))
             office = drive(server.port, tokens, THINK)
             saturation = drive(server.port, tokens, 0.0)
+            lockstep = drive(server.port, tokens, THINK, lockstep=True) if LOCKSTEP else None
         alive = sum(w.poll() is None for w in workers)
     finally:
         for w in workers:
@@ -210,6 +216,9 @@ def run(url: str, tmp: Path) -> None:
            f"every action", *office, judged=True)
     report("saturation model (a saturation test, not judged): closed loop without think time", *saturation,
            judged=False)
+    if lockstep is not None:
+        report(f"lock-step model (not judged): every client pauses exactly {THINK:g} s, all in the same phase",
+               *lockstep, judged=False, closed_loop=False, why_not_judged="for comparison: no office acts in step")
     print()
 
 
