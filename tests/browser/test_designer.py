@@ -23,16 +23,24 @@ def open_modeler(pg, url: str, key: str = "petition_case") -> None:
 
 
 def select_element(pg, element_id: str) -> None:
-    """Bring the element into view and click it on the canvas, as a designer would."""
-    pg.evaluate("""(id) => {
+    """Bring the element into view and click it on the canvas, as a designer would: a lane by its label band at
+    the left (its middle is covered by the elements drawn in it)."""
+    lane = pg.evaluate("""(id) => {
         const m = window.lianxinModeler, canvas = m.get('canvas');
         const el = m.get('elementRegistry').get(id);
+        const lane = el.type === 'bpmn:Lane' || el.type === 'bpmn:Participant';
         canvas.zoom(1.0);
         const vb = canvas.viewbox();
-        canvas.viewbox({ x: el.x + el.width / 2 - vb.width / 2, y: el.y + el.height / 2 - vb.height / 2,
+        const cx = lane ? el.x + 15 : el.x + el.width / 2;
+        canvas.viewbox({ x: cx - vb.width / 2, y: el.y + el.height / 2 - vb.height / 2,
                          width: vb.width, height: vb.height });
+        return lane ? { x: 15, y: el.height / 2 } : null;
     }""", element_id)
-    pg.locator(f'#designer-canvas [data-element-id="{element_id}"] .djs-hit').first.click()
+    if lane:  # the label band is now in the middle of the canvas
+        box = pg.locator("#designer-canvas").bounding_box()
+        pg.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    else:
+        pg.locator(f'#designer-canvas [data-element-id="{element_id}"] .djs-hit').first.click()
     try:
         pg.wait_for_selector('[data-group-id="group-lianxin"]', timeout=10_000)
     except Exception:

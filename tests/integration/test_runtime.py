@@ -341,3 +341,40 @@ def test_a_unit_expression_that_fails_leaves_the_task_unrouted_and_says_why(cont
     assert case.tasks[0].unit is None
     [warning] = [e for e in container.runtime.history(case.id) if e["type"] == "work_item.unrouted"]
     assert warning["element_id"] == "Task_sign" and "responsible_unt" in warning["data"]["message"]
+
+
+MULTI = bpmn.process("multi_case", f"""
+<bpmn:startEvent id="start"/>
+<bpmn:userTask id="ask" name="各单位报送意见"><bpmn:extensionElements><spiffworkflow:properties>
+<spiffworkflow:property name="role" value="unit_handler"/><spiffworkflow:property name="unit" value="unit_item"/>
+</spiffworkflow:properties></bpmn:extensionElements>
+<bpmn:multiInstanceLoopCharacteristics>
+<bpmn:loopDataInputRef>units</bpmn:loopDataInputRef>
+<bpmn:loopDataOutputRef>opinions</bpmn:loopDataOutputRef>
+<bpmn:inputDataItem id="unit_item" name="unit_item"/>
+<bpmn:outputDataItem id="opinion" name="opinion"/>
+</bpmn:multiInstanceLoopCharacteristics></bpmn:userTask>
+<bpmn:boundaryEvent id="ask_limit" name="报送期限" cancelActivity="false" attachedToRef="ask">
+<bpmn:timerEventDefinition><bpmn:timeDate>workdays(10)</bpmn:timeDate></bpmn:timerEventDefinition></bpmn:boundaryEvent>
+<bpmn:endEvent id="late"/>
+<bpmn:endEvent id="end"/>
+{bpmn.flow("f1", "start", "ask")}
+{bpmn.flow("f2", "ask", "end")}
+{bpmn.flow("f3", "ask_limit", "late")}
+""", "多实例")
+
+
+def test_each_instance_of_a_multi_instance_task_is_a_work_item_with_its_unit_and_the_tasks_due_date(container):
+    rt = container.runtime
+    rt.deploy([SourceFile("multi_case.bpmn", MULTI.encode("utf-8"))], actor="test")
+    view = rt.start("multi_case", {"units": ["county_a_housing", "county_a_hrss"]}, "registrar")
+    assert sorted((t.name, t.unit) for t in view.tasks) == [("各单位报送意见", "county_a_housing"),
+                                                             ("各单位报送意见", "county_a_hrss")]
+    [deadline] = view.deadlines
+    assert {t.due_at for t in view.tasks} == {deadline["due_at"]}  # the timer on the task is each instance's
+    for task in view.tasks:
+        view = rt.complete(task.id, {"opinion": f"{task.unit} 的意见"}, "handler")
+    assert view.status == "completed" and view.data["opinions"] == ["county_a_housing 的意见", "county_a_hrss 的意见"]
+    assert rt.verify(view.id).ok
+    empty = rt.start("multi_case", {"units": []}, "registrar")  # no unit: no work item, straight through
+    assert empty.status == "completed" and empty.tasks == []
