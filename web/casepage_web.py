@@ -97,6 +97,7 @@ def _case_context(p: Principal, case_id: int) -> dict:
         full = petitioner_detail_allowed(s, p, case_id)
         comment_rows = attachments.list_comments(s, case_id)
         attachment_rows = attachments.list_attachments(s, case_id)
+        co_opinions = _co_opinions(s, history, view.data, units, people)
     data = view.data
     tasks = []
     for t in view.tasks:
@@ -130,10 +131,34 @@ def _case_context(p: Principal, case_id: int) -> dict:
                                                                  lambda code: units.get(code, code), _))),
         "tasks": tasks, "deadlines": deadlines, "incidents": view.incidents, "worst_alert": worst,
         "notices": documents.notice_list(data, lambda code: units.get(code, code)),
-        "comments": comment_rows, "attachments": attachment_rows, "people": people,
+        "comments": comment_rows, "attachments": attachment_rows, "people": people, "co_opinions": co_opinions,
         "may_write": _may_write(p), "max_mb": attachments.MAX_ATTACHMENT_BYTES // (1024 * 1024),
         "task_names": {t.id: t.name for t in view.tasks}, "task_url": _task_url,
     }
+
+
+def _co_opinions(s, history: list[dict], data: dict, units: dict, people: dict) -> dict | None:
+    """The co-units' opinions as each was submitted (the lead unit reads them while drafting its reply, before the
+    process combines them), and the co-units that have not reported yet. None for a case without co-units."""
+    co_units = [c for c in ((data.get("assignment") or {}).get("co_units") or []) if isinstance(c, dict)]
+    submitted = [e for e in history if e["type"] == "task.submitted"
+                 and isinstance((e.get("data") or {}).get("data"), dict) and "co_opinion" in e["data"]["data"]]
+    if not co_units and not submitted:
+        return None
+    item_ids = [e["data"].get("work_item_id") for e in submitted]
+    unit_of = dict(s.execute(select(WorkItem.id, WorkItem.unit).where(WorkItem.id.in_(item_ids))).all()) \
+        if item_ids else {}
+    given = []
+    for e in submitted:
+        unit = unit_of.get(e["data"].get("work_item_id")) or ""
+        form = e["data"]["data"]
+        given.append({"unit": unit, "unit_name": units.get(unit, unit), "by": people.get(e["actor"], e["actor"]),
+                      "at": e["at"], "opinion": str(form.get("co_opinion") or ""),
+                      "contact": str(form.get("co_contact") or "")})
+    reported = {g["unit"] for g in given}
+    pending = [c.get("unit_name") or units.get(c.get("unit"), c.get("unit")) for c in co_units
+               if c.get("unit") not in reported]
+    return {"given": given, "pending": pending}
 
 
 def _task_url(task_id: int) -> str:

@@ -240,3 +240,43 @@ def test_a_trial_case_of_another_process_renders_without_petition_data(app, cont
     assert 'id="incidents"' in html and str(escape(view.incidents[0].message)) in html and "故障待处理" in html
     d = client.get(f"/api/cases/{view.id}/diagram").get_json()
     assert 'id="simple_case"' in d["xml"] and view.incidents[0].element_id in d["active"]
+
+
+def test_the_lead_unit_reads_each_co_units_opinion_in_full_and_who_has_not_reported(container):
+    from tests.support.web import api_sign_in, office_app, page_sign_in
+
+    app = office_app(container)
+    registrar, rh = api_sign_in(app, "registrar")
+    made = registrar.post("/api/cases", headers=rh, json={
+        "channel": "来信", "title": "工地欠薪", "request": "请求支付工资", "category": "劳动社保",
+        "location": "county_a", "petitioners": [{"name": "张三", "phone": "13900000000"}]}).get_json()
+    case_id = made["id"]
+
+    def do(user, name, data):
+        client, headers = api_sign_in(app, user)
+        view = client.get(f"/api/cases/{case_id}").get_json()
+        task = next(t for t in view["tasks"] if t["name"] == name)
+        r = client.post(f"/api/tasks/{task['id']}/complete", headers=headers,
+                        json={"data": data, "version": view["version"]})
+        assert r.status_code == 200, r.get_json()
+
+    do("registrar", "分流研判", {"route": "交办转送", "co_units": ["county_a_housing"]})
+    do("handler", "签收或提出异议", {"sign_decision": "签收"})
+    do("handler", "作出受理决定", {"accepted": True, "acceptance_note": "依法受理"})
+    lead = page_sign_in(app, "handler")
+    page = lead.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert 'id="co-opinions"' in page and "尚未报送：东城县住房和城乡建设局" in page
+    opinion = "经核查，该项目工程款已于2026年1月拨付总包单位，总包单位拖欠劳务分包款，建议主办单位约谈总包单位负责人。"
+    assert len(opinion) > 40  # longer than the timeline shows
+    do("handler_housing", "报送协办意见", {"co_opinion": opinion, "co_contact": "王工 0371-12345678"})
+    page = lead.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert opinion in page and "东城县住房和城乡建设局" in page and "王工 0371-12345678" in page
+    assert 'id="co-pending"' not in page
+    without = page_sign_in(app, "registrar").get(f"/cases/{make_simple(container)}").get_data(as_text=True)
+    assert 'id="co-opinions"' not in without  # a case without co-units has no such card
+
+
+def make_simple(container) -> int:
+    case = container.runtime.start("simple_case", {"title": "工资拖欠", "category": "劳动社保",
+                                                   "location": "county_a"}, "registrar")
+    return case.id
