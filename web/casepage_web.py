@@ -161,6 +161,15 @@ def _co_opinions(s, history: list[dict], data: dict, units: dict, people: dict) 
     return {"given": given, "pending": pending}
 
 
+def co_opinions_of(case_id: int, data: dict) -> dict | None:
+    """The co-units' opinions of a case, for the lead unit's task form."""
+    c = container()
+    history = c.runtime.history(case_id)
+    with c.extras["read_sessions"]() as s:
+        units, people = _names(s)
+        return _co_opinions(s, history, data, units, people)
+
+
 def _task_url(task_id: int) -> str:
     """The task form page of the handling area (its path is agreed; the endpoint exists once that area is in)."""
     if "handling.task_form" in current_app.view_functions:

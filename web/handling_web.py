@@ -462,7 +462,14 @@ def task_form(task_id: int):
     may_act = visibility.may_act_on(p, item) and item.state == "open"
     people = [x for x in (view.data.get("petitioners") or [view.data.get("petitioner") or {}]) if x]
     full = may_act and item.element_id in NEEDS_CONTACT
+    co_opinions = None
+    assignment = view.data.get("assignment") or {}
+    if assignment.get("co_units") and item.unit == assignment.get("lead_unit"):  # the lead drafting its reply
+        from .casepage_web import co_opinions_of
+
+        co_opinions = co_opinions_of(item.case_id, view.data)
     return render_template("handling/task.html", item=item, view=view, facts=facts, full_contact=full,
+                           co_opinions=co_opinions,
                            petitioners=people if full else [_masked(x) for x in people],
                            fields=forms.build_fields(schema, values, errors), errors=errors, stale=stale,
                            schema_title=schema.get("title", item.name), alert=alert, workdays_left=left,

@@ -266,12 +266,22 @@ def test_the_lead_unit_reads_each_co_units_opinion_in_full_and_who_has_not_repor
     lead = page_sign_in(app, "handler")
     page = lead.get(f"/cases/{case_id}").get_data(as_text=True)
     assert 'id="co-opinions"' in page and "尚未报送：东城县住房和城乡建设局" in page
+    co_client, _h = api_sign_in(app, "handler_housing")
+    co_task = next(t for t in co_client.get(f"/api/cases/{case_id}").get_json()["tasks"] if t["name"] == "报送协办意见")
+    own = page_sign_in(app, "handler_housing").get(f"/tasks/{co_task['id']}").get_data(as_text=True)
+    assert 'id="co-opinions"' not in own  # a co-unit's own form shows no one's opinions
     opinion = "经核查，该项目工程款已于2026年1月拨付总包单位，总包单位拖欠劳务分包款，建议主办单位约谈总包单位负责人。"
     assert len(opinion) > 40  # longer than the timeline shows
     do("handler_housing", "报送协办意见", {"co_opinion": opinion, "co_contact": "王工 0371-12345678"})
     page = lead.get(f"/cases/{case_id}").get_data(as_text=True)
     assert opinion in page and "东城县住房和城乡建设局" in page and "王工 0371-12345678" in page
     assert 'id="co-pending"' not in page
+    # the lead reads them on its own task form too, while drafting the reply
+    client, _headers = api_sign_in(app, "handler")
+    lead_task = next(t for t in client.get(f"/api/cases/{case_id}").get_json()["tasks"]
+                     if t["name"] == "办理并拟写答复意见")
+    form = lead.get(f"/tasks/{lead_task['id']}").get_data(as_text=True)
+    assert 'id="co-opinions"' in form and opinion in form
     without = page_sign_in(app, "registrar").get(f"/cases/{make_simple(container)}").get_data(as_text=True)
     assert 'id="co-opinions"' not in without  # a case without co-units has no such card
 
