@@ -15,6 +15,7 @@ import time
 from datetime import datetime, timedelta
 
 from sqlalchemy import BigInteger, Integer, String, Text, func, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from .db import Base
@@ -87,7 +88,15 @@ def work(runtime, session_factory, now_fn, worker: str, *, seconds: float = 3.0,
                                  .order_by(Case.id).limit(batch)))
         problems = []
         for case_id in ids:
-            result = runtime.verify(case_id)
+            try:
+                result = runtime.verify(case_id)
+            except DBAPIError:
+                raise  # the database went away: the batch is tried again next round
+            except Exception as exc:  # noqa: BLE001 - one case that cannot even be checked must not stop the run
+                log.exception("verification run %s: case %s could not be checked", run_id, case_id)
+                problems.append({"case_id": case_id, "seq": None,
+                                 "reason": f"无法校验（could not be checked）：{exc.__class__.__name__}: {exc}"[:500]})
+                continue
             if not result.ok:
                 problems.append({"case_id": case_id, "seq": result.first_bad_seq, "reason": result.reason})
         done = _record(session_factory, run_id, worker, ids, problems, now_fn())

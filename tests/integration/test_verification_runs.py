@@ -126,3 +126,24 @@ def test_a_run_whose_worker_went_silent_is_taken_over_from_its_cursor(app, conta
                                      container.clock.now()) is True
     with container.session_factory() as s:
         assert s.scalar(select(VerificationRun.checked).where(VerificationRun.id == run_id)) == 3
+
+
+def test_a_case_that_cannot_even_be_checked_is_listed_and_the_run_goes_on(app, container, monkeypatch):
+    ids = [register(app) for _ in range(3)]
+    real = container.runtime.verify
+
+    def verify(case_id, **kw):
+        if case_id == ids[0]:
+            raise ValueError("state written by a newer version")
+        return real(case_id, **kw)
+
+    monkeypatch.setattr(container.runtime, "verify", verify)
+    with container.session_factory() as s, s.begin():
+        run_id = verification_runs.request_run(s, "auditor", container.clock.now()).id
+    assert run_worker(container) == {"run": run_id, "checked": 3}
+    auditor, _ = api_sign_in(app, "auditor")
+    done = auditor.get(f"/api/audit/verify-runs/{run_id}").get_json()
+    assert (done["status"], done["checked"], done["failed"]) == ("done", 3, 1)
+    [failure] = done["failures"]
+    assert failure["case_id"] == ids[0] and failure["seq"] is None
+    assert "无法校验" in failure["reason"] and "newer version" in failure["reason"]
