@@ -14,7 +14,7 @@ import logging
 import time
 from datetime import datetime, timedelta
 
-from sqlalchemy import BigInteger, Integer, String, Text, func, select
+from sqlalchemy import BigInteger, Integer, String, Text, func, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -53,7 +53,11 @@ class RunInProgress(Exception):
 
 
 def request_run(s: Session, username: str, now: datetime) -> VerificationRun:
-    """Queue a run over every case that exists now. One run at a time: raises RunInProgress with the active one."""
+    """Queue a run over every case that exists now. One run at a time: raises RunInProgress with the active one.
+    Two auditors asking at the same moment take turns (an advisory lock on PostgreSQL; SQLite's writer lock), so
+    the second sees the first one's run."""
+    if s.get_bind().dialect.name == "postgresql":
+        s.execute(text("SELECT pg_advisory_xact_lock(74659)"))
     active = s.scalar(select(VerificationRun).where(VerificationRun.status.in_(ACTIVE))
                       .order_by(VerificationRun.id).limit(1))
     if active is not None:

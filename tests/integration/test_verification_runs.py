@@ -7,7 +7,7 @@ import re
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, text, update
+from sqlalchemy import func, select, text, update
 
 from engine import verification_runs
 from engine.verification_runs import VerificationRun
@@ -147,3 +147,33 @@ def test_a_case_that_cannot_even_be_checked_is_listed_and_the_run_goes_on(app, c
     [failure] = done["failures"]
     assert failure["case_id"] == ids[0] and failure["seq"] is None
     assert "无法校验" in failure["reason"] and "newer version" in failure["reason"]
+
+
+def test_two_auditors_asking_at_once_get_one_run(app, container):
+    import threading
+
+    register(app)
+    first = container.session_factory()
+    first.begin()
+    mine = verification_runs.request_run(first, "auditor", container.clock.now())  # not committed yet
+    outcome: dict = {}
+
+    def second():
+        with container.session_factory() as s, s.begin():
+            try:
+                outcome["run"] = verification_runs.request_run(s, "admin", container.clock.now()).id
+            except verification_runs.RunInProgress as busy:
+                outcome["busy"] = busy.run.id
+
+    other = threading.Thread(target=second)
+    other.start()
+    try:
+        other.join(1.0)
+        assert other.is_alive()  # waits for the first request's transaction
+        first.commit()
+    finally:
+        first.close()
+        other.join(30)
+    assert outcome == {"busy": mine.id}
+    with container.session_factory() as s:
+        assert s.scalar(select(func.count()).select_from(VerificationRun)) == 1
