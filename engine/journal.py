@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
+from . import derived_keys
 from .store import Case, JournalEvent
 
 GENESIS = "0" * 64
@@ -75,24 +76,13 @@ class Sealer:
     def __init__(self, secret_key: str, previous: Iterable[str] = ()):
         if not secret_key:
             raise ValueError("没有密钥，无法为日志加封（the deployment's secret key is empty）")
-        keys = [self._derive(secret_key)] + [self._derive(k) for k in previous if k]
+        keys = [derived_keys.derive(k, _SEAL_LABEL) for k in (secret_key, *previous) if k]
         self._key = keys[0]
-        self._keys = {self._key_id(k): k for k in reversed(keys)}
-
-    @staticmethod
-    def _derive(secret_key: str) -> bytes:
-        return hmac.new(secret_key.encode("utf-8"), _SEAL_LABEL, hashlib.sha256).digest()
-
-    @staticmethod
-    def _key_id(key: bytes) -> str:
-        return hmac.new(key, b"key id", hashlib.sha256).hexdigest()[:16]
-
-    @property
-    def key_id(self) -> str:
-        return self._key_id(self._key)
+        self.key_id = derived_keys.fingerprint(self._key)  # once, not per event sealed
+        self._keys = {derived_keys.fingerprint(k): k for k in reversed(keys)}
 
     def seal(self, event_hash_hex: str) -> str:
-        return f"{self.key_id}:{hmac.new(self._key, event_hash_hex.encode(), hashlib.sha256).hexdigest()}"
+        return f"{self.key_id}:{derived_keys.mac(self._key, event_hash_hex)}"
 
     def problem(self, event_hash_hex: str, seal: str | None) -> str | None:
         """None when `seal` is a valid seal of the hash under a key this installation holds; else why not."""
@@ -104,7 +94,7 @@ class Sealer:
         if key is None:
             return (f"事件的封印来自本系统没有的密钥 {key_id}（sealed with an unknown key）：若更换过密钥，请在 "
                     f"LIANXIN_PREVIOUS_SECRET_KEYS 中给出旧密钥后再校验")
-        if not hmac.compare_digest(mac, hmac.new(key, event_hash_hex.encode(), hashlib.sha256).hexdigest()):
+        if not hmac.compare_digest(mac, derived_keys.mac(key, event_hash_hex)):
             return "事件的封印与内容不符：事件连同哈希被改写过（seal does not match: the event was rewritten）"
         return None
 

@@ -37,7 +37,7 @@ from SpiffWorkflow.util.task import TaskState
 from . import spiff_patches
 from .clock import SHANGHAI, Clock
 from .handlers import HandlerContext, HandlerFailed, HandlerRegistry
-from .journal import SEALER_INFO_KEY, PendingEvent, Sealer, append as journal_append, to_json
+from .journal import SEALER_INFO_KEY, ChainCheck, PendingEvent, append as journal_append, to_json, verify_chain
 from .state import STATE_FORMAT, StateCodec, prune_finished_history
 from .store import Case, Deployment, Incident, JournalEvent, ProcessDefinition, Timer, WorkItem
 
@@ -293,15 +293,14 @@ class Runtime:
         read_session_factory: sessionmaker | None = None,
         yellow_workdays: int = 3,
         effect_sinks: dict[str, Callable] | None = None,
-        sealer: Sealer | None = None,
     ):
         spiff_patches.apply()
         from .sandbox import SandboxEnvironment  # local: keeps import of RestrictedPython off the module path
 
         self.session_factory = session_factory
         self.read_sessions = read_session_factory or session_factory
-        # Journal seals: given, else the one the session factory carries for every writer of the journal.
-        self.sealer = sealer if sealer is not None else getattr(session_factory, "kw", {}).get("info", {}).get(SEALER_INFO_KEY)
+        # Journal seals: the sealer the session factory carries for every writer of the journal (engine.journal).
+        self.sealer = getattr(session_factory, "kw", {}).get("info", {}).get(SEALER_INFO_KEY)
         self.yellow_workdays = yellow_workdays
         self.clock = clock
         self.handlers = handlers
@@ -1173,7 +1172,6 @@ class Runtime:
         """The hash chain and the seals first (naming the first changed event), then a replay of the whole
         journal compared with the stored state (catching a state changed behind the journal's back). `seals`:
         False checks chain and replay only (what `seal_unsealed` needs before it seals old events)."""
-        from .journal import verify_chain
         from .replay import Replayer
 
         with self.read_sessions() as s:
@@ -1187,8 +1185,6 @@ class Runtime:
             return chain
         ok, seq, reason = Replayer(self).verify(case_id)
         if not ok:
-            from .journal import ChainCheck
-
             return ChainCheck(False, chain.events, seq, reason)
         return chain
 
@@ -1199,8 +1195,6 @@ class Runtime:
         first sealed event of the database is never sealed: seals are made as events are written, so it has
         lost its seal, which is what verification reports. Returns {"cases", "events", "refused": [(case id,
         reason)]}."""
-        from .journal import verify_chain
-
         if self.sealer is None:
             raise Invalid("没有配置封印密钥（no sealer: the deployment's secret key is missing）")
         with self.read_sessions() as s:

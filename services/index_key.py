@@ -13,9 +13,9 @@ without any command.
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
 from dataclasses import dataclass
+
+from engine import derived_keys
 
 _LABEL = b"lianxin petitioner index v1"
 
@@ -28,14 +28,14 @@ class IndexKey:
     def from_secret_key(cls, secret_key: str) -> "IndexKey":
         if not secret_key:
             raise ValueError("没有密钥，无法为查重索引加密（the deployment's secret key is empty）")
-        return cls(hmac.new(secret_key.encode(), _LABEL, hashlib.sha256).digest())
+        return cls(derived_keys.derive(secret_key, _LABEL))
 
     @property
     def key_id(self) -> str:
-        return hmac.new(self.secret, b"key id", hashlib.sha256).hexdigest()[:16]
+        return derived_keys.fingerprint(self.secret)
 
     def digest(self, kind: str, value: str) -> str:
-        return hmac.new(self.secret, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
+        return derived_keys.mac(self.secret, f"{kind}:{value}")
 
     def __repr__(self) -> str:  # never print the key
         return f"IndexKey(key_id={self.key_id})"

@@ -59,7 +59,8 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
     engine = make_engine(settings.database_url)
     from engine.journal import SEALER_INFO_KEY, Sealer
 
-    # Every session that writes the journal seals its events with a key derived from the secret key.
+    # Every session that writes the journal (the runtime's too) seals its events with a key derived from the
+    # secret key.
     sealer = Sealer(settings.secret_key, settings.previous_secret_keys)
     session_factory = make_session_factory(engine, info={SEALER_INFO_KEY: sealer})
     read_sessions = make_read_session_factory(engine)
@@ -79,7 +80,7 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
     # The yellow alert threshold is the lead time of processes/settings.dmn, the table the processes read.
     runtime = Runtime(session_factory, clock, handlers, calendar=calendar, read_session_factory=read_sessions,
                       effect_sinks={"notify": templated_notify(templates)},
-                      yellow_workdays=yellow_lead_days(settings.processes_dir), sealer=sealer)
+                      yellow_workdays=yellow_lead_days(settings.processes_dir))
     return Container(settings, engine, session_factory, clock, handlers, runtime, calendar,
                      extras={"read_sessions": read_sessions, "notification_templates": templates})
 
