@@ -214,9 +214,9 @@ def get_verification_run(run_id: int):
 
     with container().extras["read_sessions"]() as s:
         run = s.get(VerificationRun, run_id)
-    if run is None:
-        raise ApiError(404, "not_found", f"校验任务 {run_id} 不存在（no such verification run）")
-    return ok(verification_run_view(current_principal(), run))
+        if run is None:
+            raise ApiError(404, "not_found", f"校验任务 {run_id} 不存在（no such verification run）")
+        return ok(verification_run_view(current_principal(), run, s))
 
 
 @bp.get("/cases/<int:case_id>/replay")

@@ -361,17 +361,19 @@ def export(case_id: int, fmt: str):
 
 # ---------------------------------------------------------------- verification runs (every case)
 
-def verification_run_view(p: Principal, run) -> dict:
+def verification_run_view(p: Principal, run, session=None) -> dict:
     """A run as `p` may see it: failures only of cases `p` sees (an admin does not see the discipline track),
-    with how many others there are."""
+    with how many others there are. `session`: the caller's read session, if it has one."""
+    if session is None:
+        with container().extras["read_sessions"]() as s:
+            return verification_run_view(p, run, s)
     from . import visibility
 
     data = verification_runs.as_dict(run)
     failures = data.pop("failures")
-    with container().extras["read_sessions"]() as s:
-        ids = [f["case_id"] for f in failures]
-        seen = set(s.scalars(select(Case.id).where(Case.id.in_(ids), visibility.case_filter(p)))) if ids else set()
-        numbers = case_numbers(s, list(seen))
+    ids = [f["case_id"] for f in failures]
+    seen = set(session.scalars(select(Case.id).where(Case.id.in_(ids), visibility.case_filter(p)))) if ids else set()
+    numbers = case_numbers(session, list(seen))
     data["failures"] = [dict(f, case_no=numbers.get(f["case_id"])) for f in failures if f["case_id"] in seen]
     data["failures_not_shown"] = len(failures) - len(data["failures"])
     data["percent"] = round(100 * data["checked"] / data["total"]) if data["total"] else 100
@@ -379,10 +381,10 @@ def verification_run_view(p: Principal, run) -> dict:
 
 
 def recent_verification_runs(p: Principal, limit: int = 10) -> list[dict]:
-    with container().extras["read_sessions"]() as s:
-        runs = list(s.scalars(select(verification_runs.VerificationRun)
-                              .order_by(verification_runs.VerificationRun.id.desc()).limit(limit)))
-    return [verification_run_view(p, r) for r in runs]
+    with container().extras["read_sessions"]() as s:  # one session for the whole list
+        runs = s.scalars(select(verification_runs.VerificationRun)
+                         .order_by(verification_runs.VerificationRun.id.desc()).limit(limit))
+        return [verification_run_view(p, r, s) for r in runs]
 
 
 def start_verification_run(p: Principal):
