@@ -61,19 +61,25 @@ def backup_database(url: str, target: Path) -> None:
         _run([_tool("pg_dump"), "--format=custom", "--no-owner", "--no-privileges", "--file", str(partial)],
              _pg_env(url))
     else:
-        source = sqlite3.connect(_sqlite_path(url))
-        try:
-            dest = sqlite3.connect(partial)
-            with dest:
-                source.backup(dest)
-            dest.close()
-        finally:
-            source.close()
+        _copy_sqlite(str(_sqlite_path(url)), partial)
     partial.replace(target)  # a half-written backup never carries the final name
 
 
+def _copy_sqlite(source: str, target: Path, *, uri: bool = False) -> None:
+    """SQLite's online backup of `source` (a path, or a `file:` URI with `uri`) into `target`."""
+    src = sqlite3.connect(source, uri=uri)
+    try:
+        dest = sqlite3.connect(target)
+        with dest:
+            src.backup(dest)
+        dest.close()
+    finally:
+        src.close()
+
+
 def restore_database(url: str, source: Path, *, replace: bool) -> None:
-    head = source.read_bytes()[:16]
+    with open(source, "rb") as f:
+        head = f.read(16)  # the kind of file, without reading a whole backup into memory
     postgres = make_url(url).get_backend_name() == "postgresql"
     if postgres and not head.startswith(PG_MAGIC):
         raise click.ClickException("这不是 pg_dump 备份文件（not a pg_dump custom-format backup; the configured "
@@ -84,18 +90,12 @@ def restore_database(url: str, source: Path, *, replace: bool) -> None:
         args = [_tool("pg_restore"), "--no-owner", "--no-privileges", "--exit-on-error", "--single-transaction"]
         if replace:
             args += ["--clean", "--if-exists"]
-        _run(args + ["--dbname", _pg_env(url)["PGDATABASE"], str(source)], _pg_env(url))
+        env = _pg_env(url)
+        _run(args + ["--dbname", env["PGDATABASE"], str(source)], env)
         return
     path = _sqlite_path(url)
     path.parent.mkdir(parents=True, exist_ok=True)
-    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
-    try:
-        dest = sqlite3.connect(path)
-        with dest:
-            src.backup(dest)
-        dest.close()
-    finally:
-        src.close()
+    _copy_sqlite(f"file:{source}?mode=ro", path, uri=True)
 
 
 def holds_data(engine) -> bool:
