@@ -31,12 +31,14 @@ from __future__ import annotations
 
 import ast
 import builtins
+import contextvars
 import copy
 import difflib
 import functools
 import operator
 import os
 import re
+import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -65,8 +67,16 @@ _FILENAME = "<string>"
 _CACHE_SIZE = 2048
 # thread_time() is a system call (~0.7 µs); a loop pass costs far less, so look at the clock every few passes.
 _CHECK_EVERY = 16
-MAX_ITEMS = 1_000_000
-MAX_INT_BITS = 1 << 16
+MAX_ITEMS = 1_000_000  # characters of one string, bytes of one bytes value, items of one list or tuple
+MAX_INT_BITS = 1 << 16  # bits of one integer built by *, ** or <<
+# Machine-word operations of one big-number step (pow with a modulus, //, %, divmod): 10 million is a few tens of
+# milliseconds, a 2048-bit modular power; `pow(3, 2**16000, 2**16000+1)` is about 450 times more.
+MAX_INT_WORK = 10_000_000
+# Decimal digits of an integer converted to or from text: Python's own guard (sys.set_int_max_str_digits), which
+# the sandbox holds at its default when the process has raised or removed it.
+INT_MAX_STR_DIGITS = 4300
+# A step at least this large (items, or word operations) is charged to the budget before it runs.
+_CHARGE_FROM = 1 << 16
 
 _ADVICE = "ask a developer to add a helper in services/"
 
@@ -77,19 +87,25 @@ class ScriptError(SpiffWorkflowException):
     kind: "syntax" (does not parse), "forbidden" (uses something the sandbox refuses), "timeout" (CPU budget
     spent), "too_large" (would build a huge value), "conflict" (task data hides a helper), "runtime" (any
     other error; the original exception is `__cause__`). `line` is the line in the script, when known.
+    `limit` names the limit that stopped the script: "cpu", "memory", or the refused operation (e.g.
+    "str.ljust"); `spent` is the CPU time in seconds the script had used when the CPU budget stopped it.
     """
 
-    def __init__(self, message: str, kind: str = "runtime", line: int | None = None):
+    def __init__(self, message: str, kind: str = "runtime", line: int | None = None, *,
+                 limit: str | None = None, spent: float | None = None):
         super().__init__(message)
         self.message = message
         self.kind = kind
         self.line = line
+        self.limit = limit
+        self.spent = spent
 
     def __str__(self) -> str:
         return self.message + "".join(f". {note}" for note in self.notes)
 
     def __reduce__(self):
-        return (type(self), (self.message, self.kind, self.line))
+        return (functools.partial(type(self), limit=self.limit, spent=self.spent),
+                (self.message, self.kind, self.line))
 
 
 # ------------------------------------------------------------------------------------------------ messages
@@ -118,6 +134,11 @@ def _msg_timeout(cpu_seconds: float) -> str:
             f"{cpu_seconds:g} s of CPU time and was stopped; look for an endless loop)")
 
 
+def _msg_base_exception(name: str) -> str:
+    return (f"脚本不能引发 {name}：这类异常会终止服务进程 (BPMN scripts may not raise {name}: it is not an error "
+            f"but a signal to stop the process; raise an error such as ValueError instead)")
+
+
 def _msg_too_large(what: str) -> str:
     return (f"脚本要生成的数据过大，已被拒绝：{what} (refused to build {what}; BPMN scripts are meant for small "
             f"amounts of case data)")
@@ -141,7 +162,10 @@ def _translate_policy_error(info: str) -> str:
 
 # ------------------------------------------------------------------------------------------------ compiling
 
-_GUARDED_BINOPS: dict[type, str] = {ast.Mult: "_mul_", ast.Pow: "_pow_", ast.LShift: "_lshift_"}
+_GUARDED_BINOPS: dict[type, str] = {ast.Mult: "_mul_", ast.Pow: "_pow_", ast.LShift: "_lshift_", ast.Add: "_add_",
+                                    ast.Mod: "_mod_", ast.FloorDiv: "_floordiv_"}
+# Attributes without a leading "_" that still walk the class hierarchy: `Warning.mro()[2]` is BaseException.
+_HIERARCHY_ATTRIBUTES = frozenset({"mro"})
 
 
 def _call(name: str, args: list[ast.expr], at: ast.AST) -> ast.Call:
@@ -200,6 +224,32 @@ class _Policy(RestrictingNodeTransformer):
         if guard is None:
             return node
         return _call(guard, [node.left, node.right], node)
+
+    def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
+        if node.attr in _HIERARCHY_ATTRIBUTES:
+            self.error(node, _msg_internal(node.attr))
+        return super().visit_Attribute(node)
+
+    def visit_Raise(self, node: ast.Raise) -> ast.AST:
+        # Whatever a script raises must be an ordinary error: BaseException, SystemExit, KeyboardInterrupt and
+        # GeneratorExit pass by `except Exception` in the worker and the request handlers and end the process.
+        node = super().visit_Raise(node)
+        if node.exc is not None:
+            node.exc = _call("_raise_", [node.exc], node.exc)
+        if node.cause is not None:
+            node.cause = _call("_raise_", [node.cause], node.cause)
+        return node
+
+    def visit_FormattedValue(self, node: ast.FormattedValue) -> ast.AST:
+        # `f"{x:>{10**9}}"` pads in C: the value, its conversion and its format spec go through a size check,
+        # and the f-string receives the finished text.
+        node = super().visit_FormattedValue(node)
+        conversion = chr(node.conversion) if node.conversion and node.conversion > 0 else ""
+        spec = node.format_spec if node.format_spec is not None else ast.copy_location(ast.Constant(""), node)
+        args = [node.value, ast.copy_location(ast.Constant(conversion), node), spec]
+        checked = ast.copy_location(ast.FormattedValue(value=_call("_format_", args, node), conversion=-1,
+                                                       format_spec=None), node)
+        return ast.fix_missing_locations(checked)
 
 
 @dataclass(frozen=True)
@@ -269,150 +319,7 @@ def check_script(text: str) -> str | None:
     return compiled.error[1] if compiled.error else None
 
 
-# ------------------------------------------------------------------------------------------------ guards
-
-def _guarded_getattr(obj: Any, name: str, *default: Any) -> Any:
-    if not isinstance(name, str):
-        raise TypeError("attribute name must be a string")
-    if name.startswith("_"):
-        raise ScriptError(_msg_underscore(name), "forbidden")
-    if name in INSPECT_ATTRIBUTES:
-        raise ScriptError(_msg_internal(name), "forbidden")
-    if name in ("format", "format_map") and (
-        isinstance(obj, str) or (isinstance(obj, type) and issubclass(obj, str))
-    ):
-        # The format mini-language reads attributes ("{0.__class__}") without passing through this guard.
-        raise ScriptError("脚本不允许使用 str.format (str.format is not allowed in BPMN scripts: it reads "
-                          "attributes past the sandbox; use an f-string instead)", "forbidden")
-    return getattr(obj, name, *default)
-
-
-def _guarded_write(obj: Any) -> Any:
-    if type(obj) in (dict, list, set):
-        return obj
-    kind = type(obj).__name__
-    raise ScriptError(f"脚本只能修改 dict、list、set 的内容，不能修改 {kind} 对象 (BPMN scripts may only change "
-                      f"dicts, lists and sets, not {kind} objects)", "forbidden")
-
-
-def _getitem(obj: Any, key: Any) -> Any:
-    return obj[key]
-
-
-def _getiter(obj: Any) -> Any:
-    return obj
-
-
-def _apply(func: Callable, *args: Any, **kwargs: Any) -> Any:
-    return func(*args, **kwargs)
-
-
-_SEQUENCES = (str, bytes, bytearray, list, tuple)
-
-
-def _refuse_repeat(seq: Any, count: Any) -> None:
-    if isinstance(seq, _SEQUENCES) and isinstance(count, int) and len(seq) * count > MAX_ITEMS:
-        raise ScriptError(_msg_too_large(f"{type(seq).__name__} * {count} (more than {MAX_ITEMS:,} items)"),
-                          "too_large")
-
-
-def _mul(a: Any, b: Any, op: Callable = operator.mul) -> Any:
-    if isinstance(a, int) and isinstance(b, int):
-        if a.bit_length() + b.bit_length() > MAX_INT_BITS:
-            raise ScriptError(_msg_too_large(f"a product of more than {MAX_INT_BITS} bits"), "too_large")
-    else:
-        _refuse_repeat(a, b)
-        _refuse_repeat(b, a)
-    return op(a, b)
-
-
-def _pow(a: Any, b: Any, op: Callable = operator.pow) -> Any:
-    if isinstance(a, int) and isinstance(b, int) and b > 0 and abs(a) > 1 \
-            and a.bit_length() * b > MAX_INT_BITS:
-        raise ScriptError(_msg_too_large(f"a power of more than {MAX_INT_BITS} bits"), "too_large")
-    return op(a, b)
-
-
-def _builtin_pow(base: Any, exp: Any, mod: Any = None) -> Any:
-    if mod is None:
-        return _pow(base, exp)
-    return pow(base, exp, mod)  # a modular power stays the size of `mod`
-
-
-def _lshift(a: Any, b: Any, op: Callable = operator.lshift) -> Any:
-    if isinstance(a, int) and isinstance(b, int) and a and b > 0 and a.bit_length() + b > MAX_INT_BITS:
-        raise ScriptError(_msg_too_large(f"a shift to more than {MAX_INT_BITS} bits"), "too_large")
-    return op(a, b)
-
-
-def _range(*args: int) -> range:
-    numbers = range(*args)
-    try:
-        size = len(numbers)
-    except OverflowError:
-        size = MAX_ITEMS + 1
-    if size > MAX_ITEMS:
-        raise ScriptError(_msg_too_large(f"range of {size:,} numbers (at most {MAX_ITEMS:,})"), "too_large")
-    return numbers
-
-
-_INPLACE: dict[str, Callable[[Any, Any], Any]] = {
-    "+=": operator.iadd,
-    "-=": operator.isub,
-    "*=": lambda a, b: _mul(a, b, operator.imul),
-    "/=": operator.itruediv,
-    "//=": operator.ifloordiv,
-    "%=": operator.imod,
-    "**=": lambda a, b: _pow(a, b, operator.ipow),
-    "<<=": lambda a, b: _lshift(a, b, operator.ilshift),
-    ">>=": operator.irshift,
-    "&=": operator.iand,
-    "|=": operator.ior,
-    "^=": operator.ixor,
-    "@=": operator.imatmul,
-}
-
-
-def _inplacevar(op: str, target: Any, value: Any) -> Any:
-    return _INPLACE[op](target, value)
-
-
-def _sandbox_builtins() -> dict[str, Any]:
-    # Dropped from RestrictedPython's set: exceptions that are not errors (a script could end a worker thread
-    # with SystemExit), classes (refused anyway) and attribute setters with nothing to set.
-    dropped = {"__build_class__", "BaseException", "KeyboardInterrupt", "SystemExit", "GeneratorExit",
-               "setattr", "delattr"}
-    names = {k: v for k, v in safe_builtins.items() if k not in dropped}
-    names.update(
-        len=len, min=min, max=max, sum=sum, sorted=sorted, any=any, all=all, str=str, int=int, float=float,
-        bool=bool, dict=dict, list=list, set=set, tuple=tuple, round=round, abs=abs, enumerate=enumerate,
-        zip=zip, isinstance=isinstance, reversed=reversed, divmod=divmod, map=map, filter=filter,
-        range=_range, pow=_builtin_pow, getattr=_guarded_getattr,
-    )
-    return names
-
-
-_BUILTINS: Mapping[str, Any] = _sandbox_builtins()
-BUILTIN_NAMES: frozenset[str] = frozenset(_BUILTINS)
-"""Every name a script can use without defining it, besides the helpers (for deploy-time name checks)."""
-
-_GUARDS: Mapping[str, Any] = {
-    "_getattr_": _guarded_getattr,
-    "_getitem_": _getitem,
-    "_getiter_": _getiter,
-    "_write_": _guarded_write,
-    "_apply_": _apply,
-    "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
-    "_unpack_sequence_": guarded_unpack_sequence,
-    "_inplacevar_": _inplacevar,
-    "_print_": PrintCollector,
-    "_mul_": _mul,
-    "_pow_": _pow,
-    "_lshift_": _lshift,
-}
-# `_print` is the collector RestrictedPython creates in a script that prints; `_tick_` is the CPU budget.
-_RESERVED = frozenset(_GUARDS) | {"__builtins__", "_print", "_tick_"}
-
+# ------------------------------------------------------------------------------------------------ budget
 
 MEMORY_BUDGET = 256 * 1024 * 1024  # growth of the process while one script runs
 
@@ -436,33 +343,473 @@ def _resident_bytes() -> int | None:
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
-def _cpu_budget(cpu_seconds: float) -> Callable[[], bool]:
-    """The check called in every loop and comprehension: CPU time of this thread, and memory. A loop that
-    appends without end would otherwise fill gigabytes within its CPU budget (the size checks see one step)."""
-    deadline = time.thread_time() + cpu_seconds
-    start = _resident_bytes()
-    countdown = _CHECK_EVERY
-    checks = 0
+class _Budget:
+    """The CPU and memory budget of one run of a script or expression.
 
-    def tick() -> bool:
-        nonlocal countdown, checks
-        countdown -= 1
-        if countdown <= 0:
-            countdown = _CHECK_EVERY
-            if time.thread_time() > deadline:
-                countdown = 0  # from now on every call fails, even after the script caught the first one
-                raise ScriptError(_msg_timeout(cpu_seconds), "timeout")
-            checks += 1
+    `tick` is called in every loop pass, comprehension element and function call (the compiled code calls it as
+    `_tick_`); it looks at the clock every few calls. `charge` is called by the size checks before a large
+    operation (a big string, list or number built in C): straight-line code has no loop to tick, so without it a
+    script of many large steps would run past its budget. Both keep failing once a limit was hit, so a script that
+    catches the error gains at most one more pass of each loop.
+    """
+
+    def __init__(self, cpu_seconds: float, watch_memory: bool):
+        self.cpu_seconds = cpu_seconds
+        self.started = time.thread_time()
+        self.deadline = self.started + cpu_seconds
+        self.memory_start = _resident_bytes() if watch_memory else None
+        self.countdown = _CHECK_EVERY
+        self.checks = 0
+
+    def tick(self) -> bool:
+        self.countdown -= 1
+        if self.countdown <= 0:
+            self.countdown = _CHECK_EVERY
+            self._check_time()
+            self.checks += 1
             # Reading /proc costs microseconds: every 64th check, a few megabytes apart at worst.
-            now = _resident_bytes() if start is not None and checks % 64 == 0 else None
-            if now is not None and now - start > MEMORY_BUDGET:
-                countdown = 0
-                raise ScriptError(_msg_too_large(f"超过 {MEMORY_BUDGET // (1024 * 1024)} MB 内存的数据"
-                                                 f"（more than {MEMORY_BUDGET // (1024 * 1024)} MB of memory）"),
-                                  "too_large")
+            if self.checks % 64 == 0:
+                self._check_memory()
         return True
 
-    return tick
+    def charge(self) -> None:
+        self._check_time()
+        self._check_memory()
+
+    def _check_time(self) -> None:
+        now = time.thread_time()
+        if now > self.deadline:
+            self.countdown = 0  # from now on every call fails, even after the script caught the first one
+            raise ScriptError(_msg_timeout(self.cpu_seconds), "timeout", limit="cpu",
+                              spent=round(now - self.started, 3))
+
+    def _check_memory(self) -> None:
+        if self.memory_start is None:
+            self.memory_start = _resident_bytes()  # straight-line code: measured from its first large step
+            return
+        now = _resident_bytes()
+        if now is not None and now - self.memory_start > MEMORY_BUDGET:
+            self.countdown = 0
+            raise ScriptError(_msg_too_large(f"超过 {MEMORY_BUDGET // (1024 * 1024)} MB 内存的数据"
+                                             f"（more than {MEMORY_BUDGET // (1024 * 1024)} MB of memory）"),
+                              "too_large", limit="memory")
+
+
+_current_budget: contextvars.ContextVar[_Budget | None] = contextvars.ContextVar("lianxin_script_budget",
+                                                                                 default=None)
+
+
+# ------------------------------------------------------------------------------------------------ guards
+
+def _refuse_size(operation: str, size: int, limit: int, unit_zh: str, unit_en: str) -> ScriptError:
+    return ScriptError(
+        f"脚本要生成的数据过大，已被拒绝：{operation} 将得到 {size:,} {unit_zh}，上限为 {limit:,} {unit_zh} "
+        f"(refused to build a value that large: {operation} would make {size:,} {unit_en}, the limit is "
+        f"{limit:,} {unit_en}; BPMN scripts are meant for small amounts of case data)",
+        "too_large", limit=operation)
+
+
+def _check_items(operation: str, size: int, unit_zh: str = "项", unit_en: str = "items") -> None:
+    """Refuses a string, bytes or sequence of more than MAX_ITEMS before it is built; a large one that is allowed
+    is charged to the budget (time and memory) first."""
+    if size > MAX_ITEMS:
+        raise _refuse_size(operation, size, MAX_ITEMS, unit_zh, unit_en)
+    if size >= _CHARGE_FROM:
+        _charge()
+
+
+def _check_int_work(operation: str, work: int) -> None:
+    """Refuses big-number arithmetic whose cost (in machine-word operations, estimated from the operands' sizes)
+    is more than MAX_INT_WORK: `pow(3, 2**16000, 2**16000+1)` is a 16,000-bit number and seconds of CPU."""
+    if work > MAX_INT_WORK:
+        raise ScriptError(
+            f"脚本的大数运算过大，已被拒绝：{operation} 约需 {work:,} 次字运算，上限为 {MAX_INT_WORK:,} 次 (refused: "
+            f"{operation} on numbers this large would take about {work:,} machine-word operations, the limit is "
+            f"{MAX_INT_WORK:,}; BPMN scripts are meant for small numbers)", "too_large", limit=operation)
+    if work >= _CHARGE_FROM:
+        _charge()
+
+
+def _charge() -> None:
+    budget = _current_budget.get()
+    if budget is not None:
+        budget.charge()
+
+
+def _words(n: int) -> int:
+    return n.bit_length() // 30 + 1  # CPython stores ints in 30-bit digits
+
+
+def _is_int(x: Any) -> bool:
+    return isinstance(x, int)
+
+
+def _length(x: Any) -> int:
+    return len(x) if isinstance(x, _SIZED) else 1
+
+
+_SEQUENCES = (str, bytes, bytearray, list, tuple)
+_TEXTS = (str, bytes, bytearray)
+_SIZED = (str, bytes, bytearray, list, tuple, dict, set, frozenset, range)
+
+
+def _refuse_repeat(seq: Any, count: Any) -> None:
+    if isinstance(seq, _SEQUENCES) and isinstance(count, int):
+        units = ("个字符", "characters") if isinstance(seq, _TEXTS) else ("项", "items")
+        _check_items(f"{type(seq).__name__} * {count}", len(seq) * max(count, 0), *units)
+
+
+def _mul(a: Any, b: Any, op: Callable = operator.mul) -> Any:
+    if _is_int(a) and _is_int(b):
+        bits = a.bit_length() + b.bit_length()
+        if bits > MAX_INT_BITS:
+            raise _refuse_size("int * int", bits, MAX_INT_BITS, "位", "bits")
+        _check_int_work("int * int", _words(a) * _words(b))
+    else:
+        _refuse_repeat(a, b)
+        _refuse_repeat(b, a)
+    return op(a, b)
+
+
+def _add(a: Any, b: Any, op: Callable = operator.add) -> Any:
+    # `s = s + s` twenty times in straight-line code has no loop to tick and doubles each time.
+    if isinstance(a, _SEQUENCES) and isinstance(b, _SEQUENCES):
+        units = ("个字符", "characters") if isinstance(a, _TEXTS) else ("项", "items")
+        _check_items(f"{type(a).__name__} + {type(b).__name__}", len(a) + len(b), *units)
+    return op(a, b)
+
+
+def _pow(a: Any, b: Any, op: Callable = operator.pow) -> Any:
+    if _is_int(a) and _is_int(b) and b > 0 and abs(a) > 1:
+        bits = a.bit_length() * b
+        if bits > MAX_INT_BITS:
+            raise _refuse_size("int ** int", bits, MAX_INT_BITS, "位", "bits")
+        _check_int_work("int ** int", (bits // 30 + 1) ** 2)
+    return op(a, b)
+
+
+def _builtin_pow(base: Any, exp: Any, mod: Any = None) -> Any:
+    if mod is None:
+        return _pow(base, exp)
+    if _is_int(base) and _is_int(exp) and _is_int(mod):
+        # Square-and-multiply: one multiplication and one reduction modulo `mod` per bit of the exponent.
+        _check_int_work("pow(base, exp, mod)", exp.bit_length() * _words(mod) ** 2 + _words(base) * _words(mod))
+    return pow(base, exp, mod)
+
+
+def _division_work(a: Any, b: Any) -> int:
+    if not (_is_int(a) and _is_int(b)):
+        return 0
+    return _words(b) * max(1, _words(a) - _words(b) + 1)
+
+
+def _floordiv(a: Any, b: Any, op: Callable = operator.floordiv) -> Any:
+    _check_int_work("int // int", _division_work(a, b))
+    return op(a, b)
+
+
+def _divmod(a: Any, b: Any) -> Any:
+    _check_int_work("divmod(int, int)", _division_work(a, b))
+    return divmod(a, b)
+
+
+def _mod(a: Any, b: Any, op: Callable = operator.mod) -> Any:
+    if isinstance(a, _TEXTS):
+        _check_printf(a, b)
+    else:
+        _check_int_work("int % int", _division_work(a, b))
+    return op(a, b)
+
+
+def _lshift(a: Any, b: Any, op: Callable = operator.lshift) -> Any:
+    if _is_int(a) and _is_int(b) and a and b > 0 and a.bit_length() + b > MAX_INT_BITS:
+        raise _refuse_size("int << int", a.bit_length() + b, MAX_INT_BITS, "位", "bits")
+    return op(a, b)
+
+
+def _round(number: Any, ndigits: Any = None) -> Any:
+    if _is_int(number) and _is_int(ndigits) and ndigits < 0:
+        # round(n, -k) computes 10**k first.
+        bits = (-ndigits) * 10 // 3
+        if bits > MAX_INT_BITS:
+            raise _refuse_size("round(int, ndigits)", bits, MAX_INT_BITS, "位", "bits")
+    return round(number) if ndigits is None else round(number, ndigits)
+
+
+def _sum(iterable: Any, start: Any = 0) -> Any:
+    if not isinstance(start, (list, tuple)):
+        return sum(iterable, start)
+    # Adding lists copies the growing list at every step: the work is the sum of all the partial lengths.
+    parts = list(iterable)
+    total, work = len(start), 0
+    for part in parts:
+        total += _length(part)
+        work += total
+    _check_items("sum(lists)", total)
+    _check_items("sum(lists) (copies)", work // 10)
+    return sum(parts, start)
+
+
+def _range(*args: int) -> range:
+    numbers = range(*args)
+    try:
+        size = len(numbers)
+    except OverflowError:
+        size = MAX_ITEMS + 1
+    if size > MAX_ITEMS:
+        raise _refuse_size("range", size, MAX_ITEMS, "个数", "numbers")
+    return numbers
+
+
+# printf-style: %[(key)][flags][width][.precision][length]type
+_PRINTF = re.compile(r"%(?:\((?P<key>[^)]*)\))?[-#0 +]*(?P<width>\*|\d+)?(?:\.(?P<precision>\*|\d*))?[hlL]?"
+                     r"(?P<type>.)", re.S)
+
+
+def _check_printf(fmt: Any, args: Any) -> None:
+    """`'%*d' % (10**9, 1)` and `'%.1000000000f' % x` pad in C: add up each field's width, precision and text."""
+    positional = list(args) if isinstance(args, tuple) else [args]
+    size = len(fmt)
+    spec_text = fmt.decode("latin-1") if isinstance(fmt, (bytes, bytearray)) else fmt
+    for found in _PRINTF.finditer(spec_text):
+        if found.group("type") == "%":
+            continue
+        field = 0
+        for part in ("width", "precision"):
+            text = found.group(part)
+            if text == "*":
+                value = positional.pop(0) if positional else 0
+                field = max(field, abs(value) if _is_int(value) else 0)
+            elif text:
+                field = max(field, int(text))
+        if found.group("key") is not None and isinstance(args, dict):
+            value = args.get(found.group("key"))
+        else:
+            value = positional.pop(0) if positional else None
+        if isinstance(value, _TEXTS):
+            field = max(field, len(value))
+        elif _is_int(value):
+            field = max(field, value.bit_length() // 3 + 2)
+        size += field
+    _check_items("%-formatting", size, "个字符", "characters")
+
+
+_FORMAT_NUMBERS = re.compile(r"\d+")
+
+
+def _format(value: Any, conversion: str, spec: str) -> str:
+    """One `{...}` of an f-string: its width and precision are checked before the text is padded."""
+    if conversion == "r":
+        value = repr(value)
+    elif conversion == "s":
+        value = str(value)
+    elif conversion == "a":
+        value = ascii(value)
+    if spec:
+        size = max(int(number) for number in _FORMAT_NUMBERS.findall(spec)) if _FORMAT_NUMBERS.search(spec) else 0
+        if isinstance(value, str):
+            size = max(size, len(value))
+        _check_items("f-string {...:" + spec[:20] + "}", size, "个字符", "characters")
+    return format(value, spec)
+
+
+def _text_of(args: tuple, unbound: bool) -> tuple[Any, tuple]:
+    """A method reached as `s.ljust` gets its text bound; one reached as `str.ljust` gets it as first argument."""
+    if unbound:
+        return (args[0] if args else ""), args[1:]
+    return None, args
+
+
+def _arg(args: tuple, kwargs: dict, index: int, name: str, default: Any = None) -> Any:
+    if len(args) > index:
+        return args[index]
+    return kwargs.get(name, default)
+
+
+def _estimate_text_method(name: str, text: Any, args: tuple, kwargs: dict) -> int:
+    length = len(text) if isinstance(text, _TEXTS) else 0
+    if name in ("ljust", "rjust", "center", "zfill"):
+        width = _arg(args, kwargs, 0, "width", 0)
+        return max(length, width if _is_int(width) else 0)
+    if name == "expandtabs":
+        tabsize = _arg(args, kwargs, 0, "tabsize", 8)
+        tabs = text.count("\t" if isinstance(text, str) else b"\t") if isinstance(text, _TEXTS) else 0
+        return length + tabs * (max(tabsize, 0) if _is_int(tabsize) else 0)
+    if name == "replace":
+        old, new = _arg(args, kwargs, 0, "old", ""), _arg(args, kwargs, 1, "new", "")
+        count = _arg(args, kwargs, 2, "count", -1)
+        if not (isinstance(old, _TEXTS) and isinstance(new, _TEXTS) and isinstance(text, _TEXTS)):
+            return length
+        if len(new) <= len(old):
+            return length
+        try:
+            hits = text.count(old) if old else length + 1
+        except TypeError:
+            return length
+        if _is_int(count) and count >= 0:
+            hits = min(hits, count)
+        return length + hits * (len(new) - len(old))
+    if name == "translate":
+        table = _arg(args, kwargs, 0, "table")
+        values = table.values() if isinstance(table, dict) else table if isinstance(table, (list, tuple)) else ()
+        longest = max((len(v) for v in values if isinstance(v, _TEXTS)), default=1)
+        return length * max(longest, 1)
+    return length
+
+
+class _CheckedMethod:
+    """A text method whose result size is checked before it runs (`'a'.ljust(3 * 10**9)`); callable and nothing
+    else, like a helper."""
+
+    __slots__ = ("_method", "_name", "_owner", "_unbound")
+
+    def __init__(self, method: Callable, name: str, owner: str, unbound: bool):
+        object.__setattr__(self, "_method", method)
+        object.__setattr__(self, "_name", name)
+        object.__setattr__(self, "_owner", owner)
+        object.__setattr__(self, "_unbound", unbound)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        operation = f"{self._owner}.{self._name}"
+        text, rest = _text_of(args, self._unbound)
+        if not self._unbound:
+            text = getattr(self._method, "__self__", None)
+        if self._name == "join":
+            items = list(rest[0]) if rest else list(kwargs.get("iterable", ()))
+            sep = len(text) if isinstance(text, _TEXTS) else 0
+            size = sum(len(item) for item in items if isinstance(item, _TEXTS)) + sep * max(len(items) - 1, 0)
+            _check_items(operation, size, "个字符", "characters")
+            return self._method(*(args[:1] if self._unbound else ()), items)
+        if self._name == "to_bytes":
+            length = _arg(rest, kwargs, 0, "length", 1)
+            _check_items(operation, length if _is_int(length) else 0, "字节", "bytes")
+            return self._method(*args, **kwargs)
+        _check_items(operation, _estimate_text_method(self._name, text, rest, kwargs), "个字符", "characters")
+        return self._method(*args, **kwargs)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("read-only")
+
+    def __repr__(self) -> str:
+        return f"<method {self._owner}.{self._name}>"
+
+
+_TEXT_BUILDERS = frozenset({"ljust", "rjust", "center", "zfill", "expandtabs", "replace", "join", "translate"})
+
+
+def _guarded_getattr(obj: Any, name: str, *default: Any) -> Any:
+    if not isinstance(name, str):
+        raise TypeError("attribute name must be a string")
+    if name.startswith("_"):
+        raise ScriptError(_msg_underscore(name), "forbidden")
+    if name in INSPECT_ATTRIBUTES or name in _HIERARCHY_ATTRIBUTES:
+        raise ScriptError(_msg_internal(name), "forbidden")
+    if name in ("format", "format_map") and (
+        isinstance(obj, str) or (isinstance(obj, type) and issubclass(obj, str))
+    ):
+        # The format mini-language reads attributes ("{0.__class__}") without passing through this guard.
+        raise ScriptError("脚本不允许使用 str.format (str.format is not allowed in BPMN scripts: it reads "
+                          "attributes past the sandbox; use an f-string instead)", "forbidden")
+    value = getattr(obj, name, *default)
+    if name in _TEXT_BUILDERS and isinstance(obj, _TEXTS):
+        return _CheckedMethod(value, name, type(obj).__name__, unbound=False)
+    if name in _TEXT_BUILDERS and obj in _TEXTS:
+        return _CheckedMethod(value, name, obj.__name__, unbound=True)
+    if name == "to_bytes" and (_is_int(obj) or obj is int or obj is bool):
+        return _CheckedMethod(value, name, "int", unbound=isinstance(obj, type))
+    return value
+
+
+def _guarded_raise(exc: Any) -> Any:
+    """What a script raises (or names as the cause) must be an Exception, not any other BaseException."""
+    is_class = isinstance(exc, type) and issubclass(exc, BaseException)
+    if (is_class and not issubclass(exc, Exception)) or (isinstance(exc, BaseException)
+                                                          and not isinstance(exc, Exception)):
+        raise ScriptError(_msg_base_exception(exc.__name__ if is_class else type(exc).__name__), "forbidden")
+    return exc
+
+
+def _guarded_write(obj: Any) -> Any:
+    if type(obj) in (dict, list, set):
+        return obj
+    kind = type(obj).__name__
+    raise ScriptError(f"脚本只能修改 dict、list、set 的内容，不能修改 {kind} 对象 (BPMN scripts may only change "
+                      f"dicts, lists and sets, not {kind} objects)", "forbidden")
+
+
+def _getitem(obj: Any, key: Any) -> Any:
+    return obj[key]
+
+
+def _getiter(obj: Any) -> Any:
+    return obj
+
+
+def _apply(func: Callable, *args: Any, **kwargs: Any) -> Any:
+    return func(*args, **kwargs)
+
+
+_INPLACE: dict[str, Callable[[Any, Any], Any]] = {
+    "+=": lambda a, b: _add(a, b, operator.iadd),
+    "-=": operator.isub,
+    "*=": lambda a, b: _mul(a, b, operator.imul),
+    "/=": operator.itruediv,
+    "//=": lambda a, b: _floordiv(a, b, operator.ifloordiv),
+    "%=": lambda a, b: _mod(a, b, operator.imod),
+    "**=": lambda a, b: _pow(a, b, operator.ipow),
+    "<<=": lambda a, b: _lshift(a, b, operator.ilshift),
+    ">>=": operator.irshift,
+    "&=": operator.iand,
+    "|=": operator.ior,
+    "^=": operator.ixor,
+    "@=": operator.imatmul,
+}
+
+
+def _inplacevar(op: str, target: Any, value: Any) -> Any:
+    return _INPLACE[op](target, value)
+
+
+def _sandbox_builtins() -> dict[str, Any]:
+    # Dropped from RestrictedPython's set: exceptions that are not errors (a script could end a worker thread
+    # with SystemExit), classes (refused anyway) and attribute setters with nothing to set.
+    dropped = {"__build_class__", "BaseException", "KeyboardInterrupt", "SystemExit", "GeneratorExit",
+               "setattr", "delattr"}
+    names = {k: v for k, v in safe_builtins.items() if k not in dropped}
+    names.update(
+        len=len, min=min, max=max, sum=_sum, sorted=sorted, any=any, all=all, str=str, int=int, float=float,
+        bool=bool, dict=dict, list=list, set=set, tuple=tuple, round=_round, abs=abs, enumerate=enumerate,
+        zip=zip, isinstance=isinstance, reversed=reversed, divmod=_divmod, map=map, filter=filter,
+        range=_range, pow=_builtin_pow, getattr=_guarded_getattr,
+    )
+    return names
+
+
+_BUILTINS: Mapping[str, Any] = _sandbox_builtins()
+BUILTIN_NAMES: frozenset[str] = frozenset(_BUILTINS)
+"""Every name a script can use without defining it, besides the helpers (for deploy-time name checks)."""
+
+_GUARDS: Mapping[str, Any] = {
+    "_getattr_": _guarded_getattr,
+    "_getitem_": _getitem,
+    "_getiter_": _getiter,
+    "_write_": _guarded_write,
+    "_apply_": _apply,
+    "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
+    "_unpack_sequence_": guarded_unpack_sequence,
+    "_inplacevar_": _inplacevar,
+    "_print_": PrintCollector,
+    "_mul_": _mul,
+    "_pow_": _pow,
+    "_lshift_": _lshift,
+    "_add_": _add,
+    "_mod_": _mod,
+    "_floordiv_": _floordiv,
+    "_raise_": _guarded_raise,
+    "_format_": _format,
+}
+# `_print` is the collector RestrictedPython creates in a script that prints; `_tick_` is the CPU budget.
+_RESERVED = frozenset(_GUARDS) | {"__builtins__", "_print", "_tick_"}
 
 
 class _Helper:
@@ -490,6 +837,14 @@ class _Helper:
 
 # ------------------------------------------------------------------------------------------------ running
 
+def _hold_int_str_limit() -> None:
+    """int <-> str conversion is quadratic in the number of digits; Python refuses more than a set number of
+    digits before converting. Hold that guard in place while scripts run, whatever the process set."""
+    current = sys.get_int_max_str_digits()
+    if current == 0 or current > INT_MAX_STR_DIGITS:
+        sys.set_int_max_str_digits(INT_MAX_STR_DIGITS)
+
+
 def _script_line(tb: TracebackType | None) -> int | None:
     line = None
     while tb is not None:
@@ -514,6 +869,11 @@ def _runtime_error(exc: Exception, known: list[str]) -> ScriptError:
                            f"field, helper or builtin has that name{hint_en})")
     if isinstance(exc, RecursionError):
         return ScriptError(f"脚本递归太深 (the script recursed too deeply: {exc})")
+    if isinstance(exc, ValueError) and "integer string conversion" in str(exc):
+        return ScriptError(
+            f"脚本要生成的数据过大，已被拒绝：整数与文本互相转换最多 {INT_MAX_STR_DIGITS:,} 位数字 (refused to convert "
+            f"an integer of more than {INT_MAX_STR_DIGITS:,} decimal digits to or from text; BPMN scripts are meant "
+            f"for small amounts of case data)", "too_large", limit="int/str conversion")
     return ScriptError(f"脚本运行出错：{exc.__class__.__name__}: {exc} (the script or expression failed: "
                        f"{exc.__class__.__name__}: {exc})")
 
@@ -568,8 +928,11 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
         return True
 
     def _run(self, compiled: _Compiled, namespace: dict[str, Any], run: Callable) -> Any:
+        _hold_int_str_limit()
+        budget = _Budget(self.cpu_seconds, watch_memory=compiled.budgeted)
         if compiled.budgeted:
-            namespace["_tick_"] = _cpu_budget(self.cpu_seconds)
+            namespace["_tick_"] = budget.tick
+        token = _current_budget.set(budget)
         try:
             return run(compiled.code, namespace)
         except ScriptError as err:
@@ -582,6 +945,16 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
             error.line = _script_line(exc.__traceback__)
             # Keep the script's frames in the traceback: SpiffWorkflow reads the failing line from them.
             raise error.with_traceback(exc.__traceback__) from exc
+        except (KeyboardInterrupt, SystemExit):
+            raise  # the process's own (Ctrl-C, a signal handler): a script cannot reach these classes
+        except BaseException as exc:
+            # Any other BaseException (GeneratorExit, BaseException itself, ...) would pass by every `except
+            # Exception` above us and end the request's or the worker's process: it becomes an ordinary error.
+            error = ScriptError(_msg_base_exception(type(exc).__name__), "forbidden")
+            error.line = _script_line(exc.__traceback__)
+            raise error.with_traceback(exc.__traceback__) from exc
+        finally:
+            _current_budget.reset(token)
 
     def _refuse_overwrites(self, context: Mapping[str, Any], external_context: Mapping[str, Any]) -> None:
         clashes = sorted((set(self.helpers) | set(external_context) | _RESERVED).intersection(context))
