@@ -35,6 +35,7 @@ import contextvars
 import copy
 import difflib
 import functools
+import itertools
 import operator
 import os
 import re
@@ -75,6 +76,9 @@ MAX_INT_WORK = 10_000_000
 # Decimal digits of an integer converted to or from text: Python's own guard (sys.set_int_max_str_digits), which
 # the sandbox holds at its default when the process has raised or removed it.
 INT_MAX_STR_DIGITS = 4300
+# The task data a script leaves behind, counted as JSON writes it out (shared references in full).
+MAX_DATA_ITEMS = 1_000_000
+MAX_DATA_CHARS = 32_000_000
 # A step at least this large (items, or word operations) is charged to the budget before it runs.
 _CHARGE_FROM = 1 << 16
 
@@ -453,10 +457,83 @@ _TEXTS = (str, bytes, bytearray)
 _SIZED = (str, bytes, bytearray, list, tuple, dict, set, frozenset, range)
 
 
+_CONTAINERS = (list, tuple, set, frozenset)
+_END = object()
+
+
+def _expanded(value: Any, limit: int, char_limit: int | None = None) -> tuple[int, int]:
+    """(items, characters) of `value` written out, as repr() and JSON write it: a list that holds the same
+    list a thousand times is written a thousand times. Stops counting once either passes its limit. Iterative,
+    so neither depth nor cycles (which never end) make it fail."""
+    items = chars = 0
+    char_limit = limit if char_limit is None else char_limit
+    stack = [iter((value,))]
+    while stack:
+        for item in stack[-1]:
+            items += 1
+            kind = type(item)
+            if kind in _LEAVES:
+                if items > limit:
+                    return items, chars
+                continue
+            inner = None
+            if isinstance(item, _TEXTS):
+                chars += len(item)
+            elif isinstance(item, dict):
+                inner = itertools.chain.from_iterable(item.items())
+            elif isinstance(item, _CONTAINERS):
+                inner = iter(item)
+            if items > limit or chars > char_limit:
+                return items, chars
+            if inner is not None:
+                stack.append(inner)
+                break  # into the container; this level goes on where it stopped
+        else:
+            stack.pop()
+    return items, chars
+
+
+_LEAVES = frozenset({int, float, bool, type(None)})
+
+
+def _check_task_data(context: Mapping[str, Any], injected: Mapping[str, Any]) -> None:
+    """What a script leaves in the task data is stored as JSON, which writes shared references out in full:
+    `rows = [row for i in range(1000)]` costs a thousand loop passes and could be gigabytes on saving."""
+    values = [v for k, v in context.items() if k not in injected and k not in _RESERVED and not callable(v)]
+    items, chars = _expanded(values, MAX_DATA_ITEMS, MAX_DATA_CHARS)
+    if items > MAX_DATA_ITEMS:
+        raise _refuse_size("task data", items, MAX_DATA_ITEMS, "项", "items")
+    if chars > MAX_DATA_CHARS:
+        raise _refuse_size("task data", chars, MAX_DATA_CHARS, "个字符", "characters")
+
+
+def _written_size(value: Any) -> int:
+    """At least how many characters `str(value)` makes: its texts, and a separator for every item."""
+    if isinstance(value, _TEXTS):
+        return len(value)
+    if not isinstance(value, (dict, *_CONTAINERS)):
+        return 0
+    items, chars = _expanded(value, MAX_ITEMS)
+    return chars + 2 * items
+
+
+def _check_written(operation: str, value: Any) -> None:
+    _check_items(operation, _written_size(value), "个字符", "characters")
+
+
 def _refuse_repeat(seq: Any, count: Any) -> None:
     if isinstance(seq, _SEQUENCES) and isinstance(count, int):
-        units = ("个字符", "characters") if isinstance(seq, _TEXTS) else ("项", "items")
-        _check_items(f"{type(seq).__name__} * {count}", len(seq) * max(count, 0), *units)
+        operation = f"{type(seq).__name__} * {count}"
+        if isinstance(seq, _TEXTS):
+            _check_items(operation, len(seq) * max(count, 0), "个字符", "characters")
+            return
+        _check_items(operation, len(seq) * max(count, 0))
+        if count > 1 and seq:
+            # `[row] * 1000` is a thousand references; written out (str, JSON of the task data) it is a
+            # thousand copies of `row`: count what the copies hold.
+            items, chars = _expanded(seq, MAX_ITEMS // count + 1)
+            _check_items(operation, (items - 1) * count)
+            _check_items(operation, chars * count, "个字符", "characters")
 
 
 def _mul(a: Any, b: Any, op: Callable = operator.mul) -> Any:
@@ -563,7 +640,7 @@ def _range(*args: int) -> range:
 
 # printf-style: %[(key)][flags][width][.precision][length]type
 _PRINTF = re.compile(r"%(?:\((?P<key>[^)]*)\))?[-#0 +]*(?P<width>\*|\d+)?(?:\.(?P<precision>\*|\d*))?[hlL]?"
-                     r"(?P<type>.)", re.S)
+                     r"(?P<type>.)", re.DOTALL)
 
 
 def _check_printf(fmt: Any, args: Any) -> None:
@@ -586,10 +663,10 @@ def _check_printf(fmt: Any, args: Any) -> None:
             value = args.get(found.group("key"))
         else:
             value = positional.pop(0) if positional else None
-        if isinstance(value, _TEXTS):
-            field = max(field, len(value))
-        elif _is_int(value):
+        if _is_int(value):
             field = max(field, value.bit_length() // 3 + 2)
+        else:
+            field = max(field, _written_size(value))
         size += field
     _check_items("%-formatting", size, "个字符", "characters")
 
@@ -599,6 +676,8 @@ _FORMAT_NUMBERS = re.compile(r"\d+")
 
 def _format(value: Any, conversion: str, spec: str) -> str:
     """One `{...}` of an f-string: its width and precision are checked before the text is padded."""
+    operation = "f-string {...:" + spec[:20] + "}" if spec else "f-string {...}"
+    _check_written(operation, value)
     if conversion == "r":
         value = repr(value)
     elif conversion == "s":
@@ -609,7 +688,7 @@ def _format(value: Any, conversion: str, spec: str) -> str:
         size = max(int(number) for number in _FORMAT_NUMBERS.findall(spec)) if _FORMAT_NUMBERS.search(spec) else 0
         if isinstance(value, str):
             size = max(size, len(value))
-        _check_items("f-string {...:" + spec[:20] + "}", size, "个字符", "characters")
+        _check_items(operation, size, "个字符", "characters")
     return format(value, spec)
 
 
@@ -680,6 +759,12 @@ class _CheckedMethod:
             size = sum(len(item) for item in items if isinstance(item, _TEXTS)) + sep * max(len(items) - 1, 0)
             _check_items(operation, size, "个字符", "characters")
             return self._method(*(args[:1] if self._unbound else ()), items)
+        if self._name == "extend":
+            # `rows.extend(rows)` doubles the list in one step.
+            added = rest[0] if rest else ()
+            size = (len(text) if isinstance(text, list) else 0) + (len(added) if isinstance(added, _SIZED) else 0)
+            _check_items(operation, size)
+            return self._method(*args, **kwargs)
         if self._name == "to_bytes":
             length = _arg(rest, kwargs, 0, "length", 1)
             _check_items(operation, length if _is_int(length) else 0, "字节", "bytes")
@@ -704,6 +789,8 @@ def _guarded_getattr(obj: Any, name: str, *default: Any) -> Any:
         raise ScriptError(_msg_underscore(name), "forbidden")
     if name in INSPECT_ATTRIBUTES or name in _HIERARCHY_ATTRIBUTES:
         raise ScriptError(_msg_internal(name), "forbidden")
+    if isinstance(obj, _BuiltinType):
+        obj = obj.real
     if name in ("format", "format_map") and (
         isinstance(obj, str) or (isinstance(obj, type) and issubclass(obj, str))
     ):
@@ -713,8 +800,10 @@ def _guarded_getattr(obj: Any, name: str, *default: Any) -> Any:
     value = getattr(obj, name, *default)
     if name in _TEXT_BUILDERS and isinstance(obj, _TEXTS):
         return _CheckedMethod(value, name, type(obj).__name__, unbound=False)
-    if name in _TEXT_BUILDERS and obj in _TEXTS:
+    if name in _TEXT_BUILDERS and any(obj is kind for kind in _TEXTS):
         return _CheckedMethod(value, name, obj.__name__, unbound=True)
+    if name == "extend" and (isinstance(obj, list) or obj is list):
+        return _CheckedMethod(value, name, "list", unbound=obj is list)
     if name == "to_bytes" and (_is_int(obj) or obj is int or obj is bool):
         return _CheckedMethod(value, name, "int", unbound=isinstance(obj, type))
     return value
@@ -770,6 +859,41 @@ def _inplacevar(op: str, target: Any, value: Any) -> Any:
     return _INPLACE[op](target, value)
 
 
+class _BuiltinType(type):
+    """A builtin type as scripts see it: calling it checks the size of what it would write first; isinstance,
+    issubclass, repr and attribute access answer as for the real type."""
+
+    def __instancecheck__(cls, obj: Any) -> bool:
+        return isinstance(obj, cls.real)
+
+    def __subclasscheck__(cls, sub: type) -> bool:
+        return issubclass(sub, cls.real)
+
+    def __repr__(cls) -> str:
+        return repr(cls.real)
+
+
+def _checked_str_new(cls: type, *args: Any, **kwargs: Any) -> str:
+    if args:
+        _check_written("str()", args[0])
+    return str(*args, **kwargs)
+
+
+_Str = _BuiltinType("str", (), {"real": str, "__new__": _checked_str_new, "__slots__": ()})
+
+
+def _repr(value: Any) -> str:
+    _check_written("repr()", value)
+    return repr(value)
+
+
+class _PrintCollector(PrintCollector):
+    def _call_print(self, *objects: Any, **kwargs: Any) -> None:
+        for value in objects:
+            _check_written("print()", value)
+        super()._call_print(*objects, **kwargs)
+
+
 def _sandbox_builtins() -> dict[str, Any]:
     # Dropped from RestrictedPython's set: exceptions that are not errors (a script could end a worker thread
     # with SystemExit), classes (refused anyway) and attribute setters with nothing to set.
@@ -777,10 +901,10 @@ def _sandbox_builtins() -> dict[str, Any]:
                "setattr", "delattr"}
     names = {k: v for k, v in safe_builtins.items() if k not in dropped}
     names.update(
-        len=len, min=min, max=max, sum=_sum, sorted=sorted, any=any, all=all, str=str, int=int, float=float,
+        len=len, min=min, max=max, sum=_sum, sorted=sorted, any=any, all=all, str=_Str, int=int, float=float,
         bool=bool, dict=dict, list=list, set=set, tuple=tuple, round=_round, abs=abs, enumerate=enumerate,
         zip=zip, isinstance=isinstance, reversed=reversed, divmod=_divmod, map=map, filter=filter,
-        range=_range, pow=_builtin_pow, getattr=_guarded_getattr,
+        range=_range, pow=_builtin_pow, getattr=_guarded_getattr, repr=_repr,
     )
     return names
 
@@ -798,7 +922,7 @@ _GUARDS: Mapping[str, Any] = {
     "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
     "_unpack_sequence_": guarded_unpack_sequence,
     "_inplacevar_": _inplacevar,
-    "_print_": PrintCollector,
+    "_print_": _PrintCollector,
     "_mul_": _mul,
     "_pow_": _pow,
     "_lshift_": _lshift,
@@ -903,7 +1027,10 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
         namespace.update(external_context or {})
         namespace.update(context)
         namespace.update(self._fixed)  # last: task data keys cannot replace a guard
-        return self._run(compiled, namespace, eval)
+        result = self._run(compiled, namespace, eval)
+        if isinstance(result, (dict, *_CONTAINERS)):  # DMN outputs and multi-instance inputs become task data
+            _check_task_data({"result": result}, {})
+        return result
 
     def execute(self, script: str, context: dict, external_context: dict | None = None) -> bool:
         compiled = _compile(script, "exec")
@@ -917,6 +1044,7 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
         context.update(injected)
         try:
             self._run(compiled, context, exec)
+            _check_task_data(context, injected)
         except BaseException:
             context.clear()
             context.update(before)
