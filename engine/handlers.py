@@ -106,7 +106,11 @@ class HandlerRegistry:
         arg = self._build_input(handler, params)
         try:
             return handler.fn(arg, ctx)
-        except Exception as exc:  # the handler's own failure becomes an incident with its message
+        except (KeyboardInterrupt, SystemExit):
+            raise  # the process is being stopped
+        except BaseException as exc:  # the handler's own failure becomes an incident with its message
+            # BaseException too: a GeneratorExit or a library's BaseException subclass would otherwise pass by
+            # every `except Exception` and end the worker's or the request's process.
             raise HandlerFailed(name, exc) from exc
 
     @staticmethod

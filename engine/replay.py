@@ -137,7 +137,9 @@ class Replayer:
                                                      else change[1])
                     try:
                         _advance(wf)
-                    except Exception:  # an incident then: the journal says so too
+                    except (KeyboardInterrupt, SystemExit):
+                        raise
+                    except BaseException:  # an incident then: the journal says so too
                         pass
                     prune_finished_history(wf)
                     if recorded:

@@ -714,7 +714,10 @@ class Runtime:
                 _advance(wf)
             except (Conflict, NotFound, Invalid):
                 raise
-            except Exception as exc:  # engine errors become incidents; the command's effect so far is kept
+            except (KeyboardInterrupt, SystemExit):
+                raise  # the process is being stopped: the transaction rolls back, the command is not done
+            except BaseException as exc:  # engine errors become incidents; the command's effect so far is kept
+                # Not only Exception: whatever a script or handler raised must not end the process that runs it.
                 error = exc
             if journal_first_after is not None:
                 first = journal_first_after.get("event")
@@ -848,7 +851,9 @@ class Runtime:
         the journal says why: never a guessed unit."""
         try:
             value = self.script_engine.evaluate(task, expression)
-        except Exception as exc:
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:
             cmd.warnings.append({"element_id": task.task_spec.bpmn_id, "expression": expression,
                                  "message": f"无法确定承办单位：{describe_error(exc)[0]}（unit expression failed）"})
             return None
@@ -1487,4 +1492,9 @@ def describe_error(error: BaseException) -> tuple[str, str]:
     text = str(error) or error.__class__.__name__
     if isinstance(error, WorkflowException):
         return text, "engine"
+    if not isinstance(error, Exception):
+        name = error.__class__.__name__
+        return (f"流程运行中出现 {name}（{text}），已记为故障，服务未中断；请修正流程中的脚本或处理程序后重试"
+                f"（the process raised {name}, which is not an ordinary error; it was recorded as an incident and "
+                f"the service went on: fix the script or handler, then retry）"), "engine"
     return f"{error.__class__.__name__}: {text}", "engine"

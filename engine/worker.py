@@ -68,7 +68,9 @@ class Worker:
                 result = self.run_once()
                 if result["cases_fired"] or result["failed"]:
                     log.info("worker %s: %s", self.name, result)
-            except Exception:  # keep polling; the next round retries
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException:  # keep polling; the next round retries
                 log.exception("worker %s: round failed", self.name)
             self._stop.wait(poll_seconds)
 
@@ -100,12 +102,14 @@ class Worker:
                     return "fired"
                 except Conflict:
                     return "skipped"  # nothing due any more: fired or cancelled by someone else
-                except Exception as exc:
+                except (KeyboardInterrupt, SystemExit):
+                    raise  # the worker is being stopped: the case's transaction rolls back
+                except BaseException as exc:  # not only Exception: one case must not stop the worker
                     log.exception("worker %s: case %s timer failed", self.name, case_id)
                     self._record_failure(s, case_id, now, exc)
                     return "failed"
 
-    def _record_failure(self, s, case_id: int, now: datetime, exc: Exception) -> None:
+    def _record_failure(self, s, case_id: int, now: datetime, exc: BaseException) -> None:
         due = s.scalars(select(Timer).where(Timer.case_id == case_id, Timer.status == "pending",
                                             Timer.due_at <= now)).all()
         for t in due:
