@@ -43,6 +43,9 @@ def create_app(container=None, test_config: dict | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
     app.extensions["lianxin"] = c
+    from .last_resort import keep_serving
+
+    app.wsgi_app = keep_serving(app.wsgi_app)  # a BaseException from a view must not end the process
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("spiff").setLevel(logging.WARNING)  # a line per task state change, in every request
 

@@ -187,3 +187,21 @@ def test_completing_a_task_whose_next_script_raises_base_exception_answers_and_t
     [incident] = case["incidents"]
     assert incident["element_id"] == "after_fill" and '"mro"' in incident["message"]
     assert handler.get("/api/tasks?scope=unit").status_code == 200  # the same app still answers
+
+
+def test_a_base_exception_that_still_reaches_the_web_app_is_a_json_500_and_the_next_request_is_served(
+        sqlite_container):
+    app = office_app(sqlite_container, deploy=False)
+
+    def broken_view():
+        raise Abort("视图中止")
+
+    app.add_url_rule("/api/test-broken", "test_broken", broken_view)
+    client = app.test_client()
+
+    answer = client.get("/api/test-broken")
+
+    assert answer.status_code == 500
+    error = answer.get_json()["error"]
+    assert error["code"] == "internal_error" and "try again later" in error["message"]
+    assert client.get("/api/openapi.json").status_code == 200
