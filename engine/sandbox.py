@@ -995,9 +995,9 @@ def _runtime_error(exc: Exception, known: list[str]) -> ScriptError:
         return ScriptError(f"脚本递归太深 (the script recursed too deeply: {exc})")
     if isinstance(exc, ValueError) and "integer string conversion" in str(exc):
         return ScriptError(
-            f"脚本要生成的数据过大，已被拒绝：整数与文本互相转换最多 {INT_MAX_STR_DIGITS:,} 位数字 (refused to convert "
-            f"an integer of more than {INT_MAX_STR_DIGITS:,} decimal digits to or from text; BPMN scripts are meant "
-            f"for small amounts of case data)", "too_large", limit="int/str conversion")
+            f"脚本要生成的数据过大，已被拒绝：整数与文本互相转换（int/str conversion）最多 {INT_MAX_STR_DIGITS:,} 位数字 "
+            f"(refused: int/str conversion of an integer of more than {INT_MAX_STR_DIGITS:,} decimal digits; BPMN "
+            f"scripts are meant for small amounts of case data)", "too_large", limit="int/str conversion")
     return ScriptError(f"脚本运行出错：{exc.__class__.__name__}: {exc} (the script or expression failed: "
                        f"{exc.__class__.__name__}: {exc})")
 
