@@ -9,19 +9,37 @@ condition could read `/etc/passwd`, the environment (database password, secret k
 How the text is made safe:
 
 * It is compiled by RestrictedPython (`compile_restricted_exec` / `compile_restricted_eval`) through
-  `_Policy`, which also refuses `import` and `class`, and rewrites the code so that loops, comprehensions and
-  functions call a CPU budget, and `*`, `**`, `<<` go through size checks. Compiled code is cached by text.
+  `_Policy`, which also refuses `import`, `class` and `.mro`, and rewrites the code so that loops,
+  comprehensions and functions call a CPU budget; `*`, `**`, `<<`, `+`, `%`, `//` and f-string fields go
+  through size checks, and `raise` through a check that lets only `Exception`s out. Compiled code is cached by
+  text.
 * It runs with RestrictedPython's guards: no name or attribute that starts with `_`, a small set of builtins,
   writes only into dicts, lists and sets. Helpers (`workdays`, `days`, `now`, ...) are handed over in wrappers
   with no attribute to read, so neither a script nor a getattr walk reaches the helper's module or closure.
+* Nothing a script does can stop the process running it: `BaseException`, `SystemExit`, `KeyboardInterrupt`
+  and `GeneratorExit` have no name in scripts, `.mro()` (which reaches them from `Warning`) is refused, `raise`
+  refuses anything that is not an `Exception`, and any other `BaseException` that still comes out of a run
+  becomes a `ScriptError`. KeyboardInterrupt and SystemExit out of a run are the process's own (Ctrl-C, a signal
+  handler) and pass.
 * CPU time: the budget compares `time.thread_time()` of the executing thread with its deadline, so it works in
   Flask and gunicorn request threads, where `signal.alarm` cannot. Why not a `sys.settrace` tracer: on Python
   3.11 `while True: pass` emits no line events at all, a tracer that raises is removed by CPython (so a script
   that catches the error then runs unbounded), and it would displace coverage and debuggers. The budget call
   keeps failing once the deadline has passed, so catching the error buys at most one more pass of each loop.
-* Memory is not limited. Single operations that explode from a few characters of text (`'x' * 10**9`,
-  `10**10**9`, `1 << 10**10`, `range(10**12)` handed to C code) are refused; anything else needs rlimits or a
-  separate process.
+* Sizes are checked before C code builds anything: a single step is estimated from its operands and refused
+  over a bound, with the operation and the bound in the message. Strings, bytes and lists: MAX_ITEMS characters
+  or items (`'x' * 10**9`, `'a'.ljust(3 * 10**9)`, `s.join(...)`, `replace`, `expandtabs`, `translate`,
+  `to_bytes`, `%`-formatting and f-string widths and precisions, `+` and `extend`, `sum` of lists). Integers:
+  MAX_INT_BITS bits from `*`, `**`, `<<`, `round`; MAX_INT_WORK machine-word operations for `pow` with a
+  modulus, `//`, `%` and `divmod` (`pow(3, 2**16000, 2**16000+1)` took 7 s of CPU in one call); int <-> str
+  conversions at most INT_MAX_STR_DIGITS digits (Python's own guard, held while scripts run). Shared references
+  count as they are written out: `[row] * 1000`, `str()`, `repr()`, `print()` and formatting of a structure
+  that holds the same list many times, and the task data a script leaves behind (stored as JSON) over
+  MAX_DATA_ITEMS items or MAX_DATA_CHARS characters. A large step that is allowed is charged to the budget
+  first, so straight-line code without loops cannot run past it either.
+* Memory as a whole is watched only in loops (growth of the process over MEMORY_BUDGET while one script runs);
+  what the checks above cannot see (comparing or hashing two huge structures that share references, for one)
+  needs rlimits or a separate process.
 
 Errors are `ScriptError`, with a `kind` and a message in Chinese and English saying what was refused and what
 to do. It derives from SpiffWorkflow's own exception class so SpiffWorkflow passes it on with its notes
