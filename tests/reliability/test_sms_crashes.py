@@ -31,7 +31,8 @@ pytestmark = [pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 MESSAGES = 25
-WORKERS = 2
+BATCH = 5  # messages in flight when the workers are killed
+WORKERS, THREADS = 2, 3
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -73,33 +74,35 @@ def wait_for_new_workers(server: Gunicorn, killed: list[int]) -> None:
     raise AssertionError("gunicorn did not bring its workers back")
 
 
-def test_web_workers_killed_while_an_sms_petition_is_handled_lose_and_repeat_nothing(office, tmp_path):
+def test_web_workers_killed_while_sms_petitions_are_handled_lose_and_repeat_nothing(office, tmp_path):
     rng = random.Random(15)
     env = office.env(LIANXIN_SMS_GATEWAY_URL=GATEWAY_URL)
     cut = 0
     retries: list[tuple[int, dict | None]] = []
-    with Gunicorn(env, workers=WORKERS, threads=1, log_path=tmp_path / "gunicorn.log") as server:
-        for i in range(MESSAGES):
-            msg = message(i)
-            answer: list = []
+    with Gunicorn(env, workers=WORKERS, threads=THREADS, log_path=tmp_path / "gunicorn.log") as server:
+        for first in range(0, MESSAGES, BATCH):
+            batch = [message(i) for i in range(first, first + BATCH)]
+            answers: list = []
 
-            def deliver(msg=msg, answer=answer):
+            def deliver(msg):
                 try:
-                    answer.append(post_signed(server.port, msg))
+                    answers.append(post_signed(server.port, msg))
                 except OSError as exc:
-                    answer.append(exc)
+                    answers.append(exc)
 
-            sender = threading.Thread(target=deliver)
-            sender.start()
+            senders = [threading.Thread(target=deliver, args=(msg,)) for msg in batch]
+            for sender in senders:
+                sender.start()
             time.sleep(rng.uniform(0.005, 0.080))
             victims = server.worker_pids()
             for pid in victims:
                 os.kill(pid, signal.SIGKILL)
-            sender.join(60)
-            cut += isinstance(answer[0], OSError)
+            for sender in senders:
+                sender.join(60)
+            cut += sum(isinstance(a, OSError) for a in answers)
             wait_for_new_workers(server, victims)
-            # The gateway saw no answer (or did not trust it): it sends the same message again.
-            retries.append(post_signed(server.port, msg))
+            # The gateway saw no answer (or did not trust it): it sends the same messages again.
+            retries.extend(post_signed(server.port, msg) for msg in batch)
     assert cut > 0, "no request was cut by the kills"
     assert [status for status, _ in retries] == [200] * MESSAGES, retries
     assert all(body["status"] == "registered" for _, body in retries), retries
