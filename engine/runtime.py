@@ -1260,13 +1260,15 @@ class Runtime:
         """Claim (认领) an open work item, or give it back (退回) to its unit. A change of hands is journaled on
         the case's chain (`work_item.claimed` / `work_item.unclaimed`, actor and time) without bumping the case
         version, like `hand_over`; claiming an item one already holds changes nothing and journals nothing."""
-        from .casefiles_store import append_case_events
+        from .casefiles_store import append_case_events, lock_case
 
         now = self.clock.now()
         with self.session_factory() as s, s.begin():
             item = s.get(WorkItem, work_item_id)
             if item is None:
                 raise NotFound(f"任务 {work_item_id} 不存在（no such task）")
+            lock_case(s, item.case_id)  # the case row before the work item's, as commands take them
+            s.refresh(item)
             before = item.assignee
             if unclaim:
                 cond = (WorkItem.assignee == user)
@@ -1293,7 +1295,7 @@ class Runtime:
         """Reassign (转办) or delegate (委托) an open work item to `to_user`; journaled on the case's chain
         without bumping its version (an open form elsewhere stays valid). Who may receive it is the caller's
         rule (same unit); this only makes the change atomic and recorded."""
-        from .casefiles_store import append_case_events
+        from .casefiles_store import append_case_events, lock_case
 
         if kind not in ("reassigned", "delegated"):
             raise Invalid(f"未知的移交方式 {kind}（reassigned or delegated）")
@@ -1302,6 +1304,8 @@ class Runtime:
             item = s.get(WorkItem, work_item_id)
             if item is None:
                 raise NotFound(f"任务 {work_item_id} 不存在（no such task）")
+            lock_case(s, item.case_id)  # the case row before the work item's, as commands take them
+            s.refresh(item)
             if item.state != "open":
                 raise Conflict(f"任务 {work_item_id} 已{_STATE_CN.get(item.state, item.state)}，不能移交"
                                f"（task is {item.state}）")
