@@ -84,7 +84,7 @@ def test_web_workers_killed_while_sms_petitions_are_handled_lose_and_repeat_noth
             batch = [message(i) for i in range(first, first + BATCH)]
             answers: list = []
 
-            def deliver(msg):
+            def deliver(msg, answers=answers):
                 try:
                     answers.append(post_signed(server.port, msg))
                 except OSError as exc:
