@@ -527,65 +527,81 @@ class Runtime:
     # ---- commands
 
     def start(self, process_key: str, data: dict | None, actor: str, *, case_no: str | None = None,
-              definition_id: int | None = None) -> CaseView:
+              definition_id: int | None = None, session: Session | None = None) -> CaseView:
+        """Start a case. With `session`, inside the caller's transaction (the caller commits or rolls back),
+        so that whatever else the caller writes with it (an idempotency marker, a receipt) stands or falls
+        with the new case."""
         data = dict(data or {})
         now = self.clock.now()
+        if session is not None:
+            return self._start_in(session, process_key, data, actor, now, case_no, definition_id)
         with self.session_factory() as s:
             with s.begin():
-                if definition_id is None:
-                    row = self._latest(s, process_key)
-                else:
-                    row = s.get(ProcessDefinition, definition_id)
-                if row is None or row.process_key != process_key:
-                    raise NotFound(f"流程 {process_key} 尚未部署（process {process_key} is not deployed; run lianxin deploy）")
-                spec, subprocess_specs = self.load_definition(s, row.id)
-                case = Case(case_no=case_no, definition_id=row.id, process_key=process_key, status="running",
-                            state="", state_format=STATE_FORMAT, created_at=now, updated_at=now, started_by=actor,
-                            summary_json=to_json(_summary(data)), last_seq=0, last_hash="")
-                s.add(case)
-                s.flush()
-                wf = BpmnWorkflow(spec, subprocess_specs, script_engine=self.script_engine)
-                cmd = _Command(case.id, actor, now)
+                return self._start_in(s, process_key, data, actor, now, case_no, definition_id)
 
-                def run(wf):
-                    start_task = wf.get_next_task(state=TaskState.READY)
-                    start_task.data.update(copy.deepcopy(data))
-                    return None
+    def _start_in(self, s: Session, process_key: str, data: dict, actor: str, now: datetime,
+                  case_no: str | None, definition_id: int | None) -> CaseView:
+        if definition_id is None:
+            row = self._latest(s, process_key)
+        else:
+            row = s.get(ProcessDefinition, definition_id)
+        if row is None or row.process_key != process_key:
+            raise NotFound(f"流程 {process_key} 尚未部署（process {process_key} is not deployed; run lianxin deploy）")
+        spec, subprocess_specs = self.load_definition(s, row.id)
+        case = Case(case_no=case_no, definition_id=row.id, process_key=process_key, status="running",
+                    state="", state_format=STATE_FORMAT, created_at=now, updated_at=now, started_by=actor,
+                    summary_json=to_json(_summary(data)), last_seq=0, last_hash="")
+        s.add(case)
+        s.flush()
+        wf = BpmnWorkflow(spec, subprocess_specs, script_engine=self.script_engine)
+        cmd = _Command(case.id, actor, now)
 
-                first = PendingEvent("case.started", actor, now, None,
-                                     {"process_key": process_key, "definition_id": row.id, "version": row.version,
-                                      "case_no": case_no, "data": data, "now": now.isoformat()})
-                return self._execute(s, case, wf, cmd, first, run, new_case=True)
+        def run(wf):
+            start_task = wf.get_next_task(state=TaskState.READY)
+            start_task.data.update(copy.deepcopy(data))
+            return None
+
+        first = PendingEvent("case.started", actor, now, None,
+                             {"process_key": process_key, "definition_id": row.id, "version": row.version,
+                              "case_no": case_no, "data": data, "now": now.isoformat()})
+        return self._execute(s, case, wf, cmd, first, run, new_case=True)
 
     def complete(self, work_item_id: int, data: dict | None, actor: str, *,
-                 expected_version: int | None = None) -> CaseView:
+                 expected_version: int | None = None, session: Session | None = None) -> CaseView:
+        """Submit a work item. With `session`, inside the caller's transaction (see `start`)."""
         data = dict(data or {})
         now = self.clock.now()
+        if session is not None:
+            return self._complete_in(session, work_item_id, data, actor, now, expected_version)
         with self.session_factory() as s:
             with s.begin():
-                found = s.execute(_ITEM_WITH_CASE, {"item_id": work_item_id}).first()  # one round trip for both
-                if found is None:
-                    raise NotFound(f"任务 {work_item_id} 不存在（no such task）")
-                item = found[0]
-                if item.state != "open":
-                    raise Conflict(f"任务 {work_item_id} 已{_STATE_CN.get(item.state, item.state)}，不能再次办理"
-                                   f"（task is {item.state}; reload the task list）",
-                                   {"state": item.state})
-                case = self._lock_case(s, item.case_id, expected_version)
-                wf = self._load(s, case)
-                task = find_task(wf, item.task_id)
-                if task is None or task.state != TaskState.READY:
-                    raise Conflict(f"任务 {work_item_id} 已不在待办状态（task is no longer ready; reload the case）")
-                cmd = _Command(case.id, actor, now)
+                return self._complete_in(s, work_item_id, data, actor, now, expected_version)
 
-                def run(wf):
-                    task.set_data(**copy.deepcopy(data))
-                    task.run()
+    def _complete_in(self, s: Session, work_item_id: int, data: dict, actor: str, now: datetime,
+                     expected_version: int | None) -> CaseView:
+        found = s.execute(_ITEM_WITH_CASE, {"item_id": work_item_id}).first()  # one round trip for both
+        if found is None:
+            raise NotFound(f"任务 {work_item_id} 不存在（no such task）")
+        item = found[0]
+        if item.state != "open":
+            raise Conflict(f"任务 {work_item_id} 已{_STATE_CN.get(item.state, item.state)}，不能再次办理"
+                           f"（task is {item.state}; reload the task list）",
+                           {"state": item.state})
+        case = self._lock_case(s, item.case_id, expected_version)
+        wf = self._load(s, case)
+        task = find_task(wf, item.task_id)
+        if task is None or task.state != TaskState.READY:
+            raise Conflict(f"任务 {work_item_id} 已不在待办状态（task is no longer ready; reload the case）")
+        cmd = _Command(case.id, actor, now)
 
-                first = PendingEvent("task.submitted", actor, now, item.element_id,
-                                     {"work_item_id": item.id, "task_id": item.task_id, "data": data,
-                                      "now": now.isoformat()})
-                return self._execute(s, case, wf, cmd, first, run)
+        def run(wf):
+            task.set_data(**copy.deepcopy(data))
+            task.run()
+
+        first = PendingEvent("task.submitted", actor, now, item.element_id,
+                             {"work_item_id": item.id, "task_id": item.task_id, "data": data,
+                              "now": now.isoformat()})
+        return self._execute(s, case, wf, cmd, first, run)
 
     def fire_timers(self, case_id: int, actor: str = "timer", *, now: datetime | None = None,
                     session: Session | None = None) -> CaseView | None:
@@ -1249,13 +1265,15 @@ class Runtime:
         """Claim (认领) an open work item, or give it back (退回) to its unit. A change of hands is journaled on
         the case's chain (`work_item.claimed` / `work_item.unclaimed`, actor and time) without bumping the case
         version, like `hand_over`; claiming an item one already holds changes nothing and journals nothing."""
-        from .casefiles_store import append_case_events
+        from .casefiles_store import append_case_events, lock_case
 
         now = self.clock.now()
         with self.session_factory() as s, s.begin():
             item = s.get(WorkItem, work_item_id)
             if item is None:
                 raise NotFound(f"任务 {work_item_id} 不存在（no such task）")
+            lock_case(s, item.case_id)  # the case row before the work item's, as commands take them
+            s.refresh(item)
             before = item.assignee
             if unclaim:
                 cond = (WorkItem.assignee == user)
@@ -1282,7 +1300,7 @@ class Runtime:
         """Reassign (转办) or delegate (委托) an open work item to `to_user`; journaled on the case's chain
         without bumping its version (an open form elsewhere stays valid). Who may receive it is the caller's
         rule (same unit); this only makes the change atomic and recorded."""
-        from .casefiles_store import append_case_events
+        from .casefiles_store import append_case_events, lock_case
 
         if kind not in ("reassigned", "delegated"):
             raise Invalid(f"未知的移交方式 {kind}（reassigned or delegated）")
@@ -1291,6 +1309,8 @@ class Runtime:
             item = s.get(WorkItem, work_item_id)
             if item is None:
                 raise NotFound(f"任务 {work_item_id} 不存在（no such task）")
+            lock_case(s, item.case_id)  # the case row before the work item's, as commands take them
+            s.refresh(item)
             if item.state != "open":
                 raise Conflict(f"任务 {work_item_id} 已{_STATE_CN.get(item.state, item.state)}，不能移交"
                                f"（task is {item.state}）")

@@ -30,9 +30,16 @@ class Principal:
     roles: list[tuple[str, str, bool]]  # (role, unit, include_subunits)
     units: set[str] = field(default_factory=set)  # units served, subunits expanded where allowed
     via_token: bool = False
+    # (role, unit) pairs, subunits expanded where the role is held with include_subunits: a role counts only in
+    # the units it is held for (unit_handler in A and registrar in B is no unit_handler in B)
+    role_units: set[tuple[str, str]] = field(default_factory=set)
 
     def has_role(self, *names: str) -> bool:
         return any(r in names for r, _, _ in self.roles)
+
+    def holds(self, role: str, unit: str | None) -> bool:
+        """Whether the user holds `role` in `unit` (directly, or in a parent unit with include_subunits)."""
+        return (role, unit) in self.role_units
 
     @property
     def role_names(self) -> set[str]:
@@ -41,17 +48,18 @@ class Principal:
 
 def load_principal(s, user: User, via_token: bool = False) -> Principal:
     """The user's roles and the units they serve, in one query: the memberships, and the subunits (at any depth)
-    of those held with include_subunits, walked by a recursive query in the database."""
+    of those held with include_subunits, walked by a recursive query in the database, each with its role."""
     mine = select(Membership.role, Membership.unit_code, Membership.include_subunits).where(
         Membership.user_id == user.id)
-    served = (select(Membership.unit_code.label("code")).where(Membership.user_id == user.id,
-                                                                Membership.include_subunits.is_(True))
+    served = (select(Membership.role.label("role"), Membership.unit_code.label("code"))
+              .where(Membership.user_id == user.id, Membership.include_subunits.is_(True))
               .cte("served", recursive=True))
-    served = served.union(select(Unit.code).join(served, Unit.parent_code == served.c.code))
-    rows = s.execute(union_all(select(mine.subquery()), select(null(), served.c.code, null()))).all()
-    roles = [(role, unit, bool(subunits)) for role, unit, subunits in rows if role is not None]
+    served = served.union(select(served.c.role, Unit.code).join(served, Unit.parent_code == served.c.code))
+    rows = s.execute(union_all(select(mine.subquery()), select(served.c.role, served.c.code, null()))).all()
+    roles = [(role, unit, bool(subunits)) for role, unit, subunits in rows if subunits is not None]
     units = {unit for _, unit, _ in rows}
-    return Principal(user.id, user.username, user.display_name, roles, units, via_token)
+    role_units = {(role, unit) for role, unit, _ in rows}
+    return Principal(user.id, user.username, user.display_name, roles, units, via_token, role_units)
 
 
 class SessionUser(UserMixin):

@@ -14,7 +14,9 @@
     3. any other text of 8–500 characters containing Chinese: a new petition_case on channel 短信, the text as
        request and facts; the receipt with case number and query code is queued as an SMS to the sender.
     4. anything else (empty, too short, too long): an answer explaining what to send.
-  Every answer is an `outbox` row (channel sms) written in one transaction with the idempotency marker.
+  The idempotency marker, the case started (or the rating recorded) and the answer in the `outbox` (channel sms)
+  are one transaction: a crash at any moment leaves all three or none, and the gateway's retry of a message
+  whose handling was cut off handles it afresh instead of answering `duplicate` with nothing done.
 
 - `GET /api/public/cases/{case_no}?code=QUERY_CODE` (JSON) and `/query` (HTML form): public progress only —
   dates of registration, transfer/assignment, signing, acceptance, reply, sign-off, review, the responsible
@@ -115,55 +117,68 @@ def sms_inbound():
     now = c.clock.now()
     with c.session_factory() as s:
         seen = s.get(Setting, marker)
-        if seen is not None:
+        if seen is not None and json.loads(seen.value).get("status") != RECEIVED:
             return ok(dict(json.loads(seen.value), duplicate=True))
     try:
-        with c.session_factory() as s, s.begin():
-            s.add(Setting(key=marker, value=to_json({"status": "received"})))
-    except IntegrityError:  # the same message, in another process at the same moment
-        return ok({"status": "received", "duplicate": True})
-    try:
-        outcome, reply = _handle(c, phone, text.strip(), now)
-    except Exception:
-        with c.session_factory() as s, s.begin():  # let the gateway's retry try again
-            row = s.get(Setting, marker)
-            if row is not None:
-                s.delete(row)
-        raise
+        outcome, duplicate = _handle_once(c, marker, gateway_id, phone, text.strip(), now)
+    except IntegrityError:  # the same message, handled by another process at the same moment and committed
+        with c.session_factory() as s:
+            outcome, duplicate = json.loads(s.get(Setting, marker).value), True
+    if not duplicate:
+        log.info("SMS inbound %s from %s: %s", gateway_id, mask_phone(phone), outcome["status"])
+    return ok(dict(outcome, duplicate=duplicate))
+
+
+RECEIVED = "received"  # a marker's value before its message was handled; written only by older versions
+
+
+def _handle_once(c, marker: str, gateway_id: str, phone: str, text: str, now: datetime) -> tuple[dict, bool]:
+    """The marker, the case started or rated, and the answer in the outbox: one transaction. A crash at any
+    moment leaves all of them or none, so the gateway's retry either finds the finished marker (a duplicate) or
+    handles the message afresh. A marker left `received` by an older version (which wrote the marker, the case
+    and the answer in three transactions) is taken over and finished here.
+    Returns the outcome and whether it was a duplicate."""
     with c.session_factory() as s, s.begin():
-        s.get(Setting, marker).value = to_json(outcome)
-        template, data = reply
+        marked = s.get(Setting, marker, with_for_update=True)
+        if marked is not None and json.loads(marked.value).get("status") != RECEIVED:
+            return json.loads(marked.value), True  # finished while we waited for its lock
+        if marked is None:
+            marked = Setting(key=marker, value=to_json({"status": RECEIVED}))
+            s.add(marked)
+            s.flush()  # a concurrent delivery of the same message waits here, then fails on the key
+        outcome, (template, data) = _handle(c, s, phone, text, now)
+        marked.value = to_json(outcome)
         s.add(Outbox(case_id=outcome.get("case_id"), idempotency_key=_key("sms_reply:", gateway_id),
                      channel="sms", recipient=phone, template=template, template_version=1,
                      payload=to_json(data),
                      status="pending", attempts=0, next_attempt_at=now, created_at=now))
-    log.info("SMS inbound %s from %s: %s", gateway_id, mask_phone(phone), outcome["status"])
-    return ok(dict(outcome, duplicate=False))
+    return outcome, False
 
 
 def _answer(text: str, case_no: str = "") -> tuple[str, dict]:
     return "sms_auto_reply", {"reply": text, "case_no": case_no}
 
 
-def _handle(c, phone: str, text: str, now: datetime) -> tuple[dict, tuple[str, dict]]:
+def _handle(c, s, phone: str, text: str, now: datetime) -> tuple[dict, tuple[str, dict]]:
     m = _RATING.match(text) if text else None
     if m and (m.group(1) or m.group(2)):
         digit, word, code = m.groups()
         if (digit and word and RATINGS[digit] != word) or not code:
             return {"status": "rating_help"}, _answer(RATING_HELP)
         rating = word or RATINGS[digit]
-        found = _case_waiting_for_rating(c, phone, code.upper())
+        found = _case_waiting_for_rating(c, s, phone, code.upper())
         if found is None:
             return {"status": "rating_not_found"}, _answer(NO_SUCH_RATING)
         case_id, item_id, case_no = found
-        c.runtime.complete(item_id, {"rating": rating, "rating_channel": "短信"}, f"sms:{mask_phone(phone)}")
+        c.runtime.complete(item_id, {"rating": rating, "rating_channel": "短信"}, f"sms:{mask_phone(phone)}",
+                           session=s)
         return ({"status": "rated", "case_id": case_id, "rating": rating},
                 _answer(RATED.format(rating=rating), case_no))
     if MIN_PETITION <= len(text) <= MAX_PETITION and _CJK.search(text):
         code, code_hash = query_code.issue(_code_key())
         data = {"channel": "短信", "title": text[:20], "request": text, "facts": text, "category": "",
                 "location": "", "petitioner": {"phone": phone}, query_code.START_FIELD: code_hash}
-        view = c.runtime.start(PROCESS, data, f"sms:{mask_phone(phone)}")
+        view = c.runtime.start(PROCESS, data, f"sms:{mask_phone(phone)}", session=s)
         registration = view.data.get("registration") or {}
         registered = now.astimezone(SHANGHAI).date()
         accept_day = c.runtime.compute_deadline("CAL", 15, now).due_date  # 15日内告知是否受理
@@ -175,18 +190,17 @@ def _handle(c, phone: str, text: str, now: datetime) -> tuple[dict, tuple[str, d
     return {"status": "help"}, _answer(HELP)
 
 
-def _case_waiting_for_rating(c, phone: str, code: str) -> tuple[int, int, str] | None:
+def _case_waiting_for_rating(c, s, phone: str, code: str) -> tuple[int, int, str] | None:
     """The case whose query code is `code`, registered with `phone`, with its rating task open."""
-    with c.session_factory() as s:
-        items = s.execute(select(WorkItem.id, WorkItem.case_id).where(
-            WorkItem.element_id == RATING_TASK, WorkItem.state == "open",
-            WorkItem.process_key == PROCESS)).all()
-        for item_id, case_id in items:
-            case = s.get(Case, case_id)
-            data = c.runtime.case_data(s, case)
-            same_phone = _phone((data.get("petitioner") or {}).get("phone")) == phone
-            if same_phone and query_code.case_matches(code, data, _code_key()):
-                return case_id, item_id, data.get("case_no") or ""
+    items = s.execute(select(WorkItem.id, WorkItem.case_id).where(
+        WorkItem.element_id == RATING_TASK, WorkItem.state == "open",
+        WorkItem.process_key == PROCESS)).all()
+    for item_id, case_id in items:
+        case = s.get(Case, case_id)
+        data = c.runtime.case_data(s, case)
+        same_phone = _phone((data.get("petitioner") or {}).get("phone")) == phone
+        if same_phone and query_code.case_matches(code, data, _code_key()):
+            return case_id, item_id, data.get("case_no") or ""
     return None
 
 

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 
 from engine.handling_store import RegistrationIndex
 from engine.store import Case, WorkItem
@@ -85,8 +85,7 @@ def build(p: Principal, f: TaskFilters, now: datetime):
     if f.scope == "mine":
         q = q.where(WorkItem.assignee == p.username)
     elif f.scope == "unit":
-        q = q.where(WorkItem.unit.in_(sorted(p.units)) if p.units else WorkItem.id < 0,
-                    or_(WorkItem.role.in_(sorted(p.role_names)), WorkItem.role.is_(None)))
+        q = q.where(visibility.work_item_role_filter(p))
     t = f.text
     if t.get("process"):
         q = q.where(WorkItem.process_key == t["process"])

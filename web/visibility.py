@@ -120,25 +120,38 @@ def visible_case(s, p: Principal, case_id: int) -> Case:
 
 # ---------------------------------------------------------------- work items
 
+def work_item_role_filter(p: Principal):
+    """SQL condition on `WorkItem`: items of a unit `p` serves with no role asked, or whose role `p` holds in the
+    item's unit (roles and units as pairs, never separately)."""
+    by_role: dict[str, set[str]] = {}
+    for role, unit in p.role_units:
+        by_role.setdefault(role, set()).add(unit)
+    return or_(and_(WorkItem.role.is_(None), _units_filter(p, WorkItem.unit)),
+               *[and_(WorkItem.role == role, WorkItem.unit.in_(sorted(units)))
+                 for role, units in sorted(by_role.items())])
+
+
 def work_item_filter(p: Principal):
     """SQL condition on `WorkItem` for the work items `p` may see."""
     mine = WorkItem.assignee == p.username
-    base = true() if sees_all(p) else or_(_units_filter(p, WorkItem.unit), mine)
+    base = true() if sees_all(p) else or_(work_item_role_filter(p), mine)
     track = _on_discipline_track(WorkItem.case_id)
     discipline_ok = true() if p.has_role(*READ_ONLY) else _discipline_unit_match(WorkItem.case_id, direct_units(p))
     return and_(base, or_(not_(track), discipline_ok))
 
 
 def may_act_on(p: Principal, item: WorkItem) -> bool:
-    """Claim, complete, hand over: the assignee, or someone of the item's unit holding its role; admins too.
-    The auditor only reads."""
+    """Claim, complete, hand over: the assignee, or someone holding the item's role in the item's unit (or in a
+    parent unit with include_subunits); admins too. The auditor only reads."""
     if p.has_role("admin"):
         return True
     if not (p.role_names - set(READ_ONLY)):
         return False
     if item.assignee == p.username:
         return True
-    return item.unit in p.units and (item.role is None or item.role in p.role_names)
+    if item.role is None:
+        return item.unit in p.units
+    return p.holds(item.role, item.unit)
 
 
 def work_item_for_action(s, p: Principal, item_id: int) -> WorkItem:
