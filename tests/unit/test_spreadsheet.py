@@ -3,7 +3,7 @@ annual sheets carry text from cases (the petition category)."""
 from __future__ import annotations
 
 import io
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from openpyxl import load_workbook
@@ -29,7 +29,7 @@ def test_kpi_workbook_writes_case_text_as_text():
     from services.stats_export import kpi_workbook
 
     report = {"period": {"label": "2026-03", "from": "2026-03-01", "to": "2026-03-31"}, "frozen": None,
-              "computed_at": datetime(2026, 3, 31, tzinfo=timezone.utc).isoformat(), "scope": "all",
+              "computed_at": datetime(2026, 3, 31, tzinfo=UTC).isoformat(), "scope": "all",
               "settings_digest": "abc", "kpis": [
                   {"label": "受理数", "numerator": 1, "denominator": None, "value": None, "unit": "件",
                    "definition": "-", "case_ids": [1]}]}
