@@ -72,6 +72,8 @@ from SpiffWorkflow.dmn.parser.BpmnDmnParser import SCHEMAS as DMN_SCHEMAS
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 
+from engine import bounded_json
+
 MAX_FILE_BYTES = 5 * 1024 * 1024
 MAX_FILE_LABEL = "5 MB"
 
@@ -1000,9 +1002,13 @@ def _check_form(bundle: _Bundle, source: SourceFile) -> bool:
         bundle.problems.append(_too_large(name, len(source.content)))
         return False
     try:
-        schema = json.loads(source.content.decode("utf-8-sig"))
+        schema = bounded_json.loads(source.content.decode("utf-8-sig"))
     except UnicodeDecodeError:
         bundle.add(name, None, "表单文件必须是 UTF-8 编码", "form files must be UTF-8")
+        return False
+    except bounded_json.JsonTooDeep as err:
+        bundle.add(name, None, f"表单嵌套超过 {err.max_depth} 层，请简化表单结构",
+                   f"the form nests deeper than {err.max_depth} levels: simplify it")
         return False
     except json.JSONDecodeError as err:
         bundle.problems.append(Problem(name, err.lineno, None, _msg("表单不是合法的 JSON", f"invalid JSON: {err.msg}")))
