@@ -76,3 +76,17 @@ def test_depth_is_counted_exactly_and_without_recursion():
     assert bounded_json.loads("[[1], {\"a\": [2]}]", max_depth=3) == [[1], {"a": [2]}]
     assert bounded_json.depth_exceeds([[1], {"a": [2]}], 2) is True
     assert bounded_json.depth_exceeds("text", 0) is False
+
+
+def test_a_calendar_file_nested_too_deep_is_a_422_naming_the_nesting(app, container):
+    """The calendar's content field (and a raw YAML body) is read as YAML, which reads JSON too."""
+    from engine.calendar.importer import MAX_YAML_DEPTH
+
+    client, headers = api_sign_in(app, "admin")
+    before = row_counts(container)
+    r = client.put("/api/calendar/2027", headers=headers, json={"content": DEEP, "format": "yaml"})
+    assert r.status_code == 422, r.data[:300]
+    assert f"嵌套超过 {MAX_YAML_DEPTH} 层" in json.dumps(r.get_json(), ensure_ascii=False)
+    r = client.put("/api/calendar/2027", headers=headers, data=DEEP, content_type="text/yaml")
+    assert r.status_code == 422, r.data[:300]
+    assert row_counts(container) == before
