@@ -44,7 +44,8 @@ COLLECT aggregations (ignored), more than one decision per DMN file (only the fi
 that Spiff does not reach from a start event (silently left out of the spec).
 
 Security: uploads are parsed by `safe_parse_xml` only (no DOCTYPE at all, no entities, no DTD, no network, 5 MB
-limit); SpiffWorkflow is handed the parsed tree and never opens a file itself.
+limit, and bounds on elements, nesting and attributes checked in one walk before anything else reads the tree);
+SpiffWorkflow is handed the parsed tree and never opens a file itself.
 """
 from __future__ import annotations
 
@@ -72,8 +73,20 @@ from SpiffWorkflow.dmn.parser.BpmnDmnParser import SCHEMAS as DMN_SCHEMAS
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 
+from engine import bounded_json
+
 MAX_FILE_BYTES = 5 * 1024 * 1024
 MAX_FILE_LABEL = "5 MB"
+# The shape of a document a modeller writes, with a wide margin (the processes shipped here have at most 1,837
+# elements, 5 attributes on one element and 8 levels). A file past any of these is refused right after parsing,
+# before the schema check and anything else walks it: an element with 200,000 attributes made every schema error
+# look the element's id up among all its attributes (quadratic), and kept a thread busy for over ten minutes.
+MAX_ATTRIBUTES_PER_ELEMENT = 64
+MAX_ATTRIBUTES = 20_000  # in the whole file: libxml2's schema check slows more than linearly with its errors
+MAX_ELEMENTS = 20_000
+MAX_XML_DEPTH = 64
+# Schema errors reported per file: the first ones say what is wrong; thousands more say nothing new.
+MAX_SCHEMA_PROBLEMS = 100
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
@@ -225,7 +238,46 @@ def safe_parse_xml(content: bytes, filename: str) -> etree._ElementTree:
     tree = root.getroottree()
     if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
         raise DefinitionError([_doctype_problem(filename)])
+    shape = _shape_problem(root, filename)
+    if shape is not None:
+        raise DefinitionError([shape])
     return tree
+
+
+def _shape_problem(root: etree._Element, filename: str) -> Problem | None:
+    """The first bound of MAX_ELEMENTS, MAX_XML_DEPTH, MAX_ATTRIBUTES_PER_ELEMENT or MAX_ATTRIBUTES that the
+    document passes, as a problem; None when it is within all four. One walk, each element and attribute counted
+    once."""
+    depth = elements = attributes = 0
+    for event, element in etree.iterwalk(root, events=("start", "end")):
+        if event == "end":
+            depth -= 1
+            continue
+        depth += 1
+        elements += 1
+        if elements > MAX_ELEMENTS:
+            return Problem(filename, element.sourceline, None, _msg(
+                f"文件中的元素超过 {MAX_ELEMENTS} 个，拒绝读取；请拆分流程或检查文件是否由建模器生成",
+                f"more than {MAX_ELEMENTS} elements: split the process or check how the file was made"))
+        if depth > MAX_XML_DEPTH:
+            return Problem(filename, element.sourceline, None, _msg(
+                f"元素嵌套超过 {MAX_XML_DEPTH} 层，拒绝读取；请检查文件是否由建模器生成",
+                f"elements nested deeper than {MAX_XML_DEPTH} levels: check how the file was made"))
+        if isinstance(element.tag, str):
+            count = len(element.attrib)
+            if count > MAX_ATTRIBUTES_PER_ELEMENT:
+                return Problem(filename, element.sourceline, None, _msg(
+                    f"元素 {etree.QName(element).localname} 有 {count} 个属性，超过上限 "
+                    f"{MAX_ATTRIBUTES_PER_ELEMENT}，拒绝读取；请删除多余的属性",
+                    f"an element with {count} attributes, over the limit of {MAX_ATTRIBUTES_PER_ELEMENT}: "
+                    f"remove the extra attributes"))
+            attributes += count
+            if attributes > MAX_ATTRIBUTES:
+                return Problem(filename, element.sourceline, None, _msg(
+                    f"文件中的属性超过 {MAX_ATTRIBUTES} 个，拒绝读取；请拆分流程或检查文件是否由建模器生成",
+                    f"more than {MAX_ATTRIBUTES} attributes in the file: split the process or check how the file "
+                    f"was made"))
+    return None
 
 
 def _refuse_before_parsing(content: bytes, filename: str) -> Problem | None:
@@ -538,13 +590,20 @@ def _xsd_valid(bundle: _Bundle, doc: _Doc, validator: BpmnValidator, standard: s
     with _xsd_lock:
         validator.preprocess(doc.tree)
         ok = validator.validator.validate(doc.tree)
-        errors = list(validator.validator.error_log)
-    for error in errors:
-        element = _element_at_line(doc, error.line)
-        message = re.sub(r"\{[^}]*\}", "", error.message)
-        bundle.problems.append(Problem(doc.source.name, error.line, _nearest_id(element) if element is not None
+        error_log = validator.validator.error_log
+        errors = [(e.line, e.message) for e in error_log[:MAX_SCHEMA_PROBLEMS]]
+        more = len(error_log) - len(errors)
+    at_line = _elements_by_line(doc) if errors else {}
+    for line, raw in errors:
+        element = at_line.get(line)
+        message = re.sub(r"\{[^}]*\}", "", raw)
+        bundle.problems.append(Problem(doc.source.name, line, _nearest_id(element) if element is not None
                                        else None, _msg(f"不符合 {standard} 规范，请在建模器中修正",
                                                        f"{standard} schema: {message.rstrip('.')}")))
+    if more > 0:
+        bundle.problems.append(Problem(doc.source.name, None, None, _msg(
+            f"另有 {more} 处不符合 {standard} 规范（只列出前 {MAX_SCHEMA_PROBLEMS} 处），请先修正上面的问题",
+            f"{more} more {standard} schema errors not listed: fix the ones above first")))
     return ok
 
 
@@ -553,11 +612,14 @@ def _dmn_validator(namespace: str) -> BpmnValidator:
     return BpmnValidator(DMN_SCHEMAS[namespace])
 
 
-def _element_at_line(doc: _Doc, line: int) -> etree._Element | None:
+def _elements_by_line(doc: _Doc) -> dict[int, etree._Element]:
+    """The first element that starts on each line, from one walk (a lookup per schema error used to walk the
+    whole tree each time)."""
+    out: dict[int, etree._Element] = {}
     for element in doc.tree.iter():
-        if isinstance(element.tag, str) and element.sourceline == line:
-            return element
-    return None
+        if isinstance(element.tag, str) and element.sourceline is not None:
+            out.setdefault(element.sourceline, element)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------------- BPMN checks
@@ -1000,9 +1062,13 @@ def _check_form(bundle: _Bundle, source: SourceFile) -> bool:
         bundle.problems.append(_too_large(name, len(source.content)))
         return False
     try:
-        schema = json.loads(source.content.decode("utf-8-sig"))
+        schema = bounded_json.loads(source.content.decode("utf-8-sig"))
     except UnicodeDecodeError:
         bundle.add(name, None, "表单文件必须是 UTF-8 编码", "form files must be UTF-8")
+        return False
+    except bounded_json.JsonTooDeep as err:
+        bundle.add(name, None, f"表单嵌套超过 {err.max_depth} 层，请简化表单结构",
+                   f"the form nests deeper than {err.max_depth} levels: simplify it")
         return False
     except json.JSONDecodeError as err:
         bundle.problems.append(Problem(name, err.lineno, None, _msg("表单不是合法的 JSON", f"invalid JSON: {err.msg}")))

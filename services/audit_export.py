@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment
 
 from . import masking
+from .spreadsheet import safe_row
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 
@@ -273,14 +274,15 @@ def to_csv(report: Report) -> bytes:
     with a byte-order mark so that spreadsheet programs open the Chinese text correctly."""
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(CSV_COLUMNS)
+    w.writerow(safe_row(CSV_COLUMNS))
     for e in report.entries:
         base = [e["seq"], beijing(e["at"]), e["actor"], e["type"], e["type_label"], e["element_id"] or "",
                 e["element_name"]]
         if not e["changes"]:
-            w.writerow(base + ["", "", ""])
+            w.writerow(safe_row(base + ["", "", ""]))
         for c in e["changes"]:
-            w.writerow(base + [c["field"], show(c["before"]) if c["before"] is not None else "", show(c["after"])])
+            w.writerow(safe_row(base + [c["field"], show(c["before"]) if c["before"] is not None else "",
+                                        show(c["after"])]))
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
 
 

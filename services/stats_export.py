@@ -10,6 +10,8 @@ from openpyxl.utils import get_column_letter
 
 from engine.clock import SHANGHAI
 
+from .spreadsheet import safe_row
+
 HEADER = PatternFill("solid", fgColor="DDE7F3")
 RANK_COLUMNS = (("registered", "立案办理数"), ("timely_acceptance", "及时受理率"),
                 ("on_time_completion_rate", "按期办结率"), ("on_time_reply_rate", "按期答复率"),
@@ -19,11 +21,11 @@ RANK_COLUMNS = (("registered", "立案办理数"), ("timely_acceptance", "及时
 def _sheet(wb: Workbook, title: str, header: list[str], rows: list[list], first: bool = False):
     ws = wb.active if first else wb.create_sheet()
     ws.title = title
-    ws.append(header)
+    ws.append(safe_row(header))
     for cell in ws[1]:
         cell.font, cell.fill = Font(bold=True), HEADER
     for row in rows:
-        ws.append(row)
+        ws.append(safe_row(row))
     for i, name in enumerate(header, 1):
         width = max([len(str(name))] + [len(str(r[i - 1])) for r in rows if i - 1 < len(r)] + [6])
         ws.column_dimensions[get_column_letter(i)].width = min(60, width * 1.6 + 2)
@@ -48,8 +50,8 @@ def kpi_workbook(report: dict, rankings: list[dict] | None = None, annual: dict 
              "、".join(str(i) for i in k["case_ids"][:200])] for k in report["kpis"]]
     ws = _sheet(wb, "统计指标", ["指标", "分子", "分母", "数值", "单位", "口径", "案件编号（系统号）"], rows, first=True)
     ws.append([])
-    ws.append([f"统计期 {period['label']}（{period['from']} 至 {period['to']}）", f"范围 {report['scope']}", note,
-               f"口径版本 {report['settings_digest']}"])
+    ws.append(safe_row([f"统计期 {period['label']}（{period['from']} 至 {period['to']}）", f"范围 {report['scope']}",
+                        note, f"口径版本 {report['settings_digest']}"]))
     for row in ws.iter_rows(min_row=2, max_col=6):
         row[5].alignment = Alignment(wrap_text=True, vertical="top")
     if rankings is not None:

@@ -318,6 +318,7 @@ def list_register(register: str):
 
     if register not in KIND_OF_REGISTER:
         raise ApiError(404, "not_found", f"没有登记簿 {register}（known: {', '.join(sorted(KIND_OF_REGISTER))}）")
+    check_register_filters(request.args)
     p = current_principal()
     c = container()
     with c.extras["read_sessions"]() as s:
@@ -333,6 +334,25 @@ def list_register(register: str):
                "rows": [{"case_id": r.case_id, "key": r.key, "unit": r.unit, "person": r.person,
                          "status": r.status, "data": json.loads(r.data or "{}"), "opened_at": r.opened_at,
                          "updated_at": r.updated_at, "closed_at": r.closed_at} for r in rows]})
+
+
+def check_register_filters(args) -> None:
+    """A status or unit no row can have is the caller's mistake (a 422 saying what is allowed), not an empty list."""
+    from services.orgchart import default_chart
+
+    status = args.get("status")
+    if status and status not in REGISTER_STATUSES:
+        raise ApiError(422, "invalid", f"status 只能是 {' 或 '.join(REGISTER_STATUSES)}（在办 / 已销号），请改正后重试"
+                                       f"（status must be one of {', '.join(REGISTER_STATUSES)}）",
+                       {"parameter": "status", "allowed": list(REGISTER_STATUSES)})
+    unit = args.get("unit")
+    if unit and not default_chart().has(unit):
+        raise ApiError(422, "invalid", f"单位“{unit}”不在组织机构中，请使用组织机构中的单位代码"
+                                       f"（unit {unit!r} is not in the organisation: use a unit code from it）",
+                       {"parameter": "unit"})
+
+
+REGISTER_STATUSES = ("open", "closed")
 
 
 # ---------------------------------------------------------------- tasks

@@ -40,6 +40,9 @@ def create_app(container=None, test_config: dict | None = None) -> Flask:
         JSON_AS_ASCII=False,
     )
     app.json.ensure_ascii = False
+    from .json_limits import install as bound_json_bodies
+
+    bound_json_bodies(app)  # before anything reads a body: every JSON body is parsed with a nesting bound
     if test_config:
         app.config.update(test_config)
     app.extensions["lianxin"] = c

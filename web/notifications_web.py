@@ -11,11 +11,11 @@
 """
 from __future__ import annotations
 
-import json
 import logging
 
 from flask import Blueprint, jsonify, request
 
+from engine import bounded_json
 from engine.channels import SIGNATURE_HEADER, signature_ok
 from engine.delivery import OutboxConflict, OutboxNotFound, mark_read, record_delivery_status, resend
 from engine.effects import CHANNELS
@@ -125,8 +125,8 @@ def signed_gateway_json(what: str):
         log.warning("SMS %s refused: bad or missing %s from %s", what, SIGNATURE_HEADER, request.remote_addr)
         raise ApiError(401, "bad_signature", f"签名错误（missing or wrong {SIGNATURE_HEADER}）")
     try:
-        return json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+        return bounded_json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):  # bounded_json.JsonTooDeep is a ValueError: "not JSON" too
         return None
 
 

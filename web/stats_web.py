@@ -21,7 +21,7 @@ from flask_babel import gettext as _
 from engine import stats_store
 from services.orgchart import default_chart
 from services.stats_facts import build_facts
-from services.stats_report import annual, cases_behind, level_of, rankings, report, subtree
+from services.stats_report import RANKED, annual, cases_behind, level_of, rankings, report, subtree
 from services.stats_settings import KpiSettings, SettingsError, parse_period, period_of, range_period
 
 from .api import ok
@@ -33,6 +33,8 @@ STATS_ROLES = ("bureau", "jointmeeting", "leader", "county_office", "admin", "au
 SEE_ALL_ROLES = ("admin", "auditor")  # as GET /api/registers; others: the units they serve
 FREEZE_ROLES = ("bureau", "admin")
 LEVELS = ("county", "city", "unit")
+LIVE = ("0", "1")
+WHICH = ("numerator", "denominator")
 
 
 def container():
@@ -96,6 +98,18 @@ def _root_of(chart, units: set[str]) -> str | None:
     return roots[0] if len(roots) == 1 and chart.has(roots[0]) else None
 
 
+def choice(args, name: str, allowed: tuple[str, ...], default: str | None = None) -> str | None:
+    """The query parameter `name`, which must be one of `allowed` when given: a 422 listing them otherwise (a
+    value the code does not know used to pass through, and `sort=x` ended in a KeyError and a 500)."""
+    value = args.get(name)
+    if value in (None, ""):
+        return default
+    if value not in allowed:
+        raise ApiError(422, "invalid", _("参数 %(name)s 只能是以下之一：%(allowed)s，请改正后重试。", name=name,
+                                         allowed=", ".join(allowed)), {"parameter": name, "allowed": list(allowed)})
+    return value
+
+
 def parse_request_period(c, settings: KpiSettings, args):
     try:
         if args.get("from") or args.get("to"):
@@ -140,17 +154,19 @@ def _principal_for_stats() -> Principal:
 def _report_from_args(c, p: Principal, args) -> dict:
     return compute_report(c, period=args.get("period"), unit=args.get("unit") or None,
                           date_from=args.get("from"), date_to=args.get("to"), visible=visible_units(p),
-                          live=args.get("live") == "1")
+                          live=choice(args, "live", LIVE) == "1")
 
 
 def _rankings_from_args(c, p: Principal, args) -> tuple[list[dict], str]:
     level = args.get("level") or "county"
     if level not in LEVELS:
         raise ApiError(422, "invalid", _("level 应为 county、city 或 unit。"))
+    sort = choice(args, "sort", RANKED)
+    live = choice(args, "live", LIVE)
     settings = kpi_settings(c)
     period = parse_request_period(c, settings, args)
     _units, scope = scope_units(args.get("unit") or None, visible_units(p))
-    published = args.get("live") != "1" and level == "county" and not args.get("sort") \
+    published = live != "1" and level == "county" and not sort \
         and scope != "mine" and not args.get("from")
     if published:  # a frozen month's ranking is the one that was published
         with c.extras["read_sessions"]() as s:
@@ -158,7 +174,7 @@ def _rankings_from_args(c, p: Principal, args) -> tuple[list[dict], str]:
         if snap is not None and snap["result"].get("rankings") is not None:
             return snap["result"]["rankings"], period.label
     rows = rankings(load_facts(c, settings), period, c.clock.now(), settings, default_chart(), level,
-                    visible_units(p), args.get("sort") or "on_time_completion_rate")
+                    visible_units(p), sort or "on_time_completion_rate")
     return rows, period.label
 
 
@@ -194,7 +210,7 @@ def api_stats_cases():
     c = container()
     result = _report_from_args(c, p, request.args)
     kpi = _find_kpi(result, request.args.get("kpi", ""))
-    which = "denominator" if request.args.get("which") == "denominator" else "numerator"
+    which = choice(request.args, "which", WHICH, "numerator")
     facts = load_facts(c, kpi_settings(c))
     return ok({"kpi": kpi, "which": which, "period": result["period"], "cases": cases_behind(facts, kpi, which)})
 
@@ -317,7 +333,7 @@ def drill():
     c = container()
     result = _report_from_args(c, p, request.args)
     kpi = _find_kpi(result, request.args.get("kpi", ""))
-    which = "denominator" if request.args.get("which") == "denominator" else "numerator"
+    which = choice(request.args, "which", WHICH, "numerator")
     cases = cases_behind(load_facts(c, kpi_settings(c)), kpi, which)
     for case in cases:
         case["received"] = datetime.fromisoformat(case["received_at"])
@@ -360,7 +376,7 @@ def _stats_op(summary: str, params: list | None = None, body: dict | None = None
     from .openapi import _op
 
     op = _op(summary, "stats", params=params, body=body, ok=ok)
-    op["responses"]["422"] = {"description": "invalid period, unit or level",
+    op["responses"]["422"] = {"description": "invalid period, dates, unit, level, sort, which or live",
                               "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
     return op
 
@@ -374,7 +390,7 @@ OPENAPI_PATHS = {
         _q("which", "numerator (default) or denominator", enum=["numerator", "denominator"])])},
     "/api/stats/rankings": {"get": _stats_op("Units ranked by a KPI", _SCOPE + [
         _q("level", "county (default), city or unit", enum=list(LEVELS)),
-        _q("sort", "the KPI to rank by (default on_time_completion_rate)")])},
+        _q("sort", "the KPI to rank by (default on_time_completion_rate)", enum=list(RANKED))])},
     "/api/stats/annual": {"get": _stats_op("The annual report data (Art. 41): fields, most complained-about units, "
                                            "transfers, assignments, supervisions, suggestions",
                                            [_q("year", "YYYY"), _q("unit", "a unit code")])},

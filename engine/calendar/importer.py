@@ -67,8 +67,28 @@ _YAML_KEYS = ("year", "region", "notice", "holidays", "workdays")
 _CSV_TYPES = ("year", "region", "notice", "url", "holiday", "workday")
 
 
+MAX_YAML_DEPTH = 64  # a year's arrangement nests three levels; the bound keeps PyYAML's recursion far away
+
+
+class _TooDeep(yaml.YAMLError):
+    pass
+
+
 class _Loader(yaml.SafeLoader):
-    """SafeLoader without implicit timestamps: dates stay text, so a bad one gets our message."""
+    """SafeLoader without implicit timestamps: dates stay text, so a bad one gets our message. Nesting is bounded:
+    the composer recurses once per level, and `[[[[...` 100,000 deep (YAML reads JSON too) ended in a
+    RecursionError and a 500."""
+
+    _depth = 0
+
+    def compose_node(self, parent, index):
+        self._depth += 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                raise _TooDeep(f"nested deeper than {MAX_YAML_DEPTH} levels")
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -177,6 +197,10 @@ def _from_yaml(text: str, problems: list[str]) -> Arrangement:
     arr = Arrangement()
     try:
         doc = yaml.load(text, Loader=_Loader)
+    except _TooDeep:
+        problems.append(f"文件嵌套超过 {MAX_YAML_DEPTH} 层，请按示例文件的结构填写 "
+                        f"(the file nests deeper than {MAX_YAML_DEPTH} levels: follow the example's layout)")
+        return arr
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f"第{mark.line + 1}行" if mark is not None else ""
