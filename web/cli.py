@@ -195,14 +195,17 @@ def audit_verify(cases) -> None:
 
     from .audit_web import case_numbers, find_cases
 
+    from services.case_numbers import keys_for
+
     c = _container()
+    keys = keys_for(c.settings.secret_key, c.settings.previous_secret_keys)
     with c.session_factory() as s:
         if not cases:
             ids = list(s.scalars(select(Case.id).order_by(Case.id)))
         else:
             ids, missing = [], []
             for given in cases:
-                hits = find_cases(s, given)
+                hits = find_cases(s, given, keys)
                 missing.extend([] if hits else [given])
                 ids.extend(i for i in hits if i not in ids)
             if missing:

@@ -37,7 +37,7 @@ import unicodedata
 from datetime import datetime
 
 from flask import Blueprint, render_template_string, request
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from engine.channels import SIGNATURE_HEADER
@@ -45,7 +45,7 @@ from engine.clock import SHANGHAI
 from engine.journal import to_json
 from engine.outbox_queries import mask_text
 from engine.store import Case, JournalEvent, Outbox, Setting, WorkItem
-from services import query_code
+from services import case_numbers, query_code
 from services.index_key import IndexKey
 
 from .api import container, ok
@@ -218,11 +218,14 @@ def public_progress(c, case_no: str, code: str, client: str) -> dict:
 
 
 def _find_case(c, case_no: str, code: str) -> dict | None:
-    m = re.fullmatch(r"XF\d{6}\d{8}\d{2}(\d{6})", case_no)
-    ids = [int(m.group(1)) + k * 1_000_000 for k in range(20)] if m else []
+    keys = case_numbers.keys_for(c.settings.secret_key, c.settings.previous_secret_keys)
     with c.session_factory() as s:
+        ids = case_numbers.candidate_ids(case_no, keys, s.scalar(select(func.max(Case.id))) or 0)
         case, data = None, None
-        for row in s.scalars(select(Case).where(Case.process_key == PROCESS, Case.id.in_(ids or [-1]))):
+        rows = s.scalars(select(Case).where(Case.process_key == PROCESS, Case.id.in_(ids))) if ids else []
+        for row in rows:
+            if not _registered_on(row, case_no[8:16]):
+                continue
             row_data = c.runtime.case_data(s, row)
             if row_data.get("case_no") == case_no:
                 case, data = row, row_data
@@ -230,6 +233,17 @@ def _find_case(c, case_no: str, code: str) -> dict | None:
         if not query_code.check(code, data, _code_key()) or case is None:
             return None
         return _progress(s, case, data)
+
+
+def _registered_on(case: Case, day: str) -> bool:
+    """Whether the case was made within a day of the date in its number (numbering runs when the case starts):
+    the one cheap test that leaves only the case itself among the ids a number may belong to."""
+    created = case.created_at.astimezone(SHANGHAI).date()
+    try:
+        numbered = datetime.strptime(day, "%Y%m%d").date()
+    except ValueError:
+        return False
+    return abs((created - numbered).days) <= 1
 
 
 def _day(at) -> str:
@@ -322,7 +336,8 @@ OPENAPI_PATHS = {
     "/api/sms/inbound": {"post": _doc(
         f"短信网关推送的上行短信，需 {SIGNATURE_HEADER} 签名：登记短信信访或记录评价（inbound SMS, HMAC-signed）",
         {"200": "handled (status: registered, rated, rating_not_found, rating_help, help; duplicate)",
-         "400": "malformed", "401": "bad signature", "404": "no SMS gateway configured"},
+         "400": "malformed", "401": "bad signature", "404": "no SMS gateway configured",
+         "429": "too many messages from this address: retry after Retry-After seconds"},
         requestBody={"required": True, "content": {"application/json": {"schema": {
             "type": "object", "required": ["from", "id"], "properties": {
                 "from": {"type": "string"}, "text": {"type": "string"}, "id": {"type": "string"},

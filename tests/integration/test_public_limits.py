@@ -89,3 +89,33 @@ def test_an_unknown_case_number_computes_the_same_keyed_digest_as_a_known_one(of
     assert known_calls == unknown_calls == list(calls) == [("query_code", WRONG)]
     assert known.status_code == unknown.status_code == malformed.status_code == 404
     assert known.get_json() == unknown.get_json() == malformed.get_json()
+
+
+def test_inbound_sms_is_limited_per_gateway_address(database_url, clock, tmp_path):
+    import json
+    from datetime import timedelta
+
+    from engine.channels import SIGNATURE_HEADER, sign
+    from features.conftest import Office
+    from features.steps_sms import GATEWAY_URL, SECRET
+    from tests.support.db import make_container
+
+    c = make_container(database_url, clock, tmp_path, sms_gateway_url=GATEWAY_URL, sms_inbound_per_minute=10)
+    try:
+        client = Office(c).app.test_client()
+
+        def post(gateway_id, environ=A, secret=SECRET):
+            raw = json.dumps({"from": "13900005678", "text": "在吗", "id": gateway_id}).encode()
+            return client.post("/api/sms/inbound", data=raw, content_type="application/json",
+                               headers={SIGNATURE_HEADER: sign(secret, raw)}, environ_base=environ)
+
+        statuses = [post(f"flood-{i}", secret="not-the-secret").status_code for i in range(10)]
+        assert statuses == [401] * 10  # every request counts, signed or not
+        refused = post("gw-1")
+        assert refused.status_code == 429 and int(refused.headers["Retry-After"]) <= 60
+        assert "分钟后再试" in refused.get_json()["error"]["message"]
+        assert post("gw-2", environ=B).get_json()["status"] == "help"  # another gateway address
+        c.clock.advance(timedelta(minutes=1))
+        assert post("gw-1").get_json()["status"] == "help"
+    finally:
+        c.engine.dispose()
