@@ -14,6 +14,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable
+from typing import ClassVar
 
 from limits.storage import Storage
 from sqlalchemy import Float, Integer, String, case, delete, select
@@ -46,7 +47,7 @@ def _stored_key(key: str) -> str:
 class DatabaseStorage(Storage):
     """`limits` storage on our database: `lianxin-db://` with the options `engine` and `clock`."""
 
-    STORAGE_SCHEME = [SCHEME]
+    STORAGE_SCHEME: ClassVar[list[str]] = [SCHEME]
 
     def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, *, engine: Engine,
                  clock: Callable[[], float] = time.time, **options) -> None:

@@ -13,8 +13,18 @@ from engine.runtime import Conflict, NotFound
 from engine.store import Case, WorkItem
 
 from . import visibility
-from .auth import (MIN_PASSWORD, ApiError, change_own_password, csrf_token, current_principal, end_session, login,
-                   login_required, require_login, roles_required)
+from .auth import (
+    MIN_PASSWORD,
+    ApiError,
+    change_own_password,
+    csrf_token,
+    current_principal,
+    end_session,
+    login,
+    login_required,
+    require_login,
+    roles_required,
+)
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 log = logging.getLogger("lianxin.api")

@@ -11,8 +11,7 @@ from flask_wtf.csrf import generate_csrf, validate_csrf
 from sqlalchemy import null, select, union_all
 from wtforms.validators import ValidationError
 
-from engine.accounts import (Membership, Unit, User, check_password, end_sessions, set_password,
-                             user_for_token)
+from engine.accounts import Membership, Unit, User, check_password, end_sessions, set_password, user_for_token
 
 log = logging.getLogger("lianxin.access")
 

@@ -192,10 +192,9 @@ def audit_verify(cases) -> None:
     from tqdm import tqdm
 
     from engine.store import Case
+    from services.case_numbers import keys_for
 
     from .audit_web import case_numbers, find_cases
-
-    from services.case_numbers import keys_for
 
     c = _container()
     keys = keys_for(c.settings.secret_key, c.settings.previous_secret_keys)

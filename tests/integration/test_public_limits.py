@@ -47,6 +47,8 @@ def test_spaces_case_and_full_width_variants_share_one_counter(office, case_no):
         assert query(client, variant, WRONG, A).status_code == 404
     for variant in [case_no, *variants]:  # 60 guesses went through before: now the sixth is refused
         assert query(client, variant, WRONG, A).status_code == 429
+    # ... by the case number's counter, not the address's: another number from A is still answered
+    assert query(client, "XF410121202603020100777", WRONG, A).status_code == 404
     assert query(client, full_width, KNOWN_CODE, B).status_code == 200  # a variant still finds the case
 
 

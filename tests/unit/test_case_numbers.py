@@ -2,6 +2,8 @@
 case id with a check digit; numbers of the old scheme (the id modulo a million) still lead to their cases."""
 from __future__ import annotations
 
+import itertools
+
 from services import case_numbers as numbering
 
 KEY = numbering.key_from_secret("test-secret")
@@ -18,7 +20,7 @@ def test_the_permutation_is_a_bijection_and_inverts():
 def test_consecutive_cases_get_unrelated_serials_and_another_key_others():
     serials = [numbering.serial(PREFIX, case_id, KEY) for case_id in range(1, 6)]
     assert len(set(serials)) == 5
-    gaps = {int(b[:5]) - int(a[:5]) for a, b in zip(serials, serials[1:])}
+    gaps = {int(b[:5]) - int(a[:5]) for a, b in itertools.pairwise(serials)}
     assert gaps != {1}  # not a counter
     other = numbering.key_from_secret("another deployment")
     assert [numbering.serial(PREFIX, i, other) for i in range(1, 6)] != serials
