@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -34,6 +34,9 @@ class User(Base):
     display_name: Mapped[str] = mapped_column(String(128))
     password_hash: Mapped[str] = mapped_column(String(256))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Part of every session cookie (and remember cookie) the user holds; raised by signing out and by a password
+    # change, so that every cookie issued before is refused on its next request.
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Membership(Base):
@@ -55,6 +58,7 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTC_DT)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
     uses: Mapped[int] = mapped_column(Integer, default=0)
+    expires_at: Mapped[datetime | None] = mapped_column(UTC_DT, nullable=True)  # NULL: made before 0011
 
 
 def hash_password(password: str) -> str:
@@ -64,24 +68,76 @@ def hash_password(password: str) -> str:
     return generate_password_hash(password, method=method) if method else generate_password_hash(password)
 
 
-def check_password(user: User, password: str) -> bool:
-    return bool(user.active) and check_password_hash(user.password_hash, password)
+_dummy_hashes: dict[str, str] = {}
+
+
+def dummy_password_hash() -> str:
+    """A hash of a random password made with the method new passwords get, once per process and method: checked
+    when no such user exists, so that an unknown username costs the same hash as a known one."""
+    method = os.environ.get("LIANXIN_PASSWORD_HASH_METHOD") or ""
+    if method not in _dummy_hashes:
+        _dummy_hashes[method] = hash_password(secrets.token_urlsafe(24))
+    return _dummy_hashes[method]
+
+
+def check_password(user: User | None, password: str) -> bool:
+    """Always runs one password hash: against the user's, or against a dummy when there is no user. An inactive
+    user's password is checked too (and then refused), so neither shows in the time taken."""
+    if user is None:
+        check_password_hash(dummy_password_hash(), password)
+        return False
+    matches = check_password_hash(user.password_hash, password)
+    return bool(user.active) and matches
+
+
+def set_password(user: User, password: str) -> None:
+    """A new password ends every session the user holds (their cookies carry the old session version)."""
+    user.password_hash = hash_password(password)
+    end_sessions(user)
+
+
+def end_sessions(user: User) -> None:
+    user.session_version = (user.session_version or 0) + 1
+
+
+DEFAULT_TOKEN_DAYS = 90
 
 
 def _token_digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def create_token(s: Session, user: User, label: str, now: datetime) -> str:
-    """Returns the token once; only its hash is stored."""
+def create_token(s: Session, user: User, label: str, now: datetime, days: int = DEFAULT_TOKEN_DAYS) -> str:
+    """Returns the token once; only its hash is stored. It stops working `days` after `now`."""
     token = "lx_" + secrets.token_urlsafe(32)
-    s.add(ApiToken(user_id=user.id, token_hash=_token_digest(token), label=label, created_at=now))
+    s.add(ApiToken(user_id=user.id, token_hash=_token_digest(token), label=label, created_at=now,
+                   expires_at=now + timedelta(days=days)))
     return token
 
 
-def user_for_token(s: Session, token: str) -> User | None:
-    return s.scalar(select(User).join(ApiToken, ApiToken.user_id == User.id)
-                    .where(ApiToken.token_hash == _token_digest(token), ApiToken.revoked.is_(False)))
+def token_expiry(token: ApiToken) -> datetime:
+    """Tokens made before expiry existed run out DEFAULT_TOKEN_DAYS after they were made."""
+    return token.expires_at or token.created_at + timedelta(days=DEFAULT_TOKEN_DAYS)
+
+
+def user_for_token(s: Session, token: str, now: datetime) -> User | None:
+    """The token's user, if the token exists, is not revoked and has not expired at `now`."""
+    row = s.scalar(select(ApiToken).where(ApiToken.token_hash == _token_digest(token),
+                                          ApiToken.revoked.is_(False)))
+    if row is None or token_expiry(row) <= now:
+        return None
+    return s.get(User, row.user_id)
+
+
+def tokens_of(s: Session, user: User) -> list[ApiToken]:
+    return list(s.scalars(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id)))
+
+
+def revoke_token(s: Session, token_id: int) -> ApiToken | None:
+    row = s.get(ApiToken, token_id)
+    if row is not None:
+        row.revoked = True
+    return row
 
 
 def roles_of(s: Session, user: User) -> list[tuple[str, str, bool]]:

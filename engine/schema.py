@@ -2,7 +2,7 @@
 
 Alembic's env, the migration check and tests import this module so that the metadata is complete.
 A feature that adds tables adds its module here and a migration whose parent is the current head
-(0008_merge_areas joined the parallel branches, the head is now 0010_verification_runs; `engine.migrate` still upgrades to every head).
+(0008_merge_areas joined the parallel branches, the head is now 0011_sessions_tokens_limits; `engine.migrate` still upgrades to every head).
 """
 from engine import accounts, store  # noqa: F401
 from engine.calendar import models as _calendar_models  # noqa: F401
@@ -12,3 +12,4 @@ from engine import drafts as _drafts  # noqa: F401
 from engine import handling_store as _handling_store  # noqa: F401
 from engine import stats_store as _stats_store  # noqa: F401
 from engine import verification_runs as _verification_runs  # noqa: F401
+from engine import rate_limits as _rate_limits  # noqa: F401

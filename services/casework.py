@@ -1,9 +1,9 @@
 """Handlers of the petition case (信访事项办理): numbering, routing, transfer/assignment, route-outs, repeats,
 review bodies.
 
-Case numbers follow `XF{adcode6}{yyyymmdd}{channel2}{seq6}`: the administrative code of where the matter arose,
-the registration date (Beijing time), the channel and a sequence. They never contain personal data. The
-sequence is the case's own id (unique, issued by the database) until a per-day counter port exists.
+Case numbers follow `XF{adcode6}{yyyymmdd}{channel2}{serial6}`: the administrative code of where the matter arose,
+the registration date (Beijing time), the channel and a serial that does not reveal how many cases were registered
+(services/case_numbers.py). They never contain personal data.
 """
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from engine.clock import SHANGHAI
 from engine.handlers import HandlerContext
 
+from . import case_numbers
 from .notify import PETITIONER, send, to_offices, unit_recipients
 from .orgchart import LEVEL_NAMES, chart_for
 from .query_code import START_FIELD as QUERY_HASH
@@ -39,7 +40,11 @@ def issue_case_number(inp: NumberInput, ctx: HandlerContext) -> dict:
     chart = chart_for(ctx)
     adcode = chart.adcode(inp.location) if chart.has(inp.location) else "000000"
     day = ctx.now.astimezone(SHANGHAI).strftime("%Y%m%d")
-    case_no = f"XF{adcode}{day}{CHANNEL_CODES[inp.channel]}{ctx.case_id % 1_000_000:06d}"
+    prefix = f"{adcode}{day}{CHANNEL_CODES[inp.channel]}"
+    key = ctx.ports.get(case_numbers.PORT)
+    # Only a runtime built without the composition root (some unit tests) has no key: the old serial then.
+    number = case_numbers.serial(prefix, ctx.case_id, key) if key else f"{ctx.case_id % 1_000_000:06d}"
+    case_no = f"XF{prefix}{number}"
     registering_unit = ctx.data.get("registering_unit") or "city_bureau"
     if not chart.has(registering_unit):
         raise ValueError(f"登记单位 {registering_unit} 不在组织机构中（unknown registering_unit）")

@@ -94,3 +94,23 @@ def case_matches(code: str, data: dict, key: IndexKey | None = None) -> bool:
         return matches(code, stored, key)
     legacy = str((data.get("registration") or {}).get("query_code") or "")
     return bool(code and legacy) and hmac.compare_digest(_normal(code).encode(), legacy.encode())
+
+
+_DECOY = "0" * 64
+
+
+def check(code: str, data: dict | None, key: IndexKey) -> bool:
+    """Whether `code` opens the case whose data is `data`, with the same keyed digest computed whether or not
+    there is a case (`data` None: an unknown case number), so that the work done does not tell which numbers
+    exist. Cases keeping an older kind of hash are checked as `case_matches` does."""
+    candidate = key.digest("query_code", _normal(code))
+    if data is None:
+        hmac.compare_digest(candidate, _DECOY)
+        return False
+    stored = stored_hash(data) or ""
+    kind, _, rest = stored.partition("$")
+    if kind != HMAC_SCHEME:
+        return case_matches(code, data, key)
+    key_id, _, digest = rest.partition("$")
+    same_key = hmac.compare_digest(key_id, key.key_id)
+    return bool(code) and same_key and hmac.compare_digest(candidate, digest)

@@ -5,7 +5,7 @@ import json
 import logging
 from datetime import date, datetime, timedelta
 
-from flask import Blueprint, current_app, jsonify, request, session
+from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy import false, func, select
 
 from engine.clock import parse_instant
@@ -13,7 +13,18 @@ from engine.runtime import Conflict, NotFound
 from engine.store import Case, WorkItem
 
 from . import visibility
-from .auth import ApiError, csrf_token, current_principal, login, login_required, require_login, roles_required
+from .auth import (
+    MIN_PASSWORD,
+    ApiError,
+    change_own_password,
+    csrf_token,
+    current_principal,
+    end_session,
+    login,
+    login_required,
+    require_login,
+    roles_required,
+)
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 log = logging.getLogger("lianxin.api")
@@ -71,8 +82,26 @@ def get_session():
 
 @bp.delete("/session")
 def delete_session():
-    session.clear()
+    end_session()  # the cookie is refused from now on, wherever a copy of it is
     return ok({"signed_out": True})
+
+
+@bp.put("/session/password")
+def change_password():
+    """The signed-in user's new password (`{"password": current, "new_password"}`): every other session of the
+    user ends; this one continues with a fresh cookie."""
+    p = require_login()
+    if p.via_token:
+        raise ApiError(403, "forbidden", "请登录后修改密码，API 令牌不能修改密码（sign in with your password to change it）")
+    data = body()
+    current, new = data.get("password"), data.get("new_password")
+    if not isinstance(current, str) or not isinstance(new, str):
+        raise ApiError(400, "malformed", "需要 password 和 new_password（send password and new_password）")
+    if len(new) < MIN_PASSWORD or len(new) > 256:
+        raise ApiError(422, "invalid", f"新密码长度应为 {MIN_PASSWORD} 至 256 个字符，请换一个密码"
+                                       f"（the new password needs {MIN_PASSWORD} to 256 characters）")
+    change_own_password(p.id, current, new)
+    return ok({"changed": True, "csrf_token": csrf_token()})
 
 
 # ---------------------------------------------------------------- definitions

@@ -78,6 +78,9 @@ def create_app(container=None, test_config: dict | None = None) -> Flask:
     app.register_blueprint(public_bp)
     app.register_blueprint(ui_bp)
     register_areas(app)
+    from .limits import install as install_rate_limits
+
+    install_rate_limits(app, c)  # sign-in, public query, inbound SMS (web/limits.py)
 
     from engine.runtime import RuntimeError_
 

@@ -20,11 +20,12 @@ import re
 
 from flask import Blueprint, Response, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
 from engine import access_log, verification_runs
 from engine.store import Case, JournalEvent, ProcessDefinition
 from services import audit_export
+from services import case_numbers as numbering
 
 from .auth import ApiError, Principal, current_principal
 
@@ -227,12 +228,14 @@ def case_numbers(s, ids: list[int]) -> dict[int, str]:
     return found
 
 
-def find_cases(s, given: str) -> list[int]:
-    """Case ids for a case number (XF…, whose last six digits are the internal id modulo a million) or an id."""
+def find_cases(s, given: str, keys=()) -> list[int]:
+    """Case ids for a case number (XF…; `keys` from services.case_numbers.keys_for, to find numbers of the
+    current scheme) or an id."""
     given = given.strip()
     m = _CASE_NO.fullmatch(given.upper())
     if m:
-        candidates = [int(m.group(1)) + k * 1_000_000 for k in range(20)]
+        highest = s.scalar(select(func.max(Case.id))) or 0
+        candidates = numbering.candidate_ids(given.upper(), keys, highest)
         numbers = case_numbers(s, candidates)
         return [i for i in candidates if numbers.get(i) == given.upper()]
     hits = list(s.scalars(select(Case.id).where(Case.case_no == given)))
@@ -297,7 +300,8 @@ def index():
         query = (select(Case).where(visibility.case_filter(p))
                  .order_by(Case.updated_at.desc(), Case.id.desc()).limit(50))
         if q:
-            query = query.where(or_(Case.id.in_(find_cases(s, q)), Case.case_no.ilike(f"%{q}%")))
+            keys = numbering.keys_for(c.settings.secret_key, c.settings.previous_secret_keys)
+            query = query.where(or_(Case.id.in_(find_cases(s, q, keys)), Case.case_no.ilike(f"%{q}%")))
         rows = list(s.scalars(query))
         numbers = case_numbers(s, [r.id for r in rows])
         cases = [{"id": r.id, "case_no": numbers.get(r.id), "process_key": r.process_key, "status": r.status,

@@ -6,12 +6,12 @@ from dataclasses import dataclass, field
 from functools import wraps
 
 from flask import current_app, g, request, session
-from flask_login import UserMixin, current_user, login_user
+from flask_login import UserMixin, current_user, login_user, logout_user
 from flask_wtf.csrf import generate_csrf, validate_csrf
 from sqlalchemy import null, select, union_all
 from wtforms.validators import ValidationError
 
-from engine.accounts import Membership, Unit, User, check_password, user_for_token
+from engine.accounts import Membership, Unit, User, check_password, end_sessions, set_password, user_for_token
 
 log = logging.getLogger("lianxin.access")
 
@@ -63,34 +63,75 @@ def load_principal(s, user: User, via_token: bool = False) -> Principal:
 
 
 class SessionUser(UserMixin):
-    """What Flask-Login keeps in the session: the user id only; roles are read afresh on every request."""
+    """What Flask-Login keeps in the session (and in a remember cookie): the user id and the user's session
+    version when they signed in; roles are read afresh on every request. Signing out and a password change
+    raise the version (engine.accounts), after which the cookie no longer names a valid session."""
 
-    def __init__(self, user_id: int):
+    def __init__(self, user_id: int, version: int):
         self.id = user_id
+        self.version = version
 
     def get_id(self) -> str:
-        return str(self.id)
+        return f"{self.id}:{self.version}"
 
 
 def load_session_user(user_id: str) -> SessionUser | None:
+    """From the cookie's `id:version`; a cookie from before versions (the id alone) is no longer a session."""
+    ident, _, version = user_id.partition(":")
     try:
-        return SessionUser(int(user_id))
+        return SessionUser(int(ident), int(version))
     except ValueError:
         return None
 
 
 def login(username: str, password: str) -> Principal:
+    """Signs in, or 401 with one message for an unknown user and a wrong password alike; both cost one password
+    hash (engine.accounts.check_password). Repeated failures are refused by web/limits.py."""
     c = current_app.extensions["lianxin"]
     with c.session_factory() as s:
         user = s.scalar(select(User).where(User.username == username))
-        if user is None or not check_password(user, password):
+        if not check_password(user, password):
             log.warning("failed sign-in for %r from %s", username, request.remote_addr)
-            raise ApiError(401, "unauthorized", "用户名或密码错误（wrong username or password）")
+            raise ApiError(401, "unauthorized", "用户名或密码错误，请核对后重试（wrong username or password）")
         principal = load_principal(s, user)
-    session.clear()  # no session fixation: a fresh session (and CSRF secret) for every sign-in
-    login_user(SessionUser(principal.id))
-    generate_csrf()
+        version = user.session_version or 0
+    start_session(principal.id, version)
     return principal
+
+
+def start_session(user_id: int, version: int) -> None:
+    session.clear()  # no session fixation: a fresh session (and CSRF secret) for every sign-in
+    login_user(SessionUser(user_id, version))
+    generate_csrf()
+
+
+def end_session() -> None:
+    """Signs the caller out everywhere: every cookie of theirs (this one, other browsers', remember cookies) is
+    refused from now on. A bearer token is left alone (revoke it with `lianxin token revoke`)."""
+    c = current_app.extensions["lianxin"]
+    if current_user.is_authenticated and not request.headers.get("Authorization", "").startswith("Bearer "):
+        with c.session_factory() as s, s.begin():
+            user = s.get(User, current_user.id)
+            if user is not None and (user.session_version or 0) == current_user.version:
+                end_sessions(user)
+    session.clear()
+    logout_user()  # after clear: it leaves the mark that deletes a remember cookie
+
+
+MIN_PASSWORD = 8
+
+
+def change_own_password(user_id: int, current: str, new: str) -> None:
+    """A new password for the signed-in user, who proves the current one; every session of theirs ends and this
+    request carries on in a fresh one."""
+    c = current_app.extensions["lianxin"]
+    with c.session_factory() as s, s.begin():
+        user = s.get(User, user_id)
+        if not check_password(user, current):
+            raise ApiError(403, "wrong_password", "当前密码不正确，请重新输入（the current password is wrong）")
+        set_password(user, new)
+        version = user.session_version
+    start_session(user_id, version)
 
 
 def csrf_token() -> str:
@@ -106,14 +147,15 @@ def current_principal() -> Principal | None:
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):
         with c.session_factory() as s:
-            user = user_for_token(s, header[7:].strip())
+            user = user_for_token(s, header[7:].strip(), c.clock.now())
             if user is None or not user.active:
-                raise ApiError(401, "unauthorized", "令牌无效或已吊销（invalid or revoked API token）")
+                raise ApiError(401, "unauthorized", "令牌无效、已过期或已吊销，请向管理员申请新令牌"
+                                                    "（invalid, expired or revoked API token: ask for a new one）")
             principal = load_principal(s, user, via_token=True)
     elif current_user.is_authenticated:
         with c.session_factory() as s:
             user = s.get(User, current_user.id)
-            if user is not None and user.active:
+            if user is not None and user.active and (user.session_version or 0) == current_user.version:
                 principal = load_principal(s, user)
     g.principal = principal
     return principal

@@ -118,17 +118,63 @@ def token() -> None:
 @token.command("create")
 @click.argument("username")
 @click.option("--label", default="cli")
-def token_create(username: str, label: str) -> None:
+@click.option("--days", type=click.IntRange(1, 3650), default=None,
+              help="days until the token stops working (default: LIANXIN_TOKEN_DAYS, 90)")
+def token_create(username: str, label: str, days: int | None) -> None:
+    """Print a new API token for USERNAME (shown once; only its hash is kept); its id and expiry on stderr."""
     from sqlalchemy import select
 
-    from engine.accounts import User, create_token
+    from engine.accounts import ApiToken, User, create_token
 
     c = _container()
+    days = days or c.settings.token_days
     with c.session_factory() as s, s.begin():
         user = s.scalar(select(User).where(User.username == username))
         if user is None:
             raise click.ClickException(f"用户 {username} 不存在（no such user）")
-        click.echo(create_token(s, user, label, c.clock.now()))
+        secret = create_token(s, user, label, c.clock.now(), days=days)
+        s.flush()
+        row = s.scalar(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id.desc()).limit(1))
+        click.echo(secret)
+        click.echo(f"令牌 {row.id}，有效期至 {row.expires_at.isoformat()}（token id {row.id}, expires "
+                   f"{row.expires_at.isoformat()}）", err=True)
+
+
+@token.command("list")
+@click.argument("username")
+def token_list(username: str) -> None:
+    """USERNAME's tokens: id, label, made, expires, state, uses. Never the tokens themselves."""
+    from sqlalchemy import select
+
+    from engine.accounts import User, token_expiry, tokens_of
+
+    c = _container()
+    now = c.clock.now()
+    with c.session_factory() as s:
+        user = s.scalar(select(User).where(User.username == username))
+        if user is None:
+            raise click.ClickException(f"用户 {username} 不存在（no such user）")
+        rows = tokens_of(s, user)
+    click.echo("id\tlabel\tcreated\texpires\tstate\tuses")
+    for row in rows:
+        expires = token_expiry(row)
+        state = "revoked" if row.revoked else "expired" if expires <= now else "active"
+        click.echo(f"{row.id}\t{row.label}\t{row.created_at.isoformat()}\t{expires.isoformat()}\t{state}\t{row.uses}")
+
+
+@token.command("revoke")
+@click.argument("token_id", type=int)
+def token_revoke(token_id: int) -> None:
+    """Revoke token TOKEN_ID (see `lianxin token list USER`): refused with 401 from its next request on."""
+    from engine.accounts import revoke_token
+
+    c = _container()
+    with c.session_factory() as s, s.begin():
+        row = revoke_token(s, token_id)
+        if row is None:
+            raise click.ClickException(f"令牌 {token_id} 不存在，请用 lianxin token list USER 查看编号"
+                                       f"（no such token id: see `lianxin token list USER`）")
+    click.echo(f"令牌 {token_id} 已吊销（token {token_id} revoked）")
 
 
 @main.group()
@@ -146,17 +192,19 @@ def audit_verify(cases) -> None:
     from tqdm import tqdm
 
     from engine.store import Case
+    from services.case_numbers import keys_for
 
     from .audit_web import case_numbers, find_cases
 
     c = _container()
+    keys = keys_for(c.settings.secret_key, c.settings.previous_secret_keys)
     with c.session_factory() as s:
         if not cases:
             ids = list(s.scalars(select(Case.id).order_by(Case.id)))
         else:
             ids, missing = [], []
             for given in cases:
-                hits = find_cases(s, given)
+                hits = find_cases(s, given, keys)
                 missing.extend([] if hits else [given])
                 ids.extend(i for i in hits if i not in ids)
             if missing:

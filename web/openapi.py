@@ -23,6 +23,14 @@ def _op(summary: str, tag: str, *, body: dict | None = None, ok: int = 200, para
     return op
 
 
+def _limited(op: dict) -> dict:
+    """An operation under a rate limit (web/limits.py): 429 with Retry-After."""
+    op["responses"]["429"] = {"description": "too many attempts: try again after Retry-After seconds",
+                              "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+                              "content": {"application/json": {"schema": ERROR}}}
+    return op
+
+
 def _path_id(name: str) -> dict:
     return {"name": name, "in": "path", "required": True, "schema": {"type": "integer"}}
 
@@ -85,10 +93,16 @@ SPEC = {
     "security": [{"bearer": []}, {"cookie": []}],
     "paths": {
         "/api/session": {
-            "post": _op("Sign in", "session", ok=201, body={"type": "object", "required": ["username", "password"],
-                        "properties": {"username": {"type": "string"}, "password": {"type": "string"}}}),
+            "post": _limited(_op("Sign in (wrong passwords limited per account and address: 429)", "session", ok=201,
+                                 body={"type": "object", "required": ["username", "password"], "properties": {
+                                     "username": {"type": "string"}, "password": {"type": "string"}}})),
             "get": _op("Who am I", "session"),
-            "delete": _op("Sign out", "session"),
+            "delete": _op("Sign out: this session and every other of the user's end", "session"),
+        },
+        "/api/session/password": {
+            "put": _op("Change the own password (ends the user's other sessions)", "session", body={
+                "type": "object", "required": ["password", "new_password"], "properties": {
+                    "password": {"type": "string"}, "new_password": {"type": "string"}}}),
         },
         "/api/process-definitions": {
             "get": _op("Deployed definitions and versions", "definitions"),

@@ -20,9 +20,9 @@
 
 - `GET /api/public/cases/{case_no}?code=QUERY_CODE` (JSON) and `/query` (HTML form): public progress only —
   dates of registration, transfer/assignment, signing, acceptance, reply, sign-off, review, the responsible
-  unit's name and the current stage; no notes, no names, no personal data. Wrong codes are limited to
-  `MAX_FAILURES` per case number and per client address in `WINDOW` (429); the counters live in the `setting`
-  table so every web process sees them.
+  unit's name and the current stage; no notes, no names, no personal data. Wrong tries are limited per (case
+  number, client address) and per client address (429, web/limits.py), never per case number alone, so that
+  nobody can lock a petitioner out of their own case; an unknown number and a wrong code cost the same work.
 
 The query code is made here (SMS intake) or at the desk before the case starts; the case keeps only its keyed
 hash (services/query_code.py) and codes are checked against that hash. The SMS receipt is the one place the code
@@ -34,10 +34,12 @@ import hashlib
 import json
 import logging
 import re
-from datetime import datetime, timedelta
+import time
+import unicodedata
+from datetime import datetime
 
 from flask import Blueprint, render_template_string, request
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from engine.channels import SIGNATURE_HEADER
@@ -45,7 +47,7 @@ from engine.clock import SHANGHAI
 from engine.journal import to_json
 from engine.outbox_queries import mask_text
 from engine.store import Case, JournalEvent, Outbox, Setting, WorkItem
-from services import query_code
+from services import case_numbers, query_code
 from services.index_key import IndexKey
 
 from .api import container, ok
@@ -61,7 +63,6 @@ RATINGS = {"1": "满意", "2": "基本满意", "3": "不满意"}
 _RATING = re.compile(r"^\s*([123])?\s*(基本满意|不满意|满意)?\s*([A-Za-z0-9]{6,16})?\s*$")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 MIN_PETITION, MAX_PETITION = 8, 500
-MAX_FAILURES, WINDOW = 5, timedelta(minutes=15)
 QUERY_CODE_LENGTH = 10
 
 HELP = ("您好，这里是信访短信平台。反映问题请直接发送具体内容（8至500字）；评价办理情况请回复“数字 查询码”，"
@@ -206,60 +207,57 @@ def _case_waiting_for_rating(c, s, phone: str, code: str) -> tuple[int, int, str
 
 # ---------------------------------------------------------------- public progress
 
-def _failures(s, key: str, now: datetime) -> list[str]:
-    row = s.get(Setting, key)
-    if row is None:
-        return []
-    since = now - WINDOW
-    return [at for at in json.loads(row.value) if datetime.fromisoformat(at) > since]
-
-
-def _check_limit(c, keys: list[str], now: datetime) -> None:
-    with c.session_factory() as s:
-        if any(len(_failures(s, k, now)) >= MAX_FAILURES for k in keys):
-            raise ApiError(429, "too_many_attempts",
-                           f"查询码错误次数过多，请{WINDOW.seconds // 60}分钟后再试"
-                           f"（too many wrong query codes; try again in {WINDOW.seconds // 60} minutes）")
-
-
-def _record_failure(c, keys: list[str], now: datetime) -> None:
-    with c.session_factory() as s, s.begin():
-        for k in keys:
-            recent = _failures(s, k, now) + [now.isoformat()]
-            row = s.get(Setting, k)
-            if row is None:
-                s.add(Setting(key=k, value=json.dumps(recent)))
-            else:
-                row.value = json.dumps(recent)
+def normal_case_no(case_no: str) -> str:
+    """A case number as typed, in the one form it is looked up and counted by: full-width characters made
+    half-width (NFKC), spaces anywhere dropped, letters upper case."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", case_no or "")).upper()
 
 
 def public_progress(c, case_no: str, code: str, client: str) -> dict:
-    now = c.clock.now()
-    keys = [_key("qfail:c:", case_no.upper()), _key("qfail:a:", client or "-")]
-    _check_limit(c, keys, now)
-    found = _find_case(c, case_no, code.strip().upper())
-    if found is None:
-        _record_failure(c, keys, now)
-        log.info("public query refused for a case number from %s", client)
-        raise ApiError(404, "not_found", "案件编号或查询码不正确（wrong case number or query code）")
-    return found
+    """The case's public progress, or 404 for a wrong case number or code alike. Wrong tries are counted and
+    refused by web/limits.py. Both kinds of wrong answer do the same work (the code's keyed digest, one lookup)
+    and every answer takes at least `query_min_ms`, so the time taken does not tell whether a number exists."""
+    started = time.monotonic()
+    try:
+        found = _find_case(c, normal_case_no(case_no), code)
+        if found is None:
+            log.info("public query refused for a case number from %s", client)
+            raise ApiError(404, "not_found", "案件编号或查询码不正确，请核对登记回执上的编号和查询码后再试"
+                                             "（wrong case number or query code: check both on your receipt）")
+        return found
+    finally:
+        rest = c.settings.query_min_ms / 1000 - (time.monotonic() - started)
+        if rest > 0:
+            time.sleep(rest)
 
 
 def _find_case(c, case_no: str, code: str) -> dict | None:
-    m = re.fullmatch(r"XF\d{6}\d{8}\d{2}(\d{6})", case_no.strip().upper())
-    if not m or not code:
-        return None
-    seq = int(m.group(1))
+    keys = case_numbers.keys_for(c.settings.secret_key, c.settings.previous_secret_keys)
     with c.session_factory() as s:
-        for case in s.scalars(select(Case).where(Case.process_key == PROCESS,
-                                                 Case.id.in_([seq + k * 1_000_000 for k in range(20)]))):
-            data = c.runtime.case_data(s, case)
-            if data.get("case_no") != case_no.strip().upper():
+        ids = case_numbers.candidate_ids(case_no, keys, s.scalar(select(func.max(Case.id))) or 0)
+        case, data = None, None
+        rows = s.scalars(select(Case).where(Case.process_key == PROCESS, Case.id.in_(ids))) if ids else []
+        for row in rows:
+            if not _registered_on(row, case_no[8:16]):
                 continue
-            if not query_code.case_matches(code, data, _code_key()):
-                return None
-            return _progress(s, case, data)
-    return None
+            row_data = c.runtime.case_data(s, row)
+            if row_data.get("case_no") == case_no:
+                case, data = row, row_data
+                break
+        if not query_code.check(code, data, _code_key()) or case is None:
+            return None
+        return _progress(s, case, data)
+
+
+def _registered_on(case: Case, day: str) -> bool:
+    """Whether the case was made within a day of the date in its number (numbering runs when the case starts):
+    the one cheap test that leaves only the case itself among the ids a number may belong to."""
+    created = case.created_at.astimezone(SHANGHAI).date()
+    try:
+        numbered = datetime.strptime(day, "%Y%m%d").date()
+    except ValueError:
+        return False
+    return abs((created - numbered).days) <= 1
 
 
 def _day(at) -> str:
@@ -352,7 +350,8 @@ OPENAPI_PATHS = {
     "/api/sms/inbound": {"post": _doc(
         f"短信网关推送的上行短信，需 {SIGNATURE_HEADER} 签名：登记短信信访或记录评价（inbound SMS, HMAC-signed）",
         {"200": "handled (status: registered, rated, rating_not_found, rating_help, help; duplicate)",
-         "400": "malformed", "401": "bad signature", "404": "no SMS gateway configured"},
+         "400": "malformed", "401": "bad signature", "404": "no SMS gateway configured",
+         "429": "too many messages from this address: retry after Retry-After seconds"},
         requestBody={"required": True, "content": {"application/json": {"schema": {
             "type": "object", "required": ["from", "id"], "properties": {
                 "from": {"type": "string"}, "text": {"type": "string"}, "id": {"type": "string"},

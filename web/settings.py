@@ -22,6 +22,18 @@ class Settings:
     # Secret keys used before the current one (LIANXIN_PREVIOUS_SECRET_KEYS, separated by spaces): journal seals
     # made under them still verify; nothing new is made with them.
     previous_secret_keys: tuple[str, ...] = ()
+    # Rate limits and sessions (web/limits.py, web/auth.py): see README, "Sign-in, query codes and rate limits".
+    redis_url: str | None = None  # LIANXIN_REDIS_URL: rate-limit counters in Redis; unset: in the database
+    rate_limit_prefix: str = "lianxin"  # LIANXIN_RATE_LIMIT_PREFIX: keys of the counters, 1-64 characters
+    signin_failures_per_account: int = 10  # LIANXIN_SIGNIN_FAILURES_PER_ACCOUNT (3-100) per window
+    signin_failures_per_address: int = 50  # LIANXIN_SIGNIN_FAILURES_PER_ADDRESS (5-10000) per window
+    signin_window_minutes: int = 15  # LIANXIN_SIGNIN_WINDOW_MINUTES (1-1440)
+    query_failures_per_case_address: int = 5  # LIANXIN_QUERY_FAILURES_PER_CASE_ADDRESS (1-100) per window
+    query_failures_per_address: int = 20  # LIANXIN_QUERY_FAILURES_PER_ADDRESS (5-10000) per window
+    query_window_minutes: int = 60  # LIANXIN_QUERY_WINDOW_MINUTES (1-1440)
+    query_min_ms: int = 100  # LIANXIN_QUERY_MIN_MS (0-2000): every public query answers after at least this
+    sms_inbound_per_minute: int = 600  # LIANXIN_SMS_INBOUND_PER_MINUTE (10-100000) per gateway address
+    token_days: int = 90  # LIANXIN_TOKEN_DAYS (1-3650): default lifetime of `lianxin token create`
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
@@ -36,12 +48,46 @@ class Settings:
             sms_gateway_url=os.environ.get("LIANXIN_SMS_GATEWAY_URL") or None,
             demo=os.environ.get("LIANXIN_DEMO", "") in ("1", "true", "yes"),
             previous_secret_keys=tuple(os.environ.get("LIANXIN_PREVIOUS_SECRET_KEYS", "").split()),
+            redis_url=os.environ.get("LIANXIN_REDIS_URL") or None,
+            rate_limit_prefix=os.environ.get("LIANXIN_RATE_LIMIT_PREFIX") or "lianxin",
+            **{name: _env_int(name, default) for name, default in LIMIT_DEFAULTS.items()},
         )
         values.update(overrides)
         settings = cls(**values)
+        settings.check_bounds()
         if not settings.secret_key:
             settings.secret_key = _stored_secret(settings.var_dir)
         return settings
+
+
+    def check_bounds(self) -> None:
+        """Every bounded setting within its bounds, else one error naming the variable and its range."""
+        for name, (low, high) in LIMIT_BOUNDS.items():
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+                raise ValueError(f"LIANXIN_{name.upper()} must be a whole number from {low} to {high}, not {value!r}")
+        if not 1 <= len(self.rate_limit_prefix) <= 64:
+            raise ValueError("LIANXIN_RATE_LIMIT_PREFIX must have 1 to 64 characters")
+
+
+# Bounded whole-number settings: name -> (lowest, highest); the defaults are the dataclass's.
+LIMIT_BOUNDS = {
+    "signin_failures_per_account": (3, 100), "signin_failures_per_address": (5, 10000),
+    "signin_window_minutes": (1, 1440), "query_failures_per_case_address": (1, 100),
+    "query_failures_per_address": (5, 10000), "query_window_minutes": (1, 1440), "query_min_ms": (0, 2000),
+    "sms_inbound_per_minute": (10, 100000), "token_days": (1, 3650),
+}
+LIMIT_DEFAULTS = {name: Settings.__dataclass_fields__[name].default for name in LIMIT_BOUNDS}
+
+
+def _env_int(name: str, default: int) -> int:
+    text = os.environ.get(f"LIANXIN_{name.upper()}", "").strip()
+    if not text:
+        return default
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"LIANXIN_{name.upper()} must be a whole number, not {text!r}") from None
 
 
 def _stored_secret(var_dir: Path) -> str:

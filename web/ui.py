@@ -13,7 +13,7 @@ from flask import Blueprint, current_app, redirect, render_template, request, se
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 
-from .auth import ApiError, Principal, current_principal, login
+from .auth import ApiError, Principal, current_principal, end_session, login
 
 bp = Blueprint("ui", __name__)
 log = logging.getLogger("lianxin.access")
@@ -117,7 +117,7 @@ def login_page():
 @bp.post("/logout")
 def logout():
     lang = session.get("lang")
-    session.clear()
+    end_session()  # this cookie, and every other of the user's, is refused from now on
     if lang:
         session["lang"] = lang
     return redirect(url_for("ui.login_page"))

@@ -88,6 +88,7 @@ POLICY: dict[tuple[str, str], Policy] = {
     ("api.create_session", "POST"): Policy("session"),
     ("api.delete_session", "DELETE"): Policy("session"),
     ("api.get_session", "GET"): signed_in(),
+    ("api.change_password", "PUT"): signed_in(),
     ("api.get_clock", "GET"): anyone(),
     ("api.set_clock", "POST"): roles("admin", "designer"),
     ("ui.home", "GET"): signed_in(),
@@ -190,6 +191,7 @@ POLICY: dict[tuple[str, str], Policy] = {
 # Run last, in this order: they sign in again or out, ending the session the other checks use.
 SESSION_ENDING = ["api.create_session", "ui.login_page", "ui.logout", "api.delete_session"]
 READ_ONLY_EXEMPT = {"api.create_session", "api.delete_session", "ui.login_page", "ui.logout",
+                    "api.change_password",  # everyone changes their own password, auditors too
                     # asking for a verification run of every journal changes no case: auditors may
                     "audit.request_verification", "api.request_verification_run"}
 

@@ -15,13 +15,15 @@ def wrong_codes(client, address: str, start: int, n: int) -> list[int]:
 def test_behind_one_proxy_each_client_address_has_its_own_limit(sqlite_container):
     app = for_deployment(create_app(sqlite_container), {"LIANXIN_PROXY_HOPS": "1"})
     client = app.test_client()
-    assert wrong_codes(client, "203.0.113.7", 0, 6) == [404] * 5 + [429]  # the guesser is stopped ...
+    n = sqlite_container.settings.query_failures_per_address
+    assert wrong_codes(client, "203.0.113.7", 0, n + 1) == [404] * n + [429]  # the guesser is stopped ...
     assert wrong_codes(client, "198.51.100.2", 100, 1) == [404]  # ... and someone else behind the proxy is not
 
 
 def test_without_proxy_settings_forwarded_headers_are_not_trusted(sqlite_container):
     client = for_deployment(create_app(sqlite_container), {}).test_client()
-    assert wrong_codes(client, "203.0.113.7", 0, 5) == [404] * 5
+    n = sqlite_container.settings.query_failures_per_address
+    assert wrong_codes(client, "203.0.113.7", 0, n) == [404] * n
     assert wrong_codes(client, "198.51.100.2", 100, 1) == [429]  # a forged header does not escape the limit
 
 

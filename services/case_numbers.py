@@ -1,0 +1,101 @@
+"""Case numbers (信访件编号) that do not tell how many cases an office registers.
+
+A number is `XF{adcode6}{yyyymmdd}{channel2}{serial6}`. Numbers issued before this module had the case's internal
+id modulo a million as serial, so two numbers a day apart told anyone holding them how many cases the whole
+system had registered in between (petition volumes are not public). The serial is now five digits that are a
+keyed permutation of the case id modulo 100,000, and a check digit (Luhn over all the number's digits, which
+catches a mistyped digit and most swapped neighbours):
+
+- unique: the permutation is a bijection, so two cases collide only if their ids differ by a multiple of 100,000
+  and they were registered on the same day, at the same place, by the same channel, which no office comes near;
+  no database round trip or retry is needed at numbering time;
+- not revealing: without the key (derived from the deployment's secret key, engine/derived_keys.py) consecutive
+  cases get unrelated serials;
+- found again: `candidate_ids` inverts the permutation (the key is needed) and lists the ids a number can belong
+  to; numbers of the old scheme still give their ids too, so every number issued stays valid. Callers compare
+  the case's stored number before trusting a candidate.
+
+If the secret key is replaced, numbers issued under the old key are still found when the old key is listed in
+LIANXIN_PREVIOUS_SECRET_KEYS; a number never changes once issued.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections.abc import Iterable
+
+from engine import derived_keys
+
+_LABEL = b"lianxin case number v1"
+MODULUS = 100_000  # the five permuted digits
+OLD_MODULUS = 1_000_000  # the old serial: the id modulo a million
+ROUNDS = 4
+PATTERN = re.compile(r"XF(\d{6})(\d{8})(\d{2})(\d{6})")
+PORT = "case_number_key"  # ctx.ports entry the composition root fills
+
+
+def key_from_secret(secret_key: str) -> bytes:
+    return derived_keys.derive(secret_key, _LABEL)
+
+
+def keys_for(secret_key: str, previous: Iterable[str] = ()) -> list[bytes]:
+    """The current key and those of the secret keys used before (to find numbers issued under them)."""
+    return [key_from_secret(k) for k in (secret_key, *previous) if k]
+
+
+def _round(key: bytes, step: int, value: int, modulus: int) -> int:
+    digest = hmac.new(key, f"{step}:{value}".encode(), hashlib.sha256).digest()
+    return int.from_bytes(digest[:8], "big") % modulus
+
+
+def permute(n: int, key: bytes) -> int:
+    """A bijection of 0..99,999: a Feistel network over its two high digits and three low digits."""
+    high, low = divmod(n, 1000)
+    for step in range(ROUNDS):
+        high = (high + _round(key, 2 * step, low, 100)) % 100
+        low = (low + _round(key, 2 * step + 1, high, 1000)) % 1000
+    return high * 1000 + low
+
+
+def unpermute(n: int, key: bytes) -> int:
+    high, low = divmod(n, 1000)
+    for step in reversed(range(ROUNDS)):
+        low = (low - _round(key, 2 * step + 1, high, 1000)) % 1000
+        high = (high - _round(key, 2 * step, low, 100)) % 100
+    return high * 1000 + low
+
+
+def luhn_digit(digits: str) -> str:
+    """The digit that makes `digits` + it pass the Luhn check."""
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch) * (2 if i % 2 == 0 else 1)
+        total += d - 9 if d > 9 else d
+    return str((10 - total % 10) % 10)
+
+
+def luhn_ok(digits: str) -> bool:
+    return luhn_digit(digits[:-1]) == digits[-1]
+
+
+def serial(prefix_digits: str, case_id: int, key: bytes) -> str:
+    """The six-digit serial of the case with `case_id`, for a number whose other digits are `prefix_digits`."""
+    body = f"{permute(case_id % MODULUS, key):05d}"
+    return body + luhn_digit(prefix_digits + body)
+
+
+def candidate_ids(case_no: str, keys: Iterable[bytes], highest_id: int) -> list[int]:
+    """The case ids (up to `highest_id`) a case number may belong to, under the current scheme with each key and
+    under the old one; empty for anything that is not a case number. The caller checks the stored number."""
+    m = PATTERN.fullmatch(case_no)
+    if not m:
+        return []
+    digits = case_no[2:]
+    seq = m.group(4)
+    ids = list(range(int(seq) or OLD_MODULUS, highest_id + 1, OLD_MODULUS))
+    if luhn_ok(digits):
+        for key in keys:
+            base = unpermute(int(seq[:5]), key)
+            ids += [i for i in range(base, highest_id + 1, MODULUS) if i > 0]
+    return sorted(set(ids))
