@@ -150,3 +150,16 @@ def work_item_for_action(s, p: Principal, item_id: int) -> WorkItem:
         raise refuse(p, f"task {item_id}",
                      "此任务不属于您的单位或角色（this task is not for your unit or role）")
     return item
+
+
+# ---------------------------------------------------------------- listings that name cases (ids, titles, status)
+
+def visible_case_ids(s, p: Principal, case_ids) -> set[int]:
+    """Of `case_ids`, those `p` may see (the same rule as `case_filter`). Listings that name cases (the designer's
+    migration check, the statistics' case ids) show these and only count the others."""
+    wanted = sorted({int(i) for i in case_ids if i is not None})
+    seen: set[int] = set()
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start:start + 500]
+        seen.update(s.scalars(select(Case.id).where(Case.id.in_(chunk), case_filter(p))))
+    return seen
