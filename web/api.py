@@ -319,6 +319,7 @@ def list_register(register: str):
                 q = q.where(getattr(CaseRegister, field_name) == value)
         if not p.has_role("admin", "auditor"):  # a county joint meeting sees its units, not every county
             q = q.where(CaseRegister.unit.in_(p.units) if p.units else false())
+        q = q.where(visibility.outside_discipline_track(p, CaseRegister.case_id))
         rows = list(s.scalars(q.order_by(CaseRegister.updated_at.desc()).limit(500)))
     return ok({"register": register, "title": KIND_OF_REGISTER[register],
                "rows": [{"case_id": r.case_id, "key": r.key, "unit": r.unit, "person": r.person,
