@@ -14,7 +14,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -50,52 +49,9 @@ SOURCE_LABELS = {
 }
 
 
-# ---------------------------------------------------------------- masking (field rules from services.masking)
+# ---------------------------------------------------------------- masking (one rule: services.masking)
 
-PERSONAL_KEYS = {"id_number", "phone", "address", "mobile", "id_card", "query_code"}
-PERSON_RECORDS = {"petitioner", "petitioners"}
-_MOBILE = re.compile(r"(?<!\d)(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
-_ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])(\d{6})(\d{8})(\d{3}[0-9Xx])(?![0-9A-Za-z])")
-
-
-_QUERY_CODE = re.compile(r"(查询码[：:\s]*)([0-9A-Z]{2})([0-9A-Z]{4,})")
-
-
-def _mask_text(text: str) -> str:
-    text = _ID_NUMBER.sub(lambda m: m.group(1) + "********" + m.group(3), text)
-    text = _QUERY_CODE.sub(lambda m: m.group(1) + m.group(2) + "********", text)
-    return _MOBILE.sub(lambda m: f"{m.group(1)}****{m.group(3)}", text)
-
-
-def _mask_field(key: str, value):
-    if value is None or value == "":
-        return value
-    if key in ("phone", "mobile"):
-        return masking.mask_phone(value)
-    if key in ("id_number", "id_card"):
-        return masking.mask_id_number(value)
-    if key == "query_code":  # the petitioner's key to the public progress page
-        return str(value)[:2] + "********"
-    return masking.mask_address(value)
-
-
-def mask(value, key: str | None = None, in_person: bool = False):
-    """A copy of `value` with petitioners' ID numbers, phones and addresses masked wherever they appear: by
-    field name at any depth, names inside a petitioner record, and mobile or ID numbers inside free text."""
-    if isinstance(value, dict):
-        inner = in_person or key in PERSON_RECORDS
-        return {k: (_mask_field(k, v) if k in PERSONAL_KEYS and not isinstance(v, (dict, list))
-                    else _mask_name(v) if inner and k == "name" and isinstance(v, str)
-                    else mask(v, k, inner)) for k, v in value.items()}
-    if isinstance(value, list):
-        return [mask(v, key, in_person) for v in value]
-    if isinstance(value, str):
-        return _mask_text(value)
-    return value
-
-
-def _mask_name(name: str) -> str:
-    return masking.mask_name(name)
+mask = masking.mask_personal_data
 
 
 # ---------------------------------------------------------------- entries and filters

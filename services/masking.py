@@ -1,8 +1,20 @@
-"""Masking of petitioners' personal data (ID number, phone, address, name) wherever the full value is not needed:
-lists, search results, repeat candidates, logs. Pure functions on strings; no framework imports.
+"""Petitioners' personal data (name, ID number, phone, address): who reads it in full, and how it is masked for
+everyone else. The one home of both; every serializer (JSON API, pages, exports, notices to offices) goes through
+here. Pure functions on plain values; no framework imports.
 
-The rule follows common practice for Chinese personal data: keep enough to tell two people apart at a glance,
-never enough to contact or identify them.
+Who reads it in full (`sees_in_full`), as a petition office works:
+- the person who registered the case at a reception desk (registrar, county or city petition office), who took the
+  petitioner's details down and answers when the petitioner comes back to the desk;
+- whoever holds, in their own unit and role (or as its assignee), an open task of the case whose work is to
+  contact the petitioner (`CONTACT_TASKS`): triage at the desk, handling and the written reply, the reply after a
+  joint meeting, the hearing, the follow-up call for the rating.
+Everyone else reads the data masked: designers, administrators, leaders, joint-meeting offices, supervisors, units
+holding only a task that does not talk to the petitioner (signing, sign-off, co-unit opinion, approvals),
+auditors, statistics, and every notice to an office. The petitioner's own messages carry their own data.
+Every full view is recorded in the access log by the caller (web/personal_data.py).
+
+How it is masked follows common practice for Chinese personal data: keep enough to tell two people apart at a
+glance, never enough to contact or identify them.
 """
 from __future__ import annotations
 
@@ -10,6 +22,21 @@ import re
 
 MASK = "*"
 PETITIONER_FIELDS = ("name", "id_number", "phone", "address")
+
+# ---------------------------------------------------------------- who reads personal data in full
+
+# The tasks (BPMN element ids) whose holder contacts the petitioner. Signing (Task_sign), deciding on acceptance,
+# co-unit opinions, approvals, sign-off (Task_signoff) and the joint-meeting tiers work from the file: masked.
+CONTACT_TASKS = frozenset({"Task_triage", "Task_handle", "Task_reply_after_tier", "Task_hearing", "Task_rating"})
+# The roles of the reception desks that register petitions in person (the administrator's own registrations of
+# trial cases do not count: an administrator reads personal data masked).
+REGISTERING_ROLES = frozenset({"registrar", "county_office", "bureau"})
+
+
+def sees_in_full(*, registered_it: bool, registering_role: bool, holds_contact_task: bool) -> bool:
+    """The rule (see the module's docstring): the registrar of the case, or the holder of an open contact task."""
+    return (registered_it and registering_role) or holds_contact_task
+
 
 
 def _text(value) -> str:
@@ -109,3 +136,48 @@ def mask_petitioners(data: dict) -> dict:
     if isinstance(out.get("petitioners"), list):
         out["petitioners"] = [mask_petitioner(p) for p in out["petitioners"]]
     return out
+
+
+# ---------------------------------------------------------------- any data: the masked view of a case
+
+# Field names that hold personal contact data at any depth of case data, and the records that hold a person.
+PERSONAL_KEYS = frozenset({"id_number", "phone", "address", "mobile", "id_card", "query_code"})
+PERSON_RECORDS = frozenset({"petitioner", "petitioners"})
+_MOBILE = re.compile(r"(?<!\d)(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
+_ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])(\d{6})(\d{8})(\d{3}[0-9Xx])(?![0-9A-Za-z])")
+_QUERY_CODE = re.compile(r"(查询码[：:\s]*)([0-9A-Z]{2})([0-9A-Z]{4,})")
+
+
+def mask_text(text: str) -> str:
+    """Free text (a note, a title, a reason) with mobile numbers, ID numbers and query codes inside it masked."""
+    text = _ID_NUMBER.sub(lambda m: m.group(1) + MASK * 8 + m.group(3), text)
+    text = _QUERY_CODE.sub(lambda m: m.group(1) + m.group(2) + MASK * 8, text)
+    return _MOBILE.sub(lambda m: f"{m.group(1)}{MASK * 4}{m.group(3)}", text)
+
+
+def _mask_field(key: str, value):
+    if value is None or value == "":
+        return value
+    if key in ("phone", "mobile"):
+        return mask_phone(value)
+    if key in ("id_number", "id_card"):
+        return mask_id_number(value)
+    if key == "query_code":  # the petitioner's key to the public progress page
+        return str(value)[:2] + MASK * 8
+    return mask_address(value)
+
+
+def mask_personal_data(value, key: str | None = None, in_person: bool = False):
+    """A copy of `value` (case data, a case view, journal entries, a notice's fields) with petitioners' personal
+    data masked wherever it appears: by field name at any depth, names inside a petitioner record, and mobile or
+    ID numbers inside free text."""
+    if isinstance(value, dict):
+        inner = in_person or key in PERSON_RECORDS
+        return {k: (_mask_field(k, v) if k in PERSONAL_KEYS and not isinstance(v, (dict, list))
+                    else mask_name(v) if inner and k == "name" and isinstance(v, str)
+                    else mask_personal_data(v, k, inner)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask_personal_data(v, key, in_person) for v in value]
+    if isinstance(value, str):
+        return mask_text(value)
+    return value

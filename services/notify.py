@@ -17,6 +17,8 @@ from typing import Any, Protocol
 
 from engine.handlers import HandlerContext
 
+from . import masking
+
 PETITIONER = {"party": "petitioner"}
 
 # Templates: the office's wording, filled from the fields given. Unknown fields stay visible as {name}.
@@ -96,8 +98,11 @@ OUTBOX_COPIES: dict[str, tuple[str, Any]] = {
 
 
 def send(ctx: HandlerContext, to: list[dict], template: str, fields: dict[str, Any]) -> dict:
-    """Build one notice, hand it to the notifier port if there is one, and return its record."""
-    notice = {"to": to, "template": template, "text": render(template, fields), "at": ctx.now.isoformat(),
+    """Build one notice, hand it to the notifier port if there is one, and return its record. A notice that goes
+    to an office (not only to the petitioner) carries petitioners' personal data masked (services/masking.py)."""
+    for_petitioner_only = bool(to) and all(r == PETITIONER for r in to)
+    shown = fields if for_petitioner_only else masking.mask_personal_data(fields)
+    notice = {"to": to, "template": template, "text": render(template, shown), "at": ctx.now.isoformat(),
               "case_id": ctx.case_id, "element_id": ctx.element_id}
     notifier = (ctx.ports or {}).get("notifier")
     notice["delivery"] = notifier.send(dict(notice)) if notifier is not None else {"channel": "journal",
@@ -126,6 +131,7 @@ def to_offices(ctx: HandlerContext, to: list[dict], template: str, data: dict[st
         for username in directory.users(office["unit"], office.get("role", "unit_handler")):
             if username not in users:
                 users.append(username)
+    data = masking.mask_personal_data(data)  # staff read petitioners' data masked (services/masking.py)
     for username in users:
         ctx.emit("notify", channel="inapp", recipient=username, template=template, data=data)
     return users

@@ -12,7 +12,7 @@ from engine.clock import parse_instant
 from engine.runtime import Conflict, NotFound
 from engine.store import Case, WorkItem
 
-from . import visibility
+from . import personal_data, visibility
 from .auth import (
     MIN_PASSWORD,
     ApiError,
@@ -163,12 +163,7 @@ def visible_case_or_404(case_id: int):
 @bp.get("/cases/<int:case_id>")
 def get_case(case_id: int):
     visible_case_or_404(case_id)
-    view = container().runtime.get_case(case_id).to_dict()
-    if current_principal().has_role("auditor"):  # auditors read petitioners' personal data masked
-        from services.audit_export import mask
-
-        view["data"] = mask(view["data"])
-    return ok(view)
+    return ok(personal_data.case_view(current_principal(), container().runtime.get_case(case_id).to_dict()))
 
 
 @bp.get("/cases/<int:case_id>/history")
@@ -265,11 +260,7 @@ def replay_case(case_id: int):
         raise ApiError(409, "replay_failed", f"日志在第 {err.seq} 号事件处无法重放：{err.message}"
                                              f"（the journal cannot be replayed at event {err.seq}）",
                        {"seq": err.seq}) from None
-    from .audit_web import masked_for
-    from services.audit_export import mask
-
-    if masked_for(current_principal(), case_id):
-        snap["data"] = mask(snap["data"])
+    snap["data"] = personal_data.case_data(current_principal(), case_id, snap["data"])
     return ok(snap)
 
 
@@ -279,7 +270,7 @@ def deliver_message(case_id: int, name: str):
     visible_case_or_404(case_id)  # the role alone would reach any county's case and return its data
     view = container().runtime.deliver_message(case_id, name, body().get("payload", {}),
                                                actor=current_principal().username)
-    return ok(view.to_dict())
+    return ok(personal_data.case_view(current_principal(), view.to_dict()))
 
 
 @bp.post("/cases/<int:case_id>/incidents/retry")
@@ -287,7 +278,7 @@ def deliver_message(case_id: int, name: str):
 def retry_incidents(case_id: int):
     visible_case_or_404(case_id)
     view = container().runtime.retry_incidents(case_id, actor=current_principal().username)
-    return ok(view.to_dict())
+    return ok(personal_data.case_view(current_principal(), view.to_dict()))
 
 
 @bp.post("/cases/<int:case_id>/pause")
@@ -296,7 +287,7 @@ def pause_case(case_id: int):
     visible_case_or_404(case_id)
     reason = body().get("reason", "")
     view = container().runtime.pause_deadlines(case_id, current_principal().username, str(reason))
-    return ok(view.to_dict())
+    return ok(personal_data.case_view(current_principal(), view.to_dict()))
 
 
 @bp.post("/cases/<int:case_id>/resume")
@@ -305,7 +296,7 @@ def resume_case(case_id: int):
     visible_case_or_404(case_id)
     view = container().runtime.resume_deadlines(case_id, current_principal().username,
                                                 str(body().get("reason", "")))
-    return ok(view.to_dict())
+    return ok(personal_data.case_view(current_principal(), view.to_dict()))
 
 
 @bp.post("/cases/<int:case_id>/deadlines/<key>/extend")
@@ -318,7 +309,7 @@ def extend_deadline(case_id: int, key: str):
         raise ApiError(400, "malformed", "days 必须是整数（days must be a whole number）")
     view = container().runtime.extend_deadline(case_id, key, days, current_principal().username,
                                                str(data.get("reason", "")))
-    return ok(view.to_dict())
+    return ok(personal_data.case_view(current_principal(), view.to_dict()))
 
 
 @bp.get("/reports/overdue")
@@ -358,6 +349,7 @@ def list_register(register: str):
                 q = q.where(getattr(CaseRegister, field_name) == value)
         if not p.has_role("admin", "auditor"):  # a county joint meeting sees its units, not every county
             q = q.where(CaseRegister.unit.in_(p.units) if p.units else false())
+        q = q.where(visibility.outside_discipline_track(p, CaseRegister.case_id))
         rows = list(s.scalars(q.order_by(CaseRegister.updated_at.desc()).limit(500)))
     return ok({"register": register, "title": KIND_OF_REGISTER[register],
                "rows": [{"case_id": r.case_id, "key": r.key, "unit": r.unit, "person": r.person,
@@ -446,7 +438,7 @@ def complete_task(task_id: int):
         raise ApiError(400, "malformed", "version 必须是整数（version must be an integer）")
     _check_task_form(item, data)
     view = container().runtime.complete(task_id, data, actor=p.username, expected_version=expected)
-    return ok(view.to_dict())
+    return ok(personal_data.case_view(current_principal(), view.to_dict()))
 
 
 def _check_task_form(item: WorkItem, data: dict) -> None:

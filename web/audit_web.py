@@ -27,6 +27,7 @@ from engine.store import Case, JournalEvent, ProcessDefinition
 from services import audit_export
 from services import case_numbers as numbering
 
+from . import personal_data
 from .auth import ApiError, Principal, current_principal
 
 bp = Blueprint("audit", __name__)
@@ -46,15 +47,9 @@ def container():
 
 
 def masked_for(p: Principal | None, case_id: int) -> bool:
-    """Personal data is shown in full only where the case page shows it (petition offices, or the holder of an
-    open task of this case that needs it: `casepage_web.petitioner_detail_allowed`); auditors always read it
-    masked."""
-    from .casepage_web import petitioner_detail_allowed
-
-    if p is None or p.role_names <= READ_ONLY_ROLES:
-        return True
-    with container().extras["read_sessions"]() as s:
-        return not petitioner_detail_allowed(s, p, case_id)
+    """Personal data is masked unless the one rule (`services.masking.sees_in_full`, applied by
+    `web.personal_data`) shows it to `p` in full, which is then recorded; auditors always read it masked."""
+    return not personal_data.shows_in_full(p, case_id)
 
 
 # ---------------------------------------------------------------- app-wide rules

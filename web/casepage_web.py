@@ -4,7 +4,7 @@ printable HTML and PDF), comments and attachments. Plus the small JSON endpoints
 `/api/cases/<id>/diagram`, `/comments`, `/attachments`.
 
 Who may open a case is decided by `web.visibility` (403 page, logged); what of the petitioner they may read is
-decided here by `petitioner_detail_allowed`.
+decided by the one rule of `services.masking`, applied by `web.personal_data` (which records every full view).
 """
 from __future__ import annotations
 
@@ -22,18 +22,16 @@ from sqlalchemy import select
 from engine.accounts import Unit, User
 from engine.runtime import NotFound, due_date_of
 from engine.store import ProcessDefinition, WorkItem
-from services import attachments, documents
+from services import attachments, documents, masking
 from services.case_timeline import diagram_state, timeline
-from services.masking import mask_petitioner
+from services.masking import mask_name, mask_petitioner
 
-from . import visibility
+from . import personal_data, visibility
 from .auth import ApiError, Principal, require_login
 from .ui import page_principal
 
 bp = Blueprint("casepage", __name__)
 
-# Roles whose work is with the petitioner in person (reception, petition offices): they see the full record.
-FULL_PETITIONER_ROLES = ("registrar", "county_office", "bureau")
 STATUS_LABELS = {"running": "办理中", "waiting": "办理中", "incident": "故障待处理", "completed": "已办结",
                  "paused": "暂停计时"}
 ALERT_LABELS = {"green": "正常", "yellow": "临期", "red": "超期", "paused": "暂停"}
@@ -53,19 +51,6 @@ def _visible(p: Principal, case_id: int):
 
 def _may_write(p: Principal) -> bool:
     return bool(p.role_names - set(visibility.READ_ONLY))
-
-
-def petitioner_detail_allowed(s, p: Principal, case_id: int) -> bool:
-    """Full ID number, phone and address: petition offices, or whoever may act on an open task of this case that
-    talks to the petitioner (the same tasks as the task form page: `handling_web.NEEDS_CONTACT`). Everyone else
-    reads them masked."""
-    from .handling_web import NEEDS_CONTACT
-
-    if p.has_role(*FULL_PETITIONER_ROLES):
-        return True
-    items = s.scalars(select(WorkItem).where(WorkItem.case_id == case_id, WorkItem.state == "open",
-                                             WorkItem.element_id.in_(sorted(NEEDS_CONTACT)))).all()
-    return any(visibility.may_act_on(p, item) for item in items)
 
 
 def _petitioners(data: dict, full: bool) -> list[dict]:
@@ -94,11 +79,13 @@ def _case_context(p: Principal, case_id: int) -> dict:
     now = c.clock.now()
     with c.extras["read_sessions"]() as s:
         units, people = _names(s)
-        full = petitioner_detail_allowed(s, p, case_id)
         comment_rows = attachments.list_comments(s, case_id)
         attachment_rows = attachments.list_attachments(s, case_id)
         co_opinions = _co_opinions(s, history, view.data, units, people)
-    data = view.data
+    full = personal_data.shows_in_full(p, case_id)
+    # the same rule for everything else on the page: free text (request, facts, timeline) masked as well
+    data = view.data if full else masking.mask_personal_data(view.data)
+    shown_history = history if full else masking.mask_personal_data(history)
     tasks = []
     for t in view.tasks:
         state, left = c.runtime.alert(t.due_at, now)
@@ -126,8 +113,8 @@ def _case_context(p: Principal, case_id: int) -> dict:
     states = {x["alert"] for x in tasks} | {d["state"] for d in deadlines}
     worst = "red" if "red" in states else "yellow" if "yellow" in states else None
     return {
-        "case_id": case_id, "view": view, "header": header, "petitioners": _petitioners(data, full),
-        "petitioner_full": full, "timeline": list(reversed(timeline(history, lambda u: people.get(u, u),
+        "case_id": case_id, "view": view, "header": header, "petitioners": _petitioners(view.data, full),
+        "petitioner_full": full, "timeline": list(reversed(timeline(shown_history, lambda u: people.get(u, u),
                                                                  lambda code: units.get(code, code), _))),
         "tasks": tasks, "deadlines": deadlines, "incidents": view.incidents, "worst_alert": worst,
         "notices": documents.notice_list(data, lambda code: units.get(code, code)),
@@ -203,8 +190,7 @@ def _notice(p: Principal, case_id: int, kind: str) -> documents.Notice:
     view = c.runtime.get_case(case_id)
     with c.extras["read_sessions"]() as s:
         units, _people = _names(s)
-        full = petitioner_detail_allowed(s, p, case_id)
-    from services.masking import mask_name
+    full = personal_data.shows_in_full(p, case_id)
 
     try:
         return documents.build_notice(kind, view.data, lambda code: units.get(code, code),

@@ -11,11 +11,14 @@ from pathlib import Path
 
 from flask import Blueprint, current_app, jsonify, render_template, request
 from flask_babel import gettext as _
+from sqlalchemy import select
 
 from engine import drafts
-from engine.case_migration import CaseMigration, describe
+from engine.case_migration import MAX_BATCH, CaseMigration, describe
 from engine.definitions import DefinitionError, SourceFile
+from engine.store import Case
 
+from . import personal_data, visibility
 from .api import body, ok
 from .auth import ApiError, current_principal, roles_required
 from .ui import ROLE_LABELS, page_principal
@@ -273,16 +276,39 @@ def migration_check():
     from_id = data.get("from_definition_id")
     if from_id is not None and not _is_id(from_id):
         raise ApiError(400, "malformed", "from_definition_id 必须是版本的 id（must be a definition id）")
+    p = current_principal()
+    if case_ids is not None:
+        _refuse_unseen(p, case_ids)
     checks = CaseMigration(container().runtime).check(to, case_ids, from_definition_id=from_id)
-    return ok(describe(checks))
+    with container().extras["read_sessions"]() as s:
+        seen = visibility.visible_case_ids(s, p, [c.case_id for c in checks])
+    result = describe([c for c in checks if c.case_id in seen])
+    # cases the caller may not see (the discipline track) are counted, never named
+    result["hidden"] = sum(c.case_id not in seen for c in checks)
+    return ok(result)
 
 
 @bp.post("/api/designer/migrations")
 @roles_required(*DESIGNERS)
 def migration_run():
     to, case_ids = _migration_request(body(), require_cases=True)
-    moved = CaseMigration(container().runtime).migrate(to, case_ids, actor=current_principal().username)
-    return ok({"migrated": [c.to_dict() for c in moved]}, 201)
+    p = current_principal()
+    _refuse_unseen(p, case_ids)
+    moved = CaseMigration(container().runtime).migrate(to, case_ids, actor=p.username)
+    return ok({"migrated": [personal_data.case_view(p, c.to_dict()) for c in moved]}, 201)
+
+
+def _refuse_unseen(p, case_ids: list[int]) -> None:
+    """A case the caller may not see is neither checked nor moved (403, logged; the message names no case)."""
+    if len(case_ids) > MAX_BATCH:
+        return  # the migration refuses the batch itself, with its own message
+    with container().extras["read_sessions"]() as s:
+        existing = set(s.scalars(select(Case.id).where(Case.id.in_(sorted(set(case_ids))))))
+        unseen = existing - visibility.visible_case_ids(s, p, existing)  # an unknown id stays a 404
+    if unseen:
+        raise visibility.refuse(p, f"migration of {len(unseen)} case(s)",
+                                "所选案件中有您无权查看的案件，请只选择迁移检查列出的案件"
+                                "（some of the selected cases are not visible to you; select only listed cases）")
 
 
 def _migration_request(data: dict, require_cases: bool) -> tuple[int, list[int] | None]:

@@ -22,8 +22,9 @@ from engine.store import Case, JournalEvent, ProcessDefinition, WorkItem
 from services import query_code, registration as reg
 from services.casework import CHANNEL_CODES
 from services.index_key import IndexKey
+from services.masking import mask_personal_data, mask_petitioner
 
-from . import forms, task_list, visibility
+from . import forms, personal_data, task_list, visibility
 from .auth import ApiError, Principal, require_login
 from .ui import page_principal
 
@@ -33,9 +34,6 @@ log = logging.getLogger("lianxin.handling")
 REGISTER_ROLES = ("registrar", "county_office", "bureau", "admin")
 REGISTER_SCHEMA = "petition_register.schema.json"
 PAGE_SIZE = 20
-# Tasks whose handler talks to the petitioner: triage at the desk, the written reply, the follow-up call. Only
-# there are name, phone and address shown in full (to the person who may act on the task); elsewhere masked.
-NEEDS_CONTACT = {"Task_triage", "Task_handle", "Task_rating"}
 
 
 def container():
@@ -462,7 +460,9 @@ def task_form(task_id: int):
                                             "respondent", "request", "facts") if view.data.get(k)}
     may_act = visibility.may_act_on(p, item) and item.state == "open"
     people = [x for x in (view.data.get("petitioners") or [view.data.get("petitioner") or {}]) if x]
-    full = may_act and item.element_id in NEEDS_CONTACT
+    full = personal_data.shows_in_full(p, item.case_id)  # the one rule (services/masking.py), recorded
+    if not full:
+        facts = mask_personal_data(facts)
     co_opinions = None
     assignment = view.data.get("assignment") or {}
     if assignment.get("co_units") and item.unit == assignment.get("lead_unit"):  # the lead drafting its reply
@@ -480,8 +480,6 @@ def task_form(task_id: int):
 
 
 def _masked(petitioner: dict) -> dict:
-    from services.masking import mask_petitioner
-
     return mask_petitioner(petitioner)
 
 

@@ -14,6 +14,7 @@ from services.four_lists import KIND_OF_REGISTER, KINDS
 from services.orgchart import default_chart
 from services.stats_report import subtree
 
+from . import visibility
 from .auth import ApiError, Principal
 
 bp = Blueprint("lists", __name__)
@@ -67,6 +68,7 @@ def load_rows(p: Principal, f: dict) -> list[dict]:
         q = q.where(CaseRegister.status == f["status"])
     if not p.has_role(*SEE_ALL_ROLES):
         q = q.where(CaseRegister.unit.in_(sorted(p.units)) if p.units else false())
+    q = q.where(visibility.outside_discipline_track(p, CaseRegister.case_id))
     with container().extras["read_sessions"]() as s:
         rows = s.scalars(q.order_by(CaseRegister.updated_at.desc(), CaseRegister.id.desc()).limit(MAX_ROWS))
         return [{"case_id": r.case_id, "key": r.key, "unit": r.unit, "person": r.person, "status": r.status,

@@ -24,6 +24,7 @@ from services.stats_facts import build_facts
 from services.stats_report import RANKED, annual, cases_behind, level_of, rankings, report, subtree
 from services.stats_settings import KpiSettings, SettingsError, parse_period, period_of, range_period
 
+from . import visibility
 from .api import ok
 from .auth import ApiError, Principal, current_principal, require_login
 
@@ -152,9 +153,28 @@ def _principal_for_stats() -> Principal:
 
 
 def _report_from_args(c, p: Principal, args) -> dict:
-    return compute_report(c, period=args.get("period"), unit=args.get("unit") or None,
-                          date_from=args.get("from"), date_to=args.get("to"), visible=visible_units(p),
-                          live=choice(args, "live", LIVE) == "1")
+    result = compute_report(c, period=args.get("period"), unit=args.get("unit") or None,
+                            date_from=args.get("from"), date_to=args.get("to"), visible=visible_units(p),
+                            live=choice(args, "live", LIVE) == "1")
+    return only_nameable_case_ids(c, p, result, result["kpis"], ("case_ids", "denominator_case_ids"))
+
+
+def only_nameable_case_ids(c, p: Principal, result: dict, rows: list[dict], keys: tuple[str, ...]) -> dict:
+    """The figures count every case in scope; the case ids listed with them leave out the accusations on the
+    discipline track that `p` may not see (counted, never named). `rows` are dicts of `result`, changed in place
+    (`result` is computed for this request or read afresh from a snapshot, never stored again)."""
+    listed = {i for row in rows for key in keys for i in (row.get(key) or [])}
+    if not listed:
+        return result
+    with c.extras["read_sessions"]() as s:
+        seen = visibility.case_ids_outside_discipline_track(s, p, listed)
+    if seen == listed:
+        return result
+    for row in rows:
+        for key in keys:
+            if row.get(key):
+                row[key] = [i for i in row[key] if i in seen]
+    return result
 
 
 def _rankings_from_args(c, p: Principal, args) -> tuple[list[dict], str]:
@@ -191,7 +211,9 @@ def _annual_from_args(c, p: Principal, args) -> dict:
     with c.extras["read_sessions"]() as s:
         supervision = stats_store.load_register_rows(s, "supervision", opened_from=period.start,
                                                      opened_before=period.end)
-    return annual(load_facts(c, settings), supervision, period, default_chart(), units)
+    result = annual(load_facts(c, settings), supervision, period, default_chart(), units)
+    return only_nameable_case_ids(c, p, result, result["by_category"] + result["most_complained_units"]
+                                 + [result["suggestions"]], ("case_ids",))
 
 
 # ---------------------------------------------------------------- JSON

@@ -163,3 +163,34 @@ def work_item_for_action(s, p: Principal, item_id: int) -> WorkItem:
         raise refuse(p, f"task {item_id}",
                      "此任务不属于您的单位或角色（this task is not for your unit or role）")
     return item
+
+
+# ---------------------------------------------------------------- listings that name cases (ids, titles, status)
+
+def visible_case_ids(s, p: Principal, case_ids) -> set[int]:
+    """Of `case_ids`, those `p` may see (the same rule as `case_filter`). A listing that names cases (the
+    designer's migration check) shows these and only counts the others."""
+    return _case_ids_where(s, case_ids, case_filter(p))
+
+
+def case_ids_outside_discipline_track(s, p: Principal, case_ids) -> set[int]:
+    """Of `case_ids`, those not hidden from `p` by the discipline track: for listings already limited to the
+    caller's units by their own rule (the statistics count the cases of the units a bureau serves, also those
+    it never handled, such as a petition resolved at the city desk)."""
+    return _case_ids_where(s, case_ids, outside_discipline_track(p, Case.id))
+
+
+def _case_ids_where(s, case_ids, condition) -> set[int]:
+    wanted = sorted({int(i) for i in case_ids if i is not None})
+    found: set[int] = set()
+    for start in range(0, len(wanted), 500):
+        found.update(s.scalars(select(Case.id).where(Case.id.in_(wanted[start:start + 500]), condition)))
+    return found
+
+
+def outside_discipline_track(p: Principal, case_id_column):
+    """SQL condition: the case is not on the discipline track, or `p` may see it there. For listings already
+    limited to the caller's units by their own rule (the registers), which must not name an accusation."""
+    if p.has_role(*READ_ONLY):
+        return true()
+    return or_(not_(_on_discipline_track(case_id_column)), _discipline_unit_match(case_id_column, direct_units(p)))

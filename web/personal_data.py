@@ -1,0 +1,94 @@
+"""Petitioners' personal data in every answer about a case: the rule of `services.masking` applied to the signed-in
+user, and every full view recorded in the access log.
+
+Each serializer that puts case data into a response (the JSON API's case views and command answers, the case
+page, the task form, notices, history, replay and exports) asks `shows_in_full(p, case_id)` once per response and
+masks with `services.masking.mask_personal_data` when the answer is no (`case_view`, `case_data` do both). A full
+view is written to the access log *before* it is shown (`what` ends in `.full`); when that write fails the data is
+shown masked rather than unrecorded.
+"""
+from __future__ import annotations
+
+import logging
+
+from flask import current_app, g, has_request_context, request
+from sqlalchemy import select
+
+from engine import access_log
+from engine.store import Case, WorkItem
+from services import masking
+
+from . import visibility
+from .auth import Principal
+
+log = logging.getLogger("lianxin.access")
+
+
+def container():
+    return current_app.extensions["lianxin"]
+
+
+def _holds(p: Principal, item: WorkItem) -> bool:
+    """`p` holds `item` in their own right: its assignee, or of its unit with its role. An administrator may act on
+    every task to repair a case; that is not a reason to read the petitioner's details."""
+    if item.assignee == p.username:
+        return True
+    if p.role_names <= {"admin", *visibility.READ_ONLY}:
+        return False
+    return visibility.may_act_on(p, item)
+
+
+def full_view_allowed(s, p: Principal | None, case_id: int) -> bool:
+    """The rule of `services.masking.sees_in_full` for `p` and this case (no logging: see `shows_in_full`)."""
+    if p is None or not (p.role_names - {"admin", *visibility.READ_ONLY}):
+        return False
+    case = s.get(Case, case_id)
+    if case is None:
+        return False
+    items = s.scalars(select(WorkItem).where(WorkItem.case_id == case_id, WorkItem.state == "open",
+                                             WorkItem.element_id.in_(sorted(masking.CONTACT_TASKS)))).all()
+    return masking.sees_in_full(registered_it=case.started_by == p.username,
+                                registering_role=bool(p.role_names & masking.REGISTERING_ROLES),
+                                holds_contact_task=any(_holds(p, item) for item in items))
+
+
+def shows_in_full(p: Principal | None, case_id: int) -> bool:
+    """Whether this response may carry the case's personal data in full; if so, the view is recorded first."""
+    with container().extras["read_sessions"]() as s:
+        if not full_view_allowed(s, p, case_id):
+            return False
+    try:
+        record_full_view(p, case_id)
+    except Exception:
+        log.exception("access log: a full view of case %s could not be recorded; shown masked", case_id)
+        return False
+    return True
+
+
+def record_full_view(p: Principal, case_id: int) -> None:
+    """One access-log row per response that shows a case's personal data in full (raises if it cannot be written)."""
+    recorded = g.setdefault("full_views", set()) if has_request_context() else set()
+    if case_id in recorded:
+        return
+    c = container()
+    endpoint = request.endpoint if has_request_context() else None
+    with c.session_factory() as s, s.begin():
+        access_log.record(s, at=c.clock.now(), username=p.username, case_id=case_id,
+                          what=f"{endpoint or 'unknown'}"[:43] + ".full",
+                          method=request.method if has_request_context() else "-",
+                          path=request.full_path.rstrip("?") if has_request_context() else "-", status=200,
+                          remote_addr=(request.remote_addr if has_request_context() else None) or "-")
+    recorded.add(case_id)
+    if has_request_context():
+        g.access_recorded = True  # this row stands for the request's access-log row
+
+
+def case_data(p: Principal | None, case_id: int, data):
+    """`data` (case data, a snapshot, journal entries) as `p` may read it: full, recorded, or masked."""
+    return data if shows_in_full(p, case_id) else masking.mask_personal_data(data)
+
+
+def case_view(p: Principal | None, view: dict) -> dict:
+    """A case view (`CaseView.to_dict()`) for a JSON answer: its data and everything else in it (task names,
+    incident messages) masked unless `p` reads this case in full."""
+    return case_data(p, view["id"], view)
