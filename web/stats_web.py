@@ -12,7 +12,6 @@ period that has a frozen snapshot for the scope asked is answered from it unless
 """
 from __future__ import annotations
 
-import json
 from datetime import datetime
 
 from flask import Blueprint, Response, current_app, g, has_request_context, render_template, request, url_for
@@ -137,10 +136,19 @@ def _principal_for_stats() -> Principal:
     return p
 
 
+def _live(args) -> bool:
+    """`live=1` computes now even for a frozen period; anything but 0 or 1 is refused rather than carried on
+    into links and the page's data."""
+    live = args.get("live") or "0"
+    if live not in ("0", "1"):
+        raise ApiError(422, "invalid", _("live 应为 0 或 1（1：不用冻结的数据，实时计算），请改正后重试。"))
+    return live == "1"
+
+
 def _report_from_args(c, p: Principal, args) -> dict:
     return compute_report(c, period=args.get("period"), unit=args.get("unit") or None,
                           date_from=args.get("from"), date_to=args.get("to"), visible=visible_units(p),
-                          live=args.get("live") == "1")
+                          live=_live(args))
 
 
 def _rankings_from_args(c, p: Principal, args) -> tuple[list[dict], str]:
@@ -150,7 +158,7 @@ def _rankings_from_args(c, p: Principal, args) -> tuple[list[dict], str]:
     settings = kpi_settings(c)
     period = parse_request_period(c, settings, args)
     _units, scope = scope_units(args.get("unit") or None, visible_units(p))
-    published = args.get("live") != "1" and level == "county" and not args.get("sort") \
+    published = not _live(args) and level == "county" and not args.get("sort") \
         and scope != "mine" and not args.get("from")
     if published:  # a frozen month's ranking is the one that was published
         with c.extras["read_sessions"]() as s:
@@ -305,7 +313,7 @@ def dashboard():
     period_value = "" if args.get("from") else (args.get("period") or result["period"]["label"])
     return render_template("stats/dashboard.html", result=result, kpis=kpis, rankings=rows, choices=choices,
                            args=args, query=query, period_value=period_value,
-                           chart_data=json.dumps(chart_data, ensure_ascii=False),
+                           chart_data=chart_data,
                            annual=_annual_from_args(c, p, {"year": result["period"]["to"][:4],
                                                            "unit": args.get("unit")}),
                            can_freeze=p.has_role(*FREEZE_ROLES), snapshots=snapshots[:24])
