@@ -10,8 +10,8 @@ import pytest
 
 from tests.support.web import page_sign_in
 
-PAYLOAD = '</script><script>document.title="XSS";window.lxPwned=1</script>'
-NAMED = '</script><script>window.lxPwned=2</script>'
+PAYLOAD = "</script><script>document.title='XSS';window.lxPwned=1</script>"
+NAMED = "</script><script>document.title='XSS';window.lxPwned=2</script>"
 
 
 def executable_scripts(html: str) -> list:

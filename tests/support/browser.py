@@ -56,9 +56,10 @@ def page(tmp_path):
 
 def csp_violations(pg) -> list[str]:
     """What the browser refuses under the Content-Security-Policy, as it reports it on the console (filled while
-    the page runs; a test that means to provoke a refusal empties it)."""
+    the page runs, also as `pg.csp_refused`; a test that means to provoke a refusal empties it)."""
     refused: list[str] = []
     pg.on("console", lambda msg: refused.append(msg.text) if "Content Security Policy" in msg.text else None)
+    pg.csp_refused = refused
     return refused
 
 
