@@ -58,6 +58,9 @@ def create_app(container=None, test_config: dict | None = None) -> Flask:
 
     init_i18n(app)
     init_shell(app)
+    from .security_headers import install as send_security_headers
+
+    send_security_headers(app)
     from .text_guard import check_request_text
 
     app.before_request(check_request_text)

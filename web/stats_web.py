@@ -12,7 +12,6 @@ period that has a frozen snapshot for the scope asked is answered from it unless
 """
 from __future__ import annotations
 
-import json
 from datetime import datetime
 
 from flask import Blueprint, Response, current_app, g, has_request_context, render_template, request, url_for
@@ -343,7 +342,7 @@ def dashboard():
     period_value = "" if args.get("from") else (args.get("period") or result["period"]["label"])
     return render_template("stats/dashboard.html", result=result, kpis=kpis, rankings=rows, choices=choices,
                            args=args, query=query, period_value=period_value,
-                           chart_data=json.dumps(chart_data, ensure_ascii=False),
+                           chart_data=chart_data,
                            annual=_annual_from_args(c, p, {"year": result["period"]["to"][:4],
                                                            "unit": args.get("unit")}),
                            can_freeze=p.has_role(*FREEZE_ROLES), snapshots=snapshots[:24])

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import text
 
 from engine.definitions import collect_files
@@ -31,7 +32,8 @@ def marked(pg, cls: str) -> set[str]:
 
 
 def wait_for_seq(pg, seq: int) -> None:
-    pg.wait_for_function("seq => document.getElementById('replay-canvas').dataset.seq === String(seq)", arg=seq)
+    # a locator assertion, not wait_for_function: that evaluates its text in the page, which the CSP forbids
+    expect(pg.locator("#replay-canvas")).to_have_attribute("data-seq", str(seq), timeout=30_000)
 
 
 def test_moving_the_slider_moves_the_highlight(live_server, page):  # noqa: F811

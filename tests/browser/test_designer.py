@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from lxml import etree
+from playwright.sync_api import expect
 
 from tests.support.browser import live_server, page, screenshot, sign_in  # noqa: F401  (fixtures)
 
@@ -101,11 +102,11 @@ def test_change_a_working_day_limit_deploy_and_migrate_a_running_case(live_serve
     days.press("Tab")
     assert lianxin_field(page, "lianxin-timer-text").input_value() == 'workdays(7, dispatch["at"])'
     page.click("#btn-validate")
-    page.wait_for_function("document.querySelector('#designer-status').textContent.includes('校验通过')")
+    expect(page.locator("#designer-status")).to_contain_text("校验通过", timeout=30_000)
     assert page.locator(".djs-element.lx-problem").count() == 0
 
     page.click("#btn-save")
-    page.wait_for_function("document.querySelector('#designer-status').textContent.includes('草稿已保存')")
+    expect(page.locator("#designer-status")).to_contain_text("草稿已保存", timeout=30_000)
     page.click("#btn-deploy")
     page.click("#deploy-submit")  # without a comment: refused, with the reason
     assert "部署说明" in page.locator("#deploy-error").inner_text()
@@ -147,7 +148,7 @@ def test_change_a_working_day_limit_deploy_and_migrate_a_running_case(live_serve
         status=404, content_type="application/json",
         body=json.dumps({"error": {"code": "not_found", "message": "版本 1 已不存在"}}, ensure_ascii=False)))
     page.goto(f"{url}/designer/petition_case/diff?a=1&b=2")
-    page.wait_for_function("document.getElementById('diff-summary').textContent.includes('版本 1 已不存在')")
+    expect(page.locator("#diff-summary")).to_contain_text("版本 1 已不存在", timeout=30_000)
     assert "无法比较" in page.locator("#diff-summary").inner_text()
     page.unroute(failing)
 
@@ -162,7 +163,7 @@ def test_change_a_working_day_limit_deploy_and_migrate_a_running_case(live_serve
     page.check(f'#migration-table tbody input[value="{running}"]')
     page.once("dialog", lambda d: d.accept())
     page.click("#btn-migrate")
-    page.wait_for_function("document.querySelector('#migration-status').textContent.includes('已迁移')")
+    expect(page.locator("#migration-status")).to_contain_text("已迁移", timeout=30_000)
     screenshot(page, "designer-migrated")
     assert rt.get_case(running).definition_version == 2
     assert _due(rt, running, "Timer_sign_limit") != due_before

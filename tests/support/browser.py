@@ -46,9 +46,21 @@ def page(tmp_path):
         browser = pw.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
         context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 800})
         pg = context.new_page()
+        refused = csp_violations(pg)
         yield pg
         context.close()
         browser.close()
+    if refused:
+        pytest.fail("the page did something the Content-Security-Policy refuses:\n" + "\n".join(refused))
+
+
+def csp_violations(pg) -> list[str]:
+    """What the browser refuses under the Content-Security-Policy, as it reports it on the console (filled while
+    the page runs, also as `pg.csp_refused`; a test that means to provoke a refusal empties it)."""
+    refused: list[str] = []
+    pg.on("console", lambda msg: refused.append(msg.text) if "Content Security Policy" in msg.text else None)
+    pg.csp_refused = refused
+    return refused
 
 
 def sign_in(pg, base_url: str, username: str, password: str = "demo") -> None:
