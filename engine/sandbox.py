@@ -642,6 +642,7 @@ def _sum(iterable: Any, start: Any = 0) -> Any:
         total += _length(part)
         work += total
     _check_items("sum(lists)", total)
+    # Copying is cheap per item: up to ten times MAX_ITEMS items copied (tens of milliseconds) is allowed.
     _check_items("sum(lists) (copies)", work // 10)
     return sum(parts, start)
 
@@ -652,8 +653,8 @@ def _range(*args: int) -> range:
         size = len(numbers)
     except OverflowError:
         size = MAX_ITEMS + 1
-    if size > MAX_ITEMS:
-        raise _refuse_size("range", size, MAX_ITEMS, "个数", "numbers")
+    # A large range is about to become a list (or a long loop): charged like any other large step.
+    _check_items("range", size, "个数", "numbers")
     return numbers
 
 
