@@ -37,9 +37,9 @@ How the text is made safe:
   that holds the same list many times, and the task data a script leaves behind (stored as JSON) over
   MAX_DATA_ITEMS items or MAX_DATA_CHARS characters. A large step that is allowed is charged to the budget
   first, so straight-line code without loops cannot run past it either.
-* Memory as a whole is watched only in loops (growth of the process over MEMORY_BUDGET while one script runs);
-  what the checks above cannot see (comparing or hashing two huge structures that share references, for one)
-  needs rlimits or a separate process.
+* Memory as a whole is read every 1,024 loop passes and before every large step: growth of the process over
+  MEMORY_BUDGET while one script runs stops it. What the checks above cannot see (comparing or hashing two huge
+  structures that share references, for one) needs rlimits or a separate process.
 
 Errors are `ScriptError`, with a `kind` and a message in Chinese and English saying what was refused and what
 to do. It derives from SpiffWorkflow's own exception class so SpiffWorkflow passes it on with its notes
