@@ -37,9 +37,9 @@ How the text is made safe:
   that holds the same list many times, and the task data a script leaves behind (stored as JSON) over
   MAX_DATA_ITEMS items or MAX_DATA_CHARS characters. A large step that is allowed is charged to the budget
   first, so straight-line code without loops cannot run past it either.
-* Memory as a whole is watched only in loops (growth of the process over MEMORY_BUDGET while one script runs);
-  what the checks above cannot see (comparing or hashing two huge structures that share references, for one)
-  needs rlimits or a separate process.
+* Memory as a whole is read every 1,024 loop passes and before every large step: growth of the process over
+  MEMORY_BUDGET while one script runs stops it. What the checks above cannot see (comparing or hashing two huge
+  structures that share references, for one) needs rlimits or a separate process.
 
 Errors are `ScriptError`, with a `kind` and a message in Chinese and English saying what was refused and what
 to do. It derives from SpiffWorkflow's own exception class so SpiffWorkflow passes it on with its notes
@@ -101,6 +101,8 @@ MAX_DATA_CHARS = 32_000_000
 _CHARGE_FROM = 1 << 16
 
 _ADVICE = "ask a developer to add a helper in services/"
+_SIZE_ADVICE_ZH = "脚本只宜处理案件所需的少量数据，批量处理请开发人员在 services/ 中提供处理程序"
+_SIZE_ADVICE = "keep scripts to the little data a case needs; for bulk work " + _ADVICE
 
 
 class ScriptError(SpiffWorkflowException):
@@ -162,8 +164,7 @@ def _msg_base_exception(name: str) -> str:
 
 
 def _msg_too_large(what: str) -> str:
-    return (f"脚本要生成的数据过大，已被拒绝：{what} (refused to build {what}; BPMN scripts are meant for small "
-            f"amounts of case data)")
+    return (f"脚本要生成的数据过大，已被拒绝：{what}。{_SIZE_ADVICE_ZH} (refused to build {what}; {_SIZE_ADVICE})")
 
 
 def _translate_policy_error(info: str) -> str:
@@ -425,9 +426,9 @@ _current_budget: contextvars.ContextVar[_Budget | None] = contextvars.ContextVar
 
 def _refuse_size(operation: str, size: int, limit: int, unit_zh: str, unit_en: str) -> ScriptError:
     return ScriptError(
-        f"脚本要生成的数据过大，已被拒绝：{operation} 将得到 {size:,} {unit_zh}，上限为 {limit:,} {unit_zh} "
-        f"(refused to build a value that large: {operation} would make {size:,} {unit_en}, the limit is "
-        f"{limit:,} {unit_en}; BPMN scripts are meant for small amounts of case data)",
+        f"脚本要生成的数据过大，已被拒绝：{operation} 将得到 {size:,} {unit_zh}，上限为 {limit:,} {unit_zh}。"
+        f"{_SIZE_ADVICE_ZH} (refused to build a value that large: {operation} would make {size:,} {unit_en}, "
+        f"the limit is {limit:,} {unit_en}; {_SIZE_ADVICE})",
         "too_large", limit=operation)
 
 
@@ -445,9 +446,9 @@ def _check_int_work(operation: str, work: int) -> None:
     is more than MAX_INT_WORK: `pow(3, 2**16000, 2**16000+1)` is a 16,000-bit number and seconds of CPU."""
     if work > MAX_INT_WORK:
         raise ScriptError(
-            f"脚本的大数运算过大，已被拒绝：{operation} 约需 {work:,} 次字运算，上限为 {MAX_INT_WORK:,} 次 (refused: "
-            f"{operation} on numbers this large would take about {work:,} machine-word operations, the limit is "
-            f"{MAX_INT_WORK:,}; BPMN scripts are meant for small numbers)", "too_large", limit=operation)
+            f"脚本的大数运算过大，已被拒绝：{operation} 约需 {work:,} 次字运算，上限为 {MAX_INT_WORK:,} 次。"
+            f"{_SIZE_ADVICE_ZH} (refused: {operation} on numbers this large would take about {work:,} machine-word "
+            f"operations, the limit is {MAX_INT_WORK:,}; {_SIZE_ADVICE})", "too_large", limit=operation)
     if work >= _CHARGE_FROM:
         _charge()
 
@@ -641,6 +642,7 @@ def _sum(iterable: Any, start: Any = 0) -> Any:
         total += _length(part)
         work += total
     _check_items("sum(lists)", total)
+    # Copying is cheap per item: up to ten times MAX_ITEMS items copied (tens of milliseconds) is allowed.
     _check_items("sum(lists) (copies)", work // 10)
     return sum(parts, start)
 
@@ -651,8 +653,8 @@ def _range(*args: int) -> range:
         size = len(numbers)
     except OverflowError:
         size = MAX_ITEMS + 1
-    if size > MAX_ITEMS:
-        raise _refuse_size("range", size, MAX_ITEMS, "个数", "numbers")
+    # A large range is about to become a list (or a long loop): charged like any other large step.
+    _check_items("range", size, "个数", "numbers")
     return numbers
 
 
@@ -1013,9 +1015,9 @@ def _runtime_error(exc: Exception, known: list[str]) -> ScriptError:
         return ScriptError(f"脚本递归太深 (the script recursed too deeply: {exc})")
     if isinstance(exc, ValueError) and "integer string conversion" in str(exc):
         return ScriptError(
-            f"脚本要生成的数据过大，已被拒绝：整数与文本互相转换（int/str conversion）最多 {INT_MAX_STR_DIGITS:,} 位数字 "
-            f"(refused: int/str conversion of an integer of more than {INT_MAX_STR_DIGITS:,} decimal digits; BPMN "
-            f"scripts are meant for small amounts of case data)", "too_large", limit="int/str conversion")
+            f"脚本要生成的数据过大，已被拒绝：整数与文本互相转换（int/str conversion）最多 {INT_MAX_STR_DIGITS:,} 位数字。"
+            f"{_SIZE_ADVICE_ZH} (refused: int/str conversion of an integer of more than {INT_MAX_STR_DIGITS:,} "
+            f"decimal digits; {_SIZE_ADVICE})", "too_large", limit="int/str conversion")
     return ScriptError(f"脚本运行出错：{exc.__class__.__name__}: {exc} (the script or expression failed: "
                        f"{exc.__class__.__name__}: {exc})")
 

@@ -205,3 +205,27 @@ def test_a_base_exception_that_still_reaches_the_web_app_is_a_json_500_and_the_n
     error = answer.get_json()["error"]
     assert error["code"] == "internal_error" and "try again later" in error["message"]
     assert client.get("/api/openapi.json").status_code == 200
+
+
+@pytest.mark.parametrize("script, operation", [
+    ("padded = 'a'.ljust(3 * 10**9)", "str.ljust"),
+    ("n = pow(3, 2**16000, 2**16000 + 1)", "pow(base, exp, mod)"),
+    ("s = 'x' * 10**6\nall = s.join([s for i in range(1200)])", "str.join"),
+])
+def test_a_refused_builder_is_the_cases_incident(container, script, operation):
+    """Issue #15 point 5: the refusal, naming the operation and its limit, is what the admin sees."""
+    rt = container.runtime
+    rt.deploy([bpmn.source("big_step", f"""
+<bpmn:startEvent id="start"/>
+<bpmn:scriptTask id="build" name="生成"><bpmn:script>{script}</bpmn:script></bpmn:scriptTask>
+{bpmn.user_task("review", "复核")}
+<bpmn:endEvent id="end"/>
+{bpmn.flow("f1", "start", "build")}
+{bpmn.flow("f2", "build", "review")}
+{bpmn.flow("f3", "review", "end")}
+""", "大数据")], actor="designer")
+    case = rt.start("big_step", {"kept": 1}, "registrar")
+    assert case.status == "incident" and case.tasks == []
+    [incident] = case.incidents
+    assert incident.element_id == "build" and operation in incident.message and "上限" in incident.message
+    assert case.data == {"kept": 1}

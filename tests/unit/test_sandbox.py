@@ -418,6 +418,16 @@ def test_straight_line_steps_are_charged_to_the_cpu_budget():
     stopped_by_the_cpu_budget(error, 0.2)
 
 
+@pytest.mark.parametrize("text", [
+    "\n".join(f"a{i} = [{i}] * 10**6" for i in range(100)),  # 800 MB in straight-line code, 8 MB a line
+    "keep = []\nfor i in range(100):\n    keep.append(list(range(10**6)))",  # 30 MB a pass
+])
+def test_allocations_that_add_up_stop_at_the_memory_budget(text):
+    env = SandboxEnvironment({}, cpu_seconds=30)
+    error = refused(env.execute, text, {})
+    assert error.kind == "too_large" and error.limit == "memory" and "256 MB" in str(error)
+
+
 def test_the_int_str_digit_guard_is_held_while_scripts_run(env, monkeypatch):
     monkeypatch.setattr(sys, "get_int_max_str_digits", lambda: 0)  # as if the process had switched it off
     calls = []
