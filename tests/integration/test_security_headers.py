@@ -133,13 +133,13 @@ def test_every_page_sends_the_security_headers_and_no_inline_script(demo):
 
 
 def test_two_responses_have_different_nonces(demo):
-    app, clients, _values = demo
+    _app, clients, _values = demo
     first, second = (check_headers(clients["bureau"].get("/stats"), "/stats") for _ in range(2))
     assert first != second
 
 
 def test_the_api_and_static_files_send_the_headers_too(demo):
-    app, clients, values = demo
+    _app, clients, values = demo
     case_id = values["case_id"][0]
     for url in ("/api/process-definitions", f"/api/cases/{case_id}", "/api/nothing-here", "/static/lianxin.css",
                 "/static/form-fields.js", "/api/openapi.json"):
@@ -173,7 +173,7 @@ def test_an_unknown_https_value_stops_the_start(sqlite_container):
 
 def test_the_html_audit_report_runs_no_script_and_keeps_its_own_style(demo):
     """The report is a file people keep: no nonce inside it; its policy allows no script at all."""
-    app, clients, values = demo
+    _app, clients, values = demo
     r = clients["auditor"].get(f"/audit/cases/{values['case_id'][0]}/export/html")
     assert r.status_code == 200 and r.mimetype == "text/html"
     csp = dict((d.strip().split(" ", 1) + [""])[:2] for d in r.headers["Content-Security-Policy"].split(";"))
