@@ -29,6 +29,7 @@ from services import case_numbers as numbering
 
 from . import personal_data
 from .auth import ApiError, Principal, current_principal
+from .security_headers import DOCUMENT_POLICY
 
 bp = Blueprint("audit", __name__)
 log = logging.getLogger("lianxin.audit")
@@ -176,9 +177,10 @@ def export_response(case_id: int, fmt: str, p: Principal, args) -> Response:
     produce, mimetype = audit_export.EXPORTERS[fmt]
     name = f"case-{facts['case_no'] or facts['id']}-history.{fmt}"
     disposition = "inline" if fmt == "html" else "attachment"
-    return Response(produce(report), mimetype=mimetype,
-                    headers={"Content-Disposition": f"{disposition}; filename=\"{name}\"",
-                             "Cache-Control": "no-store"})
+    headers = {"Content-Disposition": f"{disposition}; filename=\"{name}\"", "Cache-Control": "no-store"}
+    if fmt == "html":  # shown in the browser: no script at all, its own inline style
+        headers["Content-Security-Policy"] = DOCUMENT_POLICY
+    return Response(produce(report), mimetype=mimetype, headers=headers)
 
 
 def case_access_log(case_id: int) -> list[dict]:

@@ -35,7 +35,7 @@ def content_security_policy(nonce: str) -> str:
         f"script-src 'self' 'nonce-{nonce}'",
         f"style-src 'self' 'nonce-{nonce}'",
         "style-src-attr 'unsafe-inline'",
-        "img-src 'self' data: blob:",  # diagram exports and ECharts images are made in the page
+        "img-src 'self' data:",  # icons the diagram libraries embed as data: URLs
         "font-src 'self' data:",
         "connect-src 'self'",
         "object-src 'none'",
@@ -45,13 +45,25 @@ def content_security_policy(nonce: str) -> str:
     ])
 
 
+# A self-contained document the app hands out (the audit report in HTML, which people also save and open from
+# disk): it runs no script at all and keeps its one <style> element, which carries no nonce since the file must
+# stand alone. A view sets it as its response's Content-Security-Policy; the hook keeps a policy a view set (also
+# the `sandbox` of attachment downloads), adding frame-ancestors if it lacks it.
+DOCUMENT_POLICY = ("default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; base-uri 'none'; "
+                   "form-action 'none'; frame-ancestors 'none'")
+
+
 def install(app: Flask) -> None:
     app.jinja_env.globals["csp_nonce"] = csp_nonce
 
     @app.after_request
     def security_headers(response):
         headers = response.headers
-        headers["Content-Security-Policy"] = content_security_policy(csp_nonce())
+        own = headers.get("Content-Security-Policy")
+        if own is None:
+            headers["Content-Security-Policy"] = content_security_policy(csp_nonce())
+        elif "frame-ancestors" not in own:  # a view's own policy (a download's sandbox): never in a frame either
+            headers["Content-Security-Policy"] = f"{own}; frame-ancestors 'none'"
         headers["X-Frame-Options"] = "DENY"
         headers["X-Content-Type-Options"] = "nosniff"
         # same-origin, not no-referrer: under HTTPS the CSRF check of forms compares the Referer with the host.

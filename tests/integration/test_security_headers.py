@@ -23,20 +23,24 @@ QUERY = {"stats.drill": {"kpi": "received"}}  # pages that need a query to show 
 URL_ATTRIBUTES = ("href", "src", "action", "formaction", "xlink:href", "data")
 
 
-def check_headers(r, where: str) -> str:
-    """The headers every response must carry; returns the CSP nonce."""
+def check_headers(r, where: str) -> str | None:
+    """The headers every response must carry; returns the CSP nonce (None: a file or document that may run no
+    script at all, as an attachment download or the HTML audit report)."""
     csp = r.headers.get("Content-Security-Policy", "")
-    found = NONCE.search(csp)
-    assert found, f"{where}: no script nonce in Content-Security-Policy {csp!r}"
     directives = dict((d.strip().split(" ", 1) + [""])[:2] for d in csp.split(";"))
-    for name, value in (("object-src", "'none'"), ("base-uri", "'none'"), ("form-action", "'self'"),
-                        ("frame-ancestors", "'none'")):
-        assert directives.get(name) == value, f"{where}: {name} is {directives.get(name)!r}"
-    assert "unsafe-inline" not in directives["script-src"] and "unsafe-eval" not in csp, f"{where}: {csp}"
-    assert "unsafe-inline" not in directives["style-src"], f"{where}: {csp}"
     assert r.headers.get("X-Frame-Options") == "DENY", where
     assert r.headers.get("X-Content-Type-Options") == "nosniff", where
     assert r.headers.get("Referrer-Policy") == "same-origin", where
+    assert directives.get("frame-ancestors") == "'none'", f"{where}: {csp!r}"
+    if "sandbox" in directives or (directives.get("default-src") == "'none'" and "script-src" not in directives):
+        assert "allow-scripts" not in csp and "unsafe-eval" not in csp, f"{where}: {csp!r}"
+        return None
+    found = NONCE.search(csp)
+    assert found, f"{where}: no script nonce in Content-Security-Policy {csp!r}"
+    for name, value in (("object-src", "'none'"), ("base-uri", "'none'"), ("form-action", "'self'")):
+        assert directives.get(name) == value, f"{where}: {name} is {directives.get(name)!r}"
+    assert "unsafe-inline" not in directives["script-src"] and "unsafe-eval" not in csp, f"{where}: {csp}"
+    assert "unsafe-inline" not in directives["style-src"], f"{where}: {csp}"
     return found.group(1)
 
 
@@ -116,7 +120,9 @@ def test_every_page_sends_the_security_headers_and_no_inline_script(demo):
         for visitor, url in product(VISITORS, urls):
             r = clients[visitor].get(url)
             nonce = check_headers(r, f"{url} as {visitor or 'signed out'} ({r.status_code})")
-            if r.mimetype == "text/html":
+            if r.mimetype == "text/html" and nonce is None:
+                assert not list(lxml.html.fromstring(r.get_data(as_text=True)).iter("script")), url
+            elif r.mimetype == "text/html":
                 check_markup(r.get_data(as_text=True), nonce, f"{url} as {visitor or 'signed out'}")
             if r.status_code == 200 or (r.status_code in (301, 302) and "/login" not in r.location):  # home: a start page
                 shown = True
@@ -127,13 +133,13 @@ def test_every_page_sends_the_security_headers_and_no_inline_script(demo):
 
 
 def test_two_responses_have_different_nonces(demo):
-    app, clients, _values = demo
+    _app, clients, _values = demo
     first, second = (check_headers(clients["bureau"].get("/stats"), "/stats") for _ in range(2))
     assert first != second
 
 
 def test_the_api_and_static_files_send_the_headers_too(demo):
-    app, clients, values = demo
+    _app, clients, values = demo
     case_id = values["case_id"][0]
     for url in ("/api/process-definitions", f"/api/cases/{case_id}", "/api/nothing-here", "/static/lianxin.css",
                 "/static/form-fields.js", "/api/openapi.json"):
@@ -163,3 +169,15 @@ def test_an_unknown_https_value_stops_the_start(sqlite_container):
 
     with pytest.raises(ValueError, match="LIANXIN_HTTPS"):
         for_deployment(create_app(sqlite_container), {"LIANXIN_HTTPS": "on"})
+
+
+def test_the_html_audit_report_runs_no_script_and_keeps_its_own_style(demo):
+    """The report is a file people keep: no nonce inside it; its policy allows no script at all."""
+    _app, clients, values = demo
+    r = clients["auditor"].get(f"/audit/cases/{values['case_id'][0]}/export/html")
+    assert r.status_code == 200 and r.mimetype == "text/html"
+    csp = dict((d.strip().split(" ", 1) + [""])[:2] for d in r.headers["Content-Security-Policy"].split(";"))
+    assert csp["default-src"] == "'none'" and "script-src" not in csp and csp["frame-ancestors"] == "'none'"
+    assert r.headers["X-Frame-Options"] == "DENY" and r.headers["X-Content-Type-Options"] == "nosniff"
+    doc = lxml.html.fromstring(r.get_data(as_text=True))
+    assert not list(doc.iter("script")) and len(list(doc.iter("style"))) == 1
