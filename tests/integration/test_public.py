@@ -148,3 +148,19 @@ def test_wrong_codes_from_one_address_are_limited_across_case_numbers(office):
         assert client.get(f"/api/public/cases/XF410121202603020100000{i}?code=WRONGCODE2").status_code == 404
     assert client.get("/api/public/cases/XF410121202603020100009?code=WRONGCODE2").status_code == 429
     assert "次数过多" in client.post("/query", data={"case_no": "XF1", "code": "X"}).get_data(as_text=True)
+
+
+def test_a_message_left_received_by_an_interrupted_older_version_is_handled_on_the_retry(office):
+    """Older versions wrote the marker `received` in a transaction of its own; a crash right after left it so and
+    every retry answered `duplicate` with nothing done. The retry now finishes the message."""
+    from engine.journal import to_json
+    from web.public_web import _key
+
+    with office.c.session_factory() as s, s.begin():
+        s.add(Setting(key=_key("sms_in:", "gw-700"), value=to_json({"status": "received"})))
+    r = send_sms(office, PHONE, TEXT, "gw-700")
+    assert r.status_code == 200 and r.get_json()["status"] == "registered" and not r.get_json()["duplicate"]
+    assert len(sms_cases(office)) == 1 and [a["template"] for a in outbox_to(office, PHONE)] == ["registration_receipt"]
+    again = send_sms(office, PHONE, TEXT, "gw-700").get_json()
+    assert again["duplicate"] is True and again["status"] == "registered"
+    assert len(sms_cases(office)) == 1 and len(outbox_to(office, PHONE)) == 1
