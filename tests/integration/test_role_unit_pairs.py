@@ -102,3 +102,22 @@ def test_taking_a_claimed_task_from_a_colleague_needs_a_head_s_role_in_that_unit
     assert r.status_code == 409 and "认领" in r.get_json()["error"]["message"], r.get_json()
     r = office.post("admin", f"/api/tasks/{task_a}/reassign", json={"to": "twohats"})
     assert r.status_code == 200 and r.get_json()["assignee"] == "twohats", r.get_json()
+
+
+def test_a_petition_is_registered_for_the_office_where_the_registering_role_is_held(office):
+    """Registrar in 西山县信访局, unit_handler in 东城县信访局: what they register is 西山县's, not the first petition
+    office they hold any role in."""
+    from web.auth import load_principal
+    from web.handling_web import registering_unit
+
+    with office.c.session_factory() as s, s.begin():
+        user = User(username="two_offices", display_name="两处任职", password_hash=hash_password("demo"), active=True)
+        s.add(user)
+        s.flush()
+        s.add_all([Membership(user_id=user.id, unit_code="county_a_office", role="unit_handler",
+                              include_subunits=False),
+                   Membership(user_id=user.id, unit_code="county_b_office", role="registrar",
+                              include_subunits=False)])
+        p = load_principal(s, user)
+    with office.app.app_context():
+        assert registering_unit(p) == "county_b_office"
