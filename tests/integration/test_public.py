@@ -2,6 +2,7 @@
 code, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
@@ -163,4 +164,26 @@ def test_a_message_left_received_by_an_interrupted_older_version_is_handled_on_t
     assert len(sms_cases(office)) == 1 and [a["template"] for a in outbox_to(office, PHONE)] == ["registration_receipt"]
     again = send_sms(office, PHONE, TEXT, "gw-700").get_json()
     assert again["duplicate"] is True and again["status"] == "registered"
+    assert len(sms_cases(office)) == 1 and len(outbox_to(office, PHONE)) == 1
+
+
+def test_the_same_message_delivered_four_times_at_once_makes_one_case_and_one_receipt(office):
+    answers: list = []
+    lock = threading.Lock()
+    start = threading.Barrier(4)
+
+    def deliver():
+        start.wait()
+        r = send_sms(office, PHONE, TEXT, "gw-800")
+        with lock:
+            answers.append((r.status_code, r.get_json()))
+
+    threads = [threading.Thread(target=deliver) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert [status for status, _ in answers] == [200] * 4, answers
+    assert sorted(body["duplicate"] for _, body in answers) == [False, True, True, True], answers
+    assert {body["status"] for _, body in answers} == {"registered"}
     assert len(sms_cases(office)) == 1 and len(outbox_to(office, PHONE)) == 1
