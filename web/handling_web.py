@@ -76,8 +76,9 @@ def unit_names() -> dict[str, str]:
 
 
 def registering_unit(p: Principal) -> str:
-    """The petition office the registrar works in (their own unit of kind petition_office), else the city bureau."""
-    direct = visibility.direct_units(p)
+    """The petition office the registrar works in (their own unit of kind petition_office, where they hold a
+    registering role), else the city bureau."""
+    direct = {unit for role, unit, _ in p.roles if role in REGISTER_ROLES}
     with container().extras["read_sessions"]() as s:
         offices = s.scalars(select(Unit.code).where(Unit.code.in_(sorted(direct)),
                                                     Unit.kind == "petition_office").order_by(Unit.code)).all()

@@ -124,7 +124,10 @@ def sms_inbound():
         outcome, duplicate = _handle_once(c, marker, gateway_id, phone, text.strip(), now)
     except IntegrityError:  # the same message, handled by another process at the same moment and committed
         with c.session_factory() as s:
-            outcome, duplicate = json.loads(s.get(Setting, marker).value), True
+            seen = s.get(Setting, marker)
+        if seen is None:  # some other conflict: nothing was stored, the gateway's retry handles it afresh
+            raise
+        outcome, duplicate = json.loads(seen.value), True
     if not duplicate:
         log.info("SMS inbound %s from %s: %s", gateway_id, mask_phone(phone), outcome["status"])
     return ok(dict(outcome, duplicate=duplicate))

@@ -2,6 +2,7 @@
 code, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
@@ -148,3 +149,41 @@ def test_wrong_codes_from_one_address_are_limited_across_case_numbers(office):
         assert client.get(f"/api/public/cases/XF4101212026030201{i:06d}?code=WRONGCODE2").status_code == 404
     assert client.get("/api/public/cases/XF410121202603020100009?code=WRONGCODE2").status_code == 429
     assert "次数过多" in client.post("/query", data={"case_no": "XF1", "code": "X"}).get_data(as_text=True)
+
+
+def test_a_message_left_received_by_an_interrupted_older_version_is_handled_on_the_retry(office):
+    """Older versions wrote the marker `received` in a transaction of its own; a crash right after left it so and
+    every retry answered `duplicate` with nothing done. The retry now finishes the message."""
+    from engine.journal import to_json
+    from web.public_web import _key
+
+    with office.c.session_factory() as s, s.begin():
+        s.add(Setting(key=_key("sms_in:", "gw-700"), value=to_json({"status": "received"})))
+    r = send_sms(office, PHONE, TEXT, "gw-700")
+    assert r.status_code == 200 and r.get_json()["status"] == "registered" and not r.get_json()["duplicate"]
+    assert len(sms_cases(office)) == 1 and [a["template"] for a in outbox_to(office, PHONE)] == ["registration_receipt"]
+    again = send_sms(office, PHONE, TEXT, "gw-700").get_json()
+    assert again["duplicate"] is True and again["status"] == "registered"
+    assert len(sms_cases(office)) == 1 and len(outbox_to(office, PHONE)) == 1
+
+
+def test_the_same_message_delivered_four_times_at_once_makes_one_case_and_one_receipt(office):
+    answers: list = []
+    lock = threading.Lock()
+    start = threading.Barrier(4)
+
+    def deliver():
+        start.wait()
+        r = send_sms(office, PHONE, TEXT, "gw-800")
+        with lock:
+            answers.append((r.status_code, r.get_json()))
+
+    threads = [threading.Thread(target=deliver) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert [status for status, _ in answers] == [200] * 4, answers
+    assert sorted(body["duplicate"] for _, body in answers) == [False, True, True, True], answers
+    assert {body["status"] for _, body in answers} == {"registered"}
+    assert len(sms_cases(office)) == 1 and len(outbox_to(office, PHONE)) == 1

@@ -83,3 +83,41 @@ def test_a_role_held_with_subunits_reaches_the_units_below(office):
     _, theirs = _task_in(office, UNIT_B, "office_task")
     assert office.post("county", f"/api/tasks/{ours}/claim").status_code == 200
     assert office.post("county", f"/api/tasks/{theirs}/claim").status_code == 403
+
+
+def test_taking_a_claimed_task_from_a_colleague_needs_a_head_s_role_in_that_unit(office):
+    """A head's role (county_office) held in another county does not let a unit_handler take over a colleague's
+    claimed task in their own unit; the admin can."""
+    with office.c.session_factory() as s, s.begin():
+        user = User(username="head_elsewhere", display_name="外县科长", password_hash=hash_password("demo"),
+                    active=True)
+        s.add(user)
+        s.flush()
+        s.add_all([Membership(user_id=user.id, unit_code=UNIT_A, role="unit_handler", include_subunits=False),
+                   Membership(user_id=user.id, unit_code="county_b_office", role="county_office",
+                              include_subunits=True)])
+    _, task_a = _task_in(office, UNIT_A)
+    assert office.post("handler", f"/api/tasks/{task_a}/claim").status_code == 200
+    r = office.post("head_elsewhere", f"/api/tasks/{task_a}/reassign", json={"to": "twohats"})
+    assert r.status_code == 409 and "认领" in r.get_json()["error"]["message"], r.get_json()
+    r = office.post("admin", f"/api/tasks/{task_a}/reassign", json={"to": "twohats"})
+    assert r.status_code == 200 and r.get_json()["assignee"] == "twohats", r.get_json()
+
+
+def test_a_petition_is_registered_for_the_office_where_the_registering_role_is_held(office):
+    """Registrar in 西山县信访局, unit_handler in 东城县信访局: what they register is 西山县's, not the first petition
+    office they hold any role in."""
+    from web.auth import load_principal
+    from web.handling_web import registering_unit
+
+    with office.c.session_factory() as s, s.begin():
+        user = User(username="two_offices", display_name="两处任职", password_hash=hash_password("demo"), active=True)
+        s.add(user)
+        s.flush()
+        s.add_all([Membership(user_id=user.id, unit_code="county_a_office", role="unit_handler",
+                              include_subunits=False),
+                   Membership(user_id=user.id, unit_code="county_b_office", role="registrar",
+                              include_subunits=False)])
+        p = load_principal(s, user)
+    with office.app.app_context():
+        assert registering_unit(p) == "county_b_office"
