@@ -18,6 +18,7 @@ otherwise. Keys are digests: no username or case number is stored with a counter
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import math
 import time
 import unicodedata
@@ -37,7 +38,18 @@ def _digest(text: str) -> str:
 
 
 def client_address() -> str:
-    return request.remote_addr or "-"
+    """The client's address as counted: an IPv6 address by its /64 network, since one subscriber usually holds a
+    whole /64 and could otherwise take a fresh address for every guess."""
+    address = request.remote_addr or "-"
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
 
 
 def _username() -> str:
