@@ -116,7 +116,8 @@ def create_token(s: Session, user: User, label: str, now: datetime, days: int = 
 
 
 def token_expiry(token: ApiToken) -> datetime:
-    """Tokens made before expiry existed run out DEFAULT_TOKEN_DAYS after they were made."""
+    """The migration gave every existing token an expiry; a row without one (written by hand) runs out
+    DEFAULT_TOKEN_DAYS after it was made."""
     return token.expires_at or token.created_at + timedelta(days=DEFAULT_TOKEN_DAYS)
 
 

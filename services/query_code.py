@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import unicodedata
 
 from .index_key import IndexKey
 
@@ -35,7 +36,8 @@ def new_code() -> str:
 
 
 def _normal(code: str) -> str:
-    return code.strip().upper()
+    """Typed in full-width (a Chinese input method's default) or lower case, a code is still the same code."""
+    return unicodedata.normalize("NFKC", code).strip().upper()
 
 
 def _scrypt(code: str, salt: bytes, n: int, r: int, p: int) -> bytes:

@@ -36,7 +36,8 @@ log = logging.getLogger("lianxin.audit")
 
 READ_ONLY_ROLES = {"auditor"}
 # Sign-in and sign-out change no case: the only unsafe requests a read-only user may make.
-ALWAYS_ALLOWED = {"api.create_session", "api.delete_session", "ui.login_page", "ui.logout", "public.query_page"}
+ALWAYS_ALLOWED = {"api.create_session", "api.delete_session", "ui.login_page", "ui.logout", "public.query_page",
+                  "api.change_password"}  # the own password: auditors change theirs too
 # Asking for a verification run of every journal changes no case either: it is what auditors are for.
 READ_ONLY_MAY = {"audit.request_verification", "api.request_verification_run"}
 AUDIT_ROLES = ("auditor", "admin")

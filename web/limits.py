@@ -18,6 +18,7 @@ otherwise. Keys are digests: no username or case number is stored with a counter
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import math
 import time
 import unicodedata
@@ -26,6 +27,7 @@ from flask import Flask, current_app, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_limiter import Limiter
 from flask_limiter.errors import RateLimitExceeded
+from limits.errors import StorageError
 
 from engine.rate_limits import SCHEME
 
@@ -37,7 +39,18 @@ def _digest(text: str) -> str:
 
 
 def client_address() -> str:
-    return request.remote_addr or "-"
+    """The client's address as counted: an IPv6 address by its /64 network, since one subscriber usually holds a
+    whole /64 and could otherwise take a fresh address for every guess."""
+    address = request.remote_addr or "-"
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
 
 
 def _username() -> str:
@@ -83,12 +96,12 @@ def install(app: Flask, c) -> Limiter:
     """A limiter for this app on the deployment's storage, and the limits on their endpoints."""
     settings = c.settings
     if settings.redis_url:
-        uri, options, now = settings.redis_url, {}, time.time
+        uri, options, now = settings.redis_url, {"wrap_exceptions": True}, time.time
     else:
         def now() -> float:
             return c.clock.now().timestamp()
 
-        uri, options = f"{SCHEME}://", {"engine": c.engine, "clock": now}
+        uri, options = f"{SCHEME}://", {"engine": c.engine, "clock": now, "wrap_exceptions": True}
     limiter = Limiter(key_func=address_key, app=app, storage_uri=uri, storage_options=options,
                       strategy="fixed-window", headers_enabled=False, key_prefix=settings.rate_limit_prefix)
     app.extensions["lianxin_limits"] = (limiter, now)
@@ -121,6 +134,7 @@ def install(app: Flask, c) -> Limiter:
         app.view_functions[endpoint] = view
 
     app.register_error_handler(RateLimitExceeded, too_many)
+    app.register_error_handler(StorageError, counters_unreachable)
     return limiter
 
 
@@ -146,4 +160,21 @@ def too_many(_err: RateLimitExceeded):
                                    message=_("尝试次数过多，请 %(minutes)s 分钟后再试。", minutes=minutes))
     response = current_app.make_response((response, 429))
     response.headers["Retry-After"] = str(seconds)
+    return response
+
+
+def counters_unreachable(err: StorageError):
+    """The counters cannot be read (Redis down): refuse rather than let guesses through unlimited."""
+    current_app.logger.error("rate-limit storage unreachable: %s", err.storage_error)
+    if request.path.startswith("/api/"):
+        response = jsonify({"error": {
+            "code": "unavailable",
+            "message": "服务暂时不可用，请 1 分钟后再试（temporarily unavailable: try again in a minute; "
+                       "operators: check LIANXIN_REDIS_URL）",
+            "details": None}})
+    else:
+        response = render_template("ui/message.html", status=503, title=_("服务暂时不可用"),
+                                   message=_("服务暂时不可用，请 1 分钟后再试。"))
+    response = current_app.make_response((response, 503))
+    response.headers["Retry-After"] = "60"
     return response

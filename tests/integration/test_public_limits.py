@@ -50,6 +50,8 @@ def test_spaces_case_and_full_width_variants_share_one_counter(office, case_no):
     # ... by the case number's counter, not the address's: another number from A is still answered
     assert query(client, "XF410121202603020100777", WRONG, A).status_code == 404
     assert query(client, full_width, KNOWN_CODE, B).status_code == 200  # a variant still finds the case
+    full_width_code = "".join(chr(ord(ch) + 0xFEE0) for ch in KNOWN_CODE.lower())
+    assert query(client, case_no, full_width_code, B).status_code == 200  # and a code typed in full width
 
 
 def test_a_429_after_the_limit_with_retry_after_and_a_message_in_chinese(office, case_no):  # noqa: F811

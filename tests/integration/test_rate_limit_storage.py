@@ -103,3 +103,16 @@ def test_limits_are_bounded_settings(monkeypatch):
         Settings.from_env(database_url="sqlite://", secret_key="k")
     monkeypatch.setenv("LIANXIN_QUERY_WINDOW_MINUTES", "30")
     assert Settings.from_env(database_url="sqlite://", secret_key="k").query_window_minutes == 30
+
+
+def test_an_unreachable_redis_refuses_rather_than_letting_guesses_through(database_url, clock, tmp_path):
+    c = make_container(database_url, clock, tmp_path, redis_url="redis://127.0.0.1:1/0")  # nothing listens
+    try:
+        app = office_app(c, deploy=False)
+        r = app.test_client().post("/api/session", json={"username": "handler", "password": "demo"})
+        assert r.status_code == 503 and r.headers["Retry-After"] == "60"
+        assert "LIANXIN_REDIS_URL" in r.get_json()["error"]["message"]
+        page = app.test_client().post("/query", data={"case_no": "XF1", "code": "X"})
+        assert page.status_code == 503 and "服务暂时不可用" in page.get_data(as_text=True)
+    finally:
+        c.engine.dispose()

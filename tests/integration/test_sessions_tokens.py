@@ -180,3 +180,35 @@ def test_tokens_from_before_expiry_run_out_after_the_default_lifetime(app, conta
     assert app.test_client().get(f"/api/cases/{case_id}", headers=bearer).status_code == 200
     container.clock.advance(timedelta(days=90))
     assert app.test_client().get(f"/api/cases/{case_id}", headers=bearer).status_code == 401
+
+
+def test_tokens_made_before_the_upgrade_get_the_default_lifetime_from_the_upgrade(database_url):
+    """Migration 0011 gives tokens in use an expiry 90 days after the upgrade (not after they were made, which
+    would cut older integrations off at once), on both databases."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from engine.clock import SystemClock
+    from engine.db import make_engine, make_session_factory
+    from engine.migrate import alembic_config, upgrade
+
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            cfg = alembic_config()
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0010_verification_runs")
+            conn.execute(text("INSERT INTO app_user (username, display_name, password_hash, active) "
+                              "VALUES ('old_integration', 'x', 'x', :t)"), {"t": True})
+            conn.execute(text("INSERT INTO api_token (user_id, token_hash, label, created_at, revoked, uses) "
+                              "SELECT id, 'h', 'old', :at, :f, 0 FROM app_user WHERE username = 'old_integration'"),
+                         {"at": START_OF_2020, "f": False})
+        upgrade(engine)
+        with make_session_factory(engine)() as s:
+            row = s.scalar(select(ApiToken).where(ApiToken.label == "old"))
+            assert (row.expires_at - SystemClock().now()).days in (89, 90)  # 90 days from the upgrade
+    finally:
+        engine.dispose()
+
+
+START_OF_2020 = "2020-01-01 00:00:00"

@@ -56,6 +56,16 @@ def test_wrong_passwords_for_many_accounts_from_one_address_close_that_address_o
     assert sign_in(app.test_client(), "county", "demo", environ_base=ELSEWHERE).status_code == 201
 
 
+def test_addresses_of_one_ipv6_network_count_together(app, container):
+    limit = container.settings.signin_failures_per_address
+    client = app.test_client()
+    for i in range(limit):  # a fresh address of the same /64 for every guess
+        r = sign_in(client, f"user{i}", "guess", environ_base={"REMOTE_ADDR": f"2001:db8:1:2::{i + 1:x}"})
+        assert r.status_code == 401
+    assert sign_in(client, "county", "demo", environ_base={"REMOTE_ADDR": "2001:db8:1:2::ffff"}).status_code == 429
+    assert sign_in(client, "county", "demo", environ_base={"REMOTE_ADDR": "2001:db8:1:3::1"}).status_code == 201
+
+
 def test_the_sign_in_page_shares_the_counters_and_explains_in_chinese(app, container):
     client = app.test_client()
     for _ in range(container.settings.signin_failures_per_account):

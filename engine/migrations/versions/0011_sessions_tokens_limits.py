@@ -4,8 +4,12 @@ the rate_limit_counter table (the database storage of the rate limits when no Re
 Revision ID: 0011_sessions_tokens_limits
 Revises: 0010_verification_runs
 """
+from datetime import timedelta
+
 from alembic import op
 import sqlalchemy as sa
+
+from engine.clock import SystemClock
 
 
 revision = "0011_sessions_tokens_limits"
@@ -19,6 +23,13 @@ def upgrade() -> None:
         batch.add_column(sa.Column("session_version", sa.Integer(), server_default="0", nullable=False))
     with op.batch_alter_table("api_token") as batch:
         batch.add_column(sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True))
+    # Tokens in use keep working for the default lifetime from the upgrade, so integrations have time to get
+    # new ones; then they expire like every other token.
+    grace = SystemClock().now() + timedelta(days=90)
+    if op.get_bind().dialect.name == "sqlite":
+        grace = grace.replace(tzinfo=None)  # kept as UTC without a zone there (engine.store.UTCDateTime)
+    tokens = sa.table("api_token", sa.column("expires_at", sa.DateTime(timezone=True)))
+    op.execute(tokens.update().where(tokens.c.expires_at.is_(None)).values(expires_at=grace))
     op.create_table(
         "rate_limit_counter",
         sa.Column("key", sa.String(length=200), nullable=False),
