@@ -183,6 +183,20 @@ def test_exports_follow_the_same_rule(app, container):
     assert not [u for u, _ in full_views(container, case_id) if u == "jointmeeting"]
 
 
+def test_comments_with_a_phone_typed_in_follow_the_rule(app, container):
+    case_id = a_petition(container)
+    handler, headers = api_sign_in(app, "handler")
+    r = handler.post(f"/api/cases/{case_id}/comments", json={"body": f"已电话联系 {PHONE}"}, headers=headers)
+    assert r.status_code == 201
+    leader, _ = api_sign_in(app, "leader")
+    assert [c["body"] for c in leader.get(f"/api/cases/{case_id}/comments").get_json()["comments"]] == \
+        ["已电话联系 139****5678"]
+    assert PHONE not in leader.get(f"/cases/{case_id}").get_data(as_text=True)
+    registrar, _ = api_sign_in(app, "registrar")
+    assert [c["body"] for c in registrar.get(f"/api/cases/{case_id}/comments").get_json()["comments"]] == \
+        [f"已电话联系 {PHONE}"]
+
+
 def test_notices_to_offices_carry_personal_data_masked():
     ctx = HandlerContext(case_id=7, element_id="Task_x", now=_now(), actor="system",
                          data={"case_no": "XF1", "petitioner": dict(PETITIONER)},
