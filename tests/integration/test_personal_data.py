@@ -262,6 +262,20 @@ def test_statistics_count_an_accusation_but_name_it_only_to_those_who_may_see_it
         assert received["numerator"] >= 2  # still counted
     _received, ids = listed("auditor")  # the auditor reads the discipline track (read-only)
     assert accusation in ids
+    admin, _ = api_sign_in(app, "admin")
+    assert _workbook_case_ids(admin.get("/stats/export.xlsx?live=1").data) == {ordinary}
+    auditor, _ = api_sign_in(app, "auditor")
+    assert _workbook_case_ids(auditor.get("/stats/export.xlsx?live=1").data) == {ordinary, accusation}
+
+
+def _workbook_case_ids(data: bytes) -> set[int]:
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(io.BytesIO(data), read_only=True)["统计指标"]
+    rows = list(sheet.iter_rows(values_only=True))
+    column = rows[0].index("案件编号（系统号）")
+    return {int(i) for row in rows[1:] if row and len(row) > column and row[column]
+            for i in str(row[column]).split("、")}
 
 
 # ---------------------------------------------------------------- helpers
