@@ -10,16 +10,21 @@ import csv
 import io
 import json
 import re
+from datetime import UTC, datetime
 
 import pytest
+from openpyxl import load_workbook
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from engine import drafts
 from engine.access_log import AccessLogEntry
+from engine.definitions import SourceFile
 from engine.handlers import HandlerContext
 from services import notify
 from tests.support import bpmn
 from tests.support.web import api_sign_in, office_app
+from web import personal_data
 
 PHONE, ID_NUMBER, ADDRESS, NAME = "13912345678", "110101199003071234", "东城县幸福路8号3单元", "张三丰"
 PETITIONER = {"name": NAME, "phone": PHONE, "id_number": ID_NUMBER, "address": ADDRESS}
@@ -165,6 +170,19 @@ def test_the_registrar_and_the_handler_who_contacts_the_petitioner_read_in_full_
     shows_nothing_in_full(admin.get(f"/api/cases/{case_id}").get_json())
 
 
+def test_a_full_view_that_cannot_be_recorded_is_shown_masked(app, container, monkeypatch):
+    case_id = a_petition(container)
+
+    def broken(*_args, **_kwargs):
+        raise OperationalError("INSERT INTO access_log", {}, Exception("disk full"))
+
+    monkeypatch.setattr(personal_data.access_log, "record", broken)
+    registrar, _ = api_sign_in(app, "registrar")
+    r = registrar.get(f"/api/cases/{case_id}")
+    assert r.status_code == 200
+    shows_nothing_in_full(r.get_json())
+
+
 def test_exports_follow_the_same_rule(app, container):
     rt = container.runtime
     case_id = a_petition(container)
@@ -269,8 +287,6 @@ def test_statistics_count_an_accusation_but_name_it_only_to_those_who_may_see_it
 
 
 def _workbook_case_ids(data: bytes) -> set[int]:
-    from openpyxl import load_workbook
-
     sheet = load_workbook(io.BytesIO(data), read_only=True)["统计指标"]
     rows = list(sheet.iter_rows(values_only=True))
     column = rows[0].index("案件编号（系统号）")
@@ -281,15 +297,11 @@ def _workbook_case_ids(data: bytes) -> set[int]:
 # ---------------------------------------------------------------- helpers
 
 def _source(text: str, name: str):
-    from engine.definitions import SourceFile
-
     return SourceFile(name, text.encode("utf-8"))
 
 
 def _now():
-    from datetime import datetime, timezone
-
-    return datetime(2026, 3, 2, 1, 0, tzinfo=timezone.utc)
+    return datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 
 
 class _Directory:
