@@ -256,6 +256,11 @@ def test_the_migration_check_never_names_an_accusation_to_designers_or_admins(ap
         moved = client.post("/api/designer/migrations", json={"to_definition_id": v2, "case_ids": [accusation]},
                             headers=headers)
         assert moved.status_code == 403, user
+    designer, headers = api_sign_in(app, "designer")  # a case the designer may see still moves
+    moved = designer.post("/api/designer/migrations", json={"to_definition_id": v2, "case_ids": [ordinary]},
+                          headers=headers)
+    assert moved.status_code == 201, moved.get_json()
+    assert [c["case_id"] for c in moved.get_json()["migrated"]] == [ordinary]
     receiver, _ = api_sign_in(app, "cdi_a")  # the discipline unit still has the case
     r = receiver.get(f"/api/cases/{accusation}")
     assert r.status_code == 200 and r.get_json()["data"]["title"] == "举报某局长违规收费"
