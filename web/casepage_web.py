@@ -8,6 +8,7 @@ decided by the one rule of `services.masking`, applied by `web.personal_data` (w
 """
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import re
@@ -86,6 +87,7 @@ def _case_context(p: Principal, case_id: int) -> dict:
     # the same rule for everything else on the page: free text (request, facts, timeline) masked as well
     data = view.data if full else masking.mask_personal_data(view.data)
     shown_history = history if full else masking.mask_personal_data(history)
+    comment_rows = comment_rows if full else _masked_comments(comment_rows)
     tasks = []
     for t in view.tasks:
         state, left = c.runtime.alert(t.due_at, now)
@@ -348,10 +350,17 @@ def _json(payload, status: int = 200) -> Response:
 
 @bp.get("/api/cases/<int:case_id>/comments")
 def comments_json(case_id: int):
-    _api_case(case_id)
+    p = _api_case(case_id)
     with container().extras["read_sessions"]() as s:
         rows = attachments.list_comments(s, case_id)
+    if not personal_data.shows_in_full(p, case_id):
+        rows = _masked_comments(rows)
     return _json({"comments": [r.__dict__ for r in rows]})
+
+
+def _masked_comments(rows: list[attachments.CommentInfo]) -> list[attachments.CommentInfo]:
+    """Comments with a phone or ID number typed into them (已电话联系 138...) masked, as the journal is."""
+    return [dataclasses.replace(r, body=masking.mask_text(r.body)) for r in rows]
 
 
 @bp.post("/api/cases/<int:case_id>/comments")

@@ -132,7 +132,8 @@ SPEC = {
                                                     properties=dict(_DESIGNER_EDIT["properties"],
                                                                     comment={"type": "string"})))},
         "/api/designer/migrations/check": {"post": _op(
-            "Dry run: replay each running case's journal on the target version; which can move and why not",
+            "Dry run: replay each running case's journal on the target version; which can move and why not. Cases "
+            "the caller may not see (accusations) are only counted (`hidden`); naming one is refused (403)",
             "designer", body={"type": "object", "required": ["to_definition_id"], "properties": {
                 "to_definition_id": {"type": "integer"}, "from_definition_id": {"type": "integer"},
                 "case_ids": {"type": "array", "items": {"type": "integer"}}}})},

@@ -13,6 +13,7 @@ import logging
 
 from flask import current_app, g, has_request_context, request
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from engine import access_log
 from engine.store import Case, WorkItem
@@ -59,7 +60,7 @@ def shows_in_full(p: Principal | None, case_id: int) -> bool:
             return False
     try:
         record_full_view(p, case_id)
-    except Exception:
+    except SQLAlchemyError:
         log.exception("access log: a full view of case %s could not be recorded; shown masked", case_id)
         return False
     return True

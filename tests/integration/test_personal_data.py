@@ -10,16 +10,21 @@ import csv
 import io
 import json
 import re
+from datetime import UTC, datetime
 
 import pytest
+from openpyxl import load_workbook
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from engine import drafts
 from engine.access_log import AccessLogEntry
+from engine.definitions import SourceFile
 from engine.handlers import HandlerContext
 from services import notify
 from tests.support import bpmn
 from tests.support.web import api_sign_in, office_app
+from web import personal_data
 
 PHONE, ID_NUMBER, ADDRESS, NAME = "13912345678", "110101199003071234", "东城县幸福路8号3单元", "张三丰"
 PETITIONER = {"name": NAME, "phone": PHONE, "id_number": ID_NUMBER, "address": ADDRESS}
@@ -165,6 +170,19 @@ def test_the_registrar_and_the_handler_who_contacts_the_petitioner_read_in_full_
     shows_nothing_in_full(admin.get(f"/api/cases/{case_id}").get_json())
 
 
+def test_a_full_view_that_cannot_be_recorded_is_shown_masked(app, container, monkeypatch):
+    case_id = a_petition(container)
+
+    def broken(*_args, **_kwargs):
+        raise OperationalError("INSERT INTO access_log", {}, Exception("disk full"))
+
+    monkeypatch.setattr(personal_data.access_log, "record", broken)
+    registrar, _ = api_sign_in(app, "registrar")
+    r = registrar.get(f"/api/cases/{case_id}")
+    assert r.status_code == 200
+    shows_nothing_in_full(r.get_json())
+
+
 def test_exports_follow_the_same_rule(app, container):
     rt = container.runtime
     case_id = a_petition(container)
@@ -181,6 +199,20 @@ def test_exports_follow_the_same_rule(app, container):
     assert any(PHONE in cell for row in rows for cell in row)
     assert ("handler", "api.export_case.full") in full_views(container, case_id)
     assert not [u for u, _ in full_views(container, case_id) if u == "jointmeeting"]
+
+
+def test_comments_with_a_phone_typed_in_follow_the_rule(app, container):
+    case_id = a_petition(container)
+    handler, headers = api_sign_in(app, "handler")
+    r = handler.post(f"/api/cases/{case_id}/comments", json={"body": f"已电话联系 {PHONE}"}, headers=headers)
+    assert r.status_code == 201
+    leader, _ = api_sign_in(app, "leader")
+    assert [c["body"] for c in leader.get(f"/api/cases/{case_id}/comments").get_json()["comments"]] == \
+        ["已电话联系 139****5678"]
+    assert PHONE not in leader.get(f"/cases/{case_id}").get_data(as_text=True)
+    registrar, _ = api_sign_in(app, "registrar")
+    assert [c["body"] for c in registrar.get(f"/api/cases/{case_id}/comments").get_json()["comments"]] == \
+        [f"已电话联系 {PHONE}"]
 
 
 def test_notices_to_offices_carry_personal_data_masked():
@@ -224,6 +256,11 @@ def test_the_migration_check_never_names_an_accusation_to_designers_or_admins(ap
         moved = client.post("/api/designer/migrations", json={"to_definition_id": v2, "case_ids": [accusation]},
                             headers=headers)
         assert moved.status_code == 403, user
+    designer, headers = api_sign_in(app, "designer")  # a case the designer may see still moves
+    moved = designer.post("/api/designer/migrations", json={"to_definition_id": v2, "case_ids": [ordinary]},
+                          headers=headers)
+    assert moved.status_code == 201, moved.get_json()
+    assert [c["case_id"] for c in moved.get_json()["migrated"]] == [ordinary]
     receiver, _ = api_sign_in(app, "cdi_a")  # the discipline unit still has the case
     r = receiver.get(f"/api/cases/{accusation}")
     assert r.status_code == 200 and r.get_json()["data"]["title"] == "举报某局长违规收费"
@@ -248,20 +285,28 @@ def test_statistics_count_an_accusation_but_name_it_only_to_those_who_may_see_it
         assert received["numerator"] >= 2  # still counted
     _received, ids = listed("auditor")  # the auditor reads the discipline track (read-only)
     assert accusation in ids
+    admin, _ = api_sign_in(app, "admin")
+    assert _workbook_case_ids(admin.get("/stats/export.xlsx?live=1").data) == {ordinary}
+    auditor, _ = api_sign_in(app, "auditor")
+    assert _workbook_case_ids(auditor.get("/stats/export.xlsx?live=1").data) == {ordinary, accusation}
+
+
+def _workbook_case_ids(data: bytes) -> set[int]:
+    sheet = load_workbook(io.BytesIO(data), read_only=True)["统计指标"]
+    rows = list(sheet.iter_rows(values_only=True))
+    column = rows[0].index("案件编号（系统号）")
+    return {int(i) for row in rows[1:] if row and len(row) > column and row[column]
+            for i in str(row[column]).split("、")}
 
 
 # ---------------------------------------------------------------- helpers
 
 def _source(text: str, name: str):
-    from engine.definitions import SourceFile
-
     return SourceFile(name, text.encode("utf-8"))
 
 
 def _now():
-    from datetime import datetime, timezone
-
-    return datetime(2026, 3, 2, 1, 0, tzinfo=timezone.utc)
+    return datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 
 
 class _Directory:

@@ -57,6 +57,7 @@ import { t } from "../lib/texts.js";
     statusEl.textContent = res.data.cases.length
       ? t("试迁移完成：{can} 件可以迁移，{cannot} 件不能迁移（原因见表格）。尚未改动任何案件。", { can: res.data.can_move, cannot: res.data.cannot_move })
       : t("没有需要迁移的在办案件。");
+    if (res.data.hidden) statusEl.textContent += t("另有 {n} 件您无权查看的案件（如检举控告件）未列出，也不会被迁移。", { n: res.data.hidden });
   });
   document.getElementById("check-all").addEventListener("change", (e) => {
     for (const box of tbody.querySelectorAll("input[type=checkbox]:not(:disabled)")) box.checked = e.target.checked;
