@@ -25,7 +25,7 @@ def test_the_reported_link_runs_nothing(live_server, page):  # noqa: F811
     assert r.status == 422
     flag, title = pwned(page)
     assert flag is None and title != "XSS"
-    assert "live 应为 0 或 1" in page.locator("main").inner_text()
+    assert "参数 live 只能是以下之一：0, 1" in page.locator("main").inner_text()
 
 
 def test_a_unit_named_like_a_script_is_text_and_the_charts_draw(live_server, page, monkeypatch):  # noqa: F811

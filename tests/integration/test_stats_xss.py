@@ -35,7 +35,7 @@ def test_a_script_in_live_is_refused_and_not_echoed(office):
     r = bureau.get("/stats", query_string={"live": PAYLOAD})
     assert r.status_code == 422
     html = r.get_data(as_text=True)
-    assert "live 应为 0 或 1" in html
+    assert "参数 live 只能是以下之一：0, 1" in html
     assert "lxPwned" not in html
     assert all(s.get("src") and not (s.text or "").strip() for s in executable_scripts(html))
     r = bureau.get("/api/stats", query_string={"live": PAYLOAD})

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from engine.accounts import User, create_token
+from engine.clock import SystemClock
 from engine.definitions import collect_files
 from engine.migrate import upgrade
 from services.organisation import load_organisation
@@ -32,7 +33,9 @@ class PgOffice:
         if username not in self._tokens:
             with self.c.session_factory() as s, s.begin():
                 user = s.scalar(select(User).where(User.username == username))
-                self._tokens[username] = create_token(s, user, "reliability", self.c.clock.now())
+                # The subprocesses that present the token read the real clock, not the test's settable one (which
+                # stands in March 2026): the token's lifetime counts from the real now.
+                self._tokens[username] = create_token(s, user, "reliability", SystemClock().now())
         return self._tokens[username]
 
 
