@@ -22,7 +22,7 @@ class Settings:
     # Secret keys used before the current one (LIANXIN_PREVIOUS_SECRET_KEYS, separated by spaces): journal seals
     # made under them still verify; nothing new is made with them.
     previous_secret_keys: tuple[str, ...] = ()
-    # Rate limits and sessions (web/limits.py, web/auth.py): see README, "Sign-in, sessions, tokens and rate limits".
+    # Rate limits and sessions (web/limits.py, web/auth.py): see docs/security.md.
     redis_url: str | None = None  # LIANXIN_REDIS_URL: rate-limit counters in Redis; unset: in the database
     rate_limit_prefix: str = "lianxin"  # LIANXIN_RATE_LIMIT_PREFIX: keys of the counters, 1-64 characters
     signin_failures_per_account: int = 10  # LIANXIN_SIGNIN_FAILURES_PER_ACCOUNT (3-100) per window
