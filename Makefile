@@ -31,6 +31,11 @@ init: setup
 run: init
 	LIANXIN_DEMO=1 $(BIN)/lianxin serve --host $(HOST) --port $(PORT)
 
+# The rules that are checked: ruff (rule set in pyproject.toml) and the import contracts of import-linter.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+
 test: setup
 	$(BIN)/python -m pytest -q -n 2 $(PYTEST_ARGS)
 

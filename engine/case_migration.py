@@ -17,12 +17,21 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
 from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import select
 
 from .journal import PendingEvent
 from .replay import Replayer, ReplayError
-from .runtime import Conflict, Invalid, NotFound, _all_tasks, _Command, deadline_sink, describe_error, timer_due
+from .runtime import (
+    Conflict,
+    Invalid,
+    NotFound,
+    _all_tasks,
+    _Command,
+    deadline_sink,
+    describe_error,
+    timer_due,
+)
 from .store import Case, ProcessDefinition, Timer, WorkItem
 
 MAX_BATCH = 500

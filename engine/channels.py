@@ -158,7 +158,7 @@ class SmsGatewayChannel:
         self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect())
 
     @classmethod
-    def from_url(cls, url: str) -> "SmsGatewayChannel":
+    def from_url(cls, url: str) -> SmsGatewayChannel:
         """`https://gw.example.cn/v1/sms?sender=106900&signature=连心信访&secret=S&timeout=10`: the settings
         are taken out of the query; whatever else the query holds is sent on to the gateway."""
         parts = urlsplit(url)

@@ -5,7 +5,7 @@ Every other module asks a Clock. Tests and demos use `SettableClock` and move ti
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -19,7 +19,7 @@ class Clock(Protocol):
 
 class SystemClock:
     def now(self) -> datetime:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
 
 class SettableClock:
@@ -58,7 +58,7 @@ def to_utc(value: datetime) -> datetime:
     """Naive datetimes are read as Asia/Shanghai wall time, the office's own."""
     if value.tzinfo is None:
         value = value.replace(tzinfo=SHANGHAI)
-    return value.astimezone(timezone.utc)
+    return value.astimezone(UTC)
 
 
 def parse_instant(text: str) -> datetime:

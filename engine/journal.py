@@ -16,9 +16,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Iterable
+from datetime import UTC, datetime
+from typing import Any
 
 from . import derived_keys
 from .store import Case, JournalEvent
@@ -58,7 +59,7 @@ def event_hash(case_id: int, seq: int, at: datetime, actor: str, type_: str, ele
 def _normal_time(at: datetime) -> str:
     """SQLite hands datetimes back naive (UTC), PostgreSQL aware: hash the same UTC text either way."""
     if at.tzinfo is not None:
-        at = at.astimezone(timezone.utc).replace(tzinfo=None)
+        at = at.astimezone(UTC).replace(tzinfo=None)
     return at.isoformat(timespec="microseconds")
 
 

@@ -18,10 +18,11 @@ File format (one or more files, ids unique across them):
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 from jinja2 import StrictUndefined, TemplateError, Undefined
@@ -82,7 +83,7 @@ class TemplateCatalogue:
     # ---- loading
 
     @classmethod
-    def load(cls, path: Path | str) -> "TemplateCatalogue":
+    def load(cls, path: Path | str) -> TemplateCatalogue:
         """A YAML file, or every *.yaml/*.yml file under a folder. All problems are reported at once."""
         path = Path(path)
         if path.is_dir():
@@ -99,7 +100,7 @@ class TemplateCatalogue:
         return cls.from_sources(sources)
 
     @classmethod
-    def from_sources(cls, sources: dict[str, str]) -> "TemplateCatalogue":
+    def from_sources(cls, sources: dict[str, str]) -> TemplateCatalogue:
         env = _environment()
         versions: dict[tuple[str, int], TemplateVersion] = {}
         origin: dict[str, str] = {}

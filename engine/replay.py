@@ -17,14 +17,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import select
 
 from . import spiff_patches
-from .runtime import _all_tasks, _view_data
 from .journal import to_json
+from .runtime import _all_tasks, _view_data
 from .state import prune_finished_history
 from .store import Case, JournalEvent
 
@@ -73,7 +73,7 @@ class Replayer:
         return case, rows
 
     def rebuild(self, case_id: int, upto: int | None = None) -> tuple[BpmnWorkflow | None, Snapshot]:
-        from .runtime import _advance, _Command, _current, _set_event_value, PAUSED_UNTIL
+        from .runtime import PAUSED_UNTIL, _advance, _Command, _current, _set_event_value
 
         case, rows = self.events(case_id)
         if case is None:

@@ -16,14 +16,12 @@ import copy
 import hashlib
 import json
 import logging
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Callable, Iterable
+from typing import Any
 from uuid import UUID
 
-from sqlalchemy import bindparam, func, select, update
-from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.orm.exc import StaleDataError
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
@@ -33,11 +31,21 @@ from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
 
 from . import spiff_patches
 from .clock import SHANGHAI, Clock
 from .handlers import HandlerContext, HandlerFailed, HandlerRegistry
-from .journal import SEALER_INFO_KEY, ChainCheck, PendingEvent, append as journal_append, to_json, verify_chain
+from .journal import (
+    SEALER_INFO_KEY,
+    ChainCheck,
+    PendingEvent,
+    append as journal_append,
+    to_json,
+    verify_chain,
+)
 from .state import STATE_FORMAT, StateCodec, prune_finished_history
 from .store import Case, Deployment, Incident, JournalEvent, ProcessDefinition, Timer, WorkItem
 

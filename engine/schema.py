@@ -4,12 +4,15 @@ Alembic's env, the migration check and tests import this module so that the meta
 A feature that adds tables adds its module here and a migration whose parent is the current head
 (0008_merge_areas joined the parallel branches, the head is now 0011_sessions_tokens_limits; `engine.migrate` still upgrades to every head).
 """
-from engine import accounts, store  # noqa: F401
+from engine import (  # noqa: F401
+    access_log as _access_log,  # noqa: F401
+    accounts,
+    casefiles_store as _casefiles_store,  # noqa: F401
+    drafts as _drafts,  # noqa: F401
+    handling_store as _handling_store,  # noqa: F401
+    rate_limits as _rate_limits,  # noqa: F401
+    stats_store as _stats_store,  # noqa: F401
+    store,
+    verification_runs as _verification_runs,  # noqa: F401
+)
 from engine.calendar import models as _calendar_models  # noqa: F401
-from engine import access_log as _access_log  # noqa: F401
-from engine import casefiles_store as _casefiles_store  # noqa: F401
-from engine import drafts as _drafts  # noqa: F401
-from engine import handling_store as _handling_store  # noqa: F401
-from engine import stats_store as _stats_store  # noqa: F401
-from engine import verification_runs as _verification_runs  # noqa: F401
-from engine import rate_limits as _rate_limits  # noqa: F401

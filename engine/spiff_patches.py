@@ -20,8 +20,7 @@ from datetime import datetime as _datetime
 
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as _timer_module
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEventDefinition
-from SpiffWorkflow.bpmn.util import event as _event_module
-from SpiffWorkflow.bpmn.util import task as _bpmn_task_util
+from SpiffWorkflow.bpmn.util import event as _event_module, task as _bpmn_task_util
 from SpiffWorkflow.util import task as _task_util
 
 _command_instant: contextvars.ContextVar[_datetime | None] = contextvars.ContextVar(

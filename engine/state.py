@@ -108,7 +108,7 @@ def _prune_one(wf) -> int:
             common = path
         else:
             n = 0
-            for a, b in zip(common, path):
+            for a, b in zip(common, path, strict=False):
                 if a is not b:
                     break
                 n += 1

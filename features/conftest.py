@@ -142,8 +142,9 @@ def find_task(office, user, name):
 def has_task_with_due(office, user, name, due):
     task = find_task(office, user, name)
     assert task is not None
-    from engine.clock import SHANGHAI
     from datetime import datetime, timedelta
+
+    from engine.clock import SHANGHAI
 
     due_at = datetime.fromisoformat(task["due_at"]).astimezone(SHANGHAI) - timedelta(microseconds=1)
     assert due_at.date().isoformat() == due

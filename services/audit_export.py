@@ -65,7 +65,7 @@ class Filters:
     end: datetime | None = None    # exclusive
 
     @classmethod
-    def parse(cls, args) -> "Filters":
+    def parse(cls, args) -> Filters:
         """From query arguments: actor, type (exact, or a prefix ending in "." such as `task.`), element, and
         from/to as dates (Beijing days, both inclusive) or ISO instants. Raises ValueError saying what is wrong."""
         return cls(actor=(args.get("actor") or "").strip(), type=(args.get("type") or "").strip(),
@@ -86,9 +86,7 @@ class Filters:
         at = _aware(event["at"])
         if self.start and at < self.start:
             return False
-        if self.end and at >= self.end:
-            return False
-        return True
+        return not (self.end and at >= self.end)
 
 
 def _instant(text: str | None, name: str, end: bool) -> datetime | None:
@@ -291,6 +289,8 @@ def to_html(report: Report) -> bytes:
 
 def to_pdf(report: Report) -> bytes:
     """A4 landscape, Chinese text in the PDF reader's built-in STSong-Light (no font file is embedded)."""
+    from xml.sax.saxutils import escape
+
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4, landscape
     from reportlab.lib.styles import ParagraphStyle
@@ -298,7 +298,6 @@ def to_pdf(report: Report) -> bytes:
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.cidfonts import UnicodeCIDFont
     from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
-    from xml.sax.saxutils import escape
 
     font = "STSong-Light"
     if font not in pdfmetrics.getRegisteredFontNames():

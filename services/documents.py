@@ -8,9 +8,9 @@ rather than printing a document with blanks.
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Callable
 
 from engine.clock import SHANGHAI
 
@@ -213,6 +213,8 @@ def notice_list(data: dict, unit_name: Callable[[str], str]) -> list[dict]:
 
 def render_pdf(notice: Notice) -> bytes:
     """An A4 PDF of the notice in the usual official layout (title, number, addressee, body, issuer, date)."""
+    from xml.sax.saxutils import escape
+
     from reportlab.lib.enums import TA_CENTER, TA_RIGHT
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import ParagraphStyle
@@ -220,7 +222,6 @@ def render_pdf(notice: Notice) -> bytes:
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.cidfonts import UnicodeCIDFont
     from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer
-    from xml.sax.saxutils import escape
 
     font = "STSong-Light"
     if font not in pdfmetrics.getRegisteredFontNames():

@@ -18,8 +18,9 @@ merge them.
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from engine.handlers import HandlerContext
 

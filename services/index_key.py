@@ -25,7 +25,7 @@ class IndexKey:
     secret: bytes
 
     @classmethod
-    def from_secret_key(cls, secret_key: str) -> "IndexKey":
+    def from_secret_key(cls, secret_key: str) -> IndexKey:
         if not secret_key:
             raise ValueError("没有密钥，无法为查重索引加密（the deployment's secret key is empty）")
         return cls(derived_keys.derive(secret_key, _LABEL))

@@ -35,7 +35,7 @@ class OrgChart:
     units: dict[str, OrgUnit] = field(default_factory=dict)
 
     @classmethod
-    def from_yaml(cls, path: Path = DEFAULT_FILE) -> "OrgChart":
+    def from_yaml(cls, path: Path = DEFAULT_FILE) -> OrgChart:
         doc = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
         chart = cls()
         for u in doc.get("units", []):

@@ -141,7 +141,7 @@ def index_missing(session_factory, runtime, since: datetime, key: IndexKey) -> i
     return done
 
 
-_REKEYED: "weakref.WeakKeyDictionary[object, str]" = weakref.WeakKeyDictionary()  # session factory -> key id
+_REKEYED: weakref.WeakKeyDictionary[object, str] = weakref.WeakKeyDictionary()  # session factory -> key id
 
 
 def rekey(session_factory, runtime, key: IndexKey, batch: int = 200) -> int:

@@ -9,9 +9,9 @@ closure and the written reply counted are the first ones; the review clocks are 
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Callable, Iterable
 
 from engine.clock import SHANGHAI
 

@@ -9,10 +9,12 @@ Data keys are read defensively: a process version without a step simply contribu
 """
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from .stats_settings import KpiSettings
 
@@ -135,10 +137,8 @@ def _apply_events(f: CaseFacts, events: list, settings: KpiSettings) -> None:
             f.is_repeat = bool(start.get("is_repeat"))
             received = start.get("received_at")
             if isinstance(received, str):
-                try:
+                with contextlib.suppress(ValueError):
                     f.received_at = datetime.fromisoformat(received)
-                except ValueError:
-                    pass
             continue
         if e.type == "service.called":
             result = data.get("result") or {}
@@ -225,10 +225,10 @@ def _apply_items(f: CaseFacts, items: list, settings: KpiSettings, level_of: Cal
     for w in items:
         if w.element_id in acceptance and f.acceptance is None:
             f.acceptance = _deadline(w)
-        if w.element_id in handling and w.due_at is not None:
-            # The deadline in force at the first closure (an approved extension moves it; a redo keeps it).
-            if f.closed_at is None or w.created_at <= f.closed_at:
-                f.handling_due, f.handling_unit = w.due_at, w.unit
+        # The deadline in force at the first closure (an approved extension moves it; a redo keeps it).
+        if w.element_id in handling and w.due_at is not None \
+                and (f.closed_at is None or w.created_at <= f.closed_at):
+            f.handling_due, f.handling_unit = w.due_at, w.unit
         if w.element_id in statutory and w.due_at is not None:
             f.statutory.append(_deadline(w))
         if w.element_id in reviews and w.due_at is not None:

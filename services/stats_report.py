@@ -8,8 +8,8 @@ the units the caller may see.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Iterable
 
 from .orgchart import LEVEL_KINDS, OrgChart
 from .stats import compute

@@ -40,7 +40,7 @@ class KpiSettings:
     raw: dict = field(default_factory=dict, compare=False)
 
     @classmethod
-    def from_dict(cls, doc: dict) -> "KpiSettings":
+    def from_dict(cls, doc: dict) -> KpiSettings:
         period = doc.get("period") or {}
         day = int(period.get("month_start_day", 1))
         if not 1 <= day <= 28:
@@ -63,10 +63,10 @@ class KpiSettings:
                    unsigned_acceptance=_day_rule(doc.get("unsigned_acceptance") or {}), raw=doc)
 
     @classmethod
-    def load(cls, path: Path | str = DEFAULT_FILE) -> "KpiSettings":
+    def load(cls, path: Path | str = DEFAULT_FILE) -> KpiSettings:
         return cls.from_dict(yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {})
 
-    def with_overrides(self, **changes) -> "KpiSettings":
+    def with_overrides(self, **changes) -> KpiSettings:
         doc = json.loads(json.dumps(self.raw or {}))
         if "basically_satisfied_counts" in changes:
             value = changes["basically_satisfied_counts"]

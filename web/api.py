@@ -9,8 +9,8 @@ from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy import false, func, select
 
 from engine.clock import parse_instant
-from engine.runtime import Conflict, NotFound
-from engine.store import Case, WorkItem
+from engine.runtime import Conflict
+from engine.store import WorkItem
 
 from . import personal_data, visibility
 from .auth import (
@@ -381,8 +381,9 @@ REGISTER_STATUSES = ("open", "closed")
 @bp.get("/tasks")
 def list_tasks():
     """The same list as the page `/tasks` (one query builder, web/task_list.py): filters, sort, paging, total."""
-    from . import task_list
     from engine.runtime import task_view
+
+    from . import task_list
 
     p = require_login()
     f = task_list.TaskFilters.parse(request.args, strict=True)

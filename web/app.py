@@ -53,8 +53,7 @@ def create_app(container=None, test_config: dict | None = None) -> Flask:
     logging.getLogger("spiff").setLevel(logging.WARNING)  # a line per task state change, in every request
 
     from .i18n import init_i18n
-    from .ui import bp as ui_bp
-    from .ui import init_shell
+    from .ui import bp as ui_bp, init_shell
 
     init_i18n(app)
     init_shell(app)

@@ -24,8 +24,7 @@ from sqlalchemy import func, or_, select
 
 from engine import access_log, verification_runs
 from engine.store import Case, JournalEvent, ProcessDefinition
-from services import audit_export
-from services import case_numbers as numbering
+from services import audit_export, case_numbers as numbering
 
 from . import personal_data
 from .auth import ApiError, Principal, current_principal
@@ -198,7 +197,7 @@ def main_diagram(case_id: int) -> str | None:
         if definition is None:
             return None
         sources = json.loads(definition.sources_json)
-    marker = re.compile(r"<(?:\w+:)?process\b[^>]*\bid=\"%s\"" % re.escape(case.process_key))
+    marker = re.compile(rf"<(?:\w+:)?process\b[^>]*\bid=\"{re.escape(case.process_key)}\"")
     for name, text in sources.items():
         if name.endswith(".bpmn") and marker.search(text):
             return text

@@ -24,7 +24,14 @@ from flask import Blueprint, current_app, jsonify, render_template, request
 from sqlalchemy import func, select
 
 from engine.calendar import CalendarImportError, CalendarYear, CalendarYearMissing, check_arrangement
-from engine.calendar.kinds import FIRST_YEAR, LAST_COMPUTABLE_YEAR, NATIONAL, REGIONS, WEEKDAY_NAMES, YearSource
+from engine.calendar.kinds import (
+    FIRST_YEAR,
+    LAST_COMPUTABLE_YEAR,
+    NATIONAL,
+    REGIONS,
+    WEEKDAY_NAMES,
+    YearSource,
+)
 from engine.clock import SHANGHAI, parse_instant
 from engine.store import Timer
 

@@ -14,8 +14,17 @@ import json
 import re
 from datetime import datetime
 
-from flask import (Blueprint, Response, current_app, flash, redirect, render_template, request, send_file,
-                   url_for)
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_babel import gettext as _
 from lxml import etree
 from sqlalchemy import select

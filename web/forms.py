@@ -30,9 +30,9 @@ class Field:
     maxlength: int | None = None
     minimum: float | None = None
     maximum: float | None = None
-    columns: list["Field"] = field(default_factory=list)  # table: one Field per column (template row)
-    rows: list[list["Field"]] = field(default_factory=list)  # table: the rows with values and errors
-    children: list["Field"] = field(default_factory=list)  # group (an object)
+    columns: list[Field] = field(default_factory=list)  # table: one Field per column (template row)
+    rows: list[list[Field]] = field(default_factory=list)  # table: the rows with values and errors
+    children: list[Field] = field(default_factory=list)  # group (an object)
     max_items: int | None = None
     show_when: dict | None = None  # {controlling field: [values]}: the field applies (and is required) only then
 
@@ -157,7 +157,7 @@ def parse_form(schema: dict, form, prefix: str = "") -> dict:
             if sub:
                 data[key] = sub
         elif kind == "table":
-            indexes = sorted({int(k.split("-")[len(name.split("-"))]) for k in form.keys()
+            indexes = sorted({int(k.split("-")[len(name.split("-"))]) for k in form
                               if k.startswith(f"{name}-") and k.split("-")[len(name.split("-"))].isdigit()})
             rows = [parse_form(prop["items"], form, prefix=f"{name}-{i}-") for i in indexes]
             rows = [r for r in rows if r]

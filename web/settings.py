@@ -36,7 +36,7 @@ class Settings:
     token_days: int = 90  # LIANXIN_TOKEN_DAYS (1-3650): default lifetime of `lianxin token create`
 
     @classmethod
-    def from_env(cls, **overrides) -> "Settings":
+    def from_env(cls, **overrides) -> Settings:
         var_dir = Path(os.environ.get("LIANXIN_VAR_DIR", PROJECT_ROOT / "var"))
         values = dict(
             database_url=os.environ.get("LIANXIN_DATABASE_URL") or f"sqlite:///{var_dir / 'lianxin.db'}",

@@ -25,7 +25,7 @@ from services.stats_settings import KpiSettings, SettingsError, parse_period, pe
 
 from . import visibility
 from .api import ok
-from .auth import ApiError, Principal, current_principal, require_login
+from .auth import ApiError, Principal, require_login
 
 bp = Blueprint("stats", __name__)
 

@@ -35,7 +35,7 @@ class TaskFilters:
     text: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def parse(cls, args, strict: bool) -> "TaskFilters":
+    def parse(cls, args, strict: bool) -> TaskFilters:
         """From query parameters. `strict` (the API) answers a bad value with 400 naming it; the page drops it."""
         f = cls()
         scope = (args.get("scope") or "unit").strip()

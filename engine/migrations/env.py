@@ -1,8 +1,8 @@
 """Alembic environment. Run through `engine.migrate.upgrade(engine)` (what `lianxin init` does)."""
 from alembic import context
 
-from engine.db import Base
 from engine import schema  # noqa: F401  (registers every table)
+from engine.db import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -12,11 +12,8 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from datetime import datetime
 from pathlib import Path
-
-from sqlalchemy import text
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -44,11 +41,11 @@ class BareLibrary:
     with the library's own serializer."""
 
     def __init__(self, steps: int):
+        from lxml import etree
         from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
         from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
         from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
         from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
-        from lxml import etree
 
         parser = SpiffBpmnParser()
         parser.add_bpmn_xml(etree.fromstring(bpmn.LOOP.encode("utf-8")), filename="loop.bpmn")
@@ -73,11 +70,11 @@ class BareLibrary:
 
 def persisted(url: str, steps: int, tmp: Path) -> dict:
     """Persisted steps interleaved one for one with bare-library steps, so that machine noise hits both."""
+    from engine.calendar import seed_from_chinesecalendar
     from engine.db import make_engine, make_session_factory
     from engine.migrate import upgrade
     from web.bootstrap import bootstrap
     from web.settings import Settings
-    from engine.calendar import seed_from_chinesecalendar
 
     clock = SettableClock(datetime(2026, 3, 2, 9, 0, tzinfo=SHANGHAI))
     engine = make_engine(url)
@@ -93,9 +90,9 @@ def persisted(url: str, steps: int, tmp: Path) -> dict:
     ours, theirs = [], []
     holder = {}
     for i in range(steps):
-        theirs.append(timed(lambda: bare.step(i)))
+        theirs.append(timed(lambda i=i: bare.step(i)))
 
-        def step():
+        def step(i=i):
             holder["v"] = c.runtime.complete(items[i], {"done": False, "note": "继续办理"}, "bench")
         ours.append(timed(step))
         items[i] = holder["v"].tasks[0].id
@@ -106,9 +103,9 @@ def persisted(url: str, steps: int, tmp: Path) -> dict:
     fresh = [c.runtime.start("loop_case", {}, "bench").tasks[0].id for _ in range(100)]
     early, late = [], []
     for item in fresh:
-        early.append(timed(lambda: c.runtime.complete(item, {"done": False}, "bench")))
+        early.append(timed(lambda item=item: c.runtime.complete(item, {"done": False}, "bench")))
         target = long_case.tasks[0].id
-        late.append(timed(lambda: holder.__setitem__("v", c.runtime.complete(target, {"done": False}, "bench"))))
+        late.append(timed(lambda target=target: holder.__setitem__("v", c.runtime.complete(target, {"done": False}, "bench"))))
         long_case = holder["v"]
     c.engine.dispose()
     return {"median_ms": median_ms(ours), "bare_ms": median_ms(theirs), "loop1_ms": median_ms(early),

@@ -110,11 +110,11 @@ def fire_100_among(url: str, tmp: Path, open_cases: int) -> float:
 
 
 def _worker_process(url: str, now_iso: str, out):
+    import tempfile
+
+    from engine.worker import Worker
     from web.bootstrap import bootstrap
     from web.settings import Settings
-    from engine.worker import Worker
-
-    import tempfile
 
     c = bootstrap(Settings.from_env(database_url=url, var_dir=Path(tempfile.mkdtemp()), secret_key="bench"),
                   clock=SettableClock(datetime.fromisoformat(now_iso)))

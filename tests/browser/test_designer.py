@@ -280,7 +280,7 @@ def _difference(a, b, where="") -> str:
         return f"{where}/{a[0]}: {a[1:3]} != {b[1:3]}"
     if len(a[3]) != len(b[3]):
         return f"{where}/{a[0]}: children {[c[0] for c in a[3]]} != {[c[0] for c in b[3]]}"
-    for x, y in zip(a[3], b[3]):
+    for x, y in zip(a[3], b[3], strict=True):
         if x != y:
             return _difference(x, y, f"{where}/{a[0]}")
     return ""

@@ -68,7 +68,7 @@ def test_register_then_handle_up_to_the_reply(live_server, page):  # noqa: F811
     assert case_no.startswith("XF410121") and len(code) == 10
     screenshot(page, "handling-registered")
     page.set_input_files("#registration-file", files=[{"name": "来信.txt", "mimeType": "text/plain",
-                                                       "buffer": "信访人来信原文".encode("utf-8")}])
+                                                       "buffer": "信访人来信原文".encode()}])
     with page.expect_navigation():
         page.click("button:has-text('上传到案件')")
     assert "来信.txt" in page.content()  # on the case page, among the attachments

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from tests.support.web import office_app, api_sign_in as sign_in
+from tests.support.web import api_sign_in as sign_in, office_app
 
 ROOT = Path(__file__).resolve().parents[2]
 PHONE, ID_NUMBER, ADDRESS = "13812345678", "410121199001011234", "河南省郑州市金水区花园路100号3单元"
@@ -73,7 +73,7 @@ def test_auditor_is_refused_every_unsafe_endpoint(app, container):
     a_case(container)
     client, headers = sign_in(app, "auditor")
     checked = []
-    for rule, method, url in [(r, m, u) for r, m in _unsafe_rules(app) for u in _urls(app, r)]:
+    for _rule, method, url in [(r, m, u) for r, m in _unsafe_rules(app) for u in _urls(app, r)]:
         r = client.open(url, method=method, headers=headers, json={})
         assert r.status_code == 403, f"{method} {url} answered {r.status_code} to the auditor"
         if url.startswith("/api/"):

@@ -117,7 +117,7 @@ def test_documents_html_and_pdf(app, container, case_id):
 
 def test_attachment_round_trip_through_the_page_form(app, container, case_id):
     client, token = sign_in(app, "handler")
-    content = "《工伤认定申请表》扫描件".encode("utf-8") * 50
+    content = "《工伤认定申请表》扫描件".encode() * 50
     r = client.post(f"/cases/{case_id}/attachments", content_type="multipart/form-data",
                     data={"csrf_token": token, "file": (io.BytesIO(content), "申请表.pdf", "application/pdf")})
     assert r.status_code == 302 and r.headers["Location"].endswith(f"/cases/{case_id}#attachments")

@@ -26,7 +26,7 @@ def case_id(container):
 
 
 def test_attachment_round_trip_is_journaled_and_verify_holds(container, case_id):
-    data = "供暖检测报告".encode("utf-8") * 100
+    data = "供暖检测报告".encode() * 100
     now = container.clock.now()
     version_before = container.runtime.get_case(case_id).version
     with container.session_factory() as s, s.begin():

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.web import office_app, api_sign_in as sign_in
+from tests.support.web import api_sign_in as sign_in, office_app
 
 ROOT = Path(__file__).resolve().parents[2]
 SIGN_TIMER = 'workdays(limits["sign_workdays"], dispatch["at"])</bpmn:timeDate>'

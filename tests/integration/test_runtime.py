@@ -14,8 +14,8 @@ from engine.runtime import Conflict
 from engine.store import Case, ProcessDefinition, Timer, WorkItem
 from engine.worker import Worker
 from services import register_all
-from tests.support.db import ROOT, make_container
 from tests.support import bpmn
+from tests.support.db import ROOT, make_container
 
 
 def deploy_processes(c):

@@ -107,7 +107,7 @@ def page_urls(app, values) -> list[tuple[str, list[str]]]:
             names = sorted(rule.arguments)
             missing = [n for n in names if not values.get(n)]
             assert not missing, f"{rule.rule}: no demo value for {missing}"
-            found.append((rule.rule, [url_for(rule.endpoint, **dict(zip(names, combo)), **QUERY.get(rule.endpoint, {}))
+            found.append((rule.rule, [url_for(rule.endpoint, **dict(zip(names, combo, strict=True)), **QUERY.get(rule.endpoint, {}))
                                       for combo in product(*(values[n] for n in names))]))
     return found
 

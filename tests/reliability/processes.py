@@ -59,9 +59,9 @@ class Gunicorn:
     port: int = 0
     extra_args: list[str] = field(default_factory=list)
 
-    def start(self) -> "Gunicorn":
+    def start(self) -> Gunicorn:
         assert self.log_path is not None
-        self._log = open(self.log_path, "w")
+        self._log = open(self.log_path, "w")  # noqa: SIM115 (the server writes to it until stop())
         self.proc = subprocess.Popen(
             [str(BIN / "gunicorn"), "-c", str(ROOT / "docs" / "deploy" / "gunicorn.conf.py"),
              "-w", str(self.workers), "--threads", str(self.threads), "-b", "127.0.0.1:0",
@@ -111,7 +111,7 @@ def lianxin(env: dict, *args: str, timeout: float = 120) -> subprocess.Completed
 
 
 def start_worker(env: dict, *args: str, log_path: Path) -> subprocess.Popen:
-    log = open(log_path, "a")
+    log = open(log_path, "a")  # noqa: SIM115 (closed in `finally`; the child keeps its own copy)
     try:
         return subprocess.Popen([str(BIN / "lianxin"), "worker", *args], cwd=ROOT, env=env, stdout=log,
                                 stderr=subprocess.STDOUT)

@@ -17,9 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.support.web import csrf_of
-
 from tests.support.db import demo_office
+from tests.support.web import csrf_of
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]

@@ -5,7 +5,6 @@ run is repeatable. (schemathesis' pytest plugin does not run under pytest 9, so 
 with hypothesis directly.)"""
 from __future__ import annotations
 
-
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -13,7 +12,6 @@ from schemathesis import GenerationMode
 from sqlalchemy import select
 
 from engine.accounts import User, create_token
-
 from tests.support.db import demo_office
 
 pytestmark = pytest.mark.slow

@@ -13,8 +13,7 @@ from sqlalchemy import func, select
 from engine import schema  # noqa: F401  (every table, for the row counts)
 from engine.db import Base
 from tests.support import bpmn
-from tests.support.web import api_sign_in as sign_in
-from tests.support.web import office_app
+from tests.support.web import api_sign_in as sign_in, office_app
 
 ROOT = Path(__file__).resolve().parents[2]
 REGISTRATION = {"channel": "来访", "title": "拖欠工资", "request": "请求支付拖欠的工资", "category": "劳动社保",
@@ -95,7 +94,7 @@ def _with_prolog(prolog: str, name_ref: str = "") -> bytes:
 
 def hostile_files(canary_path: Path) -> dict[str, bytes]:
     uri = canary_path.as_uri()
-    laughs = "".join(f'<!ENTITY l{i} "{("&l%d;" % (i - 1)) * 10}">' for i in range(1, 10))
+    laughs = "".join(f'<!ENTITY l{i} "{f"&l{i - 1};" * 10}">' for i in range(1, 10))
     return {
         "doctype": _with_prolog('<!DOCTYPE definitions [<!ELEMENT definitions ANY>]>'),
         "external_entity": _with_prolog(f'<!DOCTYPE d [<!ENTITY leak SYSTEM "{uri}">]>', "&leak;"),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pathlib
 import re
+from datetime import UTC
 
 import lxml.etree
 import pytest
@@ -140,11 +141,11 @@ class FakeServices(PythonScriptEngine):
 def command_instant():
     """Lianxin's timer patch (engine.spiff_patches) reads time from the command being run, never the wall
     clock; a workflow driven by hand in a test runs inside such an instant too."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from engine import spiff_patches
 
-    token = spiff_patches.set_command_instant(datetime(2026, 3, 2, 1, 0, tzinfo=timezone.utc))
+    token = spiff_patches.set_command_instant(datetime(2026, 3, 2, 1, 0, tzinfo=UTC))
     yield
     spiff_patches.reset_command_instant(token)
 

@@ -3,7 +3,14 @@ from __future__ import annotations
 
 import pytest
 
-from services.masking import mask_address, mask_id_number, mask_name, mask_petitioner, mask_petitioners, mask_phone
+from services.masking import (
+    mask_address,
+    mask_id_number,
+    mask_name,
+    mask_petitioner,
+    mask_petitioners,
+    mask_phone,
+)
 
 
 @pytest.mark.parametrize("raw, masked", [

@@ -9,9 +9,18 @@ import pytest
 from engine.clock import SHANGHAI
 from engine.handlers import HandlerContext, HandlerRegistry
 from services import register_all
-from services.casework import (DispatchInput, NumberInput, ResolveUnitInput, ReviewBodyInput,
-                               RouteOutInput, dispatch_case, issue_case_number, resolve_responsible_unit,
-                               review_body, route_out)
+from services.casework import (
+    DispatchInput,
+    NumberInput,
+    ResolveUnitInput,
+    ReviewBodyInput,
+    RouteOutInput,
+    dispatch_case,
+    issue_case_number,
+    resolve_responsible_unit,
+    review_body,
+    route_out,
+)
 from services.escalation import EscalateInput, escalate
 from services.leadership import OwnerInput, ScopeInput, case_owner_scope, name_case_owner
 from services.notify import OutboxNotifier, render

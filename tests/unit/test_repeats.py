@@ -2,7 +2,7 @@
 the rule that makes a candidate."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import pytest
@@ -45,13 +45,13 @@ def test_similarity_is_symmetric_and_bounded():
 
 
 def test_window_is_twelve_months_back():
-    assert window_start(datetime(2026, 3, 2, 1, tzinfo=timezone.utc)) == datetime(2025, 3, 2, 1, tzinfo=timezone.utc)
-    assert window_start(datetime(2028, 2, 29, tzinfo=timezone.utc)) == datetime(2027, 2, 28, tzinfo=timezone.utc)
+    assert window_start(datetime(2026, 3, 2, 1, tzinfo=UTC)) == datetime(2025, 3, 2, 1, tzinfo=UTC)
+    assert window_start(datetime(2028, 2, 29, tzinfo=UTC)) == datetime(2027, 2, 28, tzinfo=UTC)
 
 
 def row(**kw):
     base = dict(case_id=1, case_no="XF1", title="某某建筑公司拖欠三个月工资", request="要求支付",
-                registered_at=datetime(2026, 1, 5, tzinfo=timezone.utc), location="county_a", category="劳动社保",
+                registered_at=datetime(2026, 1, 5, tzinfo=UTC), location="county_a", category="劳动社保",
                 petitioner_masked="张*")
     return SimpleNamespace(**dict(base, **kw))
 

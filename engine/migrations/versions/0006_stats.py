@@ -3,9 +3,8 @@
 Revision ID: 0006_stats
 Revises: 0001
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = "0006_stats"
 down_revision = "0001"

@@ -6,9 +6,8 @@ search (services.registration.rekey). A downgrade keeps the keyed digests, which
 Revision ID: 0007_handling_hmac
 Revises: 0002_handling
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = "0007_handling_hmac"
 down_revision = "0002_handling"

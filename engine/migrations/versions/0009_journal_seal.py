@@ -6,9 +6,8 @@ chain and replay (README, 审计). A downgrade drops the seals.
 Revision ID: 0009_journal_seal
 Revises: 0008_merge_areas
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = "0009_journal_seal"
 down_revision = "0008_merge_areas"

@@ -3,9 +3,8 @@
 Revision ID: 0010_verification_runs
 Revises: 0009_journal_seal
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = "0010_verification_runs"
 down_revision = "0009_journal_seal"

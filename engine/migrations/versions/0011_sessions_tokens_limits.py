@@ -6,11 +6,10 @@ Revises: 0010_verification_runs
 """
 from datetime import timedelta
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 from engine.clock import SystemClock
-
 
 revision = "0011_sessions_tokens_limits"
 down_revision = "0010_verification_runs"
