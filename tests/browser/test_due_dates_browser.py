@@ -15,7 +15,7 @@ pytestmark = pytest.mark.browser
 def test_the_replay_shows_a_deadline_at_24_00_of_its_own_day(live_server, page):  # noqa: F811
     url, container = live_server
     case_id, history = prepare(container)  # signed from Mon 2026-03-02 09:00: WD5 falls due Mon 03-09
-    computed = [e for e in history if e["type"] == "deadline.computed"][0]
+    computed = next(e for e in history if e["type"] == "deadline.computed")
     assert datetime.fromisoformat(computed["data"]["due_at"]) == datetime(2026, 3, 10, tzinfo=SHANGHAI)
     sign_in(page, url, "auditor")
     for lang, due, wrong in (("zh_Hans_CN", "2026年3月9日 24:00", "3月10日"), ("en", "March 9, 2026 24:00", "March 10")):

@@ -48,7 +48,7 @@ def sign_task(app, container):
 
 
 def _task_row(page: str, task_id: int) -> str:
-    return re.search(rf'<tr data-task="{task_id}">.*?</tr>', page, re.S).group(0)
+    return re.search(rf'<tr data-task="{task_id}">.*?</tr>', page, re.DOTALL).group(0)
 
 
 def _text(html: str) -> str:
@@ -65,7 +65,7 @@ def test_a_deadline_at_24_00_reads_as_its_own_day_on_every_page(app, container, 
     assert "2026年12月14日 24:00" in form and "12月15日" not in form
 
     case = c.get(f"/cases/{sign_task.case_id}").get_data(as_text=True)
-    due_cells = re.findall(r'<td class="due-date">(.*?)</td>', case, re.S)
+    due_cells = re.findall(r'<td class="due-date">(.*?)</td>', case, re.DOTALL)
     assert due_cells and all("2026年12月14日" in _text(d) for d in due_cells), due_cells
 
     english = _text(_task_row(c.get("/tasks?lang=en").get_data(as_text=True), sign_task.id))

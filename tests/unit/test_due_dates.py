@@ -72,7 +72,9 @@ def test_pages_print_the_due_day_in_chinese_and_english_while_starts_at_midnight
 
 
 def test_overdue_counts_working_days_after_the_due_day():
-    weekdays = lambda d: d.weekday() < 5  # noqa: E731 - a calendar without holidays is enough here
+    def weekdays(d: date) -> bool:  # a calendar without holidays is enough here
+        return d.weekday() < 5
+
     # not yet due: a second before 24:00
     assert overdue_workdays(END_OF_14TH, END_OF_14TH - timedelta(seconds=1), weekdays) == 0
     # at 24:00 itself it has passed: one day, never "0"
