@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import spiff_patches
+from .calendar.display import due_day, overdue_workdays
 from .clock import SHANGHAI, Clock
 from .handlers import HandlerContext, HandlerFailed, HandlerRegistry
 from .journal import (
@@ -1074,6 +1075,13 @@ class Runtime:
         left = self.workdays_between(now.astimezone(SHANGHAI).date(), due_date, cal)
         return ("yellow" if left <= self.yellow_workdays else "green"), left
 
+    def overdue_workdays(self, due_at: datetime | None, now: datetime, cal=None) -> int:
+        """Working days `due_at` is overdue at `now` (0 while it is not), counted on the working-day calendar."""
+        if due_at is None or now < due_at:
+            return 0
+        cal = cal or self._command_calendar()
+        return overdue_workdays(due_at, now, cal.is_workday)
+
     def deadline_views(self, timers, now: datetime, session: Session | None = None) -> list[dict]:
         """Each running deadline with its state; `session`: the caller's, for the calendar's version check."""
         out = []
@@ -1088,10 +1096,15 @@ class Runtime:
                 if cal is None and t.due_at is not None and now < t.due_at:
                     cal = self.calendar.calendar(session=session)
                 state, left = self.alert(t.due_at, now, cal)
+            overdue = 0
+            if state == "red":
+                cal = cal or self.calendar.calendar(session=session)
+                overdue = self.overdue_workdays(t.due_at, now, cal)
             out.append({"key": t.element_id, "label": t.label or t.element_id, "start": t.start_at,
                         "due_at": t.due_at, "days": t.days, "day_type": "workdays" if t.rule == "WD" else "days",
                         "extension_days": t.extension_days, "provisional": t.provisional, "state": state,
-                        "workdays_left": left, "explanation": explanation.get("explanation")})
+                        "workdays_left": left, "overdue_workdays": overdue,
+                        "explanation": explanation.get("explanation")})
         return sorted(out, key=lambda d: d["due_at"])
 
     def import_calendar(self, path_or_text, actor: str, fmt: str | None = None) -> dict:
@@ -1386,7 +1399,7 @@ def _set_event_value(wf: BpmnWorkflow, task_id: str, value: str) -> None:
 
 def due_date_of(due_at: datetime):
     """The Beijing date a deadline ending at `due_at` (24:00 of that day, i.e. next day 00:00) falls due."""
-    return (due_at - timedelta(microseconds=1)).astimezone(SHANGHAI).date()
+    return due_day(due_at)
 
 
 def _view_data(wf: BpmnWorkflow) -> dict:

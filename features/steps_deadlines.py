@@ -1,6 +1,7 @@
 """Steps for deadlines.feature: they read deadlines and task lists through the HTTP API."""
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 
 from pytest_bdd import parsers, then, when
@@ -36,6 +37,38 @@ def task_alert(office, user, name, alert, left):
     tasks = office.get(user, "/api/tasks?scope=unit").get_json()["tasks"]
     [task] = [t for t in tasks if t["name"] == name and t["case_id"] == office.case_id]
     assert (task["alert"], task["workdays_left"]) == (alert, left)
+
+
+def _task_row(office, user, name) -> tuple[dict, str]:
+    """The work item as the API lists it, and its row on the user's task list page as text."""
+    tasks = office.get(user, "/api/tasks?scope=unit").get_json()["tasks"]
+    [task] = [t for t in tasks if t["name"] == name and t["case_id"] == office.case_id]
+    page = office.get(user, "/tasks?scope=unit").get_data(as_text=True)
+    task_id = task["id"]
+    row = re.search(rf'<tr data-task="{task_id}">.*?</tr>', page, re.DOTALL).group(0)
+    return task, re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", row))
+
+
+@then(parsers.parse('"{user}" 在待办列表中看到 "{name}" 的到期日是 "{day}"'))
+def task_due_day(office, user, name, day):
+    task, row = _task_row(office, user, name)
+    assert day in row, row
+    y, m, d = (int(x) for x in re.findall(r"\d+", day))
+    assert task["due_date"] == f"{y:04d}-{m:02d}-{d:02d}"
+
+
+@then(parsers.parse('"{user}" 在待办列表中看到 "{name}" 剩 {n:d} 个工作日'))
+def task_days_left(office, user, name, n):
+    task, row = _task_row(office, user, name)
+    assert f"剩 {n} 个工作日" in row and "已逾期" not in row, row
+    assert (task["workdays_left"], task["overdue_workdays"]) == (n, 0)
+
+
+@then(parsers.parse('"{user}" 在待办列表中看到 "{name}" 已逾期 {n:d} 个工作日'))
+def task_days_overdue(office, user, name, n):
+    task, row = _task_row(office, user, name)
+    assert f"已逾期 {n} 个工作日" in row and "剩 " not in row, row
+    assert task["overdue"] and task["overdue_workdays"] == n
 
 
 @then(parsers.parse('"{user}" 看到单位 "{unit}" 有 {n:d} 件逾期'))

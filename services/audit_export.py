@@ -20,6 +20,8 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment
 
+from engine.calendar.display import due_day_and_time
+
 from . import masking
 from .spreadsheet import safe_row
 
@@ -164,10 +166,8 @@ def due_text(iso: str | None) -> str | None:
     """A due instant in Beijing time; a deadline ending at midnight reads as 24:00 of its last day."""
     if not iso:
         return None
-    at = _aware(iso).astimezone(BEIJING)
-    if (at.hour, at.minute, at.second) == (0, 0, 0):
-        return f"{(at - timedelta(days=1)).strftime('%Y-%m-%d')} 24:00（北京时间）"
-    return f"{at.strftime('%Y-%m-%d %H:%M')}（北京时间）"
+    day, clock = due_day_and_time(_aware(iso))
+    return f"{day.isoformat()} {clock}（北京时间）"
 
 
 def entries(events: list[dict], filters: Filters | None = None, *, masked: bool = True) -> list[dict]:

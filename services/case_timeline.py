@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
-from engine.clock import SHANGHAI
+from engine.calendar.display import due_day
 
 LIVE_STATES = {"ready", "waiting", "started", "error"}
 # Short decisions worth showing next to a submitted task; longer texts are on the documents and the form.
@@ -60,11 +60,10 @@ def _due_day(text: str | None, _: Callable[[str], str] = _same) -> str:
     if not text:
         return ""
     try:
-        d = datetime.fromisoformat(text)
+        day = due_day(text)
     except ValueError:
         return text
-    local = d.astimezone(SHANGHAI) if d.tzinfo else d
-    return _day((local - timedelta(microseconds=1)).date(), _)
+    return _day(day, _)
 
 
 def timeline(history: list[dict], person: Callable[[str], str] = lambda u: u,

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from engine.calendar.display import due_day
 from engine.handlers import HandlerContext
 
 from . import masking
@@ -139,13 +140,9 @@ def to_offices(ctx: HandlerContext, to: list[dict], template: str, data: dict[st
 
 def due_date_text(due_at: str | None, ctx: HandlerContext) -> str:
     """The Beijing date a deadline ending at `due_at` (24:00 of its day) falls due; today when not known."""
-    from datetime import datetime, timedelta
-
-    from engine.clock import SHANGHAI
-
     if not due_at:
         return _day(ctx)
-    return (datetime.fromisoformat(str(due_at)) - timedelta(microseconds=1)).astimezone(SHANGHAI).date().isoformat()
+    return due_day(str(due_at)).isoformat()
 
 
 def unit_recipients(unit: str, *, head: bool = False, role: str = "unit_handler") -> list[dict]:

@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta
 from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy import false, func, select
 
+from engine.calendar.display import due_day
 from engine.clock import parse_instant
 from engine.runtime import Conflict
 from engine.store import WorkItem
@@ -400,8 +401,11 @@ def list_tasks():
     cal = c.runtime.calendar.calendar() if any(w.due_at for w, *_ in rows) else None  # one snapshot per list
     for w, summary, petitioner, case_no in rows:
         alert, left = c.runtime.alert(w.due_at, now, cal)
+        overdue = c.runtime.overdue_workdays(w.due_at, now, cal) if alert == "red" else 0
         channel = json.loads(summary or "{}").get("channel")
+        day = due_day(w.due_at)
         out.append(dict(task_view(w).__dict__, overdue=alert == "red", alert=alert, workdays_left=left,
+                        overdue_workdays=overdue, due_date=day.isoformat() if day else None,
                         case_no=case_no, channel=channel, petitioner=petitioner or ""))
     return ok({"tasks": out, "total": total, "limit": limit, "offset": offset, "filters": f.params(), "now": now})
 

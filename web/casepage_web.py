@@ -100,7 +100,9 @@ def _case_context(p: Principal, case_id: int) -> dict:
     tasks = []
     for t in view.tasks:
         state, left = c.runtime.alert(t.due_at, now)
+        overdue = c.runtime.overdue_workdays(t.due_at, now) if state == "red" else 0
         tasks.append({"task": t, "alert": state, "alert_label": ALERT_LABELS[state], "workdays_left": left,
+                      "overdue_workdays": overdue,
                       "due_date": due_date_of(t.due_at) if t.due_at else None,
                       "unit_name": units.get(t.unit or "", t.unit or ""),
                       "assignee_name": people.get(t.assignee or "", t.assignee or "")})

@@ -311,8 +311,9 @@ def tasks():
     cal = c.runtime.calendar.calendar() if any(w.due_at for w, *_ in rows) else None  # one snapshot per page
     for w, summary, petitioner, case_no in rows:
         alert, left = c.runtime.alert(w.due_at, now, cal)
+        overdue = c.runtime.overdue_workdays(w.due_at, now, cal) if alert == "red" else 0
         items.append({"task": task_view(w), "summary": json.loads(summary or "{}"), "petitioner": petitioner or "",
-                      "case_no": case_no, "alert": alert, "workdays_left": left,
+                      "case_no": case_no, "alert": alert, "workdays_left": left, "overdue_workdays": overdue,
                       "unit_name": names.get(w.unit or "", w.unit or ""),
                       "may_act": visibility.may_act_on(p, w),
                       "colleagues": [x for x in people.get(w.unit, []) if x[0] != p.username]})
@@ -456,7 +457,9 @@ def task_form(task_id: int):
                 flash(_("已被他人处理：此任务或案件在您打开表单后已有变化，本次提交未保存。请刷新后查看。"), "error")
         else:
             flash(_("表单有误，未保存。请按提示修改后重新提交。"), "error")
-    alert, left = c.runtime.alert(item.due_at, c.clock.now())
+    now = c.clock.now()
+    alert, left = c.runtime.alert(item.due_at, now)
+    overdue = c.runtime.overdue_workdays(item.due_at, now) if alert == "red" else 0
     facts = {k: view.data.get(k) for k in ("case_no", "title", "channel", "category", "subcategory", "location",
                                             "respondent", "request", "facts") if view.data.get(k)}
     may_act = visibility.may_act_on(p, item) and item.state == "open"
@@ -475,7 +478,7 @@ def task_form(task_id: int):
                            petitioners=people if full else [_masked(x) for x in people],
                            fields=forms.build_fields(schema, values, errors), errors=errors, stale=stale,
                            schema_title=schema.get("title", item.name), alert=alert, workdays_left=left,
-                           may_act=may_act,
+                           overdue_workdays=overdue, may_act=may_act,
                            version=request.form.get("version", view.version) if stale is False else view.version,
                            names=unit_names())
 

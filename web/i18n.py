@@ -15,7 +15,9 @@ from zoneinfo import ZoneInfo
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, request, session
-from flask_babel import Babel, format_date, format_datetime, get_locale
+from flask_babel import Babel, format_date, format_datetime, get_locale, gettext
+
+from engine.calendar.display import due_day, due_day_and_time
 
 TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 LANGUAGES = {"zh_Hans_CN": "中文", "en": "English"}
@@ -83,6 +85,28 @@ def cn_datetime(value) -> str:
     return f"{format_date(value.astimezone(BEIJING).date(), 'long')} {format_datetime(value, 'HH:mm')}"
 
 
+def due_date(value) -> str:
+    """The day a deadline falls due (a deadline ending 24:00 of 14 Dec, stored as 15 Dec 00:00, is 14 Dec), in the
+    page's language; empty for no deadline. Every due date on a page goes through here, never through `cndate`."""
+    day = due_day(value)
+    return "" if day is None else format_date(day, "long")
+
+
+def due_datetime(value) -> str:
+    """2026年12月14日 24:00: the due day and its Beijing time, 24:00 for a deadline ending at midnight."""
+    parts = due_day_and_time(value)
+    return "" if parts is None else f"{format_date(parts[0], 'long')} {parts[1]}"
+
+
+def due_left(workdays_left, overdue_workdays=0) -> str:
+    """剩 N 个工作日 while a deadline runs, 已逾期 N 个工作日 once it has passed; empty without a count."""
+    if overdue_workdays:
+        return gettext("已逾期 %(n)s 个工作日", n=overdue_workdays)
+    if workdays_left is None:
+        return ""
+    return gettext("剩 %(n)s 个工作日", n=workdays_left)
+
+
 def init_i18n(app: Flask) -> None:
     compile_catalogues()
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LOCALE)
@@ -91,6 +115,9 @@ def init_i18n(app: Flask) -> None:
     Babel(app, locale_selector=select_locale)
     app.jinja_env.filters["cndate"] = cn_date
     app.jinja_env.filters["cndatetime"] = cn_datetime
+    app.jinja_env.filters["duedate"] = due_date
+    app.jinja_env.filters["duedatetime"] = due_datetime
+    app.jinja_env.globals["due_left"] = due_left
 
     @app.before_request
     def remember_language():

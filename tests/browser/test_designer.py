@@ -11,6 +11,7 @@ import pytest
 from lxml import etree
 from playwright.sync_api import expect
 
+from engine.calendar.display import cn_due_text
 from tests.support.browser import live_server, page, screenshot, sign_in  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.browser
@@ -157,6 +158,8 @@ def test_change_a_working_day_limit_deploy_and_migrate_a_running_case(live_serve
     page.wait_for_selector("#migration-table:not([hidden])")
     row = page.locator(f'#migration-table tr[data-case-id="{running}"]')
     assert "可以迁移" in row.inner_text() and "签收期限" in row.inner_text()
+    # the old due date reads as its own day (a deadline ends at 24:00, kept as 00:00 of the next day)
+    assert f"{cn_due_text(due_before)} →" in row.inner_text()
     assert rt.get_case(running).definition_version == 1  # the dry run changed nothing
     screenshot(page, "designer-migration-dry-run")
     page.uncheck("#check-all")  # then choose the one case

@@ -1,5 +1,6 @@
 // Moving open cases to a newer version of their process (designer/migrate.html): a dry run first, then the cases
 // chosen. Texts come through gettext in the page's #lx-texts block.
+import { dueText } from "../lib/due-date.js";
 import { t } from "../lib/texts.js";
 
 (function () {
@@ -11,12 +12,8 @@ import { t } from "../lib/texts.js";
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
   const statusEl = document.getElementById("migration-status");
   const tbody = document.querySelector("#migration-table tbody");
-  const fmt = (iso) => {  // the day the Chinese way (Beijing time), as the server's cndate filter prints it
-    const p = {};
-    for (const x of new Intl.DateTimeFormat("en-GB", { timeZone: "Asia/Shanghai", year: "numeric", month: "numeric", day: "numeric" }).formatToParts(new Date(iso))) p[x.type] = x.value;
-    const mon = new Intl.DateTimeFormat("en-US", { timeZone: "Asia/Shanghai", month: "long" }).format(new Date(iso));
-    return t("{y}年{m}月{d}日", { y: p.year, m: p.month, d: p.day, mon });
-  };
+  // a deadline's due day (Beijing time; 24:00 belongs to its own day), as the server's duedate filter prints it
+  const fmt = (iso) => dueText(iso, t("{y}年{m}月{d}日"));
   const post = async (url, body) => {
     const res = await fetch(url, { method: "POST", credentials: "same-origin",
       headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf }, body: JSON.stringify(body) });

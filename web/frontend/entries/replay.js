@@ -5,6 +5,7 @@ import NavigatedViewer from "bpmn-js/lib/NavigatedViewer";
 import "bpmn-js/dist/assets/diagram-js.css";
 import "bpmn-js/dist/assets/bpmn-js.css";
 import "bpmn-js/dist/assets/bpmn-font/css/bpmn.css";
+import { dueText } from "../lib/due-date.js";
 
 const MARKERS = ["replay-active", "replay-completed", "replay-flow"];
 
@@ -33,24 +34,8 @@ function show(value) {
 // How a day is written: the page's "date" text (2026年3月9日 in Chinese), set when the replay starts.
 let dayText = "{y}-{m}-{d}";
 
-const MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-  "November", "December"];
-const day = (p) => fill(dayText, { y: p.year, m: Number(p.month), d: Number(p.day), mon: MONTHS[Number(p.month) - 1] });
-
-// A due instant in Beijing time; a deadline ending at midnight reads as 24:00 of its last day.
-function beijing(iso) {
-  if (!iso) return "—";
-  const d = new Date(iso);
-  const parts = (x) => Object.fromEntries(new Intl.DateTimeFormat("en-CA", { timeZone: "Asia/Shanghai",
-    year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23" })
-    .formatToParts(x).map((p) => [p.type, p.value]));
-  const p = parts(d);
-  if (p.hour === "00" && p.minute === "00") {
-    const q = parts(new Date(d.getTime() - 60000));
-    return `${day(q)} 24:00`;
-  }
-  return `${day(p)} ${p.hour}:${p.minute}`;
-}
+// A due instant in Beijing time; a deadline ending at midnight reads as 24:00 of its last day (lib/due-date.js).
+const beijing = (iso) => dueText(iso, dayText, true);
 
 class Replay {
   constructor(cfg, xml, t) {
