@@ -83,19 +83,19 @@ def _bounds_zh(s: Setting) -> str:
 def value_issue(setting: Setting, value: object) -> tuple[str, str] | None:
     """(zh, en) when a value is not a whole number of days within the setting's bounds."""
     if isinstance(value, bool) or not isinstance(value, int):
-        return (f"{setting.label}应为整数天数（{_DAY_TYPE_ZH[setting.day_type]}），{_bounds_zh(setting)}，收到 {value!r}；"
-                f"请只填写一个整数",
-                f"{setting.name} must be a whole number of days, got {value!r}")
+        zh = (f"{setting.label}应为整数天数（{_DAY_TYPE_ZH[setting.day_type]}），{_bounds_zh(setting)}，"
+              f"收到 {value!r}；请只填写一个整数")
+        return zh, f"{setting.name} must be a whole number of days, got {value!r}"
     if setting.statutory and value > setting.maximum:
-        return (f"{setting.label} {value} 超过{setting.article}规定的 {setting.maximum} "
-                f"{'个工作日' if setting.day_type == WORKDAYS else '日'}，请改为不超过 {setting.maximum} 的整数",
-                f"{setting.name} {value} exceeds the {setting.maximum} days of the regulation "
-                f"({setting.article})")
+        unit = "个工作日" if setting.day_type == WORKDAYS else "日"
+        zh = (f"{setting.label} {value} 超过{setting.article}规定的 {setting.maximum} {unit}，"
+              f"请改为不超过 {setting.maximum} 的整数")
+        return zh, f"{setting.name} {value} exceeds the {setting.maximum} days of the regulation ({setting.article})"
     if not setting.minimum <= value <= setting.maximum:
         basis = f"（{setting.article}）" if setting.statutory else "（本地规定）"
-        return (f"{setting.label}{_bounds_zh(setting)}{basis}，收到 {value}；请改为 {setting.minimum}"
-                + (f" 到 {setting.maximum} 之间的整数" if setting.minimum != setting.maximum else ""),
-                f"{setting.name} must be between {setting.minimum} and {setting.maximum}, got {value}")
+        span = f" 到 {setting.maximum} 之间的整数" if setting.minimum != setting.maximum else ""
+        zh = f"{setting.label}{_bounds_zh(setting)}{basis}，收到 {value}；请改为 {setting.minimum}{span}"
+        return zh, f"{setting.name} must be between {setting.minimum} and {setting.maximum}, got {value}"
     return None
 
 
