@@ -252,6 +252,9 @@ class DecisionRules(Protocol):
     handed in by the composition root: checked at deploy on the cells as written, and at run time on the values
     the table gives, so a value deployed before a rule tightened is refused too, never used."""
     outputs: frozenset[str]
+    # How each output is counted when a process passes it to a deadline helper (`workdays` or `days`), e.g.
+    # {"limits.accept_days": "days"}: `workdays(limits["accept_days"])` is refused at deploy.
+    day_functions: Mapping[str, str]
 
     def table_issues(self, table: DecisionTableView) -> list[CellIssue]: ...
 
@@ -919,7 +922,8 @@ class _ProcessChecker:
                 self.expression(element.text or "", element, where)
 
     def expression(self, text, element, where, element_id=None) -> bool:
-        problem = _expression_problem(self.bundle.checks, text or "", where)
+        problem = _expression_problem(self.bundle.checks, text or "", where) \
+            or _day_function_problem(self.bundle.checks, text or "")
         if problem:
             self.add(element, problem[0], problem[1], element_id=element_id)
             return False
@@ -970,6 +974,34 @@ def _expression_problem(checks: _Checks, text: str, where: tuple[str, str]) -> t
         if name not in checks.known_functions:
             return (f"{where[0]}调用了未知函数 \"{name}\"{_did_you_mean_zh(name, checks.known_functions)}",
                     f"unknown function {name} in {where[1]}; known: {_listing(checks.known_functions)}")
+    return None
+
+
+def _day_function_problem(checks: _Checks, text: str) -> tuple[str, str] | None:
+    """A setting with a declared day type handed to the other deadline helper: `workdays(limits["accept_days"])`
+    would count working days where the rule counts calendar days, a wrong deadline on every case."""
+    declared = {name: fn for rules in checks.decision_rules.values()
+                for name, fn in getattr(rules, "day_functions", {}).items()}
+    if not declared:
+        return None
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError:
+        return None
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                and node.func.id in ("workdays", "days") and node.args):
+            continue
+        arg = node.args[0]
+        if isinstance(arg, ast.Subscript) and isinstance(arg.value, ast.Name) \
+                and isinstance(arg.slice, ast.Constant) and isinstance(arg.slice.value, str):
+            name = f"{arg.value.id}.{arg.slice.value}"
+            wanted = declared.get(name)
+            if wanted is not None and wanted != node.func.id:
+                kind = "工作日" if wanted == "workdays" else "日（自然日，末日逢休息日顺延）"
+                written = f'{arg.value.id}["{arg.slice.value}"]'
+                return (f"{written} 按{kind}计算（见时限设置的声明），请用 {wanted}(...) 而不是 {node.func.id}(...)",
+                        f"{name} counts with {wanted}, not {node.func.id}")
     return None
 
 

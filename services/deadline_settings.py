@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 
 from lxml import etree
 
@@ -147,6 +148,7 @@ class DeadlineSettingsRules:
     """The `engine.definitions.DecisionRules` of `deadline_settings`, handed to the runtime by the composition
     root."""
     outputs = frozenset(BY_NAME)
+    day_functions = MappingProxyType({s.name: s.day_type for s in SETTINGS})
 
     def table_issues(self, table: DecisionTableView) -> list[CellIssue]:
         issues = []

@@ -205,3 +205,26 @@ def test_the_runtime_refuses_a_bad_value_the_table_gives(value):
     del limits["handle_days"]
     [issue] = RULES.result_issues({"limits": limits})
     assert "缺少 limits.handle_days" in issue
+
+
+def test_a_process_that_counts_a_setting_with_the_wrong_day_type_is_refused():
+    """受理告知 counts calendar days (Art. 23): `workdays(limits["accept_days"], ...)` would give a wrong deadline."""
+    from engine import sandbox
+    from engine.definitions import DefinitionError, collect_files, compile_bundle
+    from engine.handlers import HandlerRegistry
+    from services import register_all
+    from services.deadline_settings import decision_rules
+
+    files = collect_files([str(ROOT / "processes")])
+    [case] = [f for f in files if f.name == "petition_case.bpmn"]
+    old = b'<bpmn:timeDate>days(limits["accept_days"], dispatch["at"])</bpmn:timeDate>'
+    assert old in case.content
+    case.content = case.content.replace(old, old.replace(b"days(", b"workdays(", 1))
+    with pytest.raises(DefinitionError) as caught:
+        compile_bundle(files, handler_names=register_all(HandlerRegistry()).names(),
+                       check_expression=sandbox.check_expression, check_script=sandbox.check_script,
+                       known_functions={"workdays", "days", "now", "yellow_at"} | sandbox.BUILTIN_NAMES,
+                       decision_rules=decision_rules())
+    [problem] = caught.value.problems
+    assert problem.file == "petition_case.bpmn" and problem.element_id.startswith("Timer_")
+    assert 'limits["accept_days"] 按日' in problem.message and "请用 days(...)" in problem.message
