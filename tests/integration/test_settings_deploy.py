@@ -129,3 +129,21 @@ def test_lianxin_deploy_prints_one_line_per_bad_cell(tmp_path):
     assert any(re.match(r"settings\.dmn:\d+ Out_handle: 决策表“时限设置”.*第三十四条", line) for line in lines)
     assert any(re.match(r"settings\.dmn:\d+ Out_accept: 决策表“时限设置”.*limits\.accept_days 列", line)
                for line in lines)
+
+
+def test_a_case_that_ran_with_a_bad_value_before_the_check_still_verifies(container):
+    """Audit replays reproduce what was decided then: a case that read 办结 90 before the types existed is not
+    reported as a tampered journal because the runtime now refuses that value for new commands."""
+    from engine.definitions import SourceFile, collect_files
+
+    office_app(container, deploy=False)
+    files = [SourceFile(f.name, with_cell("Out_handle", "90").encode("utf-8")) if f.name == "settings.dmn" else f
+             for f in collect_files([str(ROOT / "processes")])]
+    rules, container.runtime.decision_rules = container.runtime.decision_rules, {}
+    container.runtime.deploy(files, actor="before", comment="deployed before the settings had types")
+    view = container.runtime.start("petition_case", {"title": "拖欠工资"}, actor="registrar")
+    assert view.data["limits"]["handle_days"] == 90  # what happened before the check
+    container.runtime.decision_rules = rules
+    container.runtime._specs.clear()  # a restart with the check in place
+    check = container.runtime.verify(view.id)
+    assert check.ok, check
