@@ -27,6 +27,10 @@ Lianxin's conventions in BPMN
   the functions in `known_functions` (pass every callable name the script environment offers, safe builtins such
   as `len` included); method calls (`x.get(...)`) and plain variable names are not checked. Text is checked as
   written: a condition that starts with a newline and an indent is an error in Python's `eval` too.
+* A decision whose outputs have declared types and bounds (`decision_rules`, e.g. the deadline settings of
+  `services.deadline_settings`, handed in by the composition root) is checked cell by cell: one problem per bad
+  cell naming the table, the rule (with its inputs) and the column. Processes that hand such an output to
+  `workdays`/`days` must use the helper of its declared day type.
 * Processes with `isExecutable="false"` (e.g. the petitioner's pool drawn for documentation) are only checked for
   well-formedness and schema; they come back with `is_executable=False` and an empty `spec_json`, and cannot be
   called or started.
