@@ -27,6 +27,10 @@ Lianxin's conventions in BPMN
   the functions in `known_functions` (pass every callable name the script environment offers, safe builtins such
   as `len` included); method calls (`x.get(...)`) and plain variable names are not checked. Text is checked as
   written: a condition that starts with a newline and an indent is an error in Python's `eval` too.
+* A decision whose outputs have declared types and bounds (`decision_rules`, e.g. the deadline settings of
+  `services.deadline_settings`, handed in by the composition root) is checked cell by cell: one problem per bad
+  cell naming the table, the rule (with its inputs) and the column. Processes that hand such an output to
+  `workdays`/`days` must use the helper of its declared day type.
 * Processes with `isExecutable="false"` (e.g. the petitioner's pool drawn for documentation) are only checked for
   well-formedness and schema; they come back with `is_executable=False` and an empty `spec_json`, and cannot be
   called or started.
@@ -55,11 +59,12 @@ import hashlib
 import json
 import re
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from importlib.metadata import version as _package_version
 from pathlib import Path
+from typing import Protocol
 
 from jsonschema import Draft202012Validator, SchemaError
 from jsonschema.validators import validator_for
@@ -217,6 +222,49 @@ class CompiledProcess:
 Checker = Callable[[str], "str | None"]
 
 
+@dataclass(frozen=True)
+class DecisionCell:
+    """One output cell of a decision table as a decision's own rules see it: rule number (1-based), the rule's
+    input cells, the column's output name and label, and the text as written."""
+    rule: int
+    inputs: tuple[str, ...]
+    output: str
+    label: str
+    text: str
+
+
+@dataclass(frozen=True)
+class DecisionTableView:
+    decision_id: str
+    name: str
+    outputs: tuple[tuple[str, str], ...]  # (name, label) per column
+    cells: tuple[DecisionCell, ...]
+
+
+@dataclass(frozen=True)
+class CellIssue:
+    """What a decision's rules find wrong: in one cell (rule and output), in a column (rule None), or in the
+    table (both None). The engine adds where it is: the table, the row and the column."""
+    rule: int | None
+    output: str | None
+    zh: str
+    en: str
+
+
+class DecisionRules(Protocol):
+    """Types and bounds of a decision's outputs, declared outside the engine (e.g. the deadline settings) and
+    handed in by the composition root: checked at deploy on the cells as written, and at run time on the values
+    the table gives, so a value deployed before a rule tightened is refused too, never used."""
+    outputs: frozenset[str]
+    # How each output is counted when a process passes it to a deadline helper (`workdays` or `days`), e.g.
+    # {"limits.accept_days": "days"}: `workdays(limits["accept_days"])` is refused at deploy.
+    day_functions: Mapping[str, str]
+
+    def table_issues(self, table: DecisionTableView) -> list[CellIssue]: ...
+
+    def result_issues(self, result: dict) -> list[str]: ...
+
+
 # ---------------------------------------------------------------------------------------------------- safe parsing
 
 def safe_parse_xml(content: bytes, filename: str) -> etree._ElementTree:
@@ -357,6 +405,7 @@ class _Checks:
     check_expression: Checker
     check_script: Checker
     known_functions: set[str]
+    decision_rules: Mapping[str, DecisionRules] = field(default_factory=dict)
 
 
 class _Bundle:
@@ -540,6 +589,7 @@ def compile_bundle(files: list[SourceFile], *, handler_names: set[str], check_ex
                    resolve_external: Callable[[str], list[SourceFile] | None] | None = None,
                    resolve_form: Callable[[str], SourceFile | None] | None = None,
                    resolve_decision: Callable[[str], SourceFile | None] | None = None,
+                   decision_rules: Mapping[str, DecisionRules] | None = None,
                    ) -> list[CompiledProcess]:
     """Validate a bundle and compile each top-level process of the uploaded files.
 
@@ -547,8 +597,10 @@ def compile_bundle(files: list[SourceFile], *, handler_names: set[str], check_ex
     not in the bundle (e.g. that version's `CompiledProcess.sources` as SourceFiles), or None. The optional
     `resolve_form(file_name)` and `resolve_decision(decision_id)` do the same for a form or a DMN decision that a
     process of the bundle uses but the bundle does not hold; each returns one SourceFile or None. Resolved files are used, hashed and copied into `sources`, but not re-linted: they were
-    checked when they were deployed. Raises DefinitionError with every problem; returns nothing partial."""
-    bundle = _Bundle(_Checks(set(handler_names), check_expression, check_script, set(known_functions)))
+    checked when they were deployed. `decision_rules` maps a decision id to the types and bounds of its cells
+    (one problem per bad cell). Raises DefinitionError with every problem; returns nothing partial."""
+    bundle = _Bundle(_Checks(set(handler_names), check_expression, check_script, set(known_functions),
+                             dict(decision_rules or {})))
     for source in files:
         bundle.add_file(source, external=False)
     bundle.resolve(resolve_external, resolve_form, resolve_decision)
@@ -874,7 +926,8 @@ class _ProcessChecker:
                 self.expression(element.text or "", element, where)
 
     def expression(self, text, element, where, element_id=None) -> bool:
-        problem = _expression_problem(self.bundle.checks, text or "", where)
+        problem = _expression_problem(self.bundle.checks, text or "", where) \
+            or _day_function_problem(self.bundle.checks, text or "")
         if problem:
             self.add(element, problem[0], problem[1], element_id=element_id)
             return False
@@ -925,6 +978,34 @@ def _expression_problem(checks: _Checks, text: str, where: tuple[str, str]) -> t
         if name not in checks.known_functions:
             return (f"{where[0]}调用了未知函数 \"{name}\"{_did_you_mean_zh(name, checks.known_functions)}",
                     f"unknown function {name} in {where[1]}; known: {_listing(checks.known_functions)}")
+    return None
+
+
+def _day_function_problem(checks: _Checks, text: str) -> tuple[str, str] | None:
+    """A setting with a declared day type handed to the other deadline helper: `workdays(limits["accept_days"])`
+    would count working days where the rule counts calendar days, a wrong deadline on every case."""
+    declared = {name: fn for rules in checks.decision_rules.values()
+                for name, fn in getattr(rules, "day_functions", {}).items()}
+    if not declared:
+        return None
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError:
+        return None
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                and node.func.id in ("workdays", "days") and node.args):
+            continue
+        arg = node.args[0]
+        if isinstance(arg, ast.Subscript) and isinstance(arg.value, ast.Name) \
+                and isinstance(arg.slice, ast.Constant) and isinstance(arg.slice.value, str):
+            name = f"{arg.value.id}.{arg.slice.value}"
+            wanted = declared.get(name)
+            if wanted is not None and wanted != node.func.id:
+                kind = "工作日" if wanted == "workdays" else "日（自然日，末日逢休息日顺延）"
+                written = f'{arg.value.id}["{arg.slice.value}"]'
+                return (f"{written} 按{kind}计算（见时限设置的声明），请用 {wanted}(...) 而不是 {node.func.id}(...)",
+                        f"{name} counts with {wanted}, not {node.func.id}")
     return None
 
 
@@ -1008,10 +1089,54 @@ def _lint_dmn(bundle: _Bundle, doc: _Doc) -> None:
             _dmn_expression(bundle, name, text, text.text or "", ("DMN 输入表达式", "DMN input expression"))
         for entry in table.iterfind("dmn:rule/dmn:inputEntry", ns):
             _dmn_input_cell(bundle, name, entry, ns)
-        for entry in table.iterfind("dmn:rule/dmn:outputEntry", ns):
-            text = entry.find("dmn:text", ns)
-            if text is not None and (text.text or "").strip():
-                _dmn_expression(bundle, name, entry, text.text, ("DMN 输出单元格", "DMN output cell"))
+        rules = bundle.checks.decision_rules.get(decision.get("id"))
+        typed = {o.get("name") for o in table.findall("dmn:output", ns)} & (rules.outputs if rules else set())
+        for rule in table.findall("dmn:rule", ns):
+            for output, entry in zip(table.findall("dmn:output", ns), rule.findall("dmn:outputEntry", ns)):
+                text = entry.find("dmn:text", ns)
+                if output.get("name") in typed:  # its type says more than "does not compile"
+                    continue
+                if text is not None and (text.text or "").strip():
+                    _dmn_expression(bundle, name, entry, text.text, ("DMN 输出单元格", "DMN output cell"))
+        if rules is not None:
+            _check_decision_rules(bundle, name, decision, table, ns, rules)
+
+
+def _check_decision_rules(bundle: _Bundle, name: str, decision: etree._Element, table: etree._Element, ns: dict,
+                          rules: DecisionRules) -> None:
+    """Each issue the decision's own rules find, placed at its cell with the table, row and column named."""
+    outputs = table.findall("dmn:output", ns)
+    columns = tuple((o.get("name") or o.get("label") or "", o.get("label") or "") for o in outputs)
+    cells, places = [], {}
+    for number, rule in enumerate(table.findall("dmn:rule", ns), start=1):
+        inputs = tuple((e.findtext("dmn:text", default="", namespaces=ns) or "").strip()
+                       for e in rule.findall("dmn:inputEntry", ns))
+        places[(number, None)] = rule
+        for (column, label), entry in zip(columns, rule.findall("dmn:outputEntry", ns)):
+            text = (entry.findtext("dmn:text", default="", namespaces=ns) or "").strip()
+            cells.append(DecisionCell(number, inputs, column, label, text))
+            places[(number, column)] = entry
+    for output, (column, _) in zip(outputs, columns):
+        places[(None, column)] = output
+    did, title = decision.get("id") or "", decision.get("name") or decision.get("id") or ""
+    labels = dict(columns)
+    input_labels = [i.get("label") or i.get("id") or "" for i in table.findall("dmn:input", ns)]
+    view = DecisionTableView(did, title, columns, tuple(cells))
+    for issue in rules.table_issues(view):
+        where_zh, where_en = f"决策表“{title}”（{did}）", f"table {did}"
+        if issue.rule is not None:
+            cell = next((c for c in cells if c.rule == issue.rule), None)
+            given = "，".join(f"{label}：{text if text not in ('', '-') else '任意'}"
+                             for label, text in zip(input_labels, cell.inputs if cell else ()))
+            where_zh += f"第 {issue.rule} 条规则" + (f"（{given}）" if given else "")
+            where_en += f", rule {issue.rule}"
+        if issue.output is not None:
+            label = labels.get(issue.output)
+            where_zh += f"的 {issue.output} 列" + (f"（{label}）" if label else "")
+            where_en += f", column {issue.output}"
+        element = next((places[key] for key in ((issue.rule, issue.output), (None, issue.output),
+                                                 (issue.rule, None)) if key in places), table)
+        bundle.add(name, element, f"{where_zh}：{issue.zh}", f"{where_en}: {issue.en}")
 
 
 def _dmn_input_cell(bundle: _Bundle, name: str, entry: etree._Element, ns: dict) -> None:

@@ -29,6 +29,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.dmn.engine.DMNEngine import DMNEngine
 from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import bindparam, func, select, update
@@ -286,6 +287,44 @@ class LianxinScriptEngine(PythonScriptEngine):
         cmd.effects.extend(applied)
 
 
+class _CheckedDecision(DMNEngine):
+    """A decision table whose outputs have declared types (engine.definitions.DecisionRules): each result is
+    checked before the process sees it."""
+
+    def __init__(self, table, rules):
+        super().__init__(table)
+        self.rules = rules
+
+    def result(self, task):
+        result = super().result(task)
+        cmd = _current.get()
+        if cmd is not None and cmd.recorded_results is not None:
+            return result  # a replay (audit, migration check) reproduces what was decided then, checked or not
+        issues = self.rules.result_issues(result)
+        if issues:
+            raise ValueError("；".join(issues))
+        return result
+
+
+def _check_decision_results(spec_and_subprocesses: tuple, decision_rules: dict) -> None:
+    """Business rule tasks whose table gives outputs with declared types check each result before the process
+    sees it: a bad value deployed before the rule existed stops the task with the rule's words (an incident at
+    that task), instead of becoming a wrong deadline."""
+    if not decision_rules:
+        return
+    spec, subprocess_specs = spec_and_subprocesses
+    for process_spec in [spec, *subprocess_specs.values()]:
+        for task_spec in process_spec.task_specs.values():
+            engine = getattr(task_spec, "dmnEngine", None)
+            if engine is None:
+                continue
+            names = {o.name for o in engine.decision_table.outputs}
+            for rules in decision_rules.values():
+                if names & rules.outputs:
+                    task_spec.dmnEngine = _CheckedDecision(engine.decision_table, rules)
+                    break
+
+
 # ---------------------------------------------------------------- the runtime
 
 class Runtime:
@@ -302,6 +341,7 @@ class Runtime:
         read_session_factory: sessionmaker | None = None,
         yellow_workdays: int = 3,
         effect_sinks: dict[str, Callable] | None = None,
+        decision_rules: dict | None = None,
     ):
         spiff_patches.apply()
         from .sandbox import SandboxEnvironment  # local: keeps import of RestrictedPython off the module path
@@ -311,6 +351,9 @@ class Runtime:
         # Journal seals: the sealer the session factory carries for every writer of the journal (engine.journal).
         self.sealer = getattr(session_factory, "kw", {}).get("info", {}).get(SEALER_INFO_KEY)
         self.yellow_workdays = yellow_workdays
+        # Types and bounds of decision outputs (engine.definitions.DecisionRules), by decision id: checked at
+        # deploy, and on every result at run time.
+        self.decision_rules = dict(decision_rules or {})
         self.clock = clock
         self.handlers = handlers
         self.calendar = calendar
@@ -413,6 +456,7 @@ class Runtime:
             if row is None:
                 raise NotFound(f"流程定义 {definition_id} 不存在（no such definition）")
             spec = load_specs(row.spec_json)
+            _check_decision_results(spec, self.decision_rules)
             self._specs[definition_id] = spec
             meta = json.loads(row.meta_json or "{}")
             meta["version"] = row.version
@@ -433,7 +477,9 @@ class Runtime:
         bundle_key = hashlib.sha256(b"\0".join(
             f.name.encode("utf-8") + b"\0" + hashlib.sha256(f.content).digest()
             for f in sorted(files, key=lambda f: f.name))
-            + "|".join(sorted(self.handlers.names()) + ["#"] + sorted(self.helper_names)).encode()
+            + "|".join(sorted(self.handlers.names()) + ["#"] + sorted(self.helper_names) + ["#"]
+                       + [f"{k}={type(v).__qualname__}:{id(v)}" for k, v in sorted(self.decision_rules.items())]
+                       ).encode()
         ).hexdigest()
         compiled = _COMPILED_BUNDLES.get(bundle_key)
         if compiled is None:
@@ -450,7 +496,7 @@ class Runtime:
                 compiled = compile_bundle(
                     files, handler_names=self.handlers.names(), check_expression=sandbox.check_expression,
                     check_script=sandbox.check_script, known_functions=self.helper_names | sandbox.BUILTIN_NAMES,
-                    resolve_external=resolve_external,
+                    resolve_external=resolve_external, decision_rules=self.decision_rules,
                 )
             if not used_external:
                 if len(_COMPILED_BUNDLES) >= 16:
