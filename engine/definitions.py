@@ -1090,16 +1090,23 @@ def _lint_dmn(bundle: _Bundle, doc: _Doc) -> None:
         for entry in table.iterfind("dmn:rule/dmn:inputEntry", ns):
             _dmn_input_cell(bundle, name, entry, ns)
         rules = bundle.checks.decision_rules.get(decision.get("id"))
-        typed = {o.get("name") for o in table.findall("dmn:output", ns)} & (rules.outputs if rules else set())
-        for rule in table.findall("dmn:rule", ns):
-            for output, entry in zip(table.findall("dmn:output", ns), rule.findall("dmn:outputEntry", ns)):
-                text = entry.find("dmn:text", ns)
-                if output.get("name") in typed:  # its type says more than "does not compile"
-                    continue
-                if text is not None and (text.text or "").strip():
-                    _dmn_expression(bundle, name, entry, text.text, ("DMN 输出单元格", "DMN output cell"))
+        _dmn_output_cells(bundle, name, table, ns, rules)
         if rules is not None:
             _check_decision_rules(bundle, name, decision, table, ns, rules)
+
+
+def _dmn_output_cells(bundle: _Bundle, name: str, table: etree._Element, ns: dict,
+                      rules: DecisionRules | None) -> None:
+    """Output cells must compile, except those of columns whose declared type checks them more closely."""
+    typed = {o.get("name") for o in table.findall("dmn:output", ns)} & (rules.outputs if rules else set())
+    for rule in table.findall("dmn:rule", ns):
+        # A hostile table may have fewer or more entries than outputs: pair what is there.
+        for output, entry in zip(table.findall("dmn:output", ns), rule.findall("dmn:outputEntry", ns), strict=False):
+            text = entry.find("dmn:text", ns)
+            if output.get("name") in typed:  # its type says more than "does not compile"
+                continue
+            if text is not None and (text.text or "").strip():
+                _dmn_expression(bundle, name, entry, text.text, ("DMN 输出单元格", "DMN output cell"))
 
 
 def _check_decision_rules(bundle: _Bundle, name: str, decision: etree._Element, table: etree._Element, ns: dict,
@@ -1112,11 +1119,11 @@ def _check_decision_rules(bundle: _Bundle, name: str, decision: etree._Element, 
         inputs = tuple((e.findtext("dmn:text", default="", namespaces=ns) or "").strip()
                        for e in rule.findall("dmn:inputEntry", ns))
         places[(number, None)] = rule
-        for (column, label), entry in zip(columns, rule.findall("dmn:outputEntry", ns)):
+        for (column, label), entry in zip(columns, rule.findall("dmn:outputEntry", ns), strict=False):
             text = (entry.findtext("dmn:text", default="", namespaces=ns) or "").strip()
             cells.append(DecisionCell(number, inputs, column, label, text))
             places[(number, column)] = entry
-    for output, (column, _) in zip(outputs, columns):
+    for output, (column, _) in zip(outputs, columns, strict=True):
         places[(None, column)] = output
     did, title = decision.get("id") or "", decision.get("name") or decision.get("id") or ""
     labels = dict(columns)
@@ -1127,7 +1134,7 @@ def _check_decision_rules(bundle: _Bundle, name: str, decision: etree._Element, 
         if issue.rule is not None:
             cell = next((c for c in cells if c.rule == issue.rule), None)
             given = "，".join(f"{label}：{text if text not in ('', '-') else '任意'}"
-                             for label, text in zip(input_labels, cell.inputs if cell else ()))
+                             for label, text in zip(input_labels, cell.inputs if cell else (), strict=False))
             where_zh += f"第 {issue.rule} 条规则" + (f"（{given}）" if given else "")
             where_en += f", rule {issue.rule}"
         if issue.output is not None:

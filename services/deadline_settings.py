@@ -17,7 +17,7 @@ from types import MappingProxyType
 
 from lxml import etree
 
-from engine.definitions import CellIssue, DecisionTableView, safe_parse_xml
+from engine.definitions import CellIssue, DecisionCell, DecisionTableView, safe_parse_xml
 
 DECISION = "deadline_settings"
 YELLOW = "limits.yellow_lead_days"
@@ -151,37 +151,8 @@ class DeadlineSettingsRules:
     day_functions = MappingProxyType({s.name: s.day_type for s in SETTINGS})
 
     def table_issues(self, table: DecisionTableView) -> list[CellIssue]:
-        issues = []
         columns = [name for name, _ in table.outputs]
-        for name, _ in table.outputs:
-            if name not in BY_NAME:
-                issues.append(CellIssue(None, name, f"{name} 不是已声明的时限设置，不知道它的计日方式和上下限；"
-                                        f"请删除该列或改为已声明的名称（{'、'.join(sorted(BY_NAME))}）",
-                                        f"{name} is not a declared setting: remove the column or use a declared name"))
-        for setting in SETTINGS:
-            if setting.name not in columns:
-                issues.append(CellIssue(None, None, f"缺少必需的时限设置 {setting.name}（{setting.label}）；"
-                                        f"请添加输出列 {setting.name}，填写{_bounds_zh(setting)}的整数",
-                                        f"required setting {setting.name} is missing: add the output column"))
-        seen = set()
-        for cell in table.cells:
-            setting = BY_NAME.get(cell.output)
-            if setting is None:
-                continue
-            seen.add((cell.rule, cell.output))
-            issue = cell_issue(setting, cell.text, cell.label)
-            if issue:
-                issues.append(CellIssue(cell.rule, cell.output, *issue))
-        rules = sorted({c.rule for c in table.cells})
-        for rule in rules:
-            for name in columns:
-                if name in BY_NAME and (rule, name) not in seen:
-                    issues.append(CellIssue(rule, name, f"{BY_NAME[name].label}未填写；请填写整数天数",
-                                            f"{name} has no cell in this rule"))
-        if not rules:
-            issues.append(CellIssue(None, None, "时限设置表没有规则；请添加一条规则并填写每一项时限",
-                                    "the settings table has no rule: add one"))
-        return issues
+        return [*_column_issues(columns), *_cell_issues(table, columns)]
 
     def result_issues(self, result: dict) -> list[str]:
         out = []
@@ -195,6 +166,39 @@ class DeadlineSettingsRules:
             if issue:
                 out.append(f"时限设置 {setting.name}：{issue[0]}；请流程设计员修改 settings.dmn 并重新部署（{issue[1]}）")
         return out
+
+
+def _column_issues(columns: list[str]) -> list[CellIssue]:
+    """Columns that are not declared settings, and declared settings without a column."""
+    issues = [CellIssue(None, name, f"{name} 不是已声明的时限设置，不知道它的计日方式和上下限；"
+                        f"请删除该列或改为已声明的名称（{'、'.join(sorted(BY_NAME))}）",
+                        f"{name} is not a declared setting: remove the column or use a declared name")
+              for name in columns if name not in BY_NAME]
+    issues += [CellIssue(None, None, f"缺少必需的时限设置 {setting.name}（{setting.label}）；"
+                         f"请添加输出列 {setting.name}，填写{_bounds_zh(setting)}的整数",
+                         f"required setting {setting.name} is missing: add the output column")
+               for setting in SETTINGS if setting.name not in columns]
+    return issues
+
+
+def _cell_issues(table: DecisionTableView, columns: list[str]) -> list[CellIssue]:
+    """Each declared cell checked against its setting, and each rule's declared columns that have no cell."""
+    issues, seen = [], set()
+    for cell in table.cells:
+        setting = BY_NAME.get(cell.output)
+        if setting is None:
+            continue
+        seen.add((cell.rule, cell.output))
+        issue = cell_issue(setting, cell.text, cell.label)
+        if issue:
+            issues.append(CellIssue(cell.rule, cell.output, *issue))
+    rules = sorted({c.rule for c in table.cells})
+    issues += [CellIssue(rule, name, f"{BY_NAME[name].label}未填写；请填写整数天数", f"{name} has no cell in this rule")
+               for rule in rules for name in columns if name in BY_NAME and (rule, name) not in seen]
+    if not rules:
+        issues.append(CellIssue(None, None, "时限设置表没有规则；请添加一条规则并填写每一项时限",
+                                "the settings table has no rule: add one"))
+    return issues
 
 
 _MISSING = object()
@@ -232,8 +236,6 @@ def read_limits(path: Path | str) -> dict[str, int]:
     if rule is None:
         raise LookupError(f"{path.name} 的时限设置表没有规则（the settings table has no rule）")
     cells = [(e.findtext("d:text", default="", namespaces=ns) or "").strip() for e in rule.findall("d:outputEntry", ns)]
-    from engine.definitions import DecisionCell
-
     view = DecisionTableView(DECISION, decision.get("name") or DECISION, tuple(outputs),
                              tuple(DecisionCell(1, (), name, label, cell) for (name, label), cell in zip(outputs, cells)))
     issues = RULES.table_issues(view)

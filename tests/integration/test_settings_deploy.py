@@ -9,9 +9,11 @@ import re
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
-from tests.support.web import api_sign_in as sign_in
-from tests.support.web import office_app
+from engine.definitions import SourceFile, collect_files
+from tests.support.web import api_sign_in as sign_in, office_app
+from web.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 SETTINGS_DMN = (ROOT / "processes" / "settings.dmn").read_text(encoding="utf-8")
@@ -97,8 +99,6 @@ def test_the_designer_validation_names_the_article(container):
 def test_a_bad_value_deployed_before_the_types_existed_stops_the_case_instead_of_a_wrong_deadline(container):
     """A version deployed without the declared types (as before this check) with 办结 90: the runtime checks the
     table's result, so the case stops at 读取时限设置 with the article named, and no 90-day limit reaches it."""
-    from engine.definitions import SourceFile, collect_files
-
     office_app(container, deploy=False)
     files = [SourceFile(f.name, with_cell("Out_handle", "90").encode("utf-8")) if f.name == "settings.dmn" else f
              for f in collect_files([str(ROOT / "processes")])]
@@ -114,10 +114,6 @@ def test_a_bad_value_deployed_before_the_types_existed_stops_the_case_instead_of
 
 
 def test_lianxin_deploy_prints_one_line_per_bad_cell(tmp_path):
-    from click.testing import CliRunner
-
-    from web.cli import main
-
     env = {"LIANXIN_VAR_DIR": str(tmp_path / "var"), "LIANXIN_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
     bad = tmp_path / "settings.dmn"
     bad.write_text(with_cell("Out_accept", "abc", with_cell("Out_handle", "90")), encoding="utf-8")
@@ -134,8 +130,6 @@ def test_lianxin_deploy_prints_one_line_per_bad_cell(tmp_path):
 def test_a_case_that_ran_with_a_bad_value_before_the_check_still_verifies(container):
     """Audit replays reproduce what was decided then: a case that read 办结 90 before the types existed is not
     reported as a tampered journal because the runtime now refuses that value for new commands."""
-    from engine.definitions import SourceFile, collect_files
-
     office_app(container, deploy=False)
     files = [SourceFile(f.name, with_cell("Out_handle", "90").encode("utf-8")) if f.name == "settings.dmn" else f
              for f in collect_files([str(ROOT / "processes")])]
