@@ -50,6 +50,7 @@ SpiffWorkflow is handed the parsed tree and never opens a file itself.
 from __future__ import annotations
 
 import ast
+import codecs
 import difflib
 import hashlib
 import json
@@ -101,9 +102,14 @@ TIMER_KINDS = {"reminder"}
 SPEC_FORMAT = "lianxin.spec/1"
 FILE_KINDS = {".bpmn": "bpmn", ".dmn": "dmn", ".json": "form"}
 
-# Encodings a designer's tool may write. Anything else (UTF-7, EBCDIC, UTF-16...) could hide a DOCTYPE from the
-# byte scan below, so it is refused rather than decoded.
-ALLOWED_ENCODINGS = {"utf-8", "utf8", "us-ascii", "ascii", "gbk", "gb2312", "gb18030"}
+# How the encoding of an upload is told before lxml reads it: a byte-order mark, the first two characters of
+# `<?xml` in UTF-16 without a mark (XML 1.0, appendix F), or else the declaration (ASCII-compatible encodings).
+_BOMS = [(codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
+         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")]
+_UNMARKED = [(b"<\x00\x00\x00", "utf-32-le"), (b"\x00\x00\x00<", "utf-32-be"), (b"<\x00?\x00", "utf-16-le"),
+             (b"\x00<\x00?", "utf-16-be")]
+_DECLARED_ENCODING = re.compile(rb"^\s*<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._:-]+)[\"']")
+_DECLARATION_IN_TEXT = re.compile(r"^(\ufeff?\s*<\?xml[^>]*?encoding\s*=\s*[\"'])([^\"']+)([\"'])")
 
 FLOW_NODE_TAGS = {
     "startEvent", "endEvent", "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent",
@@ -281,20 +287,46 @@ def _shape_problem(root: etree._Element, filename: str) -> Problem | None:
 
 
 def _refuse_before_parsing(content: bytes, filename: str) -> Problem | None:
+    """Size, encoding and DOCTYPE checks on the raw upload. The DOCTYPE scan reads a decoded copy, so that no
+    encoding (UTF-16, UTF-7, EBCDIC...) can hide a declaration from it; lxml still parses the original bytes."""
     if len(content) > MAX_FILE_BYTES:
         return _too_large(filename, len(content))
-    if b"\x00" in content:
-        return Problem(filename, None, None, _msg(
-            "不支持该文件编码，请用 UTF-8 保存", "only UTF-8 or another ASCII-compatible encoding is accepted"))
-    declared = re.match(rb"^(?:\xef\xbb\xbf)?\s*<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._-]+)[\"']", content)
-    if declared and declared.group(1).decode("ascii").lower() not in ALLOWED_ENCODINGS:
+    encoding = xml_encoding(content)
+    try:
+        text = content.decode(encoding)
+    except LookupError:
         return Problem(filename, 1, None, _msg(
-            "不支持该文件编码，请用 UTF-8 保存",
-            f"encoding {declared.group(1).decode('ascii')} is not accepted; save as UTF-8"))
-    declaration = re.search(rb"<!\s*(DOCTYPE|ENTITY)", content, re.IGNORECASE)
+            f"无法识别文件声明的编码 {encoding}，请用 UTF-8 保存",
+            f"unknown encoding {encoding}: save the file as UTF-8"))
+    except UnicodeDecodeError as err:
+        line = content[:err.start].count(b"\n") + 1 if encoding.startswith(("utf-8", "ascii")) else None
+        return Problem(filename, line, None, _msg(
+            f"文件内容不是它声明的编码 {encoding}，请在建模器中重新保存（建议 UTF-8）",
+            f"the file is not valid {encoding} as it declares: save it again, preferably as UTF-8"))
+    declaration = re.search(r"<!\s*(DOCTYPE|ENTITY)", text, re.IGNORECASE)
     if declaration:
-        return _doctype_problem(filename, content[:declaration.start()].count(b"\n") + 1)
+        return _doctype_problem(filename, text[:declaration.start()].count("\n") + 1)
     return None
+
+
+def xml_encoding(content: bytes) -> str:
+    """The Python codec name of an XML document's encoding, as an XML processor determines it: byte-order mark,
+    then the shape of an unmarked UTF-16/32 `<?xml`, then the declaration; UTF-8 when none says otherwise."""
+    for mark, name in _BOMS:
+        if content.startswith(mark):
+            return name
+    for start, name in _UNMARKED:
+        if content.startswith(start):
+            return name
+    declared = _DECLARED_ENCODING.match(content)
+    return declared.group(1).decode("ascii").lower() if declared else "utf-8"
+
+
+def xml_text(content: bytes) -> str:
+    """The document as text whose declaration says UTF-8, so that `text.encode("utf-8")` parses to the same tree
+    (a stored ISO-8859-1 or GBK source is read back from UTF-8 text)."""
+    text = content.decode(xml_encoding(content), errors="replace").lstrip("\ufeff")
+    return _DECLARATION_IN_TEXT.sub(lambda m: m.group(1) + "UTF-8" + m.group(3), text, count=1)
 
 
 def _doctype_problem(filename: str, line: int | None = None) -> Problem:
@@ -626,6 +658,15 @@ def _elements_by_line(doc: _Doc) -> dict[int, etree._Element]:
 
 def _lint_bpmn(bundle: _Bundle, doc: _Doc) -> None:
     root = doc.tree.getroot()
+    if _has_executable_process(root):
+        # SpiffWorkflow refuses the whole file when a data store names no implementation it registered, and
+        # Lianxin registers none: a case keeps its data in the case, so say which element is the cause.
+        for store in root.iterfind("bpmn:dataStore", NS):
+            bundle.add(doc.source.name, store, f"不支持数据存储“{store.get('name') or store.get('id')}”："
+                       "可执行流程的数据保存在案件数据中；请删除数据存储及其引用，或把流程设为不可执行（仅供查看）",
+                       "data stores are not supported in an executable process: case data lives in the case; "
+                       "remove the data store and its references, or set isExecutable=\"false\" (view only)")
+            doc.usable = False
     for process in root.findall("bpmn:process", NS):
         if bundle.process_el.get(process.get("id")) is not process or not _is_executable(process):
             continue
@@ -1097,8 +1138,8 @@ def _spiff_parser(bundle: _Bundle) -> SpiffBpmnParser:
     errors collected), so the parser gets no validator of its own."""
     parser = SpiffBpmnParser()
     for name, doc in bundle.docs.items():
-        if not doc.usable:
-            continue
+        if not doc.usable or (doc.kind == "bpmn" and not _has_executable_process(doc.tree.getroot())):
+            continue  # a file of view-only processes is stored as it is: SpiffWorkflow never runs it
         try:
             if doc.kind == "bpmn":
                 parser.add_bpmn_xml(doc.tree, filename=name)
@@ -1107,7 +1148,7 @@ def _spiff_parser(bundle: _Bundle) -> SpiffBpmnParser:
                 parser.dmn_parsers[_first_decision_id(doc)].parse()
         except Exception as err:  # noqa: BLE001 - any parser failure is a problem of this file
             doc.usable = False
-            _report_parser_error(bundle, name, err)
+            _report_parser_error(bundle, name, err, fallback=doc.tree.getroot())
     return parser
 
 
@@ -1132,20 +1173,25 @@ def _compile_process(bundle: _Bundle, parser: SpiffBpmnParser, pid: str,
         spec = parser.get_spec(pid)
         subprocess_specs = parser.get_subprocess_specs(pid)
     except Exception as err:  # noqa: BLE001 - reported with file and line below
-        _report_parser_error(bundle, bundle.process_file[pid], err)
+        _report_parser_error(bundle, bundle.process_file[pid], err, fallback=process)
         return None
     _check_reachable(bundle, pid, process, spec, subprocess_specs)
     spec_json = _serialize_specs(spec, subprocess_specs)
     return CompiledProcess(pid, name, content_hash, spec_json, sources, user_tasks, timers, True)
 
 
-def _report_parser_error(bundle: _Bundle, default_file: str, err: Exception) -> None:
+def _report_parser_error(bundle: _Bundle, default_file: str, err: Exception,
+                         fallback: etree._Element | None = None) -> None:
     """Map SpiffWorkflow's exception to file/line/element. Its `line_number` is always empty for lxml nodes, so
-    the line is found from the element id. Skipped when that element already has a problem of ours."""
+    the line is found from the element id; an error naming no element is put on `fallback` (the process or the
+    file's root), so that every problem has a line and an id. Skipped when that element already has a problem of
+    ours."""
     element_id = getattr(err, "id", None) or None
     file = getattr(err, "file_name", None) or default_file
     doc = bundle.docs.get(file) or bundle.docs.get(default_file)
     element = doc.ids.get(element_id) if doc is not None and element_id else None
+    if element is None and element_id is None and fallback is not None:
+        element, element_id = fallback, fallback.get("id")
     if (file, element_id) in bundle.reported():
         return
     message = str(err.args[0]) if isinstance(err, ValidationException) and err.args else f"{type(err).__name__}: {err}"
@@ -1220,8 +1266,9 @@ def _content_hash(bundle: _Bundle, files: set[str]) -> str:
 def _text(bundle: _Bundle, name: str) -> str:
     content = bundle.sources[name].content
     doc = bundle.docs.get(name)
-    encoding = doc.tree.docinfo.encoding if doc is not None and doc.tree is not None else "utf-8"
-    return content.decode(encoding or "utf-8", errors="replace")
+    if doc is not None and doc.tree is not None:
+        return xml_text(content)
+    return content.decode("utf-8", errors="replace")
 
 
 def _user_task_table(process: etree._Element) -> dict[str, dict]:
@@ -1290,6 +1337,10 @@ def _decision_ref(element: etree._Element) -> str | None:
 
 def _is_executable(process: etree._Element) -> bool:
     return process.get("isExecutable", "true") == "true"
+
+
+def _has_executable_process(root: etree._Element) -> bool:
+    return any(_is_executable(process) for process in root.iterfind("bpmn:process", NS))
 
 
 def _process_name(process: etree._Element) -> str:

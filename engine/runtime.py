@@ -403,6 +403,8 @@ class Runtime:
             row = s.get(ProcessDefinition, definition_id)
             if row is None:
                 raise NotFound(f"流程定义 {definition_id} 不存在（no such definition）")
+            if not row.spec_json:
+                raise Invalid(_view_only_message(row.process_key), {"process_key": row.process_key})
             spec = load_specs(row.spec_json)
             self._specs[definition_id] = spec
             meta = json.loads(row.meta_json or "{}")
@@ -470,7 +472,8 @@ class Runtime:
                     out.append(DeployedVersion(cp.process_id, existing.name, existing.version, existing.id,
                                                existing.content_hash, False))
                     continue
-                _, subprocess_specs = load_specs(cp.spec_json)
+                # a non-executable process (isExecutable="false") is kept as a view-only model: no spec to load
+                _, subprocess_specs = load_specs(cp.spec_json) if cp.is_executable else (None, {})
                 user_tasks, timers = dict(cp.user_tasks), dict(cp.timers)
                 for sub_id in subprocess_specs:
                     sub = by_id.get(sub_id) or self._compiled_external(s, sub_id)
@@ -490,7 +493,8 @@ class Runtime:
                     sources_json=json.dumps(cp.sources, ensure_ascii=False),
                     meta_json=to_json({"user_tasks": user_tasks, "timers": timers,
                                        "flows": _sequence_flows(cp.sources),
-                                       "subprocesses": sorted(subprocess_specs)}),
+                                       "subprocesses": sorted(subprocess_specs),
+                                       "executable": cp.is_executable}),
                     library_version=spiff_version, deployment_id=deployment.id, deployed_at=now, deployed_by=actor,
                 )
                 s.add(row)
@@ -511,7 +515,8 @@ class Runtime:
         with self.read_sessions() as s:
             rows = s.execute(select(ProcessDefinition.id, ProcessDefinition.process_key, ProcessDefinition.name,
                                     ProcessDefinition.version, ProcessDefinition.content_hash,
-                                    ProcessDefinition.deployed_at, ProcessDefinition.deployed_by)
+                                    ProcessDefinition.deployed_at, ProcessDefinition.deployed_by,
+                                    (ProcessDefinition.spec_json == "").label("view_only"))
                              .order_by(ProcessDefinition.process_key, ProcessDefinition.version)).all()
             counts = dict(s.execute(select(Case.definition_id, func.count()).where(
                 Case.status != "completed").group_by(Case.definition_id)).all())
@@ -519,9 +524,10 @@ class Runtime:
         for r in rows:
             entry = out.setdefault(r.process_key, {"key": r.process_key, "name": r.name, "versions": []})
             entry["name"] = r.name
+            entry["view_only"] = bool(r.view_only)  # as its latest version: isExecutable="false", cannot start
             entry["versions"].append({"id": r.id, "version": r.version, "content_hash": r.content_hash,
                                       "deployed_at": r.deployed_at, "deployed_by": r.deployed_by,
-                                      "open_cases": counts.get(r.id, 0)})
+                                      "view_only": bool(r.view_only), "open_cases": counts.get(r.id, 0)})
         return list(out.values())
 
     # ---- commands
@@ -1403,6 +1409,12 @@ def _all_tasks(wf: BpmnWorkflow) -> Iterable:
     yield from list(wf.tasks.values())
     for sp in list(wf.subprocesses.values()):
         yield from list(sp.tasks.values())
+
+
+def _view_only_message(process_key: str) -> str:
+    return (f"流程 {process_key} 是仅供查看的模型（isExecutable=\"false\"），不能启动；请在建模器中把它设为可执行后重新部署"
+            f"（process {process_key} is a view-only model, isExecutable=\"false\": make it executable in the "
+            f"modeller and deploy it again to start cases）")
 
 
 def _sequence_flows(sources: dict[str, str]) -> list[list[str]]:

@@ -512,12 +512,23 @@ def test_an_oversized_file_on_disk_is_refused_without_reading_it(tmp_path, monke
 
 
 @pytest.mark.parametrize("content", [
-    '<?xml version="1.0" encoding="UTF-16"?><a/>'.encode("utf-16"),
-    b'<?xml version="1.0" encoding="UTF-7"?><a/>',
+    '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE a><a/>'.encode("utf-16"),
+    '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE a><a/>'.encode("utf-16-le"),  # no byte-order mark
+    b'<?xml version="1.0" encoding="UTF-7"?>+ADw-!DOCTYPE a+AD4-<a/>',
 ])
-def test_encodings_that_could_hide_a_doctype_are_refused(content, lxml_must_not_run):
-    with pytest.raises(DefinitionError, match="UTF-8"):
+def test_a_doctype_is_found_in_any_encoding_before_lxml_runs(content, lxml_must_not_run):
+    """Other encodings are read now (MIWG files declare ISO-8859-1): the DOCTYPE scan reads a decoded copy, so
+    an encoding that spells `<!` differently cannot hide one from it."""
+    with pytest.raises(DefinitionError, match="DOCTYPE"):
         safe_parse_xml(content, "odd.bpmn")
+
+
+def test_an_unknown_or_false_encoding_is_a_problem_naming_the_file(lxml_must_not_run):
+    with pytest.raises(DefinitionError) as caught:
+        safe_parse_xml(b'<?xml version="1.0" encoding="X-NOPE"?><a/>', "odd.bpmn")
+    assert str(caught.value).startswith("odd.bpmn:1 -: ") and "X-NOPE".lower() in str(caught.value)
+    with pytest.raises(DefinitionError, match="UTF-8"):
+        safe_parse_xml('<?xml version="1.0" encoding="UTF-8"?><a n="é"/>'.encode("latin-1"), "odd.bpmn")
 
 
 def test_lxml_is_configured_not_to_resolve_anything_even_past_the_byte_scan(monkeypatch):
