@@ -165,10 +165,6 @@ PARSER_MESSAGES = [
     ("Duplicate process ID", "流程 id 重复"),
 ]
 
-_ISO_DURATION = r"P(?=\d|T\d)(\d+(\.\d+)?Y)?(\d+(\.\d+)?M)?(\d+(\.\d+)?W)?(\d+(\.\d+)?D)?" \
-                r"(T(?=\d)(\d+(\.\d+)?H)?(\d+(\.\d+)?M)?(\d+(\.\d+)?S)?)?"
-_ISO_DATETIME = r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?"
-UNQUOTED_ISO = re.compile(rf"^(R\d*/.*|{_ISO_DURATION}|{_ISO_DATETIME})$", re.IGNORECASE)
 _DMN_QUESTION_MARK = re.compile(r"(\?)(?=(?:[^'\"]|['\"][^'\"]*['\"])*$)")  # as DMNEngine.evaluate
 
 _xsd_lock = threading.Lock()  # lxml keeps a schema's error log on the schema object
@@ -866,10 +862,13 @@ class _ProcessChecker:
         if not stripped:
             self.add(child, "计时器表达式为空", "empty timer expression", element_id=event.get("id"))
             return
-        if UNQUOTED_ISO.match(stripped):
-            self.add(child, f"计时器值 {stripped} 是未加引号的 ISO 8601 值，请写成 \"{stripped}\"",
-                     f"unquoted ISO 8601 value: timer text is a Python expression, write \"{stripped}\"",
-                     element_id=event.get("id"))
+        if _iso_timer_literal(stripped):
+            # the standard's own notation (PT2H, P7D, R6/P1D, a date): compiled as the quoted literal
+            if not _valid_iso_timer(kind, stripped):
+                self.add(child, f"计时器值 {stripped} 不是有效的 ISO 8601 {_TIMER_KIND_ZH[kind]}，"
+                                f"请按{_TIMER_KIND_EXAMPLE[kind]}的格式填写",
+                         f"{stripped} is not a valid ISO 8601 {kind}: write it like {_TIMER_KIND_EXAMPLE[kind]}",
+                         element_id=event.get("id"), block=True)
             return
         unit = _DAYS_WITH_UNIT.search(stripped)
         if unit:
@@ -923,6 +922,29 @@ class _ProcessChecker:
 
 
 _TIMER_KIND_ZH = {"date": "日期时间", "duration": "时长", "cycle": "循环周期"}
+_TIMER_KIND_EXAMPLE = {"date": "2027-03-01T09:00:00+08:00", "duration": "PT2H、P7D、P1DT12H",
+                       "cycle": "R3/PT1H、R/P1D"}
+# Text that is meant as an ISO 8601 literal rather than a Python expression: a duration (P...), a repetition
+# (R.../...) or a date (2027-...). A Python expression never starts like this with a digit after P or R.
+_ISO_LOOKING = re.compile(r"^(P(T?\d|\d)|R\d*/|\d{4}-)", re.IGNORECASE)
+
+
+def _iso_timer_literal(text: str) -> bool:
+    return bool(_ISO_LOOKING.match(text)) and not any(ch in text for ch in "\"'()")
+
+
+def _quote_iso_timer_literals(specs: Iterable) -> None:
+    """BPMN writes timer values as bare ISO 8601 text; SpiffWorkflow evaluates that text as Python, where `P7D`
+    is an unknown name. Each bare literal (already checked by `_ProcessChecker.timer`) becomes the Python string
+    with the same value in the compiled spec; the stored sources keep the designer's text."""
+    for spec in specs:
+        if spec is None:
+            continue
+        for task_spec in spec.task_specs.values():
+            definition = getattr(task_spec, "event_definition", None)
+            if isinstance(definition, TimerEventDefinition) and isinstance(definition.expression, str) \
+                    and _iso_timer_literal(definition.expression.strip()):
+                definition.expression = repr(definition.expression.strip())
 
 
 def _unsupported_event(event_tag: str, definition: str) -> tuple[str, str]:
@@ -1176,6 +1198,7 @@ def _compile_process(bundle: _Bundle, parser: SpiffBpmnParser, pid: str,
         _report_parser_error(bundle, bundle.process_file[pid], err, fallback=process)
         return None
     _check_reachable(bundle, pid, process, spec, subprocess_specs)
+    _quote_iso_timer_literals([spec, *subprocess_specs.values()])
     spec_json = _serialize_specs(spec, subprocess_specs)
     return CompiledProcess(pid, name, content_hash, spec_json, sources, user_tasks, timers, True)
 
