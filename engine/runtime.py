@@ -632,7 +632,7 @@ class Runtime:
             raise Conflict(f"案件 {case_id} 没有到期的定时器（no timer due）")
 
         def run(wf):
-            wf.refresh_timers()
+            spiff_patches.refresh_due_timers(wf)
 
         first = PendingEvent("timer.fired", actor, now, None,
                              {"timers": [{"id": t.id, "element_id": t.element_id, "due_at": t.due_at.isoformat()}
