@@ -58,6 +58,7 @@ import re
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cache
 from importlib.metadata import version as _package_version
 from pathlib import Path
@@ -75,6 +76,7 @@ from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 
 from engine import bounded_json
+from engine.clock import SHANGHAI
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 MAX_FILE_LABEL = "5 MB"
@@ -936,7 +938,8 @@ def _iso_timer_literal(text: str) -> bool:
 def _quote_iso_timer_literals(specs: Iterable) -> None:
     """BPMN writes timer values as bare ISO 8601 text; SpiffWorkflow evaluates that text as Python, where `P7D`
     is an unknown name. Each bare literal (already checked by `_ProcessChecker.timer`) becomes the Python string
-    with the same value in the compiled spec; the stored sources keep the designer's text."""
+    with the same value in the compiled spec; the stored sources keep the designer's text. A date without a zone
+    means the office's time (Beijing), not the server's, as SpiffWorkflow would read it."""
     for spec in specs:
         if spec is None:
             continue
@@ -944,7 +947,15 @@ def _quote_iso_timer_literals(specs: Iterable) -> None:
             definition = getattr(task_spec, "event_definition", None)
             if isinstance(definition, TimerEventDefinition) and isinstance(definition.expression, str) \
                     and _iso_timer_literal(definition.expression.strip()):
-                definition.expression = repr(definition.expression.strip())
+                literal = "/".join(_in_office_zone(part) for part in definition.expression.strip().split("/"))
+                definition.expression = repr(literal)
+
+
+def _in_office_zone(part: str) -> str:
+    if part[:1].upper() in ("P", "R") or "W" in part.upper():
+        return part
+    moment = datetime.fromisoformat(part)
+    return part if moment.tzinfo is not None else moment.replace(tzinfo=SHANGHAI).isoformat()
 
 
 def _unsupported_event(event_tag: str, definition: str) -> tuple[str, str]:
@@ -1039,8 +1050,10 @@ def _valid_iso_timer(kind: str, value: str) -> bool:
             parts = value.upper().replace("--", "/").split("/")
             if not parts[0].startswith("R") or len(parts) not in (2, 3) or not (parts[0][1:] or "0").isdigit():
                 return False
-            for part in parts[1:]:
-                TimerEventDefinition.parse_time_or_duration(part)
+            # the forms SpiffWorkflow can repeat: R[n]/duration, R[n]/start/duration, R[n]/duration/end
+            shapes = [isinstance(TimerEventDefinition.parse_time_or_duration(part), dict) for part in parts[1:]]
+            if shapes not in ([True], [False, True], [True, False]):
+                return False
     except Exception:  # noqa: BLE001 - Spiff's parsers raise bare Exception, ValueError, AttributeError...
         return False
     return True
