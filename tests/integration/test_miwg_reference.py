@@ -6,6 +6,7 @@ problems that each name a file, a line and an element. The counts are exact, so 
 The files are read from ../shared/testdata/miwg-reference beside the project (CI has that folder)."""
 from __future__ import annotations
 
+import io
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
@@ -116,3 +117,22 @@ def test_c91_with_a_role_runs_its_standard_timers_daily_six_times_then_after_a_w
     assert worker.run_once()["cases_fired"] == 1
     assert (fired("BoundaryEvent_1"), fired("BoundaryEvent_2")) == (6, 1)
     assert [t.element_id for t in rt.get_case(case.id).tasks] == ["UserTask_CallCustomer"]
+
+
+def test_over_http_a_view_only_model_uploads_lists_and_refuses_to_start(container):
+    from tests.support.web import api_sign_in, office_app, page_sign_in
+
+    app = office_app(container, deploy=False)
+    designer, dh = api_sign_in(app, "designer")
+    path = MIWG / "B.2.0.bpmn"  # ISO-8859-1, a data store, four non-executable processes
+    r = designer.post("/api/process-definitions", headers=dh,
+                      data={"files": (io.BytesIO(path.read_bytes()), path.name)}, content_type="multipart/form-data")
+    assert r.status_code == 201, r.get_json()
+    listed = {d["key"]: d for d in designer.get("/api/process-definitions").get_json()["definitions"]}
+    assert len(listed) == 4 and all(d["view_only"] for d in listed.values())
+    r = designer.post("/api/process-definitions/WFP-0-/instances", headers=dh, json={"data": {}})
+    assert r.status_code == 422
+    error = r.get_json()["error"]
+    assert error["code"] == "invalid" and "仅供查看" in error["message"] and "deploy it again" in error["message"]
+    page = page_sign_in(app, "designer").get("/designer").get_data(as_text=True)
+    assert page.count("仅供查看</span>") == 4
