@@ -20,8 +20,10 @@ Lianxin's conventions in BPMN
   with the properties `role` and `unit`, and names its form with the property `form`: the file name of a JSON
   Schema (e.g. `register.schema.json`) that is in the bundle or can be resolved (`resolve_form`).
 * Timer events: the text of timeDate / timeDuration / timeCycle is a Python expression, e.g. `workdays(3)`,
-  `days(60)`, `workdays(limit_days)` or `"P3D"`. An unquoted ISO value such as `P3D` is refused: Spiff would read
-  it as a variable name and fail only when the timer is reached.
+  `days(60)`, `workdays(limit_days)` or `"P3D"`, or a bare ISO 8601 literal as the BPMN standard writes it
+  (`PT2H`, `P7D`, `2027-03-01T09:00:00+08:00`, `R6/P1D`). A bare literal is checked here (an invalid one is a
+  problem naming the event) and compiled as the quoted string, since Spiff would read `P7D` as a variable name;
+  a bare date without a zone is taken as Beijing time rather than the server's.
 * Conditions, timer expressions, service parameters, loop conditions and DMN cells must pass the sandbox's
   `check_expression`; scripts (script tasks, pre/post scripts) must pass `check_script`. Expressions may call only
   the functions in `known_functions` (pass every callable name the script environment offers, safe builtins such
@@ -29,7 +31,8 @@ Lianxin's conventions in BPMN
   written: a condition that starts with a newline and an indent is an error in Python's `eval` too.
 * Processes with `isExecutable="false"` (e.g. the petitioner's pool drawn for documentation) are only checked for
   well-formedness and schema; they come back with `is_executable=False` and an empty `spec_json`, and cannot be
-  called or started.
+  called or started (they are stored as view-only models). A file holding no executable process is never handed
+  to SpiffWorkflow; in a file that does, data stores are refused (Spiff has no implementation for them).
 
 What SpiffWorkflow 3.2.0 cannot run, reported as problems instead of being dropped
 -------------------------------------------------------------------------------
@@ -44,7 +47,7 @@ COLLECT aggregations (ignored), more than one decision per DMN file (only the fi
 that Spiff does not reach from a start event (silently left out of the spec).
 
 Security: uploads are parsed by `safe_parse_xml` only (no DOCTYPE at all, no entities, no DTD, no network, 5 MB
-limit, and bounds on elements, nesting and attributes checked in one walk before anything else reads the tree);
+limit, any encoding the file declares read by lxml from the bytes, the DOCTYPE scan run on a decoded copy, and bounds on elements, nesting and attributes checked in one walk before anything else reads the tree);
 SpiffWorkflow is handed the parsed tree and never opens a file itself.
 """
 from __future__ import annotations
