@@ -150,6 +150,7 @@ class DeployedVersion:
     definition_id: int
     content_hash: str
     created: bool
+    view_only: bool = False  # isExecutable="false": stored and listed, never started
 
 
 # ---------------------------------------------------------------- the command context
@@ -470,7 +471,7 @@ class Runtime:
                     ProcessDefinition.content_hash == cp.content_hash))
                 if existing is not None:
                     out.append(DeployedVersion(cp.process_id, existing.name, existing.version, existing.id,
-                                               existing.content_hash, False))
+                                               existing.content_hash, False, not cp.is_executable))
                     continue
                 # a non-executable process (isExecutable="false") is kept as a view-only model: no spec to load
                 _, subprocess_specs = load_specs(cp.spec_json) if cp.is_executable else (None, {})
@@ -499,7 +500,8 @@ class Runtime:
                 )
                 s.add(row)
                 s.flush()
-                out.append(DeployedVersion(cp.process_id, row.name, row.version, row.id, row.content_hash, True))
+                out.append(DeployedVersion(cp.process_id, row.name, row.version, row.id, row.content_hash, True,
+                                           not cp.is_executable))
             return out
 
     def _compiled_external(self, s: Session, process_key: str) -> dict | None:

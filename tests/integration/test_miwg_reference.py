@@ -136,3 +136,27 @@ def test_over_http_a_view_only_model_uploads_lists_and_refuses_to_start(containe
     assert error["code"] == "invalid" and "仅供查看" in error["message"] and "deploy it again" in error["message"]
     page = page_sign_in(app, "designer").get("/designer").get_data(as_text=True)
     assert page.count("仅供查看</span>") == 4
+
+
+def test_lianxin_deploy_prints_view_only_versions_and_problem_lines_never_a_traceback(tmp_path):
+    import re
+
+    from click.testing import CliRunner
+
+    from web.cli import main
+
+    env = {"LIANXIN_VAR_DIR": str(tmp_path / "var"), "LIANXIN_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
+
+    def run(*args):
+        return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+
+    assert run("init").exit_code == 0
+    shown = run("deploy", str(MIWG / "A.2.1.bpmn"))  # crashed with JSONDecodeError before
+    assert shown.exit_code == 0, shown.output
+    assert re.search(r"^_To9ZoTOCEeSknpIVFCxNIQ v1 \w{12} 新版本 .* 仅供查看（view only", shown.output, re.M)
+    refused = run("deploy", str(MIWG / "C.9.0.bpmn"))
+    assert refused.exit_code == 1 and "Traceback" not in refused.output
+    problems = [line for line in refused.output.splitlines() if line.startswith("C.9.0.bpmn:")]
+    assert len(problems) == 14
+    assert all(re.match(r"C\.9\.0\.bpmn:[1-9]\d* \S+: \S", line) for line in problems)
+    assert "未部署任何文件" in refused.output
