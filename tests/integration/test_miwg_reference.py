@@ -153,7 +153,7 @@ def test_lianxin_deploy_prints_view_only_versions_and_problem_lines_never_a_trac
     assert run("init").exit_code == 0
     shown = run("deploy", str(MIWG / "A.2.1.bpmn"))  # crashed with JSONDecodeError before
     assert shown.exit_code == 0, shown.output
-    assert re.search(r"^_To9ZoTOCEeSknpIVFCxNIQ v1 \w{12} 新版本 .* 仅供查看（view only", shown.output, re.M)
+    assert re.search(r"^_To9ZoTOCEeSknpIVFCxNIQ v1 \w{12} 新版本 .* 仅供查看（view only", shown.output, re.MULTILINE)
     refused = run("deploy", str(MIWG / "C.9.0.bpmn"))
     assert refused.exit_code == 1 and "Traceback" not in refused.output
     problems = [line for line in refused.output.splitlines() if line.startswith("C.9.0.bpmn:")]

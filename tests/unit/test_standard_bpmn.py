@@ -2,10 +2,13 @@
 8601 notation (bare PT2H, P7D, R3/PT1H, dates) beside Lianxin's working-day expressions."""
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
-from engine import sandbox
+from engine import sandbox, spiff_patches
+from engine.clock import SHANGHAI
 from engine.definitions import DefinitionError, SourceFile, compile_bundle, load_specs, safe_parse_xml
 from tests.support.bpmn import flow, process, user_task
 
@@ -96,7 +99,12 @@ def test_each_standard_timer_form_compiles_to_a_value_spiffworkflow_reads(kind, 
         elif kind == "timeDate":
             assert TimerEventDefinition.get_datetime(literal).tzinfo is not None
         else:
-            cycles, _, duration = TimerEventDefinition.parse_iso_recurring_interval(literal)
+            # SpiffWorkflow reads "now" for R/duration; once the runtime patched it, only inside a command
+            token = spiff_patches.set_command_instant(datetime(2027, 3, 1, 9, 0, tzinfo=SHANGHAI))
+            try:
+                cycles, _, duration = TimerEventDefinition.parse_iso_recurring_interval(literal)
+            finally:
+                spiff_patches.reset_command_instant(token)
             assert cycles in (6, -1, 3) and duration.total_seconds() > 0
     else:
         assert expression == value
