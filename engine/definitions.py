@@ -20,8 +20,10 @@ Lianxin's conventions in BPMN
   with the properties `role` and `unit`, and names its form with the property `form`: the file name of a JSON
   Schema (e.g. `register.schema.json`) that is in the bundle or can be resolved (`resolve_form`).
 * Timer events: the text of timeDate / timeDuration / timeCycle is a Python expression, e.g. `workdays(3)`,
-  `days(60)`, `workdays(limit_days)` or `"P3D"`. An unquoted ISO value such as `P3D` is refused: Spiff would read
-  it as a variable name and fail only when the timer is reached.
+  `days(60)`, `workdays(limit_days)` or `"P3D"`, or a bare ISO 8601 literal as the BPMN standard writes it
+  (`PT2H`, `P7D`, `2027-03-01T09:00:00+08:00`, `R6/P1D`). A bare literal is checked here (an invalid one is a
+  problem naming the event) and compiled as the quoted string, since Spiff would read `P7D` as a variable name;
+  a bare date without a zone is taken as Beijing time rather than the server's.
 * Conditions, timer expressions, service parameters, loop conditions and DMN cells must pass the sandbox's
   `check_expression`; scripts (script tasks, pre/post scripts) must pass `check_script`. Expressions may call only
   the functions in `known_functions` (pass every callable name the script environment offers, safe builtins such
@@ -33,7 +35,8 @@ Lianxin's conventions in BPMN
   `workdays`/`days` must use the helper of its declared day type.
 * Processes with `isExecutable="false"` (e.g. the petitioner's pool drawn for documentation) are only checked for
   well-formedness and schema; they come back with `is_executable=False` and an empty `spec_json`, and cannot be
-  called or started.
+  called or started (they are stored as view-only models). A file holding no executable process is never handed
+  to SpiffWorkflow; in a file that does, data stores are refused (Spiff has no implementation for them).
 
 What SpiffWorkflow 3.2.0 cannot run, reported as problems instead of being dropped
 -------------------------------------------------------------------------------
@@ -48,12 +51,13 @@ COLLECT aggregations (ignored), more than one decision per DMN file (only the fi
 that Spiff does not reach from a start event (silently left out of the spec).
 
 Security: uploads are parsed by `safe_parse_xml` only (no DOCTYPE at all, no entities, no DTD, no network, 5 MB
-limit, and bounds on elements, nesting and attributes checked in one walk before anything else reads the tree);
+limit, any encoding the file declares read by lxml from the bytes, the DOCTYPE scan run on a decoded copy, and bounds on elements, nesting and attributes checked in one walk before anything else reads the tree);
 SpiffWorkflow is handed the parsed tree and never opens a file itself.
 """
 from __future__ import annotations
 
 import ast
+import codecs
 import difflib
 import hashlib
 import json
@@ -61,6 +65,7 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cache
 from importlib.metadata import version as _package_version
 from pathlib import Path
@@ -79,6 +84,7 @@ from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 
 from engine import bounded_json
+from engine.clock import SHANGHAI
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 MAX_FILE_LABEL = "5 MB"
@@ -106,9 +112,14 @@ TIMER_KINDS = {"reminder"}
 SPEC_FORMAT = "lianxin.spec/1"
 FILE_KINDS = {".bpmn": "bpmn", ".dmn": "dmn", ".json": "form"}
 
-# Encodings a designer's tool may write. Anything else (UTF-7, EBCDIC, UTF-16...) could hide a DOCTYPE from the
-# byte scan below, so it is refused rather than decoded.
-ALLOWED_ENCODINGS = {"utf-8", "utf8", "us-ascii", "ascii", "gbk", "gb2312", "gb18030"}
+# How the encoding of an upload is told before lxml reads it: a byte-order mark, the first two characters of
+# `<?xml` in UTF-16 without a mark (XML 1.0, appendix F), or else the declaration (ASCII-compatible encodings).
+_BOMS = [(codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
+         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")]
+_UNMARKED = [(b"<\x00\x00\x00", "utf-32-le"), (b"\x00\x00\x00<", "utf-32-be"), (b"<\x00?\x00", "utf-16-le"),
+             (b"\x00<\x00?", "utf-16-be")]
+_DECLARED_ENCODING = re.compile(rb"^\s*<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._:-]+)[\"']")
+_DECLARATION_IN_TEXT = re.compile(r"^(\ufeff?\s*<\?xml[^>]*?encoding\s*=\s*[\"'])([^\"']+)([\"'])")
 
 FLOW_NODE_TAGS = {
     "startEvent", "endEvent", "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent",
@@ -164,10 +175,6 @@ PARSER_MESSAGES = [
     ("Duplicate process ID", "流程 id 重复"),
 ]
 
-_ISO_DURATION = r"P(?=\d|T\d)(\d+(\.\d+)?Y)?(\d+(\.\d+)?M)?(\d+(\.\d+)?W)?(\d+(\.\d+)?D)?" \
-                r"(T(?=\d)(\d+(\.\d+)?H)?(\d+(\.\d+)?M)?(\d+(\.\d+)?S)?)?"
-_ISO_DATETIME = r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?"
-UNQUOTED_ISO = re.compile(rf"^(R\d*/.*|{_ISO_DURATION}|{_ISO_DATETIME})$", re.IGNORECASE)
 _DMN_QUESTION_MARK = re.compile(r"(\?)(?=(?:[^'\"]|['\"][^'\"]*['\"])*$)")  # as DMNEngine.evaluate
 
 _xsd_lock = threading.Lock()  # lxml keeps a schema's error log on the schema object
@@ -329,20 +336,46 @@ def _shape_problem(root: etree._Element, filename: str) -> Problem | None:
 
 
 def _refuse_before_parsing(content: bytes, filename: str) -> Problem | None:
+    """Size, encoding and DOCTYPE checks on the raw upload. The DOCTYPE scan reads a decoded copy, so that no
+    encoding (UTF-16, UTF-7, EBCDIC...) can hide a declaration from it; lxml still parses the original bytes."""
     if len(content) > MAX_FILE_BYTES:
         return _too_large(filename, len(content))
-    if b"\x00" in content:
-        return Problem(filename, None, None, _msg(
-            "不支持该文件编码，请用 UTF-8 保存", "only UTF-8 or another ASCII-compatible encoding is accepted"))
-    declared = re.match(rb"^(?:\xef\xbb\xbf)?\s*<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._-]+)[\"']", content)
-    if declared and declared.group(1).decode("ascii").lower() not in ALLOWED_ENCODINGS:
+    encoding = xml_encoding(content)
+    try:
+        text = content.decode(encoding)
+    except LookupError:
         return Problem(filename, 1, None, _msg(
-            "不支持该文件编码，请用 UTF-8 保存",
-            f"encoding {declared.group(1).decode('ascii')} is not accepted; save as UTF-8"))
-    declaration = re.search(rb"<!\s*(DOCTYPE|ENTITY)", content, re.IGNORECASE)
+            f"无法识别文件声明的编码 {encoding}，请用 UTF-8 保存",
+            f"unknown encoding {encoding}: save the file as UTF-8"))
+    except UnicodeDecodeError as err:
+        line = content[:err.start].count(b"\n") + 1 if encoding.startswith(("utf-8", "ascii")) else None
+        return Problem(filename, line, None, _msg(
+            f"文件内容不是它声明的编码 {encoding}，请在建模器中重新保存（建议 UTF-8）",
+            f"the file is not valid {encoding} as it declares: save it again, preferably as UTF-8"))
+    declaration = re.search(r"<!\s*(DOCTYPE|ENTITY)", text, re.IGNORECASE)
     if declaration:
-        return _doctype_problem(filename, content[:declaration.start()].count(b"\n") + 1)
+        return _doctype_problem(filename, text[:declaration.start()].count("\n") + 1)
     return None
+
+
+def xml_encoding(content: bytes) -> str:
+    """The Python codec name of an XML document's encoding, as an XML processor determines it: byte-order mark,
+    then the shape of an unmarked UTF-16/32 `<?xml`, then the declaration; UTF-8 when none says otherwise."""
+    for mark, name in _BOMS:
+        if content.startswith(mark):
+            return name
+    for start, name in _UNMARKED:
+        if content.startswith(start):
+            return name
+    declared = _DECLARED_ENCODING.match(content)
+    return declared.group(1).decode("ascii").lower() if declared else "utf-8"
+
+
+def xml_text(content: bytes) -> str:
+    """The document as text whose declaration says UTF-8, so that `text.encode("utf-8")` parses to the same tree
+    (a stored ISO-8859-1 or GBK source is read back from UTF-8 text)."""
+    text = content.decode(xml_encoding(content), errors="replace").lstrip("\ufeff")
+    return _DECLARATION_IN_TEXT.sub(lambda m: m.group(1) + "UTF-8" + m.group(3), text, count=1)
 
 
 def _doctype_problem(filename: str, line: int | None = None) -> Problem:
@@ -678,6 +711,15 @@ def _elements_by_line(doc: _Doc) -> dict[int, etree._Element]:
 
 def _lint_bpmn(bundle: _Bundle, doc: _Doc) -> None:
     root = doc.tree.getroot()
+    if _has_executable_process(root):
+        # SpiffWorkflow refuses the whole file when a data store names no implementation it registered, and
+        # Lianxin registers none: a case keeps its data in the case, so say which element is the cause.
+        for store in root.iterfind("bpmn:dataStore", NS):
+            bundle.add(doc.source.name, store, f"不支持数据存储“{store.get('name') or store.get('id')}”："
+                       "可执行流程的数据保存在案件数据中；请删除数据存储及其引用，或把流程设为不可执行（仅供查看）",
+                       "data stores are not supported in an executable process: case data lives in the case; "
+                       "remove the data store and its references, or set isExecutable=\"false\" (view only)")
+            doc.usable = False
     for process in root.findall("bpmn:process", NS):
         if bundle.process_el.get(process.get("id")) is not process or not _is_executable(process):
             continue
@@ -877,10 +919,13 @@ class _ProcessChecker:
         if not stripped:
             self.add(child, "计时器表达式为空", "empty timer expression", element_id=event.get("id"))
             return
-        if UNQUOTED_ISO.match(stripped):
-            self.add(child, f"计时器值 {stripped} 是未加引号的 ISO 8601 值，请写成 \"{stripped}\"",
-                     f"unquoted ISO 8601 value: timer text is a Python expression, write \"{stripped}\"",
-                     element_id=event.get("id"))
+        if _iso_timer_literal(stripped):
+            # the standard's own notation (PT2H, P7D, R6/P1D, a date): compiled as the quoted literal
+            if not _valid_iso_timer(kind, stripped):
+                self.add(child, f"计时器值 {stripped} 不是有效的 ISO 8601 {_TIMER_KIND_ZH[kind]}，"
+                                f"请按{_TIMER_KIND_EXAMPLE[kind]}的格式填写",
+                         f"{stripped} is not a valid ISO 8601 {kind}: write it like {_TIMER_KIND_EXAMPLE[kind]}",
+                         element_id=event.get("id"), block=True)
             return
         unit = _DAYS_WITH_UNIT.search(stripped)
         if unit:
@@ -935,6 +980,38 @@ class _ProcessChecker:
 
 
 _TIMER_KIND_ZH = {"date": "日期时间", "duration": "时长", "cycle": "循环周期"}
+_TIMER_KIND_EXAMPLE = {"date": "2027-03-01T09:00:00+08:00", "duration": "PT2H、P7D、P1DT12H",
+                       "cycle": "R3/PT1H、R/P1D"}
+# Text that is meant as an ISO 8601 literal rather than a Python expression: a duration (P...), a repetition
+# (R.../...) or a date (2027-...). A Python expression never starts like this with a digit after P or R.
+_ISO_LOOKING = re.compile(r"^(P(T?\d|\d)|R\d*/|\d{4}-)", re.IGNORECASE)
+
+
+def _iso_timer_literal(text: str) -> bool:
+    return bool(_ISO_LOOKING.match(text)) and not any(ch in text for ch in "\"'()")
+
+
+def _quote_iso_timer_literals(specs: Iterable) -> None:
+    """BPMN writes timer values as bare ISO 8601 text; SpiffWorkflow evaluates that text as Python, where `P7D`
+    is an unknown name. Each bare literal (already checked by `_ProcessChecker.timer`) becomes the Python string
+    with the same value in the compiled spec; the stored sources keep the designer's text. A date without a zone
+    means the office's time (Beijing), not the server's, as SpiffWorkflow would read it."""
+    for spec in specs:
+        if spec is None:
+            continue
+        for task_spec in spec.task_specs.values():
+            definition = getattr(task_spec, "event_definition", None)
+            if isinstance(definition, TimerEventDefinition) and isinstance(definition.expression, str) \
+                    and _iso_timer_literal(definition.expression.strip()):
+                literal = "/".join(_in_office_zone(part) for part in definition.expression.strip().split("/"))
+                definition.expression = repr(literal)
+
+
+def _in_office_zone(part: str) -> str:
+    if part[:1].upper() in ("P", "R") or "W" in part.upper():
+        return part
+    moment = datetime.fromisoformat(part)
+    return part if moment.tzinfo is not None else moment.replace(tzinfo=SHANGHAI).isoformat()
 
 
 def _unsupported_event(event_tag: str, definition: str) -> tuple[str, str]:
@@ -1057,8 +1134,10 @@ def _valid_iso_timer(kind: str, value: str) -> bool:
             parts = value.upper().replace("--", "/").split("/")
             if not parts[0].startswith("R") or len(parts) not in (2, 3) or not (parts[0][1:] or "0").isdigit():
                 return False
-            for part in parts[1:]:
-                TimerEventDefinition.parse_time_or_duration(part)
+            # the forms SpiffWorkflow can repeat: R[n]/duration, R[n]/start/duration, R[n]/duration/end
+            shapes = [isinstance(TimerEventDefinition.parse_time_or_duration(part), dict) for part in parts[1:]]
+            if shapes not in ([True], [False, True], [True, False]):
+                return False
     except Exception:  # noqa: BLE001 - Spiff's parsers raise bare Exception, ValueError, AttributeError...
         return False
     return True
@@ -1229,8 +1308,8 @@ def _spiff_parser(bundle: _Bundle) -> SpiffBpmnParser:
     errors collected), so the parser gets no validator of its own."""
     parser = SpiffBpmnParser()
     for name, doc in bundle.docs.items():
-        if not doc.usable:
-            continue
+        if not doc.usable or (doc.kind == "bpmn" and not _has_executable_process(doc.tree.getroot())):
+            continue  # a file of view-only processes is stored as it is: SpiffWorkflow never runs it
         try:
             if doc.kind == "bpmn":
                 parser.add_bpmn_xml(doc.tree, filename=name)
@@ -1239,7 +1318,7 @@ def _spiff_parser(bundle: _Bundle) -> SpiffBpmnParser:
                 parser.dmn_parsers[_first_decision_id(doc)].parse()
         except Exception as err:  # noqa: BLE001 - any parser failure is a problem of this file
             doc.usable = False
-            _report_parser_error(bundle, name, err)
+            _report_parser_error(bundle, name, err, fallback=doc.tree.getroot())
     return parser
 
 
@@ -1264,20 +1343,26 @@ def _compile_process(bundle: _Bundle, parser: SpiffBpmnParser, pid: str,
         spec = parser.get_spec(pid)
         subprocess_specs = parser.get_subprocess_specs(pid)
     except Exception as err:  # noqa: BLE001 - reported with file and line below
-        _report_parser_error(bundle, bundle.process_file[pid], err)
+        _report_parser_error(bundle, bundle.process_file[pid], err, fallback=process)
         return None
     _check_reachable(bundle, pid, process, spec, subprocess_specs)
+    _quote_iso_timer_literals([spec, *subprocess_specs.values()])
     spec_json = _serialize_specs(spec, subprocess_specs)
     return CompiledProcess(pid, name, content_hash, spec_json, sources, user_tasks, timers, True)
 
 
-def _report_parser_error(bundle: _Bundle, default_file: str, err: Exception) -> None:
+def _report_parser_error(bundle: _Bundle, default_file: str, err: Exception,
+                         fallback: etree._Element | None = None) -> None:
     """Map SpiffWorkflow's exception to file/line/element. Its `line_number` is always empty for lxml nodes, so
-    the line is found from the element id. Skipped when that element already has a problem of ours."""
+    the line is found from the element id; an error naming no element is put on `fallback` (the process or the
+    file's root), so that every problem has a line and an id. Skipped when that element already has a problem of
+    ours."""
     element_id = getattr(err, "id", None) or None
     file = getattr(err, "file_name", None) or default_file
     doc = bundle.docs.get(file) or bundle.docs.get(default_file)
     element = doc.ids.get(element_id) if doc is not None and element_id else None
+    if element is None and element_id is None and fallback is not None:
+        element, element_id = fallback, fallback.get("id")
     if (file, element_id) in bundle.reported():
         return
     message = str(err.args[0]) if isinstance(err, ValidationException) and err.args else f"{type(err).__name__}: {err}"
@@ -1352,8 +1437,9 @@ def _content_hash(bundle: _Bundle, files: set[str]) -> str:
 def _text(bundle: _Bundle, name: str) -> str:
     content = bundle.sources[name].content
     doc = bundle.docs.get(name)
-    encoding = doc.tree.docinfo.encoding if doc is not None and doc.tree is not None else "utf-8"
-    return content.decode(encoding or "utf-8", errors="replace")
+    if doc is not None and doc.tree is not None:
+        return xml_text(content)
+    return content.decode("utf-8", errors="replace")
 
 
 def _user_task_table(process: etree._Element) -> dict[str, dict]:
@@ -1422,6 +1508,10 @@ def _decision_ref(element: etree._Element) -> str | None:
 
 def _is_executable(process: etree._Element) -> bool:
     return process.get("isExecutable", "true") == "true"
+
+
+def _has_executable_process(root: etree._Element) -> bool:
+    return any(_is_executable(process) for process in root.iterfind("bpmn:process", NS))
 
 
 def _process_name(process: etree._Element) -> str:

@@ -118,7 +118,7 @@ class Replayer:
                         task.set_data(**copy.deepcopy(data.get("data", {})))
                         task.run()
                     elif ev.type == "timer.fired":
-                        wf.refresh_timers()
+                        spiff_patches.refresh_due_timers(wf)
                     elif ev.type == "message.delivered":
                         self._deliver(wf, data["name"], data.get("payload", {}), ev.seq)
                     elif ev.type == "incident.retried":

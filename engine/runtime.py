@@ -160,6 +160,7 @@ class DeployedVersion:
     definition_id: int
     content_hash: str
     created: bool
+    view_only: bool = False  # isExecutable="false": stored and listed, never started
 
 
 # ---------------------------------------------------------------- the command context
@@ -455,6 +456,8 @@ class Runtime:
             row = s.get(ProcessDefinition, definition_id)
             if row is None:
                 raise NotFound(f"流程定义 {definition_id} 不存在（no such definition）")
+            if not row.spec_json:
+                raise Invalid(_view_only_message(row.process_key), {"process_key": row.process_key})
             spec = load_specs(row.spec_json)
             _check_decision_results(spec, self.decision_rules)
             self._specs[definition_id] = spec
@@ -523,9 +526,10 @@ class Runtime:
                     ProcessDefinition.content_hash == cp.content_hash))
                 if existing is not None:
                     out.append(DeployedVersion(cp.process_id, existing.name, existing.version, existing.id,
-                                               existing.content_hash, False))
+                                               existing.content_hash, False, not cp.is_executable))
                     continue
-                _, subprocess_specs = load_specs(cp.spec_json)
+                # a non-executable process (isExecutable="false") is kept as a view-only model: no spec to load
+                _, subprocess_specs = load_specs(cp.spec_json) if cp.is_executable else (None, {})
                 user_tasks, timers = dict(cp.user_tasks), dict(cp.timers)
                 for sub_id in subprocess_specs:
                     sub = by_id.get(sub_id) or self._compiled_external(s, sub_id)
@@ -545,12 +549,14 @@ class Runtime:
                     sources_json=json.dumps(cp.sources, ensure_ascii=False),
                     meta_json=to_json({"user_tasks": user_tasks, "timers": timers,
                                        "flows": _sequence_flows(cp.sources),
-                                       "subprocesses": sorted(subprocess_specs)}),
+                                       "subprocesses": sorted(subprocess_specs),
+                                       "executable": cp.is_executable}),
                     library_version=spiff_version, deployment_id=deployment.id, deployed_at=now, deployed_by=actor,
                 )
                 s.add(row)
                 s.flush()
-                out.append(DeployedVersion(cp.process_id, row.name, row.version, row.id, row.content_hash, True))
+                out.append(DeployedVersion(cp.process_id, row.name, row.version, row.id, row.content_hash, True,
+                                           not cp.is_executable))
             return out
 
     def _compiled_external(self, s: Session, process_key: str) -> dict | None:
@@ -566,7 +572,8 @@ class Runtime:
         with self.read_sessions() as s:
             rows = s.execute(select(ProcessDefinition.id, ProcessDefinition.process_key, ProcessDefinition.name,
                                     ProcessDefinition.version, ProcessDefinition.content_hash,
-                                    ProcessDefinition.deployed_at, ProcessDefinition.deployed_by)
+                                    ProcessDefinition.deployed_at, ProcessDefinition.deployed_by,
+                                    (ProcessDefinition.spec_json == "").label("view_only"))
                              .order_by(ProcessDefinition.process_key, ProcessDefinition.version)).all()
             counts = dict(s.execute(select(Case.definition_id, func.count()).where(
                 Case.status != "completed").group_by(Case.definition_id)).all())
@@ -574,9 +581,10 @@ class Runtime:
         for r in rows:
             entry = out.setdefault(r.process_key, {"key": r.process_key, "name": r.name, "versions": []})
             entry["name"] = r.name
+            entry["view_only"] = bool(r.view_only)  # as its latest version: isExecutable="false", cannot start
             entry["versions"].append({"id": r.id, "version": r.version, "content_hash": r.content_hash,
                                       "deployed_at": r.deployed_at, "deployed_by": r.deployed_by,
-                                      "open_cases": counts.get(r.id, 0)})
+                                      "view_only": bool(r.view_only), "open_cases": counts.get(r.id, 0)})
         return list(out.values())
 
     # ---- commands
@@ -681,7 +689,7 @@ class Runtime:
             raise Conflict(f"案件 {case_id} 没有到期的定时器（no timer due）")
 
         def run(wf):
-            wf.refresh_timers()
+            spiff_patches.refresh_due_timers(wf)
 
         first = PendingEvent("timer.fired", actor, now, None,
                              {"timers": [{"id": t.id, "element_id": t.element_id, "due_at": t.due_at.isoformat()}
@@ -1470,6 +1478,12 @@ def _all_tasks(wf: BpmnWorkflow) -> Iterable:
     yield from list(wf.tasks.values())
     for sp in list(wf.subprocesses.values()):
         yield from list(sp.tasks.values())
+
+
+def _view_only_message(process_key: str) -> str:
+    return (f"流程 {process_key} 是仅供查看的模型（isExecutable=\"false\"），不能启动；请在建模器中把它设为可执行后重新部署"
+            f"（process {process_key} is a view-only model, isExecutable=\"false\": make it executable in the "
+            f"modeller and deploy it again to start cases）")
 
 
 def _sequence_flows(sources: dict[str, str]) -> list[list[str]]:

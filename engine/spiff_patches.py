@@ -8,7 +8,11 @@ Each patch answers a measured defect (see shared docs, spiffworkflow-notes.md):
    a timer evaluated without a command instant is a bug, not a reason to read the wall clock.
 2. Depth. Task-tree walks stop at `max_depth=1000`, so a case that loops about 250 times is silently reported
    completed. The default becomes unbounded; the runtime also prunes finished history (engine.state).
-3. Uncaught error events. An error end event inside a called process that nobody catches is dropped into
+3. Due means due. SpiffWorkflow fires a timer when its deadline is strictly before now; the due-time index (and
+   so the worker) takes a timer whose deadline equals now as due. A worker run at exactly that instant then found
+   the timer due, fired nothing and found it due again, without end. `refresh_due_timers` lets the timers see
+   the command instant plus the clock's smallest step, so both agree that a deadline is reached at its instant.
+4. Uncaught error events. An error end event inside a called process that nobody catches is dropped into
    `bpmn_events` and the caller takes its success path. We raise instead, so the throwing task ends in ERROR
    and the runtime opens an incident.
 """
@@ -17,6 +21,7 @@ from __future__ import annotations
 import contextvars
 import sys
 from datetime import datetime as _datetime
+from datetime import timedelta as _timedelta
 
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as _timer_module
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEventDefinition
@@ -59,6 +64,16 @@ def set_command_instant(value: _datetime):
 
 def reset_command_instant(token) -> None:
     _command_instant.reset(token)
+
+
+def refresh_due_timers(workflow) -> None:
+    """`workflow.refresh_timers()` at the command instant, a timer whose deadline is that instant included
+    (see 3. above). Used by the live run and by replay alike."""
+    token = _command_instant.set(command_instant() + _timedelta(microseconds=1))
+    try:
+        workflow.refresh_timers()
+    finally:
+        _command_instant.reset(token)
 
 
 class _CommandDatetime(_datetime):

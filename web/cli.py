@@ -69,7 +69,8 @@ def deploy(paths, comment: str, actor: str) -> None:
         sys.exit(1)
     for v in versions:
         state = "新版本" if v.created else "未变化"
-        click.echo(f"{v.process_key} v{v.version} {v.content_hash[:12]} {state} {v.name}")
+        view_only = " 仅供查看（view only: isExecutable=\"false\"）" if v.view_only else ""
+        click.echo(f"{v.process_key} v{v.version} {v.content_hash[:12]} {state} {v.name}{view_only}")
 
 
 @main.command()

@@ -240,8 +240,8 @@ def mistakes() -> list[str]:
 @pytest.mark.parametrize("expected", [
     ('mistakes.bpmn:49 Task_assign: 服务任务使用了未注册的处理程序 "asign_unit"，是否应为 "assign_unit"？'
      '（unknown service handler; registered: assign_unit, notify）'),
-    ('mistakes.bpmn:41 Timer_fill: 计时器值 P3D 是未加引号的 ISO 8601 值，请写成 "P3D"'
-     '（unquoted ISO 8601 value: timer text is a Python expression, write "P3D"）'),
+    ('mistakes.bpmn:41 Timer_fill: 计时器值 P3X 不是有效的 ISO 8601 时长，请按PT2H、P7D、P1DT12H的格式填写'
+     '（P3X is not a valid ISO 8601 duration: write it like PT2H、P7D、P1DT12H）'),
     ('mistakes.bpmn:102 Flow_soon: 网关条件调用了未知函数 "workday"，是否应为 "workdays"？'
      '（unknown function workday in gateway condition; known: days, now, workdays）'),
     ('mistakes.bpmn:79 Catch_wait: 计时器表达式调用了未知函数 "workday"，是否应为 "workdays"？'
@@ -292,9 +292,13 @@ def test_service_parameters_are_expressions_too():
 
 @pytest.mark.parametrize("tag, expression, ok", [
     ("timeDuration", '"P3D"', True), ("timeDuration", "days(60)", True), ("timeDuration", '"P3X"', False),
-    ("timeDuration", "PT4H", False), ("timeDate", '"2026-03-02T09:00:00+08:00"', True),
+    ("timeDuration", "PT4H", True), ("timeDate", '"2026-03-02T09:00:00+08:00"', True),
     ("timeDate", '"2026-13-01"', False), ("timeDate", '"P3D"', False), ("timeCycle", '"R3/P1D"', True),
-    ("timeCycle", '"P1D"', False), ("timeCycle", "R3/P1D", False),
+    ("timeCycle", '"P1D"', False), ("timeCycle", "R3/P1D", True),
+    # the standard's bare literals: accepted when valid ISO 8601, refused naming the element when not
+    ("timeDuration", "P1DT12H", True), ("timeDuration", "P3X", False), ("timeDuration", "PT2X", False),
+    ("timeDate", "2027-03-01T09:00:00+08:00", True), ("timeDate", "2026-13-01", False),
+    ("timeCycle", "R/PT1H", True), ("timeCycle", "P1D", False), ("timeCycle", "R3/P1X", False),
 ])
 def test_timer_literals_are_checked_as_spiffworkflow_will_read_them(tag, expression, ok):
     old = b'<bpmn:timeDuration xsi:type="bpmn:tFormalExpression">workdays(limit_days)</bpmn:timeDuration>'
@@ -513,12 +517,23 @@ def test_an_oversized_file_on_disk_is_refused_without_reading_it(tmp_path, monke
 
 
 @pytest.mark.parametrize("content", [
-    '<?xml version="1.0" encoding="UTF-16"?><a/>'.encode("utf-16"),
-    b'<?xml version="1.0" encoding="UTF-7"?><a/>',
+    '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE a><a/>'.encode("utf-16"),
+    '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE a><a/>'.encode("utf-16-le"),  # no byte-order mark
+    b'<?xml version="1.0" encoding="UTF-7"?>+ADw-!DOCTYPE a+AD4-<a/>',
 ])
-def test_encodings_that_could_hide_a_doctype_are_refused(content, lxml_must_not_run):
-    with pytest.raises(DefinitionError, match="UTF-8"):
+def test_a_doctype_is_found_in_any_encoding_before_lxml_runs(content, lxml_must_not_run):
+    """Other encodings are read now (MIWG files declare ISO-8859-1): the DOCTYPE scan reads a decoded copy, so
+    an encoding that spells `<!` differently cannot hide one from it."""
+    with pytest.raises(DefinitionError, match="DOCTYPE"):
         safe_parse_xml(content, "odd.bpmn")
+
+
+def test_an_unknown_or_false_encoding_is_a_problem_naming_the_file(lxml_must_not_run):
+    with pytest.raises(DefinitionError) as caught:
+        safe_parse_xml(b'<?xml version="1.0" encoding="X-NOPE"?><a/>', "odd.bpmn")
+    assert str(caught.value).startswith("odd.bpmn:1 -: ") and "X-NOPE".lower() in str(caught.value)
+    with pytest.raises(DefinitionError, match="UTF-8"):
+        safe_parse_xml('<?xml version="1.0" encoding="UTF-8"?><a n="é"/>'.encode("latin-1"), "odd.bpmn")
 
 
 def test_lxml_is_configured_not_to_resolve_anything_even_past_the_byte_scan(monkeypatch):
