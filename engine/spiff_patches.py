@@ -20,8 +20,7 @@ from __future__ import annotations
 
 import contextvars
 import sys
-from datetime import datetime as _datetime
-from datetime import timedelta as _timedelta
+from datetime import datetime as _datetime, timedelta as _timedelta
 
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as _timer_module
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEventDefinition

@@ -7,15 +7,20 @@ The files are read from ../shared/testdata/miwg-reference beside the project (CI
 from __future__ import annotations
 
 import io
+import re
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from engine.definitions import DefinitionError, SourceFile
 from engine.runtime import Invalid
+from engine.store import ProcessDefinition
 from engine.worker import Worker
+from tests.support.web import api_sign_in, office_app, page_sign_in
+from web.cli import main
 
 MIWG = Path(__file__).resolve().parents[2].parent / "shared" / "testdata" / "miwg-reference"
 
@@ -77,7 +82,6 @@ def test_an_iso_8859_1_reference_model_keeps_its_text(container):
     assert path.read_bytes().startswith(b'<?xml version="1.0" encoding="ISO-8859-1"')
     [version] = deploy(rt, path)
     with container.session_factory() as s:
-        from engine.store import ProcessDefinition
 
         sources = s.get(ProcessDefinition, version.definition_id).sources_json
     assert "ISO-8859-1" not in sources.split("?>", 1)[0] and "UTF-8" in sources.split("?>", 1)[0]
@@ -120,7 +124,6 @@ def test_c91_with_a_role_runs_its_standard_timers_daily_six_times_then_after_a_w
 
 
 def test_over_http_a_view_only_model_uploads_lists_and_refuses_to_start(container):
-    from tests.support.web import api_sign_in, office_app, page_sign_in
 
     app = office_app(container, deploy=False)
     designer, dh = api_sign_in(app, "designer")
@@ -139,12 +142,6 @@ def test_over_http_a_view_only_model_uploads_lists_and_refuses_to_start(containe
 
 
 def test_lianxin_deploy_prints_view_only_versions_and_problem_lines_never_a_traceback(tmp_path):
-    import re
-
-    from click.testing import CliRunner
-
-    from web.cli import main
-
     env = {"LIANXIN_VAR_DIR": str(tmp_path / "var"), "LIANXIN_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
 
     def run(*args):
