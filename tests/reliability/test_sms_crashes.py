@@ -4,6 +4,7 @@ it gets an answer). Afterwards each message has exactly one case and exactly one
 lost, nothing twice (real processes, on SQLite and on PostgreSQL)."""
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import random
@@ -87,7 +88,7 @@ def test_web_workers_killed_while_sms_petitions_are_handled_lose_and_repeat_noth
             def deliver(msg, answers=answers):
                 try:
                     answers.append(post_signed(server.port, msg))
-                except OSError as exc:
+                except (OSError, http.client.HTTPException) as exc:  # a kill mid-answer: IncompleteRead too
                     answers.append(exc)
 
             senders = [threading.Thread(target=deliver, args=(msg,)) for msg in batch]
