@@ -135,9 +135,7 @@ def work_item_filter(p: Principal):
     """SQL condition on `WorkItem` for the work items `p` may see."""
     mine = WorkItem.assignee == p.username
     base = true() if sees_all(p) else or_(work_item_role_filter(p), mine)
-    track = _on_discipline_track(WorkItem.case_id)
-    discipline_ok = true() if p.has_role(*READ_ONLY) else _discipline_unit_match(WorkItem.case_id, direct_units(p))
-    return and_(base, or_(not_(track), discipline_ok))
+    return and_(base, outside_discipline_track(p, WorkItem.case_id))
 
 
 def may_act_on(p: Principal, item: WorkItem) -> bool:
