@@ -1,4 +1,4 @@
-"""Backups and their restore (README, 部署与运维): `lianxin backup` then `lianxin restore` into a new database,
+"""Backups and their restore (docs/operations.md, 部署与运维): `lianxin backup` then `lianxin restore` into a new database,
 on PostgreSQL (pg_dump/pg_restore) and SQLite (online backup API); every journal verifies after the restore."""
 from __future__ import annotations
 
