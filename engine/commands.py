@@ -58,7 +58,7 @@ class Command:
     replayed: ClassVar[bool] = True  # False: journaled, but nothing to apply again on replay
     creates_case: ClassVar[bool] = False
 
-    case_id: int | None = None
+    case_id: int | None  # set by the command, or by `open` for a command that finds or makes its case
 
     # ---- live: the runtime's unit of work
 
@@ -217,7 +217,7 @@ class CompleteTask(Command):
 class FireTimers(Command):
     event_type: ClassVar[str] = "timer.fired"
 
-    case_id: int | None = None
+    case_id: int | None
     timers: list[dict] = field(default_factory=list)
 
     def open(self, op: Opening) -> None:
@@ -283,7 +283,7 @@ def _message_receivers(wf):
 class RetryIncidents(Command):
     event_type: ClassVar[str] = "incident.retried"
 
-    case_id: int | None = None
+    case_id: int | None
     incidents: list[int] = field(default_factory=list)
 
     def open(self, op: Opening) -> None:
