@@ -118,7 +118,7 @@ class Replayer:
         with self.rt.read_sessions() as s:
             specs = self.rt.load_definition(s, case.definition_id)
         progress = _Progress({(src, dst): fid
-                              for fid, src, dst in self.rt._meta[case.definition_id].get("flows", [])})
+                              for fid, src, dst in self.rt.definitions.meta[case.definition_id].get("flows", [])})
         wf: BpmnWorkflow | None = None
         clock_stopped = False
         for ev, produced in _groups(rows, upto):
