@@ -181,7 +181,7 @@ class CaseMigration:
         waiting = {t.task_spec.bpmn_id: t for t in all_tasks(wf)
                    if t.state == TaskState.WAITING and timer_due(t) is not None}
         # Task ids are new after a replay: the case's rows follow their elements, keeping ids, claims and history.
-        meta = self.rt._meta[target.id].get("user_tasks", {})
+        meta = self.rt.definitions.meta[target.id].get("user_tasks", {})
         for item in s.scalars(select(WorkItem).where(WorkItem.case_id == case.id, WorkItem.state == "open")):
             task = ready.get(item.element_id)
             if task is not None:
