@@ -20,19 +20,12 @@ from datetime import datetime
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 
-from .journal import PendingEvent
-from .replay import Replayer, ReplayError
-from .runtime import (
-    Conflict,
-    Invalid,
-    NotFound,
-    _all_tasks,
-    _Command,
-    deadline_sink,
-    describe_error,
-    timer_due,
-)
+from .commands import MigrateCase, Opening
+from .context import CommandContext, deadline_sink
+from .errors import Conflict, Invalid, NotFound, ReplayError, describe_error
+from .replay import Replayer
 from .store import Case, ProcessDefinition, Timer, WorkItem
+from .tree import all_tasks, timer_due
 
 MAX_BATCH = 500
 LIVE_STATES = (TaskState.READY, TaskState.WAITING, TaskState.STARTED, TaskState.ERROR)
@@ -143,7 +136,7 @@ class CaseMigration:
             return out
         finally:
             deadline_sink.reset(token)
-        errors = [t for t in _all_tasks(wf) if t.state == TaskState.ERROR]
+        errors = [t for t in all_tasks(wf) if t.state == TaskState.ERROR]
         if errors:
             check.reason = f"在新版本上重放时环节“{_name(errors[0])}”出错，案件会进入异常状态"
             return out
@@ -185,10 +178,10 @@ class CaseMigration:
         old_definition_id = case.definition_id
         wf = r.wf
         ready = {t.task_spec.bpmn_id: t for t in wf.get_tasks(state=TaskState.READY, manual=True)}
-        waiting = {t.task_spec.bpmn_id: t for t in _all_tasks(wf)
+        waiting = {t.task_spec.bpmn_id: t for t in all_tasks(wf)
                    if t.state == TaskState.WAITING and timer_due(t) is not None}
         # Task ids are new after a replay: the case's rows follow their elements, keeping ids, claims and history.
-        meta = self.rt._meta[target.id].get("user_tasks", {})
+        meta = self.rt.definitions.meta[target.id].get("user_tasks", {})
         for item in s.scalars(select(WorkItem).where(WorkItem.case_id == case.id, WorkItem.state == "open")):
             task = ready.get(item.element_id)
             if task is not None:
@@ -208,14 +201,12 @@ class CaseMigration:
         case.definition_id = target.id
         # The engine settles at the replayed instant, not now: a deadline that the new rule puts in the past is
         # then fired by the worker as a journaled command, so the journal still replays to the stored state.
-        cmd = _Command(case.id, actor, min(r.at or now, now))
+        ctx = CommandContext(case.id, actor, min(r.at or now, now))
         # Only the deadlines that moved get their new rule written (and journaled as deadline.computed).
-        cmd.deadlines = [r.deadline_rules[t] for t in moved_ids if t in r.deadline_rules]
-        first = PendingEvent("case.migrated", actor, now, None, {
-            "from_definition_id": old_definition_id, "from_version": r.check.from_version,
-            "to_definition_id": target.id, "to_version": r.check.to_version,
-            "deadlines": r.check.deadlines, "now": now.isoformat()})
-        self.rt._execute(s, case, wf, cmd, first, lambda wf: None)
+        ctx.deadlines = [r.deadline_rules[t] for t in moved_ids if t in r.deadline_rules]
+        command = MigrateCase(case.id, old_definition_id, r.check.from_version, target.id, r.check.to_version,
+                              r.check.deadlines, at=now)
+        self.rt.execute_on(Opening(self.rt, s, actor, now, case=case, wf=wf), command, ctx)
 
 
 def _refusal(case: Case, current: ProcessDefinition, target: ProcessDefinition) -> str:
@@ -233,7 +224,7 @@ def _refusal(case: Case, current: ProcessDefinition, target: ProcessDefinition) 
 
 
 def _live(wf) -> list[tuple[str, str]]:
-    return sorted({(t.task_spec.bpmn_id, TaskState.get_name(t.state)) for t in _all_tasks(wf)
+    return sorted({(t.task_spec.bpmn_id, TaskState.get_name(t.state)) for t in all_tasks(wf)
                    if getattr(t.task_spec, "bpmn_id", None) and t.state in LIVE_STATES})
 
 
@@ -243,7 +234,7 @@ def _name(task) -> str:
 
 def _names(wf, live: list[tuple[str, str]]) -> list[str]:
     ids = {element_id for element_id, state in live if state in ("READY", "WAITING")}
-    return sorted({_name(t) for t in _all_tasks(wf) if getattr(t.task_spec, "bpmn_id", None) in ids
+    return sorted({_name(t) for t in all_tasks(wf) if getattr(t.task_spec, "bpmn_id", None) in ids
                    and getattr(t.task_spec, "bpmn_name", None)})
 
 
@@ -253,7 +244,7 @@ def _position(wf) -> list[str]:
 
 def _moved_deadlines(wf, timers: dict[str, Timer]) -> list[dict]:
     out = []
-    for task in _all_tasks(wf):
+    for task in all_tasks(wf):
         if task.state != TaskState.WAITING:
             continue
         due = timer_due(task)

@@ -6,38 +6,35 @@ change to a deadline. Replaying those inputs on the case's definition version, w
 recorded instants and handlers answered from the record, must arrive at the state that is stored. If it does
 not, the stored state was changed outside the engine.
 
+Each journaled command is decoded into the command object the runtime executed (engine.commands.from_event) and
+applied with the same `apply`: replay has no copy of the commands of its own.
+
 Task ids are random, so states are compared by what matters: which elements are live and in what state, the
 data each live task holds, and whether the process is complete.
 """
 from __future__ import annotations
 
-import copy
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 
-from . import spiff_patches
+from .commands import Command, from_event, replayed_types
+from .context import CommandContext, command_scope
+from .errors import NotApplicable, NotFound, ReplayError
 from .journal import to_json
-from .runtime import _all_tasks, _view_data
 from .state import prune_finished_history
 from .store import Case, JournalEvent
+from .tree import advance, all_tasks, view_data
 
-COMMANDS = {"case.started", "task.submitted", "timer.fired", "message.delivered", "incident.retried",
-            "deadlines.paused", "deadlines.resumed", "deadline.extended", "deadlines.recomputed"}
+__all__ = ["COMMANDS", "ReplayError", "Replayer", "Snapshot"]
+
+COMMANDS = replayed_types()
 LIVE = ~(TaskState.COMPLETED | TaskState.CANCELLED)
-
-
-class ReplayError(Exception):
-    def __init__(self, seq: int, message: str):
-        super().__init__(message)
-        self.seq = seq
-        self.message = message
 
 
 @dataclass
@@ -60,6 +57,48 @@ class Snapshot:
                 "deadlines": self.deadlines}
 
 
+@dataclass
+class _Progress:
+    """What a rebuild has found so far, besides the workflow."""
+    flow_ids: dict
+    flows: list[str] = field(default_factory=list)
+    deadlines: dict[str, dict] = field(default_factory=dict)
+    completed: list[str] = field(default_factory=list)
+    status: str = "running"
+    last_at: datetime | None = None
+
+    def track(self, r: JournalEvent) -> None:
+        _track_deadline(self.deadlines, r)
+        if r.type == "task.completed" and r.element_id:
+            self.completed.append(r.element_id)
+        if r.type.startswith("task.") and r.element_id:
+            came_from = json.loads(r.data).get("from")
+            fid = self.flow_ids.get((came_from, r.element_id))
+            if fid and fid not in self.flows:
+                self.flows.append(fid)
+        if r.type == "case.completed":
+            self.status = "completed"
+        elif r.type == "incident.opened":
+            self.status = "incident"
+        elif r.type == "incident.retried":
+            self.status = "waiting"
+        self.last_at = r.at
+
+
+def _groups(rows: list[JournalEvent], upto: int | None):
+    """Each event that starts a command (or the first event), with the events up to the next command."""
+    i = 0
+    while i < len(rows):
+        ev = rows[i]
+        if upto is not None and ev.seq > upto:
+            return
+        j = i + 1
+        while j < len(rows) and rows[j].type not in COMMANDS:
+            j += 1
+        yield ev, rows[i + 1:j]
+        i = j
+
+
 class Replayer:
     def __init__(self, runtime):
         self.rt = runtime
@@ -73,137 +112,62 @@ class Replayer:
         return case, rows
 
     def rebuild(self, case_id: int, upto: int | None = None) -> tuple[BpmnWorkflow | None, Snapshot]:
-        from .runtime import PAUSED_UNTIL, _advance, _Command, _current, _set_event_value
-
         case, rows = self.events(case_id)
         if case is None:
-            from .runtime import NotFound
-
             raise NotFound(f"案件 {case_id} 不存在（no such case）")
         with self.rt.read_sessions() as s:
-            spec, subprocess_specs = self.rt.load_definition(s, case.definition_id)
-        flow_ids = {(src, dst): fid for fid, src, dst in self.rt._meta[case.definition_id].get("flows", [])}
-        flows: list[str] = []
-        deadlines: dict[str, dict] = {}
+            specs = self.rt.load_definition(s, case.definition_id)
+        progress = _Progress({(src, dst): fid
+                              for fid, src, dst in self.rt.definitions.meta[case.definition_id].get("flows", [])})
         wf: BpmnWorkflow | None = None
-        completed: list[str] = []
-        paused = False
-        last_at = None
-        status = "running"
-        i = 0
-        while i < len(rows):
-            ev = rows[i]
-            if upto is not None and ev.seq > upto:
-                break
-            data = json.loads(ev.data)
-            # the events a command produced, up to the next command
-            j = i + 1
-            while j < len(rows) and rows[j].type not in COMMANDS:
-                j += 1
-            produced = rows[i + 1:j]
+        clock_stopped = False
+        for ev, produced in _groups(rows, upto):
             if ev.type in COMMANDS:
-                recorded = [json.loads(r.data) for r in produced if r.type == "service.called"]
-                now = datetime.fromisoformat(data["now"]) if "now" in data else ev.at
-                cmd = _Command(case_id, ev.actor, now, recorded_results=recorded)
-                token_cmd = _current.set(cmd)
-                token_now = spiff_patches.set_command_instant(now)
-                try:
-                    if ev.type == "case.started":
-                        wf = BpmnWorkflow(spec, subprocess_specs, script_engine=self.rt.script_engine)
-                        wf.get_next_task(state=TaskState.READY).data.update(copy.deepcopy(data.get("data", {})))
-                    elif wf is None:
-                        raise ReplayError(ev.seq, "日志不以 case.started 开头（journal does not begin with case.started）")
-                    elif ev.type == "task.submitted":
-                        task = self._ready_task(wf, ev.element_id, ev.seq)
-                        task.set_data(**copy.deepcopy(data.get("data", {})))
-                        task.run()
-                    elif ev.type == "timer.fired":
-                        spiff_patches.refresh_due_timers(wf)
-                    elif ev.type == "message.delivered":
-                        self._deliver(wf, data["name"], data.get("payload", {}), ev.seq)
-                    elif ev.type == "incident.retried":
-                        for task in _all_tasks(wf):
-                            if task.state == TaskState.ERROR:
-                                task._set_state(TaskState.READY)
-                    else:  # deadline changes: set the timer's value as the command did
-                        if ev.type == "deadlines.paused":
-                            paused = True
-                        elif ev.type == "deadlines.resumed":
-                            paused = False
-                        for change in self._deadline_changes(ev, data, paused):
-                            for task in _all_tasks(wf):
-                                if task.state == TaskState.WAITING and task.task_spec.bpmn_id == change[0]:
-                                    _set_event_value(wf, str(task.id), PAUSED_UNTIL if change[1] is None
-                                                     else change[1])
-                    try:
-                        _advance(wf)
-                    except (KeyboardInterrupt, SystemExit):
-                        raise
-                    except BaseException:  # an incident then: the journal says so too
-                        pass
-                    prune_finished_history(wf)
-                    if recorded:
-                        raise ReplayError(ev.seq, f"重放后仍有 {len(recorded)} 个记录的服务结果未被使用"
-                                                  f"（replay did not make {len(recorded)} recorded service calls）")
-                finally:
-                    spiff_patches.reset_command_instant(token_now)
-                    _current.reset(token_cmd)
-            for r in [ev] + list(produced):
+                command = from_event(ev.type, ev.element_id, json.loads(ev.data))
+                wf, clock_stopped = self._replay(case_id, specs, wf, command, ev, produced, clock_stopped)
+            for r in [ev, *produced]:
                 if upto is not None and r.seq > upto:
                     break
-                _track_deadline(deadlines, r)
-                if r.type == "task.completed" and r.element_id:
-                    completed.append(r.element_id)
-                if r.type.startswith("task.") and r.element_id:
-                    came_from = json.loads(r.data).get("from")
-                    fid = flow_ids.get((came_from, r.element_id))
-                    if fid and fid not in flows:
-                        flows.append(fid)
-                if r.type == "case.completed":
-                    status = "completed"
-                elif r.type == "incident.opened":
-                    status = "incident"
-                elif r.type == "incident.retried":
-                    status = "waiting"
-                last_at = r.at
-            i = j
+                progress.track(r)
+        status = progress.status
         if status == "running" and wf is not None:
             status = "completed" if wf.is_completed() else "waiting"
-        snap = Snapshot(seq=min(upto, rows[-1].seq) if (upto is not None and rows) else (rows[-1].seq if rows else 0),
-                        at=last_at, status=status, active=_live(wf) if wf is not None else [],
-                        completed=completed, data=_view_data(wf) if wf is not None else {}, flows=flows)
+        last_seq = rows[-1].seq if rows else 0
+        snap = Snapshot(seq=min(upto, last_seq) if (upto is not None and rows) else last_seq,
+                        at=progress.last_at, status=status, active=_live(wf) if wf is not None else [],
+                        completed=progress.completed, data=view_data(wf) if wf is not None else {},
+                        flows=progress.flows)
         waiting = {a["element_id"] for a in snap.active if a["state"] == "waiting"}
-        snap.deadlines = [dict(d, running=d["element_id"] in waiting) for d in deadlines.values()]
+        snap.deadlines = [dict(d, running=d["element_id"] in waiting) for d in progress.deadlines.values()]
         return wf, snap
 
-    @staticmethod
-    def _deadline_changes(ev, data: dict, paused: bool) -> list[tuple[str, str | None]]:
-        if ev.type == "deadlines.paused":
-            return [(d["element_id"], None) for d in data.get("deadlines", [])]
-        if ev.type in ("deadlines.resumed", "deadlines.recomputed"):
-            return [(d["element_id"], d["new_due_at"]) for d in data.get("deadlines", [])]
-        if ev.type == "deadline.extended" and not paused:  # a paused timer keeps its pause value
-            return [(ev.element_id, data["new_due_at"])]
-        return []
-
-    @staticmethod
-    def _ready_task(wf: BpmnWorkflow, element_id: str, seq: int):
-        for task in wf.get_tasks(state=TaskState.READY, manual=True):
-            if task.task_spec.bpmn_id == element_id:
-                return task
-        raise ReplayError(seq, f"重放到第 {seq} 号事件时，{element_id} 不是待办任务（task not ready on replay）")
-
-    @staticmethod
-    def _deliver(wf: BpmnWorkflow, name: str, payload: dict, seq: int) -> None:
-        from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
-
-        for task in _all_tasks(wf):
-            definition = getattr(task.task_spec, "event_definition", None)
-            if task.state == TaskState.WAITING and isinstance(definition, MessageEventDefinition) \
-                    and definition.name == name:
-                wf.send_event(BpmnEvent(definition, payload))
-                return
-        raise ReplayError(seq, f"重放时案件没有在等待消息 {name}（message not awaited on replay）")
+    def _replay(self, case_id: int, specs: tuple, wf: BpmnWorkflow | None, command: Command, ev: JournalEvent,
+                produced: list[JournalEvent], clock_stopped: bool) -> tuple[BpmnWorkflow, bool]:
+        """Apply one journaled command as the runtime did: same instant, same recorded answers, same `apply`."""
+        data = json.loads(ev.data)
+        recorded = [json.loads(r.data) for r in produced if r.type == "service.called"]
+        now = datetime.fromisoformat(data["now"]) if "now" in data else ev.at
+        ctx = CommandContext(case_id, ev.actor, now, recorded_results=recorded, clock_stopped=clock_stopped)
+        with command_scope(ctx):
+            if command.creates_case:
+                wf = BpmnWorkflow(specs[0], specs[1], script_engine=self.rt.script_engine)
+            elif wf is None:
+                raise ReplayError(ev.seq, "日志不以 case.started 开头（journal does not begin with case.started）")
+            try:
+                command.apply(wf, ctx)
+            except NotApplicable as err:
+                raise ReplayError(ev.seq, str(err).replace("{seq}", str(ev.seq))) from None
+            try:
+                advance(wf)
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException:  # an incident then: the journal says so too
+                pass
+            prune_finished_history(wf)
+            if recorded:
+                raise ReplayError(ev.seq, f"重放后仍有 {len(recorded)} 个记录的服务结果未被使用"
+                                          f"（replay did not make {len(recorded)} recorded service calls）")
+        return wf, ctx.clock_stopped
 
     def verify(self, case_id: int) -> tuple[bool, int | None, str]:
         """Rebuild the whole case and compare it with the stored state."""
@@ -228,6 +192,7 @@ class Replayer:
             detail = _first_difference(mine, theirs)
             return False, snap.seq, f"存储的状态与日志重放结果不一致：{detail}（stored state differs from the replayed journal）"
         return True, None, ""
+
 
 
 def _track_deadline(deadlines: dict[str, dict], r: JournalEvent) -> None:
@@ -267,7 +232,7 @@ def _track_deadline(deadlines: dict[str, dict], r: JournalEvent) -> None:
 
 def _live(wf: BpmnWorkflow) -> list[dict]:
     out = []
-    for t in _all_tasks(wf):
+    for t in all_tasks(wf):
         element_id = getattr(t.task_spec, "bpmn_id", None)
         if element_id and t.state & LIVE and t.state in (TaskState.READY, TaskState.WAITING, TaskState.STARTED,
                                                           TaskState.ERROR):
@@ -278,7 +243,7 @@ def _live(wf: BpmnWorkflow) -> list[dict]:
 
 def _fingerprint(wf: BpmnWorkflow) -> dict:
     live = {}
-    for t in _all_tasks(wf):
+    for t in all_tasks(wf):
         element_id = getattr(t.task_spec, "bpmn_id", None)
         if element_id and t.state in (TaskState.READY, TaskState.WAITING, TaskState.STARTED, TaskState.ERROR):
             key = f"{element_id}:{TaskState.get_name(t.state)}"

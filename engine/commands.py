@@ -1,0 +1,523 @@
+"""The commands: every change the runtime makes to a case is one of these objects.
+
+A command holds its data, knows how it applies to a workflow (`apply`), and how it is written to the journal
+(`to_event`) and read back from it (`from_event`, by event type). The runtime executes a command as one unit of
+work (engine.runtime.Runtime.execute): `open` locks (or creates) the case and loads its workflow, checking what
+must hold before anything changes; `prepare` does the command's bookkeeping on the case's rows inside the
+command's context; `apply` changes the workflow. A replay (engine.replay) decodes each journaled command with
+`from_event` and calls the same `apply`: there is one code path from a command to the workflow.
+
+The journal encoding is fixed by the events already written (their hashes and seals cover the exact text): the
+payload keys and their order are those of the first release, with the command's instant as "now" at the end.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar
+
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.util import BpmnEvent
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session
+
+from . import spiff_patches
+from .context import PAUSED_UNTIL, CommandContext
+from .deployment import latest
+from .errors import Conflict, Invalid, NotApplicable, NotFound
+from .journal import PendingEvent, to_json
+from .state import STATE_FORMAT
+from .store import Case, Incident, ProcessDefinition, Timer, WorkItem
+from .tree import all_tasks, find_task, set_event_value
+from .work_items import STATE_CN
+
+# Statements built once: building SQL expressions costs more per step than running them on SQLite.
+_ITEM_WITH_CASE = (select(WorkItem, Case).join(Case, Case.id == WorkItem.case_id)
+                   .where(WorkItem.id == bindparam("item_id")))
+
+
+@dataclass
+class Opening:
+    """What a command opens its case with: the runtime (definitions, case lock, state codec), the transaction,
+    who and when. `open` fills in the case, its workflow, and whether the case is new."""
+    rt: Any
+    s: Session
+    actor: str
+    now: datetime
+    expected_version: int | None = None
+    case: Case | None = None
+    wf: BpmnWorkflow | None = None
+    new_case: bool = False
+
+
+class Command:
+    event_type: ClassVar[str]
+    replayed: ClassVar[bool] = True  # False: journaled, but nothing to apply again on replay
+    creates_case: ClassVar[bool] = False
+
+    case_id: int | None  # set by the command, or by `open` for a command that finds or makes its case
+
+    # ---- live: the runtime's unit of work
+
+    def check(self) -> None:
+        """The command's own data, before anything is opened (raises Invalid)."""
+
+    def open(self, op: Opening) -> None:
+        """Lock the case and load its workflow (the default), checking what must hold first."""
+        op.case = op.rt._lock_case(op.s, self.case_id, op.expected_version)
+        op.wf = op.rt._load(op.s, op.case)
+
+    def prepare(self, op: Opening, ctx: CommandContext) -> None:
+        """Bookkeeping on the case's rows, inside the command's context, before `apply`."""
+
+    # ---- the one code path from a command to the workflow, live and on replay
+
+    def apply(self, wf: BpmnWorkflow, ctx: CommandContext) -> None:
+        raise NotImplementedError
+
+    # ---- the journal
+
+    @property
+    def element_id(self) -> str | None:
+        return None
+
+    def payload(self) -> dict:
+        raise NotImplementedError
+
+    def to_event(self, actor: str, now: datetime) -> PendingEvent | None:
+        """The journal event that records this command (None: there was nothing to change)."""
+        return PendingEvent(self.event_type, actor, now, self.element_id, dict(self.payload(), now=now.isoformat()))
+
+    @classmethod
+    def decode(cls, element_id: str | None, data: dict) -> Command:
+        raise NotImplementedError
+
+
+REGISTRY: dict[str, type[Command]] = {}
+
+
+def _registered(cls: type[Command]) -> type[Command]:
+    REGISTRY[cls.event_type] = cls
+    return cls
+
+
+def from_event(event_type: str, element_id: str | None, data: dict) -> Command | None:
+    """The command a journal event records, or None when the event is not a command (what a command produced,
+    a comment, a change of hands)."""
+    cls = REGISTRY.get(event_type)
+    return None if cls is None else cls.decode(element_id, data)
+
+
+def replayed_types() -> frozenset[str]:
+    """The event types that start a command on replay."""
+    return frozenset(t for t, cls in REGISTRY.items() if cls.replayed)
+
+
+# ---------------------------------------------------------------- moving tokens
+
+@_registered
+@dataclass
+class StartCase(Command):
+    event_type: ClassVar[str] = "case.started"
+    creates_case: ClassVar[bool] = True
+
+    process_key: str
+    data: dict = field(default_factory=dict)
+    case_no: str | None = None
+    definition_id: int | None = None
+    version: int | None = None
+
+    def open(self, op: Opening) -> None:
+        s = op.s
+        row = latest(s, self.process_key) if self.definition_id is None else s.get(ProcessDefinition,
+                                                                                    self.definition_id)
+        if row is None or row.process_key != self.process_key:
+            raise NotFound(f"流程 {self.process_key} 尚未部署（process {self.process_key} is not deployed; "
+                           f"run lianxin deploy）")
+        spec, subprocess_specs = op.rt.load_definition(s, row.id)
+        self.definition_id, self.version = row.id, row.version
+        case = Case(case_no=self.case_no, definition_id=row.id, process_key=self.process_key, status="running",
+                    state="", state_format=STATE_FORMAT, created_at=op.now, updated_at=op.now,
+                    started_by=op.actor, summary_json=to_json(_summary(self.data)), last_seq=0, last_hash="")
+        s.add(case)
+        s.flush()
+        self.case_id = case.id
+        op.case, op.new_case = case, True
+        op.wf = BpmnWorkflow(spec, subprocess_specs, script_engine=op.rt.script_engine)
+
+    def apply(self, wf, ctx):
+        wf.get_next_task(state=TaskState.READY).data.update(copy.deepcopy(self.data))
+
+    def payload(self):
+        return {"process_key": self.process_key, "definition_id": self.definition_id, "version": self.version,
+                "case_no": self.case_no, "data": self.data}
+
+    @classmethod
+    def decode(cls, element_id, data):
+        return cls(data.get("process_key"), data.get("data", {}), data.get("case_no"), data.get("definition_id"),
+                   data.get("version"))
+
+
+@_registered
+@dataclass
+class CompleteTask(Command):
+    event_type: ClassVar[str] = "task.submitted"
+
+    work_item_id: int
+    data: dict = field(default_factory=dict)
+    task_id: str | None = None
+    task_element_id: str | None = None
+
+    def open(self, op: Opening) -> None:
+        found = op.s.execute(_ITEM_WITH_CASE, {"item_id": self.work_item_id}).first()  # one round trip for both
+        if found is None:
+            raise NotFound(f"任务 {self.work_item_id} 不存在（no such task）")
+        item = found[0]
+        if item.state != "open":
+            raise Conflict(f"任务 {self.work_item_id} 已{STATE_CN.get(item.state, item.state)}，不能再次办理"
+                           f"（task is {item.state}; reload the task list）",
+                           {"state": item.state})
+        self.case_id, self.task_id, self.task_element_id = item.case_id, item.task_id, item.element_id
+        super().open(op)
+        task = find_task(op.wf, item.task_id)
+        if task is None or task.state != TaskState.READY:
+            raise Conflict(f"任务 {self.work_item_id} 已不在待办状态（task is no longer ready; reload the case）")
+
+    def apply(self, wf, ctx):
+        task = self._task(wf, ctx)
+        task.set_data(**copy.deepcopy(self.data))
+        task.run()
+
+    def _task(self, wf, ctx):
+        if not ctx.replaying:
+            return find_task(wf, self.task_id)
+        # task ids are new on every run of the process: on replay the ready task of the same element
+        for task in wf.get_tasks(state=TaskState.READY, manual=True):
+            if task.task_spec.bpmn_id == self.task_element_id:
+                return task
+        raise NotApplicable(f"重放到第 {{seq}} 号事件时，{self.task_element_id} 不是待办任务（task not ready on replay）")
+
+    @property
+    def element_id(self):
+        return self.task_element_id
+
+    def payload(self):
+        return {"work_item_id": self.work_item_id, "task_id": self.task_id, "data": self.data}
+
+    @classmethod
+    def decode(cls, element_id, data):
+        return cls(data.get("work_item_id"), data.get("data", {}), data.get("task_id"), element_id)
+
+
+@_registered
+@dataclass
+class FireTimers(Command):
+    event_type: ClassVar[str] = "timer.fired"
+
+    case_id: int | None
+    timers: list[dict] = field(default_factory=list)
+
+    def open(self, op: Opening) -> None:
+        super().open(op)
+        due = op.s.scalars(select(Timer).where(Timer.case_id == self.case_id, Timer.status == "pending",
+                                               Timer.due_at <= op.now)).all()
+        if not due:
+            raise Conflict(f"案件 {self.case_id} 没有到期的定时器（no timer due）")
+        self.timers = [{"id": t.id, "element_id": t.element_id, "due_at": t.due_at.isoformat()} for t in due]
+
+    def apply(self, wf, ctx):
+        spiff_patches.refresh_due_timers(wf)
+
+    def payload(self):
+        return {"timers": self.timers}
+
+    @classmethod
+    def decode(cls, element_id, data):
+        return cls(None, data.get("timers", []))
+
+
+@_registered
+@dataclass
+class DeliverMessage(Command):
+    event_type: ClassVar[str] = "message.delivered"
+
+    case_id: int | None
+    name: str
+    payload_data: dict = field(default_factory=dict)
+
+    def open(self, op: Opening) -> None:
+        super().open(op)
+        waiting = sorted({d.name for d in _message_receivers(op.wf)})
+        if self.name not in waiting:
+            raise Conflict(f"案件 {self.case_id} 没有在等待消息 “{self.name}”（the case is not waiting for this "
+                           f"message; waiting for: {', '.join(waiting) or 'nothing'}）")
+
+    def apply(self, wf, ctx):
+        for definition in _message_receivers(wf):
+            if definition.name == self.name:
+                # The waiting task's own definition object: SpiffWorkflow matches messages by class and name.
+                wf.send_event(BpmnEvent(definition, self.payload_data))
+                return
+        raise NotApplicable(f"重放时案件没有在等待消息 {self.name}（message not awaited on replay）")
+
+    def payload(self):
+        return {"name": self.name, "payload": self.payload_data}
+
+    @classmethod
+    def decode(cls, element_id, data):
+        return cls(None, data["name"], data.get("payload", {}))
+
+
+def _message_receivers(wf):
+    for task in all_tasks(wf):
+        definition = getattr(task.task_spec, "event_definition", None)
+        if task.state == TaskState.WAITING and isinstance(definition, MessageEventDefinition):
+            yield definition
+
+
+@_registered
+@dataclass
+class RetryIncidents(Command):
+    event_type: ClassVar[str] = "incident.retried"
+
+    case_id: int | None
+    incidents: list[int] = field(default_factory=list)
+
+    def open(self, op: Opening) -> None:
+        s = op.s
+        op.case = op.rt._lock_case(s, self.case_id, op.expected_version)
+        open_incidents = s.scalars(select(Incident).where(Incident.case_id == self.case_id,
+                                                          Incident.resolved_at.is_(None))).all()
+        if not open_incidents:
+            raise Conflict(f"案件 {self.case_id} 没有待处理的故障（no open incident）")
+        op.wf = op.rt._load(s, op.case)
+        for inc in open_incidents:
+            inc.resolved_at = op.now
+            inc.resolved_by = op.actor
+        for t in s.scalars(select(Timer).where(Timer.case_id == self.case_id, Timer.status == "failed")):
+            t.status, t.attempts, t.next_attempt_at = "pending", 0, None  # the worker tries again
+        s.flush()
+        self.incidents = [i.id for i in open_incidents]
+
+    def apply(self, wf, ctx):
+        for task in all_tasks(wf):
+            if task.state == TaskState.ERROR:
+                task._set_state(TaskState.READY)
+
+    def payload(self):
+        return {"incidents": self.incidents}
+
+    @classmethod
+    def decode(cls, element_id, data):
+        return cls(None, data.get("incidents", []))
+
+
+# ---------------------------------------------------------------- deadlines
+# A deadline command changes timer rows (engine.deadlines) and the value of the workflow's waiting timers. The
+# journal names the timers by element; live, the rows also know their task (a multi-instance task has one
+# timer per instance), and an extension moves the reminders that follow it, which the journal does not list.
+
+class _DeadlineCommand(Command):
+    _targets: list[tuple[str, str]] | None = None  # live: (task id, event value), from the timer rows
+
+    def apply(self, wf, ctx):
+        self.follow_clock(ctx)
+        if self._targets is not None:
+            for task_id, value in self._targets:
+                set_event_value(wf, task_id, value)
+            return
+        for element_id, value in self.journaled_values(ctx):
+            for task in all_tasks(wf):
+                if task.state == TaskState.WAITING and task.task_spec.bpmn_id == element_id:
+                    set_event_value(wf, str(task.id), value)
+
+    def follow_clock(self, ctx: CommandContext) -> None:
+        """Pause and resume say whether the case's clock runs (replay keeps track of it in the context)."""
+
+    def journaled_values(self, ctx: CommandContext) -> list[tuple[str, str]]:
+        raise NotImplementedError
+
+
+def _reason_required(reason: str, message: str) -> None:
+    if not reason or not reason.strip():
+        raise Invalid(message)
+
+
+@_registered
+@dataclass
+class PauseDeadlines(_DeadlineCommand):
+    event_type: ClassVar[str] = "deadlines.paused"
+
+    case_id: int | None
+    reason: str
+    deadlines: list[dict] = field(default_factory=list)
+
+    def check(self):
+        _reason_required(self.reason, "暂停计时必须说明理由（a reason is required to stop the clock）")
+
+    def prepare(self, op, ctx):
+        self.deadlines, task_ids = op.rt.deadlines.pause(op.s, op.case, ctx)
+        self._targets = [(task_id, PAUSED_UNTIL) for task_id in task_ids]
+        op.case.paused_at, op.case.pause_reason = ctx.now, self.reason
+
+    def follow_clock(self, ctx):
+        ctx.clock_stopped = True
+
+    def journaled_values(self, ctx):
+        return [(d["element_id"], PAUSED_UNTIL) for d in self.deadlines]
+
+    def payload(self):
+        return {"reason": self.reason, "deadlines": self.deadlines}
+
+    @classmethod
+    def decode(cls, element_id, data):
+        return cls(None, data.get("reason", ""), data.get("deadlines", []))
+
+
+@_registered
+@dataclass
+class ResumeDeadlines(_DeadlineCommand):
+    event_type: ClassVar[str] = "deadlines.resumed"
+
+    case_id: int | None
+    reason: str = ""
+    paused_days: int | None = None
+    deadlines: list[dict] = field(default_factory=list)
+
+    def prepare(self, op, ctx):
+        self.deadlines, task_ids = op.rt.deadlines.resume(op.s, op.case, ctx)
+        self._targets = [(task_id, d["new_due_at"]) for task_id, d in zip(task_ids, self.deadlines, strict=True)]
+        self.paused_days = (ctx.now - op.case.paused_at).days
+        op.case.paused_at, op.case.pause_reason = None, None
+
+    def follow_clock(self, ctx):
+        ctx.clock_stopped = False
+
+    def journaled_values(self, ctx):
+        return [(d["element_id"], d["new_due_at"]) for d in self.deadlines]
+
+    def payload(self):
+        return {"reason": self.reason, "paused_days": self.paused_days, "deadlines": self.deadlines}
+
+    @classmethod
+    def decode(cls, element_id, data):
+        return cls(None, data.get("reason", ""), data.get("paused_days"), data.get("deadlines", []))
+
+
+@_registered
+@dataclass
+class ExtendDeadline(_DeadlineCommand):
+    event_type: ClassVar[str] = "deadline.extended"
+
+    case_id: int | None
+    timer_element_id: str
+    days: int
+    reason: str
+    max_days: int = 30
+    old_due_at: str | None = None
+    new_due_at: str | None = None
+    total_extension: int | None = None
+    explanation: str | None = None
+
+    def check(self):
+        if not isinstance(self.days, int) or isinstance(self.days, bool) or self.days <= 0:
+            raise Invalid("延期天数必须是正整数（extension days must be a positive whole number）")
+        _reason_required(self.reason, "延期必须说明理由（a reason is required for an extension）")
+
+    def prepare(self, op, ctx):
+        row, old, deadline, followers = op.rt.deadlines.extend(op.s, op.case, self.timer_element_id, self.days,
+                                                               self.max_days)
+        self.old_due_at, self.new_due_at = old.isoformat(), row.due_at.isoformat()
+        self.total_extension, self.explanation = row.extension_days, deadline.explain()
+        running = [(row.task_id, self.new_due_at)] if row.status == "pending" else []
+        self._targets = running + followers
+
+    def journaled_values(self, ctx):
+        return [] if ctx.clock_stopped else [(self.timer_element_id, self.new_due_at)]  # paused: stays paused
+
+    @property
+    def element_id(self):
+        return self.timer_element_id
+
+    def payload(self):
+        return {"reason": self.reason, "days": self.days, "old_due_at": self.old_due_at,
+                "new_due_at": self.new_due_at, "total_extension": self.total_extension,
+                "explanation": self.explanation}
+
+    @classmethod
+    def decode(cls, element_id, data):
+        return cls(None, element_id, data.get("days"), data.get("reason", ""), old_due_at=data.get("old_due_at"),
+                   new_due_at=data.get("new_due_at"), total_extension=data.get("total_extension"),
+                   explanation=data.get("explanation"))
+
+
+@_registered
+@dataclass
+class RecomputeDeadlines(_DeadlineCommand):
+    event_type: ClassVar[str] = "deadlines.recomputed"
+
+    case_id: int | None
+    timer_ids: list[int] = field(default_factory=list)
+    deadlines: list[dict] = field(default_factory=list)
+
+    def prepare(self, op, ctx):
+        self.deadlines, task_ids = op.rt.deadlines.recompute(op.s, self.timer_ids, ctx)
+        self._targets = [(task_id, d["new_due_at"]) for task_id, d in zip(task_ids, self.deadlines, strict=True)]
+
+    def journaled_values(self, ctx):
+        return [(d["element_id"], d["new_due_at"]) for d in self.deadlines]
+
+    def to_event(self, actor, now):
+        return super().to_event(actor, now) if self.deadlines else None  # nothing moved: nothing to journal
+
+    def payload(self):
+        return {"deadlines": self.deadlines}
+
+    @classmethod
+    def decode(cls, element_id, data):
+        return cls(None, [], data.get("deadlines", []))
+
+
+# ---------------------------------------------------------------- moving a case to another version
+
+@_registered
+@dataclass
+class MigrateCase(Command):
+    """The case takes the state its journal replays to on the new version (engine.case_migration): that state
+    is built before the command runs, so there is nothing to apply, and a replay, which already runs the case
+    on its new version, skips it. The event is dated when the migration ran; the engine settles at the replayed
+    instant."""
+    event_type: ClassVar[str] = "case.migrated"
+    replayed: ClassVar[bool] = False
+
+    case_id: int | None
+    from_definition_id: int
+    from_version: int
+    to_definition_id: int
+    to_version: int
+    deadlines: list[dict] = field(default_factory=list)
+    at: datetime | None = None
+
+    def apply(self, wf, ctx):
+        return None
+
+    def to_event(self, actor, now):
+        return super().to_event(actor, self.at or now)
+
+    def payload(self):
+        return {"from_definition_id": self.from_definition_id, "from_version": self.from_version,
+                "to_definition_id": self.to_definition_id, "to_version": self.to_version,
+                "deadlines": self.deadlines}
+
+    @classmethod
+    def decode(cls, element_id, data):
+        at = datetime.fromisoformat(data["now"]) if "now" in data else None
+        return cls(None, data.get("from_definition_id"), data.get("from_version"), data.get("to_definition_id"),
+                   data.get("to_version"), data.get("deadlines", []), at)
+
+
+def _summary(data: dict) -> dict:
+    return {k: data[k] for k in ("title", "channel", "category") if k in data and isinstance(data[k], str)}

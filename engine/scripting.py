@@ -1,0 +1,151 @@
+"""What BPMN scripts, service tasks and decision tables run with: the script engine that routes service tasks to
+the handler registry (recording each call and its result, or answering from the record on replay), the handlers'
+directory port, and decision tables whose outputs are checked."""
+from __future__ import annotations
+
+import copy
+import json
+
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.dmn.engine.DMNEngine import DMNEngine
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .accounts import Membership, Unit, User
+from .context import CommandContext, current_command, current_or_none, evaluating
+from .effects import EffectContext, EffectError
+from .errors import ReplayDiverged
+from .handlers import HandlerContext, HandlerFailed, HandlerRegistry
+from .journal import to_json
+
+
+class MembershipDirectory:
+    """The handlers' read-only view of who holds a role in a unit (port "directory"): for notices addressed to
+    an office, resolved to the users holding that role there or in an ancestor unit with `include_subunits`."""
+
+    def __init__(self, session: Session):
+        self._session = session
+
+    def users(self, unit: str, role: str) -> list[str]:
+        s, above, code, seen = self._session, [], unit, set()
+        while code and code not in seen:
+            seen.add(code)
+            above.append(code)
+            row = s.get(Unit, code)
+            code = row.parent_code if row is not None else None
+        rows = s.execute(select(User.username, Membership.unit_code, Membership.include_subunits)
+                         .join(Membership, Membership.user_id == User.id)
+                         .where(Membership.role == role, Membership.unit_code.in_(above), User.active.is_(True)))
+        return sorted({name for name, at, sub in rows if at == unit or sub})
+
+
+class LianxinScriptEngine(PythonScriptEngine):
+    """Routes service tasks to the handler registry, recording each call and its result, and tells the
+    deadline helpers which task is evaluating them (so a deadline is attributed to its timer)."""
+
+    def __init__(self, environment, handlers: HandlerRegistry, ports: dict, sinks: dict):
+        super().__init__(environment=environment)
+        self.handlers = handlers
+        self.ports = ports
+        self.sinks = sinks
+
+    def evaluate(self, task, expression, external_context=None):
+        token = evaluating.set(task)
+        try:
+            return super().evaluate(task, expression, external_context)
+        finally:
+            evaluating.reset(token)
+
+    def call_service(self, task, operation_name=None, operation_params=None, **kwargs):
+        cmd = current_command()
+        params = {k: v["value"] if isinstance(v, dict) and "value" in v else v
+                  for k, v in (operation_params or {}).items()}
+        element_id = task.task_spec.bpmn_id
+        call = {"handler": operation_name, "element_id": element_id, "params": json.loads(to_json(params))}
+        if cmd.recorded_results is not None:  # replay: the outside world answers as it answered then
+            result = _recorded_result(cmd, operation_name, element_id)
+        else:
+            ports = dict(self.ports)
+            if cmd.session is not None:
+                ports.setdefault("directory", MembershipDirectory(cmd.session))
+            ctx = HandlerContext(case_id=cmd.case_id, element_id=element_id, now=cmd.now, actor=cmd.actor,
+                                 data=copy.deepcopy(task.data), ports=ports)
+            try:
+                result = self.handlers.call(operation_name, params, ctx)
+                self._apply_effects(cmd, operation_name, element_id, ctx.effects)
+            except HandlerFailed as exc:
+                cmd.service_calls.append(dict(call, error=str(exc.original) or exc.original.__class__.__name__))
+                raise
+        cmd.service_calls.append(dict(call, result=json.loads(to_json(result))))
+        return to_json(result)
+
+    def _apply_effects(self, cmd: CommandContext, handler: str, element_id: str, effects) -> None:
+        """Effects are written now, into the command's session: a malformed one fails the service task (an
+        incident, retried with the handler), and none is written unless the whole step commits."""
+        s = cmd.session
+        staged_before = set(s.new)
+        applied = []
+        try:
+            for i, (kind, payload) in enumerate(effects):
+                sink = self.sinks.get(kind)
+                if sink is None:
+                    raise EffectError(f"未知的副作用 {kind}（unknown effect kind; known: {', '.join(sorted(self.sinks))}）")
+                seq_hint = f"{cmd.case.last_seq}.{len(cmd.service_calls)}.{i}"
+                outcome = sink(s, payload, EffectContext(cmd.case, element_id, cmd.now, cmd.actor, seq_hint))
+                applied.append({"kind": kind, "element_id": element_id, "payload": json.loads(to_json(payload)),
+                                "outcome": outcome})
+        except EffectError as exc:
+            for obj in set(s.new) - staged_before:  # all of this call's effects, or none
+                s.expunge(obj)
+            raise HandlerFailed(handler, exc) from exc
+        cmd.effects.extend(applied)
+
+
+def _recorded_result(cmd: CommandContext, operation_name: str, element_id: str):
+    if not cmd.recorded_results:
+        raise ReplayDiverged(f"replay asked {operation_name} at {element_id} for a result never recorded")
+    recorded = cmd.recorded_results.pop(0)
+    if recorded.get("handler") != operation_name or recorded.get("element_id") != element_id:
+        raise ReplayDiverged(f"replay called {operation_name} at {element_id}, the journal has "
+                             f"{recorded.get('handler')} at {recorded.get('element_id')}")
+    if "error" in recorded:
+        raise HandlerFailed(operation_name, RuntimeError(recorded["error"]))
+    return recorded["result"]
+
+
+class CheckedDecision(DMNEngine):
+    """A decision table whose outputs have declared types (engine.definitions.DecisionRules): each result is
+    checked before the process sees it."""
+
+    def __init__(self, table, rules):
+        super().__init__(table)
+        self.rules = rules
+
+    def result(self, task):
+        result = super().result(task)
+        cmd = current_or_none()
+        if cmd is not None and cmd.recorded_results is not None:
+            return result  # a replay (audit, migration check) reproduces what was decided then, checked or not
+        issues = self.rules.result_issues(result)
+        if issues:
+            raise ValueError("；".join(issues))
+        return result
+
+
+def check_decision_results(spec_and_subprocesses: tuple, decision_rules: dict) -> None:
+    """Business rule tasks whose table gives outputs with declared types check each result before the process
+    sees it: a bad value deployed before the rule existed stops the task with the rule's words (an incident at
+    that task), instead of becoming a wrong deadline."""
+    if not decision_rules:
+        return
+    spec, subprocess_specs = spec_and_subprocesses
+    for process_spec in [spec, *subprocess_specs.values()]:
+        for task_spec in process_spec.task_specs.values():
+            engine = getattr(task_spec, "dmnEngine", None)
+            if engine is None:
+                continue
+            names = {o.name for o in engine.decision_table.outputs}
+            for rules in decision_rules.values():
+                if names & rules.outputs:
+                    task_spec.dmnEngine = CheckedDecision(engine.decision_table, rules)
+                    break

@@ -1,0 +1,159 @@
+"""Helpers over SpiffWorkflow's task tree: finding tasks, reading data and timers, running the engine on."""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.util.task import TaskState
+
+from .journal import PendingEvent, to_json
+
+JOURNALED_STATES = {
+    TaskState.READY: "ready",
+    TaskState.STARTED: "started",
+    TaskState.WAITING: "waiting",
+    TaskState.COMPLETED: "completed",
+    TaskState.ERROR: "error",
+    TaskState.CANCELLED: "cancelled",
+}
+
+
+def all_tasks(wf: BpmnWorkflow) -> Iterable:
+    yield from list(wf.tasks.values())
+    for sp in list(wf.subprocesses.values()):
+        yield from list(sp.tasks.values())
+
+
+def view_data(wf: BpmnWorkflow) -> dict:
+    ready = wf.get_tasks(state=TaskState.READY)
+    source = ready[0] if ready else (wf.last_task or wf.task_tree)
+    return json.loads(to_json(source.data))
+
+
+def find_task(wf: BpmnWorkflow, task_id: str):
+    """The task, or None when it is gone (pruned history) — SpiffWorkflow raises instead."""
+    uid = UUID(task_id)
+    task = wf.tasks.get(uid)
+    if task is None:
+        for sp in wf.subprocesses.values():
+            task = sp.tasks.get(uid)
+            if task is not None:
+                break
+    return task
+
+
+def advance(wf: BpmnWorkflow) -> None:
+    """Run the engine until only user tasks and waits remain. SpiffWorkflow refreshes timers at the *end* of
+    `do_engine_steps`, so a timer found due there is left READY but not run: go round until nothing is."""
+    for _ in range(1000):
+        wf.do_engine_steps()
+        if not any(not t.task_spec.manual for t in wf.get_tasks(state=TaskState.READY)):
+            return
+    raise RuntimeError("engine did not settle after 1000 rounds (a timer cycle firing without end?)")
+
+
+def set_event_value(wf: BpmnWorkflow, task_id: str, value: str) -> None:
+    task = find_task(wf, task_id)
+    if task is not None:
+        task.internal_data["event_value"] = value
+
+
+def timer_due(task) -> datetime | None:
+    definition = getattr(task.task_spec, "event_definition", None)
+    if definition is None:
+        return None
+    if isinstance(definition, MultipleEventDefinition):
+        if not any(isinstance(d, TimerEventDefinition) for d in definition.event_definitions):
+            return None
+    elif not isinstance(definition, TimerEventDefinition):
+        return None
+    value = definition.details(task).value
+    if isinstance(value, dict):
+        value = value.get("next")
+    if not value:
+        return None
+    try:
+        return TimerEventDefinition.get_datetime(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def work_item_due(task, reminders=frozenset()) -> datetime | None:
+    """A user task's due date is the earliest timer attached to it (its boundary events), reminders left out.
+    An instance of a multi-instance task (one per co-unit, say) has the timers of the task it is an instance of."""
+    if task.parent is not None and isinstance(task.parent.task_spec, MultiInstanceTask):
+        task = task.parent
+    parent = task.parent
+    if parent is None:
+        return None
+    dues = [timer_due(sib) for sib in parent.children if sib is not task and sib.state == TaskState.WAITING
+            and sib.task_spec.bpmn_id not in reminders]
+    dues = [d for d in dues if d is not None]
+    return min(dues) if dues else None
+
+
+def bpmn_parent(task) -> str | None:
+    """The nearest ancestor that is a BPMN element (SpiffWorkflow puts internal splits in between)."""
+    node = task.parent
+    for _ in range(10):
+        if node is None:
+            return None
+        element_id = getattr(node.task_spec, "bpmn_id", None)
+        if element_id is not None:
+            return element_id
+        node = node.parent
+    return None
+
+
+_MISSING = object()
+
+
+def data_diff(before: dict, after: dict) -> dict:
+    out = {}
+    for key in after.keys() | before.keys():
+        if key.startswith("spiff__"):
+            continue
+        a, b = before.get(key, _MISSING), after.get(key, _MISSING)
+        if a is _MISSING and b is _MISSING:
+            continue
+        try:
+            same = a == b
+        except Exception:
+            same = False
+        if not same:
+            out[key] = [None if a is _MISSING else a, None if b is _MISSING else b]
+    return out
+
+
+def state_events(wf: BpmnWorkflow, before: dict, actor: str, now: datetime) -> list[PendingEvent]:
+    """`task.<state>` events for every task whose state changed since `before` (task id -> state), in order."""
+    changed = []
+    for task in all_tasks(wf):
+        label = JOURNALED_STATES.get(task.state)
+        if label is None or before.get(task.id) == task.state:
+            continue
+        spec = task.task_spec
+        element_id = getattr(spec, "bpmn_id", None)
+        if element_id is None:
+            continue
+        data: dict[str, Any] = {"task_id": str(task.id), "state": label,
+                                "name": getattr(spec, "bpmn_name", None) or "",
+                                "type": spec.__class__.__name__}
+        came_from = bpmn_parent(task)
+        if came_from is not None and before.get(task.id) not in JOURNALED_STATES:
+            data["from"] = came_from  # reached in this command: the element before it names the flow taken
+        if task.state == TaskState.COMPLETED and task.parent is not None:
+            diff = data_diff(task.parent.data, task.data)
+            if diff:
+                data["changes"] = diff
+        changed.append((task.last_state_change or 0, PendingEvent(f"task.{label}", actor, now,
+                                                                  element_id, json.loads(to_json(data)))))
+    changed.sort(key=lambda pair: pair[0])
+    return [ev for _, ev in changed]

@@ -1,0 +1,185 @@
+"""Work items: the rows that follow the workflow's ready user tasks (who handles what, by when), and the changes
+of hands on them (claim, give back, reassign, delegate), journaled on the case's chain without a new version."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from .casefiles_store import append_case_events, lock_case
+from .context import CommandContext
+from .errors import Conflict, Invalid, NotFound, describe_error
+from .journal import PendingEvent
+from .store import Case, WorkItem
+from .tree import find_task, work_item_due
+
+OPEN_ITEMS = select(WorkItem).where(WorkItem.case_id == bindparam("case_id"), WorkItem.state == "open")
+STATE_CN = {"completed": "办理", "cancelled": "取消"}
+
+
+@dataclass
+class TaskView:
+    id: int
+    case_id: int
+    task_id: str
+    element_id: str
+    name: str
+    process_key: str
+    role: str | None
+    unit: str | None
+    lane: str | None
+    form: str | None
+    assignee: str | None
+    state: str
+    created_at: datetime
+    due_at: datetime | None
+
+
+def task_view(w: WorkItem) -> TaskView:
+    return TaskView(id=w.id, case_id=w.case_id, task_id=w.task_id, element_id=w.element_id, name=w.name,
+                    process_key=w.process_key, role=w.role, unit=w.unit, lane=w.lane, form=w.form,
+                    assignee=w.assignee, state=w.state, created_at=w.created_at, due_at=w.due_at)
+
+
+def reminders(meta: dict) -> set[str]:
+    """Timers marked `lianxin:kind="reminder"`: they remind before a deadline and are no deadline themselves."""
+    timers = meta.get("timers", {}) or {}
+    return {element for element, t in timers.items() if isinstance(t, dict) and t.get("reminder")}
+
+
+def sync_work_items(s: Session, case: Case, wf: BpmnWorkflow, ctx: CommandContext, new_case: bool, meta: dict,
+                    script_engine) -> list[WorkItem]:
+    """Open a work item for each newly ready user task, close the ones whose task is no longer ready, and let the
+    still open ones follow their deadlines. Returns the open items."""
+    ready = {str(t.id): t for t in wf.get_tasks(state=TaskState.READY, manual=True)}
+    existing = {} if new_case else {w.task_id: w for w in s.scalars(OPEN_ITEMS, {"case_id": case.id})}
+    for task_id, row in existing.items():
+        if task_id in ready:
+            continue
+        task = find_task(wf, task_id)
+        row.state = "completed" if task is None or task.state == TaskState.COMPLETED else "cancelled"
+        row.completed_at = ctx.now
+        if row.state == "completed":
+            row.completed_by = ctx.actor
+    user_tasks = meta.get("user_tasks", {})
+    skip = reminders(meta)
+    still_open = [row for task_id, row in existing.items() if task_id in ready]
+    for row in still_open:  # a deadline moved (extension, recompute, resume): the work item follows
+        due = work_item_due(ready[row.task_id], skip)
+        if due is not None and due.year < 9999 and due != row.due_at:
+            row.due_at = due
+    for task_id, task in ready.items():
+        if task_id in existing:
+            continue
+        row = _new_item(case, task_id, task, user_tasks, skip, ctx,
+                        lambda expression, task=task: _evaluate_property(script_engine, task, expression, ctx))
+        s.add(row)
+        still_open.append(row)
+    return still_open
+
+
+def _new_item(case: Case, task_id: str, task, user_tasks: dict, skip: set[str], ctx: CommandContext,
+              evaluate: Callable) -> WorkItem:
+    spec = task.task_spec
+    info = user_tasks.get(spec.bpmn_id, {})
+    props = (getattr(spec, "extensions", None) or {}).get("properties", {}) or {}
+    unit = info.get("unit") or props.get("unit")
+    if unit:
+        unit = evaluate(unit)
+    return WorkItem(
+        case_id=case.id, task_id=task_id, element_id=spec.bpmn_id,
+        name=getattr(spec, "bpmn_name", None) or spec.bpmn_id, process_key=case.process_key,
+        lane=getattr(spec, "lane", None), role=info.get("role") or props.get("role"),
+        unit=unit, form=info.get("form") or props.get("form"), assignee=None, state="open",
+        created_at=ctx.now, due_at=work_item_due(task, skip),
+    )
+
+
+def _evaluate_property(script_engine, task, expression: str, ctx: CommandContext):
+    """`unit` names a data variable (e.g. `responsible_unit`) or is a quoted literal (`'city_bureau'`).
+    When it cannot be evaluated the task is left without a unit (admins and the bureau still see it) and
+    the journal says why: never a guessed unit."""
+    try:
+        value = script_engine.evaluate(task, expression)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:
+        ctx.warnings.append({"element_id": task.task_spec.bpmn_id, "expression": expression,
+                             "message": f"无法确定承办单位：{describe_error(exc)[0]}（unit expression failed）"})
+        return None
+    return None if value is None else str(value)
+
+
+# ---- changes of hands
+
+def claim(session_factory: sessionmaker, now: datetime, work_item_id: int, user: str, *,
+          unclaim: bool = False) -> TaskView:
+    """Claim (认领) an open work item, or give it back (退回) to its unit. A change of hands is journaled on
+    the case's chain (`work_item.claimed` / `work_item.unclaimed`, actor and time) without bumping the case
+    version, like `hand_over`; claiming an item one already holds changes nothing and journals nothing."""
+    with session_factory() as s, s.begin():
+        item = _locked_item(s, work_item_id)
+        before = item.assignee
+        if unclaim:
+            cond = (WorkItem.assignee == user)
+            values = {"assignee": None}
+        else:
+            cond = (WorkItem.assignee.is_(None)) | (WorkItem.assignee == user)
+            values = {"assignee": user}
+        res = s.execute(update(WorkItem).where(WorkItem.id == work_item_id, WorkItem.state == "open", cond)
+                        .values(**values))
+        if res.rowcount != 1:
+            s.refresh(item)
+            raise Conflict(f"任务 {work_item_id} 不能{'退回' if unclaim else '认领'}：当前状态 {item.state}，"
+                           f"办理人 {item.assignee or '无'}（task cannot be {'unclaimed' if unclaim else 'claimed'})")
+        if before != values["assignee"]:
+            append_case_events(s, item.case_id, [PendingEvent(
+                f"work_item.{'unclaimed' if unclaim else 'claimed'}", user, now, item.element_id,
+                {"work_item_id": item.id, "from": before, "to": values["assignee"]})])
+        s.flush()
+        s.refresh(item)
+        return task_view(item)
+
+
+def hand_over(session_factory: sessionmaker, now: datetime, work_item_id: int, to_user: str, actor: str,
+              kind: str = "reassigned", note: str = "") -> TaskView:
+    """Reassign (转办) or delegate (委托) an open work item to `to_user`; journaled on the case's chain
+    without bumping its version (an open form elsewhere stays valid). Who may receive it is the caller's
+    rule (same unit); this only makes the change atomic and recorded."""
+    with session_factory() as s, s.begin():
+        item = _locked_item(s, work_item_id)
+        if item.state != "open":
+            raise Conflict(f"任务 {work_item_id} 已{STATE_CN.get(item.state, item.state)}，不能移交"
+                           f"（task is {item.state}）")
+        before = item.assignee
+        res = s.execute(update(WorkItem).where(WorkItem.id == work_item_id, WorkItem.state == "open",
+                                               (WorkItem.assignee == before) if before is not None
+                                               else WorkItem.assignee.is_(None))
+                        .values(assignee=to_user))
+        if res.rowcount != 1:
+            raise Conflict(f"任务 {work_item_id} 刚被他人变更，请刷新后重试（task changed meanwhile）")
+        append_case_events(s, item.case_id, [PendingEvent(
+            f"work_item.{kind}", actor, now, item.element_id,
+            {"work_item_id": item.id, "from": before, "to": to_user, "note": note})])
+        s.flush()
+        s.refresh(item)
+        return task_view(item)
+
+
+def check_hand_over_kind(kind: str) -> None:
+    if kind not in ("reassigned", "delegated"):
+        raise Invalid(f"未知的移交方式 {kind}（reassigned or delegated）")
+
+
+def _locked_item(s: Session, work_item_id: int) -> WorkItem:
+    item = s.get(WorkItem, work_item_id)
+    if item is None:
+        raise NotFound(f"任务 {work_item_id} 不存在（no such task）")
+    lock_case(s, item.case_id)  # the case row before the work item's, as commands take them
+    s.refresh(item)
+    return item
