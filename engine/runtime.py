@@ -1316,7 +1316,7 @@ class Runtime:
                     continue
                 for r in rows:
                     if r.seal is None:
-                        r.seal = self.sealer.seal(r.hash)
+                        r.seal = self.sealer.seal(r.hash, r.hash_alg)
                         sealed_events += 1
                 sealed_cases += 1
         logger.info("journal seals: %d events of %d cases sealed by %s, %d cases refused", sealed_events,
