@@ -87,13 +87,13 @@ class Sealer:
         if not secret_key:
             raise ValueError("没有密钥，无法为日志加封（the deployment's secret key is empty）")
         self.suite = suite
-        secrets = [k for k in (secret_key, *previous) if k]
+        secret_keys = [k for k in (secret_key, *previous) if k]
         # Keys of every suite, so that events of either algorithm verify whichever suite is chosen now; the
         # fingerprints are computed once, not per event sealed.
         self._keys: dict[str, dict[str, bytes]] = {}  # hash_alg -> key id -> key
         self._current: dict[str, tuple[str, bytes]] = {}  # hash_alg -> (key id, key) of the current secret key
         for s in SUITES.values():
-            keys = [(s.fingerprint(key), key) for key in (s.derive(k, _SEAL_LABEL) for k in secrets)]
+            keys = [(s.fingerprint(key), key) for key in (s.derive(k, _SEAL_LABEL) for k in secret_keys)]
             self._current[s.hash_alg] = keys[0]
             self._keys[s.hash_alg] = dict(reversed(keys))
         self.key_id = self._current[suite.hash_alg][0]
@@ -113,6 +113,9 @@ class Sealer:
         key_id, _, mac = seal.partition(":")
         s = by_hash_alg(hash_alg)
         key = self._keys[s.hash_alg].get(key_id)
+        if key is None and any(key_id in keys for keys in self._keys.values()):
+            return (f"事件的封印所用算法与事件记录的算法 {s.hash_alg} 不符：事件的算法被改动过"
+                    "（the seal was made with another algorithm than the event records）")
         if key is None:
             return (f"事件的封印来自本系统没有的密钥 {key_id}（sealed with an unknown key）：若更换过密钥，请在 "
                     f"LIANXIN_PREVIOUS_SECRET_KEYS 中给出旧密钥后再校验")
