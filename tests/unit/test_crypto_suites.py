@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import hashes
@@ -120,3 +121,15 @@ def test_case_numbers_follow_the_suite_and_numbers_of_either_are_found():
         number = "XF" + PREFIX + numbering.serial(PREFIX, 250_042, key)
         assert 250_042 in numbering.candidate_ids(number, keys, 300_000)
     assert "secret" not in repr(gm)
+
+
+def test_docs_security_says_what_the_setting_does():
+    text = (Path(__file__).resolve().parents[2] / "docs" / "security.md").read_text(encoding="utf-8")
+    section = text[text.index("## 国密算法 (SM3)"):]
+    section = section[:section.index("\n## ")]
+    with pytest.raises(ValueError) as refused:
+        crypto.suite("…")
+    assert str(refused.value) in section.replace("\n", " ")
+    for promise in ("`hmac-sm3$<key id>$<digest>`", "0012_journal_algorithm", "journal_event.hash_alg", "SM2",
+                    "codes issued before the switch keep working", "lianxin audit verify"):
+        assert promise in section
