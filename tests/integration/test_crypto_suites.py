@@ -7,12 +7,15 @@ from __future__ import annotations
 import json
 
 import pytest
+from alembic import command
 from click.testing import CliRunner
-from sqlalchemy import create_engine, select, text, update
+from sqlalchemy import create_engine, inspect, select, text, update
 
 from engine import crypto
+from engine.db import make_engine
 from engine.handling_store import PetitionerKey
 from engine.journal import GENESIS, Sealer, event_hash
+from engine.migrate import alembic_config, current_revision, upgrade
 from engine.store import Case, JournalEvent
 from services.index_key import IndexKey
 from tests.support.db import make_container
@@ -193,3 +196,24 @@ def test_an_unknown_crypto_setting_stops_the_cli_before_it_touches_anything(tmp_
     with pytest.raises(ValueError, match=r"LIANXIN_CRYPTO must be one of std .*, gm .*, not 'sm2'"):
         CliRunner().invoke(main, ["init"], env=env, catch_exceptions=False)
     assert not (tmp_path / "cli.db").exists()
+
+
+def test_migration_0012_gives_existing_events_sha256_and_keeps_sm3_events_from_being_stranded(std, gm,
+                                                                                             database_url):
+    before = std.runtime.start("simple_case", DATA, "registrar").id
+    engine = make_engine(database_url)
+    cfg = alembic_config()
+    try:
+        with engine.begin() as conn:  # as the database stood before 0012
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0011_sessions_tokens_limits")
+            assert "hash_alg" not in {c["name"] for c in inspect(conn).get_columns("journal_event")}
+        upgrade(engine)
+        assert {r.hash_alg for r in events(std, before)} == {"sha256"} and std.runtime.verify(before).ok
+        mixed_case(std, gm)
+        with pytest.raises(RuntimeError, match="journal events are not SHA-256"), engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0011_sessions_tokens_limits")
+        assert current_revision(engine) == "0012_journal_algorithm"
+    finally:
+        engine.dispose()
