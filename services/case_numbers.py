@@ -9,7 +9,7 @@ catches a mistyped digit and most swapped neighbours):
 - unique: the permutation is a bijection, so two cases collide only if their ids differ by a multiple of 100,000
   and they were registered on the same day, at the same place, by the same channel, which no office comes near;
   no database round trip or retry is needed at numbering time;
-- not revealing: without the key (derived from the deployment's secret key, engine/derived_keys.py) consecutive
+- not revealing: without the key (derived from the deployment's secret key, engine/crypto.py) consecutive
   cases get unrelated serials;
 - found again: `candidate_ids` inverts the permutation (the key is needed) and lists the ids a number can belong
   to; numbers of the old scheme still give their ids too, so every number issued stays valid. Callers compare
