@@ -10,10 +10,14 @@ lives outside the database (derived from the deployment's secret key, see `Seale
 event cannot be given a valid seal. What a seal cannot show is events cut off the end together with the case's
 chain head (a rollback to an earlier, genuinely sealed state): the backups and the access log are the check for
 that.
+
+Hash and seal use the deployment's cryptographic suite (engine/crypto.py, LIANXIN_CRYPTO): SHA-256 with
+HMAC-SHA256, or SM3 with HMAC-SM3. Each event records its algorithm (`hash_alg`), and is checked with the
+algorithm it records, so a chain whose older events are SHA-256 and newer ones SM3 verifies link by link; the
+chain's rules (each event names the previous event's hash) do not change with the algorithm.
 """
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 from collections.abc import Iterable
@@ -21,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from . import derived_keys
+from .crypto import STD, SUITES, Suite, by_hash_alg
 from .store import Case, JournalEvent
 
 GENESIS = "0" * 64
@@ -51,9 +55,10 @@ def _json_default(value):
 
 
 def event_hash(case_id: int, seq: int, at: datetime, actor: str, type_: str, element_id: str | None,
-               data_text: str, prev_hash: str) -> str:
+               data_text: str, prev_hash: str, hash_alg: str | None = None) -> str:
+    """The event's hash with the algorithm it records (`hash_alg`; None: SHA-256, as before it was recorded)."""
     body = "\x1f".join([str(case_id), str(seq), _normal_time(at), actor, type_, element_id or "", data_text, prev_hash])
-    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+    return by_hash_alg(hash_alg).hash_hex(body.encode("utf-8"))
 
 
 def _normal_time(at: datetime) -> str:
@@ -72,51 +77,71 @@ class Sealer:
 
     A seal reads `<key id>:<hex HMAC>`; the key id (a fingerprint of the derived key, not the key) says which key
     made it, so that seals made before the secret key was replaced still verify when the old secret key is given
-    as a previous key (LIANXIN_PREVIOUS_SECRET_KEYS)."""
+    as a previous key (LIANXIN_PREVIOUS_SECRET_KEYS).
 
-    def __init__(self, secret_key: str, previous: Iterable[str] = ()):
+    `suite` (engine/crypto.py) is the one new events are hashed and sealed with. An event is sealed with its own
+    algorithm's HMAC under a key derived with that HMAC, so the key ids of the two suites differ and a seal names
+    its suite as well as its key."""
+
+    def __init__(self, secret_key: str, previous: Iterable[str] = (), suite: Suite = STD):
         if not secret_key:
             raise ValueError("没有密钥，无法为日志加封（the deployment's secret key is empty）")
-        keys = [derived_keys.derive(k, _SEAL_LABEL) for k in (secret_key, *previous) if k]
-        self._key = keys[0]
-        self.key_id = derived_keys.fingerprint(self._key)  # once, not per event sealed
-        self._keys = {derived_keys.fingerprint(k): k for k in reversed(keys)}
+        self.suite = suite
+        secret_keys = [k for k in (secret_key, *previous) if k]
+        # Keys of every suite, so that events of either algorithm verify whichever suite is chosen now; the
+        # fingerprints are computed once, not per event sealed.
+        self._keys: dict[str, dict[str, bytes]] = {}  # hash_alg -> key id -> key
+        self._current: dict[str, tuple[str, bytes]] = {}  # hash_alg -> (key id, key) of the current secret key
+        for s in SUITES.values():
+            keys = [(s.fingerprint(key), key) for key in (s.derive(k, _SEAL_LABEL) for k in secret_keys)]
+            self._current[s.hash_alg] = keys[0]
+            self._keys[s.hash_alg] = dict(reversed(keys))
+        self.key_id = self._current[suite.hash_alg][0]
 
-    def seal(self, event_hash_hex: str) -> str:
-        return f"{self.key_id}:{derived_keys.mac(self._key, event_hash_hex)}"
+    def seal(self, event_hash_hex: str, hash_alg: str | None = None) -> str:
+        """The seal of an event hashed with `hash_alg` (None: SHA-256, an event from before it was recorded)."""
+        s = by_hash_alg(hash_alg)
+        key_id, key = self._current[s.hash_alg]
+        return f"{key_id}:{s.mac_hex(key, event_hash_hex)}"
 
-    def problem(self, event_hash_hex: str, seal: str | None) -> str | None:
-        """None when `seal` is a valid seal of the hash under a key this installation holds; else why not."""
+    def problem(self, event_hash_hex: str, seal: str | None, hash_alg: str | None = None) -> str | None:
+        """None when `seal` is a valid seal of the hash (made with `hash_alg`) under a key this installation holds;
+        else why not."""
         if not seal:
             return ("事件没有封印（event is not sealed）：若日志写于启用封印之前，请运行一次 `lianxin audit seal`；"
                     "否则说明封印被删除")
         key_id, _, mac = seal.partition(":")
-        key = self._keys.get(key_id)
+        s = by_hash_alg(hash_alg)
+        key = self._keys[s.hash_alg].get(key_id)
+        if key is None and any(key_id in keys for keys in self._keys.values()):
+            return (f"事件的封印所用算法与事件记录的算法 {s.hash_alg} 不符：事件的算法被改动过"
+                    "（the seal was made with another algorithm than the event records）")
         if key is None:
             return (f"事件的封印来自本系统没有的密钥 {key_id}（sealed with an unknown key）：若更换过密钥，请在 "
                     f"LIANXIN_PREVIOUS_SECRET_KEYS 中给出旧密钥后再校验")
-        if not hmac.compare_digest(mac, derived_keys.mac(key, event_hash_hex)):
+        if not hmac.compare_digest(mac, s.mac_hex(key, event_hash_hex)):
             return "事件的封印与内容不符：事件连同哈希被改写过（seal does not match: the event was rewritten）"
         return None
 
     def __repr__(self) -> str:  # never print a key
-        return f"Sealer(key_id={self.key_id})"
+        return f"Sealer(key_id={self.key_id}, suite={self.suite.name})"
 
 
 def append(case: Case, events: list[PendingEvent], sealer: Sealer | None = None) -> list[dict]:
     """Turn pending events into journal rows (as dicts for one executemany insert) and move the chain head;
-    with a `sealer`, each row is sealed."""
+    with a `sealer`, each row is sealed, and hashed with the sealer's suite (without one: SHA-256)."""
+    alg = (sealer.suite if sealer is not None else STD).hash_alg
     rows = []
     prev = case.last_hash or GENESIS
     seq = case.last_seq or 0
     for ev in events:
         seq += 1
         data_text = to_json(ev.data)
-        h = event_hash(case.id, seq, ev.at, ev.actor, ev.type, ev.element_id, data_text, prev)
+        h = event_hash(case.id, seq, ev.at, ev.actor, ev.type, ev.element_id, data_text, prev, alg)
         rows.append(
             dict(case_id=case.id, seq=seq, at=ev.at, actor=ev.actor, type=ev.type,
-                 element_id=ev.element_id, data=data_text, prev_hash=prev, hash=h,
-                 seal=sealer.seal(h) if sealer is not None else None)
+                 element_id=ev.element_id, data=data_text, prev_hash=prev, hash=h, hash_alg=alg,
+                 seal=sealer.seal(h, alg) if sealer is not None else None)
         )
         prev = h
     case.last_seq = seq
@@ -133,7 +158,8 @@ class ChainCheck:
 
 
 def verify_chain(case: Case, events: list[JournalEvent], sealer: Sealer | None = None) -> ChainCheck:
-    """The chain from the first event to the case's head; with a `sealer`, every event's seal too."""
+    """The chain from the first event to the case's head, each event with the algorithm it records; with a
+    `sealer`, every event's seal too."""
     prev = GENESIS
     expected_seq = 1
     for ev in events:
@@ -141,11 +167,15 @@ def verify_chain(case: Case, events: list[JournalEvent], sealer: Sealer | None =
             return ChainCheck(False, len(events), expected_seq, f"事件 {expected_seq} 缺失或顺序被改动 (event missing or reordered)")
         if ev.prev_hash != prev:
             return ChainCheck(False, len(events), ev.seq, "前序哈希不符 (previous-hash link broken)")
-        h = event_hash(ev.case_id, ev.seq, ev.at, ev.actor, ev.type, ev.element_id, ev.data, ev.prev_hash)
+        try:
+            h = event_hash(ev.case_id, ev.seq, ev.at, ev.actor, ev.type, ev.element_id, ev.data, ev.prev_hash,
+                           ev.hash_alg)
+        except ValueError:
+            return ChainCheck(False, len(events), ev.seq, f"事件记录的算法 {ev.hash_alg!r} 未知 (unknown hash algorithm)")
         if h != ev.hash:
             return ChainCheck(False, len(events), ev.seq, "事件内容与哈希不符 (event content was changed)")
         if sealer is not None:
-            problem = sealer.problem(h, ev.seal)
+            problem = sealer.problem(h, ev.seal, ev.hash_alg)
             if problem is not None:
                 return ChainCheck(False, len(events), ev.seq, problem)
         prev = h

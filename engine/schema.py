@@ -2,7 +2,7 @@
 
 Alembic's env, the migration check and tests import this module so that the metadata is complete.
 A feature that adds tables adds its module here and a migration whose parent is the current head
-(0008_merge_areas joined the parallel branches, the head is now 0011_sessions_tokens_limits; `engine.migrate` still upgrades to every head).
+(0008_merge_areas joined the parallel branches, the head is now 0012_journal_algorithm; `engine.migrate` still upgrades to every head).
 """
 from engine import (  # noqa: F401
     access_log as _access_log,  # noqa: F401

@@ -194,6 +194,8 @@ class JournalEvent(Base):
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
     seal: Mapped[str | None] = mapped_column(String(96), nullable=True)  # engine.journal.Sealer
+    # The algorithm `hash` and `seal` were made with (engine.crypto): "sha256" or "sm3".
+    hash_alg: Mapped[str] = mapped_column(String(16), server_default="sha256")
 
 
 class Setting(Base):

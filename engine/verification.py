@@ -96,6 +96,6 @@ def _seal_case(s: Session, sealer, case_id: int, first_sealed: int | None) -> in
     sealed = 0
     for r in rows:
         if r.seal is None:
-            r.seal = sealer.seal(r.hash)
+            r.seal = sealer.seal(r.hash, r.hash_alg)
             sealed += 1
     return sealed

@@ -103,7 +103,7 @@ def receipt_queued(office, phone, template):
     [row] = [r for r in outbox_to(office, phone) if r["template"] == template]
     assert row["channel"] == "sms" and row["case_id"] == case["_id"]
     assert row["data"]["case_no"] == case["case_no"]
-    key = IndexKey.from_secret_key(office.c.settings.secret_key)
+    key = IndexKey.from_secret_key(office.c.settings.secret_key, office.c.settings.crypto_suite)
     assert query_code.matches(row["data"]["query_code"], case["registration"]["query_code_hash"], key)
     assert row["data"]["query_code"] not in json.dumps(case, ensure_ascii=False)  # the case keeps the hash only
 

@@ -9,7 +9,7 @@ catches a mistyped digit and most swapped neighbours):
 - unique: the permutation is a bijection, so two cases collide only if their ids differ by a multiple of 100,000
   and they were registered on the same day, at the same place, by the same channel, which no office comes near;
   no database round trip or retry is needed at numbering time;
-- not revealing: without the key (derived from the deployment's secret key, engine/derived_keys.py) consecutive
+- not revealing: without the key (derived from the deployment's secret key, engine/crypto.py) consecutive
   cases get unrelated serials;
 - found again: `candidate_ids` inverts the permutation (the key is needed) and lists the ids a number can belong
   to; numbers of the old scheme still give their ids too, so every number issued stays valid. Callers compare
@@ -17,15 +17,19 @@ catches a mistyped digit and most swapped neighbours):
 
 If the secret key is replaced, numbers issued under the old key are still found when the old key is listed in
 LIANXIN_PREVIOUS_SECRET_KEYS; a number never changes once issued.
+
+The permutation's rounds are the HMAC of the deployment's suite (engine/crypto.py, LIANXIN_CRYPTO): HMAC-SHA256,
+or HMAC-SM3 under `gm`, each with its own derived key. A number does not say which suite made it, so `keys_for`
+gives the keys of every suite and a number is looked up under each: numbers issued before the suite was changed
+are found as before.
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 
-from engine import derived_keys
+from engine.crypto import STD, SUITES, Suite
 
 _LABEL = b"lianxin case number v1"
 MODULUS = 100_000  # the five permuted digits
@@ -35,21 +39,33 @@ PATTERN = re.compile(r"XF(\d{6})(\d{8})(\d{2})(\d{6})")
 PORT = "case_number_key"  # ctx.ports entry the composition root fills
 
 
-def key_from_secret(secret_key: str) -> bytes:
-    return derived_keys.derive(secret_key, _LABEL)
+@dataclass(frozen=True)
+class NumberKey:
+    """The permutation's key and the suite whose HMAC its rounds use."""
+
+    secret: bytes
+    suite: Suite = STD
+
+    def __repr__(self) -> str:  # never print the key
+        return f"NumberKey(suite={self.suite.name})"
 
 
-def keys_for(secret_key: str, previous: Iterable[str] = ()) -> list[bytes]:
-    """The current key and those of the secret keys used before (to find numbers issued under them)."""
-    return [key_from_secret(k) for k in (secret_key, *previous) if k]
+def key_from_secret(secret_key: str, suite: Suite = STD) -> NumberKey:
+    return NumberKey(suite.derive(secret_key, _LABEL), suite)
 
 
-def _round(key: bytes, step: int, value: int, modulus: int) -> int:
-    digest = hmac.new(key, f"{step}:{value}".encode(), hashlib.sha256).digest()
+def keys_for(secret_key: str, previous: Iterable[str] = ()) -> list[NumberKey]:
+    """The current key and those of the secret keys used before (to find numbers issued under them), each under
+    every suite (to find numbers issued before LIANXIN_CRYPTO was changed)."""
+    return [key_from_secret(k, suite) for k in (secret_key, *previous) if k for suite in SUITES.values()]
+
+
+def _round(key: NumberKey, step: int, value: int, modulus: int) -> int:
+    digest = key.suite.hmac(key.secret, f"{step}:{value}".encode())
     return int.from_bytes(digest[:8], "big") % modulus
 
 
-def permute(n: int, key: bytes) -> int:
+def permute(n: int, key: NumberKey) -> int:
     """A bijection of 0..99,999: a Feistel network over its two high digits and three low digits."""
     high, low = divmod(n, 1000)
     for step in range(ROUNDS):
@@ -58,7 +74,7 @@ def permute(n: int, key: bytes) -> int:
     return high * 1000 + low
 
 
-def unpermute(n: int, key: bytes) -> int:
+def unpermute(n: int, key: NumberKey) -> int:
     high, low = divmod(n, 1000)
     for step in reversed(range(ROUNDS)):
         low = (low - _round(key, 2 * step + 1, high, 1000)) % 1000
@@ -79,13 +95,13 @@ def luhn_ok(digits: str) -> bool:
     return luhn_digit(digits[:-1]) == digits[-1]
 
 
-def serial(prefix_digits: str, case_id: int, key: bytes) -> str:
+def serial(prefix_digits: str, case_id: int, key: NumberKey) -> str:
     """The six-digit serial of the case with `case_id`, for a number whose other digits are `prefix_digits`."""
     body = f"{permute(case_id % MODULUS, key):05d}"
     return body + luhn_digit(prefix_digits + body)
 
 
-def candidate_ids(case_no: str, keys: Iterable[bytes], highest_id: int) -> list[int]:
+def candidate_ids(case_no: str, keys: Iterable[NumberKey], highest_id: int) -> list[int]:
     """The case ids (up to `highest_id`) a case number may belong to, under the current scheme with each key and
     under the old one; empty for anything that is not a case number. The caller checks the stored number."""
     m = PATTERN.fullmatch(case_no)

@@ -1,4 +1,4 @@
-"""The key of the repeat index: petitioners' ID numbers and phones are kept there only as HMAC-SHA256 digests.
+"""The key of the repeat index: petitioners' ID numbers and phones are kept there only as keyed digests (HMAC).
 
 An unkeyed hash of a phone number is no protection: there are about 10^10 mobile numbers and 10^11 plausible ID
 numbers (region, birth date, sequence, check digit), which a stolen database gives away by brute force in
@@ -10,12 +10,18 @@ fingerprint of the derived key (not the key), is stored with each digest. When t
 stored digests no longer match: the next repeat search notices digests of another key id (or none, from before
 keying) and recomputes them from the case data (`services.registration.rekey`), so repeats are found again
 without any command.
+
+The HMAC is the deployment's suite's (engine/crypto.py, LIANXIN_CRYPTO): HMAC-SHA256, or HMAC-SM3 under `gm`.
+Each suite derives its own key, so its key id differs too: after the suite is changed the next repeat search
+finds the digests of the other suite's key id and recomputes them, exactly as after a new secret key. `others`
+holds the same secret key's keys under the other suites, for what cannot be recomputed: a query code is kept
+only as a digest, so one issued under the other suite is checked with that suite's key (services/query_code.py).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from engine import derived_keys
+from engine.crypto import STD, SUITES, Suite
 
 _LABEL = b"lianxin petitioner index v1"
 
@@ -23,19 +29,30 @@ _LABEL = b"lianxin petitioner index v1"
 @dataclass(frozen=True)
 class IndexKey:
     secret: bytes
+    suite: Suite = STD
+    others: tuple[IndexKey, ...] = field(default=(), compare=False, repr=False)
 
     @classmethod
-    def from_secret_key(cls, secret_key: str) -> IndexKey:
+    def from_secret_key(cls, secret_key: str, suite: Suite = STD) -> IndexKey:
         if not secret_key:
             raise ValueError("没有密钥，无法为查重索引加密（the deployment's secret key is empty）")
-        return cls(derived_keys.derive(secret_key, _LABEL))
+        others = tuple(cls(s.derive(secret_key, _LABEL), s) for s in SUITES.values() if s != suite)
+        return cls(suite.derive(secret_key, _LABEL), suite, others)
 
     @property
     def key_id(self) -> str:
-        return derived_keys.fingerprint(self.secret)
+        return self.suite.fingerprint(self.secret)
 
     def digest(self, kind: str, value: str) -> str:
-        return derived_keys.mac(self.secret, f"{kind}:{value}")
+        return self.suite.mac_hex(self.secret, f"{kind}:{value}")
+
+    def every_suite(self) -> tuple[IndexKey, ...]:
+        """This key first, then the same secret key's keys under the other suites."""
+        return (self, *self.others)
+
+    def under(self, suite: Suite) -> IndexKey | None:
+        """The same secret key's key under `suite` (None: not known, a key made without `from_secret_key`)."""
+        return next((k for k in self.every_suite() if k.suite == suite), None)
 
     def __repr__(self) -> str:  # never print the key
-        return f"IndexKey(key_id={self.key_id})"
+        return f"IndexKey(key_id={self.key_id}, suite={self.suite.name})"

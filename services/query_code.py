@@ -14,6 +14,14 @@ which the key prevents; it cost about 45 ms of CPU on every registration. What t
 the deployment's secret key changes, codes issued under the old key no longer open their cases (the key id in
 the stored hash says which key made it; the petitioner asks the office for a new code). Hashes of the older
 scheme, `scrypt$n$r$p$<salt>$<hash>`, still verify, with or without a key.
+
+The HMAC follows the deployment's suite (engine/crypto.py, LIANXIN_CRYPTO): under `gm` new codes are kept as
+`hmac-sm3$<key id>$<digest>`. A code cannot be recomputed (only its digest is kept), so the prefix records the
+suite it was issued under and the code is checked with that suite's key: a code issued before the suite was
+changed still opens its case. The public query computes the candidate digest under the current suite whether or
+not the case exists; only a case whose code was issued under the other suite costs one more HMAC (microseconds,
+well under the public query's minimum answer time, LIANXIN_QUERY_MIN_MS), so the work done still does not tell
+which numbers exist.
 """
 from __future__ import annotations
 
@@ -22,12 +30,14 @@ import hmac
 import secrets
 import unicodedata
 
+from engine.crypto import by_mac_scheme
+
 from .index_key import IndexKey
 
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read out over the phone
 LENGTH = 10
 START_FIELD = "query_code_hash"  # in the start data; the numbering step copies it into `registration`
-HMAC_SCHEME = "hmac-sha256"
+HMAC_SCHEME = "hmac-sha256"  # the prefix of codes issued under the `std` suite (`gm`: "hmac-sm3")
 _N, _R, _P = 2 ** 14, 8, 1  # the scrypt parameters codes were hashed with before HMAC_SCHEME
 
 
@@ -45,8 +55,15 @@ def _scrypt(code: str, salt: bytes, n: int, r: int, p: int) -> bytes:
 
 
 def hash_code(code: str, key: IndexKey) -> str:
-    """`hmac-sha256$<key id>$<digest hex>`, keyed with the deployment's derived key (see the module's text)."""
-    return f"{HMAC_SCHEME}${key.key_id}${key.digest('query_code', _normal(code))}"
+    """`hmac-sha256$<key id>$<digest hex>` (`hmac-sm3$…` under `gm`), keyed with the deployment's derived key
+    (see the module's text)."""
+    return f"{key.suite.mac_scheme}${key.key_id}${key.digest('query_code', _normal(code))}"
+
+
+def _key_for(stored_kind: str, key: IndexKey | None) -> IndexKey | None:
+    """The key of the suite a stored keyed hash was made under, None when it is no keyed hash or not held."""
+    suite = by_mac_scheme(stored_kind)
+    return key.under(suite) if suite is not None and key is not None else None
 
 
 def scrypt_hash(code: str) -> str:
@@ -62,11 +79,12 @@ def matches(code: str, stored: str | None, key: IndexKey | None = None) -> bool:
         return False
     try:
         kind, _, rest = stored.partition("$")
-        if kind == HMAC_SCHEME:
+        if by_mac_scheme(kind) is not None:
             key_id, digest = rest.split("$")
-            if key is None or not hmac.compare_digest(key_id, key.key_id):
+            made_with = _key_for(kind, key)
+            if made_with is None or not hmac.compare_digest(key_id, made_with.key_id):
                 return False
-            return hmac.compare_digest(key.digest("query_code", _normal(code)), digest)
+            return hmac.compare_digest(made_with.digest("query_code", _normal(code)), digest)
         if kind != "scrypt":
             return False
         n, r, p, salt, digest = rest.split("$")
@@ -111,8 +129,11 @@ def check(code: str, data: dict | None, key: IndexKey) -> bool:
         return False
     stored = stored_hash(data) or ""
     kind, _, rest = stored.partition("$")
-    if kind != HMAC_SCHEME:
+    made_with = _key_for(kind, key)
+    if made_with is None:
         return case_matches(code, data, key)
+    if made_with is not key:  # issued under the other suite: one more HMAC, microseconds under the answer floor
+        candidate = made_with.digest("query_code", _normal(code))
     key_id, _, digest = rest.partition("$")
-    same_key = hmac.compare_digest(key_id, key.key_id)
+    same_key = hmac.compare_digest(key_id, made_with.key_id)
     return bool(code) and same_key and hmac.compare_digest(candidate, digest)

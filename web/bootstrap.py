@@ -60,8 +60,8 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
     from engine.journal import SEALER_INFO_KEY, Sealer
 
     # Every session that writes the journal (the runtime's too) seals its events with a key derived from the
-    # secret key.
-    sealer = Sealer(settings.secret_key, settings.previous_secret_keys)
+    # secret key, hashing and sealing with the configured suite (LIANXIN_CRYPTO).
+    sealer = Sealer(settings.secret_key, settings.previous_secret_keys, settings.crypto_suite)
     session_factory = make_session_factory(engine, info={SEALER_INFO_KEY: sealer})
     read_sessions = make_read_session_factory(engine)
     if clock is None:
@@ -80,7 +80,7 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
 
     # The yellow alert threshold is the lead time of processes/settings.dmn, the table the processes read.
     runtime = Runtime(session_factory, clock, handlers, calendar=calendar, read_session_factory=read_sessions,
-                      ports={case_numbers.PORT: case_numbers.key_from_secret(settings.secret_key)},
+                      ports={case_numbers.PORT: case_numbers.key_from_secret(settings.secret_key, settings.crypto_suite)},
                       effect_sinks={"notify": templated_notify(templates)},
                       yellow_workdays=yellow_lead_days(settings.processes_dir),
                       decision_rules=decision_rules())  # the settings table's types and bounds

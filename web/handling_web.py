@@ -44,7 +44,8 @@ def container():
 
 def index_key() -> IndexKey:
     """The repeat index's key, derived from the deployment's secret key (services/index_key.py)."""
-    return IndexKey.from_secret_key(container().settings.secret_key)
+    settings = container().settings
+    return IndexKey.from_secret_key(settings.secret_key, settings.crypto_suite)
 
 
 def register_schema() -> dict:

@@ -88,7 +88,8 @@ STAGES = {
 
 def _code_key() -> IndexKey:
     """The key query codes are hashed with: the repeat index's, from the deployment's secret key."""
-    return IndexKey.from_secret_key(container().settings.secret_key)
+    settings = container().settings
+    return IndexKey.from_secret_key(settings.secret_key, settings.crypto_suite)
 
 
 def mask_phone(phone: str) -> str:

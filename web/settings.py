@@ -6,6 +6,8 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine import crypto
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -34,6 +36,9 @@ class Settings:
     query_min_ms: int = 100  # LIANXIN_QUERY_MIN_MS (0-2000): every public query answers after at least this
     sms_inbound_per_minute: int = 600  # LIANXIN_SMS_INBOUND_PER_MINUTE (10-100000) per gateway address
     token_days: int = 90  # LIANXIN_TOKEN_DAYS (1-3650): default lifetime of `lianxin token create`
+    # LIANXIN_CRYPTO: the suite new journal hashes, seals, query codes and digests are made with (engine/crypto.py):
+    # "std" (SHA-256 / HMAC-SHA256) or "gm" (SM3 / HMAC-SM3); see docs/security.md, 国密算法.
+    crypto: str = "std"
 
     @classmethod
     def from_env(cls, **overrides) -> Settings:
@@ -50,6 +55,7 @@ class Settings:
             previous_secret_keys=tuple(os.environ.get("LIANXIN_PREVIOUS_SECRET_KEYS", "").split()),
             redis_url=os.environ.get("LIANXIN_REDIS_URL") or None,
             rate_limit_prefix=os.environ.get("LIANXIN_RATE_LIMIT_PREFIX") or "lianxin",
+            crypto=os.environ.get(crypto.SETTING) or "std",
             **{name: _env_int(name, default) for name, default in LIMIT_DEFAULTS.items()},
         )
         values.update(overrides)
@@ -67,6 +73,11 @@ class Settings:
                 raise ValueError(f"LIANXIN_{name.upper()} must be a whole number from {low} to {high}, not {value!r}")
         if not 1 <= len(self.rate_limit_prefix) <= 64:
             raise ValueError("LIANXIN_RATE_LIMIT_PREFIX must have 1 to 64 characters")
+        crypto.suite(self.crypto)  # refuses a value that names no suite, naming the allowed ones
+
+    @property
+    def crypto_suite(self) -> crypto.Suite:
+        return crypto.suite(self.crypto)
 
 
 # Bounded whole-number settings: name -> (lowest, highest); the defaults are the dataclass's.
