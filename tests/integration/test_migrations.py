@@ -24,4 +24,4 @@ def test_one_head():
 
     from engine.migrate import alembic_config
 
-    assert ScriptDirectory.from_config(alembic_config()).get_heads() == ["0011_sessions_tokens_limits"]
+    assert ScriptDirectory.from_config(alembic_config()).get_heads() == ["0012_security_log"]
