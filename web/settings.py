@@ -34,6 +34,10 @@ class Settings:
     query_min_ms: int = 100  # LIANXIN_QUERY_MIN_MS (0-2000): every public query answers after at least this
     sms_inbound_per_minute: int = 600  # LIANXIN_SMS_INBOUND_PER_MINUTE (10-100000) per gateway address
     token_days: int = 90  # LIANXIN_TOKEN_DAYS (1-3650): default lifetime of `lianxin token create`
+    # Lockout and the security log (web/signin.py, engine/security_log.py): see docs/security.md.
+    lockout_failures: int = 5  # LIANXIN_LOCKOUT_FAILURES (3-20): consecutive failed sign-ins that lock an account
+    lockout_minutes: int = 15  # LIANXIN_LOCKOUT_MINUTES (1-1440): how long it stays locked
+    security_log_keep_days: int = 180  # LIANXIN_SECURITY_LOG_KEEP_DAYS (180-3650): rows younger are never purged
 
     @classmethod
     def from_env(cls, **overrides) -> Settings:
@@ -75,6 +79,7 @@ LIMIT_BOUNDS = {
     "signin_window_minutes": (1, 1440), "query_failures_per_case_address": (1, 100),
     "query_failures_per_address": (5, 10000), "query_window_minutes": (1, 1440), "query_min_ms": (0, 2000),
     "sms_inbound_per_minute": (10, 100000), "token_days": (1, 3650),
+    "lockout_failures": (3, 20), "lockout_minutes": (1, 1440), "security_log_keep_days": (180, 3650),
 }
 LIMIT_DEFAULTS = {name: Settings.__dataclass_fields__[name].default for name in LIMIT_BOUNDS}
 
