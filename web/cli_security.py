@@ -10,6 +10,8 @@ from __future__ import annotations
 import getpass
 import socket
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, time
 from pathlib import Path
 
@@ -21,10 +23,16 @@ from engine.accounts import Membership, Unit, User, set_password
 from engine.clock import SHANGHAI
 
 
-def _container():
+@contextmanager
+def _container() -> Iterator:
+    """The container for one command; its connections are closed when the command ends."""
     from .bootstrap import bootstrap
 
-    return bootstrap()
+    c = bootstrap()
+    try:
+        yield c
+    finally:
+        c.engine.dispose()
 
 
 def _actor(command: str) -> str:
@@ -56,15 +64,15 @@ def user() -> None:
 @click.password_option("--password", prompt="新密码（new password）")
 def set_password_command(username: str, password: str) -> None:
     """Set a user's password (the password rules apply); their sessions end."""
-    c = _container()
-    try:
-        password_rules.check(password, username)
-    except password_rules.PasswordRuleError as err:
-        raise click.ClickException(err.message) from None
-    with c.session_factory() as s, s.begin():
-        set_password(_user(s, username), password)
-        _record(s, c, "user set-password", "password_change", {"user": username})
-    click.echo(f"已设置 {username} 的密码（password set）")
+    with _container() as c:
+        try:
+            password_rules.check(password, username)
+        except password_rules.PasswordRuleError as err:
+            raise click.ClickException(err.message) from None
+        with c.session_factory() as s, s.begin():
+            set_password(_user(s, username), password)
+            _record(s, c, "user set-password", "password_change", {"user": username})
+        click.echo(f"已设置 {username} 的密码（password set）")
 
 
 @user.command("enrol-totp")
@@ -72,39 +80,39 @@ def set_password_command(username: str, password: str) -> None:
 def enrol_totp(username: str) -> None:
     """Enrol a user's authenticator: prints the secret, its otpauth URI and ten recovery codes, once. Hand them
     to the user in person; a factor enrolled before is replaced."""
-    c = _container()
-    box = second_factor.SecretBox(c.settings.secret_key, c.settings.previous_secret_keys)
-    with c.session_factory() as s, s.begin():
-        user_id = _user(s, username).id
-        secret, codes = second_factor.enrol_now(s, user_id, box, c.clock.now())
-        _record(s, c, "user enrol-totp", "second_factor", {"action": "enrolled_by_operator", "user": username})
-    click.echo(f"密钥（secret）: {secret}")
-    click.echo(f"链接（otpauth URI）: {second_factor.provisioning_uri(secret, username)}")
-    click.echo("恢复码（recovery codes, each works once）:")
-    for code in codes:
-        click.echo(f"  {code}")
+    with _container() as c:
+        box = second_factor.SecretBox(c.settings.secret_key, c.settings.previous_secret_keys)
+        with c.session_factory() as s, s.begin():
+            user_id = _user(s, username).id
+            secret, codes = second_factor.enrol_now(s, user_id, box, c.clock.now())
+            _record(s, c, "user enrol-totp", "second_factor", {"action": "enrolled_by_operator", "user": username})
+        click.echo(f"密钥（secret）: {secret}")
+        click.echo(f"链接（otpauth URI）: {second_factor.provisioning_uri(secret, username)}")
+        click.echo("恢复码（recovery codes, each works once）:")
+        for code in codes:
+            click.echo(f"  {code}")
 
 
 @user.command("reset-totp")
 @click.argument("username")
 def reset_totp(username: str) -> None:
     """Remove a user's authenticator and recovery codes (a lost phone); enrol again with enrol-totp."""
-    c = _container()
-    with c.session_factory() as s, s.begin():
-        removed = second_factor.reset(s, _user(s, username).id)
-        _record(s, c, "user reset-totp", "second_factor", {"action": "reset", "user": username, "had_one": removed})
-    click.echo(f"已重置 {username} 的二次验证（second factor reset）" if removed else f"{username} 未绑定验证器（none enrolled）")
+    with _container() as c:
+        with c.session_factory() as s, s.begin():
+            removed = second_factor.reset(s, _user(s, username).id)
+            _record(s, c, "user reset-totp", "second_factor", {"action": "reset", "user": username, "had_one": removed})
+        click.echo(f"已重置 {username} 的二次验证（second factor reset）" if removed else f"{username} 未绑定验证器（none enrolled）")
 
 
 @user.command("unlock")
 @click.argument("username")
 def unlock(username: str) -> None:
     """Lift a lockout before it runs out."""
-    c = _container()
-    with c.session_factory() as s, s.begin():
-        lifted = lockout.unlock(s, _user(s, username).id)
-        _record(s, c, "user unlock", "lockout", {"action": "unlocked", "user": username})
-    click.echo(f"已解锁 {username}（unlocked）" if lifted else f"{username} 未被锁定（not locked）")
+    with _container() as c:
+        with c.session_factory() as s, s.begin():
+            lifted = lockout.unlock(s, _user(s, username).id)
+            _record(s, c, "user unlock", "lockout", {"action": "unlocked", "user": username})
+        click.echo(f"已解锁 {username}（unlocked）" if lifted else f"{username} 未被锁定（not locked）")
 
 
 @user.command("grant")
@@ -114,15 +122,15 @@ def unlock(username: str) -> None:
 @click.option("--subunits", is_flag=True, help="the role holds in the unit's subunits too")
 def grant(username: str, role: str, unit: str, subunits: bool) -> None:
     """Give a user a role in a unit."""
-    c = _container()
-    with c.session_factory() as s, s.begin():
-        user_id = _user(s, username).id
-        if s.get(Unit, unit) is None:
-            raise click.ClickException(f"没有单位 {unit}（no such unit）")
-        s.add(Membership(user_id=user_id, unit_code=unit, role=role, include_subunits=subunits))
-        _record(s, c, "user grant", "role_change",
-                {"action": "granted", "user": username, "role": role, "unit": unit, "subunits": subunits})
-    click.echo(f"已授予 {username} {unit} 的 {role} 角色（granted）")
+    with _container() as c:
+        with c.session_factory() as s, s.begin():
+            user_id = _user(s, username).id
+            if s.get(Unit, unit) is None:
+                raise click.ClickException(f"没有单位 {unit}（no such unit）")
+            s.add(Membership(user_id=user_id, unit_code=unit, role=role, include_subunits=subunits))
+            _record(s, c, "user grant", "role_change",
+                    {"action": "granted", "user": username, "role": role, "unit": unit, "subunits": subunits})
+        click.echo(f"已授予 {username} {unit} 的 {role} 角色（granted）")
 
 
 @user.command("revoke-role")
@@ -131,16 +139,16 @@ def grant(username: str, role: str, unit: str, subunits: bool) -> None:
 @click.argument("unit")
 def revoke_role(username: str, role: str, unit: str) -> None:
     """Take a role in a unit from a user."""
-    c = _container()
-    with c.session_factory() as s, s.begin():
-        user_id = _user(s, username).id
-        rows = s.scalars(select(Membership).where(Membership.user_id == user_id, Membership.role == role,
-                                                  Membership.unit_code == unit)).all()
-        for row in rows:
-            s.delete(row)
-        _record(s, c, "user revoke-role", "role_change",
-                {"action": "revoked", "user": username, "role": role, "unit": unit, "removed": len(rows)})
-    click.echo(f"已撤销 {len(rows)} 项角色（revoked）")
+    with _container() as c:
+        with c.session_factory() as s, s.begin():
+            user_id = _user(s, username).id
+            rows = s.scalars(select(Membership).where(Membership.user_id == user_id, Membership.role == role,
+                                                      Membership.unit_code == unit)).all()
+            for row in rows:
+                s.delete(row)
+            _record(s, c, "user revoke-role", "role_change",
+                    {"action": "revoked", "user": username, "role": role, "unit": unit, "removed": len(rows)})
+        click.echo(f"已撤销 {len(rows)} 项角色（revoked）")
 
 
 @click.group("security-log")
@@ -160,44 +168,44 @@ def export(path: Path | None, address: str | None, since: str | None) -> None:
     """Export the log as a JSON-lines file or to syslog."""
     if not path and not address:
         raise click.UsageError("give --file or --syslog")
-    c = _container()
-    with c.extras["read_sessions"]() as s:
-        if path:
-            count = 0
-            with path.open("w", encoding="utf-8") as f:
-                for line in security_log.json_lines(s, _since(since)):
-                    f.write(line + "\n")
-                    count += 1
-            click.echo(f"已导出 {count} 条到 {path}（exported）")
-        if address:
-            host, _, port = address.rpartition(":")
-            sent = security_log.to_syslog(s, (host or "127.0.0.1", int(port)), since=_since(since),
-                                          socktype=socket.SOCK_DGRAM)
-            click.echo(f"已发送 {sent} 条到 syslog {address}（sent）")
+    with _container() as c:
+        with c.extras["read_sessions"]() as s:
+            if path:
+                count = 0
+                with path.open("w", encoding="utf-8") as f:
+                    for line in security_log.json_lines(s, _since(since)):
+                        f.write(line + "\n")
+                        count += 1
+                click.echo(f"已导出 {count} 条到 {path}（exported）")
+            if address:
+                host, _, port = address.rpartition(":")
+                sent = security_log.to_syslog(s, (host or "127.0.0.1", int(port)), since=_since(since),
+                                              socktype=socket.SOCK_DGRAM)
+                click.echo(f"已发送 {sent} 条到 syslog {address}（sent）")
 
 
 @security_log_group.command("verify")
 def verify() -> None:
     """Check the log's hash chain; exit 1 on a broken chain."""
-    c = _container()
-    with c.extras["read_sessions"]() as s:
-        check = security_log.verify(s)
-    if check.ok:
-        click.echo(f"安全审计日志完整，共 {check.rows} 条（chain intact）")
-        return
-    click.echo(f"第 {check.first_bad_seq} 条：{check.problem}")
-    sys.exit(1)
+    with _container() as c:
+        with c.extras["read_sessions"]() as s:
+            check = security_log.verify(s)
+        if check.ok:
+            click.echo(f"安全审计日志完整，共 {check.rows} 条（chain intact）")
+            return
+        click.echo(f"第 {check.first_bad_seq} 条：{check.problem}")
+        sys.exit(1)
 
 
 @security_log_group.command("purge")
 @click.option("--before", required=True, help="remove rows older than this day (YYYY-MM-DD)")
 def purge(before: str) -> None:
     """Remove the oldest rows, older than --before; refused for rows younger than the retention period."""
-    c = _container()
-    with c.session_factory() as s, s.begin():
-        try:
-            removed = security_log.purge(s, before=_since(before), now=c.clock.now(),
-                                         keep_days=c.settings.security_log_keep_days, actor=_actor("security-log purge"))
-        except security_log.RetentionError as err:
-            raise click.ClickException(str(err)) from None
-    click.echo(f"已删除 {removed} 条（removed）")
+    with _container() as c:
+        with c.session_factory() as s, s.begin():
+            try:
+                removed = security_log.purge(s, before=_since(before), now=c.clock.now(),
+                                             keep_days=c.settings.security_log_keep_days, actor=_actor("security-log purge"))
+            except security_log.RetentionError as err:
+                raise click.ClickException(str(err)) from None
+        click.echo(f"已删除 {removed} 条（removed）")
