@@ -17,6 +17,7 @@ import json
 import logging
 import socket
 from collections.abc import Iterable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from logging.handlers import SysLogHandler
@@ -138,10 +139,12 @@ def to_dict(r: SecurityEvent) -> dict:
 
 
 def _all(s: Session, since: datetime | None = None) -> Iterator[SecurityEvent]:
+    """Every row (from `since`), oldest first, read 500 at a time; the cursor is closed when the caller stops."""
     stmt = select(SecurityEvent).order_by(SecurityEvent.seq)
     if since is not None:
         stmt = stmt.where(SecurityEvent.at >= since)
-    yield from s.scalars(stmt.execution_options(yield_per=500))
+    with closing(s.scalars(stmt.execution_options(yield_per=500))) as result:
+        yield from result
 
 
 @dataclass
@@ -157,8 +160,13 @@ def verify(s: Session) -> ChainCheck:
     (after a purge) to the anchor a `log_purge` row recorded."""
     anchors = {GENESIS} | {json.loads(d).get("anchor_hash") for d in
                            s.scalars(select(SecurityEvent.detail).where(SecurityEvent.kind == "log_purge"))}
+    with closing(_all(s)) as every:
+        return _walk(every, anchors)
+
+
+def _walk(every: Iterator[SecurityEvent], anchors: set) -> ChainCheck:
     prev_seq, prev_hash, count = None, None, 0
-    for r in _all(s):
+    for r in every:
         count += 1
         if r.hash != row_hash(r.seq, r.at, r.actor, r.kind, r.ip, r.detail, r.prev_hash):
             return ChainCheck(False, count, r.seq, "行内容与其哈希不符（row altered）")
