@@ -29,6 +29,8 @@ NAVIGATION = [
     ("stats.dashboard", "统计分析", ("bureau", "jointmeeting", "leader", "county_office", "admin", "auditor")),
     ("designer.index", "流程设计", ("designer", "admin")),
     ("audit.index", "审计", ("auditor", "admin")),
+    ("security_log.page", "安全日志", ("auditor",)),
+    ("totp.account_page", "二次验证", ("admin", "designer", "auditor")),
     ("calendar_web.admin_page", "工作日历", ("admin",)),
 ]
 ROLE_LABELS = {
