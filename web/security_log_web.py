@@ -93,3 +93,29 @@ def export():
     body = "".join(line + "\n" for line in lines)
     return Response(body, mimetype="application/x-ndjson",
                     headers={"Content-Disposition": "attachment; filename=security-log.jsonl"})
+
+
+_FILTERS = [{"name": name, "in": "query", "schema": {"type": "string"}, "description": text} for name, text in (
+    ("kind", "event kind: " + ", ".join(security_log.KINDS)), ("actor", "username, exact"),
+    ("from", "Beijing day YYYY-MM-DD, inclusive"), ("to", "Beijing day YYYY-MM-DD, inclusive"),
+    ("page", "page number, 50 events a page"))]
+
+
+def _op(summary: str, params: list | None = None, media: str = "application/json") -> dict:
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    op: dict = {"summary": summary, "tags": ["audit"], "responses": {
+        "200": {"description": "OK", "content": {media: {"schema": {"type": "object" if media.endswith("json")
+                                                                    else "string"}}}},
+        **{code: {"description": text, "content": error} for code, text in (
+            ("400", "malformed"), ("401", "sign in first"), ("403", "auditors only"))}}}
+    if params:
+        op["parameters"] = params
+    return op
+
+
+OPENAPI_PATHS = {
+    "/api/security-events": {"get": _op("The security audit log, newest first (auditors)", _FILTERS)},
+    "/api/security-events/verify": {"get": _op("Check the security log's hash chain (auditors)")},
+    "/api/security-events/export.jsonl": {"get": _op("The whole security log as JSON lines (auditors)",
+                                                     media="application/x-ndjson")},
+}

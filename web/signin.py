@@ -68,8 +68,12 @@ def login(username: str, password: str, otp: str | None = None, *, two_pages: bo
         if attempt.error is None:
             _second_step(s, c, attempt, otp, now)
     if two_pages and attempt.error is not None and attempt.error.code == "second_factor_required":
+        lang = session.get("lang")
+        session.clear()  # whoever was signed in here is not any more: only the pending step remains
         session[PENDING_KEY] = {"user": attempt.user.id, "version": attempt.user.session_version or 0,
                                 "at": now.timestamp()}
+        if lang:
+            session["lang"] = lang
     return _finish(attempt)
 
 

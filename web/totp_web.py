@@ -164,3 +164,28 @@ def api_unlock(username: str):
         unlocked = lockout.unlock(s, _user_id(s, username))
     security_events.record("lockout", detail={"action": "unlocked", "user": username})
     return jsonify({"unlocked": unlocked})
+
+
+def _op(summary: str, ok: int = 200, body: dict | None = None, username: bool = False) -> dict:
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    op: dict = {"summary": summary, "tags": ["session"], "responses": {
+        str(ok): {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}},
+        **{code: {"description": text, "content": error} for code, text in (
+            ("400", "malformed"), ("401", "sign in first"), ("403", "forbidden"), ("422", "wrong code"))}}}
+    if body is not None:
+        op["requestBody"] = {"required": False, "content": {"application/json": {"schema": body}}}
+    if username:
+        op["parameters"] = [{"name": "username", "in": "path", "required": True, "schema": {"type": "string"}}]
+    return op
+
+
+_OTP = {"type": "object", "properties": {"otp": {"type": "string"}}}
+OPENAPI_PATHS = {
+    "/api/account/second-factor": {"post": _op(
+        "Start enrolling an authenticator: {secret, otpauth_uri}; otp of the current one if enrolled", 201, _OTP)},
+    "/api/account/second-factor/confirm": {"post": _op(
+        "Confirm the new authenticator with its first code: {recovery_codes} (shown once)", body=_OTP)},
+    "/api/users/{username}/second-factor": {"delete": _op("Reset a user's second factor (administrators)",
+                                                          username=True)},
+    "/api/users/{username}/unlock": {"post": _op("Lift a user's lockout (administrators)", username=True)},
+}

@@ -229,3 +229,28 @@ def test_the_operator_enrols_from_the_command_line(office):
     assert "otpauth://totp/" in r.output
     assert sign_in(app.test_client(), "modeller", otp=code(c, secret)).status_code == 201
     assert ("second_factor", {"action": "enrolled_by_operator", "user": "modeller"}) in kinds(c)
+
+
+def test_enrolment_on_the_account_page_shows_the_recovery_codes_once(database_url, clock, tmp_path):
+    c = make_container(database_url, clock, tmp_path, demo=True)
+    try:
+        app = office_app(c, deploy=False)
+        client = app.test_client()
+        token = csrf_of(client.get("/login").get_data(as_text=True))
+        client.post("/login", data={"username": "designer", "password": "demo", "csrf_token": token})
+        page = client.get("/account/second-factor").get_data(as_text=True)
+        assert "尚未绑定验证器" in page
+        begun = client.post("/account/second-factor", data={"csrf_token": csrf_of(page)}).get_data(as_text=True)
+        secret = begun.split('id="totp-secret">', 1)[1].split("<", 1)[0]
+        assert "otpauth://totp/" in begun
+        wrong = client.post("/account/second-factor/confirm", data={"code": "000000", "csrf_token": csrf_of(begun)})
+        assert wrong.status_code == 422
+        begun = client.post("/account/second-factor", data={"csrf_token": csrf_of(page)}).get_data(as_text=True)
+        secret = begun.split('id="totp-secret">', 1)[1].split("<", 1)[0]
+        done = client.post("/account/second-factor/confirm", data={"code": code(c, secret),
+                                                                   "csrf_token": csrf_of(begun)})
+        assert done.status_code == 200 and done.get_data(as_text=True).count("<li><code>") == 10
+        again = client.get("/account/second-factor").get_data(as_text=True)
+        assert "已绑定验证器" in again and "<li><code>" not in again and "剩余恢复码：10 个" in again
+    finally:
+        c.engine.dispose()
