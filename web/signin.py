@@ -13,11 +13,12 @@ steps the session holds only which user passed the password (PENDING_KEY), for P
 """
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from flask import current_app, g, session
+from flask import current_app, g, request, session
 from sqlalchemy import select
 
 from engine import lockout, second_factor
@@ -26,6 +27,7 @@ from engine.accounts import User, check_password
 from . import security_events
 from .auth import ApiError, Principal, load_principal, start_session
 
+log = logging.getLogger("lianxin.access")
 PRIVILEGED_ROLES = ("admin", "designer", "auditor")
 PENDING_KEY = "pending_second_factor"
 PENDING_SECONDS = 300
@@ -129,6 +131,7 @@ def _password_step(s, c, username: str, password: str, now: datetime) -> Attempt
         if until is not None:
             return attempt.fail(_locked(until, now), "locked")
     if not check_password(user, password):
+        log.warning("failed sign-in for %r from %s", username, request.remote_addr)
         attempt.fail(ApiError(401, "unauthorized", WRONG_PASSWORD), "password")
         if user is not None:
             _count_failure(s, c, attempt, now)
