@@ -3,13 +3,15 @@ factor (TOTP or a one-time recovery code), accounts lock after repeated failures
 minutes, new passwords keep the rules, demo accounts work only in demo mode."""
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from engine import security_log
+from engine import lockout, security_log
+from engine.accounts import User
 from engine.security_log import SecurityEvent
 from tests.support.accounts import STRONG, add_user, code, enrol
 from tests.support.db import make_container
@@ -254,3 +256,22 @@ def test_enrolment_on_the_account_page_shows_the_recovery_codes_once(database_ur
         assert "已绑定验证器" in again and "<li><code>" not in again and "剩余恢复码：10 个" in again
     finally:
         c.engine.dispose()
+
+
+def test_failures_counted_at_once_by_several_writers_lock_exactly_once(office):
+    """Eight failures at the same moment (several web processes): all are counted, the fifth locks, once."""
+    _app, c = office
+    with c.session_factory() as s:
+        user_id = s.scalar(select(User.id).where(User.username == "clerk"))
+    rule = lockout.LockoutRule(failures=5, minutes=15)
+
+    def fail(_):
+        with c.session_factory() as s, s.begin():
+            return lockout.record_failure(s, user_id, c.clock.now(), rule)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        locks = [until for until in pool.map(fail, range(8)) if until is not None]
+    assert len(locks) == 1
+    with c.session_factory() as s:
+        assert lockout.locked_until(s, user_id, c.clock.now()) == locks[0]
+        assert s.get(lockout.AccountLockout, user_id).failures == 3  # counting starts afresh after the lock

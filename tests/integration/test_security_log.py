@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import socket
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -205,3 +206,20 @@ def test_the_jsonl_export_for_auditors_is_itself_logged(container):
     lines = [json.loads(line) for line in r.get_data(as_text=True).splitlines()]
     assert lines[-1]["kind"] == "sign_in" and lines[-1]["actor"] == "auditor"
     assert rows(container, "export")[-1]["detail"]["endpoint"] == "security_log.export"
+
+
+def test_appends_from_many_threads_keep_one_unbroken_chain(container):
+    """Four writers at once (as several web processes would): every row lands, numbered without gaps, linked."""
+    c = container
+
+    def write(worker: int) -> None:
+        for i in range(10):
+            security_log.append(c.session_factory, at=c.clock.now(), actor=f"w{worker}", kind="export",
+                                detail={"i": i})
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(write, range(4)))
+    with c.session_factory() as s:
+        check = security_log.verify(s)
+        seqs = list(s.scalars(select(SecurityEvent.seq).order_by(SecurityEvent.seq)))
+    assert check.ok and check.rows == 40 and seqs == list(range(1, 41))
