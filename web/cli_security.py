@@ -127,6 +127,10 @@ def grant(username: str, role: str, unit: str, subunits: bool) -> None:
             user_id = _user(s, username).id
             if s.get(Unit, unit) is None:
                 raise click.ClickException(f"没有单位 {unit}（no such unit）")
+            held = s.scalar(select(Membership).where(Membership.user_id == user_id, Membership.unit_code == unit,
+                                                     Membership.role == role))
+            if held is not None:
+                raise click.ClickException(f"{username} 已有 {unit} 的 {role} 角色（already held）")
             s.add(Membership(user_id=user_id, unit_code=unit, role=role, include_subunits=subunits))
             _record(s, c, "user grant", "role_change",
                     {"action": "granted", "user": username, "role": role, "unit": unit, "subunits": subunits})
