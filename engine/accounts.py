@@ -37,6 +37,9 @@ class User(Base):
     # Part of every session cookie (and remember cookie) the user holds; raised by signing out and by a password
     # change, so that every cookie issued before is refused on its next request.
     session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # A demo account (loaded by `lianxin init --demo`, password `demo`): signs in only in demo mode (LIANXIN_DEMO),
+    # and there without a second factor (web/auth.py).
+    demo: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
 
 class Membership(Base):

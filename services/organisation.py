@@ -33,10 +33,11 @@ def load_organisation(s: Session, path: Path, *, demo_users: bool = False) -> di
             user = s.scalar(select(User).where(User.username == du["username"]))
             if user is None:
                 user = User(username=du["username"], display_name=du["name"],
-                            password_hash=demo_hash, active=True)
+                            password_hash=demo_hash, active=True, demo=True)
                 s.add(user)
                 s.flush()
                 added_users += 1
+            user.demo = True  # also a demo account loaded before accounts were marked
             for r in du.get("roles", []):
                 exists = s.scalar(select(Membership).where(Membership.user_id == user.id,
                                                            Membership.unit_code == r["unit"],

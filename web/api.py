@@ -13,7 +13,7 @@ from engine.clock import parse_instant
 from engine.runtime import Conflict
 from engine.store import WorkItem
 
-from . import personal_data, visibility
+from . import personal_data, security_events, visibility
 from .auth import (
     MIN_PASSWORD,
     ApiError,
@@ -21,11 +21,11 @@ from .auth import (
     csrf_token,
     current_principal,
     end_session,
-    login,
     login_required,
     require_login,
     roles_required,
 )
+from .signin import login
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 log = logging.getLogger("lianxin.api")
@@ -65,10 +65,10 @@ def ok(payload, status: int = 200):
 @bp.post("/session")
 def create_session():
     data = body()
-    username, password = data.get("username"), data.get("password")
-    if not isinstance(username, str) or not isinstance(password, str):
+    username, password, otp = data.get("username"), data.get("password"), data.get("otp")
+    if not isinstance(username, str) or not isinstance(password, str) or not isinstance(otp, str | None):
         raise ApiError(400, "malformed", "需要 username 和 password（username and password are required）")
-    p = login(username, password)
+    p = login(username, password, otp)  # privileged roles: and otp (web/signin.py)
     return ok({"username": p.username, "name": p.display_name, "roles": sorted(p.role_names),
                "csrf_token": csrf_token()}, 201)
 
@@ -102,6 +102,7 @@ def change_password():
         raise ApiError(422, "invalid", f"新密码长度应为 {MIN_PASSWORD} 至 256 个字符，请换一个密码"
                                        f"（the new password needs {MIN_PASSWORD} to 256 characters）")
     change_own_password(p.id, current, new)
+    security_events.record("password_change", actor=p.username)
     return ok({"changed": True, "csrf_token": csrf_token()})
 
 

@@ -10,8 +10,9 @@ MAX_REQUEST_BYTES = 10 * 1024 * 1024
 
 
 # Blueprints of the audiences' pages, registered when their module exists (each area owns one module).
-AREAS = ["handling_web", "casepage_web", "designer_web", "audit_web", "stats_web", "lists_web"]
-PAGE_BLUEPRINTS = {"ui", "handling", "casepage", "designer", "audit", "stats", "lists"}
+AREAS = ["handling_web", "casepage_web", "designer_web", "audit_web", "stats_web", "lists_web", "totp_web",
+         "security_log_web"]
+PAGE_BLUEPRINTS = {"ui", "handling", "casepage", "designer", "audit", "stats", "lists", "totp", "security_log"}
 
 
 def register_areas(app: Flask) -> None:
@@ -83,6 +84,9 @@ def create_app(container=None, test_config: dict | None = None) -> Flask:
     from .limits import install as install_rate_limits
 
     install_rate_limits(app, c)  # sign-in, public query, inbound SMS (web/limits.py)
+    from .security_events import install as audit_security_events
+
+    audit_security_events(app)  # exports, deployments, settings changes -> the security log
 
     from engine.runtime import RuntimeError_
 

@@ -36,7 +36,9 @@ log = logging.getLogger("lianxin.audit")
 READ_ONLY_ROLES = {"auditor"}
 # Sign-in and sign-out change no case: the only unsafe requests a read-only user may make.
 ALWAYS_ALLOWED = {"api.create_session", "api.delete_session", "ui.login_page", "ui.logout", "public.query_page",
-                  "api.change_password"}  # the own password: auditors change theirs too
+                  "api.change_password",  # the own password: auditors change theirs too
+                  # and their own second factor (web/totp_web.py)
+                  "totp.code_page", "totp.account_begin", "totp.account_confirm", "totp.api_begin", "totp.api_confirm"}
 # Asking for a verification run of every journal changes no case either: it is what auditors are for.
 READ_ONLY_MAY = {"audit.request_verification", "api.request_verification_run"}
 AUDIT_ROLES = ("auditor", "admin")

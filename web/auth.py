@@ -11,6 +11,7 @@ from flask_wtf.csrf import generate_csrf, validate_csrf
 from sqlalchemy import null, select, union_all
 from wtforms.validators import ValidationError
 
+from engine import password_rules
 from engine.accounts import Membership, Unit, User, check_password, end_sessions, set_password, user_for_token
 
 log = logging.getLogger("lianxin.access")
@@ -84,21 +85,6 @@ def load_session_user(user_id: str) -> SessionUser | None:
         return None
 
 
-def login(username: str, password: str) -> Principal:
-    """Signs in, or 401 with one message for an unknown user and a wrong password alike; both cost one password
-    hash (engine.accounts.check_password). Repeated failures are refused by web/limits.py."""
-    c = current_app.extensions["lianxin"]
-    with c.session_factory() as s:
-        user = s.scalar(select(User).where(User.username == username))
-        if not check_password(user, password):
-            log.warning("failed sign-in for %r from %s", username, request.remote_addr)
-            raise ApiError(401, "unauthorized", "用户名或密码错误，请核对后重试（wrong username or password）")
-        principal = load_principal(s, user)
-        version = user.session_version or 0
-    start_session(principal.id, version)
-    return principal
-
-
 def start_session(user_id: int, version: int) -> None:
     session.clear()  # no session fixation: a fresh session (and CSRF secret) for every sign-in
     login_user(SessionUser(user_id, version))
@@ -118,17 +104,22 @@ def end_session() -> None:
     logout_user()  # after clear: it leaves the mark that deletes a remember cookie
 
 
-MIN_PASSWORD = 8
+MIN_PASSWORD = password_rules.MIN_LENGTH
 
 
 def change_own_password(user_id: int, current: str, new: str) -> None:
-    """A new password for the signed-in user, who proves the current one; every session of theirs ends and this
-    request carries on in a fresh one."""
+    """A new password for the signed-in user, who proves the current one and whose new one keeps the rules
+    (engine/password_rules.py); every session of theirs ends and this request carries on in a fresh one.
+    Signing in (password, lockout, second factor) is web/signin.py."""
     c = current_app.extensions["lianxin"]
     with c.session_factory() as s, s.begin():
         user = s.get(User, user_id)
         if not check_password(user, current):
             raise ApiError(403, "wrong_password", "当前密码不正确，请重新输入（the current password is wrong）")
+        try:
+            password_rules.check(new, user.username)
+        except password_rules.PasswordRuleError as err:
+            raise ApiError(422, "weak_password", err.message, {"rule": err.rule}) from None
         set_password(user, new)
         version = user.session_version
     start_session(user_id, version)

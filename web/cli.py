@@ -242,6 +242,7 @@ def audit_seal() -> None:
 from .cli_calendar import calendar  # noqa: E402
 from .cli_notify import notify  # noqa: E402
 from .cli_ops import backup, restore  # noqa: E402
+from .cli_security import security_log_group, user  # noqa: E402
 from .cli_stats import stats  # noqa: E402
 
 main.add_command(calendar)
@@ -249,6 +250,8 @@ main.add_command(notify)
 main.add_command(backup)
 main.add_command(restore)
 main.add_command(stats)
+main.add_command(user)
+main.add_command(security_log_group)
 
 
 if __name__ == "__main__":

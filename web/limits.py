@@ -23,7 +23,7 @@ import math
 import time
 import unicodedata
 
-from flask import Flask, current_app, jsonify, render_template, request
+from flask import Flask, current_app, g, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_limiter import Limiter
 from flask_limiter.errors import RateLimitExceeded
@@ -85,7 +85,8 @@ def _no_query() -> bool:
 
 
 def _failed_signin(response) -> bool:
-    return response.status_code == 401
+    """A 401, but not the one that asks for the second factor after a right password (web/signin.py)."""
+    return response.status_code == 401 and not g.get("second_factor_step", False)
 
 
 def _failed_query(response) -> bool:

@@ -93,9 +93,12 @@ SPEC = {
     "security": [{"bearer": []}, {"cookie": []}],
     "paths": {
         "/api/session": {
-            "post": _limited(_op("Sign in (wrong passwords limited per account and address: 429)", "session", ok=201,
+            "post": _limited(_op("Sign in (wrong passwords limited per account and address: 429; admin, designer and "
+                                 "auditor also give otp, a TOTP or recovery code: 401 second_factor_required "
+                                 "without it; 401 account_locked after repeated failures)", "session", ok=201,
                                  body={"type": "object", "required": ["username", "password"], "properties": {
-                                     "username": {"type": "string"}, "password": {"type": "string"}}})),
+                                     "username": {"type": "string"}, "password": {"type": "string"},
+                                     "otp": {"type": "string"}}})),
             "get": _op("Who am I", "session"),
             "delete": _op("Sign out: this session and every other of the user's end", "session"),
         },
@@ -239,7 +242,10 @@ def openapi():
     from .casepage_web import OPENAPI_PATHS as CASEPAGE_PATHS
     from .notifications_web import OPENAPI_PATHS
     from .public_web import OPENAPI_PATHS as PUBLIC_PATHS
+    from .security_log_web import OPENAPI_PATHS as SECURITY_LOG_PATHS
     from .stats_web import OPENAPI_PATHS as STATS_PATHS
+    from .totp_web import OPENAPI_PATHS as TOTP_PATHS
 
-    spec = dict(SPEC, paths={**SPEC["paths"], **OPENAPI_PATHS, **PUBLIC_PATHS, **CASEPAGE_PATHS, **STATS_PATHS})
+    spec = dict(SPEC, paths={**SPEC["paths"], **OPENAPI_PATHS, **PUBLIC_PATHS, **CASEPAGE_PATHS, **STATS_PATHS,
+                             **TOTP_PATHS, **SECURITY_LOG_PATHS})
     return jsonify(spec)

@@ -19,7 +19,7 @@ from engine import access_log
 from engine.store import Case, WorkItem
 from services import masking
 
-from . import visibility
+from . import security_events, visibility
 from .auth import Principal
 
 log = logging.getLogger("lianxin.access")
@@ -80,6 +80,8 @@ def record_full_view(p: Principal, case_id: int) -> None:
                           path=request.full_path.rstrip("?") if has_request_context() else "-", status=200,
                           remote_addr=(request.remote_addr if has_request_context() else None) or "-")
     recorded.add(case_id)
+    security_events.record("personal_data_view", actor=p.username,  # the access log has the row; this links it
+                           detail={"case_id": case_id, "what": (endpoint or "unknown")[:43] + ".full"})
     if has_request_context():
         g.access_recorded = True  # this row stands for the request's access-log row
 

@@ -39,6 +39,10 @@ class Settings:
     # LIANXIN_CRYPTO: the suite new journal hashes, seals, query codes and digests are made with (engine/crypto.py):
     # "std" (SHA-256 / HMAC-SHA256) or "gm" (SM3 / HMAC-SM3); see docs/security.md, 国密算法.
     crypto: str = "std"
+    # Lockout and the security log (web/signin.py, engine/security_log.py): see docs/security.md.
+    lockout_failures: int = 5  # LIANXIN_LOCKOUT_FAILURES (3-20): consecutive failed sign-ins that lock an account
+    lockout_minutes: int = 15  # LIANXIN_LOCKOUT_MINUTES (1-1440): how long it stays locked
+    security_log_keep_days: int = 180  # LIANXIN_SECURITY_LOG_KEEP_DAYS (180-3650): rows younger are never purged
 
     @classmethod
     def from_env(cls, **overrides) -> Settings:
@@ -86,6 +90,7 @@ LIMIT_BOUNDS = {
     "signin_window_minutes": (1, 1440), "query_failures_per_case_address": (1, 100),
     "query_failures_per_address": (5, 10000), "query_window_minutes": (1, 1440), "query_min_ms": (0, 2000),
     "sms_inbound_per_minute": (10, 100000), "token_days": (1, 3650),
+    "lockout_failures": (3, 20), "lockout_minutes": (1, 1440), "security_log_keep_days": (180, 3650),
 }
 LIMIT_DEFAULTS = {name: Settings.__dataclass_fields__[name].default for name in LIMIT_BOUNDS}
 

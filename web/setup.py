@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
+from engine import security_log
 from engine.definitions import collect_files
 from engine.migrate import upgrade
 from engine.store import Case
@@ -30,6 +31,9 @@ def initialise(c, *, demo: bool = False) -> list[str]:
     org_file = c.settings.processes_dir / "organisation.yaml"
     with c.session_factory() as s, s.begin():
         org = load_organisation(s, org_file, demo_users=demo)
+        if org["added_units"] or org["added_users"]:
+            security_log.append_in(s, at=now, actor="lianxin init", kind="organisation_change",
+                                   detail={"file": org_file.name, **org})
     report.append(f"组织机构：{org['units']} 个单位")
     if demo:
         from .demo import load_demo_cases

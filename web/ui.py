@@ -13,7 +13,8 @@ from flask import Blueprint, current_app, redirect, render_template, request, se
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 
-from .auth import ApiError, Principal, current_principal, end_session, login
+from .auth import ApiError, Principal, current_principal, end_session
+from .signin import login
 
 bp = Blueprint("ui", __name__)
 log = logging.getLogger("lianxin.access")
@@ -28,6 +29,8 @@ NAVIGATION = [
     ("stats.dashboard", "统计分析", ("bureau", "jointmeeting", "leader", "county_office", "admin", "auditor")),
     ("designer.index", "流程设计", ("designer", "admin")),
     ("audit.index", "审计", ("auditor", "admin")),
+    ("security_log.page", "安全日志", ("auditor",)),
+    ("totp.account_page", "二次验证", ("admin", "designer", "auditor")),
     ("calendar_web.admin_page", "工作日历", ("admin",)),
 ]
 ROLE_LABELS = {
@@ -105,9 +108,11 @@ def login_page():
     if request.method == "POST":
         username = request.form.get("username", "").strip()
         try:
-            login(username, request.form.get("password", ""))
-        except ApiError:
-            error = _("用户名或密码错误，请重新输入。")
+            login(username, request.form.get("password", ""), two_pages=True)
+        except ApiError as err:
+            if err.code == "second_factor_required":  # the code on a page of its own (web/totp_web.py)
+                return redirect(url_for("totp.code_page", next=request.args.get("next") or None))
+            error = _("用户名或密码错误，请重新输入。") if err.code == "unauthorized" else err.message
         else:
             return redirect(safe_next(request.args.get("next")))
     demo = current_app.extensions["lianxin"].settings.demo

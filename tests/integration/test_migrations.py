@@ -24,4 +24,4 @@ def test_one_head():
 
     from engine.migrate import alembic_config
 
-    assert ScriptDirectory.from_config(alembic_config()).get_heads() == ["0012_journal_algorithm"]
+    assert ScriptDirectory.from_config(alembic_config()).get_heads() == ["0013_merge_crypto_security"]

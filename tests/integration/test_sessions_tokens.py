@@ -80,19 +80,19 @@ def test_the_page_sign_out_ends_the_session_too(app, case_id):
 def test_a_password_change_ends_every_other_session(app, container, case_id):
     laptop, laptop_token = api_sign_in(app)
     phone, phone_token = api_sign_in(app)
-    wrong = laptop.put("/api/session/password", json={"password": "nope", "new_password": "a-longer-secret"},
+    wrong = laptop.put("/api/session/password", json={"password": "nope", "new_password": "A-longer-secret1"},
                        headers={"X-CSRF-Token": laptop_token})
     assert wrong.status_code == 403 and comment(phone, case_id, phone_token).status_code == 201
     short = laptop.put("/api/session/password", json={"password": "demo", "new_password": "short"},
                        headers={"X-CSRF-Token": laptop_token})
     assert short.status_code == 422 and "8" in short.get_json()["error"]["message"]
-    r = laptop.put("/api/session/password", json={"password": "demo", "new_password": "a-longer-secret"},
+    r = laptop.put("/api/session/password", json={"password": "demo", "new_password": "A-longer-secret1"},
                    headers={"X-CSRF-Token": laptop_token})
     assert r.status_code == 200
     assert comment(phone, case_id, phone_token).status_code == 401  # the other session has ended
     assert comment(laptop, case_id, r.get_json()["csrf_token"]).status_code == 201  # the changer's goes on
     assert app.test_client().post("/api/session", json={"username": "handler", "password": "demo"}).status_code == 401
-    api_sign_in(app, password="a-longer-secret")
+    api_sign_in(app, password="A-longer-secret1")
 
 
 def test_a_remember_cookie_is_refused_after_sign_out(app, container, case_id):

@@ -22,7 +22,8 @@ def process_env(database_url: str, var_dir: Path, **extra: str) -> dict:
     (tests.support.db.make_container), so journals sealed by the processes verify in the test and back."""
     env = dict(os.environ)
     env.update(LIANXIN_DATABASE_URL=database_url, LIANXIN_VAR_DIR=str(var_dir), LIANXIN_SECRET_KEY="test-secret",
-               LIANXIN_PASSWORD_HASH_METHOD="pbkdf2:sha256:1000", PYTHONUNBUFFERED="1")
+               LIANXIN_PASSWORD_HASH_METHOD="pbkdf2:sha256:1000", PYTHONUNBUFFERED="1",
+               LIANXIN_DEMO="1")  # the demo users sign in as in `make run` (web/signin.py)
     env.pop("LIANXIN_SMTP_URL", None)
     env.pop("LIANXIN_SMS_GATEWAY_URL", None)
     env.update(extra)

@@ -186,11 +186,28 @@ POLICY: dict[tuple[str, str], Policy] = {
     ("calendar_web.put_year", "PUT"): roles("admin"),
     ("calendar_web.admin_page", "GET"): roles("admin"),
     ("calendar_web.admin_import", "POST"): roles("admin"),
+    # the second factor (web/totp_web.py): the code page of signing in, one's own enrolment, an admin's reset
+    ("totp.code_page", "GET"): Policy("session"),
+    ("totp.code_page", "POST"): Policy("session"),
+    ("totp.account_page", "GET"): signed_in(),
+    ("totp.account_begin", "POST"): signed_in(),
+    ("totp.account_confirm", "POST"): signed_in(),
+    ("totp.api_begin", "POST"): signed_in(),
+    ("totp.api_confirm", "POST"): signed_in(),
+    ("totp.api_reset", "DELETE"): roles("admin"),
+    ("totp.api_unlock", "POST"): roles("admin"),
+    # the security audit log: auditors only, administrators refused too (their own actions are in it)
+    ("security_log.page", "GET"): roles("auditor"),
+    ("security_log.list_events", "GET"): roles("auditor"),
+    ("security_log.verify", "GET"): roles("auditor"),
+    ("security_log.export", "GET"): roles("auditor"),
 }
 # Run last, in this order: they sign in again or out, ending the session the other checks use.
 SESSION_ENDING = ["api.create_session", "ui.login_page", "ui.logout", "api.delete_session"]
 READ_ONLY_EXEMPT = {"api.create_session", "api.delete_session", "ui.login_page", "ui.logout",
                     "api.change_password",  # everyone changes their own password, auditors too
+                    # and enrols their own second factor
+                    "totp.account_begin", "totp.account_confirm", "totp.api_begin", "totp.api_confirm",
                     # asking for a verification run of every journal changes no case: auditors may
                     "audit.request_verification", "api.request_verification_run"}
 

@@ -114,7 +114,10 @@ def make_container(url: str, clock, tmp_path, handlers=None, **settings_override
     from web.bootstrap import bootstrap
     from web.settings import Settings
 
-    values = dict(database_url=url, var_dir=tmp_path / "var", secret_key="test-secret", allow_clock_control=True)
+    # Demo mode: the demo users sign in with `demo` and, privileged or not, without a second factor, as in
+    # `make run` (web/signin.py); tests of the second factor and of demo accounts outside demo mode say demo=False.
+    values = dict(database_url=url, var_dir=tmp_path / "var", secret_key="test-secret", allow_clock_control=True,
+                  demo=True)
     values.update(settings_overrides)
     settings = Settings.from_env(**values)
     return bootstrap(settings, clock=clock, handlers=handlers)

@@ -1,0 +1,65 @@
+"""Writing to the security audit log (engine/security_log.py) from a request: who (the signed-in user unless
+named), from where (the client address), when (the container's clock).
+
+`AUDITED` names the endpoints whose every successful answer is a security event of a kind: exports,
+deployments, case migrations and settings changes. It is the one list to keep in step with the web areas
+(a test checks that each endpoint named here exists). Sign-ins, the second factor, password changes and
+personal-data views record themselves where they happen.
+"""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, current_app, g, has_request_context, request
+from sqlalchemy.exc import SQLAlchemyError
+
+from engine import security_log
+
+log = logging.getLogger("lianxin.security")
+
+AUDITED = {
+    "api.export_case": "export",
+    "audit.export": "export",
+    "stats.export": "export",
+    "lists.export": "export",
+    "casepage.document_pdf": "export",
+    "security_log.export": "export",
+    "api.deploy_definitions": "deployment",
+    "designer.deploy": "deployment",
+    "designer.migration_run": "deployment",
+    "calendar_web.put_year": "settings_change",
+    "calendar_web.admin_import": "settings_change",
+    "api.set_clock": "settings_change",
+}
+
+
+def client_ip() -> str:
+    return (request.remote_addr if has_request_context() else None) or "-"
+
+
+def _signed_in_name() -> str:
+    p = g.get("principal") if has_request_context() else None
+    return p.username if p is not None else "-"
+
+
+def record(kind: str, *, actor: str | None = None, detail: dict | None = None) -> None:
+    """Appends one event; a failure to write is logged loudly but does not undo what was done."""
+    c = current_app.extensions["lianxin"]
+    try:
+        security_log.append(c.session_factory, at=c.clock.now(), actor=actor or _signed_in_name(), kind=kind,
+                            ip=client_ip(), detail=detail)
+    except SQLAlchemyError:
+        log.exception("security log: %s by %s could not be recorded", kind, actor)
+
+
+def _after(response):
+    kind = AUDITED.get(request.endpoint or "")
+    if kind is not None and response.status_code < 400:
+        detail = {"endpoint": request.endpoint, "method": request.method,
+                  "path": request.full_path.rstrip("?"), "status": response.status_code}
+        record(kind, detail=detail)
+    return response
+
+
+def install(app: Flask) -> None:
+    app.after_request(_after)
