@@ -155,6 +155,31 @@ def mask_text(text: str) -> str:
     return _MOBILE.sub(lambda m: f"{m.group(1)}{MASK * 4}{m.group(3)}", text)
 
 
+# ---------------------------------------------------------------- contact addresses in listings and logs
+
+_EMAIL = re.compile(r"([A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]*@([A-Za-z0-9.\-]+\.[A-Za-z]{2,})")
+_ANY_MOBILE = re.compile(r"(?<!\d)(\+?86)?(1\d{2})\d{4}(\d{4})(?!\d)")
+
+
+def mask_contact_text(text: str | None) -> str | None:
+    """Text that may quote an e-mail address or a mobile number (an outbox recipient, an SMTP refusal, a gateway
+    error): `a***@x.cn`, `138****0000` (`+86` kept). Everything else is left as it is."""
+    if not text:
+        return text
+    text = _EMAIL.sub(lambda m: f"{m.group(1)}***@{m.group(2)}", text)
+    return _ANY_MOBILE.sub(lambda m: f"{m.group(1) or ''}{m.group(2)}****{m.group(3)}", text)
+
+
+def mask_recipient(channel: str, recipient: str) -> str:
+    """An outbox row's recipient as listings show it: staff account names (in-app) as they are, phone numbers and
+    e-mail addresses masked, anything else cut to its first character."""
+    if channel == "inapp":
+        return recipient  # a staff account name, not personal contact data
+    if _EMAIL.search(recipient) or _ANY_MOBILE.search(recipient):
+        return mask_contact_text(recipient) or ""
+    return recipient[:1] + "***" if len(recipient) > 1 else "***"
+
+
 def _mask_field(key: str, value):
     if value is None or value == "":
         return value

@@ -45,9 +45,8 @@ from sqlalchemy.exc import IntegrityError
 from engine.channels import SIGNATURE_HEADER
 from engine.clock import SHANGHAI
 from engine.journal import to_json
-from engine.outbox_queries import mask_text
 from engine.store import Case, JournalEvent, Outbox, Setting, WorkItem
-from services import case_numbers, query_code
+from services import case_numbers, masking, query_code
 from services.index_key import IndexKey
 
 from .api import container, ok
@@ -91,10 +90,6 @@ def _code_key() -> IndexKey:
     return IndexKey.from_secret_key(container().settings.secret_key)
 
 
-def mask_phone(phone: str) -> str:
-    return mask_text(phone) or ""
-
-
 def _phone(value) -> str:
     digits = re.sub(r"[\s-]", "", str(value or ""))
     return digits[3:] if digits.startswith("+86") else digits
@@ -129,7 +124,7 @@ def sms_inbound():
             raise
         outcome, duplicate = json.loads(seen.value), True
     if not duplicate:
-        log.info("SMS inbound %s from %s: %s", gateway_id, mask_phone(phone), outcome["status"])
+        log.info("SMS inbound %s from %s: %s", gateway_id, masking.mask_phone(phone), outcome["status"])
     return ok(dict(outcome, duplicate=duplicate))
 
 
@@ -174,7 +169,7 @@ def _handle(c, s, phone: str, text: str, now: datetime) -> tuple[dict, tuple[str
         if found is None:
             return {"status": "rating_not_found"}, _answer(NO_SUCH_RATING)
         case_id, item_id, case_no = found
-        c.runtime.complete(item_id, {"rating": rating, "rating_channel": "短信"}, f"sms:{mask_phone(phone)}",
+        c.runtime.complete(item_id, {"rating": rating, "rating_channel": "短信"}, f"sms:{masking.mask_phone(phone)}",
                            session=s)
         return ({"status": "rated", "case_id": case_id, "rating": rating},
                 _answer(RATED.format(rating=rating), case_no))
@@ -182,7 +177,7 @@ def _handle(c, s, phone: str, text: str, now: datetime) -> tuple[dict, tuple[str
         code, code_hash = query_code.issue(_code_key())
         data = {"channel": "短信", "title": text[:20], "request": text, "facts": text, "category": "",
                 "location": "", "petitioner": {"phone": phone}, query_code.START_FIELD: code_hash}
-        view = c.runtime.start(PROCESS, data, f"sms:{mask_phone(phone)}", session=s)
+        view = c.runtime.start(PROCESS, data, f"sms:{masking.mask_phone(phone)}", session=s)
         registration = view.data.get("registration") or {}
         registered = now.astimezone(SHANGHAI).date()
         accept_day = c.runtime.compute_deadline("CAL", 15, now).due_date  # 15日内告知是否受理
