@@ -60,7 +60,7 @@ def _visible(p: Principal, case_id: int):
 
 
 def _may_write(p: Principal) -> bool:
-    return bool(p.role_names - set(visibility.READ_ONLY))
+    return visibility.may_write(p)
 
 
 def _petitioners(data: dict, full: bool) -> list[dict]:

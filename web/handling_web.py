@@ -233,8 +233,7 @@ def colleagues_in(unit: str) -> list[tuple[str, str]]:
 def hand_over(p: Principal, task_id: int, to_user: str, kind: str, note: str):
     with container().extras["read_sessions"]() as s:
         item = visibility.work_item_for_action(s, p, task_id)
-    if item.assignee not in (None, p.username) and not p.has_role("admin") \
-            and not any(p.holds(r, item.unit) for r in ("county_office", "bureau", "leader")):
+    if item.assignee not in (None, p.username) and not visibility.may_hand_over(p, item):
         raise Conflict(f"任务已由 {item.assignee} 认领，只有认领人或负责人可以移交（claimed by someone else）")
     allowed = {u for u, _ in colleagues(item, kind)}
     if to_user not in allowed:

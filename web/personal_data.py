@@ -29,19 +29,9 @@ def container():
     return current_app.extensions["lianxin"]
 
 
-def _holds(p: Principal, item: WorkItem) -> bool:
-    """`p` holds `item` in their own right: its assignee, or of its unit with its role. An administrator may act on
-    every task to repair a case; that is not a reason to read the petitioner's details."""
-    if item.assignee == p.username:
-        return True
-    if p.role_names <= {"admin", *visibility.READ_ONLY}:
-        return False
-    return visibility.may_act_on(p, item)
-
-
 def full_view_allowed(s, p: Principal | None, case_id: int) -> bool:
     """The rule of `services.masking.sees_in_full` for `p` and this case (no logging: see `shows_in_full`)."""
-    if p is None or not (p.role_names - {"admin", *visibility.READ_ONLY}):
+    if not visibility.works_on_cases(p):
         return False
     case = s.get(Case, case_id)
     if case is None:
@@ -50,7 +40,7 @@ def full_view_allowed(s, p: Principal | None, case_id: int) -> bool:
                                              WorkItem.element_id.in_(sorted(masking.CONTACT_TASKS)))).all()
     return masking.sees_in_full(registered_it=case.started_by == p.username,
                                 registering_role=bool(p.role_names & masking.REGISTERING_ROLES),
-                                holds_contact_task=any(_holds(p, item) for item in items))
+                                holds_contact_task=any(visibility.holds_in_own_right(p, item) for item in items))
 
 
 def shows_in_full(p: Principal | None, case_id: int) -> bool:

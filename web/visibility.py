@@ -1,6 +1,8 @@
 """Who sees which case and work item: the one place that decides it (pages and JSON API alike).
 
-- admin, auditor and designer see every case, except accusations; the auditor only reads.
+- admin, auditor and designer see every case, except accusations; the auditor only reads. `sees_all` is the one
+  test of "sees every case" (case lists, work items, registers, the four lists, statistics, the red list); no
+  other module keeps a role set for it (tests/unit/test_one_access_policy.py greps for them).
 - Everyone else sees the cases and work items of the units they serve (`Principal.units`, already expanded with
   subunits where the role allows), the work items assigned to them, and the cases they registered.
 - An accusation (检举控告) leaves the petition procedure for the discipline organ (`Task_route_discipline`, handler
@@ -29,8 +31,37 @@ READ_ONLY = ("auditor",)
 DISCIPLINE_ELEMENT = "Task_route_discipline"
 
 
+# Who may take a task that someone else has claimed and hand it to a colleague: the supervising offices of the
+# task's unit (and the administrator, who repairs cases).
+SUPERVISING_ROLES = ("county_office", "bureau", "leader")
+
+
 def sees_all(p: Principal) -> bool:
+    """Every case and work item (but the discipline track), in every unit: the one role set for it."""
     return p.has_role(*SEE_ALL)
+
+
+def units_scope(p: Principal | None) -> set[str] | None:
+    """The units whose registers, lists and statistics `p` reads: None for every unit (who `sees_all`, and the
+    system itself), else the units `p` serves."""
+    if p is None or sees_all(p):
+        return None
+    return set(p.units)
+
+
+def only_reads(p: Principal) -> bool:
+    """A user whose every role only reads (the auditor): refused every change."""
+    return bool(p.roles) and p.role_names <= set(READ_ONLY)
+
+
+def may_write(p: Principal) -> bool:
+    return bool(p.role_names - set(READ_ONLY))
+
+
+def works_on_cases(p: Principal | None) -> bool:
+    """Holds a role that works on cases: not only the administrator's (who repairs cases) or a read-only role.
+    Such a user may read personal data in full where the masking rule allows; the others never do."""
+    return p is not None and bool(p.role_names - {"admin", *READ_ONLY})
 
 
 def direct_units(p: Principal) -> set[str]:
@@ -150,6 +181,25 @@ def may_act_on(p: Principal, item: WorkItem) -> bool:
     if item.role is None:
         return item.unit in p.units
     return p.holds(item.role, item.unit)
+
+
+def holds_in_own_right(p: Principal, item: WorkItem) -> bool:
+    """`p` holds `item` as its assignee, or of its unit with its role, in a role that works on cases. Unlike
+    `may_act_on`, the administrator's right to repair any task does not count: it is no reason to read the
+    petitioner's details (web/personal_data.py)."""
+    if item.assignee == p.username:
+        return True
+    if not works_on_cases(p):
+        return False
+    working = p.role_names - {"admin", *READ_ONLY}
+    if item.role is None:
+        return any(p.holds(role, item.unit) for role in working)
+    return item.role in working and p.holds(item.role, item.unit)
+
+
+def may_hand_over(p: Principal, item: WorkItem) -> bool:
+    """Hand over a task someone else has claimed: the administrator, or a supervising office of its unit."""
+    return p.has_role("admin") or any(p.holds(r, item.unit) for r in SUPERVISING_ROLES)
 
 
 def work_item_for_action(s, p: Principal, item_id: int) -> WorkItem:
