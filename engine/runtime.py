@@ -343,6 +343,7 @@ class Runtime:
         yellow_workdays: int = 3,
         effect_sinks: dict[str, Callable] | None = None,
         decision_rules: dict | None = None,
+        bundle_checks: list[Callable[[list], list]] | None = None,
     ):
         spiff_patches.apply()
         from .sandbox import SandboxEnvironment  # local: keeps import of RestrictedPython off the module path
@@ -355,6 +356,9 @@ class Runtime:
         # Types and bounds of decision outputs (engine.definitions.DecisionRules), by decision id: checked at
         # deploy, and on every result at run time.
         self.decision_rules = dict(decision_rules or {})
+        # Checks of a compiled bundle that the engine does not know the reasons of (the processes' declared
+        # element meanings, the notices they send): each returns Problems, and any problem refuses the bundle.
+        self.bundle_checks = list(bundle_checks or [])
         self.clock = clock
         self.handlers = handlers
         self.calendar = calendar
@@ -505,6 +509,11 @@ class Runtime:
                 if len(_COMPILED_BUNDLES) >= 16:
                     _COMPILED_BUNDLES.pop(next(iter(_COMPILED_BUNDLES), None), None)
                 _COMPILED_BUNDLES[bundle_key] = compiled
+        problems = [problem for check in self.bundle_checks for problem in check(compiled)]
+        if problems:
+            from .definitions import DefinitionError
+
+            raise DefinitionError(problems)
         return compiled
 
     def deploy(self, files, actor: str, comment: str = "") -> list[DeployedVersion]:

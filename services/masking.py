@@ -6,7 +6,7 @@ Who reads it in full (`sees_in_full`), as a petition office works:
 - the person who registered the case at a reception desk (registrar, county or city petition office), who took the
   petitioner's details down and answers when the petitioner comes back to the desk;
 - whoever holds, in their own unit and role (or as its assignee), an open task of the case whose work is to
-  contact the petitioner (`CONTACT_TASKS`): triage at the desk, handling and the written reply, the reply after a
+  contact the petitioner (meaning `contacts_petitioner` in processes/meanings.yaml): triage at the desk, handling and the written reply, the reply after a
   joint meeting, the hearing, the follow-up call for the rating.
 Everyone else reads the data masked: designers, administrators, leaders, joint-meeting offices, supervisors, units
 holding only a task that does not talk to the petitioner (signing, sign-off, co-unit opinion, approvals),
@@ -25,9 +25,9 @@ PETITIONER_FIELDS = ("name", "id_number", "phone", "address")
 
 # ---------------------------------------------------------------- who reads personal data in full
 
-# The tasks (BPMN element ids) whose holder contacts the petitioner. Signing (Task_sign), deciding on acceptance,
-# co-unit opinions, approvals, sign-off (Task_signoff) and the joint-meeting tiers work from the file: masked.
-CONTACT_TASKS = frozenset({"Task_triage", "Task_handle", "Task_reply_after_tier", "Task_hearing", "Task_rating"})
+# The tasks whose holder contacts the petitioner are declared in processes/meanings.yaml (contacts_petitioner).
+# Signing, deciding on acceptance, co-unit opinions, approvals, sign-off and the joint-meeting tiers work from the
+# file: masked.
 # The roles of the reception desks that register petitions in person (the administrator's own registrations of
 # trial cases do not count: an administrator reads personal data masked).
 REGISTERING_ROLES = frozenset({"registrar", "county_office", "bureau"})

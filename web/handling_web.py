@@ -13,12 +13,12 @@ from math import ceil
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import func, or_, select
 
 from engine.accounts import Membership, Unit, User
 from engine.handling_store import RegistrationIndex, SavedTaskFilter
 from engine.runtime import Conflict, NotFound, task_view
-from engine.store import Case, JournalEvent, ProcessDefinition, WorkItem
+from engine.store import Case, ProcessDefinition, WorkItem
 from services import query_code, registration as reg
 from services.casework import CHANNEL_CODES
 from services.index_key import IndexKey
@@ -136,7 +136,7 @@ def repeat_candidates(p: Principal, form: dict) -> list[dict]:
 
 def _on_discipline_track():
     """Cases on the discipline track are never offered as repeat candidates to someone who may not see them."""
-    return exists().where(JournalEvent.case_id == Case.id, JournalEvent.element_id == visibility.DISCIPLINE_ELEMENT)
+    return visibility.on_discipline_track(Case.id)
 
 
 def _merge_target(raw) -> int | None:

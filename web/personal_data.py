@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from engine import access_log
 from engine.store import Case, WorkItem
-from services import masking
+from services import element_meanings, masking
 
 from . import visibility
 from .auth import Principal
@@ -37,7 +37,7 @@ def full_view_allowed(s, p: Principal | None, case_id: int) -> bool:
     if case is None:
         return False
     items = s.scalars(select(WorkItem).where(WorkItem.case_id == case_id, WorkItem.state == "open",
-                                             WorkItem.element_id.in_(sorted(masking.CONTACT_TASKS)))).all()
+                                             WorkItem.element_id.in_(sorted(element_meanings.elements("contacts_petitioner"))))).all()
     return masking.sees_in_full(registered_it=case.started_by == p.username,
                                 registering_role=bool(p.role_names & masking.REGISTERING_ROLES),
                                 holds_contact_task=any(visibility.holds_in_own_right(p, item) for item in items))

@@ -46,7 +46,7 @@ from engine.channels import SIGNATURE_HEADER
 from engine.clock import SHANGHAI
 from engine.journal import to_json
 from engine.store import Case, JournalEvent, Outbox, Setting, WorkItem
-from services import case_numbers, masking, query_code
+from services import case_numbers, element_meanings, masking, query_code
 from services.index_key import IndexKey
 
 from .api import container, ok
@@ -57,7 +57,6 @@ bp = Blueprint("public", __name__)
 log = logging.getLogger("lianxin.public")
 
 PROCESS = "petition_case"
-RATING_TASK = "Task_rating"
 RATINGS = {"1": "满意", "2": "基本满意", "3": "不满意"}
 _RATING = re.compile(r"^\s*([123])?\s*(基本满意|不满意|满意)?\s*([A-Za-z0-9]{6,16})?\s*$")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -192,7 +191,7 @@ def _handle(c, s, phone: str, text: str, now: datetime) -> tuple[dict, tuple[str
 def _case_waiting_for_rating(c, s, phone: str, code: str) -> tuple[int, int, str] | None:
     """The case whose query code is `code`, registered with `phone`, with its rating task open."""
     items = s.execute(select(WorkItem.id, WorkItem.case_id).where(
-        WorkItem.element_id == RATING_TASK, WorkItem.state == "open",
+        WorkItem.element_id.in_(sorted(element_meanings.elements("rating"))), WorkItem.state == "open",
         WorkItem.process_key == PROCESS)).all()
     for item_id, case_id in items:
         case = s.get(Case, case_id)

@@ -5,8 +5,8 @@
   other module keeps a role set for it (tests/unit/test_one_access_policy.py greps for them).
 - Everyone else sees the cases and work items of the units they serve (`Principal.units`, already expanded with
   subunits where the role allows), the work items assigned to them, and the cases they registered.
-- An accusation (检举控告) leaves the petition procedure for the discipline organ (`Task_route_discipline`, handler
-  `route_out` with kind 纪检监察, confidential). From then on the case is on the discipline track: only people
+- An accusation (检举控告) leaves the petition procedure for the discipline organ (the element whose meaning is
+  `confidential_route` in processes/meanings.yaml: handler `route_out` with kind 纪检监察, confidential). From then on the case is on the discipline track: only people
   holding a role *directly* in the receiving discipline unit see it, and the auditor (read-only, for the journal).
   Subunit inheritance does not count here: the person accused may well sit higher up in the same county.
 
@@ -21,6 +21,7 @@ from sqlalchemy import and_, exists, false, not_, or_, select, true
 
 from engine.runtime import NotFound
 from engine.store import Case, JournalEvent, WorkItem
+from services import element_meanings
 
 from .auth import ApiError, Principal
 
@@ -28,7 +29,6 @@ log = logging.getLogger("lianxin.access")
 
 SEE_ALL = ("admin", "auditor", "designer")
 READ_ONLY = ("auditor",)
-DISCIPLINE_ELEMENT = "Task_route_discipline"
 
 
 # Who may take a task that someone else has claimed and hand it to a colleague: the supervising offices of the
@@ -75,15 +75,21 @@ def refuse(p: Principal, what: str, message: str) -> ApiError:
 
 # ---------------------------------------------------------------- the discipline track
 
-def _on_discipline_track(case_id_column):
-    return exists().where(JournalEvent.case_id == case_id_column, JournalEvent.element_id == DISCIPLINE_ELEMENT)
+def _confidential_route():
+    """The SQL condition on a journal event: it happened at a confidential route (processes/meanings.yaml)."""
+    return JournalEvent.element_id.in_(sorted(element_meanings.elements("confidential_route")))
+
+
+def on_discipline_track(case_id_column):
+    """SQL condition: the case went the confidential route (for anyone; see `outside_discipline_track`)."""
+    return exists().where(JournalEvent.case_id == case_id_column, _confidential_route())
 
 
 def _discipline_unit_match(case_id_column, units: set[str]):
     """The route-out's journaled result names the receiving unit (`"unit":"<code>"` in compact JSON)."""
     if not units:
         return false()
-    return exists().where(JournalEvent.case_id == case_id_column, JournalEvent.element_id == DISCIPLINE_ELEMENT,
+    return exists().where(JournalEvent.case_id == case_id_column, _confidential_route(),
                           JournalEvent.type == "service.called",
                           or_(*[JournalEvent.data.contains(f'"unit":"{u}"', autoescape=True) for u in sorted(units)]))
 
@@ -92,7 +98,7 @@ def discipline_units(s, case_id: int) -> set[str] | None:
     """None when the case is not on the discipline track; else the unit(s) it went to (empty when the route-out
     failed and no unit was named yet)."""
     rows = s.execute(select(JournalEvent.type, JournalEvent.data).where(
-        JournalEvent.case_id == case_id, JournalEvent.element_id == DISCIPLINE_ELEMENT)).all()
+        JournalEvent.case_id == case_id, _confidential_route())).all()
     if not rows:
         return None
     units: set[str] = set()
@@ -117,7 +123,7 @@ def _units_filter(p: Principal, unit_column):
 
 def case_filter(p: Principal):
     """SQL condition on `Case` for the cases `p` may see (use in lists and searches)."""
-    track = _on_discipline_track(Case.id)
+    track = on_discipline_track(Case.id)
     discipline_ok = true() if p.has_role(*READ_ONLY) else _discipline_unit_match(Case.id, direct_units(p))
     if sees_all(p):
         ordinary = true()
@@ -241,4 +247,4 @@ def outside_discipline_track(p: Principal, case_id_column):
     limited to the caller's units by their own rule (the registers), which must not name an accusation."""
     if p.has_role(*READ_ONLY):
         return true()
-    return or_(not_(_on_discipline_track(case_id_column)), _discipline_unit_match(case_id_column, direct_units(p)))
+    return or_(not_(on_discipline_track(case_id_column)), _discipline_unit_match(case_id_column, direct_units(p)))
