@@ -14,7 +14,7 @@ from engine.handlers import HandlerContext
 
 from . import case_numbers
 from .notify import PETITIONER, send, to_offices, unit_recipients
-from .orgchart import LEVEL_NAMES, chart_for
+from .orgchart import chart_for
 from .query_code import START_FIELD as QUERY_HASH
 
 CHANNEL_CODES = {
@@ -189,4 +189,4 @@ def review_body(inp: ReviewBodyInput, ctx: HandlerContext) -> dict:
     if body is None:
         raise LookupError(f"{chart.name(inp.unit)} 没有上一级机关可以{inp.stage}（no higher body for {inp.stage}）")
     return {"unit": body.code, "unit_name": f"{body.name}人民政府", "stage": inp.stage,
-            "level_name": LEVEL_NAMES.get(body.kind, body.kind), "requested_at": ctx.now.isoformat()}
+            "level_name": chart.level_name(body.kind), "requested_at": ctx.now.isoformat()}

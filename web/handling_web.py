@@ -23,6 +23,7 @@ from services import query_code, registration as reg
 from services.casework import CHANNEL_CODES
 from services.index_key import IndexKey
 from services.masking import mask_personal_data, mask_petitioner
+from services.orgchart import default_chart
 
 from . import forms, personal_data, task_list, visibility
 from .auth import ApiError, Principal, require_login
@@ -65,7 +66,7 @@ def categories() -> list[reg.Category]:
 
 def locations() -> list[tuple[str, str]]:
     with container().extras["read_sessions"]() as s:
-        rows = s.execute(select(Unit.code, Unit.name).where(Unit.kind.in_(("county", "city", "province")))
+        rows = s.execute(select(Unit.code, Unit.name).where(Unit.kind.in_(default_chart().tier_levels()))
                          .order_by(Unit.kind.desc(), Unit.code)).all()
     return [(code, name) for code, name in rows]
 
