@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from engine.handlers import HandlerContext
 
+from . import notices
 from .notify import send, to_offices
 from .orgchart import chart_for
 
@@ -40,7 +41,7 @@ def escalate(inp: EscalateInput, ctx: HandlerContext) -> dict:
     to = [{"unit": office.code, "role": "jointmeeting"}]
     notice = send(ctx, to, "上交通知", {"case_no": inp.case_no, "level_name": tier.name})
     data = ctx.data or {}
-    notice["inbox"] = to_offices(ctx, to, "escalation_notice", {
+    notice["inbox"] = to_offices(ctx, to, notices.default_catalogue().inbox_template("上交通知"), {
         "case_no": inp.case_no or data.get("case_no") or str(ctx.case_id),
         "title": data.get("title") or data.get("category") or "信访事项",
         "from_unit": _from_unit(chart, data), "reason": _reason(data)})

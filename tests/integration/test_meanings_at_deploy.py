@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from engine.definitions import DefinitionError, collect_files
-from services import element_meanings
+from services import element_meanings, notices
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -45,3 +45,29 @@ def test_an_unknown_meaning_refuses_the_deployment(container, tmp_path):
     with pytest.raises(DefinitionError) as err:
         container.runtime.deploy(processes(), actor="test")
     assert [(p.file, p.line) for p in err.value.problems] == [("meanings.yaml", 2)]
+
+
+# ---------------------------------------------------------------- the notice catalogue at deploy
+
+def test_a_notify_task_naming_a_notice_the_catalogue_lacks_refuses_the_deployment(container, tmp_path):
+    catalogue = tmp_path / "notices.yaml"
+    text = (ROOT / "processes" / "notices.yaml").read_text(encoding="utf-8")
+    catalogue.write_text(text.replace("  当场办结:\n", "  当场办结完毕:\n"), encoding="utf-8")
+    container.runtime.bundle_checks = [notices.deploy_check(catalogue, ROOT / "processes" / "templates")]
+    with pytest.raises(DefinitionError) as err:
+        container.runtime.deploy(processes(), actor="test")
+    [problem] = err.value.problems
+    assert (problem.file, problem.element_id) == ("petition_case.bpmn", "Task_notify_onspot")
+    assert problem.line and "当场办结" in problem.message
+
+
+def test_a_wrong_catalogue_refuses_the_deployment(container, tmp_path):
+    catalogue = tmp_path / "notices.yaml"
+    text = (ROOT / "processes" / "notices.yaml").read_text(encoding="utf-8")
+    catalogue.write_text(text.replace("channels: [journal, sms]", "channels: [journal, sms, pager]", 1),
+                         encoding="utf-8")
+    container.runtime.bundle_checks = [notices.deploy_check(catalogue, ROOT / "processes" / "templates")]
+    with pytest.raises(DefinitionError) as err:
+        container.runtime.check(processes())
+    assert [(p.file, p.message.split(":")[0]) for p in err.value.problems] == [("notices.yaml", "去向告知")]
+    assert "pager" in err.value.problems[0].message
