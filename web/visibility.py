@@ -6,9 +6,10 @@
 - Everyone else sees the cases and work items of the units they serve (`Principal.units`, already expanded with
   subunits where the role allows), the work items assigned to them, and the cases they registered.
 - An accusation (检举控告) leaves the petition procedure for the discipline organ (the element whose meaning is
-  `confidential_route` in processes/meanings.yaml: handler `route_out` with kind 纪检监察, confidential). From then on the case is on the discipline track: only people
-  holding a role *directly* in the receiving discipline unit see it, and the auditor (read-only, for the journal).
-  Subunit inheritance does not count here: the person accused may well sit higher up in the same county.
+  `confidential_route` in processes/meanings.yaml: handler `route_out` with kind 纪检监察, confidential). From then
+  on the case is on the discipline track: only people holding a role *directly* in the receiving discipline unit
+  see it, and the auditor (read-only, for the journal). Subunit inheritance does not count here: the person
+  accused may well sit higher up in the same county.
 
 Refusals are 403 with a message saying why, and are logged.
 """
