@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from . import sandbox
-from .definitions import SourceFile, compile_bundle, load_specs, safe_parse_xml
+from .definitions import DefinitionError, SourceFile, compile_bundle, load_specs, safe_parse_xml
 from .errors import Invalid, NotFound
 from .handlers import HandlerRegistry
 from .journal import to_json
@@ -42,7 +42,7 @@ class Definitions:
     """Deployed process versions: deploy, list, load (cached)."""
 
     def __init__(self, session_factory: sessionmaker, read_sessions: sessionmaker, handlers: HandlerRegistry,
-                 helper_names: set[str], decision_rules: dict):
+                 helper_names: set[str], decision_rules: dict, bundle_checks: list | None = None):
         self.session_factory = session_factory
         self.read_sessions = read_sessions
         self.handlers = handlers
@@ -50,6 +50,9 @@ class Definitions:
         # Types and bounds of decision outputs (engine.definitions.DecisionRules), by decision id: checked at
         # deploy, and on every result at run time.
         self.decision_rules = decision_rules
+        # Checks of a compiled bundle that the engine does not know the reasons of (the processes' declared
+        # element meanings, the notices they send): each returns Problems, and any problem refuses the bundle.
+        self.bundle_checks = list(bundle_checks or [])
         self.specs: dict[int, tuple] = {}
         self.meta: dict[int, dict] = {}
 
@@ -92,6 +95,9 @@ class Definitions:
                 if len(_COMPILED_BUNDLES) >= 16:
                     _COMPILED_BUNDLES.pop(next(iter(_COMPILED_BUNDLES), None), None)
                 _COMPILED_BUNDLES[bundle_key] = compiled
+        problems = [problem for check in self.bundle_checks for problem in check(compiled)]
+        if problems:
+            raise DefinitionError(problems)
         return compiled
 
     @staticmethod

@@ -1,13 +1,14 @@
 """What the outbox shows: a user's in-app notifications, and the admins' listing with recipients masked.
 
 Phone numbers and e-mail addresses of petitioners appear in no listing: `138****0000`, `a***@x.cn`, also inside
-error texts (an SMTP refusal quotes the address). The messages themselves, of course, carry them unmasked.
+error texts (an SMTP refusal quotes the address). The messages themselves, of course, carry them unmasked. How
+they are masked is the masking module's (`services.masking`), handed in by the caller as a `ContactMasker`: the
+engine does not import services.
 """
 from __future__ import annotations
 
 import json
-import re
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import sessionmaker
@@ -15,25 +16,14 @@ from sqlalchemy.orm import sessionmaker
 from .store import Outbox, OutboxEvent
 
 STATUSES = ("pending", "sending", "sent", "dead")
-_EMAIL = re.compile(r"([A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]*@([A-Za-z0-9.\-]+\.[A-Za-z]{2,})")
-_PHONE = re.compile(r"(?<!\d)(\+?86)?(1\d{2})\d{4}(\d{4})(?!\d)")
 
 
-def mask_recipient(channel: str, recipient: str) -> str:
-    if channel == "inapp":
-        return recipient  # a staff account name, not personal contact data
-    return mask_text(recipient) if (_EMAIL.search(recipient) or _PHONE.search(recipient)) else _mask_other(recipient)
+class ContactMasker(Protocol):
+    """What a listing needs to mask contact data (`services.masking` is one)."""
 
+    def mask_recipient(self, channel: str, recipient: str) -> str: ...
 
-def mask_text(text: str | None) -> str | None:
-    if not text:
-        return text
-    text = _EMAIL.sub(lambda m: f"{m.group(1)}***@{m.group(2)}", text)
-    return _PHONE.sub(lambda m: f"{m.group(1) or ''}{m.group(2)}****{m.group(3)}", text)
-
-
-def _mask_other(value: str) -> str:
-    return value[:1] + "***" if len(value) > 1 else "***"
+    def mask_contact_text(self, text: str | None) -> str | None: ...
 
 
 def _events_by_row(s, ids: list[int], kinds: tuple[str, ...]) -> dict[int, list[OutboxEvent]]:
@@ -73,8 +63,8 @@ def inapp_notifications(read_sessions: sessionmaker, username: str, *, limit: in
     return {"notifications": items, "unread": unread, "total": total}
 
 
-def outbox_listing(read_sessions: sessionmaker, *, status: str | None = None, channel: str | None = None,
-                   case_id: int | None = None, limit: int = 50, offset: int = 0) -> dict[str, Any]:
+def outbox_listing(read_sessions: sessionmaker, masker: ContactMasker, *, status: str | None = None,
+                   channel: str | None = None, case_id: int | None = None, limit: int = 50, offset: int = 0) -> dict[str, Any]:
     filters = []
     if status:
         filters.append(Outbox.status == status)
@@ -94,15 +84,15 @@ def outbox_listing(read_sessions: sessionmaker, *, status: str | None = None, ch
         sent, report = _last(evs, "sent"), _last(evs, "delivered", "undelivered")
         items.append({
             "id": row.id, "case_id": row.case_id, "channel": row.channel,
-            "recipient": mask_recipient(row.channel, row.recipient),
+            "recipient": masker.mask_recipient(row.channel, row.recipient),
             "template": row.template, "template_version": row.template_version, "status": row.status,
-            "attempts": row.attempts, "last_error": mask_text(row.last_error),
+            "attempts": row.attempts, "last_error": masker.mask_contact_text(row.last_error),
             "next_attempt_at": row.next_attempt_at, "created_at": row.created_at, "sent_at": row.sent_at,
             "provider_id": sent.provider_id if sent else None,
             "delivery_status": report.kind if report else None,
             "delivery_reported_at": report.at if report else None,
-            "delivery_error": mask_text(json.loads(report.detail).get("error")) if report else None,
-            "resends": [{"by": e.actor, "at": e.at, "previous_error": mask_text(
+            "delivery_error": masker.mask_contact_text(json.loads(report.detail).get("error")) if report else None,
+            "resends": [{"by": e.actor, "at": e.at, "previous_error": masker.mask_contact_text(
                 (json.loads(e.detail).get("previous") or {}).get("error"))} for e in evs if e.kind == "resent"],
         })
     return {"items": items, "total": total, "counts": {k: counts.get(k, 0) for k in STATUSES}}

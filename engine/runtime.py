@@ -116,6 +116,7 @@ class Runtime:
         yellow_workdays: int = 3,
         effect_sinks: dict[str, Callable] | None = None,
         decision_rules: dict | None = None,
+        bundle_checks: list[Callable[[list], list]] | None = None,
     ):
         spiff_patches.apply()
         self.session_factory = session_factory
@@ -129,8 +130,10 @@ class Runtime:
         helpers = self.deadlines.helpers()
         helpers.update(script_helpers or {})
         self.helper_names = set(helpers)
+        # bundle_checks: checks of a compiled bundle whose reasons the engine does not know (the processes'
+        # declared element meanings, the notices they send); each returns Problems, any problem refuses the bundle.
         self.definitions = Definitions(session_factory, self.read_sessions, handlers, self.helper_names,
-                                       dict(decision_rules or {}))
+                                       dict(decision_rules or {}), list(bundle_checks or []))
         self._specs, self._meta = self.definitions.specs, self.definitions.meta
         sinks = dict(BUILTIN_SINKS)
         sinks.update(effect_sinks or {})
@@ -145,6 +148,8 @@ class Runtime:
                                lambda self, value: setattr(self.deadlines, "yellow_workdays", value))
     decision_rules = property(lambda self: self.definitions.decision_rules,
                               lambda self, value: setattr(self.definitions, "decision_rules", value))
+    bundle_checks = property(lambda self: self.definitions.bundle_checks,
+                             lambda self, value: setattr(self.definitions, "bundle_checks", list(value)))
 
     # ---- the unit of work
 

@@ -13,8 +13,9 @@ from engine.clock import SHANGHAI
 from engine.handlers import HandlerContext
 
 from . import case_numbers
+from .notices import default_catalogue as notice_catalogue
 from .notify import PETITIONER, send, to_offices, unit_recipients
-from .orgchart import LEVEL_NAMES, chart_for
+from .orgchart import chart_for
 from .query_code import START_FIELD as QUERY_HASH
 
 CHANNEL_CODES = {
@@ -107,7 +108,7 @@ def dispatch_case(inp: DispatchInput, ctx: HandlerContext) -> dict:
     for co in a.get("co_units") or []:  # 协办单位: told who leads; they report to the lead unit, which replies
         to = unit_recipients(co["unit"])
         notice = send(ctx, to, "协办通知", dict(fields, co_unit_name=co["unit_name"]))
-        notice["inbox"] = to_offices(ctx, to, "co_handling_notice", {
+        notice["inbox"] = to_offices(ctx, to, notice_catalogue().inbox_template("协办通知"), {
             "case_no": inp.case_no, "title": ctx.data.get("title") or ctx.data.get("category") or "信访事项",
             "unit": co["unit_name"], "lead_unit": a["unit_name"]})
         notices.append(notice)
@@ -189,4 +190,4 @@ def review_body(inp: ReviewBodyInput, ctx: HandlerContext) -> dict:
     if body is None:
         raise LookupError(f"{chart.name(inp.unit)} 没有上一级机关可以{inp.stage}（no higher body for {inp.stage}）")
     return {"unit": body.code, "unit_name": f"{body.name}人民政府", "stage": inp.stage,
-            "level_name": LEVEL_NAMES.get(body.kind, body.kind), "requested_at": ctx.now.isoformat()}
+            "level_name": chart.level_name(body.kind), "requested_at": ctx.now.isoformat()}

@@ -1,4 +1,5 @@
-"""The notices a petition case produces, as documents to print and serve (受理告知书, 不予受理告知书, 答复意见书,
+"""The notices a petition case produces, as documents (their kinds and titles are the notice catalogue's,
+processes/notices.yaml) to print and serve (受理告知书, 不予受理告知书, 答复意见书,
 转送/交办告知书, 交办通知): built from the case data, rendered to PDF with reportlab's built-in CID font
 (STSong-Light), so Chinese prints without any font file on the server. HTML rendering is the web app's template.
 
@@ -14,20 +15,21 @@ from datetime import date, datetime
 
 from engine.clock import SHANGHAI
 
-KINDS = {
-    "transfer": "信访事项转送告知书",
-    "assignment": "信访事项交办（转送）通知",
-    "acceptance": "信访事项受理告知书",
-    "non_acceptance": "信访事项不予受理告知书",
-    "reply": "信访事项处理意见书（答复意见书）",
-}
+from . import notices
+
+
+def kinds() -> dict[str, str]:
+    """The documents a case produces, kind -> title: the notice catalogue's (processes/notices.yaml)."""
+    return notices.default_catalogue().documents
+
+
 REVIEW_DAYS = 30
 
 
 class NoticeUnavailable(LookupError):
     def __init__(self, kind: str, missing: list[str]):
         self.kind, self.missing = kind, missing
-        super().__init__(f"{KINDS.get(kind, kind)}暂不能生成：缺少{'、'.join(missing)}。"
+        super().__init__(f"{kinds().get(kind, kind)}暂不能生成：缺少{'、'.join(missing)}。"
                          f"请先在相应环节补全后再打印（missing: {', '.join(missing)}）")
 
 
@@ -86,8 +88,8 @@ def build_notice(kind: str, data: dict, unit_name: Callable[[str], str],
                  name_shown: Callable[[str], str] = lambda n: n) -> Notice:
     """The notice `kind` of a case with `data`. `unit_name(code)` names units; `name_shown` masks the
     petitioner's name where the reader may not see it in full."""
-    if kind not in KINDS:
-        raise NoticeUnavailable(kind, [f"文书种类“{kind}”（可用：{'、'.join(KINDS)}）"])
+    if kind not in kinds() or kind not in _BUILDERS:
+        raise NoticeUnavailable(kind, [f"文书种类“{kind}”（可用：{'、'.join(kinds())}）"])
     case_no = data.get("case_no") or (data.get("registration") or {}).get("case_no")
     title = data.get("title")
     builder = _BUILDERS[kind]
@@ -201,7 +203,7 @@ _BUILDERS = {"transfer": _transfer, "assignment": _assignment, "acceptance": _ac
 def notice_list(data: dict, unit_name: Callable[[str], str]) -> list[dict]:
     """Every kind with whether it can be printed now and, if not, why (for the case page)."""
     out = []
-    for kind, title in KINDS.items():
+    for kind, title in kinds().items():
         try:
             notice = build_notice(kind, data, unit_name)
         except NoticeUnavailable as err:

@@ -1,5 +1,6 @@
 """Tiered escalation (逐级上交): one tier process (`processes/escalation_tier.bpmn`) is called per level —
-county, city, province — and this handler tells it which joint meeting it is, and what lies above.
+the tiers the organisation declares (processes/organisation.yaml: county, city, province) — and this handler tells
+it which joint meeting it is, and what lies above.
 """
 from __future__ import annotations
 
@@ -7,10 +8,9 @@ from dataclasses import dataclass
 
 from engine.handlers import HandlerContext
 
+from . import notices
 from .notify import send, to_offices
-from .orgchart import LEVEL_NAMES, chart_for
-
-TIERS = ("county", "city", "province")
+from .orgchart import chart_for
 
 
 @dataclass
@@ -23,28 +23,31 @@ class EscalateInput:
 
 def escalate(inp: EscalateInput, ctx: HandlerContext) -> dict:
     """上交本级信访工作联席会议：确定联席会议办公室和上一级，并立即通知联席会议办公室（3个工作日内了解情况）。"""
-    if inp.tier_level not in TIERS:
-        raise ValueError(f"层级应为 {', '.join(TIERS)}，收到 {inp.tier_level!r}（unknown tier level）")
     chart = chart_for(ctx)
+    try:
+        tier = chart.tier(inp.tier_level)
+    except LookupError as exc:
+        raise ValueError(str(exc)) from None
     level = chart.level_of(inp.location)
     while level.kind != inp.tier_level:  # climb from where the matter arose to the tier's level
         above = chart.level_up(level.code)
         if above is None:
-            raise LookupError(f"{chart.name(inp.location)} 之上没有{LEVEL_NAMES[inp.tier_level]}（no {inp.tier_level})")
+            raise LookupError(f"{chart.name(inp.location)} 之上没有{tier.name}（no {inp.tier_level})")
         level = above
     office = chart.joint_meeting(level.code)
     above = chart.level_up(level.code)
-    is_top = above is None or inp.tier_level == TIERS[-1]
+    next_tier = chart.tier_above(tier.level)
+    is_top = above is None or next_tier is None
     to = [{"unit": office.code, "role": "jointmeeting"}]
-    notice = send(ctx, to, "上交通知", {"case_no": inp.case_no, "level_name": LEVEL_NAMES[inp.tier_level]})
+    notice = send(ctx, to, "上交通知", {"case_no": inp.case_no, "level_name": tier.name})
     data = ctx.data or {}
-    notice["inbox"] = to_offices(ctx, to, "escalation_notice", {
+    notice["inbox"] = to_offices(ctx, to, notices.default_catalogue().inbox_template("上交通知"), {
         "case_no": inp.case_no or data.get("case_no") or str(ctx.case_id),
         "title": data.get("title") or data.get("category") or "信访事项",
         "from_unit": _from_unit(chart, data), "reason": _reason(data)})
-    return {"level": inp.tier_level, "level_name": LEVEL_NAMES[inp.tier_level], "area": level.code,
+    return {"level": inp.tier_level, "level_name": tier.name, "area": level.code,
             "joint_meeting": office.code, "joint_meeting_name": office.name,
-            "next_level": None if is_top else TIERS[TIERS.index(inp.tier_level) + 1], "is_top": is_top,
+            "next_level": None if is_top else next_tier.level, "is_top": is_top,
             "reported_from": inp.reported_from or None, "started_at": ctx.now.isoformat(), "notice": notice}
 
 

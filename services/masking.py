@@ -6,7 +6,7 @@ Who reads it in full (`sees_in_full`), as a petition office works:
 - the person who registered the case at a reception desk (registrar, county or city petition office), who took the
   petitioner's details down and answers when the petitioner comes back to the desk;
 - whoever holds, in their own unit and role (or as its assignee), an open task of the case whose work is to
-  contact the petitioner (`CONTACT_TASKS`): triage at the desk, handling and the written reply, the reply after a
+  contact the petitioner (meaning `contacts_petitioner` in processes/meanings.yaml): triage at the desk, handling and the written reply, the reply after a
   joint meeting, the hearing, the follow-up call for the rating.
 Everyone else reads the data masked: designers, administrators, leaders, joint-meeting offices, supervisors, units
 holding only a task that does not talk to the petitioner (signing, sign-off, co-unit opinion, approvals),
@@ -25,9 +25,9 @@ PETITIONER_FIELDS = ("name", "id_number", "phone", "address")
 
 # ---------------------------------------------------------------- who reads personal data in full
 
-# The tasks (BPMN element ids) whose holder contacts the petitioner. Signing (Task_sign), deciding on acceptance,
-# co-unit opinions, approvals, sign-off (Task_signoff) and the joint-meeting tiers work from the file: masked.
-CONTACT_TASKS = frozenset({"Task_triage", "Task_handle", "Task_reply_after_tier", "Task_hearing", "Task_rating"})
+# The tasks whose holder contacts the petitioner are declared in processes/meanings.yaml (contacts_petitioner).
+# Signing, deciding on acceptance, co-unit opinions, approvals, sign-off and the joint-meeting tiers work from the
+# file: masked.
 # The roles of the reception desks that register petitions in person (the administrator's own registrations of
 # trial cases do not count: an administrator reads personal data masked).
 REGISTERING_ROLES = frozenset({"registrar", "county_office", "bureau"})
@@ -153,6 +153,31 @@ def mask_text(text: str) -> str:
     text = _ID_NUMBER.sub(lambda m: m.group(1) + MASK * 8 + m.group(3), text)
     text = _QUERY_CODE.sub(lambda m: m.group(1) + m.group(2) + MASK * 8, text)
     return _MOBILE.sub(lambda m: f"{m.group(1)}{MASK * 4}{m.group(3)}", text)
+
+
+# ---------------------------------------------------------------- contact addresses in listings and logs
+
+_EMAIL = re.compile(r"([A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]*@([A-Za-z0-9.\-]+\.[A-Za-z]{2,})")
+_ANY_MOBILE = re.compile(r"(?<!\d)(\+?86)?(1\d{2})\d{4}(\d{4})(?!\d)")
+
+
+def mask_contact_text(text: str | None) -> str | None:
+    """Text that may quote an e-mail address or a mobile number (an outbox recipient, an SMTP refusal, a gateway
+    error): `a***@x.cn`, `138****0000` (`+86` kept). Everything else is left as it is."""
+    if not text:
+        return text
+    text = _EMAIL.sub(lambda m: f"{m.group(1)}***@{m.group(2)}", text)
+    return _ANY_MOBILE.sub(lambda m: f"{m.group(1) or ''}{m.group(2)}****{m.group(3)}", text)
+
+
+def mask_recipient(channel: str, recipient: str) -> str:
+    """An outbox row's recipient as listings show it: staff account names (in-app) as they are, phone numbers and
+    e-mail addresses masked, anything else cut to its first character."""
+    if channel == "inapp":
+        return recipient  # a staff account name, not personal contact data
+    if _EMAIL.search(recipient) or _ANY_MOBILE.search(recipient):
+        return mask_contact_text(recipient) or ""
+    return recipient[:1] + "***" if len(recipient) > 1 else "***"
 
 
 def _mask_field(key: str, value):

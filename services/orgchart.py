@@ -5,6 +5,9 @@ petition office and joint-meeting office, the body one level up that reviews a h
 read from `processes/organisation.yaml` (the same file `lianxin init` loads into the database), or taken from
 `ctx.ports["organisation"]` when the composition root provides one.
 
+The chart also declares the escalation tiers (逐级上交), bottom up: the administrative levels whose joint meetings a
+matter climbs through, with their names. Escalation, statistics and the review bodies read them from here.
+
 Recipients of notices are (unit, role) pairs, never people: the notifier resolves them to the users who hold that
 role in that unit (or in an ancestor with `subunits: true`), so the journal names offices, not individuals.
 """
@@ -17,8 +20,6 @@ from pathlib import Path
 import yaml
 
 DEFAULT_FILE = Path(__file__).resolve().parent.parent / "processes" / "organisation.yaml"
-LEVEL_KINDS = ("county", "city", "province")
-LEVEL_NAMES = {"county": "县级", "city": "市级", "province": "省级"}
 
 
 @dataclass(frozen=True)
@@ -30,17 +31,50 @@ class OrgUnit:
     adcode: str | None = None
 
 
+@dataclass(frozen=True)
+class Tier:
+    """One level of escalation: the unit kind of the level (county, city, province), its short name (县级) and its
+    joint meeting's name (县级联席会议)."""
+    level: str
+    name: str
+    meeting: str
+
+
 @dataclass
 class OrgChart:
     units: dict[str, OrgUnit] = field(default_factory=dict)
+    tiers: tuple[Tier, ...] = ()
 
     @classmethod
     def from_yaml(cls, path: Path = DEFAULT_FILE) -> OrgChart:
         doc = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-        chart = cls()
+        chart = cls(tiers=tuple(_tier(t, path) for t in doc.get("tiers") or []))
+        if not chart.tiers:
+            raise ValueError(f"{Path(path).name}: 缺少 tiers（逐级上交的层级）（the organisation declares no tiers）")
         for u in doc.get("units", []):
             chart.units[u["code"]] = OrgUnit(u["code"], u["name"], u["kind"], u.get("parent"), u.get("adcode"))
         return chart
+
+    # ---- the escalation tiers
+
+    def tier_levels(self) -> tuple[str, ...]:
+        """The levels, bottom up (county, city, province in the shipped organisation)."""
+        return tuple(t.level for t in self.tiers)
+
+    def tier(self, level: str) -> Tier:
+        for t in self.tiers:
+            if t.level == level:
+                return t
+        raise LookupError(f"层级应为 {', '.join(self.tier_levels())}，收到 {level!r}（unknown tier level）")
+
+    def tier_above(self, level: str) -> Tier | None:
+        levels = self.tier_levels()
+        at = levels.index(self.tier(level).level)
+        return self.tiers[at + 1] if at + 1 < len(levels) else None
+
+    def level_name(self, kind: str) -> str:
+        """县级 for a county, …; other kinds as they are."""
+        return next((t.name for t in self.tiers if t.level == kind), kind)
 
     # ---- lookups
 
@@ -73,7 +107,7 @@ class OrgChart:
     def level_of(self, code: str) -> OrgUnit:
         """The nearest administrative level (county, city, province) at or above the unit."""
         for unit in self.ancestors(code):
-            if unit.kind in LEVEL_KINDS:
+            if unit.kind in self.tier_levels():
                 return unit
         raise LookupError(f"单位 {code} 不属于任何县、市、省（unit {code} has no administrative level above it）")
 
@@ -97,8 +131,8 @@ class OrgChart:
     def level_up(self, code: str) -> OrgUnit | None:
         """The administrative level above the unit's own level (county -> city -> province)."""
         level = self.level_of(code)
-        if level.parent is None:
-            return None
+        if level.parent is None or not any(u.kind in self.tier_levels() for u in self.ancestors(level.parent)):
+            return None  # the top of the declared tiers
         return self.level_of(level.parent)
 
     def adcode(self, code: str) -> str:
@@ -106,6 +140,13 @@ class OrgChart:
             if unit.adcode:
                 return unit.adcode
         return "000000"
+
+
+def _tier(entry, path) -> Tier:
+    if not isinstance(entry, dict) or not all(isinstance(entry.get(k), str) for k in ("level", "name", "meeting")):
+        raise ValueError(f"{Path(path).name}: 每个层级需要 level、name、meeting（each tier needs level, name, "
+                         f"meeting）：{entry!r}")
+    return Tier(entry["level"], entry["name"], entry["meeting"])
 
 
 @lru_cache(maxsize=4)

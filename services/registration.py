@@ -22,12 +22,12 @@ from sqlalchemy.exc import IntegrityError
 from engine.handling_store import PetitionerKey, RegistrationIndex
 from engine.store import Case
 
+from . import element_meanings
 from .index_key import IndexKey
 from .masking import mask_name
 from .repeats import Candidate, judge, window_start
 
 PROCESS = "petition_case"
-TRIAGE_ELEMENT = "Task_triage"
 MAX_REPRESENTATIVES = 5
 START_FIELDS = ("channel", "title", "request", "facts", "category", "subcategory", "location", "respondent",
                 "nature", "is_group_or_policy", "receiving_leader", "upstream_case_no", "group_visit",
@@ -214,7 +214,7 @@ def merge_into_original(runtime, view, original_id: int, actor: str):
     original_no = original.data.get("case_no")
     if not original_no:
         raise ValueError(f"原件 {original_id} 没有信访事项编号，不能并入（the original has no case number）")
-    triage = next((t for t in view.tasks if t.element_id == TRIAGE_ELEMENT), None)
+    triage = next((t for t in view.tasks if t.element_id in element_meanings.elements("triage")), None)
     if triage is None:
         raise ValueError("新登记的事项没有分流研判任务，不能并入原件（no triage task to take the repeat path）")
     data = {"route": "重复信访", "original_case_no": original_no,

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from engine.clock import SHANGHAI
 
+from .orgchart import default_chart
 from .stats_facts import CaseFacts, Deadline
 from .stats_settings import KpiSettings, Period
 
@@ -24,7 +25,6 @@ MILESTONE_NAMES = {"T1": "明确包案领导和化解专班", "T2": "向市信�
                    "T4": "阶段性工作方案", "E1": "逐级上报", "E2": "了解掌握情况", "E3": "专题会商",
                    "E4": "阶段性化解成效"}
 _TICK = timedelta(microseconds=1)
-TIERS = {"county": "县级联席会议", "city": "市级联席会议", "province": "省级联席会议"}
 
 
 @dataclass
@@ -176,7 +176,7 @@ def compute(facts: list[CaseFacts], period: Period, now: datetime, settings: Kpi
                                   f"13710 节点 {code}（{MILESTONE_NAMES[code]}）期限在本期届满的事项中，按时完成的比例",
                                   pairs, group="13710"))
 
-    for tier, name in TIERS.items():
+    for tier, name in ((t.level, t.meeting) for t in default_chart().tiers):  # processes/organisation.yaml
         cases = [c for c in facts
                  if any(period.contains(d.created_at) and d.code == tier for d in c.escalations)]
         out.append(_count(f"escalations.{tier}", f"上交{name}件数", f"本期上交到{name}（了解掌握情况开始）的事项",

@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
 
-from .orgchart import LEVEL_KINDS, OrgChart
+from .orgchart import OrgChart
 from .stats import compute
 from .stats_facts import CaseFacts
 from .stats_settings import KpiSettings, Period
@@ -58,7 +58,7 @@ def ranking_units(chart: OrgChart, facts: list[CaseFacts], level: str, visible: 
     if level == "unit":
         units = sorted({f.unit for f in facts if f.unit})
     else:
-        units = [u.code for u in chart.units.values() if u.kind == level] if level in LEVEL_KINDS else []
+        units = [u.code for u in chart.units.values() if u.kind == level] if level in chart.tier_levels() else []
     return [u for u in units if visible is None or u in visible]
 
 

@@ -10,13 +10,11 @@ from dataclasses import dataclass
 
 from engine.handlers import HandlerContext
 
-from . import four_lists
+from . import four_lists, notices
 from .notify import due_date_text, send, to_offices, unit_recipients
 from .orgchart import chart_for
 
 KINDS = ("催办", "督办", "挂牌督办")
-# kind -> the outbox catalogue's template (processes/templates/notifications.yaml)
-OUTBOX_TEMPLATES = {"催办": "reminder", "督办": "supervision_notice", "挂牌督办": "listed_supervision"}
 
 
 @dataclass
@@ -44,7 +42,7 @@ def supervise(inp: SuperviseInput, ctx: HandlerContext) -> dict:
     to = unit_recipients(inp.unit, head=head, role=inp.role)
     notice = send(ctx, to, inp.kind, {"task": inp.task, "lead": inp.lead if inp.lead is not None else "",
                                       "by": by_name})
-    notice["inbox"] = to_offices(ctx, to, OUTBOX_TEMPLATES[inp.kind],
+    notice["inbox"] = to_offices(ctx, to, notices.default_catalogue().inbox_template(inp.kind),
                                  _outbox_fields(inp, ctx, unit_name, by_name))
     lists = ctx.data.get("four_lists")
     existing = (lists or {}).get("督办", {}) if isinstance(lists, dict) else {}

@@ -29,7 +29,6 @@ from .signin import login
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 log = logging.getLogger("lianxin.api")
-SEE_ALL = ("admin", "auditor", "designer")
 MAX_UPLOAD_FILES = 50
 
 
@@ -324,7 +323,7 @@ def overdue_by_unit():
     with c.extras["read_sessions"]() as s:
         q = select(WorkItem.unit, func.count()).where(WorkItem.state == "open", WorkItem.due_at.is_not(None),
                                                       WorkItem.due_at < now)
-        if not p.has_role(*SEE_ALL):
+        if not visibility.sees_all(p):
             q = q.where(_in_units(p))
         rows = s.execute(q.group_by(WorkItem.unit).order_by(func.count().desc())).all()
     return ok({"now": now, "units": [{"unit": u, "overdue": n} for u, n in rows]})
@@ -349,8 +348,9 @@ def list_register(register: str):
             value = request.args.get(field_name)
             if value:
                 q = q.where(getattr(CaseRegister, field_name) == value)
-        if not p.has_role("admin", "auditor"):  # a county joint meeting sees its units, not every county
-            q = q.where(CaseRegister.unit.in_(p.units) if p.units else false())
+        scope = visibility.units_scope(p)  # a county joint meeting sees its units, not every county
+        if scope is not None:
+            q = q.where(CaseRegister.unit.in_(sorted(scope)) if scope else false())
         q = q.where(visibility.outside_discipline_track(p, CaseRegister.case_id))
         rows = list(s.scalars(q.order_by(CaseRegister.updated_at.desc()).limit(500)))
     return ok({"register": register, "title": KIND_OF_REGISTER[register],

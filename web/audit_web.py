@@ -26,14 +26,13 @@ from engine import access_log, verification_runs
 from engine.store import Case, JournalEvent, ProcessDefinition
 from services import audit_export, case_numbers as numbering
 
-from . import personal_data
+from . import personal_data, visibility
 from .auth import ApiError, Principal, current_principal
 from .security_headers import DOCUMENT_POLICY
 
 bp = Blueprint("audit", __name__)
 log = logging.getLogger("lianxin.audit")
 
-READ_ONLY_ROLES = {"auditor"}
 # Sign-in and sign-out change no case: the only unsafe requests a read-only user may make.
 ALWAYS_ALLOWED = {"api.create_session", "api.delete_session", "ui.login_page", "ui.logout", "public.query_page",
                   "api.change_password",  # the own password: auditors change theirs too
@@ -73,7 +72,7 @@ def refuse_read_only_changes():
         p = current_principal()
     except ApiError:
         return None  # a bad token: the endpoint's own check answers 401
-    if p is not None and p.roles and p.role_names <= READ_ONLY_ROLES:
+    if p is not None and visibility.only_reads(p):
         log.warning("refused %s %s to read-only user %s", request.method, request.path, p.username)
         raise ApiError(403, "read_only", _("审计员只能查看，不能修改任何内容（auditors read, they change nothing）。"))
     return None
@@ -282,16 +281,12 @@ def _page_principal():
 def _visible(p: Principal, case_id: int) -> None:
     """The audit role does not widen what a person sees: an admin auditing still does not see the discipline
     track (web/visibility.py)."""
-    from . import visibility
-
     with container().extras["read_sessions"]() as s:
         visibility.visible_case(s, p, case_id)
 
 
 @bp.get("/audit")
 def index():
-    from . import visibility
-
     p = _page_principal()
     q = (request.args.get("q") or "").strip()
     c = container()
@@ -370,8 +365,6 @@ def verification_run_view(p: Principal, run, session=None) -> dict:
     if session is None:
         with container().extras["read_sessions"]() as s:
             return verification_run_view(p, run, s)
-    from . import visibility
-
     data = verification_runs.as_dict(run)
     failures = data.pop("failures")
     ids = [f["case_id"] for f in failures]

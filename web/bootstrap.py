@@ -75,7 +75,7 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
 
     # Notifications are checked against the versioned templates at the step that asks for them.
     templates = TemplateCatalogue.load(settings.processes_dir / "templates")
-    from services import case_numbers
+    from services import case_numbers, element_meanings, notices
     from services.deadline_settings import decision_rules, yellow_lead_days
 
     # The yellow alert threshold is the lead time of processes/settings.dmn, the table the processes read.
@@ -83,7 +83,11 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
                       ports={case_numbers.PORT: case_numbers.key_from_secret(settings.secret_key, settings.crypto_suite)},
                       effect_sinks={"notify": templated_notify(templates)},
                       yellow_workdays=yellow_lead_days(settings.processes_dir),
-                      decision_rules=decision_rules())  # the settings table's types and bounds
+                      decision_rules=decision_rules(),  # the settings table's types and bounds
+                      bundle_checks=[  # what the processes declare beside their diagrams, checked at deploy
+                          element_meanings.deploy_check(settings.processes_dir / element_meanings.FILE_NAME),
+                          notices.deploy_check(settings.processes_dir / notices.FILE_NAME,
+                                               settings.processes_dir / "templates")])
     return Container(settings, engine, session_factory, clock, handlers, runtime, calendar,
                      extras={"read_sessions": read_sessions, "notification_templates": templates})
 

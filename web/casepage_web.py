@@ -60,7 +60,7 @@ def _visible(p: Principal, case_id: int):
 
 
 def _may_write(p: Principal) -> bool:
-    return bool(p.role_names - set(visibility.READ_ONLY))
+    return visibility.may_write(p)
 
 
 def _petitioners(data: dict, full: bool) -> list[dict]:
@@ -209,7 +209,7 @@ def _notice(p: Principal, case_id: int, kind: str) -> documents.Notice:
         return documents.build_notice(kind, view.data, lambda code: units.get(code, code),
                                       name_shown=(lambda n: n) if full else mask_name)
     except documents.NoticeUnavailable as err:
-        raise ApiError(404 if kind not in documents.KINDS else 422, "notice_unavailable", str(err)) from None
+        raise ApiError(404 if kind not in documents.kinds() else 422, "notice_unavailable", str(err)) from None
 
 
 @bp.get("/cases/<int:case_id>/documents/<kind>.html")

@@ -8,6 +8,8 @@ import json
 
 import click
 
+from services import masking
+
 
 @click.group()
 def notify() -> None:
@@ -72,7 +74,7 @@ def outbox(status: str, limit: int) -> None:
     from engine.outbox_queries import outbox_listing
 
     c = _container()
-    listing = outbox_listing(c.extras.get("read_sessions", c.session_factory), status=status, limit=limit)
+    listing = outbox_listing(c.extras.get("read_sessions", c.session_factory), masking, status=status, limit=limit)
     for item in listing["items"]:
         click.echo(f"{item['id']}\t{item['channel']}\t{item['recipient']}\t{item['template']} "
                    f"v{item['template_version']}\t{item['attempts']}\t{item['last_error'] or ''}")
@@ -92,7 +94,7 @@ def resend_cmd(outbox_id: int, actor: str, template_version: int | None) -> None
     c = _container()
     try:
         result = resend(c.session_factory, templates_of(c), outbox_id, actor, c.clock.now(),
-                        template_version=template_version)
+                        template_version=template_version, redact=masking.mask_contact_text)
     except (OutboxNotFound, OutboxConflict) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(json.dumps(result, ensure_ascii=False, default=str))

@@ -13,16 +13,17 @@ from math import ceil
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import func, or_, select
 
 from engine.accounts import Membership, Unit, User
 from engine.handling_store import RegistrationIndex, SavedTaskFilter
 from engine.runtime import Conflict, NotFound, task_view
-from engine.store import Case, JournalEvent, ProcessDefinition, WorkItem
+from engine.store import Case, ProcessDefinition, WorkItem
 from services import query_code, registration as reg
 from services.casework import CHANNEL_CODES
 from services.index_key import IndexKey
 from services.masking import mask_personal_data, mask_petitioner
+from services.orgchart import default_chart
 
 from . import forms, personal_data, task_list, visibility
 from .auth import ApiError, Principal, require_login
@@ -66,7 +67,7 @@ def categories() -> list[reg.Category]:
 
 def locations() -> list[tuple[str, str]]:
     with container().extras["read_sessions"]() as s:
-        rows = s.execute(select(Unit.code, Unit.name).where(Unit.kind.in_(("county", "city", "province")))
+        rows = s.execute(select(Unit.code, Unit.name).where(Unit.kind.in_(default_chart().tier_levels()))
                          .order_by(Unit.kind.desc(), Unit.code)).all()
     return [(code, name) for code, name in rows]
 
@@ -137,7 +138,7 @@ def repeat_candidates(p: Principal, form: dict) -> list[dict]:
 
 def _on_discipline_track():
     """Cases on the discipline track are never offered as repeat candidates to someone who may not see them."""
-    return exists().where(JournalEvent.case_id == Case.id, JournalEvent.element_id == visibility.DISCIPLINE_ELEMENT)
+    return visibility.on_discipline_track(Case.id)
 
 
 def _merge_target(raw) -> int | None:
@@ -234,8 +235,7 @@ def colleagues_in(unit: str) -> list[tuple[str, str]]:
 def hand_over(p: Principal, task_id: int, to_user: str, kind: str, note: str):
     with container().extras["read_sessions"]() as s:
         item = visibility.work_item_for_action(s, p, task_id)
-    if item.assignee not in (None, p.username) and not p.has_role("admin") \
-            and not any(p.holds(r, item.unit) for r in ("county_office", "bureau", "leader")):
+    if item.assignee not in (None, p.username) and not visibility.may_hand_over(p, item):
         raise Conflict(f"任务已由 {item.assignee} 认领，只有认领人或负责人可以移交（claimed by someone else）")
     allowed = {u for u, _ in colleagues(item, kind)}
     if to_user not in allowed:

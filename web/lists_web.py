@@ -20,7 +20,6 @@ from .auth import ApiError, Principal
 bp = Blueprint("lists", __name__)
 
 LIST_ROLES = ("bureau", "jointmeeting", "leader", "county_office", "admin", "auditor")
-SEE_ALL_ROLES = ("admin", "auditor")  # bureau, joint meetings: the units they serve (the city's with subunits)
 REGISTERS = ("leader_case", "stabilisation", "resolution", "supervision")
 # What each list shows of a row's data: responsibilities only.
 COLUMNS = {
@@ -66,8 +65,9 @@ def load_rows(p: Principal, f: dict) -> list[dict]:
         q = q.where(CaseRegister.person == f["leader"])
     if f["status"]:
         q = q.where(CaseRegister.status == f["status"])
-    if not p.has_role(*SEE_ALL_ROLES):
-        q = q.where(CaseRegister.unit.in_(sorted(p.units)) if p.units else false())
+    scope = visibility.units_scope(p)
+    if scope is not None:
+        q = q.where(CaseRegister.unit.in_(sorted(scope)) if scope else false())
     q = q.where(visibility.outside_discipline_track(p, CaseRegister.case_id))
     with container().extras["read_sessions"]() as s:
         rows = s.scalars(q.order_by(CaseRegister.updated_at.desc(), CaseRegister.id.desc()).limit(MAX_ROWS))

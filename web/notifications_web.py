@@ -20,6 +20,7 @@ from engine.channels import SIGNATURE_HEADER, signature_ok
 from engine.delivery import OutboxConflict, OutboxNotFound, mark_read, record_delivery_status, resend
 from engine.effects import CHANNELS
 from engine.outbox_queries import STATUSES, inapp_notifications, outbox_listing
+from services import masking
 
 from .api import container, ok
 from .auth import ApiError, current_principal, login_required, roles_required
@@ -88,7 +89,7 @@ def admin_outbox():
     case_id = request.args.get("case_id")
     if case_id is not None and not case_id.isdigit():
         raise ApiError(400, "malformed", "case_id 必须是整数（case_id must be an integer）")
-    return ok(outbox_listing(_read_sessions(), status=status, channel=channel,
+    return ok(outbox_listing(_read_sessions(), masking, status=status, channel=channel,
                              case_id=int(case_id) if case_id else None, limit=limit, offset=offset))
 
 
@@ -103,7 +104,7 @@ def admin_resend(notification_id: int):
         raise ApiError(400, "malformed", "template_version 必须是整数（template_version must be an integer）")
     c = container()
     return ok(resend(c.session_factory, templates_of(c), notification_id, current_principal().username,
-                     c.clock.now(), template_version=version))
+                     c.clock.now(), template_version=version, redact=masking.mask_contact_text))
 
 
 @bp.get("/admin/notification-templates")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from engine.channels import Channel, InAppChannel, SmsGatewayChannel, SmtpChannel
 from engine.delivery import Deliverer
 from engine.notify_templates import TemplateCatalogue
+from services import masking
 
 from .settings import Settings
 
@@ -45,5 +46,6 @@ def sms_channel(settings: Settings) -> SmsGatewayChannel | None:
 def build_deliverer(container, **options) -> Deliverer:
     """The deliverer for this container's database, clock and settings (`options` go to `Deliverer`)."""
     options.setdefault("missing_channel_hints", MISSING_HINTS)
+    options.setdefault("redact", masking.mask_contact_text)
     return Deliverer(container.session_factory, container.clock, build_channels(container.settings),
                      templates_of(container), **options)

@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from engine import access_log
 from engine.store import Case, WorkItem
-from services import masking
+from services import element_meanings, masking
 
 from . import security_events, visibility
 from .auth import Principal
@@ -29,28 +29,18 @@ def container():
     return current_app.extensions["lianxin"]
 
 
-def _holds(p: Principal, item: WorkItem) -> bool:
-    """`p` holds `item` in their own right: its assignee, or of its unit with its role. An administrator may act on
-    every task to repair a case; that is not a reason to read the petitioner's details."""
-    if item.assignee == p.username:
-        return True
-    if p.role_names <= {"admin", *visibility.READ_ONLY}:
-        return False
-    return visibility.may_act_on(p, item)
-
-
 def full_view_allowed(s, p: Principal | None, case_id: int) -> bool:
     """The rule of `services.masking.sees_in_full` for `p` and this case (no logging: see `shows_in_full`)."""
-    if p is None or not (p.role_names - {"admin", *visibility.READ_ONLY}):
+    if not visibility.works_on_cases(p):
         return False
     case = s.get(Case, case_id)
     if case is None:
         return False
     items = s.scalars(select(WorkItem).where(WorkItem.case_id == case_id, WorkItem.state == "open",
-                                             WorkItem.element_id.in_(sorted(masking.CONTACT_TASKS)))).all()
+                                             WorkItem.element_id.in_(sorted(element_meanings.elements("contacts_petitioner"))))).all()
     return masking.sees_in_full(registered_it=case.started_by == p.username,
                                 registering_role=bool(p.role_names & masking.REGISTERING_ROLES),
-                                holds_contact_task=any(_holds(p, item) for item in items))
+                                holds_contact_task=any(visibility.holds_in_own_right(p, item) for item in items))
 
 
 def shows_in_full(p: Principal | None, case_id: int) -> bool:

@@ -45,9 +45,8 @@ from sqlalchemy.exc import IntegrityError
 from engine.channels import SIGNATURE_HEADER
 from engine.clock import SHANGHAI
 from engine.journal import to_json
-from engine.outbox_queries import mask_text
 from engine.store import Case, JournalEvent, Outbox, Setting, WorkItem
-from services import case_numbers, query_code
+from services import case_numbers, element_meanings, masking, query_code
 from services.index_key import IndexKey
 
 from .api import container, ok
@@ -58,7 +57,6 @@ bp = Blueprint("public", __name__)
 log = logging.getLogger("lianxin.public")
 
 PROCESS = "petition_case"
-RATING_TASK = "Task_rating"
 RATINGS = {"1": "满意", "2": "基本满意", "3": "不满意"}
 _RATING = re.compile(r"^\s*([123])?\s*(基本满意|不满意|满意)?\s*([A-Za-z0-9]{6,16})?\s*$")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -90,10 +88,6 @@ def _code_key() -> IndexKey:
     """The key query codes are hashed with: the repeat index's, from the deployment's secret key."""
     settings = container().settings
     return IndexKey.from_secret_key(settings.secret_key, settings.crypto_suite)
-
-
-def mask_phone(phone: str) -> str:
-    return mask_text(phone) or ""
 
 
 def _phone(value) -> str:
@@ -130,7 +124,7 @@ def sms_inbound():
             raise
         outcome, duplicate = json.loads(seen.value), True
     if not duplicate:
-        log.info("SMS inbound %s from %s: %s", gateway_id, mask_phone(phone), outcome["status"])
+        log.info("SMS inbound %s from %s: %s", gateway_id, masking.mask_phone(phone), outcome["status"])
     return ok(dict(outcome, duplicate=duplicate))
 
 
@@ -175,7 +169,7 @@ def _handle(c, s, phone: str, text: str, now: datetime) -> tuple[dict, tuple[str
         if found is None:
             return {"status": "rating_not_found"}, _answer(NO_SUCH_RATING)
         case_id, item_id, case_no = found
-        c.runtime.complete(item_id, {"rating": rating, "rating_channel": "短信"}, f"sms:{mask_phone(phone)}",
+        c.runtime.complete(item_id, {"rating": rating, "rating_channel": "短信"}, f"sms:{masking.mask_phone(phone)}",
                            session=s)
         return ({"status": "rated", "case_id": case_id, "rating": rating},
                 _answer(RATED.format(rating=rating), case_no))
@@ -183,7 +177,7 @@ def _handle(c, s, phone: str, text: str, now: datetime) -> tuple[dict, tuple[str
         code, code_hash = query_code.issue(_code_key())
         data = {"channel": "短信", "title": text[:20], "request": text, "facts": text, "category": "",
                 "location": "", "petitioner": {"phone": phone}, query_code.START_FIELD: code_hash}
-        view = c.runtime.start(PROCESS, data, f"sms:{mask_phone(phone)}", session=s)
+        view = c.runtime.start(PROCESS, data, f"sms:{masking.mask_phone(phone)}", session=s)
         registration = view.data.get("registration") or {}
         registered = now.astimezone(SHANGHAI).date()
         accept_day = c.runtime.compute_deadline("CAL", 15, now).due_date  # 15日内告知是否受理
@@ -198,7 +192,7 @@ def _handle(c, s, phone: str, text: str, now: datetime) -> tuple[dict, tuple[str
 def _case_waiting_for_rating(c, s, phone: str, code: str) -> tuple[int, int, str] | None:
     """The case whose query code is `code`, registered with `phone`, with its rating task open."""
     items = s.execute(select(WorkItem.id, WorkItem.case_id).where(
-        WorkItem.element_id == RATING_TASK, WorkItem.state == "open",
+        WorkItem.element_id.in_(sorted(element_meanings.elements("rating"))), WorkItem.state == "open",
         WorkItem.process_key == PROCESS)).all()
     for item_id, case_id in items:
         case = s.get(Case, case_id)

@@ -30,7 +30,6 @@ from .auth import ApiError, Principal, require_login
 bp = Blueprint("stats", __name__)
 
 STATS_ROLES = ("bureau", "jointmeeting", "leader", "county_office", "admin", "auditor")
-SEE_ALL_ROLES = ("admin", "auditor")  # as GET /api/registers; others: the units they serve
 FREEZE_ROLES = ("bureau", "admin")
 LEVELS = ("county", "city", "unit")
 LIVE = ("0", "1")
@@ -72,9 +71,7 @@ def _acceptance_due(c, settings: KpiSettings):
 
 def visible_units(p: Principal | None) -> set[str] | None:
     """None: every unit."""
-    if p is None or p.has_role(*SEE_ALL_ROLES):
-        return None
-    return set(p.units)
+    return visibility.units_scope(p)
 
 
 def scope_units(unit: str | None, visible: set[str] | None) -> tuple[set[str] | None, str]:

@@ -1,12 +1,15 @@
 """Who sees which case and work item: the one place that decides it (pages and JSON API alike).
 
-- admin, auditor and designer see every case, except accusations; the auditor only reads.
+- admin, auditor and designer see every case, except accusations; the auditor only reads. `sees_all` is the one
+  test of "sees every case" (case lists, work items, registers, the four lists, statistics, the red list); no
+  other module keeps a role set for it (tests/unit/test_one_access_policy.py greps for them).
 - Everyone else sees the cases and work items of the units they serve (`Principal.units`, already expanded with
   subunits where the role allows), the work items assigned to them, and the cases they registered.
-- An accusation (检举控告) leaves the petition procedure for the discipline organ (`Task_route_discipline`, handler
-  `route_out` with kind 纪检监察, confidential). From then on the case is on the discipline track: only people
-  holding a role *directly* in the receiving discipline unit see it, and the auditor (read-only, for the journal).
-  Subunit inheritance does not count here: the person accused may well sit higher up in the same county.
+- An accusation (检举控告) leaves the petition procedure for the discipline organ (the element whose meaning is
+  `confidential_route` in processes/meanings.yaml: handler `route_out` with kind 纪检监察, confidential). From then
+  on the case is on the discipline track: only people holding a role *directly* in the receiving discipline unit
+  see it, and the auditor (read-only, for the journal). Subunit inheritance does not count here: the person
+  accused may well sit higher up in the same county.
 
 Refusals are 403 with a message saying why, and are logged.
 """
@@ -19,6 +22,7 @@ from sqlalchemy import and_, exists, false, not_, or_, select, true
 
 from engine.runtime import NotFound
 from engine.store import Case, JournalEvent, WorkItem
+from services import element_meanings
 
 from .auth import ApiError, Principal
 
@@ -26,11 +30,39 @@ log = logging.getLogger("lianxin.access")
 
 SEE_ALL = ("admin", "auditor", "designer")
 READ_ONLY = ("auditor",)
-DISCIPLINE_ELEMENT = "Task_route_discipline"
+
+
+# Who may take a task that someone else has claimed and hand it to a colleague: the supervising offices of the
+# task's unit (and the administrator, who repairs cases).
+SUPERVISING_ROLES = ("county_office", "bureau", "leader")
 
 
 def sees_all(p: Principal) -> bool:
+    """Every case and work item (but the discipline track), in every unit: the one role set for it."""
     return p.has_role(*SEE_ALL)
+
+
+def units_scope(p: Principal | None) -> set[str] | None:
+    """The units whose registers, lists and statistics `p` reads: None for every unit (who `sees_all`, and the
+    system itself), else the units `p` serves."""
+    if p is None or sees_all(p):
+        return None
+    return set(p.units)
+
+
+def only_reads(p: Principal) -> bool:
+    """A user whose every role only reads (the auditor): refused every change."""
+    return bool(p.roles) and p.role_names <= set(READ_ONLY)
+
+
+def may_write(p: Principal) -> bool:
+    return bool(p.role_names - set(READ_ONLY))
+
+
+def works_on_cases(p: Principal | None) -> bool:
+    """Holds a role that works on cases: not only the administrator's (who repairs cases) or a read-only role.
+    Such a user may read personal data in full where the masking rule allows; the others never do."""
+    return p is not None and bool(p.role_names - {"admin", *READ_ONLY})
 
 
 def direct_units(p: Principal) -> set[str]:
@@ -44,15 +76,21 @@ def refuse(p: Principal, what: str, message: str) -> ApiError:
 
 # ---------------------------------------------------------------- the discipline track
 
-def _on_discipline_track(case_id_column):
-    return exists().where(JournalEvent.case_id == case_id_column, JournalEvent.element_id == DISCIPLINE_ELEMENT)
+def _confidential_route():
+    """The SQL condition on a journal event: it happened at a confidential route (processes/meanings.yaml)."""
+    return JournalEvent.element_id.in_(sorted(element_meanings.elements("confidential_route")))
+
+
+def on_discipline_track(case_id_column):
+    """SQL condition: the case went the confidential route (for anyone; see `outside_discipline_track`)."""
+    return exists().where(JournalEvent.case_id == case_id_column, _confidential_route())
 
 
 def _discipline_unit_match(case_id_column, units: set[str]):
     """The route-out's journaled result names the receiving unit (`"unit":"<code>"` in compact JSON)."""
     if not units:
         return false()
-    return exists().where(JournalEvent.case_id == case_id_column, JournalEvent.element_id == DISCIPLINE_ELEMENT,
+    return exists().where(JournalEvent.case_id == case_id_column, _confidential_route(),
                           JournalEvent.type == "service.called",
                           or_(*[JournalEvent.data.contains(f'"unit":"{u}"', autoescape=True) for u in sorted(units)]))
 
@@ -61,7 +99,7 @@ def discipline_units(s, case_id: int) -> set[str] | None:
     """None when the case is not on the discipline track; else the unit(s) it went to (empty when the route-out
     failed and no unit was named yet)."""
     rows = s.execute(select(JournalEvent.type, JournalEvent.data).where(
-        JournalEvent.case_id == case_id, JournalEvent.element_id == DISCIPLINE_ELEMENT)).all()
+        JournalEvent.case_id == case_id, _confidential_route())).all()
     if not rows:
         return None
     units: set[str] = set()
@@ -86,7 +124,7 @@ def _units_filter(p: Principal, unit_column):
 
 def case_filter(p: Principal):
     """SQL condition on `Case` for the cases `p` may see (use in lists and searches)."""
-    track = _on_discipline_track(Case.id)
+    track = on_discipline_track(Case.id)
     discipline_ok = true() if p.has_role(*READ_ONLY) else _discipline_unit_match(Case.id, direct_units(p))
     if sees_all(p):
         ordinary = true()
@@ -152,6 +190,25 @@ def may_act_on(p: Principal, item: WorkItem) -> bool:
     return p.holds(item.role, item.unit)
 
 
+def holds_in_own_right(p: Principal, item: WorkItem) -> bool:
+    """`p` holds `item` as its assignee, or of its unit with its role, in a role that works on cases. Unlike
+    `may_act_on`, the administrator's right to repair any task does not count: it is no reason to read the
+    petitioner's details (web/personal_data.py)."""
+    if item.assignee == p.username:
+        return True
+    if not works_on_cases(p):
+        return False
+    working = p.role_names - {"admin", *READ_ONLY}
+    if item.role is None:
+        return any(p.holds(role, item.unit) for role in working)
+    return item.role in working and p.holds(item.role, item.unit)
+
+
+def may_hand_over(p: Principal, item: WorkItem) -> bool:
+    """Hand over a task someone else has claimed: the administrator, or a supervising office of its unit."""
+    return p.has_role("admin") or any(p.holds(r, item.unit) for r in SUPERVISING_ROLES)
+
+
 def work_item_for_action(s, p: Principal, item_id: int) -> WorkItem:
     item = s.get(WorkItem, item_id)
     if item is None:
@@ -191,4 +248,4 @@ def outside_discipline_track(p: Principal, case_id_column):
     limited to the caller's units by their own rule (the registers), which must not name an accusation."""
     if p.has_role(*READ_ONLY):
         return true()
-    return or_(not_(_on_discipline_track(case_id_column)), _discipline_unit_match(case_id_column, direct_units(p)))
+    return or_(not_(on_discipline_track(case_id_column)), _discipline_unit_match(case_id_column, direct_units(p)))

@@ -19,6 +19,7 @@ from sqlalchemy.exc import OperationalError
 
 from engine import drafts
 from engine.access_log import AccessLogEntry
+from engine.accounts import Membership, User, hash_password
 from engine.definitions import SourceFile
 from engine.handlers import HandlerContext
 from services import notify
@@ -168,6 +169,29 @@ def test_the_registrar_and_the_handler_who_contacts_the_petitioner_read_in_full_
     # an administrator may act on every task to repair a case, which is no reason to read the details
     admin, _ = api_sign_in(app, "admin")
     shows_nothing_in_full(admin.get(f"/api/cases/{case_id}").get_json())
+
+
+def test_an_administrator_who_also_handles_elsewhere_reads_another_units_case_masked(app, container):
+    """Full personal data follows the personal-data rule, not the administrator's right to act on every task:
+    a user who is admin and also unit_handler of another bureau does not read the petitioner of a case whose
+    contact task (办理并拟写答复意见) lies with the county HRSS bureau; the handler of that bureau does."""
+    with container.session_factory() as s, s.begin():
+        user = User(username="twohats", display_name="兼职管理员", password_hash=hash_password("demo"), active=True)
+        s.add(user)
+        s.flush()
+        s.add_all([Membership(user_id=user.id, unit_code="city", role="admin", include_subunits=True),
+                   Membership(user_id=user.id, unit_code="county_b_hrss", role="unit_handler",
+                              include_subunits=False)])
+    rt = container.runtime
+    case_id = a_petition(container)
+    rt.complete(task_named(rt, case_id, "签收或提出异议").id, {"sign_decision": "签收"}, actor="handler")
+    rt.complete(task_named(rt, case_id, "作出受理决定").id, {"accepted": True, "acceptance_note": "依法受理"},
+                actor="handler")
+    assert task_named(rt, case_id, "办理并拟写答复意见")
+    twohats, _ = api_sign_in(app, "twohats")
+    shows_nothing_in_full(twohats.get(f"/api/cases/{case_id}").get_json())
+    handler, _ = api_sign_in(app, "handler")
+    assert handler.get(f"/api/cases/{case_id}").get_json()["data"]["petitioner"] == PETITIONER
 
 
 def test_a_full_view_that_cannot_be_recorded_is_shown_masked(app, container, monkeypatch):

@@ -87,7 +87,7 @@ def demo(container):
             "task_id": list(s.scalars(select(WorkItem.id).order_by(WorkItem.id))),
             "attachment_id": list(s.scalars(select(CaseAttachment.id))),
             "key": sorted(set(s.scalars(select(ProcessDefinition.process_key)))),
-            "kind": sorted(documents.KINDS),
+            "kind": sorted(documents.kinds()),
             "fmt": sorted(audit_export.EXPORTERS),
         }
     return app, clients, values

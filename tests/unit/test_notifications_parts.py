@@ -8,7 +8,7 @@ import pytest
 
 from engine.channels import ChannelConfigError, Message, SmsGatewayChannel, SmtpChannel, sign, signature_ok
 from engine.notify_templates import TemplateCatalogue, TemplateProblem, cn_date
-from engine.outbox_queries import mask_recipient, mask_text
+from services.masking import mask_contact_text as mask_text, mask_recipient
 
 ROOT = Path(__file__).resolve().parents[2]
 REQUIRED = {"registration_receipt", "transfer_notice", "assignment_notice", "acceptance_notice",

@@ -179,13 +179,16 @@ def test_the_petitioners_sms_copies_render_with_the_outbox_catalogue():
     catalogue_module = pytest.importorskip("engine.notify_templates")
     if not templates.exists():
         pytest.skip("no outbox template catalogue in processes/templates/")
-    from services.notify import OUTBOX_COPIES
+    from services.notices import default_catalogue  # the notice catalogue names each copy and its fields
 
     catalogue = catalogue_module.TemplateCatalogue.load(templates)
     fields = {"case_no": "XF4101212026030202000017", "dispatch_type": "转送", "unit_name": "东城县人力资源和社会保障局",
               "reason": "已申请劳动仲裁"}
-    for ours, (theirs, build) in OUTBOX_COPIES.items():
-        rendered = catalogue.render(theirs, catalogue.latest(theirs), build(fields, ctx()))
+    copies = {n.key: n for n in default_catalogue().notices.values() if n.outbox and n.outbox.channel == "sms"}
+    assert copies
+    for ours, notice in copies.items():
+        theirs = notice.outbox.template
+        rendered = catalogue.render(theirs, catalogue.latest(theirs), notice.outbox_fields(fields, "2026-03-02"))
         assert "XF4101212026030202000017" in rendered.body, ours
 
 
