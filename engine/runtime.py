@@ -48,6 +48,7 @@ from .journal import (
     to_json,
     verify_chain,
 )
+from .ports import DirectoryFactory
 from .state import STATE_FORMAT, StateCodec, prune_finished_history
 from .store import Case, Deployment, Incident, JournalEvent, ProcessDefinition, Timer, WorkItem
 
@@ -194,37 +195,17 @@ deadline_sink: contextvars.ContextVar[list | None] = contextvars.ContextVar("lia
 PAUSED_UNTIL = "9999-12-31T00:00:00+00:00"  # a paused timer's event value: it cannot fire while the clock stops
 
 
-class MembershipDirectory:
-    """The handlers' read-only view of who holds a role in a unit (port "directory"): for notices addressed to
-    an office, resolved to the users holding that role there or in an ancestor unit with `include_subunits`."""
-
-    def __init__(self, session: Session):
-        self._session = session
-
-    def users(self, unit: str, role: str) -> list[str]:
-        from .accounts import Membership, Unit, User
-
-        s, above, code, seen = self._session, [], unit, set()
-        while code and code not in seen:
-            seen.add(code)
-            above.append(code)
-            row = s.get(Unit, code)
-            code = row.parent_code if row is not None else None
-        rows = s.execute(select(User.username, Membership.unit_code, Membership.include_subunits)
-                         .join(Membership, Membership.user_id == User.id)
-                         .where(Membership.role == role, Membership.unit_code.in_(above), User.active.is_(True)))
-        return sorted({name for name, at, sub in rows if at == unit or sub})
-
-
 class LianxinScriptEngine(PythonScriptEngine):
     """Routes service tasks to the handler registry, recording each call and its result, and tells the
     deadline helpers which task is evaluating them (so a deadline is attributed to its timer)."""
 
-    def __init__(self, environment, handlers: HandlerRegistry, ports: dict, sinks: dict):
+    def __init__(self, environment, handlers: HandlerRegistry, ports: dict, sinks: dict,
+                 directory: DirectoryFactory | None = None):
         super().__init__(environment=environment)
         self.handlers = handlers
         self.ports = ports
         self.sinks = sinks
+        self.directory = directory
 
     def evaluate(self, task, expression, external_context=None):
         token = _evaluating.set(task)
@@ -251,8 +232,8 @@ class LianxinScriptEngine(PythonScriptEngine):
             result = recorded["result"]
         else:
             ports = dict(self.ports)
-            if cmd.session is not None:
-                ports.setdefault("directory", MembershipDirectory(cmd.session))
+            if cmd.session is not None and self.directory is not None:
+                ports.setdefault("directory", self.directory(cmd.session))
             ctx = HandlerContext(case_id=cmd.case_id, element_id=element_id, now=cmd.now, actor=cmd.actor,
                                  data=copy.deepcopy(task.data), ports=ports)
             try:
@@ -343,6 +324,7 @@ class Runtime:
         yellow_workdays: int = 3,
         effect_sinks: dict[str, Callable] | None = None,
         decision_rules: dict | None = None,
+        directory: DirectoryFactory | None = None,
     ):
         spiff_patches.apply()
         from .sandbox import SandboxEnvironment  # local: keeps import of RestrictedPython off the module path
@@ -369,7 +351,7 @@ class Runtime:
         sinks = dict(BUILTIN_SINKS)
         sinks.update(effect_sinks or {})
         self.script_engine = LianxinScriptEngine(
-            SandboxEnvironment(helpers=helpers, cpu_seconds=cpu_seconds), handlers, ports or {}, sinks
+            SandboxEnvironment(helpers=helpers, cpu_seconds=cpu_seconds), handlers, ports or {}, sinks, directory
         )
 
     # ---- helpers visible to BPMN expressions. They read the command's instant, never the wall clock.
@@ -1340,7 +1322,7 @@ class Runtime:
         """Claim (认领) an open work item, or give it back (退回) to its unit. A change of hands is journaled on
         the case's chain (`work_item.claimed` / `work_item.unclaimed`, actor and time) without bumping the case
         version, like `hand_over`; claiming an item one already holds changes nothing and journals nothing."""
-        from .casefiles_store import append_case_events, lock_case
+        from .case_chain import append_case_events, lock_case
 
         now = self.clock.now()
         with self.session_factory() as s, s.begin():
@@ -1375,7 +1357,7 @@ class Runtime:
         """Reassign (转办) or delegate (委托) an open work item to `to_user`; journaled on the case's chain
         without bumping its version (an open form elsewhere stays valid). Who may receive it is the caller's
         rule (same unit); this only makes the change atomic and recorded."""
-        from .casefiles_store import append_case_events, lock_case
+        from .case_chain import append_case_events, lock_case
 
         if kind not in ("reassigned", "delegated"):
             raise Invalid(f"未知的移交方式 {kind}（reassigned or delegated）")

@@ -18,8 +18,8 @@ import yaml
 from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from engine.handling_store import PetitionerKey, RegistrationIndex
 from engine.store import Case
+from services.store.handling import PetitionerKey, RegistrationIndex
 
 from .index_key import IndexKey
 from .masking import mask_name

@@ -11,7 +11,7 @@ from flask_wtf.csrf import generate_csrf, validate_csrf
 from sqlalchemy import null, select, union_all
 from wtforms.validators import ValidationError
 
-from engine.accounts import Membership, Unit, User, check_password, end_sessions, set_password, user_for_token
+from infra.accounts import Membership, Unit, User, check_password, end_sessions, set_password, user_for_token
 
 log = logging.getLogger("lianxin.access")
 
@@ -65,7 +65,7 @@ def load_principal(s, user: User, via_token: bool = False) -> Principal:
 class SessionUser(UserMixin):
     """What Flask-Login keeps in the session (and in a remember cookie): the user id and the user's session
     version when they signed in; roles are read afresh on every request. Signing out and a password change
-    raise the version (engine.accounts), after which the cookie no longer names a valid session."""
+    raise the version (infra.accounts), after which the cookie no longer names a valid session."""
 
     def __init__(self, user_id: int, version: int):
         self.id = user_id
@@ -86,7 +86,7 @@ def load_session_user(user_id: str) -> SessionUser | None:
 
 def login(username: str, password: str) -> Principal:
     """Signs in, or 401 with one message for an unknown user and a wrong password alike; both cost one password
-    hash (engine.accounts.check_password). Repeated failures are refused by web/limits.py."""
+    hash (infra.accounts.check_password). Repeated failures are refused by web/limits.py."""
     c = current_app.extensions["lianxin"]
     with c.session_factory() as s:
         user = s.scalar(select(User).where(User.username == username))

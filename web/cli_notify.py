@@ -69,7 +69,7 @@ def templates() -> None:
 @click.option("--limit", default=50, type=int)
 def outbox(status: str, limit: int) -> None:
     """List notifications by status (recipients masked)."""
-    from engine.outbox_queries import outbox_listing
+    from services.outbox_queries import outbox_listing
 
     c = _container()
     listing = outbox_listing(c.extras.get("read_sessions", c.session_factory), status=status, limit=limit)
@@ -85,14 +85,15 @@ def outbox(status: str, limit: int) -> None:
 @click.option("--template-version", type=int, default=None, help="render with this version instead")
 def resend_cmd(outbox_id: int, actor: str, template_version: int | None) -> None:
     """Re-queue a dead notification."""
-    from engine.delivery import OutboxConflict, OutboxNotFound, resend
+    from infra.delivery import OutboxConflict, OutboxNotFound, resend
+    from services.outbox_queries import mask_text
 
     from .notify_setup import templates_of
 
     c = _container()
     try:
         result = resend(c.session_factory, templates_of(c), outbox_id, actor, c.clock.now(),
-                        template_version=template_version)
+                        template_version=template_version, redact=mask_text)
     except (OutboxNotFound, OutboxConflict) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(json.dumps(result, ensure_ascii=False, default=str))

@@ -7,9 +7,10 @@ and the web app; nothing is built at import time and no connection is opened unt
 """
 from __future__ import annotations
 
-from engine.channels import Channel, InAppChannel, SmsGatewayChannel, SmtpChannel
-from engine.delivery import Deliverer
-from engine.notify_templates import TemplateCatalogue
+from infra.channels import Channel, InAppChannel, SmsGatewayChannel, SmtpChannel
+from infra.delivery import Deliverer
+from services.notify_templates import TemplateCatalogue
+from services.outbox_queries import mask_text
 
 from .settings import Settings
 
@@ -45,5 +46,6 @@ def sms_channel(settings: Settings) -> SmsGatewayChannel | None:
 def build_deliverer(container, **options) -> Deliverer:
     """The deliverer for this container's database, clock and settings (`options` go to `Deliverer`)."""
     options.setdefault("missing_channel_hints", MISSING_HINTS)
+    options.setdefault("redact", mask_text)
     return Deliverer(container.session_factory, container.clock, build_channels(container.settings),
                      templates_of(container), **options)

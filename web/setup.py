@@ -7,8 +7,8 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from engine.definitions import collect_files
-from engine.migrate import upgrade
 from engine.store import Case
+from infra.migrate import upgrade
 from services.organisation import demo_logins, load_organisation
 
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.channels import ChannelConfigError, Message, SmsGatewayChannel, SmtpChannel, sign, signature_ok
-from engine.notify_templates import TemplateCatalogue, TemplateProblem, cn_date
-from engine.outbox_queries import mask_recipient, mask_text
+from infra.channels import ChannelConfigError, Message, SmsGatewayChannel, SmtpChannel, sign, signature_ok
+from services.notify_templates import TemplateCatalogue, TemplateProblem, cn_date
+from services.outbox_queries import mask_recipient, mask_text
 
 ROOT = Path(__file__).resolve().parents[2]
 REQUIRED = {"registration_receipt", "transfer_notice", "assignment_notice", "acceptance_notice",

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import sessionmaker
 
-from .store import Outbox, OutboxEvent
+from engine.store import Outbox, OutboxEvent
 
 STATUSES = ("pending", "sending", "sent", "dead")
 _EMAIL = re.compile(r"([A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]*@([A-Za-z0-9.\-]+\.[A-Za-z]{2,})")

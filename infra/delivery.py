@@ -8,12 +8,19 @@ to `pending` with the error and an exponential backoff, or `dead` after `max_att
 
 A worker that dies between sending and recording leaves the row `sending`; when the lease ends another round
 claims it again and sends it again with the same idempotency key, which the channel de-duplicates (the SMS
-gateway by contract; e-mail keeps a stable Message-ID, see `engine.channels`). So a crash costs a retry, never a
+gateway by contract; e-mail keeps a stable Message-ID, see `infra.channels`). So a crash costs a retry, never a
 second message. Rows for a channel that is not configured are not claimed: they wait, with `last_error` saying
 what to configure, and go out once it is.
 
 Everything that happens to a row after it is written is appended to `outbox_event`: claims, sends (with the
 rendered text and the provider's id), failures, dead letters, resends by an admin, delivery reports and reads.
+
+Errors quote recipients (an SMTP refusal names the address); before an error goes to the log it passes through
+`redact`, which the composition root takes from the petition domain (`services.outbox_queries.mask_text`): infra
+imports no services. Without one, the log says only that details were withheld.
+
+The templates are the petition office's (`services.notify_templates`), handed in through the port
+`infra.ports.MessageTemplates`.
 """
 from __future__ import annotations
 
@@ -21,6 +28,7 @@ import json
 import logging
 import os
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,12 +36,11 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from .channels import Channel, Message
-from .clock import Clock
-from .effects import CHANNELS, EffectContext, EffectError, notify
-from .notify_templates import TemplateCatalogue, TemplateProblem
-from .outbox_queries import mask_text
-from .store import Outbox, OutboxEvent
+from engine.clock import Clock
+from engine.effects import CHANNELS, EffectContext, EffectError, notify
+from engine.store import Outbox, OutboxEvent
+from infra.channels import Channel, Message
+from infra.ports import MessageTemplates, TemplateProblem
 
 log = logging.getLogger("lianxin.delivery")
 
@@ -43,6 +50,14 @@ BACKOFF_MAX = timedelta(hours=2)
 MAX_ATTEMPTS = 5
 DELIVERY_STATES = {"delivered": "delivered", "failed": "undelivered", "undelivered": "undelivered",
                    "rejected": "undelivered", "expired": "undelivered"}
+
+
+Redactor = Callable[[str | None], str | None]
+
+
+def withhold(text: str | None) -> str | None:
+    """The redactor used when none is given: no contact data can reach the log because no detail does."""
+    return "（详情已隐去 / details withheld）" if text else text
 
 
 class OutboxNotFound(LookupError):
@@ -75,9 +90,10 @@ def missing_channel_message(channel: str) -> str:
 
 class Deliverer:
     def __init__(self, session_factory: sessionmaker, clock: Clock, channels: dict[str, Channel],
-                 templates: TemplateCatalogue, max_attempts: int = MAX_ATTEMPTS, *, name: str | None = None,
+                 templates: MessageTemplates, max_attempts: int = MAX_ATTEMPTS, *, name: str | None = None,
                  batch: int = 50, lease: timedelta = LEASE, backoff: timedelta = BACKOFF_BASE,
-                 max_backoff: timedelta = BACKOFF_MAX, missing_channel_hints: dict[str, str] | None = None):
+                 max_backoff: timedelta = BACKOFF_MAX, missing_channel_hints: dict[str, str] | None = None,
+                 redact: Redactor = withhold):
         self.session_factory = session_factory
         self.clock = clock
         self.channels = dict(channels)
@@ -89,6 +105,7 @@ class Deliverer:
         self.backoff = backoff
         self.max_backoff = max_backoff
         self.missing_channel_hints = missing_channel_hints or {}
+        self.redact = redact
 
     # ---- a round
 
@@ -150,7 +167,7 @@ class Deliverer:
             provider_id = self.channels[row.channel].send(message)
         except Exception as exc:  # any failure of this message is retried; others in the batch go on
             log.warning("notification %s (%s to channel %s) failed: %s", row.id, row.template, row.channel,
-                        mask_text(str(exc)))
+                        self.redact(str(exc)))
             return self._record_failure(row, now, exc)
         try:
             self._mark_sent(row, provider_id, message, now)
@@ -193,18 +210,18 @@ class Deliverer:
         row.status, row.next_attempt_at, row.last_error = "dead", None, error
         s.add(OutboxEvent(outbox_id=row.id, at=now, kind="dead", actor=self.name,
                           detail=event_detail(attempts=row.attempts, error=error)))
-        log.error("notification %s dead after %s attempts: %s", row.id, row.attempts, mask_text(error))
+        log.error("notification %s dead after %s attempts: %s", row.id, row.attempts, self.redact(error))
 
     # ---- admin
 
     def resend(self, outbox_id: int, actor: str, now: datetime | None = None,
                template_version: int | None = None) -> dict:
         return resend(self.session_factory, self.templates, outbox_id, actor, now or self.clock.now(),
-                      template_version=template_version)
+                      template_version=template_version, redact=self.redact)
 
 
-def resend(session_factory: sessionmaker, templates: TemplateCatalogue, outbox_id: int, actor: str, now: datetime,
-           template_version: int | None = None) -> dict:
+def resend(session_factory: sessionmaker, templates: MessageTemplates, outbox_id: int, actor: str, now: datetime,
+           template_version: int | None = None, redact: Redactor = withhold) -> dict:
     """Re-queue a dead letter, optionally with another version of its template (after a fix). The resend, by
     whom, and the error it had are kept in `outbox_event`; the idempotency key stays, so a message that did
     reach the gateway before is not sent twice."""
@@ -227,7 +244,7 @@ def resend(session_factory: sessionmaker, templates: TemplateCatalogue, outbox_i
         s.add(OutboxEvent(outbox_id=row.id, at=now, kind="resent", actor=actor[:64],
                           detail=event_detail(previous=previous, template_version=row.template_version)))
         version = row.template_version
-    log.info("notification %s re-queued by %s (was: %s)", outbox_id, actor, mask_text(previous["error"]))
+    log.info("notification %s re-queued by %s (was: %s)", outbox_id, actor, redact(previous["error"]))
     return {"id": outbox_id, "status": "pending", "resent_by": actor, "resent_at": now,
             "template_version": version, "previous": previous}
 
@@ -281,7 +298,7 @@ def mark_read(session_factory: sessionmaker, outbox_id: int, username: str, now:
 
 # ---------------------------------------------------------------- emitting with versions
 
-def templated_notify(templates: TemplateCatalogue):
+def templated_notify(templates: MessageTemplates):
     """The `notify` effect, checked against the catalogue at the step: an unknown template or version fails the
     step (an incident the designer sees at once), and a notification that names no version gets the newest,
     which the row then keeps. Pass as `Runtime(effect_sinks={"notify": templated_notify(catalogue)})`."""
