@@ -20,7 +20,6 @@ in the step's own transaction.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
@@ -32,12 +31,18 @@ from .handlers import HandlerContext
 __all__ = ["Clock", "Directory", "DirectoryFactory", "EffectSink", "Handlers", "Sealer", "SessionFactory",
            "WorkingCalendars"]
 
-SessionFactory = Callable[[], Session]
-"""A unit of work's session (`sessionmaker`); the writers' factory carries the sealer in its `info`."""
+class SessionFactory(Protocol):
+    """A unit of work's session (a `sessionmaker`); the writers' factory carries the sealer in its `info`."""
 
-EffectSink = Callable[[Session, dict, EffectContext], dict]
-"""Writes one kind of side effect a handler asked for (`ctx.emit(kind, ...)`) in the step's transaction, and
-returns what the journal records about it."""
+    def __call__(self) -> Session: ...
+
+
+class EffectSink(Protocol):
+    """Writes one kind of side effect a handler asked for (`ctx.emit(kind, ...)`) in the step's transaction, and
+    returns what the journal records about it. The notifier is one: it writes the outbox row that
+    `infra.delivery` later delivers."""
+
+    def __call__(self, s: Session, payload: dict, ctx: EffectContext) -> dict: ...
 
 
 class Handlers(Protocol):
@@ -56,8 +61,10 @@ class Directory(Protocol):
     def users(self, unit: str, role: str) -> list[str]: ...
 
 
-DirectoryFactory = Callable[[Session], Directory]
-"""A directory reading inside the command's own session (so it sees the command's transaction)."""
+class DirectoryFactory(Protocol):
+    """A directory reading inside the command's own session (so it sees the command's transaction)."""
+
+    def __call__(self, session: Session) -> Directory: ...
 
 
 class Sealer(Protocol):
