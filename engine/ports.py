@@ -20,7 +20,7 @@ in the step's own transaction.
 """
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy.orm import Session
 
@@ -31,12 +31,14 @@ from .handlers import HandlerContext
 __all__ = ["Clock", "Directory", "DirectoryFactory", "EffectSink", "Handlers", "Sealer", "SessionFactory",
            "WorkingCalendars"]
 
+@runtime_checkable
 class SessionFactory(Protocol):
     """A unit of work's session (a `sessionmaker`); the writers' factory carries the sealer in its `info`."""
 
     def __call__(self) -> Session: ...
 
 
+@runtime_checkable
 class EffectSink(Protocol):
     """Writes one kind of side effect a handler asked for (`ctx.emit(kind, ...)`) in the step's transaction, and
     returns what the journal records about it. The notifier is one: it writes the outbox row that
@@ -45,6 +47,7 @@ class EffectSink(Protocol):
     def __call__(self, s: Session, payload: dict, ctx: EffectContext) -> dict: ...
 
 
+@runtime_checkable
 class Handlers(Protocol):
     """The service-task handlers, by name (`engine.handlers.HandlerRegistry`)."""
 
@@ -55,18 +58,21 @@ class Handlers(Protocol):
     def call(self, name: str, params: dict[str, Any], ctx: HandlerContext) -> Any: ...
 
 
+@runtime_checkable
 class Directory(Protocol):
     """Who holds a role in a unit: the users a notice addressed to an office goes to."""
 
     def users(self, unit: str, role: str) -> list[str]: ...
 
 
+@runtime_checkable
 class DirectoryFactory(Protocol):
     """A directory reading inside the command's own session (so it sees the command's transaction)."""
 
     def __call__(self, session: Session) -> Directory: ...
 
 
+@runtime_checkable
 class Sealer(Protocol):
     """Seals journal event hashes with a key kept outside the database, and checks seals."""
 
@@ -77,6 +83,7 @@ class Sealer(Protocol):
     def problem(self, event_hash_hex: str, seal: str | None) -> str | None: ...
 
 
+@runtime_checkable
 class WorkingCalendars(Protocol):
     """The working-day calendar the deadline helpers compute with, read inside a session when one is given."""
 

@@ -8,19 +8,21 @@
 """
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 
 class TemplateProblem(Exception):
     """A template that cannot be loaded or rendered. The message says which one and why, in Chinese first."""
 
 
+@runtime_checkable
 class RenderedMessage(Protocol):
     subject: str
     body: str
     sms: str
 
 
+@runtime_checkable
 class MessageTemplates(Protocol):
     def latest(self, template: str) -> int:
         """The newest version of a template (raises `TemplateProblem` for an unknown one)."""
