@@ -52,8 +52,9 @@ from .effects import BUILTIN_SINKS
 from .errors import Conflict, Invalid, NotFound, ReplayDiverged, RuntimeError_, describe_error
 from .handlers import HandlerRegistry
 from .journal import SEALER_INFO_KEY, PendingEvent, append as journal_append
+from .ports import DirectoryFactory
 from .sandbox import SandboxEnvironment
-from .scripting import LianxinScriptEngine, MembershipDirectory
+from .scripting import LianxinScriptEngine
 from .state import StateCodec, prune_finished_history
 from .store import Case, Incident, JournalEvent, ProcessDefinition, Timer, WorkItem
 from .tree import JOURNALED_STATES, advance, all_tasks, find_task, state_events, timer_due, view_data
@@ -61,7 +62,7 @@ from .work_items import TaskView, task_view
 
 # Names callers import from here (the runtime's public face), whichever module now owns them.
 __all__ = ["PAUSED_UNTIL", "JOURNALED_STATES", "CaseView", "Conflict", "DeployedVersion", "IncidentView", "Invalid",
-           "LianxinScriptEngine", "MembershipDirectory", "NotFound", "ReplayDiverged", "Runtime", "RuntimeError_",
+           "LianxinScriptEngine", "NotFound", "ReplayDiverged", "Runtime", "RuntimeError_",
            "TaskView", "current_command", "deadline_sink", "describe_error", "due_date_of", "find_task",
            "task_view", "timer_due"]
 
@@ -115,6 +116,7 @@ class Runtime:
         read_session_factory: sessionmaker | None = None,
         yellow_workdays: int = 3,
         effect_sinks: dict[str, Callable] | None = None,
+        directory: DirectoryFactory | None = None,
         decision_rules: dict | None = None,
         bundle_checks: list[Callable[[list], list]] | None = None,
     ):
@@ -138,7 +140,7 @@ class Runtime:
         sinks = dict(BUILTIN_SINKS)
         sinks.update(effect_sinks or {})
         self.script_engine = LianxinScriptEngine(
-            SandboxEnvironment(helpers=helpers, cpu_seconds=cpu_seconds), handlers, ports or {}, sinks
+            SandboxEnvironment(helpers=helpers, cpu_seconds=cpu_seconds), handlers, ports or {}, sinks, directory
         )
 
     # Settings that live with the part that owns them.

@@ -8,42 +8,24 @@ import json
 
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.dmn.engine.DMNEngine import DMNEngine
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from .accounts import Membership, Unit, User
 from .context import CommandContext, current_command, current_or_none, evaluating
 from .effects import EffectContext, EffectError
 from .errors import ReplayDiverged
 from .handlers import HandlerContext, HandlerFailed, HandlerRegistry
 from .journal import to_json
-
-
-class MembershipDirectory:
-    """The handlers' read-only view of who holds a role in a unit (port "directory"): for notices addressed to
-    an office, resolved to the users holding that role there or in an ancestor unit with `include_subunits`."""
-
-    def __init__(self, session: Session):
-        self._session = session
-
-    def users(self, unit: str, role: str) -> list[str]:
-        s, above, code, seen = self._session, [], unit, set()
-        while code and code not in seen:
-            seen.add(code)
-            above.append(code)
-            row = s.get(Unit, code)
-            code = row.parent_code if row is not None else None
-        rows = s.execute(select(User.username, Membership.unit_code, Membership.include_subunits)
-                         .join(Membership, Membership.user_id == User.id)
-                         .where(Membership.role == role, Membership.unit_code.in_(above), User.active.is_(True)))
-        return sorted({name for name, at, sub in rows if at == unit or sub})
+from .ports import DirectoryFactory
 
 
 class LianxinScriptEngine(PythonScriptEngine):
     """Routes service tasks to the handler registry, recording each call and its result, and tells the
     deadline helpers which task is evaluating them (so a deadline is attributed to its timer)."""
 
-    def __init__(self, environment, handlers: HandlerRegistry, ports: dict, sinks: dict):
+    def __init__(self, environment, handlers: HandlerRegistry, ports: dict, sinks: dict,
+                 directory: DirectoryFactory | None = None):
+        # The "directory" port handlers read users by unit and role through (infra.accounts.MembershipDirectory,
+        # handed in by the composition root): built on the command's session, so it reads what the command sees.
+        self.directory = directory
         super().__init__(environment=environment)
         self.handlers = handlers
         self.ports = ports
@@ -66,8 +48,8 @@ class LianxinScriptEngine(PythonScriptEngine):
             result = _recorded_result(cmd, operation_name, element_id)
         else:
             ports = dict(self.ports)
-            if cmd.session is not None:
-                ports.setdefault("directory", MembershipDirectory(cmd.session))
+            if cmd.session is not None and self.directory is not None:
+                ports.setdefault("directory", self.directory(cmd.session))
             ctx = HandlerContext(case_id=cmd.case_id, element_id=element_id, now=cmd.now, actor=cmd.actor,
                                  data=copy.deepcopy(task.data), ports=ports)
             try:

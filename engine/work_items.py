@@ -11,7 +11,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from .casefiles_store import append_case_events, lock_case
+from .case_chain import append_case_events, lock_case
 from .context import CommandContext
 from .errors import Conflict, Invalid, NotFound, describe_error
 from .journal import PendingEvent

@@ -8,11 +8,11 @@ import pytest
 from pytest_bdd import given, parsers, then, when
 from sqlalchemy import select
 
-from engine.channels import SIGNATURE_HEADER, sign
 from engine.clock import SettableClock, parse_instant
 from engine.store import Case, Outbox
 from features.conftest import ROOT, Office
 from features.steps_petition import PETITIONER, _do, _register
+from infra.channels import SIGNATURE_HEADER, sign
 from services import query_code
 from services.index_key import IndexKey
 from tests.support.db import make_container

@@ -1,7 +1,8 @@
 """Python handlers for BPMN service tasks, and the domain rules they need.
 
-Import rule: `services` may import `engine` ports (`engine.handlers`, `engine.accounts`, `engine.clock`),
-never `web`. `register_all` is called once by the composition root (`web.bootstrap`).
+Import rule: `services` may import `engine` (its ports: `engine.handlers`, `engine.clock`, `engine.ports`; its
+tables) and `infra` (`infra.accounts`, ...), never `web`. The petition domain's own tables are in `services.store`.
+`register_all` is called once by the composition root (`web.bootstrap`).
 
 Handlers read the organisation through `ctx.ports["organisation"]` when given (else `processes/organisation.yaml`)
 and send notices through `ctx.ports["notifier"]` when given (else the journal is the outbox).

@@ -14,9 +14,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.casefiles_store import CaseAttachment, CaseComment, append_case_events, lock_case
+from engine.case_chain import append_case_events, lock_case
 from engine.journal import PendingEvent
 from engine.store import WorkItem
+from services.store.casefiles import CaseAttachment, CaseComment
 
 # Below the app-wide request limit (web.app.MAX_REQUEST_BYTES), so an oversized file gets this clear message.
 MAX_ATTACHMENT_BYTES = 8 * 1024 * 1024
@@ -90,7 +91,7 @@ def store_attachment(s: Session, case_id: int, work_item_id: int | None, filenam
     if ctype not in ALLOWED_TYPES:
         raise AttachmentRefused(f"不接受此类文件（{ctype}），请上传 PDF、图片、Word、Excel、文本或压缩包"
                                 f"（file type not accepted）")
-    lock_case(s, case_id)  # before the row that refers to it: see engine.casefiles_store.lock_case
+    lock_case(s, case_id)  # before the row that refers to it: see engine.case_chain.lock_case
     _check_work_item(s, case_id, work_item_id)
     name = safe_filename(filename)
     digest = hashlib.sha256(data).hexdigest()
@@ -134,7 +135,7 @@ def add_comment(s: Session, case_id: int, work_item_id: int | None, body: str, a
     if len(text) > MAX_COMMENT_CHARS:
         raise AttachmentRefused(f"意见过长（{len(text)} 字），请控制在 {MAX_COMMENT_CHARS} 字以内"
                                 f"（comment longer than {MAX_COMMENT_CHARS} characters）")
-    lock_case(s, case_id)  # before the row that refers to it: see engine.casefiles_store.lock_case
+    lock_case(s, case_id)  # before the row that refers to it: see engine.case_chain.lock_case
     _check_work_item(s, case_id, work_item_id)
     row = CaseComment(case_id=case_id, work_item_id=work_item_id, body=text, author=actor, at=at, journal_seq=0)
     s.add(row)

@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from engine.definitions import BPMN_NS, SPIFF_NS, CompiledProcess, Problem, safe_parse_xml
-from engine.notify_templates import TemplateCatalogue, TemplateProblem
+from services.notify_templates import TemplateCatalogue, TemplateProblem
 
 FILE_NAME = "notices.yaml"
 DEFAULT_FILE = Path(__file__).resolve().parent.parent / "processes" / FILE_NAME

@@ -7,7 +7,7 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.accounts import Membership, Unit, User, hash_password
+from infra.accounts import Membership, Unit, User, hash_password
 
 DEMO_PASSWORD = "demo"
 

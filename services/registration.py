@@ -19,8 +19,8 @@ import yaml
 from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from engine.handling_store import PetitionerKey, RegistrationIndex
 from engine.store import Case
+from services.store.handling import PetitionerKey, RegistrationIndex
 
 from . import element_meanings
 from .index_key import IndexKey

@@ -1,6 +1,6 @@
 """What each case contributes to the statistics, as plain values (统计事实).
 
-`engine.stats_store.load_rows` reads the store (cases, work items, selected journal events); `build_facts` turns
+`services.store.stats.load_rows` reads the store (cases, work items, selected journal events); `build_facts` turns
 those rows into one `CaseFacts` per case. Everything the KPIs need is here: when the matter was received, its
 channel and triage route, the responsible unit, the acceptance and handling deadlines with when they were met,
 the *first* closure and the *first* written reply (a case sent back for redo or reopened by review keeps its first
@@ -17,6 +17,10 @@ from datetime import datetime
 from typing import Any
 
 from .stats_settings import KpiSettings
+
+# The service calls whose recorded results the facts read (case number, responsible unit, dispatch): the store
+# reads the journal's `service.called` events of these handlers only.
+FACT_HANDLERS = ("issue_case_number", "resolve_responsible_unit", "dispatch_case")
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,9 @@ from flask import Blueprint, Response, current_app, flash, g, redirect, render_t
 from flask_babel import gettext as _
 from sqlalchemy import func, or_, select
 
-from engine import access_log, verification_runs
+from engine import verification_runs
 from engine.store import Case, JournalEvent, ProcessDefinition
+from infra import access_log
 from services import audit_export, case_numbers as numbering
 
 from . import personal_data, visibility

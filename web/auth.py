@@ -11,8 +11,8 @@ from flask_wtf.csrf import generate_csrf, validate_csrf
 from sqlalchemy import null, select, union_all
 from wtforms.validators import ValidationError
 
-from engine import password_rules
-from engine.accounts import Membership, Unit, User, check_password, end_sessions, set_password, user_for_token
+from infra import password_rules
+from infra.accounts import Membership, Unit, User, check_password, end_sessions, set_password, user_for_token
 
 log = logging.getLogger("lianxin.access")
 
@@ -66,7 +66,7 @@ def load_principal(s, user: User, via_token: bool = False) -> Principal:
 class SessionUser(UserMixin):
     """What Flask-Login keeps in the session (and in a remember cookie): the user id and the user's session
     version when they signed in; roles are read afresh on every request. Signing out and a password change
-    raise the version (engine.accounts), after which the cookie no longer names a valid session."""
+    raise the version (infra.accounts), after which the cookie no longer names a valid session."""
 
     def __init__(self, user_id: int, version: int):
         self.id = user_id

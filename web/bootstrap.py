@@ -12,10 +12,11 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
 from engine.clock import Clock, OffsetClock, SystemClock
-from engine.db import make_engine, make_read_session_factory, make_session_factory
 from engine.handlers import HandlerRegistry
 from engine.runtime import Runtime
 from engine.store import Setting
+from infra.accounts import MembershipDirectory
+from infra.db import make_engine, make_read_session_factory, make_session_factory
 from services import register_all
 
 from .settings import Settings
@@ -70,8 +71,8 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
     from engine.calendar import CalendarService
 
     calendar = CalendarService(read_sessions)
-    from engine.delivery import templated_notify
-    from engine.notify_templates import TemplateCatalogue
+    from infra.delivery import templated_notify
+    from services.notify_templates import TemplateCatalogue
 
     # Notifications are checked against the versioned templates at the step that asks for them.
     templates = TemplateCatalogue.load(settings.processes_dir / "templates")
@@ -87,7 +88,8 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
                       bundle_checks=[  # what the processes declare beside their diagrams, checked at deploy
                           element_meanings.deploy_check(settings.processes_dir / element_meanings.FILE_NAME),
                           notices.deploy_check(settings.processes_dir / notices.FILE_NAME,
-                                               settings.processes_dir / "templates")])
+                                               settings.processes_dir / "templates")],
+                      directory=MembershipDirectory)  # who holds a role where, for notices to offices
     return Container(settings, engine, session_factory, clock, handlers, runtime, calendar,
                      extras={"read_sessions": read_sessions, "notification_templates": templates})
 

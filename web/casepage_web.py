@@ -29,9 +29,9 @@ from flask_babel import gettext as _
 from lxml import etree
 from sqlalchemy import select
 
-from engine.accounts import Unit, User
 from engine.runtime import NotFound, due_date_of
 from engine.store import ProcessDefinition, WorkItem
+from infra.accounts import Unit, User
 from services import attachments, documents, masking
 from services.case_timeline import diagram_state, timeline
 from services.masking import mask_name, mask_petitioner

@@ -23,7 +23,7 @@ def require_current_schema(c) -> None:
     """Every command but `init` needs the database at the newest revision: say so instead of an SQL error."""
     from alembic.script import ScriptDirectory
 
-    from engine.migrate import alembic_config, current_revision
+    from infra.migrate import alembic_config, current_revision
 
     head = ",".join(sorted(ScriptDirectory.from_config(alembic_config()).get_heads()))
     current = current_revision(c.engine)
@@ -93,7 +93,7 @@ def worker(once: bool, now_text: str | None, poll: float, name: str | None) -> N
     """Fire due timers and deliver notifications from the outbox. Several may run at once."""
     import logging
 
-    from engine.delivery_worker import DeliveringWorker
+    from infra.delivery_worker import DeliveringWorker
 
     # What each round fired and sent, and every failure, goes to the service's log (systemd's journal).
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -125,7 +125,7 @@ def token_create(username: str, label: str, days: int | None) -> None:
     """Print a new API token for USERNAME (shown once; only its hash is kept); its id and expiry on stderr."""
     from sqlalchemy import select
 
-    from engine.accounts import ApiToken, User, create_token
+    from infra.accounts import ApiToken, User, create_token
 
     c = _container()
     days = days or c.settings.token_days
@@ -147,7 +147,7 @@ def token_list(username: str) -> None:
     """USERNAME's tokens: id, label, made, expires, state, uses. Never the tokens themselves."""
     from sqlalchemy import select
 
-    from engine.accounts import User, token_expiry, tokens_of
+    from infra.accounts import User, token_expiry, tokens_of
 
     c = _container()
     now = c.clock.now()
@@ -167,7 +167,7 @@ def token_list(username: str) -> None:
 @click.argument("token_id", type=int)
 def token_revoke(token_id: int) -> None:
     """Revoke token TOKEN_ID (see `lianxin token list USER`): refused with 401 from its next request on."""
-    from engine.accounts import revoke_token
+    from infra.accounts import revoke_token
 
     c = _container()
     with c.session_factory() as s, s.begin():

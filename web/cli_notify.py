@@ -71,7 +71,7 @@ def templates() -> None:
 @click.option("--limit", default=50, type=int)
 def outbox(status: str, limit: int) -> None:
     """List notifications by status (recipients masked)."""
-    from engine.outbox_queries import outbox_listing
+    from services.outbox_queries import outbox_listing
 
     c = _container()
     listing = outbox_listing(c.extras.get("read_sessions", c.session_factory), masking, status=status, limit=limit)
@@ -87,7 +87,7 @@ def outbox(status: str, limit: int) -> None:
 @click.option("--template-version", type=int, default=None, help="render with this version instead")
 def resend_cmd(outbox_id: int, actor: str, template_version: int | None) -> None:
     """Re-queue a dead notification."""
-    from engine.delivery import OutboxConflict, OutboxNotFound, resend
+    from infra.delivery import OutboxConflict, OutboxNotFound, resend
 
     from .notify_setup import templates_of
 

@@ -18,9 +18,9 @@ from pathlib import Path
 import click
 from sqlalchemy import select
 
-from engine import lockout, password_rules, second_factor, security_log
-from engine.accounts import Membership, Unit, User, set_password
 from engine.clock import SHANGHAI
+from infra import lockout, password_rules, second_factor, security_log
+from infra.accounts import Membership, Unit, User, set_password
 
 
 @contextmanager

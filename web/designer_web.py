@@ -3,7 +3,7 @@
 Pages (designers and admins): `/designer` (processes), `/designer/<key>/edit[?version=N]` (the modeler),
 `/designer/<key>/versions`, `/designer/<key>/diff?a=N&b=M`, `/designer/<key>/migrate[?to=N]`.
 JSON under `/api/designer/...` (see web/openapi.py). Drafts, validation and deployment go through
-`engine.drafts` and `Runtime.check/deploy`; migration through `engine.case_migration`.
+`services.store.drafts` and `Runtime.check/deploy`; migration through `engine.case_migration`.
 """
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ from flask import Blueprint, current_app, jsonify, render_template, request
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from engine import drafts
 from engine.case_migration import MAX_BATCH, CaseMigration, describe
 from engine.definitions import DefinitionError, SourceFile
 from engine.store import Case
+from services.store import drafts
 
 from . import visibility
 from .api import body, ok

@@ -15,15 +15,15 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext as _
 from sqlalchemy import func, or_, select
 
-from engine.accounts import Membership, Unit, User
-from engine.handling_store import RegistrationIndex, SavedTaskFilter
 from engine.runtime import Conflict, NotFound, task_view
 from engine.store import Case, ProcessDefinition, WorkItem
+from infra.accounts import Membership, Unit, User
 from services import query_code, registration as reg
 from services.casework import CHANNEL_CODES
 from services.index_key import IndexKey
 from services.masking import mask_personal_data, mask_petitioner
 from services.orgchart import default_chart
+from services.store.handling import RegistrationIndex, SavedTaskFilter
 
 from . import forms, personal_data, task_list, visibility
 from .auth import ApiError, Principal, require_login

@@ -1,6 +1,6 @@
 """Rate limits (Flask-Limiter), all in one place: sign-in, the public progress query, inbound SMS.
 
-Counters live in Redis when `LIANXIN_REDIS_URL` is set, else in our database (engine/rate_limits.py), so every
+Counters live in Redis when `LIANXIN_REDIS_URL` is set, else in our database (infra/rate_limits.py), so every
 web process of a deployment counts together. What is counted, and why so:
 
 - Sign-in (the page and `POST /api/session` share the counters): wrong passwords per account and per client
@@ -29,7 +29,7 @@ from flask_limiter import Limiter
 from flask_limiter.errors import RateLimitExceeded
 from limits.errors import StorageError
 
-from engine.rate_limits import SCHEME
+from infra.rate_limits import SCHEME
 
 from .public_web import normal_case_no
 

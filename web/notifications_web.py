@@ -6,7 +6,7 @@
   last error, the provider's id and delivery report, and who resent them; `counts` per status.
 - `POST /api/admin/outbox/{id}/resend` (admins; optional `{"template_version": N}`): re-queue a dead letter.
 - `GET /api/admin/notification-templates` (admins, designers): template ids, names and versions.
-- `POST /api/sms/status`: the gateway's per-message report, signed with the shared secret (see engine.channels);
+- `POST /api/sms/status`: the gateway's per-message report, signed with the shared secret (see infra.channels);
   a bad signature is refused with 401 and logged.
 """
 from __future__ import annotations
@@ -16,11 +16,11 @@ import logging
 from flask import Blueprint, jsonify, request
 
 from engine import bounded_json
-from engine.channels import SIGNATURE_HEADER, signature_ok
-from engine.delivery import OutboxConflict, OutboxNotFound, mark_read, record_delivery_status, resend
 from engine.effects import CHANNELS
-from engine.outbox_queries import STATUSES, inapp_notifications, outbox_listing
+from infra.channels import SIGNATURE_HEADER, signature_ok
+from infra.delivery import OutboxConflict, OutboxNotFound, mark_read, record_delivery_status, resend
 from services import masking
+from services.outbox_queries import STATUSES, inapp_notifications, outbox_listing
 
 from .api import container, ok
 from .auth import ApiError, current_principal, login_required, roles_required

@@ -7,10 +7,10 @@ and the web app; nothing is built at import time and no connection is opened unt
 """
 from __future__ import annotations
 
-from engine.channels import Channel, InAppChannel, SmsGatewayChannel, SmtpChannel
-from engine.delivery import Deliverer
-from engine.notify_templates import TemplateCatalogue
+from infra.channels import Channel, InAppChannel, SmsGatewayChannel, SmtpChannel
+from infra.delivery import Deliverer
 from services import masking
+from services.notify_templates import TemplateCatalogue
 
 from .settings import Settings
 

@@ -15,8 +15,8 @@ from flask import current_app, g, has_request_context, request
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from engine import access_log
 from engine.store import Case, WorkItem
+from infra import access_log
 from services import element_meanings, masking
 
 from . import security_events, visibility

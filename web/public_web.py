@@ -42,10 +42,10 @@ from flask import Blueprint, render_template_string, request
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from engine.channels import SIGNATURE_HEADER
 from engine.clock import SHANGHAI
 from engine.journal import to_json
 from engine.store import Case, JournalEvent, Outbox, Setting, WorkItem
+from infra.channels import SIGNATURE_HEADER
 from services import case_numbers, element_meanings, masking, query_code
 from services.index_key import IndexKey
 

@@ -13,7 +13,7 @@ import logging
 from flask import Flask, current_app, g, has_request_context, request
 from sqlalchemy.exc import SQLAlchemyError
 
-from engine import security_log
+from infra import security_log
 
 log = logging.getLogger("lianxin.security")
 

@@ -11,8 +11,8 @@ from datetime import date, datetime, time, timedelta
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
-from engine import security_log
 from engine.clock import SHANGHAI
+from infra import security_log
 
 from .auth import ApiError, roles_required
 from .ui import page_principal

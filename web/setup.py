@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from engine import security_log
 from engine.definitions import collect_files
-from engine.migrate import upgrade
 from engine.store import Case
+from infra import security_log
+from infra.migrate import upgrade
 from services.organisation import demo_logins, load_organisation
 
 

@@ -21,8 +21,8 @@ from datetime import datetime
 from flask import current_app, g, request, session
 from sqlalchemy import select
 
-from engine import lockout, second_factor
-from engine.accounts import User, check_password
+from infra import lockout, second_factor
+from infra.accounts import User, check_password
 
 from . import security_events
 from .auth import ApiError, Principal, load_principal, start_session

@@ -17,11 +17,11 @@ from datetime import datetime
 from flask import Blueprint, Response, current_app, g, has_request_context, render_template, request, url_for
 from flask_babel import gettext as _
 
-from engine import stats_store
 from services.orgchart import default_chart
 from services.stats_facts import build_facts
 from services.stats_report import RANKED, annual, cases_behind, level_of, rankings, report, subtree
 from services.stats_settings import KpiSettings, SettingsError, parse_period, period_of, range_period
+from services.store import stats as stats_store
 
 from . import visibility
 from .api import ok

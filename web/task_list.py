@@ -14,8 +14,8 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
-from engine.handling_store import RegistrationIndex
 from engine.store import Case, WorkItem
+from services.store.handling import RegistrationIndex
 
 from . import visibility
 from .auth import ApiError, Principal

@@ -9,8 +9,8 @@ from flask import Blueprint, current_app, jsonify, redirect, render_template, re
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from engine import lockout, second_factor
-from engine.accounts import User
+from infra import lockout, second_factor
+from infra.accounts import User
 
 from . import security_events
 from .auth import ApiError, Principal, csrf_token, require_login, roles_required

@@ -83,9 +83,9 @@ def prepare(url: str, tmp: Path) -> dict[str, str]:
     """Migrate, seed the calendar, deploy processes/, load the demo organisation; API tokens for the clients."""
     from sqlalchemy import select
 
-    from engine.accounts import User, create_token
     from engine.clock import SettableClock
     from engine.definitions import collect_files
+    from infra.accounts import User, create_token
     from services.organisation import load_organisation
     from tests.support.db import START, _migrate_and_seed, make_container
 

@@ -71,8 +71,8 @@ class BareLibrary:
 def persisted(url: str, steps: int, tmp: Path) -> dict:
     """Persisted steps interleaved one for one with bare-library steps, so that machine noise hits both."""
     from engine.calendar import seed_from_chinesecalendar
-    from engine.db import make_engine, make_session_factory
-    from engine.migrate import upgrade
+    from infra.db import make_engine, make_session_factory
+    from infra.migrate import upgrade
     from web.bootstrap import bootstrap
     from web.settings import Settings
 
@@ -149,7 +149,8 @@ def calendar_deadline(tmp: Path, runs: int = 2000) -> None:
 
     from engine.calendar import CalendarService, seed_from_chinesecalendar
     from engine.calendar.models import CalendarDay, CalendarYear
-    from engine.db import Base, make_engine, make_session_factory
+    from engine.db import Base
+    from infra.db import make_engine, make_session_factory
 
     engine = make_engine(f"sqlite:///{tmp / 'calendar.db'}")
     Base.metadata.create_all(engine, tables=[CalendarYear.__table__, CalendarDay.__table__])

@@ -44,8 +44,8 @@ TIMER_CASE = """<?xml version="1.0" encoding="UTF-8"?>
 
 def _container(url: str, tmp: Path, clock):
     from engine.calendar import seed_from_chinesecalendar
-    from engine.db import make_engine, make_session_factory
-    from engine.migrate import upgrade
+    from infra.db import make_engine, make_session_factory
+    from infra.migrate import upgrade
     from web.bootstrap import bootstrap
     from web.settings import Settings
 
@@ -155,7 +155,7 @@ def fire_many(url: str, tmp: Path, n: int, workers: int) -> dict:
 
 
 def new_pg_database(base_url: str):
-    from engine.db import make_engine
+    from infra.db import make_engine
 
     admin_url = base_url.replace("postgresql://", "postgresql+psycopg://", 1)
     try:

@@ -150,7 +150,7 @@ def test_a_repeat_is_offered_and_merged(live_server, page):  # noqa: F811
 def _case_id(container, case_no):
     from sqlalchemy import select
 
-    from engine.handling_store import RegistrationIndex
+    from services.store.handling import RegistrationIndex
 
     with container.session_factory() as s:
         return s.scalar(select(RegistrationIndex.case_id).where(RegistrationIndex.case_no == case_no))

@@ -52,7 +52,7 @@ def test_only_designers_and_admins_deploy(app):
 def test_bearer_token_works_without_csrf(app, container):
     from sqlalchemy import select
 
-    from engine.accounts import User, create_token
+    from infra.accounts import User, create_token
 
     with container.session_factory() as s, s.begin():
         token = create_token(s, s.scalar(select(User).where(User.username == "designer")), "ci", container.clock.now())

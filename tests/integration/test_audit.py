@@ -142,7 +142,7 @@ def test_views_and_exports_are_recorded_and_shown_to_auditors(app, container):
 
 
 def test_a_failing_access_log_is_logged_and_blocks_exports(app, container, monkeypatch, caplog):
-    from engine import access_log
+    from infra import access_log
 
     case_id = a_case(container)
     auditor, _ = sign_in(app, "auditor")

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text
 
-from engine.casefiles_store import CaseAttachment, CaseComment
 from engine.definitions import collect_files
 from engine.store import JournalEvent
 from features.conftest import Office
 from services.organisation import load_organisation
+from services.store.casefiles import CaseAttachment, CaseComment
 from tests.support.db import _truncate_postgres, make_container
 
 ROOT = Path(__file__).resolve().parents[2]

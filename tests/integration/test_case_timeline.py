@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from engine import drafts
 from engine.case_migration import CaseMigration
 from services.case_timeline import timeline
+from services.store import drafts
 from tests.support.web import office_app, page_sign_in
 
 DATA = {"category": "劳动社保", "location": "county_a"}

@@ -12,12 +12,12 @@ from click.testing import CliRunner
 from sqlalchemy import create_engine, inspect, select, text, update
 
 from engine import crypto
-from engine.db import make_engine
-from engine.handling_store import PetitionerKey
 from engine.journal import GENESIS, Sealer, event_hash
-from engine.migrate import alembic_config, current_revision, upgrade
 from engine.store import Case, JournalEvent
+from infra.db import make_engine
+from infra.migrate import alembic_config, current_revision, upgrade
 from services.index_key import IndexKey
+from services.store.handling import PetitionerKey
 from tests.support.db import make_container
 from tests.support.web import office_app
 from web.bootstrap import bootstrap

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from engine import drafts
 from engine.definitions import DefinitionError, SourceFile
+from services.store import drafts
 
 FOREIGN = Path(__file__).resolve().parents[1] / "fixtures" / "bpmn" / "foreign"
 

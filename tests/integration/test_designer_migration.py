@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from engine import drafts
 from engine.case_migration import CaseMigration
 from engine.definitions import collect_files
 from engine.runtime import Conflict
 from engine.store import Timer, WorkItem
+from services.store import drafts
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = {"category": "劳动社保", "location": "county_a"}

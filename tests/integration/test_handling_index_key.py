@@ -8,9 +8,9 @@ import hmac
 
 from sqlalchemy import select, update
 
-from engine.handling_store import PetitionerKey
 from services import registration as reg
 from services.index_key import IndexKey
+from services.store.handling import PetitionerKey
 
 from .test_handling_api import PETITION, app, desk  # noqa: F401  (fixtures)
 

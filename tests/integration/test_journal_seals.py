@@ -53,7 +53,7 @@ def rewrite(container, case_id: int, seq: int, data: dict | None = None, actor: 
 def test_every_event_is_sealed_under_the_deployments_key(container):
     case_id = a_case(container)
     item = container.runtime.start("simple_case", DATA, "registrar").tasks[0]
-    container.runtime.claim(item.id, "handler")  # journaled beside the process (engine.casefiles_store)
+    container.runtime.claim(item.id, "handler")  # journaled beside the process (engine.case_chain)
     with container.session_factory() as s:
         rows = s.execute(select(JournalEvent.hash, JournalEvent.seal, JournalEvent.type)).all()
     sealer = Sealer(container.settings.secret_key)

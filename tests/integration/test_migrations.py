@@ -2,9 +2,10 @@
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from engine import schema  # noqa: F401
-from engine.db import Base, make_engine
-from engine.migrate import current_revision
+from engine.db import Base
+from infra.db import make_engine
+from infra.migrate import current_revision
+from services import schema  # noqa: F401
 
 
 def test_models_and_migrations_agree(database_url):
@@ -22,6 +23,6 @@ def test_one_head():
     """Parallel branches are joined by a merge revision: the next migration has one parent."""
     from alembic.script import ScriptDirectory
 
-    from engine.migrate import alembic_config
+    from infra.migrate import alembic_config
 
     assert ScriptDirectory.from_config(alembic_config()).get_heads() == ["0013_merge_crypto_security"]

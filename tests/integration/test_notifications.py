@@ -18,16 +18,16 @@ from urllib.parse import urlencode
 import pytest
 from sqlalchemy import select
 
-from engine.channels import SIGNATURE_HEADER, InAppChannel, sign
-from engine.db import make_engine
 from engine.definitions import SourceFile
-from engine.delivery import Deliverer, templated_notify
-from engine.delivery_worker import DeliveringWorker
 from engine.handlers import HandlerRegistry
-from engine.notify_templates import TemplateCatalogue
 from engine.runtime import Runtime
 from engine.store import Outbox, OutboxEvent
+from infra.channels import SIGNATURE_HEADER, InAppChannel, sign
+from infra.db import make_engine
+from infra.delivery import Deliverer, templated_notify
+from infra.delivery_worker import DeliveringWorker
 from services import register_all
+from services.notify_templates import TemplateCatalogue
 from services.organisation import load_organisation
 from tests.support import bpmn
 from tests.support.db import make_container
@@ -546,7 +546,7 @@ def test_cli_lists_templates_and_delivers(tmp_path):
 
     engine = make_engine(env["LIANXIN_DATABASE_URL"])
     from engine.clock import parse_instant
-    from engine.db import make_session_factory
+    from infra.db import make_session_factory
 
     at = parse_instant("2026-03-02T09:00:00+08:00")
     with make_session_factory(engine)() as s, s.begin():

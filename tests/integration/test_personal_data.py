@@ -17,12 +17,12 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
-from engine import drafts
-from engine.access_log import AccessLogEntry
-from engine.accounts import Membership, User, hash_password
 from engine.definitions import SourceFile
 from engine.handlers import HandlerContext
+from infra.access_log import AccessLogEntry
+from infra.accounts import Membership, User, hash_password
 from services import notify
+from services.store import drafts
 from tests.support import bpmn
 from tests.support.web import api_sign_in, office_app
 from web import personal_data

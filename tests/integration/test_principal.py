@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from engine.accounts import Membership, Unit, User
+from infra.accounts import Membership, Unit, User
 from services.organisation import load_organisation
 from web.auth import load_principal
 

@@ -99,9 +99,9 @@ def test_inbound_sms_is_limited_per_gateway_address(database_url, clock, tmp_pat
     import json
     from datetime import timedelta
 
-    from engine.channels import SIGNATURE_HEADER, sign
     from features.conftest import Office
     from features.steps_sms import GATEWAY_URL, SECRET
+    from infra.channels import SIGNATURE_HEADER, sign
     from tests.support.db import make_container
 
     c = make_container(database_url, clock, tmp_path, sms_gateway_url=GATEWAY_URL, sms_inbound_per_minute=10)

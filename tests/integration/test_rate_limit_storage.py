@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from engine.db import make_engine
-from engine.rate_limits import DatabaseStorage, RateLimitCounter
+from infra.db import make_engine
+from infra.rate_limits import DatabaseStorage, RateLimitCounter
 from tests.support.db import make_container
 from tests.support.web import office_app
 
@@ -27,8 +27,8 @@ def test_database_counters_are_shared_by_processes_counting_at_once(database_url
     engine = make_engine(database_url)
     storage = DatabaseStorage(engine=engine, clock=lambda: 1_000_000.0)
     script = textwrap.dedent(f"""
-        from engine.db import make_engine
-        from engine.rate_limits import DatabaseStorage
+        from infra.db import make_engine
+        from infra.rate_limits import DatabaseStorage
         storage = DatabaseStorage(engine=make_engine({database_url!r}), clock=lambda: 1_000_000.0)
         print("ready", flush=True)
         for _ in range({HITS}):

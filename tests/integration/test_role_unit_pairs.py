@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.accounts import Membership, User, hash_password
 from features.conftest import Office
+from infra.accounts import Membership, User, hash_password
 from services.organisation import load_organisation
 from tests.support import bpmn
 

@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from engine import lockout, security_log
-from engine.accounts import User
-from engine.security_log import SecurityEvent
+from infra import lockout, security_log
+from infra.accounts import User
+from infra.security_log import SecurityEvent
 from tests.support.accounts import STRONG, add_user, code, enrol
 from tests.support.db import make_container
 from tests.support.web import csrf_of, office_app

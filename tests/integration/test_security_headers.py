@@ -64,8 +64,8 @@ def check_markup(html: str, nonce: str, where: str) -> None:
 
 @pytest.fixture
 def demo(container):
-    from engine.casefiles_store import CaseAttachment
     from engine.store import Case, ProcessDefinition, WorkItem
+    from services.store.casefiles import CaseAttachment
     from web.app import create_app
     from web.setup import initialise
 

@@ -13,8 +13,8 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select, text, update
 
-from engine import security_log
-from engine.security_log import SecurityEvent
+from infra import security_log
+from infra.security_log import SecurityEvent
 from tests.integration.test_personal_data import a_petition
 from tests.support.db import ROOT
 from tests.support.web import api_sign_in, office_app

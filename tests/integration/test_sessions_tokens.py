@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from flask_login.utils import encode_cookie
 from sqlalchemy import select
 
-from engine.accounts import ApiToken, User, create_token
+from infra.accounts import ApiToken, User, create_token
 from tests.support.web import office_app, page_sign_in
 from web.cli import main
 
@@ -189,8 +189,8 @@ def test_tokens_made_before_the_upgrade_get_the_default_lifetime_from_the_upgrad
     from sqlalchemy import text
 
     from engine.clock import SystemClock
-    from engine.db import make_engine, make_session_factory
-    from engine.migrate import alembic_config, upgrade
+    from infra.db import make_engine, make_session_factory
+    from infra.migrate import alembic_config, upgrade
 
     engine = make_engine(database_url)
     try:

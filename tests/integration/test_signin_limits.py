@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from engine import accounts
-from engine.rate_limits import RateLimitCounter
+from infra import accounts
+from infra.rate_limits import RateLimitCounter
 from tests.support.web import csrf_of, office_app
 
 ELSEWHERE = {"REMOTE_ADDR": "10.0.0.7"}

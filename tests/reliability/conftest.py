@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from engine.accounts import User, create_token
 from engine.clock import SystemClock
 from engine.definitions import collect_files
-from engine.migrate import upgrade
+from infra.accounts import User, create_token
+from infra.migrate import upgrade
 from services.organisation import load_organisation
 from tests.support.db import _truncate_postgres, make_container
 

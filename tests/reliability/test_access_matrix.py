@@ -426,8 +426,8 @@ def test_every_endpoint_answers_each_role_and_unit_relation_as_its_policy_says(o
 def row_counts(app) -> dict[str, int]:
     from sqlalchemy import func, select
 
-    from engine import schema  # noqa: F401
     from engine.db import Base
+    from services import schema  # noqa: F401
 
     c = app.extensions["lianxin"]
     with c.session_factory() as s:

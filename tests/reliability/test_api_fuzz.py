@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from sqlalchemy import select
 
-from engine.accounts import User, create_token
+from infra.accounts import User, create_token
 from tests.support.db import demo_office
 
 pytestmark = pytest.mark.slow

@@ -10,10 +10,10 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select, text, update
 
-from engine.db import make_engine
 from engine.definitions import collect_files
 from engine.store import Case, JournalEvent
 from engine.worker import Worker
+from infra.db import make_engine
 from tests.support.db import make_container
 
 from .processes import process_env

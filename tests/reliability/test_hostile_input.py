@@ -10,8 +10,8 @@ from urllib.parse import quote
 import pytest
 from sqlalchemy import func, select
 
-from engine import schema  # noqa: F401  (every table, for the row counts)
 from engine.db import Base
+from services import schema  # noqa: F401  (every table, for the row counts)
 from tests.support import bpmn
 from tests.support.web import api_sign_in as sign_in, office_app
 

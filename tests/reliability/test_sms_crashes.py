@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from engine.channels import SIGNATURE_HEADER, sign
 from engine.definitions import collect_files
-from engine.migrate import upgrade
 from engine.store import Case, Outbox, Setting
 from features.steps_sms import GATEWAY_URL, SECRET
+from infra.channels import SIGNATURE_HEADER, sign
+from infra.migrate import upgrade
 from services.organisation import load_organisation
 from tests.support.db import _truncate_postgres, make_container
 

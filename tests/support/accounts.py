@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pyotp
 
-from engine import second_factor
-from engine.accounts import Membership, User, hash_password
+from infra import second_factor
+from infra.accounts import Membership, User, hash_password
 
 STRONG = "Xin-Fang-2026"
 

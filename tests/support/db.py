@@ -16,7 +16,8 @@ import pytest
 from sqlalchemy import text
 
 from engine.clock import SHANGHAI, SettableClock
-from engine.db import Base, make_engine
+from engine.db import Base
+from infra.db import make_engine
 
 ROOT = Path(__file__).resolve().parents[2]
 os.environ.setdefault("LIANXIN_PASSWORD_HASH_METHOD", "pbkdf2:sha256:1000")  # tests only: cheap sign-ins
@@ -27,8 +28,8 @@ KEEP_TABLES = {"alembic_version", "calendar_day", "calendar_year"}
 
 def _migrate_and_seed(url: str) -> None:
     from engine.calendar import seed_from_chinesecalendar
-    from engine.db import make_session_factory
-    from engine.migrate import upgrade
+    from infra.db import make_session_factory
+    from infra.migrate import upgrade
 
     engine = make_engine(url)
     upgrade(engine)
@@ -80,7 +81,7 @@ def _truncate_postgres(url: str) -> None:
             conn.execute(text("DELETE FROM calendar_year WHERE year = ANY(:y)"), {"y": list(changed)})
     if changed:
         from engine.calendar import seed_from_chinesecalendar
-        from engine.db import make_session_factory
+        from infra.db import make_session_factory
 
         with make_session_factory(engine)() as s, s.begin():
             seed_from_chinesecalendar(s, years=[y for y in changed if 2004 <= y <= 2026], at=START)

@@ -31,7 +31,8 @@ from engine.calendar import (
     statutory_holidays,
 )
 from engine.calendar.repository import year_days
-from engine.db import Base, make_engine, make_session_factory
+from engine.db import Base
+from infra.db import make_engine, make_session_factory
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "calendar"
 AT = datetime(2026, 11, 6, 1, 30, tzinfo=UTC)

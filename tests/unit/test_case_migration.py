@@ -7,9 +7,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from engine import drafts
 from engine.case_migration import CaseCheck, _refusal, describe
 from engine.store import ProcessDefinition
+from services.store import drafts
 
 BPMN = ('<?xml version="1.0" encoding="UTF-8"?><bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"'
         ' id="d" targetNamespace="t"><bpmn:process id="{pid}" isExecutable="true"/></bpmn:definitions>')

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from engine import commands, drafts
+from engine import commands
 from engine.case_migration import CaseMigration
 from engine.commands import REGISTRY, CompleteTask, DeliverMessage, from_event
 from engine.definitions import SourceFile, collect_files
@@ -19,6 +19,7 @@ from engine.journal import to_json
 from engine.store import JournalEvent, Timer
 from engine.worker import Worker
 from services import register_all
+from services.store import drafts
 from tests.support import bpmn
 from tests.support.db import make_container
 

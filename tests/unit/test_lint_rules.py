@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("engine", "services", "web")
+PACKAGES = ("engine", "infra", "services", "web")
 
 
 def _tool(name: str) -> str:
@@ -46,7 +46,7 @@ def _lint_imports(cwd: Path) -> subprocess.CompletedProcess:
 
 @pytest.fixture
 def scratch(tmp_path: Path) -> Path:
-    """The Python sources of engine, services and web with the project's pyproject.toml."""
+    """The Python sources of engine, infra, services and web with the project's pyproject.toml."""
     for package in PACKAGES:
         shutil.copytree(ROOT / package, tmp_path / package,
                         ignore=lambda folder, names: [n for n in names if n == "__pycache__"
@@ -66,7 +66,7 @@ def test_ruff_finds_nothing_whatever_the_machines_own_ruff_configuration(tmp_pat
 def test_import_contracts_hold():
     result = _lint_imports(ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "Contracts: 4 kept, 0 broken." in result.stdout
+    assert "Contracts: 5 kept, 0 broken." in result.stdout
 
 
 def _write(root: Path, relative: str, text: str, *, append: bool = False) -> None:
@@ -78,10 +78,16 @@ def _write(root: Path, relative: str, text: str, *, append: bool = False) -> Non
 BREAKS = {
     "engine imports web": (
         [("engine/lint_probe.py", "import web.settings  # noqa: F401\n", False)],
-        "engine imports neither services nor web"),
+        "engine imports none of services, infra, web"),
     "engine imports services inside a function": (
         [("engine/lint_probe.py", "def late():\n    import services.masking  # noqa\n", False)],
-        "engine imports neither services nor web"),
+        "engine imports none of services, infra, web"),
+    "engine imports infra": (
+        [("engine/lint_probe.py", "from infra import db  # noqa: F401\n", False)],
+        "engine imports none of services, infra, web"),
+    "infra imports services": (
+        [("infra/lint_probe.py", "def late():\n    import services.masking  # noqa\n", False)],
+        "infra imports neither services nor web"),
     "services imports web": (
         [("services/lint_probe.py", "from web import ui  # noqa: F401\n", False)],
         "services does not import web"),
@@ -94,15 +100,15 @@ BREAKS = {
     "a new cycle in services": (
         [("services/lint_probe_a.py", "from . import lint_probe_b  # noqa: F401\n", False),
          ("services/lint_probe_b.py", "from . import lint_probe_a  # noqa: F401\n", False)],
-        "no import cycles among the modules of engine, services and web"),
+        "no import cycles among the modules of engine, infra, services and web"),
     "a new cycle in engine hidden in a function": (
         [("engine/lint_probe_a.py", "def f():\n    from . import lint_probe_b  # noqa\n", False),
          ("engine/lint_probe_b.py", "from . import lint_probe_a  # noqa: F401\n", False)],
-        "no import cycles among the modules of engine, services and web"),
+        "no import cycles among the modules of engine, infra, services and web"),
     "a new cycle in web beside the known ones": (
         [("web/i18n.py", "\nfrom . import ui  # noqa: E402,F401\n", True),
          ("web/ui.py", "\nfrom . import i18n  # noqa: E402,F401\n", True)],
-        "no import cycles among the modules of engine, services and web"),
+        "no import cycles among the modules of engine, infra, services and web"),
 }
 
 
@@ -117,7 +123,7 @@ def test_import_contracts_refuse_a_new_breach(scratch, case):
     result = _lint_imports(scratch)
     assert result.returncode != 0, result.stdout
     assert f"{contract} BROKEN" in result.stdout, result.stdout
-    assert "Contracts: 3 kept, 1 broken." in result.stdout, result.stdout
+    assert "Contracts: 4 kept, 1 broken." in result.stdout, result.stdout
 
 
 def test_ruff_refuses_a_new_import_inside_a_function_and_a_new_over_complex_function(scratch):

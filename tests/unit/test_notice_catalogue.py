@@ -10,9 +10,9 @@ import pytest
 
 from engine.definitions import CompiledProcess
 from engine.handlers import HandlerContext
-from engine.notify_templates import TemplateCatalogue
 from services import documents, notify
 from services.notices import NoticeCatalogue, NoticeProblem, default_catalogue
+from services.notify_templates import TemplateCatalogue
 
 ROOT = Path(__file__).resolve().parents[2]
 

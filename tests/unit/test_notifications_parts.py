@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.channels import ChannelConfigError, Message, SmsGatewayChannel, SmtpChannel, sign, signature_ok
-from engine.notify_templates import TemplateCatalogue, TemplateProblem, cn_date
+from infra.channels import ChannelConfigError, Message, SmsGatewayChannel, SmtpChannel, sign, signature_ok
 from services.masking import mask_contact_text as mask_text, mask_recipient
+from services.notify_templates import TemplateCatalogue, TemplateProblem, cn_date
 
 ROOT = Path(__file__).resolve().parents[2]
 REQUIRED = {"registration_receipt", "transfer_notice", "assignment_notice", "acceptance_notice",

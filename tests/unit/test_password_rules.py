@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.password_rules import PasswordRuleError, check
+from infra.password_rules import PasswordRuleError, check
 
 
 @pytest.mark.parametrize(("password", "username", "rule"), [

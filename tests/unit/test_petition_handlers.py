@@ -176,7 +176,7 @@ def test_the_petitioners_sms_copies_render_with_the_outbox_catalogue():
     """The outbox renders strictly (a missing field is a dead letter): each copy this module asks for must exist
     in processes/templates/ and render from the fields the handlers give it."""
     templates = Path(__file__).resolve().parents[2] / "processes" / "templates"
-    catalogue_module = pytest.importorskip("engine.notify_templates")
+    catalogue_module = pytest.importorskip("services.notify_templates")
     if not templates.exists():
         pytest.skip("no outbox template catalogue in processes/templates/")
     from services.notices import default_catalogue  # the notice catalogue names each copy and its fields

@@ -14,8 +14,8 @@ from sqlalchemy import ForeignKey, Integer
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from .db import Base
-from .store import UTC_DT
+from engine.db import Base
+from engine.store import UTC_DT
 
 
 class AccountLockout(Base):

@@ -26,8 +26,8 @@ from typing import Any
 from sqlalchemy import Index, Integer, String, Text, delete, func, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
-from .db import Base
-from .store import ID, UTC_DT
+from engine.db import Base
+from engine.store import ID, UTC_DT
 
 GENESIS = "0" * 64
 MIN_KEEP_DAYS = 180

@@ -24,7 +24,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .db import Base
+from engine.db import Base
 
 log = logging.getLogger("lianxin.rate_limits")
 SCHEME = "lianxin-db"

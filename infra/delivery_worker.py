@@ -11,9 +11,9 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from . import verification_runs
-from .delivery import Deliverer
-from .worker import Worker
+from engine import verification_runs
+from engine.worker import Worker
+from infra.delivery import Deliverer
 
 log = logging.getLogger("lianxin.worker")
 

@@ -14,8 +14,8 @@ from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint, s
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .db import Base
-from .store import ID, UTC_DT
+from engine.db import Base
+from engine.store import ID, UTC_DT
 
 
 class Unit(Base):
@@ -147,3 +147,25 @@ def revoke_token(s: Session, token_id: int) -> ApiToken | None:
 def roles_of(s: Session, user: User) -> list[tuple[str, str, bool]]:
     return [(m.role, m.unit_code, m.include_subunits)
             for m in s.scalars(select(Membership).where(Membership.user_id == user.id))]
+
+
+class MembershipDirectory:
+    """The handlers' read-only view of who holds a role in a unit (the engine's port "directory", see
+    `engine.ports.Directory`): for notices addressed to an office, resolved to the users holding that role there
+    or in an ancestor unit with `include_subunits`. Built per command on the command's session
+    (`Runtime(directory=MembershipDirectory)`)."""
+
+    def __init__(self, session: Session):
+        self._session = session
+
+    def users(self, unit: str, role: str) -> list[str]:
+        s, above, code, seen = self._session, [], unit, set()
+        while code and code not in seen:
+            seen.add(code)
+            above.append(code)
+            row = s.get(Unit, code)
+            code = row.parent_code if row is not None else None
+        rows = s.execute(select(User.username, Membership.unit_code, Membership.include_subunits)
+                         .join(Membership, Membership.user_id == User.id)
+                         .where(Membership.role == role, Membership.unit_code.in_(above), User.active.is_(True)))
+        return sorted({name for name, at, sub in rows if at == unit or sub})

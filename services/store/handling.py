@@ -12,8 +12,8 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .db import Base
-from .store import ID, UTC_DT
+from engine.db import Base
+from engine.store import ID, UTC_DT
 
 
 class RegistrationIndex(Base):

@@ -29,7 +29,7 @@ from email.utils import format_datetime, parseaddr
 from typing import Protocol
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit, urlunsplit
 
-from .clock import SHANGHAI
+from engine.clock import SHANGHAI
 
 SIGNATURE_HEADER = "X-Lianxin-Signature"
 MAX_RESPONSE_BYTES = 64 * 1024

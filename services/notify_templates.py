@@ -28,13 +28,10 @@ import yaml
 from jinja2 import StrictUndefined, TemplateError, Undefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from .clock import SHANGHAI
+from engine.clock import SHANGHAI
+from infra.ports import TemplateProblem  # the deliverer's port names it; raised here
 
 MAX_TEMPLATE_FILE_BYTES = 512 * 1024
-
-
-class TemplateProblem(Exception):
-    """A template that cannot be loaded or rendered. The message says which one and why, in Chinese first."""
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ from datetime import datetime
 from sqlalchemy import Index, Integer, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from .db import Base
-from .store import ID, UTC_DT
+from engine.db import Base
+from engine.store import ID, UTC_DT
 
 
 class AccessLogEntry(Base):

@@ -8,7 +8,7 @@ to `pending` with the error and an exponential backoff, or `dead` after `max_att
 
 A worker that dies between sending and recording leaves the row `sending`; when the lease ends another round
 claims it again and sends it again with the same idempotency key, which the channel de-duplicates (the SMS
-gateway by contract; e-mail keeps a stable Message-ID, see `engine.channels`). So a crash costs a retry, never a
+gateway by contract; e-mail keeps a stable Message-ID, see `infra.channels`). So a crash costs a retry, never a
 second message. Rows for a channel that is not configured are not claimed: they wait, with `last_error` saying
 what to configure, and go out once it is.
 
@@ -16,8 +16,11 @@ Everything that happens to a row after it is written is appended to `outbox_even
 rendered text and the provider's id), failures, dead letters, resends by an admin, delivery reports and reads.
 
 Errors quote recipients (an SMTP refusal names the address); before an error goes to the log it passes through
-`redact`, which the composition root takes from the masking module (`services.masking.mask_contact_text`). Without
-one, the log says only that details were withheld.
+`redact`, which the composition root takes from the masking module (`services.masking.mask_contact_text`):
+infra imports no services. Without one, the log says only that details were withheld.
+
+The templates are the petition office's (`services.notify_templates`), handed in through the port
+`infra.ports.MessageTemplates`.
 """
 from __future__ import annotations
 
@@ -33,11 +36,11 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from .channels import Channel, Message
-from .clock import Clock
-from .effects import CHANNELS, EffectContext, EffectError, notify
-from .notify_templates import TemplateCatalogue, TemplateProblem
-from .store import Outbox, OutboxEvent
+from engine.clock import Clock
+from engine.effects import CHANNELS, EffectContext, EffectError, notify
+from engine.store import Outbox, OutboxEvent
+from infra.channels import Channel, Message
+from infra.ports import MessageTemplates, TemplateProblem
 
 log = logging.getLogger("lianxin.delivery")
 
@@ -87,7 +90,7 @@ def missing_channel_message(channel: str) -> str:
 
 class Deliverer:
     def __init__(self, session_factory: sessionmaker, clock: Clock, channels: dict[str, Channel],
-                 templates: TemplateCatalogue, max_attempts: int = MAX_ATTEMPTS, *, name: str | None = None,
+                 templates: MessageTemplates, max_attempts: int = MAX_ATTEMPTS, *, name: str | None = None,
                  batch: int = 50, lease: timedelta = LEASE, backoff: timedelta = BACKOFF_BASE,
                  max_backoff: timedelta = BACKOFF_MAX, missing_channel_hints: dict[str, str] | None = None,
                  redact: Redactor = withhold):
@@ -217,7 +220,7 @@ class Deliverer:
                       template_version=template_version, redact=self.redact)
 
 
-def resend(session_factory: sessionmaker, templates: TemplateCatalogue, outbox_id: int, actor: str, now: datetime,
+def resend(session_factory: sessionmaker, templates: MessageTemplates, outbox_id: int, actor: str, now: datetime,
            template_version: int | None = None, redact: Redactor = withhold) -> dict:
     """Re-queue a dead letter, optionally with another version of its template (after a fix). The resend, by
     whom, and the error it had are kept in `outbox_event`; the idempotency key stays, so a message that did
@@ -295,7 +298,7 @@ def mark_read(session_factory: sessionmaker, outbox_id: int, username: str, now:
 
 # ---------------------------------------------------------------- emitting with versions
 
-def templated_notify(templates: TemplateCatalogue):
+def templated_notify(templates: MessageTemplates):
     """The `notify` effect, checked against the catalogue at the step: an unknown template or version fails the
     step (an incident the designer sees at once), and a notification that names no version gets the newest,
     which the row then keeps. Pass as `Runtime(effect_sinks={"notify": templated_notify(catalogue)})`."""

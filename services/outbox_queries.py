@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import sessionmaker
 
-from .store import Outbox, OutboxEvent
+from engine.store import Outbox, OutboxEvent
 
 STATUSES = ("pending", "sending", "sent", "dead")
 

@@ -25,9 +25,9 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import ForeignKey, Integer, String, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from . import derived_keys
-from .db import Base
-from .store import ID, UTC_DT
+from engine import derived_keys
+from engine.db import Base
+from engine.store import ID, UTC_DT
 
 ISSUER = "连心 Lianxin"
 RECOVERY_CODES = 10

@@ -1,8 +1,12 @@
-"""Alembic environment. Run through `engine.migrate.upgrade(engine)` (what `lianxin init` does)."""
+"""Alembic environment. Run through `infra.migrate.upgrade(engine)` (what `lianxin init` does).
+
+`target_metadata` is the one `engine.db.Base.metadata`. Upgrading does not read it; autogenerating a revision
+does, and then every model must have been imported first (`import services.schema`): infra imports no services.
+"""
 from alembic import context
 
-from engine import schema  # noqa: F401  (registers every table)
 from engine.db import Base
+from infra.db import make_engine
 
 config = context.config
 target_metadata = Base.metadata
@@ -11,8 +15,6 @@ target_metadata = Base.metadata
 def run_migrations_online() -> None:
     connection = config.attributes.get("connection")
     if connection is None:
-        from engine.db import make_engine
-
         connectable = make_engine(config.get_main_option("sqlalchemy.url"))
         with connectable.connect() as connection:
             _run(connection)

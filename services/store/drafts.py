@@ -12,12 +12,19 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from lxml import etree
-from sqlalchemy import ForeignKey, String, Text, select
+from sqlalchemy import ForeignKey, String, Text, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from .db import Base
-from .definitions import BPMN_NS, DefinitionError, Problem, SourceFile, safe_parse_xml
-from .store import ID, UTC_DT, Deployment, ProcessDefinition
+from engine.db import Base
+from engine.definitions import (
+    BPMN_NS,
+    UNSUPPORTED_ELEMENTS,
+    DefinitionError,
+    Problem,
+    SourceFile,
+    safe_parse_xml,
+)
+from engine.store import ID, UTC_DT, Case, Deployment, ProcessDefinition
 
 MAX_DRAFT_FILES = 20
 
@@ -160,10 +167,6 @@ def problems_of(runtime, files: list[SourceFile]) -> list[Problem]:
 
 def deployments(s: Session, process_key: str) -> list[dict]:
     """Each version of a process with who deployed it, when and why, and how many cases run on it."""
-    from sqlalchemy import func
-
-    from .store import Case
-
     rows = s.execute(select(ProcessDefinition.id, ProcessDefinition.version, ProcessDefinition.name,
                             ProcessDefinition.content_hash, ProcessDefinition.deployed_at,
                             ProcessDefinition.deployed_by, Deployment.comment)
@@ -193,8 +196,6 @@ def warnings_of(files: list[SourceFile]) -> list[Problem]:
     """What deployment accepts but a designer should know: a process marked not executable (as Signavio and
     other tools export by default) is stored for documentation only and cannot be started, and the elements in
     it that the engine could not run anyway are named, so nothing is dropped without a word."""
-    from .definitions import UNSUPPORTED_ELEMENTS
-
     out = []
     for f in files:
         if not f.name.endswith(".bpmn"):

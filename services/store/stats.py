@@ -2,7 +2,8 @@
 
 `load_rows` reads what the KPIs are computed from: the cases of the given processes, their work items with
 deadlines, and the journal events that record registration, triage, replies, sign-off and ratings. It only
-reads; nothing here knows the petition domain (the element ids come from the caller's settings).
+reads; which elements and which service calls it reads come from the statistics' settings and facts
+(`services.stats_settings`, `services.stats_facts.FACT_HANDLERS`).
 
 `StatsSnapshot` keeps a published figure set as it was computed: the period, the unit scope, the settings used
 and the full result (every KPI with its numerator, denominator and case ids). Once frozen a snapshot is never
@@ -17,11 +18,11 @@ from sqlalchemy import Index, String, Text, UniqueConstraint, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from .db import Base
-from .store import ID, UTC_DT, Case, JournalEvent, WorkItem
+from engine.db import Base
+from engine.store import ID, UTC_DT, Case, CaseRegister, JournalEvent, WorkItem
+from services.stats_facts import FACT_HANDLERS
 
 EVENT_TYPES = ("case.started", "task.completed", "service.called", "deadline.computed")
-SERVICE_HANDLERS = ("issue_case_number", "resolve_responsible_unit", "dispatch_case")
 
 
 class StatsSnapshot(Base):
@@ -40,7 +41,7 @@ class SnapshotExists(Exception):
     pass
 
 
-def load_rows(s: Session, process_keys, element_ids) -> tuple[list, list, list]:
+def load_rows(s: Session, process_keys, element_ids, handlers=FACT_HANDLERS) -> tuple[list, list, list]:
     """(cases, work items, journal events) for the statistics; events in seq order per case."""
     cases = list(s.execute(select(Case.id, Case.case_no, Case.created_at, Case.status, Case.summary_json)
                            .where(Case.process_key.in_(list(process_keys)))).all())
@@ -60,12 +61,12 @@ def load_rows(s: Session, process_keys, element_ids) -> tuple[list, list, list]:
                    or_(JournalEvent.type == "case.started", JournalEvent.type == "service.called",
                        JournalEvent.element_id.in_(list(element_ids))))
             .order_by(JournalEvent.case_id, JournalEvent.seq)).all())
-    events = [e for e in events if e.type != "service.called" or _wanted_call(e.data)]
+    events = [e for e in events if e.type != "service.called" or _wanted_call(e.data, handlers)]
     return cases, items, events
 
 
-def _wanted_call(data: str) -> bool:
-    return any(f'"handler": "{h}"' in data or f'"handler":"{h}"' in data for h in SERVICE_HANDLERS)
+def _wanted_call(data: str, handlers) -> bool:
+    return any(f'"handler": "{h}"' in data or f'"handler":"{h}"' in data for h in handlers)
 
 
 def _chunks(values: list, size: int):
@@ -106,8 +107,6 @@ def snapshot_dict(row: StatsSnapshot) -> dict:
 def load_register_rows(s: Session, register: str, *, opened_from: datetime | None = None,
                        opened_before: datetime | None = None) -> list[dict]:
     """Rows of one case register (e.g. the supervision list), optionally opened within [from, before)."""
-    from .store import CaseRegister
-
     q = select(CaseRegister).where(CaseRegister.register == register)
     if opened_from is not None:
         q = q.where(CaseRegister.opened_at >= opened_from)

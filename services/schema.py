@@ -1,0 +1,18 @@
+"""Every module that declares tables on `engine.db.Base`, imported in one place, so that the metadata is complete.
+
+The tables belong to three packages: the engine's (`engine.store`, `engine.calendar.models`,
+`engine.verification_runs`), the infrastructure's (`infra.accounts`, `infra.access_log`, `infra.rate_limits`, `infra.lockout`,
+`infra.second_factor`, `infra.security_log`) and
+the petition domain's (`services.store`). Only a package that may import all three can list them, and `services`
+is the lowest such package (`infra` imports no services), so the list lives here.
+
+Upgrading a database does not need it (the migrations in `infra/migrations` are explicit); comparing the models
+with the migrations (tests/integration/test_migrations.py) and autogenerating a revision do: import this module
+first. A feature that adds tables adds its module here and a migration whose parent is the current head
+(0008_merge_areas joined the parallel branches; 0013_merge_crypto_security joined 0012_journal_algorithm and
+0012_security_log; the head is now 0013_merge_crypto_security; `infra.migrate` still upgrades to every head).
+"""
+from engine import store, verification_runs  # noqa: F401
+from engine.calendar import models as calendar_models  # noqa: F401
+from infra import access_log, accounts, lockout, rate_limits, second_factor, security_log  # noqa: F401
+from services.store import casefiles, drafts, handling, stats  # noqa: F401
