@@ -14,6 +14,9 @@ from wtforms.validators import ValidationError
 from infra import password_rules
 from infra.accounts import Membership, Unit, User, check_password, end_sessions, set_password, user_for_token
 
+# Who must give a second factor at sign-in (MLPS level 3: privileged accounts; web/signin.py): the roles that change
+# the processes, the organisation and the accounts, and the role that reads the security log.
+PRIVILEGED_ROLES = ("admin", "designer", "auditor")
 log = logging.getLogger("lianxin.access")
 
 

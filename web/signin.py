@@ -25,10 +25,9 @@ from infra import lockout, second_factor
 from infra.accounts import User, check_password
 
 from . import security_events
-from .auth import ApiError, Principal, load_principal, start_session
+from .auth import PRIVILEGED_ROLES, ApiError, Principal, load_principal, start_session
 
 log = logging.getLogger("lianxin.access")
-PRIVILEGED_ROLES = ("admin", "designer", "auditor")
 PENDING_KEY = "pending_second_factor"
 PENDING_SECONDS = 300
 WRONG_PASSWORD = "用户名或密码错误，请核对后重试（wrong username or password）"

@@ -37,6 +37,7 @@ ALLOWED = {
         "navigation",
     '("designer.index", "流程设计", ("designer", "admin")),': "navigation",
     '("audit.index", "审计", ("auditor", "admin")),': "navigation",
+    '("totp.account_page", "二次验证", ("admin", "designer", "auditor")),': "navigation: the second-factor page",
     'if p.has_role("designer") and not p.has_role("registrar", "unit_handler") and \\': "navigation: landing page",
     'if p.has_role("auditor") and "audit.index" in current_app.view_functions:': "navigation: landing page",
     'REGISTERING_ROLES = frozenset({"registrar", "county_office", "bureau"})':
