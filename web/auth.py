@@ -13,13 +13,9 @@ from wtforms.validators import ValidationError
 
 from engine.accounts import Membership, Unit, User, check_password, end_sessions, set_password, user_for_token
 
+from .http import ApiError
+
 log = logging.getLogger("lianxin.access")
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, details=None):
-        super().__init__(message)
-        self.status, self.code, self.message, self.details = status, code, message, details
 
 
 @dataclass

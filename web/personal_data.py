@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import current_app, g, has_request_context, request
+from flask import g, has_request_context, request
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -21,12 +21,9 @@ from services import masking
 
 from . import visibility
 from .auth import Principal
+from .http import container
 
 log = logging.getLogger("lianxin.access")
-
-
-def container():
-    return current_app.extensions["lianxin"]
 
 
 def _holds(p: Principal, item: WorkItem) -> bool:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import uuid
 from dataclasses import dataclass
 from math import ceil
@@ -19,14 +20,16 @@ from engine.accounts import Membership, Unit, User
 from engine.handling_store import RegistrationIndex, SavedTaskFilter
 from engine.runtime import Conflict, NotFound, task_view
 from engine.store import Case, JournalEvent, ProcessDefinition, WorkItem
-from services import query_code, registration as reg
+from services import co_opinions, query_code, registration as reg
 from services.casework import CHANNEL_CODES
 from services.index_key import IndexKey
 from services.masking import mask_personal_data, mask_petitioner
 
-from . import forms, personal_data, task_list, visibility
-from .auth import ApiError, Principal, require_login
-from .ui import page_principal
+from .. import personal_data, visibility
+from ..auth import ApiError, Principal, require_login
+from ..http import container, ok
+from ..ui import page_principal
+from . import forms, task_list
 
 bp = Blueprint("handling", __name__)
 log = logging.getLogger("lianxin.handling")
@@ -34,10 +37,6 @@ log = logging.getLogger("lianxin.handling")
 REGISTER_ROLES = ("registrar", "county_office", "bureau", "admin")
 REGISTER_SCHEMA = "petition_register.schema.json"
 PAGE_SIZE = 20
-
-
-def container():
-    return current_app.extensions["lianxin"]
 
 
 # ---------------------------------------------------------------- shared helpers
@@ -164,17 +163,13 @@ def api_register():
         raise ApiError(422, "invalid", "登记内容有误，请按提示修改（invalid registration）",
                        forms.error_list(register_schema(), errors))
     if dry_run:
-        from .api import ok
         return ok({"valid": True, "repeats": repeat_candidates(p, payload)})
     done = register_petition(p, payload, merge_into)
-    from .api import ok
     return ok(done.__dict__, 201)
 
 
 @bp.post("/api/cases/repeats")
 def api_repeats():
-    from .api import ok
-
     p = require_login()
     if not p.has_role(*REGISTER_ROLES):
         raise visibility.refuse(p, "POST /api/cases/repeats", "查重需要登记权限（needs a registering role）")
@@ -193,8 +188,6 @@ def api_delegate(task_id: int):
 
 
 def _api_hand_over(task_id: int, kind: str):
-    from .api import ok
-
     p = require_login()
     payload = _json_body()
     to_user = payload.get("to")
@@ -470,9 +463,7 @@ def task_form(task_id: int):
     co_opinions = None
     assignment = view.data.get("assignment") or {}
     if assignment.get("co_units") and item.unit == assignment.get("lead_unit"):  # the lead drafting its reply
-        from .casepage_web import co_opinions_of
-
-        co_opinions = co_opinions_of(item.case_id, view.data)
+        co_opinions = _co_opinions_of(item.case_id, view.data)
     return render_template("handling/task.html", item=item, view=view, facts=facts, full_contact=full,
                            co_opinions=co_opinions,
                            petitioners=people if full else [_masked(x) for x in people],
@@ -517,8 +508,6 @@ def cases():
 
 
 def _case_seq(text: str) -> int | None:
-    import re
-
     m = re.fullmatch(r"XF\d{6}\d{8}\d{2}(\d{6})", text.upper())
     return int(m.group(1)) if m else None
 
@@ -529,3 +518,12 @@ def case_link(case_id: int) -> str:
         if endpoint in current_app.view_functions:
             return url_for(endpoint, case_id=case_id)
     return url_for("api.get_case", case_id=case_id)
+
+
+def _co_opinions_of(case_id: int, data: dict) -> dict | None:
+    """The co-units' opinions of a case, for the lead unit's task form."""
+    c = container()
+    history = c.runtime.history(case_id)
+    with c.extras["read_sessions"]() as s:
+        units, people = co_opinions.names(s)
+        return co_opinions.co_opinions(s, history, data, units, people)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, current_app, jsonify, render_template, request
+from flask import Blueprint, jsonify, render_template, request
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -18,10 +18,10 @@ from engine.case_migration import MAX_BATCH, CaseMigration, describe
 from engine.definitions import DefinitionError, SourceFile
 from engine.store import Case
 
-from . import visibility
-from .api import body, ok
-from .auth import ApiError, current_principal, roles_required
-from .ui import ROLE_LABELS, page_principal
+from .. import visibility
+from ..auth import ApiError, current_principal, roles_required
+from ..http import body, container, ok
+from ..ui import ROLE_LABELS, page_principal
 
 bp = Blueprint("designer", __name__)
 DESIGNERS = ("designer", "admin")
@@ -38,10 +38,6 @@ def _version_arg() -> int | None:
     if version is not None and not _is_id(version):
         raise ApiError(400, "malformed", "version 必须是正整数（version must be a positive whole number）")
     return version
-
-
-def container():
-    return current_app.extensions["lianxin"]
 
 
 # ---------------------------------------------------------------- pages

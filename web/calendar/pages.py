@@ -20,7 +20,7 @@ from dataclasses import asdict
 from datetime import date, datetime
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, render_template, request
+from flask import Blueprint, jsonify, render_template, request
 from sqlalchemy import func, select
 
 from engine.calendar import CalendarImportError, CalendarYear, CalendarYearMissing, check_arrangement
@@ -35,7 +35,8 @@ from engine.calendar.kinds import (
 from engine.clock import SHANGHAI, parse_instant
 from engine.store import Timer
 
-from .auth import ApiError, Principal, csrf_ok, csrf_token, current_principal, login_required, roles_required
+from ..auth import ApiError, Principal, csrf_ok, csrf_token, current_principal, login_required, roles_required
+from ..http import container, error_json
 
 bp = Blueprint("calendar_web", __name__)
 log = logging.getLogger("lianxin.calendar")
@@ -51,10 +52,6 @@ SOURCE_NAMES = {
     YearSource.CHINESECALENDAR: "chinesecalendar 数据包",
     YearSource.PROVISIONAL: "临时推算（法定节假日，不含调休）",
 }
-
-
-def container():
-    return current_app.extensions["lianxin"]
 
 
 class YearMismatch(Exception):
@@ -73,12 +70,8 @@ def _wants_json() -> bool:
 @bp.errorhandler(ApiError)
 def _api_error(err: ApiError):
     if _wants_json():
-        return jsonify({"error": {"code": err.code, "message": err.message, "details": err.details}}), err.status
+        return error_json(err.status, err.code, err.message, err.details)
     return _message_page(err.status, err.message)
-
-
-def _error(status: int, code: str, message: str, details=None):
-    return jsonify({"error": {"code": code, "message": message, "details": details}}), status
 
 
 def _message_page(status: int, message: str):
@@ -254,7 +247,7 @@ def get_year(year: int):
     try:
         info = container().calendar.show_year(year)
     except CalendarYearMissing as err:
-        return _error(404, "calendar_year_missing", _missing_year_message(year, err), {"year": year})
+        return error_json(404, "calendar_year_missing", _missing_year_message(year, err), {"year": year})
     return jsonify(_jsonable(info))
 
 
@@ -262,7 +255,7 @@ def get_year(year: int):
 @roles_required(*CALENDAR_ADMIN_ROLES)
 def put_year(year: int):
     if request.content_length is not None and request.content_length > MAX_CALENDAR_BYTES:
-        return _error(413, "too_large", "节假日安排文件过大，上限 1 MB (calendar file larger than 1 MB)")
+        return error_json(413, "too_large", "节假日安排文件过大，上限 1 MB (calendar file larger than 1 MB)")
     mimetype = request.mimetype
     if mimetype == "application/json":
         data = request.get_json(silent=True)
@@ -285,18 +278,18 @@ def put_year(year: int):
     if fmt is not None and fmt not in FORMATS:
         raise ApiError(400, "malformed", f"format 只能是 yaml 或 csv，收到 '{fmt}' (format must be yaml or csv)")
     if len(content.encode("utf-8")) > MAX_CALENDAR_BYTES:
-        return _error(413, "too_large", "节假日安排文件过大，上限 1 MB (calendar file larger than 1 MB)")
+        return error_json(413, "too_large", "节假日安排文件过大，上限 1 MB (calendar file larger than 1 MB)")
     actor = current_principal().username
     try:
         outcome = import_text(content, fmt, actor, expect_year=year)
     except CalendarImportError as err:
         log.warning("calendar import for %s by %s refused: %s", year, actor, err.problems)
-        return _error(422, "invalid_calendar",
+        return error_json(422, "invalid_calendar",
                       f"{year} 年节假日安排有 {len(err.problems)} 处错误，未写入任何数据 "
                       f"(the file has {len(err.problems)} problem(s); nothing was written)",
                       {"year": err.year, "problems": err.problems})
     except YearMismatch as err:
-        return _error(422, "year_mismatch", str(err), {"year": err.url_year, "file_year": err.file_year,
+        return error_json(422, "year_mismatch", str(err), {"year": err.url_year, "file_year": err.file_year,
                                                       "problems": [str(err)]})
     return jsonify(_import_payload(outcome))
 

@@ -6,32 +6,11 @@ import sys
 
 import click
 
-from engine.clock import SettableClock, parse_instant
-
-
-def _container(now: str | None = None, *, migrated: bool = True):
-    from .bootstrap import bootstrap
-
-    clock = SettableClock(parse_instant(now)) if now else None
-    c = bootstrap(clock=clock)
-    if migrated:
-        require_current_schema(c)
-    return c
-
-
-def require_current_schema(c) -> None:
-    """Every command but `init` needs the database at the newest revision: say so instead of an SQL error."""
-    from alembic.script import ScriptDirectory
-
-    from engine.migrate import alembic_config, current_revision
-
-    head = ",".join(sorted(ScriptDirectory.from_config(alembic_config()).get_heads()))
-    current = current_revision(c.engine)
-    if current is None:
-        raise click.ClickException("数据库尚未初始化，请先运行 lianxin init（the database is empty: run `lianxin init`）")
-    if current != head:
-        raise click.ClickException(f"数据库版本 {current} 落后于 {head}，请运行 lianxin init 升级"
-                                   f"（the database needs migrating: run `lianxin init`）")
+from . import common
+from .calendar import calendar
+from .notify import notify
+from .ops import backup, restore
+from .stats import stats
 
 
 @click.group()
@@ -43,9 +22,9 @@ def main() -> None:
 @click.option("--demo", is_flag=True, help="load the demo organisation, users and cases")
 def init(demo: bool) -> None:
     """Create or migrate the database, deploy processes/, optionally load demo data."""
-    from .setup import initialise
+    from ..setup import initialise
 
-    c = _container(migrated=False)
+    c = common.container(migrated=False)
     report = initialise(c, demo=demo)
     for line in report:
         click.echo(line)
@@ -59,7 +38,7 @@ def deploy(paths, comment: str, actor: str) -> None:
     """Validate and deploy BPMN/DMN/form files or folders."""
     from engine.definitions import DefinitionError, collect_files
 
-    c = _container()
+    c = common.container()
     try:
         versions = c.runtime.deploy(collect_files(list(paths)), actor=actor, comment=comment)
     except DefinitionError as err:
@@ -78,7 +57,7 @@ def deploy(paths, comment: str, actor: str) -> None:
 @click.option("--port", default=5000, type=int)
 def serve(host: str, port: int) -> None:
     """Serve the web app (development server; use gunicorn in production, see README)."""
-    from .app import create_app
+    from ..app import create_app
 
     app = create_app()
     app.run(host=host, port=port, threaded=True, use_reloader=False)
@@ -100,9 +79,9 @@ def worker(once: bool, now_text: str | None, poll: float, name: str | None) -> N
     for chatty in ("spiff", "alembic"):  # every task state change, every migration check
         logging.getLogger(chatty).setLevel(logging.WARNING)
 
-    from .notify_setup import build_deliverer
+    from ..notify_setup import build_deliverer
 
-    c = _container(now_text)
+    c = common.container(now_text)
     w = DeliveringWorker(build_deliverer(c), c.runtime, c.session_factory, c.clock, name=name)
     if once:
         result = w.run_once()
@@ -127,7 +106,7 @@ def token_create(username: str, label: str, days: int | None) -> None:
 
     from engine.accounts import ApiToken, User, create_token
 
-    c = _container()
+    c = common.container()
     days = days or c.settings.token_days
     with c.session_factory() as s, s.begin():
         user = s.scalar(select(User).where(User.username == username))
@@ -149,7 +128,7 @@ def token_list(username: str) -> None:
 
     from engine.accounts import User, token_expiry, tokens_of
 
-    c = _container()
+    c = common.container()
     now = c.clock.now()
     with c.session_factory() as s:
         user = s.scalar(select(User).where(User.username == username))
@@ -169,7 +148,7 @@ def token_revoke(token_id: int) -> None:
     """Revoke token TOKEN_ID (see `lianxin token list USER`): refused with 401 from its next request on."""
     from engine.accounts import revoke_token
 
-    c = _container()
+    c = common.container()
     with c.session_factory() as s, s.begin():
         row = revoke_token(s, token_id)
         if row is None:
@@ -193,11 +172,10 @@ def audit_verify(cases) -> None:
     from tqdm import tqdm
 
     from engine.store import Case
+    from services.case_lookup import case_numbers, find_cases
     from services.case_numbers import keys_for
 
-    from .audit_web import case_numbers, find_cases
-
-    c = _container()
+    c = common.container()
     keys = keys_for(c.settings.secret_key, c.settings.previous_secret_keys)
     with c.session_factory() as s:
         if not cases:
@@ -230,7 +208,7 @@ def audit_seal() -> None:
     """Seal the journal events written before sealing began (once, right after upgrading to a version that seals
     them). Each case is sealed only if its hash chain and replay verify; an unsealed event written after sealing
     began is refused (its seal was removed). Exit 0 all sealed, 1 a case was refused (each named with why)."""
-    c = _container()
+    c = common.container()
     result = c.runtime.seal_unsealed(actor="lianxin audit seal")
     for case_id, reason in result["refused"]:
         click.echo(f"案件 {case_id}: 未加封：{reason}")
@@ -238,11 +216,6 @@ def audit_seal() -> None:
                f"（sealed {result['events']} events of {result['cases']} cases, refused {len(result['refused'])}）")
     sys.exit(1 if result["refused"] else 0)
 
-
-from .cli_calendar import calendar  # noqa: E402
-from .cli_notify import notify  # noqa: E402
-from .cli_ops import backup, restore  # noqa: E402
-from .cli_stats import stats  # noqa: E402
 
 main.add_command(calendar)
 main.add_command(notify)

@@ -19,6 +19,8 @@ import click
 from sqlalchemy import func, inspect, select
 from sqlalchemy.engine import make_url
 
+from . import common
+
 SQLITE_MAGIC = b"SQLite format 3\x00"
 PG_MAGIC = b"PGDMP"
 
@@ -111,7 +113,7 @@ def holds_data(engine) -> bool:
 @click.argument("target", type=click.Path(dir_okay=False, path_type=Path))
 def backup(target: Path) -> None:
     """Write a consistent copy of the database to TARGET (pg_dump custom format, or an SQLite file)."""
-    from .bootstrap import bootstrap
+    from ..bootstrap import bootstrap
 
     c = bootstrap()
     c.engine.dispose()  # pg_dump and the sqlite3 module open their own connections
@@ -124,8 +126,7 @@ def backup(target: Path) -> None:
 @click.option("--replace", is_flag=True, help="overwrite a database that already holds cases")
 def restore(source: Path, replace: bool) -> None:
     """Restore a backup into the configured database, then verify every journal."""
-    from .bootstrap import bootstrap
-    from .cli import require_current_schema
+    from ..bootstrap import bootstrap
 
     c = bootstrap()
     occupied = holds_data(c.engine)
@@ -137,7 +138,7 @@ def restore(source: Path, replace: bool) -> None:
     restore_database(c.settings.database_url, source, replace=replace)
     c = bootstrap()
     try:
-        require_current_schema(c)
+        common.require_current_schema(c)
         from engine.store import Case
 
         with c.session_factory() as s:

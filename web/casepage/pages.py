@@ -27,28 +27,23 @@ from flask import (
 )
 from flask_babel import gettext as _
 from lxml import etree
-from sqlalchemy import select
 
-from engine.accounts import Unit, User
 from engine.runtime import NotFound, due_date_of
-from engine.store import ProcessDefinition, WorkItem
-from services import attachments, documents, masking
+from engine.store import ProcessDefinition
+from services import attachments, co_opinions, documents, masking
 from services.case_timeline import diagram_state, timeline
 from services.masking import mask_name, mask_petitioner
 
-from . import personal_data, visibility
-from .auth import ApiError, Principal, require_login
-from .ui import page_principal
+from .. import personal_data, visibility
+from ..auth import ApiError, Principal, require_login
+from ..http import container, to_jsonable
+from ..ui import page_principal
 
 bp = Blueprint("casepage", __name__)
 
 STATUS_LABELS = {"running": "办理中", "waiting": "办理中", "incident": "故障待处理", "completed": "已办结",
                  "paused": "暂停计时"}
 ALERT_LABELS = {"green": "正常", "yellow": "临期", "red": "超期", "paused": "暂停"}
-
-
-def container():
-    return current_app.extensions["lianxin"]
 
 
 def _visible(p: Principal, case_id: int):
@@ -76,22 +71,16 @@ def _instant(text):
         return None
 
 
-def _names(s) -> tuple[dict[str, str], dict[str, str]]:
-    units = dict(s.execute(select(Unit.code, Unit.name)).all())
-    people = dict(s.execute(select(User.username, User.display_name)).all())
-    return units, people
-
-
 def _case_context(p: Principal, case_id: int) -> dict:
     c = container()
     view = c.runtime.get_case(case_id)
     history = c.runtime.history(case_id)
     now = c.clock.now()
     with c.extras["read_sessions"]() as s:
-        units, people = _names(s)
+        units, people = co_opinions.names(s)
         comment_rows = attachments.list_comments(s, case_id)
         attachment_rows = attachments.list_attachments(s, case_id)
-        co_opinions = _co_opinions(s, history, view.data, units, people)
+        opinions = co_opinions.co_opinions(s, history, view.data, units, people)
     full = personal_data.shows_in_full(p, case_id)
     # the same rule for everything else on the page: free text (request, facts, timeline) masked as well
     data = view.data if full else masking.mask_personal_data(view.data)
@@ -131,43 +120,10 @@ def _case_context(p: Principal, case_id: int) -> dict:
                                                                  lambda code: units.get(code, code), _))),
         "tasks": tasks, "deadlines": deadlines, "incidents": view.incidents, "worst_alert": worst,
         "notices": documents.notice_list(data, lambda code: units.get(code, code)),
-        "comments": comment_rows, "attachments": attachment_rows, "people": people, "co_opinions": co_opinions,
+        "comments": comment_rows, "attachments": attachment_rows, "people": people, "co_opinions": opinions,
         "may_write": _may_write(p), "max_mb": attachments.MAX_ATTACHMENT_BYTES // (1024 * 1024),
         "task_names": {t.id: t.name for t in view.tasks}, "task_url": _task_url,
     }
-
-
-def _co_opinions(s, history: list[dict], data: dict, units: dict, people: dict) -> dict | None:
-    """The co-units' opinions as each was submitted (the lead unit reads them while drafting its reply, before the
-    process combines them), and the co-units that have not reported yet. None for a case without co-units."""
-    co_units = [c for c in ((data.get("assignment") or {}).get("co_units") or []) if isinstance(c, dict)]
-    submitted = [e for e in history if e["type"] == "task.submitted"
-                 and isinstance((e.get("data") or {}).get("data"), dict) and "co_opinion" in e["data"]["data"]]
-    if not co_units and not submitted:
-        return None
-    item_ids = [e["data"].get("work_item_id") for e in submitted]
-    unit_of = dict(s.execute(select(WorkItem.id, WorkItem.unit).where(WorkItem.id.in_(item_ids))).all()) \
-        if item_ids else {}
-    given = []
-    for e in submitted:
-        unit = unit_of.get(e["data"].get("work_item_id")) or ""
-        form = e["data"]["data"]
-        given.append({"unit": unit, "unit_name": units.get(unit, unit), "by": people.get(e["actor"], e["actor"]),
-                      "at": e["at"], "opinion": str(form.get("co_opinion") or ""),
-                      "contact": str(form.get("co_contact") or "")})
-    reported = {g["unit"] for g in given}
-    pending = [c.get("unit_name") or units.get(c.get("unit"), c.get("unit")) for c in co_units
-               if c.get("unit") not in reported]
-    return {"given": given, "pending": pending}
-
-
-def co_opinions_of(case_id: int, data: dict) -> dict | None:
-    """The co-units' opinions of a case, for the lead unit's task form."""
-    c = container()
-    history = c.runtime.history(case_id)
-    with c.extras["read_sessions"]() as s:
-        units, people = _names(s)
-        return _co_opinions(s, history, data, units, people)
 
 
 def _task_url(task_id: int) -> str:
@@ -202,7 +158,7 @@ def _notice(p: Principal, case_id: int, kind: str) -> documents.Notice:
     c = container()
     view = c.runtime.get_case(case_id)
     with c.extras["read_sessions"]() as s:
-        units, _people = _names(s)
+        units, _people = co_opinions.names(s)
     full = personal_data.shows_in_full(p, case_id)
 
     try:
@@ -353,8 +309,6 @@ def _process_source(sources: dict[str, str], process_key: str) -> str:
 
 
 def _json(payload, status: int = 200) -> Response:
-    from .api import to_jsonable
-
     return current_app.response_class(json.dumps(to_jsonable(payload), ensure_ascii=False), status=status,
                                       mimetype="application/json")
 
@@ -419,35 +373,3 @@ def upload_json(case_id: int):
 def download_json(case_id: int, attachment_id: int):
     p = require_login()
     return _download(p, case_id, attachment_id)
-
-
-def _openapi_paths() -> dict:
-    from .openapi import _op, _path_id
-
-    case = [_path_id("id")]
-    attachment = case + [_path_id("attachment_id")]
-    return {
-        "/api/cases/{id}/diagram": {"get": _op(
-            "The BPMN of the case's definition version, with active and completed elements and task alerts",
-            "cases", params=case)},
-        "/api/cases/{id}/comments": {
-            "get": _op("Comments on the case and its tasks", "cases", params=case),
-            "post": _op("Add a comment (journaled); 422 when empty or too long", "cases", ok=201, params=case,
-                        body={"type": "object", "required": ["body"], "properties": {
-                            "body": {"type": "string", "maxLength": attachments.MAX_COMMENT_CHARS},
-                            "work_item_id": {"type": "integer"}}}),
-        },
-        "/api/cases/{id}/attachments": {
-            "get": _op("Attachments of the case (name, type, size, SHA-256, who, when)", "cases", params=case),
-            "post": _op("Upload one file as multipart field `file` (journaled); 413 when too large, 422 for a "
-                        "refused type", "cases", ok=201, params=case, multipart=True,
-                        body={"type": "object", "required": ["file"], "properties": {
-                            "file": {"type": "string", "format": "binary"},
-                            "work_item_id": {"type": "integer"}}}),
-        },
-        "/api/cases/{id}/attachments/{attachment_id}": {"get": _op(
-            "Download an attachment (Content-Disposition: attachment)", "cases", params=attachment)},
-    }
-
-
-OPENAPI_PATHS = _openapi_paths()

@@ -18,17 +18,20 @@ import json
 import logging
 import re
 
-from flask import Blueprint, Response, current_app, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 
 from engine import access_log, verification_runs
-from engine.store import Case, JournalEvent, ProcessDefinition
+from engine.store import Case, ProcessDefinition
 from services import audit_export, case_numbers as numbering
+from services.case_lookup import case_numbers, find_cases
 
-from . import personal_data
-from .auth import ApiError, Principal, current_principal
-from .security_headers import DOCUMENT_POLICY
+from .. import personal_data, visibility
+from ..auth import ApiError, Principal, current_principal
+from ..http import container
+from ..security_headers import DOCUMENT_POLICY
+from ..ui import page_principal
 
 bp = Blueprint("audit", __name__)
 log = logging.getLogger("lianxin.audit")
@@ -41,10 +44,6 @@ ALWAYS_ALLOWED = {"api.create_session", "api.delete_session", "ui.login_page", "
 READ_ONLY_MAY = {"audit.request_verification", "api.request_verification_run"}
 AUDIT_ROLES = ("auditor", "admin")
 EXPORT_FORMATS = tuple(audit_export.EXPORTERS)
-
-
-def container():
-    return current_app.extensions["lianxin"]
 
 
 def masked_for(p: Principal | None, case_id: int) -> bool:
@@ -204,43 +203,6 @@ def main_diagram(case_id: int) -> str | None:
     return None
 
 
-# ---------------------------------------------------------------- case numbers
-
-_CASE_NO = re.compile(r"XF\d{6}\d{8}\d{2}(\d{6})")
-
-
-def case_numbers(s, ids: list[int]) -> dict[int, str]:
-    """The case number of each case: the column when set at start, else the number the registration step wrote
-    into the case data (found in its journal: a completed step whose changes set `case_no`)."""
-    found = {i: n for i, n in s.execute(select(Case.id, Case.case_no).where(Case.id.in_(ids))) if n}
-    missing = [i for i in ids if i not in found]
-    if missing:
-        rows = s.execute(select(JournalEvent.case_id, JournalEvent.data).where(
-            JournalEvent.case_id.in_(missing), JournalEvent.type == "task.completed",
-            JournalEvent.data.contains('"case_no":[')).order_by(JournalEvent.seq))
-        for case_id, data in rows:
-            value = ((json.loads(data).get("changes") or {}).get("case_no") or [None, None])[1]
-            if isinstance(value, str) and value:
-                found[case_id] = value
-    return found
-
-
-def find_cases(s, given: str, keys=()) -> list[int]:
-    """Case ids for a case number (XF…; `keys` from services.case_numbers.keys_for, to find numbers of the
-    current scheme) or an id."""
-    given = given.strip()
-    m = _CASE_NO.fullmatch(given.upper())
-    if m:
-        highest = s.scalar(select(func.max(Case.id))) or 0
-        candidates = numbering.candidate_ids(given.upper(), keys, highest)
-        numbers = case_numbers(s, candidates)
-        return [i for i in candidates if numbers.get(i) == given.upper()]
-    hits = list(s.scalars(select(Case.id).where(Case.case_no == given)))
-    if given.isdigit() and s.get(Case, int(given)) is not None and int(given) not in hits:
-        hits.append(int(given))
-    return hits
-
-
 # ---------------------------------------------------------------- pages
 
 STATUS_LABELS = audit_export.STATUS_LABELS
@@ -272,24 +234,18 @@ RUN_STATUS_LABELS = {"queued": "等待后台任务", "running": "正在校验", 
 
 
 def _page_principal():
-    from .ui import page_principal
-
     return page_principal(*AUDIT_ROLES)
 
 
 def _visible(p: Principal, case_id: int) -> None:
     """The audit role does not widen what a person sees: an admin auditing still does not see the discipline
     track (web/visibility.py)."""
-    from . import visibility
-
     with container().extras["read_sessions"]() as s:
         visibility.visible_case(s, p, case_id)
 
 
 @bp.get("/audit")
 def index():
-    from . import visibility
-
     p = _page_principal()
     q = (request.args.get("q") or "").strip()
     c = container()
@@ -368,8 +324,6 @@ def verification_run_view(p: Principal, run, session=None) -> dict:
     if session is None:
         with container().extras["read_sessions"]() as s:
             return verification_run_view(p, run, s)
-    from . import visibility
-
     data = verification_runs.as_dict(run)
     failures = data.pop("failures")
     ids = [f["case_id"] for f in failures]

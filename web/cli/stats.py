@@ -1,7 +1,7 @@
 """`lianxin stats freeze YYYY-MM [--unit U] [--actor A]` and `lianxin stats show PERIOD [--unit U] [--live]`.
 
 Freezing stores the month's KPIs and county rankings as computed now (`stats_snapshot`); a frozen month is
-never recomputed, so published figures can be reproduced later. Registered in web/cli.py.
+never recomputed, so published figures can be reproduced later. Registered in web/cli/main.py.
 """
 from __future__ import annotations
 
@@ -9,22 +9,17 @@ import json
 
 import click
 
+from ..http import ApiError
+from . import common
+
 
 @click.group()
 def stats() -> None:
     """Statistics (统计): freeze a month's published figures, show the KPIs."""
 
 
-def _container(now: str | None = None):
-    from .cli import _container as container
-
-    return container(now)
-
-
 def _run(fn):
     """KPI errors (bad period, unknown unit, already frozen) as one clear line and exit status 1."""
-    from .auth import ApiError
-
     try:
         return fn()
     except ApiError as err:
@@ -38,11 +33,11 @@ def _run(fn):
 @click.option("--now", "now_text", default=None, help="ISO-8601 instant to use as now (tests, demos)")
 def freeze(period: str, unit: str | None, actor: str, now_text: str | None) -> None:
     """Freeze the KPIs of statistical month PERIOD (YYYY-MM)."""
-    from .stats_web import freeze_month
+    from ..stats.report import freeze_month  # the statistics read model (flask-babel and more): when used
 
     if len(period) != 7:
         raise click.ClickException("请给出统计月，例如 2026-03（a month as YYYY-MM）")
-    snap = _run(lambda: freeze_month(_container(now_text), period, unit, actor))
+    snap = _run(lambda: freeze_month(common.container(now_text), period, unit, actor))
     click.echo(f"已冻结 {snap['period']}（{snap['scope']}），{len(snap['result']['kpis'])} 项指标，"
                f"口径版本 {snap['settings_digest']}")
 
@@ -55,9 +50,9 @@ def freeze(period: str, unit: str | None, actor: str, now_text: str | None) -> N
 @click.option("--now", "now_text", default=None)
 def show(period: str, unit: str | None, live: bool, as_json: bool, now_text: str | None) -> None:
     """Print the KPIs of PERIOD (YYYY-MM or YYYY): numerator / denominator = value."""
-    from .stats_web import compute_report
+    from ..stats.report import compute_report
 
-    result = _run(lambda: compute_report(_container(now_text), period=period, unit=unit, live=live))
+    result = _run(lambda: compute_report(common.container(now_text), period=period, unit=unit, live=live))
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False, indent=1))
         return

@@ -15,15 +15,14 @@ import logging
 
 from flask import Blueprint, jsonify, request
 
-from engine import bounded_json
-from engine.channels import SIGNATURE_HEADER, signature_ok
 from engine.delivery import OutboxConflict, OutboxNotFound, mark_read, record_delivery_status, resend
 from engine.effects import CHANNELS
 from engine.outbox_queries import STATUSES, inapp_notifications, outbox_listing
 
-from .api import container, ok
-from .auth import ApiError, current_principal, login_required, roles_required
-from .notify_setup import sms_channel, templates_of
+from ..auth import ApiError, current_principal, login_required, roles_required
+from ..http import container, ok
+from ..notify_setup import templates_of
+from ..sms_gateway import signed_gateway_json
 
 bp = Blueprint("notifications", __name__, url_prefix="/api")
 log = logging.getLogger("lianxin.notifications")
@@ -114,22 +113,6 @@ def admin_templates():
 
 # ---------------------------------------------------------------- the SMS gateway's reports
 
-def signed_gateway_json(what: str):
-    """The body of a request from the SMS gateway, after checking its HMAC signature (refused and logged when
-    missing or wrong). Returns the parsed JSON, or None when it is not JSON."""
-    channel = sms_channel(container().settings)
-    if channel is None:
-        raise ApiError(404, "not_configured", "未配置短信渠道（no SMS gateway is configured）")
-    raw = request.get_data(cache=False)
-    if not signature_ok(channel.secret, raw, request.headers.get(SIGNATURE_HEADER)):
-        log.warning("SMS %s refused: bad or missing %s from %s", what, SIGNATURE_HEADER, request.remote_addr)
-        raise ApiError(401, "bad_signature", f"签名错误（missing or wrong {SIGNATURE_HEADER}）")
-    try:
-        return bounded_json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):  # bounded_json.JsonTooDeep is a ValueError: "not JSON" too
-        return None
-
-
 @bp.post("/sms/status")
 def sms_status():
     c = container()
@@ -150,46 +133,3 @@ def sms_status():
 
 def _text(value) -> str | None:
     return None if value is None else str(value)[:500]
-
-
-def _query(name: str, kind: str = "string", enum: tuple | None = None) -> dict:
-    schema: dict = {"type": kind}
-    if enum:
-        schema["enum"] = list(enum)
-    return {"name": name, "in": "query", "required": False, "schema": schema}
-
-
-def _doc(summary: str, *, params: list | None = None, body: dict | None = None) -> dict:
-    op: dict = {"summary": summary, "tags": ["notifications"],
-                "responses": {"200": {"description": "OK"}, "401": {"description": "sign in first / bad signature"},
-                              "403": {"description": "forbidden"}, "404": {"description": "not found"}}}
-    if params:
-        op["parameters"] = params
-    if body is not None:
-        op["requestBody"] = {"required": body.get("required", False),
-                             "content": {"application/json": {"schema": body["schema"]}}}
-    return op
-
-
-_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
-_PAGE = [_query("limit", "integer"), _query("offset", "integer")]
-
-# For web.openapi: `SPEC["paths"].update(OPENAPI_PATHS)`.
-OPENAPI_PATHS = {
-    "/api/notifications": {"get": _doc("我的站内通知，最新在前，含未读数（my in-app notifications, unread count）",
-                                       params=[_query("unread", "integer"), *_PAGE])},
-    "/api/notifications/{id}/read": {"post": _doc("标为已读（mark read）", params=[_ID])},
-    "/api/admin/outbox": {"get": _doc("通知发件箱，收件人脱敏（outbox with masked recipients; admins, auditors）",
-                                      params=[_query("status", enum=STATUSES), _query("channel", enum=CHANNELS),
-                                              _query("case_id", "integer"), *_PAGE])},
-    "/api/admin/outbox/{id}/resend": {"post": _doc(
-        "重发投递失败的通知（re-queue a dead notification; admins）", params=[_ID],
-        body={"schema": {"type": "object", "properties": {"template_version": {"type": "integer"}}}})},
-    "/api/admin/notification-templates": {"get": _doc("通知模板及版本（templates, versions, fields）")},
-    "/api/sms/status": {"post": _doc(
-        f"短信网关送达回执，需 {SIGNATURE_HEADER} 签名（SMS delivery report, HMAC-signed）",
-        body={"required": True, "schema": {"type": "object", "required": ["status"], "properties": {
-            "idempotency_key": {"type": "string"}, "id": {"type": "string"},
-            "status": {"type": "string", "enum": ["delivered", "failed"]}, "at": {"type": "string"},
-            "error": {"type": "string"}}}})},
-}

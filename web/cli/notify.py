@@ -1,6 +1,6 @@
 """`lianxin notify deliver|templates|outbox|resend`: notifications from the command line.
 
-Register in web/cli.py with `from .cli_notify import notify` and `main.add_command(notify)`.
+Registered in web/cli/main.py.
 """
 from __future__ import annotations
 
@@ -8,16 +8,12 @@ import json
 
 import click
 
+from . import common
+
 
 @click.group()
 def notify() -> None:
     """Notifications (通知): deliver the outbox, list templates, resend dead letters."""
-
-
-def _container(now: str | None = None):
-    from .cli import _container as container
-
-    return container(now)
 
 
 @notify.command("deliver")
@@ -29,9 +25,9 @@ def deliver(once: bool, now_text: str | None, poll: float) -> None:
     import logging
     import threading
 
-    from .notify_setup import build_deliverer
+    from ..notify_setup import build_deliverer
 
-    c = _container(now_text)
+    c = common.container(now_text)
     deliverer = build_deliverer(c)
     if once:
         click.echo(json.dumps(deliverer.run_once(), ensure_ascii=False))
@@ -53,9 +49,9 @@ def templates() -> None:
     """List notification templates with their versions and fields; exit 1 if any fails to render its example."""
     import sys
 
-    from .notify_setup import templates_of
+    from ..notify_setup import templates_of
 
-    catalogue = templates_of(_container())
+    catalogue = templates_of(common.container())
     for t in catalogue.describe():
         click.echo(f"{t['template']}\tv{'/'.join(map(str, t['versions']))}\t{t['name']}\t{', '.join(t['fields'])}")
     problems = catalogue.check_examples()
@@ -71,7 +67,7 @@ def outbox(status: str, limit: int) -> None:
     """List notifications by status (recipients masked)."""
     from engine.outbox_queries import outbox_listing
 
-    c = _container()
+    c = common.container()
     listing = outbox_listing(c.extras.get("read_sessions", c.session_factory), status=status, limit=limit)
     for item in listing["items"]:
         click.echo(f"{item['id']}\t{item['channel']}\t{item['recipient']}\t{item['template']} "
@@ -87,9 +83,9 @@ def resend_cmd(outbox_id: int, actor: str, template_version: int | None) -> None
     """Re-queue a dead notification."""
     from engine.delivery import OutboxConflict, OutboxNotFound, resend
 
-    from .notify_setup import templates_of
+    from ..notify_setup import templates_of
 
-    c = _container()
+    c = common.container()
     try:
         result = resend(c.session_factory, templates_of(c), outbox_id, actor, c.clock.now(),
                         template_version=template_version)

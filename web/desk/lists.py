@@ -5,17 +5,22 @@ about petitioners is kept or shown.
 """
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, render_template, request
+import json
+
+from flask import Blueprint, Response, render_template, request
 from flask_babel import gettext as _
 from sqlalchemy import false, select
 
 from engine.store import CaseRegister
 from services.four_lists import KIND_OF_REGISTER, KINDS
 from services.orgchart import default_chart
+from services.stats_export import list_workbook
 from services.stats_report import subtree
 
-from . import visibility
-from .auth import ApiError, Principal
+from .. import visibility
+from ..auth import ApiError, Principal
+from ..http import container
+from ..ui import page_principal
 
 bp = Blueprint("lists", __name__)
 
@@ -32,13 +37,7 @@ COLUMNS = {
 MAX_ROWS = 1000
 
 
-def container():
-    return current_app.extensions["lianxin"]
-
-
 def _principal() -> Principal:
-    from .ui import page_principal
-
     return page_principal(*LIST_ROLES)
 
 
@@ -54,8 +53,6 @@ def filters_from(args) -> dict:
 
 
 def load_rows(p: Principal, f: dict) -> list[dict]:
-    import json
-
     chart = default_chart()
     q = select(CaseRegister).where(CaseRegister.register == f["register"])
     if f["unit"]:
@@ -100,8 +97,6 @@ def index():
 
 @bp.get("/lists/export.xlsx")
 def export():
-    from services.stats_export import list_workbook
-
     p = _principal()
     f = filters_from(request.args)
     chart = default_chart()

@@ -9,16 +9,12 @@ import click
 
 from engine.clock import parse_instant
 
+from . import common
+
 
 @click.group()
 def calendar() -> None:
     """Working-day calendar (工作日历)."""
-
-
-def _container():
-    from .cli import _container as container
-
-    return container()
 
 
 @calendar.command("show")
@@ -27,7 +23,7 @@ def _container():
 def show(year: int, as_json: bool) -> None:
     from engine.calendar import CalendarError
 
-    c = _container()
+    c = common.container()
     try:
         info = c.calendar.show_year(year)
     except CalendarError as err:
@@ -50,7 +46,7 @@ def show(year: int, as_json: bool) -> None:
 def import_(file: str, actor: str) -> None:
     from engine.calendar import CalendarImportError
 
-    c = _container()
+    c = common.container()
     try:
         outcome = c.runtime.import_calendar(Path(file), actor)
     except CalendarImportError as err:
@@ -71,7 +67,7 @@ def due(start: str, workdays: int | None, days: int | None, no_roll: bool) -> No
 
     if (workdays is None) == (days is None):
         raise click.UsageError("give exactly one of --workdays N or --days N")
-    c = _container()
+    c = common.container()
     when = parse_instant(start) if "T" in start else __import__("datetime").date.fromisoformat(start)
     try:
         deadline = c.calendar.due(when, workdays=workdays, days=days, roll_forward=not no_roll)

@@ -35,24 +35,22 @@ import json
 import logging
 import re
 import time
-import unicodedata
 from datetime import datetime
 
 from flask import Blueprint, render_template_string, request
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from engine.channels import SIGNATURE_HEADER
 from engine.clock import SHANGHAI
 from engine.journal import to_json
 from engine.outbox_queries import mask_text
 from engine.store import Case, JournalEvent, Outbox, Setting, WorkItem
 from services import case_numbers, query_code
+from services.case_lookup import normal_case_no
 from services.index_key import IndexKey
 
-from .api import container, ok
-from .auth import ApiError
-from .notifications_web import signed_gateway_json
+from ..http import ApiError, container, ok
+from ..sms_gateway import signed_gateway_json
 
 bp = Blueprint("public", __name__)
 log = logging.getLogger("lianxin.public")
@@ -210,12 +208,6 @@ def _case_waiting_for_rating(c, s, phone: str, code: str) -> tuple[int, int, str
 
 # ---------------------------------------------------------------- public progress
 
-def normal_case_no(case_no: str) -> str:
-    """A case number as typed, in the one form it is looked up and counted by: full-width characters made
-    half-width (NFKC), spaces anywhere dropped, letters upper case."""
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", case_no or "")).upper()
-
-
 def public_progress(c, case_no: str, code: str, client: str) -> dict:
     """The case's public progress, or 404 for a wrong case number or code alike. Wrong tries are counted and
     refused by web/limits.py. Both kinds of wrong answer do the same work (the code's keyed digest, one lookup)
@@ -341,28 +333,3 @@ def query_page():
         except ApiError as err:
             error, status = err.message, err.status
     return render_template_string(PAGE, case_no=case_no, result=result, error=error), status
-
-
-def _doc(summary: str, responses: dict, **extra) -> dict:
-    return {"summary": summary, "tags": ["public"],
-            "responses": {k: {"description": v} for k, v in responses.items()}, **extra}
-
-
-# For web.openapi: `paths.update(OPENAPI_PATHS)` next to the notifications' paths.
-OPENAPI_PATHS = {
-    "/api/sms/inbound": {"post": _doc(
-        f"短信网关推送的上行短信，需 {SIGNATURE_HEADER} 签名：登记短信信访或记录评价（inbound SMS, HMAC-signed）",
-        {"200": "handled (status: registered, rated, rating_not_found, rating_help, help; duplicate)",
-         "400": "malformed", "401": "bad signature", "404": "no SMS gateway configured",
-         "429": "too many messages from this address: retry after Retry-After seconds"},
-        requestBody={"required": True, "content": {"application/json": {"schema": {
-            "type": "object", "required": ["from", "id"], "properties": {
-                "from": {"type": "string"}, "text": {"type": "string"}, "id": {"type": "string"},
-                "at": {"type": "string"}}}}}})},
-    "/api/public/cases/{case_no}": {"get": _doc(
-        "凭编号和查询码查询公开办理进度，无需登录（public progress by case number and query code）",
-        {"200": "dates, unit, stage", "404": "wrong case number or query code",
-         "429": "too many wrong codes"},
-        parameters=[{"name": "case_no", "in": "path", "required": True, "schema": {"type": "string"}},
-                    {"name": "code", "in": "query", "required": True, "schema": {"type": "string"}}])},
-}

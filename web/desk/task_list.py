@@ -17,8 +17,8 @@ from sqlalchemy import func, select
 from engine.handling_store import RegistrationIndex
 from engine.store import Case, WorkItem
 
-from . import visibility
-from .auth import ApiError, Principal
+from .. import visibility
+from ..auth import ApiError, Principal
 
 SCOPES = ("mine", "unit", "all")
 SORTS = ("due", "-due")
