@@ -1,6 +1,6 @@
 """The page shell shared by every audience: sign-in and sign-out, the navigation, the page guard, error pages.
 
-Pages of each audience live in their own blueprint (`web/<area>_web.py`, templates under `templates/<area>/`)
+Pages of each audience live in their own blueprint (`web/<area>/`, templates under `templates/<area>/`)
 and extend `templates/base.html`. They guard themselves with `page_principal(*roles)`: not signed in sends
 the browser to the sign-in page, a missing role is a logged 403 page that says who may open it.
 """

@@ -19,7 +19,7 @@ bp = api_part(__name__)
 @bp.get("/cases/<int:case_id>/history")
 def case_history(case_id: int):
     """The journal, filtered by ?actor=&type=&element=&from=&to=; each event with `changes` (before/after) and
-    personal data masked unless the caller's role needs it (see web/audit_web.py)."""
+    personal data masked unless the caller's role needs it (see web/audit/)."""
     visible_case_or_404(case_id)
     p = current_principal()
     filters = pages.parse_filters(request.args)

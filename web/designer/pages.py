@@ -2,7 +2,7 @@
 
 Pages (designers and admins): `/designer` (processes), `/designer/<key>/edit[?version=N]` (the modeler),
 `/designer/<key>/versions`, `/designer/<key>/diff?a=N&b=M`, `/designer/<key>/migrate[?to=N]`.
-JSON under `/api/designer/...` (see web/openapi.py). Drafts, validation and deployment go through
+JSON under `/api/designer/...` (see web/designer/openapi.py). Drafts, validation and deployment go through
 `engine.drafts` and `Runtime.check/deploy`; migration through `engine.case_migration`.
 """
 from __future__ import annotations

@@ -89,7 +89,7 @@ REGISTER_STATUSES = ("open", "closed")
 
 @bp.get("/tasks")
 def list_tasks():
-    """The same list as the page `/tasks` (one query builder, web/task_list.py): filters, sort, paging, total."""
+    """The same list as the page `/tasks` (one query builder, web/desk/task_list.py): filters, sort, paging, total."""
     p = require_login()
     f = task_list.TaskFilters.parse(request.args, strict=True)
     try:
