@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 from flask import request
-from sqlalchemy import false, func, select
 
 from engine.calendar.display import due_day
 from engine.runtime import Conflict, task_view
 from engine.store import CaseRegister, WorkItem
+from services import overdue, registers
 from services.four_lists import KIND_OF_REGISTER
 from services.orgchart import default_chart
 
@@ -23,11 +23,6 @@ bp = api_part(__name__)
 SEE_ALL = ("admin", "auditor", "designer")
 
 
-def _in_units(p):
-    """Work items of the units the caller serves (none: matches nothing)."""
-    return WorkItem.unit.in_(p.units) if p.units else false()
-
-
 @bp.get("/reports/overdue")
 @login_required
 def overdue_by_unit():
@@ -36,12 +31,8 @@ def overdue_by_unit():
     c = container()
     now = c.clock.now()
     with c.extras["read_sessions"]() as s:
-        q = select(WorkItem.unit, func.count()).where(WorkItem.state == "open", WorkItem.due_at.is_not(None),
-                                                      WorkItem.due_at < now)
-        if not p.has_role(*SEE_ALL):
-            q = q.where(_in_units(p))
-        rows = s.execute(q.group_by(WorkItem.unit).order_by(func.count().desc())).all()
-    return ok({"now": now, "units": [{"unit": u, "overdue": n} for u, n in rows]})
+        units = overdue.overdue_by_unit(s, now, None if p.has_role(*SEE_ALL) else p.units)
+    return ok({"now": now, "units": units})
 
 
 @bp.get("/registers/<register>")
@@ -54,20 +45,15 @@ def list_register(register: str):
     check_register_filters(request.args)
     p = current_principal()
     c = container()
+    unit = request.args.get("unit")
+    # a county joint meeting sees its units, not every county
+    served = None if p.has_role("admin", "auditor") else p.units
     with c.extras["read_sessions"]() as s:
-        q = select(CaseRegister).where(CaseRegister.register == register)
-        for field_name in ("unit", "person", "status"):
-            value = request.args.get(field_name)
-            if value:
-                q = q.where(getattr(CaseRegister, field_name) == value)
-        if not p.has_role("admin", "auditor"):  # a county joint meeting sees its units, not every county
-            q = q.where(CaseRegister.unit.in_(p.units) if p.units else false())
-        q = q.where(visibility.outside_discipline_track(p, CaseRegister.case_id))
-        rows = list(s.scalars(q.order_by(CaseRegister.updated_at.desc()).limit(500)))
-    return ok({"register": register, "title": KIND_OF_REGISTER[register],
-               "rows": [{"case_id": r.case_id, "key": r.key, "unit": r.unit, "person": r.person,
-                         "status": r.status, "data": json.loads(r.data or "{}"), "opened_at": r.opened_at,
-                         "updated_at": r.updated_at, "closed_at": r.closed_at} for r in rows]})
+        rows = registers.register_rows(
+            s, register, units=[unit] if unit else None, person=request.args.get("person") or "",
+            status=request.args.get("status") or "", served=served,
+            case_condition=visibility.outside_discipline_track(p, CaseRegister.case_id), limit=500)
+    return ok({"register": register, "title": KIND_OF_REGISTER[register], "rows": rows})
 
 
 def check_register_filters(args) -> None:

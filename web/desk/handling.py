@@ -7,21 +7,21 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import uuid
 from dataclasses import dataclass
 from math import ceil
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import exists, select
 
-from engine.accounts import Membership, Unit, User
-from engine.handling_store import RegistrationIndex, SavedTaskFilter
+from engine.accounts import Unit
+from engine.handling_store import SavedTaskFilter
 from engine.runtime import Conflict, NotFound, task_view
 from engine.store import Case, JournalEvent, ProcessDefinition, WorkItem
-from services import co_opinions, query_code, registration as reg
+from services import case_lookup, co_opinions, query_code, registration as reg
 from services.casework import CHANNEL_CODES
+from services.colleagues import colleagues_in as colleagues_of_unit
 from services.index_key import IndexKey
 from services.masking import mask_personal_data, mask_petitioner
 
@@ -209,18 +209,12 @@ def _json_body() -> dict:
 def colleagues(item: WorkItem, kind: str) -> list[tuple[str, str]]:
     """Who may receive the item: users of its unit; for a reassignment they must also hold its role."""
     with container().extras["read_sessions"]() as s:
-        q = select(User.username, User.display_name).join(Membership, Membership.user_id == User.id).where(
-            Membership.unit_code == item.unit, User.active.is_(True))
-        if kind == "reassigned" and item.role:
-            q = q.where(Membership.role == item.role)
-        return sorted(set(s.execute(q).all()))
+        return colleagues_of_unit(s, item.unit, item.role if kind == "reassigned" else None)
 
 
 def colleagues_in(unit: str) -> list[tuple[str, str]]:
     with container().extras["read_sessions"]() as s:
-        return sorted(set(s.execute(select(User.username, User.display_name)
-                                    .join(Membership, Membership.user_id == User.id)
-                                    .where(Membership.unit_code == unit, User.active.is_(True))).all()))
+        return colleagues_of_unit(s, unit)
 
 
 def hand_over(p: Principal, task_id: int, to_user: str, kind: str, note: str):
@@ -489,27 +483,10 @@ def cases():
         page = max(int(request.args.get("page", 1)), 1)
     except ValueError:
         page = 1
-    q = select(Case, RegistrationIndex.case_no, RegistrationIndex.petitioner_masked) \
-        .outerjoin(RegistrationIndex, RegistrationIndex.case_id == Case.id).where(visibility.case_filter(p))
-    if text:
-        like = f"%{text}%"
-        conds = [RegistrationIndex.case_no.ilike(like), Case.summary_json.like(like)]
-        seq = _case_seq(text)
-        if seq is not None:
-            conds.append(Case.id == seq)
-        q = q.where(or_(*conds))
     with c.extras["read_sessions"]() as s:
-        total = s.scalar(select(func.count()).select_from(q.subquery()))
-        rows = s.execute(q.order_by(Case.id.desc()).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
-    found = [{"case": case, "summary": json.loads(case.summary_json or "{}"), "case_no": no or case.case_no,
-              "petitioner": pet or ""} for case, no, pet in rows]
+        total, found = case_lookup.search_cases(s, text, visibility.case_filter(p), page, PAGE_SIZE)
     return render_template("handling/cases.html", found=found, q=text, page=page,
                            pages=max(ceil((total or 0) / PAGE_SIZE), 1), total=total)
-
-
-def _case_seq(text: str) -> int | None:
-    m = re.fullmatch(r"XF\d{6}\d{8}\d{2}(\d{6})", text.upper())
-    return int(m.group(1)) if m else None
 
 
 @bp.app_template_global()

@@ -5,13 +5,11 @@ about petitioners is kept or shown.
 """
 from __future__ import annotations
 
-import json
-
 from flask import Blueprint, Response, render_template, request
 from flask_babel import gettext as _
-from sqlalchemy import false, select
 
 from engine.store import CaseRegister
+from services import registers
 from services.four_lists import KIND_OF_REGISTER, KINDS
 from services.orgchart import default_chart
 from services.stats_export import list_workbook
@@ -54,23 +52,13 @@ def filters_from(args) -> dict:
 
 def load_rows(p: Principal, f: dict) -> list[dict]:
     chart = default_chart()
-    q = select(CaseRegister).where(CaseRegister.register == f["register"])
-    if f["unit"]:
-        if not chart.has(f["unit"]):
-            raise ApiError(422, "invalid", _("单位“%(unit)s”不在组织机构中，请从列表中选择。", unit=f["unit"]))
-        q = q.where(CaseRegister.unit.in_(sorted(subtree(chart, f["unit"]))))
-    if f["leader"]:
-        q = q.where(CaseRegister.person == f["leader"])
-    if f["status"]:
-        q = q.where(CaseRegister.status == f["status"])
-    if not p.has_role(*SEE_ALL_ROLES):
-        q = q.where(CaseRegister.unit.in_(sorted(p.units)) if p.units else false())
-    q = q.where(visibility.outside_discipline_track(p, CaseRegister.case_id))
+    if f["unit"] and not chart.has(f["unit"]):
+        raise ApiError(422, "invalid", _("单位“%(unit)s”不在组织机构中，请从列表中选择。", unit=f["unit"]))
     with container().extras["read_sessions"]() as s:
-        rows = s.scalars(q.order_by(CaseRegister.updated_at.desc(), CaseRegister.id.desc()).limit(MAX_ROWS))
-        return [{"case_id": r.case_id, "key": r.key, "unit": r.unit, "person": r.person, "status": r.status,
-                 "data": json.loads(r.data or "{}"), "opened_at": r.opened_at, "updated_at": r.updated_at,
-                 "closed_at": r.closed_at} for r in rows]
+        return registers.register_rows(
+            s, f["register"], units=subtree(chart, f["unit"]) if f["unit"] else None, person=f["leader"],
+            status=f["status"], served=None if p.has_role(*SEE_ALL_ROLES) else p.units,
+            case_condition=visibility.outside_discipline_track(p, CaseRegister.case_id), limit=MAX_ROWS)
 
 
 def _cell(row: dict, field: str, names: dict) -> str:
