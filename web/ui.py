@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 
 from .auth import ApiError, Principal, current_principal, end_session, login
+from .http import container
 
 bp = Blueprint("ui", __name__)
 log = logging.getLogger("lianxin.access")
@@ -89,7 +90,7 @@ def home():
         if p.has_role("auditor") and "audit.index" in current_app.view_functions:
             return redirect(url_for("audit.index"))
         return redirect(url_for("handling.tasks"))
-    definitions = current_app.extensions["lianxin"].runtime.list_definitions()
+    definitions = container().runtime.list_definitions()
     return render_template("ui/home.html", definitions=definitions)
 
 
@@ -110,7 +111,7 @@ def login_page():
             error = _("用户名或密码错误，请重新输入。")
         else:
             return redirect(safe_next(request.args.get("next")))
-    demo = current_app.extensions["lianxin"].settings.demo
+    demo = container().settings.demo
     return render_template("ui/login.html", error=error, username=username, demo=demo), 401 if error else 200
 
 
