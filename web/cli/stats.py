@@ -9,7 +9,6 @@ import json
 
 import click
 
-from ..http import ApiError
 from . import common
 
 
@@ -20,10 +19,12 @@ def stats() -> None:
 
 def _run(fn):
     """KPI errors (bad period, unknown unit, already frozen) as one clear line and exit status 1."""
+    from services.stats_requests import StatsRefused
+
     try:
         return fn()
-    except ApiError as err:
-        raise click.ClickException(err.message) from None
+    except StatsRefused as err:
+        raise click.ClickException(err.message()) from None
 
 
 @stats.command("freeze")
@@ -33,7 +34,7 @@ def _run(fn):
 @click.option("--now", "now_text", default=None, help="ISO-8601 instant to use as now (tests, demos)")
 def freeze(period: str, unit: str | None, actor: str, now_text: str | None) -> None:
     """Freeze the KPIs of statistical month PERIOD (YYYY-MM)."""
-    from ..stats.report import freeze_month  # the statistics read model (flask-babel and more): when used
+    from services.stats_requests import freeze_month
 
     if len(period) != 7:
         raise click.ClickException("请给出统计月，例如 2026-03（a month as YYYY-MM）")
@@ -50,7 +51,7 @@ def freeze(period: str, unit: str | None, actor: str, now_text: str | None) -> N
 @click.option("--now", "now_text", default=None)
 def show(period: str, unit: str | None, live: bool, as_json: bool, now_text: str | None) -> None:
     """Print the KPIs of PERIOD (YYYY-MM or YYYY): numerator / denominator = value."""
-    from ..stats.report import compute_report
+    from services.stats_requests import compute_report
 
     result = _run(lambda: compute_report(common.container(now_text), period=period, unit=unit, live=live))
     if as_json:

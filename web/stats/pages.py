@@ -14,20 +14,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Blueprint, Response, render_template, request, url_for
+from flask import Blueprint, Response, current_app, g, render_template, request, url_for
 from flask_babel import gettext as _
 
 from engine import stats_store
 from services.orgchart import default_chart
 from services.stats_export import kpi_workbook
 from services.stats_report import RANKED, annual, cases_behind, rankings
-from services.stats_settings import SettingsError, parse_period
-
-from .. import visibility
-from ..auth import ApiError, Principal, require_login
-from ..http import container, ok
-from ..ui import page_principal
-from .report import (
+from services.stats_requests import (
+    StatsRefused,
     choice,
     compute_report,
     freeze_month,
@@ -35,16 +30,41 @@ from .report import (
     load_facts,
     parse_request_period,
     scope_units,
-    visible_units,
 )
+from services.stats_settings import SettingsError, parse_period
+
+from .. import visibility
+from ..auth import ApiError, Principal, require_login
+from ..http import container, ok
+from ..ui import page_principal
 
 bp = Blueprint("stats", __name__)
 
 STATS_ROLES = ("bureau", "jointmeeting", "leader", "county_office", "admin", "auditor")
+SEE_ALL_ROLES = ("admin", "auditor")  # as GET /api/registers; others: the units they serve
 FREEZE_ROLES = ("bureau", "admin")
 LEVELS = ("county", "city", "unit")
 LIVE = ("0", "1")
 WHICH = ("numerator", "denominator")
+
+
+@bp.errorhandler(StatsRefused)
+def _refused(err: StatsRefused):
+    """A period, unit or parameter the statistics cannot answer for: the app's refusal (a page, or JSON under
+    /api), in the reader's language."""
+    return current_app.handle_user_exception(ApiError(err.status, err.code, err.message(_), err.details))
+
+
+def _facts_cache() -> dict:
+    """Every case's facts are read once per request."""
+    return g.setdefault("stats_facts", {})
+
+
+def visible_units(p: Principal | None) -> set[str] | None:
+    """None: every unit."""
+    if p is None or p.has_role(*SEE_ALL_ROLES):
+        return None
+    return set(p.units)
 
 
 def _principal_for_stats() -> Principal:
@@ -57,7 +77,7 @@ def _principal_for_stats() -> Principal:
 def _report_from_args(c, p: Principal, args) -> dict:
     result = compute_report(c, period=args.get("period"), unit=args.get("unit") or None,
                             date_from=args.get("from"), date_to=args.get("to"), visible=visible_units(p),
-                            live=choice(args, "live", LIVE) == "1")
+                            live=choice(args, "live", LIVE) == "1", cache=_facts_cache())
     return only_nameable_case_ids(c, p, result, result["kpis"], ("case_ids", "denominator_case_ids"))
 
 
@@ -95,7 +115,7 @@ def _rankings_from_args(c, p: Principal, args) -> tuple[list[dict], str]:
             snap = stats_store.get(s, period.label, scope)
         if snap is not None and snap["result"].get("rankings") is not None:
             return snap["result"]["rankings"], period.label
-    rows = rankings(load_facts(c, settings), period, c.clock.now(), settings, default_chart(), level,
+    rows = rankings(load_facts(c, settings, _facts_cache()), period, c.clock.now(), settings, default_chart(), level,
                     visible_units(p), sort or "on_time_completion_rate")
     return rows, period.label
 
@@ -113,7 +133,7 @@ def _annual_from_args(c, p: Principal, args) -> dict:
     with c.extras["read_sessions"]() as s:
         supervision = stats_store.load_register_rows(s, "supervision", opened_from=period.start,
                                                      opened_before=period.end)
-    result = annual(load_facts(c, settings), supervision, period, default_chart(), units)
+    result = annual(load_facts(c, settings, _facts_cache()), supervision, period, default_chart(), units)
     return only_nameable_case_ids(c, p, result, result["by_category"] + result["most_complained_units"]
                                  + [result["suggestions"]], ("case_ids",))
 
@@ -135,7 +155,7 @@ def api_stats_cases():
     result = _report_from_args(c, p, request.args)
     kpi = _find_kpi(result, request.args.get("kpi", ""))
     which = choice(request.args, "which", WHICH, "numerator")
-    facts = load_facts(c, kpi_settings(c))
+    facts = load_facts(c, kpi_settings(c), _facts_cache())
     return ok({"kpi": kpi, "which": which, "period": result["period"], "cases": cases_behind(facts, kpi, which)})
 
 
@@ -181,7 +201,7 @@ def api_freeze():
     unit = body.get("unit") or None
     if unit is not None and not isinstance(unit, str):
         raise ApiError(422, "invalid", _("unit 应为单位代码。"))
-    return ok(freeze_month(container(), period, unit, p.username, visible_units(p)), 201)
+    return ok(freeze_month(container(), period, unit, p.username, visible_units(p), _facts_cache()), 201)
 
 
 # ---------------------------------------------------------------- pages
@@ -234,7 +254,7 @@ def drill():
     result = _report_from_args(c, p, request.args)
     kpi = _find_kpi(result, request.args.get("kpi", ""))
     which = choice(request.args, "which", WHICH, "numerator")
-    cases = cases_behind(load_facts(c, kpi_settings(c)), kpi, which)
+    cases = cases_behind(load_facts(c, kpi_settings(c), _facts_cache()), kpi, which)
     for case in cases:
         case["received"] = datetime.fromisoformat(case["received_at"])
     chart = default_chart()

@@ -1,9 +1,10 @@
-"""The statistics read model the pages, the API and the CLI share: the KPI settings, every case's facts (read
-once per request), the unit scope a caller may see, the period asked for, the report and freezing a month."""
+"""The statistics as people ask for them (the stats pages and API, `lianxin stats`): the KPI settings, every
+case's facts, the unit scope a caller may see, the period asked for, the report (or its frozen snapshot) and
+freezing a month. No framework imports: a request the statistics cannot answer is `StatsRefused`, whose message
+the caller translates (its Chinese text is the message id, `%(name)s` filled in from `params`)."""
 from __future__ import annotations
 
-from flask import g, has_request_context
-from flask_babel import gettext as _
+from collections.abc import Callable
 
 from engine import stats_store
 from services.orgchart import default_chart
@@ -11,10 +12,25 @@ from services.stats_facts import build_facts
 from services.stats_report import level_of, rankings, report, subtree
 from services.stats_settings import KpiSettings, SettingsError, parse_period, period_of, range_period
 
-from ..auth import Principal
-from ..http import ApiError
 
-SEE_ALL_ROLES = ("admin", "auditor")  # as GET /api/registers; others: the units they serve
+def _(text: str) -> str:
+    """Marks a message for the translation catalogues; the caller translates it when it shows it."""
+    return text
+
+
+def _plain(text: str, **params) -> str:
+    return text % params if params else text
+
+
+class StatsRefused(Exception):
+    """A period, unit or parameter the statistics cannot answer for (`status` as HTTP would say it)."""
+
+    def __init__(self, status: int, code: str, text: str, params: dict | None = None, details=None):
+        super().__init__(_plain(text, **(params or {})))
+        self.status, self.code, self.text, self.params, self.details = status, code, text, params or {}, details
+
+    def message(self, gettext: Callable[..., str] = _plain) -> str:
+        return gettext(self.text, **self.params)
 
 
 def kpi_settings(c, **overrides) -> KpiSettings:
@@ -22,9 +38,10 @@ def kpi_settings(c, **overrides) -> KpiSettings:
     return settings.with_overrides(**overrides) if overrides else settings
 
 
-def load_facts(c, settings: KpiSettings):
-    """Every case's facts, read once per request (a page shows the KPIs, the ranking and the annual data)."""
-    cache = g.setdefault("stats_facts", {}) if has_request_context() else {}
+def load_facts(c, settings: KpiSettings, cache: dict | None = None):
+    """Every case's facts; `cache` keeps them for the rest of a request (a page shows the KPIs, the ranking and
+    the annual data)."""
+    cache = {} if cache is None else cache
     key = settings.digest()
     if key not in cache:
         with c.extras["read_sessions"]() as s:
@@ -44,21 +61,16 @@ def _acceptance_due(c, settings: KpiSettings):
     return due
 
 
-def visible_units(p: Principal | None) -> set[str] | None:
-    """None: every unit."""
-    if p is None or p.has_role(*SEE_ALL_ROLES):
-        return None
-    return set(p.units)
-
-
 def scope_units(unit: str | None, visible: set[str] | None) -> tuple[set[str] | None, str]:
+    """The units counted and the scope's name, for a unit asked for (or none) by a caller who sees `visible`
+    (None: every unit)."""
     chart = default_chart()
     if unit:
         if not chart.has(unit):
-            raise ApiError(422, "invalid", _("单位“%(unit)s”不在组织机构中，请从列表中选择。", unit=unit))
+            raise StatsRefused(422, "invalid", _("单位“%(unit)s”不在组织机构中，请从列表中选择。"), {"unit": unit})
         units = subtree(chart, unit)
         if visible is not None and unit not in visible:
-            raise ApiError(403, "forbidden", _("您无权查看“%(name)s”的统计。", name=chart.name(unit)))
+            raise StatsRefused(403, "forbidden", _("您无权查看“%(name)s”的统计。"), {"name": chart.name(unit)})
         return (units if visible is None else units & visible), unit
     if visible is None:
         return None, "all"
@@ -79,8 +91,9 @@ def choice(args, name: str, allowed: tuple[str, ...], default: str | None = None
     if value in (None, ""):
         return default
     if value not in allowed:
-        raise ApiError(422, "invalid", _("参数 %(name)s 只能是以下之一：%(allowed)s，请改正后重试。", name=name,
-                                         allowed=", ".join(allowed)), {"parameter": name, "allowed": list(allowed)})
+        raise StatsRefused(422, "invalid", _("参数 %(name)s 只能是以下之一：%(allowed)s，请改正后重试。"),
+                           {"name": name, "allowed": ", ".join(allowed)},
+                           {"parameter": name, "allowed": list(allowed)})
     return value
 
 
@@ -94,12 +107,12 @@ def parse_request_period(c, settings: KpiSettings, args):
             return parse_period(args["period"], settings)
         return period_of(c.clock.now(), settings)
     except SettingsError as err:
-        raise ApiError(422, "invalid", str(err)) from None
+        raise StatsRefused(422, "invalid", str(err)) from None
 
 
 def compute_report(c, *, period: str | None = None, unit: str | None = None, date_from: str | None = None,
                    date_to: str | None = None, settings_overrides: dict | None = None,
-                   visible: set[str] | None = None, live: bool = True, facts=None) -> dict:
+                   visible: set[str] | None = None, live: bool = True, facts=None, cache: dict | None = None) -> dict:
     """The KPI report for a period and unit scope (a frozen snapshot when one exists and `live` is false)."""
     settings = kpi_settings(c, **(settings_overrides or {}))
     args = {"period": period, "from": date_from, "to": date_to}
@@ -112,21 +125,22 @@ def compute_report(c, *, period: str | None = None, unit: str | None = None, dat
             result = dict(snap["result"])
             result["frozen"] = {k: snap[k] for k in ("frozen_at", "frozen_by", "settings_digest")}
             return result
-    facts = facts if facts is not None else load_facts(c, settings)
+    facts = facts if facts is not None else load_facts(c, settings, cache)
     result = report(facts, p, c.clock.now(), settings, units, scope)
     result["frozen"] = None
     return result
 
 
-def freeze_month(c, period: str, unit: str | None, actor: str, visible: set[str] | None = None) -> dict:
+def freeze_month(c, period: str, unit: str | None, actor: str, visible: set[str] | None = None,
+                 cache: dict | None = None) -> dict:
     """Compute the month's figures and rankings now and store them, never to change (also the CLI's, which
     sees every unit). A caller who sees part of the organisation freezes the figures of its own scope."""
-    result = compute_report(c, period=period, unit=unit, visible=visible, live=True)
+    result = compute_report(c, period=period, unit=unit, visible=visible, live=True, cache=cache)
     if result["scope"] == "mine":
-        raise ApiError(422, "invalid", _("请选择要冻结的单位。"))
+        raise StatsRefused(422, "invalid", _("请选择要冻结的单位。"))
     units, _scope = scope_units(unit, visible)
     settings = kpi_settings(c)
-    rows = rankings(load_facts(c, settings), parse_period(period, settings), c.clock.now(), settings,
+    rows = rankings(load_facts(c, settings, cache), parse_period(period, settings), c.clock.now(), settings,
                     default_chart(), "county", units)
     result.pop("frozen", None)
     result["rankings"] = rows
@@ -136,5 +150,5 @@ def freeze_month(c, period: str, unit: str | None, actor: str, visible: set[str]
                                       at=c.clock.now(), actor=actor, digest=result["settings_digest"],
                                       result=result)
     except stats_store.SnapshotExists:
-        raise ApiError(409, "conflict", _("%(period)s 的统计数据已经冻结，已公布的数字不再改变。",
-                                          period=period)) from None
+        raise StatsRefused(409, "conflict", _("%(period)s 的统计数据已经冻结，已公布的数字不再改变。"),
+                           {"period": period}) from None
