@@ -77,3 +77,15 @@ def search_cases(s, text: str, visible, page: int, page_size: int) -> tuple[int,
 def _case_seq(text: str) -> int | None:
     m = _CASE_NO.fullmatch(text.upper())
     return int(m.group(1)) if m else None
+
+
+def audit_cases(s, text: str, visible, keys=(), limit: int = 50) -> list[dict]:
+    """The auditors' case list: cases `visible` (the caller's condition on Case), last changed first, those a
+    case number or id in `text` names or whose number contains it; each with its case number and event count."""
+    query = select(Case).where(visible).order_by(Case.updated_at.desc(), Case.id.desc()).limit(limit)
+    if text:
+        query = query.where(or_(Case.id.in_(find_cases(s, text, keys)), Case.case_no.ilike(f"%{text}%")))
+    rows = list(s.scalars(query))
+    numbers = case_numbers(s, [r.id for r in rows])
+    return [{"id": r.id, "case_no": numbers.get(r.id), "process_key": r.process_key, "status": r.status,
+             "updated_at": r.updated_at, "events": r.last_seq} for r in rows]

@@ -20,12 +20,12 @@ import re
 
 from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from engine import access_log, verification_runs
 from engine.store import Case, ProcessDefinition
-from services import audit_export, case_numbers as numbering
-from services.case_lookup import case_numbers, find_cases
+from services import audit_export, case_lookup, case_numbers as numbering
+from services.case_lookup import case_numbers
 
 from .. import personal_data, visibility
 from ..auth import ApiError, Principal, current_principal
@@ -249,16 +249,9 @@ def index():
     p = _page_principal()
     q = (request.args.get("q") or "").strip()
     c = container()
+    keys = numbering.keys_for(c.settings.secret_key, c.settings.previous_secret_keys) if q else ()
     with c.extras["read_sessions"]() as s:
-        query = (select(Case).where(visibility.case_filter(p))
-                 .order_by(Case.updated_at.desc(), Case.id.desc()).limit(50))
-        if q:
-            keys = numbering.keys_for(c.settings.secret_key, c.settings.previous_secret_keys)
-            query = query.where(or_(Case.id.in_(find_cases(s, q, keys)), Case.case_no.ilike(f"%{q}%")))
-        rows = list(s.scalars(query))
-        numbers = case_numbers(s, [r.id for r in rows])
-        cases = [{"id": r.id, "case_no": numbers.get(r.id), "process_key": r.process_key, "status": r.status,
-                  "updated_at": r.updated_at, "events": r.last_seq} for r in rows]
+        cases = case_lookup.audit_cases(s, q, visibility.case_filter(p), keys)
         recent = access_log.recent(s, limit=30)
     return render_template("audit/index.html", cases=cases, q=q, recent=recent)
 

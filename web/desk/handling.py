@@ -15,11 +15,10 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext as _
 from sqlalchemy import exists, select
 
-from engine.accounts import Unit
 from engine.handling_store import SavedTaskFilter
 from engine.runtime import Conflict, NotFound, task_view
 from engine.store import Case, JournalEvent, ProcessDefinition, WorkItem
-from services import case_lookup, co_opinions, query_code, registration as reg
+from services import case_lookup, co_opinions, query_code, registration as reg, units as org_units
 from services.casework import CHANNEL_CODES
 from services.colleagues import colleagues_in as colleagues_of_unit
 from services.index_key import IndexKey
@@ -64,14 +63,12 @@ def categories() -> list[reg.Category]:
 
 def locations() -> list[tuple[str, str]]:
     with container().extras["read_sessions"]() as s:
-        rows = s.execute(select(Unit.code, Unit.name).where(Unit.kind.in_(("county", "city", "province")))
-                         .order_by(Unit.kind.desc(), Unit.code)).all()
-    return [(code, name) for code, name in rows]
+        return org_units.locations(s)
 
 
 def unit_names() -> dict[str, str]:
     with container().extras["read_sessions"]() as s:
-        return dict(s.execute(select(Unit.code, Unit.name)).all())
+        return org_units.unit_names(s)
 
 
 def registering_unit(p: Principal) -> str:
@@ -79,9 +76,7 @@ def registering_unit(p: Principal) -> str:
     registering role), else the city bureau."""
     direct = {unit for role, unit, _ in p.roles if role in REGISTER_ROLES}
     with container().extras["read_sessions"]() as s:
-        offices = s.scalars(select(Unit.code).where(Unit.code.in_(sorted(direct)),
-                                                    Unit.kind == "petition_office").order_by(Unit.code)).all()
-    return offices[0] if offices else "city_bureau"
+        return org_units.registering_office(s, direct)
 
 
 def check_registration(form: dict) -> dict[str, str]:
