@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, request
+from flask import Flask, request
 from werkzeug.exceptions import HTTPException
 
 MAX_REQUEST_BYTES = 10 * 1024 * 1024
@@ -86,7 +86,7 @@ def create_app(container=None, test_config: dict | None = None) -> Flask:
 
     from engine.runtime import RuntimeError_
 
-    from .http import ApiError, to_jsonable
+    from .http import ApiError, error_json
 
     # One error format for every JSON endpoint: {"error": {"code", "message", "details"}}.
     @app.errorhandler(ApiError)
@@ -94,13 +94,11 @@ def create_app(container=None, test_config: dict | None = None) -> Flask:
         if not request.path.startswith("/api/") and request.blueprint in PAGE_BLUEPRINTS:
             from .ui import page_error
             return page_error(err)
-        return jsonify({"error": {"code": err.code, "message": err.message,
-                                  "details": to_jsonable(err.details)}}), err.status
+        return error_json(err.status, err.code, err.message, err.details)
 
     @app.errorhandler(RuntimeError_)
     def runtime_error(err: RuntimeError_):
-        return jsonify({"error": {"code": err.code, "message": err.message,
-                                  "details": to_jsonable(err.details)}}), err.status
+        return error_json(err.status, err.code, err.message, err.details)
 
     @app.errorhandler(HTTPException)
     def http_error(err: HTTPException):
@@ -111,8 +109,7 @@ def create_app(container=None, test_config: dict | None = None) -> Flask:
                 413: f"请求体过大，上限 {MAX_REQUEST_BYTES // (1024 * 1024)} MB（request body too large）",
             }
             code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(err.code, "error")
-            return jsonify({"error": {"code": code, "message": messages.get(err.code, err.description),
-                                      "details": None}}), err.code
+            return error_json(err.code, code, messages.get(err.code, err.description))
         return err
 
     return app

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, request
 
 from engine.delivery import OutboxConflict, OutboxNotFound, mark_read, record_delivery_status, resend
 from engine.effects import CHANNELS
 from engine.outbox_queries import STATUSES, inapp_notifications, outbox_listing
 
 from ..auth import ApiError, current_principal, login_required, roles_required
-from ..http import container, ok
+from ..http import container, error_json, ok
 from ..notify_setup import templates_of
 from ..sms_gateway import signed_gateway_json
 
@@ -31,12 +31,12 @@ MAX_PAGE = 200
 
 @bp.errorhandler(OutboxNotFound)
 def _not_found(err: OutboxNotFound):
-    return jsonify({"error": {"code": "not_found", "message": str(err), "details": None}}), 404
+    return error_json(404, "not_found", str(err))
 
 
 @bp.errorhandler(OutboxConflict)
 def _conflict(err: OutboxConflict):
-    return jsonify({"error": {"code": "conflict", "message": str(err), "details": None}}), 409
+    return error_json(409, "conflict", str(err))
 
 
 def _page() -> tuple[int, int]:
