@@ -1,31 +1,44 @@
-"""Flask app factory. One blueprint per audience; the JSON API is `web.api`."""
+"""Flask app factory. One package per area (web/<area>/: pages, its part of the JSON API, its OpenAPI part);
+the areas' API parts are joined into the one blueprint `api`."""
 from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, request
+from flask import Flask, request
 from werkzeug.exceptions import HTTPException
 
 MAX_REQUEST_BYTES = 10 * 1024 * 1024
 
 
-# Blueprints of the audiences' pages, registered when their module exists (each area owns one module).
-AREAS = ["handling_web", "casepage_web", "designer_web", "audit_web", "stats_web", "lists_web", "totp_web",
-         "security_log_web"]
-PAGE_BLUEPRINTS = {"ui", "handling", "casepage", "designer", "audit", "stats", "lists", "totp", "security_log"}
+# Blueprints of the audiences' pages (an error on one of them is a page, not JSON).
+PAGE_BLUEPRINTS = {"ui", "handling", "casepage", "designer", "audit", "stats", "lists", "totp",
+                    "security_log"}
 
 
 def register_areas(app: Flask) -> None:
-    import importlib
+    """Each area's blueprints (web/<area>/), and the JSON API joined from the areas' parts as the blueprint `api`."""
+    from . import openapi, session_api
+    from .account import pages as account
+    from .admin import api as admin_api, notifications
+    from .audit import api as audit_api, pages as audit, security_log
+    from .calendar import pages as calendar
+    from .casepage import api as casepage_api, pages as casepage
+    from .designer import api as designer_api, pages as designer
+    from .desk import api as desk_api, handling, lists
+    from .http import join_api
+    from .public import pages as public
+    from .stats import pages as stats
+    from .ui import bp as ui
 
-    for name in AREAS:
-        try:
-            module = importlib.import_module(f"web.{name}")
-        except ModuleNotFoundError as err:
-            if err.name != f"web.{name}":
-                raise
-            continue
-        app.register_blueprint(module.bp)
+    app.register_blueprint(join_api([session_api.bp, designer_api.bp, casepage_api.bp, audit_api.bp, desk_api.bp,
+                                     admin_api.bp]))
+    app.register_blueprint(openapi.bp)
+    app.register_blueprint(calendar.bp)
+    app.register_blueprint(notifications.bp)
+    app.register_blueprint(public.bp)
+    app.register_blueprint(ui)
+    for area in (handling, casepage, designer, audit, stats, lists, account, security_log):
+        app.register_blueprint(area.bp)
 
 
 def create_app(container=None, test_config: dict | None = None) -> Flask:
@@ -54,7 +67,7 @@ def create_app(container=None, test_config: dict | None = None) -> Flask:
     logging.getLogger("spiff").setLevel(logging.WARNING)  # a line per task state change, in every request
 
     from .i18n import init_i18n
-    from .ui import bp as ui_bp, init_shell
+    from .ui import init_shell
 
     init_i18n(app)
     init_shell(app)
@@ -68,18 +81,6 @@ def create_app(container=None, test_config: dict | None = None) -> Flask:
 
     bound_url_ids(app)
 
-    from .api import bp as api_bp
-    from .calendar_web import bp as calendar_bp
-    from .notifications_web import bp as notifications_bp
-    from .openapi import bp as openapi_bp
-    from .public_web import bp as public_bp
-
-    app.register_blueprint(api_bp)
-    app.register_blueprint(openapi_bp)
-    app.register_blueprint(calendar_bp)
-    app.register_blueprint(notifications_bp)
-    app.register_blueprint(public_bp)
-    app.register_blueprint(ui_bp)
     register_areas(app)
     from .limits import install as install_rate_limits
 
@@ -90,8 +91,7 @@ def create_app(container=None, test_config: dict | None = None) -> Flask:
 
     from engine.runtime import RuntimeError_
 
-    from .api import to_jsonable
-    from .auth import ApiError
+    from .http import ApiError, error_json
 
     # One error format for every JSON endpoint: {"error": {"code", "message", "details"}}.
     @app.errorhandler(ApiError)
@@ -99,13 +99,11 @@ def create_app(container=None, test_config: dict | None = None) -> Flask:
         if not request.path.startswith("/api/") and request.blueprint in PAGE_BLUEPRINTS:
             from .ui import page_error
             return page_error(err)
-        return jsonify({"error": {"code": err.code, "message": err.message,
-                                  "details": to_jsonable(err.details)}}), err.status
+        return error_json(err.status, err.code, err.message, err.details)
 
     @app.errorhandler(RuntimeError_)
     def runtime_error(err: RuntimeError_):
-        return jsonify({"error": {"code": err.code, "message": err.message,
-                                  "details": to_jsonable(err.details)}}), err.status
+        return error_json(err.status, err.code, err.message, err.details)
 
     @app.errorhandler(HTTPException)
     def http_error(err: HTTPException):
@@ -116,8 +114,7 @@ def create_app(container=None, test_config: dict | None = None) -> Flask:
                 413: f"请求体过大，上限 {MAX_REQUEST_BYTES // (1024 * 1024)} MB（request body too large）",
             }
             code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(err.code, "error")
-            return jsonify({"error": {"code": code, "message": messages.get(err.code, err.description),
-                                      "details": None}}), err.code
+            return error_json(err.code, code, messages.get(err.code, err.description))
         return err
 
     return app

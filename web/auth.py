@@ -14,16 +14,13 @@ from wtforms.validators import ValidationError
 from infra import password_rules
 from infra.accounts import Membership, Unit, User, check_password, end_sessions, set_password, user_for_token
 
+from .http import ApiError
+
 # Who must give a second factor at sign-in (MLPS level 3: privileged accounts; web/signin.py): the roles that change
 # the processes, the organisation and the accounts, and the role that reads the security log.
 PRIVILEGED_ROLES = ("admin", "designer", "auditor")
+
 log = logging.getLogger("lianxin.access")
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, details=None):
-        super().__init__(message)
-        self.status, self.code, self.message, self.details = status, code, message, details
 
 
 @dataclass
@@ -112,7 +109,7 @@ MIN_PASSWORD = password_rules.MIN_LENGTH
 
 def change_own_password(user_id: int, current: str, new: str) -> None:
     """A new password for the signed-in user, who proves the current one and whose new one keeps the rules
-    (engine/password_rules.py); every session of theirs ends and this request carries on in a fresh one.
+    (infra/password_rules.py); every session of theirs ends and this request carries on in a fresh one.
     Signing in (password, lockout, second factor) is web/signin.py."""
     c = current_app.extensions["lianxin"]
     with c.session_factory() as s, s.begin():

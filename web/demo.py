@@ -4,6 +4,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from engine.store import WorkItem
+from services.demo_cases import load_petition_cases
 
 DEMO_CASES = [
     {"title": "企业拖欠工资三个月", "category": "劳动社保", "location": "county_a", "channel": "visit"},
@@ -21,8 +22,6 @@ def load_demo_cases(c) -> list[str]:
     _complete_open(c, views[0].id, {"outcome": "支持", "reply_text": "已责成企业限期支付。"}, "handler")
     # Case 2: signed, being handled.
     _complete_open(c, views[1].id, {"signed": True}, "handler")
-    from services.demo_cases import load_petition_cases
-
     return [f"演示案件（简易流程）：{len(views)} 件"] + load_petition_cases(c.runtime)
 
 

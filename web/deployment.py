@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import os
 
+from werkzeug.middleware.proxy_fix import ProxyFix
+
 
 def for_deployment(app, environ=os.environ):
     hops = int(environ.get("LIANXIN_PROXY_HOPS", "0") or 0)
     if hops:
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
     https = environ.get("LIANXIN_HTTPS", "").strip().lower()
     if https not in ("", "0", "1", "true", "false", "yes", "no"):

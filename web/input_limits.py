@@ -7,7 +7,11 @@ strings, bodies) that the database cannot hold get a 400 instead of a 500.
 """
 from __future__ import annotations
 
+from flask import current_app
+from sqlalchemy.exc import DataError
 from werkzeug.routing import IntegerConverter
+
+from .http import ApiError
 
 MAX_ID = 2**63 - 1
 
@@ -20,8 +24,6 @@ class DatabaseIdConverter(IntegerConverter):
 
 def install(app) -> None:
     """Before any blueprint registers its rules: every `<int:...>` in the app is bounded."""
-    from sqlalchemy.exc import DataError
-
     app.url_map.converters["int"] = DatabaseIdConverter
     app.register_error_handler(OverflowError, out_of_range)
     app.register_error_handler(DataError, out_of_range)
@@ -30,9 +32,5 @@ def install(app) -> None:
 def out_of_range(err: Exception):
     """A number or text the database cannot hold (a query-string offset past 64 bits, a text longer than its
     column) is the caller's mistake: a 400 saying so, through the app's one error format, instead of a 500."""
-    from flask import current_app
-
-    from .auth import ApiError
-
     return current_app.handle_user_exception(ApiError(
         400, "out_of_range", "数值或文本超出允许范围，请检查后重新提交（a number or text is out of the allowed range）"))

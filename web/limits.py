@@ -30,8 +30,7 @@ from flask_limiter.errors import RateLimitExceeded
 from limits.errors import StorageError
 
 from infra.rate_limits import SCHEME
-
-from .public_web import normal_case_no
+from services.case_lookup import normal_case_no
 
 
 def _digest(text: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import current_app, g, has_request_context, request
+from flask import g, has_request_context, request
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -21,12 +21,11 @@ from services import element_meanings, masking
 
 from . import security_events, visibility
 from .auth import Principal
+from .http import container
 
 log = logging.getLogger("lianxin.access")
 
 
-def container():
-    return current_app.extensions["lianxin"]
 
 
 def full_view_allowed(s, p: Principal | None, case_id: int) -> bool:

@@ -1,4 +1,4 @@
-"""Writing to the security audit log (engine/security_log.py) from a request: who (the signed-in user unless
+"""Writing to the security audit log (infra/security_log.py) from a request: who (the signed-in user unless
 named), from where (the client address), when (the container's clock).
 
 `AUDITED` names the endpoints whose every successful answer is a security event of a kind: exports,

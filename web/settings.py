@@ -39,7 +39,7 @@ class Settings:
     # LIANXIN_CRYPTO: the suite new journal hashes, seals, query codes and digests are made with (engine/crypto.py):
     # "std" (SHA-256 / HMAC-SHA256) or "gm" (SM3 / HMAC-SM3); see docs/security.md, 国密算法.
     crypto: str = "std"
-    # Lockout and the security log (web/signin.py, engine/security_log.py): see docs/security.md.
+    # Lockout and the security log (web/signin.py, infra/security_log.py): see docs/security.md.
     lockout_failures: int = 5  # LIANXIN_LOCKOUT_FAILURES (3-20): consecutive failed sign-ins that lock an account
     lockout_minutes: int = 15  # LIANXIN_LOCKOUT_MINUTES (1-1440): how long it stays locked
     security_log_keep_days: int = 180  # LIANXIN_SECURITY_LOG_KEEP_DAYS (180-3650): rows younger are never purged

@@ -1,10 +1,10 @@
 """Signing in: the password, the lockout, demo accounts, and the second factor of privileged roles.
 
-1. A locked account (engine/lockout.py) is refused before its password is looked at.
+1. A locked account (infra/lockout.py) is refused before its password is looked at.
 2. Wrong password: 401, counted towards the lockout (and by the rate limits of web/limits.py).
 3. A demo account signs in only in demo mode (LIANXIN_DEMO=1): its password is the public `demo`.
 4. Administrators, designers and auditors (PRIVILEGED_ROLES), and anyone who has enrolled one, give a second
-   factor: a TOTP code or a recovery code (engine/second_factor.py). Without one the answer is 401
+   factor: a TOTP code or a recovery code (infra/second_factor.py). Without one the answer is 401
    `second_factor_required` (not counted as a failure: the password was right); a wrong one is a failure.
    A privileged account with none enrolled is refused with how to get one, except a demo account in demo mode
    (so that the public demo and its documented logins keep working).

@@ -1,6 +1,6 @@
 """The page shell shared by every audience: sign-in and sign-out, the navigation, the page guard, error pages.
 
-Pages of each audience live in their own blueprint (`web/<area>_web.py`, templates under `templates/<area>/`)
+Pages of each audience live in their own blueprint (`web/<area>/`, templates under `templates/<area>/`)
 and extend `templates/base.html`. They guard themselves with `page_principal(*roles)`: not signed in sends
 the browser to the sign-in page, a missing role is a logged 403 page that says who may open it.
 """
@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 
 from .auth import ApiError, Principal, current_principal, end_session
+from .http import container
 from .signin import login
 
 bp = Blueprint("ui", __name__)
@@ -92,7 +93,7 @@ def home():
         if p.has_role("auditor") and "audit.index" in current_app.view_functions:
             return redirect(url_for("audit.index"))
         return redirect(url_for("handling.tasks"))
-    definitions = current_app.extensions["lianxin"].runtime.list_definitions()
+    definitions = container().runtime.list_definitions()
     return render_template("ui/home.html", definitions=definitions)
 
 
@@ -110,12 +111,12 @@ def login_page():
         try:
             login(username, request.form.get("password", ""), two_pages=True)
         except ApiError as err:
-            if err.code == "second_factor_required":  # the code on a page of its own (web/totp_web.py)
+            if err.code == "second_factor_required":  # the code on a page of its own (web/account/pages.py)
                 return redirect(url_for("totp.code_page", next=request.args.get("next") or None))
             error = _("用户名或密码错误，请重新输入。") if err.code == "unauthorized" else err.message
         else:
             return redirect(safe_next(request.args.get("next")))
-    demo = current_app.extensions["lianxin"].settings.demo
+    demo = container().settings.demo
     return render_template("ui/login.html", error=error, username=username, demo=demo), 401 if error else 200
 
 

@@ -29,7 +29,7 @@ def test_the_reported_link_runs_nothing(live_server, page):  # noqa: F811
 
 
 def test_a_unit_named_like_a_script_is_text_and_the_charts_draw(live_server, page, monkeypatch):  # noqa: F811
-    from web import stats_web
+    from web.stats import pages as stats_web
 
     url, container = live_server
     build_scenario(container)

@@ -46,7 +46,7 @@ AUDITOR_MAY = {"audit.request_verification", "api.request_verification_run"}
 
 
 def _unsafe_rules(app):
-    from web.audit_web import ALWAYS_ALLOWED, READ_ONLY_MAY
+    from web.audit.pages import ALWAYS_ALLOWED, READ_ONLY_MAY
 
     assert READ_ONLY_MAY == AUDITOR_MAY
     for rule in app.url_map.iter_rules():

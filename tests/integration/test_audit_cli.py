@@ -5,8 +5,8 @@ from click.testing import CliRunner
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
-from web.audit_web import case_numbers
-from web.cli import main
+from services.case_lookup import case_numbers
+from web.cli.main import main
 
 
 def run(args, tmp_path):

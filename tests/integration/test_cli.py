@@ -6,7 +6,7 @@ from pathlib import Path
 from click.testing import CliRunner
 from sqlalchemy import create_engine, text
 
-from web.cli import main
+from web.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -318,7 +318,7 @@ def test_a_task_form_is_read_once_per_deployment_and_a_new_deployment_brings_its
 
     from sqlalchemy import event
 
-    from web import handling_web
+    from web.desk import handling as handling_web
 
     handling_web._FORM_TEXTS.clear()
     reads: list[str] = []

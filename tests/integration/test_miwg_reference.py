@@ -20,7 +20,7 @@ from engine.runtime import Invalid
 from engine.store import ProcessDefinition
 from engine.worker import Worker
 from tests.support.web import api_sign_in, office_app, page_sign_in
-from web.cli import main
+from web.cli.main import main
 
 MIWG = Path(__file__).resolve().parents[2].parent / "shared" / "testdata" / "miwg-reference"
 

@@ -536,8 +536,8 @@ def test_a_new_template_version_is_used_for_new_notices_and_old_rows_keep_theirs
 def test_cli_lists_templates_and_delivers(tmp_path):
     from click.testing import CliRunner
 
-    from web.cli import main
-    from web.cli_notify import notify
+    from web.cli.main import main
+    from web.cli.notify import notify
 
     env = {"LIANXIN_VAR_DIR": str(tmp_path / "var"), "LIANXIN_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
     assert CliRunner().invoke(main, ["init"], env=env).exit_code == 0

@@ -155,7 +155,7 @@ def test_a_message_left_received_by_an_interrupted_older_version_is_handled_on_t
     """Older versions wrote the marker `received` in a transaction of its own; a crash right after left it so and
     every retry answered `duplicate` with nothing done. The retry now finishes the message."""
     from engine.journal import to_json
-    from web.public_web import _key
+    from services.sms_petitions import marker_key as _key
 
     with office.c.session_factory() as s, s.begin():
         s.add(Setting(key=_key("sms_in:", "gw-700"), value=to_json({"status": "received"})))

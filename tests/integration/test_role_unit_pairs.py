@@ -108,7 +108,7 @@ def test_a_petition_is_registered_for_the_office_where_the_registering_role_is_h
     """Registrar in 西山县信访局, unit_handler in 东城县信访局: what they register is 西山县's, not the first petition
     office they hold any role in."""
     from web.auth import load_principal
-    from web.handling_web import registering_unit
+    from web.desk.handling import registering_unit
 
     with office.c.session_factory() as s, s.begin():
         user = User(username="two_offices", display_name="两处任职", password_hash=hash_password("demo"), active=True)

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from infra.accounts import ApiToken, User, create_token
 from tests.support.web import office_app, page_sign_in
-from web.cli import main
+from web.cli.main import main
 
 COMMENT = "已电话联系信访人，约定本周五面谈。"
 
@@ -119,11 +119,11 @@ def test_a_remember_cookie_is_refused_after_sign_out(app, container, case_id):
 @pytest.fixture
 def run_cli(database_url, tmp_path, monkeypatch):
     """`lianxin ...` on the test's database; the containers the commands build are closed after each."""
-    import web.cli
+    import web.cli.common
 
     built = []
-    real = web.cli._container
-    monkeypatch.setattr(web.cli, "_container", lambda *a, **kw: built.append(real(*a, **kw)) or built[-1])
+    real = web.cli.common.container
+    monkeypatch.setattr(web.cli.common, "container", lambda *a, **kw: built.append(real(*a, **kw)) or built[-1])
 
     def run(args, *_ignored):
         env = {"LIANXIN_VAR_DIR": str(tmp_path / "var"), "LIANXIN_DATABASE_URL": database_url,

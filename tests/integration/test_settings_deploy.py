@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from engine.definitions import SourceFile, collect_files
 from tests.support.web import api_sign_in as sign_in, office_app
-from web.cli import main
+from web.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[2]
 SETTINGS_DMN = (ROOT / "processes" / "settings.dmn").read_text(encoding="utf-8")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from click.testing import CliRunner
 
-from web.cli import main
+from web.cli.main import main
 
 
 def run(args, tmp_path):

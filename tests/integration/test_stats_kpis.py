@@ -139,7 +139,7 @@ def build_scenario(c, freeze=None) -> Builder:
 
 
 def kpis_of(c, period="2026-03", unit=None, **overrides):
-    from web.stats_web import compute_report
+    from services.stats_requests import compute_report
 
     return {k["key"]: k for k in compute_report(c, period=period, unit=unit, settings_overrides=overrides)["kpis"]}
 

@@ -46,7 +46,7 @@ def test_a_script_in_live_is_refused_and_not_echoed(office):
 
 def test_text_in_the_page_data_stays_in_its_json_block(office, monkeypatch):
     """A unit named like a script (the organisation is imported from a file) is data on the page, not code."""
-    from web import stats_web
+    from web.stats import pages as stats_web
 
     ranked = stats_web.rankings
 

@@ -186,7 +186,7 @@ POLICY: dict[tuple[str, str], Policy] = {
     ("calendar_web.put_year", "PUT"): roles("admin"),
     ("calendar_web.admin_page", "GET"): roles("admin"),
     ("calendar_web.admin_import", "POST"): roles("admin"),
-    # the second factor (web/totp_web.py): the code page of signing in, one's own enrolment, an admin's reset
+    # the second factor (web/account/pages.py): the code page of signing in, one's own enrolment, an admin's reset
     ("totp.code_page", "GET"): Policy("session"),
     ("totp.code_page", "POST"): Policy("session"),
     ("totp.account_page", "GET"): signed_in(),

@@ -34,7 +34,7 @@ def some_cases(c, clock) -> list[int]:
 
 
 def cli(url: str, tmp: Path, *args: str):
-    from web.cli import main
+    from web.cli.main import main
 
     return CliRunner().invoke(main, list(args), env=process_env(url, tmp / "var"), catch_exceptions=False)
 

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 WEB = ROOT / "web"
 CATALOGUES = sorted((WEB / "translations").glob("*/en/LC_MESSAGES/messages.po"))
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
-TRANSLATED_SERVICES = ["services/case_timeline.py"]
+TRANSLATED_SERVICES = ["services/case_timeline.py", "services/stats_requests.py"]
 METHODS = [("**.py", "python"), ("templates/**.html", "jinja2.ext:babel_extract"),
            ("templates/**.txt", "jinja2.ext:babel_extract")]
 
@@ -137,8 +137,8 @@ def test_page_scripts_show_no_chinese_outside_t():
 
 def test_labels_the_pages_translate_from_tables_have_their_english():
     """Labels kept in tables and passed to gettext as variables (navigation, roles, case and alert states)."""
-    from web.calendar_web import SOURCE_NAMES
-    from web.casepage_web import ALERT_LABELS, STATUS_LABELS
+    from web.calendar.pages import SOURCE_NAMES
+    from web.casepage.pages import ALERT_LABELS, STATUS_LABELS
     from web.ui import NAVIGATION, ROLE_LABELS
 
     english = merged_english()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from werkzeug.datastructures import MultiDict
 
-from web.forms import build_fields, error_list, parse_form, validate
+from web.desk.forms import build_fields, error_list, parse_form, validate
 
 FORMS = Path(__file__).resolve().parents[2] / "processes" / "forms"
 SCHEMA = {
@@ -107,7 +107,7 @@ def test_fields_that_apply_only_for_some_answer_are_marked_from_the_schemas_cond
             {"if": {"properties": {"accepted": {"const": False}}}, "then": {"required": ["reason", "both"]}},
         ],
     }
-    from web.forms import conditions
+    from web.desk.forms import conditions
 
     assert conditions(schema) == {"days": {"action": ["延期"]}, "reply": {"action": ["答复", "上交"]},
                                   "reason": {"accepted": [False]}}  # note: always required; both: two controls

@@ -1,4 +1,4 @@
-"""The password rules of the MLPS level-3 baseline (engine/password_rules.py): each refusal names its rule."""
+"""The password rules of the MLPS level-3 baseline (infra/password_rules.py): each refusal names its rule."""
 from __future__ import annotations
 
 import pytest

@@ -1,0 +1,58 @@
+"""The administration area's paths in `/api/openapi.json`: the clock, notifications and the outbox."""
+from __future__ import annotations
+
+from engine.effects import CHANNELS
+from infra.channels import SIGNATURE_HEADER
+from services.outbox_queries import STATUSES
+
+from ..http import op
+
+CLOCK_PATHS = {
+    "/api/clock": {"get": op("The clock", "clock"),
+                   "post": op("Move the clock (clock control only)", "clock", body={"type": "object", "properties": {
+                       "now": {"type": "string"}, "advance": {"type": "string"}}})},
+}
+
+
+def _query(name: str, kind: str = "string", enum: tuple | None = None) -> dict:
+    schema: dict = {"type": kind}
+    if enum:
+        schema["enum"] = list(enum)
+    return {"name": name, "in": "query", "required": False, "schema": schema}
+
+
+def _doc(summary: str, *, params: list | None = None, body: dict | None = None) -> dict:
+    op: dict = {"summary": summary, "tags": ["notifications"],
+                "responses": {"200": {"description": "OK"}, "401": {"description": "sign in first / bad signature"},
+                              "403": {"description": "forbidden"}, "404": {"description": "not found"}}}
+    if params:
+        op["parameters"] = params
+    if body is not None:
+        op["requestBody"] = {"required": body.get("required", False),
+                             "content": {"application/json": {"schema": body["schema"]}}}
+    return op
+
+
+_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
+_PAGE = [_query("limit", "integer"), _query("offset", "integer")]
+
+NOTIFICATION_PATHS = {
+    "/api/notifications": {"get": _doc("我的站内通知，最新在前，含未读数（my in-app notifications, unread count）",
+                                       params=[_query("unread", "integer"), *_PAGE])},
+    "/api/notifications/{id}/read": {"post": _doc("标为已读（mark read）", params=[_ID])},
+    "/api/admin/outbox": {"get": _doc("通知发件箱，收件人脱敏（outbox with masked recipients; admins, auditors）",
+                                      params=[_query("status", enum=STATUSES), _query("channel", enum=CHANNELS),
+                                              _query("case_id", "integer"), *_PAGE])},
+    "/api/admin/outbox/{id}/resend": {"post": _doc(
+        "重发投递失败的通知（re-queue a dead notification; admins）", params=[_ID],
+        body={"schema": {"type": "object", "properties": {"template_version": {"type": "integer"}}}})},
+    "/api/admin/notification-templates": {"get": _doc("通知模板及版本（templates, versions, fields）")},
+    "/api/sms/status": {"post": _doc(
+        f"短信网关送达回执，需 {SIGNATURE_HEADER} 签名（SMS delivery report, HMAC-signed）",
+        body={"required": True, "schema": {"type": "object", "required": ["status"], "properties": {
+            "idempotency_key": {"type": "string"}, "id": {"type": "string"},
+            "status": {"type": "string", "enum": ["delivered", "failed"]}, "at": {"type": "string"},
+            "error": {"type": "string"}}}})},
+}
+
+OPENAPI_PATHS = {**CLOCK_PATHS, **NOTIFICATION_PATHS}

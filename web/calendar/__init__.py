@@ -1,0 +1,1 @@
+"""The working-day calendar: its admin pages and its JSON (pages.py). Imports no other area."""

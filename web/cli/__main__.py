@@ -1,0 +1,4 @@
+"""`python -m web.cli ...`: the same as `lianxin ...`."""
+from .main import main
+
+main()

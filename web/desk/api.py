@@ -1,0 +1,144 @@
+"""The desk's part of `/api`: the task list and its actions, the case registers (four lists), overdue work
+per unit."""
+from __future__ import annotations
+
+import json
+
+from flask import request
+
+from engine.calendar.display import due_day
+from engine.runtime import Conflict, task_view
+from engine.store import CaseRegister, WorkItem
+from services import overdue, registers
+from services.four_lists import KIND_OF_REGISTER
+from services.orgchart import default_chart
+
+from .. import personal_data, visibility
+from ..auth import ApiError, current_principal, login_required, require_login
+from ..http import api_part, body, container, ok
+from . import forms, task_list
+from .handling import form_schema
+
+bp = api_part(__name__)
+
+
+@bp.get("/reports/overdue")
+@login_required
+def overdue_by_unit():
+    """Overdue open work items per unit (the red list), limited to the caller's units unless they see all."""
+    p = current_principal()
+    c = container()
+    now = c.clock.now()
+    with c.extras["read_sessions"]() as s:
+        units = overdue.overdue_by_unit(s, now, None if visibility.sees_all(p) else p.units)
+    return ok({"now": now, "units": units})
+
+
+@bp.get("/registers/<register>")
+@login_required
+def list_register(register: str):
+    """The four lists (and other case registers), per unit and leader: leader_case, stabilisation, resolution,
+    supervision. Limited to the caller's units unless their role sees all."""
+    if register not in KIND_OF_REGISTER:
+        raise ApiError(404, "not_found", f"没有登记簿 {register}（known: {', '.join(sorted(KIND_OF_REGISTER))}）")
+    check_register_filters(request.args)
+    p = current_principal()
+    c = container()
+    unit = request.args.get("unit")
+    # a county joint meeting sees its units, not every county
+    served = visibility.units_scope(p)
+    with c.extras["read_sessions"]() as s:
+        rows = registers.register_rows(
+            s, register, units=[unit] if unit else None, person=request.args.get("person") or "",
+            status=request.args.get("status") or "", served=served,
+            case_condition=visibility.outside_discipline_track(p, CaseRegister.case_id), limit=500)
+    return ok({"register": register, "title": KIND_OF_REGISTER[register], "rows": rows})
+
+
+def check_register_filters(args) -> None:
+    """A status or unit no row can have is the caller's mistake (a 422 saying what is allowed), not an empty list."""
+    status = args.get("status")
+    if status and status not in REGISTER_STATUSES:
+        raise ApiError(422, "invalid", f"status 只能是 {' 或 '.join(REGISTER_STATUSES)}（在办 / 已销号），请改正后重试"
+                                       f"（status must be one of {', '.join(REGISTER_STATUSES)}）",
+                       {"parameter": "status", "allowed": list(REGISTER_STATUSES)})
+    unit = args.get("unit")
+    if unit and not default_chart().has(unit):
+        raise ApiError(422, "invalid", f"单位“{unit}”不在组织机构中，请使用组织机构中的单位代码"
+                                       f"（unit {unit!r} is not in the organisation: use a unit code from it）",
+                       {"parameter": "unit"})
+
+
+REGISTER_STATUSES = ("open", "closed")
+
+
+@bp.get("/tasks")
+def list_tasks():
+    """The same list as the page `/tasks` (one query builder, web/desk/task_list.py): filters, sort, paging, total."""
+    p = require_login()
+    f = task_list.TaskFilters.parse(request.args, strict=True)
+    try:
+        limit = min(max(int(request.args.get("limit", 50)), 1), 500)
+        offset = max(int(request.args.get("offset", 0)), 0)
+    except ValueError:
+        raise ApiError(400, "malformed", "limit/offset 必须是整数（limit and offset must be integers）") from None
+    c = container()
+    now = c.clock.now()
+    with c.extras["read_sessions"]() as s:
+        total, rows = task_list.fetch(s, p, f, now, limit, offset)
+    out = []
+    cal = c.runtime.calendar.calendar() if any(w.due_at for w, *_ in rows) else None  # one snapshot per list
+    for w, summary, petitioner, case_no in rows:
+        alert, left = c.runtime.alert(w.due_at, now, cal)
+        overdue = c.runtime.overdue_workdays(w.due_at, now, cal) if alert == "red" else 0
+        channel = json.loads(summary or "{}").get("channel")
+        day = due_day(w.due_at)
+        out.append(dict(task_view(w).__dict__, overdue=alert == "red", alert=alert, workdays_left=left,
+                        overdue_workdays=overdue, due_date=day.isoformat() if day else None,
+                        case_no=case_no, channel=channel, petitioner=petitioner or ""))
+    return ok({"tasks": out, "total": total, "limit": limit, "offset": offset, "filters": f.params(), "now": now})
+
+
+def _task_for_action(task_id: int) -> WorkItem:
+    p = require_login()
+    with container().extras["read_sessions"]() as s:
+        return visibility.work_item_for_action(s, p, task_id)
+
+
+@bp.post("/tasks/<int:task_id>/claim")
+def claim_task(task_id: int):
+    _task_for_action(task_id)
+    return ok(container().runtime.claim(task_id, current_principal().username).__dict__)
+
+
+@bp.post("/tasks/<int:task_id>/unclaim")
+def unclaim_task(task_id: int):
+    _task_for_action(task_id)
+    return ok(container().runtime.claim(task_id, current_principal().username, unclaim=True).__dict__)
+
+
+@bp.post("/tasks/<int:task_id>/complete")
+def complete_task(task_id: int):
+    item = _task_for_action(task_id)
+    p = current_principal()
+    if item.assignee not in (None, p.username):
+        raise Conflict(f"任务已由 {item.assignee} 认领（task is claimed by someone else）")
+    payload = body()
+    data = payload.get("data", {})
+    if not isinstance(data, dict):
+        raise ApiError(422, "invalid", "data 必须是对象（data must be an object）")
+    expected = payload.get("version")
+    if expected is not None and not isinstance(expected, int):
+        raise ApiError(400, "malformed", "version 必须是整数（version must be an integer）")
+    _check_task_form(item, data)
+    view = container().runtime.complete(task_id, data, actor=p.username, expected_version=expected)
+    return ok(personal_data.case_view(current_principal(), view.to_dict()))
+
+
+def _check_task_form(item: WorkItem, data: dict) -> None:
+    """The API accepts what the task's form page accepts: data is validated against the task's JSON Schema."""
+    schema = form_schema(item)
+    errors = forms.validate(schema, data) if schema else {}
+    if errors:
+        raise ApiError(422, "invalid", "表单内容有误，未保存，请按提示修改（invalid form data, nothing was saved）",
+                       forms.error_list(schema, errors))

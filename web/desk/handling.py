@@ -1,0 +1,501 @@
+"""The handlers' desk: registration (with likely repeats), the task list, task forms, the case search; and the
+JSON endpoints `POST /api/cases` and `POST /api/cases/repeats`.
+
+Who sees what is decided in web/visibility.py; petitioners' personal data is masked in every list here.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from dataclasses import dataclass
+from math import ceil
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from engine.runtime import Conflict, NotFound, task_view
+from engine.store import Case, ProcessDefinition, WorkItem
+from services import case_lookup, co_opinions, query_code, registration as reg, units as org_units
+from services.casework import CHANNEL_CODES
+from services.colleagues import colleagues_in as colleagues_of_unit
+from services.index_key import IndexKey
+from services.masking import mask_personal_data, mask_petitioner
+from services.store.handling import SavedTaskFilter
+
+from .. import personal_data, visibility
+from ..auth import ApiError, Principal, require_login
+from ..http import container, ok
+from ..ui import page_principal
+from . import forms, task_list
+
+bp = Blueprint("handling", __name__)
+log = logging.getLogger("lianxin.handling")
+
+REGISTER_ROLES = ("registrar", "county_office", "bureau", "admin")
+REGISTER_SCHEMA = "petition_register.schema.json"
+PAGE_SIZE = 20
+
+
+# ---------------------------------------------------------------- shared helpers
+
+def index_key() -> IndexKey:
+    """The repeat index's key, derived from the deployment's secret key (services/index_key.py)."""
+    settings = container().settings
+    return IndexKey.from_secret_key(settings.secret_key, settings.crypto_suite)
+
+
+def register_schema() -> dict:
+    path = container().settings.processes_dir / "forms" / REGISTER_SCHEMA
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def categories() -> list[reg.Category]:
+    """Parsed once per change of the file (parsing the YAML took ~20 ms of every registration)."""
+    path = container().settings.processes_dir / "categories.yaml"
+    stamp = path.stat().st_mtime_ns
+    cached = container().extras.get("registration_categories")
+    if cached is None or cached[0] != stamp:
+        cached = (stamp, reg.load_categories(path))
+        container().extras["registration_categories"] = cached
+    return cached[1]
+
+
+def locations() -> list[tuple[str, str]]:
+    with container().extras["read_sessions"]() as s:
+        return org_units.locations(s)
+
+
+def unit_names() -> dict[str, str]:
+    with container().extras["read_sessions"]() as s:
+        return org_units.unit_names(s)
+
+
+def registering_unit(p: Principal) -> str:
+    """The petition office the registrar works in (their own unit of kind petition_office, where they hold a
+    registering role), else the city bureau."""
+    direct = {unit for role, unit, _ in p.roles if role in REGISTER_ROLES}
+    with container().extras["read_sessions"]() as s:
+        return org_units.registering_office(s, direct)
+
+
+def check_registration(form: dict) -> dict[str, str]:
+    errors = forms.validate(register_schema(), form)
+    errors.update({k: v for k, v in reg.group_problems(form).items() if k not in errors})
+    if "category" not in errors and form.get("category"):
+        for k, v in reg.category_problems(categories(), form["category"], form.get("subcategory")).items():
+            errors.setdefault(k, v)
+    if "location" not in errors and form.get("location") and form["location"] not in dict(locations()):
+        errors["location"] = "问题发生地不在组织机构中，请从列表中选择（unknown location）"
+    return errors
+
+
+@dataclass
+class Registered:
+    id: int
+    case_no: str | None
+    query_code: str | None
+    status: str
+    merged_into: str | None = None
+
+
+def register_petition(p: Principal, form: dict, merge_into: int | None) -> Registered:
+    c = container()
+    if merge_into is not None:
+        with c.extras["read_sessions"]() as s:
+            visibility.visible_case(s, p, merge_into)
+    data = reg.start_data(form, registering_unit(p))
+    code, data[query_code.START_FIELD] = query_code.issue(index_key())  # the case keeps the hash; the code is shown once
+    view = c.runtime.start(reg.PROCESS, data, actor=p.username)
+    reg.index_registration(c.session_factory, view, c.clock.now(), index_key())
+    registration = view.data.get("registration") or {}
+    merged = None
+    if merge_into is not None and view.status != "incident":
+        view = reg.merge_into_original(c.runtime, view, merge_into, p.username)
+        merged = view.data.get("original_case_no")
+    log.info("registered case %s by %s%s", view.id, p.username, f" (merged into {merged})" if merged else "")
+    return Registered(view.id, view.data.get("case_no") or registration.get("case_no"), code, view.status, merged)
+
+
+def repeat_candidates(p: Principal, form: dict) -> list[dict]:
+    c = container()
+    found = reg.find_repeats(c.session_factory, c.runtime, form, c.clock.now(), index_key())
+    if not found:
+        return []
+    with c.extras["read_sessions"]() as s:
+        hidden = set(s.scalars(select(Case.id).where(Case.id.in_([x.case_id for x in found]),
+                                                     ~visibility.case_filter(p) & _on_discipline_track())))
+    return [reg.candidate_json(x) for x in found if x.case_id not in hidden]
+
+
+def _on_discipline_track():
+    """Cases on the discipline track are never offered as repeat candidates to someone who may not see them."""
+    return visibility.on_discipline_track(Case.id)
+
+
+def _merge_target(raw) -> int | None:
+    if raw in (None, "", 0, "0"):
+        return None
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        raise ApiError(400, "malformed", "merge_into 必须是原件的案件 id（merge_into must be a case id）") from None
+
+
+# ---------------------------------------------------------------- JSON API
+
+@bp.post("/api/cases")
+def api_register():
+    p = require_login()
+    if not p.has_role(*REGISTER_ROLES):
+        raise visibility.refuse(p, "POST /api/cases", "登记信访事项需要登记员、县信访局、市信访局或管理员角色"
+                                                      "（registering needs registrar, county_office, bureau or admin）")
+    payload = _json_body()
+    merge_into = _merge_target(payload.pop("merge_into", None))
+    dry_run = bool(payload.pop("dry_run", False))
+    errors = check_registration(payload)
+    if errors:
+        raise ApiError(422, "invalid", "登记内容有误，请按提示修改（invalid registration）",
+                       forms.error_list(register_schema(), errors))
+    if dry_run:
+        return ok({"valid": True, "repeats": repeat_candidates(p, payload)})
+    done = register_petition(p, payload, merge_into)
+    return ok(done.__dict__, 201)
+
+
+@bp.post("/api/cases/repeats")
+def api_repeats():
+    p = require_login()
+    if not p.has_role(*REGISTER_ROLES):
+        raise visibility.refuse(p, "POST /api/cases/repeats", "查重需要登记权限（needs a registering role）")
+    payload = _json_body()
+    return ok({"repeats": repeat_candidates(p, payload)})
+
+
+@bp.post("/api/tasks/<int:task_id>/reassign")
+def api_reassign(task_id: int):
+    return _api_hand_over(task_id, "reassigned")
+
+
+@bp.post("/api/tasks/<int:task_id>/delegate")
+def api_delegate(task_id: int):
+    return _api_hand_over(task_id, "delegated")
+
+
+def _api_hand_over(task_id: int, kind: str):
+    p = require_login()
+    payload = _json_body()
+    to_user = payload.get("to")
+    if not isinstance(to_user, str) or not to_user:
+        raise ApiError(400, "malformed", "需要 to（接收人用户名）（send the receiving username as to）")
+    view = hand_over(p, task_id, to_user, kind, str(payload.get("note", "")))
+    return ok(view.__dict__)
+
+
+def _json_body() -> dict:
+    data = request.get_json(silent=True) if request.data else {}
+    if not isinstance(data, dict):
+        raise ApiError(400, "malformed", "请求体必须是 JSON 对象（request body must be a JSON object）")
+    return data
+
+
+# ---------------------------------------------------------------- hand over (reassign / delegate)
+
+def colleagues(item: WorkItem, kind: str) -> list[tuple[str, str]]:
+    """Who may receive the item: users of its unit; for a reassignment they must also hold its role."""
+    with container().extras["read_sessions"]() as s:
+        return colleagues_of_unit(s, item.unit, item.role if kind == "reassigned" else None)
+
+
+def colleagues_in(unit: str) -> list[tuple[str, str]]:
+    with container().extras["read_sessions"]() as s:
+        return colleagues_of_unit(s, unit)
+
+
+def hand_over(p: Principal, task_id: int, to_user: str, kind: str, note: str):
+    with container().extras["read_sessions"]() as s:
+        item = visibility.work_item_for_action(s, p, task_id)
+    if item.assignee not in (None, p.username) and not visibility.may_hand_over(p, item):
+        raise Conflict(f"任务已由 {item.assignee} 认领，只有认领人或负责人可以移交（claimed by someone else）")
+    allowed = {u for u, _ in colleagues(item, kind)}
+    if to_user not in allowed:
+        what = "持有该任务角色的本单位人员" if kind == "reassigned" else "本单位人员"
+        raise ApiError(422, "invalid", f"只能移交给{what}（{to_user} is not in unit {item.unit}）")
+    return container().runtime.hand_over(task_id, to_user, p.username, kind, note)
+
+
+# ---------------------------------------------------------------- registration page
+
+DONE_KEY = "handling_registered"  # session: form nonce -> the registration it saved (double submissions)
+
+
+@bp.route("/register", methods=["GET", "POST"])
+def register():
+    p = page_principal(*REGISTER_ROLES)
+    schema = register_schema()
+    values: dict = {"channel": "来访", "petitioners": [{}]}
+    errors: dict = {}
+    repeats: list[dict] | None = None
+    nonce = request.form.get("nonce") or uuid.uuid4().hex
+    already = session.get(DONE_KEY, {}).get(nonce)
+    if request.method == "POST" and already:
+        flash(_("这份登记已经保存过，未重复登记。"), "warning")
+        return render_template("handling/registered.html", done=Registered(**already), upload_url=None)
+    if request.method == "POST":
+        values = forms.parse_form(schema, request.form)
+        errors = check_registration(values)
+        action = request.form.get("action", "check")
+        if not errors and action == "check":
+            repeats = repeat_candidates(p, values)
+            if not repeats:
+                action = "save"
+        if not errors and action in ("save", "merge"):
+            merge_into = _merge_target(request.form.get("merge_into")) if action == "merge" else None
+            if action == "merge" and merge_into is None:
+                errors["merge_into"] = _("请选择要并入的原件")
+            else:
+                done = register_petition(p, values, merge_into)
+                saved = dict(list(session.get(DONE_KEY, {}).items())[-9:])
+                saved[nonce] = dict(done.__dict__, query_code=None)  # shown once, not kept in the cookie
+                session[DONE_KEY] = saved
+                upload = "casepage.upload_form" in current_app.view_functions
+                return render_template("handling/registered.html", done=done,
+                                       upload_url=url_for("casepage.upload_form", case_id=done.id) if upload else None)
+        if errors:
+            flash(_("登记内容有误，未保存。请按提示修改后重新提交。"), "error")
+    return render_template("handling/register.html", fields={f.name: f for f in forms.build_fields(schema, values, errors)},
+                           values=values, errors=errors, repeats=repeats, categories=categories(), nonce=nonce,
+                           category_groups=[(x.name, list(x.children)) for x in categories()],
+                           locations=locations(), channels=list(CHANNEL_CODES))
+
+
+# ---------------------------------------------------------------- task list
+
+@bp.get("/tasks")
+def tasks():
+    p = page_principal()
+    c = container()
+    now = c.clock.now()
+    filters = task_list.TaskFilters.parse(request.args, strict=False)
+    try:
+        page = max(int(request.args.get("page", 1)), 1)
+    except ValueError:
+        page = 1
+    with c.extras["read_sessions"]() as s:
+        total, rows = task_list.fetch(s, p, filters, now, PAGE_SIZE, (page - 1) * PAGE_SIZE)
+        choices = task_list.choices(s, p)
+        saved = s.scalars(select(SavedTaskFilter).where(SavedTaskFilter.username == p.username)
+                          .order_by(SavedTaskFilter.name)).all()
+    names = unit_names()
+    people = {u: colleagues_in(u) for u in {w.unit for w, *_ in rows if w.unit}}
+    items = []
+    cal = c.runtime.calendar.calendar() if any(w.due_at for w, *_ in rows) else None  # one snapshot per page
+    for w, summary, petitioner, case_no in rows:
+        alert, left = c.runtime.alert(w.due_at, now, cal)
+        overdue = c.runtime.overdue_workdays(w.due_at, now, cal) if alert == "red" else 0
+        items.append({"task": task_view(w), "summary": json.loads(summary or "{}"), "petitioner": petitioner or "",
+                      "case_no": case_no, "alert": alert, "workdays_left": left, "overdue_workdays": overdue,
+                      "unit_name": names.get(w.unit or "", w.unit or ""),
+                      "may_act": visibility.may_act_on(p, w),
+                      "colleagues": [x for x in people.get(w.unit, []) if x[0] != p.username]})
+    return render_template("handling/tasks.html", items=items, f=filters.params(), choices=choices, saved=saved,
+                           names=names, page=page, pages=max(ceil(total / PAGE_SIZE), 1), total=total,
+                           channels=list(CHANNEL_CODES), me_name=p.username,
+                           saved_params={x.id: json.loads(x.params) for x in saved})
+
+
+@bp.post("/tasks/filters")
+def save_filter():
+    p = page_principal()
+    name = (request.form.get("name") or "").strip()[:64]
+    params = task_list.TaskFilters.parse(request.form, strict=False).params()
+    if not name:
+        flash(_("请为筛选条件起一个名称。"), "error")
+        return redirect(url_for("handling.tasks", **params))
+    c = container()
+    with c.session_factory() as s, s.begin():
+        row = s.scalar(select(SavedTaskFilter).where(SavedTaskFilter.username == p.username,
+                                                     SavedTaskFilter.name == name))
+        if row is None:
+            s.add(SavedTaskFilter(username=p.username, name=name, params=json.dumps(params, ensure_ascii=False),
+                                  created_at=c.clock.now()))
+        else:
+            row.params = json.dumps(params, ensure_ascii=False)
+    flash(_("筛选条件“%(name)s”已保存。", name=name), "success")
+    return redirect(url_for("handling.tasks", **params))
+
+
+@bp.post("/tasks/filters/<int:filter_id>/delete")
+def delete_filter(filter_id: int):
+    p = page_principal()
+    with container().session_factory() as s, s.begin():
+        row = s.get(SavedTaskFilter, filter_id)
+        if row is None or row.username != p.username:
+            raise ApiError(404, "not_found", _("没有这个筛选条件。"))
+        s.delete(row)
+    flash(_("筛选条件已删除。"), "success")
+    return redirect(url_for("handling.tasks"))
+
+
+@bp.post("/tasks/<int:task_id>/<any(claim, unclaim, reassign, delegate):action>")
+def task_action(task_id: int, action: str):
+    p = page_principal()
+    back = request.form.get("next") or url_for("handling.tasks")
+    if not back.startswith("/") or back.startswith("//"):
+        back = url_for("handling.tasks")
+    try:
+        if action in ("claim", "unclaim"):
+            with container().extras["read_sessions"]() as s:
+                visibility.work_item_for_action(s, p, task_id)
+            container().runtime.claim(task_id, p.username, unclaim=action == "unclaim")
+            flash(_("已认领任务。") if action == "claim" else _("已退回任务，本单位其他人可认领。"), "success")
+        else:
+            to_user = request.form.get("to", "")
+            hand_over(p, task_id, to_user, "reassigned" if action == "reassign" else "delegated",
+                      request.form.get("note", ""))
+            flash(_("任务已移交给 %(user)s。", user=to_user), "success")
+    except (Conflict, NotFound) as err:
+        flash(err.message, "error")
+    except ApiError as err:
+        if err.status == 403:
+            raise
+        flash(err.message, "error")
+    return redirect(back)
+
+
+# ---------------------------------------------------------------- task form
+
+# (content hash of the deployment's files, form name) -> the form's JSON Schema text. Deployed files never change
+# and the hash covers every one of them, so a form found in the case's own deployment is read from the database
+# once per process instead of with the whole deployment (every BPMN file) on every submission; the hash, not the
+# row id, keys it, so a restored or rebuilt database cannot hand out another deployment's form.
+_FORM_TEXTS: dict[tuple[str, str], str] = {}
+_FORM_TEXTS_MAX = 1024
+
+
+def form_schema(item: WorkItem) -> dict | None:
+    if not item.form:
+        return None
+    with container().extras["read_sessions"]() as s:
+        definition_id, content_hash = s.execute(
+            select(ProcessDefinition.id, ProcessDefinition.content_hash)
+            .join(Case, Case.definition_id == ProcessDefinition.id).where(Case.id == item.case_id)).one()
+        text = _FORM_TEXTS.get((content_hash, item.form))
+        if text is None:
+            sources = json.loads(s.scalar(select(ProcessDefinition.sources_json)
+                                          .where(ProcessDefinition.id == definition_id)) or "{}")
+            text = sources.get(item.form)
+            if text is not None:
+                if len(_FORM_TEXTS) >= _FORM_TEXTS_MAX:
+                    _FORM_TEXTS.clear()
+                _FORM_TEXTS[(content_hash, item.form)] = text
+            else:  # a form of a called process lives in that process's newest deployment holding it (not kept)
+                for other in s.scalars(select(ProcessDefinition.sources_json).where(
+                        ProcessDefinition.process_key == item.process_key).order_by(ProcessDefinition.id.desc())):
+                    text = json.loads(other or "{}").get(item.form)
+                    if text is not None:
+                        break
+    return json.loads(text) if text else None
+
+
+@bp.route("/tasks/<int:task_id>", methods=["GET", "POST"])
+def task_form(task_id: int):
+    p = page_principal()
+    c = container()
+    with c.extras["read_sessions"]() as s:
+        item = s.get(WorkItem, task_id)
+        if item is None:
+            raise ApiError(404, "not_found", _("任务不存在。"))
+        visibility.visible_case(s, p, item.case_id)
+        if not visibility.may_act_on(p, item) and not visibility.sees_all(p):
+            raise visibility.refuse(p, f"task page {task_id}", _("此任务不属于您的单位或角色。"))
+    view = c.runtime.get_case(item.case_id)
+    schema = form_schema(item) or {"type": "object", "properties": {}}
+    values: dict = {}
+    errors: dict = {}
+    stale = False
+    if request.method == "POST":
+        if not visibility.may_act_on(p, item):  # seeing every case is not doing everyone's work
+            raise visibility.refuse(p, f"task form {task_id}", _("此任务不属于您的单位或角色。"))
+        values = forms.parse_form(schema, request.form)
+        errors = forms.validate(schema, values)
+        try:
+            expected = int(request.form.get("version", ""))
+        except ValueError:
+            expected = None
+        if not errors:
+            if item.state != "open" or (item.assignee not in (None, p.username)):
+                stale = True
+            else:
+                try:
+                    c.runtime.complete(task_id, values, actor=p.username, expected_version=expected)
+                except Conflict:
+                    stale = True
+                else:
+                    flash(_("“%(name)s”已办理。", name=item.name), "success")
+                    return redirect(url_for("handling.tasks"))
+            if stale:
+                flash(_("已被他人处理：此任务或案件在您打开表单后已有变化，本次提交未保存。请刷新后查看。"), "error")
+        else:
+            flash(_("表单有误，未保存。请按提示修改后重新提交。"), "error")
+    now = c.clock.now()
+    alert, left = c.runtime.alert(item.due_at, now)
+    overdue = c.runtime.overdue_workdays(item.due_at, now) if alert == "red" else 0
+    facts = {k: view.data.get(k) for k in ("case_no", "title", "channel", "category", "subcategory", "location",
+                                            "respondent", "request", "facts") if view.data.get(k)}
+    may_act = visibility.may_act_on(p, item) and item.state == "open"
+    people = [x for x in (view.data.get("petitioners") or [view.data.get("petitioner") or {}]) if x]
+    full = personal_data.shows_in_full(p, item.case_id)  # the one rule (services/masking.py), recorded
+    if not full:
+        facts = mask_personal_data(facts)
+    co_opinions = None
+    assignment = view.data.get("assignment") or {}
+    if assignment.get("co_units") and item.unit == assignment.get("lead_unit"):  # the lead drafting its reply
+        co_opinions = _co_opinions_of(item.case_id, view.data)
+    return render_template("handling/task.html", item=item, view=view, facts=facts, full_contact=full,
+                           co_opinions=co_opinions,
+                           petitioners=people if full else [_masked(x) for x in people],
+                           fields=forms.build_fields(schema, values, errors), errors=errors, stale=stale,
+                           schema_title=schema.get("title", item.name), alert=alert, workdays_left=left,
+                           overdue_workdays=overdue, may_act=may_act,
+                           version=request.form.get("version", view.version) if stale is False else view.version,
+                           names=unit_names())
+
+
+def _masked(petitioner: dict) -> dict:
+    return mask_petitioner(petitioner)
+
+
+# ---------------------------------------------------------------- case search
+
+@bp.get("/cases")
+def cases():
+    p = page_principal()
+    c = container()
+    text = (request.args.get("q") or "").strip()
+    try:
+        page = max(int(request.args.get("page", 1)), 1)
+    except ValueError:
+        page = 1
+    with c.extras["read_sessions"]() as s:
+        total, found = case_lookup.search_cases(s, text, visibility.case_filter(p), page, PAGE_SIZE)
+    return render_template("handling/cases.html", found=found, q=text, page=page,
+                           pages=max(ceil((total or 0) / PAGE_SIZE), 1), total=total)
+
+
+@bp.app_template_global()
+def case_link(case_id: int) -> str:
+    for endpoint in ("casepage.case", "casepage.case_page", "casepage.show"):
+        if endpoint in current_app.view_functions:
+            return url_for(endpoint, case_id=case_id)
+    return url_for("api.get_case", case_id=case_id)
+
+
+def _co_opinions_of(case_id: int, data: dict) -> dict | None:
+    """The co-units' opinions of a case, for the lead unit's task form."""
+    c = container()
+    history = c.runtime.history(case_id)
+    with c.extras["read_sessions"]() as s:
+        units, people = co_opinions.names(s)
+        return co_opinions.co_opinions(s, history, data, units, people)

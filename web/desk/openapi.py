@@ -1,0 +1,55 @@
+"""The desk's paths in `/api/openapi.json`: registration, tasks, registers, overdue work."""
+from __future__ import annotations
+
+from ..http import op, path_id
+
+_PERSON = {"type": "object", "required": ["name"], "properties": {
+    "name": {"type": "string"}, "id_number": {"type": "string"}, "phone": {"type": "string"},
+    "address": {"type": "string"}}}
+_REGISTRATION = {"type": "object", "required": ["channel", "title", "request", "category", "location"], "properties": {
+    "channel": {"type": "string"}, "title": {"type": "string"}, "request": {"type": "string"},
+    "facts": {"type": "string"}, "category": {"type": "string"}, "subcategory": {"type": "string"},
+    "location": {"type": "string"}, "respondent": {"type": "string"}, "nature": {"type": "string"},
+    "petitioners": {"type": "array", "items": _PERSON}, "group_visit": {"type": "boolean"},
+    "visitors_count": {"type": "integer"}, "merge_into": {"type": "integer"}, "dry_run": {"type": "boolean"}}}
+_HAND_OVER = {"type": "object", "required": ["to"], "properties": {"to": {"type": "string"}, "note": {"type": "string"}}}
+
+OPENAPI_PATHS = {
+    "/api/cases": {"post": op(
+        "Register a petition (channel, petitioners, category from processes/categories.yaml, location, title, "
+        "facts, request; a group visit elects at most 5 representatives). 201 {id, case_no, query_code, status}; "
+        "422 with details [{field, title, message}]; merge_into: the id of the original case to merge a repeat "
+        "into; dry_run: validate and list likely repeats only", "cases", ok=201, body=_REGISTRATION)},
+    "/api/cases/repeats": {"post": op(
+        "Likely repeats of a registration (same ID number or phone, or same location and category with a "
+        "similar request, within 12 months); petitioners masked", "cases", body=_REGISTRATION)},
+    "/api/reports/overdue": {"get": op("Overdue work items per unit", "deadlines")},
+    "/api/registers/{register}": {"get": op("A case register (the four lists) per unit and leader", "lists",
+        params=[{"name": "register", "in": "path", "required": True, "schema": {"type": "string", "enum": [
+            "leader_case", "stabilisation", "resolution", "supervision"]}},
+                {"name": "unit", "in": "query", "schema": {"type": "string"}},
+                {"name": "person", "in": "query", "schema": {"type": "string"}},
+                {"name": "status", "in": "query", "schema": {"type": "string", "enum": ["open", "closed"]}}])},
+    "/api/tasks": {"get": op("Work items visible to the caller, the same list as the page /tasks: filters, "
+                              "sort by due date, paging; answers {tasks, total, limit, offset, filters, now}",
+                              "tasks", params=[
+        {"name": "scope", "in": "query", "schema": {"type": "string", "enum": ["mine", "unit", "all"]}},
+        {"name": "process", "in": "query", "schema": {"type": "string"}},
+        {"name": "task", "in": "query", "schema": {"type": "string"}, "description": "task name as shown"},
+        {"name": "element", "in": "query", "schema": {"type": "string"}, "description": "BPMN element id"},
+        {"name": "unit", "in": "query", "schema": {"type": "string"}},
+        {"name": "channel", "in": "query", "schema": {"type": "string"}},
+        {"name": "sort", "in": "query", "schema": {"type": "string", "enum": ["due", "-due"]}},
+        {"name": "overdue", "in": "query", "schema": {"type": "string", "enum": ["0", "1"]}},
+        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
+        {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}}])},
+    "/api/tasks/{id}/claim": {"post": op("Claim", "tasks", params=[path_id("id")])},
+    "/api/tasks/{id}/unclaim": {"post": op("Give back", "tasks", params=[path_id("id")])},
+    "/api/tasks/{id}/reassign": {"post": op("Reassign to a user of the task's unit holding its role (journaled)",
+                                             "tasks", params=[path_id("id")], body=_HAND_OVER)},
+    "/api/tasks/{id}/delegate": {"post": op("Delegate to a user of the task's unit (journaled)", "tasks",
+                                             params=[path_id("id")], body=_HAND_OVER)},
+    "/api/tasks/{id}/complete": {"post": op("Complete with data; 409 when no longer open", "tasks",
+                                             params=[path_id("id")], body={"type": "object", "properties": {
+                                                 "data": {"type": "object"}, "version": {"type": "integer"}}})},
+}

@@ -1,0 +1,125 @@
+"""The task list's query: one builder for the page (`/tasks`) and the JSON API (`GET /api/tasks`), so both list
+the same work items for the same filters, in the same order, with the same total.
+
+Filters (all optional, combined with AND): scope `mine` | `unit` (default) | `all` (everything the caller may
+see, web/visibility.py), `process` (process key), `task` (task name as shown), `element` (BPMN element id),
+`unit` (unit code), `channel` (信访形式 of the case), `overdue` (1: due date passed). Sort: `due` (earliest
+first, items without a due date last; default) or `-due` (latest first, items without a due date last).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from engine.store import Case, WorkItem
+from services.store.handling import RegistrationIndex
+
+from .. import visibility
+from ..auth import ApiError, Principal
+
+SCOPES = ("mine", "unit", "all")
+SORTS = ("due", "-due")
+TEXT_KEYS = ("process", "task", "element", "unit", "channel")
+KEYS = ("scope", "sort", "overdue") + TEXT_KEYS
+_TRUE, _FALSE = ("1", "true", "on", "yes"), ("", "0", "false", "off", "no")
+
+
+@dataclass
+class TaskFilters:
+    scope: str = "unit"
+    sort: str = "due"
+    overdue: bool = False
+    text: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, args, strict: bool) -> TaskFilters:
+        """From query parameters. `strict` (the API) answers a bad value with 400 naming it; the page drops it."""
+        f = cls()
+        scope = (args.get("scope") or "unit").strip()
+        sort = (args.get("sort") or "due").strip()
+        overdue = (args.get("overdue") or "").strip().lower()
+        if scope not in SCOPES:
+            _bad(strict, "scope 只能是 mine、unit 或 all（scope must be mine, unit or all）")
+        else:
+            f.scope = scope
+        if sort not in SORTS:
+            _bad(strict, "sort 只能是 due（期限由近到远）或 -due（由远到近）（sort must be due or -due）")
+        else:
+            f.sort = sort
+        if overdue not in _TRUE + _FALSE:
+            _bad(strict, "overdue 只能是 1 或 0（overdue must be 1 or 0）")
+        f.overdue = overdue in _TRUE
+        f.text = {k: str(args.get(k)).strip()[:128] for k in TEXT_KEYS if str(args.get(k) or "").strip()}
+        return f
+
+    def params(self) -> dict[str, str]:
+        """As query parameters (links, saved filters); defaults left out except the scope."""
+        out = {"scope": self.scope, **self.text}
+        if self.overdue:
+            out["overdue"] = "1"
+        if self.sort != "due":
+            out["sort"] = self.sort
+        return out
+
+
+def _bad(strict: bool, message: str) -> None:
+    if strict:
+        raise ApiError(400, "malformed", message)
+
+
+def _channel_fragment(channel: str) -> str:
+    """`"channel":"来访"` as it appears in the case's compact summary JSON."""
+    return json.dumps({"channel": channel}, ensure_ascii=False, separators=(",", ":"))[1:-1]
+
+
+def build(p: Principal, f: TaskFilters, now: datetime):
+    """The open work items `p` may see that match `f`, with the case summary, masked petitioner and case number
+    (unordered: `ordered` adds the order)."""
+    q = select(WorkItem, Case.summary_json, RegistrationIndex.petitioner_masked, RegistrationIndex.case_no) \
+        .join(Case, Case.id == WorkItem.case_id) \
+        .outerjoin(RegistrationIndex, RegistrationIndex.case_id == WorkItem.case_id) \
+        .where(WorkItem.state == "open", visibility.work_item_filter(p))
+    if f.scope == "mine":
+        q = q.where(WorkItem.assignee == p.username)
+    elif f.scope == "unit":
+        q = q.where(visibility.work_item_role_filter(p))
+    t = f.text
+    if t.get("process"):
+        q = q.where(WorkItem.process_key == t["process"])
+    if t.get("task"):
+        q = q.where(WorkItem.name == t["task"])
+    if t.get("element"):
+        q = q.where(WorkItem.element_id == t["element"])
+    if t.get("unit"):
+        q = q.where(WorkItem.unit == t["unit"])
+    if f.overdue:
+        q = q.where(WorkItem.due_at.is_not(None), WorkItem.due_at < now)
+    if t.get("channel"):
+        q = q.where(Case.summary_json.contains(_channel_fragment(t["channel"]), autoescape=True))
+    return q
+
+
+def ordered(q, f: TaskFilters):
+    due = WorkItem.due_at.desc() if f.sort == "-due" else WorkItem.due_at.asc()
+    return q.order_by(WorkItem.due_at.is_(None), due, WorkItem.id)
+
+
+def fetch(s, p: Principal, f: TaskFilters, now: datetime, limit: int, offset: int):
+    """(total, rows) for one page; rows are (WorkItem, summary_json, petitioner_masked, case_no)."""
+    q = build(p, f, now)
+    total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
+    rows = s.execute(ordered(q, f).limit(limit).offset(offset)).all()
+    return total, rows
+
+
+def choices(s, p: Principal) -> dict[str, list[str]]:
+    """The values the filters can take among the work items `p` may see (the page's drop-downs)."""
+    base = select(WorkItem).where(WorkItem.state == "open", visibility.work_item_filter(p)).subquery()
+    return {
+        "process": sorted(s.scalars(select(base.c.process_key).distinct())),
+        "task": sorted(s.scalars(select(base.c.name).distinct())),
+        "unit": sorted(u for u in s.scalars(select(base.c.unit).distinct()) if u),
+    }
