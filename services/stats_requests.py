@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from engine import stats_store
 from services.orgchart import default_chart
 from services.stats_facts import build_facts
 from services.stats_report import level_of, rankings, report, subtree
 from services.stats_settings import KpiSettings, SettingsError, parse_period, period_of, range_period
+from services.store import stats as stats_store
 
 
 def _(text: str) -> str:
