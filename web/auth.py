@@ -5,7 +5,7 @@ import logging
 from dataclasses import dataclass, field
 from functools import wraps
 
-from flask import current_app, g, request, session
+from flask import g, request, session
 from flask_login import UserMixin, current_user, login_user, logout_user
 from flask_wtf.csrf import generate_csrf, validate_csrf
 from sqlalchemy import null, select, union_all
@@ -14,7 +14,7 @@ from wtforms.validators import ValidationError
 from infra import password_rules
 from infra.accounts import Membership, Unit, User, check_password, end_sessions, set_password, user_for_token
 
-from .http import ApiError
+from .http import ApiError, container
 
 # Who must give a second factor at sign-in (MLPS level 3: privileged accounts; web/signin.py): the roles that change
 # the processes, the organisation and the accounts, and the role that reads the security log.
@@ -94,7 +94,7 @@ def start_session(user_id: int, version: int) -> None:
 def end_session() -> None:
     """Signs the caller out everywhere: every cookie of theirs (this one, other browsers', remember cookies) is
     refused from now on. A bearer token is left alone (revoke it with `lianxin token revoke`)."""
-    c = current_app.extensions["lianxin"]
+    c = container()
     if current_user.is_authenticated and not request.headers.get("Authorization", "").startswith("Bearer "):
         with c.session_factory() as s, s.begin():
             user = s.get(User, current_user.id)
@@ -111,7 +111,7 @@ def change_own_password(user_id: int, current: str, new: str) -> None:
     """A new password for the signed-in user, who proves the current one and whose new one keeps the rules
     (infra/password_rules.py); every session of theirs ends and this request carries on in a fresh one.
     Signing in (password, lockout, second factor) is web/signin.py."""
-    c = current_app.extensions["lianxin"]
+    c = container()
     with c.session_factory() as s, s.begin():
         user = s.get(User, user_id)
         if not check_password(user, current):
@@ -133,7 +133,7 @@ def csrf_token() -> str:
 def current_principal() -> Principal | None:
     if "principal" in g:
         return g.principal
-    c = current_app.extensions["lianxin"]
+    c = container()
     principal = None
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):

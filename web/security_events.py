@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, current_app, g, has_request_context, request
+from flask import Flask, g, has_request_context, request
 from sqlalchemy.exc import SQLAlchemyError
 
 from infra import security_log
+
+from .http import container
 
 log = logging.getLogger("lianxin.security")
 
@@ -44,7 +46,7 @@ def _signed_in_name() -> str:
 
 def record(kind: str, *, actor: str | None = None, detail: dict | None = None) -> None:
     """Appends one event; a failure to write is logged loudly but does not undo what was done."""
-    c = current_app.extensions["lianxin"]
+    c = container()
     try:
         security_log.append(c.session_factory, at=c.clock.now(), actor=actor or _signed_in_name(), kind=kind,
                             ip=client_ip(), detail=detail)

@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from flask import current_app, g, request, session
+from flask import g, request, session
 from sqlalchemy import select
 
 from infra import lockout, second_factor
@@ -26,15 +26,12 @@ from infra.accounts import User, check_password
 
 from . import security_events
 from .auth import PRIVILEGED_ROLES, ApiError, Principal, load_principal, start_session
+from .http import container
 
 log = logging.getLogger("lianxin.access")
 PENDING_KEY = "pending_second_factor"
 PENDING_SECONDS = 300
 WRONG_PASSWORD = "用户名或密码错误，请核对后重试（wrong username or password）"
-
-
-def container():
-    return current_app.extensions["lianxin"]
 
 
 def secret_box(c) -> second_factor.SecretBox:

@@ -21,7 +21,7 @@ from services.store.handling import PetitionerKey
 from tests.support.db import make_container
 from tests.support.web import office_app
 from web.bootstrap import bootstrap
-from web.cli import main
+from web.cli.main import main
 from web.settings import Settings
 
 from .test_handling_api import PETITION, Desk

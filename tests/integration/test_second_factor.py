@@ -17,7 +17,7 @@ from tests.support.accounts import STRONG, add_user, code, enrol
 from tests.support.db import make_container
 from tests.support.web import csrf_of, office_app
 from web.app import create_app
-from web.cli import main
+from web.cli.main import main
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from tests.integration.test_personal_data import a_petition
 from tests.support import bpmn
 from tests.support.web import api_sign_in, office_app
 from web.app import create_app
-from web.cli import main
+from web.cli.main import main
 from web.security_events import AUDITED
 
 

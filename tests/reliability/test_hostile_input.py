@@ -127,11 +127,11 @@ def test_dangerous_xml_is_refused_unread_and_nothing_is_deployed(app, container,
 
 def test_a_body_over_the_limit_is_refused_with_413_before_it_is_read(app, container):
     designer, dh = sign_in(app, "designer")
-    before = row_counts(container)
+    registrar, rh = sign_in(app, "registrar")
+    before = row_counts(container)  # after signing in: each sign-in is a row of the security log
     r = upload(designer, dh, [("big.bpmn", b"<x/>" * (3 * 1024 * 1024))])  # 12 MB
     assert r.status_code == 413 and r.get_json()["error"]["code"] == "too_large"
     assert "MB" in r.get_json()["error"]["message"]
-    registrar, rh = sign_in(app, "registrar")
     r = registrar.post("/api/cases", headers=rh, json=dict(REGISTRATION, facts="诉" * (4 * 1024 * 1024)))
     assert r.status_code == 413 and r.get_json()["error"]["code"] == "too_large"
     r = app.test_client().post("/api/session", json={"username": "x" * (11 * 1024 * 1024), "password": "demo"})

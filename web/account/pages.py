@@ -5,7 +5,7 @@ infra/second_factor.py. Every change is written to the security log.
 """
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, redirect, render_template, request, session
+from flask import Blueprint, jsonify, redirect, render_template, request, session
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -14,14 +14,11 @@ from infra.accounts import User
 
 from .. import security_events
 from ..auth import ApiError, Principal, csrf_token, require_login, roles_required
+from ..http import container
 from ..signin import PENDING_KEY, login_pending, secret_box
 from ..ui import page_principal, safe_next
 
 bp = Blueprint("totp", __name__)
-
-
-def container():
-    return current_app.extensions["lianxin"]
 
 
 def _json_body() -> dict:

@@ -9,21 +9,18 @@ from __future__ import annotations
 import math
 from datetime import date, datetime, time, timedelta
 
-from flask import Blueprint, Response, current_app, jsonify, render_template, request
+from flask import Blueprint, Response, jsonify, render_template, request
 
 from engine.clock import SHANGHAI
 from infra import security_log
 
 from ..auth import ApiError, roles_required
+from ..http import container
 from ..ui import page_principal
 
 bp = Blueprint("security_log", __name__)
 READERS = ("auditor",)
 PER_PAGE = 50
-
-
-def container():
-    return current_app.extensions["lianxin"]
 
 
 def _day(name: str) -> date | None:
