@@ -132,16 +132,16 @@ class ElementMeanings:
         if not declared:
             return []
         present = element_ids(process)
-        after = _line_of(self.text, process.process_id) or 0
+        start = _line_of(self.text, process.process_id) or 1
         problems = []
         for meaning, entries in declared.items():
             named = [*entries, *(v for v in entries.values() if MAPPED.get(meaning) == "element")]
-            problems += [self._missing(process.process_id, meaning, element, after)
+            problems += [self._missing(process.process_id, meaning, element, start)
                          for element in dict.fromkeys(named) if element not in present]
         return problems
 
-    def _missing(self, process_id: str, meaning: str, element: str, after: int) -> Problem:
-        line = _line_of(self.text, element, _line_of(self.text, meaning, after) or after)
+    def _missing(self, process_id: str, meaning: str, element: str, start: int) -> Problem:
+        line = _line_of(self.text, element, _line_of(self.text, meaning, start) or start)
         return Problem(self.filename, line, element,
                        f"流程 {process_id} 中没有元素 {element}，不能作为“{meaning}”（{MEANINGS[meaning]}）；"
                        f"请在 {self.filename} 中改为现有元素（process {process_id} has no element "
@@ -202,11 +202,11 @@ def _mapped(value) -> dict[str, str | None] | None:
     return {k: str(v) for k, v in value.items()}
 
 
-def _line_of(text: str, word: str, after: int = 0) -> int | None:
-    """The first line after line `after` that names `word` (as a whole word, outside comments)."""
+def _line_of(text: str, word: str, start: int = 1) -> int | None:
+    """The first line from line `start` on that names `word` (as a whole word, outside comments)."""
     pattern = re.compile(rf"(?<![\w]){re.escape(word)}(?![\w])")
     for number, line in enumerate(text.splitlines(), 1):
-        if number > after and not line.lstrip().startswith("#") and pattern.search(line):
+        if number >= start and not line.lstrip().startswith("#") and pattern.search(line):
             return number
     return None
 
