@@ -9,9 +9,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from services.element_meanings import ElementMeanings
+from services.element_meanings import MEANINGS, ElementMeanings
 from services.stats_facts import build_facts
-from services.stats_settings import STATISTICS_ELEMENTS, KpiSettings, SettingsError, statistics_elements
+from services.stats_settings import (
+    STATISTICS_ELEMENTS,
+    STATISTICS_MEANINGS,
+    KpiSettings,
+    SettingsError,
+    statistics_elements,
+)
 from tests.unit.test_stats import bj, event, item, row
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -91,6 +97,7 @@ def test_the_statistics_follow_a_renamed_element_listed_in_the_meanings(tmp_path
 
 
 def test_every_statistics_list_joins_meanings_the_meanings_file_knows():
+    assert set(STATISTICS_MEANINGS) <= set(MEANINGS), "deploy checks that each is declared"
     m = ElementMeanings.from_text("p:\n  review: [Task_r]\n  rereview: [Task_rr]\n  limit_timer: {Task_r: Timer_r}\n")
     lists = statistics_elements(m)
     assert set(lists) == set(STATISTICS_ELEMENTS)
