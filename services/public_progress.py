@@ -8,24 +8,34 @@ from sqlalchemy import func, select
 
 from engine.clock import SHANGHAI
 from engine.store import Case, JournalEvent, WorkItem
-from services import case_numbers, query_code
+from services import case_numbers, element_meanings, query_code
+from services.element_meanings import ElementMeanings
 from services.index_key import IndexKey
 
 PROCESS = "petition_case"
 
-# public milestones: element -> what the petitioner sees
+# public milestones: the meaning of a completed task (processes/meanings.yaml) -> what the petitioner sees
 MILESTONES = {
-    "Task_triage": "转送、交办", "Task_sign": "责任单位签收", "Task_accept": "作出受理决定",
-    "Task_handle": "出具答复意见", "Task_signoff": "审核办结", "Task_review": "复查意见",
-    "Task_rereview": "复核意见", "Task_rating": "评价",
+    "triage": "转送、交办", "sign": "责任单位签收", "acceptance": "作出受理决定", "handling": "出具答复意见",
+    "signoff": "审核办结", "review": "复查意见", "rereview": "复核意见", "rating": "评价",
 }
+# the stage: the meaning of an open task -> what the petitioner sees (any other open task: 办理中)
 STAGES = {
-    "Task_triage": "登记后分流中", "Task_sign": "已转送、交办，待责任单位签收", "Task_decide_objection": "已转送、交办，待责任单位签收",
-    "Task_accept": "责任单位审查是否受理", "Task_handle": "办理中", "Task_approve_extension": "办理中",
-    "Task_signoff": "已答复，审核办结中", "Task_rating": "已办结，待评价", "Task_review": "复查中",
-    "Task_rereview": "复核中",
+    "triage": "登记后分流中", "sign": "已转送、交办，待责任单位签收", "objection": "已转送、交办，待责任单位签收",
+    "acceptance": "责任单位审查是否受理", "handling": "办理中", "extension_approval": "办理中",
+    "signoff": "已答复，审核办结中", "rating": "已办结，待评价", "review": "复查中", "rereview": "复核中",
 }
 
+
+def labels_by_element(labels: dict[str, str], meanings: ElementMeanings | None = None) -> dict[str, str]:
+    """element id -> label, for the elements of the case process that have the meanings `labels` names (every id
+    meanings.yaml lists for it, earlier versions' too)."""
+    meanings = meanings or element_meanings.default_meanings()
+    out: dict[str, str] = {}
+    for meaning, label in labels.items():
+        for element in meanings.ordered(meaning, PROCESS):
+            out.setdefault(element, label)
+    return out
 
 
 def find_case(c, key: IndexKey, case_no: str, code: str) -> dict | None:
@@ -65,18 +75,19 @@ def _day(at) -> str:
     return at.astimezone(SHANGHAI).date().isoformat()
 
 
-def _progress(s, case: Case, data: dict) -> dict:
+def _progress(s, case: Case, data: dict, meanings: ElementMeanings | None = None) -> dict:
+    milestones_of, stages_of = labels_by_element(MILESTONES, meanings), labels_by_element(STAGES, meanings)
     events = s.scalars(select(JournalEvent).where(JournalEvent.case_id == case.id,
                                                   JournalEvent.type == "task.completed",
-                                                  JournalEvent.element_id.in_(list(MILESTONES)))
+                                                  JournalEvent.element_id.in_(list(milestones_of)))
                        .order_by(JournalEvent.seq)).all()
     milestones = [{"step": "登记", "date": _day((data.get("registration") or {}).get("registered_at")
                                                 or case.created_at)}]
-    milestones += [{"step": MILESTONES[e.element_id], "date": _day(e.at)} for e in events]
+    milestones += [{"step": milestones_of[e.element_id], "date": _day(e.at)} for e in events]
     open_items = s.scalars(select(WorkItem.element_id).where(WorkItem.case_id == case.id,
                                                             WorkItem.state == "open")).all()
     if open_items:
-        stage = "；".join(dict.fromkeys(STAGES.get(e, "办理中") for e in open_items))
+        stage = "；".join(dict.fromkeys(stages_of.get(e, "办理中") for e in open_items))
     else:
         stage = "已办结" if case.status == "completed" else "办理中"
     return {"case_no": data.get("case_no"), "channel": data.get("channel"), "stage": stage,

@@ -1,7 +1,7 @@
 """Registration of a petition at the reception desk (登记): the start data of `petition_case`, the category tree,
 likely repeats, and merging a repeat into the original case through the process's own repeat path.
 
-The case number and query code are issued by the process (`Task_issue_number`, services.casework); this module
+The case number and query code are issued by the process (its numbering step, services.casework); this module
 only shapes what the registrar entered, and indexes it for later repeat searches. ID numbers and phones go into
 the index as keyed digests only (services.index_key: HMAC-SHA256, or HMAC-SM3 under LIANXIN_CRYPTO=gm, with a
 key derived from the deployment's secret key); digests of another key (another secret key or another suite) are

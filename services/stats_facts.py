@@ -5,7 +5,10 @@ those rows into one `CaseFacts` per case. Everything the KPIs need is here: when
 channel and triage route, the responsible unit, the acceptance and handling deadlines with when they were met,
 the *first* closure and the *first* written reply (a case sent back for redo or reopened by review keeps its first
 result; the new clock is counted separately), the rating, the 13710 milestones and the escalation tiers.
-Data keys are read defensively: a process version without a step simply contributes nothing for it.
+Data keys are read defensively: a process version without a step simply contributes nothing for it. Which element
+is which step comes from the settings' element lists (`settings.ids(...)`), which `KpiSettings.load` takes from the
+element meanings (processes/meanings.yaml; `services.stats_settings.STATISTICS_ELEMENTS` says which list joins which
+meanings); a frozen snapshot's copy of the settings carries the lists it was computed with.
 """
 from __future__ import annotations
 

@@ -2,8 +2,11 @@
 
 Settings come from `processes/kpi.yaml`: where a month starts (1st, or the 21st for the common 21st–20th
 assessment month), where the year ends (31 December, or 20 December as some systems roll over), whether
-"basically satisfied" counts as satisfied, and the denominator of the on-time completion rate. A period is a
-half-open interval of instants [start, end) in Beijing time.
+"basically satisfied" counts as satisfied, and the denominator of the on-time completion rate. Which elements
+each figure reads comes from the element meanings (`processes/meanings.yaml`, beside kpi.yaml): `load` puts them
+into the settings as the `elements` block, the form a frozen snapshot keeps its copy in (`STATISTICS_ELEMENTS`),
+so a snapshot's stored settings still rebuild the same settings and the same digest. A period is a half-open
+interval of instants [start, end) in Beijing time.
 """
 from __future__ import annotations
 
@@ -18,8 +21,42 @@ import yaml
 
 from engine.clock import SHANGHAI
 
+from . import element_meanings
+from .element_meanings import MAPPED, ElementMeanings
+
 DEFAULT_FILE = Path(__file__).resolve().parent.parent / "processes" / "kpi.yaml"
 DENOMINATORS = ("due_or_closed", "registered")
+
+# The statistics' element lists, under the names the settings (and every frozen snapshot's copy of them) keep them,
+# and the element meanings each one joins, in this order.
+STATISTICS_ELEMENTS = {
+    "triage": ("triage",),
+    "sign": ("sign",),
+    "acceptance": ("acceptance",),
+    "handling": ("handling",),
+    "reply_served": ("reply",),
+    "signoff": ("signoff",),
+    "returned_for_redo": ("returned_for_redo",),
+    "rating": ("rating",),
+    "review": ("review", "rereview"),
+    "statutory": ("statutory_limit",),  # 法定时限节点：逾期件数统计这些待办
+    "milestones": ("milestone_13710",),  # 13710 节点：待办 -> 节点编号
+    "limit_timers": ("limit_timer",),  # 待办 -> 它的期限定时器
+    "escalation_entry": ("escalation_entry",),  # 每一级联席会议受理上交事项的第一个待办
+}
+STATISTICS_MEANINGS = tuple(m for meanings in STATISTICS_ELEMENTS.values() for m in meanings)
+
+
+def statistics_elements(meanings: ElementMeanings) -> dict:
+    """The `elements` block of the settings, from the element meanings: name -> element ids (or element -> value
+    for a mapped meaning)."""
+    out: dict = {}
+    for name, joined in STATISTICS_ELEMENTS.items():
+        if any(m in MAPPED for m in joined):
+            out[name] = {k: v for m in joined for k, v in meanings.mapping(m).items()}
+        else:
+            out[name] = list(dict.fromkeys(e for m in joined for e in meanings.ordered(m)))
+    return out
 
 
 class SettingsError(ValueError):
@@ -63,8 +100,18 @@ class KpiSettings:
                    unsigned_acceptance=_day_rule(doc.get("unsigned_acceptance") or {}), raw=doc)
 
     @classmethod
-    def load(cls, path: Path | str = DEFAULT_FILE) -> KpiSettings:
-        return cls.from_dict(yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {})
+    def load(cls, path: Path | str = DEFAULT_FILE, meanings: ElementMeanings | None = None) -> KpiSettings:
+        """The settings in kpi.yaml at `path`, with the element lists of the meanings file beside it (or of
+        `meanings`). A settings copy taken from a frozen snapshot is rebuilt with `from_dict`: it has its lists."""
+        path = Path(path)
+        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        if "elements" in doc:
+            raise SettingsError(f"{path.name} 不再列出元素（elements）：统计读取的元素在 {element_meanings.FILE_NAME} "
+                                f"中按含义声明（the element lists moved to {element_meanings.FILE_NAME}）")
+        if meanings is None:
+            beside = path.parent / element_meanings.FILE_NAME
+            meanings = element_meanings.meanings_at(beside) if beside.is_file() else ElementMeanings({})
+        return cls.from_dict({**doc, "elements": statistics_elements(meanings)})
 
     def with_overrides(self, **changes) -> KpiSettings:
         doc = json.loads(json.dumps(self.raw or {}))

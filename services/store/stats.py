@@ -2,11 +2,12 @@
 
 `load_rows` reads what the KPIs are computed from: the cases of the given processes, their work items with
 deadlines, and the journal events that record registration, triage, replies, sign-off and ratings. It only
-reads; which elements and which service calls it reads come from the statistics' settings and facts
-(`services.stats_settings`, `services.stats_facts.FACT_HANDLERS`).
+reads; which elements it reads come from the statistics' settings (the element meanings of
+processes/meanings.yaml, through `services.stats_settings`), which service calls from the facts
+(`services.stats_facts.FACT_HANDLERS`).
 
 `StatsSnapshot` keeps a published figure set as it was computed: the period, the unit scope, the settings used
-and the full result (every KPI with its numerator, denominator and case ids). Once frozen a snapshot is never
+(kpi.yaml's values with the element lists of the meanings, and their digest) and the full result (every KPI with its numerator, denominator and case ids). Once frozen a snapshot is never
 changed, so published monthly rankings can be reproduced after cases change.
 """
 from __future__ import annotations

@@ -47,6 +47,32 @@ def test_an_unknown_meaning_refuses_the_deployment(container, tmp_path):
     assert [(p.file, p.line) for p in err.value.problems] == [("meanings.yaml", 2)]
 
 
+def test_a_statistics_meaning_naming_an_element_the_process_lacks_refuses_the_deployment(container, tmp_path):
+    """The statistics read the acceptance step by its meaning: a meaning that names no element of the deployed
+    petition_case refuses it, naming the meaning."""
+    meanings = tmp_path / "meanings.yaml"
+    text = (ROOT / "processes" / "meanings.yaml").read_text(encoding="utf-8")
+    meanings.write_text(text.replace("  acceptance: [Task_accept]\n", "  acceptance: [Task_accept_decision]\n"),
+                        encoding="utf-8")
+    container.runtime.bundle_checks = [element_meanings.deploy_check(meanings)]
+    with pytest.raises(DefinitionError) as err:
+        container.runtime.deploy(processes(), actor="test")
+    [problem] = err.value.problems
+    assert problem.element_id == "Task_accept_decision" and "acceptance" in problem.message
+    assert problem.line == text.splitlines().index("  acceptance: [Task_accept]") + 1
+
+
+def test_a_meaning_the_statistics_read_declared_by_no_process_refuses_the_deployment(container, tmp_path):
+    meanings = tmp_path / "meanings.yaml"
+    text = (ROOT / "processes" / "meanings.yaml").read_text(encoding="utf-8")
+    meanings.write_text(text.replace("  reply: [Task_serve_reply]\n", ""), encoding="utf-8")
+    container.runtime.bundle_checks = [element_meanings.deploy_check(meanings)]
+    with pytest.raises(DefinitionError) as err:
+        container.runtime.deploy(processes(), actor="test")
+    [problem] = err.value.problems
+    assert problem.file == "meanings.yaml" and "reply" in problem.message
+
+
 # ---------------------------------------------------------------- the notice catalogue at deploy
 
 def test_a_notify_task_naming_a_notice_the_catalogue_lacks_refuses_the_deployment(container, tmp_path):

@@ -32,6 +32,11 @@ def test_the_shipped_meanings_name_the_elements_the_code_relied_on():
     assert m.elements("contacts_petitioner") == {"Task_triage", "Task_handle", "Task_reply_after_tier",
                                                  "Task_hearing", "Task_rating"}
     assert element_meanings.elements("rating") == {"Task_rating"}
+    assert m.elements("acceptance") == {"Task_accept"} and m.elements("reply") == {"Task_serve_reply"}
+    assert m.elements("sign") == {"Task_sign"} and m.elements("review", "petition_case") == {"Task_review"}
+    assert m.mapping("milestone_13710")["Task_report_up_tier"] == "E1"
+    assert m.mapping("limit_timer", "leader_13710")["Task_t1"] == "Timer_t1"
+    assert m.undeclared() == [], "every meaning the code reads is declared"
 
 
 def test_meanings_of_several_processes_are_joined():
@@ -59,10 +64,57 @@ def test_a_meaning_naming_a_missing_element_is_a_problem_of_that_element():
     assert m.problems_for(compiled("not_declared")) == []
 
 
-def test_no_literal_element_ids_in_the_code_that_reads_meanings():
-    """services/ and web/ name no `Task_...` element; the public milestones (what the petitioner reads about each
-    step) are the one table left, listed here."""
-    literal = re.compile(r'"(?:Task|Timer|Gateway|Script|End|Start)_\w+"')
-    found = {str(p.relative_to(ROOT)) for top in ("services", "web") for p in (ROOT / top).rglob("*.py")
-             if literal.search(p.read_text(encoding="utf-8"))}
-    assert found <= {"services/public_progress.py"}
+def test_mapped_meanings_map_elements_and_their_timers_must_exist():
+    text = "p:\n  milestone_13710: {Task_a: T1}\n  limit_timer:\n    Task_a: Timer_gone\n    Task_missing: Timer_x\n"
+    m = ElementMeanings.from_text(text, "meanings.yaml")
+    assert m.mapping("milestone_13710") == {"Task_a": "T1"} and m.elements("limit_timer") == {"Task_a", "Task_missing"}
+    problems = m.problems_for(compiled())
+    assert [(p.line, p.element_id) for p in problems] == [(5, "Task_missing"), (4, "Timer_gone"), (5, "Timer_x")]
+    assert "limit_timer" in problems[1].message
+    with pytest.raises(MeaningsProblem) as err:
+        ElementMeanings.from_text("p:\n  milestone_13710: [Task_a]\n  rating: {Task_a: x}\n", "m.yaml")
+    assert [p.line for p in err.value.problems] == [2, 3]
+
+
+def test_earlier_versions_ids_are_read_but_not_checked_at_deploy():
+    text = "p:\n  acceptance: [Task_a]\n  earlier_versions:\n    acceptance: [Task_accept_2025]\n"
+    m = ElementMeanings.from_text(text)
+    assert m.ordered("acceptance") == ("Task_a", "Task_accept_2025")
+    assert m.problems_for(compiled()) == []
+    with pytest.raises(MeaningsProblem) as err:
+        ElementMeanings.from_text("p:\n  earlier_versions:\n    acceptence: [Task_a]\n")
+    assert "acceptence" in err.value.problems[0].message and err.value.problems[0].line == 3
+
+
+def test_a_statistics_meaning_missing_in_a_deployed_process_refuses_it_naming_the_meaning(tmp_path):
+    """A new version renames the acceptance task: deploy refuses it while meanings.yaml names the old id (the
+    statistics would no longer find the step), and takes it once the new id is listed (the old one under
+    `earlier_versions`, for the cases that ran on it)."""
+    bpmn = BPMN.replace('id="p"', 'id="petition_case"').replace("Task_a", "Task_accept_v2")
+    renamed = CompiledProcess("petition_case", "petition_case", "h", "{}", {"p.bpmn": bpmn}, {}, {}, True)
+    text = "petition_case:\n  triage: [Task_inner]\n  acceptance: [Task_accept]\n"
+    [problem] = ElementMeanings.from_text(text, "meanings.yaml").problems_for(renamed)
+    assert (problem.line, problem.element_id) == (3, "Task_accept")
+    assert "acceptance" in problem.message and "作出受理决定" in problem.message
+    text = ("petition_case:\n  triage: [Task_inner]\n  acceptance: [Task_accept_v2]\n"
+            "  earlier_versions: {acceptance: [Task_accept]}\n")
+    m = ElementMeanings.from_text(text)
+    assert m.problems_for(renamed) == [] and m.elements("acceptance") == {"Task_accept_v2", "Task_accept"}
+
+
+def test_a_meaning_the_statistics_read_and_no_process_declares_refuses_the_deploy(tmp_path):
+    meanings = tmp_path / "meanings.yaml"
+    shipped = (ROOT / "processes" / "meanings.yaml").read_text(encoding="utf-8")
+    meanings.write_text(shipped.replace("  reply: [Task_serve_reply]\n", ""), encoding="utf-8")
+    problems = element_meanings.deploy_check(meanings)([])
+    assert [p.file for p in problems] == ["meanings.yaml"]
+    assert "reply" in problems[0].message and "送达书面答复" in problems[0].message
+
+
+def test_no_literal_element_ids_in_services_or_web():
+    """services/ and web/ name no element (`Task_...`, `Timer_...`): they ask for a meaning (processes/meanings.yaml)."""
+    literal = re.compile(r"\b(?:Task|Timer|Gateway|Script|End|Start|Call|Flow|Event|Boundary|Sub|Lane)_[A-Za-z0-9]\w*")
+    sources = [p for top in ("services", "web") for pattern in ("*.py", "*.html", "*.js", "*.yaml", "*.json")
+               for p in (ROOT / top).rglob(pattern) if "dist" not in p.relative_to(ROOT).parts]
+    found = {str(p.relative_to(ROOT)): literal.findall(p.read_text(encoding="utf-8")) for p in sources}
+    assert {name: ids for name, ids in found.items() if ids} == {}
