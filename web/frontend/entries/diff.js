@@ -89,7 +89,16 @@ async function start(root) {
   root.dataset.ready = "1";
 }
 
+// A wide decision table (the settings have twenty columns) opens scrolled to its first changed cell.
+function revealChangedCells() {
+  for (const box of document.querySelectorAll(".diff-table-scroll")) {
+    const cell = box.querySelector("td.diff-cell-changed");
+    if (cell && cell.offsetLeft + cell.offsetWidth > box.clientWidth) box.scrollLeft = cell.offsetLeft - box.clientWidth / 3;
+  }
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  revealChangedCells();
   const root = document.getElementById("diff");
   if (root) {
     start(root).catch((err) => {
