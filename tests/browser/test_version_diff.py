@@ -7,6 +7,7 @@ import pytest
 from services.organisation import load_organisation
 from services.store import drafts
 from tests.support.browser import live_server, page, screenshot, sign_in  # noqa: F401  (fixtures)
+from web.setup import initialise
 
 pytestmark = pytest.mark.browser
 SIGN_TIMER = 'workdays(limits["sign_workdays"], dispatch["at"])'
@@ -26,8 +27,6 @@ def deploy_cell_and_timer_change(c) -> None:
 
 def test_the_diff_lists_a_dmn_cell_and_a_timer_and_marks_them(live_server, page):  # noqa: F811
     url, c = live_server
-    from web.setup import initialise
-
     initialise(c)  # the processes, without the demo cases
     with c.session_factory() as s, s.begin():
         load_organisation(s, c.settings.processes_dir / "organisation.yaml", demo_users=True)
