@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from lxml import etree
 
@@ -76,6 +76,8 @@ class CellChange:
     kind: str  # "input", "output" or "description"
     old: str
     new: str
+    variable: str = ""  # an output's variable (e.g. limits.t4), an input's expression
+    readers: tuple[str, ...] = ()  # elements of the new version whose expressions read that output
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,7 @@ def compare(old: Mapping[str, str], new: Mapping[str, str], _: Translate = _same
         else:
             change = found
         result.files.append(FileChange(name, kind, change))
+    _find_readers(result, new)
     return result
 
 
@@ -389,6 +392,38 @@ def _labelled(key: str | None, label: str | None) -> str:
     return f"{label}（{key}）" if label and label != key else key or ""
 
 
+# Fields holding expressions that run: where a decision's output is read.
+_EXPRESSION_FIELDS = ("timer.", "condition", "script", "preScript", "postScript", "operator.param:", "loop.")
+
+
+def _find_readers(result: VersionDiff, new: Mapping[str, str]) -> None:
+    """Name, for each changed output cell, the elements of the new version that read its variable (a changed day
+    limit in the settings table and the deadlines it moves)."""
+    variables = {c.variable for d in result.decisions for c in d.cells if c.kind == "output" and c.variable}
+    if not variables:
+        return
+    readers: dict[str, list[str]] = {v: [] for v in variables}
+    for name, text in sorted(new.items()):
+        if _kind(name) == "bpmn":
+            for element_id, snapshot in _bpmn_elements(_parse(name, text)).items():
+                expressions = " ".join(v for k, v in snapshot.fields.items() if k.startswith(_EXPRESSION_FIELDS))
+                for variable in variables:
+                    if _reads(expressions, variable):
+                        readers[variable].append(_labelled(element_id, snapshot.name))
+    result.decisions[:] = [replace(d, cells=tuple(replace(c, readers=tuple(readers.get(c.variable, ())))
+                                                  if c.kind == "output" else c for c in d.cells))
+                           for d in result.decisions]
+
+
+def _reads(expressions: str, variable: str) -> bool:
+    head, _dot, key = variable.rpartition(".")
+    if not head:
+        return re.search(rf"(?<![\w.\"']){re.escape(key)}\b", expressions) is not None
+    quoted = rf"""["']{re.escape(key)}["']"""
+    return re.search(rf"\b{re.escape(head)}\s*(\[\s*{quoted}\s*\]|\.get\(\s*{quoted}|\.{re.escape(key)}\b)",
+                     expressions) is not None
+
+
 # ---------------------------------------------------------------------------------------------------- DMN
 
 @dataclass(frozen=True)
@@ -538,8 +573,9 @@ def _cell_changes(before: _Rule, after: _Rule, row: int, old_row: int, old: _Dec
     out = []
     for column_id, column in new.columns.items():
         if column_id in old.columns and before.cells.get(column_id, "") != after.cells.get(column_id, ""):
+            variable = column.fields.get("output") or column.fields.get("expression") or ""
             out.append(CellChange(after.id, row, old_row, column_id, column.label, column.kind,
-                                  before.cells.get(column_id, ""), after.cells.get(column_id, "")))
+                                  before.cells.get(column_id, ""), after.cells.get(column_id, ""), variable))
     if before.description != after.description:
         out.append(CellChange(after.id, row, old_row, "description", _("规则说明"), "description",
                               before.description, after.description))

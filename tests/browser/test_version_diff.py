@@ -45,7 +45,7 @@ def test_the_diff_lists_a_dmn_cell_and_a_timer_and_marks_them(live_server, page)
 
     cell = page.locator("#diff-decisions .diff-cell-change").inner_text()
     assert "第 1 行（Rule_settings_default）" in cell and "13710 群体性政策性问题阶段性方案（工作日）" in cell
-    assert "10" in cell and "7" in cell
+    assert "10" in cell and "7" in cell and "T4 期限（10个工作日）（Timer_t4）" in cell
     marked = page.locator("#diff-decisions table.diff-dmn td.diff-cell-changed")
     assert marked.count() == 1 and marked.get_attribute("title") == "原为：10"
     assert "两个版本的流程图相同" not in page.locator("#diff").inner_text()

@@ -42,6 +42,7 @@ def test_the_api_lists_the_dmn_cell_and_the_timer(app):
     [cell] = decision["cells"]
     assert (cell["rule_id"], cell["row"], cell["column"], cell["old"], cell["new"]) == (
         "Rule_settings_default", 1, "13710 群体性政策性问题阶段性方案（工作日）", "10", "7")
+    assert "T4 期限（10个工作日）（Timer_t4）" in cell["readers"]  # the called 13710 process reads it
     timer = next(e for e in diff["elements"] if e["element_id"] == "Timer_sign_limit")
     assert timer["change"] == "changed"
     fields = {f["key"]: f for f in timer["fields"]}

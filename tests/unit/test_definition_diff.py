@@ -82,6 +82,18 @@ def test_a_dmn_cell_is_named_by_table_row_and_column():
     assert row["change"] == "changed" and marked == [("7", "10")]
     assert [(f.name, f.change) for f in diff.files] == [("settings.dmn", "changed")]
     assert diff.elements == [] and diff.counts()["cells"] == 1
+    assert (c.variable, c.readers) == ("limits.t4", ())  # no process file in the comparison
+
+
+def test_a_changed_setting_names_the_timers_that_read_it():
+    settings = (ROOT / "processes" / "settings.dmn").read_text(encoding="utf-8")
+    process = (ROOT / "processes" / "leader_13710.bpmn").read_text(encoding="utf-8")
+    cell = '<outputEntry id="Out_t4"><text>10</text></outputEntry>'
+    diff = compare({"settings.dmn": settings, "leader_13710.bpmn": process},
+                   {"settings.dmn": settings.replace(cell, cell.replace("10", "7")), "leader_13710.bpmn": process})
+    [c] = diff.decisions[0].cells
+    assert "T4 期限（10个工作日）（Timer_t4）" in c.readers  # the deadline it moves
+    assert "督办：逾期未制定工作方案（Task_supervise_t4）" in c.readers  # and the script that reads it too
 
 
 def test_dmn_rules_added_removed_and_moved():
