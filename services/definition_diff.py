@@ -258,7 +258,7 @@ def _fields(el: etree._Element, tag: str, lane_of: dict[str, etree._Element]) ->
         fields["name"] = el.get("name")
     for attr, value in sorted(el.attrib.items()):
         if attr not in ("id", "name"):
-            fields[f"attr:{_attr_name(attr)}"] = value
+            fields[f"attr:{_attr_name(attr, el)}"] = value
     counts: dict[str, int] = {}
     for child in el:
         if isinstance(child.tag, str) and not _tracked(child) and etree.QName(child).localname not in _STRUCTURE:
@@ -361,15 +361,20 @@ _SPIFF_PARTS = {
 }
 
 
-def _attr_name(attr: str) -> str:
+def _attr_name(attr: str, el: etree._Element) -> str:
+    """`lianxin:role`, `spiffworkflow:...`, another tool's attribute with the prefix its file gives it
+    (`camunda:assignee`), a BPMN attribute bare."""
     q = etree.QName(attr)
-    prefix = {LIANXIN_NS: "lianxin:", SPIFF_NS: "spiffworkflow:"}.get(q.namespace or "", "")
-    return prefix + q.localname
+    if not q.namespace:
+        return q.localname
+    known = {LIANXIN_NS: "lianxin", SPIFF_NS: "spiffworkflow"}
+    prefix = known.get(q.namespace) or next((p for p, uri in el.nsmap.items() if uri == q.namespace and p), "ns")
+    return f"{prefix}:{q.localname}"
 
 
 def _canon(el: etree._Element) -> str:
     """A compact, order-stable text of a part nobody named a field for (ids left out: modelers renumber them)."""
-    attrs = ", ".join(f"{_attr_name(k)}={v}" for k, v in sorted(el.attrib.items()) if k != "id")
+    attrs = ", ".join(f"{_attr_name(k, el)}={v}" for k, v in sorted(el.attrib.items()) if k != "id")
     text = (el.text or "").strip()
     children = "; ".join(_canon(c) for c in el if isinstance(c.tag, str))
     inner = " ".join(p for p in (f"({attrs})" if attrs else "", text, f"[{children}]" if children else "") if p)

@@ -205,3 +205,12 @@ def test_labels_go_through_the_translation_given():
                    lambda text: english.get(text, text))
     assert diff.elements[0].type_label == "Boundary event"
     assert diff.elements[0].fields[0].label == "Timer date (timeDate)"
+
+
+def test_another_tools_attribute_keeps_its_prefix():
+    camunda = BPMN.replace('xmlns:lianxin="urn:lianxin:bpmn"',
+                           'xmlns:lianxin="urn:lianxin:bpmn" xmlns:camunda="http://camunda.org/schema/1.0/bpmn"')
+    _e, fields = only(compare({"p.bpmn": camunda}, {"p.bpmn": camunda.replace(
+        '<bpmn:userTask id="Task_handle" name="办理">',
+        '<bpmn:userTask id="Task_handle" name="办理" camunda:assignee="zhang">')}))
+    assert fields == {"attr:camunda:assignee": ("属性 camunda:assignee", None, "zhang")}
