@@ -1,7 +1,8 @@
 """The designer: edit, validate and deploy processes in the browser, compare versions, move running cases.
 
 Pages (designers and admins): `/designer` (processes), `/designer/<key>/edit[?version=N]` (the modeler),
-`/designer/<key>/versions`, `/designer/<key>/diff?a=N&b=M` (what changed: services.definition_diff), `/designer/<key>/migrate[?to=N]`.
+`/designer/<key>/versions`, `/designer/<key>/diff?a=N&b=M` (what changed: `services.definition_diff`, also as JSON),
+`/designer/<key>/migrate[?to=N]`.
 JSON under `/api/designer/...` (see web/designer/openapi.py). Drafts, validation and deployment go through
 `services.store.drafts` and `Runtime.check/deploy`; migration through `engine.case_migration`.
 """
