@@ -9,7 +9,9 @@ same". It compares the stored sources of two versions (`{file name: text}`), wit
   conditions, timer expressions and the day-limit settings they read, the handler and its parameters, the lane and
   its role, multi-instance) or moved only ("layout": its shape or edge in the diagram changed, nothing else).
 * DMN: every changed cell by decision, row (rule id and position) and column (its label), old -> new; rules added,
-  removed or moved (the first matching rule wins, so order matters); columns and the table's own fields.
+  removed or moved (the first matching rule wins, so order matters); columns and the table's own fields. A changed
+  output cell names the elements of the new version whose expressions read its variable: a day limit changed in
+  `settings.dmn` names the timers (deadlines) it moves, which the process files themselves do not show.
 * Forms (JSON Schema): every field (property path) added, removed or with changed keywords.
 * Files added or removed; a file whose text changed without any of the above is "format only", never "no change".
 
