@@ -58,3 +58,35 @@ def deploy_refused_still_v1(office, settings_edit, deploy_response, key):
     assert deploy_response.get_json()["problems"] == settings_edit["result"]["problems"]
     versions = office.get("designer", f"/api/designer/processes/{key}/versions").get_json()["versions"]
     assert [v["version"] for v in versions] == [1]
+
+
+@when(parsers.parse('设计员部署这份修改，说明 "{comment}"'))
+def deploy_edit(office, settings_edit, comment):
+    assert settings_edit["result"]["ok"], settings_edit["result"]["problems"]
+    r = office.post("designer", f"/api/designer/processes/{settings_edit['key']}/deploy",
+                    json={"base_definition_id": settings_edit["base_definition_id"],
+                          "files": settings_edit["files"], "comment": comment})
+    assert r.status_code == 201, r.get_json()
+
+
+@then(parsers.parse('流程 "{key}" 第 {a:d} 版与第 {b:d} 版的对比只有 "{file}" 有修改'), target_fixture="version_diff")
+def diff_of_versions(office, key, a, b, file):
+    r = office.get("designer", f"/api/designer/processes/{key}/diff?a={a}&b={b}")
+    assert r.status_code == 200, r.get_json()
+    diff = r.get_json()
+    assert [(f["name"], f["change"]) for f in diff["files"]] == [(file, "changed")]
+    assert diff["elements"] == [] and diff["forms"] == []
+    return diff
+
+
+@then(parsers.parse('对比列出决策表 "{table}" 第 {row:d} 行 "{column}" 从 "{old}" 改为 "{new}"'))
+def diff_names_the_cell(version_diff, table, row, column, old, new):
+    [decision] = version_diff["decisions"]
+    assert decision["name"] == table
+    assert [(c["row"], c["column"], c["old"], c["new"]) for c in decision["cells"]] == [(row, column, old, new)]
+
+
+@then(parsers.parse('对比说明读取这一格的元素中有 "{element}"'))
+def diff_names_the_readers(version_diff, element):
+    [cell] = version_diff["decisions"][0]["cells"]
+    assert element in cell["readers"], cell["readers"]

@@ -106,7 +106,7 @@ POLICY: dict[tuple[str, str], Policy] = {
     ("api.start_instance", "POST"): roles(*DESIGNERS),
     **{(f"designer.{e}", "GET"): roles(*DESIGNERS) for e in (
         "index", "edit", "versions", "diff", "migrate_page", "list_handlers", "list_forms", "list_roles",
-        "get_process", "get_versions")},
+        "get_process", "get_versions", "get_diff")},
     ("designer.save_draft", "PUT"): roles(*DESIGNERS),
     ("designer.discard_draft", "DELETE"): roles(*DESIGNERS),
     **{(f"designer.{e}", "POST"): roles(*DESIGNERS) for e in (

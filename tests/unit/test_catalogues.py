@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 WEB = ROOT / "web"
 CATALOGUES = sorted((WEB / "translations").glob("*/en/LC_MESSAGES/messages.po"))
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
-TRANSLATED_SERVICES = ["services/case_timeline.py", "services/stats_requests.py"]
+TRANSLATED_SERVICES = ["services/case_timeline.py", "services/stats_requests.py", "services/definition_diff.py"]
 METHODS = [("**.py", "python"), ("templates/**.html", "jinja2.ext:babel_extract"),
            ("templates/**.txt", "jinja2.ext:babel_extract")]
 

@@ -21,6 +21,13 @@ OPENAPI_PATHS = {
         params=[path_key(), {"name": "version", "in": "query", "schema": {"type": "integer"}}])},
     "/api/designer/processes/{key}/versions": {"get": op(
         "Versions with author, time, comment and running/completed cases", "designer", params=[path_key()])},
+    "/api/designer/processes/{key}/diff": {"get": op(
+        "What changed from version a to version b (default: the one before the latest, and the latest): files "
+        "(added, removed, changed, layout or format only), elements with each changed field (name, timer, setting, "
+        "condition, form, lane role, handler, ...), every changed DMN cell (decision, row, column, old -> new), "
+        "rules added/removed/moved, form fields. Designers and admins", "designer",
+        params=[path_key(), {"name": "a", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+                {"name": "b", "in": "query", "schema": {"type": "integer", "minimum": 1}}])},
     "/api/designer/processes/{key}/draft": {
         "put": op("Save the process's draft {base_definition_id, files: {name: text}}", "designer",
                    params=[path_key()], body=_DESIGNER_EDIT),

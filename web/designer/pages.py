@@ -1,7 +1,8 @@
 """The designer: edit, validate and deploy processes in the browser, compare versions, move running cases.
 
 Pages (designers and admins): `/designer` (processes), `/designer/<key>/edit[?version=N]` (the modeler),
-`/designer/<key>/versions`, `/designer/<key>/diff?a=N&b=M`, `/designer/<key>/migrate[?to=N]`.
+`/designer/<key>/versions`, `/designer/<key>/diff?a=N&b=M` (what changed: `services.definition_diff`, also as JSON),
+`/designer/<key>/migrate[?to=N]`.
 JSON under `/api/designer/...` (see web/designer/openapi.py). Drafts, validation and deployment go through
 `services.store.drafts` and `Runtime.check/deploy`; migration through `engine.case_migration`.
 """
@@ -16,6 +17,7 @@ from sqlalchemy import select
 from engine.case_migration import MAX_BATCH, CaseMigration, describe
 from engine.definitions import DefinitionError, SourceFile
 from engine.store import Case
+from services import definition_diff
 from services.store import drafts
 
 from .. import visibility
@@ -76,19 +78,43 @@ def versions(key: str):
 @bp.get("/designer/<key>/diff")
 def diff(key: str):
     page_principal(*DESIGNERS)
+    name, a, b, mains, changes = _version_diff(key, strict=False)
+    return render_template("designer/diff.html", key=key, name=name, a=a, b=b, main_a=mains[0], main_b=mains[1],
+                           diff=changes, counts=changes.counts())
+
+
+def _version_diff(key: str, strict: bool):
+    """Versions a and b of the process (?a=N&b=M; by default the one before the latest and the latest) and what
+    changed between them (services.definition_diff), with labels in the request's language."""
+    a, b = (_positive_arg(n, strict) for n in ("a", "b"))
     with container().session_factory() as s:
         rows = drafts.deployments(s, key)
         if not rows:
             raise ApiError(404, "not_found", _("没有这个流程：%(key)s", key=key))
         latest = rows[0]["version"]
-        a = request.args.get("a", type=int) or max(1, latest - 1)
-        b = request.args.get("b", type=int) or latest
-        if not (_is_id(a) and _is_id(b)):
-            raise ApiError(404, "not_found", _("流程 %(key)s 没有版本 %(v)s", key=key, v=f"{a}/{b}"))
-        old, new = drafts.sources_of(_version_or_404(s, key, a)), drafts.sources_of(_version_or_404(s, key, b))
-    files = [{"name": n, "change": "added" if n not in old else "removed" if n not in new else "changed"}
-             for n in sorted(set(old) | set(new)) if old.get(n) != new.get(n)]
-    return render_template("designer/diff.html", key=key, name=rows[0]["name"], a=a, b=b, versions=rows, files=files)
+        a, b = a or max(1, latest - 1), b or latest
+        old_row, new_row = _version_or_404(s, key, a), _version_or_404(s, key, b)
+        mains = (_main_file(old_row), _main_file(new_row))
+        old, new = drafts.sources_of(old_row), drafts.sources_of(new_row)
+    return rows[0]["name"], a, b, mains, definition_diff.compare(old, new, _)
+
+
+def _main_file(row) -> str | None:
+    try:
+        return drafts.main_file(row)
+    except drafts.DraftError:
+        return None  # the lists are still right; the page says it cannot draw the diagrams
+
+
+def _positive_arg(name: str, strict: bool) -> int | None:
+    """A version number from the query. The API refuses a malformed one; the page, as before, reads what is not a
+    number (or 0) as absent and answers 404 for a negative or huge one."""
+    text, value = request.args.get(name), request.args.get(name, type=int)
+    if strict and text is not None and not _is_id(value):
+        raise ApiError(400, "malformed", f"{name} 必须是正整数的版本号（{name} must be a positive version number）")
+    if value and not _is_id(value):
+        raise ApiError(404, "not_found", _("流程 %(key)s 没有版本 %(v)s", key=request.view_args["key"], v=value))
+    return value or None
 
 
 @bp.get("/designer/<key>/migrate")
@@ -150,6 +176,13 @@ def get_process(key: str):
                    "main_file": drafts.main_file(row), "files": drafts.sources_of(row),
                    "draft": draft.to_dict() if draft else None}
     return ok(payload)
+
+
+@bp.get("/api/designer/processes/<key>/diff")
+@roles_required(*DESIGNERS)
+def get_diff(key: str):
+    _name, a, b, mains, changes = _version_diff(key, strict=True)
+    return ok({"process_key": key, "a": a, "b": b, "main_files": {"a": mains[0], "b": mains[1]}, **changes.to_dict()})
 
 
 @bp.get("/api/designer/processes/<key>/versions")
