@@ -749,8 +749,8 @@ class _ProcessChecker:
         self.process = process
         self.pid = process.get("id")
 
-    def add(self, element, zh, en, element_id=None, block=False):
-        self.bundle.add(self.file, element, zh, en, element_id)
+    def add(self, element, zh, en, element_id=None, block=False, suggestion=None):
+        self.bundle.add(self.file, element, zh, en, element_id, suggestion)
         if block:
             self.bundle.blocked.add(self.pid)
 
@@ -780,8 +780,9 @@ class _ProcessChecker:
                 self.add(lane, f"泳道“{label}”缺少 lianxin:role，请填写该泳道办理人的角色",
                          'lane has no lianxin:role="<role name>"; add xmlns:lianxin="urn:lianxin:bpmn" and the role')
             elif _lane_role(lane, catalogue) is None and catalogue.lane_row(lane.get("name")) is None:
-                self.add(lane, f"泳道“{label}”既没有 lianxin:role，泳道名也不是已有角色，角色映射表 {catalogue.file} "
-                               f"中也没有这个泳道名：请填写 lianxin:role 或在映射表中为它指定角色；已有角色：{catalogue.known()}",
+                self.add(lane, f"泳道“{label}”缺少 lianxin:role，泳道名也不是已有角色，角色映射表 {catalogue.file} "
+                               f"中也没有这个泳道名：请填写 lianxin:role，或在“泳道角色映射”中为它指定角色；"
+                               f"已有角色：{catalogue.known()}",
                          "the lane has no lianxin:role, its name is no role and the lane table does not map it; "
                          f"known roles: {_listing(catalogue.roles)}")
 
