@@ -808,6 +808,7 @@ class _ProcessChecker:
             and parent is not None and etree.QName(parent).localname == "userTask"
 
     def assigned_role(self, task: etree._Element) -> str | None:
+        """The role the task's resource assignments name (problems for unknown ones), for the checks only."""
         catalogue = self.bundle.checks.roles
         if catalogue is None:
             return None
@@ -817,7 +818,8 @@ class _ProcessChecker:
                 self.add(a.element, f"{a.tag} 指定的角色“{a.name or '（空）'}”不存在；已有角色：{catalogue.known()}",
                          f"{a.tag} names no known role ({a.name or 'empty'}); known: {_listing(catalogue.roles)}",
                          element_id=task.get("id"))
-        return next((a.role for a in found if a.role), None)
+        # an unknown role is reported on its assignment: the task is not also "without a role"
+        return next((a.role for a in found if a.role), found[0].tag if found else None)
 
     def events(self) -> None:
         for event_tag, supported in SUPPORTED_EVENT_DEFINITIONS.items():

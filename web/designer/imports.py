@@ -28,7 +28,10 @@ def _upload() -> tuple[str, bytes]:
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         raise ApiError(400, "malformed", "请以 multipart 字段 file 上传一个 .bpmn 文件（upload a .bpmn file as 'file'）")
-    return upload.filename, upload.stream.read(MAX_IMPORT_BYTES)
+    try:
+        return upload.filename, upload.stream.read(MAX_IMPORT_BYTES)
+    finally:
+        upload.close()
 
 
 def _import(name: str, content: bytes):
