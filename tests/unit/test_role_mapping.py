@@ -2,6 +2,8 @@
 or the designers' lane table), and conditions in JUEL or FEEL refused with a suggested Python translation."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from engine import sandbox
@@ -117,7 +119,6 @@ def test_the_lane_table_file_is_read_with_its_lines_and_bad_rows_named(tmp_path)
 
 
 def test_the_shipped_lane_table_is_valid():
-    from pathlib import Path
     catalogue = lane_roles.catalogue(Path(__file__).resolve().parents[2] / "processes")()
     assert catalogue.lanes and not catalogue.problems
     assert all(catalogue.role_named(row.role) for row in catalogue.lanes)
