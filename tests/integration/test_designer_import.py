@@ -18,9 +18,9 @@ from tests.support.db import make_container
 from tests.support.web import api_sign_in, csrf_of, office_app, page_sign_in
 
 ROOT = Path(__file__).resolve().parents[2]
-FOREIGN = ROOT / "tests" / "fixtures" / "bpmn" / "foreign"
+IMPORTS = ROOT / "tests" / "fixtures" / "bpmn" / "imports"
 MIWG = ROOT.parent / "shared" / "testdata" / "miwg-reference"
-JUEL = (FOREIGN / "juel_petition.bpmn").read_bytes()
+JUEL = (IMPORTS / "juel_petition.bpmn").read_bytes()
 
 
 @pytest.fixture
