@@ -807,19 +807,19 @@ class _ProcessChecker:
         return self.bundle.checks.roles is not None and etree.QName(element).localname in ASSIGNMENT_TAGS \
             and parent is not None and etree.QName(parent).localname == "userTask"
 
-    def assigned_role(self, task: etree._Element) -> str | None:
-        """The role the task's resource assignments name (problems for unknown ones), for the checks only."""
+    def check_assignments(self, task: etree._Element) -> bool:
+        """Whether the task names its role by a resource assignment; an unknown role is a problem on the task
+        (and the task is then not also reported as having no role)."""
         catalogue = self.bundle.checks.roles
         if catalogue is None:
-            return None
+            return False
         found = assignments(task, resources_of(self.doc.tree.getroot()), catalogue)
         for a in found:
             if a.role is None:
                 self.add(a.element, f"{a.tag} 指定的角色“{a.name or '（空）'}”不存在；已有角色：{catalogue.known()}",
                          f"{a.tag} names no known role ({a.name or 'empty'}); known: {_listing(catalogue.roles)}",
                          element_id=task.get("id"))
-        # an unknown role is reported on its assignment: the task is not also "without a role"
-        return next((a.role for a in found if a.role), found[0].tag if found else None)
+        return bool(found)
 
     def events(self) -> None:
         for event_tag, supported in SUPPORTED_EVENT_DEFINITIONS.items():
@@ -855,7 +855,7 @@ class _ProcessChecker:
         for task in self.elements("userTask"):
             props = _properties(task)
             lane = lane_of.get(task.get("id"))
-            assigned = self.assigned_role(task)
+            assigned = self.check_assignments(task)
             if lane is None and not props.get("role") and not assigned:
                 # (a task in a lane without a role is covered by the lane's own problem)
                 self.add(task, "用户任务没有候选角色：请把它放进带 lianxin:role 的泳道，或设置属性 role",

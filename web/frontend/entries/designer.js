@@ -213,7 +213,8 @@ class Designer {
   async discardDraft() {
     if (!window.confirm(t("确定丢弃草稿吗？丢弃后将重新打开已部署的版本。"))) return;
     const res = await api("DELETE", `/api/designer/processes/${encodeURIComponent(this.key)}/draft`);
-    if (res.ok || res.status === 404) { this.dirty.clear(); window.location.reload(); }
+    // an imported process that was never deployed has nothing to go back to but the list
+    if (res.ok || res.status === 404) { this.dirty.clear(); if (this.baseId === null) window.location.assign("/designer"); else window.location.reload(); }
     else this.status(res.data.error ? res.data.error.message : t("丢弃失败"), "red");
   }
 
