@@ -1,4 +1,5 @@
-"""Suggested Python for a condition written in another tool's language (JUEL `${...}`/`#{...}`, simple FEEL).
+"""Suggested Python for a condition written in another tool's language (JUEL `${...}`/`#{...}`, simple FEEL
+including Camunda 8's `= ...`, and XPath's `bpmn:getDataObject('x')` as the standard's examples write it).
 
 Lianxin evaluates conditions as Python in its sandbox, so a foreign model's `${amount > 1000}` or
 `status = "open"` is refused at deploy like any other non-Python condition. This module only helps with the
@@ -12,6 +13,9 @@ import re
 from dataclasses import dataclass
 
 _JUEL = re.compile(r"^\s*[$#]\{(.*)\}\s*$", re.DOTALL)
+_ZEEBE_FEEL = re.compile(r"^\s*=(?!=)(.*)$", re.DOTALL)  # Camunda 8 marks a FEEL expression with a leading "="
+# BPMN's own XPath functions, as the standard's examples and Signavio write them: the data object is a variable.
+_XPATH_DATA = re.compile(r"bpmn:getDataObject\(\s*'([A-Za-z_]\w*)'\s*\)")
 _TOKEN = re.compile(r"""
     (?P<space>\s+)
   | (?P<number>\d+(?:\.\d+)?)
@@ -37,10 +41,14 @@ class _GiveUp(Exception):
 
 
 def foreign_language(text: str) -> str | None:
-    """"JUEL" or "FEEL" when the text is recognisably written in it, else None (Python or unknown)."""
+    """"JUEL", "FEEL" or "XPath" when the text is recognisably written in it, else None (Python or unknown)."""
     if _JUEL.match(text or ""):
         return "JUEL"
     stripped = (text or "").strip()
+    if "bpmn:get" in stripped:
+        return "XPath"
+    if _ZEEBE_FEEL.match(stripped):
+        return "FEEL"
     if re.search(r"(?<![=!<>])=(?!=)", stripped) and not re.search(r"\b(lambda|def|import)\b", stripped):
         return "FEEL"  # a single `=` is FEEL's equality; in a Python condition it is a syntax error
     if re.match(r"^not\s*\(", stripped) or re.search(r"\b(true|false|null)\b", stripped):
@@ -53,7 +61,9 @@ def suggest_python(text: str) -> str | None:
     if not text or len(text) > MAX_TEXT:
         return None
     juel = _JUEL.match(text)
-    body = juel.group(1) if juel else text
+    zeebe = _ZEEBE_FEEL.match(text)
+    body = juel.group(1) if juel else zeebe.group(1) if zeebe else text
+    body = _XPATH_DATA.sub(lambda m: m.group(1), body)
     try:
         tokens = _tokenize(body)
         if not tokens:

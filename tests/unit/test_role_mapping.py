@@ -153,6 +153,9 @@ def test_the_lane_table_is_written_and_read_back(tmp_path):
     ("urgent = true or count != 0", "urgent == True or count != 0"),
     ("(a = 1 or b = 2) and c", "(a == 1 or b == 2) and c"),
     ("x = null", "x == None"),
+    ("= approved", "approved"),  # Camunda 8 (Zeebe) FEEL
+    ("= not(approved)", "not (approved)"),
+    ("bpmn:getDataObject('clarified') = 'yes'", "clarified == 'yes'"),  # XPath, as in the MIWG models
 ])
 def test_simple_juel_and_feel_conditions_are_translated(text, python):
     assert suggest_python(text) == python
@@ -161,7 +164,8 @@ def test_simple_juel_and_feel_conditions_are_translated(text, python):
 
 @pytest.mark.parametrize("text", [
     "${fn(a)}", "${a.size() > 0}", "x in [1..3]", "a + 1 > 2", "${a = 1}", "date(\"2024-01-01\") > d",
-    "${a == }", "(a", "", "x" * 600, "${a ? b : c}",
+    "${a == }", "(a", "", "x" * 600, "${a ? b : c}", "= some risk in levels satisfies risk = \"red\"",
+    'Vacation Approval = "Approved"', "bpmn:getDataObject(x)",
 ])
 def test_anything_else_is_given_up_cleanly(text):
     assert suggest_python(text) is None
@@ -170,6 +174,8 @@ def test_anything_else_is_given_up_cleanly(text):
 def test_the_language_is_told():
     assert foreign_language("${a}") == "JUEL" and foreign_language("#{a}") == "JUEL"
     assert foreign_language('a = "x"') == "FEEL" and foreign_language("not(a)") == "FEEL"
+    assert foreign_language("= approved") == "FEEL"
+    assert foreign_language("not(bpmn:getDataObject('approved'))") == "XPath"
     assert foreign_language("a == 'x'") is None
 
 
