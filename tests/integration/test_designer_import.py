@@ -207,7 +207,7 @@ def test_the_lane_table_is_edited_on_its_page_security_logged_and_used_at_the_ne
     assert any(p["file"] == "lane_roles.yaml" and p["line"] == 2 for p in answer["problems"])
 
 
-def test_the_lane_table_api(own_processes):
+def test_the_lane_table_api(own_processes, monkeypatch):
     container, folder = own_processes
     app = office_app(container)
     client, headers = api_sign_in(app, "designer")
@@ -218,3 +218,10 @@ def test_the_lane_table_api(own_processes):
     assert r.status_code == 200 and r.get_json()["rows"] == [{"lane": "窗口", "role": "registrar"}]
     handler, h = api_sign_in(app, "handler")
     assert handler.put("/api/designer/lane-roles", headers=h, json={"rows": []}).status_code == 403
+
+    def read_only(*_args):
+        raise PermissionError("read-only file system")
+
+    monkeypatch.setattr(lane_roles, "write", read_only)
+    r = client.put("/api/designer/lane-roles", headers=headers, json={"rows": [{"lane": "窗口", "role": "leader"}]})
+    assert r.status_code == 503 and "processes/" in r.get_json()["error"]["message"]

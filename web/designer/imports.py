@@ -75,6 +75,14 @@ def _table_path() -> Path:
     return Path(container().settings.processes_dir) / lane_roles.FILE_NAME
 
 
+def _write(rows) -> None:
+    try:
+        lane_roles.write(_table_path(), rows)
+    except OSError as err:  # e.g. processes/ mounted read-only: say so rather than fail with a 500
+        raise ApiError(503, "not_writable", f"无法保存泳道角色映射表（{type(err).__name__}）：请管理员检查 processes/ 是否可写"
+                                            f"（the lane table cannot be written）") from None
+
+
 def _rows() -> tuple[list[dict], list[dict]]:
     rows, problems = lane_roles.read(_table_path())
     return ([{"lane": r.lane, "role": r.role, "line": r.line} for r in rows],
@@ -99,7 +107,7 @@ def save_lane_roles_page():
     if errors:
         return render_template("designer/lane_roles.html", rows=sent, problems=[], errors=errors,
                                roles=ROLE_LABELS), 422
-    lane_roles.write(_table_path(), rows)
+    _write(rows)
     return redirect(url_for("designer.lane_roles_page", saved=1))
 
 
@@ -117,5 +125,5 @@ def put_lane_roles():
     rows, errors = lane_roles.validate(body().get("rows"))
     if errors:
         raise ApiError(422, "invalid", "；".join(errors))
-    lane_roles.write(_table_path(), rows)
+    _write(rows)
     return ok({"rows": [{"lane": r.lane, "role": r.role} for r in rows]})
