@@ -19,6 +19,8 @@ Lianxin's conventions in BPMN
   `lianxin:role="<role name>"`: the candidate role of the user tasks in that lane. A user task may override it
   with the properties `role` and `unit`, and names its form with the property `form`: the file name of a JSON
   Schema (e.g. `register.schema.json`) that is in the bundle or can be resolved (`resolve_form`).
+  With a role catalogue (`roles`, see `engine.role_mapping`) a model drawn elsewhere needs no lianxin:role: a
+  user task's potentialOwner/humanPerformer/performer, a lane named like a role, or the lane table name it.
 * Timer events: the text of timeDate / timeDuration / timeCycle is a Python expression, e.g. `workdays(3)`,
   `days(60)`, `workdays(limit_days)` or `"P3D"`, or a bare ISO 8601 literal as the BPMN standard writes it
   (`PT2H`, `P7D`, `2027-03-01T09:00:00+08:00`, `R6/P1D`). A bare literal is checked here (an invalid one is a
@@ -46,7 +48,7 @@ link events (parsed as plain events: the jump is lost), signal end events (parse
 is sent), error/escalation start events (parsed as none start events: the event subprocess runs as soon as the
 process starts), timers on throw events, `eventDefinitionRef`, boundary events without a definition, conditions on
 flows leaving anything but an exclusive/inclusive gateway and conditions on default flows (ignored), resource
-assignments such as `potentialOwner` (ignored; use lanes), DMN hit policies other than UNIQUE/FIRST/COLLECT and
+assignments such as `potentialOwner` (ignored by Spiff: read here through the role catalogue, refused without one), DMN hit policies other than UNIQUE/FIRST/COLLECT and
 COLLECT aggregations (ignored), more than one decision per DMN file (only the first is read), and any flow node
 that Spiff does not reach from a start event (silently left out of the spec).
 
@@ -85,6 +87,8 @@ from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 
 from engine import bounded_json
 from engine.clock import SHANGHAI
+from engine.condition_translation import foreign_language, suggest_python
+from engine.role_mapping import ASSIGNMENT_TAGS, RoleCatalogue, assignments, resources_of
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 MAX_FILE_LABEL = "5 MB"
@@ -189,6 +193,7 @@ class Problem:
     line: int | None
     element_id: str | None
     message: str
+    suggestion: str | None = None  # e.g. the Python for a JUEL/FEEL condition, for the designer to paste
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line or 0} {self.element_id or '-'}: {self.message}"
@@ -439,6 +444,7 @@ class _Checks:
     check_script: Checker
     known_functions: set[str]
     decision_rules: Mapping[str, DecisionRules] = field(default_factory=dict)
+    roles: RoleCatalogue | None = None  # None: roles are not checked (lanes need lianxin:role)
 
 
 class _Bundle:
@@ -460,11 +466,12 @@ class _Bundle:
 
     # -- problems
 
-    def add(self, file: str, element: etree._Element | None, zh: str, en: str, element_id: str | None = None):
+    def add(self, file: str, element: etree._Element | None, zh: str, en: str, element_id: str | None = None,
+            suggestion: str | None = None):
         line = element.sourceline if element is not None else None
         if element_id is None and element is not None:
             element_id = _nearest_id(element)
-        self.problems.append(Problem(file, line, element_id, _msg(zh, en)))
+        self.problems.append(Problem(file, line, element_id, _msg(zh, en), suggestion))
 
     def reported(self) -> set[tuple[str, str | None]]:
         return {(p.file, p.element_id) for p in self.problems}
@@ -623,6 +630,7 @@ def compile_bundle(files: list[SourceFile], *, handler_names: set[str], check_ex
                    resolve_form: Callable[[str], SourceFile | None] | None = None,
                    resolve_decision: Callable[[str], SourceFile | None] | None = None,
                    decision_rules: Mapping[str, DecisionRules] | None = None,
+                   roles: RoleCatalogue | None = None,
                    ) -> list[CompiledProcess]:
     """Validate a bundle and compile each top-level process of the uploaded files.
 
@@ -631,9 +639,12 @@ def compile_bundle(files: list[SourceFile], *, handler_names: set[str], check_ex
     `resolve_form(file_name)` and `resolve_decision(decision_id)` do the same for a form or a DMN decision that a
     process of the bundle uses but the bundle does not hold; each returns one SourceFile or None. Resolved files are used, hashed and copied into `sources`, but not re-linted: they were
     checked when they were deployed. `decision_rules` maps a decision id to the types and bounds of its cells
-    (one problem per bad cell). Raises DefinitionError with every problem; returns nothing partial."""
+    (one problem per bad cell). `roles` (the organisation's roles and the lane table) lets a lane's name or a
+    task's potentialOwner/humanPerformer/performer name the role (see `engine.role_mapping`); every bad row of
+    the lane table is a problem. Raises DefinitionError with every problem; returns nothing partial."""
     bundle = _Bundle(_Checks(set(handler_names), check_expression, check_script, set(known_functions),
-                             dict(decision_rules or {})))
+                             dict(decision_rules or {}), roles))
+    _check_lane_table(bundle)
     for source in files:
         bundle.add_file(source, external=False)
     bundle.resolve(resolve_external, resolve_form, resolve_decision)
@@ -738,8 +749,8 @@ class _ProcessChecker:
         self.process = process
         self.pid = process.get("id")
 
-    def add(self, element, zh, en, element_id=None, block=False):
-        self.bundle.add(self.file, element, zh, en, element_id)
+    def add(self, element, zh, en, element_id=None, block=False, suggestion=None):
+        self.bundle.add(self.file, element, zh, en, element_id, suggestion)
         if block:
             self.bundle.blocked.add(self.pid)
 
@@ -760,10 +771,20 @@ class _ProcessChecker:
         self.other_expressions()
 
     def lanes(self) -> None:
+        catalogue = self.bundle.checks.roles
         for lane in self.elements("lane"):
-            if not (lane.get(ROLE_ATTR) or "").strip():
-                self.add(lane, f"泳道“{lane.get('name') or lane.get('id')}”缺少 lianxin:role，请填写该泳道办理人的角色",
+            if (lane.get(ROLE_ATTR) or "").strip():
+                continue
+            label = lane.get("name") or lane.get("id")
+            if catalogue is None:
+                self.add(lane, f"泳道“{label}”缺少 lianxin:role，请填写该泳道办理人的角色",
                          'lane has no lianxin:role="<role name>"; add xmlns:lianxin="urn:lianxin:bpmn" and the role')
+            elif _lane_role(lane, catalogue) is None and catalogue.lane_row(lane.get("name")) is None:
+                self.add(lane, f"泳道“{label}”缺少 lianxin:role，泳道名也不是已有角色，角色映射表 {catalogue.file} "
+                               f"中也没有这个泳道名：请填写 lianxin:role，或在“泳道角色映射”中为它指定角色；"
+                               f"已有角色：{catalogue.known()}",
+                         "the lane has no lianxin:role, its name is no role and the lane table does not map it; "
+                         f"known roles: {_listing(catalogue.roles)}")
 
     def unsupported(self) -> None:
         for tag, (zh, en) in UNSUPPORTED_ELEMENTS.items():
@@ -775,9 +796,30 @@ class _ProcessChecker:
             local = etree.QName(element).localname
             if element.get("isForCompensation") == "true":
                 self.add(element, "不支持补偿活动", "compensation activities are not supported", block=True)
-            if etree.QName(element).namespace == BPMN_NS and local in RESOURCE_ROLE_TAGS:
+            if etree.QName(element).namespace == BPMN_NS and local in RESOURCE_ROLE_TAGS \
+                    and not self.mapped_assignment(element):
                 self.add(element, "办理人指派会被忽略，请用泳道的 lianxin:role 或 role 属性",
                          f"{local} is ignored by SpiffWorkflow; use the lane's lianxin:role or a role property")
+
+    def mapped_assignment(self, element: etree._Element) -> bool:
+        """With a role catalogue, a user task's potentialOwner/humanPerformer/performer is read (user_tasks)."""
+        parent = element.getparent()
+        return self.bundle.checks.roles is not None and etree.QName(element).localname in ASSIGNMENT_TAGS \
+            and parent is not None and etree.QName(parent).localname == "userTask"
+
+    def check_assignments(self, task: etree._Element) -> bool:
+        """Whether the task names its role by a resource assignment; an unknown role is a problem on the task
+        (and the task is then not also reported as having no role)."""
+        catalogue = self.bundle.checks.roles
+        if catalogue is None:
+            return False
+        found = assignments(task, resources_of(self.doc.tree.getroot()), catalogue)
+        for a in found:
+            if a.role is None:
+                self.add(a.element, f"{a.tag} 指定的角色“{a.name or '（空）'}”不存在；已有角色：{catalogue.known()}",
+                         f"{a.tag} names no known role ({a.name or 'empty'}); known: {_listing(catalogue.roles)}",
+                         element_id=task.get("id"))
+        return bool(found)
 
     def events(self) -> None:
         for event_tag, supported in SUPPORTED_EVENT_DEFINITIONS.items():
@@ -813,7 +855,8 @@ class _ProcessChecker:
         for task in self.elements("userTask"):
             props = _properties(task)
             lane = lane_of.get(task.get("id"))
-            if lane is None and not props.get("role"):
+            assigned = self.check_assignments(task)
+            if lane is None and not props.get("role") and not assigned:
                 # (a task in a lane without a role is covered by the lane's own problem)
                 self.add(task, "用户任务没有候选角色：请把它放进带 lianxin:role 的泳道，或设置属性 role",
                          "user task has no candidate role: put it in a lane with lianxin:role or set property role")
@@ -974,7 +1017,8 @@ class _ProcessChecker:
         problem = _expression_problem(self.bundle.checks, text or "", where) \
             or _day_function_problem(self.bundle.checks, text or "")
         if problem:
-            self.add(element, problem[0], problem[1], element_id=element_id)
+            zh, en, suggestion = _with_translation(text or "", *problem)
+            self.add(element, zh, en, element_id=element_id, suggestion=suggestion)
             return False
         return True
 
@@ -1056,6 +1100,20 @@ def _expression_problem(checks: _Checks, text: str, where: tuple[str, str]) -> t
             return (f"{where[0]}调用了未知函数 \"{name}\"{_did_you_mean_zh(name, checks.known_functions)}",
                     f"unknown function {name} in {where[1]}; known: {_listing(checks.known_functions)}")
     return None
+
+
+def _with_translation(text: str, zh: str, en: str) -> tuple[str, str, str | None]:
+    """A condition in JUEL or FEEL is refused like any non-Python text, with the Python to write instead when
+    the translation is simple (`engine.condition_translation`)."""
+    language = foreign_language(text)
+    if language is None:
+        return zh, en, None
+    suggestion = suggest_python(text)
+    if suggestion is None or suggestion == text.strip():
+        return (f"{zh}（这是 {language} 表达式，连心只计算 Python 表达式，请改写）",
+                f"{en} (this is {language}; Lianxin evaluates Python: rewrite it)" if en else "", None)
+    return (f"{zh}（这是 {language} 表达式，建议改写为 Python：{suggestion}）",
+            f"{en} (this is {language}; suggested Python: {suggestion})" if en else "", suggestion)
 
 
 def _day_function_problem(checks: _Checks, text: str) -> tuple[str, str] | None:
@@ -1333,7 +1391,7 @@ def _compile_process(bundle: _Bundle, parser: SpiffBpmnParser, pid: str,
     name = _process_name(process)
     content_hash = _content_hash(bundle, files)
     sources = {f: _text(bundle, f) for f in sorted(files)}
-    user_tasks = _user_task_table(process)
+    user_tasks = _user_task_table(process, bundle.checks.roles)
     timers = _timer_table(process)
     if not _is_executable(process):
         return CompiledProcess(pid, name, content_hash, "", sources, user_tasks, timers, False)
@@ -1442,16 +1500,21 @@ def _text(bundle: _Bundle, name: str) -> str:
     return content.decode("utf-8", errors="replace")
 
 
-def _user_task_table(process: etree._Element) -> dict[str, dict]:
+def _user_task_table(process: etree._Element, catalogue: RoleCatalogue | None = None) -> dict[str, dict]:
+    """Each user task's name, lane, role, unit and form. The role: the task's property, else its resource
+    assignment, else its lane's lianxin:role, else its lane's name as a role or through the lane table."""
     lane_of = _lanes_by_node(process)
+    resources = resources_of(process.getroottree().getroot())
     table = {}
     for task in process.iter(f"{{{BPMN_NS}}}userTask"):
         props = _properties(task)
         lane = lane_of.get(task.get("id"))
+        assigned = next((a.role for a in assignments(task, resources, catalogue) if a.role), None) \
+            if catalogue is not None else None
         table[task.get("id")] = {
             "name": task.get("name"),
             "lane": lane.get("name") if lane is not None else None,
-            "role": props.get("role") or (lane.get(ROLE_ATTR) if lane is not None else None),
+            "role": props.get("role") or assigned or (_lane_role(lane, catalogue) if lane is not None else None),
             "unit": props.get("unit"),
             "form": props.get("form"),
         }
@@ -1484,6 +1547,31 @@ def _timer_children(definition: etree._Element) -> list[tuple[str, etree._Elemen
         if child is not None:
             found.append((kind, child))
     return found
+
+
+def _lane_role(lane: etree._Element, catalogue: RoleCatalogue | None) -> str | None:
+    """The lane's lianxin:role; else, with a catalogue, its name as a role or its row of the lane table."""
+    own = (lane.get(ROLE_ATTR) or "").strip()
+    if own or catalogue is None:
+        return own or None
+    row = catalogue.lane_row(lane.get("name"))
+    return catalogue.role_named(lane.get("name")) or (catalogue.role_named(row.role) if row else None)
+
+
+def _check_lane_table(bundle: _Bundle) -> None:
+    """Every bad row of the lane table refuses the deploy, named by its line (the designers' page refuses them
+    too; a hand-edited file is caught here)."""
+    catalogue = bundle.checks.roles
+    if catalogue is None:
+        return
+    for line, row, message in catalogue.problems:
+        bundle.problems.append(Problem(catalogue.file, line, row, message))
+    for row in catalogue.lanes:
+        if catalogue.role_named(row.role) is None:
+            bundle.problems.append(Problem(
+                catalogue.file, row.line, row.lane,
+                _msg(f"角色映射表把泳道“{row.lane}”映射到未知角色“{row.role}”；已有角色：{catalogue.known()}",
+                     f"the lane table maps lane {row.lane} to an unknown role {row.role}")))
 
 
 def _lanes_by_node(process: etree._Element) -> dict[str, etree._Element]:

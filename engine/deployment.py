@@ -20,6 +20,7 @@ from .definitions import DefinitionError, SourceFile, compile_bundle, load_specs
 from .errors import Invalid, NotFound
 from .handlers import HandlerRegistry
 from .journal import to_json
+from .role_mapping import RoleCatalogue
 from .scripting import check_decision_results
 from .store import Case, Deployment, ProcessDefinition
 
@@ -42,7 +43,8 @@ class Definitions:
     """Deployed process versions: deploy, list, load (cached)."""
 
     def __init__(self, session_factory: sessionmaker, read_sessions: sessionmaker, handlers: HandlerRegistry,
-                 helper_names: set[str], decision_rules: dict, bundle_checks: list | None = None):
+                 helper_names: set[str], decision_rules: dict, bundle_checks: list | None = None,
+                 role_catalogue: Callable[[], RoleCatalogue] | None = None):
         self.session_factory = session_factory
         self.read_sessions = read_sessions
         self.handlers = handlers
@@ -53,6 +55,8 @@ class Definitions:
         # Checks of a compiled bundle that the engine does not know the reasons of (the processes' declared
         # element meanings, the notices they send): each returns Problems, and any problem refuses the bundle.
         self.bundle_checks = list(bundle_checks or [])
+        # role_catalogue: the organisation's roles and the lane table, read at each deploy (designers edit it)
+        self.role_catalogue = role_catalogue
         self.specs: dict[int, tuple] = {}
         self.meta: dict[int, dict] = {}
 
@@ -75,11 +79,13 @@ class Definitions:
     def compile(self, files: list) -> list:
         # A bundle that needs nothing from earlier deployments compiles to the same result every time: keep it,
         # so that `lianxin init` on every start (and tests) do not re-parse unchanged diagrams.
+        roles = self.role_catalogue() if self.role_catalogue is not None else None
         bundle_key = hashlib.sha256(b"\0".join(
             f.name.encode("utf-8") + b"\0" + hashlib.sha256(f.content).digest()
             for f in sorted(files, key=lambda f: f.name))
             + "|".join(sorted(self.handlers.names()) + ["#"] + sorted(self.helper_names) + ["#"]
                        + [f"{k}={type(v).__qualname__}:{id(v)}" for k, v in sorted(self.decision_rules.items())]
+                       + ["#", roles.cache_key() if roles is not None else "-"]
                        ).encode()
         ).hexdigest()
         compiled = _COMPILED_BUNDLES.get(bundle_key)
@@ -90,6 +96,7 @@ class Definitions:
                     files, handler_names=self.handlers.names(), check_expression=sandbox.check_expression,
                     check_script=sandbox.check_script, known_functions=self.helper_names | sandbox.BUILTIN_NAMES,
                     resolve_external=self._resolver(rs, used_external), decision_rules=self.decision_rules,
+                    roles=roles,
                 )
             if not used_external:
                 if len(_COMPILED_BUNDLES) >= 16:

@@ -119,6 +119,7 @@ class Runtime:
         directory: DirectoryFactory | None = None,
         decision_rules: dict | None = None,
         bundle_checks: list[Callable[[list], list]] | None = None,
+        role_catalogue: Callable | None = None,
     ):
         spiff_patches.apply()
         self.session_factory = session_factory
@@ -135,7 +136,8 @@ class Runtime:
         # bundle_checks: checks of a compiled bundle whose reasons the engine does not know (the processes'
         # declared element meanings, the notices they send); each returns Problems, any problem refuses the bundle.
         self.definitions = Definitions(session_factory, self.read_sessions, handlers, self.helper_names,
-                                       dict(decision_rules or {}), list(bundle_checks or []))
+                                       dict(decision_rules or {}), list(bundle_checks or []),
+                                       role_catalogue)  # () -> engine.role_mapping.RoleCatalogue
         self._specs, self._meta = self.definitions.specs, self.definitions.meta
         sinks = dict(BUILTIN_SINKS)
         sinks.update(effect_sinks or {})
@@ -150,6 +152,8 @@ class Runtime:
                                lambda self, value: setattr(self.deadlines, "yellow_workdays", value))
     decision_rules = property(lambda self: self.definitions.decision_rules,
                               lambda self, value: setattr(self.definitions, "decision_rules", value))
+    role_catalogue = property(lambda self: self.definitions.role_catalogue,
+                              lambda self, value: setattr(self.definitions, "role_catalogue", value))
     bundle_checks = property(lambda self: self.definitions.bundle_checks,
                              lambda self, value: setattr(self.definitions, "bundle_checks", list(value)))
 

@@ -76,7 +76,7 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
 
     # Notifications are checked against the versioned templates at the step that asks for them.
     templates = TemplateCatalogue.load(settings.processes_dir / "templates")
-    from services import case_numbers, element_meanings, notices
+    from services import case_numbers, element_meanings, lane_roles, notices
     from services.deadline_settings import decision_rules, yellow_lead_days
 
     # The yellow alert threshold is the lead time of processes/settings.dmn, the table the processes read.
@@ -89,6 +89,8 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
                           element_meanings.deploy_check(settings.processes_dir / element_meanings.FILE_NAME),
                           notices.deploy_check(settings.processes_dir / notices.FILE_NAME,
                                                settings.processes_dir / "templates")],
+                      # the roles and the designers' lane table, for models whose lanes and tasks name roles their way
+                      role_catalogue=lane_roles.catalogue(settings.processes_dir),
                       directory=MembershipDirectory)  # who holds a role where, for notices to offices
     return Container(settings, engine, session_factory, clock, handlers, runtime, calendar,
                      extras={"read_sessions": read_sessions, "notification_templates": templates})

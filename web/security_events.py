@@ -32,6 +32,8 @@ AUDITED = {
     "calendar_web.put_year": "settings_change",
     "calendar_web.admin_import": "settings_change",
     "api.set_clock": "settings_change",
+    "designer.put_lane_roles": "settings_change",
+    "designer.save_lane_roles_page": "settings_change",
 }
 
 

@@ -13,6 +13,8 @@ from flask import Blueprint, current_app, redirect, render_template, request, se
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 
+from services.roles import ROLE_LABELS
+
 from .auth import ApiError, Principal, current_principal, end_session
 from .http import container
 from .signin import login
@@ -34,11 +36,6 @@ NAVIGATION = [
     ("totp.account_page", "二次验证", ("admin", "designer", "auditor")),
     ("calendar_web.admin_page", "工作日历", ("admin",)),
 ]
-ROLE_LABELS = {
-    "registrar": "登记员", "unit_handler": "承办人", "county_office": "县信访局", "leader": "包案领导",
-    "bureau": "市信访局", "jointmeeting": "联席办", "review_body": "复查复核机关", "designer": "流程设计员",
-    "auditor": "审计员", "admin": "系统管理员",
-}
 
 
 def page_principal(*roles: str) -> Principal:

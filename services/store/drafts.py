@@ -1,7 +1,8 @@
 """Designers' drafts: a deployed version being edited, kept on the server until it is deployed or discarded.
 
 A draft belongs to one process (one draft per process at a time) and records which deployed version it was
-opened from. It holds only the files the designer changed (the diagram, a DMN table); the other files the
+opened from (none for a foreign file imported as a new process, `services.foreign_import`). It holds only the
+files the designer changed (the diagram, a DMN table); the other files the
 process needs (called processes, decisions, forms) come from that version's stored sources, so that a draft
 is always validated and deployed as a complete bundle, with exactly the checks of a deployment.
 """
@@ -33,7 +34,9 @@ class Draft(Base):
     __tablename__ = "process_draft"
     id: Mapped[int] = mapped_column(ID, primary_key=True)
     process_key: Mapped[str] = mapped_column(String(128), unique=True)
-    base_definition_id: Mapped[int] = mapped_column(ForeignKey("process_definition.id"))
+    # null: a foreign file imported as a new process, not deployed yet (the draft is all its files)
+    base_definition_id: Mapped[int | None] = mapped_column(ForeignKey("process_definition.id"), nullable=True)
+    imported_from: Mapped[str | None] = mapped_column(String(255), nullable=True)  # the uploaded file's name
     files_json: Mapped[str] = mapped_column(Text, default="{}")  # {file name: text} of the changed files
     author: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTC_DT)
@@ -47,17 +50,18 @@ class DraftError(Exception):
 @dataclass
 class DraftView:
     process_key: str
-    base_definition_id: int
-    base_version: int
+    base_definition_id: int | None
+    base_version: int | None
     files: dict[str, str]
     author: str
     created_at: datetime
     updated_at: datetime
+    imported_from: str | None = None
 
     def to_dict(self) -> dict:
         return {"process_key": self.process_key, "base_definition_id": self.base_definition_id,
                 "base_version": self.base_version, "files": self.files, "author": self.author,
-                "created_at": self.created_at, "updated_at": self.updated_at}
+                "created_at": self.created_at, "updated_at": self.updated_at, "imported_from": self.imported_from}
 
 
 def version_row(s: Session, process_key: str, version: int | None = None) -> ProcessDefinition:
@@ -91,9 +95,9 @@ def get(s: Session, process_key: str) -> DraftView | None:
     d = s.scalar(select(Draft).where(Draft.process_key == process_key))
     if d is None:
         return None
-    base = s.get(ProcessDefinition, d.base_definition_id)
-    return DraftView(d.process_key, d.base_definition_id, base.version, json.loads(d.files_json), d.author,
-                     d.created_at, d.updated_at)
+    base = s.get(ProcessDefinition, d.base_definition_id) if d.base_definition_id is not None else None
+    return DraftView(d.process_key, d.base_definition_id, base.version if base is not None else None,
+                     json.loads(d.files_json), d.author, d.created_at, d.updated_at, d.imported_from)
 
 
 class DraftConflict(DraftError):
@@ -108,21 +112,13 @@ def save(s: Session, process_key: str, base_definition_id: int, files: dict[str,
     """Create or replace the process's draft. Only files of the base version may be changed: a draft edits a
     process, it does not add unrelated files. With `expected_updated_at` (the draft's `updated_at` as the
     designer opened it, or None when there was no draft) a draft saved by someone else meanwhile is not
-    overwritten."""
+    overwritten. A new process imported from a foreign file (no base) may only change its own file."""
+    if base_definition_id is None:
+        return _save_new(s, process_key, files, author, now, expected_updated_at)
     base = s.get(ProcessDefinition, base_definition_id)
     if base is None or base.process_key != process_key:
         raise DraftError(f"草稿的基础版本 {base_definition_id} 不属于流程 {process_key}（base version mismatch）")
-    known = sources_of(base)
-    if not files:
-        raise DraftError("草稿没有内容：请先修改流程图或决策表再保存（nothing to save）")
-    if len(files) > MAX_DRAFT_FILES:
-        raise DraftError(f"一个草稿最多包含 {MAX_DRAFT_FILES} 个文件（too many files）")
-    for name, text in files.items():
-        if name not in known:
-            raise DraftError(f"文件 {name} 不属于流程 {process_key} 的版本 {base.version}；"
-                             f"可修改的文件：{'、'.join(sorted(known))}（unknown file）")
-        if not isinstance(text, str) or not text.strip():
-            raise DraftError(f"文件 {name} 的内容为空（empty file）")
+    _check_files(process_key, base, files)
     d = s.scalar(select(Draft).where(Draft.process_key == process_key).with_for_update())
     if expected_updated_at is not _UNCHECKED:
         current = None if d is None else d.updated_at.isoformat()
@@ -141,6 +137,50 @@ def save(s: Session, process_key: str, base_definition_id: int, files: dict[str,
     return get(s, process_key)
 
 
+def _check_files(process_key: str, base: ProcessDefinition, files: dict[str, str]) -> None:
+    known = sources_of(base)
+    if not files:
+        raise DraftError("草稿没有内容：请先修改流程图或决策表再保存（nothing to save）")
+    if len(files) > MAX_DRAFT_FILES:
+        raise DraftError(f"一个草稿最多包含 {MAX_DRAFT_FILES} 个文件（too many files）")
+    for name, text in files.items():
+        if name not in known:
+            raise DraftError(f"文件 {name} 不属于流程 {process_key} 的版本 {base.version}；"
+                             f"可修改的文件：{'、'.join(sorted(known))}（unknown file）")
+        if not isinstance(text, str) or not text.strip():
+            raise DraftError(f"文件 {name} 的内容为空（empty file）")
+
+
+def _save_new(s: Session, process_key: str, files: dict[str, str], author: str, now: datetime,
+              expected_updated_at) -> DraftView:
+    d = s.scalar(select(Draft).where(Draft.process_key == process_key).with_for_update())
+    if d is None or d.base_definition_id is not None:
+        raise DraftError(f"流程 {process_key} 不是导入的新流程，草稿需要基础版本（base version required）")
+    known = set(json.loads(d.files_json))
+    if not files or set(files) - known or not all(isinstance(t, str) and t.strip() for t in files.values()):
+        raise DraftError(f"导入的草稿只能修改它自己的文件：{'、'.join(sorted(known))}（unknown or empty file）")
+    if expected_updated_at is not _UNCHECKED and d.updated_at.isoformat() != expected_updated_at:
+        raise DraftConflict(f"草稿已被 {d.author} 于 {d.updated_at.isoformat(timespec='minutes')} 修改，为免覆盖未保存"
+                            f"（the draft changed since you opened it）")
+    d.files_json, d.author, d.updated_at = json.dumps(files, ensure_ascii=False), author, now
+    s.flush()
+    return get(s, process_key)
+
+
+def save_imported(s: Session, process_key: str, base: ProcessDefinition | None, files: dict[str, str],
+                  imported_from: str, author: str, now: datetime) -> DraftView:
+    """Make an imported file the process's draft, replacing any draft it had (the designer chose to import)."""
+    d = s.scalar(select(Draft).where(Draft.process_key == process_key).with_for_update())
+    if d is None:
+        d = Draft(process_key=process_key, created_at=now)
+        s.add(d)
+    d.base_definition_id = base.id if base is not None else None
+    d.files_json = json.dumps(files, ensure_ascii=False)
+    d.imported_from, d.author, d.updated_at = imported_from[:255], author, now
+    s.flush()
+    return get(s, process_key)
+
+
 def discard(s: Session, process_key: str) -> bool:
     d = s.scalar(select(Draft).where(Draft.process_key == process_key))
     if d is None:
@@ -149,9 +189,10 @@ def discard(s: Session, process_key: str) -> bool:
     return True
 
 
-def bundle(base: ProcessDefinition, changed: dict[str, str]) -> list[SourceFile]:
-    """The complete set of files to validate or deploy: the base version's sources with the changes applied."""
-    files = sources_of(base)
+def bundle(base: ProcessDefinition | None, changed: dict[str, str]) -> list[SourceFile]:
+    """The complete set of files to validate or deploy: the base version's sources with the changes applied
+    (an imported new process has no base: its draft is all its files)."""
+    files = sources_of(base) if base is not None else {}
     files.update(changed)
     return [SourceFile(name, text.encode("utf-8")) for name, text in sorted(files.items())]
 

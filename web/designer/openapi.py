@@ -4,7 +4,7 @@ from __future__ import annotations
 from ..http import op, path_key
 
 _DESIGNER_EDIT = {"type": "object", "required": ["base_definition_id", "files"], "properties": {
-    "base_definition_id": {"type": "integer"}, "files": {"type": "object", "additionalProperties": {"type": "string"}}}}
+    "base_definition_id": {"type": "integer", "nullable": True}, "files": {"type": "object", "additionalProperties": {"type": "string"}}}}
 
 OPENAPI_PATHS = {
     "/api/process-definitions": {
@@ -41,6 +41,18 @@ OPENAPI_PATHS = {
         ok=201, params=[path_key()], body=dict(_DESIGNER_EDIT, required=["base_definition_id", "files", "comment"],
                                                 properties=dict(_DESIGNER_EDIT["properties"],
                                                                 comment={"type": "string"})))},
+    "/api/designer/import": {"post": op(
+        "Import a foreign BPMN file as the draft of a process (multipart `file`, optional `key`; nothing is "
+        "deployed): {key, file, created, edit_url, problems: [{file, line, element_id, message, suggestion?}], "
+        "warnings}; 422 with problems when the file cannot be read as a process", "designer", ok=201,
+        multipart=True, body={"type": "object", "required": ["file"], "properties": {
+            "file": {"type": "string", "format": "binary"}, "key": {"type": "string"}}})},
+    "/api/designer/lane-roles": {
+        "get": op("The lane table: lane name -> role, with the roles and any bad rows", "designer"),
+        "put": op("Replace the lane table {rows: [{lane, role}]}; 422 naming each bad row", "designer",
+                  body={"type": "object", "required": ["rows"], "properties": {"rows": {"type": "array", "items": {
+                      "type": "object", "properties": {"lane": {"type": "string"}, "role": {"type": "string"}}}}}}),
+    },
     "/api/designer/migrations/check": {"post": op(
         "Dry run: replay each running case's journal on the target version; which can move and why not. Cases "
         "the caller may not see (accusations) are only counted (`hidden`); naming one is refused (403)",

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from engine.case_migration import MAX_BATCH, CaseMigration, describe
 from engine.definitions import DefinitionError, SourceFile
 from engine.store import Case
-from services import definition_diff
+from services import definition_diff, foreign_import
 from services.store import drafts
 
 from .. import visibility
@@ -51,7 +51,8 @@ def index():
     definitions = c.runtime.list_definitions()
     with c.session_factory() as s:
         draft_of = {d["key"]: drafts.get(s, d["key"]) for d in definitions}
-    return render_template("designer/index.html", definitions=definitions, draft_of=draft_of)
+        imported = foreign_import.imported_new(s)
+    return render_template("designer/index.html", definitions=definitions, draft_of=draft_of, imported=imported)
 
 
 @bp.get("/designer/<key>/edit")
@@ -59,8 +60,11 @@ def edit(key: str):
     page_principal(*DESIGNERS)
     version = _version_arg()
     with container().session_factory() as s:
-        row = _version_or_404(s, key, version)
         draft = drafts.get(s, key)
+        if version is None and draft is not None and draft.base_definition_id is None:  # imported, not deployed
+            return render_template("designer/edit.html", key=key, name=key, version=None, requested=None,
+                                   draft=draft)
+        row = _version_or_404(s, key, version)
     return render_template("designer/edit.html", key=key, name=row.name, version=row.version,
                            requested=version, draft=draft)
 
@@ -170,8 +174,11 @@ def _form_files() -> dict[str, Path]:
 def get_process(key: str):
     version = _version_arg()
     with container().session_factory() as s:
-        row = _version_or_404(s, key, version)
         draft = drafts.get(s, key)
+        if version is None and draft is not None and draft.base_definition_id is None:  # imported, not deployed
+            return ok({"process_key": key, "name": key, "definition_id": None, "version": None,
+                       "main_file": next(iter(draft.files)), "files": draft.files, "draft": draft.to_dict()})
+        row = _version_or_404(s, key, version)
         payload = {"process_key": key, "name": row.name, "definition_id": row.id, "version": row.version,
                    "main_file": drafts.main_file(row), "files": drafts.sources_of(row),
                    "draft": draft.to_dict() if draft else None}
@@ -265,20 +272,21 @@ def deploy(key: str):
 def _edit_request() -> tuple[int, dict[str, str]]:
     data = body()
     base_id, files = data.get("base_definition_id"), data.get("files")
-    if not _is_id(base_id):
+    if not _is_id(base_id) and base_id is not None:  # None: a process imported as a draft, never deployed
         raise ApiError(400, "malformed", "需要 base_definition_id（整数）：草稿基于哪个已部署版本（base version id required）")
     if not isinstance(files, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in files.items()):
         raise ApiError(400, "malformed", "files 必须是 {文件名: 文本}（files must map file names to text）")
     return base_id, files
 
 
-def _bundle(key: str, base_id: int, files: dict[str, str]) -> list[SourceFile]:
+def _bundle(key: str, base_id: int | None, files: dict[str, str]) -> list[SourceFile]:
     """The base version's files with the edits, plus any form of processes/forms the edits newly name."""
     with container().session_factory() as s:
-        base = s.get(drafts.ProcessDefinition, base_id)
-        if base is None or base.process_key != key:
+        base = s.get(drafts.ProcessDefinition, base_id) if base_id is not None else None
+        imported = drafts.get(s, key) if base_id is None else None
+        if (base is None or base.process_key != key) and (imported is None or imported.base_definition_id):
             raise ApiError(422, "invalid", f"版本 {base_id} 不属于流程 {key}（base version mismatch）")
-        known = drafts.sources_of(base)
+        known = drafts.sources_of(base) if base is not None else imported.files
     unknown = sorted(set(files) - set(known))
     if unknown:
         raise ApiError(422, "invalid", f"文件 {'、'.join(unknown)} 不属于流程 {key}（unknown files）")
@@ -292,7 +300,10 @@ def _bundle(key: str, base_id: int, files: dict[str, str]) -> list[SourceFile]:
 
 
 def _problem(p) -> dict:
-    return {"file": p.file, "line": p.line, "element_id": p.element_id, "message": p.message, "text": str(p)}
+    out = {"file": p.file, "line": p.line, "element_id": p.element_id, "message": p.message, "text": str(p)}
+    if getattr(p, "suggestion", None):
+        out["suggestion"] = p.suggestion
+    return out
 
 
 # ---------------------------------------------------------------- migration

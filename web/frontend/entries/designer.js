@@ -80,7 +80,9 @@ class Designer {
       }
       this.showDraftBanner(draft);
     }
-    $("#designer-base").textContent = t("基于第 {v} 版", { v: draft && this.baseId === draft.base_definition_id ? draft.base_version : res.data.version });
+    $("#designer-base").textContent = this.baseId === null
+      ? t("导入的新流程（{file}）", { file: draft.imported_from || this.mainFile })
+      : t("基于第 {v} 版", { v: draft && this.baseId === draft.base_definition_id ? draft.base_version : res.data.version });
 
     this.modeler = new BpmnModeler({
       container: "#designer-canvas",
@@ -104,14 +106,16 @@ class Designer {
     this.buildTabs();
     this.bindButtons();
     window.addEventListener("beforeunload", (e) => { if (this.dirty.size) { e.preventDefault(); e.returnValue = ""; } });
+    if (draft && draft.imported_from) await this.validate();  // an imported file opens with its problems marked
     this.root.dataset.ready = "1";
   }
 
   showDraftBanner(draft) {
     const el = $("#designer-draft");
     el.hidden = false;
-    $("#designer-draft-text").textContent =
-      t("已打开 {author} 于 {time} 保存的草稿（基于第 {v} 版）。", { author: draft.author, time: fmtTime(draft.updated_at), v: draft.base_version });
+    $("#designer-draft-text").textContent = draft.base_version === null
+      ? t("已打开 {author} 于 {time} 导入的草稿（{file}），尚未部署。", { author: draft.author, time: fmtTime(draft.updated_at), file: draft.imported_from || "" })
+      : t("已打开 {author} 于 {time} 保存的草稿（基于第 {v} 版）。", { author: draft.author, time: fmtTime(draft.updated_at), v: draft.base_version });
   }
 
   buildTabs() {
@@ -209,7 +213,8 @@ class Designer {
   async discardDraft() {
     if (!window.confirm(t("确定丢弃草稿吗？丢弃后将重新打开已部署的版本。"))) return;
     const res = await api("DELETE", `/api/designer/processes/${encodeURIComponent(this.key)}/draft`);
-    if (res.ok || res.status === 404) { this.dirty.clear(); window.location.reload(); }
+    // an imported process that was never deployed has nothing to go back to but the list
+    if (res.ok || res.status === 404) { this.dirty.clear(); if (this.baseId === null) window.location.assign("/designer"); else window.location.reload(); }
     else this.status(res.data.error ? res.data.error.message : t("丢弃失败"), "red");
   }
 

@@ -3,11 +3,13 @@
 //  - timer event: the deadline rule (working days / calendar days), the number of days and the start
 //  - user task: the form (from processes/forms) and the handling unit
 //  - lane: the role whose users do the lane's tasks
+//  - flow leaving a gateway: its condition (condition-entry.jsx)
 // Every change goes through `modeling`, so undo/redo work and the XML keeps everything else untouched.
 import { SelectEntry, TextFieldEntry, isSelectEntryEdited, isTextFieldEntryEdited } from "@bpmn-io/properties-panel";
 import { useService } from "bpmn-js-properties-panel";
 import { getBusinessObject, is } from "bpmn-js/lib/util/ModelUtil";
 
+import { conditionEntries } from "./condition-entry.jsx";
 import { composeDeadline, parseDeadline } from "./timer-expression.js";
 import { t } from "./texts.js";
 
@@ -330,6 +332,7 @@ export default function LianxinPropertiesProvider(propertiesPanel, config) {
         description: t("案件数据中的单位，如 responsible_unit；固定单位加引号"), isEdited: isTextFieldEntryEdited });
     }
     if (is(element, "bpmn:Lane")) entries.push({ id: "lianxin-role", component: RoleEntry, isEdited: isSelectEntryEdited });
+    entries.push(...conditionEntries(element));
     if (entries.length) {
       const at = Math.min(1, groups.length);
       groups.splice(at, 0, { id: "lianxin", label: t("连心设置"), entries });
