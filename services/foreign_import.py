@@ -43,8 +43,18 @@ class Imported:
     warnings: list[Problem] = field(default_factory=list)
 
 
+class DraftExists(Exception):
+    """The key already has a draft (someone's unsaved work): importing over it needs `replace=True`."""
+
+    def __init__(self, draft: drafts.DraftView):
+        super().__init__(f"流程 {draft.process_key} 已有 {draft.author} 于 {draft.updated_at:%Y-%m-%d %H:%M} 保存的草稿")
+        self.draft = draft
+
+
 def import_draft(runtime, session_factory, upload_name: str, content: bytes, *, key: str | None, author: str,
-                 now: datetime) -> Imported:
+                 now: datetime, replace: bool = False) -> Imported:
+    """`replace`: import over the key's existing draft (refused with DraftExists without it, so that nobody's
+    unsaved work is lost by an import)."""
     name = _file_name(upload_name)
     try:
         root = safe_parse_xml(content, name).getroot()
@@ -60,6 +70,9 @@ def import_draft(runtime, session_factory, upload_name: str, content: bytes, *, 
     with session_factory() as s, s.begin():
         base = s.scalar(select(ProcessDefinition).where(ProcessDefinition.process_key == key)
                         .order_by(ProcessDefinition.version.desc()).limit(1))
+        existing = drafts.get(s, key)
+        if existing is not None and not replace:
+            raise DraftExists(existing)
         file = drafts.main_file(base) if base is not None else name
         view = drafts.save_imported(s, key, base, {file: text}, upload_name or name, author, now)
         bundle = drafts.bundle(base, {file: text})

@@ -28,10 +28,12 @@ def app(container):
     return office_app(container, actor="init", comment="lianxin init")
 
 
-def upload(client, headers, content: bytes, name="juel_petition.bpmn", key=None):
+def upload(client, headers, content: bytes, name="juel_petition.bpmn", key=None, replace=False):
     data = {"file": (io.BytesIO(content), name)}
     if key:
         data["key"] = key
+    if replace:
+        data["replace"] = "1"
     return client.post("/api/designer/import", data=data, headers=headers, content_type="multipart/form-data")
 
 
@@ -124,6 +126,29 @@ def test_a_huge_file_is_refused_by_the_parsers_limit(container):
     assert "5 MB" in err.value.problems[0].message
 
 
+def test_an_import_never_overwrites_someones_draft_unasked(app, container):
+    """The key already has a draft (another designer's unsaved work): the import is refused with 409 naming whose
+    draft it is and when it was saved, and the draft is untouched; with replace it goes through."""
+    first, first_h = api_sign_in(app, "designer")
+    assert upload(first, first_h, JUEL).status_code == 201
+    with container.session_factory() as s:
+        before = drafts.get(s, "Foreign_petition")
+    other, other_h = api_sign_in(app, "admin")
+    changed = JUEL.replace("承办单位".encode(), b"Back office")
+    r = upload(other, other_h, changed)
+    assert r.status_code == 409, r.get_json()
+    error = r.get_json()["error"]
+    assert error["code"] == "conflict" and "designer" in error["message"] and "替换已有草稿" in error["message"]
+    assert error["details"]["author"] == "designer"
+    with container.session_factory() as s:
+        assert drafts.get(s, "Foreign_petition").files == before.files
+    r = upload(other, other_h, changed, replace=True)
+    assert r.status_code == 201, r.get_json()
+    with container.session_factory() as s:
+        after = drafts.get(s, "Foreign_petition")
+    assert after.author == "admin" and after.files != before.files
+
+
 def test_only_designers_import(app):
     client, headers = api_sign_in(app, "handler")
     assert upload(client, headers, JUEL).status_code == 403
@@ -137,7 +162,7 @@ def test_every_miwg_reference_file_imports_as_a_draft_without_a_crash(app):
     assert len(files) == 21
     suggested = {}
     for path in files:
-        r = upload(client, headers, path.read_bytes(), name=path.name)
+        r = upload(client, headers, path.read_bytes(), name=path.name, replace=True)  # some share a process id
         assert r.status_code == 201, (path.name, r.get_json())
         for p in r.get_json()["problems"]:
             assert p["file"] and p["message"] and "Traceback" not in p["message"], (path.name, p)
@@ -199,11 +224,11 @@ def test_the_lane_table_is_edited_on_its_page_security_logged_and_used_at_the_ne
     assert kinds == ["settings_change"]
     # the next import reads the new table: the window lane is no longer known
     api, headers = api_sign_in(app, "designer")
-    answer = upload(api, headers, JUEL).get_json()
+    answer = upload(api, headers, JUEL, replace=True).get_json()
     assert {p["element_id"] for p in answer["problems"]} == {"Flow_yes", "Lane_window"}
     # a hand-edited bad row refuses every deploy, naming its line
     (folder / lane_roles.FILE_NAME).write_text("lanes:\n  - {lane: 窗口, role: clerk}\n", encoding="utf-8")
-    answer = upload(api, headers, JUEL).get_json()
+    answer = upload(api, headers, JUEL, replace=True).get_json()
     assert any(p["file"] == "lane_roles.yaml" and p["line"] == 2 for p in answer["problems"])
 
 

@@ -37,7 +37,16 @@ def _upload() -> tuple[str, bytes]:
 def _import(name: str, content: bytes):
     c = container()
     return foreign_import.import_draft(c.runtime, c.session_factory, name, content, key=request.form.get("key"),
-                                       author=current_principal().username, now=c.clock.now())
+                                       author=current_principal().username, now=c.clock.now(),
+                                       replace=request.form.get("replace") in ("1", "on", "true"))
+
+
+def _draft_exists(err: foreign_import.DraftExists) -> ApiError:
+    d = err.draft
+    return ApiError(409, "conflict", _("流程 %(key)s 已有 %(author)s 于 %(at)s 保存的草稿：导入会替换它。请先与其确认，"
+                                       "或勾选“替换已有草稿”后重新导入。", key=d.process_key, author=d.author,
+                                       at=d.updated_at.strftime("%Y-%m-%d %H:%M")),
+                    {"key": d.process_key, "author": d.author, "updated_at": d.updated_at.isoformat()})
 
 
 @bp.post("/api/designer/import")
@@ -46,6 +55,8 @@ def import_api():
     name, content = _upload()
     try:
         result = _import(name, content)
+    except foreign_import.DraftExists as err:
+        raise _draft_exists(err) from None
     except foreign_import.ImportRefused as err:
         return ok({"error": {"code": "invalid_definition", "details": None,
                              "message": "无法导入：文件无法读取为流程（the file cannot be imported）"},
@@ -64,6 +75,8 @@ def import_page():
     name, content = _upload()
     try:
         result = _import(name, content)
+    except foreign_import.DraftExists as err:
+        raise _draft_exists(err) from None
     except foreign_import.ImportRefused as err:
         return render_template("designer/import_refused.html", name=name, problems=err.problems), 422
     return redirect(url_for("designer.edit", key=result.key))
