@@ -76,7 +76,7 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
 
     # Notifications are checked against the versioned templates at the step that asks for them.
     templates = TemplateCatalogue.load(settings.processes_dir / "templates")
-    from services import case_numbers, element_meanings, notices
+    from services import case_numbers, element_meanings, notices, simulations
     from services.deadline_settings import decision_rules, yellow_lead_days
 
     # The yellow alert threshold is the lead time of processes/settings.dmn, the table the processes read.
@@ -89,7 +89,9 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
                           element_meanings.deploy_check(settings.processes_dir / element_meanings.FILE_NAME),
                           notices.deploy_check(settings.processes_dir / notices.FILE_NAME,
                                                settings.processes_dir / "templates")],
-                      directory=MembershipDirectory)  # who holds a role where, for notices to offices
+                      directory=MembershipDirectory,  # who holds a role where, for notices to offices
+                      # the synthetic cases a new version must carry before it goes live (processes/simulations.yaml)
+                      simulations=simulations.plan_for(settings.processes_dir))
     return Container(settings, engine, session_factory, clock, handlers, runtime, calendar,
                      extras={"read_sessions": read_sessions, "notification_templates": templates})
 
