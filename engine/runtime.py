@@ -411,7 +411,7 @@ class Runtime:
     def _simulate_in(self, s: Session, files: list, versions: list[DeployedVersion], now: datetime):
         plan = self.simulations(files)
         runnable = {v.process_key: v.definition_id for v in versions if not v.view_only}
-        return Simulation(self, s, now, plan.check_form).run(plan.paths, runnable)
+        return Simulation(self, s, now, plan.fill_form).run(plan.paths, runnable)
 
     def list_definitions(self) -> list[dict]:
         return self.definitions.list()

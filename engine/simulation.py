@@ -10,8 +10,9 @@ outbox row or case number. Any incident, refusal or missing step stops the path 
 (`Runtime.deploy`) then refuses the whole deployment.
 
 The engine knows no petition domain: the paths come from the composition root (`Runtime(simulations=...)`),
-which builds them from processes/simulations.yaml and the forms. A step's form check is the caller's too
-(`check_form`), so the synthetic data is held to the same schema a handler's submission is.
+which builds them from processes/simulations.yaml and the forms. A step's form is the caller's too
+(`fill_form`): it fills in what the form requires and the example lacks, and holds the data to the same
+schema a handler's submission is held to.
 
 Work nobody can do (a user task whose role nobody holds in its unit, or whose unit cannot be determined) is
 reported as a warning, not a refusal: roles are granted in the organisation independently of deployments, and a
@@ -72,6 +73,7 @@ class PathResult:
     steps: list[StepResult] = field(default_factory=list)
     waits: list[str] = field(default_factory=list)  # the work items open when the path ended
     warnings: list[str] = field(default_factory=list)
+    stopped: str = ""  # why the path ended before its last declared step, when it did (not a failure)
 
     @property
     def ok(self) -> bool:
@@ -132,14 +134,15 @@ def locate(files: list[SourceFile], element_id: str | None) -> tuple[str, int | 
     return (bpmn[0].name if bpmn else "-"), None
 
 
-FormCheck = Callable[[str | None, dict], list[str]]
+# (form file name, example data) -> (the data to submit, filled in from the form, and what still does not fit)
+FormFill = Callable[[str | None, dict], tuple[dict, list[str]]]
 
 
 @dataclass
 class SimulationPlan:
     """What the composition root hands the runtime for one bundle: the paths to run and the form check."""
     paths: list[SimulationPath] = field(default_factory=list)
-    check_form: FormCheck | None = None
+    fill_form: FormFill | None = None
 
 
 class SimulationFailed(DefinitionError):
@@ -153,9 +156,9 @@ class SimulationFailed(DefinitionError):
 class Simulation:
     """Runs paths on `rt` (an engine Runtime) in session `s`, each under a SAVEPOINT rolled back at its end."""
 
-    def __init__(self, rt, s: Session, now: datetime, check_form: FormCheck | None = None):
+    def __init__(self, rt, s: Session, now: datetime, fill_form: FormFill | None = None):
         self.rt, self.s, self.now = rt, s, now
-        self.check_form = check_form
+        self.fill_form = fill_form
 
     def run(self, paths: list[SimulationPath], definition_ids: dict[str, int]) -> SimulationReport:
         report = SimulationReport(at=self.now)
@@ -181,10 +184,10 @@ class Simulation:
         view = self._step(result, "start", "登记并启动（start）", lambda: self.rt.execute(
             start, path.actor, now=self.now, session=self.s))
         for step in path.steps:
-            if view is None:
-                return
-            view = self._complete(result, view, step)
-        if view is not None:
+            if view is None or result.stopped:
+                break
+            view = self._complete(result, view, step) or (view if result.stopped else None)
+        if view is not None and result.ok:
             result.waits = [f"{t.name}（{t.element_id}）" for t in view.tasks]
             result.warnings = self._warnings(view)
 
@@ -192,19 +195,22 @@ class Simulation:
         label = step.label or step.element_id
         task = next((t for t in view.tasks if t.element_id == step.element_id), None)
         if task is None:
-            waiting = "、".join(f"{t.name}（{t.element_id}）" for t in view.tasks) or "无"
-            state = "已办结" if view.status == "completed" else f"当前待办：{waiting}"
-            result.steps.append(StepResult(step.element_id, label, False,
-                                           f"待办 {step.element_id} 没有出现，{state}（work item not reached）"))
+            # Not a failure: the new version waits elsewhere (a step added, moved or removed, a case that ends
+            # sooner). The path stops at those waits, which it reached without an incident; the rest is not run.
+            waiting = "、".join(f"{t.name}（{t.element_id}）" for t in view.tasks)
+            state = "案件已办结" if view.status == "completed" else f"停在：{waiting or '无待办'}"
+            result.stopped = (f"待办 {label} 没有出现，{state}；此步及其后的步骤未模拟"
+                              f"（work item {step.element_id} not reached: the path ends at the waits before it）")
             return None
         label = step.label or task.name
-        form_errors = self.check_form(task.form, step.data) if self.check_form else []
+        data, form_errors = self.fill_form(task.form, dict(step.data)) if self.fill_form else (step.data, [])
         if form_errors:
-            result.steps.append(StepResult(step.element_id, label, False,
-                                           f"模拟数据不符合表单 {task.form}：{'；'.join(form_errors)}"
-                                           f"（the example data does not fit the form）", step.element_id))
+            # The example data, even filled in from the form, cannot be submitted: the form asks for more than
+            # a synthetic case can know. The path ends here; the version is not at fault.
+            result.stopped = (f"“{label}”的模拟数据不符合表单 {task.form}：{'；'.join(form_errors)}；此步及其后的步骤未模拟"
+                              f"（the example data does not fit the form: the path ends here）")
             return None
-        command = CompleteTask(task.id, dict(step.data))
+        command = CompleteTask(task.id, data)
         return self._step(result, step.element_id, label, lambda: self.rt.execute(
             command, step.actor, now=self.now, session=self.s))
 

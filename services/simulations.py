@@ -43,21 +43,36 @@ def load_paths(path: Path | str) -> list[tuple[str, dict]]:
     return out
 
 
-def form_checker(files: list[SourceFile], forms_dir: Path) -> Callable[[str | None, dict], list[str]]:
-    """Checks data against a form of the bundle (the version being deployed), else of processes/forms."""
+def form_filler(files: list[SourceFile], forms_dir: Path) -> Callable[[str | None, dict], tuple[dict, list[str]]]:
+    """Fills the example data in from a form of the bundle (the version being deployed), else of
+    processes/forms, and says what still does not fit."""
     by_name = {f.name.rsplit("/", 1)[-1]: f.content for f in files if f.name.endswith(".json")}
 
-    def check(form: str | None, data: dict) -> list[str]:
+    def fill(form: str | None, data: dict) -> tuple[dict, list[str]]:
         if not form:
-            return []
+            return data, []
         content = by_name.get(form)
         if content is None and (forms_dir / form).is_file():
             content = (forms_dir / form).read_bytes()
         if content is None:
-            return []  # a form the deployment's static checks already accepted without a file: nothing to hold to
-        return form_problems(json.loads(content), data)
+            return data, []  # a form the deployment's static checks accepted without a file: nothing to hold to
+        schema = json.loads(content)
+        filled = with_required(schema, data)
+        return filled, form_problems(schema, filled)
 
-    return check
+    return fill
+
+
+def with_required(schema: dict, data: dict) -> dict:
+    """`data` plus a plain example value for each required field it lacks (a new field the designer added)."""
+    out = dict(data)
+    properties = schema.get("properties") or {}
+    for name in schema.get("required") or []:
+        if name not in out and isinstance(properties.get(name), dict):
+            value = example_value(properties[name])
+            if value is not None:
+                out[name] = value
+    return out
 
 
 def form_problems(schema: dict, data: dict) -> list[str]:
@@ -66,12 +81,29 @@ def form_problems(schema: dict, data: dict) -> list[str]:
             for e in sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))]
 
 
-def build_path(key: str, declared: dict, check: Callable[[str | None, dict], list[str]]) -> SimulationPath:
+def example_value(prop: dict):
+    if prop.get("enum"):
+        return prop["enum"][0]
+    if "const" in prop:
+        return prop["const"]
+    kind = prop.get("type")
+    if kind == "string" and not prop.get("format") and not prop.get("pattern"):
+        return "（模拟）" + "。" * max(0, int(prop.get("minLength", 0)) - 4)
+    if kind in ("integer", "number"):
+        return prop.get("minimum", 1)
+    if kind == "boolean":
+        return True
+    if kind == "array" and not prop.get("minItems"):
+        return []
+    return None  # a date, a pattern, an object: the example in processes/simulations.yaml must say it
+
+
+def build_path(key: str, declared: dict, fill: Callable[[str | None, dict], tuple[dict, list[str]]]) -> SimulationPath:
     name = str(declared.get("name") or key)
     registration = declared.get("registration")
     refusal = ""
     if isinstance(registration, dict):
-        problems = check(REGISTER_FORM, registration)
+        registration, problems = fill(REGISTER_FORM, registration)
         if problems:
             refusal = f"模拟登记数据不符合登记表单：{'；'.join(problems)}（the example registration does not fit the form）"
         start = start_data(registration, str(declared.get("registering_unit") or "city_bureau"))
@@ -88,8 +120,8 @@ def plan_for(processes_dir: Path | str) -> Callable[[list[SourceFile]], Simulati
     processes_dir = Path(processes_dir)
 
     def plan(files: list[SourceFile]) -> SimulationPlan:
-        check = form_checker(files, processes_dir / "forms")
-        paths = [build_path(key, declared, check) for key, declared in load_paths(processes_dir / FILE_NAME)]
-        return SimulationPlan(paths, check)
+        fill = form_filler(files, processes_dir / "forms")
+        paths = [build_path(key, declared, fill) for key, declared in load_paths(processes_dir / FILE_NAME)]
+        return SimulationPlan(paths, fill)
 
     return plan

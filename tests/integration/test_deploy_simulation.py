@@ -185,16 +185,52 @@ def test_lianxin_init_passes_and_lianxin_deploy_refuses_a_broken_path(tmp_path):
     assert PATH in result.output and "分流研判" in result.output and "未部署" in result.output
 
 
-def test_a_step_whose_example_data_no_longer_fits_the_form_fails_there(office):
+def with_form(name: str, change) -> list[SourceFile]:
     files = []
     for f in shipped():
-        if f.name == "acceptance.schema.json":
+        if f.name == name:
             schema = json.loads(f.content)
-            schema["required"] = [*schema["required"], "acceptance_reference"]
-            schema["properties"]["acceptance_reference"] = {"type": "string", "title": "受理文号"}
+            change(schema)
             f = SourceFile(f.name, json.dumps(schema, ensure_ascii=False).encode("utf-8"))
         files.append(f)
-    with pytest.raises(SimulationFailed) as failed:
-        office.runtime.deploy(files, actor="designer", comment="new field")
-    [problem] = failed.value.problems
-    assert problem.simulation["step"] == "Task_accept" and "acceptance_reference" in problem.simulation["message"]
+    return files
+
+
+def test_a_field_the_form_newly_requires_is_filled_in_from_the_form(office):
+    def add_reference(schema):
+        schema["required"].append("acceptance_reference")
+        schema["properties"]["acceptance_reference"] = {"type": "string", "title": "受理文号", "minLength": 6}
+
+    _, report = office.runtime.deploy_and_report(with_form("acceptance.schema.json", add_reference),
+                                                 actor="designer", comment="new field")
+    [petition] = [p for p in report.paths if p.name == PATH]
+    assert petition.ok and not petition.stopped and petition.waits == ["审核销号（Task_signoff）"]
+
+
+def test_a_form_the_example_cannot_fill_ends_the_path_there_without_blocking(office):
+    def add_date(schema):
+        schema["required"].append("accepted_on")
+        schema["properties"]["accepted_on"] = {"type": "string", "format": "date", "title": "受理日期"}
+
+    _, report = office.runtime.deploy_and_report(with_form("acceptance.schema.json", add_date),
+                                                 actor="designer", comment="new date field")
+    [petition] = [p for p in report.paths if p.name == PATH]
+    assert petition.ok and [s.step for s in petition.steps] == ["start", "Task_triage", "Task_sign"]
+    assert "accepted_on" in petition.stopped and "未模拟" in petition.stopped
+
+
+def test_a_new_step_on_the_path_ends_the_path_at_it_without_blocking(office):
+    """A designer who adds a work item the example does not know (核实情况 before 作出受理决定) is not refused:
+    the synthetic case waits there, having run without an incident; the steps after it are not simulated."""
+    text = next(f for f in shipped() if f.name == "petition_case.bpmn").content.decode("utf-8")
+    renamed = text.replace('id="Task_accept"', 'id="Task_accept_v2"').replace(
+        'attachedToRef="Task_accept"', 'attachedToRef="Task_accept_v2"').replace(
+        "<bpmn:flowNodeRef>Task_accept</bpmn:flowNodeRef>", "<bpmn:flowNodeRef>Task_accept_v2</bpmn:flowNodeRef>")
+    renamed = renamed.replace('sourceRef="Task_accept"', 'sourceRef="Task_accept_v2"').replace(
+        'targetRef="Task_accept"', 'targetRef="Task_accept_v2"').replace(
+        'bpmnElement="Task_accept"', 'bpmnElement="Task_accept_v2"')
+    files = [SourceFile(f.name, renamed.encode("utf-8")) if f.name == "petition_case.bpmn" else f for f in shipped()]
+    _, report = office.runtime.deploy_and_report(files, actor="designer", comment="renamed")
+    [petition] = [p for p in report.paths if p.name == PATH]
+    assert petition.ok and "Task_accept" in petition.stopped
+    assert petition.waits == ["作出受理决定（Task_accept_v2）"]
