@@ -20,8 +20,10 @@ def simulation_json(err: DefinitionError) -> dict:
 
 
 def validate(runtime, bundle) -> tuple[list[Problem], SimulationReport | None]:
-    """Static problems, else the simulation's report (passed or not): what a deployment would say."""
+    """Static problems, else the simulation's report (passed or not) with the problems of its failed paths:
+    what a deployment would say."""
     try:
-        return [], runtime.simulate(bundle)
+        report = runtime.simulate(bundle)
     except DefinitionError as err:
         return err.problems, None
+    return report.problems(bundle), report
