@@ -401,11 +401,11 @@ class Runtime:
                     raise SimulationFailed(report, report.problems(files))
                 if commit:
                     s.commit()
-                    created = []
             finally:
                 if s.in_transaction():
+                    # versions that never were: forget their specs before their ids can be handed out again
+                    self.definitions.forget(created)
                     s.rollback()
-                self.definitions.forget(created)  # versions that never were: their ids may come again
         return versions, report
 
     def _simulate_in(self, s: Session, files: list, versions: list[DeployedVersion], now: datetime):
