@@ -189,7 +189,7 @@ class Simulation:
             view = self._complete(result, view, step) or (view if result.stopped else None)
         if view is not None and result.ok:
             result.waits = [f"{t.name}（{t.element_id}）" for t in view.tasks]
-            result.warnings = self._warnings(view)
+            result.warnings = self._unrouted(view.id) + result.warnings
 
     def _complete(self, result: PathResult, view, step: SimulationStep):
         label = step.label or step.element_id
@@ -228,21 +228,27 @@ class Simulation:
                                            f"在 {first.element_id or '流程'} 出错：{first.message}", first.element_id))
             return None
         result.steps.append(StepResult(step, label, True))
+        result.warnings.extend(self._nobody_can_do(view, result))
         return view
 
-    def _warnings(self, view) -> list[str]:
-        out = []
-        for row in self.s.scalars(select(JournalEvent).where(JournalEvent.case_id == view.id,
-                                                             JournalEvent.type == "work_item.unrouted")):
-            out.append(f"{row.element_id}：{_message(row.data)}")
+    def _unrouted(self, case_id: int) -> list[str]:
+        """Work items whose unit could not be determined (journaled by the runtime as work_item.unrouted)."""
+        rows = self.s.scalars(select(JournalEvent).where(JournalEvent.case_id == case_id,
+                                                         JournalEvent.type == "work_item.unrouted"))
+        return [f"{row.element_id}：{_message(row.data)}" for row in rows]
+
+    def _nobody_can_do(self, view, result: PathResult) -> list[str]:
+        """Each newly opened work item whose role nobody holds in its unit (and nobody is assigned)."""
         directory = getattr(self.rt.script_engine, "directory", None)
         if directory is None:
-            return out
-        people = directory(self.s)
+            return []
+        people, out = directory(self.s), []
         for task in view.tasks:
             if task.role and task.unit and not task.assignee and not people.users(task.unit, task.role):
-                out.append(f"{task.name}（{task.element_id}）：单位 {task.unit} 没有人担任角色 {task.role}，"
+                warning = (f"{task.name}（{task.element_id}）：单位 {task.unit} 没有人担任角色 {task.role}，"
                            f"这项工作无人可办（nobody holds the role: work nobody can do）")
+                if warning not in result.warnings and warning not in out:
+                    out.append(warning)
         return out
 
 

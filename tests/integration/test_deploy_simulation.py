@@ -236,3 +236,44 @@ def test_a_new_step_on_the_path_ends_the_path_at_it_without_blocking(office):
     [petition] = [p for p in report.paths if p.name == PATH]
     assert petition.ok and "Task_accept" in petition.stopped
     assert petition.waits == ["作出受理决定（Task_accept_v2）"]
+
+
+def with_text(name: str, old: str, new: str) -> list[SourceFile]:
+    out = []
+    for f in shipped():
+        if f.name == name:
+            text = f.content.decode("utf-8")
+            assert text.count(old) >= 1
+            f = SourceFile(f.name, text.replace(old, new, 1).encode("utf-8"))
+        out.append(f)
+    return out
+
+
+def test_a_timer_expression_that_fails_when_reached_blocks_the_deployment(office):
+    """签收期限 reads a setting that does not exist (`limits["sign_days"]`): valid as written, it fails when the
+    case reaches 签收 after triage."""
+    files = with_text("petition_case.bpmn", 'workdays(limits["sign_workdays"], dispatch["at"])</bpmn:timeDate>',
+                      'workdays(limits["sign_days"], dispatch["at"])</bpmn:timeDate>')
+    office.runtime.check(files)
+    with pytest.raises(SimulationFailed) as failed:
+        office.runtime.deploy(files, actor="designer", comment="timer")
+    [problem] = failed.value.problems
+    assert problem.simulation["path"] == PATH and problem.simulation["step"] == "Task_triage"
+    assert "sign_days" in problem.simulation["message"]
+
+
+def test_work_nobody_can_do_is_a_warning_not_a_refusal(office):
+    """作出受理决定 given a role nobody holds in the responsible unit (county leaders, 'leader'): the deployment
+    goes through, and the report says which work nobody could do."""
+    text = next(f for f in shipped() if f.name == "petition_case.bpmn").content.decode("utf-8")
+    start = text.index('<bpmn:userTask id="Task_accept"')
+    role = text.index('<spiffworkflow:property name="role" value="unit_handler"/>', start)
+    assert role - start < 400
+    files = with_text("petition_case.bpmn", text[start:role + 60],
+                      text[start:role + 60].replace('value="unit_handler"', 'value="nobody_role"'))
+    versions, report = office.runtime.deploy_and_report(files, actor="designer", comment="role")
+    assert any(v.created and v.process_key == "petition_case" for v in versions)
+    [petition] = [p for p in report.paths if p.name == PATH]
+    assert petition.ok
+    [warning] = petition.warnings
+    assert "作出受理决定（Task_accept）" in warning and "nobody_role" in warning and "无人可办" in warning
