@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[2]
 GOOD_CONDITION = 'route == "诉访分离"'
 BROKEN_CONDITION = "route == 诉访分离"
 PATH = "登记→分流→签收→受理→答复"
+PETITION_PATHS = [PATH, "领导接访→分流→签收→13710 包案", "登记→分流→签收→受理→提请上交→县联席会议"]
 
 
 def shipped() -> list[SourceFile]:
@@ -93,9 +94,10 @@ def test_a_condition_that_fails_at_run_time_blocks_the_deployment_naming_path_an
     before = row_counts(office)
     with pytest.raises(SimulationFailed) as failed:
         office.runtime.deploy(broken(shipped()), actor="designer", comment="broken")
-    [problem] = failed.value.problems
-    assert problem.simulation["path"] == PATH and problem.simulation["step"] == "Task_triage"
-    assert problem.simulation["label"] == "分流研判"
+    problems = failed.value.problems
+    assert {p.simulation["path"] for p in problems} == set(PETITION_PATHS)  # every petition path is triaged
+    [problem] = [p for p in problems if p.simulation["path"] == PATH]
+    assert problem.simulation["step"] == "Task_triage" and problem.simulation["label"] == "分流研判"
     assert problem.file == "petition_case.bpmn" and problem.element_id == "Gateway_route"
     assert problem.line and "诉访分离" in problem.simulation["message"]
     assert "模拟运行失败" in problem.message and PATH in problem.message
@@ -134,7 +136,7 @@ def test_the_deploy_api_refuses_with_the_simulation_named(office):
                     content_type="multipart/form-data")
     assert r.status_code == 422, r.get_json()
     body = r.get_json()
-    [error] = body["errors"]
+    [error] = [e for e in body["errors"] if e["simulation"]["path"] == PATH]
     assert error["simulation"]["path"] == PATH and error["simulation"]["step"] == "Task_triage"
     assert error["element_id"] == "Gateway_route"
     assert body["simulation"]["ok"] is False
@@ -153,7 +155,9 @@ def test_the_designer_validates_and_deploys_with_the_simulation(office):
     edit = {"base_definition_id": proc["definition_id"], "files": {"petition_case.bpmn": text}}
     result = client.post("/api/designer/processes/petition_case/validate", headers=headers, json=edit).get_json()
     assert result["ok"] is False
-    [problem] = result["problems"]  # valid as written, but it does not run: the problem is the simulation's
+    # valid as written, but it does not run: the problems are the simulation's, one per petition path
+    assert len(result["problems"]) == len(PETITION_PATHS)
+    [problem] = [p for p in result["problems"] if p["simulation"]["path"] == PATH]
     assert problem["simulation"]["step"] == "Task_triage" and problem["element_id"] == "Gateway_route"
     simulation = result["simulation"]
     assert simulation["ok"] is False
@@ -162,7 +166,7 @@ def test_the_designer_validates_and_deploys_with_the_simulation(office):
     assert "诉访分离" in path["steps"][1]["message"]
     r = client.post("/api/designer/processes/petition_case/deploy", headers=headers, json=dict(edit, comment="坏的"))
     assert r.status_code == 422
-    [problem] = r.get_json()["problems"]
+    [problem] = [p for p in r.get_json()["problems"] if p["simulation"]["path"] == PATH]
     assert problem["simulation"]["step"] == "Task_triage" and problem["element_id"] == "Gateway_route"
     assert r.get_json()["simulation"]["ok"] is False
     good = {"base_definition_id": proc["definition_id"], "files": {"petition_case.bpmn": proc["files"][
@@ -257,9 +261,10 @@ def test_a_timer_expression_that_fails_when_reached_blocks_the_deployment(office
     office.runtime.check(files)
     with pytest.raises(SimulationFailed) as failed:
         office.runtime.deploy(files, actor="designer", comment="timer")
-    [problem] = failed.value.problems
-    assert problem.simulation["path"] == PATH and problem.simulation["step"] == "Task_triage"
-    assert "sign_days" in problem.simulation["message"]
+    problems = failed.value.problems
+    assert {p.simulation["path"] for p in problems} == set(PETITION_PATHS)
+    [problem] = [p for p in problems if p.simulation["path"] == PATH]
+    assert problem.simulation["step"] == "Task_triage" and "sign_days" in problem.simulation["message"]
 
 
 def test_work_nobody_can_do_is_a_warning_not_a_refusal(office):
