@@ -224,8 +224,8 @@ class Simulation:
             return None
         if view.incidents:
             first = view.incidents[0]
-            result.steps.append(StepResult(step, label, False,
-                                           f"在 {first.element_id or '流程'} 出错：{first.message}", first.element_id))
+            where = f"在 {first.element_id} 出错" if first.element_id else f"{label}之后，流程继续运行时出错"
+            result.steps.append(StepResult(step, label, False, f"{where}：{first.message}", first.element_id))
             return None
         result.steps.append(StepResult(step, label, True))
         result.warnings.extend(self._nobody_can_do(view, result))

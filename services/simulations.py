@@ -14,7 +14,7 @@ from pathlib import Path
 import yaml
 from jsonschema import Draft202012Validator, FormatChecker
 
-from engine.definitions import SourceFile
+from engine.definitions import DefinitionError, Problem, SourceFile
 from engine.simulation import SimulationPath, SimulationPlan, SimulationStep
 
 from .registration import start_data
@@ -121,7 +121,10 @@ def plan_for(processes_dir: Path | str) -> Callable[[list[SourceFile]], Simulati
 
     def plan(files: list[SourceFile]) -> SimulationPlan:
         fill = form_filler(files, processes_dir / "forms")
-        paths = [build_path(key, declared, fill) for key, declared in load_paths(processes_dir / FILE_NAME)]
-        return SimulationPlan(paths, fill)
+        try:
+            declared = load_paths(processes_dir / FILE_NAME)
+        except (SimulationFileError, yaml.YAMLError) as err:  # refuse the deployment, saying why, not a 500
+            raise DefinitionError([Problem(FILE_NAME, None, None, f"模拟运行的路径文件有误：{err}")]) from None
+        return SimulationPlan([build_path(key, path, fill) for key, path in declared], fill)
 
     return plan

@@ -4,7 +4,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from engine.definitions import SourceFile, collect_files
+import pytest
+
+from engine.definitions import DefinitionError, SourceFile, collect_files
 from engine.simulation import PathResult, SimulationReport, StepResult, locate
 from services import simulations
 
@@ -62,3 +64,11 @@ def test_a_failed_path_is_a_problem_placed_at_its_element():
     assert "第 2 步“分流研判”" in problem.message
     as_json = json.loads(json.dumps(report.to_dict(), ensure_ascii=False))
     assert as_json["ok"] is False and [p["ok"] for p in as_json["paths"]] == [False, True]
+
+
+def test_a_broken_paths_file_refuses_the_deployment_saying_so(tmp_path):
+    (tmp_path / simulations.FILE_NAME).write_text("petition_case: 不是列表\n", encoding="utf-8")
+    with pytest.raises(DefinitionError) as refused:
+        simulations.plan_for(tmp_path)([])
+    [problem] = refused.value.problems
+    assert problem.file == simulations.FILE_NAME and "应为路径列表" in problem.message
