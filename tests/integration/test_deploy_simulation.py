@@ -189,6 +189,12 @@ def test_lianxin_init_passes_and_lianxin_deploy_refuses_a_broken_path(tmp_path):
     assert result.exit_code == 1
     assert "petition_case.bpmn:" in result.output and "Gateway_route" in result.output
     assert PATH in result.output and "分流研判" in result.output and "未部署" in result.output
+    (folder / "petition_case.bpmn").write_bytes(
+        (ROOT / "processes" / "petition_case.bpmn").read_bytes().replace("分流研判".encode(), "分流研判（新）".encode(), 1))
+    result = CliRunner().invoke(main, ["deploy", str(folder)], env=env, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "petition_case v2" in result.output
+    assert f"模拟运行通过（simulation passed）：{PATH}，停在 审核销号（Task_signoff）" in result.output
 
 
 def with_form(name: str, change) -> list[SourceFile]:
