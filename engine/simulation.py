@@ -6,8 +6,11 @@ expression that fails when it is reached. So a deployment first runs synthetic c
 declared path (start data, then the work items to complete with their form data) runs through the real runtime,
 inside the deployment's own transaction and under a SAVEPOINT that is always rolled back, with the clock frozen
 at the deployment's instant. Nothing the simulation does stays: no case, journal event, work item, timer,
-outbox row or case number. Any incident, refusal or missing step stops the path and names it; the caller
-(`Runtime.deploy`) then refuses the whole deployment.
+outbox row or case number (on PostgreSQL the id sequences skip the ids it used, as after any rollback). Any
+incident or refusal stops the path and names it; the caller (`Runtime.deploy`) then refuses the whole
+deployment. A declared step the new version does not reach (a step added, moved or removed before it) or
+whose example data its form no longer accepts ends the path there, with the reason, without refusing: the
+synthetic case ran into a wait, not an error.
 
 The engine knows no petition domain: the paths come from the composition root (`Runtime(simulations=...)`),
 which builds them from processes/simulations.yaml and the forms. A step's form is the caller's too
