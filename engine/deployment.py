@@ -122,24 +122,29 @@ class Definitions:
         files = list(files)
         compiled = self.compile(files)
         with self.session_factory() as s, s.begin():
-            by_id = {cp.process_id: {"user_tasks": cp.user_tasks, "timers": cp.timers} for cp in compiled}
-            deployment = Deployment(at=now, actor=actor, comment=comment,
-                                    files=to_json(sorted({f.name for f in files})))
-            s.add(deployment)
-            s.flush()
-            out = []
-            for cp in compiled:
-                existing = s.scalar(select(ProcessDefinition).where(
-                    ProcessDefinition.process_key == cp.process_id,
-                    ProcessDefinition.content_hash == cp.content_hash))
-                if existing is not None:
-                    out.append(DeployedVersion(cp.process_id, existing.name, existing.version, existing.id,
-                                               existing.content_hash, False, not cp.is_executable))
-                    continue
-                row = self._new_version(s, cp, by_id, deployment.id, actor, now)
-                out.append(DeployedVersion(cp.process_id, row.name, row.version, row.id, row.content_hash, True,
-                                           not cp.is_executable))
-            return out
+            return self.deploy_in(s, compiled, files, actor, now, comment)
+
+    def deploy_in(self, s: Session, compiled: list, files: list, actor: str, now,
+                  comment: str = "") -> list[DeployedVersion]:
+        """Store the compiled bundle's new versions in the caller's transaction (which commits or rolls back)."""
+        by_id = {cp.process_id: {"user_tasks": cp.user_tasks, "timers": cp.timers} for cp in compiled}
+        deployment = Deployment(at=now, actor=actor, comment=comment,
+                                files=to_json(sorted({f.name for f in files})))
+        s.add(deployment)
+        s.flush()
+        out = []
+        for cp in compiled:
+            existing = s.scalar(select(ProcessDefinition).where(
+                ProcessDefinition.process_key == cp.process_id,
+                ProcessDefinition.content_hash == cp.content_hash))
+            if existing is not None:
+                out.append(DeployedVersion(cp.process_id, existing.name, existing.version, existing.id,
+                                           existing.content_hash, False, not cp.is_executable))
+                continue
+            row = self._new_version(s, cp, by_id, deployment.id, actor, now)
+            out.append(DeployedVersion(cp.process_id, row.name, row.version, row.id, row.content_hash, True,
+                                       not cp.is_executable))
+        return out
 
     def _new_version(self, s: Session, cp, by_id: dict, deployment_id: int, actor: str, now) -> ProcessDefinition:
         # a non-executable process (isExecutable="false") is kept as a view-only model: no spec to load
@@ -168,6 +173,12 @@ class Definitions:
         s.add(row)
         s.flush()
         return row
+
+    def forget(self, definition_ids) -> None:
+        """Drop cached specs of versions whose transaction rolled back (their ids may be handed out again)."""
+        for definition_id in definition_ids:
+            self.specs.pop(definition_id, None)
+            self.meta.pop(definition_id, None)
 
     @staticmethod
     def _compiled_external(s: Session, process_key: str) -> dict | None:

@@ -55,6 +55,7 @@ from .journal import SEALER_INFO_KEY, PendingEvent, append as journal_append
 from .ports import DirectoryFactory
 from .sandbox import SandboxEnvironment
 from .scripting import LianxinScriptEngine
+from .simulation import SIMULATION_ACTOR, Simulation, SimulationFailed, SimulationPlan, SimulationReport
 from .state import StateCodec, prune_finished_history
 from .store import Case, Incident, JournalEvent, ProcessDefinition, Timer, WorkItem
 from .tree import JOURNALED_STATES, advance, all_tasks, find_task, state_events, timer_due, view_data
@@ -120,6 +121,7 @@ class Runtime:
         decision_rules: dict | None = None,
         bundle_checks: list[Callable[[list], list]] | None = None,
         role_catalogue: Callable | None = None,
+        simulations: Callable[[list], SimulationPlan] | None = None,
     ):
         spiff_patches.apply()
         self.session_factory = session_factory
@@ -139,6 +141,8 @@ class Runtime:
                                        dict(decision_rules or {}), list(bundle_checks or []),
                                        role_catalogue)  # () -> engine.role_mapping.RoleCatalogue
         self._specs, self._meta = self.definitions.specs, self.definitions.meta
+        # simulations: the synthetic cases a new version must run through before it is deployed (engine.simulation)
+        self.simulations = simulations
         sinks = dict(BUILTIN_SINKS)
         sinks.update(effect_sinks or {})
         self.script_engine = LianxinScriptEngine(
@@ -366,7 +370,52 @@ class Runtime:
         self.definitions.compile(list(files))
 
     def deploy(self, files, actor: str, comment: str = "") -> list[DeployedVersion]:
-        return self.definitions.deploy(files, actor, self.clock.now(), comment)
+        """Validate, store the new versions and run the smoke simulation on them in one transaction: a failed
+        synthetic case raises SimulationFailed (a DefinitionError naming path and step) and nothing is deployed."""
+        versions, _ = self._deploy(list(files), actor, comment, commit=True)
+        return versions
+
+    def deploy_and_report(self, files, actor: str, comment: str = "") -> tuple[list[DeployedVersion],
+                                                                                 SimulationReport]:
+        """`deploy`, also returning the simulation that let it through (empty when no version was new)."""
+        return self._deploy(list(files), actor, comment, commit=True)
+
+    def simulate(self, files) -> SimulationReport:
+        """Validate and run the smoke simulation exactly as `deploy` would, deploying nothing (the designer's
+        "validate"). Raises DefinitionError for static problems; returns the report, passed or not."""
+        try:
+            _, report = self._deploy(list(files), SIMULATION_ACTOR, "", commit=False)
+        except SimulationFailed as failed:
+            return failed.report
+        return report
+
+    def _deploy(self, files: list, actor: str, comment: str, *, commit: bool):
+        now = self.clock.now()
+        compiled = self.definitions.compile(files)
+        created: list[int] = []
+        with self.session_factory() as s:
+            s.begin()
+            try:
+                versions = self.definitions.deploy_in(s, compiled, files, actor, now, comment)
+                created = [v.definition_id for v in versions if v.created]
+                report = SimulationReport(at=now)
+                if self.simulations is not None and (created or not commit):
+                    report = self._simulate_in(s, files, versions, now)
+                if not report.ok:
+                    raise SimulationFailed(report, report.problems(files))
+                if commit:
+                    s.commit()
+            finally:
+                if s.in_transaction():
+                    # versions that never were: forget their specs before their ids can be handed out again
+                    self.definitions.forget(created)
+                    s.rollback()
+        return versions, report
+
+    def _simulate_in(self, s: Session, files: list, versions: list[DeployedVersion], now: datetime):
+        plan = self.simulations(files)
+        runnable = {v.process_key: v.definition_id for v in versions if not v.view_only}
+        return Simulation(self, s, now, plan.fill_form).run(plan.paths, runnable)
 
     def list_definitions(self) -> list[dict]:
         return self.definitions.list()

@@ -76,7 +76,7 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
 
     # Notifications are checked against the versioned templates at the step that asks for them.
     templates = TemplateCatalogue.load(settings.processes_dir / "templates")
-    from services import case_numbers, element_meanings, lane_roles, notices
+    from services import case_numbers, element_meanings, lane_roles, notices, simulations
     from services.deadline_settings import decision_rules, yellow_lead_days
 
     # The yellow alert threshold is the lead time of processes/settings.dmn, the table the processes read.
@@ -91,7 +91,9 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
                                                settings.processes_dir / "templates")],
                       # the roles and the designers' lane table, for models whose lanes and tasks name roles their way
                       role_catalogue=lane_roles.catalogue(settings.processes_dir),
-                      directory=MembershipDirectory)  # who holds a role where, for notices to offices
+                      directory=MembershipDirectory,  # who holds a role where, for notices to offices
+                      # the synthetic cases a new version must carry before it goes live (processes/simulations.yaml)
+                      simulations=simulations.plan_for(settings.processes_dir))
     return Container(settings, engine, session_factory, clock, handlers, runtime, calendar,
                      extras={"read_sessions": read_sessions, "notification_templates": templates})
 

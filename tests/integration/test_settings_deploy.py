@@ -103,6 +103,7 @@ def test_a_bad_value_deployed_before_the_types_existed_stops_the_case_instead_of
     files = [SourceFile(f.name, with_cell("Out_handle", "90").encode("utf-8")) if f.name == "settings.dmn" else f
              for f in collect_files([str(ROOT / "processes")])]
     rules, container.runtime.decision_rules = container.runtime.decision_rules, {}
+    container.runtime.simulations = None  # nor the smoke simulation (it would stop this version at 读取时限设置)
     container.runtime.deploy(files, actor="before", comment="deployed before the settings had types")
     container.runtime.decision_rules = rules
     view = container.runtime.start("petition_case", {"title": "拖欠工资"}, actor="registrar")
@@ -134,6 +135,7 @@ def test_a_case_that_ran_with_a_bad_value_before_the_check_still_verifies(contai
     files = [SourceFile(f.name, with_cell("Out_handle", "90").encode("utf-8")) if f.name == "settings.dmn" else f
              for f in collect_files([str(ROOT / "processes")])]
     rules, container.runtime.decision_rules = container.runtime.decision_rules, {}
+    container.runtime.simulations = None  # nor the smoke simulation (it would stop this version at 读取时限设置)
     container.runtime.deploy(files, actor="before", comment="deployed before the settings had types")
     view = container.runtime.start("petition_case", {"title": "拖欠工资"}, actor="registrar")
     assert view.data["limits"]["handle_days"] == 90  # what happened before the check

@@ -41,7 +41,7 @@ def deploy(paths, comment: str, actor: str) -> None:
 
     c = common.container()
     try:
-        versions = c.runtime.deploy(collect_files(list(paths)), actor=actor, comment=comment)
+        versions, report = c.runtime.deploy_and_report(collect_files(list(paths)), actor=actor, comment=comment)
     except DefinitionError as err:
         for problem in err.problems:
             click.echo(str(problem), err=True)
@@ -51,6 +51,11 @@ def deploy(paths, comment: str, actor: str) -> None:
         state = "新版本" if v.created else "未变化"
         view_only = " 仅供查看（view only: isExecutable=\"false\"）" if v.view_only else ""
         click.echo(f"{v.process_key} v{v.version} {v.content_hash[:12]} {state} {v.name}{view_only}")
+    for path in report.paths:  # the smoke simulation that let the new versions through
+        waits = "、".join(path.waits) or "—"
+        click.echo(f"模拟运行通过（simulation passed）：{path.name}，停在 {waits}{('；' + path.stopped) if path.stopped else ''}")
+        for warning in path.warnings:
+            click.echo(f"  提醒（warning）：{warning}")
 
 
 @main.command()

@@ -7,6 +7,7 @@ from engine.definitions import DefinitionError, SourceFile
 
 from ..auth import ApiError, current_principal, login_required, roles_required
 from ..http import api_part, body, container, ok
+from .simulation import problem_json, simulation_json
 
 bp = api_part(__name__)
 MAX_UPLOAD_FILES = 50
@@ -29,14 +30,15 @@ def deploy_definitions():
     sources = [SourceFile(f.filename or "upload.bpmn", f.read()) for f in files]
     p = current_principal()
     try:
-        versions = container().runtime.deploy(sources, actor=p.username, comment=request.form.get("comment", ""))
+        versions, report = container().runtime.deploy_and_report(sources, actor=p.username,
+                                                                 comment=request.form.get("comment", ""))
     except DefinitionError as err:
         return jsonify({"error": {"code": "invalid_definition",
                                   "message": f"部署失败：{len(err.problems)} 个问题，未部署任何文件（nothing was deployed）",
                                   "details": None},
-                        "errors": [{"file": pr.file, "line": pr.line, "element_id": pr.element_id,
-                                    "message": pr.message} for pr in err.problems]}), 422
-    return ok({"versions": [v.__dict__ for v in versions]}, 201)
+                        "errors": [problem_json(pr) for pr in err.problems],
+                        **simulation_json(err)}), 422
+    return ok({"versions": [v.__dict__ for v in versions], "simulation": report.to_dict()}, 201)
 
 
 @bp.post("/process-definitions/<key>/instances")

@@ -9,7 +9,8 @@ _DESIGNER_EDIT = {"type": "object", "required": ["base_definition_id", "files"],
 OPENAPI_PATHS = {
     "/api/process-definitions": {
         "get": op("Deployed definitions and versions", "definitions"),
-        "post": op("Validate and deploy files (all or nothing)", "definitions", ok=201, multipart=True,
+        "post": op("Validate, run the smoke simulation and deploy files (all or nothing); 422 errors name a failed "
+                   "simulation's {path, step, message}", "definitions", ok=201, multipart=True,
                     body={"type": "object", "properties": {"files": {"type": "array", "items": {
                         "type": "string", "format": "binary"}}, "comment": {"type": "string"}}}),
     },
@@ -34,10 +35,12 @@ OPENAPI_PATHS = {
         "delete": op("Discard the draft", "designer", params=[path_key()]),
     },
     "/api/designer/processes/{key}/validate": {"post": op(
-        "Validate edited files with the deployment's checks: {ok, problems: [{file, line, element_id, message}], "
-        "warnings}", "designer", params=[path_key()], body=_DESIGNER_EDIT)},
+        "Validate edited files with the deployment's checks and smoke simulation: {ok, problems: [{file, line, "
+        "element_id, message, simulation?}], warnings, simulation: {ok, paths: [{name, steps, waits, stopped}]}}",
+        "designer", params=[path_key()], body=_DESIGNER_EDIT)},
     "/api/designer/processes/{key}/deploy": {"post": op(
-        "Deploy edited files as a new version; comment required; 422 with problems, nothing deployed", "designer",
+        "Deploy edited files as a new version after the smoke simulation; comment required; 422 with problems "
+        "(and the simulation), nothing deployed", "designer",
         ok=201, params=[path_key()], body=dict(_DESIGNER_EDIT, required=["base_definition_id", "files", "comment"],
                                                 properties=dict(_DESIGNER_EDIT["properties"],
                                                                 comment={"type": "string"})))},

@@ -24,6 +24,7 @@ from .. import visibility
 from ..auth import ApiError, current_principal, roles_required
 from ..http import body, container, ok
 from ..ui import ROLE_LABELS, page_principal
+from . import simulation
 
 bp = Blueprint("designer", __name__)
 DESIGNERS = ("designer", "admin")
@@ -239,9 +240,10 @@ def discard_draft(key: str):
 def validate(key: str):
     base_id, files = _edit_request()
     bundle = _bundle(key, base_id, files)
-    problems = drafts.problems_of(container().runtime, bundle)
-    return ok({"ok": not problems, "problems": [_problem(p) for p in problems],
-               "warnings": [_problem(p) for p in drafts.warnings_of(bundle)]})
+    problems, report = simulation.validate(container().runtime, bundle)
+    return ok({"ok": not problems and (report is None or report.ok), "problems": [_problem(p) for p in problems],
+               "warnings": [_problem(p) for p in drafts.warnings_of(bundle)],
+               "simulation": report.to_dict() if report is not None else None})
 
 
 @bp.post("/api/designer/processes/<key>/deploy")
@@ -256,17 +258,19 @@ def deploy(key: str):
     c = container()
     actor = current_principal().username
     try:
-        versions_ = c.runtime.deploy(_bundle(key, base_id, files), actor=actor, comment=comment.strip())
+        versions_, report = c.runtime.deploy_and_report(_bundle(key, base_id, files), actor=actor,
+                                                        comment=comment.strip())
     except DefinitionError as err:
         return jsonify({"error": {"code": "invalid_definition",
                                   "message": f"未部署：发现 {len(err.problems)} 个问题，请先修改（nothing was deployed）",
                                   "details": None},
-                        "problems": [_problem(p) for p in err.problems]}), 422
+                        "problems": [_problem(p) for p in err.problems], **simulation.simulation_json(err)}), 422
     with c.session_factory() as s, s.begin():
         drafts.discard(s, key)
     mine = [v for v in versions_ if v.process_key == key]
     return ok({"versions": [v.__dict__ for v in versions_], "version": mine[0].version if mine else None,
-               "created": bool(mine and mine[0].created)}, 201)
+               "created": bool(mine and mine[0].created),
+               "simulation": report.to_dict()}, 201)
 
 
 def _edit_request() -> tuple[int, dict[str, str]]:
@@ -300,10 +304,7 @@ def _bundle(key: str, base_id: int | None, files: dict[str, str]) -> list[Source
 
 
 def _problem(p) -> dict:
-    out = {"file": p.file, "line": p.line, "element_id": p.element_id, "message": p.message, "text": str(p)}
-    if getattr(p, "suggestion", None):
-        out["suggestion"] = p.suggestion
-    return out
+    return dict(simulation.problem_json(p), text=str(p))
 
 
 # ---------------------------------------------------------------- migration

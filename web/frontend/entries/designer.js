@@ -15,6 +15,7 @@ import { TranslateZhModule } from "../lib/translate-zh.js";
 import { keepLoopVariableRefs } from "../lib/loop-refs.js";
 import "../lib/designer.css";
 import { cnDateTime, isEnglish, t } from "../lib/texts.js";
+import { failureText, showSimulation } from "../lib/simulation-view.js";
 
 const $ = (sel) => document.querySelector(sel);
 const csrf = () => document.querySelector('meta[name="csrf-token"]').content;
@@ -193,7 +194,9 @@ class Designer {
       { base_definition_id: this.baseId, files });
     if (!res.ok) { this.status(res.data.error ? res.data.error.message : t("校验失败"), "red"); return false; }
     this.showProblems(res.data.problems, res.data.warnings || []);
-    if (res.data.ok && (res.data.warnings || []).length) this.status(t("校验通过，但有需要注意的事项（见下方）"), "yellow");
+    const failure = showSimulation($("#designer-simulation"), res.data.simulation);
+    if (failure) this.status(failureText(failure), "red");
+    else if (res.data.ok && (res.data.warnings || []).length) this.status(t("校验通过，但有需要注意的事项（见下方）"), "yellow");
     else if (res.data.ok) this.status(t("校验通过：可以部署"), "green");
     else this.status(t("发现 {n} 个问题，请按下方列表修改", { n: res.data.problems.length }), "red");
     return res.data.ok;
@@ -235,7 +238,8 @@ class Designer {
       if (res.status === 422 && res.data.problems) {
         $("#deploy-dialog").close();
         this.showProblems(res.data.problems);
-        this.status(t("未部署：发现 {n} 个问题，请先修改", { n: res.data.problems.length }), "red");
+        const failure = showSimulation($("#designer-simulation"), res.data.simulation);
+        this.status(failure ? failureText(failure) : t("未部署：发现 {n} 个问题，请先修改", { n: res.data.problems.length }), "red");
         return;
       }
       if (!res.ok) { $("#deploy-error").textContent = res.data.error ? res.data.error.message : t("部署失败"); return; }
@@ -243,6 +247,7 @@ class Designer {
       this.draftStamp = null;  // the draft is gone once deployed
       $("#deploy-dialog").close();
       this.showProblems([]);
+      showSimulation($("#designer-simulation"), res.data.simulation);
       const v = res.data.version;
       const mine = (res.data.versions || []).find((x) => x.process_key === this.key);
       if (mine) {  // further edits build on what was just deployed
