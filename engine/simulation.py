@@ -114,7 +114,7 @@ class SimulationReport:
                 file, line, element,
                 f"模拟运行失败：路径“{path.name}”第 {path.steps.index(failed) + 1} 步“{failed.label}”：{failed.message}"
                 f"（smoke simulation failed: path {path.name!r}, step {failed.step!r}）",
-                {"path": path.name, "process_key": path.process_key, "step": failed.step, "label": failed.label,
+                simulation={"path": path.name, "process_key": path.process_key, "step": failed.step, "label": failed.label,
                  "message": failed.message}))
         return out
 
