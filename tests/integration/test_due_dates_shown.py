@@ -12,8 +12,10 @@ import re
 from datetime import date, datetime
 
 import pytest
+from sqlalchemy import func, select
 
 from engine.clock import SHANGHAI
+from engine.store import Case
 from tests.support.web import api_sign_in, office_app, page_sign_in
 
 FORM = {"channel": "来访", "title": "企业拖欠三个月工资", "category": "劳动社保", "subcategory": "拖欠工资",
@@ -22,6 +24,12 @@ FORM = {"channel": "来访", "title": "企业拖欠三个月工资", "category":
         "petitioners-0-phone": "13812345678", "petitioners-0-address": "东城县人民路1号"}
 END_OF_14TH = datetime(2026, 12, 15, 0, 0, tzinfo=SHANGHAI)  # 2026-12-14 24:00
 SIGN = "签收或提出异议"
+
+def first_case_id(container) -> int:
+    """The first case's id: not always 1, since on PostgreSQL a deploy's rolled-back smoke simulation uses ids."""
+    with container.session_factory() as s:
+        return s.scalar(select(func.min(Case.id)))
+
 
 
 @pytest.fixture
@@ -40,9 +48,9 @@ def sign_task(app, container):
     c = page_sign_in(app, "registrar")
     page = c.get("/register").get_data(as_text=True)
     c.post("/register", data=dict(FORM, csrf_token=_csrf(page), action="check"))
-    view = container.runtime.get_case(1)
+    view = container.runtime.get_case(first_case_id(container))
     container.runtime.complete(view.tasks[0].id, {"route": "交办转送"}, actor="registrar")
-    task = next(t for t in container.runtime.get_case(1).tasks if t.name == SIGN)
+    task = next(t for t in container.runtime.get_case(first_case_id(container)).tasks if t.name == SIGN)
     assert task.due_at == END_OF_14TH  # the stored instant is the next day's 00:00
     return task
 

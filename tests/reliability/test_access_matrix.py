@@ -110,7 +110,10 @@ POLICY: dict[tuple[str, str], Policy] = {
     ("designer.save_draft", "PUT"): roles(*DESIGNERS),
     ("designer.discard_draft", "DELETE"): roles(*DESIGNERS),
     **{(f"designer.{e}", "POST"): roles(*DESIGNERS) for e in (
-        "validate", "deploy", "migration_check", "migration_run")},
+        "validate", "deploy", "migration_check", "migration_run", "import_api", "import_page", "save_lane_roles_page")},
+    ("designer.get_lane_roles", "GET"): roles(*DESIGNERS),
+    ("designer.lane_roles_page", "GET"): roles(*DESIGNERS),
+    ("designer.put_lane_roles", "PUT"): roles(*DESIGNERS),
     # registration
     ("handling.api_register", "POST"): roles(*REGISTER_ROLES),
     ("handling.api_repeats", "POST"): roles(*REGISTER_ROLES),

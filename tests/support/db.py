@@ -144,6 +144,9 @@ def demo_office(sqlite_template: Path, tmp: Path):
     from web.setup import initialise
 
     shutil.copy(sqlite_template, tmp / "lianxin.db")
-    c = make_container(f"sqlite:///{tmp / 'lianxin.db'}", SettableClock(START), tmp)
+    # Its own copy of processes/: the tests that call every endpoint (the API fuzz, the access matrix) also call
+    # the ones that write there (the designers' lane table) and must not change the shipped files.
+    shutil.copytree(ROOT / "processes", tmp / "processes")
+    c = make_container(f"sqlite:///{tmp / 'lianxin.db'}", SettableClock(START), tmp, processes_dir=tmp / "processes")
     initialise(c, demo=True)
     return c
