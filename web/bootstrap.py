@@ -17,6 +17,7 @@ from engine.runtime import Runtime
 from engine.store import Setting
 from infra.accounts import MembershipDirectory
 from infra.db import make_engine, make_read_session_factory, make_session_factory
+from infra.keys import Vault, provider_from_env
 from services import register_all
 
 from .settings import Settings
@@ -90,8 +91,10 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
                           notices.deploy_check(settings.processes_dir / notices.FILE_NAME,
                                                settings.processes_dir / "templates")],
                       directory=MembershipDirectory)  # who holds a role where, for notices to offices
+    # Personal data at rest: parties' fields sealed under data keys wrapped by the master key (infra/keys.py).
+    vault = Vault(provider_from_env(var_dir=settings.var_dir))
     return Container(settings, engine, session_factory, clock, handlers, runtime, calendar,
-                     extras={"read_sessions": read_sessions, "notification_templates": templates})
+                     extras={"read_sessions": read_sessions, "notification_templates": templates, "vault": vault})
 
 
 def _offset_reader(session_factory):

@@ -25,4 +25,4 @@ def test_one_head():
 
     from infra.migrate import alembic_config
 
-    assert ScriptDirectory.from_config(alembic_config()).get_heads() == ["0013_merge_crypto_security"]
+    assert ScriptDirectory.from_config(alembic_config()).get_heads() == ["0014_parties"]

@@ -1,0 +1,58 @@
+"""`lianxin keys ...`: the master key of personal data at rest (infra/keys.py, docs/data-protection.md).
+
+`lianxin keys rotate` re-wraps every data key under the current master key (LIANXIN_MASTER_KEY or
+LIANXIN_MASTER_KEY_FILE) while the one it replaces is still listed in LIANXIN_PREVIOUS_MASTER_KEYS: the service
+keeps running meanwhile. `lianxin keys status` counts the data keys per master key id, to see when the old key can
+be retired. `lianxin keys new` prints a fresh master key (base64) for the key custodian.
+"""
+from __future__ import annotations
+
+import sys
+
+import click
+from sqlalchemy import func, select
+
+from infra import keys
+
+from . import common
+
+
+@click.group("keys")
+def keys_group() -> None:
+    """主密钥与数据密钥（master key and data keys of personal data）"""
+
+
+@keys_group.command("new")
+def new() -> None:
+    """Print a new random SM4 master key (base64) for LIANXIN_MASTER_KEY or a key file."""
+    click.echo(keys.new_master_key_text())
+
+
+@keys_group.command("status")
+def status() -> None:
+    """Data keys per master key id; the current one is marked."""
+    c = common.container()
+    provider = c.extras["vault"].provider
+    with c.session_factory() as s:
+        rows = s.execute(select(keys.DataKey.master_key_id, func.count()).group_by(keys.DataKey.master_key_id)).all()
+    click.echo(f"当前主密钥（current master key）: {provider.current_id}")
+    for key_id, count in rows:
+        mark = "当前" if key_id == provider.current_id else ("已配置" if key_id in provider.known_ids() else "未配置")
+        click.echo(f"{key_id}  {count}  {mark}")
+
+
+@keys_group.command("rotate")
+@click.option("--batch", default=200, type=click.IntRange(1, 10000), help="data keys per transaction")
+def rotate(batch: int) -> None:
+    """Re-wrap every data key under the current master key (the old one must still be configured as previous)."""
+    c = common.container()
+    provider = c.extras["vault"].provider
+    try:
+        result = keys.rotate(c.session_factory, provider, c.clock.now(), batch=batch)
+    except keys.KeyProblem as err:
+        click.echo(f"轮换中止（rotation stopped）: {err}", err=True)
+        sys.exit(1)
+    click.echo(f"已重新包装 {result.rewrapped} 个数据密钥，主密钥 {result.current_id}；剩余 {result.remaining} 个"
+               f"（re-wrapped {result.rewrapped} data keys under {result.current_id}; {result.remaining} remain）")
+    if result.remaining:
+        sys.exit(1)
