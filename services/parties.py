@@ -30,6 +30,11 @@ from .store.parties import SEALED_FIELDS, Party
 REF = "party_ref"
 REFS = "party_refs"
 RECIPIENT_PREFIX = "party:"
+VAULT_PORT = "vault"  # the runtime's ports entry (ctx.ports) the composition root fills with the Vault
+
+
+def vault_of(runtime) -> Vault | None:
+    return runtime.ports.get(VAULT_PORT)
 
 
 def _people(data: dict) -> list[dict]:
@@ -39,16 +44,19 @@ def _people(data: dict) -> list[dict]:
     return people
 
 
-def seal_start_data(s: Session, vault: Vault, data: dict, now: datetime, role: str = "petitioner") -> dict:
-    """The start data with its people moved into sealed `Party` rows (in `s`'s transaction); see the docstring.
-    Start data that names nobody is returned unchanged; people already sealed (with a `party_ref`) stay so."""
+def seal_start_data(s: Session, vault: Vault, data: dict, now: datetime,
+                    role: str = "petitioner") -> tuple[dict, dict[str, dict]]:
+    """The start data with its people moved into sealed `Party` rows (in `s`'s transaction; see the docstring),
+    and the plain fields by reference (for what the caller indexes in the same transaction). Start data that names
+    nobody is returned unchanged; people already sealed (with a `party_ref`) stay so."""
     people = _people(data)
     if not people or all(REF in p for p in people):
-        return dict(data)
+        return dict(data), {}
     key_ref = vault.new_data_key(s, now)
-    refs, masked = [], []
+    refs, masked, plain = [], [], {}
     for position, person in enumerate(people):
         ref = str(uuid.uuid4())
+        plain[ref] = {name: str(person[name]) for name in SEALED_FIELDS if person.get(name) not in (None, "")}
         s.add(Party(ref=ref, key_ref=key_ref, role=role, position=position, created_at=now,
                     **{f"{name}_sealed": vault.seal(s, key_ref, ref, name, person.get(name))
                        for name in SEALED_FIELDS}))
@@ -59,7 +67,22 @@ def seal_start_data(s: Session, vault: Vault, data: dict, now: datetime, role: s
         out["petitioners"] = masked
     out["petitioner"] = masked[0]
     out[REFS] = refs
-    return out
+    return out, plain
+
+
+def start_case(runtime, vault: Vault, process_key: str, data: dict, actor: str, now: datetime, *,
+               session: Session | None = None, after=None):
+    """Start a case whose start data names people: the parties, the case and `after(s, view, plain)` (an index,
+    a receipt) in one transaction (the caller's `session`, or one of the runtime's own)."""
+    if session is None:
+        with runtime.session_factory() as s, s.begin():
+            return start_case(runtime, vault, process_key, data, actor, now, session=s, after=after)
+    sealed, plain = seal_start_data(session, vault, data, now)
+    view = runtime.start(process_key, sealed, actor, session=session)
+    attach(session, sealed, view.id)
+    if after is not None:
+        after(session, view, plain)
+    return view
 
 
 def attach(s: Session, data: dict, case_id: int) -> None:
@@ -107,6 +130,11 @@ def resolve_case(s: Session, vault: Vault, case_id: int, value):
 def first_party_ref(data: dict) -> str | None:
     person = data.get("petitioner")
     return person.get(REF) if isinstance(person, dict) and isinstance(person.get(REF), str) else None
+
+
+def first_party_of(s: Session, case_id: int) -> str | None:
+    """The reference of a case's first party (the petitioner the notices go to), if it has parties."""
+    return s.scalar(select(Party.ref).where(Party.case_id == case_id).order_by(Party.position).limit(1))
 
 
 def contact_phone(s: Session, vault: Vault, recipient: str) -> str | None:

@@ -77,12 +77,15 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
 
     # Notifications are checked against the versioned templates at the step that asks for them.
     templates = TemplateCatalogue.load(settings.processes_dir / "templates")
-    from services import case_numbers, element_meanings, notices
+    from services import case_numbers, element_meanings, notices, parties
     from services.deadline_settings import decision_rules, yellow_lead_days
 
+    # Personal data at rest: parties' fields sealed under data keys wrapped by the master key (infra/keys.py).
+    vault = Vault(provider_from_env(var_dir=settings.var_dir))
     # The yellow alert threshold is the lead time of processes/settings.dmn, the table the processes read.
     runtime = Runtime(session_factory, clock, handlers, calendar=calendar, read_session_factory=read_sessions,
-                      ports={case_numbers.PORT: case_numbers.key_from_secret(settings.secret_key, settings.crypto_suite)},
+                      ports={case_numbers.PORT: case_numbers.key_from_secret(settings.secret_key, settings.crypto_suite),
+                             parties.VAULT_PORT: vault},
                       effect_sinks={"notify": templated_notify(templates)},
                       yellow_workdays=yellow_lead_days(settings.processes_dir),
                       decision_rules=decision_rules(),  # the settings table's types and bounds
@@ -91,8 +94,6 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
                           notices.deploy_check(settings.processes_dir / notices.FILE_NAME,
                                                settings.processes_dir / "templates")],
                       directory=MembershipDirectory)  # who holds a role where, for notices to offices
-    # Personal data at rest: parties' fields sealed under data keys wrapped by the master key (infra/keys.py).
-    vault = Vault(provider_from_env(var_dir=settings.var_dir))
     return Container(settings, engine, session_factory, clock, handlers, runtime, calendar,
                      extras={"read_sessions": read_sessions, "notification_templates": templates, "vault": vault})
 
