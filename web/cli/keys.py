@@ -33,8 +33,12 @@ def status() -> None:
     """Data keys per master key id; the current one is marked."""
     c = common.container()
     provider = c.extras["vault"].provider
-    with c.session_factory() as s:
-        rows = s.execute(select(keys.DataKey.master_key_id, func.count()).group_by(keys.DataKey.master_key_id)).all()
+    try:
+        with c.session_factory() as s:
+            rows = s.execute(select(keys.DataKey.master_key_id, func.count())
+                             .group_by(keys.DataKey.master_key_id)).all()
+    finally:
+        c.engine.dispose()
     click.echo(f"当前主密钥（current master key）: {provider.current_id}")
     for key_id, count in rows:
         mark = "当前" if key_id == provider.current_id else ("已配置" if key_id in provider.known_ids() else "未配置")
@@ -52,6 +56,8 @@ def rotate(batch: int) -> None:
     except keys.KeyProblem as err:
         click.echo(f"轮换中止（rotation stopped）: {err}", err=True)
         sys.exit(1)
+    finally:
+        c.engine.dispose()
     click.echo(f"已重新包装 {result.rewrapped} 个数据密钥，主密钥 {result.current_id}；剩余 {result.remaining} 个"
                f"（re-wrapped {result.rewrapped} data keys under {result.current_id}; {result.remaining} remain）")
     if result.remaining:
