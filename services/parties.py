@@ -55,11 +55,8 @@ def seal_start_data(s: Session, vault: Vault, data: dict, now: datetime,
     key_ref = vault.new_data_key(s, now)
     refs, masked, plain = [], [], {}
     for position, person in enumerate(people):
-        ref = str(uuid.uuid4())
+        ref = new_party(s, vault, key_ref, person, now, position=position, role=role)
         plain[ref] = {name: str(person[name]) for name in SEALED_FIELDS if person.get(name) not in (None, "")}
-        s.add(Party(ref=ref, key_ref=key_ref, role=role, position=position, created_at=now,
-                    **{f"{name}_sealed": vault.seal(s, key_ref, ref, name, person.get(name))
-                       for name in SEALED_FIELDS}))
         refs.append(ref)
         masked.append({REF: ref, **mask_petitioner(person)})
     out = dict(data)
@@ -83,6 +80,15 @@ def start_case(runtime, vault: Vault, process_key: str, data: dict, actor: str, 
     if after is not None:
         after(session, view, plain)
     return view
+
+
+def new_party(s: Session, vault: Vault, key_ref: str, person: dict, now: datetime, *, position: int = 0,
+              role: str = "petitioner", case_id: int | None = None) -> str:
+    """One `Party` with `person`'s personal fields sealed under data key `key_ref`; returns its reference."""
+    ref = str(uuid.uuid4())
+    s.add(Party(ref=ref, case_id=case_id, key_ref=key_ref, role=role, position=position, created_at=now,
+                **{f"{name}_sealed": vault.seal(s, key_ref, ref, name, person.get(name)) for name in SEALED_FIELDS}))
+    return ref
 
 
 def attach(s: Session, data: dict, case_id: int) -> None:

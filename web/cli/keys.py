@@ -62,3 +62,32 @@ def rotate(batch: int) -> None:
                f"（re-wrapped {result.rewrapped} data keys under {result.current_id}; {result.remaining} remain）")
     if result.remaining:
         sys.exit(1)
+
+
+@click.group("parties")
+def parties_group() -> None:
+    """当事人个人信息（parties' personal data）"""
+
+
+@parties_group.command("migrate")
+def migrate_parties() -> None:
+    """Move personal data of cases registered before the party table out of state and journal (verified)."""
+    from services import party_migration
+
+    c = common.container()
+    try:
+        outcome = party_migration.move_out(c.runtime, c.extras["vault"], c.clock.now())
+    finally:
+        c.engine.dispose()
+    click.echo(migration_line(outcome))
+    for case_id, reason in outcome.refused:
+        click.echo(f"案件 {case_id}：{reason}", err=True)
+    if not outcome.finished:
+        sys.exit(1)
+
+
+def migration_line(outcome) -> str:
+    state = "完成" if outcome.finished else f"未完成，{len(outcome.refused)} 件被拒绝"
+    return (f"个人信息迁出：{len(outcome.moved)} 件案件，{state}"
+            f"（personal data moved out of {len(outcome.moved)} cases; "
+            f"{'finished' if outcome.finished else f'{len(outcome.refused)} refused, not finished'}）")
