@@ -15,6 +15,7 @@ keeps only `party:<ref>`.
 """
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
@@ -22,10 +23,12 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from infra.keys import Vault
+from infra.keys import KeyProblem, Vault
 
 from .masking import mask_petitioner
 from .store.parties import SEALED_FIELDS, Party
+
+log = logging.getLogger("lianxin.parties")
 
 REF = "party_ref"
 REFS = "party_refs"
@@ -128,8 +131,13 @@ def resolve(value, parties: dict[str, dict]):
 
 
 def resolve_case(s: Session, vault: Vault, case_id: int, value):
-    """`value` (case data, a view, journal entries) with the case's parties resolved; unchanged when it has none."""
-    parties = case_parties(s, vault, case_id)
+    """`value` (case data, a view, journal entries) with the case's parties resolved; unchanged when it has none,
+    and when they cannot be opened (data key erased, master key not configured): the masked copy is shown then."""
+    try:
+        parties = case_parties(s, vault, case_id)
+    except KeyProblem:
+        log.exception("parties of case %s cannot be opened; shown masked", case_id)
+        return value
     return resolve(value, parties) if parties else value
 
 

@@ -17,7 +17,7 @@ from engine.runtime import Runtime
 from engine.store import Setting
 from infra.accounts import MembershipDirectory
 from infra.db import make_engine, make_read_session_factory, make_session_factory
-from infra.keys import Vault, provider_from_env
+from infra.keys import MASTER_KEY, MASTER_KEY_FILE, PREVIOUS_MASTER_KEYS, Vault, provider_from_env
 from services import register_all
 
 from .settings import Settings
@@ -81,7 +81,9 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
     from services.deadline_settings import decision_rules, yellow_lead_days
 
     # Personal data at rest: parties' fields sealed under data keys wrapped by the master key (infra/keys.py).
-    vault = Vault(provider_from_env(var_dir=settings.var_dir))
+    vault = Vault(provider_from_env({MASTER_KEY: settings.master_key, MASTER_KEY_FILE: settings.master_key_file,
+                                     PREVIOUS_MASTER_KEYS: " ".join(settings.previous_master_keys)},
+                                    settings.var_dir))
     # The yellow alert threshold is the lead time of processes/settings.dmn, the table the processes read.
     runtime = Runtime(session_factory, clock, handlers, calendar=calendar, read_session_factory=read_sessions,
                       ports={case_numbers.PORT: case_numbers.key_from_secret(settings.secret_key, settings.crypto_suite),
