@@ -247,6 +247,13 @@ class Vault:
         raw = base64.b64decode(sealed[len(SEALED_PREFIX):])
         return sm4_gcm_open(self.data_key(s, key_ref), raw, _field_ad(key_ref, owner, name)).decode("utf-8")
 
+    def seal_bytes(self, s: Session, key_ref: str, owner: str, content: bytes) -> bytes:
+        """`content` (an attachment) sealed under data key `key_ref` for `owner`: nonce | ciphertext | tag."""
+        return sm4_gcm_seal(self.data_key(s, key_ref), content, _field_ad(key_ref, owner, "content"))
+
+    def open_bytes(self, s: Session, key_ref: str, owner: str, sealed: bytes) -> bytes:
+        return sm4_gcm_open(self.data_key(s, key_ref), sealed, _field_ad(key_ref, owner, "content"))
+
     def forget(self) -> None:
         """Drop the unwrapped keys held in memory (after a rotation, or at the end of a batch job)."""
         self._open_keys.clear()

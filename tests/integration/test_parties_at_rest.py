@@ -4,6 +4,7 @@ full, a repeat search by ID number or by phone still finds the case, and the jou
 databases."""
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -55,6 +56,13 @@ def test_personal_data_is_sealed_everywhere_at_rest(desk, container, tmp_path):
     shown = desk.get("registrar", f"/api/cases/{case_id}").get_json()
     assert shown["data"]["petitioner"]["phone"] == PERSON["phone"]
     assert shown["data"]["petitioners"][0]["id_number"] == PERSON["id_number"]
+    # an attachment (a copy of the ID card) is sealed under the same case's data key, and downloads as it was
+    client, headers = desk.client("registrar")
+    scan = f"身份证复印件 {PERSON['id_number']} {PERSON['address']}".encode()
+    r = client.post(f"/api/cases/{case_id}/attachments", headers=headers, content_type="multipart/form-data",
+                    data={"file": (io.BytesIO(scan), "id.txt", "text/plain")})
+    assert r.status_code == 201, r.get_json()
+    assert client.get(f"/api/cases/{case_id}/attachments/{r.get_json()['id']}").data == scan
     with container.session_factory() as s:
         [party] = s.scalars(select(Party).where(Party.case_id == case_id)).all()
         assert party.phone_sealed.startswith(keys.SEALED_PREFIX)

@@ -234,7 +234,7 @@ def _store(p: Principal, case_id: int, work_item_id: int | None, upload) -> atta
     data = upload.stream.read(attachments.MAX_ATTACHMENT_BYTES + 1)
     with c.session_factory() as s, s.begin():
         return attachments.store_attachment(s, case_id, work_item_id, upload.filename, upload.mimetype, data,
-                                            p.username, c.clock.now())
+                                            p.username, c.clock.now(), vault=c.extras["vault"])
 
 
 @bp.get("/cases/<int:case_id>/attachments/<int:attachment_id>")
@@ -247,7 +247,7 @@ def _download(p: Principal, case_id: int, attachment_id: int):
     _visible(p, case_id)
     with container().extras["read_sessions"]() as s:
         try:
-            info, content = attachments.get_attachment(s, case_id, attachment_id)
+            info, content = attachments.get_attachment(s, case_id, attachment_id, container().extras["vault"])
         except LookupError as err:
             raise ApiError(404, "not_found", str(err)) from None
         except attachments.AttachmentRefused as err:

@@ -1,5 +1,5 @@
 """personal data out of the workflow state: the data_key table (case files' data keys, wrapped by the master key)
-and the party table (parties with their personal fields sealed by SM4-GCM)
+the party table (parties with their personal fields sealed by SM4-GCM), and case_attachment.key_ref (sealed content)
 
 Revision ID: 0014_parties
 Revises: 0013_merge_crypto_security
@@ -41,9 +41,13 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_party_case_id"), "party", ["case_id"], unique=False)
     op.create_index(op.f("ix_party_key_ref"), "party", ["key_ref"], unique=False)
+    with op.batch_alter_table("case_attachment") as batch:
+        batch.add_column(sa.Column("key_ref", sa.String(length=36), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("case_attachment") as batch:
+        batch.drop_column("key_ref")
     op.drop_index(op.f("ix_party_key_ref"), table_name="party")
     op.drop_index(op.f("ix_party_case_id"), table_name="party")
     op.drop_table("party")
