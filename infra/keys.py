@@ -43,6 +43,8 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from engine.db import Base
 from engine.store import UTC_DT
 
+from . import security_log
+
 MASTER_KEY = "LIANXIN_MASTER_KEY"
 MASTER_KEY_FILE = "LIANXIN_MASTER_KEY_FILE"
 PREVIOUS_MASTER_KEYS = "LIANXIN_PREVIOUS_MASTER_KEYS"
@@ -286,3 +288,9 @@ def rotate(session_factory: Callable[[], Session], provider: KeyProvider, now: d
     with session_factory() as s:
         remaining = len(s.scalars(select(DataKey.ref).where(DataKey.master_key_id != provider.current_id)).all())
     return Rotation(done, remaining, provider.current_id)
+
+
+def record(session_factory: Callable[[], Session], now: datetime, actor: str, **detail) -> None:
+    """A key-management step in the security log (which key ids, how many keys; never a key)."""
+    with session_factory() as s, s.begin():
+        security_log.append_in(s, at=now, actor=actor, kind="key_management", detail=detail)

@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from engine.store import JournalEvent
 from infra import keys
+from infra.security_log import SecurityEvent
 from services import parties
 from services.store.parties import Party
 from web.cli.main import main
@@ -113,5 +114,8 @@ def test_a_rotated_master_key_keeps_every_party_readable(desk, container, tmp_pa
         assert list(people.values()) == [PERSON]
         with pytest.raises(keys.KeyProblem):  # and the old key alone opens nothing any more
             parties.case_parties(s, keys.Vault(keys.provider_from_env({keys.MASTER_KEY: old})), case_id)
+    with container.session_factory() as s:  # the step is in the security log, with key ids and counts only
+        [row] = s.scalars(select(SecurityEvent).where(SecurityEvent.kind == "key_management")).all()
+        assert json.loads(row.detail)["rewrapped"] >= 1 and new not in row.detail
     status = CliRunner().invoke(main, ["keys", "status"], env=env, catch_exceptions=False)
     assert keys.key_id_of(keys.parse_master_key(new, "new")) in status.output

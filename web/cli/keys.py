@@ -53,6 +53,8 @@ def rotate(batch: int) -> None:
     provider = c.extras["vault"].provider
     try:
         result = keys.rotate(c.session_factory, provider, c.clock.now(), batch=batch)
+        keys.record(c.session_factory, c.clock.now(), "lianxin keys rotate", step="rotate",
+                    master_key_id=result.current_id, rewrapped=result.rewrapped, remaining=result.remaining)
     except keys.KeyProblem as err:
         click.echo(f"轮换中止（rotation stopped）: {err}", err=True)
         sys.exit(1)
@@ -77,6 +79,9 @@ def migrate_parties() -> None:
     c = common.container()
     try:
         outcome = party_migration.move_out(c.runtime, c.extras["vault"], c.clock.now())
+        if outcome.moved or outcome.refused:
+            keys.record(c.session_factory, c.clock.now(), "lianxin parties migrate", step="parties_moved_out",
+                        cases=len(outcome.moved), refused=[case_id for case_id, _ in outcome.refused])
     finally:
         c.engine.dispose()
     click.echo(migration_line(outcome))
