@@ -221,13 +221,14 @@ class Vault:
         return ref
 
     def data_key(self, s: Session, ref: str) -> bytes:
-        if ref not in self._open_keys:
+        key = self._open_keys.get(ref)
+        if key is None:
             row = s.get(DataKey, ref)
             if row is None:
                 raise KeyProblem(f"数据密钥 {ref} 不存在（已销毁或从未创建）（no data key {ref}: erased, or never made）")
-            self._remember(ref, self.provider.unwrap(row.master_key_id, base64.b64decode(row.wrapped),
-                                                     _wrap_ad(ref)))
-        return self._open_keys[ref]
+            key = self.provider.unwrap(row.master_key_id, base64.b64decode(row.wrapped), _wrap_ad(ref))
+            self._remember(ref, key)
+        return key
 
     def _remember(self, ref: str, key: bytes) -> None:
         if len(self._open_keys) >= OPEN_KEYS_HELD:  # a long-running process keeps only recent keys unwrapped

@@ -5,7 +5,9 @@ The case number and query code are issued by the process (`Task_issue_number`, s
 only shapes what the registrar entered, and indexes it for later repeat searches. ID numbers and phones go into
 the index as keyed digests only (services.index_key: HMAC-SHA256, or HMAC-SM3 under LIANXIN_CRYPTO=gm, with a
 key derived from the deployment's secret key); digests of another key (another secret key or another suite) are
-recomputed on the next search (`rekey`).
+recomputed on the next search (`rekey`). The people themselves are sealed in the party table (services/parties.py):
+the case data keeps references and masked values, so the index is made from the plain values the registration
+had (`index_started`), and a re-key opens the parties through the runtime's vault port.
 """
 from __future__ import annotations
 
@@ -247,5 +249,4 @@ def index_started(s, view, plain: dict[str, dict], registered_at: datetime, key:
     """Index a case just started, in its own transaction `s`; `plain`: its parties' plain fields by reference
     (services.parties.seal_start_data), since the case data keeps them masked."""
     if s.get(RegistrationIndex, view.id) is None:
-        s.flush()
         index_case(s, view.id, parties.resolve(view.data, plain), registered_at, key)
