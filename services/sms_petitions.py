@@ -61,11 +61,15 @@ def receive(c, key: IndexKey, gateway_id: str, phone: str, text: str, now: datet
         return json.loads(seen.value), True
 
 
-def _recipient(s, outcome: dict, phone: str) -> str:
-    """Who the answer goes to: the case's petitioner as a party reference when the message registered or rated a
-    case (the outbox then holds no phone number; delivery opens it), else the sender's number."""
+def _recipient(c, s, outcome: dict, phone: str, now: datetime) -> str:
+    """Who the answer goes to, as a party reference (the outbox holds no phone number; the delivery opens it):
+    the case's petitioner when the message registered or rated a case, else the sender, sealed as a party of no
+    case (role `sms_sender`) under a data key of its own."""
     ref = parties.first_party_of(s, outcome["case_id"]) if outcome.get("case_id") else None
-    return parties.RECIPIENT_PREFIX + ref if ref else phone
+    if ref is None:
+        vault = c.extras["vault"]
+        ref = parties.new_party(s, vault, vault.new_data_key(s, now), {"phone": phone}, now, role="sms_sender")
+    return parties.RECIPIENT_PREFIX + ref
 
 
 RECEIVED = "received"  # a marker's value before its message was handled; written only by older versions
@@ -89,7 +93,7 @@ def _handle_once(c, key: IndexKey, marker: str, gateway_id: str, phone: str, tex
         outcome, (template, data) = _handle(c, s, key, phone, text, now)
         marked.value = to_json(outcome)
         s.add(Outbox(case_id=outcome.get("case_id"), idempotency_key=marker_key("sms_reply:", gateway_id),
-                     channel="sms", recipient=_recipient(s, outcome, phone), template=template, template_version=1,
+                     channel="sms", recipient=_recipient(c, s, outcome, phone, now), template=template, template_version=1,
                      payload=to_json(data),
                      status="pending", attempts=0, next_attempt_at=now, created_at=now))
     return outcome, False
