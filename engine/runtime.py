@@ -149,6 +149,9 @@ class Runtime:
             SandboxEnvironment(helpers=helpers, cpu_seconds=cpu_seconds), handlers, ports or {}, sinks, directory
         )
 
+    # What the composition root handed the handlers (ctx.ports), for the services that work beside the runtime.
+    ports = property(lambda self: self.script_engine.ports)
+
     # Settings that live with the part that owns them.
     calendar = property(lambda self: self.deadlines.calendar,
                         lambda self, value: setattr(self.deadlines, "calendar", value))

@@ -10,7 +10,7 @@ from pytest_bdd import given, parsers, then, when
 
 from engine.clock import SHANGHAI, parse_instant
 from engine.worker import Worker
-from services import four_lists
+from services import four_lists, parties
 
 PETITIONER = {"name": "张某某", "id_number": "410121198001011234", "phone": "13800001234", "address": "东城县某村"}
 
@@ -179,7 +179,9 @@ def _outbox(office) -> list[dict]:
 
     with office.c.session_factory() as s:
         rows = s.scalars(select(Outbox).where(Outbox.case_id == office.case_id).order_by(Outbox.id)).all()
-        return [{"channel": r.channel, "recipient": r.recipient, "template": r.template,
+        # a petitioner's row names the party; the phone is opened as the delivery opens it (issue #23)
+        return [{"channel": r.channel, "recipient": parties.contact_phone(s, office.c.extras["vault"], r.recipient),
+                 "stored_recipient": r.recipient, "template": r.template,
                  "data": json.loads(r.payload), "status": r.status} for r in rows]
 
 

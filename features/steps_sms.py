@@ -13,7 +13,7 @@ from engine.store import Case, Outbox
 from features.conftest import ROOT, Office
 from features.steps_petition import PETITIONER, _do, _register
 from infra.channels import SIGNATURE_HEADER, sign
-from services import query_code
+from services import parties, query_code
 from services.index_key import IndexKey
 from tests.support.db import make_container
 
@@ -45,7 +45,9 @@ def send_sms(office, phone: str, text: str, gateway_id: str, *, secret: str = SE
 
 def outbox_to(office, phone: str) -> list[dict]:
     with office.c.session_factory() as s:
-        rows = s.scalars(select(Outbox).where(Outbox.recipient == phone).order_by(Outbox.id)).all()
+        # the outbox names a registered petitioner by party reference; the delivery opens the phone (issue #23)
+        rows = [r for r in s.scalars(select(Outbox).order_by(Outbox.id)).all()
+                if parties.contact_phone(s, office.c.extras["vault"], r.recipient) == phone]
         return [{"template": r.template, "case_id": r.case_id, "channel": r.channel, "status": r.status,
                  "data": json.loads(r.payload)} for r in rows]
 
@@ -53,7 +55,9 @@ def outbox_to(office, phone: str) -> list[dict]:
 def sms_cases(office) -> list[dict]:
     with office.c.session_factory() as s:
         cases = s.scalars(select(Case).order_by(Case.id)).all()
-        found = [office.c.runtime.case_data(s, case) | {"_id": case.id} for case in cases]
+        # the case data with its party's plain fields, as a full view shows them (issue #23)
+        found = [parties.resolve_case(s, office.c.extras["vault"], case.id, office.c.runtime.case_data(s, case))
+                 | {"_id": case.id} for case in cases]
     return [d for d in found if d.get("channel") == "短信"]
 
 

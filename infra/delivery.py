@@ -93,7 +93,7 @@ class Deliverer:
                  templates: MessageTemplates, max_attempts: int = MAX_ATTEMPTS, *, name: str | None = None,
                  batch: int = 50, lease: timedelta = LEASE, backoff: timedelta = BACKOFF_BASE,
                  max_backoff: timedelta = BACKOFF_MAX, missing_channel_hints: dict[str, str] | None = None,
-                 redact: Redactor = withhold):
+                 redact: Redactor = withhold, address: Callable[[str], str | None] | None = None):
         self.session_factory = session_factory
         self.clock = clock
         self.channels = dict(channels)
@@ -106,6 +106,8 @@ class Deliverer:
         self.max_backoff = max_backoff
         self.missing_channel_hints = missing_channel_hints or {}
         self.redact = redact
+        # A stored recipient -> the address to send to (a party reference opened only now); None: erased.
+        self.address = address or (lambda recipient: recipient)
 
     # ---- a round
 
@@ -162,7 +164,10 @@ class Deliverer:
     def _deliver(self, row: Claimed, now: datetime) -> str:
         try:
             rendered = self.templates.render(row.template, row.template_version, json.loads(row.payload or "{}"))
-            message = Message(row.id, row.idempotency_key, row.channel, row.recipient, rendered.subject,
+            to = self.address(row.recipient)
+            if not to:
+                raise LookupError("收件人的个人信息已删除（the recipient's personal data has been erased）")
+            message = Message(row.id, row.idempotency_key, row.channel, to, rendered.subject,
                               rendered.body, rendered.sms, row.template, row.template_version, now)
             provider_id = self.channels[row.channel].send(message)
         except Exception as exc:  # any failure of this message is retried; others in the batch go on

@@ -47,6 +47,7 @@ KINDS = {
     "settings_change": "设置变更",
     "deployment": "流程部署",
     "log_purge": "日志清理",
+    "key_management": "密钥管理",
 }
 
 

@@ -1,7 +1,8 @@
 """Comments and attachments on a case or one of its tasks, each journaled on the case's hash chain.
 
 Callers pass an open session (inside their transaction), the actor's user name and the instant from the Clock.
-Attachment content goes into the database with its SHA-256, so backups carry it and a download can be checked.
+Attachment content goes into the database with its SHA-256, so backups carry it and a download can be checked;
+with the deployment's vault it is sealed (SM4-GCM) under the case's data key, as its parties are (infra/keys.py).
 """
 from __future__ import annotations
 
@@ -17,7 +18,9 @@ from sqlalchemy.orm import Session
 from engine.case_chain import append_case_events, lock_case
 from engine.journal import PendingEvent
 from engine.store import WorkItem
+from infra.keys import KeyProblem, Vault
 from services.store.casefiles import CaseAttachment, CaseComment
+from services.store.parties import Party
 
 # Below the app-wide request limit (web.app.MAX_REQUEST_BYTES), so an oversized file gets this clear message.
 MAX_ATTACHMENT_BYTES = 8 * 1024 * 1024
@@ -79,7 +82,9 @@ def _check_work_item(s: Session, case_id: int, work_item_id: int | None) -> None
 
 
 def store_attachment(s: Session, case_id: int, work_item_id: int | None, filename: str | None,
-                     content_type: str | None, data: bytes, actor: str, at: datetime) -> AttachmentInfo:
+                     content_type: str | None, data: bytes, actor: str, at: datetime,
+                     vault: Vault | None = None) -> AttachmentInfo:
+    """Store and journal an attachment; with a `vault`, its content sealed under the case's data key."""
     if not data:
         raise AttachmentRefused("文件为空，请重新选择文件（the file is empty; choose the file again）")
     if len(data) > MAX_ATTACHMENT_BYTES:
@@ -95,9 +100,13 @@ def store_attachment(s: Session, case_id: int, work_item_id: int | None, filenam
     _check_work_item(s, case_id, work_item_id)
     name = safe_filename(filename)
     digest = hashlib.sha256(data).hexdigest()
+    key_ref, stored = None, data
+    if vault is not None:
+        key_ref = _case_key(s, vault, case_id, at)
+        stored = vault.seal_bytes(s, key_ref, _owner(case_id, digest), data)
     row = CaseAttachment(case_id=case_id, work_item_id=work_item_id, filename=name, content_type=ctype,
-                         size=len(data), sha256=digest, content=data, uploaded_by=actor, uploaded_at=at,
-                         journal_seq=0)
+                         size=len(data), sha256=digest, content=stored, key_ref=key_ref, uploaded_by=actor,
+                         uploaded_at=at, journal_seq=0)
     s.add(row)
     s.flush()
     [seq] = append_case_events(s, case_id, [PendingEvent(
@@ -117,14 +126,34 @@ def list_attachments(s: Session, case_id: int) -> list[AttachmentInfo]:
     return [AttachmentInfo(*r) for r in rows]
 
 
-def get_attachment(s: Session, case_id: int, attachment_id: int) -> tuple[AttachmentInfo, bytes]:
-    """The attachment with its content, checked against the stored SHA-256; LookupError if not of this case."""
+def _owner(case_id: int, sha256: str) -> str:
+    return f"attachment:{case_id}:{sha256}"
+
+
+def _case_key(s: Session, vault: Vault, case_id: int, at: datetime) -> str:
+    """The case's data key (its parties'), or a new one for a case that has none."""
+    key_ref = s.scalar(select(Party.key_ref).where(Party.case_id == case_id).order_by(Party.position).limit(1))
+    return key_ref or vault.new_data_key(s, at)
+
+
+def get_attachment(s: Session, case_id: int, attachment_id: int,
+                   vault: Vault | None = None) -> tuple[AttachmentInfo, bytes]:
+    """The attachment with its content (opened with `vault` when sealed), checked against the stored SHA-256;
+    LookupError if not of this case."""
     row = s.get(CaseAttachment, attachment_id)
     if row is None or row.case_id != case_id:
         raise LookupError(f"附件 {attachment_id} 不存在（no such attachment）")
-    if hashlib.sha256(row.content).hexdigest() != row.sha256:
+    content = row.content
+    if row.key_ref is not None:
+        if vault is None:
+            raise AttachmentRefused(f"附件 {attachment_id} 已加密，无法在此读取（sealed; no key here）")
+        try:
+            content = vault.open_bytes(s, row.key_ref, _owner(case_id, row.sha256), row.content)
+        except KeyProblem as err:
+            raise AttachmentRefused(f"附件 {attachment_id} 无法解密，请联系管理员（{err}）") from None
+    if hashlib.sha256(content).hexdigest() != row.sha256:
         raise AttachmentRefused(f"附件 {attachment_id} 内容与登记的校验值不符，请联系管理员（content changed）")
-    return _attachment_info(row), row.content
+    return _attachment_info(row), content
 
 
 def add_comment(s: Session, case_id: int, work_item_id: int | None, body: str, actor: str,

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from . import parties
+
 BASE = {"request": "要求依法处理", "facts": "（演示数据）", "registering_unit": "city_bureau"}
 
 
@@ -62,13 +64,15 @@ DEMO_PETITIONS = [
 ]
 
 
-def load_petition_cases(runtime, cases: list[DemoCase] | None = None) -> list[str]:
+def load_petition_cases(runtime, cases: list[DemoCase] | None = None, vault=None) -> list[str]:
     """Start each demo case and drive it to its state. Returns one line per case for the init report."""
     lines = []
+    vault = vault or parties.vault_of(runtime)  # the demo petitioner goes to the party table, as any other
     for demo in cases or DEMO_PETITIONS:
         data = dict(BASE, title=demo.title, channel=demo.channel, category=demo.category, location=demo.location,
                     petitioner={"name": "演示信访人"}, **demo.extra)
-        view = runtime.start("petition_case", data, actor="registrar")
+        view = (parties.start_case(runtime, vault, "petition_case", data, "registrar", runtime.clock.now())
+                if vault is not None else runtime.start("petition_case", data, actor="registrar"))
         for user, name, form in demo.steps:
             task = next((t for t in view.tasks if t.name == name), None)
             if task is None:

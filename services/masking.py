@@ -62,6 +62,8 @@ def mask_phone(value) -> str:
     text = re.sub(r"[\s]", "", _text(value))
     if not text:
         return ""
+    if MASK in text:  # masked already (the masked copy a case keeps of a party's phone): masking again keeps it
+        return text
     prefix = ""
     if text.startswith("+86"):
         prefix, text = "+86", text[3:]
@@ -175,6 +177,8 @@ def mask_recipient(channel: str, recipient: str) -> str:
     e-mail addresses masked, anything else cut to its first character."""
     if channel == "inapp":
         return recipient  # a staff account name, not personal contact data
+    if recipient.startswith("party:"):  # a petitioner named by party reference (services/parties.py)
+        return "信访人"
     if _EMAIL.search(recipient) or _ANY_MOBILE.search(recipient):
         return mask_contact_text(recipient) or ""
     return recipient[:1] + "***" if len(recipient) > 1 else "***"

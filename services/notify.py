@@ -9,7 +9,8 @@ The wording of every notice, its channels and its outbox copy are the notice cat
 read by services/notices.py). A notice whose catalogue entry keeps an SMS copy for the petitioner is also asked
 for as a `notify` effect (`ctx.emit`), written to the outbox in the step's transaction and delivered by the
 worker once an SMS gateway is configured, with the outbox template and fields the catalogue names. Only when the
-case data holds the petitioner's phone; the phone goes to the outbox row, not the notice.
+case data holds the petitioner's phone; the outbox row names the petitioner's party (`party:<ref>`), whose phone
+the delivery opens when it sends (services/parties.py), so neither the notice nor the outbox holds the number.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from typing import Any, Protocol
 from engine.calendar.display import due_day
 from engine.handlers import HandlerContext
 
-from . import masking, notices
+from . import masking, notices, parties
 
 PETITIONER = {"party": "petitioner"}
 
@@ -67,14 +68,25 @@ def send(ctx: HandlerContext, to: list[dict], template: str, fields: dict[str, A
     notifier = (ctx.ports or {}).get("notifier")
     notice["delivery"] = notifier.send(dict(notice)) if notifier is not None else {"channel": "journal",
                                                                                    "status": "recorded"}
-    phone = ((ctx.data or {}).get("petitioner") or {}).get("phone")
+    recipient = _petitioner_address(ctx.data or {})
     copy = notices.default_catalogue().get(template).outbox
-    if PETITIONER in to and phone and copy is not None and copy.channel == "sms":
+    if PETITIONER in to and recipient and copy is not None and copy.channel == "sms":
         filled = dict(fields, case_no=fields.get("case_no") or ctx.data.get("case_no", ""))
-        ctx.emit("notify", channel="sms", recipient=str(phone), template=copy.template,
+        ctx.emit("notify", channel="sms", recipient=recipient, template=copy.template,
                  data=notices.default_catalogue().get(template).outbox_fields(filled, _day(ctx)))
         notice["delivery"] = {"channel": "outbox", "template": copy.template}
     return notice
+
+
+def _petitioner_address(data: dict) -> str | None:
+    """Where the petitioner's SMS copy goes: the party reference (`party:<ref>`, opened by the delivery when it
+    sends, services/parties.py) when the case keeps its people in the party table, else the phone in the data."""
+    petitioner = data.get("petitioner") or {}
+    if not isinstance(petitioner, dict):
+        return None
+    if isinstance(petitioner.get(parties.REF), str):
+        return parties.RECIPIENT_PREFIX + petitioner[parties.REF] if petitioner.get("phone") else None
+    return str(petitioner["phone"]) if petitioner.get("phone") else None
 
 
 def to_offices(ctx: HandlerContext, to: list[dict], template: str, data: dict[str, Any]) -> list[str]:

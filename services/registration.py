@@ -5,7 +5,9 @@ The case number and query code are issued by the process (its numbering step, se
 only shapes what the registrar entered, and indexes it for later repeat searches. ID numbers and phones go into
 the index as keyed digests only (services.index_key: HMAC-SHA256, or HMAC-SM3 under LIANXIN_CRYPTO=gm, with a
 key derived from the deployment's secret key); digests of another key (another secret key or another suite) are
-recomputed on the next search (`rekey`).
+recomputed on the next search (`rekey`). The people themselves are sealed in the party table (services/parties.py):
+the case data keeps references and masked values, so the index is made from the plain values the registration
+had (`index_started`), and a re-key opens the parties through the runtime's vault port.
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from engine.store import Case
 from services.store.handling import PetitionerKey, RegistrationIndex
 
-from . import element_meanings
+from . import element_meanings, parties
 from .index_key import IndexKey
 from .masking import mask_name
 from .repeats import Candidate, judge, window_start
@@ -123,7 +125,14 @@ def index_case(s, case_id: int, data: dict, registered_at: datetime, key: IndexK
         s.add(PetitionerKey(case_id=case_id, kind=kind, digest=digest, key_id=key.key_id))
 
 
-def index_missing(session_factory, runtime, since: datetime, key: IndexKey) -> int:
+def _plain_data(s, runtime, case: Case, vault) -> dict:
+    """The case data with its parties' plain fields (services/parties.py) where a vault opens them."""
+    data = runtime.case_data(s, case)
+    vault = vault or parties.vault_of(runtime)
+    return parties.resolve_case(s, vault, case.id, data) if vault is not None else data
+
+
+def index_missing(session_factory, runtime, since: datetime, key: IndexKey, vault=None) -> int:
     """Index petition cases registered since `since` some other way (SMS, demo data, an interrupted request)."""
     with session_factory() as s:
         missing = list(s.scalars(select(Case).where(
@@ -131,7 +140,7 @@ def index_missing(session_factory, runtime, since: datetime, key: IndexKey) -> i
             ~Case.id.in_(select(RegistrationIndex.case_id))).order_by(Case.id).limit(500)))
         done = 0
         for case in missing:
-            data = runtime.case_data(s, case)
+            data = _plain_data(s, runtime, case, vault)
             try:
                 with s.begin_nested():
                     index_case(s, case.id, data, case.created_at, key)
@@ -145,7 +154,7 @@ def index_missing(session_factory, runtime, since: datetime, key: IndexKey) -> i
 _REKEYED: weakref.WeakKeyDictionary[object, str] = weakref.WeakKeyDictionary()  # session factory -> key id
 
 
-def rekey(session_factory, runtime, key: IndexKey, batch: int = 200) -> int:
+def rekey(session_factory, runtime, key: IndexKey, batch: int = 200, vault=None) -> int:
     """Recompute the digests written with another key (or before keying, key_id NULL) from the case data, so a
     changed secret key does not hide repeats. Returns the number of cases re-keyed. Once a process has found
     nothing stale for its key it does not look again: it only ever writes digests of that key."""
@@ -164,7 +173,7 @@ def rekey(session_factory, runtime, key: IndexKey, batch: int = 200) -> int:
                 s.execute(delete(PetitionerKey).where(PetitionerKey.case_id == case_id, stale))
                 have = {(kind, digest) for kind, digest in s.execute(select(PetitionerKey.kind, PetitionerKey.digest)
                         .where(PetitionerKey.case_id == case_id, PetitionerKey.key_id == key.key_id))}
-                for kind, digest in sorted(person_keys(runtime.case_data(s, case), key) - have):
+                for kind, digest in sorted(person_keys(_plain_data(s, runtime, case, vault), key) - have):
                     s.add(PetitionerKey(case_id=case_id, kind=kind, digest=digest, key_id=key.key_id))
             s.commit()
             done, after = done + len(ids), ids[-1]
@@ -175,10 +184,10 @@ def rekey(session_factory, runtime, key: IndexKey, batch: int = 200) -> int:
 # ---------------------------------------------------------------- repeats
 
 def find_repeats(session_factory, runtime, form: dict, now: datetime, key: IndexKey, limit: int = 10,
-                 exclude: set[int] | None = None) -> list[Candidate]:
+                 exclude: set[int] | None = None, vault=None) -> list[Candidate]:
     since = window_start(now)
-    rekey(session_factory, runtime, key)
-    index_missing(session_factory, runtime, since, key)
+    rekey(session_factory, runtime, key, vault=vault)
+    index_missing(session_factory, runtime, since, key, vault)
     keys = person_keys(form, key)
     with session_factory() as s:
         by_person: dict[int, set[str]] = {}
@@ -233,5 +242,11 @@ def candidate_json(c: Candidate) -> dict:
 
 def index_registration(session_factory, view, registered_at: datetime, key: IndexKey) -> None:
     with session_factory() as s, s.begin():
-        if s.get(RegistrationIndex, view.id) is None:
-            index_case(s, view.id, view.data, registered_at, key)
+        index_started(s, view, {}, registered_at, key)
+
+
+def index_started(s, view, plain: dict[str, dict], registered_at: datetime, key: IndexKey) -> None:
+    """Index a case just started, in its own transaction `s`; `plain`: its parties' plain fields by reference
+    (services.parties.seal_start_data), since the case data keeps them masked."""
+    if s.get(RegistrationIndex, view.id) is None:
+        index_case(s, view.id, parties.resolve(view.data, plain), registered_at, key)

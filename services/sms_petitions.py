@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from engine.clock import SHANGHAI
 from engine.journal import to_json
 from engine.store import Case, Outbox, Setting, WorkItem
-from services import element_meanings, masking, query_code
+from services import element_meanings, masking, parties, query_code
 from services.index_key import IndexKey
 
 PROCESS = "petition_case"
@@ -61,6 +61,17 @@ def receive(c, key: IndexKey, gateway_id: str, phone: str, text: str, now: datet
         return json.loads(seen.value), True
 
 
+def _recipient(c, s, outcome: dict, phone: str, now: datetime) -> str:
+    """Who the answer goes to, as a party reference (the outbox holds no phone number; the delivery opens it):
+    the case's petitioner when the message registered or rated a case, else the sender, sealed as a party of no
+    case (role `sms_sender`) under a data key of its own."""
+    ref = parties.first_party_of(s, outcome["case_id"]) if outcome.get("case_id") else None
+    if ref is None:
+        vault = c.extras["vault"]
+        ref = parties.new_party(s, vault, vault.new_data_key(s, now), {"phone": phone}, now, role="sms_sender")
+    return parties.RECIPIENT_PREFIX + ref
+
+
 RECEIVED = "received"  # a marker's value before its message was handled; written only by older versions
 
 
@@ -82,7 +93,7 @@ def _handle_once(c, key: IndexKey, marker: str, gateway_id: str, phone: str, tex
         outcome, (template, data) = _handle(c, s, key, phone, text, now)
         marked.value = to_json(outcome)
         s.add(Outbox(case_id=outcome.get("case_id"), idempotency_key=marker_key("sms_reply:", gateway_id),
-                     channel="sms", recipient=phone, template=template, template_version=1,
+                     channel="sms", recipient=_recipient(c, s, outcome, phone, now), template=template, template_version=1,
                      payload=to_json(data),
                      status="pending", attempts=0, next_attempt_at=now, created_at=now))
     return outcome, False
@@ -111,7 +122,8 @@ def _handle(c, s, key: IndexKey, phone: str, text: str, now: datetime) -> tuple[
         code, code_hash = query_code.issue(key)
         data = {"channel": "短信", "title": text[:20], "request": text, "facts": text, "category": "",
                 "location": "", "petitioner": {"phone": phone}, query_code.START_FIELD: code_hash}
-        view = c.runtime.start(PROCESS, data, f"sms:{masking.mask_phone(phone)}", session=s)
+        view = parties.start_case(c.runtime, c.extras["vault"], PROCESS, data, f"sms:{masking.mask_phone(phone)}",
+                                  now, session=s)  # the phone goes to the party table, sealed
         registration = view.data.get("registration") or {}
         registered = now.astimezone(SHANGHAI).date()
         accept_day = c.runtime.compute_deadline("CAL", 15, now).due_date  # 15日内告知是否受理
@@ -130,7 +142,7 @@ def _case_waiting_for_rating(c, s, key: IndexKey, phone: str, code: str) -> tupl
         WorkItem.process_key == PROCESS)).all()
     for item_id, case_id in items:
         case = s.get(Case, case_id)
-        data = c.runtime.case_data(s, case)
+        data = parties.resolve_case(s, c.extras["vault"], case_id, c.runtime.case_data(s, case))
         same_phone = phone_digits((data.get("petitioner") or {}).get("phone")) == phone
         if same_phone and query_code.case_matches(code, data, key):
             return case_id, item_id, data.get("case_no") or ""

@@ -17,6 +17,7 @@ from engine.runtime import Runtime
 from engine.store import Setting
 from infra.accounts import MembershipDirectory
 from infra.db import make_engine, make_read_session_factory, make_session_factory
+from infra.keys import MASTER_KEY, MASTER_KEY_FILE, PREVIOUS_MASTER_KEYS, Vault, provider_from_env
 from services import register_all
 
 from .settings import Settings
@@ -76,12 +77,17 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
 
     # Notifications are checked against the versioned templates at the step that asks for them.
     templates = TemplateCatalogue.load(settings.processes_dir / "templates")
-    from services import case_numbers, element_meanings, lane_roles, notices, simulations
+    from services import case_numbers, element_meanings, lane_roles, notices, parties, simulations
     from services.deadline_settings import decision_rules, yellow_lead_days
 
+    # Personal data at rest: parties' fields sealed under data keys wrapped by the master key (infra/keys.py).
+    vault = Vault(provider_from_env({MASTER_KEY: settings.master_key, MASTER_KEY_FILE: settings.master_key_file,
+                                     PREVIOUS_MASTER_KEYS: " ".join(settings.previous_master_keys)},
+                                    settings.var_dir))
     # The yellow alert threshold is the lead time of processes/settings.dmn, the table the processes read.
     runtime = Runtime(session_factory, clock, handlers, calendar=calendar, read_session_factory=read_sessions,
-                      ports={case_numbers.PORT: case_numbers.key_from_secret(settings.secret_key, settings.crypto_suite)},
+                      ports={case_numbers.PORT: case_numbers.key_from_secret(settings.secret_key, settings.crypto_suite),
+                             parties.VAULT_PORT: vault},
                       effect_sinks={"notify": templated_notify(templates)},
                       yellow_workdays=yellow_lead_days(settings.processes_dir),
                       decision_rules=decision_rules(),  # the settings table's types and bounds
@@ -95,7 +101,7 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
                       # the synthetic cases a new version must carry before it goes live (processes/simulations.yaml)
                       simulations=simulations.plan_for(settings.processes_dir))
     return Container(settings, engine, session_factory, clock, handlers, runtime, calendar,
-                     extras={"read_sessions": read_sessions, "notification_templates": templates})
+                     extras={"read_sessions": read_sessions, "notification_templates": templates, "vault": vault})
 
 
 def _offset_reader(session_factory):

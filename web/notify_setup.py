@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from infra.channels import Channel, InAppChannel, SmsGatewayChannel, SmtpChannel
 from infra.delivery import Deliverer
-from services import masking
+from services import masking, parties
 from services.notify_templates import TemplateCatalogue
 
 from .settings import Settings
@@ -43,9 +43,23 @@ def sms_channel(settings: Settings) -> SmsGatewayChannel | None:
     return SmsGatewayChannel.from_url(settings.sms_gateway_url) if settings.sms_gateway_url else None
 
 
+def _party_address(container):
+    """Opens `party:<ref>` recipients (services/parties.py) at the moment of sending; others pass as they are."""
+    vault = container.extras.get("vault")
+
+    def address(recipient: str) -> str | None:
+        if vault is None or not recipient.startswith(parties.RECIPIENT_PREFIX):
+            return recipient
+        with container.session_factory() as s:
+            return parties.contact_phone(s, vault, recipient)
+
+    return address
+
+
 def build_deliverer(container, **options) -> Deliverer:
     """The deliverer for this container's database, clock and settings (`options` go to `Deliverer`)."""
     options.setdefault("missing_channel_hints", MISSING_HINTS)
     options.setdefault("redact", masking.mask_contact_text)
+    options.setdefault("address", _party_address(container))
     return Deliverer(container.session_factory, container.clock, build_channels(container.settings),
                      templates_of(container), **options)

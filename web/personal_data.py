@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from engine.store import Case, WorkItem
 from infra import access_log
-from services import element_meanings, masking
+from services import element_meanings, masking, parties
 
 from . import security_events, visibility
 from .auth import Principal
@@ -75,9 +75,17 @@ def record_full_view(p: Principal, case_id: int) -> None:
         g.access_recorded = True  # this row stands for the request's access-log row
 
 
+def resolved(case_id: int, value):
+    """`value` with the case's parties' plain fields in place of their masked copies (services/parties.py); only
+    for a response that `shows_in_full` allowed."""
+    c = container()
+    with c.extras["read_sessions"]() as s:
+        return parties.resolve_case(s, c.extras["vault"], case_id, value)
+
+
 def case_data(p: Principal | None, case_id: int, data):
     """`data` (case data, a snapshot, journal entries) as `p` may read it: full, recorded, or masked."""
-    return data if shows_in_full(p, case_id) else masking.mask_personal_data(data)
+    return resolved(case_id, data) if shows_in_full(p, case_id) else masking.mask_personal_data(data)
 
 
 def case_view(p: Principal | None, view: dict) -> dict:

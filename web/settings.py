@@ -39,6 +39,12 @@ class Settings:
     # LIANXIN_CRYPTO: the suite new journal hashes, seals, query codes and digests are made with (engine/crypto.py):
     # "std" (SHA-256 / HMAC-SHA256) or "gm" (SM3 / HMAC-SM3); see docs/security.md, 国密算法.
     crypto: str = "std"
+    # The master key of parties' personal data at rest (infra/keys.py, docs/data-protection.md): LIANXIN_MASTER_KEY
+    # (base64 of 16 bytes) or LIANXIN_MASTER_KEY_FILE, and the keys being rotated out (LIANXIN_PREVIOUS_MASTER_KEYS);
+    # neither set: generated into var/master_key.
+    master_key: str = ""
+    master_key_file: str = ""
+    previous_master_keys: tuple[str, ...] = ()
     # Lockout and the security log (web/signin.py, infra/security_log.py): see docs/security.md.
     lockout_failures: int = 5  # LIANXIN_LOCKOUT_FAILURES (3-20): consecutive failed sign-ins that lock an account
     lockout_minutes: int = 15  # LIANXIN_LOCKOUT_MINUTES (1-1440): how long it stays locked
@@ -60,6 +66,9 @@ class Settings:
             redis_url=os.environ.get("LIANXIN_REDIS_URL") or None,
             rate_limit_prefix=os.environ.get("LIANXIN_RATE_LIMIT_PREFIX") or "lianxin",
             crypto=os.environ.get(crypto.SETTING) or "std",
+            master_key=os.environ.get("LIANXIN_MASTER_KEY", ""),
+            master_key_file=os.environ.get("LIANXIN_MASTER_KEY_FILE", ""),
+            previous_master_keys=tuple(os.environ.get("LIANXIN_PREVIOUS_MASTER_KEYS", "").split()),
             **{name: _env_int(name, default) for name, default in LIMIT_DEFAULTS.items()},
         )
         values.update(overrides)

@@ -8,8 +8,9 @@ from sqlalchemy import func, select
 
 from engine.definitions import collect_files
 from engine.store import Case
-from infra import security_log
+from infra import keys, security_log
 from infra.migrate import upgrade
+from services import party_migration
 from services.organisation import demo_logins, load_organisation
 
 
@@ -19,6 +20,13 @@ def initialise(c, *, demo: bool = False) -> list[str]:
     report = []
     upgrade(c.engine)
     report.append("数据库已就绪（database migrated）")
+    # Personal data of cases registered before the party table: out of state and journal, verified per case.
+    moved = party_migration.move_out(c.runtime, c.extras["vault"], c.clock.now())
+    if moved.moved or moved.refused:
+        keys.record(c.session_factory, c.clock.now(), "lianxin init", step="parties_moved_out",
+                    cases=len(moved.moved), refused=[case_id for case_id, _ in moved.refused])
+        report.append(f"个人信息迁出：{len(moved.moved)} 件" + (f"，{len(moved.refused)} 件未通过校验，"
+                      f"请运行 lianxin parties migrate 查看（{len(moved.refused)} refused）" if moved.refused else ""))
     now = c.clock.now()
     with c.session_factory() as s, s.begin():
         seeded = seed_from_chinesecalendar(s, at=now)

@@ -38,6 +38,8 @@ class CaseAttachment(Base):
     size: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
     content: Mapped[bytes] = mapped_column(LargeBinary)
+    # The data key the content is sealed under (SM4-GCM, infra/keys.py); NULL: stored plain, from before 0014.
+    key_ref: Mapped[str | None] = mapped_column(String(36), nullable=True)
     uploaded_by: Mapped[str] = mapped_column(String(64))
     uploaded_at: Mapped[datetime] = mapped_column(UTC_DT)
     journal_seq: Mapped[int] = mapped_column(Integer)

@@ -1,8 +1,8 @@
 """Tables of the handlers' desk: a registration index for finding likely repeats, and saved task-list filters.
 
 The index holds what repeat detection compares (registration time, location, category, title and request) and
-keyed digests of the petitioners' ID numbers and phones, never the numbers themselves: the case data stays the
-only place that holds them. It is written after registration and filled in for cases registered some other way
+keyed digests of the petitioners' ID numbers and phones, never the numbers themselves: the sealed party table
+(services/store/parties.py) is the only place that holds them. It is written after registration and filled in for cases registered some other way
 (SMS, demo data) the first time a repeat search looks (`services.registration.index_missing`).
 """
 from __future__ import annotations

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from engine.definitions import collect_files
+from services import parties
 from services.organisation import load_organisation
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,7 +67,11 @@ def test_register_returns_number_and_query_code(desk, container):
     assert body["case_no"].startswith("XF410121") and body["case_no"][16:18] == "01"
     assert len(body["query_code"]) == 10 and body["status"] == "waiting"
     view = container.runtime.get_case(body["id"])
-    assert view.data["petitioner"]["name"] == "张三" and view.data["registering_unit"] == "city_bureau"
+    # the case keeps the petitioner masked, with a reference to the sealed party (issue #23)
+    assert view.data["petitioner"]["name"] == "张*" and view.data["registering_unit"] == "city_bureau"
+    with container.session_factory() as s:
+        full = parties.resolve_case(s, container.extras["vault"], body["id"], view.data)
+    assert full["petitioner"]["name"] == "张三"
     assert [t.name for t in view.tasks] == ["分流研判"]
 
 

@@ -13,16 +13,19 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.support.db import TEST_MASTER_KEY
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
 
 def process_env(database_url: str, var_dir: Path, **extra: str) -> dict:
-    """The environment of a gunicorn or worker process. Its secret key is the test containers' one
-    (tests.support.db.make_container), so journals sealed by the processes verify in the test and back."""
+    """The environment of a gunicorn or worker process. Its secret key and master key are the test containers'
+    (tests.support.db.make_container), so journals sealed by the processes verify in the test and back, and the
+    parties they seal open in the test."""
     env = dict(os.environ)
     env.update(LIANXIN_DATABASE_URL=database_url, LIANXIN_VAR_DIR=str(var_dir), LIANXIN_SECRET_KEY="test-secret",
-               LIANXIN_PASSWORD_HASH_METHOD="pbkdf2:sha256:1000", PYTHONUNBUFFERED="1",
+               LIANXIN_MASTER_KEY=TEST_MASTER_KEY, LIANXIN_PASSWORD_HASH_METHOD="pbkdf2:sha256:1000", PYTHONUNBUFFERED="1",
                LIANXIN_DEMO="1")  # the demo users sign in as in `make run` (web/signin.py)
     env.pop("LIANXIN_SMTP_URL", None)
     env.pop("LIANXIN_SMS_GATEWAY_URL", None)

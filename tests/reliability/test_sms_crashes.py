@@ -22,6 +22,7 @@ from engine.store import Case, Outbox, Setting
 from features.steps_sms import GATEWAY_URL, SECRET
 from infra.channels import SIGNATURE_HEADER, sign
 from infra.migrate import upgrade
+from services import parties
 from services.organisation import load_organisation
 from tests.support.db import _truncate_postgres, make_container
 
@@ -112,12 +113,13 @@ def test_web_workers_killed_while_sms_petitions_are_handled_lose_and_repeat_noth
         cases = s.scalars(select(Case).where(Case.process_key == "petition_case")).all()
         requests = {c.id: office.c.runtime.case_data(s, c).get("request") for c in cases}
         receipts = s.scalars(select(Outbox).where(Outbox.template == "registration_receipt")).all()
+        to = {r.id: parties.contact_phone(s, office.c.extras["vault"], r.recipient) for r in receipts}
         markers = [json.loads(v) for v in s.scalars(select(Setting.value).where(Setting.key.like("sms_in:%")))]
     for i in range(MESSAGES):
         msg = message(i)
         mine = [case_id for case_id, text in requests.items() if text == msg["text"]]
         assert len(mine) == 1, f"message {i}: {len(mine)} cases"
-        sent = [r for r in receipts if r.recipient == msg["from"]]
+        sent = [r for r in receipts if to[r.id] == msg["from"]]
         assert [r.case_id for r in sent] == mine, f"message {i}: receipts {[r.case_id for r in sent]}"
         assert json.loads(sent[0].payload)["query_code"]
     assert len(cases) == MESSAGES and len(receipts) == MESSAGES

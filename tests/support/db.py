@@ -111,6 +111,10 @@ def clock() -> SettableClock:
     return SettableClock(START)
 
 
+# One office, one master key (like the secret key above): containers built over the same database open its parties.
+TEST_MASTER_KEY = "dGVzdC1tYXN0ZXIta2V5IQ=="  # base64 of 16 bytes, tests only
+
+
 def make_container(url: str, clock, tmp_path, handlers=None, **settings_overrides):
     from web.bootstrap import bootstrap
     from web.settings import Settings
@@ -118,7 +122,7 @@ def make_container(url: str, clock, tmp_path, handlers=None, **settings_override
     # Demo mode: the demo users sign in with `demo` and, privileged or not, without a second factor, as in
     # `make run` (web/signin.py); tests of the second factor and of demo accounts outside demo mode say demo=False.
     values = dict(database_url=url, var_dir=tmp_path / "var", secret_key="test-secret", allow_clock_control=True,
-                  demo=True)
+                  demo=True, master_key=TEST_MASTER_KEY)
     values.update(settings_overrides)
     settings = Settings.from_env(**values)
     return bootstrap(settings, clock=clock, handlers=handlers)

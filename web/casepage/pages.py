@@ -83,8 +83,8 @@ def _case_context(p: Principal, case_id: int) -> dict:
         opinions = co_opinions.co_opinions(s, history, view.data, units, people)
     full = personal_data.shows_in_full(p, case_id)
     # the same rule for everything else on the page: free text (request, facts, timeline) masked as well
-    data = view.data if full else masking.mask_personal_data(view.data)
-    shown_history = history if full else masking.mask_personal_data(history)
+    data = personal_data.resolved(case_id, view.data) if full else masking.mask_personal_data(view.data)
+    shown_history = personal_data.resolved(case_id, history) if full else masking.mask_personal_data(history)
     comment_rows = comment_rows if full else _masked_comments(comment_rows)
     tasks = []
     for t in view.tasks:
@@ -115,7 +115,7 @@ def _case_context(p: Principal, case_id: int) -> dict:
     states = {x["alert"] for x in tasks} | {d["state"] for d in deadlines}
     worst = "red" if "red" in states else "yellow" if "yellow" in states else None
     return {
-        "case_id": case_id, "view": view, "header": header, "petitioners": _petitioners(view.data, full),
+        "case_id": case_id, "view": view, "header": header, "petitioners": _petitioners(data, full),
         "petitioner_full": full, "timeline": list(reversed(timeline(shown_history, lambda u: people.get(u, u),
                                                                  lambda code: units.get(code, code), _))),
         "tasks": tasks, "deadlines": deadlines, "incidents": view.incidents, "worst_alert": worst,
@@ -162,7 +162,8 @@ def _notice(p: Principal, case_id: int, kind: str) -> documents.Notice:
     full = personal_data.shows_in_full(p, case_id)
 
     try:
-        return documents.build_notice(kind, view.data, lambda code: units.get(code, code),
+        data = personal_data.resolved(case_id, view.data) if full else view.data
+        return documents.build_notice(kind, data, lambda code: units.get(code, code),
                                       name_shown=(lambda n: n) if full else mask_name)
     except documents.NoticeUnavailable as err:
         raise ApiError(404 if kind not in documents.kinds() else 422, "notice_unavailable", str(err)) from None
@@ -233,7 +234,7 @@ def _store(p: Principal, case_id: int, work_item_id: int | None, upload) -> atta
     data = upload.stream.read(attachments.MAX_ATTACHMENT_BYTES + 1)
     with c.session_factory() as s, s.begin():
         return attachments.store_attachment(s, case_id, work_item_id, upload.filename, upload.mimetype, data,
-                                            p.username, c.clock.now())
+                                            p.username, c.clock.now(), vault=c.extras["vault"])
 
 
 @bp.get("/cases/<int:case_id>/attachments/<int:attachment_id>")
@@ -246,7 +247,7 @@ def _download(p: Principal, case_id: int, attachment_id: int):
     _visible(p, case_id)
     with container().extras["read_sessions"]() as s:
         try:
-            info, content = attachments.get_attachment(s, case_id, attachment_id)
+            info, content = attachments.get_attachment(s, case_id, attachment_id, container().extras["vault"])
         except LookupError as err:
             raise ApiError(404, "not_found", str(err)) from None
         except attachments.AttachmentRefused as err:

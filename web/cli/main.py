@@ -8,6 +8,7 @@ import click
 
 from . import common
 from .calendar import calendar
+from .keys import keys_group, parties_group
 from .notify import notify
 from .ops import backup, restore
 from .security import security_log_group, user
@@ -230,6 +231,8 @@ main.add_command(restore)
 main.add_command(stats)
 main.add_command(user)
 main.add_command(security_log_group)
+main.add_command(keys_group)
+main.add_command(parties_group)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from engine.runtime import Conflict, NotFound, task_view
 from engine.store import Case, ProcessDefinition, WorkItem
-from services import case_lookup, co_opinions, query_code, registration as reg, units as org_units
+from services import case_lookup, co_opinions, parties, query_code, registration as reg, units as org_units
 from services.casework import CHANNEL_CODES
 from services.colleagues import colleagues_in as colleagues_of_unit
 from services.index_key import IndexKey
@@ -107,8 +107,10 @@ def register_petition(p: Principal, form: dict, merge_into: int | None) -> Regis
             visibility.visible_case(s, p, merge_into)
     data = reg.start_data(form, registering_unit(p))
     code, data[query_code.START_FIELD] = query_code.issue(index_key())  # the case keeps the hash; the code is shown once
-    view = c.runtime.start(reg.PROCESS, data, actor=p.username)
-    reg.index_registration(c.session_factory, view, c.clock.now(), index_key())
+    now, key = c.clock.now(), index_key()
+    # The people go to the party table, sealed; the case (and its start event) keeps references and masked values.
+    view = parties.start_case(c.runtime, c.extras["vault"], reg.PROCESS, data, p.username, now,
+                              after=lambda s, started, plain: reg.index_started(s, started, plain, now, key))
     registration = view.data.get("registration") or {}
     merged = None
     if merge_into is not None and view.status != "incident":
@@ -120,7 +122,7 @@ def register_petition(p: Principal, form: dict, merge_into: int | None) -> Regis
 
 def repeat_candidates(p: Principal, form: dict) -> list[dict]:
     c = container()
-    found = reg.find_repeats(c.session_factory, c.runtime, form, c.clock.now(), index_key())
+    found = reg.find_repeats(c.session_factory, c.runtime, form, c.clock.now(), index_key(), vault=c.extras["vault"])
     if not found:
         return []
     with c.extras["read_sessions"]() as s:
@@ -445,8 +447,9 @@ def task_form(task_id: int):
     facts = {k: view.data.get(k) for k in ("case_no", "title", "channel", "category", "subcategory", "location",
                                             "respondent", "request", "facts") if view.data.get(k)}
     may_act = visibility.may_act_on(p, item) and item.state == "open"
-    people = [x for x in (view.data.get("petitioners") or [view.data.get("petitioner") or {}]) if x]
     full = personal_data.shows_in_full(p, item.case_id)  # the one rule (services/masking.py), recorded
+    shown = personal_data.resolved(item.case_id, view.data) if full else view.data  # parties' plain fields
+    people = [x for x in (shown.get("petitioners") or [shown.get("petitioner") or {}]) if x]
     if not full:
         facts = mask_personal_data(facts)
     co_opinions = None

@@ -1,0 +1,171 @@
+"""Personal data outside the workflow state: the parties of a case live in their own table, sealed field by field
+(services/store/parties.py, infra/keys.py); the case data keeps a reference and masked values.
+
+At registration `seal_start_data` takes the start data the registrar entered, writes one `Party` per person
+(petitioners, in order; the first is also `petitioner`, the one the notices go to) under a new data key, and
+returns the start data with each person replaced by `{"party_ref", "name": 张*, "id_number": 410121********1234,
+...}` (masked, what lists, notices to offices and processes need) and `party_refs`. Since the case's start event
+journals exactly that start data, the journal holds references and masked values, never the plain ones: erasing a
+case's personal data (deleting its data key) leaves the hash chain and every replay exact.
+
+`resolve` is the way back, for a reader allowed to see the data in full (web/personal_data.py decides who): any
+dict with a `party_ref` of this case, at any depth (case data, a snapshot, journal entries), gets the party's
+plain fields back. `contact_phone` gives the delivery of an SMS its number at the moment of sending; the outbox
+keeps only `party:<ref>`.
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from infra.keys import KeyProblem, Vault
+
+from .masking import mask_petitioner
+from .store.parties import SEALED_FIELDS, Party
+
+log = logging.getLogger("lianxin.parties")
+
+REF = "party_ref"
+REFS = "party_refs"
+RECIPIENT_PREFIX = "party:"
+VAULT_PORT = "vault"  # the runtime's ports entry (ctx.ports) the composition root fills with the Vault
+
+
+def vault_of(runtime) -> Vault | None:
+    return runtime.ports.get(VAULT_PORT)
+
+
+def _people(data: dict) -> list[dict]:
+    people = [dict(p) for p in data.get("petitioners") or [] if isinstance(p, dict)]
+    if not people and isinstance(data.get("petitioner"), dict):
+        people = [dict(data["petitioner"])]
+    return people
+
+
+def seal_start_data(s: Session, vault: Vault, data: dict, now: datetime,
+                    role: str = "petitioner") -> tuple[dict, dict[str, dict]]:
+    """The start data with its people moved into sealed `Party` rows (in `s`'s transaction; see the docstring),
+    and the plain fields by reference (for what the caller indexes in the same transaction). Start data that names
+    nobody is returned unchanged; people already sealed (with a `party_ref`) stay so."""
+    people = _people(data)
+    if not people or all(REF in p for p in people):
+        return dict(data), {}
+    key_ref = vault.new_data_key(s, now)
+    refs, masked, plain = [], [], {}
+    for position, person in enumerate(people):
+        ref = new_party(s, vault, key_ref, person, now, position=position, role=role)
+        plain[ref] = {name: str(person[name]) for name in SEALED_FIELDS if person.get(name) not in (None, "")}
+        refs.append(ref)
+        masked.append({REF: ref, **mask_petitioner(person)})
+    out = dict(data)
+    if "petitioners" in data:
+        out["petitioners"] = masked
+    out["petitioner"] = masked[0]
+    out[REFS] = refs
+    return out, plain
+
+
+def start_case(runtime, vault: Vault, process_key: str, data: dict, actor: str, now: datetime, *,
+               session: Session | None = None, after=None):
+    """Start a case whose start data names people: the parties, the case and `after(s, view, plain)` (an index,
+    a receipt) in one transaction (the caller's `session`, or one of the runtime's own)."""
+    if session is None:
+        with runtime.session_factory() as s, s.begin():
+            return start_case(runtime, vault, process_key, data, actor, now, session=s, after=after)
+    sealed, plain = seal_start_data(session, vault, data, now)
+    view = runtime.start(process_key, sealed, actor, session=session)
+    attach(session, sealed, view.id)
+    if after is not None:
+        after(session, view, plain)
+    return view
+
+
+def new_party(s: Session, vault: Vault, key_ref: str, person: dict, now: datetime, *, position: int = 0,
+              role: str = "petitioner", case_id: int | None = None) -> str:
+    """One `Party` with `person`'s personal fields sealed under data key `key_ref`; returns its reference."""
+    ref = str(uuid.uuid4())
+    s.add(Party(ref=ref, case_id=case_id, key_ref=key_ref, role=role, position=position, created_at=now,
+                **{f"{name}_sealed": vault.seal(s, key_ref, ref, name, person.get(name)) for name in SEALED_FIELDS}))
+    return ref
+
+
+def attach(s: Session, data: dict, case_id: int) -> None:
+    """Name the case in the parties its start data refers to (once the case has its id)."""
+    refs = data.get(REFS) or []
+    if refs:
+        s.execute(update(Party).where(Party.ref.in_(list(refs)), Party.case_id.is_(None)).values(case_id=case_id))
+
+
+def opened(s: Session, vault: Vault, party: Party) -> dict:
+    """A party's plain fields (those it has)."""
+    out = {}
+    for name in SEALED_FIELDS:
+        value = vault.open(s, party.key_ref, party.ref, name, getattr(party, f"{name}_sealed"))
+        if value is not None:
+            out[name] = value
+    return out
+
+
+def case_parties(s: Session, vault: Vault, case_id: int) -> dict[str, dict]:
+    """ref -> plain fields of every party of the case."""
+    rows = s.scalars(select(Party).where(Party.case_id == case_id).order_by(Party.position)).all()
+    return {p.ref: opened(s, vault, p) for p in rows}
+
+
+def resolve(value, parties: dict[str, dict]):
+    """A copy of `value` with every record that names a known party's reference given its plain fields back."""
+    if isinstance(value, dict):
+        out = {k: resolve(v, parties) for k, v in value.items()}
+        ref = value.get(REF)
+        if isinstance(ref, str) and ref in parties:
+            out.update(parties[ref])
+        return out
+    if isinstance(value, list):
+        return [resolve(v, parties) for v in value]
+    return value
+
+
+def resolve_case(s: Session, vault: Vault, case_id: int, value):
+    """`value` (case data, a view, journal entries) with the case's parties resolved; unchanged when it has none,
+    and when they cannot be opened (data key erased, master key not configured): the masked copy is shown then."""
+    try:
+        parties = case_parties(s, vault, case_id)
+    except KeyProblem:
+        log.exception("parties of case %s cannot be opened; shown masked", case_id)
+        return value
+    return resolve(value, parties) if parties else value
+
+
+def first_party_ref(data: dict) -> str | None:
+    person = data.get("petitioner")
+    return person.get(REF) if isinstance(person, dict) and isinstance(person.get(REF), str) else None
+
+
+def first_party_of(s: Session, case_id: int) -> str | None:
+    """The reference of a case's first party (the petitioner the notices go to), if it has parties."""
+    return s.scalar(select(Party.ref).where(Party.case_id == case_id).order_by(Party.position).limit(1))
+
+
+def contact_phone(s: Session, vault: Vault, recipient: str) -> str | None:
+    """The phone of the party an outbox row names (`party:<ref>`), opened at the moment of sending."""
+    if not recipient.startswith(RECIPIENT_PREFIX):
+        return recipient
+    party = s.get(Party, recipient[len(RECIPIENT_PREFIX):])
+    if party is None:
+        return None
+    return vault.open(s, party.key_ref, party.ref, "phone", party.phone_sealed)
+
+
+def plain_people(s: Session, vault: Vault, case_id: int, data: dict) -> list[dict]:
+    """The case's petitioners with their plain fields (for the repeat index), in order."""
+    resolved = resolve_case(s, vault, case_id, data)
+    return _people(resolved)
+
+
+def refs_of(values: Iterable[dict]) -> list[str]:
+    return [v[REF] for v in values if isinstance(v, dict) and isinstance(v.get(REF), str)]
