@@ -48,6 +48,7 @@ KINDS = {
     "deployment": "流程部署",
     "log_purge": "日志清理",
     "key_management": "密钥管理",
+    "erasure": "个人信息删除",
 }
 
 

@@ -2,6 +2,8 @@
 its deadlines."""
 from __future__ import annotations
 
+from services import retention
+
 from .. import personal_data
 from ..auth import ApiError, current_principal, roles_required
 from ..guards import visible_case_or_404
@@ -13,7 +15,10 @@ bp = api_part(__name__)
 @bp.get("/cases/<int:case_id>")
 def get_case(case_id: int):
     visible_case_or_404(case_id)
-    return ok(personal_data.case_view(current_principal(), container().runtime.get_case(case_id).to_dict()))
+    view = personal_data.case_view(current_principal(), container().runtime.get_case(case_id).to_dict())
+    with container().extras["read_sessions"]() as s:  # erased under the retention rule: say so (rule, date)
+        view["erasure"] = retention.erasure_of(s, case_id)
+    return ok(view)
 
 
 @bp.post("/cases/<int:case_id>/messages/<name>")

@@ -30,7 +30,7 @@ from lxml import etree
 
 from engine.runtime import NotFound, due_date_of
 from engine.store import ProcessDefinition
-from services import attachments, co_opinions, documents, masking
+from services import attachments, co_opinions, documents, masking, retention
 from services.case_timeline import diagram_state, timeline
 from services.masking import mask_name, mask_petitioner
 
@@ -81,7 +81,9 @@ def _case_context(p: Principal, case_id: int) -> dict:
         comment_rows = attachments.list_comments(s, case_id)
         attachment_rows = attachments.list_attachments(s, case_id)
         opinions = co_opinions.co_opinions(s, history, view.data, units, people)
-    full = personal_data.shows_in_full(p, case_id)
+        erasure = retention.erasure_of(s, case_id)
+    # erased under the retention rule: nothing to show in full any more, the page says why it reads masked
+    full = erasure is None and personal_data.shows_in_full(p, case_id)
     # the same rule for everything else on the page: free text (request, facts, timeline) masked as well
     data = personal_data.resolved(case_id, view.data) if full else masking.mask_personal_data(view.data)
     shown_history = personal_data.resolved(case_id, history) if full else masking.mask_personal_data(history)
@@ -116,7 +118,7 @@ def _case_context(p: Principal, case_id: int) -> dict:
     worst = "red" if "red" in states else "yellow" if "yellow" in states else None
     return {
         "case_id": case_id, "view": view, "header": header, "petitioners": _petitioners(data, full),
-        "petitioner_full": full, "timeline": list(reversed(timeline(shown_history, lambda u: people.get(u, u),
+        "petitioner_full": full, "erasure": erasure, "timeline": list(reversed(timeline(shown_history, lambda u: people.get(u, u),
                                                                  lambda code: units.get(code, code), _))),
         "tasks": tasks, "deadlines": deadlines, "incidents": view.incidents, "worst_alert": worst,
         "notices": documents.notice_list(data, lambda code: units.get(code, code)),
