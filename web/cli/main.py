@@ -196,6 +196,7 @@ def audit_verify(cases) -> None:
                 ids.extend(i for i in hits if i not in ids)
             if missing:
                 click.echo(f"找不到案件：{'、'.join(missing)}（no such case; give a case number or id）", err=True)
+                c.engine.dispose()
                 sys.exit(2)
     bad = []
     for case_id in tqdm(ids, desc="verify", unit="case", file=sys.stderr):
@@ -204,6 +205,7 @@ def audit_verify(cases) -> None:
             bad.append((case_id, result))
     with c.session_factory() as s:
         numbers = case_numbers(s, [case_id for case_id, _ in bad])
+    c.engine.dispose()  # a caller in the same process (a test) keeps no open connection
     for case_id, result in bad:
         suffix = f" [{numbers[case_id]}]" if case_id in numbers else ""
         click.echo(f"案件 {case_id}: 第 {result.first_bad_seq} 号事件起校验失败：{result.reason}{suffix}")
