@@ -9,7 +9,9 @@ _CASE = [path_id("id")]
 _ATTACHMENT = _CASE + [path_id("attachment_id")]
 
 OPENAPI_PATHS = {
-    "/api/cases/{id}": {"get": op("Case status, tasks, timers, incidents, data", "cases", params=[path_id("id")])},
+    "/api/cases/{id}": {"get": op("Case status, tasks, timers, incidents, data; `erasure` (rule, years, erased_at) "
+                                  "once the personal data was erased under the retention rule, else null", "cases",
+                                  params=[path_id("id")])},
     "/api/cases/{id}/messages/{name}": {"post": op("Deliver a BPMN message", "cases", params=[
         path_id("id"), {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}],
         body={"type": "object", "properties": {"payload": {"type": "object"}}})},
