@@ -190,6 +190,14 @@ def test_the_import_form_on_the_designers_page_opens_the_modeler(app):
     r = client.post("/designer/import", data={"file": (io.BytesIO(JUEL), "juel_petition.bpmn")},
                     content_type="multipart/form-data")
     assert r.status_code == 403
+    # the same file again: the key now has a draft, which the page does not replace unasked
+    r = client.post("/designer/import", data={"csrf_token": token, "file": (io.BytesIO(JUEL), "juel_petition.bpmn")},
+                    content_type="multipart/form-data")
+    assert r.status_code == 409 and "替换已有草稿" in r.get_data(as_text=True)
+    r = client.post("/designer/import", data={"csrf_token": token, "replace": "1",
+                                              "file": (io.BytesIO(JUEL), "juel_petition.bpmn")},
+                    content_type="multipart/form-data")
+    assert r.status_code == 302
 
 
 # ------------------------------------------------------------------------------------------------ the lane table

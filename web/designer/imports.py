@@ -35,10 +35,14 @@ def _upload() -> tuple[str, bytes]:
 
 
 def _import(name: str, content: bytes):
+    """The upload as a draft; a key that already has someone's draft is a 409 for the API and the page alike."""
     c = container()
-    return foreign_import.import_draft(c.runtime, c.session_factory, name, content, key=request.form.get("key"),
-                                       author=current_principal().username, now=c.clock.now(),
-                                       replace=request.form.get("replace") in ("1", "on", "true"))
+    try:
+        return foreign_import.import_draft(c.runtime, c.session_factory, name, content, key=request.form.get("key"),
+                                           author=current_principal().username, now=c.clock.now(),
+                                           replace=request.form.get("replace") in ("1", "on", "true"))
+    except foreign_import.DraftExists as err:
+        raise _draft_exists(err) from None
 
 
 def _draft_exists(err: foreign_import.DraftExists) -> ApiError:
@@ -55,8 +59,6 @@ def import_api():
     name, content = _upload()
     try:
         result = _import(name, content)
-    except foreign_import.DraftExists as err:
-        raise _draft_exists(err) from None
     except foreign_import.ImportRefused as err:
         return ok({"error": {"code": "invalid_definition", "details": None,
                              "message": "无法导入：文件无法读取为流程（the file cannot be imported）"},
@@ -75,8 +77,6 @@ def import_page():
     name, content = _upload()
     try:
         result = _import(name, content)
-    except foreign_import.DraftExists as err:
-        raise _draft_exists(err) from None
     except foreign_import.ImportRefused as err:
         return render_template("designer/import_refused.html", name=name, problems=err.problems), 422
     return redirect(url_for("designer.edit", key=result.key))
