@@ -2,7 +2,7 @@
 ten one-time recovery codes.
 
 The TOTP secret has to be read back to check a code, so it cannot be hashed: it is stored encrypted with
-AES-256-GCM under a key derived from the deployment's secret key (`derived_keys`, label below), the user id as
+AES-256-GCM under a key derived from the deployment's secret key (`engine.crypto`'s SHA-256 suite, label below), the user id as
 associated data (a secret copied onto another account's row does not open), with the key's fingerprint beside
 it. Secret keys listed as previous still open secrets stored under them. Someone who reads the database but not
 the secret key learns no secret. Recovery codes are random (80 bits) and stored as SHA-256 digests only; each
@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import ForeignKey, Integer, String, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from engine import derived_keys
+from engine.crypto import STD
 from engine.db import Base
 from engine.store import ID, UTC_DT
 
@@ -58,9 +58,9 @@ class SecretBox:
     """Encrypts and opens TOTP secrets with keys derived from the current and the previous secret keys."""
 
     def __init__(self, secret_key: str, previous: Iterable[str] = ()):
-        keys = [derived_keys.derive(k, KEY_LABEL) for k in (secret_key, *previous) if k]
-        self._keys = {derived_keys.fingerprint(k): k for k in reversed(keys)}
-        self.key_id = derived_keys.fingerprint(keys[0])
+        keys = [STD.derive(k, KEY_LABEL) for k in (secret_key, *previous) if k]
+        self._keys = {STD.fingerprint(k): k for k in reversed(keys)}
+        self.key_id = STD.fingerprint(keys[0])
 
     def seal(self, user_id: int, secret: str) -> str:
         nonce = os.urandom(12)
