@@ -2,28 +2,20 @@
 
 Phone numbers and e-mail addresses of petitioners appear in no listing: `138****0000`, `a***@x.cn`, also inside
 error texts (an SMTP refusal quotes the address). The messages themselves, of course, carry them unmasked. How
-they are masked is the masking module's (`services.masking`), handed in by the caller as a `ContactMasker`: the
-engine does not import services.
+they are masked is the masking module's (`services.masking`).
 """
 from __future__ import annotations
 
 import json
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import sessionmaker
 
 from engine.store import Outbox, OutboxEvent
+from services import masking
 
 STATUSES = ("pending", "sending", "sent", "dead")
-
-
-class ContactMasker(Protocol):
-    """What a listing needs to mask contact data (`services.masking` is one)."""
-
-    def mask_recipient(self, channel: str, recipient: str) -> str: ...
-
-    def mask_contact_text(self, text: str | None) -> str | None: ...
 
 
 def _events_by_row(s, ids: list[int], kinds: tuple[str, ...]) -> dict[int, list[OutboxEvent]]:
@@ -63,7 +55,7 @@ def inapp_notifications(read_sessions: sessionmaker, username: str, *, limit: in
     return {"notifications": items, "unread": unread, "total": total}
 
 
-def outbox_listing(read_sessions: sessionmaker, masker: ContactMasker, *, status: str | None = None,
+def outbox_listing(read_sessions: sessionmaker, *, status: str | None = None,
                    channel: str | None = None, case_id: int | None = None, limit: int = 50, offset: int = 0) -> dict[str, Any]:
     filters = []
     if status:
@@ -84,15 +76,15 @@ def outbox_listing(read_sessions: sessionmaker, masker: ContactMasker, *, status
         sent, report = _last(evs, "sent"), _last(evs, "delivered", "undelivered")
         items.append({
             "id": row.id, "case_id": row.case_id, "channel": row.channel,
-            "recipient": masker.mask_recipient(row.channel, row.recipient),
+            "recipient": masking.mask_recipient(row.channel, row.recipient),
             "template": row.template, "template_version": row.template_version, "status": row.status,
-            "attempts": row.attempts, "last_error": masker.mask_contact_text(row.last_error),
+            "attempts": row.attempts, "last_error": masking.mask_contact_text(row.last_error),
             "next_attempt_at": row.next_attempt_at, "created_at": row.created_at, "sent_at": row.sent_at,
             "provider_id": sent.provider_id if sent else None,
             "delivery_status": report.kind if report else None,
             "delivery_reported_at": report.at if report else None,
-            "delivery_error": masker.mask_contact_text(json.loads(report.detail).get("error")) if report else None,
-            "resends": [{"by": e.actor, "at": e.at, "previous_error": masker.mask_contact_text(
+            "delivery_error": masking.mask_contact_text(json.loads(report.detail).get("error")) if report else None,
+            "resends": [{"by": e.actor, "at": e.at, "previous_error": masking.mask_contact_text(
                 (json.loads(e.detail).get("previous") or {}).get("error"))} for e in evs if e.kind == "resent"],
         })
     return {"items": items, "total": total, "counts": {k: counts.get(k, 0) for k in STATUSES}}

@@ -88,7 +88,7 @@ def admin_outbox():
     case_id = request.args.get("case_id")
     if case_id is not None and not case_id.isdigit():
         raise ApiError(400, "malformed", "case_id 必须是整数（case_id must be an integer）")
-    return ok(outbox_listing(_read_sessions(), masking, status=status, channel=channel,
+    return ok(outbox_listing(_read_sessions(), status=status, channel=channel,
                              case_id=int(case_id) if case_id else None, limit=limit, offset=offset))
 
 

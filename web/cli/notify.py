@@ -70,7 +70,7 @@ def outbox(status: str, limit: int) -> None:
     from services.outbox_queries import outbox_listing
 
     c = common.container()
-    listing = outbox_listing(c.extras.get("read_sessions", c.session_factory), masking, status=status, limit=limit)
+    listing = outbox_listing(c.extras.get("read_sessions", c.session_factory), status=status, limit=limit)
     for item in listing["items"]:
         click.echo(f"{item['id']}\t{item['channel']}\t{item['recipient']}\t{item['template']} "
                    f"v{item['template_version']}\t{item['attempts']}\t{item['last_error'] or ''}")
