@@ -12,10 +12,9 @@ import re
 from datetime import date, datetime
 
 import pytest
-from sqlalchemy import func, select
 
 from engine.clock import SHANGHAI
-from engine.store import Case
+from tests.support.db import first_case_id
 from tests.support.web import api_sign_in, office_app, page_sign_in
 
 FORM = {"channel": "来访", "title": "企业拖欠三个月工资", "category": "劳动社保", "subcategory": "拖欠工资",
@@ -24,11 +23,6 @@ FORM = {"channel": "来访", "title": "企业拖欠三个月工资", "category":
         "petitioners-0-phone": "13812345678", "petitioners-0-address": "东城县人民路1号"}
 END_OF_14TH = datetime(2026, 12, 15, 0, 0, tzinfo=SHANGHAI)  # 2026-12-14 24:00
 SIGN = "签收或提出异议"
-
-def first_case_id(container) -> int:
-    """The first case's id: not always 1, since on PostgreSQL a deploy's rolled-back smoke simulation uses ids."""
-    with container.session_factory() as s:
-        return s.scalar(select(func.min(Case.id)))
 
 
 

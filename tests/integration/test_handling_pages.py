@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from engine.store import Case
+from tests.support.db import first_case_id
 from tests.support.web import office_app, page_sign_in as signed_in
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -17,11 +18,6 @@ FORM = {"channel": "来访", "title": "企业拖欠三个月工资", "category":
         "location": "county_a", "respondent": "某某建筑公司", "request": "要求支付拖欠的三个月工资",
         "petitioners-0-name": "张三", "petitioners-0-id_number": "410121199001011234",
         "petitioners-0-phone": "13812345678", "petitioners-0-address": "东城县人民路1号"}
-
-def first_case_id(container) -> int:
-    """The first case's id: not always 1, since on PostgreSQL a deploy's rolled-back smoke simulation uses ids."""
-    with container.session_factory() as s:
-        return s.scalar(select(func.min(Case.id)))
 
 
 

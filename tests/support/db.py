@@ -13,10 +13,11 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
 from engine.clock import SHANGHAI, SettableClock
 from engine.db import Base
+from engine.store import Case
 from infra.db import make_engine
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -154,3 +155,9 @@ def demo_office(sqlite_template: Path, tmp: Path):
     c = make_container(f"sqlite:///{tmp / 'lianxin.db'}", SettableClock(START), tmp, processes_dir=tmp / "processes")
     initialise(c, demo=True)
     return c
+
+
+def first_case_id(container) -> int:
+    """The first case's id: not always 1, since on PostgreSQL a deploy's rolled-back smoke simulation uses ids."""
+    with container.session_factory() as s:
+        return s.scalar(select(func.min(Case.id)))
