@@ -12,7 +12,7 @@ from engine.clock import SHANGHAI, parse_instant
 from engine.worker import Worker
 from services import four_lists, parties
 
-PETITIONER = {"name": "张某某", "id_number": "410121198001011234", "phone": "13800001234", "address": "东城县某村"}
+PETITIONER = {"name": "张某某", "id_number": "410121198001021234", "phone": "13800001234", "address": "东城县某村"}
 
 
 @pytest.fixture

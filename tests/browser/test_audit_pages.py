@@ -14,7 +14,7 @@ from tests.support.browser import live_server, page, screenshot, sign_in  # noqa
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
 DATA = {"title": "工资拖欠", "category": "劳动社保", "location": "county_a",
-        "petitioner": {"name": "张三丰", "phone": "13812345678", "id_number": "410121199001011234"}}
+        "petitioner": {"name": "张三丰", "phone": "13812345678", "id_number": "410121199001031234"}}
 
 
 def prepare(container):

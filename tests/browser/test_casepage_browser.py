@@ -26,7 +26,7 @@ def served_case(live_server):  # noqa: F811
     view = rt.start("petition_case", {
         "title": "企业拖欠农民工工资", "channel": "来信", "category": "劳动社保", "location": "county_a",
         "request": "要求支付拖欠工资三万元", "facts": "工地完工后承包方拒付", "registering_unit": "city_bureau",
-        "petitioner": {"name": "李建国", "phone": "13800001111", "id_number": "410121198001011234",
+        "petitioner": {"name": "李建国", "phone": "13800001111", "id_number": "410121198001021234",
                        "address": "东城县建设路12号"}}, actor="registrar")
     triage = next(t for t in view.tasks if t.name == "分流研判")
     rt.complete(triage.id, {"route": "交办转送"}, actor="registrar")

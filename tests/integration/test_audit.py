@@ -18,7 +18,7 @@ from sqlalchemy import text
 from tests.support.web import api_sign_in as sign_in, office_app
 
 ROOT = Path(__file__).resolve().parents[2]
-PHONE, ID_NUMBER, ADDRESS = "13812345678", "410121199001011234", "河南省郑州市金水区花园路100号3单元"
+PHONE, ID_NUMBER, ADDRESS = "13812345678", "410121199001031234", "河南省郑州市金水区花园路100号3单元"
 DATA = {"title": "工资拖欠", "category": "劳动社保", "location": "county_a",
         "petitioner": {"name": "张三丰", "phone": PHONE, "id_number": ID_NUMBER, "address": ADDRESS}}
 

@@ -4,7 +4,7 @@ from services.audit_export import changes_of, entries, mask
 
 
 def test_personal_fields_and_free_text_are_masked_at_any_depth():
-    data = {"petitioners": [{"name": "欧阳修文", "phone": "13812345678", "id_number": "410121199001011234",
+    data = {"petitioners": [{"name": "欧阳修文", "phone": "13812345678", "id_number": "410121199001031234",
                              "address": "河南省郑州市金水区花园路100号"}],
             "registration": {"case_no": "XF4101212026030201000007", "query_code": "QGKUZSEEYR"},
             "notice": {"text": "请凭编号XF4101212026030201000007和查询码 QGKUZSEEYR 查询；联系13912345678"},

@@ -21,7 +21,7 @@ def case_id(container):
     view = container.runtime.start("petition_case", {
         "title": "反映小区供暖不达标", "channel": "网上", "category": "城乡建设", "location": "county_a",
         "request": "要求依法处理", "facts": "冬季室温不足十六度", "registering_unit": "city_bureau",
-        "petitioner": {"name": "张三", "phone": "13912345678", "id_number": "110101199003071234"}}, actor="registrar")
+        "petitioner": {"name": "张三", "phone": "13912345678", "id_number": "110101199003091234"}}, actor="registrar")
     return view.id
 
 

@@ -16,7 +16,7 @@ PETITION = {
     "channel": "来访", "title": "企业拖欠三个月工资", "category": "劳动社保", "subcategory": "拖欠工资",
     "location": "county_a", "respondent": "某某建筑公司", "facts": "2025年12月起未发工资",
     "request": "要求某某建筑公司支付拖欠的三个月工资",
-    "petitioners": [{"name": "张三", "id_number": "410121199001011234", "phone": "13812345678",
+    "petitioners": [{"name": "张三", "id_number": "410121199001031234", "phone": "13812345678",
                      "address": "东城县人民路1号"}],
 }
 
@@ -229,7 +229,7 @@ def test_task_list_api_filters_sorts_and_pages_like_the_page(desk, container, cl
 
     ids = {}
     for name, channel in (("A", "来访"), ("B", "来信"), ("C", "来访")):
-        case = desk.post("registrar", "/api/cases", dict(PETITION, channel=channel, title=f"事项{name}",
+        case = desk.post("registrar", "/api/cases", dict(PETITION, channel=channel, title=f"工资事项{name}",
                                                          location="county_b")).get_json()
         triage = container.runtime.get_case(case["id"]).tasks[0]
         container.runtime.complete(triage.id, {"route": "交办转送"}, actor="registrar")  # to county B, with a limit

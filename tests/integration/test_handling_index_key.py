@@ -14,7 +14,7 @@ from services.store.handling import PetitionerKey
 
 from .test_handling_api import PETITION, app, desk  # noqa: F401  (fixtures)
 
-PHONE, ID_NUMBER = "13812345678", "410121199001011234"
+PHONE, ID_NUMBER = "13812345678", "410121199001031234"
 ANOTHER = dict(PETITION, title="再次反映工资问题", location="county_b", category="城乡建设", subcategory=None,
                request="仍未拿到工资")
 

@@ -16,7 +16,7 @@ from tests.support.web import office_app, page_sign_in as signed_in
 ROOT = Path(__file__).resolve().parents[2]
 FORM = {"channel": "来访", "title": "企业拖欠三个月工资", "category": "劳动社保", "subcategory": "拖欠工资",
         "location": "county_a", "respondent": "某某建筑公司", "request": "要求支付拖欠的三个月工资",
-        "petitioners-0-name": "张三", "petitioners-0-id_number": "410121199001011234",
+        "petitioners-0-name": "张三", "petitioners-0-id_number": "410121199001031234",
         "petitioners-0-phone": "13812345678", "petitioners-0-address": "东城县人民路1号"}
 
 

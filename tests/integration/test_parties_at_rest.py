@@ -25,7 +25,7 @@ from web.cli.ops import _pg_env
 
 from .test_handling_api import PETITION, app, desk  # noqa: F401  (fixtures)
 
-PERSON = {"name": "欧阳明远", "id_number": "11010519880605731X", "phone": "13687654321",
+PERSON = {"name": "欧阳明远", "id_number": "11010519880608731X", "phone": "13687654321",
           "address": "东城县幸福路88号3单元502室"}
 SECRET = dict(PETITION, petitioners=[PERSON], location="county_b")
 

@@ -13,7 +13,7 @@ from services.store.parties import Party
 
 from .test_handling_api import PETITION, app, desk  # noqa: F401  (fixtures: the deployed processes)
 
-OLD = {"name": "司马光明", "id_number": "410121197003031236", "phone": "13711112222", "address": "东城县旧街9号"}
+OLD = {"name": "司马光明", "id_number": "410121197003081236", "phone": "13711112222", "address": "东城县旧街9号"}
 
 
 def _old_registration(container, person=OLD) -> int:

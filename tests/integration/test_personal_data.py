@@ -27,7 +27,7 @@ from tests.support import bpmn
 from tests.support.web import api_sign_in, office_app
 from web import personal_data
 
-PHONE, ID_NUMBER, ADDRESS, NAME = "13912345678", "110101199003071234", "东城县幸福路8号3单元", "张三丰"
+PHONE, ID_NUMBER, ADDRESS, NAME = "13912345678", "110101199003091234", "东城县幸福路8号3单元", "张三丰"
 PETITIONER = {"name": NAME, "phone": PHONE, "id_number": ID_NUMBER, "address": ADDRESS}
 FULL = (PHONE, ID_NUMBER, ADDRESS, NAME)
 

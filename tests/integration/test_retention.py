@@ -45,7 +45,7 @@ def _closed(desk, first_id: int, **changes) -> int:
 def office(desk, container):
     open_id = desk.post("registrar", "/api/cases", PETITION).get_json()["id"]
     due_id = _closed(desk, open_id, petitioners=[{"name": "欧阳明远", "phone": "13687654321",
-                                                  "id_number": "11010519880605731X"}])
+                                                  "id_number": "11010519880608731X"}])
     later_id = _closed(desk, open_id, category="政法综治", subcategory="矛盾纠纷",
                        petitioners=[{"name": "李四", "phone": "13900000000"}])
     return open_id, due_id, later_id

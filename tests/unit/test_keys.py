@@ -26,13 +26,13 @@ def test_field_round_trip_and_nothing_plain(sessions):
     vault = Vault(LocalKeyProvider((K1,)))
     with sessions() as s, s.begin():
         ref = vault.new_data_key(s, NOW)
-        sealed = vault.seal(s, ref, "party-1", "id_number", "410121199001011234")
+        sealed = vault.seal(s, ref, "party-1", "id_number", "410121199001031234")
     assert sealed.startswith(keys.SEALED_PREFIX) and "1234" not in sealed
     with sessions() as s:
         row = s.get(DataKey, ref)
         assert row.master_key_id == keys.key_id_of(K1) and K1.hex() not in row.wrapped
         fresh = Vault(LocalKeyProvider((K1,)))  # opens from the stored, wrapped data key
-        assert fresh.open(s, ref, "party-1", "id_number", sealed) == "410121199001011234"
+        assert fresh.open(s, ref, "party-1", "id_number", sealed) == "410121199001031234"
 
 
 def test_tampering_and_moving_a_field_are_detected(sessions):

@@ -17,7 +17,7 @@ from services.masking import (
 
 
 @pytest.mark.parametrize("raw, masked", [
-    ("410121199001011234", "410121********1234"),
+    ("410121199001031234", "410121********1234"),
     ("41012119900101123X", "410121********123X"),
     ("G1234567", "G1****67"),
     ("", ""),
@@ -52,7 +52,7 @@ def test_name_keeps_the_surname():
 
 
 def test_petitioner_record_and_case_data():
-    p = {"name": "李四", "id_number": "410121199001011234", "phone": "13812345678", "address": "东城县人民路1号",
+    p = {"name": "李四", "id_number": "410121199001031234", "phone": "13812345678", "address": "东城县人民路1号",
          "role": "代表"}
     masked = mask_petitioner(p)
     assert masked == {"name": "李*", "id_number": "410121********1234", "phone": "138****5678",

@@ -12,7 +12,7 @@ from services import parties
 from services.store.parties import Party
 
 NOW = datetime(2026, 12, 7, tzinfo=UTC)
-PERSON = {"name": "张三", "id_number": "410121199001011234", "phone": "13812345678", "address": "东城县人民路1号",
+PERSON = {"name": "张三", "id_number": "410121199001031234", "phone": "13812345678", "address": "东城县人民路1号",
           "relation": "本人"}
 
 

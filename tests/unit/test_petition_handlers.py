@@ -36,7 +36,7 @@ def ctx(data=None, case_id=17, ports=None) -> HandlerContext:
 
 
 def test_case_number_carries_place_date_channel_and_sequence_but_no_personal_data():
-    c = ctx({"petitioner": {"id_number": "410121198001011234", "phone": "13800001234"}})
+    c = ctx({"petitioner": {"id_number": "410121198001021234", "phone": "13800001234"}})
     out = issue_case_number(NumberInput(channel="来信", location="county_a"), c)
     assert out["case_no"] == "XF4101212026030202000017"  # 23:30 Beijing time is still 2 March
     assert out["query_code"] == "" and out["query_code_hash"] is None  # no code made here, none kept

@@ -15,9 +15,18 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from engine.clock import SHANGHAI
 from engine.runtime import Conflict, NotFound, task_view
 from engine.store import Case, ProcessDefinition, WorkItem
-from services import case_lookup, co_opinions, parties, query_code, registration as reg, units as org_units
+from services import (
+    case_lookup,
+    co_opinions,
+    identity_checks,
+    parties,
+    query_code,
+    registration as reg,
+    units as org_units,
+)
 from services.casework import CHANNEL_CODES
 from services.colleagues import colleagues_in as colleagues_of_unit
 from services.index_key import IndexKey
@@ -88,6 +97,11 @@ def check_registration(form: dict) -> dict[str, str]:
             errors.setdefault(k, v)
     if "location" not in errors and form.get("location") and form["location"] not in dict(locations()):
         errors["location"] = "问题发生地不在组织机构中，请从列表中选择（unknown location）"
+    today = container().clock.now().astimezone(SHANGHAI).date()
+    for problem in identity_checks.registration_problems(form, today):
+        if problem.field not in errors:  # the schema's message (type, length) comes first
+            params = {k: _(v) if k in ("channel", "what") else v for k, v in problem.params.items()}
+            errors[problem.field] = _(problem.message, **params)
     return errors
 
 
