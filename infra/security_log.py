@@ -44,6 +44,7 @@ KINDS = {
     "organisation_change": "组织机构变更",
     "export": "数据导出",
     "personal_data_view": "查看个人信息",
+    "personal_data_search": "按个人信息查询案件",
     "settings_change": "设置变更",
     "deployment": "流程部署",
     "log_purge": "日志清理",

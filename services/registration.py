@@ -111,6 +111,24 @@ def person_keys(data: dict, key: IndexKey) -> set[tuple[str, str]]:
     return keys
 
 
+def _norm_name(value) -> str:
+    return re.sub(r"\s+", " ", str(value or "")).strip().casefold()
+
+
+def name_digest(name: str, key: IndexKey) -> str:
+    """The keyed digest a petitioner's full name is searched by (never the name itself)."""
+    return key.digest("name", _norm_name(name))
+
+
+def search_keys(data: dict, key: IndexKey) -> set[tuple[str, str]]:
+    """What the case search finds a case by: the repeat keys (ID number, phone) and each petitioner's name."""
+    people = list(data.get("petitioners") or [])
+    if isinstance(data.get("petitioner"), dict):
+        people.append(data["petitioner"])
+    names = {("name", name_digest(p["name"], key)) for p in people if isinstance(p, dict) and _norm_name(p.get("name"))}
+    return person_keys(data, key) | names
+
+
 def _masked_names(data: dict) -> str:
     people = data.get("petitioners") or ([data["petitioner"]] if isinstance(data.get("petitioner"), dict) else [])
     return "、".join(mask_name(p.get("name")) for p in people if isinstance(p, dict) and p.get("name"))[:250]
@@ -121,7 +139,7 @@ def index_case(s, case_id: int, data: dict, registered_at: datetime, key: IndexK
                             channel=str(data.get("channel") or ""), location=str(data.get("location") or ""),
                             category=str(data.get("category") or ""), title=str(data.get("title") or "")[:256],
                             request=str(data.get("request") or ""), petitioner_masked=_masked_names(data)))
-    for kind, digest in sorted(person_keys(data, key)):
+    for kind, digest in sorted(search_keys(data, key)):
         s.add(PetitionerKey(case_id=case_id, kind=kind, digest=digest, key_id=key.key_id))
 
 
@@ -173,11 +191,38 @@ def rekey(session_factory, runtime, key: IndexKey, batch: int = 200, vault=None)
                 s.execute(delete(PetitionerKey).where(PetitionerKey.case_id == case_id, stale))
                 have = {(kind, digest) for kind, digest in s.execute(select(PetitionerKey.kind, PetitionerKey.digest)
                         .where(PetitionerKey.case_id == case_id, PetitionerKey.key_id == key.key_id))}
-                for kind, digest in sorted(person_keys(_plain_data(s, runtime, case, vault), key) - have):
+                for kind, digest in sorted(search_keys(_plain_data(s, runtime, case, vault), key) - have):
                     s.add(PetitionerKey(case_id=case_id, kind=kind, digest=digest, key_id=key.key_id))
             s.commit()
             done, after = done + len(ids), ids[-1]
     _REKEYED[session_factory] = key.key_id
+    return done
+
+
+_NAMES_INDEXED: weakref.WeakKeyDictionary[object, str] = weakref.WeakKeyDictionary()
+
+
+def index_names(session_factory, runtime, key: IndexKey, batch: int = 200, vault=None) -> int:
+    """Add the name digests of cases indexed before names were searchable (a case with petitioners but no `name`
+    row). Once per process and key, like `rekey`. Returns the number of cases completed."""
+    if _NAMES_INDEXED.get(session_factory) == key.key_id:
+        return 0
+    has_name = select(PetitionerKey.case_id).where(PetitionerKey.kind == "name").scalar_subquery()
+    done, after = 0, 0
+    while True:
+        with session_factory() as s:
+            ids = list(s.scalars(select(RegistrationIndex.case_id).where(
+                RegistrationIndex.petitioner_masked != "", RegistrationIndex.case_id > after,
+                RegistrationIndex.case_id.not_in(has_name)).order_by(RegistrationIndex.case_id).limit(batch)))
+            if not ids:
+                break
+            for case_id in ids:
+                data = _plain_data(s, runtime, s.get(Case, case_id), vault)
+                for kind, digest in sorted(k for k in search_keys(data, key) if k[0] == "name"):
+                    s.add(PetitionerKey(case_id=case_id, kind=kind, digest=digest, key_id=key.key_id))
+            s.commit()
+            done, after = done + len(ids), ids[-1]
+    _NAMES_INDEXED[session_factory] = key.key_id
     return done
 
 

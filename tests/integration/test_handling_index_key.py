@@ -19,9 +19,10 @@ ANOTHER = dict(PETITION, title="再次反映工资问题", location="county_b", 
                request="仍未拿到工资")
 
 
-def _rows(container, case_id=None):
+def _rows(container, case_id=None, kinds=("id", "phone")):
+    """The repeat keys (ID number, phone); the case search's name digests are asked for with `kinds`."""
     with container.session_factory() as s:
-        q = select(PetitionerKey)
+        q = select(PetitionerKey).where(PetitionerKey.kind.in_(kinds))
         if case_id is not None:
             q = q.where(PetitionerKey.case_id == case_id)
         return [(r.case_id, r.kind, r.digest, r.key_id) for r in s.scalars(q)]
@@ -42,6 +43,9 @@ def test_digests_are_hmac_with_the_deployments_key(desk, container):
     derived = hmac.new(container.settings.secret_key.encode(), b"lianxin petitioner index v1", hashlib.sha256).digest()
     assert by_kind["phone"] == hmac.new(derived, f"phone:{PHONE}".encode(), hashlib.sha256).hexdigest()
     assert by_kind["id"] == hmac.new(derived, f"id:{ID_NUMBER}".encode(), hashlib.sha256).hexdigest()
+    names = _rows(container, kinds=("name",))
+    assert [(kind, digest) for _, kind, digest, _ in names] == [
+        ("name", hmac.new(derived, f"name:{PETITION['petitioners'][0]['name']}".encode(), hashlib.sha256).hexdigest())]
     assert by_kind["phone"] not in _unkeyed_guesses(PHONE, "phone")
     assert by_kind["id"] not in _unkeyed_guesses(ID_NUMBER, "id")
     # the key itself is nowhere in the database: a digest made with another key does not match

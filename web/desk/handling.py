@@ -18,8 +18,9 @@ from sqlalchemy import select
 from engine.clock import SHANGHAI
 from engine.runtime import Conflict, NotFound, task_view
 from engine.store import Case, ProcessDefinition, WorkItem
+from infra import access_log
 from services import (
-    case_lookup,
+    case_search,
     co_opinions,
     identity_checks,
     parties,
@@ -33,7 +34,7 @@ from services.index_key import IndexKey
 from services.masking import mask_personal_data, mask_petitioner
 from services.store.handling import SavedTaskFilter
 
-from .. import personal_data, visibility
+from .. import personal_data, security_events, visibility
 from ..auth import ApiError, Principal, require_login
 from ..http import container, ok
 from ..ui import page_principal
@@ -486,19 +487,61 @@ def _masked(petitioner: dict) -> dict:
 
 # ---------------------------------------------------------------- case search
 
+def _search(p: Principal, page: int) -> tuple[case_search.Query, case_search.Found]:
+    """Run the case search of the request's arguments for `p`; a search by personal data (ID number, phone,
+    name) is access-logged: one row per case it shows, and a security event naming the kinds (not the value)."""
+    c = container()
+    try:
+        q = case_search.Query.parse(request.args)
+    except ValueError as exc:
+        raise ApiError(400, "malformed", str(exc)) from None
+    key = index_key()
+    if q.text:
+        reg.rekey(c.session_factory, c.runtime, key, vault=c.extras["vault"])
+        reg.index_names(c.session_factory, c.runtime, key, vault=c.extras["vault"])
+    with c.extras["read_sessions"]() as s:
+        found = case_search.search(s, q, visibility.case_filter(p), key, page, PAGE_SIZE)
+    if found.tried & {"id", "phone"} or found.matched_by:
+        kinds = sorted(found.tried if found.tried & {"id", "phone"} else found.matched_by)
+        with c.session_factory() as s, s.begin():
+            for row in found.rows:
+                access_log.record(s, at=c.clock.now(), username=p.username, case_id=row["case"].id,
+                                  what="case_search." + "+".join(kinds), method=request.method,
+                                  path=request.path, status=200, remote_addr=request.remote_addr or "-")
+        security_events.record("personal_data_search", actor=p.username,
+                               detail={"kinds": kinds, "results": found.total})
+    return q, found
+
+
+def _page_number() -> int:
+    try:
+        return max(int(request.args.get("page", 1)), 1)
+    except ValueError:
+        return 1
+
+
 @bp.get("/cases")
 def cases():
     p = page_principal()
-    c = container()
-    text = (request.args.get("q") or "").strip()
-    try:
-        page = max(int(request.args.get("page", 1)), 1)
-    except ValueError:
-        page = 1
-    with c.extras["read_sessions"]() as s:
-        total, found = case_lookup.search_cases(s, text, visibility.case_filter(p), page, PAGE_SIZE)
-    return render_template("handling/cases.html", found=found, q=text, page=page,
-                           pages=max(ceil((total or 0) / PAGE_SIZE), 1), total=total)
+    page = _page_number()
+    q, found = _search(p, page)
+    return render_template("handling/cases.html", found=found.rows, q=q.text, query=q, page=page,
+                           pages=max(ceil((found.total or 0) / PAGE_SIZE), 1), total=found.total,
+                           units=sorted(unit_names().items(), key=lambda kv: kv[0]))
+
+
+@bp.get("/api/cases")
+def api_cases():
+    """案件查询 over the API: `q` (case number, petitioner name, phone or ID number, title words), `unit`, `from`,
+    `to` (registration dates), `page`; only cases the caller may see, petitioners masked."""
+    p = require_login()
+    page = _page_number()
+    q, found = _search(p, page)
+    return ok({"total": found.total, "page": page, "page_size": PAGE_SIZE, "cases": [
+        {"id": r["case"].id, "case_no": r["case_no"], "title": r["summary"].get("title"),
+         "channel": r["summary"].get("channel"), "category": r["summary"].get("category"),
+         "petitioner": r["petitioner"], "status": r["case"].status, "registered_at": r["case"].created_at}
+        for r in found.rows]})
 
 
 @bp.app_template_global()

@@ -4,7 +4,8 @@ from __future__ import annotations
 from ..http import op, path_id
 
 _PERSON = {"type": "object", "required": ["name"], "properties": {
-    "name": {"type": "string"}, "id_number": {"type": "string"}, "phone": {"type": "string"},
+    "name": {"type": "string"}, "id_type": {"type": "string"}, "id_number": {"type": "string"},
+    "phone": {"type": "string"},
     "address": {"type": "string"}}}
 _REGISTRATION = {"type": "object", "required": ["channel", "title", "request", "category", "location"], "properties": {
     "channel": {"type": "string"}, "title": {"type": "string"}, "request": {"type": "string"},
@@ -19,7 +20,17 @@ OPENAPI_PATHS = {
         "Register a petition (channel, petitioners, category from processes/categories.yaml, location, title, "
         "facts, request; a group visit elects at most 5 representatives). 201 {id, case_no, query_code, status}; "
         "422 with details [{field, title, message}]; merge_into: the id of the original case to merge a repeat "
-        "into; dry_run: validate and list likely repeats only", "cases", ok=201, body=_REGISTRATION)},
+        "into; dry_run: validate and list likely repeats only", "cases", ok=201, body=_REGISTRATION),
+        "get": op("Search the cases the caller may see (案件查询): q is a case number, a petitioner's full name, "
+                  "phone or ID number (matched by keyed digests; such searches are access-logged), or title words; "
+                  "unit (cases handled in the unit or below it), from/to (registration dates). Answers {total, "
+                  "page, page_size, cases: [{id, case_no, title, channel, category, petitioner (masked), status, "
+                  "registered_at}]}", "cases", params=[
+            {"name": "q", "in": "query", "schema": {"type": "string", "maxLength": 200}},
+            {"name": "unit", "in": "query", "schema": {"type": "string"}},
+            {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}},
+            {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}},
+            {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}}])},
     "/api/cases/repeats": {"post": op(
         "Likely repeats of a registration (same ID number or phone, or same location and category with a "
         "similar request, within 12 months); petitioners masked", "cases", body=_REGISTRATION)},
