@@ -29,6 +29,8 @@ from sqlalchemy import func, select
 
 from engine.definitions import CompiledProcess, Problem
 from engine.sandbox import SandboxEnvironment
+from engine.store import ProcessDefinition
+from infra.accounts import Membership as MembershipRow, User
 
 from .orgchart import OrgChart
 from .routing import RESPONDENT_KINDS
@@ -159,17 +161,14 @@ def gaps(chart: OrgChart, memberships: Iterable[Membership], roles: Iterable[str
 # ---------------------------------------------------------------- reading the database
 
 def memberships_in(s) -> list[Membership]:
-    from infra.accounts import Membership as Row, User
-
     return [(role, unit, bool(sub)) for role, unit, sub in s.execute(
-        select(Row.role, Row.unit_code, Row.include_subunits).join(User, User.id == Row.user_id)
+        select(MembershipRow.role, MembershipRow.unit_code, MembershipRow.include_subunits)
+        .join(User, User.id == MembershipRow.user_id)
         .where(User.active.is_(True)))]
 
 
 def deployed_routing(s) -> tuple[set[str], list[str]]:
     """The assignment roles and the DMN texts of the newest version of every deployed process."""
-    from engine.store import ProcessDefinition
-
     newest = select(ProcessDefinition.process_key, func.max(ProcessDefinition.version).label("v")) \
         .group_by(ProcessDefinition.process_key).subquery()
     rows = s.execute(select(ProcessDefinition.meta_json, ProcessDefinition.sources_json).join(

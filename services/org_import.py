@@ -28,8 +28,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import yaml
+from openpyxl import Workbook, load_workbook
 from sqlalchemy import select
 
+from engine.store import Case, CaseRegister, WorkItem
+from infra import security_log
 from infra.accounts import Membership, Unit, User, hash_password
 
 from . import org_coverage
@@ -185,23 +188,27 @@ def _read_yaml(content: bytes) -> OrgFile:
         if not isinstance(p, dict):
             out.issues.append(Issue(where, "每个人员应写成 {username: …, name: …, roles: […]}（each user must be a mapping）"))
             continue
-        roles = []
-        raw_roles = p.get("roles") or []
-        if not isinstance(raw_roles, list):
-            out.issues.append(Issue(where, "roles 应是列表（roles must be a list）"))
-            raw_roles = []
-        for j, r in enumerate(raw_roles, 1):
-            rwhere = f"{where} 第 {j} 个角色"
-            if not isinstance(r, dict):
-                out.issues.append(Issue(rwhere, "角色应写成 {role: …, unit: …}（each role must be a mapping）"))
-                continue
-            sub = r.get("subunits", False)
-            if not isinstance(sub, bool):
-                out.issues.append(Issue(rwhere, f"subunits 应为 true 或 false，收到 {sub!r}（subunits must be a boolean）"))
-                sub = False
-            roles.append(RoleRow(_text(r.get("role")), _text(r.get("unit")), sub, rwhere))
-        out.people.append(PersonRow(_text(p.get("username")), _text(p.get("name")), roles, where))
+        out.people.append(PersonRow(_text(p.get("username")), _text(p.get("name")),
+                                    _yaml_roles(p.get("roles") or [], where, out.issues), where))
     return out
+
+
+def _yaml_roles(raw_roles, where: str, issues: list[Issue]) -> list[RoleRow]:
+    if not isinstance(raw_roles, list):
+        issues.append(Issue(where, "roles 应是列表（roles must be a list）"))
+        return []
+    roles = []
+    for j, r in enumerate(raw_roles, 1):
+        rwhere = f"{where} 第 {j} 个角色"
+        if not isinstance(r, dict):
+            issues.append(Issue(rwhere, "角色应写成 {role: …, unit: …}（each role must be a mapping）"))
+            continue
+        sub = r.get("subunits", False)
+        if not isinstance(sub, bool):
+            issues.append(Issue(rwhere, f"subunits 应为 true 或 false，收到 {sub!r}（subunits must be a boolean）"))
+            sub = False
+        roles.append(RoleRow(_text(r.get("role")), _text(r.get("unit")), sub, rwhere))
+    return roles
 
 
 def _sheet_rows(ws, columns: tuple[str, ...], sheet: str, issues: list[Issue]):
@@ -226,8 +233,6 @@ def _sheet_rows(ws, columns: tuple[str, ...], sheet: str, issues: list[Issue]):
 
 
 def _read_xlsx(content: bytes) -> OrgFile:
-    from openpyxl import load_workbook
-
     out = OrgFile()
     try:
         wb = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
@@ -245,21 +250,25 @@ def _read_xlsx(content: bytes) -> OrgFile:
                                  f"{UNIT_SHEET} 第 {n} 行"))
     people: dict[str, PersonRow] = {}
     for n, row in _sheet_rows(wb[PERSON_SHEET], PERSON_COLUMNS, PERSON_SHEET, out.issues):
-        where = f"{PERSON_SHEET} 第 {n} 行"
-        username = _text(row.get("username"))
-        sub_text = _text(row.get("subunits")).lower()
-        if sub_text not in TRUE | FALSE:
-            out.issues.append(Issue(where, f"含下级（subunits）应为 是/否 或 true/false，收到“{sub_text}”"))
-        person = people.get(username)
-        if person is None:
-            person = people[username] = PersonRow(username, _text(row.get("name")), [], where)
-            out.people.append(person)
-        elif _text(row.get("name")) and _text(row.get("name")) != person.name:
-            out.issues.append(Issue(where, f"用户 {username} 的姓名与{person.where}不同（“{_text(row.get('name'))}”与"
-                                           f"“{person.name}”）（the same user has two names）"))
-        if _text(row.get("role")) or _text(row.get("unit")):
-            person.roles.append(RoleRow(_text(row.get("role")), _text(row.get("unit")), sub_text in TRUE, where))
+        _xlsx_person(out, people, n, row)
     return out
+
+
+def _xlsx_person(out: OrgFile, people: dict[str, PersonRow], n: int, row: dict) -> None:
+    where = f"{PERSON_SHEET} 第 {n} 行"
+    username, name = _text(row.get("username")), _text(row.get("name"))
+    sub_text = _text(row.get("subunits")).lower()
+    if sub_text not in TRUE | FALSE:
+        out.issues.append(Issue(where, f"含下级（subunits）应为 是/否 或 true/false，收到“{sub_text}”"))
+    person = people.get(username)
+    if person is None:
+        person = people[username] = PersonRow(username, name, [], where)
+        out.people.append(person)
+    elif name and name != person.name:
+        out.issues.append(Issue(where, f"用户 {username} 的姓名与{person.where}不同（“{name}”与“{person.name}”）"
+                                       "（the same user has two names）"))
+    if _text(row.get("role")) or _text(row.get("unit")):
+        person.roles.append(RoleRow(_text(row.get("role")), _text(row.get("unit")), sub_text in TRUE, where))
 
 
 # ---------------------------------------------------------------- checking
@@ -267,12 +276,22 @@ def _read_xlsx(content: bytes) -> OrgFile:
 def check(org: OrgFile, tier_levels: tuple[str, ...]) -> list[Issue]:
     """Every problem of the file itself (not yet against the database)."""
     issues = list(org.issues)
-    kinds = set(KINDS) | set(tier_levels)
+    seen = _check_units(org.units, set(KINDS) | set(tier_levels), issues)
+    issues += _cycles(seen)
+    users: dict[str, PersonRow] = {}
+    for p in org.people:
+        _check_person(p, users, seen, issues)
+    return issues
+
+
+FIELD_NAMES = {"code": "单位代码", "name": "单位名称", "kind": "类别"}
+
+
+def _check_units(units: list[UnitRow], kinds: set[str], issues: list[Issue]) -> dict[str, UnitRow]:
     seen: dict[str, UnitRow] = {}
-    for u in org.units:
-        for fieldname, value in (("code", u.code), ("name", u.name), ("kind", u.kind)):
-            if not value:
-                issues.append(Issue(u.where, f"缺少 {fieldname}（{ {'code': '单位代码', 'name': '单位名称', 'kind': '类别'}[fieldname]}）"))
+    for u in units:
+        issues += [Issue(u.where, f"缺少 {name}（{FIELD_NAMES[name]}）")
+                   for name, value in (("code", u.code), ("name", u.name), ("kind", u.kind)) if not value]
         if u.code and not CODE.match(u.code):
             issues.append(Issue(u.where, f"单位代码“{u.code}”只能由字母、数字和下划线组成，以字母开头（invalid unit code）"))
         if u.code in seen:
@@ -283,37 +302,42 @@ def check(org: OrgFile, tier_levels: tuple[str, ...]) -> list[Issue]:
             issues.append(Issue(u.where, f"类别“{u.kind}”未知，应为 {', '.join(sorted(kinds))} 之一（unknown kind）"))
         if u.adcode and not ADCODE.match(u.adcode):
             issues.append(Issue(u.where, f"行政区划代码“{u.adcode}”应为 6 位数字（adcode must be 6 digits）"))
-    for u in org.units:
-        if u.parent and u.parent not in seen:
-            issues.append(Issue(u.where, f"上级单位 {u.parent} 不在文件中（unknown parent {u.parent}）"))
-    issues += _cycles(seen)
-    users: dict[str, PersonRow] = {}
-    for p in org.people:
-        if not p.username:
-            issues.append(Issue(p.where, "缺少用户名（username）"))
-        elif not USERNAME.match(p.username):
-            issues.append(Issue(p.where, f"用户名“{p.username}”只能由字母、数字和 _ . - 组成（invalid username）"))
-        elif p.username in users:
-            issues.append(Issue(p.where, f"用户名 {p.username} 重复，已在{users[p.username].where}出现（duplicate username）"))
-        else:
-            users[p.username] = p
-        if not p.name:
-            issues.append(Issue(p.where, f"用户 {p.username or '?'} 缺少姓名（name）"))
-        if not p.roles:
-            issues.append(Issue(p.where, f"用户 {p.username or '?'} 没有任何角色：请至少写一个角色和单位（a user without roles）"))
-        pairs = set()
-        for r in p.roles:
-            if not r.role:
-                issues.append(Issue(r.where, "缺少角色（role）"))
-            elif r.role not in ROLES:
-                issues.append(Issue(r.where, f"角色“{r.role}”未知，应为 {', '.join(ROLES)} 之一（unknown role）"))
-            if not r.unit:
-                issues.append(Issue(r.where, f"角色 {r.role} 缺少单位（unit）"))
-            elif r.unit not in seen:
-                issues.append(Issue(r.where, f"角色 {r.role} 的单位 {r.unit} 不在文件的单位中（role in an unknown unit）"))
-            if (r.role, r.unit) in pairs:
-                issues.append(Issue(r.where, f"用户 {p.username} 在 {r.unit} 的角色 {r.role} 重复（duplicate role）"))
-            pairs.add((r.role, r.unit))
+    issues += [Issue(u.where, f"上级单位 {u.parent} 不在文件中（unknown parent {u.parent}）")
+               for u in units if u.parent and u.parent not in seen]
+    return seen
+
+
+def _check_person(p: PersonRow, users: dict[str, PersonRow], units: dict[str, UnitRow], issues: list[Issue]) -> None:
+    if not p.username:
+        issues.append(Issue(p.where, "缺少用户名（username）"))
+    elif not USERNAME.match(p.username):
+        issues.append(Issue(p.where, f"用户名“{p.username}”只能由字母、数字和 _ . - 组成（invalid username）"))
+    elif p.username in users:
+        issues.append(Issue(p.where, f"用户名 {p.username} 重复，已在{users[p.username].where}出现（duplicate username）"))
+    else:
+        users[p.username] = p
+    if not p.name:
+        issues.append(Issue(p.where, f"用户 {p.username or '?'} 缺少姓名（name）"))
+    if not p.roles:
+        issues.append(Issue(p.where, f"用户 {p.username or '?'} 没有任何角色：请至少写一个角色和单位（a user without roles）"))
+    pairs = set()
+    for r in p.roles:
+        issues += _role_issues(p.username, r, units, pairs)
+        pairs.add((r.role, r.unit))
+
+
+def _role_issues(username: str, r: RoleRow, units: dict[str, UnitRow], pairs: set) -> list[Issue]:
+    issues = []
+    if not r.role:
+        issues.append(Issue(r.where, "缺少角色（role）"))
+    elif r.role not in ROLES:
+        issues.append(Issue(r.where, f"角色“{r.role}”未知，应为 {', '.join(ROLES)} 之一（unknown role）"))
+    if not r.unit:
+        issues.append(Issue(r.where, f"角色 {r.role} 缺少单位（unit）"))
+    elif r.unit not in units:
+        issues.append(Issue(r.where, f"角色 {r.role} 的单位 {r.unit} 不在文件的单位中（role in an unknown unit）"))
+    if (r.role, r.unit) in pairs:
+        issues.append(Issue(r.where, f"用户 {username} 在 {r.unit} 的角色 {r.role} 重复（duplicate role）"))
     return issues
 
 
@@ -350,7 +374,21 @@ def plan(s, org: OrgFile, tiers) -> Plan:
         raise ImportRefused(issues)
     out = Plan()
     now_units = {u.code: u for u in s.scalars(select(Unit))}
-    new_units = {u.code: u for u in org.units}
+    _plan_units(out, org, now_units)
+    users = {u.username: u for u in s.scalars(select(User))}
+    held: dict[tuple[str, str, str], Membership] = {
+        (username, m.role, m.unit_code): m
+        for m, username in s.execute(select(Membership, User.username).join(User, User.id == Membership.user_id))}
+    for p in org.people:
+        _plan_person(out, p, users.get(p.username), held)
+    problems = _removal_problems(s, out, org, now_units, held)
+    problems += _coverage(s, out, org, tiers, users, held)
+    if problems:
+        raise ImportRefused(problems)
+    return out
+
+
+def _plan_units(out: Plan, org: OrgFile, now_units: dict[str, Unit]) -> None:
     for u in org.units:
         row = now_units.get(u.code)
         after = {"code": u.code, "name": u.name, "kind": u.kind, "parent": u.parent, "adcode": u.adcode}
@@ -360,66 +398,68 @@ def plan(s, org: OrgFile, tiers) -> Plan:
         before = {"code": row.code, "name": row.name, "kind": row.kind, "parent": row.parent_code, "adcode": row.adcode}
         if before != after:
             out.units["changed"].append({"code": u.code, "before": before, "after": after})
-    removed = sorted(set(now_units) - set(new_units))
+    removed = sorted(set(now_units) - {u.code for u in org.units})
     out.units["removed"] = [{"code": c, "name": now_units[c].name, "kind": now_units[c].kind} for c in removed]
-    users = {u.username: u for u in s.scalars(select(User))}
+
+
+def _plan_person(out: Plan, p: PersonRow, user: User | None, held: dict) -> None:
+    if user is None:
+        out.users["added"].append({"username": p.username, "name": p.name})
+    elif user.display_name != p.name:
+        out.users["renamed"].append({"username": p.username, "before": user.display_name, "after": p.name})
+    wanted = {(r.role, r.unit): r.subunits for r in p.roles}
+    for (role, unit), sub in sorted(wanted.items()):
+        m = held.get((p.username, role, unit))
+        entry = {"username": p.username, "role": role, "unit": unit, "subunits": sub}
+        if m is None:
+            out.memberships["added"].append(entry)
+        elif bool(m.include_subunits) != sub:
+            out.memberships["changed"].append(dict(entry, before_subunits=bool(m.include_subunits)))
+    out.memberships["removed"] += [
+        {"username": username, "role": role, "unit": unit, "subunits": bool(m.include_subunits)}
+        for (username, role, unit), m in sorted(held.items()) if username == p.username and (role, unit) not in wanted]
+
+
+def _removal_problems(s, out: Plan, org: OrgFile, now_units: dict[str, Unit], held: dict) -> list[Issue]:
+    """Units to remove: not while cases name them, nor while people the file does not list hold roles there."""
+    removed = [u["code"] for u in out.units["removed"]]
     listed = {p.username for p in org.people}
-    held: dict[tuple[str, str, str], Membership] = {}
-    for m, username in s.execute(select(Membership, User.username).join(User, User.id == Membership.user_id)):
-        held[(username, m.role, m.unit_code)] = m
-    for p in org.people:
-        user = users.get(p.username)
-        if user is None:
-            out.users["added"].append({"username": p.username, "name": p.name})
-        elif user.display_name != p.name:
-            out.users["renamed"].append({"username": p.username, "before": user.display_name, "after": p.name})
-        wanted = {(r.role, r.unit): r.subunits for r in p.roles}
-        for (role, unit), sub in sorted(wanted.items()):
-            m = held.get((p.username, role, unit))
-            entry = {"username": p.username, "role": role, "unit": unit, "subunits": sub}
-            if m is None:
-                out.memberships["added"].append(entry)
-            elif bool(m.include_subunits) != sub:
-                out.memberships["changed"].append(dict(entry, before_subunits=bool(m.include_subunits)))
-        for (username, role, unit), m in sorted(held.items()):
-            if username == p.username and (role, unit) not in wanted:
-                out.memberships["removed"].append({"username": username, "role": role, "unit": unit,
-                                                   "subunits": bool(m.include_subunits)})
-    # Units to remove: not while cases name them, nor while people the file does not list hold roles there.
-    problems = []
     in_use = units_in_use(s, removed)
+    problems = [Issue(f"单位 {code}", f"{now_units[code].name}（{code}）不在文件中，但仍有案件使用它，不能删除："
+                                     f"{'、'.join(in_use[code])}（unit in use by cases）") for code in removed if code in in_use]
     for code in removed:
-        if code in in_use:
-            problems.append(Issue(f"单位 {code}", f"{now_units[code].name}（{code}）不在文件中，但仍有案件使用它，不能删除："
-                                               f"{'、'.join(in_use[code])}（unit in use by cases）"))
         others = sorted(u for (u, _r, unit) in held if unit == code and u not in listed)
         if others:
             problems.append(Issue(f"单位 {code}", f"{now_units[code].name}（{code}）不在文件中，但文件未列出的用户 "
                                                f"{'、'.join(others)} 仍在该单位担任角色（unit still holds roles of unlisted users）"))
-    # Coverage of the routing, with the memberships as they would be after the import.
-    after_chart = chart_of(org, tiers)
+    return problems
+
+
+def _coverage(s, out: Plan, org: OrgFile, tiers, users: dict[str, User], held: dict) -> list[Issue]:
+    """The routing's coverage with the memberships as they would be after the import: required gaps are
+    problems, advised ones warnings (in `out`)."""
+    roles, texts = org_coverage.deployed_routing(s)
+    if not roles or not texts:
+        return []
+    listed = {p.username for p in org.people}
+    units = {u.code for u in org.units}
     active = {u.username for u in users.values() if u.active} | {a["username"] for a in out.users["added"]}
     memberships = [(r.role, r.unit, r.subunits) for p in org.people for r in p.roles if p.username in active]
     memberships += [(role, unit, bool(m.include_subunits)) for (username, role, unit), m in held.items()
-                    if username not in listed and username in active and unit in new_units]
-    roles, texts = org_coverage.deployed_routing(s)
-    if roles and texts:
-        for gap in org_coverage.gaps(after_chart, memberships, roles, texts):
-            if gap.required:
-                problems.append(Issue(f"单位 {gap.unit}", "导入后无人接收交办的工作：" + gap.text()))
-            else:
-                out.warnings.append(gap.text())
-    if problems:
-        raise ImportRefused(problems)
-    return out
+                    if username not in listed and username in active and unit in units]
+    problems = []
+    for gap in org_coverage.gaps(chart_of(org, tiers), memberships, roles, texts):
+        if gap.required:
+            problems.append(Issue(f"单位 {gap.unit}", "导入后无人接收交办的工作：" + gap.text()))
+        else:
+            out.warnings.append(gap.text())
+    return problems
 
 
 def units_in_use(s, codes: list[str]) -> dict[str, list[str]]:
     """unit -> the cases (numbers, else ids) whose work items or register rows name it."""
     if not codes:
         return {}
-    from engine.store import Case, CaseRegister, WorkItem
-
     found: dict[str, set] = {}
     for model in (WorkItem, CaseRegister):
         for unit, case_id in s.execute(select(model.unit, model.case_id).where(model.unit.in_(codes)).distinct()):
@@ -450,10 +490,21 @@ def apply(s, org: OrgFile, tiers, *, actor: str, at: datetime, source: str) -> t
             s.add(row)
         row.name, row.kind, row.parent_code, row.adcode = u.name, u.kind, u.parent, u.adcode
         s.flush()
+    _apply_people(s, p)
+    for code in _children_first([r["code"] for r in p.units["removed"]], rows):
+        s.delete(rows[code])
+        s.flush()
+    change = OrgChange(at=at, actor=actor, source=source[:256],
+                       changes=json.dumps(p.changes(), ensure_ascii=False, sort_keys=True))
+    s.add(change)
+    s.flush()
+    return p, change.id
+
+
+def _apply_people(s, p: Plan) -> None:
     users = {u.username: u for u in s.scalars(select(User))}
-    unusable = None
+    unusable = hash_password(secrets.token_urlsafe(32)) if p.users["added"] else None  # no password until set
     for added in p.users["added"]:
-        unusable = unusable or hash_password(secrets.token_urlsafe(32))  # no password until an admin sets one
         user = User(username=added["username"], display_name=added["name"], password_hash=unusable, active=True)
         s.add(user)
         users[user.username] = user
@@ -472,14 +523,6 @@ def apply(s, org: OrgFile, tiers, *, actor: str, at: datetime, source: str) -> t
         s.add(Membership(user_id=users[entry["username"]].id, unit_code=entry["unit"], role=entry["role"],
                          include_subunits=entry["subunits"]))
     s.flush()
-    for code in _children_first([r["code"] for r in p.units["removed"]], rows):
-        s.delete(rows[code])
-        s.flush()
-    change = OrgChange(at=at, actor=actor, source=source[:256],
-                       changes=json.dumps(p.changes(), ensure_ascii=False, sort_keys=True))
-    s.add(change)
-    s.flush()
-    return p, change.id
 
 
 def _parents_first(units: list[UnitRow]) -> list[UnitRow]:
@@ -517,8 +560,6 @@ def journal(s, limit: int = 20) -> list[dict]:
 
 def workbook(s) -> bytes:
     """The organisation as the database holds it, in the import format: sheets 单位 and 人员 (one row per role)."""
-    from openpyxl import Workbook
-
     wb = Workbook()
     units = wb.active
     units.title = UNIT_SHEET
@@ -546,8 +587,6 @@ def workbook(s) -> bytes:
 def run(session_factory, name: str, content: bytes, tiers, *, actor: str, at: datetime,
         dry_run: bool = False) -> tuple[Plan, int | None]:
     """Read, check and (unless `dry_run`) apply a file in one transaction; ImportRefused lists every problem."""
-    from infra import security_log
-
     org = read(name, content)
     with session_factory() as s, s.begin():
         if dry_run:

@@ -24,6 +24,9 @@ from pathlib import Path
 import yaml
 from sqlalchemy import func, select
 
+from infra.accounts import Unit
+from services.store.organisation import OrgChange
+
 DEFAULT_FILE = Path(__file__).resolve().parent.parent / "processes" / "organisation.yaml"
 
 
@@ -202,9 +205,6 @@ class ChartSource:
             return self._chart
 
     def _load(self, revision, chart):
-        from infra.accounts import Unit
-        from services.store.organisation import OrgChange
-
         with self.read_sessions() as s:
             now = (s.scalar(select(func.count()).select_from(Unit)), s.scalar(select(func.max(OrgChange.id))))
             if chart is not None and now == revision:

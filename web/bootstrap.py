@@ -77,9 +77,17 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
 
     # Notifications are checked against the versioned templates at the step that asks for them.
     templates = TemplateCatalogue.load(settings.processes_dir / "templates")
-    from services import case_numbers, element_meanings, lane_roles, notices, org_coverage, parties, simulations
-    from services.orgchart import ChartSource
+    from services import (
+        case_numbers,
+        element_meanings,
+        lane_roles,
+        notices,
+        org_coverage,
+        parties,
+        simulations,
+    )
     from services.deadline_settings import decision_rules, yellow_lead_days
+    from services.orgchart import ChartSource
 
     # Personal data at rest: parties' fields sealed under data keys wrapped by the master key (infra/keys.py).
     vault = Vault(provider_from_env({MASTER_KEY: settings.master_key, MASTER_KEY_FILE: settings.master_key_file,

@@ -3,6 +3,7 @@ listed with its sheet and row and nothing changed; changes applied, journaled an
 units in use refused; the routing's coverage checked at import and at deployment. Runs on both databases."""
 from __future__ import annotations
 
+import base64
 import io
 import json
 from pathlib import Path
@@ -17,6 +18,7 @@ from infra.accounts import Membership, Unit, User
 from services import org_import
 from services.organisation import load_organisation
 from services.store.organisation import OrgChange
+from web.app import create_app
 
 ROOT = Path(__file__).resolve().parents[2]
 ORG = ROOT / "processes" / "organisation.yaml"
@@ -243,8 +245,6 @@ def test_deployment_without_any_handler_yet_is_not_refused(container):
 
 
 def test_the_admin_page_is_for_admins_only(org):
-    from web.app import create_app
-
     app = create_app(org)
     content = yaml.safe_dump(demo_doc(), allow_unicode=True).encode("utf-8")
     for user, status in (("handler", 403), ("bureau", 403), ("auditor", 403), ("admin", 200)):
@@ -261,8 +261,6 @@ def test_the_admin_page_is_for_admins_only(org):
 
 
 def test_the_admin_page_previews_refuses_and_applies(org):
-    from web.app import create_app
-
     client = create_app(org).test_client()
     token = client.post("/api/session", json={"username": "admin", "password": "demo"}).get_json()["csrf_token"]
     wb = exported(org)
@@ -278,7 +276,6 @@ def test_the_admin_page_previews_refuses_and_applies(org):
     page = r.get_data(as_text=True)
     assert r.status_code == 200 and "county_b_t4" in page and 'name="content_b64"' in page
     assert snapshot(org)[3] == 0
-    import base64
     r = client.post("/admin/organisation/apply", data={"csrf_token": token, "filename": "o.xlsx",
                                                        "content_b64": base64.b64encode(good).decode()})
     assert r.status_code == 200 and 'id="import-applied"' in r.get_data(as_text=True)

@@ -6,7 +6,6 @@ Revises: 0016_erasure
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = "0017_org_import"
 down_revision = "0016_erasure"
 branch_labels = None
