@@ -165,7 +165,8 @@ def test_an_xlsx_import_applies_journals_and_the_handlers_chart_sees_it(org):
         assert s.get(Unit, "county_a_t3").name == "东城县柳河镇"
     chart.refresh()
     assert chart.current().name("county_a_t4") == "东城县北岭镇"
-    assert org_import.journal(org.session_factory())[0]["id"] == change_id
+    with org.session_factory() as s:
+        assert org_import.journal(s)[0]["id"] == change_id
 
 
 def test_a_yaml_import_removes_a_unit_and_its_roles_and_journals_it(org):
