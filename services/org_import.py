@@ -367,8 +367,9 @@ def chart_of(org: OrgFile, tiers) -> OrgChart:
 
 # ---------------------------------------------------------------- planning against the database
 
-def plan(s, org: OrgFile, tiers) -> Plan:
-    """What applying the file would change, or ImportRefused with every problem (file, cases, coverage)."""
+def plan(s, org: OrgFile, tiers, actor: str | None = None) -> Plan:
+    """What applying the file would change, or ImportRefused with every problem (file, cases, coverage, and an
+    administrator who would take away their own last admin role and lock themselves out)."""
     issues = check(org, tuple(t.level for t in tiers))
     if issues:
         raise ImportRefused(issues)
@@ -383,6 +384,11 @@ def plan(s, org: OrgFile, tiers) -> Plan:
         _plan_person(out, p, users.get(p.username), held)
     problems = _removal_problems(s, out, org, now_units, held)
     problems += _coverage(s, out, org, tiers, users, held)
+    own = [p for p in org.people if p.username == actor]
+    if own and any(u == actor and r == "admin" for (u, r, _unit) in held) \
+            and not any(r.role == "admin" for r in own[0].roles):
+        problems.append(Issue(own[0].where, f"导入后 {actor} 将不再担任系统管理员（admin），无法再管理组织机构："
+                                            "请在文件中保留其 admin 角色（you would remove your own admin role）"))
     if problems:
         raise ImportRefused(problems)
     return out
@@ -479,7 +485,7 @@ def units_in_use(s, codes: list[str]) -> dict[str, list[str]]:
 def apply(s, org: OrgFile, tiers, *, actor: str, at: datetime, source: str) -> tuple[Plan, int | None]:
     """Check, then change the units and memberships in the caller's transaction and journal the change. Returns the
     plan and the journal row's id (None when the file changes nothing)."""
-    p = plan(s, org, tiers)
+    p = plan(s, org, tiers, actor)
     if p.empty():
         return p, None
     rows = {u.code: u for u in s.scalars(select(Unit))}
@@ -590,7 +596,7 @@ def run(session_factory, name: str, content: bytes, tiers, *, actor: str, at: da
     org = read(name, content)
     with session_factory() as s, s.begin():
         if dry_run:
-            return plan(s, org, tiers), None
+            return plan(s, org, tiers, actor), None
         p, change_id = apply(s, org, tiers, actor=actor, at=at, source=name)
         if change_id is not None:
             security_log.append_in(s, at=at, actor=actor, kind="organisation_change",

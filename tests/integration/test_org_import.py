@@ -282,3 +282,18 @@ def test_the_admin_page_previews_refuses_and_applies(org):
     assert r.status_code == 200 and 'id="import-applied"' in r.get_data(as_text=True)
     assert "county_b_t4" in client.get("/admin/organisation").get_data(as_text=True)  # in the journal
     assert snapshot(org)[3] == 1
+
+
+def test_an_administrator_cannot_import_away_their_own_admin_role(org):
+    before = snapshot(org)
+    doc = demo_doc()
+    for u in doc["users"]:
+        if u["username"] == "admin":
+            u["roles"] = [{"role": "auditor", "unit": "city", "subunits": True}]
+    content = yaml.safe_dump(doc, allow_unicode=True).encode("utf-8")
+    with pytest.raises(org_import.ImportRefused) as refused:
+        run(org, "organisation.yaml", content, actor="admin")
+    assert [i.message for i in refused.value.issues if "admin" in i.message][0].startswith("导入后 admin 将不再担任系统管理员")
+    assert snapshot(org) == before
+    plan, change_id = run(org, "organisation.yaml", content, actor="cli")  # another administrator may
+    assert change_id is not None and {(m["username"], m["role"]) for m in plan.memberships["removed"]} == {("admin", "admin")}
