@@ -17,6 +17,7 @@ from .notices import default_catalogue as notice_catalogue
 from .notify import PETITIONER, send, to_offices, unit_recipients
 from .orgchart import chart_for
 from .query_code import START_FIELD as QUERY_HASH
+from .routing import respondent_unit
 
 CHANNEL_CODES = {
     "来访": "01", "来信": "02", "来电": "03", "网上": "04", "短信": "05", "领导接访": "06", "上级转交": "07",
@@ -49,8 +50,12 @@ def issue_case_number(inp: NumberInput, ctx: HandlerContext) -> dict:
     registering_unit = ctx.data.get("registering_unit") or "city_bureau"
     if not chart.has(registering_unit):
         raise ValueError(f"登记单位 {registering_unit} 不在组织机构中（unknown registering_unit）")
+    respondent = respondent_unit(chart, ctx.data.get("respondent"), inp.location)
     return {"case_no": case_no, "query_code": "", QUERY_HASH: ctx.data.get(QUERY_HASH) or None,
-            "registered_at": ctx.now.isoformat(), "registering_unit": registering_unit}
+            "registered_at": ctx.now.isoformat(), "registering_unit": registering_unit,
+            # what the routing table (routing.dmn) reads besides category and location
+            "subcategory": ctx.data.get("subcategory") or "",
+            "respondent_unit": respondent.code if respondent else "", "respondent_kind": respondent.kind if respondent else ""}
 
 
 # ---------------------------------------------------------------- the responsible unit

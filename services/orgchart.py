@@ -2,8 +2,10 @@
 
 Handlers resolve units through the hierarchy (属地管理): the county a department belongs to, that county's
 petition office and joint-meeting office, the body one level up that reviews a handling opinion. The chart is
-read from `processes/organisation.yaml` (the same file `lianxin init` loads into the database), or taken from
-`ctx.ports["organisation"]` when the composition root provides one.
+taken from `ctx.ports["organisation"]` when the composition root provides one: a `ChartSource`, the units as the
+database holds them (what `lianxin init` loaded from `processes/organisation.yaml` and what `lianxin org import`
+or the admin page /admin/organisation imported since), rebuilt when the organisation changes. Without a port, or
+while the database holds no units, it is read from `processes/organisation.yaml`.
 
 The chart also declares the escalation tiers (逐级上交), bottom up: the administrative levels whose joint meetings a
 matter climbs through, with their names. Escalation, statistics and the review bodies read them from here.
@@ -13,11 +15,17 @@ role in that unit (or in an ancestor with `subunits: true`), so the journal name
 """
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 import yaml
+from sqlalchemy import func, select
+
+from infra.accounts import Unit
+from services.store.organisation import OrgChange
 
 DEFAULT_FILE = Path(__file__).resolve().parent.parent / "processes" / "organisation.yaml"
 
@@ -161,4 +169,50 @@ def default_chart() -> OrgChart:
 
 def chart_for(ctx) -> OrgChart:
     port = (getattr(ctx, "ports", None) or {}).get("organisation")
+    if isinstance(port, ChartSource):
+        return port.current()
     return port if port is not None else default_chart()
+
+
+class ChartSource:
+    """The org chart as the database holds it (the `unit` table), with the tiers of the organisation file. Cached;
+    rebuilt when the organisation's revision moves (the number of units and the newest org_change row, read at most
+    once a second, at once after `refresh()`, which an import in this process calls)."""
+
+    def __init__(self, read_sessions, tiers_file: Path = DEFAULT_FILE, check_every: float = 1.0):
+        self.read_sessions = read_sessions
+        self.tiers_file = Path(tiers_file) if Path(tiers_file).is_file() else DEFAULT_FILE
+        self.check_every = check_every
+        self._lock = threading.Lock()
+        self._chart: OrgChart | None = None
+        self._revision = None
+        self._checked = 0.0
+
+    def refresh(self) -> None:
+        with self._lock:
+            self._checked = 0.0
+
+    def current(self) -> OrgChart:
+        with self._lock:
+            now = time.monotonic()
+            if self._chart is not None and now - self._checked < self.check_every:
+                return self._chart
+            self._checked = now
+            try:
+                self._chart, self._revision = self._load(self._revision, self._chart)
+            except Exception:  # noqa: BLE001 - a database not yet migrated or reachable: the organisation file
+                self._chart, self._revision = _chart_from(str(self.tiers_file), self.tiers_file.stat().st_mtime), None
+            return self._chart
+
+    def _load(self, revision, chart):
+        with self.read_sessions() as s:
+            now = (s.scalar(select(func.count()).select_from(Unit)), s.scalar(select(func.max(OrgChange.id))))
+            if chart is not None and now == revision:
+                return chart, revision
+            yaml_chart = _chart_from(str(self.tiers_file), self.tiers_file.stat().st_mtime)
+            if not now[0]:
+                return yaml_chart, now
+            built = OrgChart(tiers=yaml_chart.tiers)
+            for u in s.scalars(select(Unit).order_by(Unit.code)):
+                built.units[u.code] = OrgUnit(u.code, u.name, u.kind, u.parent_code, u.adcode)
+            return built, now

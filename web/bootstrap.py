@@ -77,31 +77,46 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
 
     # Notifications are checked against the versioned templates at the step that asks for them.
     templates = TemplateCatalogue.load(settings.processes_dir / "templates")
-    from services import case_numbers, element_meanings, lane_roles, notices, parties, simulations
+    from services import (
+        case_numbers,
+        element_meanings,
+        lane_roles,
+        notices,
+        org_coverage,
+        parties,
+        simulations,
+    )
     from services.deadline_settings import decision_rules, yellow_lead_days
+    from services.orgchart import ChartSource
 
     # Personal data at rest: parties' fields sealed under data keys wrapped by the master key (infra/keys.py).
     vault = Vault(provider_from_env({MASTER_KEY: settings.master_key, MASTER_KEY_FILE: settings.master_key_file,
                                      PREVIOUS_MASTER_KEYS: " ".join(settings.previous_master_keys)},
                                     settings.var_dir))
+    # The organisation as the database holds it (loaded by `lianxin init`, replaced by `lianxin org import`): the
+    # handlers' port "organisation", rebuilt when the organisation changes.
+    org_chart = ChartSource(read_sessions, settings.processes_dir / "organisation.yaml")
     # The yellow alert threshold is the lead time of processes/settings.dmn, the table the processes read.
     runtime = Runtime(session_factory, clock, handlers, calendar=calendar, read_session_factory=read_sessions,
                       ports={case_numbers.PORT: case_numbers.key_from_secret(settings.secret_key, settings.crypto_suite),
-                             parties.VAULT_PORT: vault},
+                             parties.VAULT_PORT: vault, "organisation": org_chart},
                       effect_sinks={"notify": templated_notify(templates)},
                       yellow_workdays=yellow_lead_days(settings.processes_dir),
                       decision_rules=decision_rules(),  # the settings table's types and bounds
                       bundle_checks=[  # what the processes declare beside their diagrams, checked at deploy
                           element_meanings.deploy_check(settings.processes_dir / element_meanings.FILE_NAME),
                           notices.deploy_check(settings.processes_dir / notices.FILE_NAME,
-                                               settings.processes_dir / "templates")],
+                                               settings.processes_dir / "templates"),
+                          # no (role, unit) the routing table can produce without a holder (services/org_coverage.py)
+                          org_coverage.deploy_check(read_sessions, org_chart.current)],
                       # the roles and the designers' lane table, for models whose lanes and tasks name roles their way
                       role_catalogue=lane_roles.catalogue(settings.processes_dir),
                       directory=MembershipDirectory,  # who holds a role where, for notices to offices
                       # the synthetic cases a new version must carry before it goes live (processes/simulations.yaml)
                       simulations=simulations.plan_for(settings.processes_dir))
     return Container(settings, engine, session_factory, clock, handlers, runtime, calendar,
-                     extras={"read_sessions": read_sessions, "notification_templates": templates, "vault": vault})
+                     extras={"read_sessions": read_sessions, "notification_templates": templates, "vault": vault,
+                             "org_chart": org_chart})
 
 
 def _offset_reader(session_factory):

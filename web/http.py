@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 from flask import Blueprint, current_app, jsonify, request
 
+from services.orgchart import default_chart
+
 if TYPE_CHECKING:
     from .bootstrap import Container
 
@@ -113,3 +115,10 @@ def path_id(name: str) -> dict:
 
 def path_key() -> dict:
     return {"name": "key", "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def org_chart():
+    """The organisation as the database holds it (services.orgchart.ChartSource of the container: what `lianxin
+    init` loaded and `lianxin org import` changed), else the organisation file."""
+    source = container().extras.get("org_chart")
+    return source.current() if source is not None else default_chart()

@@ -4,6 +4,8 @@ Idempotent: running it again (every `make run`) keeps all data; unchanged proces
 """
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import func, select
 
 from engine.definitions import collect_files
@@ -32,10 +34,8 @@ def initialise(c, *, demo: bool = False) -> list[str]:
         seeded = seed_from_chinesecalendar(s, at=now)
     changed = sum(1 for v in seeded.values() if v in ("created", "updated"))
     report.append(f"工作日历：{len(seeded)} 年（chinesecalendar），本次更新 {changed} 年")
-    files = collect_files([str(c.settings.processes_dir)])
-    versions = c.runtime.deploy(files, actor="init", comment="lianxin init")
-    for v in versions:
-        report.append(f"流程 {v.process_key} v{v.version}{'（新版本）' if v.created else ''}")
+    # The organisation first: deployment checks that every unit the routing table can reach has people
+    # (services/org_coverage.py).
     org_file = c.settings.processes_dir / "organisation.yaml"
     with c.session_factory() as s, s.begin():
         org = load_organisation(s, org_file, demo_users=demo)
@@ -43,6 +43,10 @@ def initialise(c, *, demo: bool = False) -> list[str]:
             security_log.append_in(s, at=now, actor="lianxin init", kind="organisation_change",
                                    detail={"file": org_file.name, **org})
     report.append(f"组织机构：{org['units']} 个单位")
+    files = collect_files([str(c.settings.processes_dir)])
+    versions = c.runtime.deploy(files, actor="init", comment="lianxin init")
+    for v in versions:
+        report.append(f"流程 {v.process_key} v{v.version}{'（新版本）' if v.created else ''}")
     if demo:
         from .demo import load_demo_cases
 
@@ -50,5 +54,8 @@ def initialise(c, *, demo: bool = False) -> list[str]:
             existing = s.scalar(select(func.count()).select_from(Case))
         if not existing:
             report.extend(load_demo_cases(c))
-        report.append("演示账号（密码 demo）：" + "、".join(f"{u}（{n}）" for u, n in demo_logins(org_file)))
+        logins = demo_logins(org_file)
+        named = [(u, n) for u, n in logins if not re.match(r"^[abcp]_", u)]
+        report.append("演示账号（密码 demo）：" + "、".join(f"{u}（{n}）" for u, n in named)
+                      + f"；另有各单位承办人和负责人 {len(logins) - len(named)} 个（如 a_env、c_edu_head，见 docs/organisation.md）")
     return report

@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from engine.definitions import SourceFile, collect_files
+from engine.definitions import DefinitionError, SourceFile, collect_files
 from engine.simulation import SimulationFailed
 from engine.store import (
     Case,
@@ -277,17 +277,34 @@ def test_a_timer_expression_that_fails_when_reached_blocks_the_deployment(office
 
 
 def test_work_nobody_can_do_is_a_warning_not_a_refusal(office):
-    """作出受理决定 given a role nobody holds in the responsible unit (county leaders, 'leader'): the deployment
-    goes through, and the report says which work nobody could do."""
+    """审核销号 given a role nobody holds in the assigning office: the deployment goes through, and the report says
+    which work nobody could do. (The responsible unit's own tasks are checked before: see the next test.)"""
+    text = next(f for f in shipped() if f.name == "petition_case.bpmn").content.decode("utf-8")
+    start = text.index('<bpmn:userTask id="Task_signoff"')
+    unit = text.index('<spiffworkflow:property name="unit" value="assignment[&quot;assigning_unit&quot;]"/>', start)
+    assert unit - start < 200
+    files = with_text("petition_case.bpmn", text[start:unit], text[start:unit].replace(
+        "<spiffworkflow:properties>", '<spiffworkflow:properties>\n          <spiffworkflow:property name="role" '
+                                      'value="nobody_role"/>'))
+    versions, report = office.runtime.deploy_and_report(files, actor="designer", comment="role")
+    assert any(v.created and v.process_key == "petition_case" for v in versions)
+    [petition] = [p for p in report.paths if p.name == PATH]
+    assert petition.ok
+    [warning] = petition.warnings
+    assert "审核销号（Task_signoff）" in warning and "nobody_role" in warning and "无人可办" in warning
+
+
+def test_a_role_nobody_holds_in_the_units_the_routing_table_reaches_refuses_the_deployment(office):
+    """作出受理决定 given a role nobody holds in the responsible unit: every unit the routing table can reach would
+    get work nobody can do, so the deployment is refused, naming each unit and the role (services/org_coverage.py)."""
     text = next(f for f in shipped() if f.name == "petition_case.bpmn").content.decode("utf-8")
     start = text.index('<bpmn:userTask id="Task_accept"')
     role = text.index('<spiffworkflow:property name="role" value="unit_handler"/>', start)
     assert role - start < 400
     files = with_text("petition_case.bpmn", text[start:role + 60],
                       text[start:role + 60].replace('value="unit_handler"', 'value="nobody_role"'))
-    versions, report = office.runtime.deploy_and_report(files, actor="designer", comment="role")
-    assert any(v.created and v.process_key == "petition_case" for v in versions)
-    [petition] = [p for p in report.paths if p.name == PATH]
-    assert petition.ok
-    [warning] = petition.warnings
-    assert "作出受理决定（Task_accept）" in warning and "nobody_role" in warning and "无人可办" in warning
+    with pytest.raises(DefinitionError) as refused:
+        office.runtime.deploy_and_report(files, actor="designer", comment="role")
+    messages = [str(p) for p in refused.value.problems]
+    assert messages and all("nobody_role" in m for m in messages)
+    assert any("county_a_env" in m for m in messages) and any("city_edu" in m for m in messages)

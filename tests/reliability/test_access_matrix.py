@@ -189,6 +189,11 @@ POLICY: dict[tuple[str, str], Policy] = {
     ("calendar_web.put_year", "PUT"): roles("admin"),
     ("calendar_web.admin_page", "GET"): roles("admin"),
     ("calendar_web.admin_import", "POST"): roles("admin"),
+    # the organisation: its page, the import (preview and apply) and the export, administrators only
+    ("organisation_admin.page", "GET"): roles("admin"),
+    ("organisation_admin.export", "GET"): roles("admin"),
+    ("organisation_admin.preview", "POST"): roles("admin"),
+    ("organisation_admin.apply", "POST"): roles("admin"),
     # the second factor (web/account/pages.py): the code page of signing in, one's own enrolment, an admin's reset
     ("totp.code_page", "GET"): Policy("session"),
     ("totp.code_page", "POST"): Policy("session"),

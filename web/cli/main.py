@@ -11,6 +11,7 @@ from .calendar import calendar
 from .keys import keys_group, parties_group
 from .notify import notify
 from .ops import backup, restore
+from .org import org_group
 from .retention import retention_group
 from .security import security_log_group, user
 from .stats import stats
@@ -237,6 +238,7 @@ main.add_command(security_log_group)
 main.add_command(keys_group)
 main.add_command(parties_group)
 main.add_command(retention_group)
+main.add_command(org_group)
 
 
 if __name__ == "__main__":

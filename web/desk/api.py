@@ -11,11 +11,10 @@ from engine.runtime import Conflict, task_view
 from engine.store import CaseRegister, WorkItem
 from services import overdue, registers
 from services.four_lists import KIND_OF_REGISTER
-from services.orgchart import default_chart
 
 from .. import personal_data, visibility
 from ..auth import ApiError, current_principal, login_required, require_login
-from ..http import api_part, body, container, ok
+from ..http import api_part, body, container, ok, org_chart
 from . import forms, task_list
 from .handling import form_schema
 
@@ -63,7 +62,7 @@ def check_register_filters(args) -> None:
                                        f"（status must be one of {', '.join(REGISTER_STATUSES)}）",
                        {"parameter": "status", "allowed": list(REGISTER_STATUSES)})
     unit = args.get("unit")
-    if unit and not default_chart().has(unit):
+    if unit and not org_chart().has(unit):
         raise ApiError(422, "invalid", f"单位“{unit}”不在组织机构中，请使用组织机构中的单位代码"
                                        f"（unit {unit!r} is not in the organisation: use a unit code from it）",
                        {"parameter": "unit"})

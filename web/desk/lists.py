@@ -11,13 +11,12 @@ from flask_babel import gettext as _
 from engine.store import CaseRegister
 from services import registers
 from services.four_lists import KIND_OF_REGISTER, KINDS
-from services.orgchart import default_chart
 from services.stats_export import list_workbook
 from services.stats_report import subtree
 
 from .. import visibility
 from ..auth import ApiError, Principal
-from ..http import container
+from ..http import container, org_chart
 from ..ui import page_principal
 
 bp = Blueprint("lists", __name__)
@@ -50,7 +49,7 @@ def filters_from(args) -> dict:
 
 
 def load_rows(p: Principal, f: dict) -> list[dict]:
-    chart = default_chart()
+    chart = org_chart()
     if f["unit"] and not chart.has(f["unit"]):
         raise ApiError(422, "invalid", _("单位“%(unit)s”不在组织机构中，请从列表中选择。", unit=f["unit"]))
     with container().extras["read_sessions"]() as s:
@@ -72,7 +71,7 @@ def index():
     p = _principal()
     f = filters_from(request.args)
     rows = load_rows(p, f)
-    chart = default_chart()
+    chart = org_chart()
     names = {code: u.name for code, u in chart.units.items()}
     leaders = sorted({r["person"] for r in rows if r["person"]})
     kind = KIND_OF_REGISTER[f["register"]]
@@ -86,7 +85,7 @@ def index():
 def export():
     p = _principal()
     f = filters_from(request.args)
-    chart = default_chart()
+    chart = org_chart()
     names = {code: u.name for code, u in chart.units.items()}
     title = KINDS[KIND_OF_REGISTER[f["register"]]]
     data = list_workbook(title, load_rows(p, f), names)

@@ -17,7 +17,6 @@ from datetime import datetime
 from flask import Blueprint, Response, current_app, g, render_template, request, url_for
 from flask_babel import gettext as _
 
-from services.orgchart import default_chart
 from services.stats_export import kpi_workbook
 from services.stats_report import RANKED, annual, cases_behind, rankings
 from services.stats_requests import (
@@ -35,7 +34,7 @@ from services.store import stats as stats_store
 
 from .. import visibility
 from ..auth import ApiError, Principal, require_login
-from ..http import container, ok
+from ..http import container, ok, org_chart
 from ..ui import page_principal
 
 bp = Blueprint("stats", __name__)
@@ -112,7 +111,7 @@ def _rankings_from_args(c, p: Principal, args) -> tuple[list[dict], str]:
             snap = stats_store.get(s, period.label, scope)
         if snap is not None and snap["result"].get("rankings") is not None:
             return snap["result"]["rankings"], period.label
-    rows = rankings(load_facts(c, settings, _facts_cache()), period, c.clock.now(), settings, default_chart(), level,
+    rows = rankings(load_facts(c, settings, _facts_cache()), period, c.clock.now(), settings, org_chart(), level,
                     visible_units(p), sort or "on_time_completion_rate")
     return rows, period.label
 
@@ -130,7 +129,7 @@ def _annual_from_args(c, p: Principal, args) -> dict:
     with c.extras["read_sessions"]() as s:
         supervision = stats_store.load_register_rows(s, "supervision", opened_from=period.start,
                                                      opened_before=period.end)
-    result = annual(load_facts(c, settings, _facts_cache()), supervision, period, default_chart(), units)
+    result = annual(load_facts(c, settings, _facts_cache()), supervision, period, org_chart(), units)
     return only_nameable_case_ids(c, p, result, result["by_category"] + result["most_complained_units"]
                                  + [result["suggestions"]], ("case_ids",))
 
@@ -214,7 +213,7 @@ def dashboard():
     args = request.args
     result = _report_from_args(c, p, args)
     rows, _label = _rankings_from_args(c, p, args)
-    chart = default_chart()
+    chart = org_chart()
     units = visible_units(p)
     kinds = ("city", "county", "department", "petition_office")
     choices = [(u.code, u.name) for u in chart.units.values()
@@ -254,7 +253,7 @@ def drill():
     cases = cases_behind(load_facts(c, kpi_settings(c), _facts_cache()), kpi, which)
     for case in cases:
         case["received"] = datetime.fromisoformat(case["received_at"])
-    chart = default_chart()
+    chart = org_chart()
     names = {code: u.name for code, u in chart.units.items()}
     back = {k: v for k, v in request.args.items() if k in ("period", "unit", "from", "to", "live")}
     return render_template("stats/cases.html", kpi=kpi, which=which, cases=cases, result=result, names=names,
