@@ -6,7 +6,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import select
+
+from engine.context import current_or_none
 from engine.handlers import HandlerContext
+from engine.store import WorkItem
 
 from . import notices
 from .notify import send, to_offices
@@ -116,11 +120,6 @@ def escalation_open(inp: OpenTierInput, ctx: HandlerContext) -> dict:
 
 
 def _open_joint_meeting_items(case_id: int) -> list[dict]:
-    from sqlalchemy import select
-
-    from engine.context import current_or_none
-    from engine.store import WorkItem
-
     cmd = current_or_none()
     if cmd is None or cmd.session is None:
         return []

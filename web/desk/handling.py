@@ -17,8 +17,16 @@ from sqlalchemy import select
 
 from engine.runtime import Conflict, NotFound, task_view
 from engine.store import Case, ProcessDefinition, WorkItem
-from services import case_lookup, co_opinions, element_meanings, parties, query_code, redo, registration as reg
-from services import units as org_units
+from services import (
+    case_lookup,
+    co_opinions,
+    element_meanings,
+    parties,
+    query_code,
+    redo,
+    registration as reg,
+    units as org_units,
+)
 from services.casework import CHANNEL_CODES
 from services.colleagues import colleagues_in as colleagues_of_unit
 from services.index_key import IndexKey
