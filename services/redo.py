@@ -1,7 +1,7 @@
 """退回重办 (sent back for redo): what the assigning office said when it refused to sign the reply off.
 
-The process keeps it in the case data (`redo`: count, reason, when, the redo's own limit in days; see
-`Script_redo` in processes/petition_case.bpmn) and the journal records it with who and when (the sign-off's
+The process keeps it in the case data (`redo`: count, reason, when, the redo's own limit in days; set by the
+redo step of processes/petition_case.bpmn) and the journal records it with who and when (the sign-off's
 `signoff_opinion`, the redo step's `redo`). The handling task of the redo shows it above the form: the unit redoes
 the work knowing why. Which step is the redo is read from the element meanings (`returned_for_redo`)."""
 from __future__ import annotations

@@ -162,7 +162,9 @@ def compute(facts: list[CaseFacts], period: Period, now: datetime, settings: Kpi
     out.append(_rate("participation_rate", "参评率", "本期首次审核办结的事项中，信访人已作出评价（不含“未评价”）的比例",
                      eligible, lambda c: c.rated_at is not None and c.rating not in settings.not_rated))
 
-    overdue = [c for c in facts if any(_overdue_in(period, d, now) for d in c.statutory)]
+    # The handling limit runs until the case is closed: a case sent back for redo after it passed is overdue.
+    overdue = [c for c in facts if any(_overdue_in(period, d, now) for d in c.statutory)
+               or (_handling(c) is not None and _overdue_in(period, _handling(c), now))]
     out.append(_count("overdue", "超期件数",
                       "法定期限（签收、受理告知、办理、复查、复核）已过而尚未完成的状态在本期出现过的事项（含超期后办结的）",
                       overdue))

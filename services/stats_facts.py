@@ -243,8 +243,8 @@ def _apply_items(f: CaseFacts, items: list, settings: KpiSettings, level_of: Cal
         if w.element_id in handling and w.due_at is not None and not redone \
                 and (f.closed_at is None or w.created_at <= f.closed_at):
             f.handling_due, f.handling_unit = w.due_at, w.unit
-        if w.element_id in statutory and w.due_at is not None:
-            f.statutory.append(_deadline(w))
+        if w.element_id in statutory and w.due_at is not None and not (redone and w.element_id in handling):
+            f.statutory.append(_deadline(w))  # a redo's clock is the office's own, not a statutory limit
         if w.element_id in reviews and w.due_at is not None:
             f.reviews.append(_deadline(w))
         if w.element_id in milestones and w.due_at is not None:

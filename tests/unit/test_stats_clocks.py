@@ -104,3 +104,12 @@ def test_a_redo_is_counted_on_its_own_clock():
     assert may["returned_for_redo"].numerator == 0
     assert fraction(may["redo_on_time"]) == (0, 1)  # the redo was due 05-10 and answered 05-12
     assert fraction(april["redo_on_time"]) == (0, 0)
+
+
+def test_a_case_closed_after_its_handling_limit_is_overdue_though_its_redo_was_on_time():
+    facts = {f.id: f for f in data_set()}
+    assert all(d.element_id != "Task_handle" or d.created_at < bj("2026-04-25T10:00:00")
+               for d in facts[2].statutory)  # the redo's own clock is no statutory limit
+    may = kpis("2026-05")
+    assert 2 in may["overdue"].case_ids  # handling due 04-30, still not closed in May
+    assert 1 not in kpis("2026-06")["overdue"].case_ids  # closed inside its extended limit
