@@ -33,6 +33,10 @@ def task_reads(office, user, name, words):
         n = int(words.split()[1])
         assert task["alert"] == "red" and task["overdue_workdays"] == n and task["workdays_left"] == 0
         assert "剩 0 个工作日" not in form
+        case_page = office.get(user, f"/cases/{office.case_id}").get_data(as_text=True)
+        assert words in case_page
+        en = office.get(user, f"/tasks/{task['id']}?lang=en").get_data(as_text=True)
+        assert f"{n} working days overdue" in en
 
 
 @then(parsers.parse('"{user}" 的待办 "{name}" 是黄色预警'))
