@@ -93,8 +93,10 @@ def work_item_due(task, reminders=frozenset()) -> datetime | None:
     parent = task.parent
     if parent is None:
         return None
-    dues = [timer_due(sib) for sib in parent.children if sib is not task and sib.state == TaskState.WAITING
-            and sib.task_spec.bpmn_id not in reminders]
+    # A limit that has already fired (a non-interrupting timer, COMPLETED beside its still open task: the task was
+    # reached after its deadline, e.g. 13710 T1 counted from the leader's receipt) is still the task's due date.
+    dues = [timer_due(sib) for sib in parent.children if sib is not task
+            and sib.state in (TaskState.WAITING, TaskState.COMPLETED) and sib.task_spec.bpmn_id not in reminders]
     dues = [d for d in dues if d is not None]
     return min(dues) if dues else None
 

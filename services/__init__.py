@@ -32,4 +32,5 @@ def register_all(registry: HandlerRegistry) -> HandlerRegistry:
     # 逐级上交 (escalation_tier)
     registry.register("escalate", escalation.escalate)
     registry.register("pass_down", escalation.pass_down)
+    registry.register("escalation_open", escalation.escalation_open)
     return registry

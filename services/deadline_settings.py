@@ -66,6 +66,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("limits.e3", "专题会商", WORKDAYS, 1, 30),
     Setting("limits.e4", "阶段性成效", WORKDAYS, 1, 30),
     Setting("limits.co_opinion_workdays", "协办单位报送协办意见", WORKDAYS, 1, 30),
+    # The assigning office's own checks and the redo it orders: local rules (the regulation sets no number; a redo
+    # is a new handling clock, kept within the 60 days of Art. 34).
+    Setting("limits.objection_check_workdays", "审核签收异议", WORKDAYS, 1, 15),
+    Setting("limits.signoff_check_workdays", "审核销号", WORKDAYS, 1, 15),
+    Setting("limits.redo_days", "退回重办", CALENDAR_DAYS, 1, 60),
 )
 BY_NAME = {s.name: s for s in SETTINGS}
 

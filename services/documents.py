@@ -153,7 +153,8 @@ def _acceptance(kind, data, case_no, title, unit_name, name_shown) -> Notice:
         raise NoticeUnavailable(kind, ["受理决定（尚未决定受理）" if data.get("accepted") is None
                                        else "受理决定（本件不予受理，请打印不予受理告知书）"])
     _, unit = _handling_unit(kind, data, unit_name)
-    days = data.get("handle_total_days") or (data.get("limits") or {}).get("handle_days") or 60
+    # The statutory limit the notice promises (a redo's own, shorter clock in handle_total_days is not it).
+    days = (data.get("limits") or {}).get("handle_days") or data.get("handle_total_days") or 60
     accepted_on = _day(data.get("accepted_at")) or _day((data.get("acceptance_notice") or {}).get("at"))
     paragraphs = [
         f"你（们）反映的“{title}”信访事项（编号 {case_no}），经审查，符合《信访工作条例》规定的受理条件，"

@@ -6,7 +6,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import select
+
+from engine.context import current_or_none
 from engine.handlers import HandlerContext
+from engine.store import WorkItem
 
 from . import notices
 from .notify import send, to_offices
@@ -99,3 +103,29 @@ def pass_down(inp: DecisionDownInput, ctx: HandlerContext) -> dict:
                                       "text": inp.text})
     return {"outcome": inp.outcome, "level": inp.tier.get("level"), "text": inp.text, "at": ctx.now.isoformat(),
             "notice": notice}
+
+
+@dataclass
+class OpenTierInput:
+    source: str = ""  # the track that wants to escalate: "13710" or "办理"
+
+
+def escalation_open(inp: OpenTierInput, ctx: HandlerContext) -> dict:
+    """一件事项同一时间只由一条线逐级上交：13710 未化解和承办单位提请上交（或超期上交）都可能把事项报到县联席会议，
+    先到的一条开启联席会议程序，后到的一条不再开启第二个（不会出现两个“了解情况”待办）。本级或上级联席会议
+    的待办（角色 jointmeeting）仍在办理中的，即已在联席会议。"""
+    open_items = _open_joint_meeting_items(ctx.case_id)
+    return {"open": bool(open_items), "source": inp.source or None, "items": open_items,
+            "checked_at": ctx.now.isoformat()}
+
+
+def _open_joint_meeting_items(case_id: int) -> list[dict]:
+    cmd = current_or_none()
+    if cmd is None or cmd.session is None:
+        return []
+    rows = cmd.session.scalars(select(WorkItem).where(WorkItem.case_id == case_id, WorkItem.state == "open",
+                                                      WorkItem.role == JOINT_MEETING_ROLE)).all()
+    return [{"name": w.name, "unit": w.unit} for w in rows]
+
+
+JOINT_MEETING_ROLE = "jointmeeting"

@@ -5,6 +5,7 @@ with their day limits in `processes/settings.dmn`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from engine.handlers import HandlerContext
 
@@ -17,16 +18,27 @@ from .orgchart import chart_for
 class ScopeInput:
     unit: str
     receiving_leader: str = ""
+    received_at: str = ""  # the leader's receipt (领导接访, i.e. its registration): the 13710 clock starts there
 
 
 def case_owner_scope(inp: ScopeInput, ctx: HandlerContext) -> dict:
-    """确定包案县（区）：责任单位所在的县，以及该县的信访部门；13710 计时自此起算。"""
+    """确定包案县（区）：责任单位所在的县，以及该县的信访部门；13710 计时自领导接访（登记）之日起算，
+    未给出接访时间的（逐级上交）自此时起算。"""
+    started_at = ctx.now.isoformat()
+    if inp.received_at:
+        try:
+            received = datetime.fromisoformat(str(inp.received_at))
+        except ValueError:
+            raise ValueError(f"领导接访时间“{inp.received_at}”不是有效的时间（received_at must be an ISO instant）") from None
+        if received.tzinfo is None:
+            raise ValueError(f"领导接访时间“{inp.received_at}”缺少时区（received_at needs a time zone）")
+        started_at = min(received, ctx.now).isoformat()
     chart = chart_for(ctx)
     county = chart.level_of(inp.unit)
     office = chart.petition_office(county.code)
     return {"county": county.code, "county_name": county.name, "county_office": office.code,
             "unit": inp.unit, "receiving_leader": inp.receiving_leader or ctx.data.get("receiving_leader"),
-            "group_or_policy": bool(ctx.data.get("is_group_or_policy", False)), "started_at": ctx.now.isoformat()}
+            "group_or_policy": bool(ctx.data.get("is_group_or_policy", False)), "started_at": started_at}
 
 
 @dataclass

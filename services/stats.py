@@ -162,7 +162,9 @@ def compute(facts: list[CaseFacts], period: Period, now: datetime, settings: Kpi
     out.append(_rate("participation_rate", "参评率", "本期首次审核办结的事项中，信访人已作出评价（不含“未评价”）的比例",
                      eligible, lambda c: c.rated_at is not None and c.rating not in settings.not_rated))
 
-    overdue = [c for c in facts if any(_overdue_in(period, d, now) for d in c.statutory)]
+    # The handling limit runs until the case is closed: a case sent back for redo after it passed is overdue.
+    overdue = [c for c in facts if any(_overdue_in(period, d, now) for d in c.statutory)
+               or (_handling(c) is not None and _overdue_in(period, _handling(c), now))]
     out.append(_count("overdue", "超期件数",
                       "法定期限（签收、受理告知、办理、复查、复核）已过而尚未完成的状态在本期出现过的事项（含超期后办结的）",
                       overdue))
@@ -182,6 +184,12 @@ def compute(facts: list[CaseFacts], period: Period, now: datetime, settings: Kpi
         out.append(_count(f"escalations.{tier}", f"上交{name}件数", f"本期上交到{name}（了解掌握情况开始）的事项",
                           cases, group="escalation"))
 
+    out.append(_count("returned_for_redo", "退回重办件数", "本期交办机关审核不同意销号、退回重办的事项",
+                      [c for c in facts if any(period.contains(at) for at in c.redo_at)]))
+    redo_pairs = [(c, d) for c in facts for d in c.redos if due_in(period, d, now)]
+    out.append(_deadline_rate("redo_on_time", "重办按期率",
+                              "重办期限（自退回之日起，本地规定）在本期届满的重办中，按期重新答复的比例"
+                              "（重办另行计时，不改变原办理期限和首次办结结果）", redo_pairs))
     review_pairs = [(c, d) for c in facts for d in c.reviews if due_in(period, d, now)]
     out.append(_deadline_rate("review_on_time", "复查复核按期率",
                               "复查、复核期限（30日）在本期届满的事项中，按期出具意见的比例（复查复核另行计时，不改变原办结结果）",

@@ -76,6 +76,8 @@ class CaseFacts:
     milestones: list[Deadline] = field(default_factory=list)
     escalations: list[Deadline] = field(default_factory=list)
     reviews: list[Deadline] = field(default_factory=list)
+    redo_at: list[datetime] = field(default_factory=list)  # each 退回重办 (the bureau sent the reply back)
+    redos: list[Deadline] = field(default_factory=list)  # each redo's own handling clock (counted separately)
 
     def summary(self) -> dict:
         if self.confidential:  # counted, never shown: accusation materials stay with the discipline organ
@@ -171,7 +173,8 @@ def _apply_events(f: CaseFacts, events: list, settings: KpiSettings) -> None:
             f.reply_at = e.at
         elif e.element_id in signoff and f.closed_at is None:
             pending_signoff = e.at
-        elif e.element_id in redo and pending_signoff is not None:
+        elif e.element_id in redo:
+            f.redo_at.append(e.at)
             pending_signoff = None  # returned for redo: not a closure
         elif e.element_id in handling and not f.outcome:
             f.outcome = _changed(data, "outcome") or ""
@@ -232,12 +235,16 @@ def _apply_items(f: CaseFacts, items: list, settings: KpiSettings, level_of: Cal
     for w in items:
         if w.element_id in acceptance and f.acceptance is None:
             f.acceptance = _deadline(w)
-        # The deadline in force at the first closure (an approved extension moves it; a redo keeps it).
-        if w.element_id in handling and w.due_at is not None \
+        # The deadline in force at the first closure (an approved extension moves it). A redo has a clock of its
+        # own (limits.redo_days from 退回重办): it is counted as a redo, never as the case's handling limit.
+        redone = bool(f.redo_at) and w.created_at >= f.redo_at[0]
+        if w.element_id in handling and w.due_at is not None and redone and w.created_at in f.redo_at:
+            f.redos.append(_deadline(w))
+        if w.element_id in handling and w.due_at is not None and not redone \
                 and (f.closed_at is None or w.created_at <= f.closed_at):
             f.handling_due, f.handling_unit = w.due_at, w.unit
-        if w.element_id in statutory and w.due_at is not None:
-            f.statutory.append(_deadline(w))
+        if w.element_id in statutory and w.due_at is not None and not (redone and w.element_id in handling):
+            f.statutory.append(_deadline(w))  # a redo's clock is the office's own, not a statutory limit
         if w.element_id in reviews and w.due_at is not None:
             f.reviews.append(_deadline(w))
         if w.element_id in milestones and w.due_at is not None:

@@ -22,9 +22,11 @@ from infra import access_log
 from services import (
     case_search,
     co_opinions,
+    element_meanings,
     identity_checks,
     parties,
     query_code,
+    redo,
     registration as reg,
     units as org_units,
 )
@@ -471,8 +473,12 @@ def task_form(task_id: int):
     assignment = view.data.get("assignment") or {}
     if assignment.get("co_units") and item.unit == assignment.get("lead_unit"):  # the lead drafting its reply
         co_opinions = _co_opinions_of(item.case_id, view.data)
+    sent_back = None
+    if item.element_id in element_meanings.elements("handling"):  # a redo shows why the bureau sent it back
+        with c.extras["read_sessions"]() as s:
+            sent_back = redo.latest_redo(s, item.case_id, since=item.created_at)
     return render_template("handling/task.html", item=item, view=view, facts=facts, full_contact=full,
-                           co_opinions=co_opinions,
+                           co_opinions=co_opinions, sent_back=sent_back,
                            petitioners=people if full else [_masked(x) for x in people],
                            fields=forms.build_fields(schema, values, errors), errors=errors, stale=stale,
                            schema_title=schema.get("title", item.name), alert=alert, workdays_left=left,
