@@ -142,7 +142,7 @@ def registration_problems(form: dict, today: date) -> list[Problem]:
         out.append(Problem("petitioners", "%(channel)s登记必须填写至少一名信访人的姓名", {"channel": channel}))
     need = CONTACT_NEEDED.get(channel)
     if need and named and not any(str(p.get(k) or "").strip() for p in named for k in need):
-        what = "通讯地址或联系电话" if len(need) > 1 else "联系电话"
+        what = "通讯地址或联系电话" if len(need) > 1 else "电话号码"
         out.append(Problem(f"{key}-0-{need[0]}" if key == "petitioners" else f"{key}-{need[0]}",
                            "%(channel)s登记需要信访人的%(what)s，以便送达告知书和答复", {"channel": channel, "what": what}))
     return out

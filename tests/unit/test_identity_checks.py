@@ -103,6 +103,6 @@ def test_channels_need_the_contact_the_reply_goes_through():
     by_phone = dict(letter, petitioners=[{"name": "张三", "phone": "13900000000"}])
     assert registration_problems(by_phone, TODAY) == []
     call = {"channel": "来电", "title": "拖欠工资三个月", "petitioners": [{"name": "张三"}]}
-    assert "联系电话" in fields(registration_problems(call, TODAY))["petitioners-0-phone"]
+    assert "电话号码" in fields(registration_problems(call, TODAY))["petitioners-0-phone"]
     forwarded = {"channel": "上级转交", "title": "上级转交的信访事项"}
     assert registration_problems(forwarded, TODAY) == []
