@@ -66,6 +66,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("limits.e3", "专题会商", WORKDAYS, 1, 30),
     Setting("limits.e4", "阶段性成效", WORKDAYS, 1, 30),
     Setting("limits.co_opinion_workdays", "协办单位报送协办意见", WORKDAYS, 1, 30),
+    # The petition office's own clock: register and pass on (转送、交办) a received matter within 15 days.
+    Setting("limits.register_days", "登记转送交办", CALENDAR_DAYS, 1, 15, f"{_REG}第二十二条"),
 )
 BY_NAME = {s.name: s for s in SETTINGS}
 
