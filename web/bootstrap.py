@@ -77,7 +77,7 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
 
     # Notifications are checked against the versioned templates at the step that asks for them.
     templates = TemplateCatalogue.load(settings.processes_dir / "templates")
-    from services import case_numbers, element_meanings, lane_roles, notices, parties, simulations
+    from services import case_numbers, element_meanings, lane_roles, notices, parties, routing_check, simulations
     from services.deadline_settings import decision_rules, yellow_lead_days
 
     # Personal data at rest: parties' fields sealed under data keys wrapped by the master key (infra/keys.py).
@@ -94,7 +94,9 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
                       bundle_checks=[  # what the processes declare beside their diagrams, checked at deploy
                           element_meanings.deploy_check(settings.processes_dir / element_meanings.FILE_NAME),
                           notices.deploy_check(settings.processes_dir / notices.FILE_NAME,
-                                               settings.processes_dir / "templates")],
+                                               settings.processes_dir / "templates"),
+                          # the units a routing table suggests must be in the organisation
+                          routing_check.deploy_check(settings.processes_dir / "organisation.yaml")],
                       # the roles and the designers' lane table, for models whose lanes and tasks name roles their way
                       role_catalogue=lane_roles.catalogue(settings.processes_dir),
                       directory=MembershipDirectory,  # who holds a role where, for notices to offices
