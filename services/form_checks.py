@@ -194,8 +194,7 @@ def _bad_message(f: UnitField, bad: list, chart: OrgChart, scope: str) -> str:
     if outside:
         parts.append(f"“{'、'.join(outside)}”不在本机关可转送交办的范围内" if scope == "routable"
                      else f"“{'、'.join(outside)}”不可选")
-    return (f"“{f.title}”：{'；'.join(parts)}。请按名称从列表中选择（valid_units 列出可选单位）"
-            f"（unknown unit or outside the scope: choose one of valid_units）")
+    return f"{'；'.join(parts)}。请按名称从列表中选择（unknown unit or outside the scope: choose a unit from the list）"
 
 
 def _default_problem(f: UnitField, default, chart: OrgChart, codes: set[str], office: str | None) -> str | None:

@@ -37,6 +37,7 @@ class Field:
     children: list[Field] = field(default_factory=list)  # group (an object)
     max_items: int | None = None
     show_when: dict | None = None  # {controlling field: [values]}: the field applies (and is required) only then
+    optional: bool = False  # shown only when show_when holds, and not required even then (x-show-when)
     unit_scope: str = ""  # unit fields: the scope of the choice (services/form_checks.py)
     display: Any = None  # unit fields: the unit's name (units: the names) shown for the stored code(s)
 
@@ -99,9 +100,11 @@ def build_fields(schema: dict, values: dict | None = None, errors: dict | None =
     values, errors, names = values or {}, errors or {}, unit_names or {}
     required = set(schema.get("required", []))
     applies = conditions(schema) if not prefix else {}
+    optional: set[str] = set()  # shown only for some answers, but not required then either
     for key, prop in (schema.get("properties") or {}).items():  # `x-show-when` names the condition itself
-        if not prefix and isinstance(prop, dict) and isinstance(prop.get("x-show-when"), dict):
-            applies.setdefault(key, prop["x-show-when"])
+        if not prefix and isinstance(prop, dict) and isinstance(prop.get("x-show-when"), dict) and key not in applies:
+            applies[key] = prop["x-show-when"]
+            optional.add(key)
     out = []
     for key, prop in (schema.get("properties") or {}).items():
         if hidden and key in hidden:
@@ -112,7 +115,7 @@ def build_fields(schema: dict, values: dict | None = None, errors: dict | None =
                   value=values.get(key, prop.get("default")), error=errors.get(name),
                   description=prop.get("description", ""), maxlength=prop.get("maxLength"),
                   minimum=prop.get("minimum"), maximum=prop.get("maximum"), max_items=prop.get("maxItems"),
-                  show_when=applies.get(key))
+                  show_when=applies.get(key), optional=key in optional)
         if "enum" in prop:
             f.options = list(prop["enum"])
         elif kind == "checkboxes":
