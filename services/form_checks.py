@@ -139,10 +139,14 @@ def names_to_codes(schema: dict, data: dict, chart: OrgChart, office: str | None
             by_name.setdefault(c.name, c.code)
         for c in units_in_scope(chart, f.scope, office):
             by_name[c.name] = c.code
-        def code(v):
-            return by_name.get(v.strip(), v.strip()) if isinstance(v, str) else v
-        out[f.name] = [code(v) for v in out[f.name]] if f.many and isinstance(out[f.name], list) else code(out[f.name])
+        value = out[f.name]
+        out[f.name] = ([_code(by_name, v) for v in value] if f.many and isinstance(value, list)
+                       else _code(by_name, value))
     return out
+
+
+def _code(by_name: dict[str, str], value):
+    return by_name.get(value.strip(), value.strip()) if isinstance(value, str) else value
 
 
 # ---------------------------------------------------------------- the checks

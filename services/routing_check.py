@@ -44,7 +44,7 @@ def problems_in(file_name: str, text: str, chart: OrgChart) -> list[Problem]:
         for number, rule in enumerate(table.iterfind("dmn:rule", ns), 1):
             cells = [(e.findtext("dmn:text", default="", namespaces=ns) or "").strip()
                      for e in rule.iterfind("dmn:inputEntry", ns)]
-            at = dict(zip(inputs, cells))
+            at = dict(zip(inputs, cells, strict=False))
             entries = list(rule.iterfind("dmn:outputEntry", ns))
             for column in columns:
                 if column >= len(entries):

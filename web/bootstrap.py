@@ -77,7 +77,15 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
 
     # Notifications are checked against the versioned templates at the step that asks for them.
     templates = TemplateCatalogue.load(settings.processes_dir / "templates")
-    from services import case_numbers, element_meanings, lane_roles, notices, parties, routing_check, simulations
+    from services import (
+        case_numbers,
+        element_meanings,
+        lane_roles,
+        notices,
+        parties,
+        routing_check,
+        simulations,
+    )
     from services.deadline_settings import decision_rules, yellow_lead_days
 
     # Personal data at rest: parties' fields sealed under data keys wrapped by the master key (infra/keys.py).

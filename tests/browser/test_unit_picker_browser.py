@@ -4,8 +4,9 @@ by name, and the case goes to that unit; a name that is no unit in scope is refu
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.test_handling_flow import TITLE, open_task, register_page, submit
+from tests.browser.test_handling_flow import TITLE, _case_id, open_task, register_page, submit
 from tests.support.browser import live_server, page, screenshot, sign_in  # noqa: F401  (fixtures)
+from web.setup import initialise
 
 pytestmark = pytest.mark.browser
 
@@ -16,8 +17,6 @@ def offered(pg, field):
 
 def test_the_registrar_picks_the_responsible_unit_by_typing_part_of_its_name(live_server, page):  # noqa: F811
     url, container = live_server
-    from web.setup import initialise
-
     initialise(container, demo=True)
     sign_in(page, url, "registrar")
     register_page(page, url)
@@ -51,8 +50,6 @@ def test_the_registrar_picks_the_responsible_unit_by_typing_part_of_its_name(liv
     screenshot(page, "triage-unit-picker")
     submit(page)
     assert "已办理" in page.locator(".flash").inner_text()
-
-    from tests.browser.test_handling_flow import _case_id
 
     assignment = container.runtime.get_case(_case_id(container, case_no)).data["assignment"]
     assert assignment["unit"] == "county_a_housing" and assignment["chosen_by_registrar"] is True

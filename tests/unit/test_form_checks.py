@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from werkzeug.datastructures import MultiDict
+
 from services import form_checks as fc
 from services.orgchart import default_chart
 from services.routing_check import problems_in
@@ -84,8 +86,6 @@ def test_names_become_codes_and_unknown_names_stay_for_the_check():
 
 
 def test_the_form_renders_unit_fields_by_name_and_parses_several():
-    from werkzeug.datastructures import MultiDict
-
     fields = {f.name: f for f in forms.build_fields(TRIAGE, {"responsible_unit": "county_a_hrss",
                                                              "co_units": ["county_a_housing"]},
                                                     unit_names={"county_a_hrss": "东城县人社局",

@@ -17,8 +17,16 @@ from sqlalchemy import select
 
 from engine.runtime import Conflict, NotFound, task_view
 from engine.store import Case, ProcessDefinition, WorkItem
-from services import case_lookup, co_opinions, element_meanings, form_checks, parties, query_code
-from services import registration as reg, units as org_units
+from services import (
+    case_lookup,
+    co_opinions,
+    element_meanings,
+    form_checks,
+    parties,
+    query_code,
+    registration as reg,
+    units as org_units,
+)
 from services.casework import CHANNEL_CODES
 from services.colleagues import colleagues_in as colleagues_of_unit
 from services.index_key import IndexKey
