@@ -10,7 +10,7 @@ from werkzeug.datastructures import MultiDict
 from services import form_checks as fc
 from services.orgchart import default_chart
 from services.routing_check import problems_in
-from web.desk import forms
+from web.desk import forms, handling
 
 ROOT = Path(__file__).resolve().parents[2]
 TRIAGE = json.loads((ROOT / "processes" / "forms" / "triage.schema.json").read_text(encoding="utf-8"))
@@ -130,3 +130,15 @@ def test_a_unit_expression_naming_no_unit_for_any_place_is_refused():
     bad = ROUTING.replace('location + "_hrss"', 'location + "_hrs"')
     [p] = problems_in("routing.dmn", bad, default_chart())
     assert p.element_id == "Out_labour_unit" and "county_a_hrs" in p.message
+
+
+def test_registration_refuses_a_unit_field_outside_the_registering_office_scope(monkeypatch):
+    schema = {"type": "object", "properties": {"handover_unit": {
+        "type": "string", "title": "移交单位", "format": "lianxin-unit", "x-unit-scope": "routable"}}}
+    monkeypatch.setattr(handling, "register_schema", lambda: schema)
+    errors = handling.check_registration({"handover_unit": "county_b_hrss"}, "county_a_office")
+    assert "不在本机关可转送交办的范围内" in errors["handover_unit"]
+    assert handling.check_registration({"handover_unit": "county_a_hrss"}, "county_a_office") == {}
+    [entry] = handling._with_units([{"field": "handover_unit", "title": "移交单位", "message": "x"}],
+                                   {"handover_unit": "nowhere"}, "county_a_office")
+    assert {"code": "county_a_hrss", "name": "东城县人力资源和社会保障局"} in entry["valid_units"]
