@@ -71,7 +71,7 @@ DISPATCH_TYPES = ("转送", "交办")
 def resolve_responsible_unit(inp: ResolveUnitInput, ctx: HandlerContext) -> dict:
     """核定责任单位：登记员在分流研判中选定的单位优先，否则采用决策表的建议；单位必须在组织机构中。
 
-    The triage form refuses unknown units before they get here (services/unit_fields.py); this check stays as a
+    The triage form refuses unknown units before they get here (services/form_checks.py); this check stays as a
     defence for data that did not come through a form. No silent fallback: a petition office handles a matter
     only when it was suggested or chosen."""
     chart = chart_for(ctx)
@@ -96,8 +96,8 @@ def resolve_responsible_unit(inp: ResolveUnitInput, ctx: HandlerContext) -> dict
     return {"unit": unit, "unit_name": chart.name(unit), "county": level.code, "level": level.kind,
             "dispatch_type": dispatch, "assigning_unit": ctx.data.get("registering_unit") or "city_bureau",
             "basis": rule, "lead_unit": unit, "co_units": co_units, "suggested": suggested,
-            "chosen_by_registrar": bool(inp.chosen) and (inp.chosen != inp.candidate
-                                                         or inp.chosen_dispatch not in (None, inp.dispatch_type))}
+            "chosen_by_registrar": bool(inp.chosen and inp.chosen != inp.candidate)
+            or inp.chosen_dispatch not in (None, inp.dispatch_type)}
 
 
 def _name_or(chart, code: str) -> str:

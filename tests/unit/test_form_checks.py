@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
+import pytest
 from werkzeug.datastructures import MultiDict
 
 from services import form_checks as fc
+from services.casework import ResolveUnitInput, resolve_responsible_unit
 from services.orgchart import default_chart
 from services.routing_check import problems_in
 from web.desk import forms, handling
@@ -142,3 +145,21 @@ def test_registration_refuses_a_unit_field_outside_the_registering_office_scope(
     [entry] = handling._with_units([{"field": "handover_unit", "title": "移交单位", "message": "x"}],
                                    {"handover_unit": "nowhere"}, "county_a_office")
     assert {"code": "county_a_hrss", "name": "东城县人力资源和社会保障局"} in entry["valid_units"]
+
+
+def test_the_handler_takes_the_registrar_choice_else_the_suggestion_and_never_falls_back_silently():
+    def ctx(data=None):
+        return SimpleNamespace(data=dict(data or {}, registering_unit="city_bureau"), ports={})
+
+    taken = resolve_responsible_unit(ResolveUnitInput("county_a_hrss", "county_a", "转送", "谁主管谁负责"), ctx())
+    assert (taken["unit"], taken["dispatch_type"], taken["chosen_by_registrar"]) == ("county_a_hrss", "转送", False)
+    chosen = resolve_responsible_unit(ResolveUnitInput("county_a_hrss", "county_a", "转送", "谁主管谁负责",
+                                                       chosen="county_a_housing", chosen_dispatch="交办"), ctx())
+    assert (chosen["unit"], chosen["dispatch_type"], chosen["chosen_by_registrar"]) == ("county_a_housing", "交办", True)
+    assert chosen["suggested"] == {"unit": "county_a_hrss", "dispatch": "转送", "basis": "谁主管谁负责"}
+    only_dispatch = resolve_responsible_unit(ResolveUnitInput("county_a_hrss", "county_a", "转送",
+                                                              chosen_dispatch="交办"), ctx())
+    assert only_dispatch["dispatch_type"] == "交办" and only_dispatch["chosen_by_registrar"] is True
+    for bad in (ResolveUnitInput("prov_hrss", "prov"), ResolveUnitInput("county_a_hrss", "county_a", chosen="nowhere")):
+        with pytest.raises(ValueError, match="不在组织机构中"):
+            resolve_responsible_unit(bad, ctx())
