@@ -66,23 +66,47 @@ class ResolveUnitInput:
     location: str
     dispatch_type: str = "转送"
     basis: str = ""
+    chosen: str | None = None  # the unit the registrar chose at triage (None: the table's suggestion is taken)
+    chosen_dispatch: str | None = None  # 转送 or 交办 as the registrar chose it (None: the table's)
+
+
+DISPATCH_TYPES = ("转送", "交办")
 
 
 def resolve_responsible_unit(inp: ResolveUnitInput, ctx: HandlerContext) -> dict:
-    """核定责任单位：DMN 表给出的候选单位必须在组织机构中；没有该部门时由问题发生地的信访部门交办协调。"""
+    """核定责任单位：登记员在分流研判中选定的单位优先，否则采用决策表的建议；单位必须在组织机构中。
+
+    The triage form refuses unknown units before they get here (services/form_checks.py); this check stays as a
+    defence for data that did not come through a form. No silent fallback: a petition office handles a matter
+    only when it was suggested or chosen."""
     chart = chart_for(ctx)
     if not chart.has(inp.location):
         raise ValueError(f"问题发生地“{inp.location}”不在组织机构中（unknown location; fill in 问题发生地）")
-    if chart.has(inp.candidate):
+    suggested = {"unit": inp.candidate, "dispatch": inp.dispatch_type, "basis": inp.basis}
+    if inp.chosen:
+        if not chart.has(inp.chosen):
+            raise ValueError(f"选定的责任单位 {inp.chosen} 不在组织机构中（unknown chosen unit; choose it again at 分流研判）")
+        unit = inp.chosen
+        rule = (inp.basis or "决策表") if unit == inp.candidate else f"登记员选定（决策表建议 {_name_or(chart, inp.candidate)}）"
+    elif chart.has(inp.candidate):
         unit, rule = inp.candidate, inp.basis or "决策表"
     else:
-        unit = chart.petition_office(inp.location).code
-        rule = f"候选单位 {inp.candidate} 不存在，由属地信访部门交办协调"
+        raise ValueError(f"候选责任单位 {inp.candidate} 不在组织机构中，且未选定责任单位（unknown unit {inp.candidate}: "
+                         "choose the responsible unit at 分流研判, or correct routing.dmn）")
+    dispatch = inp.chosen_dispatch if inp.chosen_dispatch in DISPATCH_TYPES else inp.dispatch_type
+    if dispatch not in DISPATCH_TYPES:
+        raise ValueError(f"转送或交办应为 {'、'.join(DISPATCH_TYPES)}，收到“{dispatch}”（dispatch must be 转送 or 交办）")
     level = chart.level_of(unit)
     co_units = _co_units(ctx.data.get("co_units"), unit, chart)
     return {"unit": unit, "unit_name": chart.name(unit), "county": level.code, "level": level.kind,
-            "dispatch_type": inp.dispatch_type, "assigning_unit": ctx.data.get("registering_unit") or "city_bureau",
-            "basis": rule, "lead_unit": unit, "co_units": co_units}
+            "dispatch_type": dispatch, "assigning_unit": ctx.data.get("registering_unit") or "city_bureau",
+            "basis": rule, "lead_unit": unit, "co_units": co_units, "suggested": suggested,
+            "chosen_by_registrar": bool(inp.chosen and inp.chosen != inp.candidate)
+            or inp.chosen_dispatch not in (None, inp.dispatch_type)}
+
+
+def _name_or(chart, code: str) -> str:
+    return chart.name(code) if chart.has(code) else code
 
 
 def _co_units(codes, lead: str, chart) -> list[dict]:

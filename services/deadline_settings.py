@@ -71,6 +71,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("limits.objection_check_workdays", "审核签收异议", WORKDAYS, 1, 15),
     Setting("limits.signoff_check_workdays", "审核销号", WORKDAYS, 1, 15),
     Setting("limits.redo_days", "退回重办", CALENDAR_DAYS, 1, 60),
+    # The petition office's own clock: register and pass on (转送、交办) a received matter within 15 days.
+    Setting("limits.register_days", "登记转送交办", CALENDAR_DAYS, 1, 15, f"{_REG}第二十二条"),
 )
 BY_NAME = {s.name: s for s in SETTINGS}
 

@@ -84,6 +84,7 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
         notices,
         org_coverage,
         parties,
+        routing_check,
         simulations,
     )
     from services.deadline_settings import decision_rules, yellow_lead_days
@@ -107,6 +108,8 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
                           element_meanings.deploy_check(settings.processes_dir / element_meanings.FILE_NAME),
                           notices.deploy_check(settings.processes_dir / notices.FILE_NAME,
                                                settings.processes_dir / "templates"),
+                          # the units a routing table suggests must be in the organisation
+                          routing_check.deploy_check(settings.processes_dir / "organisation.yaml"),
                           # no (role, unit) the routing table can produce without a holder (services/org_coverage.py)
                           org_coverage.deploy_check(read_sessions, org_chart.current)],
                       # the roles and the designers' lane table, for models whose lanes and tasks name roles their way

@@ -117,6 +117,7 @@ POLICY: dict[tuple[str, str], Policy] = {
     # registration
     ("handling.api_register", "POST"): roles(*REGISTER_ROLES),
     ("handling.api_repeats", "POST"): roles(*REGISTER_ROLES),
+    ("api.list_units", "GET"): signed_in(),  # unit names and codes for the forms' unit pickers
     ("handling.register", "GET"): roles(*REGISTER_ROLES),
     ("handling.register", "POST"): roles(*REGISTER_ROLES),
     # a case

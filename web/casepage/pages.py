@@ -109,6 +109,8 @@ def _case_context(p: Principal, case_id: int) -> dict:
         "category": data.get("category") or "",
         "location": units.get(data.get("location") or "", data.get("location") or ""),
         "unit": assignment.get("unit_name") or units.get(assignment.get("unit") or "", ""),
+        "dispatch_type": assignment.get("dispatch_type") or "",  # 转送 or 交办, as triage decided
+        "dispatch_basis": assignment.get("basis") or "",
         "registered_at": _instant((data.get("registration") or {}).get("registered_at")) or view.created_at,
         "request": data.get("request") or "",
         "facts": data.get("facts") or "",

@@ -9,14 +9,14 @@ from flask import request
 from engine.calendar.display import due_day
 from engine.runtime import Conflict, task_view
 from engine.store import CaseRegister, WorkItem
-from services import overdue, registers
+from services import form_checks, overdue, registers
 from services.four_lists import KIND_OF_REGISTER
 
 from .. import personal_data, visibility
 from ..auth import ApiError, current_principal, login_required, require_login
 from ..http import api_part, body, container, ok, org_chart
 from . import forms, task_list
-from .handling import form_schema
+from .handling import form_schema, registering_unit
 
 bp = api_part(__name__)
 
@@ -135,9 +135,48 @@ def complete_task(task_id: int):
 
 
 def _check_task_form(item: WorkItem, data: dict) -> None:
-    """The API accepts what the task's form page accepts: data is validated against the task's JSON Schema."""
+    """The API accepts what the task's form page accepts: data is validated against the task's JSON Schema, then
+    its units and the fields this case requires (services/form_checks.py)."""
     schema = form_schema(item)
     errors = forms.validate(schema, data) if schema else {}
     if errors:
         raise ApiError(422, "invalid", "表单内容有误，未保存，请按提示修改（invalid form data, nothing was saved）",
                        forms.error_list(schema, errors))
+    if schema and form_checks.has_checks(schema):
+        refuse_problems(task_problems(item, schema, data))
+
+
+def task_problems(item: WorkItem, schema: dict, data: dict) -> list:
+    """Units unknown or outside the scope of the task's office, and fields the case requires, in `data`."""
+    case_data = container().runtime.get_case(item.case_id).data
+    return form_checks.check(schema, data, org_chart(), item.unit, case_data)
+
+
+def refuse_problems(problems: list) -> None:
+    if problems:
+        raise ApiError(422, "invalid", "表单内容有误，未保存，请按提示修改（单位见 valid_units）：" + "；".join(
+            f"“{p.title}”{p.message}" for p in problems) + "（invalid form data, nothing was saved）",
+                       [p.json() for p in problems])
+
+
+@bp.get("/units")
+@login_required
+def list_units():
+    """Units to choose from by name (form fields `"format": "lianxin-unit"`): `q` part of the name, `scope`
+    `all` or `routable`; the scope is the task's office (`task`), else the caller's registering office."""
+    p = current_principal()
+    scope = request.args.get("scope") or "all"
+    if scope not in form_checks.SCOPES:
+        raise ApiError(422, "invalid", f"scope 只能是 {' 或 '.join(form_checks.SCOPES)}（unknown scope）",
+                       {"parameter": "scope", "allowed": list(form_checks.SCOPES)})
+    task = request.args.get("task")
+    if task:
+        if not task.isdigit():
+            raise ApiError(400, "malformed", "task 必须是任务 id（task must be a task id）")
+        with container().extras["read_sessions"]() as s:
+            office = visibility.work_item_for_action(s, p, int(task)).unit
+    else:
+        office = registering_unit(p)
+    q = (request.args.get("q") or "")[:64]
+    found = form_checks.search(org_chart(), scope, office, q)
+    return ok({"scope": scope, "office": office, "units": [c.json() for c in found]})

@@ -15,13 +15,15 @@ from jsonschema import Draft202012Validator, FormatChecker
 
 LONG_TEXT = 200  # strings allowed to be longer than this get a textarea
 RADIO_MAX = 5  # enums with at most this many choices are radio buttons, else a select
+UNIT_FORMAT = "lianxin-unit"  # a unit of the organisation: stored as its code, chosen by its name
 
 
 @dataclass
 class Field:
     name: str  # HTML name = error key
     title: str
-    kind: str  # text, textarea, select, radio, yesno, checkbox, integer, number, date, lines, checkboxes, table, group
+    kind: str  # text, textarea, select, radio, yesno, checkbox, integer, number, date, lines, checkboxes, table, group,
+    #           unit (one unit of the organisation, chosen by name), units (several)
     required: bool = False
     value: Any = None
     error: str | None = None
@@ -35,6 +37,9 @@ class Field:
     children: list[Field] = field(default_factory=list)  # group (an object)
     max_items: int | None = None
     show_when: dict | None = None  # {controlling field: [values]}: the field applies (and is required) only then
+    optional: bool = False  # shown only when show_when holds, and not required even then (x-show-when)
+    unit_scope: str = ""  # unit fields: the scope of the choice (services/form_checks.py)
+    display: Any = None  # unit fields: the unit's name (units: the names) shown for the stored code(s)
 
     @property
     def invalid(self) -> bool:
@@ -51,6 +56,8 @@ def _kind(prop: dict) -> str:
         return t
     if t == "string" and prop.get("format") == "date":
         return "date"
+    if t == "string" and prop.get("format") == UNIT_FORMAT:
+        return "unit"
     if t == "string":
         return "textarea" if (prop.get("maxLength") or 0) > LONG_TEXT else "text"
     if t == "object":
@@ -59,6 +66,8 @@ def _kind(prop: dict) -> str:
         items = prop.get("items") or {}
         if items.get("type") == "object":
             return "table"
+        if items.get("format") == UNIT_FORMAT:
+            return "units"
         return "checkboxes" if "enum" in items else "lines"
     return "text"
 
@@ -86,19 +95,27 @@ def conditions(schema: dict) -> dict[str, dict[str, list]]:
 
 
 def build_fields(schema: dict, values: dict | None = None, errors: dict | None = None,
-                 prefix: str = "") -> list[Field]:
-    values, errors = values or {}, errors or {}
+                 prefix: str = "", unit_names: dict | None = None, hidden: set | None = None) -> list[Field]:
+    """`unit_names` (code -> name) shows unit fields by name; `hidden` leaves fields out (those this case has not)."""
+    values, errors, names = values or {}, errors or {}, unit_names or {}
     required = set(schema.get("required", []))
     applies = conditions(schema) if not prefix else {}
+    optional: set[str] = set()  # shown only for some answers, but not required then either
+    for key, prop in (schema.get("properties") or {}).items():  # `x-show-when` names the condition itself
+        if not prefix and isinstance(prop, dict) and isinstance(prop.get("x-show-when"), dict) and key not in applies:
+            applies[key] = prop["x-show-when"]
+            optional.add(key)
     out = []
     for key, prop in (schema.get("properties") or {}).items():
+        if hidden and key in hidden:
+            continue
         name = f"{prefix}{key}"
         kind = _kind(prop)
         f = Field(name=name, title=prop.get("title") or key, kind=kind, required=key in required,
                   value=values.get(key, prop.get("default")), error=errors.get(name),
                   description=prop.get("description", ""), maxlength=prop.get("maxLength"),
                   minimum=prop.get("minimum"), maximum=prop.get("maximum"), max_items=prop.get("maxItems"),
-                  show_when=applies.get(key))
+                  show_when=applies.get(key), optional=key in optional)
         if "enum" in prop:
             f.options = list(prop["enum"])
         elif kind == "checkboxes":
@@ -115,6 +132,12 @@ def build_fields(schema: dict, values: dict | None = None, errors: dict | None =
                       for i, row in enumerate(rows)]
         if kind == "lines" and isinstance(f.value, list):
             f.value = "\n".join(str(v) for v in f.value)
+        if kind in ("unit", "units"):
+            spec = prop.get("items") if kind == "units" else prop
+            f.unit_scope = spec.get("x-unit-scope") or prop.get("x-unit-scope") or "all"
+            shown = f.value if isinstance(f.value, list) else [] if f.value in (None, "") else [f.value]
+            shown = [names.get(v, v) if isinstance(v, str) else str(v) for v in shown]
+            f.display = shown if kind == "units" else (shown[0] if shown else "")
         out.append(f)
     return out
 
@@ -163,8 +186,8 @@ def parse_form(schema: dict, form, prefix: str = "") -> dict:
             rows = [r for r in rows if r]
             if rows:
                 data[key] = rows
-        elif kind == "checkboxes":
-            chosen = [v for v in form.getlist(name) if v]
+        elif kind in ("checkboxes", "units"):
+            chosen = [v.strip() for v in form.getlist(name) if v and v.strip()]
             if chosen:
                 data[key] = chosen
         elif kind == "lines":

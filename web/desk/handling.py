@@ -23,6 +23,7 @@ from services import (
     case_search,
     co_opinions,
     element_meanings,
+    form_checks,
     identity_checks,
     parties,
     query_code,
@@ -38,7 +39,7 @@ from services.store.handling import SavedTaskFilter
 
 from .. import personal_data, security_events, visibility
 from ..auth import ApiError, Principal, require_login
-from ..http import container, ok
+from ..http import container, ok, org_chart
 from ..ui import page_principal
 from . import forms, task_list
 
@@ -92,8 +93,10 @@ def registering_unit(p: Principal) -> str:
         return org_units.registering_office(s, direct)
 
 
-def check_registration(form: dict) -> dict[str, str]:
+def check_registration(form: dict, office: str | None = None) -> dict[str, str]:
     errors = forms.validate(register_schema(), form)
+    for problem in form_checks.unit_problems(register_schema(), form, org_chart(), office):
+        errors.setdefault(problem.field, problem.message)
     errors.update({k: v for k, v in reg.group_problems(form).items() if k not in errors})
     if "category" not in errors and form.get("category"):
         for k, v in reg.category_problems(categories(), form["category"], form.get("subcategory")).items():
@@ -173,10 +176,10 @@ def api_register():
     payload = _json_body()
     merge_into = _merge_target(payload.pop("merge_into", None))
     dry_run = bool(payload.pop("dry_run", False))
-    errors = check_registration(payload)
+    errors = check_registration(payload, registering_unit(p))
     if errors:
         raise ApiError(422, "invalid", "登记内容有误，请按提示修改（invalid registration）",
-                       forms.error_list(register_schema(), errors))
+                       _with_units(forms.error_list(register_schema(), errors), payload, registering_unit(p)))
     if dry_run:
         return ok({"valid": True, "repeats": repeat_candidates(p, payload)})
     done = register_petition(p, payload, merge_into)
@@ -210,6 +213,13 @@ def _api_hand_over(task_id: int, kind: str):
         raise ApiError(400, "malformed", "需要 to（接收人用户名）（send the receiving username as to）")
     view = hand_over(p, task_id, to_user, kind, str(payload.get("note", "")))
     return ok(view.__dict__)
+
+
+def _with_units(entries: list[dict], form: dict, office: str) -> list[dict]:
+    """Errors of unit fields name the valid units (code and name)."""
+    problems = {x.field: x for x in form_checks.unit_problems(register_schema(), form, org_chart(), office)}
+    return [dict(e, **({"valid_units": problems[e["field"]].json()["valid_units"]} if e["field"] in problems else {}))
+            for e in entries]
 
 
 def _json_body() -> dict:
@@ -262,8 +272,9 @@ def register():
         flash(_("这份登记已经保存过，未重复登记。"), "warning")
         return render_template("handling/registered.html", done=Registered(**already), upload_url=None)
     if request.method == "POST":
-        values = forms.parse_form(schema, request.form)
-        errors = check_registration(values)
+        values = form_checks.names_to_codes(schema, forms.parse_form(schema, request.form), org_chart(),
+                                            registering_unit(p))
+        errors = check_registration(values, registering_unit(p))
         action = request.form.get("action", "check")
         if not errors and action == "check":
             repeats = repeat_candidates(p, values)
@@ -437,8 +448,12 @@ def task_form(task_id: int):
     if request.method == "POST":
         if not visibility.may_act_on(p, item):  # seeing every case is not doing everyone's work
             raise visibility.refuse(p, f"task form {task_id}", _("此任务不属于您的单位或角色。"))
-        values = forms.parse_form(schema, request.form)
+        chart = org_chart()
+        values = form_checks.names_to_codes(schema, forms.parse_form(schema, request.form), chart, item.unit)
         errors = forms.validate(schema, values)
+        if not errors and form_checks.has_checks(schema):
+            for problem in form_checks.check(schema, values, chart, item.unit, view.data):
+                errors.setdefault(problem.field, problem.message)
         try:
             expected = int(request.form.get("version", ""))
         except ValueError:
@@ -477,14 +492,39 @@ def task_form(task_id: int):
     if item.element_id in element_meanings.elements("handling"):  # a redo shows why the bureau sent it back
         with c.extras["read_sessions"]() as s:
             sent_back = redo.latest_redo(s, item.case_id, since=item.created_at)
+    names = unit_names()
     return render_template("handling/task.html", item=item, view=view, facts=facts, full_contact=full,
                            co_opinions=co_opinions, sent_back=sent_back,
+                           routing=_routing_facts(item, view.data, names),
+                           completion_report=_completion_report(item, view.data),
                            petitioners=people if full else [_masked(x) for x in people],
-                           fields=forms.build_fields(schema, values, errors), errors=errors, stale=stale,
+                           fields=forms.build_fields(schema, values, errors, unit_names=names,
+                                                     hidden=form_checks.case_only_fields(schema, view.data)),
+                           errors=errors, stale=stale,
                            schema_title=schema.get("title", item.name), alert=alert, workdays_left=left,
                            overdue_workdays=overdue, may_act=may_act,
                            version=request.form.get("version", view.version) if stale is False else view.version,
-                           names=unit_names())
+                           names=names)
+
+
+def _routing_facts(item: WorkItem, data: dict, names: dict) -> dict | None:
+    """At triage: the routing table's suggestion (unit, 转送/交办, basis), shown beside the form the registrar decides
+    with; `usable` says whether submitting without a unit takes it."""
+    if item.element_id not in element_meanings.elements("triage") or not isinstance(data.get("unit_rule"), dict):
+        return None
+    rule = data["unit_rule"]
+    unit = rule.get("unit") or ""
+    chart = org_chart()
+    usable = unit in {c.code for c in form_checks.routable_units(chart, item.unit or "")} and unit != item.unit
+    return {"unit": unit, "unit_name": names.get(unit, ""), "dispatch": rule.get("dispatch") or "",
+            "basis": rule.get("basis") or "", "usable": usable}
+
+
+def _completion_report(item: WorkItem, data: dict) -> dict | None:
+    """At sign-off (审核销号) of an assigned (交办) matter: the unit's written completion report."""
+    if item.element_id not in element_meanings.elements("signoff") or not data.get("completion_report"):
+        return None
+    return {k: data.get(k) or "" for k in ("completion_report", "completion_measures", "completion_result")}
 
 
 def _masked(petitioner: dict) -> dict:

@@ -60,7 +60,17 @@ OPENAPI_PATHS = {
                                              "tasks", params=[path_id("id")], body=_HAND_OVER)},
     "/api/tasks/{id}/delegate": {"post": op("Delegate to a user of the task's unit (journaled)", "tasks",
                                              params=[path_id("id")], body=_HAND_OVER)},
-    "/api/tasks/{id}/complete": {"post": op("Complete with data; 409 when no longer open", "tasks",
+    "/api/units": {"get": op(
+        "Units to choose from by name for form fields of format lianxin-unit: {scope, office, units: [{code, name, "
+        "kind, level, own}]}; scope routable: the units the office (the task's, else the caller's registering "
+        "office) may route to, the office itself last (own)", "tasks", params=[
+        {"name": "q", "in": "query", "schema": {"type": "string", "maxLength": 64}, "description": "part of the name"},
+        {"name": "scope", "in": "query", "schema": {"type": "string", "enum": ["all", "routable"]}},
+        {"name": "task", "in": "query", "schema": {"type": "integer"}, "description": "the task whose form asks"}])},
+    "/api/tasks/{id}/complete": {"post": op("Complete with data; 409 when no longer open; 422 with details "
+                                            "[{field, title, message, valid_units?}] for data the form refuses "
+                                            "(a unit unknown or outside the scope lists valid_units [{code, name}])",
+                                            "tasks",
                                              params=[path_id("id")], body={"type": "object", "properties": {
                                                  "data": {"type": "object"}, "version": {"type": "integer"}}})},
 }

@@ -53,3 +53,46 @@
     });
   });
 })();
+(function () {
+  /* Unit fields ("format": "lianxin-unit"): typed by name, the list offers the units of the field's scope found
+     by GET /api/units (the task's office decides the scope); the server stores the unit's code. */
+  var form = document.querySelector("[data-unit-picker]") && document.querySelector("[data-unit-picker]").closest("form");
+  if (!form) { return; }
+  var timer = null;
+  function fill(input) {
+    var list = document.getElementById(input.getAttribute("list"));
+    var params = new URLSearchParams({ q: input.value.trim(), scope: input.dataset.unitPicker || "all" });
+    if (form.dataset.task) { params.set("task", form.dataset.task); }
+    fetch("/api/units?" + params.toString(), { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (r) { return r.ok ? r.json() : { units: [] }; })
+      .then(function (body) {
+        list.textContent = "";
+        (body.units || []).forEach(function (u) {
+          var o = document.createElement("option");
+          o.value = u.name;
+          o.label = u.level ? u.level + " · " + u.name : u.name;
+          o.dataset.code = u.code;
+          list.appendChild(o);
+        });
+      })
+      .catch(function () { /* the list stays as it was; the server still checks what is sent */ });
+  }
+  function watch(input) {
+    input.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(function () { fill(input); }, 200); });
+    input.addEventListener("focus", function () { fill(input); });
+  }
+  form.querySelectorAll("[data-unit-picker]").forEach(watch);
+  form.querySelectorAll(".add-unit").forEach(function (button) {
+    button.addEventListener("click", function () {
+      var box = document.getElementById(button.dataset.for);
+      var inputs = box.querySelectorAll("input");
+      var max = parseInt(box.dataset.max || "0", 10);
+      if (max && inputs.length >= max) { return; }
+      var copy = inputs[inputs.length - 1].cloneNode(false);
+      copy.value = "";
+      box.appendChild(copy);
+      watch(copy);
+      copy.focus();
+    });
+  });
+})();
