@@ -66,6 +66,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("limits.e3", "专题会商", WORKDAYS, 1, 30),
     Setting("limits.e4", "阶段性成效", WORKDAYS, 1, 30),
     Setting("limits.co_opinion_workdays", "协办单位报送协办意见", WORKDAYS, 1, 30),
+    # A petition office that receives a matter passes it on (二次交办) within the 15 days the regulation gives
+    # every petition department to forward or assign what it receives.
+    Setting("limits.reassign_days", "二次交办", CALENDAR_DAYS, 1, 15, f"{_REG}第二十二条"),
 )
 BY_NAME = {s.name: s for s in SETTINGS}
 

@@ -77,7 +77,15 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
 
     # Notifications are checked against the versioned templates at the step that asks for them.
     templates = TemplateCatalogue.load(settings.processes_dir / "templates")
-    from services import case_numbers, element_meanings, lane_roles, notices, parties, simulations
+    from services import (
+        case_numbers,
+        element_meanings,
+        lane_roles,
+        notices,
+        parties,
+        simulations,
+        work_placement,
+    )
     from services.deadline_settings import decision_rules, yellow_lead_days
 
     # Personal data at rest: parties' fields sealed under data keys wrapped by the master key (infra/keys.py).
@@ -98,6 +106,8 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
                       # the roles and the designers' lane table, for models whose lanes and tasks name roles their way
                       role_catalogue=lane_roles.catalogue(settings.processes_dir),
                       directory=MembershipDirectory,  # who holds a role where, for notices to offices
+                      # every task has a person: work nobody can do goes to the petition office above, flagged
+                      placement=work_placement.WorkPlacement,
                       # the synthetic cases a new version must carry before it goes live (processes/simulations.yaml)
                       simulations=simulations.plan_for(settings.processes_dir))
     return Container(settings, engine, session_factory, clock, handlers, runtime, calendar,

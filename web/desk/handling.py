@@ -17,7 +17,15 @@ from sqlalchemy import select
 
 from engine.runtime import Conflict, NotFound, task_view
 from engine.store import Case, ProcessDefinition, WorkItem
-from services import case_lookup, co_opinions, parties, query_code, registration as reg, units as org_units
+from services import (
+    case_lookup,
+    co_opinions,
+    parties,
+    query_code,
+    registration as reg,
+    second_assignment,
+    units as org_units,
+)
 from services.casework import CHANNEL_CODES
 from services.colleagues import colleagues_in as colleagues_of_unit
 from services.index_key import IndexKey
@@ -422,6 +430,7 @@ def task_form(task_id: int):
             raise visibility.refuse(p, f"task form {task_id}", _("此任务不属于您的单位或角色。"))
         values = forms.parse_form(schema, request.form)
         errors = forms.validate(schema, values)
+        errors = errors or second_assignment.scope_problems(schema, values, item.intended_unit or item.unit)[0]
         try:
             expected = int(request.form.get("version", ""))
         except ValueError:
