@@ -307,6 +307,7 @@ def tasks():
         items.append({"task": task_view(w), "summary": json.loads(summary or "{}"), "petitioner": petitioner or "",
                       "case_no": case_no, "alert": alert, "workdays_left": left, "overdue_workdays": overdue,
                       "unit_name": names.get(w.unit or "", w.unit or ""),
+                      "intended_unit_name": names.get(w.intended_unit or "", w.intended_unit or ""),
                       "may_act": visibility.may_act_on(p, w),
                       "colleagues": [x for x in people.get(w.unit, []) if x[0] != p.username]})
     return render_template("handling/tasks.html", items=items, f=filters.params(), choices=choices, saved=saved,
