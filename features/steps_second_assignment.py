@@ -82,7 +82,12 @@ def deadline_listed(office, label, days, start, due):
 @then(parsers.parse('案件的交办链是 "{text}"'))
 def chain_is(office, text):
     chain = _case(office)["assignment_chain"]
-    shown = chain[0]["from_name"] + "".join(f" -{link['type']}-> {link['to_name']}" for link in chain)
+    shown, previous = "", None
+    for link in chain:  # a link that does not start where the last one ended starts a new segment
+        if previous is None or link["from"] != previous:
+            shown += ("；" if shown else "") + link["from_name"]
+        shown += f" -{link['type']}-> {link['to_name']}"
+        previous = link["to"]
     assert shown == text, chain
     assert all(link["at"] for link in chain)
     history = office.get("auditor", f"/api/cases/{office.case_id}/history").get_json()["events"]
