@@ -9,7 +9,7 @@ import pytest
 
 from engine.errors import Conflict, Invalid
 from engine.store import JournalEvent, WorkItem
-from features.conftest import Office
+from features.conftest import Office, process_files
 from infra.accounts import Membership, Unit, User, hash_password
 from services.organisation import load_organisation
 from services.work_placement import WorkPlacement
@@ -136,8 +136,6 @@ def test_the_report_page_has_the_hand_back_button_for_admins_only(office):
 
 def _second_task(office):
     """A matter routed to 东城县信访局, signed by it: its 自办或二次交办 task."""
-    from features.conftest import process_files
-
     r = office.post("designer", "/api/process-definitions", data={"files": [f[1] for f in process_files()]},
                     content_type="multipart/form-data")
     assert r.status_code == 201, r.get_json()
