@@ -85,6 +85,8 @@ def orphan_journaled(office, name, unit):
     events = [e for e in _history(office) if e["type"] == "work_item.orphaned"]
     assert events and events[0]["data"]["name"] == name and events[0]["data"]["unit"] == unit, events
     assert events[0]["data"]["intended_unit"] != unit and events[0]["at"]
+    page = office.client("auditor")[0].get(f"/cases/{office.case_id}").get_data(as_text=True)
+    assert f"「{name}」无人可办，交由" in page  # the case's timeline says it in words
 
 
 @then(parsers.parse('"{user}" 的无人可办报表中有 "{name}"，原定 "{unit}" 的 "{role}"，自 "{day}" 起，状态 "{status}"'))
