@@ -8,7 +8,7 @@ deployments):
 2. The unit is a petition office (信访部门) and the role is one of the office's own work (`OFFICE_WORK`: handling
    as 承办单位, registering, the bureau's checks) that nobody holds there (a county office that is itself the
    responsible unit signs and handles; after 二次交办 it decides objections and signs off as the assigning
-   office): its own staff do it in their office role (`OFFICE_ROLES`: county_office at a county, bureau at a
+   office): its own staff do it in their office role (`office_role`: county_office at a county, bureau at a
    city or province), not the city's supervisors who hold `bureau` over every unit below. Not an orphan.
 3. Someone holds the role in an ancestor unit with subunits: the item stays.
 4. Otherwise the item is orphaned (无人可办): it goes to the nearest petition office above the unit whose office
@@ -28,17 +28,23 @@ from infra.accounts import Membership, MembershipDirectory, Unit, User
 from .orgchart import OrgChart, OrgUnit, default_chart
 
 PETITION_OFFICE = "petition_office"
-# The role a petition office's own staff hold, by the administrative level the office serves.
-OFFICE_ROLES = {"county": "county_office", "city": "bureau", "province": "bureau"}
+# The role a petition office's own staff hold: county_office at the lowest tier of the organisation (the county),
+# bureau above it (the city's, the province's).
+LOWEST_TIER_OFFICE_ROLE, UPPER_TIER_OFFICE_ROLE = "county_office", "bureau"
 # The roles whose work at a petition office is the office's own (not a leader's, a joint meeting's, a review body's).
 OFFICE_WORK = frozenset({"unit_handler", "registrar", "county_office", "bureau"})
 
 
 def office_role(chart: OrgChart, office: str) -> str | None:
+    """The role of the office's staff, by the tier its level is (organisation.yaml `tiers:`, bottom up)."""
     try:
-        return OFFICE_ROLES.get(chart.level_of(office).kind)
+        kind = chart.level_of(office).kind
     except LookupError:
         return None
+    levels = chart.tier_levels()
+    if kind not in levels:
+        return None
+    return LOWEST_TIER_OFFICE_ROLE if kind == levels[0] else UPPER_TIER_OFFICE_ROLE
 
 
 def chart_in(s: Session) -> OrgChart:
