@@ -1,7 +1,7 @@
 """二次交办's area rule and the handler, on an organisation with townships (services/second_assignment.py)."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -50,7 +50,7 @@ def test_only_fields_scoped_to_the_office_s_area_are_checked_and_the_units_are_l
 
 
 def _ctx(data=None):
-    return HandlerContext(case_id=1, element_id="Task_second_assign", now=datetime(2026, 3, 5, tzinfo=timezone.utc),
+    return HandlerContext(case_id=1, element_id="Task_second_assign", now=datetime(2026, 3, 5, tzinfo=UTC),
                           actor="county", data=data or {}, ports={"organisation": chart()})
 
 
