@@ -33,11 +33,14 @@ def status_of(s: Session, item: WorkItem) -> str:
     return "returnable" if can_go_back(s, item) else "open"
 
 
-def report(s: Session, limit: int = 1000) -> list[dict]:
-    """Every orphaned work item, the open ones first, then the newest."""
+def report(s: Session, case_condition=None, limit: int = 1000) -> list[dict]:
+    """Every orphaned work item, the open ones first, then the newest; `case_condition` (SQL on
+    `WorkItem.case_id`) leaves out the cases the reader may not see (the discipline track)."""
     names = dict(s.execute(select(Unit.code, Unit.name)).all())
-    rows = s.execute(select(WorkItem, Case.case_no).join(Case, Case.id == WorkItem.case_id)
-                     .where(WorkItem.orphan_since.is_not(None))
+    query = select(WorkItem, Case.case_no).join(Case, Case.id == WorkItem.case_id)
+    if case_condition is not None:
+        query = query.where(case_condition)
+    rows = s.execute(query.where(WorkItem.orphan_since.is_not(None))
                      .order_by((WorkItem.state != "open"), WorkItem.orphan_since.desc(), WorkItem.id.desc())
                      .limit(limit)).all()
     out = []

@@ -17,6 +17,7 @@ from engine.errors import Conflict, NotFound
 from engine.store import WorkItem
 from services import orphan_work
 
+from .. import visibility
 from ..auth import ApiError, current_principal, roles_required
 from ..http import api_part, container, ok
 from ..ui import page_principal
@@ -26,8 +27,9 @@ api = api_part(__name__)
 
 
 def _rows() -> list[dict]:
-    with container().extras["read_sessions"]() as s:
-        return orphan_work.report(s)
+    p = current_principal()
+    with container().extras["read_sessions"]() as s:  # an accusation's work stays on the discipline track
+        return orphan_work.report(s, visibility.outside_discipline_track(p, WorkItem.case_id))
 
 
 def _hand_back(item_id: int, actor: str):
@@ -36,6 +38,7 @@ def _hand_back(item_id: int, actor: str):
         item = s.get(WorkItem, item_id)
         if item is None or item.orphan_since is None:
             raise NotFound(f"没有无人可办的任务 {item_id}（no such orphaned task）")
+        visibility.work_item_for_action(s, current_principal(), item_id)  # 403 on the discipline track
         status = orphan_work.status_of(s, item)
     if status == "open":
         raise Conflict(f"单位 {item.intended_unit} 仍没有人担任角色 {item.intended_role}：请先在组织机构中为该单位指定"
