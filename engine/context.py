@@ -27,6 +27,7 @@ class CommandContext:
     deadlines: list[dict] = field(default_factory=list)
     effects: list[dict] = field(default_factory=list)
     warnings: list[dict] = field(default_factory=list)
+    orphaned: list[dict] = field(default_factory=list)  # work items placed with a petition office (无人可办)
     recorded_results: list | None = None  # replay: results to hand back instead of calling handlers
     session: Any = None
     case: Any = None

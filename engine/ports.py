@@ -11,6 +11,7 @@ below. Each names the adapter that fills it today; tests fill them with fakes.
 | handlers | `Handlers` | `Runtime(handlers=...)` | `engine.handlers.HandlerRegistry` with `services.register_all` |
 | handler ports | `dict[str, Any]` | `Runtime(ports=...)`, read by handlers as `ctx.ports[...]` | e.g. `services.case_numbers.PORT` |
 | directory | `DirectoryFactory` | `Runtime(directory=...)`, given to handlers as `ctx.ports["directory"]` | `infra.accounts.MembershipDirectory` |
+| placement | `PlacementFactory` | `Runtime(placement=...)`, asked for each new work item (`engine.work_items`) | `services.work_placement.WorkPlacement` |
 | effect sinks | `EffectSink` | `Runtime(effect_sinks={"notify": ...})` | `infra.delivery.templated_notify` (the outbox writer) |
 | sealer | `Sealer` | the session factory's `info[engine.journal.SEALER_INFO_KEY]` | `engine.journal.Sealer` |
 | calendar | `WorkingCalendars` | `Runtime(calendar=...)` | `engine.calendar.CalendarService` |
@@ -20,6 +21,7 @@ in the step's own transaction.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy.orm import Session
@@ -28,8 +30,8 @@ from .clock import Clock
 from .effects import EffectContext
 from .handlers import HandlerContext
 
-__all__ = ["Clock", "Directory", "DirectoryFactory", "EffectSink", "Handlers", "Sealer", "SessionFactory",
-           "WorkingCalendars"]
+__all__ = ["Clock", "Directory", "DirectoryFactory", "EffectSink", "Handlers", "Placement", "PlacementFactory",
+           "Sealer", "SessionFactory", "WorkPlacement", "WorkingCalendars"]
 
 @runtime_checkable
 class SessionFactory(Protocol):
@@ -70,6 +72,31 @@ class DirectoryFactory(Protocol):
     """A directory reading inside the command's own session (so it sees the command's transaction)."""
 
     def __call__(self, session: Session) -> Directory: ...
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a new work item goes instead of the (unit, role) its task names. `orphaned`: nobody could do it
+    there (无人可办), so it went to the nearest petition office above, flagged; otherwise the unit's own staff hold
+    it under another role (a petition office's staff act in their office role)."""
+    unit: str
+    role: str
+    orphaned: bool
+    reason: str = ""
+
+
+@runtime_checkable
+class WorkPlacement(Protocol):
+    """Every task has a person: the placement of a work item whose role nobody holds in its unit. None: as named."""
+
+    def place(self, unit: str, role: str) -> Placement | None: ...
+
+
+@runtime_checkable
+class PlacementFactory(Protocol):
+    """A placement reading inside the command's own session."""
+
+    def __call__(self, session: Session) -> WorkPlacement: ...
 
 
 @runtime_checkable

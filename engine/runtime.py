@@ -52,7 +52,7 @@ from .effects import BUILTIN_SINKS
 from .errors import Conflict, Invalid, NotFound, ReplayDiverged, RuntimeError_, describe_error
 from .handlers import HandlerRegistry
 from .journal import SEALER_INFO_KEY, PendingEvent, append as journal_append
-from .ports import DirectoryFactory
+from .ports import DirectoryFactory, PlacementFactory
 from .sandbox import SandboxEnvironment
 from .scripting import LianxinScriptEngine
 from .simulation import SIMULATION_ACTOR, Simulation, SimulationFailed, SimulationPlan, SimulationReport
@@ -122,6 +122,7 @@ class Runtime:
         bundle_checks: list[Callable[[list], list]] | None = None,
         role_catalogue: Callable | None = None,
         simulations: Callable[[list], SimulationPlan] | None = None,
+        placement: PlacementFactory | None = None,
     ):
         spiff_patches.apply()
         self.session_factory = session_factory
@@ -143,6 +144,8 @@ class Runtime:
         self._specs, self._meta = self.definitions.specs, self.definitions.meta
         # simulations: the synthetic cases a new version must run through before it is deployed (engine.simulation)
         self.simulations = simulations
+        # placement: where a work item goes when nobody holds its role in its unit (every task has a person)
+        self.placement = placement
         sinks = dict(BUILTIN_SINKS)
         sinks.update(effect_sinks or {})
         self.script_engine = LianxinScriptEngine(
@@ -219,9 +222,10 @@ class Runtime:
                 incidents.extend(_open_incidents(s, case, wf, error, ctx, events))
             prune_finished_history(wf)
             items = work_items.sync_work_items(s, case, wf, ctx, op.new_case, self._meta.get(case.definition_id, {}),
-                                               self.script_engine)
+                                               self.script_engine, self.placement)
             events.extend(PendingEvent("work_item.unrouted", ctx.actor, ctx.now, w["element_id"], w)
                           for w in ctx.warnings)
+            events.extend(PendingEvent("work_item.orphaned", ctx.actor, ctx.now, w["element_id"], w) for w in ctx.orphaned)
             has_timers = bool(self._meta.get(case.definition_id, {}).get("timers", True))
             timers = sync_timers(s, case, wf, ctx, op.new_case, has_timers)
             data = view_data(wf)
@@ -354,6 +358,10 @@ class Runtime:
     def claim(self, work_item_id: int, user: str, *, unclaim: bool = False) -> TaskView:
         """Claim (认领) or give back (退回) an open work item (engine.work_items.claim)."""
         return work_items.claim(self.session_factory, self.clock.now(), work_item_id, user, unclaim=unclaim)
+
+    def hand_back_orphan(self, work_item_id: int, actor: str) -> TaskView:
+        """Give an orphaned work item back to the unit and role it was meant for (engine.work_items)."""
+        return work_items.hand_back_orphan(self.session_factory, self.clock.now(), work_item_id, actor)
 
     def hand_over(self, work_item_id: int, to_user: str, actor: str, kind: str = "reassigned",
                   note: str = "") -> TaskView:

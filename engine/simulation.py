@@ -247,6 +247,14 @@ class Simulation:
             return []
         people, out = directory(self.s), []
         for task in view.tasks:
+            orphan = getattr(task, "orphan", None)
+            if orphan and not orphan.get("resolved_at"):  # placed with a petition office (engine.work_items.place)
+                warning = (f"{task.name}（{task.element_id}）：单位 {orphan['unit']} 没有人担任角色 {orphan['role']}，"
+                           f"这项工作无人可办，已交由 {task.unit}（{task.role}）"
+                           f"（nobody holds the role: work nobody can do, placed with the petition office above）")
+                if warning not in result.warnings and warning not in out:
+                    out.append(warning)
+                continue
             if task.role and task.unit and not task.assignee and not people.users(task.unit, task.role):
                 warning = (f"{task.name}（{task.element_id}）：单位 {task.unit} 没有人担任角色 {task.role}，"
                            f"这项工作无人可办（nobody holds the role: work nobody can do）")

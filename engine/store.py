@@ -113,6 +113,7 @@ class WorkItem(Base):
         Index("ix_work_item_open_role_unit", "state", "role", "unit"),
         Index("ix_work_item_open_due", "state", "due_at"),
         Index("ix_work_item_assignee", "assignee", "state"),
+        Index("ix_work_item_orphan_since", "orphan_since"),
     )
     id: Mapped[int] = mapped_column(ID, primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("case_instance.id"), index=True)
@@ -130,6 +131,13 @@ class WorkItem(Base):
     due_at: Mapped[datetime | None] = mapped_column(UTC_DT, nullable=True)
     completed_at: Mapped[datetime | None] = mapped_column(UTC_DT, nullable=True)
     completed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # 无人可办: nobody held `intended_role` in `intended_unit` when the item opened, so it was placed with the
+    # nearest petition office above (`unit`, `role`); kept after it is handed back or done (the admin's report).
+    intended_unit: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    intended_role: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    orphan_since: Mapped[datetime | None] = mapped_column(UTC_DT, nullable=True)
+    orphan_resolved_at: Mapped[datetime | None] = mapped_column(UTC_DT, nullable=True)
+    orphan_resolved_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class Timer(Base):

@@ -15,6 +15,7 @@ from .case_chain import append_case_events, lock_case
 from .context import CommandContext
 from .errors import Conflict, Invalid, NotFound, describe_error
 from .journal import PendingEvent
+from .ports import PlacementFactory
 from .store import Case, WorkItem
 from .tree import find_task, work_item_due
 
@@ -38,12 +39,21 @@ class TaskView:
     state: str
     created_at: datetime
     due_at: datetime | None
+    orphan: dict | None = None  # 无人可办: {unit, role, since, resolved_at, resolved_by} it was meant for
 
 
 def task_view(w: WorkItem) -> TaskView:
     return TaskView(id=w.id, case_id=w.case_id, task_id=w.task_id, element_id=w.element_id, name=w.name,
                     process_key=w.process_key, role=w.role, unit=w.unit, lane=w.lane, form=w.form,
-                    assignee=w.assignee, state=w.state, created_at=w.created_at, due_at=w.due_at)
+                    assignee=w.assignee, state=w.state, created_at=w.created_at, due_at=w.due_at,
+                    orphan=orphan_of(w))
+
+
+def orphan_of(w: WorkItem) -> dict | None:
+    if w.orphan_since is None:
+        return None
+    return {"unit": w.intended_unit, "role": w.intended_role, "since": w.orphan_since,
+            "resolved_at": w.orphan_resolved_at, "resolved_by": w.orphan_resolved_by}
 
 
 def reminders(meta: dict) -> set[str]:
@@ -53,9 +63,10 @@ def reminders(meta: dict) -> set[str]:
 
 
 def sync_work_items(s: Session, case: Case, wf: BpmnWorkflow, ctx: CommandContext, new_case: bool, meta: dict,
-                    script_engine) -> list[WorkItem]:
+                    script_engine, placement: PlacementFactory | None = None) -> list[WorkItem]:
     """Open a work item for each newly ready user task, close the ones whose task is no longer ready, and let the
-    still open ones follow their deadlines. Returns the open items."""
+    still open ones follow their deadlines. Returns the open items. With `placement`, a new item whose role
+    nobody holds in its unit goes where someone can do it (`place`)."""
     ready = {str(t.id): t for t in wf.get_tasks(state=TaskState.READY, manual=True)}
     existing = {} if new_case else {w.task_id: w for w in s.scalars(OPEN_ITEMS, {"case_id": case.id})}
     for task_id, row in existing.items():
@@ -73,14 +84,34 @@ def sync_work_items(s: Session, case: Case, wf: BpmnWorkflow, ctx: CommandContex
         due = work_item_due(ready[row.task_id], skip)
         if due is not None and due.year < 9999 and due != row.due_at:
             row.due_at = due
+    placer = None
     for task_id, task in ready.items():
         if task_id in existing:
             continue
         row = _new_item(case, task_id, task, user_tasks, skip, ctx,
                         lambda expression, task=task: _evaluate_property(script_engine, task, expression, ctx))
+        if placement is not None and row.unit and row.role:
+            placer = placer or placement(s)
+            place(row, placer, ctx)
         s.add(row)
         still_open.append(row)
     return still_open
+
+
+def place(row: WorkItem, placer, ctx: CommandContext) -> None:
+    """Every task has a person. When nobody holds the item's role in its unit, the placement says where it goes:
+    to the unit's own staff in another role (a petition office's office role), or, flagged 无人可办 with the unit
+    and role it was meant for, to the nearest petition office above; the runtime journals that
+    (`work_item.orphaned`)."""
+    where = placer.place(row.unit, row.role)
+    if where is None or (where.unit, where.role) == (row.unit, row.role) and not where.orphaned:
+        return
+    if where.orphaned:
+        row.intended_unit, row.intended_role, row.orphan_since = row.unit, row.role, ctx.now
+        ctx.orphaned.append({"task_id": row.task_id, "element_id": row.element_id, "name": row.name, "intended_unit": row.unit,
+                             "intended_role": row.role, "unit": where.unit, "role": where.role,
+                             "reason": where.reason})
+    row.unit, row.role = where.unit, where.role
 
 
 def _new_item(case: Case, task_id: str, task, user_tasks: dict, skip: set[str], ctx: CommandContext,
@@ -166,6 +197,32 @@ def hand_over(session_factory: sessionmaker, now: datetime, work_item_id: int, t
         append_case_events(s, item.case_id, [PendingEvent(
             f"work_item.{kind}", actor, now, item.element_id,
             {"work_item_id": item.id, "from": before, "to": to_user, "note": note})])
+        s.flush()
+        s.refresh(item)
+        return task_view(item)
+
+
+def hand_back_orphan(session_factory: sessionmaker, now: datetime, work_item_id: int, actor: str) -> TaskView:
+    """Give an orphaned work item (无人可办) back to the unit and role it was meant for, once someone holds that
+    role there (the caller checks): journaled (`work_item.handed_back`) without a new case version; the item
+    keeps its flag, resolved, so that the report still lists it."""
+    with session_factory() as s, s.begin():
+        item = _locked_item(s, work_item_id)
+        if item.orphan_since is None:
+            raise Invalid(f"任务 {work_item_id} 不是无人可办的任务，无需交回（task was never orphaned）")
+        if item.orphan_resolved_at is not None or item.state != "open":
+            raise Conflict(f"任务 {work_item_id} 已{'交回' if item.orphan_resolved_at else STATE_CN.get(item.state, item.state)}"
+                           f"，不能再交回（task is already handed back or no longer open）")
+        before = {"unit": item.unit, "role": item.role, "assignee": item.assignee}
+        res = s.execute(update(WorkItem).where(WorkItem.id == work_item_id, WorkItem.state == "open",
+                                               WorkItem.orphan_resolved_at.is_(None))
+                        .values(unit=item.intended_unit, role=item.intended_role, assignee=None,
+                                orphan_resolved_at=now, orphan_resolved_by=actor))
+        if res.rowcount != 1:
+            raise Conflict(f"任务 {work_item_id} 刚被他人变更，请刷新后重试（task changed meanwhile）")
+        append_case_events(s, item.case_id, [PendingEvent(
+            "work_item.handed_back", actor, now, item.element_id,
+            {"work_item_id": item.id, "from": before, "to": {"unit": item.intended_unit, "role": item.intended_role}})])
         s.flush()
         s.refresh(item)
         return task_view(item)

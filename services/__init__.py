@@ -11,7 +11,17 @@ from engine.handlers import HandlerRegistry
 
 
 def register_all(registry: HandlerRegistry) -> HandlerRegistry:
-    from . import casework, escalation, four_lists, hearing, leadership, notify, routing, supervision
+    from . import (
+        casework,
+        escalation,
+        four_lists,
+        hearing,
+        leadership,
+        notify,
+        routing,
+        second_assignment,
+        supervision,
+    )
 
     registry.register("choose_unit", routing.choose_unit)
     registry.register("remind", routing.remind)
@@ -19,6 +29,7 @@ def register_all(registry: HandlerRegistry) -> HandlerRegistry:
     registry.register("issue_case_number", casework.issue_case_number)
     registry.register("resolve_responsible_unit", casework.resolve_responsible_unit)
     registry.register("dispatch_case", casework.dispatch_case)
+    registry.register("second_assign", second_assignment.second_assign)
     registry.register("route_out", casework.route_out)
     registry.register("merge_repeat", casework.merge_repeat)
     registry.register("review_body", casework.review_body)

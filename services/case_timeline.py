@@ -113,6 +113,14 @@ def timeline(history: list[dict], person: Callable[[str], str] = lambda u: u,
             entry = ("end", _("案件办结"), "")
         elif kind in ("work_item.claimed", "work_item.unclaimed", "work_item.reassigned", "work_item.delegated"):
             entry = _hand_change(kind, who, name, data, person, _)
+        elif kind == "work_item.orphaned":  # nobody held the role in the unit (services/work_placement.py)
+            entry = ("handover", _("「{name}」无人可办，交由{unit}办理").format(
+                name=data.get("name") or name, unit=unit(str(data.get("unit") or ""))),
+                _("原定：{unit}（{role}）").format(unit=unit(str(data.get("intended_unit") or "")),
+                                                 role=data.get("intended_role") or ""))
+        elif kind == "work_item.handed_back":
+            entry = ("handover", _("{who} 将「{name}」交回{unit}").format(
+                who=who, name=name, unit=unit(str((data.get("to") or {}).get("unit") or ""))), "")
         elif kind == "case.migrated":
             moved = len(data.get("deadlines") or [])
             entry = ("migration", _("{who} 将案件从流程第{old}版迁移到第{new}版").format(

@@ -98,8 +98,11 @@ def resolve_responsible_unit(inp: ResolveUnitInput, ctx: HandlerContext) -> dict
         raise ValueError(f"转送或交办应为 {'、'.join(DISPATCH_TYPES)}，收到“{dispatch}”（dispatch must be 转送 or 交办）")
     level = chart.level_of(unit)
     co_units = _co_units(ctx.data.get("co_units"), unit, chart)
+    # Re-assigned after an objection: the office that decided it stays the assigning office (also after 二次交办).
+    earlier = ctx.data.get("assignment") if isinstance(ctx.data.get("assignment"), dict) else {}
+    assigning = earlier.get("assigning_unit") or ctx.data.get("registering_unit") or "city_bureau"
     return {"unit": unit, "unit_name": chart.name(unit), "county": level.code, "level": level.kind,
-            "dispatch_type": dispatch, "assigning_unit": ctx.data.get("registering_unit") or "city_bureau",
+            "unit_kind": chart.get(unit).kind, "dispatch_type": dispatch, "assigning_unit": assigning,
             "basis": rule, "lead_unit": unit, "co_units": co_units, "suggested": suggested,
             "chosen_by_registrar": bool(inp.chosen and inp.chosen != inp.candidate)
             or inp.chosen_dispatch not in (None, inp.dispatch_type)}
@@ -142,6 +145,7 @@ def dispatch_case(inp: DispatchInput, ctx: HandlerContext) -> dict:
             "unit": co["unit_name"], "lead_unit": a["unit_name"]})
         notices.append(notice)
     return {"unit": a["unit"], "dispatch_type": a["dispatch_type"], "at": ctx.now.isoformat(),
+            "from": a.get("assigning_unit"),
             "co_units": [co["unit"] for co in a.get("co_units") or []], "notices": notices}
 
 

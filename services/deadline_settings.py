@@ -73,6 +73,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("limits.redo_days", "退回重办", CALENDAR_DAYS, 1, 60),
     # The petition office's own clock: register and pass on (转送、交办) a received matter within 15 days.
     Setting("limits.register_days", "登记转送交办", CALENDAR_DAYS, 1, 15, f"{_REG}第二十二条"),
+    # A petition office that receives a matter passes it on (二次交办) within the 15 days the regulation gives
+    # every petition department to forward or assign what it receives.
+    Setting("limits.reassign_days", "二次交办", CALENDAR_DAYS, 1, 15, f"{_REG}第二十二条"),
 )
 BY_NAME = {s.name: s for s in SETTINGS}
 

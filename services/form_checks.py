@@ -6,8 +6,9 @@ Form-schema conventions (see docs/designer-guide.md, 表单中的单位):
 
 - `{"type": "string", "format": "lianxin-unit"}` is a unit of the organisation, stored as its code and chosen on
   the page by its name; an array whose `items` have that format is a list of units. `"x-unit-scope"` narrows the
-  choice: `"all"` (default: any unit) or `"routable"` (the units the acting office may route to: see
-  `routable_units`).
+  choice: `"all"` (default: any unit), `"routable"` (the units the acting office may route to: see
+  `routable_units`) or `"subordinate"` (those without the office itself: 二次交办 within its own area, which
+  services/second_assignment.py narrows to the office's county).
 - `"x-unit-default": "unit_rule.unit"` names case data (a dotted path) that stands for the field when it is left
   empty; the default must then be a unit in scope, and never the acting office itself (that one only when
   chosen explicitly).
@@ -29,7 +30,7 @@ SCOPE_KEY = "x-unit-scope"
 DEFAULT_KEY = "x-unit-default"
 SHOW_KEY = "x-show-when"
 CASE_REQUIRES_KEY = "x-case-requires"
-SCOPES = ("all", "routable")
+SCOPES = ("all", "routable", "subordinate")
 NOT_ROUTABLE_KINDS = ("joint_meeting_office",)  # besides the administrative levels (county, city, province)
 
 
@@ -67,6 +68,8 @@ def routable_units(chart: OrgChart, office: str) -> list[UnitChoice]:
 def units_in_scope(chart: OrgChart, scope: str, office: str | None) -> list[UnitChoice]:
     if scope == "routable":
         return routable_units(chart, office or "")
+    if scope == "subordinate":  # 二次交办: the units of the office's own area, never the office itself
+        return [c for c in routable_units(chart, office or "") if not c.own]
     return sorted((_choice(chart, code, own=code == office) for code in chart.units), key=lambda c: c.code)
 
 

@@ -86,6 +86,7 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
         parties,
         routing_check,
         simulations,
+        work_placement,
     )
     from services.deadline_settings import decision_rules, yellow_lead_days
     from services.orgchart import ChartSource
@@ -115,6 +116,8 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
                       # the roles and the designers' lane table, for models whose lanes and tasks name roles their way
                       role_catalogue=lane_roles.catalogue(settings.processes_dir),
                       directory=MembershipDirectory,  # who holds a role where, for notices to offices
+                      # every task has a person: work nobody can do goes to the petition office above, flagged
+                      placement=work_placement.WorkPlacement,
                       # the synthetic cases a new version must carry before it goes live (processes/simulations.yaml)
                       simulations=simulations.plan_for(settings.processes_dir))
     return Container(settings, engine, session_factory, clock, handlers, runtime, calendar,

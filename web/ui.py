@@ -36,6 +36,7 @@ NAVIGATION = [
     ("totp.account_page", "二次验证", ("admin", "designer", "auditor")),
     ("calendar_web.admin_page", "工作日历", ("admin",)),
     ("organisation_admin.page", "组织机构", ("admin",)),
+    ("orphans.page", "无人可办", ("admin",)),
 ]
 
 

@@ -35,7 +35,8 @@ ROOT = Path(__file__).resolve().parents[2]
 GOOD_CONDITION = 'route == "诉访分离"'
 BROKEN_CONDITION = "route == 诉访分离"
 PATH = "登记→分流→签收→受理→答复"
-PETITION_PATHS = [PATH, "领导接访→分流→签收→13710 包案", "登记→分流→签收→受理→提请上交→县联席会议"]
+PETITION_PATHS = [PATH, "领导接访→分流→签收→13710 包案", "登记→分流→签收→受理→提请上交→县联席会议",
+                  "登记→分流→县信访局签收→二次交办→县住建局签收"]
 
 
 def shipped() -> list[SourceFile]:

@@ -47,7 +47,9 @@ def office(container):
 def _task_in(office, unit: str, process: str = "handler_task") -> tuple[int, int]:
     view = office.c.runtime.start(process, {"target_unit": unit}, actor="admin")
     [task] = view.tasks
-    assert task.unit == unit
+    # Where nobody holds the role in the unit (county_office in county_b_hrss: 西山县's office holds it for its own
+    # office only), the task went to the petition office above, flagged with the unit it was meant for.
+    assert task.unit == unit or (task.orphan or {}).get("unit") == unit
     return view.id, task.id
 
 

@@ -183,6 +183,11 @@ POLICY: dict[tuple[str, str], Policy] = {
     ("notifications.admin_outbox", "GET"): roles("admin", "auditor"),
     ("notifications.admin_resend", "POST"): roles("admin"),
     ("notifications.admin_templates", "GET"): roles("admin", "designer"),
+    # work nobody could do (无人可办): the administrators' report and hand-back
+    ("api.orphans_json", "GET"): roles("admin"),
+    ("api.hand_back_json", "POST"): roles("admin"),
+    ("orphans.page", "GET"): roles("admin"),
+    ("orphans.hand_back_page", "POST"): roles("admin"),
     # the working-day calendar
     ("calendar_web.list_years", "GET"): signed_in(),
     ("calendar_web.get_year", "GET"): signed_in(),

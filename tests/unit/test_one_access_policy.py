@@ -42,6 +42,8 @@ ALLOWED = {
     'if p.has_role("auditor") and "audit.index" in current_app.view_functions:': "navigation: landing page",
     'REGISTERING_ROLES = frozenset({"registrar", "county_office", "bureau"})':
         "masking rule (services/masking.py): the reception desks whose registrar reads personal data in full",
+    'OFFICE_WORK = frozenset({"unit_handler", "registrar", "county_office", "bureau"})':
+        "placement rule (services/work_placement.py): where a new work item goes, not who sees a case",
 }
 
 

@@ -1,4 +1,5 @@
-"""The administration area's paths in `/api/openapi.json`: the clock, notifications and the outbox."""
+"""The administration area's paths in `/api/openapi.json`: the clock, notifications and the outbox, the report of
+work nobody could do."""
 from __future__ import annotations
 
 from engine.effects import CHANNELS
@@ -55,4 +56,12 @@ NOTIFICATION_PATHS = {
             "error": {"type": "string"}}}})},
 }
 
-OPENAPI_PATHS = {**CLOCK_PATHS, **NOTIFICATION_PATHS}
+ORPHAN_PATHS = {
+    "/api/admin/orphans": {"get": op("无人可办的待办（work nobody could do, placed with a petition office; admins）",
+                                     "orphans")},
+    "/api/admin/orphans/{id}/hand-back": {"post": op(
+        "交回原单位，须该单位已有人担任该角色（hand an orphaned task back once its unit has someone; admins）",
+        "orphans", params=[_ID])},
+}
+
+OPENAPI_PATHS = {**CLOCK_PATHS, **NOTIFICATION_PATHS, **ORPHAN_PATHS}

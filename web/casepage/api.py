@@ -2,7 +2,7 @@
 its deadlines."""
 from __future__ import annotations
 
-from services import retention
+from services import retention, second_assignment
 
 from .. import personal_data
 from ..auth import ApiError, current_principal, roles_required
@@ -18,6 +18,8 @@ def get_case(case_id: int):
     view = personal_data.case_view(current_principal(), container().runtime.get_case(case_id).to_dict())
     with container().extras["read_sessions"]() as s:  # erased under the retention rule: say so (rule, date)
         view["erasure"] = retention.erasure_of(s, case_id)
+        # 交办链: every hand the matter passed through (转送, 交办, 二次交办), oldest first
+        view["assignment_chain"] = second_assignment.chain(s, case_id, view.get("data") or {})
     return ok(view)
 
 

@@ -9,7 +9,7 @@ _CASE = [path_id("id")]
 _ATTACHMENT = _CASE + [path_id("attachment_id")]
 
 OPENAPI_PATHS = {
-    "/api/cases/{id}": {"get": op("Case status, tasks, timers, incidents, data; `erasure` (rule, years, erased_at) "
+    "/api/cases/{id}": {"get": op("Case status, tasks, timers, incidents, data; `assignment_chain` (交办链: from, to, type, at); `erasure` (rule, years, erased_at) "
                                   "once the personal data was erased under the retention rule, else null", "cases",
                                   params=[path_id("id")])},
     "/api/cases/{id}/messages/{name}": {"post": op("Deliver a BPMN message", "cases", params=[

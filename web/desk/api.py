@@ -9,7 +9,7 @@ from flask import request
 from engine.calendar.display import due_day
 from engine.runtime import Conflict, task_view
 from engine.store import CaseRegister, WorkItem
-from services import form_checks, overdue, registers
+from services import form_checks, overdue, registers, second_assignment
 from services.four_lists import KIND_OF_REGISTER
 
 from .. import personal_data, visibility
@@ -142,6 +142,11 @@ def _check_task_form(item: WorkItem, data: dict) -> None:
     if errors:
         raise ApiError(422, "invalid", "表单内容有误，未保存，请按提示修改（invalid form data, nothing was saved）",
                        forms.error_list(schema, errors))
+    scoped, units = second_assignment.scope_problems(schema or {}, data, item.intended_unit or item.unit)
+    if scoped:  # 二次交办 only within the office's own area: the valid units are listed
+        raise ApiError(422, "invalid", "二次交办的单位不在本辖区内，未保存；请从本辖区的部门、乡镇中选择"
+                                       "（the unit is outside the office's area, nothing was saved）",
+                       [dict(e, units=units) for e in forms.error_list(schema, scoped)])
     if schema and form_checks.has_checks(schema):
         refuse_problems(task_problems(item, schema, data))
 

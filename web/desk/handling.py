@@ -29,6 +29,7 @@ from services import (
     query_code,
     redo,
     registration as reg,
+    second_assignment,
     units as org_units,
 )
 from services.casework import CHANNEL_CODES
@@ -327,6 +328,7 @@ def tasks():
         items.append({"task": task_view(w), "summary": json.loads(summary or "{}"), "petitioner": petitioner or "",
                       "case_no": case_no, "alert": alert, "workdays_left": left, "overdue_workdays": overdue,
                       "unit_name": names.get(w.unit or "", w.unit or ""),
+                      "intended_unit_name": names.get(w.intended_unit or "", w.intended_unit or ""),
                       "may_act": visibility.may_act_on(p, w),
                       "colleagues": [x for x in people.get(w.unit, []) if x[0] != p.username]})
     return render_template("handling/tasks.html", items=items, f=filters.params(), choices=choices, saved=saved,
@@ -451,6 +453,7 @@ def task_form(task_id: int):
         chart = org_chart()
         values = form_checks.names_to_codes(schema, forms.parse_form(schema, request.form), chart, item.unit)
         errors = forms.validate(schema, values)
+        errors = errors or second_assignment.scope_problems(schema, values, item.intended_unit or item.unit)[0]
         if not errors and form_checks.has_checks(schema):
             for problem in form_checks.check(schema, values, chart, item.unit, view.data):
                 errors.setdefault(problem.field, problem.message)
