@@ -2,9 +2,9 @@
 its deadlines."""
 from __future__ import annotations
 
-from services import retention
+from services import repeat_originals, retention
 
-from .. import personal_data
+from .. import personal_data, visibility
 from ..auth import ApiError, current_principal, roles_required
 from ..guards import visible_case_or_404
 from ..http import api_part, body, container, ok
@@ -18,6 +18,10 @@ def get_case(case_id: int):
     view = personal_data.case_view(current_principal(), container().runtime.get_case(case_id).to_dict())
     with container().extras["read_sessions"]() as s:  # erased under the retention rule: say so (rule, date)
         view["erasure"] = retention.erasure_of(s, case_id)
+        # 重复信访 both ways: the original this case repeats, and the repeats of this case (those the caller may
+        # not see are counted, not named)
+        view["repeat_of"] = repeat_originals.original_of(s, case_id)
+        view["repeats"] = repeat_originals.repeats_of(s, case_id, visibility.case_filter(current_principal()))
     return ok(view)
 
 

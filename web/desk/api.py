@@ -17,7 +17,7 @@ from .. import personal_data, visibility
 from ..auth import ApiError, current_principal, login_required, require_login
 from ..http import api_part, body, container, ok
 from . import forms, task_list
-from .handling import form_schema
+from .handling import form_schema, submission_problems
 
 bp = api_part(__name__)
 
@@ -139,6 +139,8 @@ def _check_task_form(item: WorkItem, data: dict) -> None:
     """The API accepts what the task's form page accepts: data is validated against the task's JSON Schema."""
     schema = form_schema(item)
     errors = forms.validate(schema, data) if schema else {}
+    if not errors:
+        errors = submission_problems(item, container().runtime.get_case(item.case_id).data, data)
     if errors:
         raise ApiError(422, "invalid", "表单内容有误，未保存，请按提示修改（invalid form data, nothing was saved）",
                        forms.error_list(schema, errors))

@@ -17,7 +17,17 @@ from sqlalchemy import select
 
 from engine.runtime import Conflict, NotFound, task_view
 from engine.store import Case, ProcessDefinition, WorkItem
-from services import case_lookup, co_opinions, parties, query_code, registration as reg, units as org_units
+from services import (
+    case_lookup,
+    case_numbers,
+    co_opinions,
+    element_meanings,
+    parties,
+    query_code,
+    registration as reg,
+    repeat_originals,
+    units as org_units,
+)
 from services.casework import CHANNEL_CODES
 from services.colleagues import colleagues_in as colleagues_of_unit
 from services.index_key import IndexKey
@@ -368,6 +378,18 @@ def task_action(task_id: int, action: str):
 
 # ---------------------------------------------------------------- task form
 
+def submission_problems(item: WorkItem, case_data: dict, values: dict) -> dict[str, str]:
+    """What a task cannot be submitted with beyond its form's schema (field -> message), checked before the step
+    runs so that it is refused, not an incident. The triage (meaning `triage`): a 检举控告 names the respondent's
+    management level, a 重复信访 names an existing original (whose description it then carries)."""
+    if item.element_id not in element_meanings.elements("triage"):
+        return {}
+    c = container()
+    keys = case_numbers.keys_for(c.settings.secret_key, c.settings.previous_secret_keys)
+    with c.extras["read_sessions"]() as s:
+        return repeat_originals.triage_problems(s, c.runtime, item.case_id, case_data, values, keys)
+
+
 # (content hash of the deployment's files, form name) -> the form's JSON Schema text. Deployed files never change
 # and the hash covers every one of them, so a form found in the case's own deployment is read from the database
 # once per process instead of with the whole deployment (every BPMN file) on every submission; the hash, not the
@@ -421,7 +443,7 @@ def task_form(task_id: int):
         if not visibility.may_act_on(p, item):  # seeing every case is not doing everyone's work
             raise visibility.refuse(p, f"task form {task_id}", _("此任务不属于您的单位或角色。"))
         values = forms.parse_form(schema, request.form)
-        errors = forms.validate(schema, values)
+        errors = forms.validate(schema, values) or submission_problems(item, view.data, values)
         try:
             expected = int(request.form.get("version", ""))
         except ValueError:
