@@ -236,7 +236,8 @@ def merge_repeat(inp: MergeRepeatInput, ctx: HandlerContext) -> dict:
         original_unit = ctx.data.get("original_unit") or original.get("unit")
         if original_unit:
             notices.append(send(ctx, unit_recipients(original_unit), "重复信访", fields))
-    ctx.emit("repeat_link", original_case_no=inp.original_case_no, outcome=outcome)
+    ctx.emit("repeat_link", original_case_no=inp.original_case_no, original_case_id=original.get("case_id"),
+             outcome=outcome)
     return {"original_case_no": inp.original_case_no, "outcome": outcome, "reason": reason,
             "original_stage": stage, "merged_at": ctx.now.isoformat(), "notices": notices}
 

@@ -119,7 +119,9 @@ def link_sink(s, payload: dict, ctx: EffectContext) -> dict:
     if not isinstance(number, str) or not number or not isinstance(outcome, str) or not outcome:
         raise EffectError("重复信访关联需要 original_case_no 和 outcome（a repeat link needs the original's number "
                           "and the outcome）")
-    original = find_original(s, number)
+    given = payload.get("original_case_id")  # found at triage (`describe`); else looked up by number
+    original = s.get(Case, given) if isinstance(given, int) else None
+    original = original if original is not None and original.id != ctx.case.id else find_original(s, number)
     row = s.get(RepeatLink, ctx.case.id)
     if row is None:
         row = RepeatLink(repeat_case_id=ctx.case.id)
