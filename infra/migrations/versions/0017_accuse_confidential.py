@@ -25,11 +25,12 @@ OLD_CONFIDENTIAL_ELEMENTS = ("Task_route_discipline",)  # meanings.yaml `confide
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("case_instance") as batch:
-        batch.add_column(sa.Column("confidential", sa.Boolean(), server_default=sa.false(), nullable=False))
-        batch.add_column(sa.Column("confidential_unit", sa.String(length=64), nullable=True))
-        batch.create_index(batch.f("ix_case_instance_confidential"), ["confidential"], unique=False)
-        batch.create_index(batch.f("ix_case_instance_confidential_unit"), ["confidential_unit"], unique=False)
+    # Plain ALTER TABLE, not a batch: on SQLite a batch copies and drops case_instance, which every case table
+    # references (refused while foreign keys are enforced).
+    op.add_column("case_instance", sa.Column("confidential", sa.Boolean(), server_default=sa.false(), nullable=False))
+    op.add_column("case_instance", sa.Column("confidential_unit", sa.String(length=64), nullable=True))
+    op.create_index(op.f("ix_case_instance_confidential"), "case_instance", ["confidential"], unique=False)
+    op.create_index(op.f("ix_case_instance_confidential_unit"), "case_instance", ["confidential_unit"], unique=False)
     op.create_table(
         "repeat_link",
         sa.Column("repeat_case_id", ID, autoincrement=False, nullable=False),
@@ -101,8 +102,7 @@ def _json(text) -> dict:
 def downgrade() -> None:
     op.drop_index(op.f("ix_repeat_link_original_case_id"), table_name="repeat_link")
     op.drop_table("repeat_link")
-    with op.batch_alter_table("case_instance") as batch:
-        batch.drop_index(batch.f("ix_case_instance_confidential_unit"))
-        batch.drop_index(batch.f("ix_case_instance_confidential"))
-        batch.drop_column("confidential_unit")
-        batch.drop_column("confidential")
+    op.drop_index(op.f("ix_case_instance_confidential_unit"), table_name="case_instance")
+    op.drop_index(op.f("ix_case_instance_confidential"), table_name="case_instance")
+    op.drop_column("case_instance", "confidential_unit")  # SQLite 3.35+ drops a column in place
+    op.drop_column("case_instance", "confidential")
