@@ -125,8 +125,9 @@ ROUTE_OUT_KINDS = {
 ACCUSATION = "纪检监察"  # the route-out of 检举控告: always confidential
 CADRE_SELECTION_KIND = "organisation"  # 选人用人 matters go to the organisation department (组织部) of the level
 
-# 被反映人管理权限 (干部管理权限) -> the administrative level (unit kind of the tiers) whose organs handle it
-MANAGEMENT_LEVELS = {"乡科级及以下": "county", "县管": "county", "市管": "city", "省管": "province"}
+# 被反映人管理权限 (干部管理权限) -> the administrative level whose organs handle it, as a position in the tiers that
+# processes/organisation.yaml declares bottom up (0: the county level, 1: the city, 2: the province)
+MANAGEMENT_LEVELS = {"乡科级及以下": 0, "县管": 0, "市管": 1, "省管": 2}
 TOP_LEVEL = "省管"  # the province's organs may be outside this system: the highest one available forwards it
 
 
@@ -180,10 +181,12 @@ def accusation_organ(chart, location: str, respondent_level, cadre_selection: bo
     organ_name = "组织部" if cadre_selection else "纪检监察机关"
     if not chart.has(location):
         raise ValueError(f"问题发生地“{location}”不在组织机构中（unknown location; fill in 问题发生地）")
-    levels = [u for u in chart.ancestors(location) if u.kind in chart.tier_levels()]  # bottom up
-    wanted = MANAGEMENT_LEVELS[respondent_level]
+    declared = chart.tier_levels()
+    levels = [u for u in chart.ancestors(location) if u.kind in declared]  # bottom up
+    position = MANAGEMENT_LEVELS[respondent_level]
+    wanted = declared[position] if position < len(declared) else None
     at = next((i for i, u in enumerate(levels) if u.kind == wanted), None)
-    if at is None and chart.tier_levels().index(wanted) < chart.tier_levels().index(levels[0].kind):
+    if at is None and wanted is not None and position < declared.index(levels[0].kind):
         at = 0  # a 县管 matter raised at the city itself: the nearest level there is
     if at is not None:
         organ = chart.child_of_kind(levels[at].code, kind)
@@ -197,9 +200,10 @@ def accusation_organ(chart, location: str, respondent_level, cadre_selection: bo
                                "按干部管理权限转报")
         where = "本系统任何一级"
     else:
-        where = levels[at].name if at is not None else f"{chart.name(location)}以上的{chart.level_name(wanted)}"
+        above = chart.level_name(wanted) if wanted else "上级机关"
+        where = levels[at].name if at is not None else f"{chart.name(location)}以上的{above}"
     raise LookupError(f"{where}没有{organ_name}，无法按干部管理权限移送{respondent_level}干部的检举控告；请在组织机构中"
-                      f"添加该级{organ_name}（no {kind} unit for a {wanted}-managed cadre）")
+                      f"添加该级{organ_name}（no {kind} unit for a cadre managed at tier {position + 1}）")
 
 
 @dataclass
