@@ -32,7 +32,7 @@ def _triage_item(container, case_id) -> WorkItem:
 
 def test_a_confidential_case_leaves_the_task_lists_of_everyone_but_its_unit(container):
     app = office_app(container)
-    case = _register(app)
+    case = _register(app, category="劳动社保")
     item = _triage_item(container, case["id"])
     client, headers = api_sign_in(app, "registrar")
     listed = lambda c: [t["id"] for t in c.get("/api/tasks?scope=all").get_json()["tasks"]]  # noqa: E731
@@ -72,7 +72,7 @@ def test_a_route_out_that_fails_leaves_the_case_hidden_with_the_error_naming_the
 
 def test_the_triage_page_refuses_an_accusation_without_the_management_level_and_keeps_the_task(container):
     app = office_app(container)
-    case = _register(app)
+    case = _register(app, category="其他")  # registered as something else: triage finds it is an accusation
     item = _triage_item(container, case["id"])
     page = page_sign_in(app, "registrar")
     html = page.get(f"/tasks/{item.id}").get_data(as_text=True)
