@@ -1,7 +1,8 @@
 """Side effects that handlers ask for with `ctx.emit(kind, ...)`, written in the step's own transaction.
 
-Two kinds are built in: `notify` (a row in the outbox, delivered later by the worker) and `register`
-(open, update or close a row of a case register such as the four lists). Deployments may add more sinks.
+Three kinds are built in: `notify` (a row in the outbox, delivered later by the worker), `register`
+(open, update or close a row of a case register such as the four lists) and `confidential` (the case is seen only
+by the people of one unit from now on: the case row's `confidential` and `confidential_unit`). Deployments may add more sinks.
 Every effect is journaled, so an auditor sees which step asked for which notification or list entry.
 """
 from __future__ import annotations
@@ -85,4 +86,15 @@ def register(s: Session, payload: dict[str, Any], ctx: EffectContext) -> dict:
     return {"register": name, "key": str(key), "action": action}
 
 
-BUILTIN_SINKS: dict[str, Sink] = {"notify": notify, "register": register}
+def confidential(s: Session, payload: dict[str, Any], ctx: EffectContext) -> dict:
+    """Make the case confidential to one unit (`unit`: the one unit whose people may see it from now on, e.g. the
+    discipline organ an accusation went to). Only ever tightens: a confidential case stays confidential."""
+    unit = payload.get("unit")
+    if not isinstance(unit, str) or not unit:
+        raise EffectError("保密需要 unit（接收单位代码）（a confidential effect needs the receiving unit）")
+    ctx.case.confidential = True
+    ctx.case.confidential_unit = unit
+    return {"confidential": True, "unit": unit}
+
+
+BUILTIN_SINKS: dict[str, Sink] = {"notify": notify, "register": register, "confidential": confidential}

@@ -47,6 +47,9 @@ class LianxinScriptEngine(PythonScriptEngine):
         if cmd.recorded_results is not None:  # replay: the outside world answers as it answered then
             result = _recorded_result(cmd, operation_name, element_id)
         else:
+            if is_confidential(task.task_spec) and cmd.case is not None:
+                # before the handler: a route that fails (an incident) leaves the case hidden all the same
+                cmd.case.confidential = True
             ports = dict(self.ports)
             if cmd.session is not None and self.directory is not None:
                 ports.setdefault("directory", self.directory(cmd.session))
@@ -81,6 +84,16 @@ class LianxinScriptEngine(PythonScriptEngine):
                 s.expunge(obj)
             raise HandlerFailed(handler, exc) from exc
         cmd.effects.extend(applied)
+
+
+CONFIDENTIAL_PROPERTY = "confidential"
+
+
+def is_confidential(task_spec) -> bool:
+    """The element has the property `confidential` set true (`<spiffworkflow:property name="confidential"
+    value="True"/>`): a case that reaches it becomes confidential (engine.store.Case.confidential)."""
+    props = (getattr(task_spec, "extensions", None) or {}).get("properties", {}) or {}
+    return str(props.get(CONFIDENTIAL_PROPERTY, "")).strip().lower() in ("true", "1", "yes")
 
 
 def _recorded_result(cmd: CommandContext, operation_name: str, element_id: str):

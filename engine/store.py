@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -100,6 +101,11 @@ class Case(Base):
     pause_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
     last_hash: Mapped[str] = mapped_column(String(64), default="")
+    # Confidential (e.g. an accusation passed to the discipline organ): set by a step whose element has the property
+    # `confidential` (engine.scripting) and by the `confidential` effect, which names the one unit that may see the
+    # case (`confidential_unit`; NULL while no unit was named, e.g. the route failed). Read by the visibility rules.
+    confidential: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(), index=True)
+    confidential_unit: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
 
     __mapper_args__ = {"version_id_col": version}
 

@@ -22,7 +22,8 @@ class TimelineEntry:
     seq: int
     at: datetime
     actor: str
-    kind: str  # start, task, handover, migration, timer, message, deadline, incident, end, comment, attachment, notice
+    kind: str  # start, task, handover, migration, timer, message, deadline, incident, end, comment, attachment, notice,
+    #            repeat (a repeat petition linked to this case)
     text: str
     detail: str = ""
 
@@ -136,6 +137,21 @@ def timeline(history: list[dict], person: Callable[[str], str] = lambda u: u,
                                          _("发出「{name}」").format(name=template), to))
         if entry:
             out.append(TimelineEntry(ev["seq"], ev["at"], ev["actor"], entry[0], entry[1], entry[2]))
+    return out
+
+
+def repeat_entries(repeats: list[dict], _: Callable[[str], str] = _same) -> list[TimelineEntry]:
+    """The original's timeline entries for the repeats linked to it (services.repeat_originals.repeats_of): they
+    happen in the repeat's own journal, so the original's journal does not have them (seq 0: not one of its events)."""
+    out = []
+    for r in repeats:
+        at = r.get("linked_at")
+        at = datetime.fromisoformat(at) if isinstance(at, str) else at
+        if at is None:
+            continue
+        number = r.get("case_no") or _("（无权查看的事项）")
+        text = _("同一事项再次信访：{case_no}，{outcome}").format(case_no=number, outcome=_(r.get("outcome") or ""))
+        out.append(TimelineEntry(0, at, "", "repeat", text, ""))
     return out
 
 

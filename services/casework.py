@@ -155,6 +155,13 @@ ROUTE_OUT_KINDS = {
     "诉讼": ("political_legal", "诉访分离"),
     "纪检监察": ("discipline", "移送纪检监察"),
 }
+ACCUSATION = "纪检监察"  # the route-out of 检举控告: always confidential
+CADRE_SELECTION_KIND = "organisation"  # 选人用人 matters go to the organisation department (组织部) of the level
+
+# 被反映人管理权限 (干部管理权限) -> the administrative level whose organs handle it, as a position in the tiers that
+# processes/organisation.yaml declares bottom up (0: the county level, 1: the city, 2: the province)
+MANAGEMENT_LEVELS = {"乡科级及以下": 0, "县管": 0, "市管": 1, "省管": 2}
+TOP_LEVEL = "省管"  # the province's organs may be outside this system: the highest one available forwards it
 
 
 @dataclass
@@ -162,25 +169,74 @@ class RouteOutInput:
     kind: str
     location: str
     case_no: str
-    confidential: bool = False
+    confidential: bool = False  # versions before the `confidential` property passed it; 纪检监察 is always confidential
 
 
 def route_out(inp: RouteOutInput, ctx: HandlerContext) -> dict:
-    """导出信访程序：涉法涉诉事项引导至政法机关（诉访分离），检举控告移送纪检监察机关（保密）。"""
+    """导出信访程序：涉法涉诉事项引导至政法机关（诉访分离）；检举控告按干部管理权限移送纪检监察机关（选人用人问题
+    移送同级组织部），保密：只告知收件单位，案件只对收件单位可见。"""
     if inp.kind not in ROUTE_OUT_KINDS:
         raise ValueError(f"导出方式应为 {'、'.join(ROUTE_OUT_KINDS)}（unknown route-out kind {inp.kind}）")
     kind, template = ROUTE_OUT_KINDS[inp.kind]
     chart = chart_for(ctx)
-    level = chart.level_of(inp.location)
-    organ = chart.child_of_kind(level.code, kind)
-    if organ is None:
-        raise LookupError(f"{level.name} 没有{inp.kind}机关（no {kind} unit under {level.code}）")
+    confidential = inp.confidential or inp.kind == ACCUSATION
+    basis = ""
+    if inp.kind == ACCUSATION:
+        organ, basis = accusation_organ(chart, inp.location, ctx.data.get("respondent_level"),
+                                        bool(ctx.data.get("cadre_selection")))
+    else:
+        level = chart.level_of(inp.location)
+        organ = chart.child_of_kind(level.code, kind)
+        if organ is None:
+            raise LookupError(f"{level.name} 没有{inp.kind}机关（no {kind} unit under {level.code}）")
     fields = {"case_no": inp.case_no, "unit_name": organ.name}
     notices = [send(ctx, [{"unit": organ.code, "role": "receiver"}], template, fields)]
-    if not inp.confidential:  # an accusation is acknowledged without saying where it went
+    if confidential:  # only the receiving unit sees the case from now on (the case row names it)
+        ctx.emit("confidential", unit=organ.code)
+    else:  # an accusation is acknowledged without saying where it went
         notices.append(send(ctx, [dict(PETITIONER)], template, fields))
-    return {"kind": inp.kind, "unit": organ.code, "unit_name": organ.name, "confidential": inp.confidential,
-            "at": ctx.now.isoformat(), "notices": notices}
+    out = {"kind": inp.kind, "unit": organ.code, "unit_name": organ.name, "confidential": confidential,
+           "at": ctx.now.isoformat(), "notices": notices}
+    if basis:
+        out.update(basis=basis, respondent_level=ctx.data.get("respondent_level"),
+                   cadre_selection=bool(ctx.data.get("cadre_selection")))
+    return out
+
+
+def accusation_organ(chart, location: str, respondent_level, cadre_selection: bool):
+    """检举控告的去向，按干部管理权限：乡科级及以下和县管干部 -> 问题发生地县级纪委监委，市管 -> 市纪委监委，省管 ->
+    省纪委监委（本系统没有时，移送本系统最高一级的纪委监委转报）；涉及选人用人的 -> 同一级组织部。Returns
+    (unit, basis)."""
+    if respondent_level not in MANAGEMENT_LEVELS:
+        raise ValueError(f"检举控告须注明被反映人管理权限（{'、'.join(MANAGEMENT_LEVELS)}），收到“{respondent_level or ''}”"
+                         "（respondent_level is required for an accusation; fill it in at triage）")
+    kind = CADRE_SELECTION_KIND if cadre_selection else "discipline"
+    organ_name = "组织部" if cadre_selection else "纪检监察机关"
+    if not chart.has(location):
+        raise ValueError(f"问题发生地“{location}”不在组织机构中（unknown location; fill in 问题发生地）")
+    declared = chart.tier_levels()
+    levels = [u for u in chart.ancestors(location) if u.kind in declared]  # bottom up
+    position = MANAGEMENT_LEVELS[respondent_level]
+    wanted = declared[position] if position < len(declared) else None
+    at = next((i for i, u in enumerate(levels) if u.kind == wanted), None)
+    if at is None and wanted is not None and position < declared.index(levels[0].kind):
+        at = 0  # a 县管 matter raised at the city itself: the nearest level there is
+    if at is not None:
+        organ = chart.child_of_kind(levels[at].code, kind)
+        if organ is not None:
+            return organ, f"被反映人为{respondent_level}干部，按干部管理权限移送{organ.name}"
+    if respondent_level == TOP_LEVEL:
+        for level in reversed(levels):
+            organ = chart.child_of_kind(level.code, kind)
+            if organ is not None:
+                return organ, (f"被反映人为{respondent_level}干部，本系统没有省级{organ_name}，移送{organ.name}"
+                               "按干部管理权限转报")
+        where = "本系统任何一级"
+    else:
+        above = chart.level_name(wanted) if wanted else "上级机关"
+        where = levels[at].name if at is not None else f"{chart.name(location)}以上的{above}"
+    raise LookupError(f"{where}没有{organ_name}，无法按干部管理权限移送{respondent_level}干部的检举控告；请在组织机构中"
+                      f"添加该级{organ_name}（no {kind} unit for a cadre managed at tier {position + 1}）")
 
 
 @dataclass
@@ -189,16 +245,38 @@ class MergeRepeatInput:
     case_no: str
 
 
+# What a repeat becomes, by the stage of its original (services.repeat_originals describes it at triage).
+REPEAT_MERGED, REPEAT_NOT_ACCEPTED, REPEAT_NOT_REACCEPTED = "并入原件", "不予受理", "不再受理"
+CLOSED_REASON = "同一信访事项已办结（原件 {original_case_no}），对已办结的同一事项不予受理"
+CLOSED_CHANNEL = "对原件处理意见不服的，可自收到处理意见之日起30日内向原办理机关的上一级机关请求复查"
+FINAL_REASON = "同一信访事项已经复核终结（原件 {original_case_no}），对同一事实和理由不再受理"
+
+
 def merge_repeat(inp: MergeRepeatInput, ctx: HandlerContext) -> dict:
-    """重复信访并入原件：告知信访人原件办理情况，提醒原件承办单位一并答复。"""
+    """重复信访：原件仍在办理的，并入原件，告知信访人原件办理情况并提醒原件承办单位一并答复；原件已办结的，
+    不予受理并告知理由和途径；原件已复核终结的，同一事实和理由不再受理。"""
     if not inp.original_case_no or not inp.original_case_no.startswith("XF"):
         raise ValueError("重复信访必须填写原信访事项编号（XF 开头）（original_case_no is required for a repeat）")
+    original = ctx.data.get("original") if isinstance(ctx.data.get("original"), dict) else {}
+    stage = original.get("stage") or "办理中"
     fields = {"case_no": inp.case_no, "original_case_no": inp.original_case_no}
-    notices = [send(ctx, [dict(PETITIONER)], "并入原件", fields)]
-    original_unit = ctx.data.get("original_unit")
-    if original_unit:
-        notices.append(send(ctx, unit_recipients(original_unit), "重复信访", fields))
-    return {"original_case_no": inp.original_case_no, "merged_at": ctx.now.isoformat(), "notices": notices}
+    if stage == "已终结":
+        outcome, reason = REPEAT_NOT_REACCEPTED, FINAL_REASON.format(**fields)
+        notices = [send(ctx, [dict(PETITIONER)], "不再受理告知", dict(fields, reason=reason))]
+    elif stage == "已办结":
+        outcome, reason = REPEAT_NOT_ACCEPTED, CLOSED_REASON.format(**fields)
+        notices = [send(ctx, [dict(PETITIONER)], "不予受理告知",
+                        {"case_no": inp.case_no, "reason": reason, "proper_channel": CLOSED_CHANNEL})]
+    else:
+        outcome, reason = REPEAT_MERGED, ""
+        notices = [send(ctx, [dict(PETITIONER)], "并入原件", fields)]
+        original_unit = ctx.data.get("original_unit") or original.get("unit")
+        if original_unit:
+            notices.append(send(ctx, unit_recipients(original_unit), "重复信访", fields))
+    ctx.emit("repeat_link", original_case_no=inp.original_case_no, original_case_id=original.get("case_id"),
+             outcome=outcome)
+    return {"original_case_no": inp.original_case_no, "outcome": outcome, "reason": reason,
+            "original_stage": stage, "merged_at": ctx.now.isoformat(), "notices": notices}
 
 
 # ---------------------------------------------------------------- review and re-review

@@ -1,9 +1,9 @@
-"""Element meanings: which BPMN element of a process is the triage, the acceptance, the reply, the rating, the
-confidential route (检举控告 to the discipline organ), a 13710 milestone, ..., the steps the code and the statistics
+"""Element meanings: which BPMN element of a process is the triage, the acceptance, the reply, the rating, a
+13710 milestone, ..., the steps the code and the statistics
 rely on.
 
 They are declared in `processes/meanings.yaml`, by process id, and the code asks for a meaning
-(`elements("confidential_route")`) instead of naming element ids; the statistics take every element list they
+(`elements("triage")`) instead of naming element ids; the statistics take every element list they
 read from here (`services.stats_settings`). Deploy checks them (`deploy_check`): every element a meaning names must
 exist in the process being deployed, every meaning must be one the code knows, and every meaning the code reads must
 be declared by some process; a deployment that breaks this is refused with the file, the element and the reason.
@@ -45,7 +45,6 @@ MEANINGS = {
     "escalation_entry": "联席会议受理上交事项的第一个待办",
     "milestone_13710": "13710 节点（待办 → 节点编号）",
     "limit_timer": "待办的期限定时器（待办 → 定时器）",
-    "confidential_route": "保密的去向（检举控告移送纪检监察机关）",
     "contacts_petitioner": "与信访人联系的待办（可看完整个人信息）",
 }
 # Meanings that map each element to a value: a code, or another element of the same process (checked at deploy).

@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from engine.store import Case
 from services.store.handling import PetitionerKey, RegistrationIndex
 
-from . import element_meanings, parties
+from . import element_meanings, parties, repeat_originals
 from .index_key import IndexKey
 from .masking import mask_name
 from .repeats import Candidate, judge, window_start
@@ -33,7 +33,7 @@ PROCESS = "petition_case"
 MAX_REPRESENTATIVES = 5
 START_FIELDS = ("channel", "title", "request", "facts", "category", "subcategory", "location", "respondent",
                 "nature", "is_group_or_policy", "receiving_leader", "upstream_case_no", "group_visit",
-                "visitors_count")
+                "visitors_count", "respondent_level", "cadre_selection")
 
 
 # ---------------------------------------------------------------- the category tree
@@ -273,9 +273,10 @@ def merge_into_original(runtime, view, original_id: int, actor: str):
         raise ValueError("新登记的事项没有分流研判任务，不能并入原件（no triage task to take the repeat path）")
     data = {"route": "重复信访", "original_case_no": original_no,
             "triage_note": f"登记时经查重并入原件 {original_no}"}
-    unit = (original.data.get("assignment") or {}).get("unit")
-    if unit:
-        data["original_unit"] = unit
+    with runtime.read_sessions() as s:
+        problems = repeat_originals.triage_problems(s, runtime, view.id, view.data, data)
+    if problems:
+        raise ValueError(next(iter(problems.values())))
     return runtime.complete(triage.id, data, actor=actor, expected_version=view.version)
 
 

@@ -79,11 +79,13 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
     templates = TemplateCatalogue.load(settings.processes_dir / "templates")
     from services import (
         case_numbers,
+        confidential_routes,
         element_meanings,
         lane_roles,
         notices,
         org_coverage,
         parties,
+        repeat_originals,
         routing_check,
         simulations,
         work_placement,
@@ -102,11 +104,13 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
     runtime = Runtime(session_factory, clock, handlers, calendar=calendar, read_session_factory=read_sessions,
                       ports={case_numbers.PORT: case_numbers.key_from_secret(settings.secret_key, settings.crypto_suite),
                              parties.VAULT_PORT: vault, "organisation": org_chart},
-                      effect_sinks={"notify": templated_notify(templates)},
+                      effect_sinks={"notify": templated_notify(templates),
+                                    repeat_originals.LINK_EFFECT: repeat_originals.link_sink},
                       yellow_workdays=yellow_lead_days(settings.processes_dir),
                       decision_rules=decision_rules(),  # the settings table's types and bounds
                       bundle_checks=[  # what the processes declare beside their diagrams, checked at deploy
                           element_meanings.deploy_check(settings.processes_dir / element_meanings.FILE_NAME),
+                          confidential_routes.deploy_check(),  # accusations stay confidential
                           notices.deploy_check(settings.processes_dir / notices.FILE_NAME,
                                                settings.processes_dir / "templates"),
                           # the units a routing table suggests must be in the organisation

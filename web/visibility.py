@@ -5,24 +5,23 @@
   other module keeps a role set for it (tests/unit/test_one_access_policy.py greps for them).
 - Everyone else sees the cases and work items of the units they serve (`Principal.units`, already expanded with
   subunits where the role allows), the work items assigned to them, and the cases they registered.
-- An accusation (检举控告) leaves the petition procedure for the discipline organ (the element whose meaning is
-  `confidential_route` in processes/meanings.yaml: handler `route_out` with kind 纪检监察, confidential). From then
-  on the case is on the discipline track: only people holding a role *directly* in the receiving discipline unit
-  see it, and the auditor (read-only, for the journal). Subunit inheritance does not count here: the person
-  accused may well sit higher up in the same county.
+- An accusation (检举控告) leaves the petition procedure for the discipline organ (or, for a matter of cadre
+  selection, the organisation department). The route element has the property `confidential`, and the route-out
+  names the receiving unit: the case row carries both (`Case.confidential`, `Case.confidential_unit`, indexed;
+  see docs/roles-and-visibility.md). From then on the case is on the discipline track: only people holding a role
+  *directly* in the receiving unit see it, and the auditor (read-only, for the journal). Subunit inheritance does
+  not count here: the person accused may well sit higher up in the same county.
 
 Refusals are 403 with a message saying why, and are logged.
 """
 from __future__ import annotations
 
-import json
 import logging
 
 from sqlalchemy import and_, exists, false, not_, or_, select, true
 
 from engine.runtime import NotFound
-from engine.store import Case, JournalEvent, WorkItem
-from services import element_meanings
+from engine.store import Case, WorkItem
 
 from .auth import ApiError, Principal
 
@@ -76,40 +75,36 @@ def refuse(p: Principal, what: str, message: str) -> ApiError:
 
 # ---------------------------------------------------------------- the discipline track
 
-def _confidential_route():
-    """The SQL condition on a journal event: it happened at a confidential route (processes/meanings.yaml)."""
-    return JournalEvent.element_id.in_(sorted(element_meanings.elements("confidential_route")))
+def _confidential_ids(units: set[str] | None = None):
+    """The ids of confidential cases (those of `units` only, when given): a small set, read through the indexed
+    columns of the case row (engine.store.Case.confidential, confidential_unit), never through the journal."""
+    q = select(Case.id).where(Case.confidential.is_(True))
+    return q.where(Case.confidential_unit.in_(sorted(units))) if units is not None else q
 
 
 def on_discipline_track(case_id_column):
-    """SQL condition: the case went the confidential route (for anyone; see `outside_discipline_track`)."""
-    return exists().where(JournalEvent.case_id == case_id_column, _confidential_route())
+    """SQL condition: the case is confidential (for anyone; see `outside_discipline_track`)."""
+    if case_id_column is Case.id:
+        return Case.confidential.is_(True)
+    return case_id_column.in_(_confidential_ids())
 
 
 def _discipline_unit_match(case_id_column, units: set[str]):
-    """The route-out's journaled result names the receiving unit (`"unit":"<code>"` in compact JSON)."""
+    """The confidential case went to one of `units` (the case row names the receiving unit)."""
     if not units:
         return false()
-    return exists().where(JournalEvent.case_id == case_id_column, _confidential_route(),
-                          JournalEvent.type == "service.called",
-                          or_(*[JournalEvent.data.contains(f'"unit":"{u}"', autoescape=True) for u in sorted(units)]))
+    if case_id_column is Case.id:
+        return Case.confidential_unit.in_(sorted(units))
+    return case_id_column.in_(_confidential_ids(units))
 
 
 def discipline_units(s, case_id: int) -> set[str] | None:
-    """None when the case is not on the discipline track; else the unit(s) it went to (empty when the route-out
-    failed and no unit was named yet)."""
-    rows = s.execute(select(JournalEvent.type, JournalEvent.data).where(
-        JournalEvent.case_id == case_id, _confidential_route())).all()
-    if not rows:
+    """None when the case is not confidential; else the unit it went to (empty when no unit was named yet, e.g.
+    the route-out failed)."""
+    row = s.execute(select(Case.confidential, Case.confidential_unit).where(Case.id == case_id)).first()
+    if row is None or not row.confidential:
         return None
-    units: set[str] = set()
-    for kind, data in rows:
-        if kind != "service.called":
-            continue
-        result = (json.loads(data or "{}") or {}).get("result")
-        if isinstance(result, dict) and isinstance(result.get("unit"), str):
-            units.add(result["unit"])
-    return units
+    return {row.confidential_unit} if row.confidential_unit else set()
 
 
 def _may_see_discipline(p: Principal, units: set[str]) -> bool:

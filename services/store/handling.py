@@ -50,3 +50,16 @@ class SavedTaskFilter(Base):
     name: Mapped[str] = mapped_column(String(64))
     params: Mapped[str] = mapped_column(Text)  # JSON of the list's query parameters
     created_at: Mapped[datetime] = mapped_column(UTC_DT)
+
+
+class RepeatLink(Base):
+    """A repeat petition (重复信访) and its original, both ways: written by the `repeat_link` effect of the repeat's
+    merge step (services.repeat_originals), read by the original's case page and timeline. `outcome` is what the
+    repeat became: 并入原件 (the original still in handling), 不予受理 (the original closed), 不再受理 (after 复核)."""
+    __tablename__ = "repeat_link"
+    repeat_case_id: Mapped[int] = mapped_column(ForeignKey("case_instance.id"), primary_key=True,
+                                                autoincrement=False)
+    original_case_id: Mapped[int | None] = mapped_column(ForeignKey("case_instance.id"), nullable=True, index=True)
+    original_case_no: Mapped[str] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(16))
+    linked_at: Mapped[datetime] = mapped_column(UTC_DT)

@@ -203,7 +203,7 @@ def test_an_accusation_case_page_only_on_the_discipline_track(app, container):
     rt = container.runtime
     view = rt.start("petition_case", {
         "title": "举报某局长违规收费", "channel": "来信", "category": "劳动社保", "location": "county_a",
-        "nature": "检举控告", "request": "要求查处", "facts": "（略）", "registering_unit": "city_bureau",
+        "nature": "检举控告", "respondent_level": "县管", "request": "要求查处", "facts": "（略）", "registering_unit": "city_bureau",
         "petitioner": PETITIONER}, actor="registrar")
     rt.complete(task_named(rt, view.id, "分流研判").id, {"route": "检举控告"}, actor="registrar")
     for user in ("registrar", "handler", "county", "admin"):

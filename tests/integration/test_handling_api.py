@@ -154,7 +154,8 @@ def test_another_countys_handler_cannot_open_the_case_or_its_tasks(desk):
 
 
 def test_an_accusation_is_seen_only_by_the_discipline_unit(desk):
-    case = desk.post("registrar", "/api/cases", dict(PETITION, nature="检举控告", title="举报某局长违规")).get_json()
+    case = desk.post("registrar", "/api/cases", dict(PETITION, nature="检举控告", respondent_level="县管",
+                                                     title="举报某局长违规")).get_json()
     assert desk.get("registrar", f"/api/cases/{case['id']}").status_code == 200
     triage = desk.task("registrar", case["id"], "分流研判")
     r = desk.post("registrar", f"/api/tasks/{triage['id']}/complete", {"data": {"route": "检举控告"}})

@@ -25,15 +25,14 @@ def test_the_shipped_processes_deploy_with_their_meanings(container):
 def test_a_meaning_naming_a_missing_element_refuses_the_deployment(container, tmp_path):
     meanings = tmp_path / "meanings.yaml"
     text = (ROOT / "processes" / "meanings.yaml").read_text(encoding="utf-8")
-    meanings.write_text(text.replace("confidential_route: [Task_route_discipline]",
-                                     "confidential_route: [Task_route_secret]"), encoding="utf-8")
+    meanings.write_text(text.replace("rating: [Task_rating]", "rating: [Task_rating_secret]"), encoding="utf-8")
     container.runtime.bundle_checks = [element_meanings.deploy_check(meanings)]
     with pytest.raises(DefinitionError) as err:
         container.runtime.deploy(processes(), actor="test")
     [problem] = err.value.problems
-    assert (problem.file, problem.element_id) == ("meanings.yaml", "Task_route_secret")
-    assert problem.line == text.splitlines().index("  confidential_route: [Task_route_discipline]") + 1
-    assert "petition_case" in problem.message and "confidential_route" in problem.message
+    assert (problem.file, problem.element_id) == ("meanings.yaml", "Task_rating_secret")
+    assert problem.line == text.splitlines().index("  rating: [Task_rating]") + 1
+    assert "petition_case" in problem.message and "rating" in problem.message
     with pytest.raises(DefinitionError):
         container.runtime.check(processes())  # the designer's validation refuses the same
 

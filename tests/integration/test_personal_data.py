@@ -57,7 +57,7 @@ def an_accusation(container) -> int:
     rt = container.runtime
     view = rt.start("petition_case", {
         "title": "举报某局长违规收费", "channel": "来信", "category": "劳动社保", "location": "county_a",
-        "nature": "检举控告", "request": "要求查处", "facts": "（略）", "registering_unit": "city_bureau",
+        "nature": "检举控告", "respondent_level": "县管", "request": "要求查处", "facts": "（略）", "registering_unit": "city_bureau",
         "petitioner": dict(PETITIONER)}, actor="registrar")
     rt.complete(task_named(rt, view.id, "分流研判").id, {"route": "检举控告"}, actor="registrar")
     return view.id

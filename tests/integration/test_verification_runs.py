@@ -24,7 +24,7 @@ def app(container):
 
 def register(app, *, accusation: bool = False) -> int:
     client, headers = api_sign_in(app, "registrar")
-    body = dict(PETITION, nature="检举控告") if accusation else PETITION
+    body = dict(PETITION, nature="检举控告", respondent_level="县管") if accusation else PETITION
     made = client.post("/api/cases", json=body, headers=headers).get_json()
     view = client.get(f"/api/cases/{made['id']}").get_json()
     route = "检举控告" if accusation else "交办转送"

@@ -274,7 +274,7 @@ def register(clients, label: str, location: str, accusation: bool) -> CaseUnderT
     body = {"channel": "来访", "title": title, "request": f"请求处理{title}", "category": "劳动社保",
             "location": location, "petitioners": [{"name": petitioner, "phone": "13900000000"}]}
     if accusation:
-        body["nature"] = "检举控告"
+        body["nature"], body["respondent_level"] = "检举控告", "县管"
     r = client.post("/api/cases", json=body, headers={"X-CSRF-Token": token})
     assert r.status_code == 201, r.get_json()
     made = r.get_json()

@@ -27,7 +27,8 @@ def compiled(pid="p") -> CompiledProcess:
 
 def test_the_shipped_meanings_name_the_elements_the_code_relied_on():
     m = ElementMeanings.load(ROOT / "processes" / "meanings.yaml")
-    assert m.elements("confidential_route") == {"Task_route_discipline"}
+    with pytest.raises(LookupError):  # confidentiality is a property of the route element, not a meaning
+        m.elements("confidential_route")
     assert m.elements("triage") == {"Task_triage"} and m.elements("rating") == {"Task_rating"}
     assert m.elements("contacts_petitioner") == {"Task_triage", "Task_handle", "Task_reply_after_tier",
                                                  "Task_hearing", "Task_rating"}
@@ -55,12 +56,12 @@ def test_unknown_meanings_and_bad_lists_are_named_with_file_and_line():
 
 
 def test_a_meaning_naming_a_missing_element_is_a_problem_of_that_element():
-    text = "p:\n  rating: [Task_a]\n  confidential_route: [Task_gone]\n  triage: [Task_inner, Task_elsewhere]\n"
+    text = "p:\n  rating: [Task_a]\n  acceptance: [Task_gone]\n  triage: [Task_inner, Task_elsewhere]\n"
     m = ElementMeanings.from_text(text, "meanings.yaml")
     problems = m.problems_for(compiled())
     assert [(p.file, p.line, p.element_id) for p in problems] == [("meanings.yaml", 3, "Task_gone"),
                                                                    ("meanings.yaml", 4, "Task_elsewhere")]
-    assert "confidential_route" in problems[0].message
+    assert "acceptance" in problems[0].message
     assert m.problems_for(compiled("not_declared")) == []
 
 

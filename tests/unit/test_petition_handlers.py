@@ -98,7 +98,7 @@ def test_dispatch_tells_the_unit_and_the_petitioner():
 
 
 def test_accusations_go_to_discipline_without_telling_the_petitioner_where():
-    out = route_out(RouteOutInput("纪检监察", "county_b", "XF1", confidential=True), ctx())
+    out = route_out(RouteOutInput("纪检监察", "county_b", "XF1"), ctx({"respondent_level": "县管"}))
     assert out["unit"] == "county_b_cdi" and [n["to"] for n in out["notices"]] == [[{"unit": "county_b_cdi",
                                                                                     "role": "receiver"}]]
     litigation = route_out(RouteOutInput("诉讼", "county_a", "XF1"), ctx())

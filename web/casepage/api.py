@@ -2,9 +2,9 @@
 its deadlines."""
 from __future__ import annotations
 
-from services import retention, second_assignment
+from services import repeat_originals, retention, second_assignment
 
-from .. import personal_data
+from .. import personal_data, visibility
 from ..auth import ApiError, current_principal, roles_required
 from ..guards import visible_case_or_404
 from ..http import api_part, body, container, ok
@@ -20,6 +20,10 @@ def get_case(case_id: int):
         view["erasure"] = retention.erasure_of(s, case_id)
         # 交办链: every hand the matter passed through (转送, 交办, 二次交办), oldest first
         view["assignment_chain"] = second_assignment.chain(s, case_id, view.get("data") or {})
+        # 重复信访 both ways: the original this case repeats, and the repeats of this case (those the caller may
+        # not see are counted, not named)
+        view["repeat_of"] = repeat_originals.original_of(s, case_id)
+        view["repeats"] = repeat_originals.repeats_of(s, case_id, visibility.case_filter(current_principal()))
     return ok(view)
 
 

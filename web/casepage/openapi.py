@@ -10,7 +10,11 @@ _ATTACHMENT = _CASE + [path_id("attachment_id")]
 
 OPENAPI_PATHS = {
     "/api/cases/{id}": {"get": op("Case status, tasks, timers, incidents, data; `assignment_chain` (交办链: from, to, type, at); `erasure` (rule, years, erased_at) "
-                                  "once the personal data was erased under the retention rule, else null", "cases",
+                                  "once the personal data was erased under the retention rule, else null; "
+                                  "`repeat_of` (the original a repeat petition was linked to: case_id, case_no, "
+                                  "outcome, linked_at; else null) and `repeats` (the repeats linked to this case, "
+                                  "oldest first: case_id, case_no, registered_at, linked_at, outcome; id and number "
+                                  "null for a repeat the caller may not see)", "cases",
                                   params=[path_id("id")])},
     "/api/cases/{id}/messages/{name}": {"post": op("Deliver a BPMN message", "cases", params=[
         path_id("id"), {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}],

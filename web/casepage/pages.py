@@ -30,8 +30,16 @@ from lxml import etree
 
 from engine.runtime import NotFound, due_date_of
 from engine.store import ProcessDefinition
-from services import attachments, co_opinions, documents, masking, retention, second_assignment
-from services.case_timeline import diagram_state, timeline
+from services import (
+    attachments,
+    co_opinions,
+    documents,
+    masking,
+    repeat_originals,
+    retention,
+    second_assignment,
+)
+from services.case_timeline import diagram_state, repeat_entries, timeline
 from services.masking import mask_name, mask_petitioner
 
 from .. import personal_data, visibility
@@ -83,6 +91,8 @@ def _case_context(p: Principal, case_id: int) -> dict:
         opinions = co_opinions.co_opinions(s, history, view.data, units, people)
         erasure = retention.erasure_of(s, case_id)
         chain = [dict(link, at=_instant(link["at"])) for link in second_assignment.chain(s, case_id, view.data)]
+        repeat_of = repeat_originals.original_of(s, case_id)
+        repeats = repeat_originals.repeats_of(s, case_id, visibility.case_filter(p))
     # erased under the retention rule: nothing to show in full any more, the page says why it reads masked
     full = erasure is None and personal_data.shows_in_full(p, case_id)
     # the same rule for everything else on the page: free text (request, facts, timeline) masked as well
@@ -121,8 +131,11 @@ def _case_context(p: Principal, case_id: int) -> dict:
     worst = "red" if "red" in states else "yellow" if "yellow" in states else None
     return {
         "case_id": case_id, "view": view, "header": header, "petitioners": _petitioners(data, full),
-        "petitioner_full": full, "erasure": erasure, "timeline": list(reversed(timeline(shown_history, lambda u: people.get(u, u),
-                                                                 lambda code: units.get(code, code), _))),
+        "petitioner_full": full, "erasure": erasure,
+        "timeline": list(reversed(sorted(timeline(shown_history, lambda u: people.get(u, u),
+                                                  lambda code: units.get(code, code), _)
+                                         + repeat_entries(repeats, _), key=lambda e: (e.at, e.seq)))),
+        "repeat_of": repeat_of, "repeats": repeats,
         "tasks": tasks, "deadlines": deadlines, "incidents": view.incidents, "worst_alert": worst,
         "notices": documents.notice_list(data, lambda code: units.get(code, code)),
         "comments": comment_rows, "attachments": attachment_rows, "people": people, "co_opinions": opinions,

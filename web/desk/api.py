@@ -16,7 +16,7 @@ from .. import personal_data, visibility
 from ..auth import ApiError, current_principal, login_required, require_login
 from ..http import api_part, body, container, ok, org_chart
 from . import forms, task_list
-from .handling import form_schema, registering_unit
+from .handling import form_schema, registering_unit, submission_problems
 
 bp = api_part(__name__)
 
@@ -139,6 +139,8 @@ def _check_task_form(item: WorkItem, data: dict) -> None:
     its units and the fields this case requires (services/form_checks.py)."""
     schema = form_schema(item)
     errors = forms.validate(schema, data) if schema else {}
+    if not errors:
+        errors = submission_problems(item, container().runtime.get_case(item.case_id).data, data)
     if errors:
         raise ApiError(422, "invalid", "表单内容有误，未保存，请按提示修改（invalid form data, nothing was saved）",
                        forms.error_list(schema, errors))

@@ -20,6 +20,7 @@ from engine.runtime import Conflict, NotFound, task_view
 from engine.store import Case, ProcessDefinition, WorkItem
 from infra import access_log
 from services import (
+    case_numbers,
     case_search,
     co_opinions,
     element_meanings,
@@ -29,6 +30,7 @@ from services import (
     query_code,
     redo,
     registration as reg,
+    repeat_originals,
     second_assignment,
     units as org_units,
 )
@@ -398,6 +400,18 @@ def task_action(task_id: int, action: str):
 
 # ---------------------------------------------------------------- task form
 
+def submission_problems(item: WorkItem, case_data: dict, values: dict) -> dict[str, str]:
+    """What a task cannot be submitted with beyond its form's schema (field -> message), checked before the step
+    runs so that it is refused, not an incident. The triage (meaning `triage`): a 检举控告 names the respondent's
+    management level, a 重复信访 names an existing original (whose description it then carries)."""
+    if item.element_id not in element_meanings.elements("triage"):
+        return {}
+    c = container()
+    keys = case_numbers.keys_for(c.settings.secret_key, c.settings.previous_secret_keys)
+    with c.extras["read_sessions"]() as s:
+        return repeat_originals.triage_problems(s, c.runtime, item.case_id, case_data, values, keys)
+
+
 # (content hash of the deployment's files, form name) -> the form's JSON Schema text. Deployed files never change
 # and the hash covers every one of them, so a form found in the case's own deployment is read from the database
 # once per process instead of with the whole deployment (every BPMN file) on every submission; the hash, not the
@@ -452,7 +466,7 @@ def task_form(task_id: int):
             raise visibility.refuse(p, f"task form {task_id}", _("此任务不属于您的单位或角色。"))
         chart = org_chart()
         values = form_checks.names_to_codes(schema, forms.parse_form(schema, request.form), chart, item.unit)
-        errors = forms.validate(schema, values)
+        errors = forms.validate(schema, values) or submission_problems(item, view.data, values)
         errors = errors or second_assignment.scope_problems(schema, values, item.intended_unit or item.unit)[0]
         if not errors and form_checks.has_checks(schema):
             for problem in form_checks.check(schema, values, chart, item.unit, view.data):
