@@ -66,6 +66,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("limits.e3", "专题会商", WORKDAYS, 1, 30),
     Setting("limits.e4", "阶段性成效", WORKDAYS, 1, 30),
     Setting("limits.co_opinion_workdays", "协办单位报送协办意见", WORKDAYS, 1, 30),
+    # A matter sent back by the review body (撤销/变更) is handled again within this limit; at most the statutory
+    # handling time of 60 days (《信访工作条例》第三十四条), which the regulation gives no shorter substitute for.
+    Setting("limits.review_redo_days", "按复查复核意见重新办理", CALENDAR_DAYS, 1, 60),
 )
 BY_NAME = {s.name: s for s in SETTINGS}
 

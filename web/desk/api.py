@@ -7,6 +7,7 @@ import json
 from flask import request
 
 from engine.calendar.display import due_day
+from engine.clock import SHANGHAI
 from engine.runtime import Conflict, task_view
 from engine.store import CaseRegister, WorkItem
 from services import overdue, registers
@@ -130,15 +131,21 @@ def complete_task(task_id: int):
     expected = payload.get("version")
     if expected is not None and not isinstance(expected, int):
         raise ApiError(400, "malformed", "version 必须是整数（version must be an integer）")
-    _check_task_form(item, data)
+    data = _check_task_form(item, data)
     view = container().runtime.complete(task_id, data, actor=p.username, expected_version=expected)
     return ok(personal_data.case_view(current_principal(), view.to_dict()))
 
 
-def _check_task_form(item: WorkItem, data: dict) -> None:
-    """The API accepts what the task's form page accepts: data is validated against the task's JSON Schema."""
+def _check_task_form(item: WorkItem, data: dict) -> dict:
+    """The API accepts what the task's form page accepts: data is validated against the task's JSON Schema (and
+    the dates against their bounds), after the fields with a default (`x-default`) left empty are filled in."""
     schema = form_schema(item)
-    errors = forms.validate(schema, data) if schema else {}
+    if not schema:
+        return data
+    today = container().clock.now().astimezone(SHANGHAI).date()
+    data = forms.with_defaults(schema, data, today)
+    errors = forms.validate(schema, data, today)
     if errors:
         raise ApiError(422, "invalid", "表单内容有误，未保存，请按提示修改（invalid form data, nothing was saved）",
                        forms.error_list(schema, errors))
+    return data

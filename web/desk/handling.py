@@ -15,6 +15,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from engine.clock import SHANGHAI
 from engine.runtime import Conflict, NotFound, task_view
 from engine.store import Case, ProcessDefinition, WorkItem
 from services import case_lookup, co_opinions, parties, query_code, registration as reg, units as org_units
@@ -420,8 +421,9 @@ def task_form(task_id: int):
     if request.method == "POST":
         if not visibility.may_act_on(p, item):  # seeing every case is not doing everyone's work
             raise visibility.refuse(p, f"task form {task_id}", _("此任务不属于您的单位或角色。"))
-        values = forms.parse_form(schema, request.form)
-        errors = forms.validate(schema, values)
+        today = c.clock.now().astimezone(SHANGHAI).date()
+        values = forms.with_defaults(schema, forms.parse_form(schema, request.form), today)
+        errors = forms.validate(schema, values, today)
         try:
             expected = int(request.form.get("version", ""))
         except ValueError:
@@ -442,6 +444,8 @@ def task_form(task_id: int):
         else:
             flash(_("表单有误，未保存。请按提示修改后重新提交。"), "error")
     now = c.clock.now()
+    if request.method != "POST":  # the form opens with its defaults: 送达日期 today, 直接送达
+        values = forms.with_defaults(schema, values, now.astimezone(SHANGHAI).date())
     alert, left = c.runtime.alert(item.due_at, now)
     overdue = c.runtime.overdue_workdays(item.due_at, now) if alert == "red" else 0
     facts = {k: view.data.get(k) for k in ("case_no", "title", "channel", "category", "subcategory", "location",
