@@ -18,7 +18,15 @@ from sqlalchemy import select
 from engine.clock import SHANGHAI
 from engine.runtime import Conflict, NotFound, task_view
 from engine.store import Case, ProcessDefinition, WorkItem
-from services import case_lookup, co_opinions, parties, query_code, registration as reg, units as org_units
+from services import (
+    case_lookup,
+    co_opinions,
+    element_meanings,
+    parties,
+    query_code,
+    registration as reg,
+    units as org_units,
+)
 from services.casework import CHANNEL_CODES
 from services.colleagues import colleagues_in as colleagues_of_unit
 from services.index_key import IndexKey
@@ -460,8 +468,12 @@ def task_form(task_id: int):
     assignment = view.data.get("assignment") or {}
     if assignment.get("co_units") and item.unit == assignment.get("lead_unit"):  # the lead drafting its reply
         co_opinions = _co_opinions_of(item.case_id, view.data)
+    review_basis = None  # redoing a matter after 撤销/变更: the review body's opinion and reasons
+    if item.element_id in element_meanings.elements("review_redo") and isinstance(view.data.get("review_outcome"),
+                                                                                   dict):
+        review_basis = view.data["review_outcome"]
     return render_template("handling/task.html", item=item, view=view, facts=facts, full_contact=full,
-                           co_opinions=co_opinions,
+                           co_opinions=co_opinions, review_basis=review_basis,
                            petitioners=people if full else [_masked(x) for x in people],
                            fields=forms.build_fields(schema, values, errors), errors=errors, stale=stale,
                            schema_title=schema.get("title", item.name), alert=alert, workdays_left=left,
