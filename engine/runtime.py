@@ -36,11 +36,11 @@ from .commands import (
     Command,
     CompleteTask,
     DeliverMessage,
-    QueueMessage,
     ExtendDeadline,
     FireTimers,
     Opening,
     PauseDeadlines,
+    QueueMessage,
     RecomputeDeadlines,
     ResumeDeadlines,
     RetryIncidents,
@@ -59,8 +59,17 @@ from .scripting import LianxinScriptEngine
 from .simulation import SIMULATION_ACTOR, Simulation, SimulationFailed, SimulationPlan, SimulationReport
 from .state import StateCodec, prune_finished_history
 from .store import Case, Incident, JournalEvent, ProcessDefinition, Timer, WorkItem
-from .tree import (JOURNALED_STATES, advance, all_tasks, find_task, message_receivers, queued_messages, state_events,
-                   timer_due, view_data)
+from .tree import (
+    JOURNALED_STATES,
+    advance,
+    all_tasks,
+    find_task,
+    message_receivers,
+    queued_messages,
+    state_events,
+    timer_due,
+    view_data,
+)
 from .work_items import TaskView, task_view
 
 # Names callers import from here (the runtime's public face), whichever module now owns them.

@@ -7,8 +7,8 @@ import pytest
 
 from engine.definitions import SourceFile
 from engine.errors import Conflict
-from services import register_all
 from engine.handlers import HandlerRegistry
+from services import register_all
 from tests.support import bpmn
 from tests.support.db import make_container
 
