@@ -48,10 +48,27 @@ def review_request_taken(office):
     assert queued["seq"] < [e for e in history if e["type"] == "task.submitted"][-1]["seq"]
 
 
+def _taken(office) -> int:
+    return len([e for e in _history(office) if e["type"] in ("message.queued", "message.delivered")])
+
+
 def _request(office, refusal, user, kind):
+    refusal["taken_before"] = _taken(office)
     r = office.post(user, f"/api/cases/{office.case_id}/messages/{kind}申请",
                     json={"payload": {"review_reason": "对处理意见不服"}})
     refusal["response"] = r
+
+
+@when(parsers.parse('信访人再次请求复查，由 "{user}" 登记'))
+def request_again(office, refusal, user):
+    _request(office, refusal, user, "复查")
+
+
+@then(parsers.parse('"{user}" 无权登记复查请求'))
+def request_not_allowed(office, refusal, user):
+    _request(office, refusal, user, "复查")
+    assert refusal["response"].status_code == 403, refusal["response"].get_json()
+    assert _taken(office) == refusal["taken_before"]
 
 
 @when(parsers.parse('信访人在答复送达前请求复查，由 "{user}" 登记'))
@@ -69,7 +86,7 @@ def request_refused(office, refusal, words):
     r = refusal["response"]
     assert r.status_code == 409, r.get_json()
     assert words in r.get_json()["error"]["message"], r.get_json()
-    assert not [e for e in _history(office) if e["type"] in ("message.queued", "message.delivered")]
+    assert _taken(office) == refusal["taken_before"]  # nothing was taken
 
 
 @then(parsers.parse('案件的期限 "{key}" 自 "{start}" 起算，到期日是 "{due}"'))
