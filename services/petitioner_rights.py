@@ -87,7 +87,13 @@ def window(runtime, data: dict, right: Right) -> dict | None:
     """The request window of `right` in the case `data`: start (service), its end (due_at, 24:00 of the last day)
     and the rule; None while the document is not served."""
     notice = data.get(right.served)
-    service = notice.get("service") if isinstance(notice, dict) else None
+    if not isinstance(notice, dict):
+        return None
+    service = notice.get("service")
+    if not isinstance(service, dict) and notice.get("at"):
+        # a case still on a process version from before service was recorded: its window ran from the sending
+        at = datetime.fromisoformat(notice["at"])
+        service = {"served_at": notice["at"], "served_on": at.astimezone(SHANGHAI).date().isoformat()}
     if not isinstance(service, dict) or not service.get("served_at"):
         return None
     days = int((data.get("limits") or {}).get(right.limit, 30))

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from services import documents
-from services.petitioner_rights import service_record
+from services.petitioner_rights import RIGHTS, service_record, window
 from web.desk import forms
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,3 +63,28 @@ def test_the_printed_reply_bears_the_document_date_recorded_at_service():
                              "service": {"document_date": "2026-03-05", "served_on": "2026-03-09"}}}
     notice = documents.build_notice("reply", data, lambda code: code)
     assert notice.issued_on == date(2026, 3, 5)
+
+
+class _Deadlines:
+    """compute_deadline as the runtime's: here plain calendar days, enough to see where the window starts."""
+
+    def __init__(self):
+        self.starts = []
+
+    def compute_deadline(self, rule, n, start, roll_forward=True):
+        self.starts.append(start)
+        day = start.date() + timedelta(days=n + 1)
+        return SimpleNamespace(due_at=datetime(day.year, day.month, day.day, tzinfo=start.tzinfo))
+
+
+def test_the_window_starts_at_service_and_before_service_there_is_none():
+    rt = _Deadlines()
+    right = RIGHTS["复查申请"]
+    assert window(rt, {}, right) is None
+    served = {"reply_notice": {"at": "2026-03-10T01:00:00+00:00",
+                               "service": service_record({"document_date": "2026-03-06", "served_on": "2026-03-09"}, NOW)}}
+    span = window(rt, served, right)
+    assert span["served_on"] == "2026-03-09" and rt.starts[-1].isoformat() == "2026-03-09T00:00:00+08:00"
+    # a case on a version from before service was recorded: the window runs from the sending, as it did then
+    old = window(rt, {"reply_notice": {"at": "2026-03-10T01:00:00+00:00"}}, right)
+    assert old["served_on"] == "2026-03-10" and rt.starts[-1].isoformat() == "2026-03-10T01:00:00+00:00"

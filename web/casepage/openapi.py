@@ -12,7 +12,10 @@ OPENAPI_PATHS = {
     "/api/cases/{id}": {"get": op("Case status, tasks, timers, incidents, data; `erasure` (rule, years, erased_at) "
                                   "once the personal data was erased under the retention rule, else null", "cases",
                                   params=[path_id("id")])},
-    "/api/cases/{id}/messages/{name}": {"post": op("Deliver a BPMN message", "cases", params=[
+    "/api/cases/{id}/messages/{name}": {"post": op(
+        "Deliver a BPMN message. `复查申请` / `复核申请` are taken from the service of the reply (review opinion) on, "
+        "queued until the case waits for them; before service, after the 30-day window or a second time: 409 with "
+        "the reason", "cases", params=[
         path_id("id"), {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}],
         body={"type": "object", "properties": {"payload": {"type": "object"}}})},
     "/api/cases/{id}/incidents/retry": {"post": op("Retry failed steps after a fix", "cases",
