@@ -31,7 +31,7 @@ from .errors import Conflict, Invalid, NotApplicable, NotFound
 from .journal import PendingEvent, to_json
 from .state import STATE_FORMAT
 from .store import Case, Incident, ProcessDefinition, Timer, WorkItem
-from .tree import all_tasks, find_task, set_event_value
+from .tree import QUEUED_MESSAGES, all_tasks, find_task, message_receivers, queued_messages, set_event_value
 from .work_items import STATE_CN
 
 # Statements built once: building SQL expressions costs more per step than running them on SQLite.
@@ -272,10 +272,52 @@ class DeliverMessage(Command):
 
 
 def _message_receivers(wf):
-    for task in all_tasks(wf):
-        definition = getattr(task.task_spec, "event_definition", None)
-        if task.state == TaskState.WAITING and isinstance(definition, MessageEventDefinition):
-            yield definition
+    return message_receivers(wf)
+
+
+@_registered
+@dataclass
+class QueueMessage(Command):
+    """A message taken before the process waits for it: kept in the workflow's data and delivered by the engine
+    (engine.tree.deliver_queued) as soon as a task waits for a message of that name — in this command already
+    when one does. Refused when the process has no element that could ever receive it, or when a message of the
+    same name is already queued: nothing taken can be lost or taken twice."""
+    event_type: ClassVar[str] = "message.queued"
+
+    case_id: int | None
+    name: str
+    payload_data: dict = field(default_factory=dict)
+
+    def open(self, op: Opening) -> None:
+        super().open(op)
+        if self.name not in _message_names(op.wf):
+            raise Conflict(f"案件 {self.case_id} 的流程中没有接收消息 “{self.name}” 的环节（the process never receives "
+                           f"this message）")
+        if any(m["name"] == self.name for m in queued_messages(op.wf)):
+            raise Conflict(f"案件 {self.case_id} 已有待处理的 “{self.name}”，不能重复提出（this message is already "
+                           f"queued）")
+
+    def apply(self, wf, ctx):
+        wf.data[QUEUED_MESSAGES] = queued_messages(wf) + [{"name": self.name, "payload": dict(self.payload_data)}]
+
+    def payload(self):
+        return {"name": self.name, "payload": self.payload_data}
+
+    @classmethod
+    def decode(cls, element_id, data):
+        return cls(None, data["name"], data.get("payload", {}))
+
+
+def _message_names(wf) -> set[str]:
+    """The names of every message a task of the workflow's processes catches."""
+    specs = [wf.spec, *getattr(wf, "subprocess_specs", {}).values()]
+    names = set()
+    for spec in specs:
+        for task_spec in spec.task_specs.values():
+            definition = getattr(task_spec, "event_definition", None)
+            if isinstance(definition, MessageEventDefinition):
+                names.add(definition.name)
+    return names
 
 
 @_registered

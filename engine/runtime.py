@@ -40,6 +40,7 @@ from .commands import (
     FireTimers,
     Opening,
     PauseDeadlines,
+    QueueMessage,
     RecomputeDeadlines,
     ResumeDeadlines,
     RetryIncidents,
@@ -58,7 +59,17 @@ from .scripting import LianxinScriptEngine
 from .simulation import SIMULATION_ACTOR, Simulation, SimulationFailed, SimulationPlan, SimulationReport
 from .state import StateCodec, prune_finished_history
 from .store import Case, Incident, JournalEvent, ProcessDefinition, Timer, WorkItem
-from .tree import JOURNALED_STATES, advance, all_tasks, find_task, state_events, timer_due, view_data
+from .tree import (
+    JOURNALED_STATES,
+    advance,
+    all_tasks,
+    find_task,
+    message_receivers,
+    queued_messages,
+    state_events,
+    timer_due,
+    view_data,
+)
 from .work_items import TaskView, task_view
 
 # Names callers import from here (the runtime's public face), whichever module now owns them.
@@ -306,6 +317,25 @@ class Runtime:
 
     def deliver_message(self, case_id: int, name: str, payload: dict | None, actor: str) -> CaseView:
         return self.execute(DeliverMessage(case_id, name, dict(payload or {})), actor)
+
+    def queue_message(self, case_id: int, name: str, payload: dict | None, actor: str) -> CaseView:
+        """Take a message now and deliver it when the process waits for it (at once if it does already)."""
+        return self.execute(QueueMessage(case_id, name, dict(payload or {})), actor)
+
+    def waiting_messages(self, case_id: int) -> list[str]:
+        """The names of the messages the case waits for now."""
+        with self.session_factory() as s:
+            case = s.get(Case, case_id)
+            if case is None:
+                raise NotFound(f"案件 {case_id} 不存在（no such case）")
+            return sorted({d.name for d in message_receivers(self._load(s, case))})
+
+    def queued_messages(self, case_id: int) -> list[dict]:
+        with self.session_factory() as s:
+            case = s.get(Case, case_id)
+            if case is None:
+                raise NotFound(f"案件 {case_id} 不存在（no such case）")
+            return queued_messages(self._load(s, case))
 
     def retry_incidents(self, case_id: int, actor: str) -> CaseView:
         return self.execute(RetryIncidents(case_id), actor)

@@ -7,9 +7,11 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
+from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
@@ -51,12 +53,49 @@ def find_task(wf: BpmnWorkflow, task_id: str):
 
 def advance(wf: BpmnWorkflow) -> None:
     """Run the engine until only user tasks and waits remain. SpiffWorkflow refreshes timers at the *end* of
-    `do_engine_steps`, so a timer found due there is left READY but not run: go round until nothing is."""
+    `do_engine_steps`, so a timer found due there is left READY but not run: go round until nothing is. A queued
+    message (`QUEUED_MESSAGES`) is delivered as soon as the process waits for it, before any timer of that wait
+    can fire."""
     for _ in range(1000):
         wf.do_engine_steps()
+        if deliver_queued(wf):
+            continue
         if not any(not t.task_spec.manual for t in wf.get_tasks(state=TaskState.READY)):
             return
     raise RuntimeError("engine did not settle after 1000 rounds (a timer cycle firing without end?)")
+
+
+# Messages taken before the process waits for them (a petitioner's review request accepted from the service of
+# the reply on, while the office's sign-off is still open): kept in the workflow's own data, in order, and
+# delivered by `advance` when a task waits for a message of that name. Live and on replay alike.
+QUEUED_MESSAGES = "lianxin_queued_messages"
+
+
+def message_receivers(wf: BpmnWorkflow):
+    """The message definitions of the tasks waiting for a message now."""
+    for task in all_tasks(wf):
+        definition = getattr(task.task_spec, "event_definition", None)
+        if task.state == TaskState.WAITING and isinstance(definition, MessageEventDefinition):
+            yield definition
+
+
+def queued_messages(wf: BpmnWorkflow) -> list[dict]:
+    return list(wf.data.get(QUEUED_MESSAGES) or [])
+
+
+def deliver_queued(wf: BpmnWorkflow) -> bool:
+    """Deliver the first queued message the process now waits for; True when one was delivered."""
+    queue = queued_messages(wf)
+    if not queue:
+        return False
+    waiting = {d.name: d for d in message_receivers(wf)}
+    for i, message in enumerate(queue):
+        definition = waiting.get(message["name"])
+        if definition is not None:
+            wf.data[QUEUED_MESSAGES] = queue[:i] + queue[i + 1:]
+            wf.send_event(BpmnEvent(definition, dict(message.get("payload") or {})))
+            return True
+    return False
 
 
 def set_event_value(wf: BpmnWorkflow, task_id: str, value: str) -> None:

@@ -30,7 +30,7 @@ BEIJING = ZoneInfo("Asia/Shanghai")
 TYPE_LABELS = {
     "case.started": "立案登记", "case.completed": "办结", "task.submitted": "提交表单", "task.completed": "环节完成",
     "task.ready": "环节待办", "task.waiting": "等待中", "task.cancelled": "环节取消", "task.error": "环节出错",
-    "timer.fired": "期限到点", "message.delivered": "收到消息", "service.called": "调用服务",
+    "timer.fired": "期限到点", "message.delivered": "收到消息", "message.queued": "接收消息（待流程到达）", "service.called": "调用服务",
     "deadline.computed": "计算期限", "deadline.extended": "延长期限", "deadlines.paused": "暂停计时",
     "deadlines.resumed": "恢复计时", "deadlines.recomputed": "日历变更后重算期限", "incident.opened": "出现故障",
     "incident.retried": "故障重试", "work_item.unrouted": "未能确定承办单位", "work_item.claimed": "认领任务",

@@ -91,6 +91,9 @@ def timeline(history: list[dict], person: Callable[[str], str] = lambda u: u,
         elif kind == "message.delivered":
             entry = ("message", _("{who} 送达「{name}」").format(who=who, name=data.get("name", "")),
                      _short_values(data.get("payload") or {}, _))
+        elif kind == "message.queued":
+            entry = ("message", _("{who} 接收「{name}」（流程到达时自动转入）").format(who=who, name=data.get("name", "")),
+                     _short_values(data.get("payload") or {}, _))
         elif kind == "deadline.computed" and data.get("due_at") and not name.endswith("提醒"):
             # reminders (临期提醒) are the office's own alarms, not deadlines: the deadline itself is listed
             rule = _("{n}个工作日") if data.get("rule") == "WD" else _("{n}日")

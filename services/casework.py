@@ -8,6 +8,7 @@ the registration date (Beijing time), the channel and a serial that does not rev
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from engine.clock import SHANGHAI
 from engine.handlers import HandlerContext
@@ -300,5 +301,16 @@ def review_body(inp: ReviewBodyInput, ctx: HandlerContext) -> dict:
         body = chart.level_up(body.code)
     if body is None:
         raise LookupError(f"{chart.name(inp.unit)} 没有上一级机关可以{inp.stage}（no higher body for {inp.stage}）")
+    # the decision's 30 days run from the receipt of the request: a request taken before the process reached its
+    # waiting point (services/petitioner_rights.py) carries the moment it was taken
+    prefix = "review" if inp.stage == "复查" else "rereview"
+    requested = ctx.now.isoformat()
+    taken = (ctx.data or {}).get(f"{prefix}_requested_at")
+    if isinstance(taken, str):
+        try:
+            if datetime.fromisoformat(taken) <= ctx.now:
+                requested = taken
+        except ValueError:
+            pass
     return {"unit": body.code, "unit_name": f"{body.name}人民政府", "stage": inp.stage,
-            "level_name": chart.level_name(body.kind), "requested_at": ctx.now.isoformat()}
+            "level_name": chart.level_name(body.kind), "requested_at": requested}

@@ -76,6 +76,9 @@ SETTINGS: tuple[Setting, ...] = (
     # A petition office that receives a matter passes it on (二次交办) within the 15 days the regulation gives
     # every petition department to forward or assign what it receives.
     Setting("limits.reassign_days", "二次交办", CALENDAR_DAYS, 1, 15, f"{_REG}第二十二条"),
+    # A matter sent back by the review body (撤销/变更) is handled again within this limit; at most the statutory
+    # handling time of 60 days (《信访工作条例》第三十四条), which the regulation gives no shorter substitute for.
+    Setting("limits.review_redo_days", "按复查复核意见重新办理", CALENDAR_DAYS, 1, 60),
 )
 BY_NAME = {s.name: s for s in SETTINGS}
 

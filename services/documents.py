@@ -194,7 +194,16 @@ def _reply(kind, data, case_no, title, unit_name, name_shown) -> Notice:
         "提出复查请求。",
     ]
     return Notice(kind, "信访事项处理意见书", f"{case_no}-答", case_no, _addressee(kind, data, name_shown),
-                  paragraphs, unit, _day(served.get("at")), ["本意见书一式两份，一份送达信访人，一份存档。"])
+                  paragraphs, unit, _document_day(served), ["本意见书一式两份，一份送达信访人，一份存档。"])
+
+
+def _document_day(served: dict) -> date | None:
+    """The date the reply bears: the document date recorded at its service, else the day it was sent."""
+    service = served.get("service") if isinstance(served.get("service"), dict) else {}
+    try:
+        return date.fromisoformat(service["document_date"]) if service.get("document_date") else _day(served.get("at"))
+    except ValueError:
+        return _day(served.get("at"))
 
 
 _BUILDERS = {"transfer": _transfer, "assignment": _assignment, "acceptance": _acceptance,

@@ -41,6 +41,7 @@ MEANINGS = {
     "rating": "回访并记录满意度",
     "review": "复查并出具复查意见",
     "rereview": "复核并出具复核意见",
+    "review_redo": "复查、复核撤销或变更原意见后重新办理",
     "statutory_limit": "有法定办理时限的待办",
     "escalation_entry": "联席会议受理上交事项的第一个待办",
     "milestone_13710": "13710 节点（待办 → 节点编号）",

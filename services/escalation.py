@@ -44,6 +44,8 @@ def escalate(inp: EscalateInput, ctx: HandlerContext) -> dict:
     is_top = above is None or next_tier is None
     to = [{"unit": office.code, "role": "jointmeeting"}]
     notice = send(ctx, to, "上交通知", {"case_no": inp.case_no, "level_name": tier.name})
+    # the petitioner is told that the matter went up to this joint meeting (journal and, with a phone, SMS)
+    told = send(ctx, [{"party": "petitioner"}], "上交联席会议告知", {"case_no": inp.case_no, "level_name": tier.name})
     data = ctx.data or {}
     notice["inbox"] = to_offices(ctx, to, notices.default_catalogue().inbox_template("上交通知"), {
         "case_no": inp.case_no or data.get("case_no") or str(ctx.case_id),
@@ -52,7 +54,8 @@ def escalate(inp: EscalateInput, ctx: HandlerContext) -> dict:
     return {"level": inp.tier_level, "level_name": tier.name, "area": level.code,
             "joint_meeting": office.code, "joint_meeting_name": office.name,
             "next_level": None if is_top else next_tier.level, "is_top": is_top,
-            "reported_from": inp.reported_from or None, "started_at": ctx.now.isoformat(), "notice": notice}
+            "reported_from": inp.reported_from or None, "started_at": ctx.now.isoformat(), "notice": notice,
+            "petitioner_notice": told}
 
 
 def _from_unit(chart, data: dict) -> str:

@@ -63,7 +63,7 @@ def _field_value(source: str, fields: dict[str, Any], today: str) -> Any:
     if source == TODAY:
         return today
     name, _, default = source.partition("|")
-    return fields.get(name) or default
+    return fields.get(name) or (today if default == TODAY else default)  # "served_on|@today": the day of the step
 
 
 def placeholders(text: str) -> set[str]:

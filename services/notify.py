@@ -130,13 +130,23 @@ class NotifyInput:
     to: Any = "petitioner"  # "petitioner", a unit code, or a list of {"unit", "role"} / {"party"}
     case_no: str = ""
     fields: dict | None = None
+    service: bool = False  # the step serves a decision: record the date and method of service (送达)
 
 
 def notify(inp: NotifyInput, ctx: HandlerContext) -> dict:
-    """发送通知或告知书 (send a notice to the petitioner or to offices)."""
+    """发送通知或告知书 (send a notice to the petitioner or to offices). With `service`, the notice is the service
+    of a decision: its date and method of service are recorded from the decision form (services/petitioner_rights)
+    in the result's `service`, and the notice's `served_on` and `method` fields are filled from it."""
     fields = dict(inp.fields or {})
     fields.setdefault("case_no", inp.case_no or ctx.data.get("case_no", ""))
-    return send(ctx, _recipients(inp.to), inp.template, fields)
+    if not inp.service:
+        return send(ctx, _recipients(inp.to), inp.template, fields)
+    from .petitioner_rights import service_record
+
+    record = service_record(ctx.data or {}, ctx.now)
+    fields.setdefault("served_on", record["served_on"])
+    fields.setdefault("method", record["method"])
+    return dict(send(ctx, _recipients(inp.to), inp.template, fields), service=record)
 
 
 def _recipients(to: Any) -> list[dict]:

@@ -69,6 +69,9 @@ def run_every_command(c, fail, clock) -> list[int]:
     rt.retry_incidents(b.id, "admin")
     m = rt.start("msg_case", {}, "registrar")
     rt.deliver_message(m.id, "补充材料", {"docs": ["身份证"]}, "bureau")
+    q = rt.start("msg_case", {}, "registrar")
+    rt.queue_message(q.id, "补充材料", {"docs": ["户口簿"]}, "bureau")  # waited for already: delivered at once
+    assert not rt.queued_messages(q.id) and "补充材料" not in rt.waiting_messages(q.id)
     moved = rt.start("simple_case", DATA, "registrar")
     with c.session_factory() as s:
         base = drafts.version_row(s, "simple_case")
@@ -77,7 +80,7 @@ def run_every_command(c, fail, clock) -> list[int]:
         files = drafts.bundle(base, {main: re.sub(r"workdays\(5\)", "workdays(3)", text)})
     [v2] = [v for v in rt.deploy(files, actor="designer") if v.process_key == "simple_case"]
     CaseMigration(rt).migrate(v2.definition_id, [moved.id], actor="designer")
-    return [a.id, b.id, m.id, moved.id]
+    return [a.id, b.id, m.id, q.id, moved.id]
 
 
 def test_every_command_decodes_from_its_journal_event_and_encodes_back_to_the_same_bytes(world, clock):

@@ -2,7 +2,7 @@
 its deadlines."""
 from __future__ import annotations
 
-from services import repeat_originals, retention, second_assignment
+from services import petitioner_rights, repeat_originals, retention, second_assignment
 
 from .. import personal_data, visibility
 from ..auth import ApiError, current_principal, roles_required
@@ -31,8 +31,12 @@ def get_case(case_id: int):
 @roles_required("admin", "bureau", "jointmeeting", "registrar", "review_body")
 def deliver_message(case_id: int, name: str):
     visible_case_or_404(case_id)  # the role alone would reach any county's case and return its data
-    view = container().runtime.deliver_message(case_id, name, body().get("payload", {}),
-                                               actor=current_principal().username)
+    payload = body().get("payload", {})
+    if petitioner_rights.is_request(name):  # 复查/复核: taken from service on, judged against its window now
+        view = petitioner_rights.take_request(container().runtime, case_id, name, payload,
+                                              actor=current_principal().username)
+    else:
+        view = container().runtime.deliver_message(case_id, name, payload, actor=current_principal().username)
     return ok(personal_data.case_view(current_principal(), view.to_dict()))
 
 

@@ -16,7 +16,10 @@ OPENAPI_PATHS = {
                                   "oldest first: case_id, case_no, registered_at, linked_at, outcome; id and number "
                                   "null for a repeat the caller may not see)", "cases",
                                   params=[path_id("id")])},
-    "/api/cases/{id}/messages/{name}": {"post": op("Deliver a BPMN message", "cases", params=[
+    "/api/cases/{id}/messages/{name}": {"post": op(
+        "Deliver a BPMN message. `复查申请` / `复核申请` are taken from the service of the reply (review opinion) on, "
+        "queued until the case waits for them; before service, after the 30-day window or a second time: 409 with "
+        "the reason", "cases", params=[
         path_id("id"), {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}],
         body={"type": "object", "properties": {"payload": {"type": "object"}}})},
     "/api/cases/{id}/incidents/retry": {"post": op("Retry failed steps after a fix", "cases",

@@ -7,6 +7,7 @@ import json
 from flask import request
 
 from engine.calendar.display import due_day
+from engine.clock import SHANGHAI
 from engine.runtime import Conflict, task_view
 from engine.store import CaseRegister, WorkItem
 from services import form_checks, overdue, registers, second_assignment
@@ -129,28 +130,35 @@ def complete_task(task_id: int):
     expected = payload.get("version")
     if expected is not None and not isinstance(expected, int):
         raise ApiError(400, "malformed", "version 必须是整数（version must be an integer）")
-    _check_task_form(item, data)
+    data = _check_task_form(item, data)
     view = container().runtime.complete(task_id, data, actor=p.username, expected_version=expected)
     return ok(personal_data.case_view(current_principal(), view.to_dict()))
 
 
-def _check_task_form(item: WorkItem, data: dict) -> None:
-    """The API accepts what the task's form page accepts: data is validated against the task's JSON Schema, then
-    its units and the fields this case requires (services/form_checks.py)."""
+def _check_task_form(item: WorkItem, data: dict) -> dict:
+    """The API accepts what the task's form page accepts: the fields with a default (`x-default`) left empty are
+    filled in, then data is validated against the task's JSON Schema (and the dates against their bounds), the
+    case's own submission rules, the 二次交办 area, its units and the fields this case requires
+    (services/form_checks.py). Returns the data with its defaults."""
     schema = form_schema(item)
-    errors = forms.validate(schema, data) if schema else {}
+    if not schema:
+        return data
+    today = container().clock.now().astimezone(SHANGHAI).date()
+    data = forms.with_defaults(schema, data, today)
+    errors = forms.validate(schema, data, today)
     if not errors:
         errors = submission_problems(item, container().runtime.get_case(item.case_id).data, data)
     if errors:
         raise ApiError(422, "invalid", "表单内容有误，未保存，请按提示修改（invalid form data, nothing was saved）",
                        forms.error_list(schema, errors))
-    scoped, units = second_assignment.scope_problems(schema or {}, data, item.intended_unit or item.unit)
+    scoped, units = second_assignment.scope_problems(schema, data, item.intended_unit or item.unit)
     if scoped:  # 二次交办 only within the office's own area: the valid units are listed
         raise ApiError(422, "invalid", "二次交办的单位不在本辖区内，未保存；请从本辖区的部门、乡镇中选择"
                                        "（the unit is outside the office's area, nothing was saved）",
                        [dict(e, units=units) for e in forms.error_list(schema, scoped)])
-    if schema and form_checks.has_checks(schema):
+    if form_checks.has_checks(schema):
         refuse_problems(task_problems(item, schema, data))
+    return data
 
 
 def task_problems(item: WorkItem, schema: dict, data: dict) -> list:

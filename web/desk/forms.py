@@ -9,6 +9,7 @@ so that validation reports them and the form shows them again unchanged.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
@@ -245,10 +246,67 @@ def _message(schema: dict, err, path: list) -> str:
     return err.message
 
 
-def validate(schema: dict, data: dict) -> dict[str, str]:
-    """{field name: message} for every problem (empty when valid); the first message per field wins."""
+# Lianxin's own keywords on a top-level field (JSON Schema ignores them; deployment accepts them):
+#   "x-default": "today" | value   filled in when the field is left out or empty ("today": the Beijing date of
+#                                   the submission), e.g. the date of service 送达日期 and its method 直接送达;
+#   "x-not-after": "today" | field  a date field may not lie after today / after that date field;
+#   "x-not-before": "today" | field a date field may not lie before today / before that date field.
+TODAY = "today"
+
+
+def with_defaults(schema: dict, data: dict, today: date) -> dict:
+    """A copy of `data` with each top-level field that has `x-default` filled when left out or empty."""
+    out = dict(data)
+    for key, prop in (schema.get("properties") or {}).items():
+        if "x-default" in prop and out.get(key) in (None, ""):
+            out[key] = today.isoformat() if prop["x-default"] == TODAY else prop["x-default"]
+    return out
+
+
+def _bound(value, data: dict, today: date):
+    if value == TODAY:
+        return today, "今天（today）"
+    other = data.get(value)
+    try:
+        return (date.fromisoformat(other), f"“{value}”（{other}）") if isinstance(other, str) else (None, "")
+    except ValueError:
+        return None, ""
+
+
+def date_bound_errors(schema: dict, data: dict, today: date) -> dict[str, str]:
+    """{field: message} for every date field outside its `x-not-after` / `x-not-before` bounds."""
+    props = schema.get("properties") or {}
+    errors: dict[str, str] = {}
+    for key, prop in props.items():
+        raw = data.get(key)
+        if not isinstance(raw, str) or not raw:
+            continue
+        try:
+            value = date.fromisoformat(raw)
+        except ValueError:
+            continue  # the format check reports it
+        for keyword, later in (("x-not-after", True), ("x-not-before", False)):
+            if keyword not in prop:
+                continue
+            limit, said = _bound(prop[keyword], data, today)
+            if limit is None:
+                continue
+            if said != "今天（today）":
+                said = f"“{(props.get(prop[keyword]) or {}).get('title') or prop[keyword]}”（{limit.isoformat()}）"
+            if later and value > limit:
+                errors.setdefault(key, f"不能晚于{said}，请改正（may not be later）")
+            elif not later and value < limit:
+                errors.setdefault(key, f"不能早于{said}，请改正（may not be earlier）")
+    return errors
+
+
+def validate(schema: dict, data: dict, today: date | None = None) -> dict[str, str]:
+    """{field name: message} for every problem (empty when valid); the first message per field wins. With
+    `today`, date fields are also checked against their `x-not-after` / `x-not-before` bounds."""
     validator = Draft202012Validator(schema, format_checker=FormatChecker())
     errors: dict[str, str] = {}
+    if today is not None:
+        errors.update(date_bound_errors(schema, data, today))
     for err in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
         path = list(err.absolute_path)
         if err.validator == "required":

@@ -465,8 +465,10 @@ def task_form(task_id: int):
         if not visibility.may_act_on(p, item):  # seeing every case is not doing everyone's work
             raise visibility.refuse(p, f"task form {task_id}", _("此任务不属于您的单位或角色。"))
         chart = org_chart()
-        values = form_checks.names_to_codes(schema, forms.parse_form(schema, request.form), chart, item.unit)
-        errors = forms.validate(schema, values) or submission_problems(item, view.data, values)
+        today = c.clock.now().astimezone(SHANGHAI).date()
+        values = forms.with_defaults(schema, form_checks.names_to_codes(schema, forms.parse_form(schema, request.form),
+                                                                       chart, item.unit), today)
+        errors = forms.validate(schema, values, today) or submission_problems(item, view.data, values)
         errors = errors or second_assignment.scope_problems(schema, values, item.intended_unit or item.unit)[0]
         if not errors and form_checks.has_checks(schema):
             for problem in form_checks.check(schema, values, chart, item.unit, view.data):
@@ -491,6 +493,8 @@ def task_form(task_id: int):
         else:
             flash(_("表单有误，未保存。请按提示修改后重新提交。"), "error")
     now = c.clock.now()
+    if request.method != "POST":  # the form opens with its defaults: 送达日期 today, 直接送达
+        values = forms.with_defaults(schema, values, now.astimezone(SHANGHAI).date())
     alert, left = c.runtime.alert(item.due_at, now)
     overdue = c.runtime.overdue_workdays(item.due_at, now) if alert == "red" else 0
     facts = {k: view.data.get(k) for k in ("case_no", "title", "channel", "category", "subcategory", "location",
@@ -509,9 +513,13 @@ def task_form(task_id: int):
     if item.element_id in element_meanings.elements("handling"):  # a redo shows why the bureau sent it back
         with c.extras["read_sessions"]() as s:
             sent_back = redo.latest_redo(s, item.case_id, since=item.created_at)
+    review_basis = None  # redoing a matter after 撤销/变更: the review body's opinion and reasons
+    if item.element_id in element_meanings.elements("review_redo") and isinstance(view.data.get("review_outcome"),
+                                                                                   dict):
+        review_basis = view.data["review_outcome"]
     names = unit_names()
     return render_template("handling/task.html", item=item, view=view, facts=facts, full_contact=full,
-                           co_opinions=co_opinions, sent_back=sent_back,
+                           co_opinions=co_opinions, sent_back=sent_back, review_basis=review_basis,
                            routing=_routing_facts(item, view.data, names),
                            completion_report=_completion_report(item, view.data),
                            petitioners=people if full else [_masked(x) for x in people],
