@@ -66,6 +66,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("limits.e3", "专题会商", WORKDAYS, 1, 30),
     Setting("limits.e4", "阶段性成效", WORKDAYS, 1, 30),
     Setting("limits.co_opinion_workdays", "协办单位报送协办意见", WORKDAYS, 1, 30),
+    Setting("limits.extension_approval_workdays", "单位负责人审批延期申请", WORKDAYS, 1, 10),
 )
 BY_NAME = {s.name: s for s in SETTINGS}
 
