@@ -54,7 +54,7 @@
     当 启动流程 "simple_case"，内容分类 "劳动社保"，问题发生地 "county_a"
     并且 "handler" 办理 "签收办理"，填写 {"signed": true}
     那么 案件的期限 "Timer_reply_limit" 是 "2026-05-06"，说明中提到 "劳动节"
-    当 "leader" 批准期限 "Timer_reply_limit" 延期 20 日，理由是 "需要协调多个部门"
+    当 "bureau" 批准期限 "Timer_reply_limit" 延期 20 日，理由是 "需要协调多个部门"
     那么 案件的期限 "Timer_reply_limit" 是 "2026-05-26"，说明中提到 "20"
-    当 "leader" 批准期限 "Timer_reply_limit" 延期 11 日，理由是 "再延期"
+    当 "bureau" 批准期限 "Timer_reply_limit" 延期 11 日，理由是 "再延期"
     那么 延期被拒绝，提示不得超过 "30" 日
