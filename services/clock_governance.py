@@ -27,9 +27,6 @@ HEARING_BASIS = f"{_REG}第三十六条：复核机关举行听证的，听证�
 EXTENSION_PATH = ("请承办单位在「办理并拟写答复意见」中选择「申请延期」并写明理由和天数，由本单位负责人在「审批延期申请」中"
                   "批准；批准后办理期限及其提醒、督办和上交的时间一并顺延，并向信访人送达延期告知书")
 CORRECTION_PATH = "期限计算有误的，请系统管理员用「更正时限」（POST /api/cases/{id}/deadlines/{key}/correct）更正并写明理由"
-# Offices that supervise the units' clocks and are not assessed by them (docs/deadlines.md).
-SUPERVISING_ROLES = frozenset({"bureau", "jointmeeting"})
-PAUSE_ROLES = frozenset({"review_body", "bureau", "admin"})
 
 
 class ClockRefused(Exception):
@@ -49,8 +46,10 @@ class OpenTask:
 
 @dataclass(frozen=True)
 class Caller:
-    """The one who asks: the names of their roles, and whether they hold a role in a unit."""
-    roles: frozenset[str]
+    """The one who asks, as the access policy (web/visibility.py) sees them: whether their role lets them extend a
+    deadline (a supervising office) or stop the clock at all, and whether they hold a role in a unit."""
+    may_extend: bool
+    may_stop: bool
     holds: Callable[[str, str | None], bool]
 
 
@@ -80,7 +79,7 @@ def check_extend(process_key: str, key: str, caller: Caller, open_tasks: Iterabl
     if own:
         raise ClockRefused(f"不能延长本单位正在办理的事项的期限（「{own[0].element_id}」由您所在单位办理）；延期由督办的"
                            "信访局或联席会议办公室批准。(the assessed unit cannot move its own clock)", details)
-    if not caller.roles & SUPERVISING_ROLES:
+    if not caller.may_extend:
         raise ClockRefused("延长期限由督办的信访局或联席会议办公室批准，承办单位及其负责人、县信访部门和领导不能延长自己"
                            f"被考核的期限。{CORRECTION_PATH}。(only the supervising offices extend a deadline)",
                            details)
@@ -89,7 +88,7 @@ def check_extend(process_key: str, key: str, caller: Caller, open_tasks: Iterabl
 def check_pause(process_key: str, caller: Caller, open_tasks: Iterable[OpenTask]) -> str:
     """The legal basis for stopping the clock of a case now, or ClockRefused: only while a 复核 is open, by the
     re-review body (which holds the hearing), the bureau or an administrator."""
-    if not caller.roles & PAUSE_ROLES:
+    if not caller.may_stop:
         raise ClockRefused("暂停计时只用于复核中举行听证（听证时间不计入复核期限），由复核机关、信访局或系统管理员操作。"
                            f"({HEARING_BASIS}; only the re-review body, the bureau or an administrator stop the clock)",
                            {"basis": HEARING_BASIS})

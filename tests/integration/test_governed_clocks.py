@@ -15,8 +15,11 @@ import json
 from datetime import datetime
 
 import pytest
+from sqlalchemy import select
 
 from engine.clock import SHANGHAI
+from engine.deadlines import due_date_of
+from engine.store import Outbox
 from engine.worker import Worker
 from services import four_lists
 from tests.support.web import api_sign_in, office_app
@@ -55,7 +58,6 @@ def accepted_case(container) -> int:
 
 
 def due_day(due_at) -> str:
-    from engine.deadlines import due_date_of
     return due_date_of(due_at if isinstance(due_at, datetime) else datetime.fromisoformat(due_at)).isoformat()
 
 
@@ -119,9 +121,6 @@ def test_the_head_of_the_handling_unit_approves_the_extension_and_every_derived_
                if e["type"] == "service.called" and e["data"].get("handler") == "notify"]
     [told] = [n for n in notices if n.get("template") == "延期告知"]
     assert "2026-05-21" in told["text"] and "需协调社保、税务多个部门" in told["text"]
-    from sqlalchemy import select
-
-    from engine.store import Outbox
     with container.session_factory() as s:
         rows = s.scalars(select(Outbox).where(Outbox.case_id == case_id, Outbox.template == "extension_notice")).all()
     assert [r.channel for r in rows] == ["sms"]
@@ -163,9 +162,6 @@ def test_the_approval_has_a_clock_with_a_reminder_and_supervision_of_the_head(ap
     assert {"unit": "county_a_hrss", "role": "leader"} in row["notified"] and row["status"] == "待反馈"
     [reminded] = [r for r in rows if r["item"] == "审批延期申请" and r["kind"] == "催办"]
     assert reminded["notified"] == [{"unit": "county_a_hrss", "role": "leader"}]  # the head is reminded
-    from sqlalchemy import select
-
-    from engine.store import Outbox
     with container.session_factory() as s:
         dues = {json.loads(r.payload).get("due") for r in s.scalars(select(Outbox).where(
             Outbox.case_id == case_id, Outbox.template.in_(("reminder", "supervision_notice"))))}

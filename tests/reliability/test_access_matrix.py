@@ -335,13 +335,11 @@ def expected_allowed(policy: Policy, who: str, method: str, endpoint: str, targe
         return None
     if policy.kind == "anyone":
         return True
-    if policy.kind == "webhook" or who == ANON:
+    if policy.kind in ("webhook", "governed") or who == ANON:
         return False
     mine = held[who]
     if method != "GET" and mine <= {"auditor"} and endpoint not in READ_ONLY_EXEMPT:
         return False  # the auditor reads and changes nothing
-    if policy.kind == "governed":
-        return False
     if policy.kind == "signed_in":
         return True
     if policy.kind == "roles":

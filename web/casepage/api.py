@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from services import clock_governance, retention
 
-from .. import personal_data
+from .. import personal_data, visibility
 from ..auth import ApiError, current_principal, login_required, roles_required
 from ..guards import visible_case_or_404
 from ..http import api_part, body, container, ok
@@ -41,7 +41,7 @@ def retry_incidents(case_id: int):
 
 def _caller() -> clock_governance.Caller:
     p = current_principal()
-    return clock_governance.Caller(frozenset(p.role_names), p.holds)
+    return clock_governance.Caller(visibility.may_extend_clocks(p), visibility.may_stop_clocks(p), p.holds)
 
 
 def _open_tasks(view) -> list[clock_governance.OpenTask]:
@@ -69,7 +69,7 @@ def pause_case(case_id: int):
 
 
 @bp.post("/cases/<int:case_id>/resume")
-@roles_required(*sorted(clock_governance.PAUSE_ROLES))
+@roles_required(*visibility.CLOCK_STOPPING_ROLES)
 def resume_case(case_id: int):
     visible_case_or_404(case_id)
     view = container().runtime.resume_deadlines(case_id, current_principal().username,
