@@ -98,3 +98,16 @@ def check_pause(process_key: str, caller: Caller, open_tasks: Iterable[OpenTask]
                            f"请按期办理，办理期限确需延长的：{EXTENSION_PATH}。"
                            f"({HEARING_BASIS}; the clock stops nowhere else)", {"basis": HEARING_BASIS})
     return HEARING_BASIS
+
+
+def extension_request(data: dict) -> dict | None:
+    """What the head of the unit decides on (shown on 审批延期申请): the days asked and why, what was extended before,
+    and what may still be granted under the statutory maximum. None when no request is in the data."""
+    days, reason = data.get("extension_days"), data.get("extension_reason")
+    if days is None and not reason:
+        return None
+    limits = data.get("limits") if isinstance(data.get("limits"), dict) else {}
+    most = limits.get("extension_max_days", 30)
+    total = data.get("extension_days_total") or 0
+    return {"days": days, "reason": reason or "", "total": total, "max": most, "allowance": max(most - total, 0),
+            "basis": EXTENSION_BASIS}

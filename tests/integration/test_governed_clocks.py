@@ -101,6 +101,8 @@ def test_the_head_of_the_handling_unit_approves_the_extension_and_every_derived_
                                                                          "approved_days": 20}},
                          headers=hb).status_code in (403, 404)
     leader, hl = api_sign_in(app, "leader")  # 东城县副县长, head over the county's departments
+    form = leader.get(f"/tasks/{approval.id}").get_data(as_text=True)  # the decision shows its facts
+    assert "需协调社保、税务多个部门" in form and "至多30日" in form and "第三十四条" in form
     r = leader.post(f"/api/tasks/{approval.id}/complete",
                     json={"data": {"extension_approved": True, "approved_days": 20}}, headers=hl)
     assert r.status_code == 200, r.get_json()

@@ -17,7 +17,16 @@ from sqlalchemy import select
 
 from engine.runtime import Conflict, NotFound, task_view
 from engine.store import Case, ProcessDefinition, WorkItem
-from services import case_lookup, co_opinions, parties, query_code, registration as reg, units as org_units
+from services import (
+    case_lookup,
+    clock_governance,
+    co_opinions,
+    element_meanings,
+    parties,
+    query_code,
+    registration as reg,
+    units as org_units,
+)
 from services.casework import CHANNEL_CODES
 from services.colleagues import colleagues_in as colleagues_of_unit
 from services.index_key import IndexKey
@@ -452,12 +461,14 @@ def task_form(task_id: int):
     people = [x for x in (shown.get("petitioners") or [shown.get("petitioner") or {}]) if x]
     if not full:
         facts = mask_personal_data(facts)
+    extension = clock_governance.extension_request(view.data) \
+        if item.element_id in element_meanings.elements("extension_approval") else None
     co_opinions = None
     assignment = view.data.get("assignment") or {}
     if assignment.get("co_units") and item.unit == assignment.get("lead_unit"):  # the lead drafting its reply
         co_opinions = _co_opinions_of(item.case_id, view.data)
     return render_template("handling/task.html", item=item, view=view, facts=facts, full_contact=full,
-                           co_opinions=co_opinions,
+                           co_opinions=co_opinions, extension=extension,
                            petitioners=people if full else [_masked(x) for x in people],
                            fields=forms.build_fields(schema, values, errors), errors=errors, stale=stale,
                            schema_title=schema.get("title", item.name), alert=alert, workdays_left=left,
