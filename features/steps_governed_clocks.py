@@ -37,6 +37,16 @@ def other_leader_cannot_approve(office, user):
     assert find_task(office, "leader", "审批延期申请") is not None
 
 
+@then(parsers.parse('"{user}" 提交 "{name}" {data} 被拒绝，提示 "{words}"'))
+def submission_refused(office, user, name, data, words):
+    task = find_task(office, user, name)
+    before = len(_history(office))
+    r = office.post(user, f"/api/tasks/{task['id']}/complete", json={"data": json.loads(data)})
+    assert r.status_code == 422, r.get_json()
+    assert any(words in e["message"] for e in r.get_json()["error"]["details"]), r.get_json()
+    assert len(_history(office)) == before and find_task(office, user, name) is not None  # nothing lost
+
+
 @then(parsers.parse('"{user}" 可以打印 "{title}"，其中写明 "{day}" 和 "{reason}"'))
 def printable_notice(office, user, title, day, reason):
     client, _ = office.client(user)

@@ -111,3 +111,36 @@ def extension_request(data: dict) -> dict | None:
     total = data.get("extension_days_total") or 0
     return {"days": days, "reason": reason or "", "total": total, "max": most, "allowance": max(most - total, 0),
             "basis": EXTENSION_BASIS}
+
+
+def may_concern_extension(element_id: str, process_key: str) -> bool:
+    """Whether a task's form asks for or grants an extension (so that its case data is needed to check it)."""
+    meanings = element_meanings.default_meanings()
+    return element_id in meanings.elements("handling", process_key) | meanings.elements("extension_approval",
+                                                                                         process_key)
+
+
+def extension_form_errors(element_id: str, process_key: str, data: dict, form: dict) -> dict[str, str]:
+    """Field -> message for an extension asked or approved beyond what the regulation leaves (第三十四条), checked
+    when the form is submitted so that it is refused with its reason instead of being turned down silently by the
+    process: the unit asks at most what remains of the maximum, the head grants at most what was asked and what
+    remains. Empty for every other task."""
+    meanings = element_meanings.default_meanings()
+    limits = data.get("limits") if isinstance(data.get("limits"), dict) else {}
+    most = limits.get("extension_max_days", 30)
+    total = data.get("extension_days_total") or 0
+    left = max(most - total, 0)
+    if element_id in meanings.elements("handling", process_key) and form.get("handle_action") == "申请延期":
+        days = form.get("extension_days")
+        if left == 0:
+            return {"extension_days": f"已延期{total}日，达到{most}日的上限，不能再申请延期；请按期答复，确实无法化解的提请上交"
+                                      f"（{EXTENSION_BASIS}）"}
+        if isinstance(days, int) and days > left:
+            return {"extension_days": f"延期合计不得超过{most}日，此前已延期{total}日，本次至多申请{left}日（{EXTENSION_BASIS}）"}
+    if element_id in meanings.elements("extension_approval", process_key) and form.get("extension_approved") is True:
+        days, asked = form.get("approved_days"), data.get("extension_days")
+        if isinstance(days, int) and isinstance(asked, int) and days > asked:
+            return {"approved_days": f"批准天数不能超过承办单位申请的{asked}日"}
+        if isinstance(days, int) and days > left:
+            return {"approved_days": f"延期合计不得超过{most}日，此前已延期{total}日，至多批准{left}日（{EXTENSION_BASIS}）"}
+    return {}

@@ -9,7 +9,7 @@ from flask import request
 from engine.calendar.display import due_day
 from engine.runtime import Conflict, task_view
 from engine.store import CaseRegister, WorkItem
-from services import overdue, registers
+from services import clock_governance, overdue, registers
 from services.four_lists import KIND_OF_REGISTER
 from services.orgchart import default_chart
 
@@ -139,6 +139,10 @@ def _check_task_form(item: WorkItem, data: dict) -> None:
     """The API accepts what the task's form page accepts: data is validated against the task's JSON Schema."""
     schema = form_schema(item)
     errors = forms.validate(schema, data) if schema else {}
+    if not errors:  # an extension beyond the statutory maximum is refused here, with its reason
+        errors = clock_governance.extension_form_errors(item.element_id, item.process_key,
+                                                        container().runtime.get_case(item.case_id).data, data) \
+            if clock_governance.may_concern_extension(item.element_id, item.process_key) else {}
     if errors:
         raise ApiError(422, "invalid", "表单内容有误，未保存，请按提示修改（invalid form data, nothing was saved）",
                        forms.error_list(schema, errors))

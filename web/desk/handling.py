@@ -430,7 +430,8 @@ def task_form(task_id: int):
         if not visibility.may_act_on(p, item):  # seeing every case is not doing everyone's work
             raise visibility.refuse(p, f"task form {task_id}", _("此任务不属于您的单位或角色。"))
         values = forms.parse_form(schema, request.form)
-        errors = forms.validate(schema, values)
+        errors = forms.validate(schema, values) or clock_governance.extension_form_errors(
+            item.element_id, item.process_key, view.data, values)
         try:
             expected = int(request.form.get("version", ""))
         except ValueError:
