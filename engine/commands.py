@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, ClassVar
 
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
@@ -396,6 +396,7 @@ class PauseDeadlines(_DeadlineCommand):
     case_id: int | None
     reason: str
     deadlines: list[dict] = field(default_factory=list)
+    basis: str | None = None  # the rule that lets this clock stop (a 复核 hearing: 条例第三十六条); journaled when given
 
     def check(self):
         _reason_required(self.reason, "暂停计时必须说明理由（a reason is required to stop the clock）")
@@ -412,11 +413,14 @@ class PauseDeadlines(_DeadlineCommand):
         return [(d["element_id"], PAUSED_UNTIL) for d in self.deadlines]
 
     def payload(self):
-        return {"reason": self.reason, "deadlines": self.deadlines}
+        data = {"reason": self.reason, "deadlines": self.deadlines}
+        if self.basis is not None:  # events written before the basis was recorded keep their exact text
+            data["basis"] = self.basis
+        return data
 
     @classmethod
     def decode(cls, element_id, data):
-        return cls(None, data.get("reason", ""), data.get("deadlines", []))
+        return cls(None, data.get("reason", ""), data.get("deadlines", []), data.get("basis"))
 
 
 @_registered
@@ -494,6 +498,52 @@ class ExtendDeadline(_DeadlineCommand):
         return cls(None, element_id, data.get("days"), data.get("reason", ""), old_due_at=data.get("old_due_at"),
                    new_due_at=data.get("new_due_at"), total_extension=data.get("total_extension"),
                    explanation=data.get("explanation"))
+
+
+@_registered
+@dataclass
+class CorrectDeadline(_DeadlineCommand):
+    """An administrator's correction of a wrongly computed deadline (更正时限): not an extension and no power of the
+    unit whose clock it is. The deadline of timer `timer_element_id` ends at 24:00 of `due_date` instead; the
+    reminders that follow it move with it. Journaled with the reason and the due time before and after."""
+    event_type: ClassVar[str] = "deadline.corrected"
+
+    case_id: int | None
+    timer_element_id: str
+    due_date: str
+    reason: str
+    old_due_at: str | None = None
+    new_due_at: str | None = None
+
+    def check(self):
+        _reason_required(self.reason, "更正时限必须说明理由（a reason is required to correct a deadline）")
+        try:
+            date.fromisoformat(str(self.due_date))
+        except ValueError:
+            raise Invalid(f"到期日 {self.due_date!r} 不是日期，请写成 2026-05-06 的形式"
+                          f"（due_date must be an ISO date）") from None
+
+    def prepare(self, op, ctx):
+        row, old, followers = op.rt.deadlines.correct(op.s, op.case, self.timer_element_id,
+                                                      date.fromisoformat(str(self.due_date)), self.reason)
+        self.old_due_at, self.new_due_at = old.isoformat(), row.due_at.isoformat()
+        self._targets = [(row.task_id, self.new_due_at)] + followers
+
+    def journaled_values(self, ctx):
+        return [(self.timer_element_id, self.new_due_at)]
+
+    @property
+    def element_id(self):
+        return self.timer_element_id
+
+    def payload(self):
+        return {"reason": self.reason, "due_date": self.due_date, "old_due_at": self.old_due_at,
+                "new_due_at": self.new_due_at}
+
+    @classmethod
+    def decode(cls, element_id, data):
+        return cls(None, element_id, data.get("due_date"), data.get("reason", ""), data.get("old_due_at"),
+                   data.get("new_due_at"))
 
 
 @_registered

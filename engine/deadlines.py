@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
@@ -59,7 +59,12 @@ class Deadlines:
                         break
             return instant.isoformat()
 
-        return {"now": now, "workdays": workdays, "days": days, "yellow_at": yellow_at}
+        def due_day(due) -> str:
+            """The day (ISO date) a deadline ending at `due` falls due: 24:00 of that day is 00:00 of the next,
+            and notices name the due day (docs/deadlines.md, how a due date reads)."""
+            return due_date_of(datetime.fromisoformat(str(due))).isoformat()
+
+        return {"now": now, "workdays": workdays, "days": days, "yellow_at": yellow_at, "due_day": due_day}
 
     def yellow_instant(self, due_at: datetime, lead: int) -> datetime:
         if not isinstance(lead, int) or isinstance(lead, bool) or lead < 0:
@@ -233,17 +238,42 @@ class Deadlines:
         row.due_at = deadline.due_at
         row.explanation = to_json(dict(deadline.to_dict(), extension_of=old.isoformat()))
         row.provisional = row.provisional or deadline.provisional
+        return row, old, deadline, self._move_reminders(s, case, old, row.due_at)
+
+    def _move_reminders(self, s: Session, case: Case, old: datetime, new: datetime) -> list[tuple[str, str]]:
+        """The reminders of a deadline that moved from `old` to `new`, not yet fired, follow it."""
         followers = []
-        for other in s.scalars(LIVE_TIMERS, {"case_id": case.id}):  # its reminder, not yet fired, follows
+        for other in s.scalars(LIVE_TIMERS, {"case_id": case.id}):
             reminder = reminder_of(other)
             if other.status != "pending" or reminder is None or \
                     datetime.fromisoformat(reminder["deadline_due_at"]) != old:
                 continue
-            other.due_at = self.yellow_instant(row.due_at, reminder["lead"])
+            other.due_at = self.yellow_instant(new, reminder["lead"])
             other.explanation = to_json(dict(json.loads(other.explanation),
-                                             reminder=dict(reminder, deadline_due_at=row.due_at.isoformat())))
+                                             reminder=dict(reminder, deadline_due_at=new.isoformat())))
             followers.append((other.task_id, other.due_at.isoformat()))
-        return row, old, deadline, followers
+        return followers
+
+    def correct(self, s: Session, case: Case, element_id: str, due: date, reason: str):
+        """An administrator's correction: the running deadline `element_id` ends at 24:00 of `due`. Returns the
+        row, its old due time and the reminders that follow it ([(task id, new due)])."""
+        rows = [r for r in s.scalars(LIVE_TIMERS, {"case_id": case.id})
+                if r.element_id == element_id and reminder_of(r) is None]
+        if not rows:
+            raise Conflict(f"案件 {case.id} 没有进行中的期限 {element_id}（no running deadline {element_id}）")
+        row = rows[0]
+        if row.status != "pending":
+            raise Conflict(f"期限 {element_id} 正在暂停计时，请恢复计时后再更正（the clock is stopped; resume first）")
+        old, new = row.due_at, datetime.combine(due + timedelta(days=1), time.min, tzinfo=SHANGHAI)
+        if new == old:
+            raise Invalid(f"期限 {element_id} 本来就在 {due.isoformat()} 24:00 到期，无需更正（unchanged）")
+        row.due_at = new
+        info = json.loads(row.explanation) if row.explanation else {}
+        note = f"系统管理员更正为 {due.year}年{due.month}月{due.day}日 24:00 到期，理由：{reason}"
+        info["explanation"] = f"{info['explanation']}；{note}" if info.get("explanation") else note
+        info["corrected"] = {"from": old.isoformat(), "to": new.isoformat(), "reason": reason}
+        row.explanation = to_json(info)
+        return row, old, self._move_reminders(s, case, old, new)
 
     def recompute(self, s: Session, timer_ids: list[int], ctx: CommandContext) -> tuple[list[dict], list[str]]:
         changes, task_ids = [], []

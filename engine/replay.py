@@ -210,7 +210,8 @@ def _track_deadline(deadlines: dict[str, dict], r: JournalEvent) -> None:
                 "calendar_versions": data.get("calendar_versions", {}), "provisional": data.get("provisional"),
                 "explanation": data.get("explanation", ""), "history": []}
         return
-    changes = [dict(data, element_id=r.element_id)] if r.type == "deadline.extended" else data.get("deadlines", [])
+    one = r.type in ("deadline.extended", "deadline.corrected")  # one timer, named by the event's element
+    changes = [dict(data, element_id=r.element_id)] if one else data.get("deadlines", [])
     for change in changes:
         d = deadlines.get(change.get("element_id"))
         if d is None:

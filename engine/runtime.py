@@ -1,7 +1,7 @@
 """The case runtime: every command is one unit of work (load, apply, save, journal, commit) or nothing.
 
 The commands are objects (engine.commands): start, complete a work item, fire due timers, deliver a message,
-retry an incident, stop and resume the clock, extend or recompute a deadline, move a case to another version.
+retry an incident, stop and resume the clock, extend, correct or recompute a deadline, move a case to another version.
 `Runtime.execute` runs one: it reads the Clock once; that instant is what the engine, the timers and the script
 helpers see during the command, and it is journaled, so that a case can be replayed later (engine.replay) with
 the same times and the same recorded service results, through the same `apply`.
@@ -35,6 +35,7 @@ from .clock import Clock
 from .commands import (
     Command,
     CompleteTask,
+    CorrectDeadline,
     DeliverMessage,
     ExtendDeadline,
     FireTimers,
@@ -340,10 +341,10 @@ class Runtime:
     def retry_incidents(self, case_id: int, actor: str) -> CaseView:
         return self.execute(RetryIncidents(case_id), actor)
 
-    def pause_deadlines(self, case_id: int, actor: str, reason: str) -> CaseView:
-        """Stop the clock (e.g. waiting on the petitioner, a hearing): every running deadline keeps the days it
-        had left and cannot fire until resumed."""
-        return self.execute(PauseDeadlines(case_id, reason), actor)
+    def pause_deadlines(self, case_id: int, actor: str, reason: str, basis: str | None = None) -> CaseView:
+        """Stop the clock: every running deadline keeps the days it had left and cannot fire until resumed.
+        `basis` is the rule that allows it (journaled); whether it may stop here is the caller's to decide."""
+        return self.execute(PauseDeadlines(case_id, reason, basis=basis), actor)
 
     def resume_deadlines(self, case_id: int, actor: str, reason: str = "") -> CaseView:
         return self.execute(ResumeDeadlines(case_id, reason), actor)
@@ -353,6 +354,11 @@ class Runtime:
         """An approved extension (延期): the deadline of timer `element_id` moves by `days` calendar days from
         its current due date (at most `max_days` in all), and its timer moves with it."""
         return self.execute(ExtendDeadline(case_id, element_id, days, reason, max_days), actor)
+
+    def correct_deadline(self, case_id: int, element_id: str, due_date: str, actor: str, reason: str) -> CaseView:
+        """An administrator's correction of a wrong deadline (更正时限): timer `element_id` ends at 24:00 of
+        `due_date` (ISO date); journaled as its own act with the reason and the due time before and after."""
+        return self.execute(CorrectDeadline(case_id, element_id, due_date, reason), actor)
 
     def recompute_deadlines(self, actor: str = "calendar", now: datetime | None = None) -> dict:
         """After a calendar year is imported or corrected: recompute every running deadline not yet due,

@@ -103,8 +103,14 @@ def timeline(history: list[dict], person: Callable[[str], str] = lambda u: u,
             entry = ("deadline", _("{who} 延长期限「{name}」{days}日，至{day}").format(
                 who=who, name=name, days=data.get("days"), day=_due_day(data.get("new_due_at"), _)),
                 str(data.get("reason") or ""))
+        elif kind == "deadline.corrected":
+            entry = ("deadline", _("{who} 更正时限「{name}」：{old}改为{day}到期").format(
+                who=who, name=name, old=_due_day(data.get("old_due_at"), _), day=_due_day(data.get("new_due_at"), _)),
+                str(data.get("reason") or ""))
         elif kind == "deadlines.paused":
-            entry = ("deadline", _("{who} 暂停计时").format(who=who), str(data.get("reason") or ""))
+            basis = str(data.get("basis") or "")
+            entry = ("deadline", _("{who} 暂停计时").format(who=who),
+                     "；".join(x for x in (str(data.get("reason") or ""), basis) if x))
         elif kind == "deadlines.resumed":
             entry = ("deadline", _("{who} 恢复计时").format(who=who), str(data.get("reason") or ""))
         elif kind == "deadlines.recomputed":

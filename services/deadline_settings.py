@@ -79,6 +79,7 @@ SETTINGS: tuple[Setting, ...] = (
     # A matter sent back by the review body (撤销/变更) is handled again within this limit; at most the statutory
     # handling time of 60 days (《信访工作条例》第三十四条), which the regulation gives no shorter substitute for.
     Setting("limits.review_redo_days", "按复查复核意见重新办理", CALENDAR_DAYS, 1, 60),
+    Setting("limits.extension_approval_workdays", "单位负责人审批延期申请", WORKDAYS, 1, 10),
 )
 BY_NAME = {s.name: s for s in SETTINGS}
 

@@ -1,6 +1,6 @@
 """The notices a petition case produces, as documents (their kinds and titles are the notice catalogue's,
 processes/notices.yaml) to print and serve (受理告知书, 不予受理告知书, 答复意见书,
-转送/交办告知书, 交办通知): built from the case data, rendered to PDF with reportlab's built-in CID font
+转送/交办告知书, 交办通知, 延期办理告知书): built from the case data, rendered to PDF with reportlab's built-in CID font
 (STSong-Light), so Chinese prints without any font file on the server. HTML rendering is the web app's template.
 
 `build_notice` raises `NoticeUnavailable` naming what is missing (a decision not yet taken, a field not filled)
@@ -206,8 +206,26 @@ def _document_day(served: dict) -> date | None:
         return _day(served.get("at"))
 
 
+def _extension(kind, data, case_no, title, unit_name, name_shown) -> Notice:
+    """延期办理告知书: the approved extension of the handling limit, its reason and the new due day
+    (《信访工作条例》第三十四条: the petitioner is told the reason)."""
+    _need(kind, [(data.get("extension_new_due"), "批准的延期（尚未批准延期）"), (data.get("approved_days"), "批准延期天数"),
+                 (data.get("extension_reason"), "延期理由")])
+    _, unit = _handling_unit(kind, data, unit_name)
+    accepted_on = _day(data.get("accepted_at"))
+    new_due = _day(data["extension_new_due"])
+    served = data.get("extension_notice") or {}
+    return Notice(kind, "信访事项延期办理告知书", f"{case_no}-延", case_no, _addressee(kind, data, name_shown), [
+        f"你（们）反映的“{title}”信访事项（编号 {case_no}），本机关已于"
+        f"{cn_date(accepted_on) if accepted_on else '此前'}受理。",
+        f"因{data['extension_reason']}，经本机关负责人批准，依照《信访工作条例》第三十四条，办理期限延长"
+        f"{data['approved_days']}日，至{cn_date(new_due) if new_due else data['extension_new_due']}。",
+        "本机关将在延长后的期限内办结并出具书面答复意见。你（们）可凭信访事项编号和查询码查询办理进度。",
+    ], unit, _day(served.get("at")), ["本告知书一式两份，一份送达信访人，一份存档。"])
+
+
 _BUILDERS = {"transfer": _transfer, "assignment": _assignment, "acceptance": _acceptance,
-             "non_acceptance": _non_acceptance, "reply": _reply}
+             "non_acceptance": _non_acceptance, "reply": _reply, "extension": _extension}
 
 
 def notice_list(data: dict, unit_name: Callable[[str], str]) -> list[dict]:

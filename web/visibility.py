@@ -36,6 +36,22 @@ READ_ONLY = ("auditor",)
 SUPERVISING_ROLES = ("county_office", "bureau", "leader")
 
 
+# The clock acts (services/clock_governance.py decides where and how they are allowed; these are who): a deadline of
+# a process without statutory limits is extended by the supervising offices, never by the units they assess; the
+# clock stops for a 复核 hearing by the re-review body, the bureau or the administrator; only the administrator
+# corrects a deadline.
+CLOCK_EXTENDING_ROLES = ("bureau", "jointmeeting")
+CLOCK_STOPPING_ROLES = ("review_body", "bureau", "admin")
+
+
+def may_extend_clocks(p: Principal) -> bool:
+    return p.has_role(*CLOCK_EXTENDING_ROLES)
+
+
+def may_stop_clocks(p: Principal) -> bool:
+    return p.has_role(*CLOCK_STOPPING_ROLES)
+
+
 def sees_all(p: Principal) -> bool:
     """Every case and work item (but the discipline track), in every unit: the one role set for it."""
     return p.has_role(*SEE_ALL)

@@ -83,9 +83,10 @@ def test_auditor_is_refused_every_unsafe_endpoint(app, container):
         checked.append(f"{method} {url}")
     assert "POST /api/tasks/1/complete" in checked and "POST /api/cases/1/pause" in checked
     assert len(checked) >= 10
-    # the refusal is the role's, not a blanket one: an admin's pause goes through
+    # the refusal is the role's, not a blanket one: an admin's correction of a deadline goes through
     admin, admin_headers = sign_in(app, "admin")
-    assert admin.post(f"/api/cases/{case_id}/pause", json={"reason": "听证"}, headers=admin_headers).status_code == 200
+    assert admin.post(f"/api/cases/{case_id}/deadlines/Timer_reply_limit/correct",
+                      json={"due_date": "2026-06-30", "reason": "录入错误"}, headers=admin_headers).status_code == 200
     # the auditor still signs out
     assert client.delete("/api/session", headers=headers).status_code == 200
 

@@ -59,6 +59,7 @@ def run_every_command(c, fail, clock) -> list[int]:
     rt.resume_deadlines(a.id, "county", "材料已补齐")
     a = rt.complete(rt.get_case(a.id).tasks[0].id, {"signed": True}, "handler")
     rt.extend_deadline(a.id, "Timer_reply_limit", 10, "leader", "批准延期")
+    rt.correct_deadline(a.id, "Timer_reply_limit", "2026-06-30", "admin", "期限录入错误，按交办单更正")
     with c.session_factory() as s, s.begin():  # a rule changed behind the timer: recomputing moves it
         s.execute(update(Timer).where(Timer.case_id == a.id, Timer.rule.is_not(None)).values(days=Timer.days + 10))
     assert rt.recompute_deadlines()["moved"] >= 1

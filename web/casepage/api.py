@@ -1,11 +1,12 @@
-"""The case area's part of `/api`: a case's state, messages, incident retry, pausing, resuming and extending
-its deadlines."""
+"""The case area's part of `/api`: a case's state, messages, incident retry, and the governed clock acts:
+pausing (复核 hearings only), resuming, extending (never a statutory limit, never by the assessed unit) and the
+administrator's correction of a wrong deadline."""
 from __future__ import annotations
 
-from services import petitioner_rights, repeat_originals, retention, second_assignment
+from services import clock_governance, petitioner_rights, repeat_originals, retention, second_assignment
 
 from .. import personal_data, visibility
-from ..auth import ApiError, current_principal, roles_required
+from ..auth import ApiError, current_principal, login_required, roles_required
 from ..guards import visible_case_or_404
 from ..http import api_part, body, container, ok
 
@@ -48,17 +49,37 @@ def retry_incidents(case_id: int):
     return ok(personal_data.case_view(current_principal(), view.to_dict()))
 
 
+def _caller() -> clock_governance.Caller:
+    p = current_principal()
+    return clock_governance.Caller(visibility.may_extend_clocks(p), visibility.may_stop_clocks(p), p.holds)
+
+
+def _open_tasks(view) -> list[clock_governance.OpenTask]:
+    return [clock_governance.OpenTask(t.element_id, t.role, t.unit) for t in view.tasks]
+
+
+def _governed(check):
+    """Run a clock_governance check; its refusal is a 403 naming the proper path (services/clock_governance.py)."""
+    try:
+        return check()
+    except clock_governance.ClockRefused as refused:
+        raise ApiError(403, "clock_governed", refused.message, refused.details) from None
+
+
 @bp.post("/cases/<int:case_id>/pause")
-@roles_required("county_office", "bureau", "leader", "admin")
+@login_required
 def pause_case(case_id: int):
+    """Stop the clock: only during a 复核, for its hearing (条例第三十六条), journaled with that basis."""
     visible_case_or_404(case_id)
-    reason = body().get("reason", "")
-    view = container().runtime.pause_deadlines(case_id, current_principal().username, str(reason))
+    reason = str(body().get("reason", ""))
+    view = container().runtime.get_case(case_id)
+    basis = _governed(lambda: clock_governance.check_pause(view.process_key, _caller(), _open_tasks(view)))
+    view = container().runtime.pause_deadlines(case_id, current_principal().username, reason, basis=basis)
     return ok(personal_data.case_view(current_principal(), view.to_dict()))
 
 
 @bp.post("/cases/<int:case_id>/resume")
-@roles_required("county_office", "bureau", "leader", "admin")
+@roles_required(*visibility.CLOCK_STOPPING_ROLES)
 def resume_case(case_id: int):
     visible_case_or_404(case_id)
     view = container().runtime.resume_deadlines(case_id, current_principal().username,
@@ -67,13 +88,31 @@ def resume_case(case_id: int):
 
 
 @bp.post("/cases/<int:case_id>/deadlines/<key>/extend")
-@roles_required("leader", "bureau", "admin")
+@login_required
 def extend_deadline(case_id: int, key: str):
+    """A deadline of a process without statutory limits, by a supervising office; never a statutory limit and
+    never by the assessed unit (services/clock_governance.py)."""
     visible_case_or_404(case_id)
     data = body()
     days = data.get("days")
+    view = container().runtime.get_case(case_id)
+    _governed(lambda: clock_governance.check_extend(view.process_key, key, _caller(), _open_tasks(view)))
     if not isinstance(days, int) or isinstance(days, bool):
         raise ApiError(400, "malformed", "days 必须是整数（days must be a whole number）")
     view = container().runtime.extend_deadline(case_id, key, days, current_principal().username,
                                                str(data.get("reason", "")))
+    return ok(personal_data.case_view(current_principal(), view.to_dict()))
+
+
+@bp.post("/cases/<int:case_id>/deadlines/<key>/correct")
+@roles_required("admin")
+def correct_deadline(case_id: int, key: str):
+    """An administrator corrects a wrongly computed deadline (更正时限), with the reason; journaled on its own."""
+    visible_case_or_404(case_id)
+    data = body()
+    due_date = data.get("due_date")
+    if not isinstance(due_date, str):
+        raise ApiError(400, "malformed", "due_date 必须是日期字符串，如 2026-05-06（due_date must be an ISO date）")
+    view = container().runtime.correct_deadline(case_id, key, due_date, current_principal().username,
+                                                str(data.get("reason", "")))
     return ok(personal_data.case_view(current_principal(), view.to_dict()))

@@ -3,9 +3,19 @@ from __future__ import annotations
 
 from services import attachments
 
-from ..http import op, path_id
+from ..http import op, path_id, path_key
 
 _CASE = [path_id("id")]
+
+
+def _governed(operation: dict) -> dict:
+    """The clock acts: 403 names the proper path, 409 a clock in the wrong state, 422 a missing reason."""
+    operation["responses"]["403"]["description"] = "clock_governed: not this way, not by you; the message names the path"
+    operation["responses"]["409"] = {"description": "no such running deadline, or the clock is (not) stopped",
+                                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    operation["responses"]["422"] = {"description": "reason missing, days or date out of bounds",
+                                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    return operation
 _ATTACHMENT = _CASE + [path_id("attachment_id")]
 
 OPENAPI_PATHS = {
@@ -24,15 +34,27 @@ OPENAPI_PATHS = {
         body={"type": "object", "properties": {"payload": {"type": "object"}}})},
     "/api/cases/{id}/incidents/retry": {"post": op("Retry failed steps after a fix", "cases",
                                                     params=[path_id("id")])},
-    "/api/cases/{id}/pause": {"post": op("Stop the clock (reason required)", "deadlines", params=[path_id("id")],
-                                          body={"type": "object", "properties": {"reason": {"type": "string"}}})},
-    "/api/cases/{id}/resume": {"post": op("Restart the clock with the days left", "deadlines",
-                                           params=[path_id("id")],
+    "/api/cases/{id}/pause": {"post": _governed(op(
+        "Stop the clock: only while a re-review (复核) is open, for its hearing (条例第三十六条), by the re-review "
+        "body, the bureau or an admin; journaled with that basis. 403 `clock_governed` anywhere else", "deadlines",
+        params=[path_id("id")], body={"type": "object", "required": ["reason"],
+                                      "properties": {"reason": {"type": "string"}}}))},
+    "/api/cases/{id}/resume": {"post": op("Restart the clock with the days left (re-review body, bureau, admin)",
+                                           "deadlines", params=[path_id("id")],
                                            body={"type": "object", "properties": {"reason": {"type": "string"}}})},
-    "/api/cases/{id}/deadlines/{key}/extend": {"post": op("Approved extension (at most 30 days in all)", "deadlines",
-        params=[path_id("id"), {"name": "key", "in": "path", "required": True, "schema": {"type": "string"}}],
+    "/api/cases/{id}/deadlines/{key}/extend": {"post": _governed(op(
+        "Extend a deadline of a process without statutory limits, by a supervising office (bureau, joint-meeting "
+        "office), at most 30 days in all. 403 `clock_governed` for every statutory limit (the handling limit is "
+        "extended through the process: 申请延期 → 审批延期申请) and for the unit whose clock it is", "deadlines",
+        params=[path_id("id"), path_key()],
         body={"type": "object", "required": ["days", "reason"], "properties": {
-            "days": {"type": "integer", "minimum": 1, "maximum": 30}, "reason": {"type": "string"}}})},
+            "days": {"type": "integer", "minimum": 1, "maximum": 30}, "reason": {"type": "string"}}}))},
+    "/api/cases/{id}/deadlines/{key}/correct": {"post": _governed(op(
+        "Correct a wrongly computed deadline (更正时限, admins only): it ends at 24:00 of `due_date`; journaled as "
+        "`deadline.corrected` with the reason and the due time before and after", "deadlines",
+        params=[path_id("id"), path_key()],
+        body={"type": "object", "required": ["due_date", "reason"], "properties": {
+            "due_date": {"type": "string", "format": "date"}, "reason": {"type": "string", "minLength": 1}}}))},
     "/api/cases/{id}/diagram": {"get": op(
         "The BPMN of the case's definition version, with active and completed elements and task alerts",
         "cases", params=_CASE)},

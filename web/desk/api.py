@@ -10,7 +10,7 @@ from engine.calendar.display import due_day
 from engine.clock import SHANGHAI
 from engine.runtime import Conflict, task_view
 from engine.store import CaseRegister, WorkItem
-from services import form_checks, overdue, registers, second_assignment
+from services import clock_governance, form_checks, overdue, registers, second_assignment
 from services.four_lists import KIND_OF_REGISTER
 
 from .. import personal_data, visibility
@@ -148,6 +148,10 @@ def _check_task_form(item: WorkItem, data: dict) -> dict:
     errors = forms.validate(schema, data, today)
     if not errors:
         errors = submission_problems(item, container().runtime.get_case(item.case_id).data, data)
+    if not errors and clock_governance.may_concern_extension(item.element_id, item.process_key):
+        # an extension beyond the statutory maximum is refused here, with its reason
+        errors = clock_governance.extension_form_errors(item.element_id, item.process_key,
+                                                        container().runtime.get_case(item.case_id).data, data)
     if errors:
         raise ApiError(422, "invalid", "表单内容有误，未保存，请按提示修改（invalid form data, nothing was saved）",
                        forms.error_list(schema, errors))

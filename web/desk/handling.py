@@ -22,6 +22,7 @@ from infra import access_log
 from services import (
     case_numbers,
     case_search,
+    clock_governance,
     co_opinions,
     element_meanings,
     form_checks,
@@ -468,7 +469,8 @@ def task_form(task_id: int):
         today = c.clock.now().astimezone(SHANGHAI).date()
         values = forms.with_defaults(schema, form_checks.names_to_codes(schema, forms.parse_form(schema, request.form),
                                                                        chart, item.unit), today)
-        errors = forms.validate(schema, values, today) or submission_problems(item, view.data, values)
+        errors = forms.validate(schema, values, today) or submission_problems(item, view.data, values) \
+            or clock_governance.extension_form_errors(item.element_id, item.process_key, view.data, values)
         errors = errors or second_assignment.scope_problems(schema, values, item.intended_unit or item.unit)[0]
         if not errors and form_checks.has_checks(schema):
             for problem in form_checks.check(schema, values, chart, item.unit, view.data):
@@ -505,6 +507,8 @@ def task_form(task_id: int):
     people = [x for x in (shown.get("petitioners") or [shown.get("petitioner") or {}]) if x]
     if not full:
         facts = mask_personal_data(facts)
+    extension = clock_governance.extension_request(view.data) \
+        if item.element_id in element_meanings.elements("extension_approval") else None
     co_opinions = None
     assignment = view.data.get("assignment") or {}
     if assignment.get("co_units") and item.unit == assignment.get("lead_unit"):  # the lead drafting its reply
@@ -519,7 +523,7 @@ def task_form(task_id: int):
         review_basis = view.data["review_outcome"]
     names = unit_names()
     return render_template("handling/task.html", item=item, view=view, facts=facts, full_contact=full,
-                           co_opinions=co_opinions, sent_back=sent_back, review_basis=review_basis,
+                           co_opinions=co_opinions, sent_back=sent_back, review_basis=review_basis, extension=extension,
                            routing=_routing_facts(item, view.data, names),
                            completion_report=_completion_report(item, view.data),
                            petitioners=people if full else [_masked(x) for x in people],
