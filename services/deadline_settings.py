@@ -66,6 +66,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("limits.e3", "专题会商", WORKDAYS, 1, 30),
     Setting("limits.e4", "阶段性成效", WORKDAYS, 1, 30),
     Setting("limits.co_opinion_workdays", "协办单位报送协办意见", WORKDAYS, 1, 30),
+    # The petitioner's rating window, the assigning office's follow-up of a 不满意 and the redo it may order.
+    Setting("limits.rating_days", "信访人评价期限", CALENDAR_DAYS, 1, 30),
+    Setting("limits.revisit_workdays", "不满意回访", WORKDAYS, 1, 15),
+    Setting("limits.revisit_redo_days", "回访后重新办理", CALENDAR_DAYS, 1, 60),
 )
 BY_NAME = {s.name: s for s in SETTINGS}
 

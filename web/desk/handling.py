@@ -450,14 +450,20 @@ def task_form(task_id: int):
     full = personal_data.shows_in_full(p, item.case_id)  # the one rule (services/masking.py), recorded
     shown = personal_data.resolved(item.case_id, view.data) if full else view.data  # parties' plain fields
     people = [x for x in (shown.get("petitioners") or [shown.get("petitioner") or {}]) if x]
+    # The facts a decision rests on, named by the form (`x-facts`: [{key, title}]), e.g. the petitioner's rating
+    # and the reason a unit is asked to redo its work.
+    decision_facts = [(str(f.get("title") or f.get("key")), view.data.get(f.get("key")))
+                      for f in schema.get("x-facts") or [] if isinstance(f, dict)
+                      and view.data.get(f.get("key")) not in (None, "")]
     if not full:
         facts = mask_personal_data(facts)
+        decision_facts = [(t, mask_personal_data({"v": v})["v"]) for t, v in decision_facts]
     co_opinions = None
     assignment = view.data.get("assignment") or {}
     if assignment.get("co_units") and item.unit == assignment.get("lead_unit"):  # the lead drafting its reply
         co_opinions = _co_opinions_of(item.case_id, view.data)
     return render_template("handling/task.html", item=item, view=view, facts=facts, full_contact=full,
-                           co_opinions=co_opinions,
+                           co_opinions=co_opinions, decision_facts=decision_facts,
                            petitioners=people if full else [_masked(x) for x in people],
                            fields=forms.build_fields(schema, values, errors), errors=errors, stale=stale,
                            schema_title=schema.get("title", item.name), alert=alert, workdays_left=left,
