@@ -100,6 +100,8 @@ class Case(Base):
     pause_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
     last_hash: Mapped[str] = mapped_column(String(64), default="")
+    # The case whose step started this one (a supervision-feedback case of a petition case), if any.
+    parent_case_id: Mapped[int | None] = mapped_column(ID, nullable=True, index=True)
 
     __mapper_args__ = {"version_id_col": version}
 

@@ -2,7 +2,7 @@
 its deadlines."""
 from __future__ import annotations
 
-from services import retention
+from services import linked_cases, retention
 
 from .. import personal_data
 from ..auth import ApiError, current_principal, roles_required
@@ -18,6 +18,9 @@ def get_case(case_id: int):
     view = personal_data.case_view(current_principal(), container().runtime.get_case(case_id).to_dict())
     with container().extras["read_sessions"]() as s:  # erased under the retention rule: say so (rule, date)
         view["erasure"] = retention.erasure_of(s, case_id)
+        # the supervision-feedback cases its 督办 steps started, and the case a feedback case belongs to
+        view["linked_cases"] = linked_cases.linked_cases(s, case_id)
+        view["parent_case"] = linked_cases.parent_case(s, case_id)
     return ok(view)
 
 

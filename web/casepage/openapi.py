@@ -10,7 +10,10 @@ _ATTACHMENT = _CASE + [path_id("attachment_id")]
 
 OPENAPI_PATHS = {
     "/api/cases/{id}": {"get": op("Case status, tasks, timers, incidents, data; `erasure` (rule, years, erased_at) "
-                                  "once the personal data was erased under the retention rule, else null", "cases",
+                                  "once the personal data was erased under the retention rule, else null; "
+                                  "`linked_cases` (the supervision-feedback cases its 督办 steps started: id, "
+                                  "process_key, title, status, created_at, completed_at) and `parent_case` (the "
+                                  "case a linked case belongs to, else null)", "cases",
                                   params=[path_id("id")])},
     "/api/cases/{id}/messages/{name}": {"post": op("Deliver a BPMN message", "cases", params=[
         path_id("id"), {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}],

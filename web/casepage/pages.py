@@ -30,7 +30,7 @@ from lxml import etree
 
 from engine.runtime import NotFound, due_date_of
 from engine.store import ProcessDefinition
-from services import attachments, co_opinions, documents, masking, retention
+from services import attachments, co_opinions, documents, linked_cases, masking, retention
 from services.case_timeline import diagram_state, timeline
 from services.masking import mask_name, mask_petitioner
 
@@ -82,6 +82,7 @@ def _case_context(p: Principal, case_id: int) -> dict:
         attachment_rows = attachments.list_attachments(s, case_id)
         opinions = co_opinions.co_opinions(s, history, view.data, units, people)
         erasure = retention.erasure_of(s, case_id)
+        links = {"children": linked_cases.linked_cases(s, case_id), "parent": linked_cases.parent_case(s, case_id)}
     # erased under the retention rule: nothing to show in full any more, the page says why it reads masked
     full = erasure is None and personal_data.shows_in_full(p, case_id)
     # the same rule for everything else on the page: free text (request, facts, timeline) masked as well
@@ -124,7 +125,7 @@ def _case_context(p: Principal, case_id: int) -> dict:
         "notices": documents.notice_list(data, lambda code: units.get(code, code)),
         "comments": comment_rows, "attachments": attachment_rows, "people": people, "co_opinions": opinions,
         "may_write": _may_write(p), "max_mb": attachments.MAX_ATTACHMENT_BYTES // (1024 * 1024),
-        "task_names": {t.id: t.name for t in view.tasks}, "task_url": _task_url,
+        "task_names": {t.id: t.name for t in view.tasks}, "task_url": _task_url, "links": links,
     }
 
 
