@@ -7,8 +7,10 @@ import json
 from datetime import datetime, timedelta
 
 from pytest_bdd import given, parsers, then, when
+from sqlalchemy import select
 
 from engine.clock import SHANGHAI
+from engine.store import Outbox
 from features.steps_petition import _lists, clock_to, run_worker
 from services import four_lists
 
@@ -112,10 +114,6 @@ def case_page_links(office):
 
 @then(parsers.parse('关联的督办反馈给 {users} 发了站内通知 "{template}"，事项是 "{label}"'))
 def office_inbox_any_case(office, users, template, label):
-    from sqlalchemy import select
-
-    from engine.store import Outbox
-
     linked = {c["id"] for c in _linked(office)} | {office.case_id}
     with office.c.session_factory() as s:
         rows = [r for r in s.scalars(select(Outbox).where(Outbox.template == template, Outbox.channel == "inapp"))
