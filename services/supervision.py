@@ -98,7 +98,8 @@ def supervise(inp: SuperviseInput, ctx: HandlerContext) -> dict:
     key = f"{prefix}{len([k for k in existing if k.startswith(prefix)]) + 1}"
     row = {"case_id": ctx.case_id, "case_no": ctx.data.get("case_no"), "unit": inp.unit, "unit_name": unit_name,
            "item": inp.task, "kind": inp.kind, "by": by or None, "by_name": by_name,
-           "status": AWAITING if head else "已提醒", "notified": notice["to"], "notice": notice["text"],
+           "status": (LISTED if inp.kind == "挂牌督办" else AWAITING) if head else "已提醒",
+           "notified": notice["to"], "notice": notice["text"],
            "note": inp.note or None}
     lists = four_lists.put(ctx, "督办", key, row)
     if head and chart.has(by):
@@ -123,8 +124,11 @@ def _start_feedback(ctx: HandlerContext, chart: OrgChart, inp: SuperviseInput, k
                    "due": inp.due or None, "report_by": inp.report_by or None, "at": ctx.now.isoformat(),
                    "row": row, "case_no": data.get("case_no"), "case_id": ctx.case_id,
                    "case_title": data.get("title") or "信访事项"}
+    # a 挂牌督办 decided by a joint meeting is listed from the start: its feedback case waits for 摘牌 only
+    listed = {"key": key, "row": row} if inp.kind == "挂牌督办" else None
     ctx.emit("start_case", process_key=FEEDBACK_PROCESS, data={
-        "supervision": supervision, "title": f"督办书面反馈：{inp.task}", "parent_case_no": data.get("case_no"),
+        "supervision": supervision, "listed": listed, "parent_case_no": data.get("case_no"),
+        "title": f"{'挂牌督办' if listed else '督办书面反馈'}：{inp.task}",
         "limits": {"supervision_report_workdays": limits.get("supervision_report_workdays", 3)}})
 
 

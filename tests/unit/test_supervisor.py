@@ -106,3 +106,16 @@ def test_a_missed_feedback_lists_the_matter_and_delisting_needs_a_reason():
     row = delist_supervision(DelistInput(listed, "整改到位"), d)
     assert (row["status"], row["delist_reason"], row["delisted_by"]) == ("已摘牌", "整改到位", "bureau")
     assert [p["action"] for _, p in d.effects] == ["open", "close"]
+
+
+def test_a_joint_meetings_listed_supervision_waits_for_its_removal_by_that_office():
+    c = ctx({"case_no": "XF9", "assignment": {"assigning_unit": "city_bureau"}})
+    lists = supervise(SuperviseInput("挂牌督办", "county_a_hrss", "化解信访事项", by="city_jm"), c)
+    [row] = lists["督办"].values()
+    assert (row["status"], row["by"]) == ("挂牌督办", "city_jm")
+    [start] = [p for k, p in c.effects if k == "start_case"]
+    assert start["data"]["listed"]["row"]["status"] == "挂牌督办"
+    assert start["data"]["supervision"]["by_role"] == "jointmeeting"
+    reminder = ctx({"case_no": "XF9"})
+    supervise(SuperviseInput("催办", "county_a_hrss", "签收", lead=3), reminder)
+    assert not [k for k, _ in reminder.effects if k == "start_case"]  # a reminder is no task
