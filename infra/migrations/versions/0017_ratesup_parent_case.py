@@ -22,5 +22,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index(op.f("ix_case_instance_parent_case_id"), table_name="case_instance")
-    with op.batch_alter_table("case_instance") as batch:
-        batch.drop_column("parent_case_id")
+    # ALTER TABLE ... DROP COLUMN (SQLite 3.35+ too): a batch rebuild of case_instance would fail on the foreign
+    # keys of every table that points at it
+    op.drop_column("case_instance", "parent_case_id")
