@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pytest_bdd import given, parsers, then, when
 
-from features.steps_petition import _do, _history, _open_tasks, find_task
+from features.steps_petition import PETITIONER, _do, _history, _open_tasks, find_task
 
 
 @given("这件事项已书面答复并审核销号")
@@ -68,3 +68,12 @@ def rating_kpis(office, period, rated, eligible, satisfied, ratings):
     assert (participation["numerator"], participation["denominator"]) == (rated, eligible), participation
     satisfaction = _kpi(office, period, "satisfaction_rate")
     assert (satisfaction["numerator"], satisfaction["denominator"]) == (satisfied, ratings), satisfaction
+
+
+@then(parsers.parse('"{user}" 在 "{name}" 的待办中看到信访人的完整电话，"{other}" 看到的是脱敏的'))
+def contact_in_full(office, user, name, other):
+    task = find_task(office, user, name)
+    assert task is not None
+    assert PETITIONER["phone"] in office.get(user, f"/tasks/{task['id']}").get_data(as_text=True)
+    case = office.get(other, f"/cases/{office.case_id}").get_data(as_text=True)
+    assert PETITIONER["phone"] not in case  # the rule is the holder's, not the office's

@@ -30,7 +30,7 @@ def test_the_shipped_meanings_name_the_elements_the_code_relied_on():
     assert m.elements("confidential_route") == {"Task_route_discipline"}
     assert m.elements("triage") == {"Task_triage"} and m.elements("rating") == {"Task_rating"}
     assert m.elements("contacts_petitioner") == {"Task_triage", "Task_handle", "Task_reply_after_tier",
-                                                 "Task_hearing", "Task_rating"}
+                                                 "Task_hearing", "Task_rating", "Task_revisit", "Task_redo_revisit"}
     assert element_meanings.elements("rating") == {"Task_rating"}
     assert m.elements("acceptance") == {"Task_accept"} and m.elements("reply") == {"Task_serve_reply"}
     assert m.elements("sign") == {"Task_sign"} and m.elements("review", "petition_case") == {"Task_review"}
