@@ -129,6 +129,7 @@ class StartCase(Command):
     case_no: str | None = None
     definition_id: int | None = None
     version: int | None = None
+    parent_case_id: int | None = None  # started by a step of that case (a `start_case` effect)
 
     def open(self, op: Opening) -> None:
         s = op.s
@@ -141,7 +142,8 @@ class StartCase(Command):
         self.definition_id, self.version = row.id, row.version
         case = Case(case_no=self.case_no, definition_id=row.id, process_key=self.process_key, status="running",
                     state="", state_format=STATE_FORMAT, created_at=op.now, updated_at=op.now,
-                    started_by=op.actor, summary_json=to_json(_summary(self.data)), last_seq=0, last_hash="")
+                    started_by=op.actor, summary_json=to_json(_summary(self.data)), last_seq=0, last_hash="",
+                    parent_case_id=self.parent_case_id)
         s.add(case)
         s.flush()
         self.case_id = case.id
@@ -152,13 +154,16 @@ class StartCase(Command):
         wf.get_next_task(state=TaskState.READY).data.update(copy.deepcopy(self.data))
 
     def payload(self):
-        return {"process_key": self.process_key, "definition_id": self.definition_id, "version": self.version,
-                "case_no": self.case_no, "data": self.data}
+        payload = {"process_key": self.process_key, "definition_id": self.definition_id, "version": self.version,
+                   "case_no": self.case_no, "data": self.data}
+        if self.parent_case_id is not None:
+            payload["parent_case_id"] = self.parent_case_id
+        return payload
 
     @classmethod
     def decode(cls, element_id, data):
         return cls(data.get("process_key"), data.get("data", {}), data.get("case_no"), data.get("definition_id"),
-                   data.get("version"))
+                   data.get("version"), data.get("parent_case_id"))
 
 
 @_registered

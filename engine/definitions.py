@@ -17,7 +17,8 @@ Lianxin's conventions in BPMN
   - business rule task: `<spiffworkflow:calledDecisionId>decision_id</spiffworkflow:calledDecisionId>`.
 * Lianxin namespace `xmlns:lianxin="urn:lianxin:bpmn"`. Every `bpmn:lane` of an executable process carries
   `lianxin:role="<role name>"`: the candidate role of the user tasks in that lane. A user task may override it
-  with the properties `role` and `unit`, and names its form with the property `form`: the file name of a JSON
+  with the properties `role` and `unit` (and `role_expression`, a role read from the case data, the lane's role
+  the fallback), and names its form with the property `form`: the file name of a JSON
   Schema (e.g. `register.schema.json`) that is in the bundle or can be resolved (`resolve_form`).
   With a role catalogue (`roles`, see `engine.role_mapping`) a model drawn elsewhere needs no lianxin:role: a
   user task's potentialOwner/humanPerformer/performer, a lane named like a role, or the lane table name it.
@@ -863,6 +864,10 @@ class _ProcessChecker:
             if props.get("unit"):
                 # the unit is an expression over the case data (responsible_unit) or a quoted code ('city_bureau')
                 self.expression(props["unit"], task, ("承办单位属性 unit", "property unit"))
+            if props.get("role_expression"):
+                # a role read from the case data (e.g. the supervising office's role); the lane's role stays the
+                # fallback when it evaluates to nothing
+                self.expression(props["role_expression"], task, ("角色属性 role_expression", "property role_expression"))
             form = props.get("form")
             if form is None:
                 continue

@@ -1,8 +1,10 @@
 """Side effects that handlers ask for with `ctx.emit(kind, ...)`, written in the step's own transaction.
 
 Three kinds are built in: `notify` (a row in the outbox, delivered later by the worker), `register`
-(open, update or close a row of a case register such as the four lists) and `confidential` (the case is seen only
-by the people of one unit from now on: the case row's `confidential` and `confidential_unit`). Deployments may add more sinks.
+(open, update or close a row of a case register such as the four lists; with `of_parent` the row of the case
+that started this one), `confidential` (the case is seen only by the people of one unit from now on: the case
+row's `confidential` and `confidential_unit`) and `start_case` (start a case of another deployed process, linked to
+this one, in the same transaction right after the step). Deployments may add more sinks.
 Every effect is journaled, so an auditor sees which step asked for which notification or list entry.
 """
 from __future__ import annotations
@@ -17,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .journal import to_json
-from .store import Case, CaseRegister, Outbox
+from .store import Case, CaseRegister, Outbox, ProcessDefinition
 
 CHANNELS = ("inapp", "email", "sms")
 
@@ -61,15 +63,20 @@ def register(s: Session, payload: dict[str, Any], ctx: EffectContext) -> dict:
     action = payload.get("action", "open")
     if action not in ("open", "update", "close"):
         raise EffectError(f"未知的登记簿操作 {action}（action must be open, update or close）")
-    row = next((o for o in s.new if isinstance(o, CaseRegister) and o.case_id == ctx.case.id
+    case_id = ctx.case.id
+    if payload.get("of_parent"):  # a linked case keeps the row of the case that started it (a 督办 row)
+        case_id = ctx.case.parent_case_id
+        if case_id is None:
+            raise EffectError("本案件不是由其他案件启动的，没有上级案件的登记簿（no parent case for of_parent）")
+    row = next((o for o in s.new if isinstance(o, CaseRegister) and o.case_id == case_id
                 and o.register == name and o.key == str(key)), None)  # opened earlier in this same step
     if row is None:
-        row = s.scalar(select(CaseRegister).where(CaseRegister.case_id == ctx.case.id,
+        row = s.scalar(select(CaseRegister).where(CaseRegister.case_id == case_id,
                                                   CaseRegister.register == name, CaseRegister.key == str(key)))
     if row is None:
         if action != "open":
             raise EffectError(f"登记簿 {name} 中没有 {key}，无法{action}（no such entry to {action}）")
-        row = CaseRegister(case_id=ctx.case.id, register=name, key=str(key), status="open", opened_at=ctx.now,
+        row = CaseRegister(case_id=case_id, register=name, key=str(key), status="open", opened_at=ctx.now,
                            updated_at=ctx.now, data="{}")
         s.add(row)
     if "unit" in payload:
@@ -83,7 +90,10 @@ def register(s: Session, payload: dict[str, Any], ctx: EffectContext) -> dict:
         row.status, row.closed_at = "closed", ctx.now
     elif action == "open":
         row.status, row.closed_at = "open", None
-    return {"register": name, "key": str(key), "action": action}
+    out = {"register": name, "key": str(key), "action": action}
+    if case_id != ctx.case.id:
+        out["case_id"] = case_id
+    return out
 
 
 def confidential(s: Session, payload: dict[str, Any], ctx: EffectContext) -> dict:
@@ -97,4 +107,16 @@ def confidential(s: Session, payload: dict[str, Any], ctx: EffectContext) -> dic
     return {"confidential": True, "unit": unit}
 
 
-BUILTIN_SINKS: dict[str, Sink] = {"notify": notify, "register": register, "confidential": confidential}
+def start_case(s: Session, payload: dict[str, Any], ctx: EffectContext) -> dict:
+    """Checks the request only: the runtime starts the case once the step that asked for it has been saved
+    (`Runtime._execute_in`), in the same transaction, with this case as its parent."""
+    key, data = payload.get("process_key"), payload.get("data", {})
+    if not isinstance(key, str) or not key or not isinstance(data, dict):
+        raise EffectError("启动关联案件需要流程标识 process_key 和数据 data（start_case needs process_key and data）")
+    if s.scalar(select(ProcessDefinition.id).where(ProcessDefinition.process_key == key).limit(1)) is None:
+        raise EffectError(f"流程 {key} 尚未部署，无法启动关联案件（process {key} is not deployed）")
+    return {"process_key": key, "parent_case_id": ctx.case.id}
+
+
+BUILTIN_SINKS: dict[str, Sink] = {"notify": notify, "register": register, "confidential": confidential,
+                                 "start_case": start_case}

@@ -198,7 +198,15 @@ class Runtime:
                     expected_version: int | None) -> CaseView:
         op = Opening(self, s, actor, now, expected_version)
         command.open(op)
-        return self.execute_on(op, command, CommandContext(op.case.id, actor, now))
+        ctx = CommandContext(op.case.id, actor, now)
+        view = self.execute_on(op, command, ctx)
+        # Cases the step asked to start (`start_case` effects): after it, in its transaction, linked to it.
+        for effect in ctx.effects:
+            if effect["kind"] == "start_case":
+                child = StartCase(effect["payload"]["process_key"], dict(effect["payload"].get("data") or {}),
+                                  parent_case_id=op.case.id)
+                self._execute_in(s, child, actor, now, None)
+        return view
 
     def execute_on(self, op: Opening, command: Command, ctx: CommandContext) -> CaseView:
         """The command on a case already locked and loaded (`op.case`, `op.wf`): prepare and apply it, run the

@@ -106,6 +106,8 @@ class Case(Base):
     # case (`confidential_unit`; NULL while no unit was named, e.g. the route failed). Read by the visibility rules.
     confidential: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(), index=True)
     confidential_unit: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    # The case whose step started this one (a supervision-feedback case of a petition case), if any.
+    parent_case_id: Mapped[int | None] = mapped_column(ID, nullable=True, index=True)
 
     __mapper_args__ = {"version_id_col": version}
 

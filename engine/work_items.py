@@ -122,10 +122,13 @@ def _new_item(case: Case, task_id: str, task, user_tasks: dict, skip: set[str], 
     unit = info.get("unit") or props.get("unit")
     if unit:
         unit = evaluate(unit)
+    role = info.get("role") or props.get("role")
+    if props.get("role_expression"):  # the role read from the case data (who supervises depends on the unit)
+        role = evaluate(props["role_expression"]) or role
     return WorkItem(
         case_id=case.id, task_id=task_id, element_id=spec.bpmn_id,
         name=getattr(spec, "bpmn_name", None) or spec.bpmn_id, process_key=case.process_key,
-        lane=getattr(spec, "lane", None), role=info.get("role") or props.get("role"),
+        lane=getattr(spec, "lane", None), role=role,
         unit=unit, form=info.get("form") or props.get("form"), assignee=None, state="open",
         created_at=ctx.now, due_at=work_item_due(task, skip),
     )

@@ -151,6 +151,8 @@ def replied_and_closed(office, outcome):
                                               "reply_text": "经调查，企业已按最低工资标准支付"})
     _do(office, "bureau", "审核销号", {"signoff_approved": True})
     _do(office, "registrar", "回访并记录满意度", {"rating": "不满意", "rating_channel": "电话回访"})
+    _do(office, "bureau", "不满意回访（解释说明或重新办理）",  # the assigning office's follow-up of a 不满意
+        {"revisit_decision": "解释说明", "revisit_note": "已向信访人解释处理意见的依据，并告知可以请求复查"})
 
 
 # ---------------------------------------------------------------- what the petitioner and the offices receive
@@ -246,7 +248,8 @@ def unit_and_head_supervised(office, unit, task, kind):
     hits = [r for r in rows if r["kind"] == kind and r["item"] == task]
     assert hits, rows
     assert {"unit": unit, "role": "leader"} in hits[0]["notified"], hits[0]["notified"]
-    assert hits[0]["status"] == "待反馈"
+    # a 督办 awaits the unit's written feedback; a joint meeting's 挂牌督办 is listed until the office removes it
+    assert hits[0]["status"] == ("挂牌督办" if kind == "挂牌督办" else "待反馈")
 
 
 @then("案件记录中没有督办")

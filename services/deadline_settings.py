@@ -80,6 +80,10 @@ SETTINGS: tuple[Setting, ...] = (
     # handling time of 60 days (《信访工作条例》第三十四条), which the regulation gives no shorter substitute for.
     Setting("limits.review_redo_days", "按复查复核意见重新办理", CALENDAR_DAYS, 1, 60),
     Setting("limits.extension_approval_workdays", "单位负责人审批延期申请", WORKDAYS, 1, 10),
+    # The petitioner's rating window, the assigning office's follow-up of a 不满意 and the redo it may order.
+    Setting("limits.rating_days", "信访人评价期限", CALENDAR_DAYS, 1, 30),
+    Setting("limits.revisit_workdays", "不满意回访", WORKDAYS, 1, 15),
+    Setting("limits.revisit_redo_days", "回访后重新办理", CALENDAR_DAYS, 1, 60),
 )
 BY_NAME = {s.name: s for s in SETTINGS}
 

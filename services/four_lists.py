@@ -28,7 +28,7 @@ KINDS = {"包案": "领导包案责任清单", "稳控": "稳控责任清单", "
 REGISTERS = {"包案": "leader_case", "稳控": "stabilisation", "化解": "resolution", "督办": "supervision"}
 KIND_OF_REGISTER = {v: k for k, v in REGISTERS.items()}
 # A row with one of these statuses is closed in its register (it leaves the open list: 销号清零).
-CLOSED_STATUSES = {"已办结", "不予受理", "终结", "已化解", "已化解，销号", "已反馈", "已提醒"}
+CLOSED_STATUSES = {"已办结", "不予受理", "终结", "已化解", "已化解，销号", "已反馈", "已提醒", "已摘牌"}
 # Fields that may never appear in a list row: the lists are about offices and leaders, not petitioners.
 FORBIDDEN_FIELDS = {"petitioner", "petitioners", "id_number", "phone", "address", "whereabouts", "location_of_person"}
 

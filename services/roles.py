@@ -10,3 +10,8 @@ ROLE_LABELS = {
     "bureau": "市信访局", "jointmeeting": "联席办", "review_body": "复查复核机关", "designer": "流程设计员",
     "auditor": "审计员", "admin": "系统管理员",
 }
+
+# Not a role anyone holds: a work item asking for it is the unit's own work, done by whoever holds a working role
+# directly in the unit, or by its head (a leader over it): the written feedback a supervised unit owes
+# (processes/supervision_feedback.bpmn). web/visibility.py applies it.
+UNIT_OR_HEAD = "unit_or_head"

@@ -22,6 +22,7 @@ from sqlalchemy import and_, exists, false, not_, or_, select, true
 
 from engine.runtime import NotFound
 from engine.store import Case, WorkItem
+from services.roles import UNIT_OR_HEAD
 
 from .auth import ApiError, Principal
 
@@ -82,6 +83,14 @@ def works_on_cases(p: Principal | None) -> bool:
 
 def direct_units(p: Principal) -> set[str]:
     return {unit for _, unit, _ in p.roles}
+
+
+def own_or_headed_units(p: Principal) -> set[str]:
+    """The units whose work items asking for `UNIT_OR_HEAD` `p` may do: those where `p` holds a working role
+    directly (not through a higher unit's subunits: the office above is not the unit), and those `p` heads
+    (role leader, with its subunits)."""
+    own = {unit for role, unit, _ in p.roles if role not in SEE_ALL}
+    return own | {unit for role, unit in p.role_units if role == "leader"}
 
 
 def refuse(p: Principal, what: str, message: str) -> ApiError:
@@ -176,6 +185,7 @@ def work_item_role_filter(p: Principal):
     for role, unit in p.role_units:
         by_role.setdefault(role, set()).add(unit)
     return or_(and_(WorkItem.role.is_(None), _units_filter(p, WorkItem.unit)),
+               and_(WorkItem.role == UNIT_OR_HEAD, WorkItem.unit.in_(sorted(own_or_headed_units(p)))),
                *[and_(WorkItem.role == role, WorkItem.unit.in_(sorted(units)))
                  for role, units in sorted(by_role.items())])
 
@@ -198,6 +208,8 @@ def may_act_on(p: Principal, item: WorkItem) -> bool:
         return True
     if item.role is None:
         return item.unit in p.units
+    if item.role == UNIT_OR_HEAD:
+        return item.unit in own_or_headed_units(p)
     return p.holds(item.role, item.unit)
 
 
@@ -210,6 +222,8 @@ def holds_in_own_right(p: Principal, item: WorkItem) -> bool:
     if not works_on_cases(p):
         return False
     working = p.role_names - {"admin", *READ_ONLY}
+    if item.role == UNIT_OR_HEAD:
+        return item.unit in own_or_headed_units(p)
     if item.role is None:
         return any(p.holds(role, item.unit) for role in working)
     return item.role in working and p.holds(item.role, item.unit)

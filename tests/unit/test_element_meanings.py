@@ -31,7 +31,8 @@ def test_the_shipped_meanings_name_the_elements_the_code_relied_on():
         m.elements("confidential_route")
     assert m.elements("triage") == {"Task_triage"} and m.elements("rating") == {"Task_rating"}
     assert m.elements("contacts_petitioner") == {"Task_triage", "Task_handle", "Task_reply_after_tier",
-                                                 "Task_hearing", "Task_rating", "Task_review_redo"}
+                                                 "Task_hearing", "Task_rating", "Task_review_redo", "Task_revisit",
+                                                 "Task_redo_revisit"}
     assert m.elements("review_redo") == {"Task_review_redo"}
     assert element_meanings.elements("rating") == {"Task_rating"}
     assert m.elements("acceptance") == {"Task_accept"} and m.elements("reply") == {"Task_serve_reply"}

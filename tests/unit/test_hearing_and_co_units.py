@@ -78,7 +78,7 @@ def test_a_deadline_ending_at_midnight_is_due_the_day_before():
 
 def test_supervision_notice_carries_every_field_its_template_needs():
     d = Directory({("county_a_hrss", "unit_handler"): ["handler"], ("county_a_hrss", "leader"): ["leader"]})
-    c = ctx({"case_no": "XF9", "title": "欠薪"}, d)
+    c = ctx({"case_no": "XF9", "title": "欠薪", "assignment": {"assigning_unit": "city_bureau"}}, d)
     supervise(SuperviseInput("督办", "county_a_hrss", "办理并拟写答复意见", due="2026-05-07T00:00:00+08:00",
                              report_by="2026-05-12T00:00:00+08:00"), c)
     notes = [p for k, p in c.effects if k == "notify"]

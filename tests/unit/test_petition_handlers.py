@@ -128,7 +128,9 @@ def test_supervision_reaches_the_unit_and_its_head_and_opens_a_list_row():
     lists = supervise(SuperviseInput("督办", "county_a_hrss", "办理并拟写答复意见"), c)
     [row] = lists["督办"].values()
     assert {"unit": "county_a_hrss", "role": "leader"} in row["notified"] and row["status"] == "待反馈"
-    assert [(k, p["register"], p["action"]) for k, p in c.effects] == [("register", "supervision", "open")]
+    assert [(k, p.get("register"), p.get("action")) for k, p in c.effects] == [
+        ("register", "supervision", "open"), ("start_case", None, None)]  # the unit's feedback task
+    assert c.effects[1][1]["process_key"] == "supervision_feedback"
     reminder = ctx({"case_no": "XF9", "four_lists": lists})
     lists = supervise(SuperviseInput("催办", "county_a_hrss", "签收", lead=3), reminder)
     assert len(lists["督办"]) == 2

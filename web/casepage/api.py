@@ -3,7 +3,14 @@ pausing (复核 hearings only), resuming, extending (never a statutory limit, ne
 administrator's correction of a wrong deadline."""
 from __future__ import annotations
 
-from services import clock_governance, petitioner_rights, repeat_originals, retention, second_assignment
+from services import (
+    clock_governance,
+    linked_cases,
+    petitioner_rights,
+    repeat_originals,
+    retention,
+    second_assignment,
+)
 
 from .. import personal_data, visibility
 from ..auth import ApiError, current_principal, login_required, roles_required
@@ -25,6 +32,9 @@ def get_case(case_id: int):
         # not see are counted, not named)
         view["repeat_of"] = repeat_originals.original_of(s, case_id)
         view["repeats"] = repeat_originals.repeats_of(s, case_id, visibility.case_filter(current_principal()))
+        # the supervision-feedback cases its 督办 steps started, and the case a feedback case belongs to
+        view["linked_cases"] = linked_cases.linked_cases(s, case_id)
+        view["parent_case"] = linked_cases.parent_case(s, case_id)
     return ok(view)
 
 

@@ -24,7 +24,9 @@ OPENAPI_PATHS = {
                                   "`repeat_of` (the original a repeat petition was linked to: case_id, case_no, "
                                   "outcome, linked_at; else null) and `repeats` (the repeats linked to this case, "
                                   "oldest first: case_id, case_no, registered_at, linked_at, outcome; id and number "
-                                  "null for a repeat the caller may not see)", "cases",
+                                  "null for a repeat the caller may not see); `linked_cases` (the supervision-feedback cases its 督办 "
+                                  "steps started: id, process_key, title, status, created_at, completed_at) and "
+                                  "`parent_case` (the case a linked case belongs to, else null)", "cases",
                                   params=[path_id("id")])},
     "/api/cases/{id}/messages/{name}": {"post": op(
         "Deliver a BPMN message. `复查申请` / `复核申请` are taken from the service of the reply (review opinion) on, "

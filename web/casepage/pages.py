@@ -34,6 +34,7 @@ from services import (
     attachments,
     co_opinions,
     documents,
+    linked_cases,
     masking,
     repeat_originals,
     retention,
@@ -93,6 +94,7 @@ def _case_context(p: Principal, case_id: int) -> dict:
         chain = [dict(link, at=_instant(link["at"])) for link in second_assignment.chain(s, case_id, view.data)]
         repeat_of = repeat_originals.original_of(s, case_id)
         repeats = repeat_originals.repeats_of(s, case_id, visibility.case_filter(p))
+        links = {"children": linked_cases.linked_cases(s, case_id), "parent": linked_cases.parent_case(s, case_id)}
     # erased under the retention rule: nothing to show in full any more, the page says why it reads masked
     full = erasure is None and personal_data.shows_in_full(p, case_id)
     # the same rule for everything else on the page: free text (request, facts, timeline) masked as well
@@ -141,7 +143,7 @@ def _case_context(p: Principal, case_id: int) -> dict:
         "comments": comment_rows, "attachments": attachment_rows, "people": people, "co_opinions": opinions,
         "chain": chain,
         "may_write": _may_write(p), "max_mb": attachments.MAX_ATTACHMENT_BYTES // (1024 * 1024),
-        "task_names": {t.id: t.name for t in view.tasks}, "task_url": _task_url,
+        "task_names": {t.id: t.name for t in view.tasks}, "task_url": _task_url, "links": links,
     }
 
 

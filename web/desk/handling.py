@@ -505,8 +505,14 @@ def task_form(task_id: int):
     full = personal_data.shows_in_full(p, item.case_id)  # the one rule (services/masking.py), recorded
     shown = personal_data.resolved(item.case_id, view.data) if full else view.data  # parties' plain fields
     people = [x for x in (shown.get("petitioners") or [shown.get("petitioner") or {}]) if x]
+    # The facts a decision rests on, named by the form (`x-facts`: [{key, title}]), e.g. the petitioner's rating
+    # and the reason a unit is asked to redo its work.
+    decision_facts = [(str(f.get("title") or f.get("key")), view.data.get(f.get("key")))
+                      for f in schema.get("x-facts") or [] if isinstance(f, dict)
+                      and view.data.get(f.get("key")) not in (None, "")]
     if not full:
         facts = mask_personal_data(facts)
+        decision_facts = [(t, mask_personal_data({"v": v})["v"]) for t, v in decision_facts]
     extension = clock_governance.extension_request(view.data) \
         if item.element_id in element_meanings.elements("extension_approval") else None
     co_opinions = None
@@ -523,7 +529,7 @@ def task_form(task_id: int):
         review_basis = view.data["review_outcome"]
     names = unit_names()
     return render_template("handling/task.html", item=item, view=view, facts=facts, full_contact=full,
-                           co_opinions=co_opinions, sent_back=sent_back, review_basis=review_basis, extension=extension,
+                           co_opinions=co_opinions, sent_back=sent_back, review_basis=review_basis, extension=extension, decision_facts=decision_facts,
                            routing=_routing_facts(item, view.data, names),
                            completion_report=_completion_report(item, view.data),
                            petitioners=people if full else [_masked(x) for x in people],

@@ -28,7 +28,7 @@ COLUMNS = {
     "leader_case": (("leader", "包案领导"), ("task_force", "化解专班"), ("responsible_unit", "承办单位")),
     "stabilisation": (("leader", "责任领导"), ("item", "责任内容")),
     "resolution": (("item", "事项"), ("outcome", "处理结果")),
-    "supervision": (("kind", "类型"), ("item", "督办事项")),
+    "supervision": (("kind", "类型"), ("item", "督办事项"), ("by", "督办单位")),
 }
 MAX_ROWS = 1000
 

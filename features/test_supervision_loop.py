@@ -1,0 +1,6 @@
+from pytest_bdd import scenarios
+
+from features.steps_petition import *  # noqa: F401,F403  (step definitions)
+from features.steps_supervision import *  # noqa: F401,F403  (step definitions; the outbox step reads linked cases too)
+
+scenarios("supervision_loop.feature")
