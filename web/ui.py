@@ -35,6 +35,7 @@ NAVIGATION = [
     ("security_log.page", "安全日志", ("auditor",)),
     ("totp.account_page", "二次验证", ("admin", "designer", "auditor")),
     ("calendar_web.admin_page", "工作日历", ("admin",)),
+    ("incidents.index", "故障案件", ("admin",)),
 ]
 
 
