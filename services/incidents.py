@@ -48,15 +48,16 @@ class Explanation:
 
 
 _HANDLER_PREFIX = re.compile(r"^处理程序 \S+ 失败：")
+_ENGLISH_NOTE = re.compile(r"（[A-Za-z][^（）]*）$")  # the English gloss after the Chinese words
 
 
 def explain(kind: str, message: str) -> Explanation:
     """The engine's message for an incident (engine.errors.describe_error) put in plain words with a way out."""
     text = message or ""
-    chinese = _HANDLER_PREFIX.sub("", text).split("（handler ")[0].strip()
+    chinese = _ENGLISH_NOTE.sub("", _HANDLER_PREFIX.sub("", text).split("（handler ")[0].strip())
     if "不在组织机构中" in text or "unknown unit" in text or "unknown co-unit" in text or "unknown location" in text:
         return Explanation("unknown_unit", f"案件数据中的单位代码在组织机构中不存在：{chinese}",
-                           "在下方“修正数据”中把该数据项改为组织机构中的单位代码（如 county_a_housing），"
+                           "在处理页的“修正数据”中把该数据项改为组织机构中的单位代码（如 county_a_housing），"
                            "填写理由后保存并重试；若该单位确实新设，请先在组织机构中添加。")
     missing = re.search(r"name '([^']+)' is not defined|NameError: ([\w]+)|KeyError: '([^']+)'", text)
     if missing:
