@@ -11,14 +11,13 @@ from services.organisation import load_organisation
 from tests.integration.test_handling_api import PETITION
 from tests.support.browser import live_server, page  # noqa: F401  (fixtures)
 from tests.support.web import api_sign_in
+from web.app import create_app
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_admin_repairs_a_bad_co_unit_and_the_case_continues(live_server, page):  # noqa: F811
-    from web.app import create_app
-
     url, container = live_server
     with container.session_factory() as s, s.begin():
         load_organisation(s, ROOT / "processes" / "organisation.yaml", demo_users=True)
