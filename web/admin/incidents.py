@@ -22,6 +22,7 @@ import json
 import logging
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from engine.runtime import RuntimeError_
 from services import incidents as incident_model
@@ -142,10 +143,11 @@ def repair_form(case_id: int):
     except (ApiError, RuntimeError_) as err:
         return _again(case_id, err.message, key=key, value=text, reason=reason)
     if done["status"] == "incident":
-        flash(f"已修正“{key}”。" + ("重试后仍有故障，请查看下方说明。" if request.form.get("retry") else "请重试。"),
-              "warning")
+        flash(_("已修正“%(key)s”，重试后仍有故障，请查看下方说明。", key=key) if request.form.get("retry")
+              else _("已修正“%(key)s”，请重试。", key=key), "warning")
         return redirect(url_for("incidents.case", case_id=case_id))
-    flash(f"已修正“{key}”并重试，案件已继续办理（当前：{'、'.join(done['tasks']) or done['status']}）。", "success")
+    flash(_("已修正“%(key)s”并重试，案件已继续办理（当前：%(now)s）。", key=key,
+            now="、".join(done["tasks"]) or done["status"]), "success")
     return redirect(url_for("incidents.index"))
 
 
@@ -158,9 +160,9 @@ def retry_form(case_id: int):
     except RuntimeError_ as err:
         return _again(case_id, err.message)
     if view.status == "incident":
-        flash("已重试，但环节仍然出错，请按说明修正数据或移动环节。", "warning")
+        flash(_("已重试，但环节仍然出错，请按说明修正数据或移动环节。"), "warning")
         return redirect(url_for("incidents.case", case_id=case_id))
-    flash("已重试，案件已继续办理。", "success")
+    flash(_("已重试，案件已继续办理。"), "success")
     return redirect(url_for("incidents.index"))
 
 
@@ -173,7 +175,7 @@ def move_form(case_id: int):
         done = move(p, case_id, target, reason, _version())
     except (ApiError, RuntimeError_) as err:
         return _again(case_id, err.message, element_id=target, move_reason=reason)
-    flash(f"案件已移至“{'、'.join(done['tasks']) or target}”。", "success")
+    flash(_("案件已移至“%(step)s”。", step="、".join(done["tasks"]) or target), "success")
     return redirect(url_for("incidents.index"))
 
 
