@@ -169,6 +169,9 @@ def test_bureau_may_retry_but_not_repair(app, clients, container):
 def test_repair_and_move_pages(app, clients, container):
     case_id = bad_co_unit_case(clients, container)
     admin = page_sign_in(app, "admin")
+    assert f"/admin/incidents/{case_id}" in admin.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert f"/admin/incidents/{case_id}" not in page_sign_in(app, "bureau").get(f"/cases/{case_id}").get_data(
+        as_text=True)
     page = admin.get(f"/admin/incidents/{case_id}")
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and "修正数据" in html and "分流研判" in html
