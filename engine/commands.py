@@ -609,8 +609,8 @@ class MoveToStep(Command):
         spec = repair.step_spec(op.wf, self.target)
         if spec is None:
             raise Invalid(f"流程中没有环节 {self.target}，请从列表中选择（no such step in the case's process）")
-        if not repair.failing_tasks(op.wf):
-            raise Conflict(f"案件 {self.case_id} 没有出错的环节（no failing step to move from）")
+        if not repair.failing_tasks(op.wf) and not repair.live_tasks(op.wf):
+            raise Conflict(f"案件 {self.case_id} 没有可移动的环节（nothing to move from）")
         self.target_name = getattr(spec, "bpmn_name", None) or self.target
         open_incidents = op.s.scalars(select(Incident).where(Incident.case_id == self.case_id,
                                                              Incident.resolved_at.is_(None))).all()

@@ -30,6 +30,12 @@ def failing_tasks(wf: BpmnWorkflow) -> list:
     return [t for t in all_tasks(wf) if t.state == TaskState.ERROR]
 
 
+def live_tasks(wf: BpmnWorkflow) -> list:
+    """The tasks the case stands at (ready, waiting, running): what a move takes out when no step is in ERROR
+    (an incident raised while a timer's expression was evaluated leaves no failing task)."""
+    return [t for t in all_tasks(wf) if t.state in (TaskState.READY, TaskState.WAITING, TaskState.STARTED)]
+
+
 def steps(wf: BpmnWorkflow) -> list[dict]:
     """The steps of the case's top process a case may be moved to: {element_id, name, kind}, by name."""
     seen: dict[str, dict] = {}
@@ -79,11 +85,12 @@ def _anchor(wf: BpmnWorkflow, task):
 
 
 def move(wf: BpmnWorkflow, element_id: str) -> list[str]:
-    """Replace the failing steps by the step `element_id`, ready. Returns the element ids taken out."""
+    """Replace the failing steps (or, when none is in ERROR, the steps the case stands at) by the step
+    `element_id`, ready. Returns the element ids taken out."""
     spec = step_spec(wf, element_id)
     if spec is None:
         raise LookupError(element_id)
-    failing = failing_tasks(wf)
+    failing = failing_tasks(wf) or live_tasks(wf)
     if not failing:
         raise LookupError("no failing step")
     data = copy.deepcopy(failing[0].data)
@@ -92,12 +99,16 @@ def move(wf: BpmnWorkflow, element_id: str) -> list[str]:
         anchor = _anchor(wf, task)
         if anchor not in anchors:
             anchors.append(anchor)
+    anchors = [a for a in anchors if not any(a is not b and a.is_descendant_of(b) for b in anchors)]
     removed = [getattr(a.task_spec, "bpmn_id", None) or a.task_spec.name for a in anchors]
     parent = anchors[0].parent
     for anchor in anchors:
-        for sub in [t for t in anchor if t.id in wf.subprocesses]:
-            wf.delete_subprocess(sub)
+        gone = list(anchor)
+        for sub in [t for t in gone if t.id in wf.subprocesses]:
+            gone.extend(wf.delete_subprocess(sub))
         wf._remove_task(anchor.id)
+        for task in gone:  # waiting timers and messages of what was taken out must not fire
+            wf.event_manager.remove_task(task)
     # A step with boundary events (a deadline, a reminder) is entered through its split, so its clocks start.
     entry = spec
     for before in spec.inputs:

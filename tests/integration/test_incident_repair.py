@@ -223,3 +223,25 @@ def test_registration_whose_start_fails_leaves_nothing(app, clients, container, 
     monkeypatch.undo()
     r = post(clients, "registrar", "/api/cases", PETITION)
     assert r.status_code == 201 and r.get_json()["status"] == "waiting"
+
+
+def test_a_move_that_fails_again_can_be_moved_once_more(app, clients, container):
+    """Moving to 签收 without a 转送 record fails while its deadline is computed (no step in ERROR then): the
+    case can still be moved, back to 分流研判, and goes on from there."""
+    case_id = bad_co_unit_case(clients, container)
+    rt = container.runtime
+    sign = next(st for st in rt.failing_steps(case_id)["steps"] if st["name"].startswith("签收（"))
+    view = rt.move_to_step(case_id, sign["element_id"], "admin", "直接签收")
+    assert view.status == "incident" and rt.failing_steps(case_id)["failing"] == []
+    r = post(clients, "admin", f"/api/admin/incidents/{case_id}/repair",
+             {"key": "route", "value": "交办转送", "reason": "x"})
+    assert r.status_code == 409 and "移至" in r.get_json()["error"]["message"]  # says what to do instead
+    r = post(clients, "admin", f"/api/admin/incidents/{case_id}/move", {"element_id": "Task_triage",
+                                                                        "reason": "退回重新研判"})
+    assert r.status_code == 200 and r.get_json()["tasks"] == ["分流研判"], r.get_json()
+    view = rt.complete(rt.get_case(case_id).tasks[0].id, {"route": "交办转送", "co_units": []}, "registrar")
+    assert view.status == "waiting" and [t.name for t in view.tasks] == ["签收或提出异议"]
+    assert view.deadlines and rt.verify(case_id).ok
+    with container.session_factory() as s:
+        assert s.scalar(select(func.count()).select_from(Incident).where(Incident.case_id == case_id,
+                                                                          Incident.resolved_at.is_(None))) == 0

@@ -81,7 +81,7 @@ def repair(p: Principal, case_id: int, key: str, value, reason: str, *, retry: b
     rt = container().runtime
     info = rt.failing_steps(case_id)
     if not info["failing"]:
-        raise ApiError(409, "conflict", "案件没有出错的环节可修正（no failing step; retry or move the case）")
+        raise ApiError(409, "conflict", "案件没有出错的环节可修正：请重试，或将案件移至其他环节（no failing step; retry or move the case）")
     with _reads()() as s:
         try:
             incident_model.check_repair(s, rt, case_id, key, value, reason, info["failing"][0]["data"])
