@@ -94,21 +94,36 @@ def move(wf: BpmnWorkflow, element_id: str) -> list[str]:
     if not failing:
         raise LookupError("no failing step")
     data = copy.deepcopy(failing[0].data)
+    anchors = _anchors(wf, failing)
+    parent = anchors[0].parent
+    for anchor in anchors:
+        _take_out(wf, anchor)
+    _enter(spec, parent, data)
+    wf.last_task = parent
+    return [getattr(a.task_spec, "bpmn_id", None) or a.task_spec.name for a in anchors]
+
+
+def _anchors(wf: BpmnWorkflow, tasks: list) -> list:
+    """The distinct top-level tasks standing for `tasks`, none below another."""
     anchors = []
-    for task in failing:
+    for task in tasks:
         anchor = _anchor(wf, task)
         if anchor not in anchors:
             anchors.append(anchor)
-    anchors = [a for a in anchors if not any(a is not b and a.is_descendant_of(b) for b in anchors)]
-    removed = [getattr(a.task_spec, "bpmn_id", None) or a.task_spec.name for a in anchors]
-    parent = anchors[0].parent
-    for anchor in anchors:
-        gone = list(anchor)
-        for sub in [t for t in gone if t.id in wf.subprocesses]:
-            gone.extend(wf.delete_subprocess(sub))
-        wf._remove_task(anchor.id)
-        for task in gone:  # waiting timers and messages of what was taken out must not fire
-            wf.event_manager.remove_task(task)
+    return [a for a in anchors if not any(a is not b and a.is_descendant_of(b) for b in anchors)]
+
+
+def _take_out(wf: BpmnWorkflow, anchor) -> None:
+    gone = list(anchor)
+    for sub in [t for t in gone if t.id in wf.subprocesses]:
+        gone.extend(wf.delete_subprocess(sub))
+    wf._remove_task(anchor.id)
+    for task in gone:  # waiting timers and messages of what was taken out must not fire
+        wf.event_manager.remove_task(task)
+
+
+def _enter(spec, parent, data: dict) -> None:
+    """The step `spec` as a new child of `parent`, ready, holding `data`."""
     # A step with boundary events (a deadline, a reminder) is entered through its split, so its clocks start.
     entry = spec
     for before in spec.inputs:
@@ -120,5 +135,3 @@ def move(wf: BpmnWorkflow, element_id: str) -> list[str]:
     if new.state != TaskState.READY:
         new._ready()
     new.data = data  # the data the failing step had (with any repair), not its parent's
-    wf.last_task = parent
-    return removed
