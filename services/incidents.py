@@ -176,6 +176,9 @@ def check_repair(s: Session, runtime, case_id: int, key: str, value, reason: str
     if key not in failing_data and not _may_add(key):
         raise RepairRefused(f"数据项名称“{key}”无效：只能修正已有的数据项，或补上脚本提示缺少的数据项"
                             f"（letters, digits and _ only）")
+    if len(json.dumps(value, ensure_ascii=False).encode("utf-8")) > MAX_VALUE_BYTES:
+        raise RepairRefused(f"新的值太大（超过 {MAX_VALUE_BYTES // 1024} KB），请只改需要修正的内容"
+                            f"（value larger than {MAX_VALUE_BYTES // 1024} KB）")
     if key in PROTECTED_KEYS or key in _PERSONAL or _names_person(value):
         raise RepairRefused(f"“{key}”含信访人个人信息，不能在此修改：请在案件页的当事人信息中更正"
                             f"（personal data is corrected in the party records, not here）")

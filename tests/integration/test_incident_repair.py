@@ -92,6 +92,7 @@ def test_repair_is_checked_journaled_and_the_case_continues(app, clients, contai
         ({"key": "petitioner", "value": {"name": "李四"}, "reason": "改名"}, "个人信息"),
         ({"key": "co_units", "value": [{"phone": "13800000000"}], "reason": "x"}, "个人信息"),
         ({"key": "co_units", "value_json": "\"" + "x" * 20000 + "\"", "reason": "x"}, "太大"),
+        ({"key": "facts", "value": "x" * 20000, "reason": "x"}, "太大"),
     ]
     for payload, words in refusals:
         r = post(clients, "admin", path, payload)
