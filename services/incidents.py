@@ -167,15 +167,7 @@ def form_properties(s: Session, definition_id: int, key: str) -> list[tuple[str,
 def check_repair(s: Session, runtime, case_id: int, key: str, value, reason: str,
                  failing_data: dict) -> None:
     """Refuse a repair that is not allowed or cannot be right (RepairRefused with what to do)."""
-    if not isinstance(reason, str) or not reason.strip():
-        raise RepairRefused("请填写修正理由（a reason is required）")
-    if len(reason) > MAX_REASON_CHARS:
-        raise RepairRefused(f"理由不能超过 {MAX_REASON_CHARS} 字（reason too long）")
-    if not isinstance(key, str) or not key.strip() or key.startswith("spiff__"):
-        raise RepairRefused("请选择要修正的数据项（choose a data key）")
-    if key not in failing_data and not _may_add(key):
-        raise RepairRefused(f"数据项名称“{key}”无效：只能修正已有的数据项，或补上脚本提示缺少的数据项"
-                            f"（letters, digits and _ only）")
+    _check_reason_and_key(reason, key, failing_data)
     if len(json.dumps(value, ensure_ascii=False).encode("utf-8")) > MAX_VALUE_BYTES:
         raise RepairRefused(f"新的值太大（超过 {MAX_VALUE_BYTES // 1024} KB），请只改需要修正的内容"
                             f"（value larger than {MAX_VALUE_BYTES // 1024} KB）")
@@ -191,12 +183,28 @@ def check_repair(s: Session, runtime, case_id: int, key: str, value, reason: str
             raise RepairRefused(f"新的值不符合表单“{form}”中“{title}”的要求：{errors[0].message}"
                                 f"（value does not match the form schema）")
     if _UNIT_KEYS.search(key):
-        chart = chart_for(SimpleNamespace(ports=runtime.ports))
-        codes = [value] if isinstance(value, str) else value if isinstance(value, list) else []
-        unknown = [c for c in codes if isinstance(c, str) and not chart.has(c)]
-        if unknown:
-            raise RepairRefused(f"单位代码 {', '.join(unknown)} 不在组织机构中，请使用组织机构中的单位代码"
-                                f"（unknown unit code）")
+        _check_units(runtime, value)
+
+
+def _check_reason_and_key(reason, key, failing_data: dict) -> None:
+    if not isinstance(reason, str) or not reason.strip():
+        raise RepairRefused("请填写修正理由（a reason is required）")
+    if len(reason) > MAX_REASON_CHARS:
+        raise RepairRefused(f"理由不能超过 {MAX_REASON_CHARS} 字（reason too long）")
+    if not isinstance(key, str) or not key.strip() or key.startswith("spiff__"):
+        raise RepairRefused("请选择要修正的数据项（choose a data key）")
+    if key not in failing_data and not _may_add(key):
+        raise RepairRefused(f"数据项名称“{key}”无效：只能修正已有的数据项，或补上脚本提示缺少的数据项"
+                            f"（letters, digits and _ only）")
+
+
+def _check_units(runtime, value) -> None:
+    chart = chart_for(SimpleNamespace(ports=runtime.ports))
+    codes = [value] if isinstance(value, str) else value if isinstance(value, list) else []
+    unknown = [c for c in codes if isinstance(c, str) and not chart.has(c)]
+    if unknown:
+        raise RepairRefused(f"单位代码 {', '.join(unknown)} 不在组织机构中，请使用组织机构中的单位代码"
+                            f"（unknown unit code）")
 
 
 def _may_add(key: str) -> bool:

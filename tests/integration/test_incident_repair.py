@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from engine.store import Case, Incident, JournalEvent
+from services import audit_export
 from services.case_timeline import timeline
 from services.store.parties import Party
 from tests.integration.test_handling_api import PETITION
@@ -112,6 +113,9 @@ def test_repair_is_checked_journaled_and_the_case_continues(app, clients, contai
     assert data["before"] == ["no_such_unit"] and data["after"] == ["county_a_housing"]
     assert data["reason"] == "分流时误填了协办单位代码" and data["had_key"] is True
     assert [a for a, _, _ in journal(container, case_id, "incident.retried")] == ["admin"]
+    source, changes = audit_export.changes_of({"type": "incident.data_repaired", "data": data})
+    assert source == "repair" and changes[0] == {"field": "co_units", "before": ["no_such_unit"],
+                                                 "after": ["county_a_housing"]}
     rt = container.runtime
     assert rt.get_case(case_id).data["assignment"]["co_units"][0]["unit"] == "county_a_housing"
     assert rt.verify(case_id).ok
