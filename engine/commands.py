@@ -616,6 +616,9 @@ class MoveToStep(Command):
                                                              Incident.resolved_at.is_(None))).all()
         for inc in open_incidents:
             inc.resolved_at, inc.resolved_by = op.now, op.actor
+        # A timer that failed to fire is closed: one still waiting after the move gets a fresh row (sync_timers).
+        for t in op.s.scalars(select(Timer).where(Timer.case_id == self.case_id, Timer.status == "failed")):
+            t.status = "cancelled"
         op.s.flush()
         self.incidents = [i.id for i in open_incidents]
 
