@@ -35,7 +35,6 @@ bp = Blueprint("incidents", __name__)
 log = logging.getLogger("lianxin.incidents")
 
 REPAIR_ROLES = ("admin",)
-RETRY_ROLES = ("admin", "bureau")
 _HIDDEN = "（个人信息，不在此显示，请在案件页的当事人信息中更正）"
 
 
