@@ -24,7 +24,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from . import spiff_patches
+from . import repair, spiff_patches
 from .context import PAUSED_UNTIL, CommandContext
 from .deployment import latest
 from .errors import Conflict, Invalid, NotApplicable, NotFound
@@ -618,3 +618,122 @@ class MigrateCase(Command):
 
 def _summary(data: dict) -> dict:
     return {k: data[k] for k in ("title", "channel", "category") if k in data and isinstance(data[k], str)}
+
+
+# ---------------------------------------------------------------- getting a case out of an incident
+# An admin corrects the data a failing step runs on (then retries), or moves the case to another step of its
+# process (engine.repair). Both are commands: journaled with actor, reason and what changed, replayed alike.
+
+def _open_in_incident(op: Opening, case_id: int | None) -> None:
+    op.case = op.rt._lock_case(op.s, case_id, op.expected_version)
+    if op.case.status != "incident":
+        raise Conflict(f"案件 {case_id} 不在故障状态，无需修复（the case is not in incident）")
+    op.wf = op.rt._load(op.s, op.case)
+
+
+@_registered
+@dataclass
+class RepairData(Command):
+    """One top-level key of the failing steps' data set to `value` (the case stays in incident until retried).
+    `before` is what the first failing step had (None with `had_key` False: the key was missing)."""
+    event_type: ClassVar[str] = "incident.data_repaired"
+
+    case_id: int | None
+    key: str
+    value: Any
+    reason: str
+    before: Any = None
+    had_key: bool = False
+    failing: list[str] = field(default_factory=list)
+
+    def check(self):
+        if not isinstance(self.key, str) or not self.key.strip() or self.key.startswith("spiff__"):
+            raise Invalid("请选择要修正的数据项（choose the data key to correct）")
+        _reason_required(self.reason, "修正故障案件的数据必须说明理由（a reason is required to repair data）")
+
+    def open(self, op: Opening) -> None:
+        _open_in_incident(op, self.case_id)
+        tasks = repair.failing_tasks(op.wf)
+        if not tasks:
+            raise Conflict(f"案件 {self.case_id} 没有出错的环节可修正，请改用“移至环节”（no failing step to repair; "
+                           f"move the case instead）")
+        self.failing = [t.task_spec.bpmn_id for t in tasks if getattr(t.task_spec, "bpmn_id", None)]
+        self.had_key = self.key in tasks[0].data
+        self.before = copy.deepcopy(tasks[0].data.get(self.key))
+
+    def apply(self, wf, ctx):
+        tasks = repair.failing_tasks(wf)
+        if not tasks:
+            raise NotApplicable("重放到第 {seq} 号事件时没有出错的环节可修正（no failing step on replay）")
+        for task in tasks:
+            task.data[self.key] = copy.deepcopy(self.value)
+
+    @property
+    def element_id(self):
+        return self.failing[0] if self.failing else None
+
+    def payload(self):
+        return {"key": self.key, "reason": self.reason, "before": self.before, "after": self.value,
+                "had_key": self.had_key, "failing": self.failing}
+
+    @classmethod
+    def decode(cls, element_id, data):
+        return cls(None, data["key"], data.get("after"), data.get("reason", ""), data.get("before"),
+                   bool(data.get("had_key")), data.get("failing", []))
+
+
+@_registered
+@dataclass
+class MoveToStep(Command):
+    """The failing steps replaced by step `target` of the same process, ready (engine.repair.move); the open
+    incidents are resolved by the move."""
+    event_type: ClassVar[str] = "case.moved"
+
+    case_id: int | None
+    target: str
+    reason: str
+    target_name: str | None = None
+    removed: list[str] = field(default_factory=list)
+    incidents: list[int] = field(default_factory=list)
+
+    def check(self):
+        if not isinstance(self.target, str) or not self.target.strip():
+            raise Invalid("请选择要移至的环节（choose the step to move the case to）")
+        _reason_required(self.reason, "移动案件环节必须说明理由（a reason is required to move a case）")
+
+    def open(self, op: Opening) -> None:
+        _open_in_incident(op, self.case_id)
+        spec = repair.step_spec(op.wf, self.target)
+        if spec is None:
+            raise Invalid(f"流程中没有环节 {self.target}，请从列表中选择（no such step in the case's process）")
+        if not repair.failing_tasks(op.wf) and not repair.live_tasks(op.wf):
+            raise Conflict(f"案件 {self.case_id} 没有可移动的环节（nothing to move from）")
+        self.target_name = getattr(spec, "bpmn_name", None) or self.target
+        open_incidents = op.s.scalars(select(Incident).where(Incident.case_id == self.case_id,
+                                                             Incident.resolved_at.is_(None))).all()
+        for inc in open_incidents:
+            inc.resolved_at, inc.resolved_by = op.now, op.actor
+        # A timer that failed to fire is closed: one still waiting after the move gets a fresh row (sync_timers).
+        for t in op.s.scalars(select(Timer).where(Timer.case_id == self.case_id, Timer.status == "failed")):
+            t.status = "cancelled"
+        op.s.flush()
+        self.incidents = [i.id for i in open_incidents]
+
+    def apply(self, wf, ctx):
+        try:
+            self.removed = repair.move(wf, self.target)
+        except LookupError:
+            raise NotApplicable(f"重放到第 {{seq}} 号事件时无法移至 {self.target}（cannot move on replay）") from None
+
+    @property
+    def element_id(self):
+        return self.target
+
+    def payload(self):
+        return {"reason": self.reason, "target_name": self.target_name, "removed": self.removed,
+                "incidents": self.incidents}
+
+    @classmethod
+    def decode(cls, element_id, data):
+        return cls(None, element_id, data.get("reason", ""), data.get("target_name"), data.get("removed", []),
+                   data.get("incidents", []))

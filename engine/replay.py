@@ -80,7 +80,7 @@ class _Progress:
             self.status = "completed"
         elif r.type == "incident.opened":
             self.status = "incident"
-        elif r.type == "incident.retried":
+        elif r.type in ("incident.retried", "case.moved"):
             self.status = "waiting"
         self.last_at = r.at
 

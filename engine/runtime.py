@@ -29,7 +29,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import spiff_patches, verification, work_items
+from . import repair, spiff_patches, verification, work_items
 from .calendar import import_year
 from .clock import Clock
 from .commands import (
@@ -39,10 +39,12 @@ from .commands import (
     DeliverMessage,
     ExtendDeadline,
     FireTimers,
+    MoveToStep,
     Opening,
     PauseDeadlines,
     QueueMessage,
     RecomputeDeadlines,
+    RepairData,
     ResumeDeadlines,
     RetryIncidents,
     StartCase,
@@ -53,7 +55,7 @@ from .deployment import Definitions, DeployedVersion
 from .effects import BUILTIN_SINKS
 from .errors import Conflict, Invalid, NotFound, ReplayDiverged, RuntimeError_, describe_error
 from .handlers import HandlerRegistry
-from .journal import SEALER_INFO_KEY, PendingEvent, append as journal_append
+from .journal import SEALER_INFO_KEY, PendingEvent, append as journal_append, to_json
 from .ports import DirectoryFactory, PlacementFactory
 from .sandbox import SandboxEnvironment
 from .scripting import LianxinScriptEngine
@@ -348,6 +350,30 @@ class Runtime:
 
     def retry_incidents(self, case_id: int, actor: str) -> CaseView:
         return self.execute(RetryIncidents(case_id), actor)
+
+    def repair_data(self, case_id: int, key: str, value: Any, actor: str, reason: str, *,
+                    expected_version: int | None = None) -> CaseView:
+        """Correct one top-level key of the data the failing steps run on (engine.commands.RepairData)."""
+        return self.execute(RepairData(case_id, key, value, reason), actor, expected_version=expected_version)
+
+    def move_to_step(self, case_id: int, element_id: str, actor: str, reason: str, *,
+                     expected_version: int | None = None) -> CaseView:
+        """Put a case in incident at step `element_id` of its process instead of its failing steps."""
+        return self.execute(MoveToStep(case_id, element_id, reason), actor, expected_version=expected_version)
+
+    def failing_steps(self, case_id: int) -> dict:
+        """What a repair needs: the failing steps with their data, and the steps the case may be moved to."""
+        with self.read_sessions() as s:
+            case = s.get(Case, case_id)
+            if case is None:
+                raise NotFound(f"案件 {case_id} 不存在（no such case）")
+            wf = self._load(s, case)
+        failing = [{"element_id": getattr(t.task_spec, "bpmn_id", None),
+                    "name": getattr(t.task_spec, "bpmn_name", None) or getattr(t.task_spec, "bpmn_id", None),
+                    "type": t.task_spec.__class__.__name__,
+                    "data": json.loads(to_json({k: v for k, v in t.data.items() if not k.startswith("spiff__")}))}
+                   for t in repair.failing_tasks(wf)]
+        return {"failing": failing, "steps": repair.steps(wf)}
 
     def pause_deadlines(self, case_id: int, actor: str, reason: str, basis: str | None = None) -> CaseView:
         """Stop the clock: every running deadline keeps the days it had left and cannot fire until resumed.

@@ -37,6 +37,7 @@ TYPE_LABELS = {
     "incident.retried": "故障重试", "work_item.unrouted": "未能确定承办单位", "work_item.claimed": "认领任务",
     "work_item.unclaimed": "退回任务", "work_item.reassigned": "改派任务", "work_item.delegated": "委托办理",
     "comment.added": "添加备注", "attachment.added": "上传附件", "case.migrated": "迁移到新流程版本",
+    "incident.data_repaired": "修正故障环节的数据", "case.moved": "移至其他环节",
 }
 STATUS_LABELS = {"running": "运行中", "waiting": "办理中", "completed": "已办结", "incident": "故障待处理"}
 SOURCE_LABELS = {
@@ -49,6 +50,8 @@ SOURCE_LABELS = {
     "assignee": "任务办理人（变更前后）",
     "added": "新增的内容",
     "version": "流程版本（迁移前后）",
+    "repair": "管理员修正的数据项（修正前后）及理由",
+    "move": "管理员移动的环节（移出、移入）及理由",
 }
 
 
@@ -160,6 +163,13 @@ def changes_of(event: dict) -> tuple[str | None, list[dict]]:
         return "version", [{"field": "version", "before": data.get("from_version"), "after": data.get("to_version")}]
     if t == "incident.opened":
         return "incident", [{"field": data.get("kind") or "error", "before": None, "after": data.get("message")}]
+    if t == "incident.data_repaired":
+        return "repair", [{"field": data.get("key"), "before": data.get("before"), "after": data.get("after")},
+                          {"field": "reason", "before": None, "after": data.get("reason")}]
+    if t == "case.moved":
+        return "move", [{"field": "step", "before": ", ".join(data.get("removed") or []),
+                         "after": data.get("target_name")},
+                        {"field": "reason", "before": None, "after": data.get("reason")}]
     return None, []
 
 

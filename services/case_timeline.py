@@ -3,6 +3,7 @@ diagram (active, completed elements). Pure functions on `Runtime.history()` rows
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -119,6 +120,12 @@ def timeline(history: list[dict], person: Callable[[str], str] = lambda u: u,
             entry = ("incident", _("「{name}」出现故障，等待处理").format(name=name), str(data.get("message") or ""))
         elif kind == "incident.retried":
             entry = ("incident", _("{who} 重试故障环节").format(who=who), "")
+        elif kind == "incident.data_repaired":
+            entry = ("incident", _("{who} 修正故障环节「{name}」的数据项 {key}").format(
+                who=who, name=name, key=data.get("key", "")), _repair_detail(data, _))
+        elif kind == "case.moved":
+            entry = ("incident", _("{who} 将案件移至「{name}」").format(who=who, name=data.get("target_name") or name),
+                     _("理由：{reason}").format(reason=data.get("reason") or ""))
         elif kind == "case.completed":
             entry = ("end", _("案件办结"), "")
         elif kind in ("work_item.claimed", "work_item.unclaimed", "work_item.reassigned", "work_item.delegated"):
@@ -162,6 +169,17 @@ def repeat_entries(repeats: list[dict], _: Callable[[str], str] = _same) -> list
         text = _("同一事项再次信访：{case_no}，{outcome}").format(case_no=number, outcome=_(r.get("outcome") or ""))
         out.append(TimelineEntry(0, at, "", "repeat", text, ""))
     return out
+
+
+def _short_json(value) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= _MAX_VALUE_CHARS * 2 else text[:_MAX_VALUE_CHARS * 2] + "…"
+
+
+def _repair_detail(data: dict, _: Callable[[str], str] = _same) -> str:
+    before = _short_json(data.get("before")) if data.get("had_key") else _("（原无此项）")
+    return _("理由：{reason}；原值 {before}，改为 {after}").format(reason=data.get("reason") or "", before=before,
+                                                              after=_short_json(data.get("after")))
 
 
 def _hand_change(kind: str, who: str, name: str, data: dict, person: Callable[[str], str],

@@ -12,14 +12,14 @@ MAX_REQUEST_BYTES = 10 * 1024 * 1024
 
 # Blueprints of the audiences' pages (an error on one of them is a page, not JSON).
 PAGE_BLUEPRINTS = {"ui", "handling", "casepage", "designer", "audit", "stats", "lists", "totp",
-                    "security_log", "organisation_admin", "orphans"}
+                    "security_log", "organisation_admin", "orphans", "incidents"}
 
 
 def register_areas(app: Flask) -> None:
     """Each area's blueprints (web/<area>/), and the JSON API joined from the areas' parts as the blueprint `api`."""
     from . import openapi, session_api
     from .account import pages as account
-    from .admin import api as admin_api, notifications, organisation as organisation_admin, orphans
+    from .admin import api as admin_api, incidents, notifications, organisation as organisation_admin, orphans
     from .audit import api as audit_api, pages as audit, security_log
     from .calendar import pages as calendar
     from .casepage import api as casepage_api, pages as casepage
@@ -38,7 +38,7 @@ def register_areas(app: Flask) -> None:
     app.register_blueprint(public.bp)
     app.register_blueprint(ui)
     for area in (handling, casepage, designer, audit, stats, lists, account, security_log, organisation_admin,
-                 orphans):
+                 orphans, incidents):
         app.register_blueprint(area.bp)
 
 

@@ -37,6 +37,7 @@ NAVIGATION = [
     ("calendar_web.admin_page", "工作日历", ("admin",)),
     ("organisation_admin.page", "组织机构", ("admin",)),
     ("orphans.page", "无人可办", ("admin",)),
+    ("incidents.index", "故障案件", ("admin",)),
 ]
 
 

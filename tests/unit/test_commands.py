@@ -66,6 +66,9 @@ def run_every_command(c, fail, clock) -> list[int]:
     clock.advance(timedelta(days=120))
     Worker(rt, c.session_factory, clock).run_once()
     b = rt.start("svc_case", {"amount": 2}, "registrar")
+    repaired = rt.start("svc_case", {"amount": 2}, "registrar")  # in incident: its data corrected, then moved on
+    rt.repair_data(repaired.id, "amount", 5, "admin", "金额录错")
+    rt.move_to_step(repaired.id, "after", "admin", "外部系统已人工处理")
     fail["on"] = False
     rt.retry_incidents(b.id, "admin")
     m = rt.start("msg_case", {}, "registrar")
@@ -81,7 +84,7 @@ def run_every_command(c, fail, clock) -> list[int]:
         files = drafts.bundle(base, {main: re.sub(r"workdays\(5\)", "workdays(3)", text)})
     [v2] = [v for v in rt.deploy(files, actor="designer") if v.process_key == "simple_case"]
     CaseMigration(rt).migrate(v2.definition_id, [moved.id], actor="designer")
-    return [a.id, b.id, m.id, q.id, moved.id]
+    return [a.id, b.id, m.id, q.id, moved.id, repaired.id]
 
 
 def test_every_command_decodes_from_its_journal_event_and_encodes_back_to_the_same_bytes(world, clock):

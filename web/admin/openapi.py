@@ -1,5 +1,5 @@
 """The administration area's paths in `/api/openapi.json`: the clock, notifications and the outbox, the report of
-work nobody could do."""
+work nobody could do, cases in incident."""
 from __future__ import annotations
 
 from engine.effects import CHANNELS
@@ -64,4 +64,31 @@ ORPHAN_PATHS = {
         "orphans", params=[_ID])},
 }
 
-OPENAPI_PATHS = {**CLOCK_PATHS, **NOTIFICATION_PATHS, **ORPHAN_PATHS}
+def _incident_doc(summary: str, *, body: dict | None = None) -> dict:
+    op = _doc(summary, params=[_ID], body=body)
+    op["tags"] = ["incidents"]
+    op["responses"].update({"409": {"description": "the case is not in incident / changed meanwhile"},
+                            "422": {"description": "refused: what to do (invalid JSON, form schema, unknown unit, "
+                                                   "personal data, missing reason, unknown step)"}})
+    return op
+
+
+INCIDENT_PATHS = {
+    "/api/admin/incidents": {"get": dict(_doc("故障案件：编号、流程及版本、出错环节、时间、原因及处理办法"
+                                              "（cases in incident, in plain words; admins）"), tags=["incidents"])},
+    "/api/admin/incidents/{id}": {"get": _incident_doc(
+        "故障案件详情：出错环节及其数据、可移至的环节（failing steps with data, steps to move to; admins）")},
+    "/api/admin/incidents/{id}/repair": {"post": _incident_doc(
+        "修正出错环节的一个数据项，可随即重试（repair one data key, optionally retry; admins）",
+        body={"required": True, "schema": {"type": "object", "required": ["key", "reason"], "properties": {
+            "key": {"type": "string"}, "value": {}, "value_json": {"type": "string"},
+            "reason": {"type": "string", "maxLength": 500}, "retry": {"type": "boolean"},
+            "version": {"type": "integer"}}}})},
+    "/api/admin/incidents/{id}/move": {"post": _incident_doc(
+        "将故障案件移至本流程的另一环节（move the case to a step; admins）",
+        body={"required": True, "schema": {"type": "object", "required": ["element_id", "reason"], "properties": {
+            "element_id": {"type": "string"}, "reason": {"type": "string", "maxLength": 500},
+            "version": {"type": "integer"}}}})},
+}
+
+OPENAPI_PATHS = {**CLOCK_PATHS, **NOTIFICATION_PATHS, **ORPHAN_PATHS, **INCIDENT_PATHS}

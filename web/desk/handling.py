@@ -27,6 +27,7 @@ from services import (
     element_meanings,
     form_checks,
     identity_checks,
+    incidents as incident_model,
     parties,
     query_code,
     redo,
@@ -133,8 +134,12 @@ def register_petition(p: Principal, form: dict, merge_into: int | None) -> Regis
     code, data[query_code.START_FIELD] = query_code.issue(index_key())  # the case keeps the hash; the code is shown once
     now, key = c.clock.now(), index_key()
     # The people go to the party table, sealed; the case (and its start event) keeps references and masked values.
-    view = parties.start_case(c.runtime, c.extras["vault"], reg.PROCESS, data, p.username, now,
-                              after=lambda s, started, plain: reg.index_started(s, started, plain, now, key))
+    def after(s, started, plain):
+        # A start that runs into an incident is not a registration: roll it all back and say why.
+        incident_model.refuse_failed_start(s, c.runtime, started)
+        reg.index_started(s, started, plain, now, key)
+
+    view = parties.start_case(c.runtime, c.extras["vault"], reg.PROCESS, data, p.username, now, after=after)
     registration = view.data.get("registration") or {}
     merged = None
     if merge_into is not None and view.status != "incident":
@@ -186,7 +191,12 @@ def api_register():
                        _with_units(forms.error_list(register_schema(), errors), payload, registering_unit(p)))
     if dry_run:
         return ok({"valid": True, "repeats": repeat_candidates(p, payload)})
-    done = register_petition(p, payload, merge_into)
+    try:
+        done = register_petition(p, payload, merge_into)
+    except incident_model.StartFailed as err:
+        log.warning("registration by %s not saved: start failed at %s (%s)", p.username, err.step, err.engine_message)
+        raise ApiError(422, "start_failed", str(err), {"step": err.step, "problem": err.explanation.plain,
+                                                       "todo": err.explanation.todo}) from None
     return ok(done.__dict__, 201)
 
 
@@ -289,7 +299,15 @@ def register():
             if action == "merge" and merge_into is None:
                 errors["merge_into"] = _("请选择要并入的原件")
             else:
-                done = register_petition(p, values, merge_into)
+                try:
+                    done = register_petition(p, values, merge_into)
+                except incident_model.StartFailed as err:
+                    log.warning("registration by %s not saved: start failed at %s", p.username, err.step)
+                    flash(str(err), "error")
+                    return render_template("handling/register.html", fields={f.name: f for f in forms.build_fields(
+                        schema, values, errors)}, values=values, errors=errors, repeats=None, categories=categories(),
+                        nonce=nonce, category_groups=[(x.name, list(x.children)) for x in categories()],
+                        locations=locations(), channels=list(CHANNEL_CODES)), 422
                 saved = dict(list(session.get(DONE_KEY, {}).items())[-9:])
                 saved[nonce] = dict(done.__dict__, query_code=None)  # shown once, not kept in the cookie
                 session[DONE_KEY] = saved
