@@ -69,6 +69,7 @@ class ResolveUnitInput:
     basis: str = ""
     chosen: str | None = None  # the unit the registrar chose at triage (None: the table's suggestion is taken)
     chosen_dispatch: str | None = None  # 转送 or 交办 as the registrar chose it (None: the table's)
+    period_days: int | None = None  # 交办: the period the assigning office set (days from acceptance), else None
 
 
 DISPATCH_TYPES = ("转送", "交办")
@@ -97,6 +98,7 @@ def resolve_responsible_unit(inp: ResolveUnitInput, ctx: HandlerContext) -> dict
     dispatch = inp.chosen_dispatch if inp.chosen_dispatch in DISPATCH_TYPES else inp.dispatch_type
     if dispatch not in DISPATCH_TYPES:
         raise ValueError(f"转送或交办应为 {'、'.join(DISPATCH_TYPES)}，收到“{dispatch}”（dispatch must be 转送 or 交办）")
+    period = _period(inp.period_days, dispatch, ctx)
     level = chart.level_of(unit)
     co_units = _co_units(ctx.data.get("co_units"), unit, chart)
     # Re-assigned after an objection: the office that decided it stays the assigning office (also after 二次交办).
@@ -106,7 +108,18 @@ def resolve_responsible_unit(inp: ResolveUnitInput, ctx: HandlerContext) -> dict
             "unit_kind": chart.get(unit).kind, "dispatch_type": dispatch, "assigning_unit": assigning,
             "basis": rule, "lead_unit": unit, "co_units": co_units, "suggested": suggested,
             "chosen_by_registrar": bool(inp.chosen and inp.chosen != inp.candidate)
-            or inp.chosen_dispatch not in (None, inp.dispatch_type)}
+            or inp.chosen_dispatch not in (None, inp.dispatch_type), "period_days": period}
+
+
+def _period(days, dispatch: str, ctx: HandlerContext) -> int | None:
+    """交办的指定期限: only a 交办 has one, a whole number of days within the statutory handling limit; a 转送 is
+    handled within the statutory limit itself."""
+    if days in (None, "") or dispatch != "交办":
+        return None
+    limit = int(((ctx.data.get("limits") or {}).get("handle_days")) or 60)
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= limit:
+        raise ValueError(f"交办的办理期限应为 1 至 {limit} 日，收到“{days}”（the period of a 交办 is 1 to {limit} days）")
+    return days
 
 
 def _name_or(chart, code: str) -> str:
