@@ -165,6 +165,7 @@ POLICY: dict[tuple[str, str], Policy] = {
     ("api.list_tasks", "GET"): signed_in(),
     ("handling.tasks", "GET"): signed_in(),
     ("handling.cases", "GET"): signed_in(),
+    ("handling.api_cases", "GET"): signed_in(),
     ("handling.save_filter", "POST"): signed_in(),
     ("handling.delete_filter", "POST"): signed_in(),
     ("api.claim_task", "POST"): task(),
