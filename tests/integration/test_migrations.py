@@ -25,4 +25,4 @@ def test_one_head():
 
     from infra.migrate import alembic_config
 
-    assert ScriptDirectory.from_config(alembic_config()).get_heads() == ["0016_erasure"]
+    assert ScriptDirectory.from_config(alembic_config()).get_heads() == ["0017_inbox_read_state"]
