@@ -32,7 +32,7 @@ KINDS = {
     "supervision": "督办",
     "listed_supervision": "挂牌督办",
     "escalation": "上交",
-    "returned": "退回",
+    "returned": "退回重办",
     "co_handling": "协办",
     "other": "其他",
 }
