@@ -67,7 +67,9 @@ def page():
     page_text = request.args.get("page", "1")
     page_no = int(page_text) if page_text.isdigit() and int(page_text) >= 1 else 1
     found = outbox_listing(_read_sessions(), limit=PER_PAGE, offset=(page_no - 1) * PER_PAGE, **f)
+    names = {t["template"]: t["name"] for t in templates_of(container()).describe()}
     return render_template("outbox/index.html", found=found, f=f, args=request.args, statuses=FILTER_STATUSES,
+                           template_names=names,
                            status_labels=STATUS_LABELS, channels=CHANNELS, channel_labels=CHANNEL_LABELS,
                            page_no=page_no, pages=max(1, math.ceil(found["total"] / PER_PAGE)))
 
