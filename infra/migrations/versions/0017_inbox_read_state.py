@@ -1,5 +1,5 @@
 """inbox: the read state of in-app notifications, per user (inbox_read); reads recorded before as outbox events
-are carried over
+are carried over; an index of the outbox by recipient for each user's notices
 
 Revision ID: 0017_inbox_read_state
 Revises: 0016_erasure
@@ -27,6 +27,8 @@ def upgrade() -> None:
         sa.UniqueConstraint("outbox_id", "username", name=op.f("uq_inbox_read_outbox_id_username")),
     )
     op.create_index("ix_inbox_read_username", "inbox_read", ["username"])
+    # each user's notices (the unread count on every page's header)
+    op.create_index("ix_outbox_recipient_channel", "outbox", ["recipient", "channel", "status"])
     # Reads kept before as `read` events of the outbox (the first per notification and reader).
     op.execute(
         "INSERT INTO inbox_read (outbox_id, username, read_at) "
@@ -35,5 +37,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_outbox_recipient_channel", table_name="outbox")
     op.drop_index("ix_inbox_read_username", table_name="inbox_read")
     op.drop_table("inbox_read")
