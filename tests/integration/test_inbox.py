@@ -197,3 +197,38 @@ def test_admins_see_the_outbox_masked_with_failures_in_plain_words_and_resend(ap
     assert len(logged) == 2 and {e["actor"] for e in logged} == {"admin"}
     again = pc.get(f"/admin/outbox?case_id={reminded}&channel=sms").get_data(as_text=True)
     assert "admin 于" in again
+
+    # the API: the same filters, and the refusal of a sent row
+    client, headers = api_sign_in(app, "admin")
+    assert client.get("/api/admin/outbox?status=failed").get_json()["items"] == []  # both re-queued
+    assert client.get("/api/admin/outbox?from=2026-12-12").get_json()["total"] == 0
+    assert client.get(f"/api/admin/outbox?from=2026-12-11&to=2026-12-11&case_id={reminded}").get_json()["total"] >= 3
+    assert client.get("/api/admin/outbox?from=tomorrow").status_code == 400
+    r = client.post(f"/api/admin/outbox/{sent.id}/resend", headers=headers)
+    assert r.status_code == 409
+
+
+def test_reads_kept_as_outbox_events_before_the_inbox_table_are_carried_over(tmp_path):
+    """0017_inbox_read_state moves the reads recorded before (a `read` event of the outbox) into `inbox_read`."""
+    from sqlalchemy import text
+
+    from infra.db import make_engine
+    from infra.migrate import upgrade
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    try:
+        upgrade(engine, "0016_erasure")
+        with engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO outbox (id, idempotency_key, channel, recipient, template, template_version, payload, "
+                "status, attempts, created_at, sent_at) VALUES (7, 'k7', 'inapp', 'handler', 'reminder', 1, '{}', "
+                "'sent', 1, '2026-03-02 09:00:00+00:00', '2026-03-02 09:00:00+00:00')"))
+            for at in ("2026-03-03 08:00:00+00:00", "2026-03-04 08:00:00+00:00"):  # read twice: the first counts
+                conn.execute(text("INSERT INTO outbox_event (outbox_id, at, kind, actor, detail) "
+                                  "VALUES (7, :at, 'read', 'handler', '{}')"), {"at": at})
+        upgrade(engine)
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT outbox_id, username, read_at FROM inbox_read")).all()
+        assert [(r[0], r[1]) for r in rows] == [(7, "handler")] and str(rows[0][2]).startswith("2026-03-03 08:00")
+    finally:
+        engine.dispose()
