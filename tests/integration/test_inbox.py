@@ -11,12 +11,14 @@ import re
 from datetime import datetime
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from engine.clock import SHANGHAI
 from engine.store import Outbox, OutboxEvent
 from engine.worker import Worker
 from infra import security_log
+from infra.db import make_engine
+from infra.migrate import upgrade
 from services.store.inbox import InboxRead
 from tests.support.db import first_case_id
 from tests.support.web import api_sign_in, csrf_of, office_app, page_sign_in
@@ -210,11 +212,6 @@ def test_admins_see_the_outbox_masked_with_failures_in_plain_words_and_resend(ap
 
 def test_reads_kept_as_outbox_events_before_the_inbox_table_are_carried_over(tmp_path):
     """0017_inbox_read_state moves the reads recorded before (a `read` event of the outbox) into `inbox_read`."""
-    from sqlalchemy import text
-
-    from infra.db import make_engine
-    from infra.migrate import upgrade
-
     engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
     try:
         upgrade(engine, "0016_erasure")
