@@ -229,3 +229,29 @@ def test_reads_kept_as_outbox_events_before_the_inbox_table_are_carried_over(tmp
         assert [(r[0], r[1]) for r in rows] == [(7, "handler")] and str(rows[0][2]).startswith("2026-03-03 08:00")
     finally:
         engine.dispose()
+
+
+def test_a_co_handling_notice_carries_its_case_and_leads_to_the_co_units_work(app, container):
+    """协办: triage names 东城县住建局 as co-unit; its handler's inbox gets the notice, of kind 协办, carrying the case,
+    and leading to the co-unit's own task once that is open."""
+    container.clock.set(datetime(2026, 12, 7, 10, 0, tzinfo=SHANGHAI))
+    c = page_sign_in(app, "registrar")
+    page = c.get("/register").get_data(as_text=True)
+    c.post("/register", data=dict(FORM, csrf_token=csrf_of(page), action="check"))
+    case_id = first_case_id(container)
+    view = container.runtime.get_case(case_id)
+    container.runtime.complete(view.tasks[0].id, {"route": "交办转送", "co_units": ["county_a_housing"]},
+                               actor="registrar")
+    build_deliverer(container).run_once()
+    client, headers = api_sign_in(app, "handler_housing")
+    [notice] = client.get("/api/inbox?kind=co_handling").get_json()["notifications"]
+    assert notice["case_id"] == case_id and notice["kind_label"] == "协办" and notice["title"].startswith("【协办】")
+    assert notice["link"] is None  # the co-unit has no task yet and does not see the case: no link to nowhere
+    for name, data in (("签收或提出异议", {"sign_decision": "签收"}),
+                       ("作出受理决定", {"accepted": True, "acceptance_note": "依法受理"})):
+        task = next(t for t in container.runtime.get_case(case_id).tasks if t.name == name)
+        container.runtime.complete(task.id, data, actor="handler")
+    [co_task] = [t for t in client.get("/api/tasks").get_json()["tasks"] if t["case_id"] == case_id]
+    [notice] = client.get("/api/inbox?kind=co_handling").get_json()["notifications"]
+    assert notice["task_id"] == co_task["id"] and notice["link"] == f"/tasks/{co_task['id']}"
+    assert api_sign_in(app, "handler")[0].get("/api/inbox?kind=co_handling").get_json()["notifications"] == []
