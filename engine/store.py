@@ -227,7 +227,8 @@ class Outbox(Base):
     `idempotency_key` is unique and handed to the channel, so a crash and retry never sends twice."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_status_next", "status", "next_attempt_at"),)
+    __table_args__ = (Index("ix_outbox_status_next", "status", "next_attempt_at"),
+                      Index("ix_outbox_recipient_channel", "recipient", "channel", "status"))  # the inbox's bell
     id: Mapped[int] = mapped_column(ID, primary_key=True)
     case_id: Mapped[int | None] = mapped_column(ForeignKey("case_instance.id"), nullable=True, index=True)
     idempotency_key: Mapped[str] = mapped_column(String(128), unique=True)

@@ -13,7 +13,8 @@ second message. Rows for a channel that is not configured are not claimed: they 
 what to configure, and go out once it is.
 
 Everything that happens to a row after it is written is appended to `outbox_event`: claims, sends (with the
-rendered text and the provider's id), failures, dead letters, resends by an admin, delivery reports and reads.
+rendered text and the provider's id), failures, dead letters, resends by an admin and delivery reports. (Whether a user has read an in-app notice is the inbox's:
+services/inbox.py.)
 
 Errors quote recipients (an SMTP refusal names the address); before an error goes to the log it passes through
 `redact`, which the composition root takes from the masking module (`services.masking.mask_contact_text`):
@@ -227,16 +228,18 @@ class Deliverer:
 
 def resend(session_factory: sessionmaker, templates: MessageTemplates, outbox_id: int, actor: str, now: datetime,
            template_version: int | None = None, redact: Redactor = withhold) -> dict:
-    """Re-queue a dead letter, optionally with another version of its template (after a fix). The resend, by
-    whom, and the error it had are kept in `outbox_event`; the idempotency key stays, so a message that did
-    reach the gateway before is not sent twice."""
+    """Re-queue a dead letter, or a failed row waiting for its next retry (sent at once, its attempts counted
+    afresh), optionally with another version of its template (after a fix). The resend, by whom, and the error
+    it had are kept in `outbox_event`; the idempotency key stays, so a message that did reach the gateway before
+    is not sent twice. A row that was sent, or has not failed, is refused."""
     with session_factory() as s, s.begin():
         row = s.get(Outbox, outbox_id, with_for_update=True)
         if row is None:
             raise OutboxNotFound(f"没有编号为 {outbox_id} 的通知（no such notification）")
-        if row.status != "dead":
-            raise OutboxConflict(f"通知 {outbox_id} 的状态是 {row.status}，只有投递失败（dead）的通知可以重发"
-                                 f"（only dead notifications can be resent）")
+        failed = row.status == "pending" and bool(row.last_error) and row.attempts > 0
+        if row.status != "dead" and not failed:
+            raise OutboxConflict(f"通知 {outbox_id} 的状态是 {row.status}，只有投递失败（dead）或失败待重试的通知可以重发"
+                                 f"（only dead or failed notifications can be resent）")
         if template_version is not None:
             try:
                 templates.get(row.template, template_version)
@@ -254,7 +257,7 @@ def resend(session_factory: sessionmaker, templates: MessageTemplates, outbox_id
             "template_version": version, "previous": previous}
 
 
-# ---------------------------------------------------------------- reports and reads
+# ---------------------------------------------------------------- delivery reports
 
 def record_delivery_status(session_factory: sessionmaker, *, status: str, now: datetime,
                            idempotency_key: str | None = None, provider_id: str | None = None,
@@ -287,18 +290,6 @@ def record_delivery_status(session_factory: sessionmaker, *, status: str, now: d
                           detail=event_detail(reported_at=reported_at, error=error, status=status)))
         outcome["recorded"] = True
         return outcome
-
-
-def mark_read(session_factory: sessionmaker, outbox_id: int, username: str, now: datetime) -> dict:
-    with session_factory() as s, s.begin():
-        row = s.get(Outbox, outbox_id)
-        if row is None or row.channel != "inapp" or row.recipient != username or row.status != "sent":
-            raise OutboxNotFound(f"没有编号为 {outbox_id} 的站内通知（no such in-app notification of yours）")
-        read = s.scalar(select(OutboxEvent).where(OutboxEvent.outbox_id == row.id, OutboxEvent.kind == "read"))
-        if read is None:
-            read = OutboxEvent(outbox_id=row.id, at=now, kind="read", actor=username[:64], detail="{}")
-            s.add(read)
-        return {"id": row.id, "read": True, "read_at": read.at}
 
 
 # ---------------------------------------------------------------- emitting with versions

@@ -50,6 +50,7 @@ KINDS = {
     "log_purge": "日志清理",
     "key_management": "密钥管理",
     "erasure": "个人信息删除",
+    "notification_resend": "重发通知",
 }
 
 

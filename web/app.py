@@ -12,33 +12,41 @@ MAX_REQUEST_BYTES = 10 * 1024 * 1024
 
 # Blueprints of the audiences' pages (an error on one of them is a page, not JSON).
 PAGE_BLUEPRINTS = {"ui", "handling", "casepage", "designer", "audit", "stats", "lists", "totp",
-                    "security_log", "organisation_admin", "orphans", "incidents"}
+                    "security_log", "organisation_admin", "orphans", "incidents", "inbox", "outbox"}
 
 
 def register_areas(app: Flask) -> None:
     """Each area's blueprints (web/<area>/), and the JSON API joined from the areas' parts as the blueprint `api`."""
     from . import openapi, session_api
     from .account import pages as account
-    from .admin import api as admin_api, incidents, notifications, organisation as organisation_admin, orphans
+    from .admin import (
+        api as admin_api,
+        incidents,
+        notifications,
+        organisation as organisation_admin,
+        orphans,
+        outbox_page,
+    )
     from .audit import api as audit_api, pages as audit, security_log
     from .calendar import pages as calendar
     from .casepage import api as casepage_api, pages as casepage
     from .designer import api as designer_api, pages as designer
     from .desk import api as desk_api, handling, lists
     from .http import join_api
+    from .inbox import api as inbox_api, pages as inbox
     from .public import pages as public
     from .stats import pages as stats
     from .ui import bp as ui
 
     app.register_blueprint(join_api([session_api.bp, designer_api.bp, casepage_api.bp, audit_api.bp, desk_api.bp,
-                                     admin_api.bp, orphans.api]))
+                                     admin_api.bp, orphans.api, inbox_api.bp]))
     app.register_blueprint(openapi.bp)
     app.register_blueprint(calendar.bp)
     app.register_blueprint(notifications.bp)
     app.register_blueprint(public.bp)
     app.register_blueprint(ui)
     for area in (handling, casepage, designer, audit, stats, lists, account, security_log, organisation_admin,
-                 orphans, incidents):
+                 orphans, incidents, inbox, outbox_page):
         app.register_blueprint(area.bp)
 
 

@@ -34,6 +34,8 @@ AUDITED = {
     "api.set_clock": "settings_change",
     "designer.put_lane_roles": "settings_change",
     "designer.save_lane_roles_page": "settings_change",
+    "notifications.admin_resend": "notification_resend",
+    "outbox.resend_row": "notification_resend",
 }
 
 

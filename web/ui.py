@@ -13,6 +13,7 @@ from flask import Blueprint, current_app, redirect, render_template, request, se
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 
+from services import inbox
 from services.roles import ROLE_LABELS
 
 from .auth import ApiError, Principal, current_principal, end_session
@@ -38,6 +39,7 @@ NAVIGATION = [
     ("organisation_admin.page", "组织机构", ("admin",)),
     ("orphans.page", "无人可办", ("admin",)),
     ("incidents.index", "故障案件", ("admin",)),
+    ("outbox.page", "通知发件箱", ("admin",)),
 ]
 
 
@@ -78,7 +80,13 @@ def shell_context():
         for endpoint, label, roles in NAVIGATION:
             if endpoint in current_app.view_functions and (roles is None or p.has_role(*roles)):
                 links.append((url_for(endpoint), _(label), request.endpoint == endpoint))
-    return {"me": p, "nav_links": links, "role_labels": ROLE_LABELS}
+    inbox_url, unread = None, 0
+    if p is not None and "inbox.page" in current_app.view_functions:
+        inbox_url = url_for("inbox.page")
+        c = container()
+        unread = inbox.unread_count(c.extras.get("read_sessions", c.session_factory), p.username)
+    return {"me": p, "nav_links": links, "role_labels": ROLE_LABELS, "inbox_url": inbox_url,
+            "inbox_unread": unread}
 
 
 @bp.get("/")

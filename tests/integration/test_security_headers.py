@@ -66,7 +66,7 @@ def check_markup(html: str, nonce: str, where: str) -> None:
 
 @pytest.fixture
 def demo(container):
-    from engine.store import Case, ProcessDefinition, WorkItem
+    from engine.store import Case, Outbox, ProcessDefinition, WorkItem
     from services.store.casefiles import CaseAttachment
     from web.app import create_app
     from web.setup import initialise
@@ -89,8 +89,14 @@ def demo(container):
     r = api.post(f"/api/cases/{case_ids[0]}/attachments", headers={"X-CSRF-Token": token},
                  data={"file": (io.BytesIO(b"%PDF-1.4 materials"), "materials.pdf")})
     assert r.status_code == 201, r.get_json()
+    with container.session_factory() as s, s.begin():  # an in-app notice in the handler's inbox (/inbox/{id}/open)
+        now = container.clock.now()
+        notice = Outbox(case_id=case_ids[0], idempotency_key="headers-inbox", channel="inapp", recipient="handler",
+                        template="reminder", payload="{}", status="sent", attempts=1, created_at=now, sent_at=now)
+        s.add(notice)
     with container.session_factory() as s:
         values = {
+            "notification_id": [notice.id],
             "case_id": case_ids,
             "task_id": list(s.scalars(select(WorkItem.id).order_by(WorkItem.id))),
             "attachment_id": list(s.scalars(select(CaseAttachment.id))),

@@ -196,6 +196,18 @@ POLICY: dict[tuple[str, str], Policy] = {
     ("api.hand_back_json", "POST"): roles("admin"),
     ("orphans.page", "GET"): roles("admin"),
     ("orphans.hand_back_page", "POST"): roles("admin"),
+    # the inbox (each user's own notices) and the outbox page
+    ("inbox.page", "GET"): signed_in(),
+    ("inbox.open_notice", "GET"): signed_in(),
+    ("inbox.mark_read", "POST"): signed_in(),
+    ("inbox.mark_unread", "POST"): signed_in(),
+    ("inbox.mark_all_read", "POST"): signed_in(),
+    ("api.inbox_list", "GET"): signed_in(),
+    ("api.inbox_read", "POST"): signed_in(),
+    ("api.inbox_unread", "POST"): signed_in(),
+    ("api.inbox_read_all", "POST"): signed_in(),
+    ("outbox.page", "GET"): roles("admin"),
+    ("outbox.resend_row", "POST"): roles("admin"),
     # the working-day calendar
     ("calendar_web.list_years", "GET"): signed_in(),
     ("calendar_web.get_year", "GET"): signed_in(),

@@ -1,10 +1,12 @@
 """Notifications over HTTP: a user's in-app list, the admins' outbox, and the SMS gateway's delivery reports.
 
 - `GET /api/notifications?unread=1&limit=&offset=`: the signed-in user's in-app notifications, newest first,
-  with the `unread` count; `POST /api/notifications/{id}/read` marks one read.
-- `GET /api/admin/outbox?status=dead&channel=&case_id=` (admins, auditors): rows with masked recipients, the
+  with the `unread` count; `POST /api/notifications/{id}/read` marks one read (the older form of `/api/inbox`,
+  same read state: services/inbox.py).
+- `GET /api/admin/outbox?status=dead&channel=&case_id=&from=&to=` (admins, auditors): rows with masked recipients, the
   last error, the provider's id and delivery report, and who resent them; `counts` per status.
-- `POST /api/admin/outbox/{id}/resend` (admins; optional `{"template_version": N}`): re-queue a dead letter.
+- `POST /api/admin/outbox/{id}/resend` (admins; optional `{"template_version": N}`): re-queue a dead letter or a
+  failed row (security-logged); a sent row is refused with 409.
 - `GET /api/admin/notification-templates` (admins, designers): template ids, names and versions.
 - `POST /api/sms/status`: the gateway's per-message report, signed with the shared secret (see infra.channels);
   a bad signature is refused with 401 and logged.
@@ -15,15 +17,15 @@ import logging
 
 from flask import Blueprint, request
 
-from engine.effects import CHANNELS
-from infra.delivery import OutboxConflict, OutboxNotFound, mark_read, record_delivery_status, resend
-from services import masking
-from services.outbox_queries import STATUSES, inapp_notifications, outbox_listing
+from infra.delivery import OutboxConflict, OutboxNotFound, record_delivery_status, resend
+from services import inbox, masking
+from services.outbox_queries import outbox_listing
 
 from ..auth import ApiError, current_principal, login_required, roles_required
 from ..http import container, error_json, ok
 from ..notify_setup import templates_of
 from ..sms_gateway import signed_gateway_json
+from .outbox_page import outbox_filters
 
 bp = Blueprint("notifications", __name__, url_prefix="/api")
 log = logging.getLogger("lianxin.notifications")
@@ -63,15 +65,19 @@ def _read_sessions():
 def my_notifications():
     limit, offset = _page()
     unread_only = request.args.get("unread", "") in ("1", "true", "yes")
-    return ok(inapp_notifications(_read_sessions(), current_principal().username, limit=limit, offset=offset,
-                                  unread_only=unread_only))
+    found = inbox.listing(_read_sessions(), current_principal().username,
+                          inbox.Filters(unread_only=unread_only, limit=limit, offset=offset))
+    return ok({k: found[k] for k in ("notifications", "unread", "total")})
 
 
 @bp.post("/notifications/<int:notification_id>/read")
 @login_required
 def read_notification(notification_id: int):
     c = container()
-    return ok(mark_read(c.session_factory, notification_id, current_principal().username, c.clock.now()))
+    try:
+        return ok(inbox.mark(c.session_factory, notification_id, current_principal().username, c.clock.now()))
+    except inbox.NotYours as exc:
+        raise ApiError(404, "not_found", str(exc)) from None
 
 
 # ---------------------------------------------------------------- admins
@@ -80,16 +86,7 @@ def read_notification(notification_id: int):
 @roles_required("admin", "auditor")
 def admin_outbox():
     limit, offset = _page()
-    status, channel = request.args.get("status") or None, request.args.get("channel") or None
-    if status and status not in STATUSES:
-        raise ApiError(400, "malformed", f"status 只能是 {'、'.join(STATUSES)}（unknown status）")
-    if channel and channel not in CHANNELS:
-        raise ApiError(400, "malformed", f"channel 只能是 {'、'.join(CHANNELS)}（unknown channel）")
-    case_id = request.args.get("case_id")
-    if case_id is not None and not case_id.isdigit():
-        raise ApiError(400, "malformed", "case_id 必须是整数（case_id must be an integer）")
-    return ok(outbox_listing(_read_sessions(), status=status, channel=channel,
-                             case_id=int(case_id) if case_id else None, limit=limit, offset=offset))
+    return ok(outbox_listing(_read_sessions(), limit=limit, offset=offset, **outbox_filters()))
 
 
 @bp.post("/admin/outbox/<int:notification_id>/resend")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from engine.effects import CHANNELS
 from infra.channels import SIGNATURE_HEADER
-from services.outbox_queries import STATUSES
+from services.outbox_queries import FILTER_STATUSES
 
 from ..http import op
 
@@ -42,8 +42,8 @@ NOTIFICATION_PATHS = {
                                        params=[_query("unread", "integer"), *_PAGE])},
     "/api/notifications/{id}/read": {"post": _doc("标为已读（mark read）", params=[_ID])},
     "/api/admin/outbox": {"get": _doc("通知发件箱，收件人脱敏（outbox with masked recipients; admins, auditors）",
-                                      params=[_query("status", enum=STATUSES), _query("channel", enum=CHANNELS),
-                                              _query("case_id", "integer"), *_PAGE])},
+                                      params=[_query("status", enum=FILTER_STATUSES), _query("channel", enum=CHANNELS),
+                                              _query("case_id", "integer"), _query("from"), _query("to"), *_PAGE])},
     "/api/admin/outbox/{id}/resend": {"post": _doc(
         "重发投递失败的通知（re-queue a dead notification; admins）", params=[_ID],
         body={"schema": {"type": "object", "properties": {"template_version": {"type": "integer"}}}})},

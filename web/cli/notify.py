@@ -63,7 +63,7 @@ def templates() -> None:
 
 
 @notify.command("outbox")
-@click.option("--status", type=click.Choice(["pending", "sending", "sent", "dead"]), default="dead")
+@click.option("--status", type=click.Choice(["pending", "failed", "sending", "sent", "dead"]), default="dead")
 @click.option("--limit", default=50, type=int)
 def outbox(status: str, limit: int) -> None:
     """List notifications by status (recipients masked)."""
@@ -82,7 +82,7 @@ def outbox(status: str, limit: int) -> None:
 @click.option("--actor", required=True, help="who resends (kept with the notification)")
 @click.option("--template-version", type=int, default=None, help="render with this version instead")
 def resend_cmd(outbox_id: int, actor: str, template_version: int | None) -> None:
-    """Re-queue a dead notification."""
+    """Re-queue a dead notification, or a failed one waiting for its retry."""
     from infra.delivery import OutboxConflict, OutboxNotFound, resend
 
     from ..notify_setup import templates_of
