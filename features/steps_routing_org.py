@@ -6,7 +6,7 @@ import pytest
 from pytest_bdd import parsers, then, when
 
 FIRST_TASK = "签收或提出异议"
-PETITIONER = {"name": "李某某", "id_number": "410121198502021234", "phone": "13900001234", "address": "某村"}
+PETITIONER = {"name": "李某某", "id_number": "410121198502061234", "phone": "13900001234", "address": "某村"}
 
 
 @pytest.fixture

@@ -32,6 +32,7 @@ from engine.sandbox import SandboxEnvironment
 from engine.store import ProcessDefinition
 from infra.accounts import Membership as MembershipRow, User
 
+from . import work_placement
 from .orgchart import OrgChart
 from .routing import RESPONDENT_KINDS
 
@@ -132,12 +133,21 @@ def holds(chart: OrgChart, memberships: Iterable[Membership]) -> Callable[[str, 
     direct = {(role, unit) for role, unit, _sub in held}
     below = {(role, unit) for role, unit, sub in held if sub}
 
-    def holder(role: str, unit: str) -> bool:
+    def plain_holder(role: str, unit: str) -> bool:
         if (role, unit) in direct:
             return True
         if not chart.has(unit):
             return False
         return any((role, up.code) in below for up in chart.ancestors(unit, include_self=False))
+
+    def holder(role: str, unit: str) -> bool:
+        if plain_holder(role, unit):
+            return True
+        # A petition office's own work is done by its staff in their office role (services/work_placement.py).
+        if role in work_placement.OFFICE_WORK and chart.has(unit) and chart.get(unit).kind == work_placement.PETITION_OFFICE:
+            staff = work_placement.office_role(chart, unit)
+            return staff is not None and plain_holder(staff, unit)
+        return False
     return holder
 
 

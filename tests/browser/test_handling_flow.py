@@ -43,7 +43,7 @@ def register_page(pg, url, title=TITLE, request="要求按政策发放就业创�
     pg.fill("#f-facts", "2025年申请的就业创业补贴至今未发放。")
     pg.fill("#f-request", request)
     pg.fill("#f-petitioners-0-name", "陈小红")
-    pg.fill("#f-petitioners-0-id_number", "410121198805061234")
+    pg.fill("#f-petitioners-0-id_number", "410121198805011234")
     pg.fill("#f-petitioners-0-phone", "13700001111")
     pg.fill("#f-petitioners-0-address", "某某省某某市东城县幸福路8号")
 

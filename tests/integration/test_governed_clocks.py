@@ -25,7 +25,7 @@ from services import four_lists
 from tests.support.web import api_sign_in, office_app
 
 DEMO_ROLES = ("registrar", "handler", "county", "leader", "bureau", "jointmeeting", "admin")
-PETITIONER = {"name": "张某某", "phone": "13800001234", "id_number": "410121198001011234", "address": "东城县某村"}
+PETITIONER = {"name": "张某某", "phone": "13800001234", "id_number": "410121198001021234", "address": "东城县某村"}
 
 
 @pytest.fixture

@@ -172,13 +172,14 @@ def test_an_xlsx_import_applies_journals_and_the_handlers_chart_sees_it(org):
 def test_a_yaml_import_removes_a_unit_and_its_roles_and_journals_it(org):
     doc = demo_doc()
     doc["units"] = [u for u in doc["units"] if u["code"] != "city_org"]
-    doc["users"] = [u for u in doc["users"] if u["username"] not in ("c_org", "c_org_head")] + [
+    doc["users"] = [u for u in doc["users"] if u["username"] not in ("c_org", "c_org_head", "org_city")] + [
         {"username": "c_org", "name": "市委组织部承办人韩某", "roles": [{"role": "unit_handler", "unit": "city_civil"}]},
         {"username": "c_org_head", "name": "市委组织部负责人冯某", "roles": [{"role": "leader", "unit": "city_civil"}]}]
     plan, change_id = run(org, "organisation.yaml", yaml.safe_dump(doc, allow_unicode=True).encode("utf-8"))
     assert [u["code"] for u in plan.units["removed"]] == ["city_org"]
     assert {(m["username"], m["unit"]) for m in plan.memberships["removed"]} == {("c_org", "city_org"),
-                                                                              ("c_org_head", "city_org")}
+                                                                              ("c_org_head", "city_org"),
+                                                                              ("org_city", "city_org")}
     with org.session_factory() as s:
         assert s.get(Unit, "city_org") is None
         assert json.loads(s.get(OrgChange, change_id).changes)["units"]["removed"][0]["code"] == "city_org"
