@@ -73,6 +73,7 @@ class ResolveUnitInput:
 
 
 DISPATCH_TYPES = ("转送", "交办")
+SECOND_ASSIGNMENT = "二次交办"
 
 
 def resolve_responsible_unit(inp: ResolveUnitInput, ctx: HandlerContext) -> dict:
@@ -96,7 +97,7 @@ def resolve_responsible_unit(inp: ResolveUnitInput, ctx: HandlerContext) -> dict
         raise ValueError(f"候选责任单位 {inp.candidate} 不在组织机构中，且未选定责任单位（unknown unit {inp.candidate}: "
                          "choose the responsible unit at 分流研判, or correct routing.dmn）")
     dispatch = inp.chosen_dispatch if inp.chosen_dispatch in DISPATCH_TYPES else inp.dispatch_type
-    if dispatch not in DISPATCH_TYPES:
+    if dispatch not in DISPATCH_TYPES + (SECOND_ASSIGNMENT,):  # a reassignment after 二次交办 keeps its type
         raise ValueError(f"转送或交办应为 {'、'.join(DISPATCH_TYPES)}，收到“{dispatch}”（dispatch must be 转送 or 交办）")
     period = _period(inp.period_days, dispatch, ctx)
     level = chart.level_of(unit)
@@ -276,7 +277,7 @@ def merge_repeat(inp: MergeRepeatInput, ctx: HandlerContext) -> dict:
     fields = {"case_no": inp.case_no, "original_case_no": inp.original_case_no}
     if stage == "已终结":
         outcome, reason = REPEAT_NOT_REACCEPTED, FINAL_REASON.format(**fields)
-        notices = [send(ctx, [dict(PETITIONER)], "不再受理告知", dict(fields, reason=reason))]
+        notices = [send(ctx, [dict(PETITIONER)], "重复信访不再受理告知", dict(fields, reason=reason))]
     elif stage == "已办结":
         outcome, reason = REPEAT_NOT_ACCEPTED, CLOSED_REASON.format(**fields)
         notices = [send(ctx, [dict(PETITIONER)], "不予受理告知",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, has_app_context, jsonify, request
 
 from services.orgchart import default_chart
 
@@ -120,5 +120,7 @@ def path_key() -> dict:
 def org_chart():
     """The organisation as the database holds it (services.orgchart.ChartSource of the container: what `lianxin
     init` loaded and `lianxin org import` changed), else the organisation file."""
+    if not has_app_context():  # a rule used outside a request (a unit test, a script): the organisation file
+        return default_chart()
     source = container().extras.get("org_chart")
     return source.current() if source is not None else default_chart()

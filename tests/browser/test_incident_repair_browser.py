@@ -40,7 +40,7 @@ def test_admin_repairs_a_bad_co_unit_and_the_case_continues(live_server, page): 
     shots.mkdir(exist_ok=True)
     page.screenshot(path=str(shots / "incidents.png"), full_page=True)
 
-    row.get_by_role("link", name="处理").click()
+    row.get_by_role("link", name="处理故障").click()
     assert page.locator("tr[data-key='co_units']").inner_text().endswith('["county_a_hosing"]')
     page.select_option("#key", "co_units")
     page.fill("#value", '["county_a_housing"]')

@@ -173,6 +173,7 @@ def test_a_yaml_import_removes_a_unit_and_its_roles_and_journals_it(org):
     doc = demo_doc()
     doc["units"] = [u for u in doc["units"] if u["code"] != "city_org"]
     doc["users"] = [u for u in doc["users"] if u["username"] not in ("c_org", "c_org_head", "org_city")] + [
+        {"username": "org_city", "name": "市委组织部干部监督科收件人", "roles": [{"role": "receiver", "unit": "city_cdi"}]},
         {"username": "c_org", "name": "市委组织部承办人韩某", "roles": [{"role": "unit_handler", "unit": "city_civil"}]},
         {"username": "c_org_head", "name": "市委组织部负责人冯某", "roles": [{"role": "leader", "unit": "city_civil"}]}]
     plan, change_id = run(org, "organisation.yaml", yaml.safe_dump(doc, allow_unicode=True).encode("utf-8"))

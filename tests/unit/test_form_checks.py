@@ -44,7 +44,7 @@ def test_a_county_office_routes_within_its_county_only():
 
 def test_search_finds_units_by_part_of_the_name():
     found = fc.search(default_chart(), "routable", "city_bureau", "住房")
-    assert codes(found) == ["county_a_housing", "county_b_housing"]
+    assert codes(found) == ["city_housing", "county_a_housing", "county_b_housing"]
     assert fc.search(default_chart(), "routable", "county_a_office", "西山") == []
 
 
@@ -123,10 +123,11 @@ def test_the_shipped_routing_table_names_only_known_units():
 
 
 def test_a_routing_table_naming_an_unknown_unit_is_refused_with_file_and_rule():
-    bad = ROUTING.replace('<text>"city_bureau"</text>', '<text>"city_burea"</text>')
+    bad = ROUTING.replace('<text>registration["respondent_unit"]</text>', '<text>"city_burea"</text>')
+    assert bad != ROUTING
     [p] = problems_in("routing.dmn", bad, default_chart())
-    assert p.file == "routing.dmn" and p.element_id == "Out_city_unit" and p.line
-    assert "Rule_city_level" in p.message and "city_burea" in p.message
+    assert p.file == "routing.dmn" and p.element_id == "Out_respondent_township_unit" and p.line
+    assert "Rule_respondent_township" in p.message and "city_burea" in p.message
 
 
 def test_a_unit_expression_naming_no_unit_for_any_place_is_refused():

@@ -80,11 +80,11 @@ def test_a_case_is_opened_by_its_hash_of_either_scheme_or_by_a_code_issued_befor
     assert not case_matches("", legacy) and not case_matches("ABCDEFGH23", {"registration": {"query_code": ""}})
 
 
-def test_responsible_unit_from_the_table_or_the_local_petition_office():
+def test_responsible_unit_from_the_table_and_never_a_silent_fallback():
     found = resolve_responsible_unit(ResolveUnitInput("county_a_hrss", "county_a", "转送"), ctx())
     assert (found["unit"], found["county"], found["assigning_unit"]) == ("county_a_hrss", "county_a", "city_bureau")
-    fallback = resolve_responsible_unit(ResolveUnitInput("county_a_ecology", "county_a", "交办"), ctx())
-    assert fallback["unit"] == "county_a_office" and "不存在" in fallback["basis"]
+    with pytest.raises(ValueError, match="候选责任单位 county_a_ecology"):  # never a silent fallback
+        resolve_responsible_unit(ResolveUnitInput("county_a_ecology", "county_a", "交办"), ctx())
     with pytest.raises(ValueError, match="问题发生地"):
         resolve_responsible_unit(ResolveUnitInput("x", "nowhere"), ctx())
 
@@ -185,7 +185,7 @@ def test_the_petitioners_sms_copies_render_with_the_outbox_catalogue():
 
     catalogue = catalogue_module.TemplateCatalogue.load(templates)
     fields = {"case_no": "XF4101212026030202000017", "dispatch_type": "转送", "unit_name": "东城县人力资源和社会保障局",
-              "reason": "已申请劳动仲裁"}
+              "reason": "已申请劳动仲裁", "new_due": "2026-05-08", "served_on": "2026-03-09"}
     copies = {n.key: n for n in default_catalogue().notices.values() if n.outbox and n.outbox.channel == "sms"}
     assert copies
     for ours, notice in copies.items():

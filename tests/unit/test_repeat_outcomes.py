@@ -43,7 +43,7 @@ def test_a_closed_original_makes_the_repeat_not_accepted_with_reason_and_way_to_
 def test_after_re_review_the_same_facts_are_not_accepted_again():
     out = merge_repeat(MergeRepeatInput(ORIGINAL, "XF2"), ctx({"case_id": 3, "stage": "已终结"}))
     assert out["outcome"] == "不再受理" and "复核终结" in out["reason"]
-    assert [t for t, _ in _templates(out)] == ["不再受理告知"] and "{" not in out["notices"][0]["text"]
+    assert [t for t, _ in _templates(out)] == ["重复信访不再受理告知"] and "{" not in out["notices"][0]["text"]
 
 
 def test_without_a_description_the_repeat_is_merged_as_before_and_a_missing_number_is_refused():
