@@ -5,6 +5,7 @@ reading what the page shows for each named fact. Runs on SQLite and PostgreSQL l
 from __future__ import annotations
 
 import html
+import io
 import json
 import re
 from datetime import timedelta
@@ -12,6 +13,7 @@ from pathlib import Path
 
 from features.conftest import process_files
 from features.steps_petition import _do, _register, find_task
+from services.decision_facts import facts, problems
 
 FORMS = Path(__file__).resolve().parents[1] / "processes" / "forms"
 
@@ -113,8 +115,6 @@ def test_the_escalation_and_the_joint_meetings_opinion_are_shown(office):
 
 
 def test_a_viewer_who_may_not_see_personal_data_sees_it_masked():
-    from services.decision_facts import facts
-
     schema = {"x-facts": [{"key": "petitioner.phone", "title": "电话"}, {"key": "reply_text", "title": "答复内容"}]}
     data = {"petitioner": {"phone": "13800001234"}, "reply_text": "已电话联系 13800001234"}
     shown = {f.key: f.value for f in facts(schema, data, full=False)}
@@ -124,8 +124,6 @@ def test_a_viewer_who_may_not_see_personal_data_sees_it_masked():
 
 
 def test_every_fact_a_form_names_is_a_list_of_key_and_title():
-    from services.decision_facts import problems
-
     named = 0
     for path in FORMS.glob("*.schema.json"):
         schema = json.loads(path.read_text(encoding="utf-8"))
@@ -139,10 +137,8 @@ def test_every_fact_a_form_names_is_a_list_of_key_and_title():
 
 
 def test_deployment_refuses_a_malformed_x_facts(office):
-    import io
-
     files = []
-    for name, (_, (stream, filename)) in ((f[1][1], f) for f in process_files()):
+    for _, (stream, filename) in process_files():
         content = stream.read()
         if filename == "signoff.schema.json":
             schema = json.loads(content)

@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from engine.clock import SHANGHAI
-
 from engine.form_facts import FACTS_KEY, problems
 
 from .masking import mask_personal_data
