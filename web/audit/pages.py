@@ -282,7 +282,7 @@ def history(case_id: int):
     return render_template("audit/history.html", entries=shown, total=len(events), actors=actors, types=types,
                            elements=[(e, names.get(e, "")) for e in elements], args=request.args,
                            filter_error=filter_error, masked=masked, type_labels=audit_export.TYPE_LABELS,
-                           formats=EXPORT_FORMATS, show=audit_export.show, result=verification(case_id), **ctx)
+                           formats=EXPORT_FORMATS, show=audit_export.show, element_names=names, result=verification(case_id), **ctx)
 
 
 @bp.get("/audit/cases/<int:case_id>/replay")
