@@ -10,9 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from engine.store import WorkItem
-
 from tests.support.db import first_case_id
-from tests.support.web import office_app, page_sign_in
+from tests.support.web import api_sign_in, office_app, page_sign_in
 
 FORM = {"channel": "来访", "title": "企业拖欠三个月工资", "category": "劳动社保", "subcategory": "拖欠工资",
         "location": "county_a", "respondent": "某某建筑公司", "request": "要求支付拖欠的三个月工资",
@@ -49,15 +48,25 @@ def app(container):
 
 @pytest.fixture
 def case_id(app, container):
+    """Two cases: the first at triage (the registrar's task), the second routed to 人社局 (the handler's task)."""
     c = page_sign_in(app, "registrar")
-    page = c.get("/register").get_data(as_text=True)
-    r = c.post("/register", data=dict(FORM, csrf_token=csrf(page), action="save"))
-    assert r.status_code in (200, 302, 303), r.status_code
-    return first_case_id(container)
+    for title in ("企业拖欠三个月工资", "工地拖欠农民工工资"):
+        page = c.get("/register").get_data(as_text=True)
+        r = c.post("/register", data=dict(FORM, title=title, csrf_token=csrf(page), action="save"))
+        assert r.status_code in (200, 302, 303), r.status_code
+    first = first_case_id(container)
+    with container.session_factory() as s:
+        second = s.scalar(select(WorkItem).where(WorkItem.case_id != first, WorkItem.state == "open"))
+    api, headers = api_sign_in(app, "registrar")
+    r = api.post(f"/api/tasks/{second.id}/complete", json={"data": {"route": "交办转送", "co_units": ["county_a_housing"]}},
+                 headers=headers)
+    assert r.status_code == 200, r.get_json()
+    return first
 
 
-PAGES = [  # (persona, path) ; {case} and {task} are filled in
-    ("registrar", "/tasks"), ("registrar", "/tasks/{task}"), ("registrar", "/cases"), ("registrar", "/cases/{case}"),
+PAGES = [  # (persona, path) ; {case} and {task} (the persona's open task) are filled in
+    ("registrar", "/tasks"), ("registrar", "/tasks/{task}"), ("handler", "/tasks"), ("handler", "/tasks/{task}"),
+    ("handler", "/cases"), ("registrar", "/cases"), ("registrar", "/cases/{case}"),
     ("registrar", "/register"), ("auditor", "/audit/cases/{case}"), ("auditor", "/audit/cases/{case}/replay"),
     ("admin", "/admin/incidents"), ("admin", "/admin/calendar"),
     ("admin", "/admin/organisation"), ("bureau", "/stats"), ("bureau", "/lists"),
@@ -66,12 +75,13 @@ PAGES = [  # (persona, path) ; {case} and {task} are filled in
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_no_page_shows_a_raw_code(app, container, case_id, lang):
-    with container.session_factory() as s:
-        task = s.scalar(select(WorkItem.id).where(WorkItem.case_id == case_id, WorkItem.state == "open"))
+    units = {"registrar": "city_bureau", "handler": "county_a_hrss"}
     problems = {}
     clients = {}
     for user, path in PAGES:
         client = clients.setdefault(user, page_sign_in(app, user))
+        with container.session_factory() as s:
+            task = s.scalar(select(WorkItem.id).where(WorkItem.state == "open", WorkItem.unit == units.get(user)))
         url = path.format(case=case_id, task=task) + ("?lang=en" if lang == "en" else "")
         r = client.get(url)
         if r.status_code != 200:
