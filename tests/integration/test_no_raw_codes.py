@@ -91,3 +91,11 @@ def test_no_page_shows_a_raw_code(app, container, case_id, lang):
         if found:
             problems[url + f" ({user})"] = sorted(set(found))
     assert not problems, "\n".join(f"{k}: {v}" for k, v in problems.items())
+
+
+def test_the_calendar_admin_page_has_the_main_navigation(app):
+    page = page_sign_in(app, "admin").get("/admin/calendar").get_data(as_text=True)
+    nav = page.split('class="mainnav"', 1)[1].split("</nav>", 1)[0]
+    assert 'href="/admin/incidents"' in nav and 'aria-current="page"' in nav  # the calendar itself is marked
+    english = page_sign_in(app, "admin").get("/admin/calendar?lang=en").get_data(as_text=True)
+    assert "Working-day calendar" in english.split('class="mainnav"', 1)[1].split("</nav>", 1)[0]
