@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.support.browser import live_server, page, screenshot, sign_in  # noqa: F401  (fixtures)
+from web.setup import initialise
 
 pytestmark = pytest.mark.browser
 
@@ -12,8 +13,6 @@ pytestmark = pytest.mark.browser
 @pytest.fixture
 def office(live_server):  # noqa: F811
     url, c = live_server
-    from web.setup import initialise
-
     initialise(c, demo=True)
     return url, c
 
