@@ -9,6 +9,7 @@ Names come from the deployed definitions (the BPMN process name), the organisati
 (services/audit_export.py); each is looked up once per request. A code without a name is shown as it is."""
 from __future__ import annotations
 
+import html
 import json
 import re
 
@@ -65,6 +66,8 @@ def event_name(kind) -> str:
 
 # Case data the processes keep besides the forms' fields (the forms name theirs: processes/forms/*.schema.json).
 SYSTEM_FIELDS = {
+    "channel": "信访形式", "title": "标题", "request": "诉求", "facts": "事实和理由", "category": "内容分类",
+    "subcategory": "问题类别", "location": "问题发生地", "respondent": "被反映单位或人员",
     "case_no": "编号", "petitioner": "信访人", "petitioners": "信访人", "party_refs": "当事人引用",
     "assignment": "交办转送记录", "dispatch": "交办转送记录", "unit_rule": "决策表建议", "limits": "时限设置",
     "four_lists": "四个清单", "registration": "登记信息", "receipt_notice": "登记回执", "acceptance_notice": "受理告知",
@@ -146,6 +149,24 @@ def readable(value, elements: dict | None = None) -> str:
     if elements and text in elements and elements[text]:
         return _(elements[text])
     return named_codes(text)
+
+
+def element_names_of(bpmn_xml: str | None) -> dict[str, str]:
+    """Every named element of a BPMN diagram: {id: name}."""
+    if not bpmn_xml:
+        return {}
+    return {m.group(2): html.unescape(m.group(3)) for m in re.finditer(
+        r'<(?:\w+:)?(\w+)\b[^>]*?\bid="([^"]+)"[^>]*?\bname="([^"]*)"', bpmn_xml) if m.group(3)}
+
+
+def names_for_scripts(bpmn_xml: str | None = None) -> dict:
+    """What a page script needs to show names instead of codes, in the page's language: case-data fields, the
+    diagram's elements, and units, processes and roles (`codes`)."""
+    fields = {k: _(v) for k, v in _cached("lx_form_titles", _form_titles).items()}
+    fields.update({k: _(v) for k, v in SYSTEM_FIELDS.items()})
+    pattern, codes = _cached("lx_code_pattern", lambda: _code_pattern())
+    return {"fields": fields, "elements": {k: _(v) for k, v in element_names_of(bpmn_xml).items()},
+            "codes": dict(codes), "yes": _("是"), "no": _("否")}
 
 
 def init_labels(app: Flask) -> None:
