@@ -99,3 +99,12 @@ def test_the_calendar_admin_page_has_the_main_navigation(app):
     assert 'href="/admin/incidents"' in nav and 'aria-current="page"' in nav  # the calendar itself is marked
     english = page_sign_in(app, "admin").get("/admin/calendar?lang=en").get_data(as_text=True)
     assert "Working-day calendar" in english.split('class="mainnav"', 1)[1].split("</nav>", 1)[0]
+
+
+def test_task_names_are_translated_on_english_pages(app, container, case_id):
+    registrar = page_sign_in(app, "registrar")
+    for url in ("/tasks?lang=en", f"/cases/{case_id}?lang=en"):
+        text = visible_text(registrar.get(url).get_data(as_text=True))
+        assert "Triage" in text and "分流研判" not in text, url
+    handler = visible_text(page_sign_in(app, "handler").get("/tasks?lang=en").get_data(as_text=True))
+    assert "签收或提出异议" not in handler
