@@ -35,7 +35,7 @@ function codePattern(names) {
 
 function readable(value, names, pattern) {
   if (value === null || value === undefined) return "—";
-  if (typeof value === "boolean") return value ? names.yes : names.no;
+  if (typeof value === "boolean") return String(value ? names.yes ?? value : names.no ?? value);
   if (Array.isArray(value)) {
     return value.map((v) => (v && typeof v === "object" && !Array.isArray(v)
       ? `（${readable(v, names, pattern)}）` : readable(v, names, pattern))).join("、");
@@ -60,7 +60,7 @@ class Replay {
     this.cfg = cfg;
     this.t = t;
     this.steps = cfg.steps;
-    this.names = { fields: {}, elements: {}, codes: {}, yes: "是", no: "否", ...(cfg.names || {}) };
+    this.names = { fields: {}, elements: {}, codes: {}, ...(cfg.names || {}) };
     this.codes = codePattern(this.names);
     this.slider = document.getElementById("replay-slider");
     this.canvasEl = document.getElementById("replay-canvas");
