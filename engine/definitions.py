@@ -86,7 +86,7 @@ from SpiffWorkflow.dmn.parser.BpmnDmnParser import SCHEMAS as DMN_SCHEMAS
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 
-from engine import bounded_json
+from engine import bounded_json, form_facts
 from engine.clock import SHANGHAI
 from engine.condition_translation import foreign_language, suggest_python
 from engine.role_mapping import ASSIGNMENT_TAGS, RoleCatalogue, assignments, resources_of
@@ -1361,7 +1361,10 @@ def _check_form(bundle: _Bundle, source: SourceFile) -> bool:
         bundle.add(name, None, "表单不是有效的 JSON Schema", f"invalid JSON Schema: {err.message}",
                    element_id=err.json_path)
         return False
-    return True
+    facts = form_facts.problems(schema)  # the decision facts it names must be a list of {key, title}
+    for where, zh, en in facts:
+        bundle.add(name, None, zh, en, element_id=where)
+    return not facts
 
 
 # ---------------------------------------------------------------------------------------------------- SpiffWorkflow

@@ -77,7 +77,7 @@ def timeline(history: list[dict], person: Callable[[str], str] = lambda u: u,
     out: list[TimelineEntry] = []
     for ev in history:
         kind, data, el = ev["type"], ev.get("data") or {}, ev.get("element_id")
-        name = names.get(el or "", el or "")
+        name = _(names[el]) if names.get(el or "") else (el or "")  # the step by its name, in the page language
         who = person(ev["actor"])
         entry = None
         if kind == "case.started":

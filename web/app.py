@@ -80,6 +80,9 @@ def create_app(container=None, test_config: dict | None = None) -> Flask:
 
     init_i18n(app)
     init_shell(app)
+    from .labels import init_labels
+
+    init_labels(app)
     from .security_headers import install as send_security_headers
 
     send_security_headers(app)

@@ -31,6 +31,7 @@ from services.case_lookup import case_numbers
 from .. import personal_data, visibility
 from ..auth import ApiError, Principal, current_principal
 from ..http import container
+from ..labels import names_for_scripts
 from ..security_headers import DOCUMENT_POLICY
 from ..ui import page_principal
 
@@ -282,7 +283,7 @@ def history(case_id: int):
     return render_template("audit/history.html", entries=shown, total=len(events), actors=actors, types=types,
                            elements=[(e, names.get(e, "")) for e in elements], args=request.args,
                            filter_error=filter_error, masked=masked, type_labels=audit_export.TYPE_LABELS,
-                           formats=EXPORT_FORMATS, show=audit_export.show, result=verification(case_id), **ctx)
+                           formats=EXPORT_FORMATS, show=audit_export.show, element_names=names, result=verification(case_id), **ctx)
 
 
 @bp.get("/audit/cases/<int:case_id>/replay")
@@ -292,9 +293,13 @@ def replay(case_id: int):
     steps = [{"seq": e["seq"], "type": e["type"], "label": audit_export.TYPE_LABELS.get(e["type"], e["type"]),
               "element_id": e["element_id"], "actor": e["actor"],
               "at": audit_export.beijing(e["at"])} for e in events]
+    diagram = main_diagram(case_id)
+    names = names_for_scripts(diagram)  # the data panel shows names, not codes (web/labels.py)
+    for step in steps:
+        step["element_name"] = names["elements"].get(step["element_id"] or "", "")
     config = {"case_id": case_id, "steps": steps, "api": f"/api/cases/{case_id}/replay",
-              "masked": masked_for(ctx["me_principal"], case_id)}
-    return render_template("audit/replay.html", config=config, diagram=main_diagram(case_id), **ctx)
+              "masked": masked_for(ctx["me_principal"], case_id), "names": names}
+    return render_template("audit/replay.html", config=config, diagram=diagram, **ctx)
 
 
 @bp.get("/audit/cases/<int:case_id>/access")

@@ -46,6 +46,7 @@ from services.masking import mask_name, mask_petitioner
 from .. import personal_data, visibility
 from ..auth import ApiError, Principal, require_login
 from ..http import container, to_jsonable
+from ..labels import process_name
 from ..ui import page_principal
 
 bp = Blueprint("casepage", __name__)
@@ -127,7 +128,7 @@ def _case_context(p: Principal, case_id: int) -> dict:
         "registered_at": _instant((data.get("registration") or {}).get("registered_at")) or view.created_at,
         "request": data.get("request") or "",
         "facts": data.get("facts") or "",
-        "process": f"{view.process_key} v{view.definition_version}",
+        "process": f"{process_name(view.process_key)} v{view.definition_version}",
     }
     states = {x["alert"] for x in tasks} | {d["state"] for d in deadlines}
     worst = "red" if "red" in states else "yellow" if "yellow" in states else None

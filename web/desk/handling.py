@@ -49,6 +49,7 @@ from services import (
 )
 from services.casework import CHANNEL_CODES
 from services.colleagues import colleagues_in as colleagues_of_unit
+from services.decision_facts import facts as decision_facts_of
 from services.index_key import IndexKey
 from services.masking import mask_personal_data, mask_petitioner
 from services.store.handling import SavedTaskFilter
@@ -540,12 +541,9 @@ def task_form(task_id: int):
     people = [x for x in (shown.get("petitioners") or [shown.get("petitioner") or {}]) if x]
     # The facts a decision rests on, named by the form (`x-facts`: [{key, title}]), e.g. the petitioner's rating
     # and the reason a unit is asked to redo its work.
-    decision_facts = [(str(f.get("title") or f.get("key")), view.data.get(f.get("key")))
-                      for f in schema.get("x-facts") or [] if isinstance(f, dict)
-                      and view.data.get(f.get("key")) not in (None, "")]
+    decision_facts = decision_facts_of(schema, view.data, full=full)  # services/decision_facts.py
     if not full:
         facts = mask_personal_data(facts)
-        decision_facts = [(t, mask_personal_data({"v": v})["v"]) for t, v in decision_facts]
     extension = clock_governance.extension_request(view.data) \
         if item.element_id in element_meanings.elements("extension_approval") else None
     co_opinions = None

@@ -25,10 +25,27 @@ function text(tag, content, className) {
   return el;
 }
 
-function show(value) {
+// Names, not codes: a case-data value as people read it; records as "名称：值", codes (units, processes, roles,
+// element ids) by their names, from the page's `names` (web/labels.py names_for_scripts).
+function codePattern(names) {
+  const codes = Object.keys(names.codes || {}).sort((a, b) => b.length - a.length)
+    .map((c) => c.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
+  return codes.length ? new RegExp(`(?<![A-Za-z0-9_])(${codes.join("|")})(?![A-Za-z0-9_])`, "g") : null;
+}
+
+function readable(value, names, pattern) {
   if (value === null || value === undefined) return "—";
-  if (typeof value === "object") return JSON.stringify(value);
-  return String(value);
+  if (typeof value === "boolean") return String(value ? names.yes ?? value : names.no ?? value);
+  if (Array.isArray(value)) {
+    return value.map((v) => (v && typeof v === "object" && !Array.isArray(v)
+      ? `（${readable(v, names, pattern)}）` : readable(v, names, pattern))).join("、");
+  }
+  if (typeof value === "object") {
+    return Object.entries(value).map(([k, v]) => `${names.fields[k] || k}：${readable(v, names, pattern)}`).join("；");
+  }
+  const textValue = String(value);
+  if (names.elements[textValue]) return names.elements[textValue];
+  return pattern ? textValue.replace(pattern, (m) => names.codes[m] || m) : textValue;
 }
 
 // How a day is written: the page's "date" text (2026年3月9日 in Chinese), set when the replay starts.
@@ -43,6 +60,8 @@ class Replay {
     this.cfg = cfg;
     this.t = t;
     this.steps = cfg.steps;
+    this.names = { fields: {}, elements: {}, codes: {}, ...(cfg.names || {}) };
+    this.codes = codePattern(this.names);
     this.slider = document.getElementById("replay-slider");
     this.canvasEl = document.getElementById("replay-canvas");
     this.error = document.getElementById("replay-error");
@@ -71,7 +90,7 @@ class Replay {
     const mine = ++this.request;
     document.getElementById("replay-step").replaceChildren(
       text("strong", fill(this.t.step, { n: index + 1, total: this.steps.length })),
-      text("span", ` · #${step.seq} ${step.label}${step.element_id ? " · " + step.element_id : ""} · ${step.at} · ${this.t.by} ${step.actor}`),
+      text("span", ` · #${step.seq} ${step.label}${step.element_id ? " · " + (step.element_name || step.element_id) : ""} · ${step.at} · ${this.t.by} ${step.actor}`),
     );
     try {
       const res = await fetch(`${this.cfg.api}?seq=${step.seq}`, { credentials: "same-origin",
@@ -116,19 +135,23 @@ class Replay {
     if (!keys.length) return box.replaceChildren(text("p", this.t.no_data, "muted"));
     const table = document.createElement("table");
     table.className = "grid replay-vars";
+    const names = this.names;
     for (const key of keys) {
       const row = table.insertRow();
       const value = data[key];
       const cell = document.createElement("td");
-      const line = show(value);
+      const line = readable(value, names, this.codes);
       if (value !== null && typeof value === "object" && line.length > 80) {
         const details = document.createElement("details");
-        details.append(text("summary", line.slice(0, 80) + "…"), text("pre", JSON.stringify(value, null, 2)));
+        details.append(text("summary", line.slice(0, 80) + "…"), text("pre", line.split("；").join("\n")));
         cell.append(details);
       } else {
         cell.textContent = line;
       }
-      row.append(text("th", key), cell);
+      const th = text("th", names.fields[key] || key);
+      th.title = key; // the variable's own name, for the auditor who needs it
+      th.dataset.key = key;
+      row.append(th, cell);
     }
     box.replaceChildren(table);
   }
@@ -143,7 +166,7 @@ class Replay {
       const li = document.createElement("li");
       li.dataset.element = d.element_id;
       const state = d.paused ? this.t.paused : d.running ? this.t.running : this.t.ended;
-      li.append(text("strong", d.element_id), text("span", ` · ${state}`, d.running ? "tag" : "muted"));
+      li.append(text("strong", this.names.elements[d.element_id] || d.element_id), text("span", ` · ${state}`, d.running ? "tag" : "muted"));
       const versions = Object.entries(d.calendar_versions || {})
         .map(([year, v]) => `${year} ${fill(this.t.version, { v })}`).join("，") || "—";
       const facts = [
