@@ -32,6 +32,7 @@ from engine.runtime import NotFound, due_date_of
 from engine.store import ProcessDefinition
 from services import (
     attachments,
+    clock_governance,
     co_opinions,
     documents,
     linked_cases,
@@ -47,6 +48,7 @@ from .. import personal_data, visibility
 from ..auth import ApiError, Principal, require_login
 from ..http import container, to_jsonable
 from ..ui import page_principal
+from . import actions
 
 bp = Blueprint("casepage", __name__)
 
@@ -144,6 +146,7 @@ def _case_context(p: Principal, case_id: int) -> dict:
         "chain": chain,
         "may_write": _may_write(p), "max_mb": attachments.MAX_ATTACHMENT_BYTES // (1024 * 1024),
         "task_names": {t.id: t.name for t in view.tasks}, "task_url": _task_url, "links": links,
+        "actions": actions.available(p, view, _task_url),
     }
 
 
@@ -395,3 +398,35 @@ def upload_json(case_id: int):
 def download_json(case_id: int, attachment_id: int):
     p = require_login()
     return _download(p, case_id, attachment_id)
+
+
+# ---------------------------------------------------------------- actions (web/casepage/actions.py)
+
+@bp.get("/cases/<int:case_id>/actions/<any(pause, resume, retry, correct, supervise, handover):action>")
+def action_confirm(case_id: int, action: str):
+    """What the action will do, with its form: nothing is done until the form is confirmed."""
+    p = page_principal()
+    _visible(p, case_id)
+    view = container().runtime.get_case(case_id)
+    offered = actions.available(p, view, _task_url)
+    if action not in offered:
+        raise actions.refused(_("您不能对本件执行此操作。"))
+    deadlines = [dict(d, due_date=due_date_of(d["due_at"])) for d in view.deadlines]
+    return render_template("casepage/action.html", action=action, case_id=case_id, view=view,
+                           case_no=view.case_no or (view.data or {}).get("case_no") or "", deadlines=deadlines,
+                           target=offered.get("supervise"), basis=clock_governance.HEARING_BASIS,
+                           handover=actions.handover_rows(p, view) if action == "handover" else [],
+                           back=url_for("casepage.case_page", case_id=case_id))
+
+
+@bp.post("/cases/<int:case_id>/actions/<any(pause, resume, retry, correct, supervise):action>")
+def action_do(case_id: int, action: str):
+    p = page_principal()
+    _visible(p, case_id)
+    view = container().runtime.get_case(case_id)
+    try:
+        flash(actions.perform(p, view, action, request.form), "success")
+    except actions.Undone as undone:
+        flash(str(undone), "error")
+        return redirect(url_for("casepage.action_confirm", case_id=case_id, action=action))
+    return redirect(url_for("casepage.case_page", case_id=case_id) + "#timeline")
