@@ -42,6 +42,8 @@ from services import (
     second_assignment,
 )
 from services.case_timeline import diagram_state, repeat_entries, timeline
+from services import query_code as query_code_rule
+from services.index_key import IndexKey
 from services.masking import mask_name, mask_petitioner
 
 from .. import personal_data, visibility
@@ -177,18 +179,20 @@ def case_page(case_id: int):
     return render_template("casepage/case.html", **_case_context(p, case_id))
 
 
-def _notice(p: Principal, case_id: int, kind: str) -> documents.Notice:
+def _notice(p: Principal, case_id: int, kind: str, query_code: str | None = None) -> documents.Notice:
     _visible(p, case_id)
     c = container()
     view = c.runtime.get_case(case_id)
     with c.extras["read_sessions"]() as s:
         units, _people = co_opinions.names(s)
     full = personal_data.shows_in_full(p, case_id)
+    if query_code is not None and not query_code_rule.case_matches(query_code, view.data, _code_key()):
+        raise ApiError(422, "invalid", _("查询码与本件不符，请核对登记页面上的查询码；补打的回执不含查询码。"))
 
     try:
         data = personal_data.resolved(case_id, view.data) if full else view.data
         return documents.build_notice(kind, data, lambda code: units.get(code, code),
-                                      name_shown=(lambda n: n) if full else mask_name)
+                                      name_shown=(lambda n: n) if full else mask_name, query_code=query_code)
     except documents.NoticeUnavailable as err:
         raise ApiError(404 if kind not in documents.kinds() else 422, "notice_unavailable", str(err)) from None
 
@@ -203,7 +207,38 @@ def document_html(case_id: int, kind: str):
 @bp.get("/cases/<int:case_id>/documents/<kind>.pdf")
 def document_pdf(case_id: int, kind: str):
     p = page_principal()
-    notice = _notice(p, case_id, kind)
+    return _pdf(_notice(p, case_id, kind))
+
+
+def _code_key() -> IndexKey:
+    settings = container().settings
+    return IndexKey.from_secret_key(settings.secret_key, settings.crypto_suite)
+
+
+def _posted_code() -> str:
+    code = (request.form.get("query_code") or "").strip()
+    if not code:
+        raise ApiError(400, "malformed", _("没有查询码：补打回执请用案件页面的“打印”。"))
+    return code
+
+
+@bp.post("/cases/<int:case_id>/documents/receipt.html")
+def receipt_with_code(case_id: int):
+    """The 登记回执 printed at registration: the query code comes from the registrar's page (it is never stored)
+    and is checked against the case's digest before it is printed."""
+    p = page_principal()
+    code = _posted_code()
+    notice = _notice(p, case_id, "receipt", query_code=code)
+    return render_template("casepage/notice.html", notice=notice, case_id=case_id, kind="receipt", code=code)
+
+
+@bp.post("/cases/<int:case_id>/documents/receipt.pdf")
+def receipt_pdf_with_code(case_id: int):
+    p = page_principal()
+    return _pdf(_notice(p, case_id, "receipt", query_code=_posted_code()))
+
+
+def _pdf(notice: documents.Notice):
     pdf = documents.render_pdf(notice)
     name = f"{notice.title}-{notice.case_no}.pdf"
     return send_file(io.BytesIO(pdf), mimetype="application/pdf", as_attachment=False, download_name=name)
