@@ -37,12 +37,12 @@ from services import (
     documents,
     linked_cases,
     masking,
+    query_code as query_code_rule,
     repeat_originals,
     retention,
     second_assignment,
 )
 from services.case_timeline import diagram_state, repeat_entries, timeline
-from services import query_code as query_code_rule
 from services.index_key import IndexKey
 from services.masking import mask_name, mask_petitioner
 
