@@ -43,6 +43,7 @@ from services import (
     second_assignment,
 )
 from services.case_timeline import diagram_state, repeat_entries, timeline
+from services.stats_facts import group_visit_of
 from services.index_key import IndexKey
 from services.masking import mask_name, mask_petitioner
 
@@ -132,6 +133,7 @@ def _case_context(p: Principal, case_id: int) -> dict:
         "request": data.get("request") or "",
         "facts": data.get("facts") or "",
         "process": f"{view.process_key} v{view.definition_version}",
+        "group_visit": group_visit_of(data)[1],  # 集体访: its headcount, else 0
     }
     states = {x["alert"] for x in tasks} | {d["state"] for d in deadlines}
     worst = "red" if "red" in states else "yellow" if "yellow" in states else None
