@@ -17,6 +17,7 @@ import pytest
 
 from tests.integration.test_stats_kpis import Builder, kpis_of, prepare
 from tests.support.web import page_sign_in
+from web.app import create_app
 
 PEOPLE = [{"name": f"信访人{i}", "phone": f"1380000{i:04d}"} for i in range(3)]
 
@@ -52,8 +53,6 @@ def test_group_visits_count_as_batches_and_persons(container, cases):
 
 
 def test_the_badge_shows_the_headcount_in_lists_and_on_the_case_page(container, cases):
-    from web.app import create_app
-
     app = create_app(container)
     registrar = page_sign_in(app, "registrar")
     tasks = registrar.get("/tasks").get_data(as_text=True)

@@ -43,9 +43,9 @@ from services import (
     second_assignment,
 )
 from services.case_timeline import diagram_state, repeat_entries, timeline
-from services.stats_facts import group_visit_of
 from services.index_key import IndexKey
 from services.masking import mask_name, mask_petitioner
+from services.stats_facts import group_visit_of
 
 from .. import personal_data, visibility
 from ..auth import ApiError, Principal, require_login

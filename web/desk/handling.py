@@ -107,7 +107,7 @@ def check_registration(form: dict, office: str | None = None) -> dict[str, str]:
         for k, v in reg.category_problems(categories(), form["category"], form.get("subcategory")).items():
             errors.setdefault(k, v)
     if "location" not in errors and form.get("location") and form["location"] not in dict(locations()):
-        errors["location"] = "问题发生地不在组织机构中，请从列表中选择（unknown location）"
+        errors["location"] = _("问题发生地不在组织机构中，请从列表中选择")
     today = container().clock.now().astimezone(SHANGHAI).date()
     for problem in identity_checks.registration_problems(form, today):
         if problem.field not in errors:  # the schema's message (type, length) comes first
