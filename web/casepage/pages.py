@@ -452,6 +452,8 @@ def action_confirm(case_id: int, action: str):
     return render_template("casepage/action.html", action=action, case_id=case_id, view=view,
                            case_no=view.case_no or (view.data or {}).get("case_no") or "", deadlines=deadlines,
                            target=offered.get("supervise"), basis=clock_governance.HEARING_BASIS,
+                           target_due=due_date_of(offered["supervise"].due_at)
+                           if offered.get("supervise") and offered["supervise"].due_at else None,
                            handover=actions.handover_rows(p, view) if action == "handover" else [],
                            back=url_for("casepage.case_page", case_id=case_id))
 
