@@ -6,14 +6,13 @@ import pytest
 from tests.browser.test_handling_flow import register_page
 from tests.integration.test_governed_clocks import accepted_case
 from tests.support.browser import live_server, page, screenshot, sign_in  # noqa: F401  (fixtures)
+from web.setup import initialise
 
 pytestmark = pytest.mark.browser
 
 
 def test_the_bureau_issues_a_supervision_from_the_case_page_after_confirming(live_server, page):  # noqa: F811
     url, container = live_server
-    from web.setup import initialise
-
     initialise(container, demo=True)
     case_id = accepted_case(container)
     sign_in(page, url, "bureau")
@@ -41,8 +40,6 @@ def test_the_bureau_issues_a_supervision_from_the_case_page_after_confirming(liv
 
 def test_a_registrar_prints_the_registration_receipt_right_after_registering(live_server, page):  # noqa: F811
     url, container = live_server
-    from web.setup import initialise
-
     initialise(container, demo=True)
     sign_in(page, url, "registrar")
     register_page(page, url)
