@@ -77,17 +77,23 @@ def may_issue(tgt: Target | None, holds: Callable[[str, str | None], bool]) -> b
     return tgt is not None and holds(tgt.office_role, tgt.office)
 
 
+SUPERVISING_ROLES = ("bureau", "county_office", "jointmeeting")
+
+
 def issue(runtime, s: Session, case_id: int, actor: str, holds: Callable[[str, str | None], bool],
-          reason: str, now: datetime) -> dict:
-    """Issue the 督办 inside the caller's transaction; returns what was done (row key, feedback case id)."""
+          reason: str, now: datetime, *, supervises: bool = False) -> dict:
+    """Issue the 督办 inside the caller's transaction; returns what was done (row key, feedback case id).
+    `supervises`: the caller works in a supervising office at all (SUPERVISING_ROLES somewhere); only they are told
+    that there is nothing to supervise, everyone else is refused."""
     text = (reason or "").strip()
     view = runtime.get_case(case_id)
-    if view.status == "completed":
-        raise SupervisionRefused(409, "本件已办结，无需督办。")
     chart = chart_of(runtime)
-    tgt = target(view, chart)
+    tgt = target(view, chart) if view.status != "completed" else None
     if tgt is None:
-        raise SupervisionRefused(409, "本件当前没有由承办单位办理的待办任务，无需督办。")
+        if not supervises:
+            raise SupervisionRefused(403, "督办由承办单位的上一级信访部门发出，您不能督办本件。")
+        raise SupervisionRefused(409, "本件已办结，无需督办。" if view.status == "completed"
+                                 else "本件当前没有由承办单位办理的待办任务，无需督办。")
     if not holds(tgt.office_role, tgt.office):
         raise SupervisionRefused(403, f"督办「{tgt.unit_name}」由其上一级信访部门「{tgt.office_name}」发出，"
                                       "您不在该部门，不能督办本件。")

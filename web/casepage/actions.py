@@ -130,7 +130,7 @@ def _supervise(p: Principal, view, form) -> str:
     try:
         with c.session_factory() as s, s.begin():
             done = manual_supervision.issue(c.runtime, s, view.id, p.username, p.holds, form.get("reason") or "",
-                                            c.clock.now())
+                                            c.clock.now(), supervises=p.has_role(*manual_supervision.SUPERVISING_ROLES))
     except manual_supervision.SupervisionRefused as refusal:
         if refusal.status == 403:
             raise refused(_(refusal.message)) from None

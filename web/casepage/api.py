@@ -143,7 +143,8 @@ def supervise_case(case_id: int):
     p = current_principal()
     try:
         with c.session_factory() as s, s.begin():
-            done = manual_supervision.issue(c.runtime, s, case_id, p.username, p.holds, reason, c.clock.now())
+            done = manual_supervision.issue(c.runtime, s, case_id, p.username, p.holds, reason, c.clock.now(),
+                                            supervises=p.has_role(*manual_supervision.SUPERVISING_ROLES))
     except manual_supervision.SupervisionRefused as refused:
         code = {403: "forbidden", 409: "conflict", 422: "invalid"}[refused.status]
         raise ApiError(refused.status, code, refused.message) from None

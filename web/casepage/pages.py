@@ -229,6 +229,7 @@ def receipt_with_code(case_id: int):
     """The 登记回执 printed at registration: the query code comes from the registrar's page (it is never stored)
     and is checked against the case's digest before it is printed."""
     p = page_principal()
+    _visible(p, case_id)
     code = _posted_code()
     notice = _notice(p, case_id, "receipt", query_code=code)
     return render_template("casepage/notice.html", notice=notice, case_id=case_id, kind="receipt", code=code)
@@ -237,6 +238,7 @@ def receipt_with_code(case_id: int):
 @bp.post("/cases/<int:case_id>/documents/receipt.pdf")
 def receipt_pdf_with_code(case_id: int):
     p = page_principal()
+    _visible(p, case_id)
     return _pdf(_notice(p, case_id, "receipt", query_code=_posted_code()))
 
 
