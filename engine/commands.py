@@ -617,7 +617,13 @@ class MigrateCase(Command):
 
 
 def _summary(data: dict) -> dict:
-    return {k: data[k] for k in ("title", "channel", "category") if k in data and isinstance(data[k], str)}
+    summary = {k: data[k] for k in ("title", "channel", "category") if k in data and isinstance(data[k], str)}
+    if data.get("group_visit") is True:  # 集体访: its headcount, for the lists that show a badge
+        count = data.get("visitors_count")
+        people = data.get("petitioners") if isinstance(data.get("petitioners"), list) else []
+        summary["group_visit"] = count if isinstance(count, int) and not isinstance(count, bool) and count > 0 \
+            else max(len(people), 1)
+    return summary
 
 
 # ---------------------------------------------------------------- getting a case out of an incident

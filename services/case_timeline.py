@@ -126,6 +126,10 @@ def timeline(history: list[dict], person: Callable[[str], str] = lambda u: u,
         elif kind == "case.moved":
             entry = ("incident", _("{who} 将案件移至「{name}」").format(who=who, name=data.get("target_name") or name),
                      _("理由：{reason}").format(reason=data.get("reason") or ""))
+        elif kind == "case.supervised":  # a 督办 issued by hand (services/manual_supervision.py)
+            entry = ("deadline", _("{who} 督办{unit}办理「{task}」").format(
+                who=who, unit=data.get("unit_name") or "", task=data.get("task") or name),
+                _("理由：{reason}").format(reason=data.get("reason") or ""))
         elif kind == "case.completed":
             entry = ("end", _("案件办结"), "")
         elif kind in ("work_item.claimed", "work_item.unclaimed", "work_item.reassigned", "work_item.delegated"):

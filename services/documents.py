@@ -85,16 +85,49 @@ def _need(kind: str, pairs: list[tuple[object, str]]) -> None:
 
 
 def build_notice(kind: str, data: dict, unit_name: Callable[[str], str],
-                 name_shown: Callable[[str], str] = lambda n: n) -> Notice:
+                 name_shown: Callable[[str], str] = lambda n: n, query_code: str | None = None) -> Notice:
     """The notice `kind` of a case with `data`. `unit_name(code)` names units; `name_shown` masks the
-    petitioner's name where the reader may not see it in full."""
+    petitioner's name where the reader may not see it in full. `query_code`: the receipt printed at registration,
+    while the code (never stored) is still on the registrar's page."""
     if kind not in kinds() or kind not in _BUILDERS:
         raise NoticeUnavailable(kind, [f"文书种类“{kind}”（可用：{'、'.join(kinds())}）"])
     case_no = data.get("case_no") or (data.get("registration") or {}).get("case_no")
     title = data.get("title")
-    builder = _BUILDERS[kind]
     _need(kind, [(case_no, "信访事项编号"), (title, "信访事项标题")])
-    return builder(kind, data, str(case_no), str(title), unit_name, name_shown)
+    if kind == "receipt":
+        return _receipt(kind, data, str(case_no), str(title), unit_name, name_shown, query_code)
+    return _BUILDERS[kind](kind, data, str(case_no), str(title), unit_name, name_shown)
+
+
+# The petitioner's periods the receipt states (《信访工作条例》第三十二条、第三十四条、第三十五条、第三十六条).
+ACCEPT_DAYS, HANDLE_DAYS = 15, 60
+
+
+def _receipt(kind, data, case_no, title, unit_name, name_shown, query_code) -> Notice:
+    """登记回执: what was registered (office, date, matter, number), the query code when it is printed at
+    registration (the code is shown once; a reprint says it was given then), how to follow the case, and the
+    petitioner's rights and periods."""
+    registration = data.get("registration") or {}
+    office_code = data.get("registering_unit") or registration.get("registering_unit")
+    office = unit_name(office_code) if office_code else "信访工作机构"
+    registered = _day(registration.get("registered_at"))
+    name = petitioner_name(data)
+    code_line = (f"查询码：{query_code}（系统不保存查询码，请妥善保管，遗失的请到登记机关重新办理）" if query_code else
+                 "查询码：已在登记时告知（本回执为补打，不含查询码；系统不保存查询码）")
+    paragraphs = [
+        f"{office}已于{cn_date(registered) if registered else '今日'}登记你（们）提出的“{title}”信访事项，"
+        f"信访事项编号 {case_no}。",
+        code_line,
+        "查询方式：凭信访事项编号和查询码，在本机关网站“信访事项查询”页面（/query）查询办理进度；也可按登记时收到的"
+        "短信提示以短信查询，或来电、来访询问。",
+        f"你（们）的权利和期限：有权处理的机关自收到之日起{ACCEPT_DAYS}日内告知你（们）是否受理；受理的，"
+        f"自受理之日起{HANDLE_DAYS}日内办结并出具书面答复意见（情况复杂的，经批准可延长，延长不超过30日，并告知理由）；"
+        f"对处理意见不服的，可自收到之日起{REVIEW_DAYS}日内请求复查；对复查意见不服的，可自收到之日起{REVIEW_DAYS}日内"
+        "请求复核（《信访工作条例》第三十二条、第三十四条、第三十五条、第三十六条）。",
+    ]
+    return Notice(kind, "信访事项登记回执", f"{case_no}-回", case_no,
+                  (name_shown(name) + "：") if name else "信访人：", paragraphs, office, registered,
+                  ["本回执由登记机关交信访人收执。"])
 
 
 def _addressee(kind, data, name_shown) -> str:
@@ -224,7 +257,7 @@ def _extension(kind, data, case_no, title, unit_name, name_shown) -> Notice:
     ], unit, _day(served.get("at")), ["本告知书一式两份，一份送达信访人，一份存档。"])
 
 
-_BUILDERS = {"transfer": _transfer, "assignment": _assignment, "acceptance": _acceptance,
+_BUILDERS = {"receipt": _receipt, "transfer": _transfer, "assignment": _assignment, "acceptance": _acceptance,
              "non_acceptance": _non_acceptance, "reply": _reply, "extension": _extension}
 
 

@@ -37,6 +37,7 @@ class Kpi:
     case_ids: list[int] = field(default_factory=list)  # the cases behind the numerator
     denominator_case_ids: list[int] = field(default_factory=list)
     group: str = ""
+    measure: str = ""  # what a count counts when it is not cases (批次, 人次)
 
     @property
     def value(self) -> float | None:
@@ -53,7 +54,7 @@ class Kpi:
     def as_dict(self) -> dict:
         return {"key": self.key, "label": self.label, "group": self.group, "definition": self.definition,
                 "numerator": self.numerator, "denominator": self.denominator, "value": self.value,
-                "unit": "%" if self.is_rate else "件", "case_ids": self.case_ids,
+                "unit": "%" if self.is_rate else (self.measure or "件"), "case_ids": self.case_ids,
                 "denominator_case_ids": self.denominator_case_ids}
 
 
@@ -121,6 +122,11 @@ def compute(facts: list[CaseFacts], period: Period, now: datetime, settings: Kpi
         out.append(_count(f"received.{channel}", f"{channel}受理数" if channel != "短信" else "民声手机短信受理数",
                           f"本期收到的信访形式为“{channel}”的信访事项", [c for c in received if c.channel == channel],
                           group="channel"))
+    groups = [c for c in received if c.group_visit]
+    out.append(Kpi("group_visits", "集体访批次", "本期收到的集体访（登记为集体访的来访，5人以上）：每次集体访登记为一件，计一批次",
+                   len(_ids(groups)), None, _ids(groups), [], "", "批次"))
+    out.append(Kpi("group_visitors", "集体访人次", "本期收到的集体访各批次的来访人数之和（登记的来访人数；未填写的按登记的信访人数计）",
+                   sum(c.visitors for c in groups), None, _ids(groups), [], "", "人次"))
     out.append(_count("registered", "立案办理数",
                       "本期收到并经分流研判转送、交办责任单位办理的事项（不含当场办结、导出信访程序和重复件）",
                       registered))

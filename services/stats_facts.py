@@ -78,6 +78,8 @@ class CaseFacts:
     reviews: list[Deadline] = field(default_factory=list)
     redo_at: list[datetime] = field(default_factory=list)  # each 退回重办 (the bureau sent the reply back)
     redos: list[Deadline] = field(default_factory=list)  # each redo's own handling clock (counted separately)
+    group_visit: bool = False  # 集体访: registered as a visit of five or more people
+    visitors: int = 0  # the group visit's headcount (来访人数; the petitioners named when it was not filled in)
 
     def summary(self) -> dict:
         if self.confidential:  # counted, never shown: accusation materials stay with the discipline organ
@@ -86,6 +88,17 @@ class CaseFacts:
         return {"confidential": False, "id": self.id, "case_no": self.case_no, "title": self.title, "channel": self.channel,
                 "category": self.category, "unit": self.unit, "received_at": self.received_at.isoformat(),
                 "status": self.status}
+
+
+def group_visit_of(data: dict) -> tuple[bool, int]:
+    """(whether the case is a group visit, its headcount): the registered 来访人数, else the petitioners named."""
+    if data.get("group_visit") is not True:
+        return False, 0
+    count = data.get("visitors_count")
+    if isinstance(count, int) and not isinstance(count, bool) and count > 0:
+        return True, count
+    people = data.get("petitioners") if isinstance(data.get("petitioners"), list) else []
+    return True, max(len(people), 1)
 
 
 def _changed(event_data: dict, key: str) -> Any:
@@ -144,6 +157,7 @@ def _apply_events(f: CaseFacts, events: list, settings: KpiSettings) -> None:
             f.nature = start.get("nature") or ""
             f.location = start.get("location") or start.get("registering_unit") or "city_bureau"
             f.is_repeat = bool(start.get("is_repeat"))
+            f.group_visit, f.visitors = group_visit_of(start)
             received = start.get("received_at")
             if isinstance(received, str):
                 with contextlib.suppress(ValueError):

@@ -103,6 +103,7 @@ def demo(container):
             "key": sorted(set(s.scalars(select(ProcessDefinition.process_key)))),
             "kind": sorted(documents.kinds()),
             "fmt": sorted(audit_export.EXPORTERS),
+            "action": ["pause", "resume", "retry", "correct", "supervise", "handover"],  # the case page's actions
         }
     return app, clients, values
 

@@ -134,7 +134,7 @@ POLICY: dict[tuple[str, str], Policy] = {
     ("api.verify_case", "GET"): case(*AUDIT_ROLES),
     ("api.replay_case", "GET"): case(*AUDIT_ROLES),
     ("api.deliver_message", "POST"): case("admin", "bureau", "jointmeeting", "registrar", "review_body"),
-    ("api.retry_incidents", "POST"): case("admin"),
+    ("api.retry_incidents", "POST"): case("admin", "bureau"),
     ("api.pause_case", "POST"): governed(),  # only during a 复核 (none of these cases): refused to everyone
     ("api.resume_case", "POST"): case("review_body", "bureau", "admin"),
     ("api.extend_deadline", "POST"): governed(),  # petition cases govern their clocks (services/clock_governance.py)
@@ -151,6 +151,13 @@ POLICY: dict[tuple[str, str], Policy] = {
     ("casepage.upload_json", "POST"): case(),
     ("casepage.add_comment_form", "POST"): case(),
     ("casepage.upload_form", "POST"): case(),
+    # the case page's actions (issue #18): checked with `supervise` (the city bureau supervises A's and B's units)
+    ("casepage.action_confirm", "GET"): case("bureau"),
+    ("casepage.action_do", "POST"): case("bureau"),
+    ("api.supervise_case", "POST"): case("bureau"),
+    # the 登记回执 with the query code from the registration page (a form post: not the auditor's; without a code: 400)
+    ("casepage.receipt_with_code", "POST"): case(),
+    ("casepage.receipt_pdf_with_code", "POST"): case(),
     ("audit.history", "GET"): case(*AUDIT_ROLES),
     ("audit.replay", "GET"): case(*AUDIT_ROLES),
     ("audit.access", "GET"): case(*AUDIT_ROLES),
@@ -319,6 +326,8 @@ def url_for_rule(rule, target: CaseUnderTest | None, cases) -> str | None:
             if target is None or target.task_id is None:
                 return None
             values[arg] = target.task_id
+        elif arg == "action" and rule.endpoint.startswith("casepage."):
+            values[arg] = "supervise"
         elif arg == "case_no":
             values[arg] = cases["A"].case_no
         else:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from services import (
     clock_governance,
     linked_cases,
+    manual_supervision,
     petitioner_rights,
     repeat_originals,
     retention,
@@ -126,3 +127,25 @@ def correct_deadline(case_id: int, key: str):
     view = container().runtime.correct_deadline(case_id, key, due_date, current_principal().username,
                                                 str(data.get("reason", "")))
     return ok(personal_data.case_view(current_principal(), view.to_dict()))
+
+
+@bp.post("/cases/<int:case_id>/supervise")
+@login_required
+def supervise_case(case_id: int):
+    """A 督办 issued by hand (services/manual_supervision.py): by the petition office one level up of the unit
+    holding the case's open task, with a reason; the same 督办 as the automatic one (notice, supervision list row,
+    the supervision-feedback linked case), journaled as `case.supervised`."""
+    visible_case_or_404(case_id)
+    reason = body().get("reason", "")
+    if not isinstance(reason, str):
+        raise ApiError(400, "malformed", "reason 必须是文字（reason must be a string）")
+    c = container()
+    p = current_principal()
+    try:
+        with c.session_factory() as s, s.begin():
+            done = manual_supervision.issue(c.runtime, s, case_id, p.username, p.holds, reason, c.clock.now(),
+                                            supervises=p.has_role(*manual_supervision.SUPERVISING_ROLES))
+    except manual_supervision.SupervisionRefused as refused:
+        code = {403: "forbidden", 409: "conflict", 422: "invalid"}[refused.status]
+        raise ApiError(refused.status, code, refused.message) from None
+    return ok(done, 201)

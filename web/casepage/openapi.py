@@ -57,6 +57,13 @@ OPENAPI_PATHS = {
         params=[path_id("id"), path_key()],
         body={"type": "object", "required": ["due_date", "reason"], "properties": {
             "due_date": {"type": "string", "format": "date"}, "reason": {"type": "string", "minLength": 1}}}))},
+    "/api/cases/{id}/supervise": {"post": op(
+        "Issue a 督办 by hand: the unit holding the case's open task and its head are notified, a row is added to the "
+        "supervision list and the supervision-feedback case starts (as for an automatic 督办). Only the petition "
+        "office one level up of that unit (its bureau or county-office role); 403 for anyone else, 409 when no "
+        "unit's task is open, 422 without a reason. Journaled as `case.supervised`", "cases", ok=201,
+        params=_CASE, body={"type": "object", "required": ["reason"], "properties": {
+            "reason": {"type": "string", "minLength": 1, "maxLength": 500}}})},
     "/api/cases/{id}/diagram": {"get": op(
         "The BPMN of the case's definition version, with active and completed elements and task alerts",
         "cases", params=_CASE)},

@@ -32,22 +32,27 @@ from engine.runtime import NotFound, due_date_of
 from engine.store import ProcessDefinition
 from services import (
     attachments,
+    clock_governance,
     co_opinions,
     documents,
     linked_cases,
     masking,
+    query_code as query_code_rule,
     repeat_originals,
     retention,
     second_assignment,
 )
 from services.case_timeline import diagram_state, repeat_entries, timeline
+from services.index_key import IndexKey
 from services.masking import mask_name, mask_petitioner
+from services.stats_facts import group_visit_of
 
 from .. import personal_data, visibility
 from ..auth import ApiError, Principal, require_login
 from ..http import container, to_jsonable
 from ..labels import process_name
 from ..ui import page_principal
+from . import actions
 
 bp = Blueprint("casepage", __name__)
 
@@ -129,6 +134,7 @@ def _case_context(p: Principal, case_id: int) -> dict:
         "request": data.get("request") or "",
         "facts": data.get("facts") or "",
         "process": f"{process_name(view.process_key)} v{view.definition_version}",
+        "group_visit": group_visit_of(data)[1],  # 集体访: its headcount, else 0
     }
     states = {x["alert"] for x in tasks} | {d["state"] for d in deadlines}
     worst = "red" if "red" in states else "yellow" if "yellow" in states else None
@@ -145,6 +151,7 @@ def _case_context(p: Principal, case_id: int) -> dict:
         "chain": chain,
         "may_write": _may_write(p), "max_mb": attachments.MAX_ATTACHMENT_BYTES // (1024 * 1024),
         "task_names": {t.id: t.name for t in view.tasks}, "task_url": _task_url, "links": links,
+        "actions": actions.available(p, view, _task_url),
     }
 
 
@@ -175,18 +182,20 @@ def case_page(case_id: int):
     return render_template("casepage/case.html", **_case_context(p, case_id))
 
 
-def _notice(p: Principal, case_id: int, kind: str) -> documents.Notice:
+def _notice(p: Principal, case_id: int, kind: str, query_code: str | None = None) -> documents.Notice:
     _visible(p, case_id)
     c = container()
     view = c.runtime.get_case(case_id)
     with c.extras["read_sessions"]() as s:
         units, _people = co_opinions.names(s)
     full = personal_data.shows_in_full(p, case_id)
+    if query_code is not None and not query_code_rule.case_matches(query_code, view.data, _code_key()):
+        raise ApiError(422, "invalid", _("查询码与本件不符，请核对登记页面上的查询码；补打的回执不含查询码。"))
 
     try:
         data = personal_data.resolved(case_id, view.data) if full else view.data
         return documents.build_notice(kind, data, lambda code: units.get(code, code),
-                                      name_shown=(lambda n: n) if full else mask_name)
+                                      name_shown=(lambda n: n) if full else mask_name, query_code=query_code)
     except documents.NoticeUnavailable as err:
         raise ApiError(404 if kind not in documents.kinds() else 422, "notice_unavailable", str(err)) from None
 
@@ -201,7 +210,40 @@ def document_html(case_id: int, kind: str):
 @bp.get("/cases/<int:case_id>/documents/<kind>.pdf")
 def document_pdf(case_id: int, kind: str):
     p = page_principal()
-    notice = _notice(p, case_id, kind)
+    return _pdf(_notice(p, case_id, kind))
+
+
+def _code_key() -> IndexKey:
+    settings = container().settings
+    return IndexKey.from_secret_key(settings.secret_key, settings.crypto_suite)
+
+
+def _posted_code() -> str:
+    code = (request.form.get("query_code") or "").strip()
+    if not code:
+        raise ApiError(400, "malformed", _("没有查询码：补打回执请用案件页面的“打印”。"))
+    return code
+
+
+@bp.post("/cases/<int:case_id>/documents/receipt.html")
+def receipt_with_code(case_id: int):
+    """The 登记回执 printed at registration: the query code comes from the registrar's page (it is never stored)
+    and is checked against the case's digest before it is printed."""
+    p = page_principal()
+    _visible(p, case_id)
+    code = _posted_code()
+    notice = _notice(p, case_id, "receipt", query_code=code)
+    return render_template("casepage/notice.html", notice=notice, case_id=case_id, kind="receipt", code=code)
+
+
+@bp.post("/cases/<int:case_id>/documents/receipt.pdf")
+def receipt_pdf_with_code(case_id: int):
+    p = page_principal()
+    _visible(p, case_id)
+    return _pdf(_notice(p, case_id, "receipt", query_code=_posted_code()))
+
+
+def _pdf(notice: documents.Notice):
     pdf = documents.render_pdf(notice)
     name = f"{notice.title}-{notice.case_no}.pdf"
     return send_file(io.BytesIO(pdf), mimetype="application/pdf", as_attachment=False, download_name=name)
@@ -396,3 +438,37 @@ def upload_json(case_id: int):
 def download_json(case_id: int, attachment_id: int):
     p = require_login()
     return _download(p, case_id, attachment_id)
+
+
+# ---------------------------------------------------------------- actions (web/casepage/actions.py)
+
+@bp.get("/cases/<int:case_id>/actions/<any(pause, resume, retry, correct, supervise, handover):action>")
+def action_confirm(case_id: int, action: str):
+    """What the action will do, with its form: nothing is done until the form is confirmed."""
+    p = page_principal()
+    _visible(p, case_id)
+    view = container().runtime.get_case(case_id)
+    offered = actions.available(p, view, _task_url)
+    if action not in offered:
+        raise actions.refused(_("您不能对本件执行此操作。"))
+    deadlines = [dict(d, due_date=due_date_of(d["due_at"])) for d in view.deadlines]
+    return render_template("casepage/action.html", action=action, case_id=case_id, view=view,
+                           case_no=view.case_no or (view.data or {}).get("case_no") or "", deadlines=deadlines,
+                           target=offered.get("supervise"), basis=clock_governance.HEARING_BASIS,
+                           target_due=due_date_of(offered["supervise"].due_at)
+                           if offered.get("supervise") and offered["supervise"].due_at else None,
+                           handover=actions.handover_rows(p, view) if action == "handover" else [],
+                           back=url_for("casepage.case_page", case_id=case_id))
+
+
+@bp.post("/cases/<int:case_id>/actions/<any(pause, resume, retry, correct, supervise):action>")
+def action_do(case_id: int, action: str):
+    p = page_principal()
+    _visible(p, case_id)
+    view = container().runtime.get_case(case_id)
+    try:
+        flash(actions.perform(p, view, action, request.form), "success")
+    except actions.Undone as undone:
+        flash(str(undone), "error")
+        return redirect(url_for("casepage.action_confirm", case_id=case_id, action=action))
+    return redirect(url_for("casepage.case_page", case_id=case_id) + "#timeline")

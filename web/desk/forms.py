@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from flask_babel import gettext as _
 from jsonschema import Draft202012Validator, FormatChecker
 
 LONG_TEXT = 200  # strings allowed to be longer than this get a textarea
@@ -217,32 +218,34 @@ def _title_at(schema: dict, path: list) -> str:
 
 
 def _message(schema: dict, err, path: list) -> str:
+    """The field's message in the page's language (message ids are the Chinese texts; web/translations/forms):
+    Chinese on Chinese pages and in the API's JSON, English where the request asks for it (?lang=en)."""
     v, val = err.validator, err.validator_value
     title = _title_at(schema, path)
     if v == "required":
-        return f"请填写“{title}”（required）"
+        return _("请填写“%(title)s”", title=_(title) if title else title)
     if v == "minLength":
-        return "不能为空（required）" if val == 1 else f"至少 {val} 个字（at least {val} characters）"
+        return _("不能为空") if val == 1 else _("至少 %(n)s 个字", n=val)
     if v == "maxLength":
-        return f"最多 {val} 个字，现有 {len(err.instance)} 个（at most {val} characters）"
+        return _("最多 %(n)s 个字，现有 %(have)s 个", n=val, have=len(err.instance))
     if v in ("enum", "const"):
-        return "请从列表中选择（choose one of the options）"
+        return _("请从列表中选择")
     if v == "type":
         wanted = val if isinstance(val, str) else val[0]
-        return {"integer": "请填写整数（a whole number）", "number": "请填写数字（a number）",
-                "boolean": "请选择“是”或“否”（yes or no）"}.get(wanted, f"格式不对，应为 {wanted}（wrong type）")
+        texts = {"integer": _("请填写整数"), "number": _("请填写数字"), "boolean": _("请选择“是”或“否”")}
+        return texts.get(wanted) or _("格式不对，应为 %(type)s", type=wanted)
     if v == "minimum":
-        return f"不能小于 {val}（at least {val}）"
+        return _("不能小于 %(n)s", n=val)
     if v == "maximum":
-        return f"不能大于 {val}（at most {val}）"
+        return _("不能大于 %(n)s", n=val)
     if v == "minItems":
-        return f"至少填写 {val} 项（at least {val}）"
+        return _("至少填写 %(n)s 项", n=val)
     if v == "maxItems":
-        return f"最多 {val} 项（at most {val}）"
+        return _("最多 %(n)s 项", n=val)
     if v == "format" and val == "date":
-        return "请按“年-月-日”填写日期，如 2026-03-02（a date YYYY-MM-DD）"
+        return _("请按“年-月-日”填写日期，如 2026-03-02")
     if v == "pattern":
-        return "格式不对（does not match the expected format）"
+        return _("格式不对")
     return err.message
 
 

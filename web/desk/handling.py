@@ -119,7 +119,7 @@ def check_registration(form: dict, office: str | None = None) -> dict[str, str]:
         for k, v in reg.category_problems(categories(), form["category"], form.get("subcategory")).items():
             errors.setdefault(k, v)
     if "location" not in errors and form.get("location") and form["location"] not in dict(locations()):
-        errors["location"] = "问题发生地不在组织机构中，请从列表中选择（unknown location）"
+        errors["location"] = _("问题发生地不在组织机构中，请从列表中选择")
     in_app = has_app_context()  # outside a request (a unit test of the rules): today's date, Chinese messages
     today = container().clock.now().astimezone(SHANGHAI).date() if in_app else date.today()
     for problem in identity_checks.registration_problems(form, today):
