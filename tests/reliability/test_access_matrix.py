@@ -238,6 +238,16 @@ POLICY: dict[tuple[str, str], Policy] = {
     ("totp.api_reset", "DELETE"): roles("admin"),
     ("totp.api_unlock", "POST"): roles("admin"),
     # the security audit log: auditors only, administrators refused too (their own actions are in it)
+    # cases in incident (故障案件): the administrators repair, retry and move them
+    ("incidents.index", "GET"): roles("admin"),
+    ("incidents.case", "GET"): roles("admin"),
+    ("incidents.repair_form", "POST"): roles("admin"),
+    ("incidents.retry_form", "POST"): roles("admin"),
+    ("incidents.move_form", "POST"): roles("admin"),
+    ("api.list_incidents", "GET"): roles("admin"),
+    ("api.incident_case", "GET"): case("admin"),
+    ("api.repair_incident", "POST"): case("admin"),
+    ("api.move_incident", "POST"): case("admin"),
     ("security_log.page", "GET"): roles("auditor"),
     ("security_log.list_events", "GET"): roles("auditor"),
     ("security_log.verify", "GET"): roles("auditor"),
