@@ -338,7 +338,7 @@
     并且 "county" 的待办中有 "报请县联席会议（1个工作日）"，期限是 "2026-05-13"
     当 时间来到 "2026-05-14T09:00:00+08:00"，定时任务处理到期事项
     那么 单位 "county_a_office" 及其负责人收到对 "报请县联席会议" 的 "督办"
-    并且 发件箱中有给 ["county", "leader"] 的站内通知 "supervision_notice"，事项是 "报请县联席会议"
+    并且 发件箱中有给 ["a_office", "county", "leader"] 的站内通知 "supervision_notice"，事项是 "报请县联席会议"
     当 "county" 办理 "报请县联席会议（1个工作日）"，填写 {"report_up_text": "人社局逾期未办结，督办后仍无进展"}
     并且 "jm_a" 办理 "了解情况（3个工作日）"，填写 {"situation": "已了解"}
     并且 "jm_a" 办理 "专题会商（7个工作日）"，填写 {"consultation": "县级会商", "listed_supervision": false}

@@ -44,6 +44,11 @@ def register_each(office, routed, location, datatable):
         triage = _task(office, "registrar", case_id, "分流研判")
         assert triage is not None, f"registrar has no 分流研判 for {row}"
         r = office.post("registrar", f"/api/tasks/{triage['id']}/complete", json={"data": {"route": "交办转送"}})
+        refused = r.get_json().get("error") or {}
+        own = [d for d in refused.get("details") or [] if d.get("field") == "responsible_unit"]
+        if r.status_code == 422 and own:  # the suggestion is the registering office itself: chosen explicitly
+            r = office.post("registrar", f"/api/tasks/{triage['id']}/complete",
+                            json={"data": {"route": "交办转送", "responsible_unit": triage["unit"]}})
         assert r.status_code == 200, r.get_json()
         assert not r.get_json()["incidents"], (row, r.get_json()["incidents"])
         routed.append((row, case_id, row[location]))

@@ -26,6 +26,9 @@ from engine.ports import Placement
 from infra.accounts import Membership, MembershipDirectory, Unit, User
 
 from .orgchart import OrgChart, OrgUnit, default_chart
+from .roles import UNIT_OR_HEAD
+
+UNIT_OR_HEAD_ROLES = ("unit_handler", "leader")
 
 PETITION_OFFICE = "petition_office"
 # The role a petition office's own staff hold: county_office at the lowest tier of the organisation (the county),
@@ -75,6 +78,8 @@ class WorkPlacement:
             .where(Membership.unit_code == unit, Membership.role == role, User.active.is_(True)).limit(1)) is not None
 
     def place(self, unit: str, role: str) -> Placement | None:
+        if role == UNIT_OR_HEAD:  # the unit's own people or its head (a supervision feedback): held through either
+            return None if any(self.holders(unit, r) for r in UNIT_OR_HEAD_ROLES) else self.place(unit, "unit_handler")
         if self.held_directly(unit, role):
             return None
         chart = self.chart()
