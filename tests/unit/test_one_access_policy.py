@@ -44,6 +44,15 @@ ALLOWED = {
         "masking rule (services/masking.py): the reception desks whose registrar reads personal data in full",
     'OFFICE_WORK = frozenset({"unit_handler", "registrar", "county_office", "bureau"})':
         "placement rule (services/work_placement.py): where a new work item goes, not who sees a case",
+    'UNIT_OR_HEAD_ROLES = ("unit_handler", "leader")':
+        "placement rule (services/work_placement.py): a unit_or_head item is held through either role",
+    # The case page's actions (web/casepage/actions.py) and the manual 督办 still decide their roles where they are;
+    # to be moved into web/visibility.py (noted as open work on issue #18).
+    'if view.status == "incident" and p.has_role("admin", "bureau"):': "case-page action: retry (to move)",
+    'if p.has_role("admin") and view.deadlines:': "case-page action: correct a deadline (to move)",
+    'if not p.has_role("admin", "bureau"):': "case-page action: retry (to move)",
+    'if not p.has_role("admin"):': "case-page action: correct a deadline (to move)",
+    'SUPERVISING_ROLES = ("bureau", "county_office", "jointmeeting")': "manual 督办: the supervising offices (to move)",
 }
 
 
