@@ -11,7 +11,6 @@ from sqlalchemy import func, or_, select
 
 from engine.store import Case, JournalEvent
 from services import case_numbers as numbering
-from services.store.handling import RegistrationIndex
 
 
 def normal_case_no(case_no: str) -> str:
@@ -55,26 +54,8 @@ def find_cases(s, given: str, keys=()) -> list[int]:
     return hits
 
 
-def search_cases(s, text: str, visible, page: int, page_size: int) -> tuple[int, list[dict]]:
-    """The desk's case search: cases matching `text` (part of a case number or of the case summary, or the case
-    a number of the current scheme names) among those `visible` (the caller's condition on Case), newest first;
-    the total and one page of `{case, summary, case_no, petitioner (masked)}`."""
-    q = select(Case, RegistrationIndex.case_no, RegistrationIndex.petitioner_masked) \
-        .outerjoin(RegistrationIndex, RegistrationIndex.case_id == Case.id).where(visible)
-    if text:
-        like = f"%{text}%"
-        conds = [RegistrationIndex.case_no.ilike(like), Case.summary_json.like(like)]
-        seq = _case_seq(text)
-        if seq is not None:
-            conds.append(Case.id == seq)
-        q = q.where(or_(*conds))
-    total = s.scalar(select(func.count()).select_from(q.subquery()))
-    rows = s.execute(q.order_by(Case.id.desc()).limit(page_size).offset((page - 1) * page_size)).all()
-    return total, [{"case": case, "summary": json.loads(case.summary_json or "{}"), "case_no": no or case.case_no,
-                    "petitioner": pet or ""} for case, no, pet in rows]
-
-
-def _case_seq(text: str) -> int | None:
+def case_seq(text: str) -> int | None:
+    """The case id a number of the current scheme names (its last six digits), else None."""
     m = _CASE_NO.fullmatch(text.upper())
     return int(m.group(1)) if m else None
 

@@ -19,7 +19,7 @@ from engine.clock import SHANGHAI
 from engine.store import Case, WorkItem
 from infra.accounts import Unit
 
-from .case_lookup import _case_seq, normal_case_no
+from .case_lookup import case_seq, normal_case_no
 from .index_key import IndexKey
 from .registration import _norm_id, _norm_phone, name_digest
 from .store.handling import PetitionerKey, RegistrationIndex
@@ -83,7 +83,7 @@ def _text_conditions(s, text: str, key: IndexKey) -> tuple[list, set[str], set[s
     if compact.upper().startswith("XF"):
         number = normal_case_no(text)
         conds += [RegistrationIndex.case_no.ilike(f"%{number}%"), Case.case_no.ilike(f"%{number}%")]
-        seq = _case_seq(number)
+        seq = case_seq(number)
         if seq is not None:
             conds.append(Case.id == seq)
     digests = []
