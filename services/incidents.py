@@ -15,7 +15,7 @@ from datetime import datetime
 from types import SimpleNamespace
 
 from jsonschema import Draft202012Validator, FormatChecker
-from sqlalchemy import select
+from sqlalchemy import func, not_, select
 from sqlalchemy.orm import Session
 
 from engine.clock import SHANGHAI
@@ -124,6 +124,13 @@ def open_incidents(s: Session, runtime, *, case_filter=None, limit: int = 500) -
                      "since": inc.at, "kind": inc.kind, "category": why.category, "message": inc.message,
                      "plain": why.plain, "todo": why.todo})
     return rows
+
+
+def confidential_incident_count(s: Session, case_filter) -> int:
+    """Confidential cases in incident outside `case_filter` (the caller's visible cases)."""
+    return s.scalar(select(func.count(func.distinct(Case.id))).join(Incident, Incident.case_id == Case.id)
+                    .where(Incident.resolved_at.is_(None), Case.status == "incident",
+                           Case.confidential.is_(True), not_(case_filter))) or 0
 
 
 def case_incidents(s: Session, runtime, case_id: int) -> list[dict]:

@@ -77,13 +77,10 @@ def may_issue(tgt: Target | None, holds: Callable[[str, str | None], bool]) -> b
     return tgt is not None and holds(tgt.office_role, tgt.office)
 
 
-SUPERVISING_ROLES = ("bureau", "county_office", "jointmeeting")
-
-
 def issue(runtime, s: Session, case_id: int, actor: str, holds: Callable[[str, str | None], bool],
           reason: str, now: datetime, *, supervises: bool = False) -> dict:
     """Issue the 督办 inside the caller's transaction; returns what was done (row key, feedback case id).
-    `supervises`: the caller works in a supervising office at all (SUPERVISING_ROLES somewhere); only they are told
+    `supervises`: the caller works in an office that issues 督办 at all (web/visibility.py decides); only they are told
     that there is nothing to supervise, everyone else is refused."""
     text = (reason or "").strip()
     view = runtime.get_case(case_id)

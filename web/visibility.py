@@ -45,6 +45,32 @@ CLOCK_EXTENDING_ROLES = ("bureau", "jointmeeting")
 CLOCK_STOPPING_ROLES = ("review_body", "bureau", "admin")
 
 
+# Repairs (the case page's actions and the incident pages): retrying an incident changes no data, so the city bureau,
+# which supervises cases, may do it as well as the administrator; on a confidential case (the discipline track) only
+# the people of the unit that holds it may, since nobody else may read it. Correcting a deadline, repairing data
+# and moving a case change what the case decides on: the administrator's alone.
+INCIDENT_RETRY_ROLES = ("admin", "bureau")
+REPAIR_ROLES = ("admin",)
+# The petition offices that issue a 督办 by hand (services/manual_supervision.py finds which office for which unit).
+SUPERVISION_ISSUING_ROLES = ("bureau", "county_office", "jointmeeting")
+
+
+def may_retry_incidents(s, p: Principal, case_id: int) -> bool:
+    units = discipline_units(s, case_id)
+    if units is not None:
+        return bool(units & direct_units(p))
+    return p.has_role(*INCIDENT_RETRY_ROLES)
+
+
+def may_correct_deadlines(p: Principal) -> bool:
+    return p.has_role(*REPAIR_ROLES)
+
+
+def issues_supervision(p: Principal) -> bool:
+    """Works in an office that issues 督办 at all (told "nothing to supervise" rather than refused)."""
+    return p.has_role(*SUPERVISION_ISSUING_ROLES)
+
+
 def may_extend_clocks(p: Principal) -> bool:
     return p.has_role(*CLOCK_EXTENDING_ROLES)
 

@@ -7,7 +7,7 @@ import dataclasses
 import json
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from engine.store import Case, Incident, JournalEvent
 from services import audit_export
@@ -250,3 +250,23 @@ def test_a_move_that_fails_again_can_be_moved_once_more(app, clients, container)
     with container.session_factory() as s:
         assert s.scalar(select(func.count()).select_from(Incident).where(Incident.case_id == case_id,
                                                                           Incident.resolved_at.is_(None))) == 0
+
+
+def test_a_confidential_case_in_incident_is_counted_for_admins_but_shown_and_retried_only_by_its_unit(
+        app, clients, container):
+    """An accusation (the discipline track) in incident: the admins' list counts it without its content, its
+    incident page and JSON refuse admins, and only the people of the discipline body that holds it may retry it."""
+    case_id = bad_co_unit_case(clients, container)
+    with container.session_factory() as s, s.begin():
+        s.execute(update(Case).where(Case.id == case_id).values(confidential=True, confidential_unit="county_a_cdi"))
+    c, _ = clients("admin")
+    listed = c.get("/api/admin/incidents").get_json()
+    assert case_id not in [r["case_id"] for r in listed["incidents"]] and listed["confidential_hidden"] == 1
+    html = page_sign_in(app, "admin").get("/admin/incidents").get_data(as_text=True)
+    assert "1 件保密案件" in html and f"/admin/incidents/{case_id}" not in html and "核定责任单位" not in html
+    assert page_sign_in(app, "admin").get(f"/admin/incidents/{case_id}").status_code in (403, 404)
+    assert c.get(f"/api/admin/incidents/{case_id}").status_code in (403, 404)
+    assert post(clients, "bureau", f"/api/cases/{case_id}/incidents/retry", {}).status_code in (403, 404)
+    r = post(clients, "a_cdi", f"/api/cases/{case_id}/incidents/retry", {})
+    assert r.status_code == 200 and r.get_json()["status"] == "incident"
+    assert [a for a, _, _ in journal(container, case_id, "incident.retried")] == ["a_cdi"]

@@ -63,7 +63,8 @@ def _version_of(data: dict) -> int | None:
 @bp.get("/admin/incidents")
 @roles_required(*incidents.REPAIR_ROLES)
 def list_incidents():
-    return ok({"incidents": incidents.listing()})
+    p = current_principal()
+    return ok({"incidents": incidents.listing(p), "confidential_hidden": incidents.hidden_confidential(p)})
 
 
 @bp.get("/admin/incidents/<int:case_id>")

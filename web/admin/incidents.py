@@ -27,6 +27,7 @@ from flask_babel import gettext as _
 from engine.runtime import RuntimeError_
 from services import incidents as incident_model
 
+from .. import visibility
 from ..auth import ApiError, Principal, csrf_ok
 from ..http import container
 from ..ui import page_principal
@@ -34,7 +35,7 @@ from ..ui import page_principal
 bp = Blueprint("incidents", __name__)
 log = logging.getLogger("lianxin.incidents")
 
-REPAIR_ROLES = ("admin",)
+REPAIR_ROLES = visibility.REPAIR_ROLES
 _HIDDEN = "（个人信息，不在此显示，请在案件页的当事人信息中更正）"
 
 
@@ -43,12 +44,24 @@ def _reads():
     return c.extras.get("read_sessions", c.session_factory)
 
 
-def listing() -> list[dict]:
+def listing(p: Principal) -> list[dict]:
+    """The cases in incident `p` may see (never a confidential case's content: web/visibility.py)."""
     with _reads()() as s:
-        rows = incident_model.open_incidents(s, container().runtime)
+        rows = incident_model.open_incidents(s, container().runtime, case_filter=visibility.case_filter(p))
     for r in rows:
         r["since_text"] = incident_model.since_text(r["since"])
     return rows
+
+
+def hidden_confidential(p: Principal) -> int:
+    """How many cases in incident are confidential and hidden from `p`: counted, so none is forgotten."""
+    with _reads()() as s:
+        return incident_model.confidential_incident_count(s, visibility.case_filter(p))
+
+
+def _visible(p: Principal, case_id: int) -> None:
+    with _reads()() as s:
+        visibility.visible_case(s, p, case_id)
 
 
 def detail(case_id: int) -> dict:
@@ -119,19 +132,20 @@ def _version() -> int | None:
 
 @bp.get("/admin/incidents")
 def index():
-    page_principal(*REPAIR_ROLES)
-    return render_template("admin/incidents.html", rows=listing())
+    p = page_principal(*REPAIR_ROLES)
+    return render_template("admin/incidents.html", rows=listing(p), hidden=hidden_confidential(p))
 
 
 @bp.get("/admin/incidents/<int:case_id>")
 def case(case_id: int):
-    page_principal(*REPAIR_ROLES)
+    _visible(page_principal(*REPAIR_ROLES), case_id)
     return render_template("admin/incident_case.html", d=detail(case_id), form=request.args)
 
 
 @bp.post("/admin/incidents/<int:case_id>/repair")
 def repair_form(case_id: int):
     p = page_principal(*REPAIR_ROLES)
+    _visible(p, case_id)
     _check_csrf()
     key, text, reason = request.form.get("key", ""), request.form.get("value", ""), request.form.get("reason", "")
     try:
@@ -153,6 +167,7 @@ def repair_form(case_id: int):
 @bp.post("/admin/incidents/<int:case_id>/retry")
 def retry_form(case_id: int):
     p = page_principal(*REPAIR_ROLES)
+    _visible(p, case_id)
     _check_csrf()
     try:
         view = container().runtime.retry_incidents(case_id, p.username)
@@ -168,6 +183,7 @@ def retry_form(case_id: int):
 @bp.post("/admin/incidents/<int:case_id>/move")
 def move_form(case_id: int):
     p = page_principal(*REPAIR_ROLES)
+    _visible(p, case_id)
     _check_csrf()
     target, reason = request.form.get("element_id", ""), request.form.get("reason", "")
     try:

@@ -49,9 +49,9 @@ def available(p: Principal, view, task_url) -> dict:
             offered["pause"] = True
         except clock_governance.ClockRefused:
             pass
-    if view.status == "incident" and p.has_role("admin", "bureau"):
+    if view.status == "incident" and _may_retry(p, view):
         offered["retry"] = True
-    if p.has_role("admin") and view.deadlines:
+    if visibility.may_correct_deadlines(p) and view.deadlines:
         offered["correct"] = True
     target = manual_supervision.target(view, manual_supervision.chart_of(container().runtime))
     if manual_supervision.may_issue(target, p.holds):
@@ -108,15 +108,20 @@ def _resume(p: Principal, view, form) -> str:
     return _("已恢复计时。")
 
 
+def _may_retry(p: Principal, view) -> bool:
+    with container().extras["read_sessions"]() as s:
+        return visibility.may_retry_incidents(s, p, view.id)
+
+
 def _retry(p: Principal, view, form) -> str:
-    if not p.has_role("admin", "bureau"):
+    if not _may_retry(p, view):
         raise refused(_("重试故障由系统管理员或信访局操作。"))
     container().runtime.retry_incidents(view.id, actor=p.username)
     return _("已重试故障环节。")
 
 
 def _correct(p: Principal, view, form) -> str:
-    if not p.has_role("admin"):
+    if not visibility.may_correct_deadlines(p):
         raise refused(_("更正时限由系统管理员操作。"))
     key, due, reason = form.get("key") or "", form.get("due_date") or "", (form.get("reason") or "").strip()
     if not reason or not due or not key:
@@ -130,7 +135,7 @@ def _supervise(p: Principal, view, form) -> str:
     try:
         with c.session_factory() as s, s.begin():
             done = manual_supervision.issue(c.runtime, s, view.id, p.username, p.holds, form.get("reason") or "",
-                                            c.clock.now(), supervises=p.has_role(*manual_supervision.SUPERVISING_ROLES))
+                                            c.clock.now(), supervises=visibility.issues_supervision(p))
     except manual_supervision.SupervisionRefused as refusal:
         if refusal.status == 403:
             raise refused(_(refusal.message)) from None

@@ -53,9 +53,15 @@ def deliver_message(case_id: int, name: str):
 
 
 @bp.post("/cases/<int:case_id>/incidents/retry")
-@roles_required("admin", "bureau")  # retrying changes no data: the city bureau, which supervises cases, may too
+@login_required
 def retry_incidents(case_id: int):
+    """Run the failing steps again (web/visibility.py `may_retry_incidents`: admins and the city bureau; on a
+    confidential case the people of the unit that holds it)."""
     visible_case_or_404(case_id)
+    p = current_principal()
+    with container().extras["read_sessions"]() as s:
+        if not visibility.may_retry_incidents(s, p, case_id):
+            raise visibility.refuse(p, f"retry of case {case_id}", "重试故障由系统管理员或信访局操作；保密案件由受理的纪检监察机关人员操作（you may not retry this case）")
     view = container().runtime.retry_incidents(case_id, actor=current_principal().username)
     return ok(personal_data.case_view(current_principal(), view.to_dict()))
 
@@ -116,7 +122,7 @@ def extend_deadline(case_id: int, key: str):
 
 
 @bp.post("/cases/<int:case_id>/deadlines/<key>/correct")
-@roles_required("admin")
+@roles_required(*visibility.REPAIR_ROLES)
 def correct_deadline(case_id: int, key: str):
     """An administrator corrects a wrongly computed deadline (更正时限), with the reason; journaled on its own."""
     visible_case_or_404(case_id)
@@ -144,7 +150,7 @@ def supervise_case(case_id: int):
     try:
         with c.session_factory() as s, s.begin():
             done = manual_supervision.issue(c.runtime, s, case_id, p.username, p.holds, reason, c.clock.now(),
-                                            supervises=p.has_role(*manual_supervision.SUPERVISING_ROLES))
+                                            supervises=visibility.issues_supervision(p))
     except manual_supervision.SupervisionRefused as refused:
         code = {403: "forbidden", 409: "conflict", 422: "invalid"}[refused.status]
         raise ApiError(refused.status, code, refused.message) from None
