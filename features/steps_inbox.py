@@ -29,6 +29,18 @@ def unread_of_kind(office, user, n, kind, task):
     office.notice_id = notice["id"]
 
 
+@then(parsers.parse('"{user}" 的收件箱有 {n:d} 条未读的 "{kind}"，写明 "{words}"'))
+def unread_saying(office, user, n, kind, words):
+    found = [x for x in _inbox(office, user, "?unread=1")["notifications"]
+             if x["kind_label"] == kind and x["case_id"] == office.case_id]
+    assert len(found) == n and all(words in x["text"] for x in found), found
+
+
+@then(parsers.parse('"{user}" 的收件箱里没有 "{kind}"'))
+def none_of_kind(office, user, kind):
+    assert [x for x in _inbox(office, user)["notifications"] if x["kind_label"] == kind] == []
+
+
 @then(parsers.parse('"{user}" 页面顶部的铃铛显示 {n:d} 条未读'))
 def bell(office, user, n):
     client, _ = office.client(user)

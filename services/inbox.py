@@ -7,7 +7,7 @@ notice is in the recipient's inbox. Nobody sees another user's notices: every qu
 
 Each notice has a kind, read from the notice catalogue (processes/notices.yaml) through its outbox template:
 催办 (reminder), 督办 (supervision), 挂牌督办 (listed supervision), 上交 (escalation), 退回 (returned work: a notice
-whose key names 退回 or 重办), 协办 (co-handling) and 其他 (anything else). Read state is the user's own
+whose key names 退回 or 重办, and 异议不成立), 协办 (co-handling) and 其他 (anything else). Read state is the user's own
 (services/store/inbox.py): not journaled, and a notice can be marked unread again.
 """
 from __future__ import annotations
@@ -37,7 +37,7 @@ KINDS = {
     "other": "其他",
 }
 _BY_NOTICE = {"催办": "reminder", "督办": "supervision", "挂牌督办": "listed_supervision", "上交通知": "escalation",
-              "协办通知": "co_handling"}
+              "协办通知": "co_handling", "异议不成立": "returned"}
 MAX_PAGE = 200
 
 

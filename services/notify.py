@@ -21,6 +21,7 @@ from engine.calendar.display import due_day
 from engine.handlers import HandlerContext
 
 from . import masking, notices, parties
+from .orgchart import chart_for
 
 PETITIONER = {"party": "petitioner"}
 
@@ -140,13 +141,32 @@ def notify(inp: NotifyInput, ctx: HandlerContext) -> dict:
     fields = dict(inp.fields or {})
     fields.setdefault("case_no", inp.case_no or ctx.data.get("case_no", ""))
     if not inp.service:
-        return send(ctx, _recipients(inp.to), inp.template, fields)
+        to = _recipients(inp.to)
+        return _with_inbox_copy(ctx, to, inp.template, send(ctx, to, inp.template, fields))
     from .petitioner_rights import service_record
 
     record = service_record(ctx.data or {}, ctx.now)
     fields.setdefault("served_on", record["served_on"])
     fields.setdefault("method", record["method"])
     return dict(send(ctx, _recipients(inp.to), inp.template, fields), service=record)
+
+
+def _with_inbox_copy(ctx: HandlerContext, to: list[dict], template: str, notice: dict) -> dict:
+    """A notice to units whose catalogue entry has an in-app copy (退回重办, 异议不成立) also reaches the inbox of
+    the people of those units: the notice's own text under the case's number and title."""
+    copy = notices.default_catalogue().get(template).outbox
+    offices = [r for r in to if "unit" in r]
+    if copy is None or copy.channel != "inapp" or not offices:
+        return notice
+    chart = chart_for(ctx)
+    data = ctx.data or {}
+    users: list[str] = []
+    for office in offices:
+        users += to_offices(ctx, [office], copy.template, {
+            "case_no": data.get("case_no") or str(ctx.case_id), "text": notice["text"],
+            "title": data.get("title") or data.get("category") or "信访事项",
+            "unit": chart.name(office["unit"]) if chart.has(office["unit"]) else office["unit"]})
+    return dict(notice, inbox=users)
 
 
 def _recipients(to: Any) -> list[dict]:
