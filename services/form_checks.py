@@ -21,7 +21,7 @@ Form-schema conventions (see docs/designer-guide.md, 表单中的单位):
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field as dataclass_field
 
 from .orgchart import OrgChart
 
@@ -156,13 +156,19 @@ def _code(by_name: dict[str, str], value):
 
 @dataclass
 class Problem:
+    """A problem with one field: `message` is a Chinese message id with `%(name)s` fields from `params`, so the web
+    layer shows it in the page's language (`text()` is the Chinese)."""
     field: str
     title: str
     message: str
     units: list[UnitChoice] | None = None  # the valid choices, for a unit field
+    params: dict = dataclass_field(default_factory=dict)
+
+    def text(self) -> str:
+        return self.message % self.params if self.params else self.message
 
     def json(self) -> dict:
-        out = {"field": self.field, "title": self.title, "message": self.message}
+        out = {"field": self.field, "title": self.title, "message": self.text()}
         if self.units is not None:
             out["valid_units"] = [{"code": c.code, "name": c.name} for c in self.units]
         return out
@@ -183,39 +189,38 @@ def unit_problems(schema: dict, data: dict, chart: OrgChart, office: str | None,
             if f.default and case_data is not None:
                 problem = _default_problem(f, case_value(case_data, f.default), chart, codes, office)
                 if problem:
-                    problems.append(Problem(f.name, f.title, problem, valid))
+                    problems.append(Problem(f.name, f.title, problem[0], valid, problem[1]))
             continue
         values = value if isinstance(value, list) else [value]
         bad = [v for v in values if not isinstance(v, str) or v not in codes]
         if bad:
-            problems.append(Problem(f.name, f.title, _bad_message(f, bad, chart, f.scope), valid))
+            message, params = _bad_message(f, bad, chart, f.scope)
+            problems.append(Problem(f.name, f.title, message, valid, params))
     return problems
 
 
-def _bad_message(f: UnitField, bad: list, chart: OrgChart, scope: str) -> str:
+def _bad_message(f: UnitField, bad: list, chart: OrgChart, scope: str) -> tuple[str, dict]:
     unknown = [str(v) for v in bad if not (isinstance(v, str) and chart.has(v))]
     outside = [chart.name(v) for v in bad if isinstance(v, str) and chart.has(v)]
-    parts = []
     if unknown:
-        parts.append(f"组织机构中没有单位“{'、'.join(unknown)}”")
-    if outside:
-        parts.append(f"“{'、'.join(outside)}”不在本机关可转送交办的范围内" if scope == "routable"
-                     else f"“{'、'.join(outside)}”不可选")
-    return f"{'；'.join(parts)}。请按名称从列表中选择（unknown unit or outside the scope: choose a unit from the list）"
+        return "组织机构中没有单位“%(units)s”，请按名称从列表中选择", {"units": "、".join(unknown)}
+    if scope == "routable":
+        return "“%(units)s”不在本机关可转送交办的范围内，请按名称从列表中选择", {"units": "、".join(outside)}
+    return "“%(units)s”不可选，请按名称从列表中选择", {"units": "、".join(outside)}
 
 
-def _default_problem(f: UnitField, default, chart: OrgChart, codes: set[str], office: str | None) -> str | None:
+def _default_problem(f: UnitField, default, chart: OrgChart, codes: set[str],
+                     office: str | None) -> tuple[str, dict] | None:
     if not default:
-        return f"没有建议的{f.title}，请选择（no suggestion: choose the unit）"
+        return "没有建议的%(title)s，请选择", {"title": f.title}
     if not chart.has(default):
-        return (f"建议的{f.title}“{default}”不在组织机构中，请选择（the suggested unit {default} is unknown: "
-                f"choose the unit）")
+        return "建议的%(title)s“%(unit)s”不在组织机构中，请选择", {"title": f.title, "unit": default}
     if default == office:
-        return (f"建议的{f.title}是本机关“{chart.name(default)}”：本机关自行办理须明确选择（the suggestion is this "
-                f"office itself: choose it explicitly to handle the matter here）")
+        return ("建议的%(title)s是本机关“%(unit)s”：本机关自行办理须明确选择",
+                {"title": f.title, "unit": chart.name(default)})
     if default not in codes:
-        return (f"建议的{f.title}“{chart.name(default)}”不在本机关可转送交办的范围内，请选择（the suggested unit is "
-                f"outside the scope: choose the unit）")
+        return ("建议的%(title)s“%(unit)s”不在本机关可转送交办的范围内，请选择",
+                {"title": f.title, "unit": chart.name(default)})
     return None
 
 
@@ -235,8 +240,8 @@ def case_problems(schema: dict, data: dict, case_data: dict) -> list[Problem]:
             if data.get(name) in (None, "", []):
                 title = (props.get(name) or {}).get("title") or name
                 reason = rule.get("reason") or ""
-                problems.append(Problem(name, title, f"请填写“{title}”{('（' + reason + '）') if reason else ''}"
-                                                     f"（required for this case）"))
+                problems.append(Problem(name, title, "请填写“%(title)s”（%(reason)s）" if reason else "请填写“%(title)s”",
+                                        params={"title": title, "reason": reason}))
     return problems
 
 

@@ -34,9 +34,13 @@ class SupervisionRefused(Exception):
     """The 督办 cannot be issued: `status` 403 (not the supervising office), 409 (nothing open to supervise) or
     422 (no reason)."""
 
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status, self.message = status, message
+    def __init__(self, status: int, message: str, params: dict | None = None):
+        self.params = dict(params or {})
+        super().__init__(message % self.params if self.params else message)
+        self.status, self.message = status, message  # a Chinese message id; `text()` fills in its fields
+
+    def text(self) -> str:
+        return str(self)
 
 
 @dataclass(frozen=True)
@@ -92,12 +96,12 @@ def issue(runtime, s: Session, case_id: int, actor: str, holds: Callable[[str, s
         raise SupervisionRefused(409, "本件已办结，无需督办。" if view.status == "completed"
                                  else "本件当前没有由承办单位办理的待办任务，无需督办。")
     if not holds(tgt.office_role, tgt.office):
-        raise SupervisionRefused(403, f"督办「{tgt.unit_name}」由其上一级信访部门「{tgt.office_name}」发出，"
-                                      "您不在该部门，不能督办本件。")
+        raise SupervisionRefused(403, "督办「%(unit)s」由其上一级信访部门「%(office)s」发出，您不在该部门，不能督办本件。",
+                                 {"unit": tgt.unit_name, "office": tgt.office_name})
     if not text:
         raise SupervisionRefused(422, "请写明督办理由。")
     if len(text) > MAX_REASON_CHARS:
-        raise SupervisionRefused(422, f"督办理由请控制在 {MAX_REASON_CHARS} 字以内。")
+        raise SupervisionRefused(422, "督办理由请控制在 %(n)s 字以内。", {"n": MAX_REASON_CHARS})
     lock_case(s, case_id)
     case = s.get(Case, case_id)
     data = dict(view.data or {})

@@ -25,6 +25,7 @@ from engine.store import Case
 from services.store.handling import PetitionerKey, RegistrationIndex
 
 from . import element_meanings, parties, repeat_originals
+from .identity_checks import Problem
 from .index_key import IndexKey
 from .masking import mask_name
 from .repeats import Candidate, judge, window_start
@@ -49,13 +50,15 @@ def load_categories(path: Path) -> list[Category]:
     return [Category(str(c["name"]), tuple(str(x) for x in c.get("children", []))) for c in doc.get("categories", [])]
 
 
-def category_problems(categories: list[Category], category: str, subcategory: str | None) -> dict[str, str]:
+def category_problems(categories: list[Category], category: str, subcategory: str | None) -> list[Problem]:
+    """Message ids with their fields (services/identity_checks.Problem): the web layer shows them translated."""
     by_name = {c.name: c for c in categories}
     if category not in by_name:
-        return {"category": f"内容分类“{category}”不在分类表中，请从列表中选择（known: {'、'.join(by_name)}）"}
+        return [Problem("category", "内容分类“%(category)s”不在分类表中，请从列表中选择", {"category": category})]
     if subcategory and subcategory not in by_name[category].children:
-        return {"subcategory": f"问题类别“{subcategory}”不属于“{category}”，请从列表中选择"}
-    return {}
+        return [Problem("subcategory", "问题类别“%(subcategory)s”不属于“%(category)s”，请从列表中选择",
+                        {"subcategory": subcategory, "category": category})]
+    return []
 
 
 # ---------------------------------------------------------------- start data
@@ -76,12 +79,11 @@ def start_data(form: dict, registering_unit: str) -> dict:
     return data
 
 
-def group_problems(form: dict) -> dict[str, str]:
+def group_problems(form: dict) -> list[Problem]:
     """集体访推选代表不超过5人 — also in the schema; checked here so the API says it in the office's words."""
     if form.get("group_visit") and len(form.get("petitioners") or []) > MAX_REPRESENTATIVES:
-        return {"petitioners": f"集体访应推选不超过{MAX_REPRESENTATIVES}名代表，请删去多余的信访人"
-                               f"（a group visit elects at most {MAX_REPRESENTATIVES} representatives）"}
-    return {}
+        return [Problem("petitioners", "集体访应推选不超过%(n)s名代表，请删去多余的信访人", {"n": MAX_REPRESENTATIVES})]
+    return []
 
 
 # ---------------------------------------------------------------- the index
@@ -267,10 +269,10 @@ def merge_into_original(runtime, view, original_id: int, actor: str):
     original = runtime.get_case(original_id)
     original_no = original.data.get("case_no")
     if not original_no:
-        raise ValueError(f"原件 {original_id} 没有信访事项编号，不能并入（the original has no case number）")
+        raise ValueError(f"原件 {original_id} 没有信访事项编号，不能并入；请先核对原件，或不并入而照常登记")
     triage = next((t for t in view.tasks if t.element_id in element_meanings.elements("triage")), None)
     if triage is None:
-        raise ValueError("新登记的事项没有分流研判任务，不能并入原件（no triage task to take the repeat path）")
+        raise ValueError("新登记的事项没有分流研判任务，不能并入原件；请在分流研判时选择“重复信访”")
     data = {"route": "重复信访", "original_case_no": original_no,
             "triage_note": f"登记时经查重并入原件 {original_no}"}
     with runtime.read_sessions() as s:

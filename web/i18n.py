@@ -7,6 +7,7 @@ messages.po`; all are merged. Catalogues are compiled to `.mo` when the app star
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from datetime import date, datetime
 from pathlib import Path
@@ -107,6 +108,29 @@ def due_left(workdays_left, overdue_workdays=0) -> str:
     return gettext("剩 %(n)s 个工作日", n=workdays_left)
 
 
+# A service message written "中文（English）" or "中文 (English)": the English aside names the problem for API clients
+# and logs; a page shows one language only.
+_ASIDE = re.compile(r"\s*[（(]([^（）()\u3400-\u9fff]*[A-Za-z][^（）()\u3400-\u9fff]*)[）)]\s*")
+
+
+def in_page_language(text) -> str:
+    """`text` in the page's language: the Chinese with its English asides removed on a Chinese page; on an English
+    page the translation of that Chinese where the catalogues have one, else the English asides, else the text."""
+    if not isinstance(text, str) or not text:
+        return text
+    chinese = _ASIDE.sub("", text).strip()
+    if not str(get_locale() or DEFAULT_LOCALE).startswith("en"):
+        return chinese
+    translated = gettext(chinese)
+    if translated != chinese:
+        return translated
+    asides = [m.group(1).strip() for m in _ASIDE.finditer(text)]
+    if asides:
+        english = "; ".join(asides)
+        return english[:1].upper() + english[1:] + ("" if english.endswith(".") else ".")
+    return text
+
+
 def init_i18n(app: Flask) -> None:
     compile_catalogues()
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LOCALE)
@@ -118,6 +142,7 @@ def init_i18n(app: Flask) -> None:
     app.jinja_env.filters["duedate"] = due_date
     app.jinja_env.filters["duedatetime"] = due_datetime
     app.jinja_env.globals["due_left"] = due_left
+    app.jinja_env.filters["in_page_language"] = in_page_language
 
     @app.before_request
     def remember_language():

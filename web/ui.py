@@ -18,6 +18,7 @@ from services.roles import ROLE_LABELS
 
 from .auth import ApiError, Principal, current_principal, end_session
 from .http import container
+from .i18n import in_page_language
 from .signin import login
 
 bp = Blueprint("ui", __name__)
@@ -187,4 +188,4 @@ def page_error(err: ApiError):
     """HTML rendering of an ApiError raised while building a page."""
     titles = {401: _("请先登录"), 403: _("无权访问"), 404: _("未找到"), 409: _("操作冲突"), 422: _("内容有误")}
     return render_template("ui/message.html", status=err.status, title=titles.get(err.status, _("出错了")),
-                           message=err.message), err.status
+                           message=in_page_language(err.message)), err.status

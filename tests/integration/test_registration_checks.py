@@ -50,3 +50,15 @@ def test_page_shows_the_message_in_english_without_chinese(desk):  # noqa: F811
     r = desk.post("registrar", "/api/cases", dict(PETITION, petitioners=[{"name": "Zhang", "phone": "abc"}]))
     message = next(e["message"] for e in r.get_json()["error"]["details"] if e["field"] == "petitioners-0-phone")
     assert message.startswith("The phone number") and not any("\u4e00" <= ch <= "\u9fff" for ch in message)
+
+
+def test_category_and_group_messages_are_in_the_page_language_only(desk):  # noqa: F811
+    bad = dict(PETITION, category="nonsense")
+    r = desk.post("registrar", "/api/cases", bad)
+    message = next(e["message"] for e in r.get_json()["error"]["details"] if e["field"] == "category")
+    assert "不在分类表中" in message and "known" not in message and "（" + "k" not in message
+    c, _ = desk.client("registrar")
+    c.get("/?lang=en")
+    r = desk.post("registrar", "/api/cases", bad)
+    message = next(e["message"] for e in r.get_json()["error"]["details"] if e["field"] == "category")
+    assert message.startswith("The category “nonsense”") and not any("\u4e00" <= ch <= "\u9fff" for ch in message)

@@ -53,9 +53,9 @@ def test_a_unit_outside_the_scope_or_unknown_is_refused_with_the_valid_units():
     data = {"route": "交办转送", "responsible_unit": "county_b_hrss", "co_units": ["county_z_water"]}
     problems = {p.field: p for p in fc.check(TRIAGE, data, chart, "county_a_office", CASE)}
     assert set(problems) == {"responsible_unit", "co_units"}
-    assert "西山县人力资源和社会保障局" in problems["responsible_unit"].message
-    assert "不在本机关可转送交办的范围内" in problems["responsible_unit"].message
-    assert "county_z_water" in problems["co_units"].message
+    assert "西山县人力资源和社会保障局" in problems["responsible_unit"].text()
+    assert "不在本机关可转送交办的范围内" in problems["responsible_unit"].text()
+    assert "county_z_water" in problems["co_units"].text()
     valid = problems["co_units"].json()["valid_units"]
     assert {"code": "county_a_hrss", "name": "东城县人力资源和社会保障局"} in valid
     assert all(u["code"] != "county_b_hrss" for u in valid)
@@ -71,10 +71,10 @@ def test_an_empty_unit_takes_the_suggestion_when_it_is_usable():
     assert fc.check(TRIAGE, {"route": "交办转送"}, chart, "city_bureau", CASE) == []
     unknown = {"unit_rule": {"unit": "prov_hrss"}}
     [p] = fc.check(TRIAGE, {"route": "交办转送"}, chart, "city_bureau", unknown)
-    assert p.field == "responsible_unit" and "prov_hrss" in p.message and p.units
+    assert p.field == "responsible_unit" and "prov_hrss" in p.text() and p.units
     itself = {"unit_rule": {"unit": "city_bureau"}}
     [p] = fc.check(TRIAGE, {"route": "交办转送"}, chart, "city_bureau", itself)
-    assert "本机关" in p.message
+    assert "本机关" in p.text()
     # chosen explicitly, the office itself may handle the matter
     assert fc.check(TRIAGE, {"route": "交办转送", "responsible_unit": "city_bureau"}, chart, "city_bureau", itself) == []
     # other routes need no unit at all

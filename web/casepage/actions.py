@@ -138,8 +138,8 @@ def _supervise(p: Principal, view, form) -> str:
                                             c.clock.now(), supervises=visibility.issues_supervision(p))
     except manual_supervision.SupervisionRefused as refusal:
         if refusal.status == 403:
-            raise refused(_(refusal.message)) from None
-        raise Undone(_(refusal.message)) from None
+            raise refused(_(refusal.message, **refusal.params)) from None
+        raise Undone(_(refusal.message, **refusal.params)) from None
     return _("已督办%(unit)s。", unit=done["unit_name"])
 
 

@@ -153,5 +153,5 @@ def supervise_case(case_id: int):
                                             supervises=visibility.issues_supervision(p))
     except manual_supervision.SupervisionRefused as refused:
         code = {403: "forbidden", 409: "conflict", 422: "invalid"}[refused.status]
-        raise ApiError(refused.status, code, refused.message) from None
+        raise ApiError(refused.status, code, refused.text()) from None
     return ok(done, 201)

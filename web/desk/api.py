@@ -174,7 +174,7 @@ def task_problems(item: WorkItem, schema: dict, data: dict) -> list:
 def refuse_problems(problems: list) -> None:
     if problems:
         raise ApiError(422, "invalid", "表单内容有误，未保存，请按提示修改（单位见 valid_units）：" + "；".join(
-            f"“{p.title}”{p.message}" for p in problems) + "（invalid form data, nothing was saved）",
+            f"“{p.title}”{p.text()}" for p in problems) + "（invalid form data, nothing was saved）",
                        [p.json() for p in problems])
 
 

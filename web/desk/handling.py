@@ -110,25 +110,29 @@ def registering_unit(p: Principal) -> str:
         return org_units.registering_office(s, direct)
 
 
+def _say(message: str, params: dict, in_app: bool = True) -> str:
+    """A service's message id in the page's language (Chinese outside a request: a unit test of the rules)."""
+    if not in_app:
+        return message % params if params else message
+    return _(message, **params) if params else _(message)
+
+
 def check_registration(form: dict, office: str | None = None) -> dict[str, str]:
+    in_app = has_app_context()  # outside a request (a unit test of the rules): today's date, Chinese messages
     errors = forms.validate(register_schema(), form)
     for problem in form_checks.unit_problems(register_schema(), form, org_chart(), office):
-        errors.setdefault(problem.field, problem.message)
-    errors.update({k: v for k, v in reg.group_problems(form).items() if k not in errors})
-    if "category" not in errors and form.get("category"):
-        for k, v in reg.category_problems(categories(), form["category"], form.get("subcategory")).items():
-            errors.setdefault(k, v)
+        errors.setdefault(problem.field, _say(problem.message, problem.params, in_app))
+    for problem in reg.group_problems(form) + (reg.category_problems(categories(), form["category"],
+                                                                     form.get("subcategory"))
+                                               if "category" not in errors and form.get("category") else []):
+        errors.setdefault(problem.field, _say(problem.message, problem.params, in_app))
     if "location" not in errors and form.get("location") and form["location"] not in dict(locations()):
-        errors["location"] = _("问题发生地不在组织机构中，请从列表中选择")
-    in_app = has_app_context()  # outside a request (a unit test of the rules): today's date, Chinese messages
+        errors["location"] = _say("问题发生地不在组织机构中，请从列表中选择", {}, in_app)
     today = container().clock.now().astimezone(SHANGHAI).date() if in_app else date.today()
     for problem in identity_checks.registration_problems(form, today):
         if problem.field not in errors:  # the schema's message (type, length) comes first
-            if not in_app:
-                errors[problem.field] = problem.text()
-                continue
-            params = {k: _(v) if k in ("channel", "what") else v for k, v in problem.params.items()}
-            errors[problem.field] = _(problem.message, **params)
+            params = {k: _say(v, {}, in_app) if k in ("channel", "what") else v for k, v in problem.params.items()}
+            errors[problem.field] = _say(problem.message, params, in_app)
     return errors
 
 
@@ -508,7 +512,7 @@ def task_form(task_id: int):
         errors = errors or second_assignment.scope_problems(schema, values, item.intended_unit or item.unit)[0]
         if not errors and form_checks.has_checks(schema):
             for problem in form_checks.check(schema, values, chart, item.unit, view.data):
-                errors.setdefault(problem.field, problem.message)
+                errors.setdefault(problem.field, _say(problem.message, problem.params))
         try:
             expected = int(request.form.get("version", ""))
         except ValueError:
