@@ -62,6 +62,8 @@ def _day(ctx: HandlerContext) -> str:
 def send(ctx: HandlerContext, to: list[dict], template: str, fields: dict[str, Any]) -> dict:
     """Build one notice, hand it to the notifier port if there is one, and return its record. A notice that goes
     to an office (not only to the petitioner) carries petitioners' personal data masked (services/masking.py)."""
+    fields = dict(fields)
+    fields.setdefault("case_no", (ctx.data or {}).get("case_no") or "")  # every notice names its case
     for_petitioner_only = bool(to) and all(r == PETITIONER for r in to)
     shown = fields if for_petitioner_only else masking.mask_personal_data(fields)
     notice = {"to": to, "template": template, "text": render(template, shown), "at": ctx.now.isoformat(),

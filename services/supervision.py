@@ -88,9 +88,11 @@ def supervise(inp: SuperviseInput, ctx: HandlerContext) -> dict:
     by = inp.by or _supervisor_code(chart, inp.unit, ctx)
     by_name = chart.name(by) if chart.has(by) else (by or "上级信访部门")
     to = unit_recipients(inp.unit, head=head, role=inp.role)
-    notice = send(ctx, to, inp.kind, {"task": inp.task, "lead": inp.lead if inp.lead is not None else "",
-                                      "by": by_name})
-    notice["inbox"] = to_offices(ctx, to, notices.default_catalogue().inbox_template(inp.kind),
+    # a 督办 issued by hand before the deadline passed says why, not that the step is overdue
+    key_of_notice = BY_REASON if inp.kind == "督办" and inp.note and not _overdue(inp.due, ctx) else inp.kind
+    notice = send(ctx, to, key_of_notice, {"task": inp.task, "lead": inp.lead if inp.lead is not None else "",
+                                           "by": by_name, "reason": inp.note})
+    notice["inbox"] = to_offices(ctx, to, notices.default_catalogue().inbox_template(key_of_notice),
                                  _outbox_fields(inp, ctx, unit_name, by_name))
     lists = ctx.data.get("four_lists")
     existing = (lists or {}).get("督办", {}) if isinstance(lists, dict) else {}
@@ -105,6 +107,19 @@ def supervise(inp: SuperviseInput, ctx: HandlerContext) -> dict:
     if head and chart.has(by):
         _start_feedback(ctx, chart, inp, key, lists["督办"][key], by)
     return lists
+
+
+BY_REASON = "督办（写明理由）"
+
+
+def _overdue(due: str, ctx: HandlerContext) -> bool:
+    """The deadline `due` (ISO instant) has passed at the step; a 督办 without a known deadline counts as overdue."""
+    if not due:
+        return True
+    try:
+        return datetime.fromisoformat(due) <= ctx.now
+    except ValueError:
+        return True
 
 
 def _supervisor_code(chart: OrgChart, unit: str, ctx: HandlerContext) -> str:
@@ -221,5 +236,5 @@ def _outbox_fields(inp: SuperviseInput, ctx: HandlerContext, unit_name: str, by_
     report_by = due_date_text(inp.report_by, ctx)
     if inp.kind == "督办":
         return dict(fields, deadline_label=inp.task, due=due_date_text(inp.due, ctx), supervising_unit=by_name,
-                    report_by=report_by)
+                    report_by=report_by, reason=inp.note or "")
     return dict(fields, supervising_unit=by_name, report_by=report_by, reason=inp.note or inp.task)
