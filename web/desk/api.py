@@ -10,7 +10,7 @@ from engine.calendar.display import due_day
 from engine.clock import SHANGHAI
 from engine.runtime import Conflict, task_view
 from engine.store import CaseRegister, WorkItem
-from services import clock_governance, form_checks, overdue, registers, second_assignment
+from services import accountability, clock_governance, form_checks, overdue, registers, second_assignment
 from services.four_lists import KIND_OF_REGISTER
 
 from .. import personal_data, visibility
@@ -32,6 +32,35 @@ def overdue_by_unit():
     with c.extras["read_sessions"]() as s:
         units = overdue.overdue_by_unit(s, now, None if visibility.sees_all(p) else p.units)
     return ok({"now": now, "units": units})
+
+
+@bp.get("/accountability/report")
+@login_required
+def accountability_report():
+    """问责情况 for the annual assessment, per unit (`year`, default this year): counts per kind, written feedback
+    on time / late / missing / pending, the cases concerned; limited to the caller's units unless they see all."""
+    p = current_principal()
+    if not visibility.may_read_accountability(p):
+        raise visibility.refuse(p, "accountability report", "问责情况由信访部门、联席会议、领导、审计员查阅。")
+    return ok(accountability_report_for(p, request.args.get("year")))
+
+
+def accountability_report_for(p, year_text: str | None) -> dict:
+    c = container()
+    now = c.clock.now()
+    year = now.astimezone(SHANGHAI).year if not year_text else _year(year_text)
+    chart = org_chart()
+    with c.extras["read_sessions"]() as s:
+        rows = accountability.annual_rows(s, year, served=visibility.units_scope(p),
+                                          case_condition=visibility.outside_discipline_track(p, CaseRegister.case_id))
+    return accountability.annual_report(rows, year, now, {code: u.name for code, u in chart.units.items()})
+
+
+def _year(text: str) -> int:
+    if not text.isdigit() or not 2000 <= int(text) <= 2100:
+        raise ApiError(422, "invalid", f"year 应为四位年份，如 2026（year must be a year such as 2026），收到 {text!r}",
+                       {"parameter": "year"})
+    return int(text)
 
 
 @bp.get("/registers/<register>")
