@@ -147,8 +147,11 @@ def record(runtime, s: Session, case_id: int, actor: str, req: Request, office_f
     if view.process_key in LINKED_PROCESSES:
         raise AccountabilityRefused(422, "问责记在信访事项上，请在原信访事项的案件页记录。")
     chart = chart_of(runtime)
-    office = office_for(req.unit) if chart.has(req.unit) else None
     concerned = units_of_case(s, case_id)
+    if not any(office_for(unit) for unit in concerned if chart.has(unit)):
+        raise AccountabilityRefused(403, "您不是本件承办单位的上一级信访部门，不能记录问责。"
+                                         "问责由被问责单位的上一级信访部门（或其辖区的信访局）记录。")
+    office = office_for(req.unit) if chart.has(req.unit) else None
     people = colleagues_in(s, req.unit) if chart.has(req.unit) else []
     reason = _check(req, chart, office, concerned, people)
     lock_case(s, case_id)

@@ -66,6 +66,10 @@ def test_the_supervising_offices_record_from_the_case_page_and_the_unit_cannot(a
                                                    CaseRegister.register == "accountability")).one()
         assert row.unit == "county_a_hrss" and row.status == "open" and json.loads(row.data)["due"]
 
+    shown = page_sign_in(app, "bureau").get(f"/cases/{case_id}").get_data(as_text=True)
+    assert "以市信访局名义对东城县人力资源和社会保障局作出通报" in shown and "受理告知逾期" in shown
+    assert 'id="linked-cases"' in shown and "问责书面反馈" in shown
+
     c, h = api_sign_in(app, "bureau")
     body = c.get(f"/api/cases/{case_id}/accountability", headers=h).get_json()
     assert [r["data"]["kind"] for r in body["records"]] == ["通报"]
