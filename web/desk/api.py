@@ -10,13 +10,13 @@ from engine.calendar.display import due_day
 from engine.clock import SHANGHAI
 from engine.runtime import Conflict, task_view
 from engine.store import CaseRegister, WorkItem
-from services import accountability, clock_governance, form_checks, overdue, registers, second_assignment
+from services import clock_governance, form_checks, overdue, registers, second_assignment
 from services.four_lists import KIND_OF_REGISTER
 
 from .. import personal_data, visibility
 from ..auth import ApiError, current_principal, login_required, require_login
 from ..http import api_part, body, container, ok, org_chart
-from . import forms, task_list
+from . import forms, lists, task_list
 from .handling import form_schema, registering_unit, submission_problems
 
 bp = api_part(__name__)
@@ -46,14 +46,8 @@ def accountability_report():
 
 
 def accountability_report_for(p, year_text: str | None) -> dict:
-    c = container()
-    now = c.clock.now()
-    year = now.astimezone(SHANGHAI).year if not year_text else _year(year_text)
-    chart = org_chart()
-    with c.extras["read_sessions"]() as s:
-        rows = accountability.annual_rows(s, year, served=visibility.units_scope(p),
-                                          case_condition=visibility.outside_discipline_track(p, CaseRegister.case_id))
-    return accountability.annual_report(rows, year, now, {code: u.name for code, u in chart.units.items()})
+    year = container().clock.now().astimezone(SHANGHAI).year if not year_text else _year(year_text)
+    return lists.accountability_report(p, year)
 
 
 def _year(text: str) -> int:

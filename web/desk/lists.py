@@ -113,7 +113,8 @@ def _report_year(args) -> int:
     return int(text)
 
 
-def _report(p: Principal, year: int) -> dict:
+def accountability_report(p: Principal, year: int) -> dict:
+    """The annual per-unit 问责情况 of the units `p` serves (the page, its Excel and the JSON API)."""
     c = container()
     chart = org_chart()
     with c.extras["read_sessions"]() as s:
@@ -126,13 +127,13 @@ def _report(p: Principal, year: int) -> dict:
 def accountability_page():
     p = _report_principal()
     year = _report_year(request.args)
-    return render_template("lists/accountability.html", report=_report(p, year), year=year)
+    return render_template("lists/accountability.html", report=accountability_report(p, year), year=year)
 
 
 @bp.get("/lists/accountability.xlsx")
 def accountability_export():
     p = _report_principal()
     year = _report_year(request.args)
-    data = accountability_workbook(_report(p, year))
+    data = accountability_workbook(accountability_report(p, year))
     return Response(data, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                     headers={"Content-Disposition": f'attachment; filename="lianxin-accountability-{year}.xlsx"'})
