@@ -12,6 +12,7 @@ from engine.handlers import HandlerRegistry
 
 def register_all(registry: HandlerRegistry) -> HandlerRegistry:
     from . import (
+        accountability,
         casework,
         escalation,
         four_lists,
@@ -41,6 +42,10 @@ def register_all(registry: HandlerRegistry) -> HandlerRegistry:
     registry.register("list_supervision", supervision.list_supervision)
     registry.register("delist_supervision", supervision.delist_supervision)
     registry.register("record_list_entry", four_lists.record_list_entry)
+    # 问责书面反馈、催报、逾期报上一级督办 (accountability_feedback)
+    registry.register("file_accountability_feedback", accountability.file_feedback)
+    registry.register("remind_accountability", accountability.remind)
+    registry.register("escalate_accountability", accountability.escalate)
     # 13710 领导包案 (leader_13710)
     registry.register("case_owner_scope", leadership.case_owner_scope)
     registry.register("name_case_owner", leadership.name_case_owner)

@@ -130,6 +130,10 @@ def timeline(history: list[dict], person: Callable[[str], str] = lambda u: u,
             entry = ("deadline", _("{who} 督办{unit}办理「{task}」").format(
                 who=who, unit=data.get("unit_name") or "", task=data.get("task") or name),
                 _("理由：{reason}").format(reason=data.get("reason") or ""))
+        elif kind == "case.accountability_recorded":  # 问责 (services/accountability.py)
+            entry = ("deadline", _("{who} 以{office}名义对{unit}作出{kind}").format(
+                who=who, office=data.get("office_name") or "", unit=data.get("unit_name") or "",
+                kind=_(data.get("kind") or "")), _("事由：{reason}").format(reason=data.get("reason") or ""))
         elif kind == "case.completed":
             entry = ("end", _("案件办结"), "")
         elif kind in ("work_item.claimed", "work_item.unclaimed", "work_item.reassigned", "work_item.delegated"):

@@ -84,6 +84,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("limits.rating_days", "信访人评价期限", CALENDAR_DAYS, 1, 30),
     Setting("limits.revisit_workdays", "不满意回访", WORKDAYS, 1, 15),
     Setting("limits.revisit_redo_days", "回访后重新办理", CALENDAR_DAYS, 1, 60),
+    # 问责 (services/accountability.py): the days the unit has to report back in writing after each kind. The 2022
+    # regulation sets none (Art. 39-40); the 2005 regulation gave 30 days for feedback on the bureau's suggestions.
+    # The recorder may give fewer days within these bounds.
+    Setting("limits.accountability_interview_days", "约谈后书面反馈", CALENDAR_DAYS, 1, 30),
+    Setting("limits.accountability_circular_days", "通报后书面反馈", CALENDAR_DAYS, 1, 30),
+    Setting("limits.rectify_days", "限期整改并书面反馈", CALENDAR_DAYS, 1, 90),
+    Setting("limits.accountability_recommend_days", "追责建议书面反馈", CALENDAR_DAYS, 1, 60),
 )
 BY_NAME = {s.name: s for s in SETTINGS}
 

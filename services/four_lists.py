@@ -7,6 +7,9 @@
 * 化解 — resolution list (化解责任清单): case, responsible unit, status, due dates.
 * 督办 — supervision list (督办责任清单): reminders, supervision notices, listed supervision.
 
+Beside them, the accountability records (问责: 约谈、通报、限期整改、追责建议, services/accountability.py) close the
+chain 明责、履责、督责、问责; they are read like the lists (`project`, the register `accountability`).
+
 Where the lists live: every change is a `register` effect (`ctx.emit`), written by the engine into the
 `case_register` table in the same transaction as the step (one row per case, register and key; `unit` and
 `person` indexed for queries per unit and per leader) and journaled as an `effect.register` event. The handler
@@ -25,8 +28,13 @@ from typing import Any
 from engine.handlers import HandlerContext
 
 KINDS = {"包案": "领导包案责任清单", "稳控": "稳控责任清单", "化解": "化解责任清单", "督办": "督办责任清单"}
-REGISTERS = {"包案": "leader_case", "稳控": "stabilisation", "化解": "resolution", "督办": "supervision"}
+# 问责 is not a fifth list: it is the fourth responsibility of 明责、履责、督责、问责 (services/accountability.py),
+# kept in a register of its own and shown beside the four lists.
+ACCOUNTABILITY = "问责"
+REGISTERS = {"包案": "leader_case", "稳控": "stabilisation", "化解": "resolution", "督办": "supervision",
+             ACCOUNTABILITY: "accountability"}
 KIND_OF_REGISTER = {v: k for k, v in REGISTERS.items()}
+TITLES = {**KINDS, ACCOUNTABILITY: "问责记录"}
 # A row with one of these statuses is closed in its register (it leaves the open list: 销号清零).
 CLOSED_STATUSES = {"已办结", "不予受理", "终结", "已化解", "已化解，销号", "已反馈", "已提醒", "已摘牌"}
 # Fields that may never appear in a list row: the lists are about offices and leaders, not petitioners.

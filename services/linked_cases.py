@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from engine.store import Case
 
-PROCESS_LABELS = {"supervision_feedback": "督办书面反馈"}
+PROCESS_LABELS = {"supervision_feedback": "督办书面反馈", "accountability_feedback": "问责书面反馈"}
 
 
 def linked_cases(s, case_id: int) -> list[dict]:

@@ -90,6 +90,17 @@ def list_workbook(title: str, rows: list[dict], unit_names: dict) -> bytes:
     return _bytes(wb)
 
 
+def accountability_workbook(report: dict) -> bytes:
+    """问责情况（年度，分单位）: counts per kind, written feedback on time / late / missing / pending, cases."""
+    wb = Workbook()
+    _sheet(wb, f"{report['year']}年问责情况", ["单位", "合计", "约谈", "通报", "限期整改", "追责建议", "按期反馈",
+                                            "逾期反馈", "未反馈（已逾期）", "未到期", "涉及信访件", "涉及人员"],
+           [[u["unit_name"], u["total"], u["约谈"], u["通报"], u["限期整改"], u["追责建议"], u["on_time"], u["late"],
+             u["missing"], u["pending"], "、".join(u["cases"]), "、".join(u["people"])] for u in report["units"]],
+           first=True)
+    return _bytes(wb)
+
+
 def _bytes(wb: Workbook) -> bytes:
     out = io.BytesIO()
     wb.save(out)

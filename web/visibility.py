@@ -22,7 +22,9 @@ from sqlalchemy import and_, exists, false, not_, or_, select, true
 
 from engine.runtime import NotFound
 from engine.store import Case, WorkItem
+from services.orgchart import OrgChart
 from services.roles import UNIT_OR_HEAD
+from services.supervision import supervising_role, supervisor_of
 
 from .auth import ApiError, Principal
 
@@ -77,6 +79,32 @@ def may_extend_clocks(p: Principal) -> bool:
 
 def may_stop_clocks(p: Principal) -> bool:
     return p.has_role(*CLOCK_STOPPING_ROLES)
+
+
+# 问责 (services/accountability.py): recorded in the name of the office that supervises the unit (the petition office
+# one level up, as `supervisor_of` finds it for the case or in general), or of the bureau for the units in its area;
+# never by the unit itself, never against a unit outside the caller's area.
+ACCOUNTABILITY_REPORT_ROLES = ("bureau", "county_office", "jointmeeting", "leader", "admin", "auditor")
+
+
+def accountability_office(p: Principal, chart: OrgChart, unit: str, assigning_unit: str | None = None) -> str | None:
+    """The office in whose name `p` may record accountability against `unit`, or None (refused)."""
+    if not chart.has(unit) or unit in direct_units(p) or only_reads(p):
+        return None
+    for office in (supervisor_of(chart, unit, assigning_unit), supervisor_of(chart, unit)):
+        if office is not None and office.code != unit and p.holds(supervising_role(chart, office.code), office.code):
+            return office.code
+    if p.holds("bureau", unit):  # the bureau, for every unit of its area
+        own = sorted(u for r, u, _ in p.roles if r == "bureau" and chart.has(u)
+                     and chart.get(u).kind == "petition_office" and u != unit)
+        return own[0] if own else None
+    return None
+
+
+def may_read_accountability(p: Principal) -> bool:
+    """The annual per-unit accountability report: the supervising offices, leaders, the administrator, the auditor;
+    each reads the units they serve (`units_scope`)."""
+    return p.has_role(*ACCOUNTABILITY_REPORT_ROLES)
 
 
 def sees_all(p: Principal) -> bool:

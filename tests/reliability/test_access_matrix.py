@@ -155,6 +155,11 @@ POLICY: dict[tuple[str, str], Policy] = {
     ("casepage.action_confirm", "GET"): case("bureau"),
     ("casepage.action_do", "POST"): case("bureau"),
     ("api.supervise_case", "POST"): case("bureau"),
+    # 问责 (services/accountability.py): the records of a case are read with the case; recorded by the offices that
+    # supervise a unit of the case (A: the city bureau, and the county office for its department; an empty body is
+    # then 422, never a refusal), refused to everyone else
+    ("api.case_accountability", "GET"): case(),
+    ("api.record_accountability", "POST"): case("bureau", "county_office"),
     # the 登记回执 with the query code from the registration page (a form post: not the auditor's; without a code: 400)
     ("casepage.receipt_with_code", "POST"): case(),
     ("casepage.receipt_pdf_with_code", "POST"): case(),
@@ -187,6 +192,9 @@ POLICY: dict[tuple[str, str], Policy] = {
     ("api.list_register", "GET"): signed_in(),
     ("lists.index", "GET"): roles(*STATS_ROLES),
     ("lists.export", "GET"): roles(*STATS_ROLES),
+    ("lists.accountability_page", "GET"): roles(*STATS_ROLES),
+    ("lists.accountability_export", "GET"): roles(*STATS_ROLES),
+    ("api.accountability_report", "GET"): roles(*STATS_ROLES),
     # statistics
     **{(f"stats.{e}", "GET"): roles(*STATS_ROLES) for e in (
         "api_stats", "api_stats_annual", "api_stats_cases", "api_stats_rankings", "api_snapshots", "dashboard",
@@ -546,7 +554,9 @@ def test_lists_searches_and_figures_name_no_case_their_reader_may_not_see(office
     urls = ["/api/tasks?scope=all", "/api/tasks?scope=unit", "/api/tasks?scope=mine", "/api/reports/overdue",
             "/api/notifications", "/tasks", "/cases?q=矩阵", "/cases", "/audit?q=矩阵", "/audit", "/lists",
             "/stats?period=2026-03", "/api/stats?period=2026-03", "/api/cases/repeats",
-            *[f"/api/registers/{r}" for r in ("leader_case", "stabilisation", "resolution", "supervision")],
+            "/lists/accountability?year=2026", "/api/accountability/report?year=2026",
+            *[f"/api/registers/{r}" for r in ("leader_case", "stabilisation", "resolution", "supervision",
+                                               "accountability")],
             *[f"/api/stats/cases?period=2026-03&kpi={k}&which={w}" for k in kpis
               for w in ("numerator", "denominator")]]
     checked, leaked = 0, []

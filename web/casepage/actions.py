@@ -1,5 +1,5 @@
 """The case page's actions (办理操作): pause for a hearing, resume, retry an incident, correct a deadline, issue a
-督办, hand over a claimed task, and where to request an extension. Each is offered only to those the rules let use it
+督办, record a 问责 (services/accountability.py), hand over a claimed task, and where to request an extension. Each is offered only to those the rules let use it
 (the same checks as the API: services/clock_governance.py, services/manual_supervision.py, web/visibility.py), and
 each opens a confirmation page saying what it will do before it does it (GET /cases/<id>/actions/<action>); the
 confirmed form posts back (POST, CSRF) and the existing runtime call journals the act. A hand-over's confirmed form
@@ -10,14 +10,14 @@ from __future__ import annotations
 from flask_babel import gettext as _
 
 from engine.runtime import Conflict, Invalid, NotFound
-from services import clock_governance, element_meanings, manual_supervision
+from services import accountability, clock_governance, element_meanings, manual_supervision
 from services.colleagues import colleagues_in
 
 from .. import visibility
 from ..auth import ApiError, Principal
 from ..http import container
 
-ACTIONS = ("pause", "resume", "retry", "correct", "supervise", "handover")
+ACTIONS = ("pause", "resume", "retry", "correct", "supervise", "handover", "accountability")
 
 
 def caller(p: Principal) -> clock_governance.Caller:
@@ -59,7 +59,27 @@ def available(p: Principal, view, task_url) -> dict:
     if _handover_tasks(p, view):
         offered["handover"] = True
     offered.update(_extension(p, view, task_url))
+    targets = accountability_targets(p, view)
+    if targets:
+        offered["accountability"] = targets
     return offered
+
+
+def accountability_targets(p: Principal, view) -> list[dict]:
+    """The units of the case `p` may hold to account (问责), each with the office in whose name and its people."""
+    if view.process_key in accountability.LINKED_PROCESSES:
+        return []
+    chart = accountability.chart_of(container().runtime)
+    assigning = accountability.assigning_unit(view.data)
+    with container().extras["read_sessions"]() as s:
+        return accountability.targets(s, view.id, chart,
+                                      lambda unit: visibility.accountability_office(p, chart, unit, assigning))
+
+
+def accountability_kinds() -> list[dict]:
+    """The kinds with their limit bounds, for the form and its preview."""
+    return [{"kind": k, "min": accountability.limit_bounds(k)[0], "max": accountability.limit_bounds(k)[1]}
+            for k in accountability.KINDS]
 
 
 def _extension(p: Principal, view, task_url) -> dict:
@@ -143,7 +163,30 @@ def _supervise(p: Principal, view, form) -> str:
     return _("已督办%(unit)s。", unit=done["unit_name"])
 
 
-PERFORM = {"pause": _pause, "resume": _resume, "retry": _retry, "correct": _correct, "supervise": _supervise}
+def _accountability(p: Principal, view, form) -> str:
+    c = container()
+    chart = accountability.chart_of(c.runtime)
+    assigning = accountability.assigning_unit(view.data)
+    limit = (form.get("limit_days") or "").strip()
+    if limit and not limit.isdigit():
+        raise Undone(_("书面反馈期限请填写整数天数，或留空按时限设置。"))
+    req = accountability.Request(unit=form.get("unit") or "", kind=form.get("kind") or "",
+                                 reason=form.get("reason") or "", person=form.get("person") or "",
+                                 limit_days=int(limit) if limit else None)
+    try:
+        with c.session_factory() as s, s.begin():
+            done = accountability.record(c.runtime, s, view.id, p.username, req,
+                                         lambda unit: visibility.accountability_office(p, chart, unit, assigning),
+                                         c.clock.now())
+    except accountability.AccountabilityRefused as refusal:
+        if refusal.status == 403:
+            raise refused(_(refusal.message)) from None
+        raise Undone(_(refusal.message)) from None
+    return _("已记录对%(unit)s的%(kind)s，并要求其书面反馈。", unit=done["unit_name"], kind=_(done["kind"]))
+
+
+PERFORM = {"pause": _pause, "resume": _resume, "retry": _retry, "correct": _correct, "supervise": _supervise,
+           "accountability": _accountability}
 
 
 def perform(p: Principal, view, action: str, form) -> str:

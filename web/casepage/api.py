@@ -4,6 +4,7 @@ administrator's correction of a wrong deadline."""
 from __future__ import annotations
 
 from services import (
+    accountability,
     clock_governance,
     linked_cases,
     manual_supervision,
@@ -155,3 +156,61 @@ def supervise_case(case_id: int):
         code = {403: "forbidden", 409: "conflict", 422: "invalid"}[refused.status]
         raise ApiError(refused.status, code, refused.text()) from None
     return ok(done, 201)
+
+
+def accountability_offices(p, view):
+    """The access policy's answer per unit for this case (web/visibility.py)."""
+    chart = accountability.chart_of(container().runtime)
+    assigning = accountability.assigning_unit(view.data)
+    return chart, (lambda unit: visibility.accountability_office(p, chart, unit, assigning))
+
+
+@bp.get("/cases/<int:case_id>/accountability")
+@login_required
+def case_accountability(case_id: int):
+    """The case's accountability records (问责), and the units of the case the caller may record against (with the
+    office in whose name, the unit's people), the kinds and their limit bounds."""
+    visible_case_or_404(case_id)
+    c = container()
+    p = current_principal()
+    view = c.runtime.get_case(case_id)
+    chart, office_for = accountability_offices(p, view)
+    with c.extras["read_sessions"]() as s:
+        rows = accountability.case_rows(s, case_id)
+        units = accountability.targets(s, case_id, chart, office_for) if visibility.may_write(p) else []
+    kinds = [{"kind": k, "setting": v, "min_days": accountability.limit_bounds(k)[0],
+              "max_days": accountability.limit_bounds(k)[1]} for k, v in accountability.KINDS.items()]
+    return ok({"records": rows, "may_record": units, "kinds": kinds})
+
+
+@bp.post("/cases/<int:case_id>/accountability")
+@login_required
+def record_accountability(case_id: int):
+    """Record 约谈、通报、限期整改 or 追责建议 against a unit of the case (or one of its people): by the office that
+    supervises the unit, never by the unit itself (services/accountability.py); journaled as
+    `case.accountability_recorded`; the unit's written feedback is a linked case."""
+    visible_case_or_404(case_id)
+    data = body()
+    req = accountability_request(data)
+    c = container()
+    p = current_principal()
+    view = c.runtime.get_case(case_id)
+    _, office_for = accountability_offices(p, view)
+    try:
+        with c.session_factory() as s, s.begin():
+            done = accountability.record(c.runtime, s, case_id, p.username, req, office_for, c.clock.now())
+    except accountability.AccountabilityRefused as refused:
+        code = {403: "forbidden", 409: "conflict", 422: "invalid"}[refused.status]
+        raise ApiError(refused.status, code, refused.message) from None
+    return ok(done, 201)
+
+
+def accountability_request(data: dict) -> accountability.Request:
+    for name in ("unit", "kind", "reason", "person"):
+        if not isinstance(data.get(name, ""), str):
+            raise ApiError(400, "malformed", f"{name} 必须是文字（{name} must be a string）")
+    limit = data.get("limit_days")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
+        raise ApiError(400, "malformed", "limit_days 必须是整数天数或不填（limit_days must be a whole number）")
+    return accountability.Request(unit=data.get("unit", ""), kind=data.get("kind", ""), reason=data.get("reason", ""),
+                                  person=data.get("person", ""), limit_days=limit)

@@ -64,6 +64,22 @@ OPENAPI_PATHS = {
         "unit's task is open, 422 without a reason. Journaled as `case.supervised`", "cases", ok=201,
         params=_CASE, body={"type": "object", "required": ["reason"], "properties": {
             "reason": {"type": "string", "minLength": 1, "maxLength": 500}}})},
+    "/api/cases/{id}/accountability": {
+        "get": op("The case's accountability records (问责: register rows with kind, reason, office, person, status, "
+                  "due, feedback), the units of the case the caller may record against (`may_record`: unit, office, "
+                  "people) and the kinds with their limit bounds (`kinds`)", "cases", params=_CASE),
+        "post": op("Record 约谈, 通报, 限期整改 or 追责建议 against a unit of the case, or one of its people: by the "
+                   "office that supervises the unit (supervisor_of; the bureau for its area), never by the unit "
+                   "itself (403); 422 for an unknown kind, a unit that did not handle the case, a person not of the "
+                   "unit, a limit outside the kind's bounds (settings.dmn) or no reason. Starts the linked "
+                   "accountability_feedback case (the unit's written feedback); journaled as "
+                   "`case.accountability_recorded`", "cases", ok=201, params=_CASE,
+                   body={"type": "object", "required": ["unit", "kind", "reason"], "properties": {
+                       "unit": {"type": "string"}, "person": {"type": "string"},
+                       "kind": {"type": "string", "enum": ["约谈", "通报", "限期整改", "追责建议"]},
+                       "limit_days": {"type": "integer", "minimum": 1, "maximum": 90},
+                       "reason": {"type": "string", "minLength": 1, "maxLength": 500}}}),
+    },
     "/api/cases/{id}/diagram": {"get": op(
         "The BPMN of the case's definition version, with active and completed elements and task alerts",
         "cases", params=_CASE)},

@@ -442,7 +442,7 @@ def download_json(case_id: int, attachment_id: int):
 
 # ---------------------------------------------------------------- actions (web/casepage/actions.py)
 
-@bp.get("/cases/<int:case_id>/actions/<any(pause, resume, retry, correct, supervise, handover):action>")
+@bp.get("/cases/<int:case_id>/actions/<any(pause, resume, retry, correct, supervise, handover, accountability):action>")
 def action_confirm(case_id: int, action: str):
     """What the action will do, with its form: nothing is done until the form is confirmed."""
     p = page_principal()
@@ -458,10 +458,12 @@ def action_confirm(case_id: int, action: str):
                            target_due=due_date_of(offered["supervise"].due_at)
                            if offered.get("supervise") and offered["supervise"].due_at else None,
                            handover=actions.handover_rows(p, view) if action == "handover" else [],
+                           accountability_targets=offered.get("accountability") or [],
+                           accountability_kinds=actions.accountability_kinds(),
                            back=url_for("casepage.case_page", case_id=case_id))
 
 
-@bp.post("/cases/<int:case_id>/actions/<any(pause, resume, retry, correct, supervise):action>")
+@bp.post("/cases/<int:case_id>/actions/<any(pause, resume, retry, correct, supervise, accountability):action>")
 def action_do(case_id: int, action: str):
     p = page_principal()
     _visible(p, case_id)

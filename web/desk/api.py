@@ -16,7 +16,7 @@ from services.four_lists import KIND_OF_REGISTER
 from .. import personal_data, visibility
 from ..auth import ApiError, current_principal, login_required, require_login
 from ..http import api_part, body, container, ok, org_chart
-from . import forms, task_list
+from . import forms, lists, task_list
 from .handling import form_schema, registering_unit, submission_problems
 
 bp = api_part(__name__)
@@ -32,6 +32,29 @@ def overdue_by_unit():
     with c.extras["read_sessions"]() as s:
         units = overdue.overdue_by_unit(s, now, None if visibility.sees_all(p) else p.units)
     return ok({"now": now, "units": units})
+
+
+@bp.get("/accountability/report")
+@login_required
+def accountability_report():
+    """问责情况 for the annual assessment, per unit (`year`, default this year): counts per kind, written feedback
+    on time / late / missing / pending, the cases concerned; limited to the caller's units unless they see all."""
+    p = current_principal()
+    if not visibility.may_read_accountability(p):
+        raise visibility.refuse(p, "accountability report", "问责情况由信访部门、联席会议、领导、审计员查阅。")
+    return ok(accountability_report_for(p, request.args.get("year")))
+
+
+def accountability_report_for(p, year_text: str | None) -> dict:
+    year = container().clock.now().astimezone(SHANGHAI).year if not year_text else _year(year_text)
+    return lists.accountability_report(p, year)
+
+
+def _year(text: str) -> int:
+    if not text.isdigit() or not 2000 <= int(text) <= 2100:
+        raise ApiError(422, "invalid", f"year 应为四位年份，如 2026（year must be a year such as 2026），收到 {text!r}",
+                       {"parameter": "year"})
+    return int(text)
 
 
 @bp.get("/registers/<register>")

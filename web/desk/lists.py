@@ -8,10 +8,11 @@ from __future__ import annotations
 from flask import Blueprint, Response, render_template, request
 from flask_babel import gettext as _
 
+from engine.clock import SHANGHAI
 from engine.store import CaseRegister
-from services import registers
-from services.four_lists import KIND_OF_REGISTER, KINDS
-from services.stats_export import list_workbook
+from services import accountability, registers
+from services.four_lists import KIND_OF_REGISTER, TITLES
+from services.stats_export import accountability_workbook, list_workbook
 from services.stats_report import subtree
 
 from .. import visibility
@@ -22,13 +23,14 @@ from ..ui import page_principal
 bp = Blueprint("lists", __name__)
 
 LIST_ROLES = ("bureau", "jointmeeting", "leader", "county_office", "admin", "auditor")
-REGISTERS = ("leader_case", "stabilisation", "resolution", "supervision")
+REGISTERS = ("leader_case", "stabilisation", "resolution", "supervision", "accountability")
 # What each list shows of a row's data: responsibilities only.
 COLUMNS = {
     "leader_case": (("leader", "包案领导"), ("task_force", "化解专班"), ("responsible_unit", "承办单位")),
     "stabilisation": (("leader", "责任领导"), ("item", "责任内容")),
     "resolution": (("item", "事项"), ("outcome", "处理结果")),
     "supervision": (("kind", "类型"), ("item", "督办事项"), ("by", "督办单位")),
+    "accountability": (("kind", "问责方式"), ("reason", "事由"), ("person_name", "责任人"), ("by", "问责单位")),
 }
 MAX_ROWS = 1000
 
@@ -40,7 +42,7 @@ def _principal() -> Principal:
 def filters_from(args) -> dict:
     register = args.get("register") or "resolution"
     if register not in REGISTERS:
-        raise ApiError(422, "invalid", _("没有这个清单，请选择：领导包案、稳控、化解、督办。"))
+        raise ApiError(422, "invalid", _("没有这个清单，请选择：领导包案、稳控、化解、督办或问责记录。"))
     status = args.get("status") or ""
     if status not in ("", "open", "closed"):
         raise ApiError(422, "invalid", _("状态应为“在办”或“已销号”。"))
@@ -76,7 +78,7 @@ def index():
     leaders = sorted({r["person"] for r in rows if r["person"]})
     kind = KIND_OF_REGISTER[f["register"]]
     return render_template("lists/index.html", f=f, rows=rows, names=names, leaders=leaders,
-                           registers=[(r, KINDS[KIND_OF_REGISTER[r]]) for r in REGISTERS], title=KINDS[kind],
+                           registers=[(r, TITLES[KIND_OF_REGISTER[r]]) for r in REGISTERS], title=TITLES[kind],
                            columns=COLUMNS[f["register"]], cell=_cell, units=sorted(names.items()),
                            limit=MAX_ROWS)
 
@@ -87,7 +89,51 @@ def export():
     f = filters_from(request.args)
     chart = org_chart()
     names = {code: u.name for code, u in chart.units.items()}
-    title = KINDS[KIND_OF_REGISTER[f["register"]]]
+    title = TITLES[KIND_OF_REGISTER[f["register"]]]
     data = list_workbook(title, load_rows(p, f), names)
     return Response(data, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                     headers={"Content-Disposition": f'attachment; filename="lianxin-{f["register"]}.xlsx"'})
+
+
+# ---------------------------------------------------------------- 问责情况 (annual, per unit)
+
+def _report_principal() -> Principal:
+    p = page_principal(*LIST_ROLES)
+    if not visibility.may_read_accountability(p):
+        raise visibility.refuse(p, "accountability report", _("问责情况由信访部门、联席会议、领导、审计员查阅。"))
+    return p
+
+
+def _report_year(args) -> int:
+    text = args.get("year") or ""
+    if not text:
+        return container().clock.now().astimezone(SHANGHAI).year
+    if not text.isdigit() or not 2000 <= int(text) <= 2100:
+        raise ApiError(422, "invalid", _("年份应为四位数字，如 2026。"))
+    return int(text)
+
+
+def accountability_report(p: Principal, year: int) -> dict:
+    """The annual per-unit 问责情况 of the units `p` serves (the page, its Excel and the JSON API)."""
+    c = container()
+    chart = org_chart()
+    with c.extras["read_sessions"]() as s:
+        rows = accountability.annual_rows(s, year, served=visibility.units_scope(p),
+                                          case_condition=visibility.outside_discipline_track(p, CaseRegister.case_id))
+    return accountability.annual_report(rows, year, c.clock.now(), {code: u.name for code, u in chart.units.items()})
+
+
+@bp.get("/lists/accountability")
+def accountability_page():
+    p = _report_principal()
+    year = _report_year(request.args)
+    return render_template("lists/accountability.html", report=accountability_report(p, year), year=year)
+
+
+@bp.get("/lists/accountability.xlsx")
+def accountability_export():
+    p = _report_principal()
+    year = _report_year(request.args)
+    data = accountability_workbook(accountability_report(p, year))
+    return Response(data, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    headers={"Content-Disposition": f'attachment; filename="lianxin-accountability-{year}.xlsx"'})

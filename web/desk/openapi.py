@@ -35,9 +35,15 @@ OPENAPI_PATHS = {
         "Likely repeats of a registration (same ID number or phone, or same location and category with a "
         "similar request, within 12 months); petitioners masked", "cases", body=_REGISTRATION)},
     "/api/reports/overdue": {"get": op("Overdue work items per unit", "deadlines")},
+    "/api/accountability/report": {"get": op(
+        "问责情况 for the annual assessment, per unit: counts per kind (约谈, 通报, 限期整改, 追责建议), written "
+        "feedback on_time / late / missing / pending, the cases and people concerned; limited to the caller's "
+        "units unless they see all; for the supervising offices, joint meetings, leaders, admins and auditors "
+        "(403 otherwise); 422 for a malformed year", "lists",
+        params=[{"name": "year", "in": "query", "schema": {"type": "integer", "minimum": 2000, "maximum": 2100}}])},
     "/api/registers/{register}": {"get": op("A case register (the four lists) per unit and leader", "lists",
         params=[{"name": "register", "in": "path", "required": True, "schema": {"type": "string", "enum": [
-            "leader_case", "stabilisation", "resolution", "supervision"]}},
+            "leader_case", "stabilisation", "resolution", "supervision", "accountability"]}},
                 {"name": "unit", "in": "query", "schema": {"type": "string"}},
                 {"name": "person", "in": "query", "schema": {"type": "string"}},
                 {"name": "status", "in": "query", "schema": {"type": "string", "enum": ["open", "closed"]}}])},
