@@ -137,8 +137,8 @@ def skip_level_kpis(received: list[CaseFacts]) -> list[Kpi]:
     """越级访件数 per area of the matter: received in P, sent back to the competent (lower) level's petition office."""
     skipped = [c for c in received if c.skip_level_area]
     chart = default_chart()
-    out = [_count("skip_level", "越级访件数", "本期收到的事项中，登记员认定为越级走访（问题属下级管辖）并转回有权处理的"
-                  "下级信访部门的件数（不计入立案办理数）", skipped, group="skip_level")]
+    out = [_count("skip_level", "越级访件数", "本期收到的事项中，登记员认定为越级走访（问题属下级管辖）并转送有权处理的"
+                  "下级信访部门办理的件数（也计入立案办理数）", skipped, group="skip_level")]
     for area in sorted({c.skip_level_area for c in skipped}):
         name = chart.name(area) if chart.has(area) else area
         out.append(_count(f"skip_level.{area}", f"{name}越级访件数",
@@ -163,7 +163,7 @@ def compute(facts: list[CaseFacts], period: Period, now: datetime, settings: Kpi
     out.append(Kpi("group_visitors", "集体访人次", "本期收到的集体访各批次的来访人数之和（登记的来访人数；未填写的按登记的信访人数计）",
                    sum(c.visitors for c in groups), None, _ids(groups), [], "", "人次"))
     out.append(_count("registered", "立案办理数",
-                      "本期收到并经分流研判转送、交办责任单位办理的事项（不含当场办结、导出信访程序和重复件）",
+                      "本期收到并经分流研判转送、交办责任单位办理的事项（含越级访转送下级信访部门办理的；不含当场办结、导出信访程序和重复件）",
                       registered))
 
     acceptance = [c for c in facts if due_in(period, c.acceptance, now)]
