@@ -90,6 +90,17 @@ class RouteOutList:
         return Body(_PLACEHOLDER.sub(lambda m: names.get(m.group(1), m.group(0)), pattern), None, level.code)
 
 
+def _body_problems(code, level, pattern, levels: tuple[str, ...]) -> list[str]:
+    errors = []
+    if levels and level not in levels:
+        errors.append(f"途径 {code}：bodies 的层级 {level} 不在组织机构的层级（{'、'.join(levels)}）中")
+    if not isinstance(pattern, str) or not pattern.strip():
+        errors.append(f"途径 {code}：bodies.{level} 应为机关名称")
+    elif any(p != "area" and (levels and p not in levels) for p in _PLACEHOLDER.findall(pattern)):
+        errors.append(f"途径 {code}：bodies.{level} 只能使用占位符 {{area}} 和层级名称（{'、'.join(levels)}）")
+    return errors
+
+
 def _channel(i: int, raw, levels: tuple[str, ...]) -> tuple[Channel | None, list[str]]:
     if not isinstance(raw, dict):
         return None, [f"channels[{i}] 应为一个途径（code、name、en、basis、bodies）"]
@@ -105,12 +116,7 @@ def _channel(i: int, raw, levels: tuple[str, ...]) -> tuple[Channel | None, list
         errors.append(f"途径 {code}：bodies 应按行政层级（{'、'.join(levels)}）写明有权处理的机关")
         bodies = {}
     for level, pattern in bodies.items():
-        if levels and level not in levels:
-            errors.append(f"途径 {code}：bodies 的层级 {level} 不在组织机构的层级（{'、'.join(levels)}）中")
-        if not isinstance(pattern, str) or not pattern.strip():
-            errors.append(f"途径 {code}：bodies.{level} 应为机关名称")
-        elif any(p != "area" and (levels and p not in levels) for p in _PLACEHOLDER.findall(pattern)):
-            errors.append(f"途径 {code}：bodies.{level} 只能使用占位符 {{area}} 和层级名称（{'、'.join(levels)}）")
+        errors += _body_problems(code, level, pattern, levels)
     if errors:
         return None, errors
     return Channel(code, raw["name"].strip(), raw["en"].strip(), raw["basis"].strip(),
@@ -144,9 +150,20 @@ def load(path: Path | str = DEFAULT_FILE, levels: tuple[str, ...] = ()) -> Route
     return parse(Path(path).read_text(encoding="utf-8"), levels)
 
 
-@lru_cache(maxsize=1)
+@lru_cache(maxsize=4)
+def _list_from(path: str, mtime: float) -> RouteOutList:
+    return load(path)
+
+
 def default_list() -> RouteOutList:
-    return load(DEFAULT_FILE)
+    """The shipped list (processes/route_outs.yaml), re-read when the file changes."""
+    return _list_from(str(DEFAULT_FILE), DEFAULT_FILE.stat().st_mtime)
+
+
+def _levels_beside(path: Path) -> tuple[str, ...]:
+    """The tier levels of the organisation.yaml beside the list (the bodies are keyed by them), if there is one."""
+    organisation = path.parent / "organisation.yaml"
+    return OrgChart.from_yaml(organisation).tier_levels() if organisation.exists() else ()
 
 
 def form_problems(sources: dict[str, str], route_outs: RouteOutList) -> list[tuple[str, str]]:
@@ -171,8 +188,8 @@ def deploy_check(path: Path | str = DEFAULT_FILE,
     """A check for `Runtime(bundle_checks=...)`: the list is well formed and the forms offer exactly its channels."""
     def check(compiled: list[CompiledProcess]) -> list[Problem]:
         try:
-            route_outs = load(path, levels)
-        except (OSError, RouteOutProblem) as err:
+            route_outs = load(path, levels or _levels_beside(Path(path)))
+        except (OSError, ValueError) as err:  # RouteOutProblem is a ValueError
             return [Problem(FILE_NAME, None, None, str(err))]
         seen, problems = set(), []
         for process in compiled:
