@@ -4,6 +4,7 @@ Through the HTTP API and the pages, as the office would."""
 from __future__ import annotations
 
 import json
+import re
 
 from pytest_bdd import parsers, then, when
 
@@ -81,3 +82,11 @@ def not_theirs(office, user, data, name):
     r = office.post(user, f"/api/tasks/{task['id']}/complete", json={"data": json.loads(data)})
     assert r.status_code in (403, 404), r.get_json()
     assert find_task(office, "registrar", name) is not None  # untouched: the registrar still decides
+
+
+@then(parsers.parse('案件页面的 "{label}" 写明 "{words}"'))
+def case_page_says(office, label, words):
+    r = office.get(READER, f"/cases/{office.case_id}")
+    text = r.get_data(as_text=True)
+    found = re.search(rf"<dt>{re.escape(label)}</dt><dd[^>]*>(.*?)</dd>", text, re.DOTALL)
+    assert r.status_code == 200 and found and words in found.group(1), found.group(0) if found else text[:3000]
