@@ -33,6 +33,8 @@ def register_all(registry: HandlerRegistry) -> HandlerRegistry:
     registry.register("second_assign", second_assignment.second_assign)
     registry.register("route_out", casework.route_out)
     registry.register("merge_repeat", casework.merge_repeat)
+    registry.register("not_accepted", casework.not_accepted)
+    registry.register("send_back_skip_level", casework.send_back_skip_level)
     registry.register("review_body", casework.review_body)
     registry.register("hearing_days", hearing.hearing_days)
     registry.register("notify", notify.notify)

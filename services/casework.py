@@ -13,7 +13,7 @@ from datetime import datetime
 from engine.clock import SHANGHAI
 from engine.handlers import HandlerContext
 
-from . import case_numbers
+from . import case_numbers, route_outs
 from .notices import default_catalogue as notice_catalogue
 from .notify import PETITIONER, send, to_offices, unit_recipients
 from .orgchart import chart_for
@@ -52,7 +52,8 @@ def issue_case_number(inp: NumberInput, ctx: HandlerContext) -> dict:
     if not chart.has(registering_unit):
         raise ValueError(f"登记单位 {registering_unit} 不在组织机构中（unknown registering_unit）")
     respondent = respondent_unit(chart, ctx.data.get("respondent"), inp.location)
-    return {"case_no": case_no, "query_code": "", QUERY_HASH: ctx.data.get(QUERY_HASH) or None,
+    skipped = route_outs.skip_level(chart, registering_unit, inp.location)  # 越级访: suggested, the registrar decides
+    return {"skip_level": skipped.reason if skipped else "", "case_no": case_no, "query_code": "", QUERY_HASH: ctx.data.get(QUERY_HASH) or None,
             "registered_at": ctx.now.isoformat(), "registering_unit": registering_unit,
             # what the routing table (routing.dmn) reads besides category and location
             "subcategory": ctx.data.get("subcategory") or "",
@@ -199,11 +200,8 @@ def route_out(inp: RouteOutInput, ctx: HandlerContext) -> dict:
     if inp.kind == ACCUSATION:
         organ, basis = accusation_organ(chart, inp.location, ctx.data.get("respondent_level"),
                                         bool(ctx.data.get("cadre_selection")))
-    else:
-        level = chart.level_of(inp.location)
-        organ = chart.child_of_kind(level.code, kind)
-        if organ is None:
-            raise LookupError(f"{level.name} 没有{inp.kind}机关（no {kind} unit under {level.code}）")
+    else:  # 诉访分离: the channel chosen from the maintained list (processes/route_outs.yaml)
+        return statutory_route_out(inp, ctx, template)
     fields = {"case_no": inp.case_no, "unit_name": organ.name}
     notices = [send(ctx, [{"unit": organ.code, "role": "receiver"}], template, fields)]
     if confidential:  # only the receiving unit sees the case from now on (the case row names it)
@@ -216,6 +214,28 @@ def route_out(inp: RouteOutInput, ctx: HandlerContext) -> dict:
         out.update(basis=basis, respondent_level=ctx.data.get("respondent_level"),
                    cadre_selection=bool(ctx.data.get("cadre_selection")))
     return out
+
+
+def route_out_fields(ctx: HandlerContext, case_no: str, location: str) -> dict:
+    """The channel (from the case's `route_out_channel`, 诉讼 when none is named) and its competent body for the
+    area where the matter arose, as the fields of the route-out notice (告知书)."""
+    listed = route_outs.default_list()
+    channel = listed.find(ctx.data.get(route_outs.FIELD) or route_outs.DEFAULT_CODE)
+    body = listed.competent_body(channel, chart_for(ctx), location)
+    return {"case_no": case_no, "unit_name": body.name, "channel": channel.name, "channel_code": channel.code,
+            "basis": channel.basis, "unit": body.unit or "", "area": body.area}
+
+
+def statutory_route_out(inp: RouteOutInput, ctx: HandlerContext, template: str) -> dict:
+    """诉访分离 (《信访工作条例》第二十二条、第三十一条): the petitioner is told the channel, the competent body and
+    the legal basis (告知书); a body that is a unit of the organisation (the court) is told as well."""
+    f = route_out_fields(ctx, inp.case_no, inp.location)
+    fields = {k: f[k] for k in ("case_no", "unit_name", "channel", "basis")}
+    notices = [send(ctx, [{"unit": f["unit"], "role": "receiver"}], template, fields)] if f["unit"] else []
+    notices.append(send(ctx, [dict(PETITIONER)], template, fields))
+    return {"kind": inp.kind, "unit": f["unit"], "unit_name": f["unit_name"], "channel": f["channel_code"],
+            "channel_name": f["channel"], "basis": f["basis"], "area": f["area"], "confidential": False,
+            "at": ctx.now.isoformat(), "notices": notices}
 
 
 def accusation_organ(chart, location: str, respondent_level, cadre_selection: bool):
@@ -328,3 +348,51 @@ def review_body(inp: ReviewBodyInput, ctx: HandlerContext) -> dict:
             pass
     return {"unit": body.code, "unit_name": f"{body.name}人民政府", "stage": inp.stage,
             "level_name": chart.level_name(body.kind), "requested_at": requested}
+
+
+# ---------------------------------------------------------------- non-acceptance with a route out, 越级访
+
+@dataclass
+class NotAcceptedInput:
+    case_no: str
+    reason: str
+    location: str = ""
+
+
+def not_accepted(inp: NotAcceptedInput, ctx: HandlerContext) -> dict:
+    """送达不予受理告知书. When the unit found the matter belongs to another statutory channel (the acceptance form's
+    `route_out_channel`), the notice names the channel and its competent body, and the result keeps them
+    (`route_out`): the case counts as routed out by that channel."""
+    fields = {"case_no": inp.case_no, "reason": inp.reason, "proper_channel": ""}
+    route = None
+    if ctx.data.get(route_outs.FIELD):
+        f = route_out_fields(ctx, inp.case_no, inp.location or ctx.data.get("location") or "")
+        fields["proper_channel"] = f"{f['channel']}：{f['unit_name']}"
+        fields["reason"] = f"{inp.reason}（应当通过{f['channel']}途径解决，请依法向{f['unit_name']}提出）"
+        route = {"channel": f["channel_code"], "channel_name": f["channel"], "unit_name": f["unit_name"],
+                 "basis": f["basis"], "area": f["area"], "at": ctx.now.isoformat()}
+    notice = send(ctx, [dict(PETITIONER)], "不予受理告知", fields)
+    return dict(notice, route_out=route, channel=route["channel"] if route else "")
+
+
+@dataclass
+class SkipLevelInput:
+    case_no: str
+    location: str
+    registering_unit: str
+
+
+def send_back_skip_level(inp: SkipLevelInput, ctx: HandlerContext) -> dict:
+    """越级访 (《信访工作条例》第二十条): the registrar found the matter belongs to a lower level that has not handled
+    it (or still is): it goes to that level's petition office, and the petitioner is told which office (告知书)."""
+    chart = chart_for(ctx)
+    found = route_outs.skip_level(chart, inp.registering_unit, inp.location)
+    if found is None:
+        raise ValueError(f"问题发生地“{inp.location}”不在{_name_or(chart, inp.registering_unit)}的下级，不是越级访；"
+                         "请在分流研判中改选其他分流方式（not a skipped level）")
+    fields = {"case_no": inp.case_no, "unit_name": found.office_name, "area_name": found.area_name,
+              "reason": found.reason}
+    notices = [send(ctx, [{"unit": found.office, "role": "county_office"}], "越级访告知", fields),
+               send(ctx, [dict(PETITIONER)], "越级访告知", fields)]
+    return {"office": found.office, "office_name": found.office_name, "area": found.area,
+            "area_name": found.area_name, "reason": found.reason, "at": ctx.now.isoformat(), "notices": notices}

@@ -257,7 +257,46 @@ def _extension(kind, data, case_no, title, unit_name, name_shown) -> Notice:
     ], unit, _day(served.get("at")), ["本告知书一式两份，一份送达信访人，一份存档。"])
 
 
-_BUILDERS = {"receipt": _receipt, "transfer": _transfer, "assignment": _assignment, "acceptance": _acceptance,
+def _registering_office(data, unit_name) -> str:
+    code = data.get("registering_unit") or (data.get("registration") or {}).get("registering_unit")
+    return unit_name(code) if code else "信访工作机构"
+
+
+def _route_out(kind, data, case_no, title, unit_name, name_shown) -> Notice:
+    """依法通过法定途径解决告知书 (《信访工作条例》第二十二条、第三十一条): the channel, the competent body and the
+    legal basis, from the route-out at triage (`routed_out`) or the non-acceptance at acceptance (`acceptance_notice`
+    with its `route_out`)."""
+    triaged = data.get("routed_out") if isinstance(data.get("routed_out"), dict) else {}
+    at_acceptance = (data.get("acceptance_notice") or {}).get("route_out") or {}
+    out = triaged if triaged.get("channel") else at_acceptance
+    _need(kind, [(out.get("channel"), "导出的法定途径（尚未诉访分离，或不予受理时未选法定途径）")])
+    issuer = (unit_name(data["assignment"]["unit"]) if out is at_acceptance and (data.get("assignment") or {}).get("unit")
+              else _registering_office(data, unit_name))
+    received = _day((data.get("registration") or {}).get("registered_at"))
+    return Notice(kind, "依法通过法定途径解决告知书", f"{case_no}-导", case_no, _addressee(kind, data, name_shown), [
+        f"你（们）{cn_date(received) + '提出' if received else '提出'}的“{title}”信访事项（编号 {case_no}），经审查，"
+        f"属于应当通过{out.get('channel_name') or out['channel']}途径解决的事项，依照《信访工作条例》不作为信访事项办理。",
+        f"请你（们）依法向{out.get('unit_name') or '有权处理的机关'}提出。",
+        f"依据：{out.get('basis') or '《信访工作条例》第二十二条、第三十一条'}。",
+        "以同一事实和理由再次提出信访的，信访部门将再次告知你（们）依法通过上述途径解决。",
+    ], issuer, _day(out.get("at")), ["本告知书一式两份，一份送达信访人，一份存档。"])
+
+
+def _skip_level(kind, data, case_no, title, unit_name, name_shown) -> Notice:
+    """越级走访告知书 (《信访工作条例》第二十条): the competent level's petition office the matter was passed to."""
+    sent = data.get("skip_level") if isinstance(data.get("skip_level"), dict) else {}
+    _need(kind, [(sent.get("office"), "越级访转回记录（分流研判尚未按越级访转回）")])
+    received = _day((data.get("registration") or {}).get("registered_at"))
+    return Notice(kind, "越级走访告知书", f"{case_no}-越", case_no, _addressee(kind, data, name_shown), [
+        f"你（们）{cn_date(received) + '到本机关' if received else '到本机关'}反映的“{title}”信访事项（编号 {case_no}），"
+        f"问题发生地属{sent.get('area_name') or '下级'}管辖。",
+        f"依照《信访工作条例》第二十条和“属地管理、分级负责”的原则，请你（们）向{sent.get('office_name')}提出；"
+        f"本机关已将该事项转{sent.get('office_name')}依法处理，{sent.get('office_name')}将告知你（们）是否受理。",
+        f"事由：{sent.get('reason') or '越级走访'}。",
+    ], _registering_office(data, unit_name), _day(sent.get("at")), ["本告知书一式两份，一份送达信访人，一份存档。"])
+
+
+_BUILDERS = {"receipt": _receipt, "route_out": _route_out, "skip_level": _skip_level, "transfer": _transfer, "assignment": _assignment, "acceptance": _acceptance,
              "non_acceptance": _non_acceptance, "reply": _reply, "extension": _extension}
 
 

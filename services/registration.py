@@ -282,10 +282,35 @@ def merge_into_original(runtime, view, original_id: int, actor: str):
     return runtime.complete(triage.id, data, actor=actor, expected_version=view.version)
 
 
-def candidate_json(c: Candidate) -> dict:
+def candidate_json(c: Candidate, routed_out: dict | None = None) -> dict:
+    """A likely repeat; `routed_out` (see `route_out_of`): the earlier case ended routed out to a statutory channel,
+    so the registrar tells the petitioner again where to go instead of handling it as a petition."""
+    reasons = list(c.reasons)
+    if routed_out:
+        reasons.append(f"原件已导入{routed_out['channel_name']}途径：请再次告知信访人依法向{routed_out['unit_name']}提出")
     return {"case_id": c.case_id, "case_no": c.case_no, "title": c.title, "registered_at": c.registered_at,
             "location": c.location, "category": c.category, "petitioner": c.petitioner,
-            "similarity": c.similarity, "score": c.score, "reasons": c.reasons}
+            "similarity": c.similarity, "score": c.score, "reasons": reasons, "routed_out": routed_out}
+
+
+def route_out_of(data: dict) -> dict | None:
+    """The statutory channel an earlier case was routed out to (诉访分离 at triage, or 不予受理 at acceptance
+    because the matter belongs to that channel), or None."""
+    triaged = data.get("routed_out") if isinstance(data.get("routed_out"), dict) else {}
+    if triaged.get("kind") == "诉讼":  # 诉访分离 (a version before the route-out list: litigation)
+        return {"channel": triaged.get("channel") or "litigation",
+                "channel_name": triaged.get("channel_name") or "诉讼", "unit_name": triaged.get("unit_name") or "",
+                "at": triaged.get("at")}
+    notice = data.get("acceptance_notice") if isinstance(data.get("acceptance_notice"), dict) else {}
+    later = notice.get("route_out") if isinstance(notice.get("route_out"), dict) else None
+    if later:
+        return {k: later.get(k) for k in ("channel", "channel_name", "unit_name", "at")}
+    return None
+
+
+def candidates_json(runtime, found: list[Candidate]) -> list[dict]:
+    """The candidates as JSON, each earlier routed-out case marked so the registrar can tell the petitioner again."""
+    return [candidate_json(c, route_out_of(runtime.get_case(c.case_id).data or {})) for c in found]
 
 
 def index_registration(session_factory, view, registered_at: datetime, key: IndexKey) -> None:

@@ -84,6 +84,9 @@ def describe(s, runtime, case_no: str, keys=(), exclude: int | None = None) -> d
             "registered_at": case.created_at.isoformat()}
 
 
+SKIP_LEVEL_ROUTE = "越级访"  # 第二十条: only where registration found the matter belongs to a lower level
+
+
 def triage_problems(s, runtime, case_id: int, case_data: dict, values: dict, keys=()) -> dict[str, str]:
     """What the triage form cannot be submitted with (field -> message); fills `values["original"]` (and the
     original's unit, when not given) for a repeat. The desk calls it for the task whose meaning is `triage`."""
@@ -96,6 +99,9 @@ def triage_problems(s, runtime, case_id: int, case_data: dict, values: dict, key
         values["respondent_level"] = level
         # 选人用人 marked at registration or at triage (an unticked box on the triage page does not clear it)
         values["cadre_selection"] = bool(values.get("cadre_selection") or case_data.get("cadre_selection"))
+    if route == SKIP_LEVEL_ROUTE and not (case_data.get("registration") or {}).get("skip_level"):
+        return {"route": "问题发生地属本级管辖，不是越级访（《信访工作条例》第二十条）：请改选交办转送等分流方式"
+                         "（not a skipped level: the matter belongs to this office's own level）"}
     if route != REPEAT_ROUTE:
         values.pop("original", None)  # what the merge step reads is never taken from the submission
         return {}

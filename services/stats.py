@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from engine.clock import SHANGHAI
 
+from . import route_outs
 from .orgchart import default_chart
 from .stats_facts import CaseFacts, Deadline
 from .stats_settings import KpiSettings, Period
@@ -112,6 +113,40 @@ def _overdue_in(period: Period, d: Deadline, now: datetime) -> bool:
     return until > d.due_at and d.due_at < period.end and until > period.start and d.due_at < now
 
 
+def route_out_kpis(received: list[CaseFacts]) -> list[Kpi]:
+    """导出信访程序件数 by statutory channel (诉访分离 at triage, or 不予受理 at acceptance because the matter belongs to
+    that channel), over the cases received in P; the channels are the route-out list's (processes/route_outs.yaml)."""
+    listed = route_outs.default_list()
+    routed = [c for c in received if c.route_out_channel]
+    out = [_count("routed_out", "导出信访程序件数（诉访分离）",
+                  "本期收到的事项中，分流研判为诉访分离或承办单位以应当通过其他法定途径解决为由不予受理、"
+                  "已告知信访人途径和有权处理机关的件数（不计入立案办理数）", routed, group="route_out")]
+    known = set(listed.codes())
+    for channel in listed.channels:
+        out.append(_count(f"routed_out.{channel.code}", f"导入{channel.name}件数",
+                          f"本期收到的事项中，导入{channel.name}途径（告知向有权处理的机关提出）的件数",
+                          [c for c in routed if c.route_out_channel == channel.code], group="route_out"))
+    other = [c for c in routed if c.route_out_channel not in known]
+    if other:  # a channel since removed from the list: counted, not lost
+        out.append(_count("routed_out.other", "导入其他法定途径件数", "本期导出到已不在清单中的法定途径的件数", other,
+                          group="route_out"))
+    return out
+
+
+def skip_level_kpis(received: list[CaseFacts]) -> list[Kpi]:
+    """越级访件数 per area of the matter: received in P, sent back to the competent (lower) level's petition office."""
+    skipped = [c for c in received if c.skip_level_area]
+    chart = default_chart()
+    out = [_count("skip_level", "越级访件数", "本期收到的事项中，登记员认定为越级走访（问题属下级管辖）并转送有权处理的"
+                  "下级信访部门办理的件数（也计入立案办理数）", skipped, group="skip_level")]
+    for area in sorted({c.skip_level_area for c in skipped}):
+        name = chart.name(area) if chart.has(area) else area
+        out.append(_count(f"skip_level.{area}", f"{name}越级访件数",
+                          f"本期收到的越级访中，问题发生地属{name}的件数", [c for c in skipped if c.skip_level_area == area],
+                          group="skip_level"))
+    return out
+
+
 def compute(facts: list[CaseFacts], period: Period, now: datetime, settings: KpiSettings) -> list[Kpi]:
     """Every KPI for the cases given (already limited to the caller's units)."""
     received = [c for c in facts if period.contains(c.received_at)]
@@ -128,7 +163,7 @@ def compute(facts: list[CaseFacts], period: Period, now: datetime, settings: Kpi
     out.append(Kpi("group_visitors", "集体访人次", "本期收到的集体访各批次的来访人数之和（登记的来访人数；未填写的按登记的信访人数计）",
                    sum(c.visitors for c in groups), None, _ids(groups), [], "", "人次"))
     out.append(_count("registered", "立案办理数",
-                      "本期收到并经分流研判转送、交办责任单位办理的事项（不含当场办结、导出信访程序和重复件）",
+                      "本期收到并经分流研判转送、交办责任单位办理的事项（含越级访转送下级信访部门办理的；不含当场办结、导出信访程序和重复件）",
                       registered))
 
     acceptance = [c for c in facts if due_in(period, c.acceptance, now)]
@@ -177,6 +212,9 @@ def compute(facts: list[CaseFacts], period: Period, now: datetime, settings: Kpi
 
     out.append(_rate("repeat_rate", "重复信访率", "本期收到的事项中，分流研判为重复信访（并入原件）的比例",
                      received, lambda c: c.is_repeat))
+
+    out.extend(route_out_kpis(received))
+    out.extend(skip_level_kpis(received))
 
     for code in MILESTONES:
         pairs = [(c, d) for c in facts for d in c.milestones if d.code == code and due_in(period, d, now)]

@@ -23,7 +23,8 @@ from .stats_settings import KpiSettings
 
 # The service calls whose recorded results the facts read (case number, responsible unit, dispatch): the store
 # reads the journal's `service.called` events of these handlers only.
-FACT_HANDLERS = ("issue_case_number", "resolve_responsible_unit", "dispatch_case")
+FACT_HANDLERS = ("issue_case_number", "resolve_responsible_unit", "dispatch_case", "route_out", "not_accepted",
+                 "send_back_skip_level")
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,8 @@ class CaseFacts:
     reviews: list[Deadline] = field(default_factory=list)
     redo_at: list[datetime] = field(default_factory=list)  # each 退回重办 (the bureau sent the reply back)
     redos: list[Deadline] = field(default_factory=list)  # each redo's own handling clock (counted separately)
+    route_out_channel: str = ""  # 诉访分离 (at triage or as the reason of 不予受理): the channel's code
+    skip_level_area: str = ""  # 越级访 sent back: the area (county) the matter belongs to
     group_visit: bool = False  # 集体访: registered as a visit of five or more people
     visitors: int = 0  # the group visit's headcount (来访人数; the petitioners named when it was not filled in)
 
@@ -172,6 +175,7 @@ def _apply_events(f: CaseFacts, events: list, settings: KpiSettings) -> None:
                 f.dispatch_type = result.get("dispatch_type") or f.dispatch_type
             if data.get("handler") == "dispatch_case" and isinstance(result, dict):
                 f.dispatched_at = e.at  # the latest dispatch (a reassignment starts the clock again)
+            _apply_route_out(f, data.get("handler"), result)
             continue
         if e.type != "task.completed":
             continue
@@ -198,6 +202,18 @@ def _apply_events(f: CaseFacts, events: list, settings: KpiSettings) -> None:
                 f.rating, f.rated_at = value, e.at
     if pending_signoff is not None and f.closed_at is None:
         f.closed_at = pending_signoff
+
+
+def _apply_route_out(f: CaseFacts, handler: str | None, result) -> None:
+    """诉访分离 by channel (a version before the route-out list: 诉讼), and 越级访 sent back by area."""
+    if not isinstance(result, dict):
+        return
+    if handler in ("route_out", "not_accepted") and result.get("channel"):
+        f.route_out_channel = str(result["channel"])
+    elif handler == "route_out" and result.get("kind") == "诉讼":
+        f.route_out_channel = "litigation"
+    elif handler == "send_back_skip_level" and result.get("area"):
+        f.skip_level_area = str(result["area"])
 
 
 def _with_due_dates(items: list, events: list, settings: KpiSettings) -> list:

@@ -86,6 +86,7 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
         org_coverage,
         parties,
         repeat_originals,
+        route_outs,
         routing_check,
         simulations,
         work_placement,
@@ -111,6 +112,8 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
                       bundle_checks=[  # what the processes declare beside their diagrams, checked at deploy
                           element_meanings.deploy_check(settings.processes_dir / element_meanings.FILE_NAME),
                           confidential_routes.deploy_check(),  # accusations stay confidential
+                          # the routes out (诉访分离) the forms offer are the maintained list's
+                          route_outs.deploy_check(settings.processes_dir / route_outs.FILE_NAME),
                           notices.deploy_check(settings.processes_dir / notices.FILE_NAME,
                                                settings.processes_dir / "templates"),
                           # the units a routing table suggests must be in the organisation

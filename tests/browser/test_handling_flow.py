@@ -75,12 +75,12 @@ def test_register_then_handle_up_to_the_reply(live_server, page):  # noqa: F811
 
     open_task(page, url, "分流研判")
     screenshot(page, "handling-triage-form")
-    page.check("input[name=route][value=重复信访]")
+    page.select_option("#f-route", "重复信访")  # six routes: a select
     submit(page)  # 重复信访 needs the original's number: refused next to the field, nothing saved
     assert page.locator("#original_case_no-error").inner_text().startswith("请填写")
     assert page.locator("#f-original_case_no").get_attribute("aria-invalid") == "true"
     screenshot(page, "handling-triage-error")
-    page.check("input[name=route][value=交办转送]")
+    page.select_option("#f-route", "交办转送")  # six routes: a select
     submit(page)
     assert "已办理" in page.locator(".flash").inner_text()
     sign_out(page)

@@ -28,7 +28,7 @@ def test_the_registrar_picks_the_responsible_unit_by_typing_part_of_its_name(liv
     assert "东城县人力资源和社会保障局" in page.locator("#suggested-unit").inner_text()
     assert page.locator("#suggested-basis").inner_text().startswith("谁主管谁负责")
     assert not page.locator("#f-responsible_unit").is_visible()  # applies only to 交办转送
-    page.check("input[name=route][value=交办转送]")
+    page.select_option("#f-route", "交办转送")  # six routes: a select
     assert page.locator("#f-responsible_unit").is_visible()
 
     page.fill("#f-responsible_unit", "不存在的局")
@@ -36,7 +36,7 @@ def test_the_registrar_picks_the_responsible_unit_by_typing_part_of_its_name(liv
     error = page.locator("#responsible_unit-error").inner_text()
     assert "不存在的局" in error and "列表中选择" in error
 
-    page.check("input[name=route][value=交办转送]")
+    page.select_option("#f-route", "交办转送")  # six routes: a select
     page.locator("#f-responsible_unit").fill("")
     page.locator("#f-responsible_unit").press_sequentially("住房", delay=50)
     expect(page.locator("#f-responsible_unit-list option")).to_have_count(3)  # the search's answer, not all units

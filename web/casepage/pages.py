@@ -45,6 +45,7 @@ from services import (
 from services.case_timeline import diagram_state, repeat_entries, timeline
 from services.index_key import IndexKey
 from services.masking import mask_name, mask_petitioner
+from services.registration import route_out_of
 from services.stats_facts import group_visit_of
 
 from .. import personal_data, visibility
@@ -135,6 +136,8 @@ def _case_context(p: Principal, case_id: int) -> dict:
         "facts": data.get("facts") or "",
         "process": f"{process_name(view.process_key)} v{view.definition_version}",
         "group_visit": group_visit_of(data)[1],  # 集体访: its headcount, else 0
+        "skip_level": (data.get("registration") or {}).get("skip_level") or "",  # 越级访: the registration's hint
+        "route_out": _route_out_text(data),  # 诉访分离: the channel and the competent body
     }
     states = {x["alert"] for x in tasks} | {d["state"] for d in deadlines}
     worst = "red" if "red" in states else "yellow" if "yellow" in states else None
@@ -153,6 +156,11 @@ def _case_context(p: Principal, case_id: int) -> dict:
         "task_names": {t.id: t.name for t in view.tasks}, "task_url": _task_url, "links": links,
         "actions": actions.available(p, view, _task_url),
     }
+
+
+def _route_out_text(data: dict) -> str:
+    found = route_out_of(data)
+    return f"{found['channel_name']}：{found['unit_name']}" if found else ""
 
 
 def _task_url(task_id: int) -> str:

@@ -177,7 +177,7 @@ def repeat_candidates(p: Principal, form: dict) -> list[dict]:
     with c.extras["read_sessions"]() as s:
         hidden = set(s.scalars(select(Case.id).where(Case.id.in_([x.case_id for x in found]),
                                                      ~visibility.case_filter(p) & _on_discipline_track())))
-    return [reg.candidate_json(x) for x in found if x.case_id not in hidden]
+    return reg.candidates_json(c.runtime, [x for x in found if x.case_id not in hidden])
 
 
 def _on_discipline_track():

@@ -33,7 +33,8 @@ OPENAPI_PATHS = {
             {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}}])},
     "/api/cases/repeats": {"post": op(
         "Likely repeats of a registration (same ID number or phone, or same location and category with a "
-        "similar request, within 12 months); petitioners masked", "cases", body=_REGISTRATION)},
+        "similar request, within 12 months); petitioners masked; an earlier case routed out to a statutory "
+        "channel (诉访分离) carries routed_out {channel, channel_name, unit_name, at}", "cases", body=_REGISTRATION)},
     "/api/reports/overdue": {"get": op("Overdue work items per unit", "deadlines")},
     "/api/accountability/report": {"get": op(
         "问责情况 for the annual assessment, per unit: counts per kind (约谈, 通报, 限期整改, 追责建议), written "
