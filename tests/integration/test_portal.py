@@ -160,7 +160,7 @@ def test_codes_are_limited_per_number_and_posts_without_the_portal_token_change_
     assert refused.status_code == 429 and refused.headers["Retry-After"]
     assert portal.ask_code(client, OTHER).status_code == 200  # another number is counted apart
     forged = portal.app.test_client().post("/portal/code", data={"phone": "13600000000"})
-    assert forged.status_code == 400 and "CSRF" in forged.get_data(as_text=True)
+    assert forged.status_code == 403 and "CSRF" in forged.get_data(as_text=True)
     assert portal.sms_to("13600000000") == []
 
 

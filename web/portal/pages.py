@@ -29,7 +29,7 @@ def check_csrf():
     if request.method == "POST" and not portal_session.csrf_ok(request.form.get("csrf_token")):
         log.warning("portal CSRF token missing or wrong for %s from %s", request.path, request.remote_addr)
         return render_template("portal/message.html", title=_("页面已失效"),
-                               message=_("页面已失效（CSRF 校验未通过），请返回网上信访首页重新操作。")), 400
+                               message=_("页面已失效（CSRF 校验未通过），请返回网上信访首页重新操作。")), 403
     return None
 
 
