@@ -295,14 +295,20 @@ def check_uploads(uploads: list[Upload]) -> str | None:
 
 # ---------------------------------------------------------------- documents served
 
+# the documents addressed to the petitioner (the 交办/转送 notice to the handling unit is the offices' own)
+PETITIONER_DOCUMENTS = ("receipt", "transfer", "acceptance", "non_acceptance", "extension", "reply")
+
+
 def ready_documents(data: dict, unit_name) -> list[dict]:
-    return [d for d in documents.notice_list(data, unit_name) if d["ready"]]
+    return [d for d in documents.notice_list(data, unit_name) if d["ready"] and d["kind"] in PETITIONER_DOCUMENTS]
 
 
 def open_document(c, phone: str, case_id: int, kind: str, unit_name) -> documents.Notice:
     """The notice `kind` of the petitioner's own case; its opening is journaled, the first one as its service
     by the portal (电子送达, the date the petitioner opened it)."""
     case = own_case(c, phone, case_id)
+    if kind not in PETITIONER_DOCUMENTS:
+        raise documents.NoticeUnavailable(kind, ["信访人文书"])
     notice = documents.build_notice(kind, case["data"], unit_name)
     now = c.clock.now()
     with c.session_factory() as s, s.begin():

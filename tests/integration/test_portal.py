@@ -242,6 +242,8 @@ def test_follow_read_the_reply_rate_and_request_review_within_their_windows(port
     page = client.get(f"/portal/cases/{case_id}").get_data(as_text=True)
     assert "documents/reply" in page and "评价办理结果" in page and "请求复查" in page
     assert "处理意见书" in client.get(f"/portal/cases/{case_id}/documents/reply").get_data(as_text=True)
+    assert "documents/assignment" not in page  # the offices' own 交办 notice is not the petitioner's
+    assert client.get(f"/portal/cases/{case_id}/documents/assignment").status_code == 404
     pdf = client.get(f"/portal/cases/{case_id}/documents/reply/pdf")
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
     served = [json.loads(e.data) for e in portal.journal(case_id) if e.type == "portal.document_served"]
