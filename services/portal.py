@@ -260,21 +260,33 @@ def submit(c, key: IndexKey, phone: str, form: dict, uploads: list[Upload], regi
         for upload in uploads:
             attachments.store_attachment(s, started.id, None, upload.filename, upload.content_type, upload.data,
                                          actor, now, vault)
-        case_no = (started.data.get("registration") or {}).get("case_no") or started.data.get("case_no") or ""
-        accept_day = c.runtime.compute_deadline("CAL", documents.ACCEPT_DAYS, now).due_date
-        s.add(Outbox(case_id=started.id, idempotency_key=f"portal_receipt:{started.id}", channel="sms",
-                     recipient=parties.RECIPIENT_PREFIX + parties.first_party_of(s, started.id),
-                     template="portal_receipt", template_version=1,
-                     payload=to_json({"case_no": case_no, "query_code": code,
-                                      "registered_on": now.astimezone(SHANGHAI).date().isoformat(),
-                                      "accept_due": accept_day.isoformat()}),
-                     status="pending", attempts=0, next_attempt_at=now, created_at=now))
+        queue_receipt(c, s, started, code, now)
         append_case_events(s, started.id, [PendingEvent("portal.submitted", actor, now, None, {
             "channel": CHANNEL, "attachments": len(uploads)})])
 
     view = parties.start_case(c.runtime, vault, reg.PROCESS, data, actor, now, after=after)
     registration = view.data.get("registration") or {}
     return {"id": view.id, "case_no": view.data.get("case_no") or registration.get("case_no"), "query_code": code}
+
+
+def queue_receipt(c, s, started, code: str, now: datetime) -> bool:
+    """The receipt SMS of a case just registered (case number, query code, acceptance date, the portal), when its
+    petitioner has a mobile number: in the registration's transaction `s`, to the petitioner's party, with the
+    idempotency key `receipt:<case id>`, so that it goes out exactly once (the desk and the portal both use it)."""
+    petitioner = started.data.get("petitioner") if isinstance(started.data.get("petitioner"), dict) else {}
+    ref = parties.first_party_of(s, started.id)
+    if ref is None or not petitioner.get("phone") or normal_phone(parties.contact_phone(
+            s, c.extras["vault"], parties.RECIPIENT_PREFIX + ref)) is None:
+        return False
+    case_no = (started.data.get("registration") or {}).get("case_no") or started.data.get("case_no") or ""
+    accept_day = c.runtime.compute_deadline("CAL", documents.ACCEPT_DAYS, now).due_date
+    s.add(Outbox(case_id=started.id, idempotency_key=f"receipt:{started.id}", channel="sms",
+                 recipient=parties.RECIPIENT_PREFIX + ref, template="portal_receipt", template_version=1,
+                 payload=to_json({"case_no": case_no, "query_code": code,
+                                  "registered_on": now.astimezone(SHANGHAI).date().isoformat(),
+                                  "accept_due": accept_day.isoformat()}),
+                 status="pending", attempts=0, next_attempt_at=now, created_at=now))
+    return True
 
 
 def check_uploads(uploads: list[Upload]) -> str | None:

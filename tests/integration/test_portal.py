@@ -179,10 +179,10 @@ def test_a_submission_registers_the_case_with_its_receipt_sms_once_and_journals_
     case_id = submitted(portal, client)
     case = portal.get("designer", f"/api/cases/{case_id}").get_json()
     assert not case["incidents"] and case["data"]["channel"] == "网上"
-    receipts = [t for t in portal.sms_to(PHONE) if "网上信访事项已登记" in t]
+    receipts = [t for t in portal.sms_to(PHONE) if "信访事项已登记，编号" in t]
     assert len(receipts) == 1 and case["data"]["case_no"] in receipts[0] and "/portal" in receipts[0]
     build_deliverer(portal.c).run_once()
-    assert len([t for t in portal.sms_to(PHONE) if "网上信访事项已登记" in t]) == 1  # exactly once
+    assert len([t for t in portal.sms_to(PHONE) if "信访事项已登记，编号" in t]) == 1  # exactly once
     [start] = [e for e in portal.journal(case_id) if e.type == "portal.submitted"]
     assert start.actor == "portal:139****5678" and json.loads(start.data)["channel"] == "portal"
     code = re.search(r"查询码(\w{10})", receipts[0]).group(1)  # the public query still opens it
@@ -290,3 +290,19 @@ def test_a_withdrawal_is_journaled_once_with_the_portal_channel(portal):
     assert json.loads(event.data) == {"reason": "问题已私下解决", "channel": "portal"}
     again = client.post(f"/portal/cases/{case_id}/withdraw", data={"reason": "问题已私下解决", "csrf_token": token})
     assert again.status_code == 409
+
+
+def test_a_desk_registration_sends_its_receipt_with_the_query_code_and_the_portal_to_the_mobile_once(portal):
+    form = {"channel": "来访", "title": "企业拖欠工资三个月未付", "request": "要求企业支付拖欠的工资",
+            "category": "劳动社保", "location": "county_a",
+            "petitioners": [{"name": "王某某", "phone": PHONE}]}
+    r = portal.post("registrar", "/api/cases", json=form)
+    assert r.status_code == 201, r.get_json()
+    done = r.get_json()
+    [receipt] = portal.sms_to(PHONE)
+    assert done["case_no"] in receipt and done["query_code"] in receipt and "/portal" in receipt
+    assert portal.sms_to(PHONE) == [receipt]  # delivered once
+    r = portal.post("registrar", "/api/cases", json={**form, "petitioners": [{"name": "李某", "phone": "0571-8888888"}]})
+    assert r.status_code == 201 and portal.sms_to(PHONE) == [receipt]  # a landline gets no SMS
+    mine = portal.sign_in(PHONE)
+    assert done["case_no"] in mine.get("/portal").get_data(as_text=True)  # and the portal shows the desk's case
