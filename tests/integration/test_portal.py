@@ -288,6 +288,8 @@ def test_a_withdrawal_is_journaled_once_with_the_portal_channel(portal):
     assert r.status_code == 303
     [event] = [e for e in portal.journal(case_id) if e.type == "portal.withdrawal_requested"]
     assert json.loads(event.data) == {"reason": "问题已私下解决", "channel": "portal"}
+    page = portal.get("registrar", f"/cases/{case_id}").get_data(as_text=True)  # the office sees it on the case page
+    assert "通过网上信访申请撤回" in page and "问题已私下解决" in page
     again = client.post(f"/portal/cases/{case_id}/withdraw", data={"reason": "问题已私下解决", "csrf_token": token})
     assert again.status_code == 409
 
