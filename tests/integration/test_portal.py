@@ -164,9 +164,15 @@ def test_codes_are_limited_per_number_and_posts_without_the_portal_token_change_
     assert portal.sms_to("13600000000") == []
 
 
-def test_a_staff_session_is_no_portal_session(portal):
+def test_a_staff_session_is_no_portal_session_and_the_pages_send_the_security_headers(portal):
     client, _ = portal.staff("admin")
-    assert "获取验证码" in client.get("/portal").get_data(as_text=True)
+    page = client.get("/portal")
+    assert "获取验证码" in page.get_data(as_text=True)
+    assert "'unsafe-inline'" not in page.headers["Content-Security-Policy"].split("style-src-attr")[0]
+    assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+    assert page.headers["Cache-Control"] == "no-store"
+    cookie = page.headers["Set-Cookie"]
+    assert cookie.startswith("lianxin_portal=") and "HttpOnly" in cookie and "Path=/portal" in cookie
     assert client.get("/portal/submit").status_code in (302, 303)
     portal_client = portal.sign_in(PHONE)
     assert portal_client.get("/api/session").status_code == 401  # and the portal cookie opens no staff API
