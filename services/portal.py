@@ -31,6 +31,7 @@ from engine.clock import SHANGHAI
 from engine.errors import Conflict
 from engine.journal import PendingEvent, to_json
 from engine.store import Case, JournalEvent, Outbox, Setting, WorkItem
+from infra.accounts import MembershipDirectory
 from services import (
     attachments,
     documents,
@@ -394,8 +395,9 @@ def _withdrawn(c, case_id: int) -> bool:
 
 
 def withdraw(c, phone: str, case_id: int, reason: str) -> None:
-    """The petitioner's 撤回: the process has no withdrawal path, so the request is journaled on the case (the
-    office sees it in the history and closes the matter through its own steps); once per case."""
+    """The petitioner's 撤回: the process has no withdrawal path, so the request is journaled on the case and the
+    holders of its open work are told in their inbox (the office closes the matter through its own steps); once
+    per case."""
     case = own_case(c, phone, case_id)
     if case["status"] == "completed":
         raise PortalRefused("本件已办结，无需撤回")
@@ -404,6 +406,24 @@ def withdraw(c, phone: str, case_id: int, reason: str) -> None:
     reason = reason.strip()
     if not 2 <= len(reason) <= 1000:
         raise PortalRefused("请写明撤回的理由（2 至 1000 字）")
+    now = c.clock.now()
     with c.session_factory() as s, s.begin():
-        append_case_events(s, case_id, [PendingEvent("portal.withdrawal_requested", actor_of(phone), c.clock.now(),
+        append_case_events(s, case_id, [PendingEvent("portal.withdrawal_requested", actor_of(phone), now,
                                                      None, {"reason": reason, "channel": CHANNEL})])
+        fields = {"case_no": case["progress"]["case_no"] or "", "title": str(case["data"].get("title") or ""),
+                  "reason": reason}
+        for username in _holders(s, case_id):
+            s.add(Outbox(case_id=case_id, idempotency_key=f"withdrawal:{case_id}:{username}", channel="inapp",
+                         recipient=username, template="withdrawal_requested", template_version=1,
+                         payload=to_json(fields), status="pending", attempts=0, next_attempt_at=now,
+                         created_at=now))
+
+
+def _holders(s, case_id: int) -> list[str]:
+    """Who holds the case's open work now (its assignee, else the users of its unit and role): they are told of
+    the withdrawal request in their inbox."""
+    directory, people = MembershipDirectory(s), set()
+    for assignee, unit, role in s.execute(select(WorkItem.assignee, WorkItem.unit, WorkItem.role).where(
+            WorkItem.case_id == case_id, WorkItem.state == "open")):
+        people.update([assignee] if assignee else directory.users(unit, role) if unit and role else [])
+    return sorted(people)

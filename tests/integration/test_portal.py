@@ -294,6 +294,9 @@ def test_a_withdrawal_is_journaled_once_with_the_portal_channel(portal):
     assert r.status_code == 303
     [event] = [e for e in portal.journal(case_id) if e.type == "portal.withdrawal_requested"]
     assert json.loads(event.data) == {"reason": "问题已私下解决", "channel": "portal"}
+    with portal.c.session_factory() as s:  # the holders of the open work (分流研判 at the city bureau) are told
+        told = s.scalars(select(Outbox).where(Outbox.template == "withdrawal_requested")).all()
+    assert {r.recipient for r in told} >= {"registrar"} and {r.channel for r in told} == {"inapp"}
     page = portal.get("registrar", f"/cases/{case_id}").get_data(as_text=True)  # the office sees it on the case page
     assert "通过网上信访申请撤回" in page and "问题已私下解决" in page
     again = client.post(f"/portal/cases/{case_id}/withdraw", data={"reason": "问题已私下解决", "csrf_token": token})
