@@ -247,6 +247,9 @@ def test_follow_read_the_reply_rate_and_request_review_within_their_windows(port
     drive_to_reply(portal)
     page = client.get(f"/portal/cases/{case_id}").get_data(as_text=True)
     assert "documents/reply" in page and "评价办理结果" in page and "请求复查" in page
+    english = client.get(f"/portal/cases/{case_id}?lang=en").get_data(as_text=True)
+    assert "Request a review" in english and "Rate the outcome" in english
+    client.get("/portal?lang=zh_Hans_CN")
     assert "处理意见书" in client.get(f"/portal/cases/{case_id}/documents/reply").get_data(as_text=True)
     assert "documents/assignment" not in page  # the offices' own 交办 notice is not the petitioner's
     assert client.get(f"/portal/cases/{case_id}/documents/assignment").status_code == 404
