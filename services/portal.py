@@ -6,7 +6,7 @@ request replaces the code before it. The code is kept only as a keyed digest (HM
 key, services/index_key.py) in a settings row named by the number's keyed digest: the database holds neither the
 code nor the number. The SMS that carries it goes through the outbox (channel sms, to a party of no case, role
 `portal_signin`, whose phone the delivery opens when it sends): its payload holds the code until the worker has
-sent it, as the registration receipt's holds the query code.
+sent it, and once the code has signed in the sent row's copy is overwritten.
 
 Own cases. A case is the petitioner's when its petitioner's phone (opened from the party table) is the signed-in
 number: found through the person index (the phone's keyed digest, services/registration.py) and checked against
@@ -88,7 +88,8 @@ def request_code(c, key: IndexKey, phone: str, now: datetime) -> None:
     """Make a new code for `phone` (replacing any earlier one) and queue its SMS, in one transaction."""
     code = "".join(secrets.choice("0123456789") for _ in range(CODE_DIGITS))
     minutes = c.settings.portal_code_minutes
-    record = to_json({"digest": _code_digest(key, phone, code), "tries": 0,
+    outbox_key = f"portal_code:{uuid.uuid4()}"
+    record = to_json({"digest": _code_digest(key, phone, code), "tries": 0, "outbox": outbox_key,
                       "expires_at": (now + timedelta(minutes=minutes)).isoformat()})
     vault = c.extras["vault"]
     with c.session_factory() as s, s.begin():
@@ -98,7 +99,7 @@ def request_code(c, key: IndexKey, phone: str, now: datetime) -> None:
         else:
             row.value = record
         ref = parties.new_party(s, vault, vault.new_data_key(s, now), {"phone": phone}, now, role="portal_signin")
-        s.add(Outbox(case_id=None, idempotency_key=f"portal_code:{uuid.uuid4()}", channel="sms",
+        s.add(Outbox(case_id=None, idempotency_key=outbox_key, channel="sms",
                      recipient=parties.RECIPIENT_PREFIX + ref, template="portal_signin_code", template_version=1,
                      payload=to_json({"code": code, "minutes": minutes}), status="pending", attempts=0,
                      next_attempt_at=now, created_at=now))
@@ -116,9 +117,17 @@ def check_code(c, key: IndexKey, phone: str, code: str, now: datetime) -> None:
         elif json.loads(row.value)["tries"] >= MAX_TRIES or refusal != WRONG:
             s.delete(row)
         if refusal is None and row is not None:
+            _forget_sent_code(s, json.loads(row.value).get("outbox"))
             s.delete(row)  # used once
     if refusal is not None:
         raise PortalRefused(refusal)
+
+
+def _forget_sent_code(s, outbox_key: str | None) -> None:
+    """Once a code has signed in, its SMS (sent, since it was read) keeps no copy of it in the outbox."""
+    sent = s.scalar(select(Outbox).where(Outbox.idempotency_key == outbox_key)) if outbox_key else None
+    if sent is not None and sent.status == "sent":
+        sent.payload = to_json(dict(json.loads(sent.payload), code="******"))
 
 
 WRONG = "验证码不正确，请核对短信中的6位数字后重新输入"

@@ -129,6 +129,8 @@ def test_a_code_signs_in_once_and_is_kept_only_as_a_keyed_digest(portal):
     assert wrong.status_code == 401 and "验证码不正确" in wrong.get_data(as_text=True)
     ok = client.post("/portal/signin", data={"phone": PHONE, "code": code, "csrf_token": token})
     assert ok.status_code == 303
+    with portal.c.session_factory() as s:  # the sent SMS keeps no copy of a used code
+        assert [json.loads(r.payload)["code"] for r in s.scalars(select(Outbox))] == ["******"]
     assert "我的信访事项" in client.get("/portal").get_data(as_text=True)
     again = portal.app.test_client()
     reused = again.post("/portal/signin", data={"phone": PHONE, "code": code, "csrf_token": portal.csrf(again)})
