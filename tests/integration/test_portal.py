@@ -86,12 +86,23 @@ class Portal:
                              .order_by(JournalEvent.seq)).all()
 
 
-@pytest.fixture
-def portal(database_url, tmp_path, gateway):
+def _portal(database_url, tmp_path, gateway, **settings):
     clock = SettableClock(parse_instant("2026-03-02T09:00:00+08:00"))
-    c = make_container(database_url, clock, tmp_path, sms_gateway_url=gateway.url)
+    c = make_container(database_url, clock, tmp_path, sms_gateway_url=gateway.url, **settings)
     yield Portal(c, gateway)
     c.engine.dispose()
+
+
+@pytest.fixture
+def portal(database_url, tmp_path, gateway):
+    yield from _portal(database_url, tmp_path, gateway)
+
+
+@pytest.fixture
+def crowded_portal(database_url, tmp_path, gateway):
+    """Many numbers behind one address (the per-address limits at their lowest)."""
+    yield from _portal(database_url, tmp_path, gateway, portal_submissions_per_address=5,
+                       portal_submissions_per_phone=50)
 
 
 def submitted(portal, client) -> int:
@@ -219,6 +230,15 @@ def test_submissions_are_limited_per_number(portal):
     for _ in range(portal.c.settings.portal_submissions_per_phone):
         assert portal.submit(client, title="短").status_code == 422  # every post counts, valid or not
     assert portal.submit(client).status_code == 429
+
+
+def test_submissions_are_limited_per_address_across_numbers(crowded_portal):
+    portal = crowded_portal
+    first, second = portal.sign_in(PHONE), portal.sign_in(OTHER)
+    for _ in range(5):
+        assert portal.submit(first, title="短").status_code == 422
+    refused = portal.submit(second)
+    assert refused.status_code == 429 and "尝试次数过多" in refused.get_data(as_text=True)
 
 
 def test_the_portal_never_shows_another_persons_case(portal):
