@@ -151,6 +151,8 @@ def timeline(history: list[dict], person: Callable[[str], str] = lambda u: u,
             entry = ("migration", _("{who} 将案件从流程第{old}版迁移到第{new}版").format(
                 who=who, old=data.get("from_version"), new=data.get("to_version")),
                 _("{n}个期限按新版本重新计算").format(n=moved) if moved else "")
+        elif kind.startswith("portal."):  # the petitioner's own acts on the portal (services/portal.py)
+            entry = _portal_entry(kind, who, data, _)
         elif kind == "comment.added":
             entry = ("comment", _("{who} 添加办理意见").format(who=who), str(data.get("body") or ""))
         elif kind == "attachment.added":
@@ -177,6 +179,22 @@ def repeat_entries(repeats: list[dict], _: Callable[[str], str] = _same) -> list
         text = _("同一事项再次信访：{case_no}，{outcome}").format(case_no=number, outcome=_(r.get("outcome") or ""))
         out.append(TimelineEntry(0, at, "", "repeat", text, ""))
     return out
+
+
+def _portal_entry(kind: str, who: str, data: dict, _: Callable[[str], str]) -> tuple[str, str, str] | None:
+    """网上信访: the submission, a document served or opened, a withdrawal request."""
+    title = str(data.get("title") or data.get("kind") or "")
+    if kind == "portal.submitted":
+        return "start", _("{who} 通过网上信访提交").format(who=who), ""
+    if kind == "portal.document_served":
+        return "notice", _("{who} 在网上信访查阅「{name}」（电子送达）").format(who=who, name=title), \
+            str(data.get("served_on") or "")
+    if kind == "portal.document_opened":
+        return "notice", _("{who} 在网上信访再次查阅「{name}」").format(who=who, name=title), ""
+    if kind == "portal.withdrawal_requested":
+        return "message", _("{who} 通过网上信访申请撤回").format(who=who), \
+            _("理由：{reason}").format(reason=data.get("reason") or "")
+    return None
 
 
 def _short_json(value) -> str:

@@ -94,6 +94,11 @@ def _progress(s, case: Case, data: dict, meanings: ElementMeanings | None = None
             "unit_name": _unit_name(data), "milestones": milestones}
 
 
+def progress_of(s, case: Case, data: dict) -> dict:
+    """The public progress of `case` (the petitioner's portal shows the same, services/portal.py)."""
+    return _progress(s, case, data)
+
+
 def _unit_name(data: dict) -> str | None:
     for key in ("assignment", "responsible", "routing"):
         value = data.get(key)

@@ -34,6 +34,7 @@ def register_areas(app: Flask) -> None:
     from .desk import api as desk_api, handling, lists
     from .http import join_api
     from .inbox import api as inbox_api, pages as inbox
+    from .portal import pages as portal
     from .public import pages as public
     from .stats import pages as stats
     from .ui import bp as ui
@@ -44,6 +45,7 @@ def register_areas(app: Flask) -> None:
     app.register_blueprint(calendar.bp)
     app.register_blueprint(notifications.bp)
     app.register_blueprint(public.bp)
+    app.register_blueprint(portal.bp)
     app.register_blueprint(ui)
     for area in (handling, casepage, designer, audit, stats, lists, account, security_log, organisation_admin,
                  orphans, incidents, inbox, outbox_page):

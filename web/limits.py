@@ -11,6 +11,10 @@ web process of a deployment counts together. What is counted, and why so:
   petitioner out of their own case (five wrong codes from elsewhere). The case number is normalised first
   (spaces dropped, full-width to half-width, letters folded), so variants of one number count together.
 - Inbound SMS: every request per gateway address, `sms_inbound_per_minute`.
+- The petitioners' portal (web/portal/): SMS sign-in codes per mobile number and per address in an hour
+  (`portal_codes_per_phone`, `portal_codes_per_address`; every request counts, so nobody can flood a number with
+  codes), wrong codes per address with the sign-in failures (`signin_failures_per_address`), and online
+  submissions per signed-in number and per address in a day (`portal_submissions_per_*`).
 
 A refusal is 429 with `Retry-After` (seconds) and says in Chinese when to try again: JSON under /api, a page
 otherwise. Keys are digests: no username or case number is stored with a counter.
@@ -31,6 +35,8 @@ from limits.errors import StorageError
 
 from infra.rate_limits import SCHEME
 from services.case_lookup import normal_case_no
+
+from . import portal_session
 
 
 def _digest(text: str) -> str:
@@ -75,6 +81,17 @@ def _queried_case_no() -> str:
 
 def case_address_key() -> str:
     return "case:" + _digest(normal_case_no(_queried_case_no()) + "|" + client_address())
+
+
+def portal_phone_key() -> str:
+    """The mobile number a code is asked for (the form's), or the signed-in one (a submission)."""
+    number = request.form.get("phone") if request.endpoint == "portal.request_code" else portal_session.phone()
+    digits = "".join(ch for ch in unicodedata.normalize("NFKC", str(number or "")) if ch.isdigit())
+    return "phone:" + _digest(digits[-11:])
+
+
+def _failed_portal_signin(response) -> bool:
+    return response.status_code == 401
 
 
 def _no_query() -> bool:
@@ -127,7 +144,7 @@ def install(app: Flask, c) -> Limiter:
                                 key_func=address_key)]
     for endpoint, limits in (("api.create_session", signin), ("ui.login_page", signin),
                              ("public.public_case", query), ("public.query_page", query),
-                             ("public.sms_inbound", sms)):
+                             ("public.sms_inbound", sms), *_portal_limits(limiter, settings, per)):
         view = app.view_functions[endpoint]
         for limit in limits:
             view = limit(view)
@@ -136,6 +153,27 @@ def install(app: Flask, c) -> Limiter:
     app.register_error_handler(RateLimitExceeded, too_many)
     app.register_error_handler(StorageError, counters_unreachable)
     return limiter
+
+
+def _portal_limits(limiter: Limiter, settings, per) -> list[tuple[str, list]]:
+    """SMS codes per number and address (each request), wrong codes per address, submissions per number and
+    address (each POST), for the portal's endpoints."""
+    codes = [
+        limiter.shared_limit(per(settings.portal_codes_per_phone, 60), "portal-code-phone",
+                             key_func=portal_phone_key, methods=["POST"]),
+        limiter.shared_limit(per(settings.portal_codes_per_address, 60), "portal-code-address",
+                             key_func=address_key, methods=["POST"]),
+    ]
+    wrong = [limiter.shared_limit(per(settings.signin_failures_per_address, settings.signin_window_minutes),
+                                  "portal-signin-address", key_func=address_key, methods=["POST"],
+                                  deduct_when=_failed_portal_signin)]
+    submissions = [
+        limiter.shared_limit(per(settings.portal_submissions_per_phone, 1440), "portal-submit-phone",
+                             key_func=portal_phone_key, methods=["POST"]),
+        limiter.shared_limit(per(settings.portal_submissions_per_address, 1440), "portal-submit-address",
+                             key_func=address_key, methods=["POST"]),
+    ]
+    return [("portal.request_code", codes), ("portal.sign_in", wrong), ("portal.submit", submissions)]
 
 
 def retry_after() -> int:
@@ -156,7 +194,8 @@ def too_many(_err: RateLimitExceeded):
             "message": f"尝试次数过多，请 {minutes} 分钟后再试（too many attempts; try again in {minutes} minutes）",
             "details": {"retry_after": seconds}}})
     else:
-        response = render_template("ui/message.html", status=429, title=_("尝试次数过多"),
+        page = "portal/message.html" if request.blueprint == "portal" else "ui/message.html"
+        response = render_template(page, status=429, title=_("尝试次数过多"),
                                    message=_("尝试次数过多，请 %(minutes)s 分钟后再试。", minutes=minutes))
     response = current_app.make_response((response, 429))
     response.headers["Retry-After"] = str(seconds)

@@ -35,6 +35,13 @@ class Settings:
     query_window_minutes: int = 60  # LIANXIN_QUERY_WINDOW_MINUTES (1-1440)
     query_min_ms: int = 100  # LIANXIN_QUERY_MIN_MS (0-2000): every public query answers after at least this
     sms_inbound_per_minute: int = 600  # LIANXIN_SMS_INBOUND_PER_MINUTE (10-100000) per gateway address
+    # The petitioners' portal (web/portal/, docs/portal.md): sign-in codes by SMS and online submissions.
+    portal_codes_per_phone: int = 5  # LIANXIN_PORTAL_CODES_PER_PHONE (1-50): SMS codes per number and hour
+    portal_codes_per_address: int = 20  # LIANXIN_PORTAL_CODES_PER_ADDRESS (5-10000): per client address and hour
+    portal_submissions_per_phone: int = 5  # LIANXIN_PORTAL_SUBMISSIONS_PER_PHONE (1-50): petitions per number, day
+    portal_submissions_per_address: int = 20  # LIANXIN_PORTAL_SUBMISSIONS_PER_ADDRESS (5-10000): per address, day
+    portal_code_minutes: int = 10  # LIANXIN_PORTAL_CODE_MINUTES (2-30): how long an SMS sign-in code is valid
+    portal_session_minutes: int = 30  # LIANXIN_PORTAL_SESSION_MINUTES (5-240): portal sign-in without activity
     token_days: int = 90  # LIANXIN_TOKEN_DAYS (1-3650): default lifetime of `lianxin token create`
     # LIANXIN_CRYPTO: the suite new journal hashes, seals, query codes and digests are made with (engine/crypto.py):
     # "std" (SHA-256 / HMAC-SHA256) or "gm" (SM3 / HMAC-SM3); see docs/security.md, 国密算法.
@@ -99,6 +106,9 @@ LIMIT_BOUNDS = {
     "signin_window_minutes": (1, 1440), "query_failures_per_case_address": (1, 100),
     "query_failures_per_address": (5, 10000), "query_window_minutes": (1, 1440), "query_min_ms": (0, 2000),
     "sms_inbound_per_minute": (10, 100000), "token_days": (1, 3650),
+    "portal_codes_per_phone": (1, 50), "portal_codes_per_address": (5, 10000),
+    "portal_submissions_per_phone": (1, 50), "portal_submissions_per_address": (5, 10000),
+    "portal_code_minutes": (2, 30), "portal_session_minutes": (5, 240),
     "lockout_failures": (3, 20), "lockout_minutes": (1, 1440), "security_log_keep_days": (180, 3650),
 }
 LIMIT_DEFAULTS = {name: Settings.__dataclass_fields__[name].default for name in LIMIT_BOUNDS}

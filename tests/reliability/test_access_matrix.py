@@ -48,7 +48,8 @@ TASK_READERS = {"A": {"handler", "admin", "designer", "auditor"}, "B": {"handler
 class Policy:
     """anyone (anonymous too), session (signing in and out: answers 401 or a redirect by design, so only
     server errors and leaks are checked), signed_in, roles (needs one of `roles`), case (sees the case, and holds one of
-    `roles` if given), task (may act on / read the case's open task), webhook (signed by the SMS gateway)."""
+    `roles` if given), task (may act on / read the case's open task), webhook (signed by the SMS gateway), portal
+    (a petitioner's portal session only: refused to every staff session; tests/integration/test_portal.py)."""
     kind: str
     roles: frozenset = field(default_factory=frozenset)
     writes: bool = True  # an auditor (read-only) is refused when the request changes something
@@ -105,6 +106,19 @@ POLICY: dict[tuple[str, str], Policy] = {
     ("public.query_page", "GET"): anyone(),
     ("public.query_page", "POST"): anyone(),
     ("public.sms_inbound", "POST"): Policy("webhook"),
+    # the petitioners' portal: its own session by SMS code (web/portal_session.py); no staff session opens it
+    ("portal.index", "GET"): anyone(),
+    ("portal.request_code", "POST"): Policy("session"),
+    ("portal.sign_in", "POST"): Policy("session"),
+    ("portal.sign_out", "POST"): Policy("session"),
+    ("portal.submit_form", "GET"): Policy("portal"),
+    ("portal.submit", "POST"): Policy("portal"),
+    ("portal.case", "GET"): Policy("portal"),
+    ("portal.rate", "POST"): Policy("portal"),
+    ("portal.request_review", "POST"): Policy("portal"),
+    ("portal.withdraw", "POST"): Policy("portal"),
+    ("portal.document", "GET"): Policy("portal"),
+    ("portal.document_pdf", "GET"): Policy("portal"),
     ("notifications.sms_status", "POST"): Policy("webhook"),
     # definitions and the designer
     ("api.list_definitions", "GET"): signed_in(),
@@ -386,7 +400,7 @@ def expected_allowed(policy: Policy, who: str, method: str, endpoint: str, targe
         return None
     if policy.kind == "anyone":
         return True
-    if policy.kind in ("webhook", "governed") or who == ANON:
+    if policy.kind in ("webhook", "governed", "portal") or who == ANON:
         return False
     mine = held[who]
     if method != "GET" and mine <= {"auditor"} and endpoint not in READ_ONLY_EXEMPT:
@@ -405,7 +419,9 @@ def expected_allowed(policy: Policy, who: str, method: str, endpoint: str, targe
 
 
 def to_sign_in(response) -> bool:
-    return response.status_code in (302, 303) and "/login" in response.headers.get("Location", "")
+    """The staff sign-in page, or the portal's (its SMS-code sign-in is its start page)."""
+    where = response.headers.get("Location", "")
+    return response.status_code in (302, 303) and ("/login" in where or where.rstrip("/").endswith("/portal"))
 
 
 def refused(response) -> bool:

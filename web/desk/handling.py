@@ -40,6 +40,7 @@ from services import (
     identity_checks,
     incidents as incident_model,
     parties,
+    portal,
     query_code,
     redo,
     registration as reg,
@@ -158,6 +159,7 @@ def register_petition(p: Principal, form: dict, merge_into: int | None) -> Regis
         # A start that runs into an incident is not a registration: roll it all back and say why.
         incident_model.refuse_failed_start(s, c.runtime, started)
         reg.index_started(s, started, plain, now, key)
+        portal.queue_receipt(c, s, started, code, now)  # the receipt SMS (query code, /portal) to a mobile number
 
     view = parties.start_case(c.runtime, c.extras["vault"], reg.PROCESS, data, p.username, now, after=after)
     registration = view.data.get("registration") or {}

@@ -1,0 +1,1 @@
+"""The petitioners' portal: /portal (docs/portal.md)."""
