@@ -137,8 +137,9 @@ def _suggestions(kpis: dict, petitions: list[CaseFacts]) -> dict:
     received, adopted = kpis["suggestions.received"], kpis["suggestions.adopted"]
     rewarded = kpis["suggestions.rewarded"]
     legacy = [f for f in petitions if f.nature == "建议意见"]
-    return {"received": received["numerator"] + len(legacy),
-            "adopted": adopted["numerator"] + sum(1 for f in legacy if f.outcome == "支持"),
+    supported = {f.id for f in legacy if f.outcome == "支持"}
+    return {"received": received["numerator"] + len(legacy), "adopted": adopted["numerator"] + len(supported),
             "rewarded": rewarded["numerator"],
             "case_ids": sorted(set(received["case_ids"]) | {f.id for f in legacy}),
-            "adopted_case_ids": adopted["case_ids"], "rewarded_case_ids": rewarded["case_ids"]}
+            "adopted_case_ids": sorted(set(adopted["case_ids"]) | supported),
+            "rewarded_case_ids": rewarded["case_ids"]}
