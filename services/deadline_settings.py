@@ -84,6 +84,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("limits.rating_days", "信访人评价期限", CALENDAR_DAYS, 1, 30),
     Setting("limits.revisit_workdays", "不满意回访", WORKDAYS, 1, 15),
     Setting("limits.revisit_redo_days", "回访后重新办理", CALENDAR_DAYS, 1, 60),
+    # 人民建议征集 (《信访工作条例》第二十九条: study, adopt where feasible, reply; a useful one may be rewarded). The
+    # regulation sets no number and the 60 days of Art. 34 do not apply to suggestions: local rules.
+    Setting("limits.suggestion_assess_workdays", "人民建议评估论证", WORKDAYS, 1, 30),
+    Setting("limits.suggestion_decide_workdays", "决定是否采纳人民建议", WORKDAYS, 1, 15),
+    Setting("limits.suggestion_reward_workdays", "确定人民建议奖励", WORKDAYS, 1, 30),
 )
 BY_NAME = {s.name: s for s in SETTINGS}
 

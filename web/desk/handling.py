@@ -142,7 +142,11 @@ class Registered:
 
 
 def register_petition(p: Principal, form: dict, merge_into: int | None) -> Registered:
+    """Register a petition, or a suggestion (nature 建议意见: the suggestion process, 人民建议征集)."""
     c = container()
+    process = reg.process_for(form)
+    if merge_into is not None and process != reg.PROCESS:
+        raise ApiError(422, "invalid", _("人民建议不并入信访事项，请取消“并入原件”后登记。"))
     if merge_into is not None:
         with c.extras["read_sessions"]() as s:
             visibility.visible_case(s, p, merge_into)
@@ -155,7 +159,7 @@ def register_petition(p: Principal, form: dict, merge_into: int | None) -> Regis
         incident_model.refuse_failed_start(s, c.runtime, started)
         reg.index_started(s, started, plain, now, key)
 
-    view = parties.start_case(c.runtime, c.extras["vault"], reg.PROCESS, data, p.username, now, after=after)
+    view = parties.start_case(c.runtime, c.extras["vault"], process, data, p.username, now, after=after)
     registration = view.data.get("registration") or {}
     merged = None
     if merge_into is not None and view.status != "incident":
