@@ -43,7 +43,10 @@ def _figures(office) -> dict:
 
 @when(parsers.parse('登记员从 "{channel}" 登记一件人民建议 "{title}"，内容分类 "{category}"，问题发生地 "{location}"'))
 def register_suggestion(office, channel, title, category, location):
-    r = office.post("registrar", "/api/cases", json=_suggestion(channel, title, category, location))
+    body = _suggestion(channel, title, category, location)
+    check = office.post("registrar", "/api/cases", json=dict(body, dry_run=True))
+    assert check.status_code == 200 and check.get_json()["repeats"] == [], check.get_json()  # never merged: no search
+    r = office.post("registrar", "/api/cases", json=body)
     assert r.status_code == 201, r.get_json()
     office.case_id = r.get_json()["id"]
 

@@ -180,6 +180,11 @@ def repeat_candidates(p: Principal, form: dict) -> list[dict]:
     return [reg.candidate_json(x) for x in found if x.case_id not in hidden]
 
 
+def _repeats_for(p: Principal, form: dict) -> list[dict]:
+    """Likely repeats to merge a petition into; a suggestion (人民建议) is never merged, so none are looked for."""
+    return repeat_candidates(p, form) if reg.process_for(form) == reg.PROCESS else []
+
+
 def _on_discipline_track():
     """Cases on the discipline track are never offered as repeat candidates to someone who may not see them."""
     return visibility.on_discipline_track(Case.id)
@@ -210,7 +215,7 @@ def api_register():
         raise ApiError(422, "invalid", "登记内容有误，请按提示修改（invalid registration）",
                        _with_units(forms.error_list(register_schema(), errors), payload, registering_unit(p)))
     if dry_run:
-        return ok({"valid": True, "repeats": repeat_candidates(p, payload)})
+        return ok({"valid": True, "repeats": _repeats_for(p, payload)})
     try:
         done = register_petition(p, payload, merge_into)
     except incident_model.StartFailed as err:
@@ -311,7 +316,7 @@ def register():
         errors = check_registration(values, registering_unit(p))
         action = request.form.get("action", "check")
         if not errors and action == "check":
-            repeats = repeat_candidates(p, values)
+            repeats = _repeats_for(p, values)
             if not repeats:
                 action = "save"
         if not errors and action in ("save", "merge"):
