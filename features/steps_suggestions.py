@@ -59,6 +59,10 @@ def runs_the_suggestion_process(office, prefix):
     assert not [t for t in case["tasks"] if t["name"] == "分流研判"]  # never the petition process's triage
     assert "handle_days" in case["data"]["limits"]  # the table is read, yet no 60-day clock runs on a suggestion
     assert all(t["name"] != "办理并拟写答复意见" for t in case["tasks"])
+    page = office.get("bureau", f"/cases/{office.case_id}")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert "人民建议征集" in text and "assess_unit" not in text and "suggestion_assess" not in text
 
 
 @then(parsers.parse('建议人收到 "{template}"'))
