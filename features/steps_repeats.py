@@ -63,3 +63,17 @@ def original_timeline(office, registered):
 def petitioner_told(office, template, words):
     notices = [n for n in _notices(office) if n["template"] == template and _to_petitioner(n)]
     assert notices and words in notices[-1]["text"] and "{" not in notices[-1]["text"], notices
+
+
+@then("本月统计中这件计入重复信访，原件已办结但不算一次性化解")
+def counted_as_repeat(office):
+    """重复信访率 counts the refused repeat (the repeat_link the merge step wrote), and the original, closed in
+    March, is in the denominator of 一次性化解率 but not its numerator: it was petitioned again."""
+    original = _original_id(office)
+    r = office.get(READER, "/api/stats?period=2026-03&live=1")
+    assert r.status_code == 200, r.get_json()
+    k = {x["key"]: x for x in r.get_json()["kpis"]}
+    assert office.case_id in k["repeats"]["case_ids"] and office.case_id in k["repeat_rate"]["case_ids"]
+    assert original not in k["repeats"]["case_ids"] and original in k["repeat_rate"]["denominator_case_ids"]
+    once = k["first_time_resolution"]
+    assert original in once["denominator_case_ids"] and original not in once["case_ids"], once

@@ -21,6 +21,7 @@ def register_all(registry: HandlerRegistry) -> HandlerRegistry:
         notify,
         routing,
         second_assignment,
+        suggestions,
         supervision,
     )
 
@@ -55,4 +56,6 @@ def register_all(registry: HandlerRegistry) -> HandlerRegistry:
     registry.register("escalate", escalation.escalate)
     registry.register("pass_down", escalation.pass_down)
     registry.register("escalation_open", escalation.escalation_open)
+    # 人民建议征集 (suggestion)
+    registry.register("conclude_suggestion", suggestions.conclude_suggestion)
     return registry

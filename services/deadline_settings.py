@@ -91,6 +91,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("limits.accountability_circular_days", "通报后书面反馈", CALENDAR_DAYS, 1, 30),
     Setting("limits.rectify_days", "限期整改并书面反馈", CALENDAR_DAYS, 1, 90),
     Setting("limits.accountability_recommend_days", "追责建议书面反馈", CALENDAR_DAYS, 1, 60),
+    # 人民建议征集 (《信访工作条例》第二十九条: study, adopt where feasible, reply; a useful one may be rewarded). The
+    # regulation sets no number and the 60 days of Art. 34 do not apply to suggestions: local rules.
+    Setting("limits.suggestion_assess_workdays", "人民建议评估论证", WORKDAYS, 1, 30),
+    Setting("limits.suggestion_decide_workdays", "决定是否采纳人民建议", WORKDAYS, 1, 15),
+    Setting("limits.suggestion_reward_workdays", "确定人民建议奖励", WORKDAYS, 1, 30),
 )
 BY_NAME = {s.name: s for s in SETTINGS}
 

@@ -24,6 +24,8 @@ from engine.calendar.display import due_day
 from engine.clock import SHANGHAI
 from engine.errors import Conflict, Invalid
 
+from .suggestions import no_review_reason
+
 METHODS = ("直接送达", "邮寄送达", "电子送达", "留置送达", "委托送达", "公告送达")
 DEFAULT_METHOD = "直接送达"
 
@@ -106,6 +108,9 @@ def take_request(runtime, case_id: int, message: str, payload: dict, actor: str)
     """Take the petitioner's request for review or re-review (see the module's docstring); returns the case."""
     right = RIGHTS[message]
     case = runtime.get_case(case_id)
+    reason = no_review_reason(case.process_key)
+    if reason:
+        raise Conflict(reason)
     if case.status == "completed":
         raise Conflict(f"本件已办结，不能再{right.stage}（the case is closed）")
     data = case.data

@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from engine.store import Case
 from services.store.handling import PetitionerKey, RegistrationIndex
 
-from . import element_meanings, parties, repeat_originals
+from . import element_meanings, parties, repeat_originals, suggestions
 from .identity_checks import Problem
 from .index_key import IndexKey
 from .masking import mask_name
@@ -62,6 +62,12 @@ def category_problems(categories: list[Category], category: str, subcategory: st
 
 
 # ---------------------------------------------------------------- start data
+
+def process_for(form: dict) -> str:
+    """The process a registration starts: 人民建议征集 (`suggestion`) for the nature 建议意见, on every channel;
+    the petition process otherwise."""
+    return suggestions.process_for(form, PROCESS)
+
 
 def start_data(form: dict, registering_unit: str) -> dict:
     """The process's start data from a validated registration. The first petitioner is also `petitioner`, the

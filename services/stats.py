@@ -148,7 +148,17 @@ def skip_level_kpis(received: list[CaseFacts]) -> list[Kpi]:
 
 
 def compute(facts: list[CaseFacts], period: Period, now: datetime, settings: KpiSettings) -> list[Kpi]:
-    """Every KPI for the cases given (already limited to the caller's units)."""
+    """Every KPI for the cases given (already limited to the caller's units). The grievance figures read only the
+    petition processes' cases; the suggestions (人民建议征集) are counted apart (`suggestion_figures`)."""
+    suggestions = [c for c in facts if c.process_key in settings.suggestion_keys]
+    facts = [c for c in facts if c.process_key not in settings.suggestion_keys]
+    out = _grievance_figures(facts, period, now, settings)
+    out.extend(resolution_figures(facts, period))
+    out.extend(suggestion_figures(suggestions, period))
+    return out
+
+
+def _grievance_figures(facts: list[CaseFacts], period: Period, now: datetime, settings: KpiSettings) -> list[Kpi]:
     received = [c for c in facts if period.contains(c.received_at)]
     registered_routes = settings.route_values("registered")
     registered = [c for c in received if c.route in registered_routes]
@@ -210,8 +220,6 @@ def compute(facts: list[CaseFacts], period: Period, now: datetime, settings: Kpi
                       "法定期限（签收、受理告知、办理、复查、复核）已过而尚未完成的状态在本期出现过的事项（含超期后办结的）",
                       overdue))
 
-    out.append(_rate("repeat_rate", "重复信访率", "本期收到的事项中，分流研判为重复信访（并入原件）的比例",
-                     received, lambda c: c.is_repeat))
 
     out.extend(route_out_kpis(received))
     out.extend(skip_level_kpis(received))
@@ -241,3 +249,60 @@ def compute(facts: list[CaseFacts], period: Period, now: datetime, settings: Kpi
     return out
 
 
+
+
+# ---------------------------------------------------------------- one-time resolution, repeats, suggestions
+
+def concluded_at(c: CaseFacts) -> datetime | None:
+    """When the matter was first concluded: its first approved sign-off (办结), or its on-the-spot settlement."""
+    return c.closed_at or c.settled_at
+
+
+def not_at_once(c: CaseFacts) -> list[str]:
+    """Why a concluded matter was not resolved at its first handling (empty: it was): sent back for redo,
+    review or re-review requested, petitioned again (a later repeat linked to it, either way it was recognised),
+    itself a repeat, or escalated to a joint meeting."""
+    reasons = []
+    if c.redo_at:
+        reasons.append("退回重办")
+    if c.reviews:
+        reasons.append("复查复核")
+    if c.repeated_at or c.is_repeat:
+        reasons.append("重复信访")
+    if c.escalations:
+        reasons.append("上交联席会议")
+    return reasons
+
+
+def resolution_figures(facts: list[CaseFacts], period: Period) -> list[Kpi]:
+    """一次性化解率 and 重复信访率 (a repeat is counted however it was recognised: at triage, at registration,
+    merged into an original in handling or refused because the original was closed or final)."""
+    concluded = [c for c in facts if period.contains(concluded_at(c))]
+    received = [c for c in facts if period.contains(c.received_at)]
+    return [
+        _rate("first_time_resolution", "一次性化解率",
+              "本期办结（首次审核销号）或当场化解的事项中，一次办理即化解的比例：没有退回重办、没有申请复查复核、"
+              "没有再次信访（其后登记或分流时认定为它的重复件）、本身不是重复件、没有上交联席会议（按统计时已知的情况）",
+              concluded, lambda c: not not_at_once(c)),
+        _count("repeats", "重复信访件数", "本期收到的事项中，认定为重复信访的件数（登记时查重并入或分流研判认定，"
+               "并入原件、不予受理、不再受理均计）", [c for c in received if c.is_repeat]),
+        _rate("repeat_rate", "重复信访率", "本期收到的事项中，认定为重复信访（登记时查重并入或分流研判认定，"
+              "并入原件、不予受理、不再受理均计）的比例", received, lambda c: c.is_repeat),
+    ]
+
+
+def suggestion_figures(suggestions: list[CaseFacts], period: Period) -> list[Kpi]:
+    """人民建议征集 (信访工作条例第二十九条), counted apart from the petitions: received in P, and concluded in P
+    adopted (采纳) and rewarded (奖励)."""
+    received = [c for c in suggestions if period.contains(c.received_at)]
+    concluded = [c for c in suggestions if period.contains(c.concluded_at)]
+    return [
+        _count("suggestions.received", "收到人民建议件数", "本期登记为“建议意见”、按人民建议征集流程办理的件数"
+               "（不计入信访事项的各项统计）", received, group="suggestion"),
+        _count("suggestions.concluded", "人民建议办结件数", "本期作出采纳或不采纳结论并告知建议人的件数",
+               concluded, group="suggestion"),
+        _rate("suggestions.adopted", "人民建议采纳率", "本期作出结论的人民建议中，决定采纳的比例",
+              concluded, lambda c: c.adopted, group="suggestion"),
+        _count("suggestions.rewarded", "人民建议奖励件数", "本期作出结论的人民建议中，采纳并给予奖励的件数",
+               [c for c in concluded if c.adopted and c.rewarded], group="suggestion"),
+    ]

@@ -77,7 +77,10 @@ def _annual_sheets(wb: Workbook, annual: dict, unit_names: dict) -> None:
            [["转送", annual["transfers"]], ["交办", annual["assignments"]],
             ["督办（合计）", annual["supervisions"]["total"]]]
            + [[f"督办：{k}", v] for k, v in annual["supervisions"]["by_kind"].items()]
-           + [["建议意见", s["received"]], ["建议意见（处理意见为支持，视为采纳）", s["adopted"]]])
+           + [["建议意见", s["received"]], ["建议意见（采纳）", s["adopted"]],
+              ["建议意见（奖励）", s.get("rewarded", 0)]])
+    _sheet(wb, "年度-化解重复集体访", ["指标", "数值", "分子", "分母"],
+           [[k["label"], k["value"], k["numerator"], k["denominator"]] for k in annual.get("figures", [])])
 
 
 def list_workbook(title: str, rows: list[dict], unit_names: dict) -> bytes:

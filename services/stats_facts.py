@@ -24,7 +24,8 @@ from .stats_settings import KpiSettings
 # The service calls whose recorded results the facts read (case number, responsible unit, dispatch): the store
 # reads the journal's `service.called` events of these handlers only.
 FACT_HANDLERS = ("issue_case_number", "resolve_responsible_unit", "dispatch_case", "route_out", "not_accepted",
-                 "send_back_skip_level")
+                 "send_back_skip_level", "conclude_suggestion")
+SUGGESTION_HANDLER = "conclude_suggestion"  # the suggestion process's conclusion: adopted or not, rewarded or not
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,12 @@ class CaseFacts:
     skip_level_area: str = ""  # 越级访 sent back: the area (county) the matter belongs to
     group_visit: bool = False  # 集体访: registered as a visit of five or more people
     visitors: int = 0  # the group visit's headcount (来访人数; the petitioners named when it was not filled in)
+    process_key: str = "petition_case"
+    settled_at: datetime | None = None  # settled on the spot at triage (当场化解): concluded without a sign-off
+    repeated_at: list[datetime] = field(default_factory=list)  # each later petition recognised as its repeat
+    concluded_at: datetime | None = None  # a suggestion (人民建议): when the proposer was told the conclusion
+    adopted: bool = False  # a suggestion adopted (采纳)
+    rewarded: bool = False  # a suggestion adopted and rewarded (奖励)
 
     def summary(self) -> dict:
         if self.confidential:  # counted, never shown: accusation materials stay with the discipline organ
@@ -112,17 +119,21 @@ def _changed(event_data: dict, key: str) -> Any:
 
 def build_facts(cases: Iterable, items: Iterable, events: Iterable, settings: KpiSettings,
                 level_of: Callable[[str], str] | None = None,
-                acceptance_due: Callable[[datetime], datetime | None] | None = None) -> list[CaseFacts]:
-    """`cases`: rows with id, case_no, created_at, status, summary_json; `items`: work item rows; `events`:
-    journal rows (case_id, seq, at, type, element_id, data) in seq order per case; `level_of(unit)`: the level
-    (county, city, province) a joint-meeting office belongs to, for the escalation tiers; `acceptance_due(at)`:
-    the acceptance limit of a case dispatched at `at` and not yet signed (it has no acceptance task yet)."""
+                acceptance_due: Callable[[datetime], datetime | None] | None = None,
+                repeat_links: Iterable = ()) -> list[CaseFacts]:
+    """`cases`: rows with id, case_no, created_at, status, summary_json (and process_key); `items`: work item
+    rows; `events`: journal rows (case_id, seq, at, type, element_id, data) in seq order per case; `level_of(unit)`:
+    the level (county, city, province) a joint-meeting office belongs to, for the escalation tiers;
+    `acceptance_due(at)`: the acceptance limit of a case dispatched at `at` and not yet signed (it has no acceptance
+    task yet); `repeat_links`: rows (repeat_case_id, original_case_id, linked_at) of the repeat_link table, every
+    repeat recognised (at registration or at triage, merged or refused), marking both the repeat and its original."""
     by_case: dict[int, CaseFacts] = {}
     for c in cases:
         summary = json.loads(c.summary_json or "{}")
         by_case[c.id] = CaseFacts(id=c.id, case_no=c.case_no or str(c.id), title=summary.get("title", ""),
                                   received_at=c.created_at, channel=summary.get("channel", ""),
-                                  category=summary.get("category", ""), status=c.status)
+                                  category=summary.get("category", ""), status=c.status,
+                                  process_key=getattr(c, "process_key", None) or "petition_case")
     item_rows: dict[int, list] = {}
     for w in items:
         if w.case_id in by_case:
@@ -143,7 +154,26 @@ def build_facts(cases: Iterable, items: Iterable, events: Iterable, settings: Kp
             due = acceptance_due(facts.dispatched_at)
             if due is not None:  # dispatched, not signed: the acceptance limit runs all the same
                 facts.acceptance = Deadline("acceptance", facts.unit, facts.dispatched_at, due, None, "open")
+    _apply_repeat_links(by_case, repeat_links)
     return list(by_case.values())
+
+
+def _apply_repeat_links(by_case: dict[int, CaseFacts], links: Iterable) -> None:
+    """A repeat is a repeat however it was recognised; its original was petitioned again (not resolved at once)."""
+    for link in links:
+        repeat = by_case.get(link.repeat_case_id)
+        if repeat is not None:
+            repeat.is_repeat = True
+        original = by_case.get(link.original_case_id) if link.original_case_id is not None else None
+        if original is not None and original is not repeat:
+            original.repeated_at.append(link.linked_at)
+
+
+def _apply_suggestion(f: CaseFacts, at: datetime, result: dict) -> None:
+    """The suggestion process's conclusion (service `conclude_suggestion`): adopted or not, rewarded or not."""
+    f.concluded_at = f.concluded_at or at
+    f.adopted = result.get("adopted") is True
+    f.rewarded = f.adopted and result.get("rewarded") is True
 
 
 def _apply_events(f: CaseFacts, events: list, settings: KpiSettings) -> None:
@@ -176,6 +206,8 @@ def _apply_events(f: CaseFacts, events: list, settings: KpiSettings) -> None:
             if data.get("handler") == "dispatch_case" and isinstance(result, dict):
                 f.dispatched_at = e.at  # the latest dispatch (a reassignment starts the clock again)
             _apply_route_out(f, data.get("handler"), result)
+            if data.get("handler") == SUGGESTION_HANDLER and isinstance(result, dict):
+                _apply_suggestion(f, e.at, result)
             continue
         if e.type != "task.completed":
             continue
@@ -187,6 +219,7 @@ def _apply_events(f: CaseFacts, events: list, settings: KpiSettings) -> None:
             if f.route in settings.route_values("repeat"):
                 f.is_repeat = True
             f.confidential = f.route in settings.route_values("confidential")
+            f.settled_at = e.at if f.route in settings.route_values("on_spot") else None
         elif e.element_id in reply and f.reply_at is None:
             f.reply_at = e.at
         elif e.element_id in signoff and f.closed_at is None:

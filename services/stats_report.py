@@ -93,10 +93,18 @@ def cases_behind(facts: list[CaseFacts], kpi: dict, which: str = "numerator") ->
     return [f.summary() for f in sorted(facts, key=lambda f: f.id) if f.id in ids]
 
 
+ANNUAL_FIGURES = ("group_visits", "group_visitors", "first_time_resolution", "repeats", "repeat_rate")
+
+
 def annual(facts: list[CaseFacts], supervision_rows: list[dict], period: Period, chart: OrgChart,
-           units: set[str] | None = None) -> dict:
-    """年度报告数据：按领域（内容分类）统计、被投诉较多的单位、转送交办督办件数、建议意见及采纳。"""
-    cases = [f for f in in_scope(facts, units) if period.contains(f.received_at)]
+           units: set[str] | None = None, settings: KpiSettings | None = None,
+           now: datetime | None = None) -> dict:
+    """年度报告数据：按领域（内容分类）统计、被投诉较多的单位、转送交办督办件数、建议意见及采纳（第四十一条），
+    以及集体访批次人次、一次性化解率、重复信访率（each with its numerator, denominator and cases)."""
+    settings = settings or KpiSettings.load()
+    scoped = in_scope(facts, units)
+    petitions = [f for f in scoped if f.process_key not in settings.suggestion_keys]
+    cases = [f for f in petitions if period.contains(f.received_at)]
     categories = Counter(f.category or "未分类" for f in cases)
     units_count = Counter(f.unit for f in cases if f.unit)
     top_units = [{"unit": u, "unit_name": chart.name(u) if chart.has(u) else u, "count": n,
@@ -105,7 +113,7 @@ def annual(facts: list[CaseFacts], supervision_rows: list[dict], period: Period,
     supervision = [r for r in supervision_rows if period.contains(r["opened_at"])
                    and (units is None or r["unit"] in units)]
     kinds = Counter((r["data"] or {}).get("kind") or "督办" for r in supervision)
-    suggestions = [f for f in cases if f.nature == "建议意见"]
+    kpis = {k.key: k.as_dict() for k in compute(scoped, period, now or period.end, settings)}
     return {
         "period": period.as_dict(),
         "total": len(cases),
@@ -118,7 +126,20 @@ def annual(facts: list[CaseFacts], supervision_rows: list[dict], period: Period,
         "transfers": sum(1 for f in cases if f.dispatch_type == "转送"),
         "assignments": sum(1 for f in cases if f.dispatch_type == "交办"),
         "supervisions": {"total": len(supervision), "by_kind": dict(sorted(kinds.items()))},
-        "suggestions": {"received": len(suggestions),
-                        "adopted": sum(1 for f in suggestions if f.outcome == "支持"),
-                        "case_ids": sorted(f.id for f in suggestions)},
+        "suggestions": _suggestions(kpis, cases),
+        "figures": [kpis[key] for key in ANNUAL_FIGURES if key in kpis],
     }
+
+
+def _suggestions(kpis: dict, petitions: list[CaseFacts]) -> dict:
+    """Suggestions made (人民建议征集流程) and adopted, rewarded; plus those registered before the suggestion
+    process existed (or by a process without it) as petitions of nature 建议意见, supported in their reply."""
+    received, adopted = kpis["suggestions.received"], kpis["suggestions.adopted"]
+    rewarded = kpis["suggestions.rewarded"]
+    legacy = [f for f in petitions if f.nature == "建议意见"]
+    supported = {f.id for f in legacy if f.outcome == "支持"}
+    return {"received": received["numerator"] + len(legacy), "adopted": adopted["numerator"] + len(supported),
+            "rewarded": rewarded["numerator"],
+            "case_ids": sorted(set(received["case_ids"]) | {f.id for f in legacy}),
+            "adopted_case_ids": sorted(set(adopted["case_ids"]) | supported),
+            "rewarded_case_ids": rewarded["case_ids"]}

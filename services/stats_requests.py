@@ -45,8 +45,10 @@ def load_facts(c, settings: KpiSettings, cache: dict | None = None):
     key = settings.digest()
     if key not in cache:
         with c.extras["read_sessions"]() as s:
-            rows = stats_store.load_rows(s, settings.process_keys, settings.watched_elements())
-        cache[key] = build_facts(*rows, settings, level_of(default_chart()), _acceptance_due(c, settings))
+            rows = stats_store.load_rows(s, settings.counted_processes, settings.watched_elements())
+            links = stats_store.load_repeat_links(s)
+        cache[key] = build_facts(*rows, settings, level_of(default_chart()), _acceptance_due(c, settings),
+                                 repeat_links=links)
     return cache[key]
 
 

@@ -74,6 +74,7 @@ class KpiSettings:
     routes: dict = field(default_factory=dict)
     process_keys: tuple[str, ...] = ("petition_case",)
     unsigned_acceptance: tuple[str, int] = ("CAL", 15)
+    suggestion_keys: tuple[str, ...] = ()  # 人民建议征集: counted apart, never in the grievance figures
     raw: dict = field(default_factory=dict, compare=False)
 
     @classmethod
@@ -97,7 +98,8 @@ class KpiSettings:
                    rate_denominator=denominator, elements=dict(doc.get("elements") or {}),
                    routes=dict(doc.get("routes") or {}),
                    process_keys=tuple(doc.get("process_keys") or ["petition_case"]),
-                   unsigned_acceptance=_day_rule(doc.get("unsigned_acceptance") or {}), raw=doc)
+                   unsigned_acceptance=_day_rule(doc.get("unsigned_acceptance") or {}),
+                   suggestion_keys=tuple((doc.get("suggestions") or {}).get("process_keys") or ()), raw=doc)
 
     @classmethod
     def load(cls, path: Path | str = DEFAULT_FILE, meanings: ElementMeanings | None = None) -> KpiSettings:
@@ -125,6 +127,11 @@ class KpiSettings:
         if "year_end" in changes:
             doc.setdefault("period", {})["year_end"] = changes["year_end"]
         return KpiSettings.from_dict(doc)
+
+    @property
+    def counted_processes(self) -> tuple[str, ...]:
+        """Every process whose cases the statistics read: the grievance processes and the suggestion process."""
+        return tuple(dict.fromkeys(self.process_keys + self.suggestion_keys))
 
     def ids(self, name: str) -> set[str]:
         value = self.elements.get(name) or []

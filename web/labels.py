@@ -85,6 +85,11 @@ SYSTEM_FIELDS = {
     "recorded_at": "记录时间", "document_date": "文书日期", "basis": "依据", "level": "层级", "stage": "阶段",
     "body": "机关", "decision": "意见", "opinion": "意见和理由", "requested_at": "请求时间", "notices": "通知",
     "from": "来自", "lead_unit": "主办单位", "assigning_unit": "交办单位", "dispatch_type": "转送或交办",
+    # 人民建议征集 (suggestion)
+    "routing": "责任单位建议", "assess_unit": "研究论证单位", "assess_role": "研究论证角色", "reward_unit": "奖励单位",
+    "reward_role": "奖励单位角色", "suggestion_result": "人民建议办理结论", "result_notice": "办理结果告知",
+    "assess_reminder": "评估催办", "adopt_reminder": "决定催办", "reward_reminder": "奖励催办", "adopted": "是否采纳",
+    "rewarded": "是否奖励", "conclusion": "结论", "detail": "说明", "concluded_at": "办结时间",
 }
 JOURNAL_VALUES = {"journal": "记入日志", "recorded": "已记录", "outbox": "发件箱", "petitioner": "信访人"}
 

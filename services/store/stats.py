@@ -22,6 +22,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from engine.db import Base
 from engine.store import ID, UTC_DT, Case, CaseRegister, JournalEvent, WorkItem
 from services.stats_facts import FACT_HANDLERS
+from services.store.handling import RepeatLink
 
 EVENT_TYPES = ("case.started", "task.completed", "service.called", "deadline.computed")
 
@@ -44,7 +45,8 @@ class SnapshotExists(Exception):
 
 def load_rows(s: Session, process_keys, element_ids, handlers=FACT_HANDLERS) -> tuple[list, list, list]:
     """(cases, work items, journal events) for the statistics; events in seq order per case."""
-    cases = list(s.execute(select(Case.id, Case.case_no, Case.created_at, Case.status, Case.summary_json)
+    cases = list(s.execute(select(Case.id, Case.case_no, Case.created_at, Case.status, Case.summary_json,
+                                  Case.process_key)
                            .where(Case.process_key.in_(list(process_keys)))).all())
     ids = [c.id for c in cases]
     if not ids:
@@ -64,6 +66,12 @@ def load_rows(s: Session, process_keys, element_ids, handlers=FACT_HANDLERS) -> 
             .order_by(JournalEvent.case_id, JournalEvent.seq)).all())
     events = [e for e in events if e.type != "service.called" or _wanted_call(e.data, handlers)]
     return cases, items, events
+
+
+def load_repeat_links(s: Session) -> list:
+    """Every recognised repeat (repeat_case_id, original_case_id, linked_at): merged at registration or at triage,
+    merged into an original in handling or refused because it was closed or final (services.repeat_originals)."""
+    return list(s.execute(select(RepeatLink.repeat_case_id, RepeatLink.original_case_id, RepeatLink.linked_at)).all())
 
 
 def _wanted_call(data: str, handlers) -> bool:

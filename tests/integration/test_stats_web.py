@@ -138,7 +138,12 @@ def test_annual_report_data(office):
     top = answer["most_complained_units"][0]
     assert (top["unit"], top["count"]) == ("county_a_hrss", 6)  # A, B, C, D, H, I
     assert answer["transfers"] + answer["assignments"] == 8  # every dispatched case: A B C J D E H I
-    assert answer["suggestions"] == {"received": 1, "adopted": 1, "case_ids": ids(b, "J")}  # J's reply: 支持
+    assert answer["suggestions"] == {"received": 1, "adopted": 1, "case_ids": ids(b, "J"), "rewarded": 0,
+                                     "adopted_case_ids": ids(b, "J"), "rewarded_case_ids": []}  # J's reply: 支持
+    figures = {f["key"]: f for f in answer["figures"]}
+    assert set(figures) == {"group_visits", "group_visitors", "first_time_resolution", "repeats", "repeat_rate"}
+    assert set(figures["first_time_resolution"]["case_ids"]) <= set(figures["first_time_resolution"]
+                                                                     ["denominator_case_ids"])
     by_kind = answer["supervisions"]["by_kind"]
     assert answer["supervisions"]["total"] == sum(by_kind.values()) and set(by_kind) <= {"催办", "督办", "挂牌督办"}
 

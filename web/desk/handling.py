@@ -147,7 +147,11 @@ class Registered:
 
 
 def register_petition(p: Principal, form: dict, merge_into: int | None) -> Registered:
+    """Register a petition, or a suggestion (nature 建议意见: the suggestion process, 人民建议征集)."""
     c = container()
+    process = reg.process_for(form)
+    if merge_into is not None and process != reg.PROCESS:
+        raise ApiError(422, "invalid", _("人民建议不并入信访事项，请取消“并入原件”后登记。"))
     if merge_into is not None:
         with c.extras["read_sessions"]() as s:
             visibility.visible_case(s, p, merge_into)
@@ -161,7 +165,7 @@ def register_petition(p: Principal, form: dict, merge_into: int | None) -> Regis
         reg.index_started(s, started, plain, now, key)
         portal.queue_receipt(c, s, started, code, now)  # the receipt SMS (query code, /portal) to a mobile number
 
-    view = parties.start_case(c.runtime, c.extras["vault"], reg.PROCESS, data, p.username, now, after=after)
+    view = parties.start_case(c.runtime, c.extras["vault"], process, data, p.username, now, after=after)
     registration = view.data.get("registration") or {}
     merged = None
     if merge_into is not None and view.status != "incident":
@@ -180,6 +184,11 @@ def repeat_candidates(p: Principal, form: dict) -> list[dict]:
         hidden = set(s.scalars(select(Case.id).where(Case.id.in_([x.case_id for x in found]),
                                                      ~visibility.case_filter(p) & _on_discipline_track())))
     return reg.candidates_json(c.runtime, [x for x in found if x.case_id not in hidden])
+
+
+def _repeats_for(p: Principal, form: dict) -> list[dict]:
+    """Likely repeats to merge a petition into; a suggestion (人民建议) is never merged, so none are looked for."""
+    return repeat_candidates(p, form) if reg.process_for(form) == reg.PROCESS else []
 
 
 def _on_discipline_track():
@@ -212,7 +221,7 @@ def api_register():
         raise ApiError(422, "invalid", "登记内容有误，请按提示修改（invalid registration）",
                        _with_units(forms.error_list(register_schema(), errors), payload, registering_unit(p)))
     if dry_run:
-        return ok({"valid": True, "repeats": repeat_candidates(p, payload)})
+        return ok({"valid": True, "repeats": _repeats_for(p, payload)})
     try:
         done = register_petition(p, payload, merge_into)
     except incident_model.StartFailed as err:
@@ -313,7 +322,7 @@ def register():
         errors = check_registration(values, registering_unit(p))
         action = request.form.get("action", "check")
         if not errors and action == "check":
-            repeats = repeat_candidates(p, values)
+            repeats = _repeats_for(p, values)
             if not repeats:
                 action = "save"
         if not errors and action in ("save", "merge"):

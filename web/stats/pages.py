@@ -129,9 +129,11 @@ def _annual_from_args(c, p: Principal, args) -> dict:
     with c.extras["read_sessions"]() as s:
         supervision = stats_store.load_register_rows(s, "supervision", opened_from=period.start,
                                                      opened_before=period.end)
-    result = annual(load_facts(c, settings, _facts_cache()), supervision, period, org_chart(), units)
+    result = annual(load_facts(c, settings, _facts_cache()), supervision, period, org_chart(), units, settings,
+                    c.clock.now())
     return only_nameable_case_ids(c, p, result, result["by_category"] + result["most_complained_units"]
-                                 + [result["suggestions"]], ("case_ids",))
+                                 + [result["suggestions"]] + result["figures"],
+                                 ("case_ids", "denominator_case_ids", "adopted_case_ids", "rewarded_case_ids"))
 
 
 # ---------------------------------------------------------------- JSON
