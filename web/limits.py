@@ -11,6 +11,8 @@ web process of a deployment counts together. What is counted, and why so:
   petitioner out of their own case (five wrong codes from elsewhere). The case number is normalised first
   (spaces dropped, full-width to half-width, letters folded), so variants of one number count together.
 - Inbound SMS: every request per gateway address, `sms_inbound_per_minute`.
+- The upstream system's push (`POST /api/exchange/inbound`): every request per address,
+  `exchange_inbound_per_minute`.
 
 A refusal is 429 with `Retry-After` (seconds) and says in Chinese when to try again: JSON under /api, a page
 otherwise. Keys are digests: no username or case number is stored with a counter.
@@ -125,9 +127,11 @@ def install(app: Flask, c) -> Limiter:
     ]
     sms = [limiter.shared_limit(f"{settings.sms_inbound_per_minute} per minute", "sms-inbound",
                                 key_func=address_key)]
+    exchange = [limiter.shared_limit(f"{settings.exchange_inbound_per_minute} per minute", "exchange-inbound",
+                                     key_func=address_key)]
     for endpoint, limits in (("api.create_session", signin), ("ui.login_page", signin),
                              ("public.public_case", query), ("public.query_page", query),
-                             ("public.sms_inbound", sms)):
+                             ("public.sms_inbound", sms), ("exchange.inbound", exchange)):
         view = app.view_functions[endpoint]
         for limit in limits:
             view = limit(view)
