@@ -163,7 +163,11 @@ def _existing(c, upstream_no: str) -> Received | None:
         if row is None:
             return None
         case = s.get(Case, row.case_id) if row.case_id else None
-        return Received(upstream_no, row.case_id, case.case_no if case else None, True)
+        return Received(upstream_no, row.case_id, _case_no(c.runtime.case_data(s, case)) if case else None, True)
+
+
+def _case_no(data: dict) -> str | None:
+    return data.get("case_no") or (data.get("registration") or {}).get("case_no")
 
 
 def receive(c, doc: dict, source: str, key: IndexKey) -> Received:
@@ -201,8 +205,7 @@ def _register(c, doc: dict, source: str, key: IndexKey) -> Received:
         for item in doc.get("attachments") or []:
             attachments.store_attachment(s, view.id, None, item["filename"], item["media_type"],
                                          base64.b64decode(item["content_base64"]), ACTOR, now, vault=vault)
-        case_no = view.data.get("case_no") or (view.data.get("registration") or {}).get("case_no")
-    return Received(doc["upstream_no"], view.id, case_no, False)
+    return Received(doc["upstream_no"], view.id, _case_no(view.data), False)
 
 
 # ---------------------------------------------------------------- the watched folder
@@ -288,7 +291,7 @@ def _documents(data: dict, names: dict[str, str]) -> list[dict]:
 def report(matter: UpstreamMatter, case: Case, data: dict, event: str, at: datetime, names: dict[str, str]) -> dict:
     """What one report says (docs/exchange.md, “Reports”)."""
     assignment = data.get("assignment") if isinstance(data.get("assignment"), dict) else {}
-    return {"format": FORMAT, "upstream_no": matter.upstream_no, "case_no": data.get("case_no") or case.case_no,
+    return {"format": FORMAT, "upstream_no": matter.upstream_no, "case_no": _case_no(data),
             "event": event, "event_label": EVENT_LABELS[event], "at": at.astimezone(SHANGHAI).isoformat(),
             "unit": assignment.get("unit_name"), "dispatch_type": assignment.get("dispatch_type"),
             "rating": data.get("rating") if event == "rated" else None, "documents": _documents(data, names)}

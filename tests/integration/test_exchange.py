@@ -295,4 +295,4 @@ def test_a_dead_letter_is_on_the_admin_page_and_resent_and_others_may_not_see_it
     registrar = page_sign_in(app, "registrar")
     assert registrar.get("/admin/exchange").status_code == 403
     assert registrar.post(f"/admin/exchange/{row.id}/resend",
-                          data={"csrf_token": csrf_of(registrar.get("/").get_data(as_text=True))}).status_code == 403
+                          data={"csrf_token": csrf_of(registrar.get("/tasks").get_data(as_text=True))}).status_code == 403
