@@ -35,9 +35,16 @@ from sqlalchemy.exc import IntegrityError
 from engine.clock import SHANGHAI
 from engine.journal import to_json
 from engine.store import Case, JournalEvent, Outbox
-from services import attachments, documents, incidents, masking, parties, query_code
-from services import registration as reg
-from services import units as org_units
+from services import (
+    attachments,
+    documents,
+    incidents,
+    masking,
+    parties,
+    query_code,
+    registration as reg,
+    units as org_units,
+)
 from services.index_key import IndexKey
 from services.public_progress import labels_by_element
 from services.store.exchange import UpstreamMatter

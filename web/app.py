@@ -31,8 +31,8 @@ def register_areas(app: Flask) -> None:
     from .calendar import pages as calendar
     from .casepage import api as casepage_api, pages as casepage
     from .designer import api as designer_api, pages as designer
-    from .exchange import pages as exchange
     from .desk import api as desk_api, handling, lists
+    from .exchange import pages as exchange
     from .http import join_api
     from .inbox import api as inbox_api, pages as inbox
     from .public import pages as public

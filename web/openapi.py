@@ -11,8 +11,8 @@ from .audit.security_log import OPENAPI_PATHS as SECURITY_LOG_PATHS
 from .calendar import openapi as calendar
 from .casepage import openapi as casepage
 from .designer import openapi as designer
-from .exchange import openapi as exchange
 from .desk import openapi as desk
+from .exchange import openapi as exchange
 from .inbox import openapi as inbox
 from .public import openapi as public
 from .session_api import OPENAPI_PATHS as SESSION_PATHS
