@@ -12,6 +12,7 @@ from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from engine.store import Case, Outbox
@@ -22,6 +23,7 @@ from services.attachments import list_attachments
 from services.store.exchange import UpstreamMatter
 from tests.support.db import make_container
 from tests.support.web import csrf_of, office_app, page_sign_in
+from web.cli.main import main
 from web.exchange_setup import poll
 from web.notify_setup import build_deliverer
 
@@ -296,3 +298,27 @@ def test_a_dead_letter_is_on_the_admin_page_and_resent_and_others_may_not_see_it
     assert registrar.get("/admin/exchange").status_code == 403
     assert registrar.post(f"/admin/exchange/{row.id}/resend",
                           data={"csrf_token": csrf_of(registrar.get("/tasks").get_data(as_text=True))}).status_code == 403
+
+
+# ---------------------------------------------------------------- the command line and the worker
+
+def test_the_cli_polls_a_folder_and_the_worker_polls_the_configured_one(tmp_path):
+    folder = tmp_path / "exchange"
+    folder.mkdir()
+    env = {"LIANXIN_VAR_DIR": str(tmp_path / "var"), "LIANXIN_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
+    assert CliRunner().invoke(main, ["init"], env=env).exit_code == 0
+    (folder / "good.json").write_text(json.dumps(matter(upstream_no="SJ-CLI-1"), ensure_ascii=False), encoding="utf-8")
+    (folder / "bad.json").write_text(json.dumps(matter(upstream_no="SJ-CLI-2", kind="转送", period_days=10),
+                                                ensure_ascii=False), encoding="utf-8")
+    result = CliRunner().invoke(main, ["exchange", "poll", str(folder)], env=env)
+    assert result.exit_code == 1
+    assert "已退回（rejected）bad.json：period_days" in result.output
+    assert (folder / "rejected" / "bad.json.problems.json").exists() and (folder / "done" / "good.json").exists()
+
+    (folder / "next.json").write_text(json.dumps(matter(upstream_no="SJ-CLI-3"), ensure_ascii=False), encoding="utf-8")
+    ran = CliRunner().invoke(main, ["worker", "--once"], env=dict(env, LIANXIN_EXCHANGE_DIR=str(folder)))
+    assert ran.exit_code == 0, ran.output
+    round_ = json.loads(ran.output.strip().splitlines()[-1])
+    # both registered matters' first status is queued; no upstream address yet: the reports wait in the outbox
+    assert round_["jobs"]["exchange"] == {"registered": 1, "duplicates": 0, "rejected": 0, "reports_queued": 2}
+    assert (folder / "done" / "next.json").exists()
