@@ -29,7 +29,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from jsonschema import Draft202012Validator
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
 from engine.clock import SHANGHAI
@@ -304,25 +304,29 @@ def report(matter: UpstreamMatter, case: Case, data: dict, event: str, at: datet
             "rating": data.get("rating") if event == "rated" else None, "documents": _documents(data, names)}
 
 
-def queue_reports(c, limit: int = 500) -> int:
+def queue_reports(c, limit: int = 200) -> int:
     """Queue in the outbox the status changes not yet reported of the cases registered from upstream (each once:
-    its idempotency key is `upstream:<number>:<event>`). Returns how many were queued."""
+    its idempotency key is `upstream:<number>:<event>`). Only cases changed since they were last looked at, and
+    at most `limit` of them, least recently changed first (the rest in the next round). Returns how many reports
+    were queued."""
     now, queued = c.clock.now(), 0
     try:
         with c.session_factory() as s, s.begin():
             names = org_units.unit_names(s)
-            for matter in s.scalars(select(UpstreamMatter).where(UpstreamMatter.case_id.is_not(None),
-                                                                 ~UpstreamMatter.reported.contains('"closed"'))
-                                    .order_by(UpstreamMatter.received_at).limit(limit)).all():
-                queued += _queue_matter(c, s, matter, names, now)
+            for matter, case in s.execute(
+                    select(UpstreamMatter, Case).join(Case, Case.id == UpstreamMatter.case_id)
+                    .where(~UpstreamMatter.reported.contains('"closed"'),
+                           or_(UpstreamMatter.checked_at.is_(None), Case.updated_at > UpstreamMatter.checked_at))
+                    .order_by(Case.updated_at).limit(limit)).all():
+                queued += _queue_matter(c, s, matter, case, names, now)
+                matter.checked_at = case.updated_at
     except IntegrityError:  # another worker queued the same reports at the same moment: theirs stand
         return 0
     return queued
 
 
-def _queue_matter(c, s, matter: UpstreamMatter, names: dict[str, str], now: datetime) -> int:
+def _queue_matter(c, s, matter: UpstreamMatter, case: Case, names: dict[str, str], now: datetime) -> int:
     reported = json.loads(matter.reported or "[]")
-    case = s.get(Case, matter.case_id)
     new = [(event, at) for event, at in _events(s, case) if event not in reported]
     if not new:
         return 0
