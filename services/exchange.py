@@ -48,6 +48,7 @@ from services import (
 from services.index_key import IndexKey
 from services.public_progress import labels_by_element
 from services.store.exchange import UpstreamMatter
+from services.store.handling import RegistrationIndex
 
 FORMAT = "lianxin-exchange/1"
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "docs" / "exchange" / "inbound.schema.json"
@@ -341,10 +342,45 @@ def _queue_matter(c, s, matter: UpstreamMatter, case: Case, names: dict[str, str
     return len(new)
 
 
+# (what a report's error contains, what it means for the office); the first that matches is shown
+_PLAIN = (
+    ("未配置", "尚未配置上级信访信息系统的上报地址或共享密钥，上报在等待；配置后自动发出。"),
+    ("HTTP 401", "上级系统不接受签名：请与上级核对共享密钥后重发。"),
+    ("HTTP 403", "上级系统不接受签名：请与上级核对共享密钥后重发。"),
+    ("HTTP 4", "上级系统拒绝了这条上报（内容不被接受），请与上级核对后重发。"),
+    ("HTTP 5", "上级系统暂时不可用，系统会自动重试；仍失败时可重发。"),
+    ("模板", "上报模板有误，请修正模板后重发。"),
+    ("中断", "上报多次中断，不能确定上级是否收到；重发是安全的，上级按幂等键去重。"),
+    ("不可达", "连接不上上级系统，系统会自动重试；请检查网络和上报地址。"),
+)
+
+
+def plain_error(error: str | None) -> str | None:
+    """What a report's delivery error means, in one sentence (Chinese); the raw text stays beside it."""
+    if not error:
+        return None
+    return next((meaning for needle, meaning in _PLAIN if needle in error), "上报失败，详见原始错误。")
+
+
+def report_details(read_sessions, ids: list[int]) -> dict[int, dict]:
+    """Outbox row id -> what the report says (upstream number, case number, event), for the admins' page."""
+    if not ids:
+        return {}
+    with read_sessions() as s:
+        rows = s.execute(select(Outbox.id, Outbox.payload).where(Outbox.id.in_(ids))).all()
+    out = {}
+    for row_id, payload in rows:
+        data = json.loads(payload or "{}")
+        out[row_id] = {"upstream_no": data.get("upstream_no"), "case_no": data.get("case_no"),
+                       "event_label": EVENT_LABELS.get(data.get("event"), "")}
+    return out
+
+
 def recent_matters(read_sessions, limit: int = 50) -> list[dict]:
     """The matters received last, for the administrators' page."""
     with read_sessions() as s:
-        rows = s.execute(select(UpstreamMatter, Case.case_no).outerjoin(Case, Case.id == UpstreamMatter.case_id)
+        rows = s.execute(select(UpstreamMatter, RegistrationIndex.case_no)
+                         .outerjoin(RegistrationIndex, RegistrationIndex.case_id == UpstreamMatter.case_id)
                          .order_by(UpstreamMatter.received_at.desc()).limit(limit)).all()
         return [{"upstream_no": m.upstream_no, "case_id": m.case_id, "case_no": case_no, "kind": m.kind,
                  "deadline": m.deadline, "source": m.source, "received_at": m.received_at,

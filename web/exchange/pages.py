@@ -90,6 +90,9 @@ def page():
     if status not in (None, *STATUS_LABELS):
         raise ApiError(400, "malformed", _("状态只能是：待发送、失败待重试、发送中、已发送、投递失败。"))
     reports = outbox_listing(_read_sessions(), channel=exchange.OUTBOX_CHANNEL, status=status, limit=200)
+    details = exchange.report_details(_read_sessions(), [r["id"] for r in reports["items"]])
+    for r in reports["items"]:
+        r.update(details.get(r["id"], {}), plain_error=exchange.plain_error(r["last_error"]))
     settings = c.settings
     return render_template("exchange/index.html", reports=reports, status=status, status_labels=STATUS_LABELS,
                            source_labels=SOURCE_LABELS, matters=exchange.recent_matters(_read_sessions()),
