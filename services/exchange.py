@@ -110,11 +110,19 @@ def _attachment_problems(doc: dict) -> list[dict]:
     return out
 
 
+def _schema_problem(error) -> dict:
+    """One schema error; about a petitioner, without the value (no personal data in answers and problem files)."""
+    path = _path(error.absolute_path)
+    if "petitioners" in path:
+        return {"path": path, "message": f"不符合交换格式：信访人信息不合要求（schema: {error.validator} "
+                                         f"{json.dumps(error.validator_value, ensure_ascii=False)[:200]}）"}
+    return {"path": path, "message": f"不符合交换格式：{error.message[:500]}（schema: {error.validator}）"}
+
+
 def check(doc, categories: list[reg.Category], locations: set[str]) -> list[dict]:
     """The problems of an inbound document, each `{"path", "message"}`; empty when it can be registered."""
     validator = Draft202012Validator(schema())
-    found = [{"path": _path(e.absolute_path), "message": f"不符合交换格式：{e.message}（schema: {e.validator}）"}
-             for e in sorted(validator.iter_errors(doc), key=lambda e: _path(e.absolute_path))]
+    found = [_schema_problem(e) for e in sorted(validator.iter_errors(doc), key=lambda e: _path(e.absolute_path))]
     if found:
         return found
     matter = doc["matter"]

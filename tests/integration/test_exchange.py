@@ -193,7 +193,20 @@ def test_a_body_that_is_not_json_or_not_a_valid_matter_is_422_with_its_problems(
     no_deadline = matter()
     del no_deadline["deadline"]  # a 交办 needs the upstream's deadline
     assert push(app, clock, no_deadline).status_code == 422
+    long_id = matter()
+    long_id["matter"]["petitioners"][0]["id_number"] = "1101011990030712345678901234567890"
+    r = push(app, clock, long_id)
+    assert r.status_code == 422 and "matter/petitioners/0/id_number" in r.get_data(as_text=True)
+    assert "110101199003071234" not in r.get_data(as_text=True)  # the answer does not repeat personal data
     assert counts(c) == (0, 0)
+
+
+def test_the_push_is_rate_limited_per_address(sqlite_url, clock, tmp_path):
+    c = make_container(sqlite_url, clock, tmp_path, exchange_key=KEY, exchange_inbound_per_minute=10)
+    app = office_app(c, deploy=False)
+    answers = [push(app, clock, MATTER, key="wrong").status_code for _ in range(11)]
+    assert answers == [401] * 10 + [429]
+    c.engine.dispose()
 
 
 def test_the_push_needs_no_session_and_no_csrf_token_but_is_refused_while_no_key_is_set(sqlite_url, clock, tmp_path):
@@ -263,6 +276,9 @@ def test_a_completed_step_is_reported_as_the_next_status(office, clock, upstream
     clock.advance(timedelta(minutes=5))
     view = c.runtime.get_case(case_id)
     [triage] = [t for t in view.tasks if t.element_id == "Task_triage"]
+    # the registrar's triage shows the upstream's terms the decision rests on
+    page = page_sign_in(app, "registrar").get(f"/tasks/{triage.id}").get_data(as_text=True)
+    assert 'data-fact="upstream.deadline"' in page and "2026-04-15" in page and "省信访局" in page
     c.runtime.complete(triage.id, {"route": "交办转送"}, actor="registrar", expected_version=view.version)
     assert c.runtime.get_case(case_id).data["assignment"]["period_days"] == 30
     assert exchange.queue_reports(c) == 1
