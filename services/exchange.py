@@ -32,6 +32,7 @@ from jsonschema import Draft202012Validator
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
+from engine import bounded_json
 from engine.clock import SHANGHAI
 from engine.journal import to_json
 from engine.store import Case, JournalEvent, Outbox
@@ -62,6 +63,7 @@ KINDS = ("转送", "交办")
 TASK_EVENTS = {"triage": "dispatched", "acceptance": "accepted", "handling": "replied", "rating": "rated"}
 EVENT_LABELS = {"registered": "已登记", "dispatched": "已转送、交办责任单位", "accepted": "已作出受理决定",
                 "replied": "已出具处理意见", "rated": "信访人已评价", "closed": "已办结"}
+MAX_FILE_BYTES = 256 * 1024 * 1024  # a file of the watched folder: 20 attachments of 8 MB in base64, and the matter
 MATTER_FIELDS = ("title", "request", "facts", "category", "subcategory", "location", "respondent", "nature",
                  "is_group_or_policy")
 
@@ -237,10 +239,12 @@ class PollResult:
 
 
 def _read(path: Path):
+    if path.stat().st_size > MAX_FILE_BYTES:
+        return None, [{"path": "(文件)", "message": f"文件超过 {MAX_FILE_BYTES // 1024 // 1024} MB（file too large）"}]
     try:
-        return json.loads(path.read_text(encoding="utf-8")), []
-    except (UnicodeDecodeError, ValueError) as exc:
-        return None, [{"path": "(文件)", "message": f"不是 UTF-8 编码的 JSON：{exc}（not UTF-8 JSON）"}]
+        return bounded_json.loads(path.read_text(encoding="utf-8")), []
+    except (UnicodeDecodeError, ValueError) as exc:  # bounded_json.JsonTooDeep is a ValueError too
+        return None, [{"path": "(文件)", "message": f"不是 UTF-8 编码的 JSON：{str(exc)[:200]}（not UTF-8 JSON）"}]
 
 
 def _reject(path: Path, found: list[dict]) -> None:
@@ -256,24 +260,30 @@ def poll_folder(c, directory: Path, key: IndexKey, limit: int = 200) -> PollResu
     """Take up to `limit` *.json files of `directory` (oldest name first): register each valid one and move it to
     DIR/done/; move each invalid one to DIR/rejected/ with its problems beside it."""
     result = PollResult()
-    done = directory / "done"
     for path in sorted(directory.glob("*.json"))[:limit]:
-        doc, found = _read(path)
-        found = found or problems_of(c, doc)
-        if not found:
-            try:
-                received = receive(c, doc, "folder", key)
-            except incidents.StartFailed as err:
-                found = [{"path": "(登记)", "message": str(err)}]
-        if found:
-            _reject(path, found)
-            result.rejected.append({"file": path.name, "problems": found})
+        try:
+            _take(c, path, key, result)
+        except FileNotFoundError:  # taken meanwhile by another worker polling the same folder
             continue
-        done.mkdir(exist_ok=True)
-        shutil.move(str(path), done / path.name)
-        (result.duplicates if received.duplicate else result.registered).append(
-            dict(received.as_json(), file=path.name))
     return result
+
+
+def _take(c, path: Path, key: IndexKey, result: PollResult) -> None:
+    doc, found = _read(path)
+    found = found or problems_of(c, doc)
+    if not found:
+        try:
+            received = receive(c, doc, "folder", key)
+        except incidents.StartFailed as err:
+            found = [{"path": "(登记)", "message": str(err)}]
+    if found:
+        _reject(path, found)
+        result.rejected.append({"file": path.name, "problems": found})
+        return
+    done = path.parent / "done"
+    done.mkdir(exist_ok=True)
+    shutil.move(str(path), done / path.name)
+    (result.duplicates if received.duplicate else result.registered).append(dict(received.as_json(), file=path.name))
 
 
 # ---------------------------------------------------------------- reports back
