@@ -109,8 +109,8 @@ def upstream(clock):
 
 
 @pytest.fixture
-def office(sqlite_url, clock, tmp_path, upstream):
-    c = make_container(sqlite_url, clock, tmp_path, exchange_key=KEY, exchange_upstream_url=upstream.url)
+def office(database_url, clock, tmp_path, upstream):
+    c = make_container(database_url, clock, tmp_path, exchange_key=KEY, exchange_upstream_url=upstream.url)
     app = office_app(c)
     yield c, app
     c.engine.dispose()
