@@ -15,7 +15,7 @@ first. A feature that adds tables adds its module here and a migration whose par
 from engine import store, verification_runs  # noqa: F401
 from engine.calendar import models as calendar_models  # noqa: F401
 from infra import access_log, accounts, keys, lockout, rate_limits, second_factor, security_log  # noqa: F401
-from services.store import (  # noqa: F401,E501
+from services.store import (  # noqa: F401
     casefiles,
     drafts,
     erasures,
