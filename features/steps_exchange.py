@@ -9,11 +9,14 @@ from pytest_bdd import parsers, then, when
 from sqlalchemy import select
 
 from engine.clock import SettableClock, parse_instant
-from engine.store import Case
+from engine.store import Case, Outbox
 from features.conftest import ROOT, Office
+from features.steps_petition import _do
 from infra.upstream import signed_headers
+from services.exchange import EVENT_LABELS
 from services.organisation import load_organisation
 from tests.support.db import make_container
+from web.exchange_setup import worker_jobs
 
 KEY = "feature-exchange-key"
 MATTER = {
@@ -114,3 +117,46 @@ def refused_with_problems(office, path):
 @then("没有登记任何上级转交的事项")
 def nothing_stored(office):
     assert upstream_cases(office) == []
+
+
+@when(parsers.parse('上级系统推送转送事项 "{number}"'))
+def push_transferred(office, number):
+    doc = copy.deepcopy(MATTER)
+    doc.update(upstream_no=number, kind="转送")
+    r = push(office, doc)
+    assert r.status_code == 201, r.get_json()
+    office.first_answer = r.get_json()
+    office.case_id = office.first_answer["case_id"]
+
+
+@when("工作进程运行一轮")
+def worker_round(office):
+    for _name, job in worker_jobs(office.c):
+        job()
+
+
+@when("登记员分流研判、责任单位签收、受理并办理，市信访局审核销号")
+def handle_the_matter(office):
+    _do(office, "registrar", "分流研判", {"route": "交办转送"})
+    _do(office, "handler", "签收或提出异议", {"sign_decision": "签收"})
+    _do(office, "handler", "作出受理决定", {"accepted": True})
+    _do(office, "handler", "办理并拟写答复意见", {"handle_action": "答复", "outcome": "支持", "reply_text": "已督促支付"})
+    _do(office, "bureau", "审核销号", {"signoff_approved": True})
+
+
+def reports(office) -> list[dict]:
+    with office.c.session_factory() as s:
+        rows = s.scalars(select(Outbox).where(Outbox.channel == "upstream").order_by(Outbox.id)).all()
+        return [json.loads(r.payload) for r in rows]
+
+
+@then(parsers.parse('发给上级系统的上报依次是 "{labels}"'))
+def reports_in_order(office, labels):
+    found = [EVENT_LABELS[r["event"]] for r in reports(office)]
+    assert found == labels.split(" → "), found
+
+
+@then(parsers.parse('每项上报都写明上级编号 "{number}" 和本机关的信访事项编号'))
+def reports_name_both_numbers(office, number):
+    found = reports(office)
+    assert found and all(r["upstream_no"] == number and r["case_no"] == office.first_answer["case_no"] for r in found)

@@ -335,10 +335,10 @@ def queue_reports(c, limit: int = 200) -> int:
             for matter, case in s.execute(
                     select(UpstreamMatter, Case).join(Case, Case.id == UpstreamMatter.case_id)
                     .where(~UpstreamMatter.reported.contains('"closed"'),
-                           or_(UpstreamMatter.checked_at.is_(None), Case.updated_at > UpstreamMatter.checked_at))
+                           or_(UpstreamMatter.checked_version.is_(None), Case.version > UpstreamMatter.checked_version))
                     .order_by(Case.updated_at).limit(limit)).all():
                 queued += _queue_matter(c, s, matter, case, names, now)
-                matter.checked_at = case.updated_at
+                matter.checked_version = case.version
     except IntegrityError:  # another worker queued the same reports at the same moment: theirs stand
         return 0
     return queued

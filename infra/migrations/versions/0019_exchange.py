@@ -25,7 +25,7 @@ def upgrade() -> None:
         sa.Column("source", sa.String(length=16), nullable=False),
         sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("reported", sa.Text(), nullable=False),
-        sa.Column("checked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("checked_version", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(["case_id"], ["case_instance.id"], name=op.f("fk_upstream_matter_case_id_case_instance")),
         sa.PrimaryKeyConstraint("upstream_no", name=op.f("pk_upstream_matter")),
     )
