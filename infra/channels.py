@@ -55,6 +55,7 @@ class Message:
     template: str
     template_version: int
     now: datetime
+    data: dict | None = None  # the row's payload as data, for channels that send data rather than text (upstream)
 
 
 class Channel(Protocol):

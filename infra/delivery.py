@@ -128,7 +128,7 @@ class Deliverer:
         return min(self.backoff * (2 ** max(attempts - 1, 0)), self.max_backoff)
 
     def _note_missing_channels(self, now: datetime) -> None:
-        missing = [c for c in CHANNELS if c not in self.channels]
+        missing = [c for c in dict.fromkeys((*CHANNELS, *self.missing_channel_hints)) if c not in self.channels]
         if not missing:
             return
         with self.session_factory() as s, s.begin():
@@ -164,12 +164,13 @@ class Deliverer:
 
     def _deliver(self, row: Claimed, now: datetime) -> str:
         try:
-            rendered = self.templates.render(row.template, row.template_version, json.loads(row.payload or "{}"))
+            data = json.loads(row.payload or "{}")
+            rendered = self.templates.render(row.template, row.template_version, data)
             to = self.address(row.recipient)
             if not to:
                 raise LookupError("收件人的个人信息已删除（the recipient's personal data has been erased）")
             message = Message(row.id, row.idempotency_key, row.channel, to, rendered.subject,
-                              rendered.body, rendered.sms, row.template, row.template_version, now)
+                              rendered.body, rendered.sms, row.template, row.template_version, now, data)
             provider_id = self.channels[row.channel].send(message)
         except Exception as exc:  # any failure of this message is retried; others in the batch go on
             log.warning("notification %s (%s to channel %s) failed: %s", row.id, row.template, row.channel,

@@ -5,6 +5,8 @@
 - `TemplateProblem`: what such a catalogue raises for a template that cannot be found or rendered; the
   deliverer records its message as the row's error as it is (other failures get their class name in front).
 - A redactor (`infra.delivery.Redactor`): what delivery's log lines pass error texts through.
+- `UpstreamSystem`: the upstream petition information system the office's status reports go to
+  (`infra.upstream.HttpUpstream`; docs/exchange.md).
 """
 from __future__ import annotations
 
@@ -33,4 +35,16 @@ class MessageTemplates(Protocol):
         ...
 
     def render(self, template: str, version: int, data: dict[str, Any]) -> RenderedMessage:
+        ...
+
+
+@runtime_checkable
+class UpstreamSystem(Protocol):
+    """The upstream petition information system (信访信息系统) as the office reports to it: one status report of
+    a matter it transferred or assigned (docs/exchange.md, “Reports”), with the outbox row's idempotency key, so
+    that a repeat after a crash is recognised. Returns the upstream's receipt id; raises when not accepted (the
+    deliverer retries with backoff). `infra.upstream.HttpUpstream` is the documented implementation; matters
+    coming in are the other half of the exchange (services/exchange.py)."""
+
+    def report(self, report: dict[str, Any], idempotency_key: str, now: Any) -> str:
         ...

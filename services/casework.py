@@ -57,7 +57,16 @@ def issue_case_number(inp: NumberInput, ctx: HandlerContext) -> dict:
             "registered_at": ctx.now.isoformat(), "registering_unit": registering_unit,
             # what the routing table (routing.dmn) reads besides category and location
             "subcategory": ctx.data.get("subcategory") or "",
+            # a matter the upstream system assigned (交办) with a period: the triage's default (services/exchange.py)
+            "upstream_period_days": _upstream_period(ctx.data.get("upstream")),
             "respondent_unit": respondent.code if respondent else "", "respondent_kind": respondent.kind if respondent else ""}
+
+
+def _upstream_period(upstream) -> int | None:
+    if not isinstance(upstream, dict) or upstream.get("kind") != "交办":
+        return None
+    days = upstream.get("period_days")
+    return days if isinstance(days, int) and not isinstance(days, bool) and days > 0 else None
 
 
 # ---------------------------------------------------------------- the responsible unit

@@ -12,7 +12,7 @@ MAX_REQUEST_BYTES = 10 * 1024 * 1024
 
 # Blueprints of the audiences' pages (an error on one of them is a page, not JSON).
 PAGE_BLUEPRINTS = {"ui", "handling", "casepage", "designer", "audit", "stats", "lists", "totp",
-                    "security_log", "organisation_admin", "orphans", "incidents", "inbox", "outbox"}
+                    "security_log", "organisation_admin", "orphans", "incidents", "inbox", "outbox", "exchange"}
 
 
 def register_areas(app: Flask) -> None:
@@ -32,6 +32,7 @@ def register_areas(app: Flask) -> None:
     from .casepage import api as casepage_api, pages as casepage
     from .designer import api as designer_api, pages as designer
     from .desk import api as desk_api, handling, lists
+    from .exchange import pages as exchange
     from .http import join_api
     from .inbox import api as inbox_api, pages as inbox
     from .portal import pages as portal
@@ -48,7 +49,7 @@ def register_areas(app: Flask) -> None:
     app.register_blueprint(portal.bp)
     app.register_blueprint(ui)
     for area in (handling, casepage, designer, audit, stats, lists, account, security_log, organisation_admin,
-                 orphans, incidents, inbox, outbox_page):
+                 orphans, incidents, inbox, outbox_page, exchange):
         app.register_blueprint(area.bp)
 
 

@@ -15,6 +15,8 @@ web process of a deployment counts together. What is counted, and why so:
   (`portal_codes_per_phone`, `portal_codes_per_address`; every request counts, so nobody can flood a number with
   codes), wrong codes per address with the sign-in failures (`signin_failures_per_address`), and online
   submissions per signed-in number and per address in a day (`portal_submissions_per_*`).
+- The upstream system's push (`POST /api/exchange/inbound`): every request per address,
+  `exchange_inbound_per_minute`.
 
 A refusal is 429 with `Retry-After` (seconds) and says in Chinese when to try again: JSON under /api, a page
 otherwise. Keys are digests: no username or case number is stored with a counter.
@@ -142,9 +144,12 @@ def install(app: Flask, c) -> Limiter:
     ]
     sms = [limiter.shared_limit(f"{settings.sms_inbound_per_minute} per minute", "sms-inbound",
                                 key_func=address_key)]
+    exchange = [limiter.shared_limit(f"{settings.exchange_inbound_per_minute} per minute", "exchange-inbound",
+                                     key_func=address_key)]
     for endpoint, limits in (("api.create_session", signin), ("ui.login_page", signin),
                              ("public.public_case", query), ("public.query_page", query),
-                             ("public.sms_inbound", sms), *_portal_limits(limiter, settings, per)):
+                             ("public.sms_inbound", sms), ("exchange.inbound", exchange),
+                             *_portal_limits(limiter, settings, per)):
         view = app.view_functions[endpoint]
         for limit in limits:
             view = limit(view)

@@ -12,6 +12,7 @@ from .calendar import openapi as calendar
 from .casepage import openapi as casepage
 from .designer import openapi as designer
 from .desk import openapi as desk
+from .exchange import openapi as exchange
 from .inbox import openapi as inbox
 from .public import openapi as public
 from .session_api import OPENAPI_PATHS as SESSION_PATHS
@@ -21,7 +22,7 @@ bp = Blueprint("openapi", __name__)
 
 PARTS = [SESSION_PATHS, designer.OPENAPI_PATHS, desk.OPENAPI_PATHS, casepage.OPENAPI_PATHS, audit.OPENAPI_PATHS,
          admin.OPENAPI_PATHS, calendar.OPENAPI_PATHS, public.OPENAPI_PATHS, stats.OPENAPI_PATHS,
-         ACCOUNT_PATHS, SECURITY_LOG_PATHS, inbox.OPENAPI_PATHS]
+         ACCOUNT_PATHS, SECURITY_LOG_PATHS, inbox.OPENAPI_PATHS, exchange.OPENAPI_PATHS]
 
 BASE = {
     "openapi": "3.0.3",

@@ -36,6 +36,7 @@ AUDITED = {
     "designer.save_lane_roles_page": "settings_change",
     "notifications.admin_resend": "notification_resend",
     "outbox.resend_row": "notification_resend",
+    "exchange.resend_report": "notification_resend",
 }
 
 

@@ -56,6 +56,16 @@ class Settings:
     lockout_failures: int = 5  # LIANXIN_LOCKOUT_FAILURES (3-20): consecutive failed sign-ins that lock an account
     lockout_minutes: int = 15  # LIANXIN_LOCKOUT_MINUTES (1-1440): how long it stays locked
     security_log_keep_days: int = 180  # LIANXIN_SECURITY_LOG_KEEP_DAYS (180-3650): rows younger are never purged
+    # Exchange with the upstream petition information system (docs/exchange.md): the shared key of the signed
+    # push and of the reports (LIANXIN_EXCHANGE_KEY; unset: the push is refused and nothing is reported), where the
+    # reports go (LIANXIN_EXCHANGE_UPSTREAM_URL), the folder the worker polls (LIANXIN_EXCHANGE_DIR) and the
+    # petition office that registers the matters (LIANXIN_EXCHANGE_UNIT).
+    exchange_key: str = ""
+    exchange_upstream_url: str | None = None
+    exchange_dir: str = ""
+    exchange_unit: str = "city_bureau"
+    exchange_max_skew_seconds: int = 300  # LIANXIN_EXCHANGE_MAX_SKEW_SECONDS (30-3600): a push's timestamp vs now
+    exchange_inbound_per_minute: int = 120  # LIANXIN_EXCHANGE_INBOUND_PER_MINUTE (10-100000) per address
 
     @classmethod
     def from_env(cls, **overrides) -> Settings:
@@ -76,6 +86,10 @@ class Settings:
             master_key=os.environ.get("LIANXIN_MASTER_KEY", ""),
             master_key_file=os.environ.get("LIANXIN_MASTER_KEY_FILE", ""),
             previous_master_keys=tuple(os.environ.get("LIANXIN_PREVIOUS_MASTER_KEYS", "").split()),
+            exchange_key=os.environ.get("LIANXIN_EXCHANGE_KEY", ""),
+            exchange_upstream_url=os.environ.get("LIANXIN_EXCHANGE_UPSTREAM_URL") or None,
+            exchange_dir=os.environ.get("LIANXIN_EXCHANGE_DIR", ""),
+            exchange_unit=os.environ.get("LIANXIN_EXCHANGE_UNIT") or "city_bureau",
             **{name: _env_int(name, default) for name, default in LIMIT_DEFAULTS.items()},
         )
         values.update(overrides)
@@ -110,6 +124,7 @@ LIMIT_BOUNDS = {
     "portal_submissions_per_phone": (1, 50), "portal_submissions_per_address": (5, 10000),
     "portal_code_minutes": (2, 30), "portal_session_minutes": (5, 240),
     "lockout_failures": (3, 20), "lockout_minutes": (1, 1440), "security_log_keep_days": (180, 3650),
+    "exchange_max_skew_seconds": (30, 3600), "exchange_inbound_per_minute": (10, 100000),
 }
 LIMIT_DEFAULTS = {name: Settings.__dataclass_fields__[name].default for name in LIMIT_BOUNDS}
 

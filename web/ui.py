@@ -41,6 +41,7 @@ NAVIGATION = [
     ("orphans.page", "无人可办", ("admin",)),
     ("incidents.index", "故障案件", ("admin",)),
     ("outbox.page", "通知发件箱", ("admin",)),
+    ("exchange.page", "上级系统交换", ("admin",)),
 ]
 
 

@@ -48,7 +48,7 @@ TASK_READERS = {"A": {"handler", "admin", "designer", "auditor"}, "B": {"handler
 class Policy:
     """anyone (anonymous too), session (signing in and out: answers 401 or a redirect by design, so only
     server errors and leaks are checked), signed_in, roles (needs one of `roles`), case (sees the case, and holds one of
-    `roles` if given), task (may act on / read the case's open task), webhook (signed by the SMS gateway), portal
+    `roles` if given), task (may act on / read the case's open task), webhook (signed by the SMS gateway or the upstream system), portal
     (a petitioner's portal session only: refused to every staff session; tests/integration/test_portal.py)."""
     kind: str
     roles: frozenset = field(default_factory=frozenset)
@@ -237,6 +237,10 @@ POLICY: dict[tuple[str, str], Policy] = {
     ("api.inbox_read_all", "POST"): signed_in(),
     ("outbox.page", "GET"): roles("admin"),
     ("outbox.resend_row", "POST"): roles("admin"),
+    # the exchange with the upstream system: its signed push, and the administrators' page of its reports
+    ("exchange.inbound", "POST"): Policy("webhook"),
+    ("exchange.page", "GET"): roles("admin"),
+    ("exchange.resend_report", "POST"): roles("admin"),
     # the working-day calendar
     ("calendar_web.list_years", "GET"): signed_in(),
     ("calendar_web.get_year", "GET"): signed_in(),

@@ -5,6 +5,8 @@ run the adapters through the runtime and the deliverer.
 """
 from __future__ import annotations
 
+from datetime import timedelta
+
 from engine import ports
 from engine.calendar import CalendarService
 from engine.clock import SettableClock, SystemClock
@@ -14,6 +16,7 @@ from engine.journal import Sealer
 from infra import ports as infra_ports
 from infra.accounts import MembershipDirectory
 from infra.delivery import Deliverer, templated_notify
+from infra.upstream import HttpUpstream, refusal, signed_headers
 from services import register_all
 from services.notify_templates import TemplateCatalogue, TemplateProblem
 
@@ -40,3 +43,16 @@ def test_the_template_catalogue_fits_the_deliverers_port():
     # The deliverer tells a template's own problem (recorded as it is) from any other failure by this class.
     assert TemplateProblem is infra_ports.TemplateProblem
     Deliverer(lambda: None, SettableClock(), {}, catalogue)  # type: ignore[arg-type]  (builds without a database)
+
+
+def test_the_upstream_adapter_fits_the_exchange_port_and_signs_the_body_with_its_timestamp():
+    assert isinstance(HttpUpstream("https://upstream.example.cn/reports", "k"), infra_ports.UpstreamSystem)
+    now = SettableClock().now()
+    headers = signed_headers("k", b"{}", now)
+    stamp, signature = headers["X-Lianxin-Timestamp"], headers["X-Lianxin-Signature"]
+    assert refusal("k", b"{}", stamp, signature, now, 300) is None
+    assert refusal("k", b"{ }", stamp, signature, now, 300) == "bad_signature"  # another body
+    assert refusal("k", b"{}", str(int(stamp) + 1), signature, now, 300) == "bad_signature"  # another timestamp
+    assert refusal("other", b"{}", stamp, signature, now, 300) == "bad_signature"
+    assert refusal("", b"{}", stamp, signature, now, 300) == "bad_signature"  # no key configured: nothing passes
+    assert refusal("k", b"{}", stamp, signature, now + timedelta(seconds=301), 300) == "stale"

@@ -26,7 +26,7 @@ bp = Blueprint("outbox", __name__)
 ADMINS = ("admin",)
 PER_PAGE = 50
 STATUS_LABELS = {"pending": "待发送", "failed": "失败待重试", "sending": "发送中", "sent": "已发送", "dead": "投递失败"}
-CHANNEL_LABELS = {"inapp": "站内", "sms": "短信", "email": "电子邮件"}
+CHANNEL_LABELS = {"inapp": "站内", "sms": "短信", "email": "电子邮件", "upstream": "上级信访信息系统"}
 
 
 def _day(name: str) -> date | None:

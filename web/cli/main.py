@@ -8,6 +8,7 @@ import click
 
 from . import common
 from .calendar import calendar
+from .exchange import exchange
 from .keys import keys_group, parties_group
 from .notify import notify
 from .ops import backup, restore
@@ -78,7 +79,8 @@ def serve(host: str, port: int) -> None:
 @click.option("--poll", default=5.0, type=float, help="seconds between polls")
 @click.option("--name", default=None, help="worker name in logs")
 def worker(once: bool, now_text: str | None, poll: float, name: str | None) -> None:
-    """Fire due timers and deliver notifications from the outbox. Several may run at once."""
+    """Fire due timers, deliver notifications from the outbox, exchange with the upstream system. Several may run
+    at once."""
     import logging
 
     from infra.delivery_worker import DeliveringWorker
@@ -88,10 +90,11 @@ def worker(once: bool, now_text: str | None, poll: float, name: str | None) -> N
     for chatty in ("spiff", "alembic"):  # every task state change, every migration check
         logging.getLogger(chatty).setLevel(logging.WARNING)
 
+    from ..exchange_setup import worker_jobs
     from ..notify_setup import build_deliverer
 
     c = common.container(now_text)
-    w = DeliveringWorker(build_deliverer(c), c.runtime, c.session_factory, c.clock, name=name)
+    w = DeliveringWorker(build_deliverer(c), c.runtime, c.session_factory, c.clock, name=name, jobs=worker_jobs(c))
     if once:
         result = w.run_once()
         click.echo(json.dumps(result, ensure_ascii=False))
@@ -230,6 +233,7 @@ def audit_seal() -> None:
 
 main.add_command(calendar)
 main.add_command(notify)
+main.add_command(exchange)
 main.add_command(backup)
 main.add_command(restore)
 main.add_command(stats)
