@@ -129,8 +129,8 @@ def check(doc, categories: list[reg.Category], locations: set[str]) -> list[dict
         return found
     matter = doc["matter"]
     found = _date_problems(doc) + _attachment_problems(doc)
-    for name, message in reg.category_problems(categories, matter["category"], matter.get("subcategory")).items():
-        found.append({"path": f"matter/{name}", "message": message})
+    for problem in reg.category_problems(categories, matter["category"], matter.get("subcategory")):
+        found.append({"path": f"matter/{problem.field}", "message": problem.text()})
     if matter["location"] not in locations:
         found.append({"path": "matter/location", "message": f"问题发生地“{matter['location']}”不在本机关的组织机构中"
                                                             "（unknown location code）"})

@@ -232,9 +232,8 @@ def submission_problems(form: dict, categories: list, locations: dict, today) ->
             problems[name] = f"请填写 {low} 至 {high} 个字" if low else f"不能超过 {high} 个字"
     if form.get("location") not in locations:
         problems["location"] = "请从列表中选择问题发生地"
-    problems.update({k: v for k, v in reg.category_problems(categories, str(form.get("category") or ""),
-                                                             form.get("subcategory") or None).items()
-                     if k not in problems})
+    for problem in reg.category_problems(categories, str(form.get("category") or ""), form.get("subcategory") or None):
+        problems.setdefault(problem.field, problem.text())
     person = {"name": form.get("name"), "id_number": form.get("id_number") or "", "phone": form.get("phone")}
     for problem in identity_checks.registration_problems({"channel": CASE_CHANNEL, "title": form.get("title"),
                                                           "petitioner": person}, today):
