@@ -21,8 +21,8 @@ from engine.definitions import CellIssue, DecisionCell, DecisionTableView, safe_
 
 DECISION = "deadline_settings"
 YELLOW = "limits.yellow_lead_days"
-WORKDAYS, CALENDAR_DAYS = "workdays", "days"
-_DAY_TYPE_ZH = {WORKDAYS: "工作日", CALENDAR_DAYS: "日（自然日，末日逢休息日顺延）"}
+WORKDAYS, CALENDAR_DAYS, HOURS = "workdays", "days", "hours"
+_DAY_TYPE_ZH = {WORKDAYS: "工作日", CALENDAR_DAYS: "日（自然日，末日逢休息日顺延）", HOURS: "小时（自然小时，夜间和休息日照计）"}
 
 
 @dataclass(frozen=True)
@@ -84,12 +84,18 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("limits.rating_days", "信访人评价期限", CALENDAR_DAYS, 1, 30),
     Setting("limits.revisit_workdays", "不满意回访", WORKDAYS, 1, 15),
     Setting("limits.revisit_redo_days", "回访后重新办理", CALENDAR_DAYS, 1, 60),
+    # 重大紧急事项（第二十五条只说“及时”，没有小时数）: local rules in calendar hours, bounded so that the first
+    # report stays within a working day and the written follow-up within three days.
+    Setting("limits.urgent_first_report_hours", "重大紧急事项首报", HOURS, 1, 24),
+    Setting("limits.urgent_written_report_hours", "重大紧急事项书面续报", HOURS, 2, 72),
+    Setting("limits.urgent_reminder_lead_hours", "重大紧急事项报告前提醒提前量", HOURS, 1, 12),
 )
 BY_NAME = {s.name: s for s in SETTINGS}
 
 _WHOLE = re.compile(r"[1-9][0-9]*|0")
 _NUMBER = re.compile(r"[+-]?\s*[0-9]+(\.[0-9]*)?")
 _WORKDAY_WORDS = re.compile(r"工作日")
+_HOUR_WORDS = re.compile(r"小时")
 _CALENDAR_WORDS = re.compile(r"自然日|日历日|(?<!工作)日|天")
 
 
@@ -155,6 +161,8 @@ def cell_issue(setting: Setting, text: str, label: str = "") -> tuple[str, str] 
 
 
 def _declared_day_type(text: str) -> str | None:
+    if _HOUR_WORDS.search(text):
+        return HOURS
     if _WORKDAY_WORDS.search(text):
         return WORKDAYS
     if _CALENDAR_WORDS.search(text):
