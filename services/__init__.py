@@ -21,6 +21,7 @@ def register_all(registry: HandlerRegistry) -> HandlerRegistry:
         routing,
         second_assignment,
         supervision,
+        urgent,
     )
 
     registry.register("choose_unit", routing.choose_unit)
@@ -48,4 +49,8 @@ def register_all(registry: HandlerRegistry) -> HandlerRegistry:
     registry.register("escalate", escalation.escalate)
     registry.register("pass_down", escalation.pass_down)
     registry.register("escalation_open", escalation.escalation_open)
+    # 重大紧急事项报告 (urgent_report)
+    registry.register("open_urgent", urgent.open_urgent)
+    registry.register("record_urgent_report", urgent.record_report)
+    registry.register("remind_urgent", urgent.remind)
     return registry

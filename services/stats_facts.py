@@ -47,6 +47,38 @@ class Deadline:
         return self.state != "open" or (self.due_at is not None and now > self.due_at)
 
 
+@dataclass(frozen=True)
+class UrgentReport:
+    """One urgent matter (重大紧急事项) flagged on the case: its kind, when it was flagged, and its two hours limits
+    (first report, written follow-up) as deadlines (services/urgent.py keeps them in the register `urgent`)."""
+    kind: str
+    flagged_at: datetime
+    first: Deadline
+    written: Deadline
+
+    @property
+    def first_hours(self) -> float | None:
+        """Hours from the flag to the first report; None while it is not made."""
+        if self.first.done_at is None:
+            return None
+        return (self.first.done_at - self.flagged_at).total_seconds() / 3600
+
+
+def urgent_report(row: dict) -> UrgentReport | None:
+    """The register row of an urgent matter as the statistics read it; None for a row without its times."""
+    try:
+        at = datetime.fromisoformat(row["at"])
+        stages = [(datetime.fromisoformat(row[f"{s}_due"]),
+                   datetime.fromisoformat(row[f"{s}_report_at"]) if row.get(f"{s}_report_at") else None)
+                  for s in ("first", "written")]
+    except (KeyError, TypeError, ValueError):
+        return None
+    first, written = (Deadline(f"urgent_{name}", row.get("office"), at, due, done,
+                               "completed" if done is not None else "open", "urgent")
+                      for name, (due, done) in zip(("first", "written"), stages, strict=True))
+    return UrgentReport(str(row.get("kind") or ""), at, first, written)
+
+
 @dataclass
 class CaseFacts:
     id: int
@@ -80,6 +112,7 @@ class CaseFacts:
     redos: list[Deadline] = field(default_factory=list)  # each redo's own handling clock (counted separately)
     group_visit: bool = False  # 集体访: registered as a visit of five or more people
     visitors: int = 0  # the group visit's headcount (来访人数; the petitioners named when it was not filled in)
+    urgent: list[UrgentReport] = field(default_factory=list)  # 重大紧急事项 flagged on the case
 
     def summary(self) -> dict:
         if self.confidential:  # counted, never shown: accusation materials stay with the discipline organ
