@@ -97,7 +97,7 @@ def timeline(history: list[dict], person: Callable[[str], str] = lambda u: u,
                      _short_values(data.get("payload") or {}, _))
         elif kind == "deadline.computed" and data.get("due_at") and not name.endswith("提醒"):
             # reminders (临期提醒) are the office's own alarms, not deadlines: the deadline itself is listed
-            rule = _("{n}个工作日") if data.get("rule") == "WD" else _("{n}日")
+            rule = {"WD": _("{n}个工作日"), "H": _("{n}小时")}.get(data.get("rule"), _("{n}日"))
             entry = ("deadline", _("计算期限「{name}」：{day}到期").format(name=name, day=_due_day(data.get("due_at"), _)),
                      rule.format(n=data.get("n")))
         elif kind == "deadline.extended":

@@ -19,7 +19,7 @@ bp = api_part(__name__)
 
 @bp.post("/cases/<int:case_id>/urgent")
 @login_required
-def flag_case(case_id: int):
+def urgent_flag_case(case_id: int):
     visible_case_or_404(case_id)
     data = body()
     kind, reason = data.get("kind", ""), data.get("reason", "")
@@ -30,6 +30,6 @@ def flag_case(case_id: int):
 
 @bp.get("/urgent")
 @login_required
-def board():
+def urgent_board():
     rows = board_rows(current_principal())
     return ok({"matters": rows, "kinds": list(urgent.KINDS), "now": container().clock.now()})
