@@ -5,15 +5,25 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
+from engine.runtime import NotFound
 from services import urgent
 
 from .. import visibility
-from ..auth import ApiError
-from ..guards import visible_case_or_404
+from ..auth import ApiError, Principal
+from ..http import container
 from ..ui import page_principal
 from .common import board_rows, flag
 
 bp = Blueprint("urgent", __name__)
+
+
+def _visible(p: Principal, case_id: int):
+    """The case if `p` may see it (web/visibility.py); the page's form carries its CSRF token in the form."""
+    try:
+        with container().extras["read_sessions"]() as s:
+            return visibility.visible_case(s, p, case_id)
+    except NotFound as err:
+        raise ApiError(404, "not_found", err.message) from None
 
 
 @bp.app_context_processor
@@ -36,7 +46,7 @@ def board():
 @bp.get("/cases/<int:case_id>/urgent")
 def flag_form(case_id: int):
     p = page_principal()
-    case = visible_case_or_404(case_id)
+    case = _visible(p, case_id)
     if visibility.urgent_flagging_unit(p) is None:
         raise visibility.refuse(p, f"urgent flag of case {case_id}",
                                 _("标记重大紧急事项由登记员或承办单位的承办人提出；您可以请他们标记，或直接联系本级信访部门。"))
@@ -47,7 +57,7 @@ def flag_form(case_id: int):
 @bp.post("/cases/<int:case_id>/urgent")
 def flag_submit(case_id: int):
     p = page_principal()
-    visible_case_or_404(case_id)
+    _visible(p, case_id)
     try:
         done = flag(p, case_id, request.form.get("kind", ""), request.form.get("reason", ""))
     except ApiError as refused:
