@@ -54,6 +54,11 @@ def has_task(office, user, name, due):
     [task] = _tasks(office, user, name)
     at = datetime.fromisoformat(task["due_at"]).astimezone(SHANGHAI)
     assert at.strftime("%Y-%m-%d %H:%M") == due, task
+    deadlines = office.get(user, f"/api/cases/{task['case_id']}").get_json()["deadlines"]
+    if datetime.fromisoformat(task["due_at"]) > office.c.clock.now():  # a passed limit has fired: no longer running
+        assert [d["day_type"] for d in deadlines] == ["hours"] and deadlines[0]["hours_left"] > 0, deadlines
+        page = office.get(user, f"/cases/{task['case_id']}").get_data(as_text=True)
+        assert "规则：2小时" in page and "剩 2.0 小时" in page
 
 
 @when(parsers.parse('"{user}" 办理重大紧急事项的 "{name}"，填写 {data}'))

@@ -36,7 +36,7 @@ KINDS = {
     "co_handling": "协办",
     "other": "其他",
 }
-_BY_NOTICE = {"催办": "reminder", "督办": "supervision", "挂牌督办": "listed_supervision", "上交通知": "escalation",
+_BY_NOTICE = {"催办": "reminder", "重大紧急事项提醒": "reminder", "督办": "supervision", "挂牌督办": "listed_supervision", "上交通知": "escalation",
               "协办通知": "co_handling"}
 MAX_PAGE = 200
 
