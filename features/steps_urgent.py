@@ -47,6 +47,8 @@ def flag_journaled(office, user, kind):
     events = office.get("auditor", f"/api/cases/{office.case_id}/history").get_json()["events"]
     [e] = [e for e in events if e["type"] == "case.flagged_urgent"]
     assert e["actor"] == user and e["data"]["kind"] == kind and e["data"]["reason"] and e["at"]
+    page = office.get("bureau", f"/cases/{office.case_id}").get_data(as_text=True)
+    assert f"标记为重大紧急事项（{kind}），由东城县信访局报告" in page
 
 
 @then(parsers.parse('"{user}" 的待办中有重大紧急事项的 "{name}"，时限是 "{due}"'))

@@ -126,10 +126,8 @@ def timeline(history: list[dict], person: Callable[[str], str] = lambda u: u,
         elif kind == "case.moved":
             entry = ("incident", _("{who} 将案件移至「{name}」").format(who=who, name=data.get("target_name") or name),
                      _("理由：{reason}").format(reason=data.get("reason") or ""))
-        elif kind == "case.supervised":  # a 督办 issued by hand (services/manual_supervision.py)
-            entry = ("deadline", _("{who} 督办{unit}办理「{task}」").format(
-                who=who, unit=data.get("unit_name") or "", task=data.get("task") or name),
-                _("理由：{reason}").format(reason=data.get("reason") or ""))
+        elif kind in ("case.supervised", "case.flagged_urgent"):  # a 督办 by hand; an urgent matter flagged
+            entry = _office_act(kind, who, name, data, _)
         elif kind == "case.completed":
             entry = ("end", _("案件办结"), "")
         elif kind in ("work_item.claimed", "work_item.unclaimed", "work_item.reassigned", "work_item.delegated"):
@@ -158,6 +156,16 @@ def timeline(history: list[dict], person: Callable[[str], str] = lambda u: u,
         if entry:
             out.append(TimelineEntry(ev["seq"], ev["at"], ev["actor"], entry[0], entry[1], entry[2]))
     return out
+
+
+def _office_act(kind: str, who: str, name: str, data: dict, _: Callable[[str], str]) -> tuple[str, str, str]:
+    """A 督办 issued by hand (services/manual_supervision.py), or an urgent matter flagged (services/urgent.py)."""
+    reason = _("理由：{reason}").format(reason=data.get("reason") or "")
+    if kind == "case.flagged_urgent":
+        return ("deadline", _("{who} 标记为重大紧急事项（{kind}），由{office}报告").format(
+            who=who, kind=_(str(data.get("kind") or "")), office=data.get("office_name") or ""), reason)
+    return ("deadline", _("{who} 督办{unit}办理「{task}」").format(
+        who=who, unit=data.get("unit_name") or "", task=data.get("task") or name), reason)
 
 
 def repeat_entries(repeats: list[dict], _: Callable[[str], str] = _same) -> list[TimelineEntry]:
