@@ -93,3 +93,16 @@ def test_the_view_of_an_hours_limit(now, state):
     [view] = Deadlines(calendar=None).views([row], parse_instant(now))
     assert view["state"] == state and view["day_type"] == "hours"
     assert view["hours_left"] == hours_left(row.due_at, parse_instant(now))
+
+
+def test_the_hours_settings_are_typed_and_bounded():
+    from services.deadline_settings import BY_NAME, HOURS, cell_issue, value_issue
+
+    first = BY_NAME["limits.urgent_first_report_hours"]
+    assert first.day_type == HOURS and not first.statutory  # art. 25 says only "in time": a local rule
+    assert value_issue(first, 2) is None
+    zh, _en = value_issue(first, 30)
+    assert "1 到 24" in zh and "本地规定" in zh
+    zh, _en = cell_issue(first, "2天")  # a day count in an hours column
+    assert "小时" in zh
+    assert "小时数" in cell_issue(first, "")[0]
