@@ -11,6 +11,7 @@ import pytest
 from engine.clock import SHANGHAI, add_hours, hours_left, parse_instant
 from engine.context import CommandContext, command_scope, evaluating
 from engine.deadlines import HOURS, Deadlines, HoursDeadline, reminder_of
+from services.deadline_settings import BY_NAME, cell_issue, value_issue
 
 
 def _ctx(now: str) -> CommandContext:
@@ -96,10 +97,8 @@ def test_the_view_of_an_hours_limit(now, state):
 
 
 def test_the_hours_settings_are_typed_and_bounded():
-    from services.deadline_settings import BY_NAME, HOURS, cell_issue, value_issue
-
     first = BY_NAME["limits.urgent_first_report_hours"]
-    assert first.day_type == HOURS and not first.statutory  # art. 25 says only "in time": a local rule
+    assert first.day_type == "hours" and not first.statutory  # art. 25 says only "in time": a local rule
     assert value_issue(first, 2) is None
     zh, _en = value_issue(first, 30)
     assert "1 到 24" in zh and "本地规定" in zh
