@@ -67,3 +67,20 @@ def parse_instant(text: str) -> datetime:
     if len(text) == 10:
         return to_utc(datetime.fromisoformat(text + "T00:00:00"))
     return to_utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
+
+
+MAX_HOURS = 24 * 366  # an hours limit longer than a year is a typo, not a rule
+
+
+def add_hours(start: datetime, hours: int) -> datetime:
+    """`start` plus `hours` calendar hours, in UTC: the clock of urgent matters (重大紧急事项), which runs through
+    nights, weekends and holidays alike. `hours` is a whole number from 0 to MAX_HOURS."""
+    if isinstance(hours, bool) or not isinstance(hours, int) or not 0 <= hours <= MAX_HOURS:
+        raise ValueError(f"小时数必须是 0 到 {MAX_HOURS} 之间的整数，收到 {hours!r}"
+                         f"（hours must be a whole number from 0 to {MAX_HOURS}）")
+    return to_utc(start) + timedelta(hours=hours)
+
+
+def hours_left(due_at: datetime, now: datetime) -> float:
+    """Hours from `now` to `due_at` (negative once it has passed), to one decimal."""
+    return round((to_utc(due_at) - to_utc(now)).total_seconds() / 3600, 1)

@@ -4,7 +4,9 @@ recompute after a calendar change). The workflow side of those commands is in en
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
@@ -13,7 +15,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from .calendar.display import due_day, overdue_workdays
-from .clock import SHANGHAI
+from .clock import SHANGHAI, add_hours, hours_left
 from .context import CommandContext, current_command, current_or_none, deadline_sink, evaluating
 from .errors import Conflict, Invalid
 from .journal import to_json
@@ -23,9 +25,39 @@ from .tree import all_tasks, timer_due
 LIVE_TIMERS = select(Timer).where(Timer.case_id == bindparam("case_id"), Timer.status.in_(("pending", "paused")))
 
 
+HOURS = "H"  # the rule of an hours limit (urgent matters): calendar hours, through nights and rest days
+
+
 def due_date_of(due_at: datetime):
     """The Beijing date a deadline ending at `due_at` (24:00 of that day, i.e. next day 00:00) falls due."""
     return due_day(due_at)
+
+
+@dataclass(frozen=True)
+class HoursDeadline:
+    """A limit in calendar hours (`hours(2)`): no working-day calendar, no rolling forward; it ends `n` hours after
+    `start`, to the minute. Urgent matters (重大紧急事项, 《信访工作条例》第二十五条) do not wait for working days."""
+    start: datetime
+    n: int
+
+    rule = HOURS
+    provisional = False
+
+    @property
+    def due_at(self) -> datetime:
+        return add_hours(self.start, self.n)
+
+    def explain(self) -> str:
+        start, due = self.start.astimezone(SHANGHAI), self.due_at.astimezone(SHANGHAI)
+        return (f"规则：{self.n}小时（H{self.n}，按自然小时连续计算，夜间、周末和节假日照计）。\n"
+                f"起算时间：{start:%Y年%m月%d日 %H:%M}（北京时间）\n到期时间：{due:%Y年%m月%d日 %H:%M}（北京时间）。")
+
+    def to_dict(self) -> dict:
+        due = self.due_at
+        return {"start": self.start.isoformat(), "rule": HOURS, "n": self.n, "roll_forward": False,
+                "due_date": due.astimezone(SHANGHAI).date().isoformat(), "due_at": due.isoformat(),
+                "days_skipped": [], "makeup_days_counted": [], "calendar_versions": {}, "overlay_versions": {},
+                "provisional": False, "provisional_years": [], "explanation": self.explain()}
 
 
 class Deadlines:
@@ -45,18 +77,25 @@ class Deadlines:
         def days(n, start=None, roll_forward=True) -> str:
             return self._deadline("CAL", n, start, roll_forward=roll_forward)
 
+        def hours(n, start=None) -> str:
+            """`n` calendar hours after `start` (default: now), for urgent matters: `hours(2, urgent["at"])`."""
+            return self._deadline(HOURS, n, start)
+
+        def hours_before(due, lead) -> str:
+            """A reminder `lead` hours before an hours limit due at `due` (at once if less is left), for reminder
+            timers: `hours_before(hours(limits["urgent_first_report_hours"], urgent["at"]), 1)`."""
+            if isinstance(lead, bool) or not isinstance(lead, int) or lead < 0:
+                raise ValueError(f"提前小时数必须是非负整数，收到 {lead!r}（lead must be a whole number of hours ≥ 0）")
+            self._mark_reminder(due, {"lead": lead, "hours": True, "deadline_due_at": str(due)})
+            return reminder_instant(datetime.fromisoformat(str(due)), {"lead": lead, "hours": True}).isoformat()
+
         def yellow_at(due, lead=None) -> str:
             """When a deadline due at `due` turns yellow: the start (00:00 Beijing time) of the first day with at
             most `lead` working days left — the same rule as the alerts in task lists. For reminder timers:
             `yellow_at(days(60, accepted_at), limits["yellow_lead_days"])`."""
             lead = self.yellow_workdays if lead is None else lead
             instant = self.yellow_instant(datetime.fromisoformat(str(due)), lead)
-            cmd, task = current_command(), evaluating.get()
-            if task is not None:  # the deadline just computed for this timer is the one it reminds of
-                for info in reversed(cmd.deadlines):
-                    if info.get("task_id") == str(task.id) and info.get("due_at") == str(due):
-                        info["reminder"] = {"lead": lead, "deadline_due_at": str(due)}
-                        break
+            self._mark_reminder(due, {"lead": lead, "deadline_due_at": str(due)})
             return instant.isoformat()
 
         def due_day(due) -> str:
@@ -64,7 +103,26 @@ class Deadlines:
             and notices name the due day (docs/deadlines.md, how a due date reads)."""
             return due_date_of(datetime.fromisoformat(str(due))).isoformat()
 
-        return {"now": now, "workdays": workdays, "days": days, "yellow_at": yellow_at, "due_day": due_day}
+        return {"now": now, "workdays": workdays, "days": days, "hours": hours, "yellow_at": yellow_at,
+                "hours_before": hours_before, "due_day": due_day}
+
+    @staticmethod
+    def _mark_reminder(due, reminder: dict) -> None:
+        """The deadline just computed for the timer being evaluated is the one it reminds of."""
+        cmd, task = current_command(), evaluating.get()
+        if task is None:
+            return
+        for info in reversed(cmd.deadlines):
+            if info.get("task_id") == str(task.id) and info.get("due_at") == str(due):
+                info["reminder"] = reminder
+                break
+
+    def reminder_instant(self, due_at: datetime, reminder: dict) -> datetime:
+        """When a reminder of a deadline due at `due_at` fires: `lead` hours before an hours limit, else the start
+        of its yellow period (`yellow_instant`)."""
+        if reminder.get("hours"):
+            return reminder_instant(due_at, reminder)
+        return self.yellow_instant(due_at, reminder["lead"])
 
     def yellow_instant(self, due_at: datetime, lead: int) -> datetime:
         if not isinstance(lead, int) or isinstance(lead, bool) or lead < 0:
@@ -84,7 +142,7 @@ class Deadlines:
         cmd = current_command()
         if not isinstance(n, int) or isinstance(n, bool) or n < 0:
             raise ValueError(f"期限天数必须是非负整数，收到 {n!r}（deadline days must be a whole number ≥ 0）")
-        if self.calendar is None:
+        if self.calendar is None and rule != HOURS:
             raise RuntimeError("no working-day calendar configured")
         begin = cmd.now if start is None else datetime.fromisoformat(str(start))
         deadline = self.compute_deadline(rule, n, begin, roll_forward)
@@ -101,6 +159,8 @@ class Deadlines:
         return deadline.due_at.isoformat()
 
     def compute_deadline(self, rule: str, n: int, start: datetime, roll_forward: bool = True):
+        if rule == HOURS:
+            return HoursDeadline(start, n)
         if rule == "WD":
             return self.command_calendar().due(start, workdays=n)
         return self.command_calendar().due(start, days=n, roll_forward=roll_forward)
@@ -140,6 +200,9 @@ class Deadlines:
             if t.rule is None or reminder_of(t) is not None:  # a reminder is no deadline of its own
                 continue
             explanation = json.loads(t.explanation) if t.explanation else {}
+            if t.rule == HOURS:
+                out.append(self.hours_view(t, now, explanation))
+                continue
             if t.status == "paused":
                 state, left = "paused", t.remaining_days
             else:
@@ -157,6 +220,22 @@ class Deadlines:
                         "explanation": explanation.get("explanation")})
         return sorted(out, key=lambda d: d["due_at"])
 
+    @staticmethod
+    def hours_view(t: Timer, now: datetime, explanation: dict) -> dict:
+        """An hours limit as the case page lists it: red once missed, yellow in its last half (an urgent matter
+        has no working days to count), with the hours left."""
+        left = t.remaining_days if t.status == "paused" else hours_left(t.due_at, now)
+        if t.status == "paused":
+            state = "paused"
+        elif left <= 0:
+            state = "red"
+        else:
+            state = "yellow" if left <= (t.days or 0) / 2 else "green"
+        return {"key": t.element_id, "label": t.label or t.element_id, "start": t.start_at, "due_at": t.due_at,
+                "days": t.days, "day_type": "hours", "extension_days": t.extension_days, "provisional": False,
+                "state": state, "workdays_left": None, "hours_left": left, "overdue_workdays": 0,
+                "explanation": explanation.get("explanation")}
+
     def workdays_between(self, today, due_date, cal=None) -> int:
         """Working days after `today` up to and including `due_date` (on `cal`, else the current snapshot)."""
         cal = cal or self.command_calendar()
@@ -170,6 +249,8 @@ class Deadlines:
     def days_left(self, row: Timer, now: datetime, reminder: dict | None = None) -> int:
         """Days left of the deadline (for a reminder: of the deadline it reminds of)."""
         due_at = row.due_at if reminder is None else datetime.fromisoformat(reminder["deadline_due_at"])
+        if row.rule == HOURS:  # an hours limit stopped keeps the whole hours it had left
+            return max(0, math.ceil((due_at - now).total_seconds() / 3600))
         due_date = due_date_of(due_at)
         today = now.astimezone(SHANGHAI).date()
         if due_date <= today:
@@ -184,7 +265,7 @@ class Deadlines:
         _apply_deadline(row, deadline)
         if reminder is not None:
             reminder = dict(reminder, deadline_due_at=deadline.due_at.isoformat())
-            row.due_at = self.yellow_instant(deadline.due_at, reminder["lead"])
+            row.due_at = self.reminder_instant(deadline.due_at, reminder)
             row.explanation = to_json(dict(deadline.to_dict(), reminder=reminder))
 
     # ---- the timer rows of the deadline commands. Each returns the changes it journals; the rows' task ids,
@@ -248,7 +329,7 @@ class Deadlines:
             if other.status != "pending" or reminder is None or \
                     datetime.fromisoformat(reminder["deadline_due_at"]) != old:
                 continue
-            other.due_at = self.yellow_instant(new, reminder["lead"])
+            other.due_at = self.reminder_instant(new, reminder)
             other.explanation = to_json(dict(json.loads(other.explanation),
                                              reminder=dict(reminder, deadline_due_at=new.isoformat())))
             followers.append((other.task_id, other.due_at.isoformat()))
@@ -281,11 +362,11 @@ class Deadlines:
             if row.status != "pending" or row.due_at <= ctx.now:
                 continue
             deadline = self.compute_deadline(row.rule, row.days, row.start_at, row.roll_forward)
-            if row.extension_days:
+            if row.extension_days and row.rule != HOURS:
                 base = due_date_of(deadline.due_at)
                 deadline = self.command_calendar().due(base, days=row.extension_days, cutoff=None)
             reminder = reminder_of(row)
-            due_at = deadline.due_at if reminder is None else self.yellow_instant(deadline.due_at, reminder["lead"])
+            due_at = deadline.due_at if reminder is None else self.reminder_instant(deadline.due_at, reminder)
             if due_at == row.due_at and deadline.provisional == row.provisional:
                 continue
             old, was_provisional = row.due_at, row.provisional
@@ -352,6 +433,11 @@ def _apply_deadline(row: Timer, deadline) -> None:
     row.due_at = deadline.due_at
     row.provisional = bool(deadline.provisional)
     row.explanation = to_json(deadline.to_dict())
+
+
+def reminder_instant(due_at: datetime, reminder: dict) -> datetime:
+    """An hours reminder: `lead` hours before the limit it reminds of."""
+    return due_at - timedelta(hours=int(reminder["lead"]))
 
 
 def reminder_of(row: Timer) -> dict | None:

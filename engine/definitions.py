@@ -1121,6 +1121,10 @@ def _with_translation(text: str, zh: str, en: str) -> tuple[str, str, str | None
             f"{en} (this is {language}; suggested Python: {suggestion})" if en else "", suggestion)
 
 
+# The deadline helpers that take a count first: working days, calendar days, calendar hours (urgent matters).
+DEADLINE_HELPERS = ("workdays", "days", "hours")
+
+
 def _day_function_problem(checks: _Checks, text: str) -> tuple[str, str] | None:
     """A setting with a declared day type handed to the other deadline helper: `workdays(limits["accept_days"])`
     would count working days where the rule counts calendar days, a wrong deadline on every case."""
@@ -1134,7 +1138,7 @@ def _day_function_problem(checks: _Checks, text: str) -> tuple[str, str] | None:
         return None
     for node in ast.walk(tree):
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-                and node.func.id in ("workdays", "days") and node.args):
+                and node.func.id in DEADLINE_HELPERS and node.args):
             continue
         arg = node.args[0]
         if isinstance(arg, ast.Subscript) and isinstance(arg.value, ast.Name) \
@@ -1142,7 +1146,7 @@ def _day_function_problem(checks: _Checks, text: str) -> tuple[str, str] | None:
             name = f"{arg.value.id}.{arg.slice.value}"
             wanted = declared.get(name)
             if wanted is not None and wanted != node.func.id:
-                kind = "工作日" if wanted == "workdays" else "日（自然日，末日逢休息日顺延）"
+                kind = {"workdays": "工作日", "hours": "小时（自然小时）"}.get(wanted, "日（自然日，末日逢休息日顺延）")
                 written = f'{arg.value.id}["{arg.slice.value}"]'
                 return (f"{written} 按{kind}计算（见时限设置的声明），请用 {wanted}(...) 而不是 {node.func.id}(...)",
                         f"{name} counts with {wanted}, not {node.func.id}")
@@ -1165,7 +1169,7 @@ def _literal_deadline_days(text: str) -> list[str]:
         return []
     bad = []
     for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("workdays", "days") \
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in DEADLINE_HELPERS \
                 and node.args:
             arg = node.args[0]
             if isinstance(arg, ast.UnaryOp) and isinstance(arg.op, ast.USub) and isinstance(arg.operand, ast.Constant):

@@ -23,6 +23,7 @@ def register_all(registry: HandlerRegistry) -> HandlerRegistry:
         second_assignment,
         suggestions,
         supervision,
+        urgent,
     )
 
     registry.register("choose_unit", routing.choose_unit)
@@ -58,4 +59,8 @@ def register_all(registry: HandlerRegistry) -> HandlerRegistry:
     registry.register("escalation_open", escalation.escalation_open)
     # 人民建议征集 (suggestion)
     registry.register("conclude_suggestion", suggestions.conclude_suggestion)
+    # 重大紧急事项报告 (urgent_report)
+    registry.register("open_urgent", urgent.open_urgent)
+    registry.register("record_urgent_report", urgent.record_report)
+    registry.register("remind_urgent", urgent.remind)
     return registry

@@ -97,7 +97,7 @@ def timeline(history: list[dict], person: Callable[[str], str] = lambda u: u,
                      _short_values(data.get("payload") or {}, _))
         elif kind == "deadline.computed" and data.get("due_at") and not name.endswith("提醒"):
             # reminders (临期提醒) are the office's own alarms, not deadlines: the deadline itself is listed
-            rule = _("{n}个工作日") if data.get("rule") == "WD" else _("{n}日")
+            rule = {"WD": _("{n}个工作日"), "H": _("{n}小时")}.get(data.get("rule"), _("{n}日"))
             entry = ("deadline", _("计算期限「{name}」：{day}到期").format(name=name, day=_due_day(data.get("due_at"), _)),
                      rule.format(n=data.get("n")))
         elif kind == "deadline.extended":
@@ -126,10 +126,8 @@ def timeline(history: list[dict], person: Callable[[str], str] = lambda u: u,
         elif kind == "case.moved":
             entry = ("incident", _("{who} 将案件移至「{name}」").format(who=who, name=data.get("target_name") or name),
                      _("理由：{reason}").format(reason=data.get("reason") or ""))
-        elif kind == "case.supervised":  # a 督办 issued by hand (services/manual_supervision.py)
-            entry = ("deadline", _("{who} 督办{unit}办理「{task}」").format(
-                who=who, unit=data.get("unit_name") or "", task=data.get("task") or name),
-                _("理由：{reason}").format(reason=data.get("reason") or ""))
+        elif kind in ("case.supervised", "case.flagged_urgent"):  # a 督办 by hand; an urgent matter flagged
+            entry = _office_act(kind, who, name, data, _)
         elif kind == "case.accountability_recorded":  # 问责 (services/accountability.py)
             entry = ("deadline", _("{who} 以{office}名义对{unit}作出{kind}").format(
                 who=who, office=data.get("office_name") or "", unit=data.get("unit_name") or "",
@@ -164,6 +162,16 @@ def timeline(history: list[dict], person: Callable[[str], str] = lambda u: u,
         if entry:
             out.append(TimelineEntry(ev["seq"], ev["at"], ev["actor"], entry[0], entry[1], entry[2]))
     return out
+
+
+def _office_act(kind: str, who: str, name: str, data: dict, _: Callable[[str], str]) -> tuple[str, str, str]:
+    """A 督办 issued by hand (services/manual_supervision.py), or an urgent matter flagged (services/urgent.py)."""
+    reason = _("理由：{reason}").format(reason=data.get("reason") or "")
+    if kind == "case.flagged_urgent":
+        return ("deadline", _("{who} 标记为重大紧急事项（{kind}），由{office}报告").format(
+            who=who, kind=_(str(data.get("kind") or "")), office=data.get("office_name") or ""), reason)
+    return ("deadline", _("{who} 督办{unit}办理「{task}」").format(
+        who=who, unit=data.get("unit_name") or "", task=data.get("task") or name), reason)
 
 
 def repeat_entries(repeats: list[dict], _: Callable[[str], str] = _same) -> list[TimelineEntry]:

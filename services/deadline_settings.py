@@ -21,8 +21,8 @@ from engine.definitions import CellIssue, DecisionCell, DecisionTableView, safe_
 
 DECISION = "deadline_settings"
 YELLOW = "limits.yellow_lead_days"
-WORKDAYS, CALENDAR_DAYS = "workdays", "days"
-_DAY_TYPE_ZH = {WORKDAYS: "工作日", CALENDAR_DAYS: "日（自然日，末日逢休息日顺延）"}
+WORKDAYS, CALENDAR_DAYS, HOURS = "workdays", "days", "hours"
+_DAY_TYPE_ZH = {WORKDAYS: "工作日", CALENDAR_DAYS: "日（自然日，末日逢休息日顺延）", HOURS: "小时（自然小时，夜间和休息日照计）"}
 
 
 @dataclass(frozen=True)
@@ -96,13 +96,24 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("limits.suggestion_assess_workdays", "人民建议评估论证", WORKDAYS, 1, 30),
     Setting("limits.suggestion_decide_workdays", "决定是否采纳人民建议", WORKDAYS, 1, 15),
     Setting("limits.suggestion_reward_workdays", "确定人民建议奖励", WORKDAYS, 1, 30),
+    # 重大紧急事项（第二十五条只说“及时”，没有小时数）: local rules in calendar hours, bounded so that the first
+    # report stays within a working day and the written follow-up within three days.
+    Setting("limits.urgent_first_report_hours", "重大紧急事项首报", HOURS, 1, 24),
+    Setting("limits.urgent_written_report_hours", "重大紧急事项书面续报", HOURS, 2, 72),
+    Setting("limits.urgent_reminder_lead_hours", "重大紧急事项报告前提醒提前量", HOURS, 1, 12),
 )
 BY_NAME = {s.name: s for s in SETTINGS}
 
 _WHOLE = re.compile(r"[1-9][0-9]*|0")
 _NUMBER = re.compile(r"[+-]?\s*[0-9]+(\.[0-9]*)?")
 _WORKDAY_WORDS = re.compile(r"工作日")
+_HOUR_WORDS = re.compile(r"小时")
 _CALENDAR_WORDS = re.compile(r"自然日|日历日|(?<!工作)日|天")
+
+
+def _count(s: Setting) -> str:
+    """What a cell counts, in words: 小时数 for an hours setting, else 天数."""
+    return "小时数" if s.day_type == HOURS else "天数"
 
 
 def _bounds_zh(s: Setting) -> str:
@@ -114,7 +125,7 @@ def _bounds_zh(s: Setting) -> str:
 def value_issue(setting: Setting, value: object) -> tuple[str, str] | None:
     """(zh, en) when a value is not a whole number of days within the setting's bounds."""
     if isinstance(value, bool) or not isinstance(value, int):
-        zh = (f"{setting.label}应为整数天数（{_DAY_TYPE_ZH[setting.day_type]}），{_bounds_zh(setting)}，"
+        zh = (f"{setting.label}应为整数{_count(setting)}（{_DAY_TYPE_ZH[setting.day_type]}），{_bounds_zh(setting)}，"
               f"收到 {value!r}；请只填写一个整数")
         return zh, f"{setting.name} must be a whole number of days, got {value!r}"
     if setting.statutory and value > setting.maximum:
@@ -139,7 +150,7 @@ def cell_issue(setting: Setting, text: str, label: str = "") -> tuple[str, str] 
                 + (f"（{setting.article}）" if setting.statutory else "") + f"；请把列标签改回“{day_zh}”",
                 f"the column says {declared}, but {setting.name} counts {setting.day_type}")
     if not text:
-        return (f"{setting.label}未填写；请填写整数天数（{day_zh}），{_bounds_zh(setting)}",
+        return (f"{setting.label}未填写；请填写整数{_count(setting)}（{day_zh}），{_bounds_zh(setting)}",
                 f"{setting.name} is empty")
     written = _declared_day_type(text)
     if written is not None:
@@ -149,7 +160,7 @@ def cell_issue(setting: Setting, text: str, label: str = "") -> tuple[str, str] 
             return (f"“{text}”的计日方式不对：{setting.label}按{day_zh}计算"
                     + (f"（{setting.article}）" if setting.statutory else "") + f"，单元格不写单位；请{hint}",
                     f"{setting.name} counts {setting.day_type}, not as written in \"{text}\"; write the number only")
-        return (f"单元格只写天数，不写单位：请把“{text}”改为{hint[2:]}（按{day_zh}计算由本列决定）",
+        return (f"单元格只写{_count(setting)}，不写单位：请把“{text}”改为{hint[2:]}（按{day_zh}计算由本列决定）",
                 f"write the number of days without a unit, not \"{text}\"")
     if _WHOLE.fullmatch(text):
         if len(text) > 9:
@@ -158,15 +169,17 @@ def cell_issue(setting: Setting, text: str, label: str = "") -> tuple[str, str] 
         return value_issue(setting, int(text))
     if _NUMBER.fullmatch(text):
         if "." in text:
-            return (f"{setting.label}应为整数天数，不能是小数 {text}；请填写 {setting.minimum} 到 {setting.maximum} 之间的整数",
+            return (f"{setting.label}应为整数{_count(setting)}，不能是小数 {text}；请填写 {setting.minimum} 到 {setting.maximum} 之间的整数",
                     f"{setting.name} must be a whole number of days, got {text}")
-        return (f"{setting.label}应为正整数天数，收到 {text}；请填写 {setting.minimum} 到 {setting.maximum} 之间的整数",
+        return (f"{setting.label}应为正整数{_count(setting)}，收到 {text}；请填写 {setting.minimum} 到 {setting.maximum} 之间的整数",
                 f"{setting.name} must be a positive whole number, got {text}")
-    return (f"{setting.label}应为整数天数（{day_zh}），收到“{text}”；请只填写一个整数，{_bounds_zh(setting)}",
+    return (f"{setting.label}应为整数{_count(setting)}（{day_zh}），收到“{text}”；请只填写一个整数，{_bounds_zh(setting)}",
             f"{setting.name} must be a whole number of days, got \"{text}\"")
 
 
 def _declared_day_type(text: str) -> str | None:
+    if _HOUR_WORDS.search(text):
+        return HOURS
     if _WORKDAY_WORDS.search(text):
         return WORKDAYS
     if _CALENDAR_WORDS.search(text):
@@ -223,7 +236,7 @@ def _cell_issues(table: DecisionTableView, columns: list[str]) -> list[CellIssue
         if issue:
             issues.append(CellIssue(cell.rule, cell.output, *issue))
     rules = sorted({c.rule for c in table.cells})
-    issues += [CellIssue(rule, name, f"{BY_NAME[name].label}未填写；请填写整数天数", f"{name} has no cell in this rule")
+    issues += [CellIssue(rule, name, f"{BY_NAME[name].label}未填写；请填写整数{_count(BY_NAME[name])}", f"{name} has no cell in this rule")
                for rule in rules for name in columns if name in BY_NAME and (rule, name) not in seen]
     if not rules:
         issues.append(CellIssue(None, None, "时限设置表没有规则；请添加一条规则并填写每一项时限",

@@ -36,8 +36,8 @@ KINDS = {
     "co_handling": "协办",
     "other": "其他",
 }
-_BY_NOTICE = {"催办": "reminder", "督办": "supervision", "挂牌督办": "listed_supervision", "上交通知": "escalation",
-              "协办通知": "co_handling", "异议不成立": "returned",
+_BY_NOTICE = {"催办": "reminder", "重大紧急事项提醒": "reminder", "督办": "supervision", "挂牌督办": "listed_supervision",
+              "上交通知": "escalation", "协办通知": "co_handling", "异议不成立": "returned",
               "督办（写明理由）": "supervision"}
 MAX_PAGE = 200
 

@@ -9,6 +9,7 @@ closure and the written reply counted are the first ones; the review clocks are 
 """
 from __future__ import annotations
 
+import statistics
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -33,7 +34,7 @@ class Kpi:
     key: str
     label: str
     definition: str
-    numerator: int
+    numerator: int | float | None  # a median (hours) is a float, and None without any value
     denominator: int | None = None  # None: a count, not a rate
     case_ids: list[int] = field(default_factory=list)  # the cases behind the numerator
     denominator_case_ids: list[int] = field(default_factory=list)
@@ -42,6 +43,8 @@ class Kpi:
 
     @property
     def value(self) -> float | None:
+        if self.numerator is None:  # a measure with nothing to measure (a median of no reports)
+            return None
         if self.denominator is None:
             return float(self.numerator)
         if not self.denominator:
@@ -246,6 +249,33 @@ def _grievance_figures(facts: list[CaseFacts], period: Period, now: datetime, se
     out.append(_deadline_rate("review_on_time", "复查复核按期率",
                               "复查、复核期限（30日）在本期届满的事项中，按期出具意见的比例（复查复核另行计时，不改变原办结结果）",
                               review_pairs))
+    out.extend(_urgent(facts, period, now))
+    return out
+
+
+def _urgent(facts: list[CaseFacts], period: Period, now: datetime) -> list[Kpi]:
+    """重大紧急事项 (《信访工作条例》第二十五条): how many were flagged, and how their hours limits were kept."""
+    flagged = [c for c in facts for u in c.urgent if period.contains(u.flagged_at)]
+    out = [Kpi("urgent_matters", "重大紧急事项数", "本期标记的重大紧急事项（群体性、极端、重大紧急）件数：每标记一次计一件",
+               len(flagged), None, _ids(flagged), [], "urgent")]
+    first = [(c, u.first) for c in facts for u in c.urgent if due_in(period, u.first, now)]
+    out.append(_deadline_rate("urgent_first_on_time", "重大紧急事项按时首报率",
+                              "首报时限（自标记起按小时计算，本地规定）在本期届满的重大紧急事项中，"
+                              "在时限内首报本级党委政府和上一级信访部门的比例", first, group="urgent"))
+    late = [c for c, d in first if not d.met()]
+    out.append(Kpi("urgent_first_late", "重大紧急事项逾时首报数",
+                   "首报时限在本期届满的重大紧急事项中，逾时首报或至今未报的件数", len(late), None, _ids(late), [],
+                   "urgent"))
+    reported = [(c, u.first_hours) for c in facts for u in c.urgent
+                if u.first_hours is not None and period.contains(u.first.done_at)]
+    median = round(statistics.median(h for _, h in reported), 1) if reported else None
+    out.append(Kpi("urgent_first_median_hours", "重大紧急事项首报用时中位数",
+                   "本期作出首报的重大紧急事项，自标记到首报的小时数的中位数（无首报时为空）", median, None,
+                   _ids(c for c, _ in reported), [], "urgent", "小时"))
+    written = [(c, u.written) for c in facts for u in c.urgent if due_in(period, u.written, now)]
+    out.append(_deadline_rate("urgent_written_on_time", "重大紧急事项按时书面续报率",
+                              "书面续报时限（自标记起按小时计算，本地规定）在本期届满的重大紧急事项中，按时书面续报的比例",
+                              written, group="urgent"))
     return out
 
 

@@ -49,6 +49,38 @@ class Deadline:
         return self.state != "open" or (self.due_at is not None and now > self.due_at)
 
 
+@dataclass(frozen=True)
+class UrgentReport:
+    """One urgent matter (重大紧急事项) flagged on the case: its kind, when it was flagged, and its two hours limits
+    (first report, written follow-up) as deadlines (services/urgent.py keeps them in the register `urgent`)."""
+    kind: str
+    flagged_at: datetime
+    first: Deadline
+    written: Deadline
+
+    @property
+    def first_hours(self) -> float | None:
+        """Hours from the flag to the first report; None while it is not made."""
+        if self.first.done_at is None:
+            return None
+        return (self.first.done_at - self.flagged_at).total_seconds() / 3600
+
+
+def urgent_report(row: dict) -> UrgentReport | None:
+    """The register row of an urgent matter as the statistics read it; None for a row without its times."""
+    try:
+        at = datetime.fromisoformat(row["at"])
+        stages = [(datetime.fromisoformat(row[f"{s}_due"]),
+                   datetime.fromisoformat(row[f"{s}_report_at"]) if row.get(f"{s}_report_at") else None)
+                  for s in ("first", "written")]
+    except (KeyError, TypeError, ValueError):
+        return None
+    first, written = (Deadline(f"urgent_{name}", row.get("office"), at, due, done,
+                               "completed" if done is not None else "open", "urgent")
+                      for name, (due, done) in zip(("first", "written"), stages, strict=True))
+    return UrgentReport(str(row.get("kind") or ""), at, first, written)
+
+
 @dataclass
 class CaseFacts:
     id: int
@@ -90,6 +122,7 @@ class CaseFacts:
     concluded_at: datetime | None = None  # a suggestion (人民建议): when the proposer was told the conclusion
     adopted: bool = False  # a suggestion adopted (采纳)
     rewarded: bool = False  # a suggestion adopted and rewarded (奖励)
+    urgent: list[UrgentReport] = field(default_factory=list)  # 重大紧急事项 flagged on the case
 
     def summary(self) -> dict:
         if self.confidential:  # counted, never shown: accusation materials stay with the discipline organ

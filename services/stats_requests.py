@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from services import urgent
 from services.orgchart import default_chart
-from services.stats_facts import build_facts
+from services.stats_facts import build_facts, urgent_report
 from services.stats_report import level_of, rankings, report, subtree
 from services.stats_settings import KpiSettings, SettingsError, parse_period, period_of, range_period
 from services.store import stats as stats_store
@@ -47,8 +48,11 @@ def load_facts(c, settings: KpiSettings, cache: dict | None = None):
         with c.extras["read_sessions"]() as s:
             rows = stats_store.load_rows(s, settings.counted_processes, settings.watched_elements())
             links = stats_store.load_repeat_links(s)
+            urgent_rows = urgent.rows_by_case(s)
         cache[key] = build_facts(*rows, settings, level_of(default_chart()), _acceptance_due(c, settings),
                                  repeat_links=links)
+        for f in cache[key]:  # 重大紧急事项: the register rows of the case's urgent matters
+            f.urgent = [u for u in map(urgent_report, urgent_rows.get(f.id, [])) if u is not None]
     return cache[key]
 
 

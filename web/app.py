@@ -12,7 +12,8 @@ MAX_REQUEST_BYTES = 10 * 1024 * 1024
 
 # Blueprints of the audiences' pages (an error on one of them is a page, not JSON).
 PAGE_BLUEPRINTS = {"ui", "handling", "casepage", "designer", "audit", "stats", "lists", "totp",
-                    "security_log", "organisation_admin", "orphans", "incidents", "inbox", "outbox", "exchange"}
+                    "security_log", "organisation_admin", "orphans", "incidents", "inbox", "outbox", "exchange",
+                    "urgent"}
 
 
 def register_areas(app: Flask) -> None:
@@ -39,9 +40,10 @@ def register_areas(app: Flask) -> None:
     from .public import pages as public
     from .stats import pages as stats
     from .ui import bp as ui
+    from .urgent import api as urgent_api, pages as urgent
 
     app.register_blueprint(join_api([session_api.bp, designer_api.bp, casepage_api.bp, audit_api.bp, desk_api.bp,
-                                     admin_api.bp, orphans.api, inbox_api.bp]))
+                                     admin_api.bp, orphans.api, inbox_api.bp, urgent_api.bp]))
     app.register_blueprint(openapi.bp)
     app.register_blueprint(calendar.bp)
     app.register_blueprint(notifications.bp)
@@ -49,7 +51,7 @@ def register_areas(app: Flask) -> None:
     app.register_blueprint(portal.bp)
     app.register_blueprint(ui)
     for area in (handling, casepage, designer, audit, stats, lists, account, security_log, organisation_admin,
-                 orphans, incidents, inbox, outbox_page, exchange):
+                 orphans, incidents, inbox, outbox_page, exchange, urgent):
         app.register_blueprint(area.bp)
 
 

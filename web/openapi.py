@@ -17,12 +17,14 @@ from .inbox import openapi as inbox
 from .public import openapi as public
 from .session_api import OPENAPI_PATHS as SESSION_PATHS
 from .stats import openapi as stats
+from .urgent import openapi as urgent
 
 bp = Blueprint("openapi", __name__)
 
 PARTS = [SESSION_PATHS, designer.OPENAPI_PATHS, desk.OPENAPI_PATHS, casepage.OPENAPI_PATHS, audit.OPENAPI_PATHS,
          admin.OPENAPI_PATHS, calendar.OPENAPI_PATHS, public.OPENAPI_PATHS, stats.OPENAPI_PATHS,
-         ACCOUNT_PATHS, SECURITY_LOG_PATHS, inbox.OPENAPI_PATHS, exchange.OPENAPI_PATHS]
+         ACCOUNT_PATHS, SECURITY_LOG_PATHS, inbox.OPENAPI_PATHS, exchange.OPENAPI_PATHS,
+         urgent.OPENAPI_PATHS]
 
 BASE = {
     "openapi": "3.0.3",

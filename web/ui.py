@@ -20,6 +20,7 @@ from .auth import ApiError, Principal, current_principal, end_session
 from .http import container
 from .i18n import in_page_language
 from .signin import login
+from .visibility import URGENT_BOARD_ROLES
 
 bp = Blueprint("ui", __name__)
 log = logging.getLogger("lianxin.access")
@@ -30,6 +31,7 @@ NAVIGATION = [
     ("handling.tasks", "待办任务", None),
     ("handling.register", "来访登记", ("registrar", "county_office", "bureau", "admin")),
     ("handling.cases", "案件查询", None),
+    ("urgent.board", "重大紧急事项", URGENT_BOARD_ROLES),
     ("lists.index", "四个清单", ("bureau", "jointmeeting", "leader", "county_office", "admin", "auditor")),
     ("stats.dashboard", "统计分析", ("bureau", "jointmeeting", "leader", "county_office", "admin", "auditor")),
     ("designer.index", "流程设计", ("designer", "admin")),

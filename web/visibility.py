@@ -328,3 +328,30 @@ def outside_discipline_track(p: Principal, case_id_column):
     if p.has_role(*READ_ONLY):
         return true()
     return or_(not_(on_discipline_track(case_id_column)), _discipline_unit_match(case_id_column, direct_units(p)))
+
+
+# ---------------------------------------------------------------- urgent matters (重大紧急事项, services/urgent.py)
+
+# A matter is flagged as urgent by the people who meet it first: the desk's registrar and the unit's handler, on a
+# case they may see. The live board of open urgent matters is the petition offices' (the desk, the county office,
+# the bureau, the joint-meeting office) and the leaders' (who are reported to), and the administrator's and
+# auditor's; each sees the matters of the cases they may see (`case_filter`), never an accusation's.
+URGENT_FLAGGING_ROLES = ("registrar", "unit_handler")
+URGENT_BOARD_ROLES = ("registrar", "county_office", "bureau", "jointmeeting", "leader", "admin", "auditor")
+
+
+def urgent_flagging_unit(p: Principal | None) -> str | None:
+    """The unit in which `p` flags an urgent matter (that of their first registrar's or handler's role; its level's
+    petition office reports it); None when `p` may not flag."""
+    if p is None:
+        return None
+    return next((unit for role, unit, _ in p.roles if role in URGENT_FLAGGING_ROLES), None)
+
+
+def may_see_urgent_board(p: Principal | None) -> bool:
+    return p is not None and p.has_role(*URGENT_BOARD_ROLES)
+
+
+def urgent_board_condition(p: Principal, case_id_column):
+    """SQL condition on a register row's case: the flagged cases `p` may see."""
+    return case_id_column.in_(select(Case.id).where(case_filter(p)))

@@ -85,6 +85,7 @@ REGISTER_ROLES = ("registrar", "county_office", "bureau", "admin")
 DESIGNERS = ("designer", "admin")
 STATS_ROLES = ("bureau", "jointmeeting", "leader", "county_office", "admin", "auditor")
 AUDIT_ROLES = ("auditor", "admin")
+URGENT_BOARD_ROLES = ("registrar", "county_office", "bureau", "jointmeeting", "leader", "admin", "auditor")
 
 # (endpoint, method) -> policy. An endpoint the app gains must be added here (see the last test).
 POLICY: dict[tuple[str, str], Policy] = {
@@ -174,6 +175,13 @@ POLICY: dict[tuple[str, str], Policy] = {
     # then 422, never a refusal), refused to everyone else
     ("api.case_accountability", "GET"): case(),
     ("api.record_accountability", "POST"): case("bureau", "county_office"),
+    # 重大紧急事项: flagged by the registrar or a unit handler who sees the case (web/visibility.py); the live board
+    # for the petition offices and the leaders (rows limited to the cases they see)
+    ("api.urgent_flag_case", "POST"): case("registrar", "unit_handler"),
+    ("urgent.flag_form", "GET"): case("registrar", "unit_handler"),
+    ("urgent.flag_submit", "POST"): case("registrar", "unit_handler"),
+    ("api.urgent_board", "GET"): roles(*URGENT_BOARD_ROLES),
+    ("urgent.board", "GET"): roles(*URGENT_BOARD_ROLES),
     # the 登记回执 with the query code from the registration page (a form post: not the auditor's; without a code: 400)
     ("casepage.receipt_with_code", "POST"): case(),
     ("casepage.receipt_pdf_with_code", "POST"): case(),

@@ -166,7 +166,7 @@ def test_the_shipped_processes_pass_with_the_declared_types():
     compiled = compile_bundle(
         collect_files([str(ROOT / "processes")]), handler_names=register_all(HandlerRegistry()).names(),
         check_expression=sandbox.check_expression, check_script=sandbox.check_script,
-        known_functions={"workdays", "days", "now", "yellow_at"} | sandbox.BUILTIN_NAMES,
+        known_functions={"workdays", "days", "hours", "hours_before", "now", "yellow_at"} | sandbox.BUILTIN_NAMES,
         decision_rules=decision_rules())
     assert "petition_case" in {c.process_id for c in compiled}
 
@@ -223,7 +223,7 @@ def test_a_process_that_counts_a_setting_with_the_wrong_day_type_is_refused():
     with pytest.raises(DefinitionError) as caught:
         compile_bundle(files, handler_names=register_all(HandlerRegistry()).names(),
                        check_expression=sandbox.check_expression, check_script=sandbox.check_script,
-                       known_functions={"workdays", "days", "now", "yellow_at"} | sandbox.BUILTIN_NAMES,
+                       known_functions={"workdays", "days", "hours", "hours_before", "now", "yellow_at"} | sandbox.BUILTIN_NAMES,
                        decision_rules=decision_rules())
     [problem] = caught.value.problems
     assert problem.file == "petition_case.bpmn" and problem.element_id.startswith("Timer_")
