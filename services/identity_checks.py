@@ -102,12 +102,20 @@ def _resident_id_problem(v: str, id_type: str, today: date) -> tuple[str, dict] 
     return None
 
 
+def mobile_number(value) -> str | None:
+    """The mainland mobile number in `value` as compared (11 digits, without +86/0086, spaces or dashes), or None
+    when it is not one."""
+    v = re.sub(r"[\s()（）-]", "", str(value or ""))
+    v = re.sub(r"^(\+86|0086)", "", v)
+    return v if re.fullmatch(r"1[3-9]\d{9}", v) else None
+
+
 def phone_problem(value: str) -> tuple[str, dict] | None:
     """None for a mobile or landline number of a person, else (message id, fields)."""
+    if mobile_number(value):
+        return None
     v = re.sub(r"[\s()（）]", "", value or "")
     v = re.sub(r"^(\+86|0086)-?", "", v)
-    if re.fullmatch(r"1[3-9]\d{9}", v):
-        return None
     if re.fullmatch(r"0\d{2,3}-?[2-9]\d{6,7}(-\d{1,6})?", v):
         return None
     return ("联系电话“%(value)s”不是有效的手机号码（11 位，1 开头）或固定电话（区号加 7 到 8 位号码）",

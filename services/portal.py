@@ -53,7 +53,6 @@ CODE_DIGITS = 6
 MAX_TRIES = 5
 MAX_FILES = 5
 RATINGS = ("满意", "基本满意", "不满意")
-_MOBILE = re.compile(r"^1[3-9]\d{9}$")
 # what the portal submits of the registration form (the rest is the office's: routing, registering unit, ...)
 TEXT_LIMITS = {"title": (5, 200), "request": (10, 4000), "facts": (0, 8000), "name": (1, 100),
                "address": (0, 500)}
@@ -65,9 +64,7 @@ class PortalRefused(ValueError):
 
 def normal_phone(value) -> str | None:
     """A mainland mobile number as compared (digits only, without +86), or None when it is not one."""
-    digits = re.sub(r"[\s-]", "", str(value or ""))
-    digits = digits[3:] if digits.startswith("+86") else digits
-    return digits if _MOBILE.match(digits) else None
+    return identity_checks.mobile_number(value)
 
 
 def actor_of(phone: str) -> str:

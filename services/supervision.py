@@ -92,8 +92,10 @@ def supervise(inp: SuperviseInput, ctx: HandlerContext) -> dict:
     key_of_notice = BY_REASON if inp.kind == "督办" and inp.note and not _overdue(inp.due, ctx) else inp.kind
     notice = send(ctx, to, key_of_notice, {"task": inp.task, "lead": inp.lead if inp.lead is not None else "",
                                            "by": by_name, "reason": inp.note})
-    notice["inbox"] = to_offices(ctx, to, notices.default_catalogue().inbox_template(key_of_notice),
-                                 _outbox_fields(inp, ctx, unit_name, by_name))
+    outbox_fields = _outbox_fields(inp, ctx, unit_name, by_name)
+    if key_of_notice == BY_REASON:
+        outbox_fields["reason"] = inp.note
+    notice["inbox"] = to_offices(ctx, to, notices.default_catalogue().inbox_template(key_of_notice), outbox_fields)
     lists = ctx.data.get("four_lists")
     existing = (lists or {}).get("督办", {}) if isinstance(lists, dict) else {}
     prefix = f"{inp.kind}-{ctx.data.get('case_no') or ctx.case_id}-{ctx.element_id}-"
@@ -236,5 +238,5 @@ def _outbox_fields(inp: SuperviseInput, ctx: HandlerContext, unit_name: str, by_
     report_by = due_date_text(inp.report_by, ctx)
     if inp.kind == "督办":
         return dict(fields, deadline_label=inp.task, due=due_date_text(inp.due, ctx), supervising_unit=by_name,
-                    report_by=report_by, reason=inp.note or "")
+                    report_by=report_by)
     return dict(fields, supervising_unit=by_name, report_by=report_by, reason=inp.note or inp.task)
