@@ -42,10 +42,15 @@ class SnapshotExists(Exception):
     pass
 
 
-def load_rows(s: Session, process_keys, element_ids, handlers=FACT_HANDLERS) -> tuple[list, list, list]:
-    """(cases, work items, journal events) for the statistics; events in seq order per case."""
-    cases = list(s.execute(select(Case.id, Case.case_no, Case.created_at, Case.status, Case.summary_json)
-                           .where(Case.process_key.in_(list(process_keys)))).all())
+def load_rows(s: Session, process_keys, element_ids, handlers=FACT_HANDLERS, case_ids=None) -> tuple[list, list, list]:
+    """(cases, work items, journal events) for the statistics; events in seq order per case. `case_ids`: of
+    these cases only (None: every case)."""
+    q = select(Case.id, Case.case_no, Case.created_at, Case.status, Case.summary_json) \
+        .where(Case.process_key.in_(list(process_keys)))
+    if case_ids is None:
+        cases = list(s.execute(q).all())
+    else:
+        cases = [row for chunk in _chunks(sorted(case_ids), 500) for row in s.execute(q.where(Case.id.in_(chunk)))]
     ids = [c.id for c in cases]
     if not ids:
         return [], [], []

@@ -25,4 +25,4 @@ def test_one_head():
 
     from infra.migrate import alembic_config
 
-    assert ScriptDirectory.from_config(alembic_config()).get_heads() == ["0018_merge_s6"]
+    assert ScriptDirectory.from_config(alembic_config()).get_heads() == ["0019_scale_indexes"]
