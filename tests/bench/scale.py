@@ -20,7 +20,6 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -110,37 +109,43 @@ def _span(conn, table) -> int:
     return (conn.execute(select(func.max(table.c.id))).scalar() or 0) + 1
 
 
-def _copier(conn, table, key):
-    """A function making the rows of copy `k` (case ids shifted by k * case span) from the template rows."""
+def _digest_of(kind: str, i: int, key, kept: str) -> str:
+    """The i-th copy's own digest of its petitioner's name, phone or ID number (another kind: as it was)."""
     from services.registration import name_digest
 
+    name, phone, id_number = person(i)
+    if kind == "name":
+        return name_digest(name, key)
+    if kind in ("phone", "id"):
+        return key.digest(kind, phone if kind == "phone" else id_number)
+    return kept
+
+
+def _copier(conn, table, key):
+    """A function making the rows of copy `k` (case ids shifted by k * case span) from the template rows."""
     rows = [dict(r._mapping) for r in conn.execute(select(table))]
     span = _span(conn, table)
     unique = _unique_text_columns(conn, table)
     case_cols = [c for c in CASE_COLUMNS if c in table.c]
-    is_keys = table.name == "petitioner_key"
+    shift_id = table.name == "case_instance"
+
+    def copy_of(r: dict, k: int, case_span: int, first_case: int) -> dict:
+        new = dict(r)
+        if span:
+            new["id"] = r["id"] + k * (case_span if shift_id else span)
+        for col in case_cols:
+            if r[col] is not None:
+                new[col] = r[col] + k * case_span
+        for col in unique:
+            if r[col] is not None:
+                new[col] = f"{r[col]}-{k}"
+        if table.name == "petitioner_key":
+            new["digest"] = _digest_of(r["kind"], new["case_id"] - first_case + 1, key, r["digest"])
+            new["key_id"] = key.key_id
+        return new
 
     def rows_of(k: int, case_span: int, first_case: int) -> list[dict]:
-        out = []
-        for r in rows:
-            new = dict(r)
-            if span:
-                new["id"] = r["id"] + k * span
-            if table.name == "case_instance":
-                new["id"] = r["id"] + k * case_span
-            for col in case_cols:
-                if r[col] is not None:
-                    new[col] = r[col] + k * case_span
-            for col in unique:
-                if r[col] is not None:
-                    new[col] = f"{r[col]}-{k}"
-            if is_keys:
-                name, phone, id_number = person((new["case_id"] - first_case) + 1)
-                new["digest"] = {"name": lambda: name_digest(name, key), "phone": lambda: key.digest("phone", phone),
-                                 "id": lambda: key.digest("id", id_number)}.get(r["kind"], lambda: r["digest"])()
-                new["key_id"] = key.key_id
-            out.append(new)
-        return out
+        return [copy_of(r, k, case_span, first_case) for r in rows]
     return rows, rows_of
 
 
@@ -155,7 +160,7 @@ def grow(c, key, total: int, batch: int = 200) -> int:
     copies = max(0, -(-total // template) - 1)
     for start in range(1, copies + 1, batch):
         with c.engine.begin() as conn:
-            for table, rows, rows_of in copiers:
+            for table, _rows, rows_of in copiers:
                 made = [r for k in range(start, min(start + batch, copies + 1))
                         for r in rows_of(k, case_span, first_case)]
                 if made:
