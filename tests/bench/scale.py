@@ -94,13 +94,13 @@ def _case_tables(conn) -> list:
     return [meta.tables["case_instance"], *tables]
 
 
-def _unique_text_columns(conn, table) -> set[str]:
+def _unique_text_columns(conn, table) -> dict[str, int | None]:
     insp = inspect(conn)
     groups = [u["column_names"] for u in insp.get_unique_constraints(table.name)]
     groups += [i["column_names"] for i in insp.get_indexes(table.name) if i.get("unique")]
     groups.append([c.name for c in table.primary_key])
-    return {col for group in groups for col in group if col not in CASE_COLUMNS and col != "id"
-            and table.c[col].type.python_type is str}
+    return {col: getattr(table.c[col].type, "length", None) for group in groups for col in group
+            if col not in CASE_COLUMNS and col != "id" and table.c[col].type.python_type is str}
 
 
 def _span(conn, table) -> int:
@@ -136,9 +136,9 @@ def _copier(conn, table, key):
         for col in case_cols:
             if r[col] is not None:
                 new[col] = r[col] + k * case_span
-        for col in unique:
-            if r[col] is not None:
-                new[col] = f"{r[col]}-{k}"
+        for col, length in unique.items():
+            if r[col] is not None:  # unique per copy, within the column's length (a party's ref is 36 long)
+                new[col] = (r[col][:length - len(f"-{k}")] if length else r[col]) + f"-{k}"
         if table.name == "petitioner_key":
             new["digest"] = _digest_of(r["kind"], new["case_id"] - first_case + 1, key, r["digest"])
             new["key_id"] = key.key_id
