@@ -12,8 +12,7 @@ BENCH_SCALE_CASES cases. Each copy gets its own case number and its own petition
 so that a search by a person finds one case among them, as it would in an office. The copies keep the template's
 dates: every case falls in the period the statistics are asked for, the worst case for them.
 
-`python -m tests.bench.scale` runs it alone (BENCH_SCALE_CASES=10000 for a quick look; BENCH_SCALE_EXPLAIN=1 prints
-the query plans of the task list and the search).
+`python -m tests.bench.scale` runs it alone (BENCH_SCALE_CASES=10000 for a quick look).
 """
 from __future__ import annotations
 
