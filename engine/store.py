@@ -84,6 +84,8 @@ class ProcessDefinition(Base):
 
 class Case(Base):
     __tablename__ = "case_instance"
+    # the confidential cases of a unit in one index search (the discipline track; 0019_scale_indexes)
+    __table_args__ = (Index("ix_case_instance_discipline", "confidential", "confidential_unit"),)
     id: Mapped[int] = mapped_column(ID, primary_key=True)
     case_no: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
     definition_id: Mapped[int] = mapped_column(ForeignKey("process_definition.id"), index=True)
@@ -122,6 +124,7 @@ class WorkItem(Base):
         Index("ix_work_item_open_due", "state", "due_at"),
         Index("ix_work_item_assignee", "assignee", "state"),
         Index("ix_work_item_orphan_since", "orphan_since"),
+        Index("ix_work_item_state_case", "state", "case_id"),  # the task list's count (0019_scale_indexes)
     )
     id: Mapped[int] = mapped_column(ID, primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("case_instance.id"), index=True)

@@ -38,8 +38,13 @@ def to_jsonable(value):
     if isinstance(value, dict):
         return {k: to_jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
+        if set(map(type, value)) <= _PLAIN:  # a list of ids or names (the case ids behind a figure): as it is
+            return list(value)
         return [to_jsonable(v) for v in value]
     return value
+
+
+_PLAIN = {int, str, float, bool, type(None)}
 
 
 def ok(payload, status: int = 200):

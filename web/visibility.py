@@ -308,10 +308,17 @@ def visible_case_ids(s, p: Principal, case_ids) -> set[int]:
 
 
 def case_ids_outside_discipline_track(s, p: Principal, case_ids) -> set[int]:
-    """Of `case_ids`, those not hidden from `p` by the discipline track: for listings already limited to the
-    caller's units by their own rule (the statistics count the cases of the units a bureau serves, also those
-    it never handled, such as a petition resolved at the city desk)."""
-    return _case_ids_where(s, case_ids, outside_discipline_track(p, Case.id))
+    """Of `case_ids` (ids of existing cases), those not hidden from `p` by the discipline track: for listings
+    already limited to the caller's units by their own rule (the statistics count the cases of the units a
+    bureau serves, also those it never handled, such as a petition resolved at the city desk). The few
+    confidential cases hidden from `p` are read through the indexed flag and left out, so that a figure behind
+    100,000 cases costs one query, not one per 500 ids."""
+    wanted = {int(i) for i in case_ids if i is not None}
+    if p.has_role(*READ_ONLY) or not wanted:
+        return wanted
+    hidden = select(Case.id).where(Case.confidential.is_(True),
+                                   not_(_discipline_unit_match(Case.id, direct_units(p))))
+    return wanted - set(s.scalars(hidden))
 
 
 def _case_ids_where(s, case_ids, condition) -> set[int]:

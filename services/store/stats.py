@@ -43,11 +43,15 @@ class SnapshotExists(Exception):
     pass
 
 
-def load_rows(s: Session, process_keys, element_ids, handlers=FACT_HANDLERS) -> tuple[list, list, list]:
-    """(cases, work items, journal events) for the statistics; events in seq order per case."""
-    cases = list(s.execute(select(Case.id, Case.case_no, Case.created_at, Case.status, Case.summary_json,
-                                  Case.process_key)
-                           .where(Case.process_key.in_(list(process_keys)))).all())
+def load_rows(s: Session, process_keys, element_ids, handlers=FACT_HANDLERS, case_ids=None) -> tuple[list, list, list]:
+    """(cases, work items, journal events) for the statistics; events in seq order per case. `case_ids`: of
+    these cases only (None: every case)."""
+    q = select(Case.id, Case.case_no, Case.created_at, Case.status, Case.summary_json, Case.process_key) \
+        .where(Case.process_key.in_(list(process_keys)))
+    if case_ids is None:
+        cases = list(s.execute(q).all())
+    else:
+        cases = [row for chunk in _chunks(sorted(case_ids), 500) for row in s.execute(q.where(Case.id.in_(chunk)))]
     ids = [c.id for c in cases]
     if not ids:
         return [], [], []
@@ -72,6 +76,19 @@ def load_repeat_links(s: Session) -> list:
     """Every recognised repeat (repeat_case_id, original_case_id, linked_at): merged at registration or at triage,
     merged into an original in handling or refused because it was closed or final (services.repeat_originals)."""
     return list(s.execute(select(RepeatLink.repeat_case_id, RepeatLink.original_case_id, RepeatLink.linked_at)).all())
+
+
+def related_cases(s: Session, changed) -> set[int]:
+    """The parents of `changed` (a linked case such as an urgent matter's report case writes its parent's rows) and
+    the other side of every repeat link of `changed`."""
+    ids = sorted(set(changed))
+    out: set[int] = set()
+    for chunk in _chunks(ids, 500):
+        out |= {p for p in s.scalars(select(Case.parent_case_id).where(Case.id.in_(chunk),
+                                                                      Case.parent_case_id.is_not(None)))}
+        out |= set(s.scalars(select(RepeatLink.original_case_id).where(RepeatLink.repeat_case_id.in_(chunk))))
+        out |= set(s.scalars(select(RepeatLink.repeat_case_id).where(RepeatLink.original_case_id.in_(chunk))))
+    return out - set(ids)
 
 
 def _wanted_call(data: str, handlers) -> bool:

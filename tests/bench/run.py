@@ -3,7 +3,8 @@
 1. A persisted user-task step (load, complete, engine steps, save, journal, commit) on SQLite and PostgreSQL,
    against the bare SpiffWorkflow library doing load, complete and save in memory on the same definition.
 2. A step at loop 1,000 against a step at loop 1 (the long-case guarantee).
-Then the load test (`tests/bench/load.py`), then the timer benchmarks (`tests/bench/timers.py`).
+Then the load test (`tests/bench/load.py`), then the timer benchmarks (`tests/bench/timers.py`), then the scale
+probe (`tests/bench/scale.py`: BENCH_SCALE_CASES cases, default 100,000; 0 leaves it out).
 """
 from __future__ import annotations
 
@@ -141,6 +142,10 @@ def main() -> None:
 
     load.main()  # second part: the system under load (gunicorn, timer workers, concurrent clients)
     timers(Path(tempfile.mkdtemp()))
+    from tests.bench import scale
+
+    if scale.CASES > 0:  # third part: lists, search and statistics at BENCH_SCALE_CASES cases (0: left out)
+        scale.main()
 
 
 def calendar_deadline(tmp: Path, runs: int = 2000) -> None:

@@ -25,4 +25,4 @@ def test_one_head():
 
     from infra.migrate import alembic_config
 
-    assert ScriptDirectory.from_config(alembic_config()).get_heads() == ["0019_exchange"]
+    assert ScriptDirectory.from_config(alembic_config()).get_heads() == ["0020_merge_s7"]
