@@ -136,16 +136,22 @@ def side_by_side(c, steps: int) -> dict:
     return {name: {"floor_ms": median_ms(f), "ours_ms": median_ms(o)} for name, (f, o) in samples.items()}
 
 
-def long_case(c, rounds: int = LONG_ROUNDS, samples: int = LONG_SAMPLES) -> dict:
-    """A realistic case taken to round `rounds` (its data grown by one opinion and one comment a round), then
-    steps of it alternated with first steps of fresh cases."""
-    ours = Stepper(c.runtime, processes.REALISTIC_KEY)
-    long_i = ours.start()
-    for r in range(1, rounds):
-        ours.step(long_i, processes.round_data(r))
-    fresh = [ours.start() for _ in range(samples)]
-    early, late = [], []
-    for n, i in enumerate(fresh):
-        early.append(timed(lambda i=i: ours.step(i, processes.round_data(1))))
-        late.append(timed(lambda n=n: ours.step(long_i, processes.round_data(rounds + n))))
-    return {"round1_ms": median_ms(early), "late_ms": median_ms(late), "rounds": rounds}
+class LongCase:
+    """A realistic case taken to round `rounds` (its data grown by one opinion and one comment a round); `sample`
+    then alternates steps of it with first steps of fresh cases (the long case goes on growing)."""
+
+    def __init__(self, c, rounds: int = LONG_ROUNDS):
+        self.ours = Stepper(c.runtime, processes.REALISTIC_KEY)
+        self.rounds = rounds
+        self.long_i = self.ours.start()
+        for r in range(1, rounds):
+            self.ours.step(self.long_i, processes.round_data(r))
+
+    def sample(self, samples: int = LONG_SAMPLES) -> dict:
+        fresh = [self.ours.start() for _ in range(samples)]
+        early, late = [], []
+        for i in fresh:
+            early.append(timed(lambda i=i: self.ours.step(i, processes.round_data(1))))
+            late.append(timed(lambda: self.ours.step(self.long_i, processes.round_data(self.rounds))))
+            self.rounds += 1
+        return {"round1_ms": median_ms(early), "late_ms": median_ms(late), "rounds": self.rounds - samples}

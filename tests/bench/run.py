@@ -46,7 +46,8 @@ def engine_part(label: str, url: str, tmp: Path) -> None:
             print(f"{label} {name}: persisted step {r['ours_ms']:.2f} ms, floor {r['floor_ms']:.2f} ms")
             judge(f"{label}, {name} process: persisted step / floor", r["ours_ms"] / r["floor_ms"],
                   STEP_GOALS[label], ratio=True)
-        long = steady(f"{label} long case", lambda: engine_steps.long_case(c))
+        case = engine_steps.LongCase(c)
+        long = steady(f"{label} long case", case.sample)
         print(f"{label} long case (data growing every round): round 1 {long['round1_ms']:.2f} ms, "
               f"round {long['rounds']:,} {long['late_ms']:.2f} ms")
         judge(f"{label}, growing case: step at round {long['rounds']:,} / step at round 1",

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 VERDICTS: list[Verdict] = []
-LOAD_MOVED = float(os.environ.get("BENCH_LOAD_MOVED", "0.75"))  # change of the 1-minute load that repeats a run
+# A run is repeated when the 1-minute load moved by more than BENCH_LOAD_MOVED or by more than a quarter of itself.
+LOAD_MOVED = float(os.environ.get("BENCH_LOAD_MOVED", "0.75"))
 REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
 
 
@@ -66,18 +67,19 @@ def fmt_load(load: tuple[float, float, float]) -> str:
 
 
 def steady(label: str, measure: Callable[[], Any], repeats: int = REPEATS) -> Any:
-    """Run `measure`, recording the load average before and after; when the 1-minute load moved by more than
-    BENCH_LOAD_MOVED while it ran, run it again (at most `repeats` times) and keep the steadiest run."""
+    """Run `measure`, recording the load average before and after; when the 1-minute load moved while it ran
+    (see LOAD_MOVED), run it again (at most `repeats` times) and keep the steadiest run."""
     best, best_moved = None, None
     for attempt in range(1, repeats + 1):
         before = load_average()
         result = measure()
         after = load_average()
         moved = abs(after[0] - before[0])
+        limit = max(LOAD_MOVED, 0.25 * before[0])
         print(f"  [{label}: load average {fmt_load(before)} before, {fmt_load(after)} after"
-              f"{', moved: measured again' if moved > LOAD_MOVED and attempt < repeats else ''}]")
+              f"{', moved: measured again' if moved > limit and attempt < repeats else ''}]")
         if best_moved is None or moved < best_moved:
             best, best_moved = result, moved
-        if moved <= LOAD_MOVED:
+        if moved <= limit:
             break
     return best
