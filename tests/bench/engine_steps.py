@@ -48,10 +48,23 @@ def median_ms(samples: list[float]) -> float:
     return statistics.median(samples) * 1000
 
 
-def timed(fn) -> float:
-    t0 = time.perf_counter()
+CPU: dict[str, list[float]] = {}  # CPU time of this thread per labelled step, beside the wall-clock samples
+
+
+def timed(fn, cpu_label: str | None = None) -> float:
+    """Wall-clock seconds of `fn()`; with `cpu_label`, its CPU time in this thread is kept in CPU too. On a
+    shared machine the CPU time shows what a step costs when the wall clock also holds waits for the disk
+    (SQLite's commit) and for other processes."""
+    c0, t0 = time.thread_time(), time.perf_counter()
     fn()
-    return time.perf_counter() - t0
+    wall = time.perf_counter() - t0
+    if cpu_label is not None:
+        CPU.setdefault(cpu_label, []).append(time.thread_time() - c0)
+    return wall
+
+
+def cpu_ms(label: str) -> float:
+    return median_ms(CPU.pop(label, [0.0]))
 
 
 class Floor:
@@ -131,9 +144,10 @@ def side_by_side(c, steps: int) -> dict:
     for i in range(steps):
         data = {"minimal": minimal, "realistic": processes.round_data(1)}
         for name, (floor, ours) in pairs.items():
-            samples[name][0].append(timed(lambda f=floor, d=data[name], i=i: f.step(i, d)))
-            samples[name][1].append(timed(lambda o=ours, d=data[name], i=i: o.step(i, d)))
-    return {name: {"floor_ms": median_ms(f), "ours_ms": median_ms(o)} for name, (f, o) in samples.items()}
+            samples[name][0].append(timed(lambda f=floor, d=data[name], i=i: f.step(i, d), f"{name} floor"))
+            samples[name][1].append(timed(lambda o=ours, d=data[name], i=i: o.step(i, d), f"{name} ours"))
+    return {name: {"floor_ms": median_ms(f), "ours_ms": median_ms(o), "floor_cpu_ms": cpu_ms(f"{name} floor"),
+                   "ours_cpu_ms": cpu_ms(f"{name} ours")} for name, (f, o) in samples.items()}
 
 
 class LongCase:
@@ -151,7 +165,8 @@ class LongCase:
         fresh = [self.ours.start() for _ in range(samples)]
         early, late = [], []
         for i in fresh:
-            early.append(timed(lambda i=i: self.ours.step(i, processes.round_data(1))))
-            late.append(timed(lambda: self.ours.step(self.long_i, processes.round_data(self.rounds))))
+            early.append(timed(lambda i=i: self.ours.step(i, processes.round_data(1)), "round 1"))
+            late.append(timed(lambda: self.ours.step(self.long_i, processes.round_data(self.rounds)), "late"))
             self.rounds += 1
-        return {"round1_ms": median_ms(early), "late_ms": median_ms(late), "rounds": self.rounds - samples}
+        return {"round1_ms": median_ms(early), "late_ms": median_ms(late), "rounds": self.rounds - samples,
+                "round1_cpu_ms": cpu_ms("round 1"), "late_cpu_ms": cpu_ms("late")}

@@ -43,13 +43,16 @@ def engine_part(label: str, url: str, tmp: Path) -> None:
     try:
         steps = steady(f"{label} steps", lambda: engine_steps.side_by_side(c, engine_steps.STEPS))
         for name, r in steps.items():
-            print(f"{label} {name}: persisted step {r['ours_ms']:.2f} ms, floor {r['floor_ms']:.2f} ms")
+            print(f"{label} {name}: persisted step {r['ours_ms']:.2f} ms, floor {r['floor_ms']:.2f} ms; CPU time in "
+                  f"this process {r['ours_cpu_ms']:.2f} ms against {r['floor_cpu_ms']:.2f} ms "
+                  f"(x{r['ours_cpu_ms'] / max(r['floor_cpu_ms'], 1e-6):.2f}, not judged)")
             judge(f"{label}, {name} process: persisted step / floor", r["ours_ms"] / r["floor_ms"],
                   STEP_GOALS[label], ratio=True)
         case = engine_steps.LongCase(c)
         long = steady(f"{label} long case", case.sample)
         print(f"{label} long case (data growing every round): round 1 {long['round1_ms']:.2f} ms, "
-              f"round {long['rounds']:,} {long['late_ms']:.2f} ms")
+              f"round {long['rounds']:,} {long['late_ms']:.2f} ms; CPU time {long['round1_cpu_ms']:.2f} ms against "
+              f"{long['late_cpu_ms']:.2f} ms (x{long['late_cpu_ms'] / max(long['round1_cpu_ms'], 1e-6):.2f}, not judged)")
         judge(f"{label}, growing case: step at round {long['rounds']:,} / step at round 1",
               long["late_ms"] / long["round1_ms"], LONG_GOAL, ratio=True)
     finally:
