@@ -24,9 +24,9 @@ MODELS = {m.__table__.name: m for m in (Case, WorkItem, Timer, JournalEvent)}
 def _typed(model, row: dict) -> dict:
     out = dict(row)
     for col in model.__table__.columns:
-        if isinstance(col.type, DateTime) or getattr(col.type, "impl", None).__class__ is DateTime:
-            if isinstance(out.get(col.key), str):
-                out[col.key] = datetime.fromisoformat(out[col.key])
+        is_time = isinstance(col.type, DateTime) or getattr(col.type, "impl", None).__class__ is DateTime
+        if is_time and isinstance(out.get(col.key), str):
+            out[col.key] = datetime.fromisoformat(out[col.key])
     return out
 
 
