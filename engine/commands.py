@@ -35,8 +35,13 @@ from .tree import QUEUED_MESSAGES, all_tasks, find_task, message_receivers, queu
 from .work_items import STATE_CN
 
 # Statements built once: building SQL expressions costs more per step than running them on SQLite.
+# The work item with its case, the case row locked (PostgreSQL: FOR UPDATE OF the case only; SQLite's writer lock
+# is taken by BEGIN IMMEDIATE): the command's lock, so the case is not read a second time to lock it. Locking the
+# work item row too could deadlock with a hand-over, which locks the case first; a work item that another
+# command completed while this one waited still reads "open" here, and is refused by the workflow's own state.
 _ITEM_WITH_CASE = (select(WorkItem, Case).join(Case, Case.id == WorkItem.case_id)
-                   .where(WorkItem.id == bindparam("item_id")))
+                   .where(WorkItem.id == bindparam("item_id")).with_for_update(of=Case)
+                   .execution_options(populate_existing=True))
 
 
 @dataclass
@@ -186,7 +191,8 @@ class CompleteTask(Command):
                            f"（task is {item.state}; reload the task list）",
                            {"state": item.state})
         self.case_id, self.task_id, self.task_element_id = item.case_id, item.task_id, item.element_id
-        super().open(op)
+        op.case = op.rt._checked_case(found[1], op.expected_version)  # locked by the query above
+        op.wf = op.rt._load(op.s, op.case)
         task = find_task(op.wf, item.task_id)
         if task is None or task.state != TaskState.READY:
             raise Conflict(f"任务 {self.work_item_id} 已不在待办状态（task is no longer ready; reload the case）")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -22,7 +22,7 @@ class HandlerContext:
     element_id: str
     now: datetime
     actor: str
-    data: dict[str, Any]  # a read-only copy of the task data, for handlers that need context
+    data: Mapping[str, Any]  # the task data, each value a copy made when read (engine.scripting.CopiedOnRead)
     ports: dict[str, Any] = field(default_factory=dict)
     effects: list[tuple[str, dict]] = field(default_factory=list)
 

@@ -283,7 +283,12 @@ class Runtime:
         # FOR UPDATE (PostgreSQL; SQLite's writer lock already serialises): a command and anything else that
         # appends to the case's journal (comments, attachments, hand-overs) take turns, so sequence numbers
         # never collide; a second completion of the same task waits, then finds it no longer open (409).
-        case = verification.lock_case_row(s, case_id)
+        return self._checked_case(verification.lock_case_row(s, case_id), expected_version)
+
+    @staticmethod
+    def _checked_case(case: Case, expected_version: int | None) -> Case:
+        """A locked case row a command may change: the version the caller saw, and not completed."""
+        case_id = case.id
         if expected_version is not None and case.version != expected_version:
             raise Conflict(f"案件已被他人更新（版本 {case.version}，您看到的是 {expected_version}），请刷新后重试"
                            f"（stale case version; reload and try again）",

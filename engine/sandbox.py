@@ -50,7 +50,6 @@ from __future__ import annotations
 import ast
 import builtins
 import contextvars
-import copy
 import difflib
 import functools
 import itertools
@@ -807,6 +806,57 @@ class _CheckedMethod:
         return f"<method {self._owner}.{self._name}>"
 
 
+# ---- what a failing script leaves behind: nothing
+# A script runs on the task data itself. Every way a script can change a container goes through a guard:
+# `x[k] = v`, `del x[k]` and `for x[k] in ...` through `_write_`, `x += y` (and the other in-place operators)
+# through `_inplacevar_`, and a method that changes its object (`append`, `update`, `sort`, ...) is fetched
+# through `_getattr_` (also `list.append(x, v)` and `getattr(x, "append")`). While a script task runs, each guard
+# keeps a shallow copy of a container the first time the script may change it; a script that fails gets every
+# such container put back as it was (and the names of the task data as they were), so its partial writes are
+# gone without a deep copy of the whole case data before every script.
+_MUTATORS: dict[type, frozenset[str]] = {
+    list: frozenset({"append", "extend", "insert", "remove", "pop", "clear", "sort", "reverse"}),
+    dict: frozenset({"update", "pop", "popitem", "clear", "setdefault"}),
+    set: frozenset({"add", "discard", "remove", "pop", "clear", "update", "intersection_update",
+                    "difference_update", "symmetric_difference_update"}),
+}
+_undo_log: contextvars.ContextVar[dict[int, tuple[Any, Any]] | None] = contextvars.ContextVar(
+    "lianxin_script_undo", default=None)
+
+
+def _container_kind(obj: Any) -> type | None:
+    for kind in _MUTATORS:
+        if isinstance(obj, kind):
+            return kind
+    return None
+
+
+def _remember(obj: Any) -> None:
+    """Keep `obj` as it is now, the first time the running script may change it (scripts only, not
+    expressions). The log holds the object itself, so its id is not reused while the script runs."""
+    log = _undo_log.get()
+    if log is not None and id(obj) not in log and _container_kind(obj) is not None:
+        log[id(obj)] = (obj, obj.copy())
+
+
+def _undo(log: dict[int, tuple[Any, Any]]) -> None:
+    for obj, saved in log.values():
+        if isinstance(obj, list):
+            obj[:] = saved
+        else:
+            obj.clear()
+            obj.update(saved)
+
+
+def _remembering(method: Callable) -> Callable:
+    """`list.append` and its kind, fetched from the type: remember the object they are called on."""
+    def call(*args: Any, **kwargs: Any) -> Any:
+        if args:
+            _remember(args[0])
+        return method(*args, **kwargs)
+    return call
+
+
 _TEXT_BUILDERS = frozenset({"ljust", "rjust", "center", "zfill", "expandtabs", "replace", "join", "translate"})
 
 
@@ -825,7 +875,7 @@ def _guarded_getattr(obj: Any, name: str, *default: Any) -> Any:
         # The format mini-language reads attributes ("{0.__class__}") without passing through this guard.
         raise ScriptError("脚本不允许使用 str.format (str.format is not allowed in BPMN scripts: it reads "
                           "attributes past the sandbox; use an f-string instead)", "forbidden")
-    value = getattr(obj, name, *default)
+    value = _before_change(obj, name, getattr(obj, name, *default))
     if name in _TEXT_BUILDERS and isinstance(obj, _TEXTS):
         return _CheckedMethod(value, name, type(obj).__name__, unbound=False)
     if name in _TEXT_BUILDERS and any(obj is kind for kind in _TEXTS):
@@ -834,6 +884,18 @@ def _guarded_getattr(obj: Any, name: str, *default: Any) -> Any:
         return _CheckedMethod(value, name, "list", unbound=obj is list)
     if name == "to_bytes" and (_is_int(obj) or obj is int or obj is bool):
         return _CheckedMethod(value, name, "int", unbound=isinstance(obj, type))
+    return value
+
+
+def _before_change(obj: Any, name: str, value: Any) -> Any:
+    """A method that changes its container, fetched while a script runs: the container is remembered first."""
+    if _undo_log.get() is None:
+        return value
+    if isinstance(obj, type) and obj in _MUTATORS and name in _MUTATORS[obj]:  # unbound, from the type: `list.append(rows, x)`
+        return _remembering(value)
+    kind = _container_kind(obj)
+    if kind is not None and name in _MUTATORS[kind]:
+        _remember(obj)
     return value
 
 
@@ -848,6 +910,7 @@ def _guarded_raise(exc: Any) -> Any:
 
 def _guarded_write(obj: Any) -> Any:
     if type(obj) in (dict, list, set):
+        _remember(obj)
         return obj
     kind = type(obj).__name__
     raise ScriptError(f"脚本只能修改 dict、list、set 的内容，不能修改 {kind} 对象 (BPMN scripts may only change "
@@ -886,6 +949,7 @@ _INPLACE: dict[str, Callable[[Any, Any], Any]] = {
 def _inplacevar(op: str, target: Any, value: Any) -> Any:
     if op == "+=" and type(target) in _PLAIN_NUMBERS:  # the loop counter: no size to check, no extra call
         return target + value
+    _remember(target)  # `rows += more`, `seen |= new`: the list or set itself changes
     return _INPLACE[op](target, value)
 
 
@@ -1069,17 +1133,22 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
         self._refuse_overwrites(context, external_context)
         injected = {**self.helpers, **external_context, **self._fixed}
         # A script that fails changes nothing: its partial writes (how far an endless loop got before the CPU
-        # budget stopped it depends on the machine) would make the stored state differ from any replay.
-        before = copy.deepcopy(context)
+        # budget stopped it depends on the machine) would make the stored state differ from any replay. The
+        # names as they were, and each container the script may have changed as it was (see `_remember`).
+        before = dict(context)
+        log: dict[int, tuple[Any, Any]] = {}
+        token = _undo_log.set(log)
         context.update(injected)
         try:
             self._run(compiled, context, exec)
             _check_task_data(context, injected)
         except BaseException:
+            _undo(log)
             context.clear()
             context.update(before)
             raise
         finally:
+            _undo_log.reset(token)
             for key in list(context):
                 if key in injected or key in _RESERVED or callable(context[key]):
                     del context[key]

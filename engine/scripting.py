@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.dmn.engine.DMNEngine import DMNEngine
@@ -54,7 +56,7 @@ class LianxinScriptEngine(PythonScriptEngine):
             if cmd.session is not None and self.directory is not None:
                 ports.setdefault("directory", self.directory(cmd.session))
             ctx = HandlerContext(case_id=cmd.case_id, element_id=element_id, now=cmd.now, actor=cmd.actor,
-                                 data=copy.deepcopy(task.data), ports=ports)
+                                 data=CopiedOnRead(task.data), ports=ports)
             try:
                 result = self.handlers.call(operation_name, params, ctx)
                 self._apply_effects(cmd, operation_name, element_id, ctx.effects)
@@ -84,6 +86,28 @@ class LianxinScriptEngine(PythonScriptEngine):
                 s.expunge(obj)
             raise HandlerFailed(handler, exc) from exc
         cmd.effects.extend(applied)
+
+
+class CopiedOnRead(Mapping):
+    """The task data as a handler sees it: a value is deep-copied the first time the handler reads it, so a
+    handler cannot change the case data behind the engine's back, and one that reads two keys of a long case's
+    data does not pay for a copy of all of it before every call."""
+    __slots__ = ("_copies", "_data")
+
+    def __init__(self, data: Mapping[str, Any]):
+        self._data = data
+        self._copies: dict[str, Any] = {}
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self._copies:
+            self._copies[key] = copy.deepcopy(self._data[key])
+        return self._copies[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
 
 
 CONFIDENTIAL_PROPERTY = "confidential"

@@ -173,6 +173,59 @@ def data_diff(before: dict, after: dict) -> dict:
     return out
 
 
+# A large list or dict that a step changed in part (a list of opinions one longer, a table with one row more)
+# is journaled as the operations that change it (JSON Patch, RFC 6902: `add`, and `test` with the old value
+# before a `replace` or `remove`), not as its whole value before and after: an event of a long case stays as
+# small as the change. Smaller values, and containers changed in most of their items, keep [before, after].
+PATCH_MIN_ITEMS = 16
+
+
+def _pointer(*parts) -> str:
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def _patch_ops(key: str, a: Any, b: Any) -> list[dict] | None:
+    """The operations that turn `a` into `b` under `key`, or None when the whole values say it better."""
+    if type(a) is not type(b) or not isinstance(a, (list, dict)) or len(a) < PATCH_MIN_ITEMS:
+        return None
+    if isinstance(a, list):
+        n = len(a)
+        if len(b) < n or b[:n] != a:  # only a list that grew at its end
+            return None
+        return [{"op": "add", "path": _pointer(key, "-"), "value": v} for v in b[n:]]
+    ops: list[dict] = []
+    for k, old in a.items():
+        if k not in b:
+            ops += [{"op": "test", "path": _pointer(key, k), "value": old},
+                    {"op": "remove", "path": _pointer(key, k)}]
+    for k, new in b.items():
+        if k not in a:
+            ops.append({"op": "add", "path": _pointer(key, k), "value": new})
+        elif not _same(a[k], new):
+            ops += [{"op": "test", "path": _pointer(key, k), "value": a[k]},
+                    {"op": "replace", "path": _pointer(key, k), "value": new}]
+    return ops if len(ops) <= len(b) else None
+
+
+def _same(a: Any, b: Any) -> bool:
+    try:
+        return bool(a == b)
+    except Exception:
+        return False
+
+
+def data_changes(before: dict, after: dict) -> tuple[dict, list[dict]]:
+    """What a step changed: ({key: [before, after]}, JSON Patch operations for large containers changed in part)."""
+    changes, patch = {}, []
+    for key, (a, b) in sorted(data_diff(before, after).items()):
+        ops = _patch_ops(key, a, b)
+        if ops is None:
+            changes[key] = [a, b]
+        else:
+            patch.extend(ops)
+    return changes, patch
+
+
 def state_events(wf: BpmnWorkflow, before: dict, actor: str, now: datetime) -> list[PendingEvent]:
     """`task.<state>` events for every task whose state changed since `before` (task id -> state), in order."""
     changed = []
@@ -191,9 +244,11 @@ def state_events(wf: BpmnWorkflow, before: dict, actor: str, now: datetime) -> l
         if came_from is not None and before.get(task.id) not in JOURNALED_STATES:
             data["from"] = came_from  # reached in this command: the element before it names the flow taken
         if task.state == TaskState.COMPLETED and task.parent is not None:
-            diff = data_diff(task.parent.data, task.data)
-            if diff:
-                data["changes"] = diff
+            changes, patch = data_changes(task.parent.data, task.data)
+            if changes:
+                data["changes"] = changes
+            if patch:
+                data["patch"] = patch
         changed.append((task.last_state_change or 0, PendingEvent(f"task.{label}", actor, now,
                                                                   element_id, json.loads(to_json(data)))))
     changed.sort(key=lambda pair: pair[0])

@@ -129,6 +129,21 @@ def element_names(events: list[dict]) -> dict[str, str]:
     return names
 
 
+def patch_rows(patch: list[dict]) -> list[dict]:
+    """Rows of a step's JSON Patch (engine.tree.data_changes): an item added to a list (`opinions[+]`), a key added,
+    replaced or removed in a table (`comments.r3`); a `test` names the value before the operation that follows it."""
+    rows, before = [], None
+    for op in patch:
+        if op.get("op") == "test":
+            before = op.get("value")
+            continue
+        parts = [p.replace("~1", "/").replace("~0", "~") for p in str(op.get("path", "")).split("/")[1:]]
+        field = ".".join(parts[:-1]) + "[+]" if parts and parts[-1] == "-" else ".".join(parts)
+        rows.append({"field": field, "before": before, "after": op.get("value") if op.get("op") != "remove" else None})
+        before = None
+    return rows
+
+
 def changes_of(event: dict) -> tuple[str | None, list[dict]]:
     """(source, [{field, before, after}]) of one journal event, from its payload."""
     t, data = event["type"], event.get("data") or {}
@@ -136,8 +151,9 @@ def changes_of(event: dict) -> tuple[str | None, list[dict]]:
         return "start", [{"field": k, "before": None, "after": v} for k, v in (data.get("data") or {}).items()]
     if t == "task.submitted":
         return "submitted", [{"field": k, "before": None, "after": v} for k, v in (data.get("data") or {}).items()]
-    if t == "task.completed" and data.get("changes"):
-        return "diff", [{"field": k, "before": ab[0], "after": ab[1]} for k, ab in sorted(data["changes"].items())]
+    if t == "task.completed" and (data.get("changes") or data.get("patch")):
+        rows = [{"field": k, "before": ab[0], "after": ab[1]} for k, ab in sorted((data.get("changes") or {}).items())]
+        return "diff", sorted(rows + patch_rows(data.get("patch") or []), key=lambda r: r["field"])
     if t == "deadline.computed":
         versions = "，".join(f"{y} 年第 {v} 版" for y, v in (data.get("calendar_versions") or {}).items())
         return "deadline", [{"field": "到期", "before": None, "after": due_text(data.get("due_at"))},

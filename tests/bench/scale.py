@@ -251,7 +251,7 @@ def report(label: str, res: dict) -> list[tuple[str, float]]:
 
 def main() -> None:
     from tests.bench.timers import new_pg_database
-    from tests.bench.verdicts import verdict
+    from tests.bench.verdict import judge_flag
 
     print(f"Scale: the task list, the case search and the statistics with {CASES:,} cases "
           f"(goal: each under {GOAL_MS:.0f} ms p95); load average {os.getloadavg()[0]:.2f}")
@@ -273,8 +273,8 @@ def main() -> None:
             finally:
                 drop()
     for backend, p95 in worst.items():
-        print(verdict(f"scale {CASES:,} cases, {backend}: task list, search, /api/stats p95", p95 < GOAL_MS,
-                      f"slowest p95 {p95:.1f} ms", f"< {GOAL_MS:.0f} ms"))
+        judge_flag(f"scale {CASES:,} cases, {backend}: task list, search, /api/stats p95", p95 < GOAL_MS,
+                   f"slowest p95 {p95:.1f} ms", f"< {GOAL_MS:.0f} ms")
     print(f"  load average after: {os.getloadavg()[0]:.2f}\n")
 
 

@@ -760,3 +760,60 @@ def test_dmn_cell_escape_is_refused():
     assert '"__globals__"' in str(info.value)
     assert script_error_in(info.value).kind == "forbidden"
     assert wf.get_next_task(spec_name="grade").state == TaskState.ERROR
+
+
+# Issue #21 point 3: a script runs on the task data itself (no deep copy of the case data before each script);
+# each container it may change is remembered the first time, and a script that fails leaves the data exactly as
+# it was, by whatever route it changed it.
+@pytest.mark.parametrize("script", [
+    "rows.append(1)",
+    "info['k'] = 2",
+    "info['nested']['x'].append(3)",
+    "rows += [9]",
+    "rows *= 3",
+    "tags |= {'z'}",
+    "rows.sort(reverse=True)",
+    "list.append(rows, 5)",
+    "dict.update(info, k=7)",
+    "getattr(rows, 'extend')([7])",
+    "del info['k']",
+    "rows[0:1] = []",
+    "add = rows.append\nfor i in range(3):\n    add(i)",
+    "fresh = 5\nrows.pop()",
+    "info.setdefault('n', []).append(1)",
+    "alias = info['nested']\nalias['x'].clear()",
+    "for rows[0] in range(3):\n    pass",
+    "info.update({'k': 3})\ninfo.popitem()",
+    "tags.discard('a')\ntags.add('b')",
+    "info['nested']['y'] = rows\nrows.append(4)",
+])
+def test_a_failing_script_leaves_the_task_data_exactly_as_it_was(env, script):
+    context = {"rows": [3, 1, 2], "info": {"k": 1, "nested": {"x": [1]}}, "tags": {"a"}}
+    rows, nested_x = context["rows"], context["info"]["nested"]["x"]
+    expected = {"rows": [3, 1, 2], "info": {"k": 1, "nested": {"x": [1]}}, "tags": {"a"}}
+    with pytest.raises(ScriptError):
+        env.execute(script + "\nboom = 1 / 0", context, {})
+    assert context == expected
+    assert context["rows"] is rows and context["info"]["nested"]["x"] is nested_x  # put back in place
+
+
+def test_a_script_stopped_by_its_budget_leaves_nothing_of_its_loop(env):
+    context = {"rows": [1], "info": {"seen": []}}
+    with pytest.raises(ScriptError) as err:
+        env.execute("while True:\n    rows.append(1)\n    info['seen'].append(len(rows))", context, {})
+    assert err.value.kind in ("timeout", "too_large")
+    assert context == {"rows": [1], "info": {"seen": []}}
+
+
+def test_a_script_that_succeeds_changes_the_task_data_in_place(env):
+    shared = [1]
+    context = {"a": shared, "b": {"list": shared}}  # the same list under two names, as a script can leave it
+    env.execute("a.append(2)\nc = len(b['list'])", context, {})
+    assert context == {"a": [1, 2], "b": {"list": [1, 2]}, "c": 2}
+    assert context["a"] is shared
+
+
+def test_expressions_keep_no_undo_log(env):
+    rows = [1]
+    assert env.evaluate("len(rows)", {"rows": rows}) == 1
+    assert sandbox._undo_log.get() is None  # the log exists only while a script task runs
