@@ -93,14 +93,16 @@ def cases_behind(facts: list[CaseFacts], kpi: dict, which: str = "numerator") ->
     return [f.summary() for f in sorted(facts, key=lambda f: f.id) if f.id in ids]
 
 
-ANNUAL_FIGURES = ("group_visits", "group_visitors", "first_time_resolution", "repeats", "repeat_rate")
+ANNUAL_FIGURES = ("group_visits", "group_visitors", "first_time_resolution", "repeats", "repeat_rate", "routed_out",
+                  "skip_level", "urgent_matters", "urgent_first_on_time")
 
 
 def annual(facts: list[CaseFacts], supervision_rows: list[dict], period: Period, chart: OrgChart,
            units: set[str] | None = None, settings: KpiSettings | None = None,
            now: datetime | None = None) -> dict:
     """年度报告数据：按领域（内容分类）统计、被投诉较多的单位、转送交办督办件数、建议意见及采纳（第四十一条），
-    以及集体访批次人次、一次性化解率、重复信访率（each with its numerator, denominator and cases)."""
+    以及集体访批次人次、一次性化解率、重复信访率、导出信访程序件数、越级访件数、重大紧急事项及其按时首报率（each with its
+    numerator, denominator and cases)."""
     settings = settings or KpiSettings.load()
     scoped = in_scope(facts, units)
     petitions = [f for f in scoped if f.process_key not in settings.suggestion_keys]

@@ -141,7 +141,8 @@ def test_annual_report_data(office):
     assert answer["suggestions"] == {"received": 1, "adopted": 1, "case_ids": ids(b, "J"), "rewarded": 0,
                                      "adopted_case_ids": ids(b, "J"), "rewarded_case_ids": []}  # J's reply: 支持
     figures = {f["key"]: f for f in answer["figures"]}
-    assert set(figures) == {"group_visits", "group_visitors", "first_time_resolution", "repeats", "repeat_rate"}
+    assert set(figures) == {"group_visits", "group_visitors", "first_time_resolution", "repeats", "repeat_rate",
+                            "routed_out", "skip_level", "urgent_matters", "urgent_first_on_time"}
     assert set(figures["first_time_resolution"]["case_ids"]) <= set(figures["first_time_resolution"]
                                                                      ["denominator_case_ids"])
     by_kind = answer["supervisions"]["by_kind"]

@@ -147,6 +147,8 @@ def test_the_annual_report_has_the_figures_and_the_suggestions():
     assert figures["first_time_resolution"]["case_ids"] == [1, 7, 8]
     assert (figures["group_visits"]["numerator"], figures["group_visitors"]["numerator"]) == (2, 17)
     assert figures["repeat_rate"]["case_ids"] == [5, 6]
+    # the figures of the rest of the regulation are in the annual report too (each defined in services/stats.py)
+    assert {"routed_out", "skip_level", "urgent_matters", "urgent_first_on_time"} <= set(figures)
     assert data["total"] == 12  # petitions only
     s = data["suggestions"]
     assert (s["received"], s["adopted"], s["rewarded"]) == (4, 2, 1)
