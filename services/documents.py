@@ -285,7 +285,7 @@ def _route_out(kind, data, case_no, title, unit_name, name_shown) -> Notice:
 def _skip_level(kind, data, case_no, title, unit_name, name_shown) -> Notice:
     """越级走访告知书 (《信访工作条例》第二十条): the competent level's petition office the matter was passed to."""
     sent = data.get("skip_level") if isinstance(data.get("skip_level"), dict) else {}
-    _need(kind, [(sent.get("office"), "越级访转回记录（分流研判尚未按越级访转回）")])
+    _need(kind, [(sent.get("office"), "越级访转回记录（尚未按越级访转回下级）")])
     received = _day((data.get("registration") or {}).get("registered_at"))
     return Notice(kind, "越级走访告知书", f"{case_no}-越", case_no, _addressee(kind, data, name_shown), [
         f"你（们）{cn_date(received) + '到本机关' if received else '到本机关'}反映的“{title}”信访事项（编号 {case_no}），"
@@ -307,9 +307,10 @@ def notice_list(data: dict, unit_name: Callable[[str], str]) -> list[dict]:
         try:
             notice = build_notice(kind, data, unit_name)
         except NoticeUnavailable as err:
-            out.append({"kind": kind, "title": title, "ready": False, "reason": "、".join(err.missing)})
+            out.append({"kind": kind, "title": title, "ready": False, "reason": "、".join(err.missing),
+                        "missing": list(err.missing)})
         else:
-            out.append({"kind": kind, "title": notice.title, "ready": True, "reason": ""})
+            out.append({"kind": kind, "title": notice.title, "ready": True, "reason": "", "missing": []})
     return out
 
 

@@ -170,8 +170,13 @@ def test_pages_render_in_chinese_and_english(app):
         assert r.status_code == 200, path
     assert "修改流程" in client.get("/designer").get_data(as_text=True)
     assert "Edit process" in client.get("/designer?lang=en").get_data(as_text=True)
-    r = client.get("/designer/nope/edit")
+    r = client.get("/designer/nope/edit?lang=zh_Hans_CN")
     assert r.status_code == 404 and "没有" in r.get_data(as_text=True)
+    # the service's "中文（English）" message shows in the page's language only
+    assert "no such" not in r.get_data(as_text=True).lower()
+    r = client.get("/designer/nope/edit?lang=en")
+    html = r.get_data(as_text=True)
+    assert r.status_code == 404 and "No such process version" in html and "没有" not in html
 
 
 def test_malformed_requests_get_clear_errors(app):

@@ -56,6 +56,25 @@ def test_facts_are_rebuilt_for_the_cases_named_since_the_last_look():
         assert loads[-1] is None
 
 
+def test_the_related_cases_are_rebuilt_with_the_cases_that_changed():
+    """A case's facts also read the rows of related cases (a repeat recognised of it, the linked case that writes
+    its register rows): `related` names them and they are rebuilt together."""
+    engine = create_engine("sqlite://")
+    for table in (JournalEvent.__table__, Incident.__table__, CalendarYear.__table__):
+        table.create(engine)
+    store, loads = FactsStore(), []
+
+    def load(ids):
+        loads.append(None if ids is None else sorted(ids))
+        return [Facts(i) for i in ([1, 2, 3] if ids is None else ids)]
+
+    with Session(engine) as s:
+        store.facts(s, "k", "chart", load, related=lambda _s, ids: {1} if 3 in ids else set())
+        event(s, 1, 3)  # case 3 (say, a repeat of case 1, or its linked report case) changed
+        store.facts(s, "k", "chart", load, related=lambda _s, ids: {1} if 3 in ids else set())
+        assert loads[-1] == [1, 3]
+
+
 def test_a_kept_report_holds_until_the_next_due_instant():
     due = T + timedelta(days=2)
     f = CaseFacts(id=1, case_no="1", title="t", received_at=T,
