@@ -149,7 +149,8 @@ POLICY: dict[tuple[str, str], Policy] = {
     ("api.verify_case", "GET"): case(*AUDIT_ROLES),
     ("api.replay_case", "GET"): case(*AUDIT_ROLES),
     ("api.deliver_message", "POST"): case("admin", "bureau", "jointmeeting", "registrar", "review_body"),
-    ("api.retry_incidents", "POST"): case("admin", "bureau"),
+    # retry: admins and the city bureau; a confidential case (D) only by the people of the discipline body holding it
+    ("api.retry_incidents", "POST"): Policy("retry", frozenset({"admin", "bureau"})),
     ("api.pause_case", "POST"): governed(),  # only during a 复核 (none of these cases): refused to everyone
     ("api.resume_case", "POST"): case("review_body", "bureau", "admin"),
     ("api.extend_deadline", "POST"): governed(),  # petition cases govern their clocks (services/clock_governance.py)
@@ -424,6 +425,9 @@ def expected_allowed(policy: Policy, who: str, method: str, endpoint: str, targe
         return bool(mine & policy.roles)
     if policy.kind == "case":
         return who in VISIBLE[target.label] and (not policy.roles or bool(mine & policy.roles))
+    if policy.kind == "retry":
+        confidential = target.label == "D"
+        return who in VISIBLE[target.label] and (confidential or bool(mine & policy.roles))
     if policy.kind == "task_act":
         return who in TASK_ACTORS[target.label]
     if policy.kind == "task_read":
