@@ -183,23 +183,29 @@ class SmsGatewayChannel:
             "Idempotency-Key": message.idempotency_key,
             SIGNATURE_HEADER: sign(self.secret, body),
         })
+        return post_for_id(self._opener, request, self.timeout, ("短信网关", "SMS gateway"))
+
+
+def post_for_id(opener, request: urllib.request.Request, timeout: float, who: tuple[str, str]) -> str:
+    """Send an HTTP POST and return the `id` of the JSON answer ("" when there is none). Refusals and network
+    errors become `ChannelError` naming `who` (Chinese, English): the worker retries them, then dead-letters."""
+    zh, en = who
+    try:
+        with opener.open(request, timeout=timeout) as response:
+            status, raw = response.status, response.read(MAX_RESPONSE_BYTES)
+    except urllib.error.HTTPError as exc:
         try:
-            with self._opener.open(request, timeout=self.timeout) as response:
-                status, raw = response.status, response.read(MAX_RESPONSE_BYTES)
-        except urllib.error.HTTPError as exc:
-            try:
-                excerpt = exc.read(500).decode("utf-8", "replace") if exc.fp else ""
-            finally:
-                exc.close()
-            raise ChannelError(f"短信网关拒绝（SMS gateway refused）：HTTP {exc.code} {excerpt}".strip()) from exc
-        except (urllib.error.URLError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise ChannelError(f"短信网关不可达（SMS gateway unreachable）：{reason}") from exc
-        if not 200 <= status < 300:
-            raise ChannelError(f"短信网关拒绝（SMS gateway refused）：HTTP {status}")
-        try:
-            answer = json.loads(raw.decode("utf-8")) if raw else {}
-        except ValueError:
-            answer = {}
-        provider_id = answer.get("id") if isinstance(answer, dict) else None
-        return str(provider_id) if provider_id else ""
+            excerpt = exc.read(500).decode("utf-8", "replace") if exc.fp else ""
+        finally:
+            exc.close()
+        raise ChannelError(f"{zh}拒绝（{en} refused）：HTTP {exc.code} {excerpt}".strip()) from exc
+    except (urllib.error.URLError, OSError) as exc:
+        raise ChannelError(f"{zh}不可达（{en} unreachable）：{getattr(exc, 'reason', exc)}") from exc
+    if not 200 <= status < 300:
+        raise ChannelError(f"{zh}拒绝（{en} refused）：HTTP {status}")
+    try:
+        answer = json.loads(raw.decode("utf-8")) if raw else {}
+    except ValueError:
+        answer = {}
+    found = answer.get("id") if isinstance(answer, dict) else None
+    return str(found) if found else ""

@@ -23,7 +23,7 @@ import urllib.request
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from infra.channels import SIGNATURE_HEADER, ChannelConfigError, ChannelError, Message
+from infra.channels import SIGNATURE_HEADER, ChannelConfigError, Message, post_for_id
 
 TIMESTAMP_HEADER = "X-Lianxin-Timestamp"
 MAX_RESPONSE_BYTES = 64 * 1024
@@ -76,25 +76,7 @@ class HttpUpstream:
         request = urllib.request.Request(self.url, data=body, method="POST", headers={
             "Content-Type": "application/json; charset=utf-8", "Idempotency-Key": idempotency_key,
             **signed_headers(self.key, body, now)})
-        try:
-            with self._opener.open(request, timeout=self.timeout) as response:
-                status, raw = response.status, response.read(MAX_RESPONSE_BYTES)
-        except urllib.error.HTTPError as exc:
-            try:
-                excerpt = exc.read(500).decode("utf-8", "replace") if exc.fp else ""
-            finally:
-                exc.close()
-            raise ChannelError(f"上级信访信息系统拒绝（upstream refused）：HTTP {exc.code} {excerpt}".strip()) from exc
-        except (urllib.error.URLError, OSError) as exc:
-            raise ChannelError(f"上级信访信息系统不可达（upstream unreachable）：{getattr(exc, 'reason', exc)}") from exc
-        if not 200 <= status < 300:
-            raise ChannelError(f"上级信访信息系统拒绝（upstream refused）：HTTP {status}")
-        try:
-            answer = json.loads(raw.decode("utf-8")) if raw else {}
-        except ValueError:
-            answer = {}
-        receipt = answer.get("id") if isinstance(answer, dict) else None
-        return str(receipt) if receipt else ""
+        return post_for_id(self._opener, request, self.timeout, ("上级信访信息系统", "upstream"))
 
     def send(self, message: Message) -> str:
         return self.report(message.data if message.data is not None else json.loads(message.body),

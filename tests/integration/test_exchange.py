@@ -7,9 +7,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
-import threading
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from click.testing import CliRunner
@@ -22,6 +20,7 @@ from services import exchange
 from services.attachments import list_attachments
 from services.store.exchange import UpstreamMatter
 from tests.support.db import make_container
+from tests.support.fake_http import FakeJsonServer
 from tests.support.web import csrf_of, office_app, page_sign_in
 from web.cli.main import main
 from web.exchange_setup import poll
@@ -48,30 +47,17 @@ def matter(**changes) -> dict:
     return doc
 
 
-class FakeUpstream:
+class FakeUpstream(FakeJsonServer):
     """The upstream system's side: checks our signature and timestamp, keeps each report once per idempotency
     key, and can be told to fail the next requests."""
 
     def __init__(self, clock):
+        super().__init__()
         self.clock = clock
         self.reports: dict[str, dict] = {}
         self.requests = 0
         self.fail_next = 0
-        self.lock = threading.Lock()
-        upstream = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                upstream.handle(self, raw)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/exchange/reports"
+        self.url = f"{self.base_url}/exchange/reports"
 
     def handle(self, http, raw: bytes) -> None:
         with self.lock:
@@ -85,20 +71,6 @@ class FakeUpstream:
             key = http.headers["Idempotency-Key"]
             self.reports.setdefault(key, json.loads(raw))
             return self.reply(http, 200, {"id": f"up-{len(self.reports)}"})
-
-    @staticmethod
-    def reply(http, status: int, payload: dict) -> None:
-        data = json.dumps(payload).encode()
-        http.send_response(status)
-        http.send_header("Content-Type", "application/json")
-        http.send_header("Content-Length", str(len(data)))
-        http.end_headers()
-        http.wfile.write(data)
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(5)
 
 
 @pytest.fixture

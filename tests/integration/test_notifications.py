@@ -11,7 +11,6 @@ import threading
 from dataclasses import dataclass
 from datetime import timedelta
 from email import policy
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -31,6 +30,7 @@ from services.notify_templates import TemplateCatalogue
 from services.organisation import load_organisation
 from tests.support import bpmn
 from tests.support.db import make_container
+from tests.support.fake_http import FakeJsonServer
 from web.notify_setup import build_deliverer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -91,30 +91,16 @@ def smtp_server():
     controller.stop()
 
 
-class SmsGateway:
+class SmsGateway(FakeJsonServer):
     """A local HTTP gateway that behaves like a real one: checks our signature, de-duplicates on the
     idempotency key (a repeat answers like the first time and sends nothing), can be told to fail."""
 
     def __init__(self):
+        super().__init__()
         self.requests: list[dict] = []
         self.messages: dict[str, dict] = {}  # idempotency key -> what went to the handset
         self.fail_next = 0
-        self.lock = threading.Lock()
-        gateway = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                gateway.handle(self, raw)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-        port = self.server.server_address[1]
-        self.url = f"http://127.0.0.1:{port}/v1/sms?" + urlencode(
+        self.url = f"{self.base_url}/v1/sms?" + urlencode(
             {"sender": "106900001234", "signature": SIGNATURE, "secret": SMS_SECRET})
 
     def handle(self, http, raw: bytes) -> None:
@@ -131,20 +117,6 @@ class SmsGateway:
             if key not in self.messages:
                 self.messages[key] = {**body, "id": f"gw-{len(self.messages) + 1}"}
             return self.reply(http, 200, {"id": self.messages[key]["id"]})
-
-    @staticmethod
-    def reply(http, status: int, payload: dict) -> None:
-        data = json.dumps(payload).encode()
-        http.send_response(status)
-        http.send_header("Content-Type", "application/json")
-        http.send_header("Content-Length", str(len(data)))
-        http.end_headers()
-        http.wfile.write(data)
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(5)
 
 
 @pytest.fixture
