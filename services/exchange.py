@@ -42,6 +42,7 @@ from services import (
     incidents,
     masking,
     parties,
+    portal,
     query_code,
     registration as reg,
     units as org_units,
@@ -206,7 +207,7 @@ def receive(c, doc: dict, source: str, key: IndexKey) -> Received:
 def _register(c, doc: dict, source: str, key: IndexKey) -> Received:
     now, unit = c.clock.now(), c.settings.exchange_unit
     data = start_data(doc, unit, source, now)
-    _code, data[query_code.START_FIELD] = query_code.issue(key)  # the receipt to the petitioner is the process's
+    code, data[query_code.START_FIELD] = query_code.issue(key)  # told once, on the receipt SMS below
     vault = c.extras["vault"]
     with c.session_factory() as s, s.begin():
         matter = UpstreamMatter(upstream_no=doc["upstream_no"], kind=doc["kind"], deadline=doc.get("deadline"),
@@ -217,6 +218,8 @@ def _register(c, doc: dict, source: str, key: IndexKey) -> Received:
         def after(s, started, plain):
             incidents.refuse_failed_start(s, c.runtime, started)
             reg.index_started(s, started, plain, now, key)
+            # the petitioner learns the case number and the query code (and the portal) as at the desk: once
+            portal.queue_receipt(c, s, started, code, now)
 
         view = parties.start_case(c.runtime, vault, reg.PROCESS, data, ACTOR, now, session=s, after=after)
         matter.case_id = view.id

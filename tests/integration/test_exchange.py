@@ -119,10 +119,18 @@ def test_a_signed_push_registers_the_matter_once_with_its_upstream_terms(office,
         [attached] = list_attachments(s, first["case_id"])
     assert attached.filename == "来信.pdf" and attached.size == len(PDF)
 
+    # the petitioner is told the case number and the query code by SMS, once (the receipt of the desk and portal)
+    with c.session_factory() as s:
+        [receipt] = s.scalars(select(Outbox).where(Outbox.idempotency_key == f"receipt:{first['case_id']}")).all()
+    assert receipt.channel == "sms" and receipt.template == "portal_receipt"
+    assert json.loads(receipt.payload)["case_no"] == first["case_no"] and json.loads(receipt.payload)["query_code"]
+
     again = push(app, clock, MATTER)
     assert again.status_code == 200
     assert again.get_json() == dict(first, duplicate=True)
     assert counts(c) == (1, 1)
+    with c.session_factory() as s:
+        assert s.scalar(select(func.count()).select_from(Outbox).where(Outbox.template == "portal_receipt")) == 1
 
 
 def test_a_wrong_or_missing_signature_is_refused_and_nothing_is_stored(office, clock):
