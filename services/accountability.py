@@ -44,6 +44,7 @@ from .colleagues import colleagues_in
 from .deadline_settings import BY_NAME
 from .notify import due_date_text, send, to_offices, unit_recipients
 from .orgchart import OrgChart, chart_for
+from .refusals import Refused
 from .supervision import supervising_role, supervisor_of
 
 # kind -> the setting (processes/settings.dmn) of the days the unit has to report back in writing
@@ -60,12 +61,8 @@ AWAITING, FILED, OVERDUE = "待反馈", "已反馈", "逾期未反馈，已报�
 MAX_REASON_CHARS = 500
 
 
-class AccountabilityRefused(Exception):
+class AccountabilityRefused(Refused):
     """Not recorded: `status` 403 (not the caller's to record), 409 (the case is closed) or 422 (what to fill in)."""
-
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status, self.message = status, message
 
 
 @dataclass(frozen=True)

@@ -25,22 +25,15 @@ from engine.store import Case, CaseRegister
 
 from . import four_lists
 from .orgchart import OrgChart, chart_for
+from .refusals import Refused
 from .supervision import FEEDBACK_PROCESS, SuperviseInput, supervise, supervising_role, supervisor_of
 
 MAX_REASON_CHARS = 500
 
 
-class SupervisionRefused(Exception):
+class SupervisionRefused(Refused):
     """The 督办 cannot be issued: `status` 403 (not the supervising office), 409 (nothing open to supervise) or
     422 (no reason)."""
-
-    def __init__(self, status: int, message: str, params: dict | None = None):
-        self.params = dict(params or {})
-        super().__init__(message % self.params if self.params else message)
-        self.status, self.message = status, message  # a Chinese message id; `text()` fills in its fields
-
-    def text(self) -> str:
-        return str(self)
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from . import notices
 from .manual_supervision import chart_of
 from .notify import send, to_offices, unit_recipients
 from .orgchart import OrgChart
+from .refusals import Refused
 from .supervision import supervising_role
 
 PROCESS = "urgent_report"
@@ -45,13 +46,9 @@ STAGES = {"first": "首报本级党委政府和上级信访部门", "written": "
 REMINDER_NOTICE, REMINDER_TEMPLATE = "重大紧急事项提醒", "urgent_reminder"
 
 
-class FlagRefused(Exception):
+class FlagRefused(Refused):
     """The matter cannot be flagged: `status` 409 (the case is closed, or already flagged and open) or 422 (no
     reason, or a kind not in the list)."""
-
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status, self.message = status, message
 
 
 @dataclass(frozen=True)
