@@ -56,6 +56,17 @@ def error_json(status: int, code: str, message: str, details=None):
     return jsonify({"error": {"code": code, "message": message, "details": to_jsonable(details)}}), status
 
 
+def query_day(name: str) -> date | None:
+    """The query-string parameter `name` as a day (YYYY-MM-DD); None when absent or empty, 400 when malformed."""
+    text = (request.args.get(name) or "").strip()
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ApiError(400, "malformed", f"{name} 应为日期，格式 YYYY-MM-DD（{name} must be a date YYYY-MM-DD）") from None
+
+
 def body() -> dict:
     """The request's JSON object ({} for an empty body); 400 for anything else."""
     if not request.data:

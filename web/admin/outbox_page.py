@@ -6,7 +6,7 @@ admin's name in the row's history and in the security log. A sent row is refused
 from __future__ import annotations
 
 import math
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -18,7 +18,7 @@ from services import masking
 from services.outbox_queries import FILTER_STATUSES, outbox_listing
 
 from ..auth import ApiError
-from ..http import container
+from ..http import container, query_day
 from ..notify_setup import templates_of
 from ..ui import page_principal, safe_next
 
@@ -28,15 +28,6 @@ PER_PAGE = 50
 STATUS_LABELS = {"pending": "待发送", "failed": "失败待重试", "sending": "发送中", "sent": "已发送", "dead": "投递失败"}
 CHANNEL_LABELS = {"inapp": "站内", "sms": "短信", "email": "电子邮件", "upstream": "上级信访信息系统"}
 
-
-def _day(name: str) -> date | None:
-    text = (request.args.get(name) or "").strip()
-    if not text:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise ApiError(400, "malformed", f"{name} 应为日期，格式 YYYY-MM-DD（{name} must be a date YYYY-MM-DD）") from None
 
 
 def outbox_filters() -> dict:
@@ -49,7 +40,7 @@ def outbox_filters() -> dict:
     case_id = (request.args.get("case_id") or "").strip()
     if case_id and not case_id.isdigit():
         raise ApiError(400, "malformed", "案件编号（case_id）必须是整数（case_id must be an integer）")
-    since, until = _day("from"), _day("to")
+    since, until = query_day("from"), query_day("to")
     return {"status": status, "channel": channel, "case_id": int(case_id) if case_id else None,
             "since": datetime.combine(since, time(), SHANGHAI) if since else None,
             "until": datetime.combine(until + timedelta(days=1), time(), SHANGHAI) if until else None}

@@ -7,7 +7,7 @@ and the auditor, 三员分立), so an administrator is refused (403) like everyo
 from __future__ import annotations
 
 import math
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 
 from flask import Blueprint, Response, jsonify, render_template, request
 
@@ -15,7 +15,7 @@ from engine.clock import SHANGHAI
 from infra import security_log
 
 from ..auth import ApiError, roles_required
-from ..http import container
+from ..http import container, query_day
 from ..ui import page_principal
 
 bp = Blueprint("security_log", __name__)
@@ -23,22 +23,13 @@ READERS = ("auditor",)
 PER_PAGE = 50
 
 
-def _day(name: str) -> date | None:
-    text = (request.args.get(name) or "").strip()
-    if not text:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise ApiError(400, "malformed", f"{name} 应为日期 YYYY-MM-DD（{name} must be a date）") from None
-
 
 def _query() -> security_log.Query:
     """Filters from the query string: kind, actor, from and to (days in Beijing time, both included), page."""
     kind = (request.args.get("kind") or "").strip() or None
     if kind is not None and kind not in security_log.KINDS:
         raise ApiError(400, "malformed", f"未知的事件类型 {kind}（unknown kind）", {"kinds": list(security_log.KINDS)})
-    since, until = _day("from"), _day("to")
+    since, until = query_day("from"), query_day("to")
     page = request.args.get("page", "1")
     if not page.isdigit() or not 1 <= int(page) <= 100000:
         raise ApiError(400, "malformed", "page 应为正整数（page must be a positive whole number）")

@@ -2,7 +2,7 @@
 (the user's open task of its case when there is one, else the case page, else nowhere)."""
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 
 from flask import request, url_for
 from sqlalchemy import select
@@ -12,7 +12,7 @@ from engine.store import WorkItem
 from services import inbox
 
 from ..auth import ApiError, Principal
-from ..http import container
+from ..http import container, query_day
 from ..visibility import may_act_on, visible_case_ids, work_item_filter
 
 PER_PAGE = 30
@@ -22,15 +22,6 @@ def read_sessions():
     c = container()
     return c.extras.get("read_sessions", c.session_factory)
 
-
-def _day(name: str) -> date | None:
-    text = (request.args.get(name) or "").strip()
-    if not text:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise ApiError(400, "malformed", f"{name} 应为日期，格式 YYYY-MM-DD（{name} must be a date YYYY-MM-DD）") from None
 
 
 def _whole(name: str, default: int) -> int:
@@ -47,7 +38,7 @@ def filters(*, per_page: int | None = None) -> inbox.Filters:
     limit/offset (API) or page (the page)."""
     unread = request.args.get("unread", "") in ("1", "true", "yes") or request.args.get("show") == "unread"
     kind = (request.args.get("kind") or "").strip() or None
-    since, until = _day("from"), _day("to")
+    since, until = query_day("from"), query_day("to")
     if since and until and until < since:
         raise ApiError(400, "malformed", "截止日期早于起始日期，请调换后再查（to is before from）")
     if per_page is None:
