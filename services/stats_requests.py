@@ -80,14 +80,8 @@ def _facts_and_generation(c, settings: KpiSettings, cache: dict | None = None):
                 f.urgent = [u for u in map(urgent_report, urgent_rows.get(f.id, [])) if u is not None]
             return facts
         with c.extras["read_sessions"]() as s:
-            cache[key] = store.facts(s, key, id(chart), load, related=_related_cases)
+            cache[key] = store.facts(s, key, id(chart), load, related=stats_store.related_cases)
     return cache[key]
-
-
-def _related_cases(s, changed: set[int]) -> set[int]:
-    """The cases whose facts change with those of `changed`: the flagged case of a linked case (an urgent matter's
-    report case writes the flagged case's register row) and both sides of a recognised repeat."""
-    return stats_store.related_cases(s, changed)
 
 
 def _acceptance_due(c, settings: KpiSettings):
