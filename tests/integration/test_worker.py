@@ -5,11 +5,11 @@ import threading
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from engine.definitions import collect_files
 from engine.store import JournalEvent, Timer
-from engine.worker import Worker
+from engine.worker import LEASE, Worker
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -110,3 +110,48 @@ def test_a_timer_failing_every_time_becomes_an_incident(container, clock, monkey
     assert rt.get_case(case.id).status == "waiting"
     reminders = [e for e in rt.history(case.id) if e["type"] == "service.called" and e["data"]["handler"] == "remind"]
     assert len(reminders) == 1
+
+
+def _due_cases(container, clock, n):
+    rt = container.runtime
+    rt.deploy(collect_files([str(ROOT / "processes")]), actor="test")
+    cases = [rt.start("simple_case", {"category": "劳动社保", "location": "county_a"}, "registrar").id
+             for _ in range(n)]
+    clock.advance(timedelta(days=10))
+    return cases
+
+
+def test_two_workers_claim_disjoint_batches_in_one_statement_each(container, clock):
+    cases = _due_cases(container, clock, 6)
+    first, second = (Worker(container.runtime, container.session_factory, clock, name=f"w{i}", batch=3)
+                     for i in range(2))
+    statements = []
+
+    def record(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(container.engine, "before_cursor_execute", record)
+    try:
+        mine = first._claim(clock.now())
+    finally:
+        event.remove(container.engine, "before_cursor_execute", record)
+    claims = [s for s in statements if s.lstrip().upper().startswith("UPDATE TIMER")]
+    assert len(claims) == 1, "one claim statement for the whole batch"
+    theirs = second._claim(clock.now())
+    assert len(mine) == len(theirs) == 3 and not set(mine) & set(theirs)
+    assert sorted(mine + theirs) == sorted(cases)
+    assert second._claim(clock.now()) == [], "everything due is claimed: nothing left to take"
+
+
+def test_the_claims_of_a_worker_that_died_are_taken_over_when_the_lease_ends(container, clock):
+    cases = _due_cases(container, clock, 4)
+    now = clock.now()
+    dead = Worker(container.runtime, container.session_factory, clock, name="dead")
+    assert sorted(dead._claim(now)) == sorted(cases)  # ... and the worker dies before it fires any of them
+    survivor = Worker(container.runtime, container.session_factory, clock, name="survivor")
+    assert survivor.run_once(now)["cases_fired"] == 0, "the leases still hold"
+    assert survivor.run_once(now + LEASE + timedelta(seconds=1))["cases_fired"] == len(cases)
+    with container.session_factory() as s:
+        events = dict(s.execute(select(JournalEvent.case_id, func.count()).where(
+            JournalEvent.type == "timer.fired").group_by(JournalEvent.case_id)).all())
+    assert events == {c: 1 for c in cases}
