@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from tests.bench import engine_steps, scale  # noqa: E402
-from tests.bench.verdict import fmt_load, judge, load_average, steady, summary  # noqa: E402
+from tests.bench.verdict import fmt_load, judge, judge_flag, load_average, steady, summary  # noqa: E402
 
 PG_URL = os.environ.get("LIANXIN_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 PARTS = set(os.environ.get("BENCH_PARTS", "engine,calendar,load,timers,scale").split(","))
@@ -122,6 +122,21 @@ def timers(tmp: Path) -> None:
 
     big = int(os.environ.get("BENCH_OPEN_CASES", "100000"))
     many = int(os.environ.get("BENCH_DUE_TIMERS", "10000"))
+    if big:
+        among(tb, tmp, big)
+    if many:
+        two_workers(tb, tmp, many)
+    n = int(os.environ.get("BENCH_VERIFY_CASES", "10000"))
+    if not n:
+        return
+    r = tb.verify_many(f"sqlite:///{tmp / 'verify.db'}", tmp, n)
+    print(f"Audit: verifying {r['cases']:,} journals (hash chain + full replay) took {r['seconds']:.1f} s "
+          f"({r['cases'] / r['seconds']:.0f} cases/s, {r['bad']} failures); building them took "
+          f"{r['build_seconds']:.1f} s")
+
+
+def among(tb, tmp: Path, big: int) -> None:
+    """100 due timers among 1,000 and among `big` open cases, on both databases."""
     print(f"Timers: firing 100 due timers among 1,000 and among {big:,} open cases")
     for label, make_url in (("SQLite", lambda n: (f"sqlite:///{tmp / f'timers_{n}.db'}", None)),
                             ("PostgreSQL", lambda n: tb.new_pg_database(PG_URL))):
@@ -142,28 +157,47 @@ def timers(tmp: Path) -> None:
             continue
         print(f"  {label}: {row[0] * 1000:.0f} ms among 1,000; {row[1] * 1000:.0f} ms among {big:,}")
         judge(f"timers, {label}: 100 due among {big:,} / among 1,000", row[1] / row[0], 2.0, ratio=True)
-    made = tb.new_pg_database(PG_URL)
-    if made is None:
-        print("Two workers on PostgreSQL: skipped (no server)")
+
+
+def two_workers(tb, tmp: Path, many: int) -> None:
+    """One timer worker process against two on PostgreSQL: due timers fired per second, duplicates, CPU."""
+    rounds = int(os.environ.get("BENCH_TIMER_ROUNDS", "2"))
+    print(f"Timers: {many:,} due timers fired by one worker process and by two (PostgreSQL, {rounds} rounds, "
+          f"alternating which goes first; a firing records a reminder and puts a notice in the outbox)")
+    r = steady("timer workers", lambda: tb.compare_workers(PG_URL, tmp, many, rounds), repeats=2)
+    if not r:
+        print("  PostgreSQL: skipped (no server)")
         return
-    results = {}
-    for workers in (1, 2):
-        url, drop = tb.new_pg_database(PG_URL)
-        try:
-            results[workers] = tb.fire_many(url, tmp, many, workers)
-        finally:
-            drop()
-    made[1]()
-    for workers, r in results.items():
-        print(f"  {workers} worker process(es): {many:,} due timers in {r['seconds']:.1f} s "
-              f"({many / r['seconds']:.0f}/s), fired {r['fired']:,}, duplicates {r['duplicates']}, "
-              f"per worker {r['per_worker']}")
-    print(f"  speed-up of two workers over one: x{results[1]['seconds'] / results[2]['seconds']:.2f}")
-    n = int(os.environ.get("BENCH_VERIFY_CASES", "10000"))
-    r = tb.verify_many(f"sqlite:///{tmp / 'verify.db'}", tmp, n)
-    print(f"Audit: verifying {r['cases']:,} journals (hash chain + full replay) took {r['seconds']:.1f} s "
-          f"({r['cases'] / r['seconds']:.0f} cases/s, {r['bad']} failures); building them took "
-          f"{r['build_seconds']:.1f} s")
+    for workers, runs in r["runs"].items():
+        for run in runs:
+            print(f"  {workers} worker process(es): {run['fired']:,} fired in {run['seconds']:.1f} s "
+                  f"({run['fired'] / run['seconds']:.0f}/s), per worker {run['per_worker']}, duplicates "
+                  f"{run['duplicates']}, notices {run['notices']:,}; {_cpu_text(run)}")
+    ratio = r["rate"][2] / r["rate"][1]
+    judge("timers, PostgreSQL: due timers fired per second, two worker processes / one", ratio, 1.6,
+          ratio=True, at_least=True)
+    everything = [run for runs in r["runs"].values() for run in runs]
+    bad = [run for run in everything if run["duplicates"] or run["fired"] != many or run["notices"] != many]
+    judge_flag("timers, PostgreSQL: every due timer fired once, one notice each", not bad,
+               f"{sum(run['duplicates'] for run in everything)} duplicates, "
+               f"{sum(many - run['fired'] for run in everything)} missed", "0 duplicates, 0 missed")
+    two = r["runs"][2]
+    if all(run["pg_cpu"] is not None for run in two):
+        cpu = statistics.median((run["worker_cpu"] + run["pg_cpu"]) / run["fired"] for run in two)
+        cores = os.cpu_count() or 1
+        ceiling = cores / cpu / r["rate"][1]
+        print(f"  what the machine allows: {cores} cores / {cpu * 1000:.2f} ms CPU per fired timer (workers + "
+              f"their PostgreSQL backends, two workers) = {cores / cpu:.0f}/s at most, x{ceiling:.2f} of one "
+              f"worker's {r['rate'][1]:.0f}/s, if nothing else ran on the machine")
+
+
+def _cpu_text(run: dict) -> str:
+    worker = run["worker_cpu"] / run["fired"] * 1000
+    if run["pg_cpu"] is None:
+        return f"CPU per fired timer {worker:.2f} ms in the workers (PostgreSQL's not readable)"
+    pg = run["pg_cpu"] / run["fired"] * 1000
+    return (f"CPU per fired timer {worker:.2f} ms in the workers + {pg:.2f} ms in PostgreSQL = {worker + pg:.2f} ms; "
+            f"busy {(run['worker_cpu'] + run['pg_cpu']) / run['seconds']:.2f} cores")
 
 
 def _pg_database():
