@@ -142,8 +142,14 @@ def fire_100_among(url: str, tmp: Path, open_cases: int) -> float:
 
 def _worker_process(url: str, now_iso: str, ready, go, out, leave) -> None:
     """One measured worker process: start, connect, say ready; on `go`, fire everything due; report; and keep
-    its connections until `leave`, so that the bench can read what their PostgreSQL backends spent."""
+    its connections until `leave`, so that the bench can read what their PostgreSQL backends spent.
+
+    Each worker is a session of its own, as two `lianxin worker` services started by systemd are: Linux shares
+    the CPU between sessions first (autogroup), so two workers left in the bench's session would share one
+    session's part of a busy machine and could not be faster than one."""
     import tempfile
+
+    os.setsid()
 
     from engine.worker import Worker
     from web.bootstrap import bootstrap
