@@ -181,9 +181,13 @@ def two_workers(tb, tmp: Path, many: int) -> None:
     judge_flag("timers, PostgreSQL: every due timer fired once, one notice each", not bad,
                f"{sum(run['duplicates'] for run in everything)} duplicates, "
                f"{sum(many - run['fired'] for run in everything)} missed", "0 duplicates, 0 missed")
-    two = r["runs"][2]
-    if all(run["pg_cpu"] is not None for run in two):
-        cpu = statistics.median((run["worker_cpu"] + run["pg_cpu"]) / run["fired"] for run in two)
+    if all(run["pg_cpu"] is not None for run in everything):
+        per = {w: statistics.median((run["worker_cpu"] + run["pg_cpu"]) / run["fired"] for run in runs)
+               for w, runs in r["runs"].items()}
+        print(f"  CPU per fired timer (workers + their PostgreSQL backends), two workers / one: "
+              f"{per[2] * 1000:.2f} / {per[1] * 1000:.2f} ms = x{per[2] / per[1]:.2f} (not judged; above x1 is work "
+              f"that two workers add: waiting for each other, firing what the other fired)")
+        cpu = per[2]
         cores = os.cpu_count() or 1
         ceiling = cores / cpu / r["rate"][1]
         print(f"  what the machine allows: {cores} cores / {cpu * 1000:.2f} ms CPU per fired timer (workers + "
