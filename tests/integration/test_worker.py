@@ -5,10 +5,11 @@ import threading
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import event, func, select
 
 from engine.definitions import collect_files
-from engine.store import JournalEvent, Timer
+from engine.store import Case, JournalEvent, Timer
 from engine.worker import LEASE, Worker
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -155,3 +156,19 @@ def test_the_claims_of_a_worker_that_died_are_taken_over_when_the_lease_ends(con
         events = dict(s.execute(select(JournalEvent.case_id, func.count()).where(
             JournalEvent.type == "timer.fired").group_by(JournalEvent.case_id)).all())
     assert events == {c: 1 for c in cases}
+
+
+def test_a_case_held_by_someone_else_is_skipped_and_its_claims_given_back(container, clock):
+    if container.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite admits one writer: a case cannot be held while a worker runs")
+    cases = _due_cases(container, clock, 3)
+    held = cases[0]
+    worker = Worker(container.runtime, container.session_factory, clock)
+    with container.session_factory() as user, user.begin():  # a user's step holds the first case
+        user.execute(select(Case.id).where(Case.id == held).with_for_update())
+        result = worker.run_once(clock.now())
+    assert result["cases_fired"] == 2 and result["skipped"] >= 1, result
+    with container.session_factory() as s:
+        timer = s.scalar(select(Timer).where(Timer.case_id == held, Timer.status == "pending"))
+    assert timer is not None and timer.next_attempt_at is None, "the claim was given back"
+    assert worker.run_once(clock.now())["cases_fired"] == 1, "fired at once, not after the lease"
