@@ -1,5 +1,6 @@
 """The petitioners' portal (web/portal/, docs/portal.md): sign-in by a one-time SMS code, online submission, the
-petitioner's own cases, the notices and decisions served to them, rating, requests for review and withdrawal.
+petitioner's own cases, the notices and decisions served to them, rating, requests for review and withdrawal
+(撤回, decided by the office: services/withdrawal.py).
 
 Sign-in codes. Six digits, valid `portal_code_minutes`, usable once, at most `MAX_TRIES` wrong tries; a new
 request replaces the code before it. The code is kept only as a keyed digest (HMAC under the deployment's derived
@@ -24,7 +25,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from engine.case_chain import append_case_events
 from engine.clock import SHANGHAI
@@ -42,6 +43,7 @@ from services import (
     public_progress,
     query_code,
     registration as reg,
+    withdrawal,
 )
 from services.index_key import IndexKey
 from services.masking import mask_phone
@@ -191,7 +193,8 @@ def own_case(c, phone: str, case_id: int) -> dict:
         progress = public_progress.progress_of(s, case, data)
         rating_open = _rating_item(s, case_id) is not None
     return {"id": case_id, "data": data, "progress": progress, "status": case.status, "rating_open": rating_open,
-            "rights": _rights(c, case_id, data, case.status), "withdrawn": _withdrawn(c, case_id)}
+            "rights": _rights(c, case_id, data, case.status), "withdrawal": _withdrawal(c, case_id, data),
+            "withdrawable": case.status != "completed" and withdrawal.MESSAGE in c.runtime.waiting_messages(case_id)}
 
 
 def _rights(c, case_id: int, data: dict, status: str) -> list[dict]:
@@ -392,34 +395,37 @@ def _requested_before(c, case_id: int, message: str) -> bool:
     return any(json.loads(d or "{}").get("name") == message for d in found)
 
 
-def _withdrawn(c, case_id: int) -> bool:
+def _withdrawal(c, case_id: int, data: dict) -> dict:
     with c.session_factory() as s:
-        return s.scalar(select(JournalEvent.seq).where(JournalEvent.case_id == case_id,
-                                                       JournalEvent.type == "portal.withdrawal_requested")
-                        .limit(1)) is not None
+        return withdrawal.state(s, case_id, data)
 
 
 def withdraw(c, phone: str, case_id: int, reason: str) -> None:
-    """The petitioner's 撤回: the process has no withdrawal path, so the request is journaled on the case and the
-    holders of its open work are told in their inbox (the office closes the matter through its own steps); once
-    per case."""
+    """The petitioner's 撤回 (services/withdrawal.py): the request is journaled on the case and the holders of its
+    open work are told in their inbox; the registering office confirms it (the case ends, the petitioner is told)
+    or declines it with a reason. One pending request at a time; refused once the reply is served (办结)."""
     case = own_case(c, phone, case_id)
     if case["status"] == "completed":
         raise PortalRefused("本件已办结，无需撤回")
-    if case["withdrawn"]:
+    if case["withdrawal"]["state"] == "requested":
         raise PortalRefused("本件已提出过撤回申请，请等待信访工作机构处理")
+    if withdrawal.MESSAGE not in c.runtime.waiting_messages(case_id):
+        raise PortalRefused("本件已作出书面答复（办结），不能再撤回；对答复不服的，可在期限内请求复查")
     reason = reason.strip()
     if not 2 <= len(reason) <= 1000:
         raise PortalRefused("请写明撤回的理由（2 至 1000 字）")
     now = c.clock.now()
     with c.session_factory() as s, s.begin():
-        append_case_events(s, case_id, [PendingEvent("portal.withdrawal_requested", actor_of(phone), now,
+        earlier = s.scalar(select(func.count()).select_from(JournalEvent).where(
+            JournalEvent.case_id == case_id, JournalEvent.type == withdrawal.REQUESTED))
+        append_case_events(s, case_id, [PendingEvent(withdrawal.REQUESTED, actor_of(phone), now,
                                                      None, {"reason": reason, "channel": CHANNEL})])
         fields = {"case_no": case["progress"]["case_no"] or "", "title": str(case["data"].get("title") or ""),
                   "reason": reason}
+        suffix = f":{earlier + 1}" if earlier else ""  # a new request after a declined one is told again
         for username in _holders(s, case_id):
-            s.add(Outbox(case_id=case_id, idempotency_key=f"withdrawal:{case_id}:{username}", channel="inapp",
-                         recipient=username, template="withdrawal_requested", template_version=1,
+            s.add(Outbox(case_id=case_id, idempotency_key=f"withdrawal:{case_id}:{username}{suffix}",
+                         channel="inapp", recipient=username, template="withdrawal_requested", template_version=1,
                          payload=to_json(fields), status="pending", attempts=0, next_attempt_at=now,
                          created_at=now))
 

@@ -96,6 +96,9 @@ def confirm(c, case_id: int, actor: str, channel: str, statement: str = "") -> d
     withdrawal = {"requested_on": requested_on, "confirmed_on": _day(now), "channel": CHANNELS[channel],
                   "reason": reason, "confirmed_by": actor}
     runtime.deliver_message(case_id, MESSAGE, withdrawal, actor=actor)
+    with c.session_factory() as s, s.begin():  # the case lists read the summary kept on the case row
+        case = s.get(Case, case_id)
+        case.summary_json = to_json(dict(json.loads(case.summary_json or "{}"), withdrawn=True))
     return withdrawal
 
 
