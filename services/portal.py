@@ -205,7 +205,7 @@ def _rights(c, case_id: int, data: dict, status: str) -> list[dict]:
     queued = {m["name"] for m in c.runtime.queued_messages(case_id)}
     now = c.clock.now()
     for message, right in petitioner_rights.RIGHTS.items():
-        span = petitioner_rights.window(c.runtime, data, right)
+        span = petitioner_rights.window(c.runtime, data, right, case_id)
         if span is None or data.get(right.taken) or message in queued or now >= span["due_at"] \
                 or _requested_before(c, case_id, message):
             continue
@@ -341,7 +341,25 @@ def open_document(c, phone: str, case_id: int, kind: str, unit_name) -> document
         if not served_before:
             payload.update(served_on=now.astimezone(SHANGHAI).date().isoformat(), method="电子送达")
         append_case_events(s, case_id, [PendingEvent(event, actor_of(phone), now, None, payload)])
+    if kind == "reply" and not served_before:
+        _serve_reply_online(c, phone, case_id, case["data"], now)
     return notice
+
+
+def _serve_reply_online(c, phone: str, case_id: int, data: dict, now: datetime) -> None:
+    """The first opening of a reply served 电子送达 (no date entered) is its service: the process is told (now, or
+    when it waits for a 复查 request), and the window counts from today (services/petitioner_rights.py)."""
+    service = petitioner_rights.online_service(data, now)
+    if service is None:
+        return
+    message = petitioner_rights.OPENED_ONLINE
+    try:
+        if message in c.runtime.waiting_messages(case_id):
+            c.runtime.deliver_message(case_id, message, service, actor=actor_of(phone))
+        else:
+            c.runtime.queue_message(case_id, message, service, actor=actor_of(phone))
+    except Conflict:
+        pass  # a case on an earlier process version (no such message) or already queued: the service stays
 
 
 # ---------------------------------------------------------------- rating, review, withdrawal

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from engine.store import Outbox, Timer, WorkItem
 from features.steps_petition import _do
 from tests.integration.test_case_actions import confirm_and_post, offered, refused_post
-from tests.integration.test_portal import PHONE, drive_to_reply, gateway, portal, submitted  # noqa: F401
+from tests.integration.test_portal import PHONE, drive_to_reply, gateway, portal, submitted  # noqa: F401  (fixtures)
 from tests.support.web import page_sign_in
 from web.notify_setup import build_deliverer
 
@@ -21,24 +21,24 @@ from web.notify_setup import build_deliverer
 DECIDE, NOT_DECIDE = ("registrar", "bureau"), ("handler", "county", "leader", "admin", "auditor")
 
 
-def _ask(portal, client, case_id, reason="问题已与单位协商解决"):
+def _ask(portal, client, case_id, reason="问题已与单位协商解决"):  # noqa: F811
     token = portal.csrf(client)
     return client.post(f"/portal/cases/{case_id}/withdraw", data={"reason": reason, "csrf_token": token})
 
 
-def _open_rows(portal, case_id):
+def _open_rows(portal, case_id):  # noqa: F811
     with portal.c.session_factory() as s:
         items = s.scalars(select(WorkItem).where(WorkItem.case_id == case_id, WorkItem.state == "open")).all()
         timers = s.scalars(select(Timer).where(Timer.case_id == case_id, Timer.status == "pending")).all()
         return len(items), len(timers)
 
 
-def _sms(portal, words):
+def _sms(portal, words):  # noqa: F811
     return [t for t in portal.sms_to(PHONE) if words in t]
 
 
 def test_an_online_withdrawal_confirmed_by_the_registering_office_ends_the_case_and_tells_the_petitioner_once(
-        portal):
+        portal):  # noqa: F811
     client = portal.sign_in(PHONE)
     case_id = submitted(portal, client)
     _do(portal, "registrar", "分流研判", {"route": "交办转送"})
@@ -74,7 +74,7 @@ def test_an_online_withdrawal_confirmed_by_the_registering_office_ends_the_case_
     assert _ask(portal, client, case_id).status_code == 409  # nothing left to withdraw
 
 
-def test_the_office_may_decline_with_a_reason_the_petitioner_is_told_and_may_ask_again(portal):
+def test_the_office_may_decline_with_a_reason_the_petitioner_is_told_and_may_ask_again(portal):  # noqa: F811
     client = portal.sign_in(PHONE)
     case_id = submitted(portal, client)
     assert refused_post(portal.app, "handler", case_id, "decline_withdrawal", {"reason": "x"}) in (403, 404)
@@ -99,7 +99,7 @@ def test_the_office_may_decline_with_a_reason_the_petitioner_is_told_and_may_ask
     assert "decline_withdrawal" in offered(portal.app, "registrar", case_id)
 
 
-def test_a_withdrawal_told_at_the_desk_is_the_same_confirmation_with_its_channel(portal):
+def test_a_withdrawal_told_at_the_desk_is_the_same_confirmation_with_its_channel(portal):  # noqa: F811
     client = portal.sign_in(PHONE)
     case_id = submitted(portal, client)
     _, r = confirm_and_post(portal.app, "registrar", case_id, "withdraw", {"channel": "portal"})
@@ -114,7 +114,7 @@ def test_a_withdrawal_told_at_the_desk_is_the_same_confirmation_with_its_channel
     assert len(_sms(portal, "经确认已于")) == 1
 
 
-def test_a_case_past_its_reply_refuses_withdrawal_and_the_message_api_does_not_bypass_the_office(portal):
+def test_a_case_past_its_reply_refuses_withdrawal_and_the_message_api_does_not_bypass_the_office(portal):  # noqa: F811
     client = portal.sign_in(PHONE)
     case_id = submitted(portal, client)
     r = portal.post("registrar", f"/api/cases/{case_id}/messages/撤回", json={"payload": {}})
