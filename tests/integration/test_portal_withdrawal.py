@@ -128,3 +128,20 @@ def test_a_case_past_its_reply_refuses_withdrawal_and_the_message_api_does_not_b
     assert page.get(f"/cases/{case_id}/actions/withdraw").status_code == 403
     with portal.c.session_factory() as s:
         assert not s.scalars(select(Outbox).where(Outbox.template == "withdrawal_confirmed")).all()
+
+
+def test_a_leaders_visit_withdrawn_ends_its_13710_branch_too(portal):  # noqa: F811
+    form = {"channel": "领导接访", "title": "拆迁安置房迟迟未交付", "request": "要求依法处理", "category": "住房保障",
+            "location": "county_a", "is_group_or_policy": True,
+            "petitioners": [{"name": "王某某", "phone": PHONE}]}
+    r = portal.post("registrar", "/api/cases", json=form)
+    assert r.status_code == 201, r.get_json()
+    portal.case_id = case_id = r.get_json()["id"]
+    _do(portal, "registrar", "分流研判", {"route": "交办转送"})
+    _do(portal, "handler_housing", "签收或提出异议", {"sign_decision": "签收"})  # 受理告知 and 13710 T1 in parallel
+    assert _open_rows(portal, case_id)[0] == 2
+    _, r = confirm_and_post(portal.app, "registrar", case_id, "withdraw",
+                            {"channel": "phone", "statement": "信访人来电表示问题已解决，不再反映"})
+    assert r.status_code == 302
+    assert portal.c.runtime.get_case(case_id).status == "completed"
+    assert _open_rows(portal, case_id) == (0, 0)
