@@ -39,7 +39,7 @@ TYPE_LABELS = {
     "comment.added": "添加备注", "attachment.added": "上传附件", "case.migrated": "迁移到新流程版本",
     "incident.data_repaired": "修正故障环节的数据", "case.moved": "移至其他环节",
     "portal.submitted": "网上信访提交", "portal.document_served": "网上送达文书", "portal.document_opened": "网上查阅文书",
-    "portal.withdrawal_requested": "信访人网上申请撤回",
+    "portal.withdrawal_requested": "信访人网上申请撤回", "withdrawal.declined": "不同意撤回",
 }
 STATUS_LABELS = {"running": "运行中", "waiting": "办理中", "completed": "已办结", "incident": "故障待处理"}
 SOURCE_LABELS = {

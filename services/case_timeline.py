@@ -90,8 +90,7 @@ def timeline(history: list[dict], person: Callable[[str], str] = lambda u: u,
         elif kind == "timer.fired":
             entry = ("timer", _("期限或提醒时间已到"), "")
         elif kind == "message.delivered":
-            entry = ("message", _("{who} 送达「{name}」").format(who=who, name=data.get("name", "")),
-                     _short_values(data.get("payload") or {}, _))
+            entry = _message_entry(who, data, _)
         elif kind == "message.queued":
             entry = ("message", _("{who} 接收「{name}」（流程到达时自动转入）").format(who=who, name=data.get("name", "")),
                      _short_values(data.get("payload") or {}, _))
@@ -149,7 +148,8 @@ def timeline(history: list[dict], person: Callable[[str], str] = lambda u: u,
             entry = ("migration", _("{who} 将案件从流程第{old}版迁移到第{new}版").format(
                 who=who, old=data.get("from_version"), new=data.get("to_version")),
                 _("{n}个期限按新版本重新计算").format(n=moved) if moved else "")
-        elif kind.startswith("portal."):  # the petitioner's own acts on the portal (services/portal.py)
+        elif kind.startswith(("portal.", "withdrawal.")):  # the petitioner's acts on the portal (services/portal.py)
+            # and the office's answer to a withdrawal (services/withdrawal.py)
             entry = _portal_entry(kind, who, data, _)
         elif kind == "comment.added":
             entry = ("comment", _("{who} 添加办理意见").format(who=who), str(data.get("body") or ""))
@@ -189,8 +189,17 @@ def repeat_entries(repeats: list[dict], _: Callable[[str], str] = _same) -> list
     return out
 
 
+def _message_entry(who: str, data: dict, _: Callable[[str], str]) -> tuple[str, str, str]:
+    payload = data.get("payload") or {}
+    if data.get("name") == "撤回" and isinstance(payload, dict):  # services/withdrawal.py: the case ends
+        return "message", _("{who} 确认信访人撤回（{channel}），终止办理").format(
+            who=who, channel=_(str(payload.get("channel") or ""))), \
+            _("理由：{reason}").format(reason=payload.get("reason") or "")
+    return "message", _("{who} 送达「{name}」").format(who=who, name=data.get("name", "")), _short_values(payload, _)
+
+
 def _portal_entry(kind: str, who: str, data: dict, _: Callable[[str], str]) -> tuple[str, str, str] | None:
-    """网上信访: the submission, a document served or opened, a withdrawal request."""
+    """网上信访: the submission, a document served or opened, a withdrawal request; the office declining it."""
     title = str(data.get("title") or data.get("kind") or "")
     if kind == "portal.submitted":
         return "start", _("{who} 通过网上信访提交").format(who=who), ""
@@ -201,6 +210,9 @@ def _portal_entry(kind: str, who: str, data: dict, _: Callable[[str], str]) -> t
         return "notice", _("{who} 在网上信访再次查阅「{name}」").format(who=who, name=title), ""
     if kind == "portal.withdrawal_requested":
         return "message", _("{who} 通过网上信访申请撤回").format(who=who), \
+            _("理由：{reason}").format(reason=data.get("reason") or "")
+    if kind == "withdrawal.declined":
+        return "message", _("{who} 不同意撤回，已告知信访人").format(who=who), \
             _("理由：{reason}").format(reason=data.get("reason") or "")
     return None
 

@@ -8,6 +8,11 @@ post the date the receipt was signed, `service_method` 送达方式); a field le
 The record is kept in the step's result (`reply_notice["service"]`, ...), and the request windows count from its
 `served_at` (the timers `days(limits["review_request_days"], reply_notice["service"]["served_at"])`).
 
+Service by opening (电子送达). A reply served 电子送达 without a date of service entered counts as served on the day
+the petitioner first opens it on the portal (services/portal.py sends the process the message `网上查阅答复`, which
+sets `reply_notice["service"]` and restarts the wait for a 复查 request with its timer): the window runs from that
+day. A date staff entered wins, and so does any service date not earlier than the opening.
+
 Requests. A request is taken from the day of service on, whatever the office's internal sign-off (审核销号)
 still has to do: if the process already waits for it, it is delivered; otherwise it is queued (engine QueueMessage)
 and the process receives it when it reaches its waiting point. The window is judged at the moment of the request:
@@ -16,13 +21,17 @@ of the same kind is refused.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
 
+from sqlalchemy import select
+
 from engine.calendar.display import due_day
 from engine.clock import SHANGHAI
 from engine.errors import Conflict, Invalid
+from engine.store import JournalEvent
 
 from .suggestions import no_review_reason
 
@@ -57,7 +66,28 @@ def service_record(data: dict, now: datetime) -> dict:
     if served < document:
         raise ValueError(f"送达日期 {served} 早于文书日期 {document}（served before the document's date）")
     return {"document_date": document.isoformat(), "served_on": served.isoformat(), "method": method,
-            "served_at": datetime.combine(served, time(0), SHANGHAI).isoformat(), "recorded_at": now.isoformat()}
+            "served_at": datetime.combine(served, time(0), SHANGHAI).isoformat(), "recorded_at": now.isoformat(),
+            "date_entered": _date(data.get("served_on"), "送达日期") is not None}
+
+
+# ---------------------------------------------------------------- service by opening on the portal
+
+OPENED_ONLINE = "网上查阅答复"  # the process's message: the reply was opened on the portal (its service date)
+
+
+def online_service(data: dict, opened: datetime) -> dict | None:
+    """The service of the reply by its first opening on the portal (电子送达), or None when it does not count: the
+    reply was served otherwise, or staff entered its date of service, or that date is not earlier than the
+    opening (an earlier service date wins). The process takes it as the message OPENED_ONLINE, and the 复查 window
+    counts from it."""
+    service = (data.get("reply_notice") or {}).get("service")
+    if not isinstance(service, dict) or service.get("method") != "电子送达" or service.get("date_entered", True) \
+            or service.get("opened_online"):
+        return None
+    day = opened.astimezone(SHANGHAI).date()
+    if service.get("served_on") and date.fromisoformat(service["served_on"]) >= day:
+        return None
+    return {"served_on": day.isoformat(), "served_at": datetime.combine(day, time(0), SHANGHAI).isoformat()}
 
 
 # ---------------------------------------------------------------- requests for review and re-review
@@ -85,13 +115,34 @@ def is_request(message: str) -> bool:
     return message in RIGHTS
 
 
-def window(runtime, data: dict, right: Right) -> dict | None:
-    """The request window of `right` in the case `data`: start (service), its end (due_at, 24:00 of the last day)
-    and the rule; None while the document is not served."""
+def _opened_online(runtime, case_id: int | None, data: dict) -> dict | None:
+    """The service by opening on the portal that the process took (or will take, queued), when it counts: the
+    case view's data may be another branch's copy (the rating task's) that has not seen it."""
+    if case_id is None:
+        return None
+    with runtime.read_sessions() as s:
+        found = s.scalars(select(JournalEvent.data).where(
+            JournalEvent.case_id == case_id, JournalEvent.type.in_(("message.delivered", "message.queued")))
+            .order_by(JournalEvent.seq)).all()
+    for raw in found:
+        event = json.loads(raw or "{}")
+        if event.get("name") == OPENED_ONLINE and isinstance(event.get("payload"), dict):
+            opened = event["payload"]
+            return opened if online_service(data, datetime.fromisoformat(opened["served_at"])) else None
+    return None
+
+
+def window(runtime, data: dict, right: Right, case_id: int | None = None) -> dict | None:
+    """The request window of `right` in the case `data` (of case `case_id`, whose journal says whether the reply
+    was served by its opening online): start (service), its end (due_at, 24:00 of the last day) and the rule; None
+    while the document is not served."""
     notice = data.get(right.served)
     if not isinstance(notice, dict):
         return None
     service = notice.get("service")
+    opened = _opened_online(runtime, case_id, data) if right.served == "reply_notice" else None
+    if opened is not None and isinstance(service, dict):
+        service = dict(service, served_on=opened["served_on"], served_at=opened["served_at"], method="电子送达")
     if not isinstance(service, dict) and notice.get("at"):
         # a case still on a process version from before service was recorded: its window ran from the sending
         at = datetime.fromisoformat(notice["at"])
@@ -115,7 +166,7 @@ def take_request(runtime, case_id: int, message: str, payload: dict, actor: str)
         raise Conflict(f"本件已办结，不能再{right.stage}（the case is closed）")
     data = case.data
     now = runtime.clock.now()
-    span = window(runtime, data, right)
+    span = window(runtime, data, right, case_id)
     if span is None:
         raise Conflict(f"{right.document}尚未送达信访人：{right.stage}请求自收到之日起才能提出，请在送达后登记"
                        f"（the {right.stage} window opens on service of the decision）")

@@ -1,5 +1,6 @@
 """The petitioners' portal (web/portal/, docs/portal.md): sign-in by a one-time SMS code, online submission, the
-petitioner's own cases, the notices and decisions served to them, rating, requests for review and withdrawal.
+petitioner's own cases, the notices and decisions served to them, rating, requests for review and withdrawal
+(撤回, decided by the office: services/withdrawal.py).
 
 Sign-in codes. Six digits, valid `portal_code_minutes`, usable once, at most `MAX_TRIES` wrong tries; a new
 request replaces the code before it. The code is kept only as a keyed digest (HMAC under the deployment's derived
@@ -24,7 +25,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from engine.case_chain import append_case_events
 from engine.clock import SHANGHAI
@@ -42,6 +43,7 @@ from services import (
     public_progress,
     query_code,
     registration as reg,
+    withdrawal,
 )
 from services.index_key import IndexKey
 from services.masking import mask_phone
@@ -191,7 +193,8 @@ def own_case(c, phone: str, case_id: int) -> dict:
         progress = public_progress.progress_of(s, case, data)
         rating_open = _rating_item(s, case_id) is not None
     return {"id": case_id, "data": data, "progress": progress, "status": case.status, "rating_open": rating_open,
-            "rights": _rights(c, case_id, data, case.status), "withdrawn": _withdrawn(c, case_id)}
+            "rights": _rights(c, case_id, data, case.status), "withdrawal": _withdrawal(c, case_id, data),
+            "withdrawable": case.status != "completed" and withdrawal.MESSAGE in c.runtime.waiting_messages(case_id)}
 
 
 def _rights(c, case_id: int, data: dict, status: str) -> list[dict]:
@@ -202,7 +205,7 @@ def _rights(c, case_id: int, data: dict, status: str) -> list[dict]:
     queued = {m["name"] for m in c.runtime.queued_messages(case_id)}
     now = c.clock.now()
     for message, right in petitioner_rights.RIGHTS.items():
-        span = petitioner_rights.window(c.runtime, data, right)
+        span = petitioner_rights.window(c.runtime, data, right, case_id)
         if span is None or data.get(right.taken) or message in queued or now >= span["due_at"] \
                 or _requested_before(c, case_id, message):
             continue
@@ -338,7 +341,25 @@ def open_document(c, phone: str, case_id: int, kind: str, unit_name) -> document
         if not served_before:
             payload.update(served_on=now.astimezone(SHANGHAI).date().isoformat(), method="电子送达")
         append_case_events(s, case_id, [PendingEvent(event, actor_of(phone), now, None, payload)])
+    if kind == "reply" and not served_before:
+        _serve_reply_online(c, phone, case_id, case["data"], now)
     return notice
+
+
+def _serve_reply_online(c, phone: str, case_id: int, data: dict, now: datetime) -> None:
+    """The first opening of a reply served 电子送达 (no date entered) is its service: the process is told (now, or
+    when it waits for a 复查 request), and the window counts from today (services/petitioner_rights.py)."""
+    service = petitioner_rights.online_service(data, now)
+    if service is None:
+        return
+    message = petitioner_rights.OPENED_ONLINE
+    try:
+        if message in c.runtime.waiting_messages(case_id):
+            c.runtime.deliver_message(case_id, message, service, actor=actor_of(phone))
+        else:
+            c.runtime.queue_message(case_id, message, service, actor=actor_of(phone))
+    except Conflict:
+        pass  # a case on an earlier process version (no such message) or already queued: the service stays
 
 
 # ---------------------------------------------------------------- rating, review, withdrawal
@@ -392,34 +413,37 @@ def _requested_before(c, case_id: int, message: str) -> bool:
     return any(json.loads(d or "{}").get("name") == message for d in found)
 
 
-def _withdrawn(c, case_id: int) -> bool:
+def _withdrawal(c, case_id: int, data: dict) -> dict:
     with c.session_factory() as s:
-        return s.scalar(select(JournalEvent.seq).where(JournalEvent.case_id == case_id,
-                                                       JournalEvent.type == "portal.withdrawal_requested")
-                        .limit(1)) is not None
+        return withdrawal.state(s, case_id, data)
 
 
 def withdraw(c, phone: str, case_id: int, reason: str) -> None:
-    """The petitioner's 撤回: the process has no withdrawal path, so the request is journaled on the case and the
-    holders of its open work are told in their inbox (the office closes the matter through its own steps); once
-    per case."""
+    """The petitioner's 撤回 (services/withdrawal.py): the request is journaled on the case and the holders of its
+    open work are told in their inbox; the registering office confirms it (the case ends, the petitioner is told)
+    or declines it with a reason. One pending request at a time; refused once the reply is served (办结)."""
     case = own_case(c, phone, case_id)
     if case["status"] == "completed":
         raise PortalRefused("本件已办结，无需撤回")
-    if case["withdrawn"]:
+    if case["withdrawal"]["state"] == "requested":
         raise PortalRefused("本件已提出过撤回申请，请等待信访工作机构处理")
+    if withdrawal.MESSAGE not in c.runtime.waiting_messages(case_id):
+        raise PortalRefused("本件已作出书面答复（办结），不能再撤回；对答复不服的，可在期限内请求复查")
     reason = reason.strip()
     if not 2 <= len(reason) <= 1000:
         raise PortalRefused("请写明撤回的理由（2 至 1000 字）")
     now = c.clock.now()
     with c.session_factory() as s, s.begin():
-        append_case_events(s, case_id, [PendingEvent("portal.withdrawal_requested", actor_of(phone), now,
+        earlier = s.scalar(select(func.count()).select_from(JournalEvent).where(
+            JournalEvent.case_id == case_id, JournalEvent.type == withdrawal.REQUESTED))
+        append_case_events(s, case_id, [PendingEvent(withdrawal.REQUESTED, actor_of(phone), now,
                                                      None, {"reason": reason, "channel": CHANNEL})])
         fields = {"case_no": case["progress"]["case_no"] or "", "title": str(case["data"].get("title") or ""),
                   "reason": reason}
+        suffix = f":{earlier + 1}" if earlier else ""  # a new request after a declined one is told again
         for username in _holders(s, case_id):
-            s.add(Outbox(case_id=case_id, idempotency_key=f"withdrawal:{case_id}:{username}", channel="inapp",
-                         recipient=username, template="withdrawal_requested", template_version=1,
+            s.add(Outbox(case_id=case_id, idempotency_key=f"withdrawal:{case_id}:{username}{suffix}",
+                         channel="inapp", recipient=username, template="withdrawal_requested", template_version=1,
                          payload=to_json(fields), status="pending", attempts=0, next_attempt_at=now,
                          created_at=now))
 

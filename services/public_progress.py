@@ -89,9 +89,14 @@ def _progress(s, case: Case, data: dict, meanings: ElementMeanings | None = None
     if open_items:
         stage = "；".join(dict.fromkeys(stages_of.get(e, "办理中") for e in open_items))
     else:
-        stage = "已办结" if case.status == "completed" else "办理中"
+        stage = _closed_stage(data) if case.status == "completed" else "办理中"
     return {"case_no": data.get("case_no"), "channel": data.get("channel"), "stage": stage,
             "unit_name": _unit_name(data), "milestones": milestones}
+
+
+def _closed_stage(data: dict) -> str:
+    """已办结, or 已撤回（终止办理） when the case ended on the petitioner's withdrawal (services/withdrawal.py)."""
+    return "已撤回（终止办理）" if isinstance(data.get("withdrawal"), dict) else "已办结"
 
 
 def progress_of(s, case: Case, data: dict) -> dict:

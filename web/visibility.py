@@ -64,6 +64,17 @@ def may_retry_incidents(s, p: Principal, case_id: int) -> bool:
     return p.has_role(*INCIDENT_RETRY_ROLES)
 
 
+# 撤回 (services/withdrawal.py): the petitioner withdraws; the office that registered the petition confirms it (and ends
+# the handling) or declines it with a reason. Its registrars and the bureau there decide; the unit the matter was
+# assigned to (the assessed unit) does not end its own case (the county office, where it registered, does), the read-only roles and the administrator (who repairs
+# cases, and decides no matter) do not, and the petitioner only asks (the portal).
+WITHDRAWAL_DECIDING_ROLES = ("registrar", "bureau", "county_office")
+
+
+def may_decide_withdrawal(p: Principal, registering_unit: str | None) -> bool:
+    return bool(registering_unit) and any(p.holds(role, registering_unit) for role in WITHDRAWAL_DECIDING_ROLES)
+
+
 def may_correct_deadlines(p: Principal) -> bool:
     return p.has_role(*REPAIR_ROLES)
 

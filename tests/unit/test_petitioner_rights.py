@@ -46,8 +46,13 @@ def test_the_decision_form_fills_today_and_bounds_the_dates():
     schema = json.loads((ROOT / "processes" / "forms" / "handling.schema.json").read_text(encoding="utf-8"))
     today = date(2026, 3, 10)
     filled = forms.with_defaults(schema, {"handle_action": "答复", "outcome": "支持", "reply_text": "x"}, today)
-    assert (filled["document_date"], filled["served_on"], filled["service_method"]) == ("2026-03-10", "2026-03-10",
-                                                                                         "直接送达")
+    assert (filled["document_date"], filled["service_method"]) == ("2026-03-10", "直接送达")
+    # the date of service is left empty, not filled: the serving step takes today, but a reply served 电子送达
+    # without a date entered is served when the petitioner opens it online (services/portal.py)
+    assert "served_on" not in filled
+    record = service_record(filled, NOW)
+    assert (record["served_on"], record["date_entered"]) == ("2026-03-10", False)
+    assert service_record(dict(filled, served_on="2026-03-10"), NOW)["date_entered"] is True
     assert forms.validate(schema, filled, today) == {}
     late = dict(filled, served_on="2026-03-11")
     assert "不能晚于今天" in forms.validate(schema, late, today)["served_on"]

@@ -1,5 +1,6 @@
 """The case page's actions (办理操作): pause for a hearing, resume, retry an incident, correct a deadline, issue a
-督办, record a 问责 (services/accountability.py), hand over a claimed task, and where to request an extension. Each is offered only to those the rules let use it
+督办, record a 问责 (services/accountability.py), hand over a claimed task, confirm or decline the petitioner's
+撤回 (services/withdrawal.py), and where to request an extension. Each is offered only to those the rules let use it
 (the same checks as the API: services/clock_governance.py, services/manual_supervision.py, web/visibility.py), and
 each opens a confirmation page saying what it will do before it does it (GET /cases/<id>/actions/<action>); the
 confirmed form posts back (POST, CSRF) and the existing runtime call journals the act. A hand-over's confirmed form
@@ -10,14 +11,15 @@ from __future__ import annotations
 from flask_babel import gettext as _
 
 from engine.runtime import Conflict, Invalid, NotFound
-from services import accountability, clock_governance, element_meanings, manual_supervision
+from services import accountability, clock_governance, element_meanings, manual_supervision, withdrawal
 from services.colleagues import colleagues_in
 
 from .. import visibility
 from ..auth import ApiError, Principal
 from ..http import container
 
-ACTIONS = ("pause", "resume", "retry", "correct", "supervise", "handover", "accountability")
+ACTIONS = ("pause", "resume", "retry", "correct", "supervise", "handover", "accountability", "withdraw",
+           "decline_withdrawal")
 
 
 def caller(p: Principal) -> clock_governance.Caller:
@@ -62,6 +64,21 @@ def available(p: Principal, view, task_url) -> dict:
     targets = accountability_targets(p, view)
     if targets:
         offered["accountability"] = targets
+    offered.update(_withdrawal(p, view))
+    return offered
+
+
+def _withdrawal(p: Principal, view) -> dict:
+    """确认撤回 while the process still listens for it, to the registering office; 不同意撤回 while an online request is
+    pending. Both carry the withdrawal's state (the request, its reason)."""
+    if not visibility.may_decide_withdrawal(p, (view.data or {}).get("registering_unit")) \
+            or withdrawal.MESSAGE not in container().runtime.waiting_messages(view.id):
+        return {}
+    with container().extras["read_sessions"]() as s:
+        current = withdrawal.state(s, view.id)
+    offered = {"withdraw": current}
+    if current["state"] == "requested":
+        offered["decline_withdrawal"] = current
     return offered
 
 
@@ -185,8 +202,35 @@ def _accountability(p: Principal, view, form) -> str:
     return _("已记录对%(unit)s的%(kind)s，并要求其书面反馈。", unit=done["unit_name"], kind=_(done["kind"]))
 
 
+def _may_decide_withdrawal(p: Principal, view) -> None:
+    if not visibility.may_decide_withdrawal(p, (view.data or {}).get("registering_unit")):
+        raise refused(_("撤回由登记本件的信访工作机构确认或不予同意。"))
+
+
+def _withdrawal_refused(refusal: withdrawal.WithdrawalRefused) -> Undone:
+    return Undone(_(refusal.message, **refusal.params))
+
+
+def _withdraw(p: Principal, view, form) -> str:
+    _may_decide_withdrawal(p, view)
+    try:
+        withdrawal.confirm(container(), view.id, p.username, form.get("channel") or "", form.get("statement") or "")
+    except withdrawal.WithdrawalRefused as refusal:
+        raise _withdrawal_refused(refusal) from None
+    return _("已确认撤回，本件终止办理，并已告知信访人。")
+
+
+def _decline_withdrawal(p: Principal, view, form) -> str:
+    _may_decide_withdrawal(p, view)
+    try:
+        withdrawal.decline(container(), view.id, p.username, form.get("reason") or "")
+    except withdrawal.WithdrawalRefused as refusal:
+        raise _withdrawal_refused(refusal) from None
+    return _("已不同意撤回，并已告知信访人理由；本件继续办理。")
+
+
 PERFORM = {"pause": _pause, "resume": _resume, "retry": _retry, "correct": _correct, "supervise": _supervise,
-           "accountability": _accountability}
+           "accountability": _accountability, "withdraw": _withdraw, "decline_withdrawal": _decline_withdrawal}
 
 
 def perform(p: Principal, view, action: str, form) -> str:
@@ -197,3 +241,8 @@ def perform(p: Principal, view, action: str, form) -> str:
         return PERFORM[action](p, view, form)
     except (Conflict, NotFound, Invalid, ValueError) as err:
         raise Undone(getattr(err, "message", None) or str(err)) from None
+
+
+def withdrawal_channels() -> list[tuple[str, str]]:
+    """How the petitioner withdrew, for the confirmation form: online (the pending request), or told to the office."""
+    return list(withdrawal.CHANNELS.items())

@@ -12,6 +12,7 @@ from services import (
     repeat_originals,
     retention,
     second_assignment,
+    withdrawal,
 )
 
 from .. import personal_data, visibility
@@ -45,6 +46,9 @@ def get_case(case_id: int):
 def deliver_message(case_id: int, name: str):
     visible_case_or_404(case_id)  # the role alone would reach any county's case and return its data
     payload = body().get("payload", {})
+    if name == withdrawal.MESSAGE:  # 撤回 ends the case: only the registering office's confirmation sends it
+        raise ApiError(409, "conflict", "撤回须由登记本件的信访工作机构在案件页面确认（use the case page's withdrawal "
+                                        "confirmation）")
     if petitioner_rights.is_request(name):  # 复查/复核: taken from service on, judged against its window now
         view = petitioner_rights.take_request(container().runtime, case_id, name, payload,
                                               actor=current_principal().username)

@@ -59,6 +59,14 @@ bp = Blueprint("casepage", __name__)
 
 STATUS_LABELS = {"running": "办理中", "waiting": "办理中", "incident": "故障待处理", "completed": "已办结",
                  "paused": "暂停计时"}
+def _status_label(view) -> str:
+    if view.paused:
+        return _("暂停计时")
+    if view.status == "completed" and isinstance((view.data or {}).get("withdrawal"), dict):
+        return _("已撤回（终止办理）")
+    return _(STATUS_LABELS.get(view.status, view.status))
+
+
 ALERT_LABELS = {"green": "正常", "yellow": "临期", "red": "超期", "paused": "暂停"}
 
 
@@ -123,7 +131,7 @@ def _case_context(p: Principal, case_id: int) -> dict:
     header = {
         "case_no": view.case_no or data.get("case_no") or (data.get("registration") or {}).get("case_no") or "",
         "title": data.get("title") or view.process_key,
-        "status": _("暂停计时") if view.paused else _(STATUS_LABELS.get(view.status, view.status)),
+        "status": _status_label(view),
         "status_code": view.status,
         "channel": data.get("channel") or "",
         "category": data.get("category") or "",
@@ -450,7 +458,7 @@ def download_json(case_id: int, attachment_id: int):
 
 # ---------------------------------------------------------------- actions (web/casepage/actions.py)
 
-@bp.get("/cases/<int:case_id>/actions/<any(pause, resume, retry, correct, supervise, handover, accountability):action>")
+@bp.get("/cases/<int:case_id>/actions/<any(pause, resume, retry, correct, supervise, handover, accountability, withdraw, decline_withdrawal):action>")
 def action_confirm(case_id: int, action: str):
     """What the action will do, with its form: nothing is done until the form is confirmed."""
     p = page_principal()
@@ -468,10 +476,11 @@ def action_confirm(case_id: int, action: str):
                            handover=actions.handover_rows(p, view) if action == "handover" else [],
                            accountability_targets=offered.get("accountability") or [],
                            accountability_kinds=actions.accountability_kinds(),
+                           withdrawal=offered.get("withdraw"), withdrawal_channels=actions.withdrawal_channels(),
                            back=url_for("casepage.case_page", case_id=case_id))
 
 
-@bp.post("/cases/<int:case_id>/actions/<any(pause, resume, retry, correct, supervise, accountability):action>")
+@bp.post("/cases/<int:case_id>/actions/<any(pause, resume, retry, correct, supervise, accountability, withdraw, decline_withdrawal):action>")
 def action_do(case_id: int, action: str):
     p = page_principal()
     _visible(p, case_id)
