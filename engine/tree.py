@@ -199,10 +199,11 @@ def _patch_ops(key: str, a: Any, b: Any) -> list[dict] | None:
             ops += [{"op": "test", "path": _pointer(key, k), "value": old},
                     {"op": "remove", "path": _pointer(key, k)}]
     for k, new in b.items():
-        if k not in a:
+        old = a.get(k, _MISSING)
+        if old is _MISSING:
             ops.append({"op": "add", "path": _pointer(key, k), "value": new})
-        elif not _identical(a[k], new) and not _same(a[k], new):
-            ops += [{"op": "test", "path": _pointer(key, k), "value": a[k]},
+        elif (old is not new or type(new) is float) and not _same(old, new):  # `_identical`, inline: per key
+            ops += [{"op": "test", "path": _pointer(key, k), "value": old},
                     {"op": "replace", "path": _pointer(key, k), "value": new}]
     return ops if len(ops) <= len(b) else None
 
