@@ -80,6 +80,8 @@ def test_the_same_object_is_no_change_and_a_nan_stays_a_change_as_before():
     class Loud(list):
         def __eq__(self, other):
             raise AssertionError("compared")
+
+        __ne__ = __eq__
     opinions = Loud(range(N))
     nan = float("nan")
     table = {f"r{i}": i for i in range(N)}
