@@ -19,8 +19,9 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
@@ -107,14 +108,24 @@ class CaseView:
     tasks: list[TaskView]
     incidents: list[IncidentView]
     timers: list[dict]
-    data: dict[str, Any]
+    # The case data, or a function that makes it on first read: after a command the data is taken from the
+    # workflow only when a caller reads it (the desk's form submission never does; a long case's data is
+    # thousands of entries, written out and read back as JSON to make it).
+    data_source: dict[str, Any] | Callable[[], dict[str, Any]] = field(repr=False)
     created_at: datetime
     updated_at: datetime
     deadlines: list[dict] = field(default_factory=list)
     paused: bool = False
 
+    @property
+    def data(self) -> dict[str, Any]:
+        if callable(self.data_source):
+            self.data_source = self.data_source()
+        return self.data_source
+
     def to_dict(self) -> dict:
-        return asdict(self)
+        out = asdict(replace(self, data_source=self.data))
+        return {("data" if k == "data_source" else k): v for k, v in out.items()}
 
 
 class Runtime:
@@ -250,7 +261,7 @@ class Runtime:
             events.extend(PendingEvent("work_item.orphaned", ctx.actor, ctx.now, w["element_id"], w) for w in ctx.orphaned)
             has_timers = bool(self._meta.get(case.definition_id, {}).get("timers", True))
             timers = sync_timers(s, case, wf, ctx, op.new_case, has_timers)
-            data = view_data(wf)
+            data = partial(view_data, wf)  # the workflow is not changed after this
         if wf.is_completed() and not incidents:
             case.status = "completed"
             case.completed_at = ctx.now
@@ -569,7 +580,7 @@ class Runtime:
             incidents=[IncidentView(i.id, i.element_id, i.kind, i.message, i.at) for i in incidents],
             timers=sorted(({"id": t.id, "element_id": t.element_id, "due_at": t.due_at} for t in timers),
                           key=lambda t: t["due_at"]),
-            data=data, created_at=case.created_at, updated_at=case.updated_at,
+            data_source=data, created_at=case.created_at, updated_at=case.updated_at,
             deadlines=self.deadline_views(timers, now, session), paused=case.paused_at is not None,
         )
 

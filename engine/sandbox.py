@@ -58,7 +58,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from types import CodeType, TracebackType
 from typing import Any
@@ -482,8 +482,13 @@ _END = object()
 
 def _expanded(value: Any, limit: int, char_limit: int | None = None) -> tuple[int, int]:
     """(items, characters) of `value` written out, as repr() and JSON write it: a list that holds the same
-    list a thousand times is written a thousand times. Stops counting once either passes its limit. Iterative,
-    so neither depth nor cycles (which never end) make it fail."""
+    list a thousand times is written a thousand times. Stops counting once either passes its limit, checked
+    whenever it goes into a container (texts and numbers cannot multiply; the returned counts are then past the
+    limit, not exact). Iterative, so neither depth nor cycles (which never end) make it fail.
+
+    It runs over the whole task data after every script, so a long case's thousands of opinions pass through it
+    each step: the builtin types themselves are recognised first (`type(item) is str`, the commonest), their
+    subclasses after."""
     items = chars = 0
     char_limit = limit if char_limit is None else char_limit
     stack = [iter((value,))]
@@ -491,27 +496,40 @@ def _expanded(value: Any, limit: int, char_limit: int | None = None) -> tuple[in
         for item in stack[-1]:
             items += 1
             kind = type(item)
-            if kind in _LEAVES:
-                if items > limit:
-                    return items, chars
-                continue
-            inner = None
-            if isinstance(item, _TEXTS):
+            if kind is str:
                 chars += len(item)
-            elif isinstance(item, dict):
-                inner = itertools.chain.from_iterable(item.items())
-            elif isinstance(item, _CONTAINERS):
+                continue
+            if kind is dict:
+                inner = _flat_items(item.items())
+            elif kind is list:
                 inner = iter(item)
+            elif kind in _LEAVES:
+                continue
+            else:
+                inner = _inner(item)
+                if inner is None:
+                    chars += len(item) if isinstance(item, _TEXTS) else 0
+                    continue
             if items > limit or chars > char_limit:
                 return items, chars
-            if inner is not None:
-                stack.append(inner)
-                break  # into the container; this level goes on where it stopped
+            stack.append(inner)
+            break  # into the container; this level goes on where it stopped
         else:
             stack.pop()
     return items, chars
 
 
+def _inner(item: Any) -> Iterator[Any] | None:
+    """What `_expanded` goes on into besides a plain dict or list: a dict's keys and values, a tuple's or set's
+    items; None for a text or anything else."""
+    if isinstance(item, dict):
+        return _flat_items(item.items())
+    if isinstance(item, _CONTAINERS):
+        return iter(item)
+    return None
+
+
+_flat_items = itertools.chain.from_iterable
 _LEAVES = frozenset({int, float, bool, type(None)})
 
 

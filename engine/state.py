@@ -10,6 +10,7 @@
 """
 from __future__ import annotations
 
+import contextvars
 import json
 from decimal import Decimal
 from uuid import UUID
@@ -44,6 +45,13 @@ class _ByReferenceConverter(BpmnWorkflowConverter):
         return workflow
 
 
+# While a state whose data holds no typed values (dates, decimals: dicts with a "typename") is read back, the
+# registry hands the data's values on as json.loads made them: the library's restore walks and copies every
+# list and dict of the case data for nothing, the largest cost of loading a long case.
+_PLAIN_DATA: contextvars.ContextVar[bool] = contextvars.ContextVar("lianxin_plain_state_data", default=False)
+_TYPED_KEY = '"typename":'
+
+
 class StateCodec:
     def __init__(self):
         config = {cls: conv for cls, conv in SPIFF_CONFIG.items() if cls is not BpmnWorkflow}
@@ -51,6 +59,13 @@ class StateCodec:
         self._converter = _ByReferenceConverter(BpmnWorkflow, registry)  # registers itself
         registry.register(Decimal, lambda v: {"value": str(v)}, lambda d: Decimal(d["value"]))
         self.serializer = BpmnWorkflowSerializer(registry)
+        restore = registry.restore
+
+        def restore_unless_plain(val, **kwargs):
+            if _PLAIN_DATA.get() and not (type(val) is dict and "typename" in val):
+                return val  # a plain value freshly decoded: nothing to restore, nobody else holds it
+            return restore(val, **kwargs)
+        registry.restore = restore_unless_plain
 
     def dumps(self, workflow: BpmnWorkflow) -> str:
         registry = self.serializer.registry
@@ -63,7 +78,28 @@ class StateCodec:
 
     def loads(self, text: str, spec, subprocess_specs, script_engine) -> BpmnWorkflow:
         dct = json.loads(text)
-        return self._converter.restore_onto(dct, spec, subprocess_specs, script_engine)
+        token = _PLAIN_DATA.set(only_structure_typed(text, dct))
+        try:
+            return self._converter.restore_onto(dct, spec, subprocess_specs, script_engine)
+        finally:
+            _PLAIN_DATA.reset(token)
+
+
+def only_structure_typed(text: str, dct: dict) -> bool:
+    """True when the only typed dicts in the state are the workflow, its called processes and their tasks (which
+    the converters restore by name), so task data, internal data and events hold plain JSON values only.
+
+    Every dict key "typename" appears in the text as `"typename":` (inside a JSON string a quote is escaped, so
+    the text can only count more, never fewer); when the count is exactly the number of structural dicts, each
+    of which does carry the key, there is no other."""
+    expected = _typed(dct) + sum(map(_typed, dct.get("tasks", {}).values()))
+    for sp in dct.get("subprocesses", {}).values():
+        expected += _typed(sp) + sum(map(_typed, sp.get("tasks", {}).values()))
+    return text.count(_TYPED_KEY) == expected
+
+
+def _typed(value) -> int:
+    return 1 if isinstance(value, dict) and "typename" in value else 0
 
 
 def prune_finished_history(workflow: BpmnWorkflow) -> int:

@@ -259,6 +259,21 @@ def test_a_case_looping_1000_times_stays_correct(sqlite_container):
     assert c.runtime.verify(case.id).ok
 
 
+def test_a_commands_case_view_makes_its_data_when_read_and_it_is_the_cases_data(container):
+    c = container
+    c.runtime.deploy([src(bpmn.LOOP, "loop.bpmn")], actor="designer")
+    case = c.runtime.start("loop_case", {"opinions": [f"意见{i}" for i in range(40)]}, "registrar")
+    view = c.runtime.complete(case.tasks[0].id, {"done": False, "at": "2026-03-02"}, "handler")
+    assert callable(view.data_source)  # not made by the command (issue #21: a long case's data is large)
+    stored = c.runtime.get_case(case.id)
+    assert view.data == stored.data and view.data["opinions"][-1] == "意见39" and view.data["done"] is False
+    assert view.data is view.data  # made once
+    as_dict = view.to_dict()
+    assert as_dict["data"] == stored.data and "data_source" not in as_dict
+    assert list(as_dict) == list(stored.to_dict())
+    assert list(as_dict).index("data") == list(as_dict).index("timers") + 1  # where it always was
+
+
 # ---------------------------------------------------------------- journal
 
 def test_tampering_with_a_stored_event_is_detected(container):

@@ -411,6 +411,30 @@ def test_big_builders_are_refused_in_scripts_and_change_nothing(env, text, opera
     assert data == {"kept": 1}
 
 
+# Issue #21: the whole task data is counted after every script, not only what the script wrote: a long case's
+# data that one more entry takes past the limit is refused, however small that entry.
+@pytest.mark.parametrize("script, refused_at", [
+    ("rows.append(1)", None),
+    ("rows.append(1)\nrows.append(2)", "items"),
+    ("info['b'] = 2", "items"),
+    ("rows[0] = 'y' * 120", "characters"),
+    ("more = [0]", "items"),
+])
+def test_a_script_that_takes_the_data_it_found_past_the_limit_is_refused(env, monkeypatch, script, refused_at):
+    monkeypatch.setattr(sandbox, "MAX_DATA_ITEMS", 102)
+    monkeypatch.setattr(sandbox, "MAX_DATA_CHARS", 100)
+    # written out: the list of the values; rows and its 96 numbers; info, its key and its value: 101 items
+    context = {"rows": list(range(96)), "info": {"a": 1}}
+    expected = {"rows": list(range(96)), "info": {"a": 1}}
+    if refused_at is None:
+        env.execute(script, context, {})
+        assert context["rows"][-1] == 1
+        return
+    error = refused(env.execute, script, context, {})
+    assert error.kind == "too_large" and error.limit == "task data" and refused_at in str(error)
+    assert context == expected
+
+
 def test_straight_line_steps_are_charged_to_the_cpu_budget():
     # 400 modular powers just under the size bound and no loop: each is charged to the budget before it runs.
     env = SandboxEnvironment({}, cpu_seconds=0.2)
