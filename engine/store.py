@@ -114,6 +114,28 @@ class Case(Base):
     __mapper_args__ = {"version_id_col": version}
 
 
+class CaseText(Base):
+    """The words a case is found by in the case search (its summary's title, channel and category, and the title
+    it was registered with): a narrow row of its own, so that a search reads neither the case row (on SQLite the
+    words come after the workflow state in it) nor the whole table. Text-indexed by migration 0021_search_indexes:
+    an FTS5 trigram table kept in step by triggers on SQLite (`case_text_fts`), a pg_trgm GIN index on PostgreSQL.
+    Written with the case (engine.commands) and when the registration index is written (services.registration)."""
+    __tablename__ = "case_text"
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_instance.id"), primary_key=True, autoincrement=False)
+    body: Mapped[str] = mapped_column(Text, default="")
+
+
+def case_text_body(summary: dict, *more: str) -> str:
+    """The searched words of a case: the summary's title, channel and category and any `more` (a registered
+    title) not already among them, one per line."""
+    lines = [str(summary.get(k) or "") for k in ("title", "channel", "category")]
+    body = "\n".join(lines)
+    for extra in more:
+        if extra and extra not in body:
+            body += "\n" + extra
+    return body
+
+
 class WorkItem(Base):
     """A ready user task as a row: what task lists query."""
 

@@ -13,10 +13,11 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import exists, func, or_, select, text
+from sqlalchemy.orm import defer
 
 from engine.clock import SHANGHAI
-from engine.store import Case, WorkItem
+from engine.store import Case, CaseText, WorkItem
 from infra.accounts import Unit
 
 from .case_lookup import case_seq, normal_case_no
@@ -27,6 +28,7 @@ from .store.handling import PetitionerKey, RegistrationIndex
 _ID_LIKE = re.compile(r"\d{15}|\d{17}[\dXx]")
 _PHONE_LIKE = re.compile(r"\+?[\d\s-]{7,20}")
 _NAME_LIKE = re.compile(r"[\u4e00-\u9fff·]{2,10}|[A-Za-z][A-Za-z .'-]{1,60}")
+COUNT_CAP = 1000  # results are counted exactly up to here; beyond, the total says "more than COUNT_CAP"
 
 
 @dataclass
@@ -54,6 +56,7 @@ class Query:
 class Found:
     total: int
     rows: list[dict]
+    more: bool = False  # more than `total` (= COUNT_CAP) cases match: the count stopped there
     matched_by: set[str] = field(default_factory=set)  # "id", "phone", "name" whose digest names some case
     tried: set[str] = field(default_factory=set)  # the kinds of personal data the text was looked up as
 
@@ -95,18 +98,48 @@ def _text_conditions(s, text: str, key: IndexKey) -> tuple[list, set[str], set[s
         digests.append(("name", name_digest(text, key)))
     for kind, digest in digests:
         of_kind = (PetitionerKey.kind == kind) & (PetitionerKey.digest == digest)
-        if s.scalar(select(PetitionerKey.id).where(of_kind).limit(1)) is not None:
+        ids = list(s.scalars(select(PetitionerKey.case_id).where(of_kind).limit(COUNT_CAP + 1)))
+        if ids:
             matched.add(kind)
-        conds.append(exists().where(PetitionerKey.case_id == Case.id, of_kind))
-    words = [w for w in re.split(r"\s+", text) if w]
-    conds.append(func.coalesce(RegistrationIndex.title, "").ilike(f"%{text}%"))
-    conds.append(and_(*[Case.summary_json.like(f"%{w}%") for w in words[:5]]))
+            conds.append(Case.id.in_(ids))
+    conds.append(Case.id.in_(_with_words(s, [w for w in re.split(r"\s+", text) if w][:5])))
     return conds, {kind for kind, _ in digests}, matched
+
+
+def _with_words(s, words: list[str]):
+    """The ids of the cases whose words (engine.store.CaseText: title, channel, category, registered title)
+    contain every one of `words`, ignoring case. Through the text index of migration 0021: on SQLite the FTS5
+    trigram table for words of three characters or more (it finds nothing for shorter ones: these are checked on
+    the rows it finds, or on the whole narrow table when every word is short), on PostgreSQL the pg_trgm GIN
+    index under ILIKE."""
+    def pattern(w: str) -> str:
+        return "%" + w.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+    q = select(CaseText.case_id).where(*[CaseText.body.ilike(pattern(w), escape="\\") for w in words])
+    indexed = [w for w in words if len(w) >= 3 and not set(w) & set("%_\\")]  # FTS5 takes no ESCAPE
+    if s.get_bind().dialect.name == "sqlite" and indexed and _has_fts(s):
+        fts = text("SELECT rowid FROM case_text_fts WHERE " + " AND ".join(
+            f"body LIKE :w{i}" for i in range(len(indexed))))
+        q = q.where(CaseText.case_id.in_(fts.bindparams(**{f"w{i}": f"%{w}%" for i, w in enumerate(indexed)})
+                                         .columns(rowid=CaseText.case_id.type)))
+    return q
+
+
+_FTS: dict[str, bool] = {}
+
+
+def _has_fts(s) -> bool:
+    """Whether the SQLite database has the FTS5 table of migration 0021 (asked once per database file)."""
+    url = str(s.get_bind().url)
+    if url not in _FTS:
+        _FTS[url] = s.execute(text("SELECT 1 FROM sqlite_master WHERE name = 'case_text_fts'")).first() is not None
+    return _FTS[url]
 
 
 def search(s, q: Query, visible, key: IndexKey, page: int = 1, page_size: int = 20) -> Found:
     """Cases `visible` (the caller's condition on Case) that match every part of `q`, newest first."""
     stmt = select(Case, RegistrationIndex.case_no, RegistrationIndex.petitioner_masked) \
+        .options(defer(Case.state), defer(Case.pause_reason)) \
         .outerjoin(RegistrationIndex, RegistrationIndex.case_id == Case.id).where(visible)
     tried: set[str] = set()
     matched: set[str] = set()
@@ -121,8 +154,10 @@ def search(s, q: Query, visible, key: IndexKey, page: int = 1, page_size: int = 
         stmt = stmt.where(Case.created_at >= _start(q.since))
     if q.until:
         stmt = stmt.where(Case.created_at < _start(q.until + timedelta(days=1)))
-    total = s.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    total = s.scalar(select(func.count()).select_from(
+        stmt.with_only_columns(Case.id).limit(COUNT_CAP + 1).subquery())) or 0
     rows = s.execute(stmt.order_by(Case.id.desc()).limit(page_size).offset((max(page, 1) - 1) * page_size)).all()
-    return Found(total, [{"case": case, "summary": json.loads(case.summary_json or "{}"),
-                          "case_no": no or case.case_no, "petitioner": pet or ""} for case, no, pet in rows],
-                 matched, tried)
+    return Found(min(total, COUNT_CAP), [{"case": case, "summary": json.loads(case.summary_json or "{}"),
+                                          "case_no": no or case.case_no, "petitioner": pet or ""}
+                                         for case, no, pet in rows],
+                 matched, tried, more=total > COUNT_CAP)
