@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import exists, func, or_, select, text
+from sqlalchemy import column, exists, or_, select, table, text
 from sqlalchemy.orm import defer
 
 from engine.clock import SHANGHAI
@@ -78,9 +78,10 @@ def _start(d: date) -> datetime:
     return datetime.combine(d, time.min, SHANGHAI)
 
 
-def _text_conditions(s, text: str, key: IndexKey) -> tuple[list, set[str], set[str]]:
-    """The ways `text` can name a case (any one suffices), the kinds of personal data it was looked up as, and
-    those whose digest names some case."""
+def _other_ways(s, text: str, key: IndexKey) -> tuple[list, set[str], set[str]]:
+    """The ways `text` can name a case other than by its words (any one suffices): its number, or a digest of a
+    petitioner's ID number, phone or name; the kinds of personal data it was looked up as, and those whose digest
+    names some case."""
     conds, matched = [], set()
     compact = re.sub(r"\s", "", text)
     if compact.upper().startswith("XF"):
@@ -98,30 +99,37 @@ def _text_conditions(s, text: str, key: IndexKey) -> tuple[list, set[str], set[s
         digests.append(("name", name_digest(text, key)))
     for kind, digest in digests:
         of_kind = (PetitionerKey.kind == kind) & (PetitionerKey.digest == digest)
-        ids = list(s.scalars(select(PetitionerKey.case_id).where(of_kind).limit(COUNT_CAP + 1)))
+        ids = list(s.scalars(select(PetitionerKey.case_id).where(of_kind)))
         if ids:
             matched.add(kind)
             conds.append(Case.id.in_(ids))
-    conds.append(Case.id.in_(_with_words(s, [w for w in re.split(r"\s+", text) if w][:5])))
     return conds, {kind for kind, _ in digests}, matched
 
 
-def _with_words(s, words: list[str]):
-    """The ids of the cases whose words (engine.store.CaseText: title, channel, category, registered title)
-    contain every one of `words`, ignoring case. Through the text index of migration 0021: on SQLite the FTS5
-    trigram table for words of three characters or more (it finds nothing for shorter ones: these are checked on
-    the rows it finds, or on the whole narrow table when every word is short), on PostgreSQL the pg_trgm GIN
-    index under ILIKE."""
-    def pattern(w: str) -> str:
-        return "%" + w.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+def _pattern(w: str) -> str:
+    return "%" + w.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
-    q = select(CaseText.case_id).where(*[CaseText.body.ilike(pattern(w), escape="\\") for w in words])
+
+_FTS_TABLE = table("case_text_fts", column("rowid"), column("body"))
+
+
+def _with_words(s, base, words: list[str]):
+    """`base` (a query of Case.id) narrowed to the cases whose words (engine.store.CaseText: title, channel,
+    category, registered title) contain every one of `words`, ignoring case, newest first. Through the text
+    index of migration 0021: on SQLite the FTS5 trigram table, read newest first, so that a word most cases have
+    stops after the page and the count's cap (it finds nothing for words under three characters: these are
+    checked on the narrow table, as on a database without the FTS5 table); on PostgreSQL the pg_trgm GIN index
+    under ILIKE, or the narrow table read newest first, as the planner finds cheaper."""
     indexed = [w for w in words if len(w) >= 3 and not set(w) & set("%_\\")]  # FTS5 takes no ESCAPE
+    rest = [w for w in words if w not in indexed]
     if s.get_bind().dialect.name == "sqlite" and indexed and _has_fts(s):
-        fts = text("SELECT rowid FROM case_text_fts WHERE " + " AND ".join(
-            f"body LIKE :w{i}" for i in range(len(indexed))))
-        q = q.where(CaseText.case_id.in_(fts.bindparams(**{f"w{i}": f"%{w}%" for i, w in enumerate(indexed)})
-                                         .columns(rowid=CaseText.case_id.type)))
+        q = base.join(_FTS_TABLE, _FTS_TABLE.c.rowid == Case.id) \
+            .where(*[_FTS_TABLE.c.body.like(f"%{w}%") for w in indexed]).order_by(_FTS_TABLE.c.rowid.desc())
+    else:
+        q, rest = base.order_by(Case.id.desc()), words
+    if rest:
+        q = q.join(CaseText, CaseText.case_id == Case.id) \
+            .where(*[CaseText.body.ilike(_pattern(w), escape="\\") for w in rest])
     return q
 
 
@@ -136,28 +144,49 @@ def _has_fts(s) -> bool:
     return _FTS[url]
 
 
+def _filtered(s, q: Query, visible):
+    """The ids of the cases `visible` that match the unit and the dates of `q` (not yet its text)."""
+    base = select(Case.id).outerjoin(RegistrationIndex, RegistrationIndex.case_id == Case.id).where(visible)
+    if q.unit:
+        under = _units_under(s, q.unit)
+        base = base.where(or_(exists().where(WorkItem.case_id == Case.id, WorkItem.unit.in_(under)),
+                              RegistrationIndex.location.in_(under)))
+    if q.since:
+        base = base.where(Case.created_at >= _start(q.since))
+    if q.until:
+        base = base.where(Case.created_at < _start(q.until + timedelta(days=1)))
+    return base
+
+
 def search(s, q: Query, visible, key: IndexKey, page: int = 1, page_size: int = 20) -> Found:
-    """Cases `visible` (the caller's condition on Case) that match every part of `q`, newest first."""
-    stmt = select(Case, RegistrationIndex.case_no, RegistrationIndex.petitioner_masked) \
-        .options(defer(Case.state), defer(Case.pause_reason)) \
-        .outerjoin(RegistrationIndex, RegistrationIndex.case_id == Case.id).where(visible)
+    """Cases `visible` (the caller's condition on Case) that match every part of `q`, newest first. Counted up to
+    COUNT_CAP (then `more`). Each way the text can name a case is asked apart, newest first and only as far as
+    the count's cap or the page needs (issue #21: a word most of 100,000 cases have must not read them all, a
+    name must not read the words of all), and the ids are merged."""
+    offset = (max(page, 1) - 1) * page_size
+    need = max(COUNT_CAP + 1, offset + page_size)
+    base = _filtered(s, q, visible)
     tried: set[str] = set()
     matched: set[str] = set()
     if q.text:
-        conds, tried, matched = _text_conditions(s, q.text, key)
-        stmt = stmt.where(or_(*conds))
-    if q.unit:
-        under = _units_under(s, q.unit)
-        stmt = stmt.where(or_(exists().where(WorkItem.case_id == Case.id, WorkItem.unit.in_(under)),
-                              RegistrationIndex.location.in_(under)))
-    if q.since:
-        stmt = stmt.where(Case.created_at >= _start(q.since))
-    if q.until:
-        stmt = stmt.where(Case.created_at < _start(q.until + timedelta(days=1)))
-    total = s.scalar(select(func.count()).select_from(
-        stmt.with_only_columns(Case.id).limit(COUNT_CAP + 1).subquery())) or 0
-    rows = s.execute(stmt.order_by(Case.id.desc()).limit(page_size).offset((max(page, 1) - 1) * page_size)).all()
-    return Found(min(total, COUNT_CAP), [{"case": case, "summary": json.loads(case.summary_json or "{}"),
-                                          "case_no": no or case.case_no, "petitioner": pet or ""}
-                                         for case, no, pet in rows],
-                 matched, tried, more=total > COUNT_CAP)
+        others, tried, matched = _other_ways(s, q.text, key)
+        words = [w for w in re.split(r"\s+", q.text) if w][:5]
+        queries = [_with_words(s, base, words)] + ([base.where(or_(*others)).order_by(Case.id.desc())]
+                                                   if others else [])
+    else:
+        queries = [base.order_by(Case.id.desc())]
+    ids = sorted({i for query in queries for i in s.scalars(query.limit(need))}, reverse=True)
+    return Found(min(len(ids), COUNT_CAP), _rows(s, ids[offset:offset + page_size]),
+                 matched_by=matched, tried=tried, more=len(ids) > COUNT_CAP)
+
+
+def _rows(s, ids: list[int]) -> list[dict]:
+    """The page's cases in the order of `ids`, with their case number and masked petitioners."""
+    if not ids:
+        return []
+    found = {case.id: (case, no, pet) for case, no, pet in s.execute(
+        select(Case, RegistrationIndex.case_no, RegistrationIndex.petitioner_masked)
+        .options(defer(Case.state), defer(Case.pause_reason))
+        .outerjoin(RegistrationIndex, RegistrationIndex.case_id == Case.id).where(Case.id.in_(ids)))}
+    return [{"case": case, "summary": json.loads(case.summary_json or "{}"), "case_no": no or case.case_no,
+             "petitioner": pet or ""} for case, no, pet in (found[i] for i in ids)]
