@@ -142,7 +142,8 @@ class WorkItem(Base):
     __tablename__ = "work_item"
     __table_args__ = (
         UniqueConstraint("case_id", "task_id"),
-        Index("ix_work_item_open_role_unit", "state", "role", "unit"),
+        # the unit task list, one role at a time: counted and paged from the index (0021_search_indexes)
+        Index("ix_work_item_open_role_unit_due", "state", "role", "unit", "due_at", "id", "case_id"),
         Index("ix_work_item_open_due", "state", "due_at"),
         Index("ix_work_item_assignee", "assignee", "state"),
         Index("ix_work_item_orphan_since", "orphan_since"),

@@ -3,7 +3,9 @@ own (case_text: the summary's title, channel and category and the registered tit
 and the registration index), text-indexed for infix search of Chinese (no spaces between words): on SQLite an
 FTS5 table with the trigram tokenizer over it (case_text_fts, external content, kept in step by triggers), on
 PostgreSQL a GIN index with pg_trgm's trigram operator class (the extension is made when missing; without it the
-search still works, scanning the narrow table).
+search still works, scanning the narrow table). And for the task list of a unit: the index of open work items by
+(state, role, unit) gains due_at, id and case_id, so that each role's items are counted (with the discipline-track
+check on the case id) and paged in due order from the index alone.
 
 Revision ID: 0021_search_indexes
 Revises: 0020_merge_s7
@@ -75,6 +77,9 @@ def _pg_trigram_index(conn) -> None:
 
 
 def upgrade() -> None:
+    op.create_index("ix_work_item_open_role_unit_due", "work_item", ["state", "role", "unit", "due_at", "id", "case_id"],
+                    unique=False)
+    op.drop_index("ix_work_item_open_role_unit", table_name="work_item")
     op.create_table(
         "case_text",
         sa.Column("case_id", _ID, nullable=False),
@@ -89,6 +94,8 @@ def upgrade() -> None:
     _fill(conn)
     if conn.dialect.name == "postgresql":
         _pg_trigram_index(conn)
+    conn.execute(sa.text("ANALYZE case_text"))
+    conn.execute(sa.text("ANALYZE work_item"))
 
 
 def downgrade() -> None:
@@ -100,3 +107,5 @@ def downgrade() -> None:
     else:
         conn.execute(sa.text("DROP INDEX IF EXISTS ix_case_text_trgm"))
     op.drop_table("case_text")
+    op.create_index("ix_work_item_open_role_unit", "work_item", ["state", "role", "unit"], unique=False)
+    op.drop_index("ix_work_item_open_role_unit_due", table_name="work_item")
