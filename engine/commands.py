@@ -30,7 +30,7 @@ from .deployment import latest
 from .errors import Conflict, Invalid, NotApplicable, NotFound
 from .journal import PendingEvent, to_json
 from .state import STATE_FORMAT
-from .store import Case, Incident, ProcessDefinition, Timer, WorkItem
+from .store import Case, CaseText, Incident, ProcessDefinition, Timer, WorkItem, case_text_body
 from .tree import QUEUED_MESSAGES, all_tasks, find_task, message_receivers, queued_messages, set_event_value
 from .work_items import STATE_CN
 
@@ -145,12 +145,14 @@ class StartCase(Command):
                            f"run lianxin deploy）")
         spec, subprocess_specs = op.rt.load_definition(s, row.id)
         self.definition_id, self.version = row.id, row.version
+        summary = _summary(self.data)
         case = Case(case_no=self.case_no, definition_id=row.id, process_key=self.process_key, status="running",
                     state="", state_format=STATE_FORMAT, created_at=op.now, updated_at=op.now,
-                    started_by=op.actor, summary_json=to_json(_summary(self.data)), last_seq=0, last_hash="",
+                    started_by=op.actor, summary_json=to_json(summary), last_seq=0, last_hash="",
                     parent_case_id=self.parent_case_id)
         s.add(case)
         s.flush()
+        s.add(CaseText(case_id=case.id, body=case_text_body(summary)))
         self.case_id = case.id
         op.case, op.new_case = case, True
         op.wf = BpmnWorkflow(spec, subprocess_specs, script_engine=op.rt.script_engine)

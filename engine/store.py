@@ -114,13 +114,36 @@ class Case(Base):
     __mapper_args__ = {"version_id_col": version}
 
 
+class CaseText(Base):
+    """The words a case is found by in the case search (its summary's title, channel and category, and the title
+    it was registered with): a narrow row of its own, so that a search reads neither the case row (on SQLite the
+    words come after the workflow state in it) nor the whole table. Text-indexed by migration 0021_search_indexes:
+    an FTS5 trigram table kept in step by triggers on SQLite (`case_text_fts`), a pg_trgm GIN index on PostgreSQL.
+    Written with the case (engine.commands) and when the registration index is written (services.registration)."""
+    __tablename__ = "case_text"
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_instance.id"), primary_key=True, autoincrement=False)
+    body: Mapped[str] = mapped_column(Text, default="")
+
+
+def case_text_body(summary: dict, *more: str) -> str:
+    """The searched words of a case: the summary's title, channel and category and any `more` (a registered
+    title) not already among them, one per line."""
+    lines = [str(summary.get(k) or "") for k in ("title", "channel", "category")]
+    body = "\n".join(lines)
+    for extra in more:
+        if extra and extra not in body:
+            body += "\n" + extra
+    return body
+
+
 class WorkItem(Base):
     """A ready user task as a row: what task lists query."""
 
     __tablename__ = "work_item"
     __table_args__ = (
         UniqueConstraint("case_id", "task_id"),
-        Index("ix_work_item_open_role_unit", "state", "role", "unit"),
+        # the unit task list, one role at a time: counted and paged from the index (0021_search_indexes)
+        Index("ix_work_item_open_role_unit_due", "state", "role", "unit", "due_at", "id", "case_id"),
         Index("ix_work_item_open_due", "state", "due_at"),
         Index("ix_work_item_assignee", "assignee", "state"),
         Index("ix_work_item_orphan_since", "orphan_since"),

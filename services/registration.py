@@ -21,7 +21,7 @@ import yaml
 from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from engine.store import Case
+from engine.store import Case, CaseText, case_text_body
 from services.store.handling import PetitionerKey, RegistrationIndex
 
 from . import element_meanings, parties, repeat_originals, suggestions
@@ -149,6 +149,16 @@ def index_case(s, case_id: int, data: dict, registered_at: datetime, key: IndexK
                             request=str(data.get("request") or ""), petitioner_masked=_masked_names(data)))
     for kind, digest in sorted(search_keys(data, key)):
         s.add(PetitionerKey(case_id=case_id, kind=kind, digest=digest, key_id=key.key_id))
+    _note_title(s, case_id, str(data.get("title") or "")[:256])
+
+
+def _note_title(s, case_id: int, title: str) -> None:
+    """The case search finds the case by its registered title too (engine.store.CaseText)."""
+    row = s.get(CaseText, case_id)
+    if row is None:
+        s.add(CaseText(case_id=case_id, body=case_text_body({}, title)))
+    elif title and title not in row.body:
+        row.body += "\n" + title
 
 
 def _plain_data(s, runtime, case: Case, vault) -> dict:

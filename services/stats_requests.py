@@ -5,6 +5,7 @@ the caller translates (its Chinese text is the message id, `%(name)s` filled in 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from services import urgent
@@ -151,10 +152,20 @@ def parse_request_period(c, settings: KpiSettings, args):
         raise StatsRefused(422, "invalid", str(err)) from None
 
 
+@dataclass(frozen=True)
+class SharedReport:
+    """The kept live report itself (services.stats_cache.ReportCache), shared by every request until a figure can
+    change: never to be changed by its reader, who says `computed_at` (now) in place of the report's own."""
+    report: dict
+    computed_at: str
+
+
 def compute_report(c, *, period: str | None = None, unit: str | None = None, date_from: str | None = None,
                    date_to: str | None = None, settings_overrides: dict | None = None,
-                   visible: set[str] | None = None, live: bool = True, facts=None, cache: dict | None = None) -> dict:
-    """The KPI report for a period and unit scope (a frozen snapshot when one exists and `live` is false)."""
+                   visible: set[str] | None = None, live: bool = True, facts=None, cache: dict | None = None,
+                   shared: bool = False) -> dict | SharedReport:
+    """The KPI report for a period and unit scope (a frozen snapshot when one exists and `live` is false). With
+    `shared`, a live report is answered as a SharedReport (no copy made; the web layer keeps its encoding)."""
     settings = kpi_settings(c, **(settings_overrides or {}))
     args = {"period": period, "from": date_from, "to": date_to}
     p = parse_request_period(c, settings, {k: v for k, v in args.items() if v})
@@ -170,10 +181,10 @@ def compute_report(c, *, period: str | None = None, unit: str | None = None, dat
         result = report(facts, p, c.clock.now(), settings, units, scope)
         result["frozen"] = None
         return result
-    return _live_report(c, settings, p, units, scope, cache)
+    return _live_report(c, settings, p, units, scope, cache, shared)
 
 
-def _live_report(c, settings: KpiSettings, p, units, scope, cache) -> dict:
+def _live_report(c, settings: KpiSettings, p, units, scope, cache, shared: bool = False) -> dict | SharedReport:
     """The report computed now, or the same report kept from an earlier request when no figure can have changed
     since (services.stats_cache.ReportCache); always a copy the caller may change."""
     facts, generation = _facts_and_generation(c, settings, cache)
@@ -186,6 +197,8 @@ def _live_report(c, settings: KpiSettings, p, units, scope, cache) -> dict:
         kept = report(facts, p, now, settings, units, scope)
         kept["frozen"] = None
         reports.put(key, now, horizon(facts, now, (p.start, p.end)), kept)
+    if shared:
+        return SharedReport(kept, now.isoformat())
     result = fresh_copy(kept)
     result["computed_at"] = now.isoformat()
     return result

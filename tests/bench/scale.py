@@ -12,7 +12,9 @@ BENCH_SCALE_CASES cases. Each copy gets its own case number and its own petition
 so that a search by a person finds one case among them, as it would in an office. The copies keep the template's
 dates: every case falls in the period the statistics are asked for, the worst case for them.
 
-`python -m tests.bench.scale` runs it alone (BENCH_SCALE_CASES=10000 for a quick look).
+`python -m tests.bench.scale` runs it alone (BENCH_SCALE_CASES=10000 for a quick look). BENCH_SCALE_KEEP=<folder>
+keeps the databases (the SQLite file in that folder, the PostgreSQL database `lianxin_scale_<cases>`) and the next
+run with the same BENCH_SCALE_CASES reuses them: it only migrates them to the head and times the requests.
 """
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ from sqlalchemy import MetaData, func, inspect, select, text  # noqa: E402
 CASES = int(os.environ.get("BENCH_SCALE_CASES", "100000"))
 RUNS = int(os.environ.get("BENCH_SCALE_RUNS", "40"))
 GOAL_MS = 50.0
+KEEP = os.environ.get("BENCH_SCALE_KEEP", "")
 PG_URL = os.environ.get("LIANXIN_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 CASE_COLUMNS = ("case_id", "parent_case_id", "repeat_case_id", "original_case_id")
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
@@ -52,25 +55,39 @@ def person(i: int) -> tuple[str, str, str]:
 
 # ---------------------------------------------------------------- the office and its template cases
 
-def office(url: str, tmp: Path):
-    """The demo office on `url` (migrated, organisation, processes, demo cases), six petitions registered over
-    the API, three of them triaged; API tokens for the people the probe asks as."""
+def _app(url: str, tmp: Path):
     from engine.clock import SettableClock
-    from infra.accounts import User, create_token
-    from tests.support.db import START, _migrate_and_seed, make_container
+    from tests.support.db import START, make_container
     from web.app import create_app
-    from web.setup import initialise
 
-    _migrate_and_seed(url)
-    shutil.copytree(ROOT / "processes", tmp / "processes")
+    if not (tmp / "processes").exists():
+        shutil.copytree(ROOT / "processes", tmp / "processes")
     c = make_container(url, SettableClock(START), tmp, processes_dir=tmp / "processes")
-    initialise(c, demo=True)
-    app = create_app(c)
+    return c, create_app(c)
+
+
+def _tokens(c) -> dict:
+    from infra.accounts import User, create_token
+    from tests.support.db import START
+
     tokens = {}
     with c.session_factory() as s, s.begin():
         for name in ("admin", "registrar", "handler", "bureau"):
             user = s.scalar(select(User).where(User.username == name))
             tokens[name] = {"Authorization": "Bearer " + create_token(s, user, "bench", START)}
+    return tokens
+
+
+def office(url: str, tmp: Path):
+    """The demo office on `url` (migrated, organisation, processes, demo cases), six petitions registered over
+    the API, three of them triaged; API tokens for the people the probe asks as."""
+    from tests.support.db import _migrate_and_seed
+    from web.setup import initialise
+
+    _migrate_and_seed(url)
+    c, app = _app(url, tmp)
+    initialise(c, demo=True)
+    tokens = _tokens(c)
     client = app.test_client()
     for i in range(6):
         r = client.post("/api/cases", json=PETITION, headers=tokens["registrar"])
@@ -170,12 +187,19 @@ def grow(c, key, total: int, batch: int = 200) -> int:
                 if "id" in table.c and table.c.id.primary_key:
                     conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
                                       f"(SELECT max(id) FROM {table.name}))"))
-            conn.execute(text("ANALYZE"))
+        with c.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM ANALYZE"))  # as autovacuum would have by then: index-only scans can read
     else:
         with c.engine.begin() as conn:
             conn.execute(text("ANALYZE"))
+    return counted(c)
+
+
+def counted(c) -> tuple[int, str]:
+    """The number of cases and the name of a petitioner in the middle of them (the one the probe searches)."""
     with c.engine.connect() as conn:
-        made = conn.execute(select(func.count()).select_from(tables[0])).scalar()
+        made = conn.execute(text("SELECT count(*) FROM case_instance")).scalar()
+        first_case = conn.execute(text("SELECT min(id) FROM case_instance")).scalar()
         keyed = sorted(conn.execute(text("SELECT case_id FROM petitioner_key WHERE kind = 'name'")).scalars())
     return made, person(keyed[len(keyed) // 2] - first_case + 1)[0]
 
@@ -218,12 +242,26 @@ def time_requests(app, tokens: dict, searched: str, runs: int = RUNS) -> dict[st
             for label, s in samples.items()}
 
 
-def probe(url: str, tmp: Path, total: int = CASES) -> dict:
+def probe(url: str, tmp: Path, total: int = CASES, reuse: bool = False) -> dict:
     logging.getLogger("lianxin").setLevel(logging.WARNING)
-    c, app, tokens = office(url, tmp)
-    key = _index_key(c)
     t0 = time.perf_counter()
-    made, searched = grow(c, key, total)
+    if reuse:  # a kept database: brought to the head (new indexes are built here, timed as the build)
+        from infra.db import make_engine
+        from infra.migrate import upgrade
+
+        engine = make_engine(url)
+        upgrade(engine)
+        if engine.dialect.name == "postgresql":
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.execute(text("VACUUM ANALYZE"))
+        engine.dispose()
+        c, app = _app(url, tmp)
+        tokens = _tokens(c)
+        made, searched = counted(c)
+    else:
+        c, app, tokens = office(url, tmp)
+        t0 = time.perf_counter()
+        made, searched = grow(c, _index_key(c), total)
     build = time.perf_counter() - t0
     result = time_requests(app, tokens, searched)
     c.engine.dispose()
@@ -237,7 +275,7 @@ def _index_key(c):
 
 
 def report(label: str, res: dict) -> list[tuple[str, float]]:
-    print(f"  {label}: {res['cases']:,} cases (copied in {res['build_seconds']:.0f} s); {RUNS} requests each, "
+    print(f"  {label}: {res['cases']:,} cases (copied or migrated in {res['build_seconds']:.0f} s); {RUNS} requests each, "
           f"in process (Flask test client)")
     print(f"    {'request':<48} {'p50 ms':>8} {'p95 ms':>8} {'answer':>10}")
     out = []
@@ -249,6 +287,23 @@ def report(label: str, res: dict) -> list[tuple[str, float]]:
     return out
 
 
+def _kept_pg_database(tmp: Path):
+    """(url, do-nothing, whether it was there) for the kept PostgreSQL database of this size, made if missing."""
+    from infra.db import make_engine
+
+    admin_url = PG_URL.replace("postgresql://", "postgresql+psycopg://", 1)
+    name = f"lianxin_scale_{CASES}"
+    try:
+        admin = make_engine(admin_url).execution_options(isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            there = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first()
+            if there is None:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception:
+        return None
+    return admin_url.rsplit("/", 1)[0] + "/" + name, lambda: None, there is not None and (tmp / "pg").exists()
+
+
 def main() -> None:
     from tests.bench.timers import new_pg_database
     from tests.bench.verdict import judge_flag
@@ -257,18 +312,19 @@ def main() -> None:
           f"(goal: each under {GOAL_MS:.0f} ms p95); load average {os.getloadavg()[0]:.2f}")
     worst = {}
     with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        (tmp / "sqlite").mkdir()
-        rows = report("SQLite", probe(f"sqlite:///{tmp / 'sqlite' / 'scale.db'}", tmp / "sqlite"))
+        tmp = Path(KEEP) / f"scale-{CASES}" if KEEP else Path(tmp)
+        (tmp / "sqlite").mkdir(parents=True, exist_ok=True)
+        db = tmp / "sqlite" / "scale.db"
+        rows = report("SQLite", probe(f"sqlite:///{db}", tmp / "sqlite", reuse=db.exists()))
         worst["SQLite"] = max(p95 for _, p95 in rows)
-        made = new_pg_database(PG_URL)
+        made = _kept_pg_database(tmp) if KEEP else new_pg_database(PG_URL)
         if made is None:
             print("  PostgreSQL: skipped (no server at LIANXIN_TEST_POSTGRES_URL)")
         else:
-            url, drop = made
-            (tmp / "pg").mkdir()
+            url, drop = made[:2]
+            (tmp / "pg").mkdir(exist_ok=True)
             try:
-                rows = report("PostgreSQL", probe(url, tmp / "pg"))
+                rows = report("PostgreSQL", probe(url, tmp / "pg", reuse=len(made) > 2 and made[2]))
                 worst["PostgreSQL"] = max(p95 for _, p95 in rows)
             finally:
                 drop()

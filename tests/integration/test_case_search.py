@@ -2,9 +2,15 @@
 within what the caller may see; searches by personal data are access-logged. Runs on both databases."""
 from __future__ import annotations
 
+from urllib.parse import quote
+
+from alembic import command
 from sqlalchemy import select
 
 from infra.access_log import AccessLogEntry
+from infra.db import make_engine
+from infra.migrate import alembic_config, current_revision, upgrade
+from services import case_search
 from tests.integration.test_handling_api import PETITION, app, desk  # noqa: F401  (fixtures)
 
 ZHANG = {"name": "张三丰", "id_number": "410121199001031234", "phone": "13812345678", "address": "东城县人民路1号"}
@@ -71,3 +77,49 @@ def test_the_page_searches_by_name(desk):  # noqa: F811
     page = c.get("/cases?q=张三丰").get_data(as_text=True)
     table = page[page.index("<tbody>"):]
     assert a["case_no"] in table and "张三丰" not in table  # the list shows the petitioner masked
+
+
+def test_words_are_found_in_title_channel_and_category_ignoring_case(desk):  # noqa: F811
+    a = register(desk, ZHANG, title="Wage arrears 欠薪（100%）")
+    b = register(desk, LI, title="小区噪声扰民问题", location="county_b", category="环境保护", subcategory="噪声扰民")
+    assert found(desk, "bureau", "q=噪声扰民") == {b["id"]}  # three characters or more: the text index
+    assert found(desk, "bureau", "q=噪声") == {b["id"]}  # fewer: the narrow table
+    assert found(desk, "bureau", "q=wage ARREARS") == {a["id"]}  # every word, case ignored
+    assert found(desk, "bureau", "q=环境保护 噪声") == {b["id"]}  # words of the category and the title
+    assert found(desk, "bureau", "q=来访 欠薪") == {a["id"]}  # the channel too
+    assert found(desk, "bureau", "q=" + quote("100%")) == {a["id"]}
+    assert found(desk, "bureau", "q=" + quote("1_0%")) == set()  # % and _ are characters, not wildcards
+    assert found(desk, "bureau", "q=title") == set()  # the summary's keys are no words of the case
+    assert found(desk, "handler_b", "q=wage") == set()  # another county's handler: not by words either
+
+
+def test_the_count_stops_at_the_cap(desk, monkeypatch):  # noqa: F811
+    monkeypatch.setattr(case_search, "COUNT_CAP", 2)
+    ids = [register(desk, ZHANG, title="独有标题词语")["id"] for _ in range(3)]
+    for query in ("q=独有标题词语", "q=张三丰"):  # by words, by a name's digest
+        r = desk.get("bureau", "/api/cases?" + query).get_json()
+        assert (r["total"], r["more"]) == (2, True), query
+        assert [c["id"] for c in r["cases"]] == sorted(ids, reverse=True)  # the page still lists all, newest first
+    r = desk.get("bureau", "/api/cases?q=" + ZHANG["id_number"][:-1] + "9").get_json()
+    assert (r["total"], r["more"], r["cases"]) == (0, False, [])
+    page = desk.client("bureau")[0].get("/cases?q=张三丰").get_data(as_text=True)
+    assert "超过 2 件" in page
+
+
+def test_migration_0021_indexes_the_words_of_earlier_cases(container, desk, database_url):  # noqa: F811
+    a = register(desk, ZHANG, title="迁移之前登记的案件")
+    engine = make_engine(database_url)
+    cfg = alembic_config()
+    try:
+        with engine.begin() as conn:  # as the database stood before 0021: no case_text
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0020_merge_s7")
+        upgrade(engine)
+        assert current_revision(engine) == "0021_search_indexes"
+    finally:
+        engine.dispose()
+    case_search._FTS.clear()
+    assert found(desk, "bureau", "q=登记的案件") == {a["id"]}
+    assert found(desk, "bureau", "q=之前") == {a["id"]}
+    b = register(desk, LI, title="迁移之后登记的案件")  # the triggers (SQLite) keep the index in step
+    assert found(desk, "bureau", "q=登记的案件") == {a["id"], b["id"]}

@@ -58,6 +58,29 @@ def test_api_stats_gives_numerators_and_denominators(office):
     assert kpi(answer, "received.短信")["numerator"] == 2
 
 
+def test_a_kept_report_is_encoded_once_and_answered_with_the_time_of_asking(office, container):
+    """/api/stats from a kept report answers its encoding again (web/stats/pages.py `_encoded_report`): the same
+    figures and case ids as a report computed afresh, with `computed_at` the instant of each request."""
+    from datetime import timedelta
+
+    from services.stats_requests import compute_report
+
+    app, _b, _ = office
+    bureau = Client(app, "bureau")
+    first = bureau.get("/api/stats?period=2026-03&live=1").get_json()
+    encoded = dict(container.extras["stats_encoded"])
+    fresh = compute_report(container, period="2026-03", unit="city", live=True)
+    assert {k: v for k, v in first.items() if k != "computed_at"} == \
+        {k: v for k, v in fresh.items() if k != "computed_at"}
+    assert first["computed_at"] == container.clock.now().isoformat()
+    container.clock.advance(timedelta(seconds=5))  # no figure changes within seconds: the kept report answers
+    again = bureau.get("/api/stats?period=2026-03&live=1").get_json()
+    assert container.extras["stats_encoded"] == encoded  # nothing encoded anew
+    assert again["computed_at"] == container.clock.now().isoformat() != first["computed_at"]
+    assert {k: v for k, v in again.items() if k != "computed_at"} == \
+        {k: v for k, v in first.items() if k != "computed_at"}
+
+
 def test_drill_down_lists_the_cases_behind_a_number(office):
     app, b, _ = office
     bureau = Client(app, "bureau")

@@ -653,18 +653,19 @@ def cases():
     page = _page_number()
     q, found = _search(p, page)
     return render_template("handling/cases.html", found=found.rows, q=q.text, query=q, page=page,
-                           pages=max(ceil((found.total or 0) / PAGE_SIZE), 1), total=found.total,
+                           pages=max(ceil((found.total or 0) / PAGE_SIZE), 1), total=found.total, more=found.more,
                            units=sorted(unit_names().items(), key=lambda kv: kv[0]))
 
 
 @bp.get("/api/cases")
 def api_cases():
     """案件查询 over the API: `q` (case number, petitioner name, phone or ID number, title words), `unit`, `from`,
-    `to` (registration dates), `page`; only cases the caller may see, petitioners masked."""
+    `to` (registration dates), `page`; only cases the caller may see, petitioners masked. `total` counts up to
+    services.case_search.COUNT_CAP; `more` says that more cases match (the newest COUNT_CAP can be paged)."""
     p = require_login()
     page = _page_number()
     q, found = _search(p, page)
-    return ok({"total": found.total, "page": page, "page_size": PAGE_SIZE, "cases": [
+    return ok({"total": found.total, "more": found.more, "page": page, "page_size": PAGE_SIZE, "cases": [
         {"id": r["case"].id, "case_no": r["case_no"], "title": r["summary"].get("title"),
          "channel": r["summary"].get("channel"), "category": r["summary"].get("category"),
          "petitioner": r["petitioner"], "status": r["case"].status, "registered_at": r["case"].created_at}

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, union_all
 
 from engine.store import Case, WorkItem
 from services.store.handling import RegistrationIndex
@@ -83,7 +83,12 @@ def conditions(p: Principal, f: TaskFilters, now: datetime) -> tuple[list, bool]
         where.append(WorkItem.assignee == p.username)
     elif f.scope == "unit":
         where.append(visibility.work_item_role_filter(p))
-    t = f.text
+    return where + _filters(f, now), bool(f.text.get("channel"))
+
+
+def _filters(f: TaskFilters, now: datetime) -> list:
+    """The conditions of the list's own filters (process, task, element, unit, overdue, channel)."""
+    where, t = [], f.text
     for key, column in (("process", WorkItem.process_key), ("task", WorkItem.name), ("element", WorkItem.element_id),
                         ("unit", WorkItem.unit)):
         if t.get(key):
@@ -92,7 +97,17 @@ def conditions(p: Principal, f: TaskFilters, now: datetime) -> tuple[list, bool]
         where += [WorkItem.due_at.is_not(None), WorkItem.due_at < now]
     if t.get("channel"):
         where.append(Case.summary_json.contains(_channel_fragment(t["channel"]), autoescape=True))
-    return where, bool(t.get("channel"))
+    return where
+
+
+def _parts(p: Principal, f: TaskFilters, now: datetime) -> list[list]:
+    """`conditions` as disjoint parts, each a list of conditions: for the `unit` scope one per role asked
+    (web/visibility.py `unit_work_item_filters`: each read through the index on (state, role, unit, due_at, id,
+    case_id)), else the one list."""
+    if f.scope != "unit":
+        return [conditions(p, f, now)[0]]
+    rest = [WorkItem.state == "open", *_filters(f, now)]
+    return [[*rest, part] for part in visibility.unit_work_item_filters(p)]
 
 
 def _rows_query():
@@ -120,23 +135,39 @@ def _ids(where: list, with_case: bool):
 
 def fetch(s, p: Principal, f: TaskFilters, now: datetime, limit: int, offset: int):
     """(total, rows) for one page; rows are (WorkItem, summary_json, petitioner_masked, case_no), in the order of
-    `ordered`. With 100,000 open items the page must not sort them all (issue #21): the items with a due date
-    are read in the order of the index on (state, due_at), then those without one by id, only as many as the
-    page needs; the count reads the work items alone (and the case row only for the channel filter)."""
-    where, with_case = conditions(p, f, now)
-    total = s.scalar(select(func.count()).select_from(_ids(where, with_case).subquery())) or 0
+    `ordered`. With 100,000 open items the page must not sort them all (issue #21): each disjoint part of the
+    list (`_parts`) gives its first items with a due date in the order of an index, then those without one by
+    id, only as many as the page needs, and the parts are merged; the count is one statement counting each part
+    from the work items alone (and the case row only for the channel filter)."""
+    parts = _parts(p, f, now)
+    with_case = bool(f.text.get("channel"))
+    total = sum(s.execute(select(*[select(func.count()).select_from(_ids(w, with_case).subquery())
+                                   .scalar_subquery() for w in parts])).one())
     need = offset + limit
-    due = WorkItem.due_at.desc() if f.sort == "-due" else WorkItem.due_at.asc()
-    ids = list(s.scalars(_ids(where, with_case).where(WorkItem.due_at.is_not(None))
-                         .order_by(due, WorkItem.id).limit(need)))
+    ids = _first(s, parts, with_case, WorkItem.due_at.is_not(None), _due_order(f), need)
     if len(ids) < need:
-        ids += s.scalars(_ids(where, with_case).where(WorkItem.due_at.is_(None))
-                         .order_by(WorkItem.id).limit(need - len(ids)))
+        ids += _first(s, parts, with_case, WorkItem.due_at.is_(None), lambda due, i: (i,), need - len(ids))
     page = ids[offset:need]
     if not page:
         return total, []
     found = {row[0].id: row for row in s.execute(_rows_query().where(WorkItem.id.in_(page))).all()}
     return total, [found[i] for i in page if i in found]
+
+
+def _due_order(f: TaskFilters):
+    return lambda due, i: (due.desc() if f.sort == "-due" else due.asc(), i)
+
+
+def _first(s, parts: list[list], with_case: bool, extra, order, n: int) -> list[int]:
+    """The ids of the first `n` items of all `parts` (with the condition `extra`) in `order`: each part's first
+    `n`, merged."""
+    if len(parts) == 1:
+        q = _ids(parts[0], with_case).where(extra)
+        return list(s.scalars(q.order_by(*order(WorkItem.due_at, WorkItem.id)).limit(n)))
+    subs = [_ids(w, with_case).add_columns(WorkItem.due_at).where(extra)
+            .order_by(*order(WorkItem.due_at, WorkItem.id)).limit(n).subquery() for w in parts]
+    merged = union_all(*[select(sub.c.id, sub.c.due_at) for sub in subs]).subquery()
+    return list(s.scalars(select(merged.c.id).order_by(*order(merged.c.due_at, merged.c.id)).limit(n)))
 
 
 def choices(s, p: Principal) -> dict[str, list[str]]:

@@ -12,14 +12,17 @@ period that has a frozen snapshot for the scope asked is answered from it unless
 """
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from flask import Blueprint, Response, current_app, g, render_template, request, url_for
 from flask_babel import gettext as _
 
+from services.stats_cache import fresh_copy
 from services.stats_export import kpi_workbook
 from services.stats_report import RANKED, annual, cases_behind, rankings
 from services.stats_requests import (
+    SharedReport,
     StatsRefused,
     choice,
     compute_report,
@@ -34,7 +37,7 @@ from services.store import stats as stats_store
 
 from .. import visibility
 from ..auth import ApiError, Principal, require_login
-from ..http import container, ok, org_chart
+from ..http import container, ok, org_chart, to_jsonable
 from ..ui import page_principal
 
 bp = Blueprint("stats", __name__)
@@ -70,11 +73,39 @@ def _principal_for_stats() -> Principal:
     return p
 
 
-def _report_from_args(c, p: Principal, args) -> dict:
+_KPI_ID_KEYS = ("case_ids", "denominator_case_ids")
+
+
+def _report_from_args(c, p: Principal, args, shared: bool = False) -> dict | SharedReport:
     result = compute_report(c, period=args.get("period"), unit=args.get("unit") or None,
                             date_from=args.get("from"), date_to=args.get("to"), visible=visible_units(p),
-                            live=choice(args, "live", LIVE) == "1", cache=_facts_cache())
-    return only_nameable_case_ids(c, p, result, result["kpis"], ("case_ids", "denominator_case_ids"))
+                            live=choice(args, "live", LIVE) == "1", cache=_facts_cache(), shared=shared)
+    if isinstance(result, SharedReport):
+        return result
+    return only_nameable_case_ids(c, p, result, result["kpis"], _KPI_ID_KEYS)
+
+
+def _encoded_report(c, p: Principal, shared: SharedReport) -> Response:
+    """/api/stats from a kept report: its JSON (with the case ids `p` may not see left out) is encoded once per
+    kept report and set of hidden ids, and kept beside it, so that a figure behind 100,000 cases is not copied,
+    filtered and encoded again for every request (issue #21); only `computed_at` (now) is added to it."""
+    with c.extras["read_sessions"]() as s:
+        hidden = visibility.discipline_hidden_ids(s, p)
+    kept = c.extras.setdefault("stats_encoded", {})
+    key = (id(shared.report), hidden)
+    hit = kept.get(key)
+    if hit is None or hit[0] is not shared.report:
+        result = fresh_copy({k: v for k, v in shared.report.items() if k != "computed_at"})
+        for row in result["kpis"]:
+            for name in _KPI_ID_KEYS:
+                if row.get(name) and not hidden.isdisjoint(row[name]):
+                    row[name] = [i for i in row[name] if i not in hidden]
+        hit = (shared.report, current_app.json.dumps(to_jsonable(result), separators=(",", ":")))
+        while len(kept) >= 8:  # the latest few reports and callers
+            kept.pop(next(iter(kept)))
+        kept[key] = hit
+    body = hit[1][:-1] + ',"computed_at":' + json.dumps(shared.computed_at) + "}\n"
+    return current_app.response_class(body, mimetype=current_app.json.mimetype)
 
 
 def only_nameable_case_ids(c, p: Principal, result: dict, rows: list[dict], keys: tuple[str, ...]) -> dict:
@@ -142,7 +173,11 @@ def _annual_from_args(c, p: Principal, args) -> dict:
 def api_stats():
     """Each KPI with numerator, denominator, value, definition and the case ids behind it."""
     p = _principal_for_stats()
-    return ok(_report_from_args(container(), p, request.args))
+    c = container()
+    result = _report_from_args(c, p, request.args, shared=True)
+    if isinstance(result, SharedReport):
+        return _encoded_report(c, p, result)
+    return ok(result)
 
 
 @bp.get("/api/stats/cases")
