@@ -12,7 +12,7 @@ from sqlalchemy import null, select, union_all
 from wtforms.validators import ValidationError
 
 from infra import password_rules
-from infra.accounts import Membership, Unit, User, check_password, end_sessions, set_password, user_for_token
+from infra.accounts import Membership, Unit, User, check_password, end_sessions, set_password, token_holder
 
 from .http import ApiError, container
 
@@ -47,9 +47,10 @@ class Principal:
         return {r for r, _, _ in self.roles}
 
 
-def load_principal(s, user: User, via_token: bool = False) -> Principal:
+def load_principal(s, user, via_token: bool = False) -> Principal:
     """The user's roles and the units they serve, in one query: the memberships, and the subunits (at any depth)
-    of those held with include_subunits, walked by a recursive query in the database, each with its role."""
+    of those held with include_subunits, walked by a recursive query in the database, each with its role.
+    `user`: a `User`, or a row with its id, username and display_name (`infra.accounts.token_holder`)."""
     mine = select(Membership.role, Membership.unit_code, Membership.include_subunits).where(
         Membership.user_id == user.id)
     served = (select(Membership.role.label("role"), Membership.unit_code.label("code"))
@@ -138,7 +139,7 @@ def current_principal() -> Principal | None:
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):
         with c.session_factory() as s:
-            user = user_for_token(s, header[7:].strip(), c.clock.now())
+            user = token_holder(s, header[7:].strip(), c.clock.now())
             if user is None or not user.active:
                 raise ApiError(401, "unauthorized", "令牌无效、已过期或已吊销，请向管理员申请新令牌"
                                                     "（invalid, expired or revoked API token: ask for a new one）")

@@ -9,7 +9,7 @@ from flask import g, request
 from engine.calendar.display import due_day
 from engine.clock import SHANGHAI
 from engine.runtime import Conflict, task_view
-from engine.store import CaseRegister, WorkItem
+from engine.store import Case, CaseRegister, WorkItem
 from services import clock_governance, form_checks, overdue, registers, second_assignment
 from services.four_lists import KIND_OF_REGISTER
 
@@ -197,8 +197,10 @@ def _case_data(case_id: int) -> dict:
     """The case's data, read once per request: the form checks of one completion asked for it up to three times,
     each time loading and deserializing the case's workflow (about a third of a completion's CPU)."""
     kept = g.setdefault("case_data", {})
-    if case_id not in kept:
-        kept[case_id] = container().runtime.get_case(case_id).data
+    if case_id not in kept:  # the data alone: no work items, incidents, timers or deadlines as get_case reads
+        c = container()
+        with c.extras["read_sessions"]() as s:
+            kept[case_id] = c.runtime.case_data(s, s.get(Case, case_id))
     return kept[case_id]
 
 
