@@ -155,7 +155,7 @@ def complete_task(task_id: int):
         raise ApiError(400, "malformed", "version 必须是整数（version must be an integer）")
     data = _check_task_form(item, data)
     view = container().runtime.complete(task_id, data, actor=p.username, expected_version=expected)
-    return ok(personal_data.case_view(current_principal(), view.to_dict()))
+    return ok(personal_data.case_view(current_principal(), personal_data.view_dict(view)))
 
 
 def _check_task_form(item: WorkItem, data: dict) -> dict:
