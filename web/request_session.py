@@ -50,11 +50,22 @@ class _Shared:
         state = g.get(_KEY)
         session = state[0]
         state[1] -= 1
-        if isinstance(exc, SQLAlchemyError):
-            session.close()  # the transaction may be aborted: the next block starts a new one
+        if isinstance(exc, SQLAlchemyError) or (state[1] == 0 and _aborted(session)):
+            session.close()  # the transaction is or may be aborted (an error caught inside the block): start anew
         elif state[1] == 0:
             session.expunge_all()  # what was read is detached, as a closed session left it
         return False
+
+
+def _aborted(session) -> bool:
+    """Whether the session's transaction failed on the server (psycopg's transaction status; no round trip)."""
+    if not session.in_transaction():
+        return False
+    try:
+        status = session.connection().connection.dbapi_connection.info.transaction_status
+    except (AttributeError, SQLAlchemyError):
+        return True
+    return getattr(status, "name", "") == "INERROR"
 
 
 def _close(_exc=None) -> None:
