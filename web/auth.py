@@ -169,14 +169,15 @@ def current_principal() -> Principal | None:
     c = container()
     principal = None
     header = request.headers.get("Authorization", "")
+    reads = c.extras.get("read_sessions", c.session_factory)  # only reads: no write lock on SQLite
     if header.startswith("Bearer "):
-        with c.session_factory() as s:
+        with reads() as s:
             principal = token_principal(s, header[7:].strip(), c.clock.now())
         if principal is None:
             raise ApiError(401, "unauthorized", "令牌无效、已过期或已吊销，请向管理员申请新令牌"
                                                 "（invalid, expired or revoked API token: ask for a new one）")
     elif current_user.is_authenticated:
-        with c.session_factory() as s:
+        with reads() as s:
             user = s.get(User, current_user.id)
             if user is not None and user.active and (user.session_version or 0) == current_user.version:
                 principal = load_principal(s, user)
