@@ -133,6 +133,25 @@ def user_for_token(s: Session, token: str, now: datetime) -> User | None:
     return s.get(User, row.user_id)
 
 
+def token_holder_query(token: str):
+    """The query behind `user_for_token` without ORM objects: the holder's id, username, display name and active
+    flag, and the token's created_at and expires_at, if the token exists and is not revoked (see `token_live`)."""
+    return (select(User.id, User.username, User.display_name, User.active, ApiToken.created_at, ApiToken.expires_at)
+            .join(ApiToken, ApiToken.user_id == User.id)
+            .where(ApiToken.token_hash == _token_digest(token), ApiToken.revoked.is_(False)))
+
+
+def token_holder_id(token: str):
+    """The id of the token's holder (a scalar subquery), if the token exists and is not revoked."""
+    return (select(ApiToken.user_id).where(ApiToken.token_hash == _token_digest(token), ApiToken.revoked.is_(False))
+            .scalar_subquery())
+
+
+def token_live(row, now: datetime) -> bool:
+    """Whether a row of `token_holder_query` is a token that has not expired at `now`."""
+    return (row.expires_at or row.created_at + timedelta(days=DEFAULT_TOKEN_DAYS)) > now
+
+
 def tokens_of(s: Session, user: User) -> list[ApiToken]:
     return list(s.scalars(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id)))
 

@@ -48,10 +48,27 @@ class UnitChoice:
 
 # ---------------------------------------------------------------- scopes
 
+# The routable units of the chart last asked about, by office: a completion asks up to three times and every one
+# walks each unit's ancestors. A chart is never changed once built (services.orgchart.ChartSource builds a new one
+# when the organisation changes), so a new chart object empties the table.
+_ROUTABLE: dict = {"chart": None, "by_office": {}}
+
+
 def routable_units(chart: OrgChart, office: str) -> list[UnitChoice]:
     """The units `office` may route (转送、交办) a matter to: every unit at the office's administrative level and the
     levels below it, except the levels themselves (governments) and joint-meeting offices; the office itself comes
     last, marked `own` (it handles a matter only when chosen explicitly)."""
+    kept = _ROUTABLE
+    if kept["chart"] is not chart:
+        kept = {"chart": chart, "by_office": {}}
+        _ROUTABLE.update(kept)  # replaced whole (not cleared), so a thread reading the old table is not disturbed
+    key = (office, len(chart.units))  # and a unit added to or taken from a chart by hand (tests) is seen
+    if key not in kept["by_office"]:
+        kept["by_office"][key] = _routable_units(chart, office)
+    return list(kept["by_office"][key])
+
+
+def _routable_units(chart: OrgChart, office: str) -> list[UnitChoice]:
     if not chart.has(office):
         return []
     top = chart.level_of(office).code

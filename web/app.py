@@ -74,6 +74,9 @@ def create_app(container=None, test_config: dict | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
     app.extensions["lianxin"] = c
+    from .request_session import install as share_read_sessions
+
+    share_read_sessions(app, c)  # one read session per request on PostgreSQL (web/request_session.py)
     from .last_resort import keep_serving
 
     app.wsgi_app = keep_serving(app.wsgi_app)  # a BaseException from a view must not end the process

@@ -8,11 +8,21 @@ from functools import wraps
 from flask import g, request, session
 from flask_login import UserMixin, current_user, login_user, logout_user
 from flask_wtf.csrf import generate_csrf, validate_csrf
-from sqlalchemy import null, select, union_all
+from sqlalchemy import null, select, true, union_all
 from wtforms.validators import ValidationError
 
 from infra import password_rules
-from infra.accounts import Membership, Unit, User, check_password, end_sessions, set_password, user_for_token
+from infra.accounts import (
+    Membership,
+    Unit,
+    User,
+    check_password,
+    end_sessions,
+    set_password,
+    token_holder_id,
+    token_holder_query,
+    token_live,
+)
 
 from .http import ApiError, container
 
@@ -47,20 +57,43 @@ class Principal:
         return {r for r, _, _ in self.roles}
 
 
-def load_principal(s, user: User, via_token: bool = False) -> Principal:
-    """The user's roles and the units they serve, in one query: the memberships, and the subunits (at any depth)
-    of those held with include_subunits, walked by a recursive query in the database, each with its role."""
+def _roles_query(user_id):
+    """The user's memberships, and the subunits (at any depth) of those held with include_subunits, walked by a
+    recursive query in the database, each with its role: rows (role, unit, include_subunits), the walked ones with
+    include_subunits NULL. `user_id`: a number or a scalar subquery."""
     mine = select(Membership.role, Membership.unit_code, Membership.include_subunits).where(
-        Membership.user_id == user.id)
+        Membership.user_id == user_id)
     served = (select(Membership.role.label("role"), Membership.unit_code.label("code"))
-              .where(Membership.user_id == user.id, Membership.include_subunits.is_(True))
+              .where(Membership.user_id == user_id, Membership.include_subunits.is_(True))
               .cte("served", recursive=True))
     served = served.union(select(served.c.role, Unit.code).join(served, Unit.parent_code == served.c.code))
-    rows = s.execute(union_all(select(mine.subquery()), select(served.c.role, served.c.code, null()))).all()
+    return union_all(select(mine.subquery()), select(served.c.role, served.c.code, null()))
+
+
+def _principal(user, rows, via_token: bool) -> Principal:
     roles = [(role, unit, bool(subunits)) for role, unit, subunits in rows if subunits is not None]
     units = {unit for _, unit, _ in rows}
     role_units = {(role, unit) for role, unit, _ in rows}
     return Principal(user.id, user.username, user.display_name, roles, units, via_token, role_units)
+
+
+def load_principal(s, user: User, via_token: bool = False) -> Principal:
+    """The user's roles and the units they serve, in one query (`_roles_query`)."""
+    return _principal(user, s.execute(_roles_query(user.id)).all(), via_token)
+
+
+def token_principal(s, token: str, now) -> Principal | None:
+    """The holder of a live API token (not revoked, not expired at `now`, account active) with their roles and
+    units, in one query: the token and its holder, joined to every row of `_roles_query` (one row, the roles NULL,
+    for a holder without memberships). None for any other token."""
+    roles = _roles_query(token_holder_id(token)).subquery()
+    holder = token_holder_query(token).subquery()
+    rows = s.execute(select(holder, roles.c.role, roles.c.unit_code, roles.c.include_subunits)
+                     .select_from(holder).outerjoin(roles, true())).all()
+    if not rows or not token_live(rows[0], now) or not rows[0].active:
+        return None
+    found = [(r.role, r.unit_code, r.include_subunits) for r in rows if r.role is not None]
+    return _principal(rows[0], found, via_token=True)
 
 
 class SessionUser(UserMixin):
@@ -136,15 +169,15 @@ def current_principal() -> Principal | None:
     c = container()
     principal = None
     header = request.headers.get("Authorization", "")
+    reads = c.extras.get("read_sessions", c.session_factory)  # only reads: no write lock on SQLite
     if header.startswith("Bearer "):
-        with c.session_factory() as s:
-            user = user_for_token(s, header[7:].strip(), c.clock.now())
-            if user is None or not user.active:
-                raise ApiError(401, "unauthorized", "令牌无效、已过期或已吊销，请向管理员申请新令牌"
-                                                    "（invalid, expired or revoked API token: ask for a new one）")
-            principal = load_principal(s, user, via_token=True)
+        with reads() as s:
+            principal = token_principal(s, header[7:].strip(), c.clock.now())
+        if principal is None:
+            raise ApiError(401, "unauthorized", "令牌无效、已过期或已吊销，请向管理员申请新令牌"
+                                                "（invalid, expired or revoked API token: ask for a new one）")
     elif current_user.is_authenticated:
-        with c.session_factory() as s:
+        with reads() as s:
             user = s.get(User, current_user.id)
             if user is not None and user.active and (user.session_version or 0) == current_user.version:
                 principal = load_principal(s, user)

@@ -30,6 +30,7 @@ import tempfile
 import threading
 import time
 from collections import defaultdict
+from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,6 +57,7 @@ class Recorder:
         self.lock = threading.Lock()
         self.latency: dict[str, list[float]] = defaultdict(list)
         self.errors: dict[str, list[str]] = defaultdict(list)
+        self.sent = 0  # every request, the ramp's too (the server's CPU time is read over the whole run)
 
     def call(self, kind: str, port: int, method: str, path: str, payload=None, headers=None, ok=(200, 201)):
         from tests.reliability.processes import request
@@ -67,6 +69,7 @@ class Recorder:
             status, body = 0, {"error": repr(exc)}
         elapsed = time.perf_counter() - t0
         with self.lock:
+            self.sent += 1
             if t0 >= self.since:
                 self.latency[kind].append(elapsed)
             if status not in ok:
@@ -95,9 +98,10 @@ def prepare(url: str, tmp: Path) -> dict[str, str]:
     tokens = {}
     with c.session_factory() as s, s.begin():
         load_organisation(s, ROOT / "processes" / "organisation.yaml", demo_users=True)
+    now = datetime.now(START.tzinfo)  # the server runs on the real clock: a token made at START would have expired
     with c.session_factory() as s, s.begin():
         for name in ("registrar", "handler"):
-            tokens[name] = create_token(s, s.scalar(select(User).where(User.username == name)), "bench", START)
+            tokens[name] = create_token(s, s.scalar(select(User).where(User.username == name)), "bench", now)
     c.engine.dispose()
     return tokens
 
@@ -141,23 +145,31 @@ def client_loop(rec: Recorder, port: int, tokens: dict, until: float, counts: di
         rec.call("list      GET /api/tasks", port, "GET", "/api/tasks?scope=unit&limit=20", headers=handler)
 
 
-def drive(port: int, tokens: dict, think: float, lockstep: bool = False) -> tuple[Recorder, dict, float]:
-    """SECONDS of measurement, after a ramp of one round (4 x think) while the clients start one by one."""
+def drive(port: int, tokens: dict, think: float, lockstep: bool = False, pids: list[int] = ()
+          ) -> tuple[Recorder, dict, float]:
+    """SECONDS of measurement, after a ramp of one round (4 x think) while the clients start one by one. The CPU
+    time the server processes `pids` used over the whole run, per request sent, is counts["server_cpu_ms"]."""
+    from tests.bench.http_step import cpu_seconds
+
     ramp = 4 * think
     rec = Recorder(since=time.perf_counter() + ramp)
     counts: dict[str, int] = defaultdict(int)
     until = time.monotonic() + ramp + SECONDS
     threads = [threading.Thread(target=client_loop, args=(rec, port, tokens, until, counts, think, lockstep))
                for _ in range(CLIENTS)]
+    cpu0 = cpu_seconds(pids)
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    counts["server_cpu_ms"] = (cpu_seconds(pids) - cpu0) * 1000 / max(rec.sent, 1)
     return rec, counts, SECONDS  # the window the requests were sent in (the last answers may come just after)
 
 
 def report(title: str, rec: Recorder, counts: dict, elapsed: float, judged: bool, *, closed_loop: bool = True,
            why_not_judged: str = "saturation test: latency here is queueing") -> None:
+    from tests.bench.verdict import judge_flag
+
     everything = [x for samples in rec.latency.values() for x in samples]
     errors = sum(len(e) for e in rec.errors.values())
     print(f"  {title}")
@@ -173,6 +185,9 @@ def report(title: str, rec: Recorder, counts: dict, elapsed: float, judged: bool
               f"{percentile(everything, 95):>8.1f} {percentile(everything, 99):>8.1f}")
     for kind, messages in rec.errors.items():
         print(f"    errors in {kind.split()[0]}: {len(messages)}, e.g. {messages[0]}")
+    if counts.get("server_cpu_ms"):
+        print(f"    server CPU time (gunicorn workers, read from their processes): {counts['server_cpu_ms']:.1f} ms "
+              f"per request of the mix ({rec.sent:,} requests, ramp included)")
     p95 = percentile(everything, 95) if everything else float("inf")
     if not judged:
         verdict = f"not judged on this model ({why_not_judged})"
@@ -180,6 +195,8 @@ def report(title: str, rec: Recorder, counts: dict, elapsed: float, judged: bool
         verdict = f"not judged (stated for 50 clients, this run had {CLIENTS})"
     else:
         verdict = "met" if errors == 0 and p95 < 100 else "NOT met"
+        judge_flag(f"load, office model, {CLIENTS} clients in another process: zero errors and p95 < 100 ms",
+                   errors == 0 and p95 < 100, f"{errors} errors, p95 {p95:.1f} ms", "0 errors, p95 < 100 ms")
     line = f"    goal (zero errors, p95 < 100 ms at 50 clients): {verdict}"
     if everything and not judged and closed_loop:  # each client waits about CLIENTS / throughput per request
         line += (f"; mean time in the system {CLIENTS / (len(everything) / elapsed) * 1000:.0f} ms per request "
@@ -202,16 +219,20 @@ def run(url: str, tmp: Path) -> None:
             warm = Recorder()  # each worker process imports and connects once before the clock starts
             for _ in range(WEB_WORKERS * 2):
                 client_loop(warm, server.port, tokens, time.monotonic() + 0.01, defaultdict(int))
-            office = drive(server.port, tokens, THINK)
-            saturation = drive(server.port, tokens, 0.0)
-            lockstep = drive(server.port, tokens, THINK, lockstep=True) if LOCKSTEP else None
+            pids = server.worker_pids()
+            office = drive(server.port, tokens, THINK, pids=pids)
+            saturation = drive(server.port, tokens, 0.0, pids=pids)
+            lockstep = drive(server.port, tokens, THINK, lockstep=True, pids=pids) if LOCKSTEP else None
+            recycled = set(server.worker_pids()) != set(pids)
         alive = sum(w.poll() is None for w in workers)
     finally:
         for w in workers:
             w.send_signal(signal.SIGTERM)
             w.wait(10)
     print(f"Load: {CLIENTS} clients, {SECONDS:.0f} s per model, against gunicorn ({WEB_WORKERS} workers x "
-          f"{WEB_THREADS} threads) on PostgreSQL, with 2 timer workers polling ({alive} still running at the end)")
+          f"{WEB_THREADS} threads) on PostgreSQL, with 2 timer workers polling ({alive} still running at the end); "
+          f"the clients are threads of this process, the server and the timer workers processes of their own"
+          f"{'; a web worker was replaced during the run: its CPU time is missing' if recycled else ''}")
     report(f"office model (judged): each client pauses {THINK:g} s on average (exponentially distributed) before "
            f"every action", *office, judged=True)
     report("saturation model (a saturation test, not judged): closed loop without think time", *saturation,

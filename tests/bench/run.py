@@ -6,12 +6,14 @@ figure and the goal), and a summary of all verdicts at the end. Never assertions
    realistic petition step; a step at round 1,000 of a case whose data grows every round against a step at
    round 1. Goals: <= 2x the floor on SQLite, <= 3x on PostgreSQL; round 1,000 <= 1.5x round 1.
 2. The calendar: WD(60) on a snapshot.
-3. The load test (`tests/bench/load.py`), then the timer benchmarks (`tests/bench/timers.py`).
+3. One client over HTTP (`tests/bench/http_step.py`): a completion through gunicorn against the same step in
+   this process (goal: <= 1.5x), and the server's CPU time per completion request (goal: <= 7.5 ms).
+   Then the load test (`tests/bench/load.py`), then the timer benchmarks (`tests/bench/timers.py`).
 4. The scale probe (`tests/bench/scale.py`): the task list, the case search and /api/stats at BENCH_SCALE_CASES
    cases (default 100,000; 0 leaves it out).
 
 The load average is printed before and after each engine measurement; a measurement during which the load moved
-is run again (tests/bench/verdict.py). BENCH_PARTS (engine,calendar,load,timers,scale; default all) picks parts.
+is run again (tests/bench/verdict.py). BENCH_PARTS (engine,calendar,http,load,timers,scale; default all) picks parts.
 """
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ from tests.bench import engine_steps, scale  # noqa: E402
 from tests.bench.verdict import fmt_load, judge, judge_flag, load_average, steady, summary  # noqa: E402
 
 PG_URL = os.environ.get("LIANXIN_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-PARTS = set(os.environ.get("BENCH_PARTS", "engine,calendar,load,timers,scale").split(","))
+PARTS = set(os.environ.get("BENCH_PARTS", "engine,calendar,http,load,timers,scale").split(","))
 STEP_GOALS = {"SQLite": 2.0, "PostgreSQL": 3.0}  # persisted step / floor, at most
 LONG_GOAL = 1.5  # a step at round 1,000 / a step at round 1, at most
 
@@ -80,6 +82,10 @@ def main() -> None:
         print()
     if "calendar" in PARTS:
         calendar_deadline(Path(tempfile.mkdtemp()))
+    if "http" in PARTS:
+        from tests.bench import http_step
+
+        http_step.main()  # one client: a completion over HTTP against the same step in this process
     if "load" in PARTS:
         from tests.bench import load
 

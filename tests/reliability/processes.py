@@ -78,8 +78,12 @@ class Gunicorn:
             m = re.search(r"Listening at: http://127\.0\.0\.1:(\d+)", self.log_path.read_text())
             return int(m.group(1)) if m else None
 
-        self.port = _wait_for(listening, "gunicorn to listen")
-        _wait_for(lambda: len(self.worker_pids()) == self.workers and self._answers(), "gunicorn workers")
+        try:
+            self.port = _wait_for(listening, "gunicorn to listen")
+            _wait_for(lambda: len(self.worker_pids()) == self.workers and self._answers(), "gunicorn workers")
+        except BaseException:
+            self.stop()  # `with` does not call __exit__ when __enter__ fails: no server is left running
+            raise
         return self
 
     def _answers(self) -> bool:

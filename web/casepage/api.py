@@ -26,7 +26,7 @@ bp = api_part(__name__)
 @bp.get("/cases/<int:case_id>")
 def get_case(case_id: int):
     visible_case_or_404(case_id)
-    view = personal_data.case_view(current_principal(), container().runtime.get_case(case_id).to_dict())
+    view = personal_data.case_view(current_principal(), personal_data.view_dict(container().runtime.get_case(case_id)))
     with container().extras["read_sessions"]() as s:  # erased under the retention rule: say so (rule, date)
         view["erasure"] = retention.erasure_of(s, case_id)
         # 交办链: every hand the matter passed through (转送, 交办, 二次交办), oldest first

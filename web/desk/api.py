@@ -9,7 +9,7 @@ from flask import g, request
 from engine.calendar.display import due_day
 from engine.clock import SHANGHAI
 from engine.runtime import Conflict, task_view
-from engine.store import CaseRegister, WorkItem
+from engine.store import Case, CaseRegister, WorkItem
 from services import clock_governance, form_checks, overdue, registers, second_assignment
 from services.four_lists import KIND_OF_REGISTER
 
@@ -155,7 +155,7 @@ def complete_task(task_id: int):
         raise ApiError(400, "malformed", "version 必须是整数（version must be an integer）")
     data = _check_task_form(item, data)
     view = container().runtime.complete(task_id, data, actor=p.username, expected_version=expected)
-    return ok(personal_data.case_view(current_principal(), view.to_dict()))
+    return ok(personal_data.case_view(current_principal(), personal_data.view_dict(view)))
 
 
 def _check_task_form(item: WorkItem, data: dict) -> dict:
@@ -197,8 +197,10 @@ def _case_data(case_id: int) -> dict:
     """The case's data, read once per request: the form checks of one completion asked for it up to three times,
     each time loading and deserializing the case's workflow (about a third of a completion's CPU)."""
     kept = g.setdefault("case_data", {})
-    if case_id not in kept:
-        kept[case_id] = container().runtime.get_case(case_id).data
+    if case_id not in kept:  # the data alone: no work items, incidents, timers or deadlines as get_case reads
+        c = container()
+        with c.extras["read_sessions"]() as s:
+            kept[case_id] = c.runtime.case_data(s, s.get(Case, case_id))
     return kept[case_id]
 
 

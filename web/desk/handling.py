@@ -16,7 +16,9 @@ from flask import (
     Blueprint,
     current_app,
     flash,
+    g,
     has_app_context,
+    has_request_context,
     redirect,
     render_template,
     request,
@@ -106,9 +108,12 @@ def unit_names() -> dict[str, str]:
 def registering_unit(p: Principal) -> str:
     """The petition office the registrar works in (their own unit of kind petition_office, where they hold a
     registering role), else the city bureau."""
-    direct = {unit for role, unit, _ in p.roles if role in REGISTER_ROLES}
-    with container().extras["read_sessions"]() as s:
-        return org_units.registering_office(s, direct)
+    direct = frozenset(unit for role, unit, _ in p.roles if role in REGISTER_ROLES)
+    kept = g.setdefault("registering_unit", {}) if has_request_context() else {}  # a registration asks twice
+    if direct not in kept:
+        with container().extras["read_sessions"]() as s:
+            kept[direct] = org_units.registering_office(s, direct)
+    return kept[direct]
 
 
 def _say(message: str, params: dict, in_app: bool = True) -> str:
