@@ -10,6 +10,7 @@ from pytest_bdd import given, parsers, then, when
 
 from engine.clock import SettableClock, parse_instant
 from engine.worker import Worker
+from tests.support import deployed as deployed_once
 from tests.support.db import make_container
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -77,9 +78,16 @@ def signed_in(office, user):
 
 @given("流程已部署")
 def deployed(office):
-    r = office.post("designer", "/api/process-definitions", data={"files": [f[1] for f in process_files()]},
-                    content_type="multipart/form-data")
-    assert r.status_code == 201, r.get_json()
+    def deploy():
+        r = office.post("designer", "/api/process-definitions", data={"files": [f[1] for f in process_files()]},
+                        content_type="multipart/form-data")
+        assert r.status_code == 201, r.get_json()
+
+    office.client("designer")  # signed in before, so that the recording starts from the same database
+    # The first scenario of each database and instant deploys through the API; the others get the database it
+    # left put back (tests/support/deployed.py, docs/testing.md 测试用时).
+    deployed_once.once(office.c.engine, ("feature", office.c.clock.now().isoformat(),
+                                         deployed_once.container_key(office.c)), deploy)
 
 
 @when("上传 processes 目录下的流程和表单")

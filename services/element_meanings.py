@@ -22,6 +22,7 @@ from pathlib import Path
 import yaml
 
 from engine.definitions import BPMN_NS, CompiledProcess, Problem, safe_parse_xml
+from infra import yaml_docs
 
 FILE_NAME = "meanings.yaml"
 DEFAULT_FILE = Path(__file__).resolve().parent.parent / "processes" / FILE_NAME
@@ -72,7 +73,7 @@ class ElementMeanings:
     @classmethod
     def from_text(cls, text: str, filename: str = FILE_NAME) -> ElementMeanings:
         try:
-            doc = yaml.safe_load(text) or {}
+            doc = yaml_docs.safe_load(text) or {}
         except yaml.YAMLError as exc:
             raise MeaningsProblem([Problem(filename, None, None, f"YAML 格式错误（invalid YAML）：{exc}")]) from exc
         if not isinstance(doc, dict):

@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from engine.definitions import BPMN_NS, SPIFF_NS, CompiledProcess, Problem, safe_parse_xml
+from infra import yaml_docs
 from services.notify_templates import TemplateCatalogue, TemplateProblem
 
 FILE_NAME = "notices.yaml"
@@ -85,7 +86,7 @@ class NoticeCatalogue:
     @classmethod
     def from_text(cls, text: str, filename: str = FILE_NAME) -> NoticeCatalogue:
         try:
-            doc = yaml.safe_load(text) or {}
+            doc = yaml_docs.safe_load(text) or {}
         except yaml.YAMLError as exc:
             raise NoticeProblem([Problem(filename, None, None, f"YAML 格式错误（invalid YAML）：{exc}")]) from exc
         problems: list[Problem] = []

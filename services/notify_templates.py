@@ -29,6 +29,7 @@ from jinja2 import StrictUndefined, TemplateError, Undefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from engine.clock import SHANGHAI
+from infra import yaml_docs
 from infra.ports import TemplateProblem  # the deliverer's port names it; raised here
 
 MAX_TEMPLATE_FILE_BYTES = 512 * 1024
@@ -104,7 +105,7 @@ class TemplateCatalogue:
         problems: list[str] = []
         for filename, text in sources.items():
             try:
-                doc = yaml.safe_load(text) or {}
+                doc = yaml_docs.safe_load(text) or {}
             except yaml.YAMLError as exc:
                 problems.append(f"{filename}: YAML 格式错误（invalid YAML）：{exc}")
                 continue

@@ -3,17 +3,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from infra import yaml_docs
 from infra.accounts import Membership, Unit, User, hash_password
 
 DEMO_PASSWORD = "demo"
 
 
 def load_organisation(s: Session, path: Path, *, demo_users: bool = False) -> dict:
-    doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    doc = yaml_docs.safe_load(path.read_text(encoding="utf-8")) or {}
     units = doc.get("units", [])
     known = {u.code for u in s.scalars(select(Unit))}
     added_units = 0
@@ -49,5 +49,5 @@ def load_organisation(s: Session, path: Path, *, demo_users: bool = False) -> di
 
 
 def demo_logins(path: Path) -> list[tuple[str, str]]:
-    doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    doc = yaml_docs.safe_load(path.read_text(encoding="utf-8")) or {}
     return [(u["username"], u["name"]) for u in doc.get("demo_users", [])]

@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
 from sqlalchemy import func, select
 
+from infra import yaml_docs
 from infra.accounts import Unit
 from services.store.organisation import OrgChange
 
@@ -55,7 +55,7 @@ class OrgChart:
 
     @classmethod
     def from_yaml(cls, path: Path = DEFAULT_FILE) -> OrgChart:
-        doc = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        doc = yaml_docs.safe_load(Path(path).read_text(encoding="utf-8")) or {}
         chart = cls(tiers=tuple(_tier(t, path) for t in doc.get("tiers") or []))
         if not chart.tiers:
             raise ValueError(f"{Path(path).name}: 缺少 tiers（逐级上交的层级）（the organisation declares no tiers）")

@@ -21,6 +21,7 @@ from pathlib import Path
 import yaml
 
 from engine.definitions import CompiledProcess, Problem
+from infra import yaml_docs
 
 from .orgchart import OrgChart
 
@@ -126,7 +127,7 @@ def _channel(i: int, raw, levels: tuple[str, ...]) -> tuple[Channel | None, list
 def parse(text: str, levels: tuple[str, ...] = ()) -> RouteOutList:
     """The list from the file's text; `levels`: the organisation's tier levels the bodies are keyed by."""
     try:
-        raw = yaml.safe_load(text) or {}
+        raw = yaml_docs.safe_load(text) or {}
     except yaml.YAMLError as err:
         raise RouteOutProblem(f"{FILE_NAME} 不是有效的 YAML：{err}") from err
     items = raw.get("channels") if isinstance(raw, dict) else None

@@ -16,6 +16,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 
 from engine.definitions import DefinitionError, Problem, SourceFile
 from engine.simulation import SimulationPath, SimulationPlan, SimulationStep
+from infra import yaml_docs
 
 from .registration import start_data
 
@@ -32,7 +33,7 @@ def load_paths(path: Path | str) -> list[tuple[str, dict]]:
     path = Path(path)
     if not path.is_file():
         return []
-    doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    doc = yaml_docs.safe_load(path.read_text(encoding="utf-8")) or {}
     if not isinstance(doc, dict):
         raise SimulationFileError(f"{path.name}：应为“流程键: [路径...]”（expected a mapping of process keys）")
     out = []

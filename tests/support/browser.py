@@ -33,8 +33,10 @@ def live_server(sqlite_container):
     thread.join(timeout=5)
 
 
-@pytest.fixture
-def page(tmp_path):
+@pytest.fixture(scope="package")
+def chromium_browser():
+    """One Chromium for the browser tests of a test process (started once: about 1.5 s of CPU each time); each
+    test gets a new context of it (`page`), with its own cookies, storage and cache, as a new browser has."""
     path = chromium_path()
     if path is None:
         if os.environ.get("LIANXIN_REQUIRE_CHROMIUM") == "1":
@@ -44,12 +46,18 @@ def page(tmp_path):
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
-        context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 800})
-        pg = context.new_page()
-        refused = csp_violations(pg)
-        yield pg
-        context.close()
+        yield browser
         browser.close()
+
+
+@pytest.fixture
+def page(chromium_browser, tmp_path):
+    assert chromium_browser.is_connected(), "Chromium went away during an earlier browser test"
+    context = chromium_browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 800})
+    pg = context.new_page()
+    refused = csp_violations(pg)
+    yield pg
+    context.close()
     if refused:
         pytest.fail("the page did something the Content-Security-Policy refuses:\n" + "\n".join(refused))
 

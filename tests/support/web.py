@@ -4,6 +4,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from . import deployed
+
 ROOT = Path(__file__).resolve().parents[2]
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -14,10 +16,16 @@ def office_app(container, deploy: bool = True, actor: str = "test", comment: str
     from services.organisation import load_organisation
     from web.app import create_app
 
-    with container.session_factory() as s, s.begin():
-        load_organisation(s, ROOT / "processes" / "organisation.yaml", demo_users=True)
-    if deploy:
-        container.runtime.deploy(collect_files([str(ROOT / "processes")]), actor=actor, comment=comment)
+    def load_and_deploy():
+        with container.session_factory() as s, s.begin():
+            load_organisation(s, ROOT / "processes" / "organisation.yaml", demo_users=True)
+        if deploy:
+            container.runtime.deploy(collect_files([str(ROOT / "processes")]), actor=actor, comment=comment)
+
+    # The same organisation and deployment onto the same database: recorded the first time, then put back
+    # (tests/support/deployed.py); the key holds what else the result depends on.
+    deployed.once(container.engine, ("office_app", deploy, actor, comment, container.clock.now().isoformat(),
+                                     deployed.container_key(container)), load_and_deploy)
     return create_app(container)
 
 
