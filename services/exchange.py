@@ -63,7 +63,9 @@ KINDS = ("转送", "交办")
 # what the upstream system is told, in order: the meaning of a completed task (processes/meanings.yaml) -> event
 TASK_EVENTS = {"triage": "dispatched", "acceptance": "accepted", "handling": "replied", "rating": "rated"}
 EVENT_LABELS = {"registered": "已登记", "dispatched": "已转送、交办责任单位", "accepted": "已作出受理决定",
-                "replied": "已出具处理意见", "rated": "信访人已评价", "closed": "已办结"}
+                "replied": "已出具处理意见", "rated": "信访人已评价", "closed": "已办结",
+                "withdrawn": "信访人撤回，已终止办理"}
+ENDINGS = ("closed", "withdrawn")  # the last report of a case: once one is sent, nothing more is
 MAX_FILE_BYTES = 256 * 1024 * 1024  # a file of the watched folder: 20 attachments of 8 MB in base64, and the matter
 MATTER_FIELDS = ("title", "request", "facts", "category", "subcategory", "location", "respondent", "nature",
                  "is_group_or_policy")
@@ -291,8 +293,13 @@ def _take(c, path: Path, key: IndexKey, result: PollResult) -> None:
 
 # ---------------------------------------------------------------- reports back
 
-def _events(s, case: Case) -> list[tuple[str, datetime]]:
-    """The case's status changes the upstream system is told of, with when, in order."""
+def _ending(data: dict | None) -> str:
+    """How an ended case ended: withdrawn by the petitioner (services/withdrawal.py) or handled to its end."""
+    return "withdrawn" if isinstance((data or {}).get("withdrawal"), dict) else "closed"
+
+
+def _events(s, case: Case, ending: str) -> list[tuple[str, datetime]]:
+    """The case's status changes the upstream system is told of, with when, in order; `ending` names the last."""
     elements = labels_by_element(TASK_EVENTS)
     out: list[tuple[str, datetime]] = [("registered", case.created_at)]
     for element, at in s.execute(select(JournalEvent.element_id, JournalEvent.at).where(
@@ -300,7 +307,7 @@ def _events(s, case: Case) -> list[tuple[str, datetime]]:
             JournalEvent.element_id.in_(list(elements))).order_by(JournalEvent.seq)):
         out.append((elements[element], at))
     if case.status == "completed":
-        out.append(("closed", case.completed_at or case.updated_at))
+        out.append((ending, case.completed_at or case.updated_at))
     return out
 
 
@@ -337,7 +344,7 @@ def queue_reports(c, limit: int = 200) -> int:
             names = org_units.unit_names(s)
             for matter, case in s.execute(
                     select(UpstreamMatter, Case).join(Case, Case.id == UpstreamMatter.case_id)
-                    .where(~UpstreamMatter.reported.contains('"closed"'),
+                    .where(*(~UpstreamMatter.reported.contains(f'"{end}"') for end in ENDINGS),
                            or_(UpstreamMatter.checked_version.is_(None), Case.version > UpstreamMatter.checked_version))
                     .order_by(Case.updated_at).limit(limit)).all():
                 queued += _queue_matter(c, s, matter, case, names, now)
@@ -349,10 +356,11 @@ def queue_reports(c, limit: int = 200) -> int:
 
 def _queue_matter(c, s, matter: UpstreamMatter, case: Case, names: dict[str, str], now: datetime) -> int:
     reported = json.loads(matter.reported or "[]")
-    new = [(event, at) for event, at in _events(s, case) if event not in reported]
+    data = c.runtime.case_data(s, case) if case.status == "completed" else None
+    new = [(event, at) for event, at in _events(s, case, _ending(data)) if event not in reported]
     if not new:
         return 0
-    data = c.runtime.case_data(s, case)
+    data = data if data is not None else c.runtime.case_data(s, case)
     for event, at in new:
         s.add(Outbox(case_id=case.id, idempotency_key=f"upstream:{matter.upstream_no}:{event}",
                      channel=OUTBOX_CHANNEL, recipient=RECIPIENT, template=TEMPLATE, template_version=1,

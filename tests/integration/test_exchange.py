@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from engine.store import Case, Outbox
 from infra.channels import SIGNATURE_HEADER
 from infra.upstream import TIMESTAMP_HEADER, refusal, signed_headers
-from services import exchange
+from services import exchange, withdrawal
 from services.attachments import list_attachments
 from services.store.exchange import UpstreamMatter
 from tests.support.db import make_container
@@ -267,6 +267,21 @@ def test_a_completed_step_is_reported_as_the_next_status(office, clock, upstream
     events = {r["event"]: r for r in upstream.reports.values()}
     assert set(events) == {"registered", "dispatched"}
     assert events["dispatched"]["dispatch_type"] == "交办"
+
+
+def test_a_withdrawn_matter_is_reported_as_withdrawn_not_closed_and_nothing_after_it(office, clock, upstream):
+    c, app = office
+    case_id = push(app, clock, MATTER).get_json()["case_id"]
+    assert exchange.queue_reports(c) == 1
+    clock.advance(timedelta(minutes=5))
+    withdrawal.confirm(c, case_id, "registrar", "letter", "信访人来信表示问题已解决，不再反映")
+    assert c.runtime.get_case(case_id).status == "completed"
+    assert exchange.queue_reports(c) == 1
+    assert exchange.queue_reports(c) == 0
+    deliver(c, clock)
+    events = {r["event"]: r for r in upstream.reports.values()}
+    assert set(events) == {"registered", "withdrawn"}
+    assert events["withdrawn"]["event_label"] == "信访人撤回，已终止办理"
 
 
 def test_a_dead_letter_is_on_the_admin_page_and_resent_and_others_may_not_see_it(office, clock, upstream):
