@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, update
+from sqlalchemy import Connection, Table, bindparam, insert, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -30,20 +30,22 @@ class RowWrites:
     changed: list[tuple[Any, dict[str, Any]]] = field(default_factory=list)
     new: list[Any] = field(default_factory=list)
 
-    def write(self, s: Session) -> None:
+    def write(self, s: Session, conn: Connection | None = None) -> None:
+        """Write the changes in the session's transaction (on `conn`, its connection, when the caller has it)."""
+        conn = conn if conn is not None else s.connection()
         statements = _statements(self.table)
         by_columns: dict[tuple[str, ...], list[tuple[Any, dict]]] = {}
         for row, values in self.changed:  # one executemany per set of changed columns (usually just one)
             by_columns.setdefault(tuple(values), []).append((row, values))
         for group in by_columns.values():
-            s.execute(statements.update, [dict(values, row_id=row.id) for row, values in group])
+            conn.execute(statements.update, [dict(values, row_id=row.id) for row, values in group])
             for row, values in group:
                 for key, value in values.items():
                     set_committed_value(row, key, value)
         if self.new:
             defaults = statements.defaults
             params = [{key: row.__dict__.get(key, default) for key, default in defaults.items()} for row in self.new]
-            for row, row_id in zip(self.new, s.execute(statements.insert, params).scalars(), strict=True):
+            for row, row_id in zip(self.new, conn.execute(statements.insert, params).scalars(), strict=True):
                 row.id = row_id
 
 

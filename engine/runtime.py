@@ -224,10 +224,11 @@ class Runtime:
             s.flush()  # what else the command changed through the session: timers, incidents, ...
         except StaleDataError:
             raise Conflict("案件已被他人同时更新，请刷新后重试（the case was changed concurrently; reload and retry）") from None
+        conn = s.connection()  # Core statements on the session's connection: no ORM execution machinery
         for writes in out.row_writes:
-            writes.write(s)
+            writes.write(s, conn)
         # One executemany after the case row moved under its version lock: no ORM bookkeeping for history.
-        s.execute(JournalEvent.__table__.insert(), out.journal_rows)
+        conn.execute(_JOURNAL_INSERT, out.journal_rows)
         definition_version = self._meta[case.definition_id]["version"]
         return self._case_view(case, definition_version, out.items, out.incidents, out.timers, out.data, ctx.now, s)
 
@@ -608,6 +609,7 @@ class _Outcome:
     row_writes: list[RowWrites]  # timers, work items
 
 
+_JOURNAL_INSERT = JournalEvent.__table__.insert()
 _CASES = Case.__table__
 _CASE_UPDATE = update(_CASES).where(_CASES.c.id == bindparam("case_id"), _CASES.c.version == bindparam("old_version"))
 
@@ -624,7 +626,7 @@ def _write_case(s: Session, case: Case, values: dict[str, Any]) -> None:
             setattr(case, key, value)
         return
     version = case.version + 1
-    result = s.execute(_CASE_UPDATE, dict(values, version=version, case_id=case.id, old_version=case.version))
+    result = s.connection().execute(_CASE_UPDATE, dict(values, version=version, case_id=case.id, old_version=case.version))
     if result.rowcount != 1:
         raise StaleDataError(f"case {case.id} is no longer at version {case.version}")
     for key, value in dict(values, version=version).items():
