@@ -4,17 +4,41 @@ A command changes a handful of rows (the work item it closes and the one it open
 and the one the next task waits on). Through the ORM's flush each costs more in bookkeeping than the statement
 itself; here the changes to existing rows go out as one UPDATE (an executemany) and the new rows as one INSERT
 returning their ids, after the case row moved under its version lock. The session's copies of the changed rows
-are then told the values the database now holds, so that anything later in the same transaction reads what was
-written.
+are then told the values the database now holds (`committed`), so that anything later in the same transaction
+reads what was written. The ORM does not know of these writes, so it would not undo them in its copies when a
+savepoint (the timer worker fires each case in one) or the transaction rolls back: such copies are expired on
+any rollback, and read again from the database when next used.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, insert, update
+from sqlalchemy import Connection, Table, bindparam, event, insert, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
+
+_WRITTEN = "lianxin.written_directly"  # in Session.info: the objects told of writes the ORM did not make
+
+
+def committed(s: Session, obj: Any, values: dict[str, Any]) -> None:
+    """Tell the session's copy `obj` the values its row now holds (written by a statement of ours)."""
+    for key, value in values.items():
+        set_committed_value(obj, key, value)
+    s.info.setdefault(_WRITTEN, []).append(obj)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _expire_written(session: Session, previous_transaction) -> None:
+    """A rollback (of a savepoint too) undid what our statements wrote: the copies told of it are read again."""
+    for obj in session.info.pop(_WRITTEN, ()):
+        if obj in session:
+            session.expire(obj)
+
+
+@event.listens_for(Session, "after_commit")
+def _forget_written(session: Session) -> None:
+    session.info.pop(_WRITTEN, None)
 
 
 def _defaults(table: Table) -> dict[str, Any]:
@@ -40,8 +64,7 @@ class RowWrites:
         for group in by_columns.values():
             conn.execute(statements.update, [dict(values, row_id=row.id) for row, values in group])
             for row, values in group:
-                for key, value in values.items():
-                    set_committed_value(row, key, value)
+                committed(s, row, values)
         if self.new:
             defaults = statements.defaults
             params = [{key: row.__dict__.get(key, default) for key, default in defaults.items()} for row in self.new]

@@ -27,7 +27,6 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import bindparam, inspect, select, update
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import repair, spiff_patches, verification, work_items
@@ -59,7 +58,7 @@ from .errors import Conflict, Invalid, NotFound, ReplayDiverged, RuntimeError_, 
 from .handlers import HandlerRegistry
 from .journal import SEALER_INFO_KEY, PendingEvent, append as journal_append, to_json
 from .ports import DirectoryFactory, PlacementFactory
-from .row_writes import RowWrites
+from .row_writes import RowWrites, committed
 from .sandbox import SandboxEnvironment
 from .scripting import LianxinScriptEngine
 from .simulation import SIMULATION_ACTOR, Simulation, SimulationFailed, SimulationPlan, SimulationReport
@@ -629,8 +628,7 @@ def _write_case(s: Session, case: Case, values: dict[str, Any]) -> None:
     result = s.connection().execute(_CASE_UPDATE, dict(values, version=version, case_id=case.id, old_version=case.version))
     if result.rowcount != 1:
         raise StaleDataError(f"case {case.id} is no longer at version {case.version}")
-    for key, value in dict(values, version=version).items():
-        set_committed_value(case, key, value)
+    committed(s, case, dict(values, version=version))
 
 
 def _collected_events(ctx: CommandContext) -> list[PendingEvent]:

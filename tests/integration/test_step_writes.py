@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import event, select, update
 
+from engine.definitions import collect_files
 from engine.runtime import Conflict, _write_case
 from engine.store import Case, Timer, WorkItem
 from tests.support import bpmn
@@ -37,6 +38,24 @@ def test_the_session_holds_what_the_step_wrote(container):
         assert [w.id for w in s.scalars(select(WorkItem).where(WorkItem.case_id == case.id,
                                                                 WorkItem.state == "open"))] == [view.tasks[0].id]
     assert container.runtime.verify(case.id).ok
+
+
+def test_a_rolled_back_savepoint_leaves_the_session_with_the_database(container):
+    """The timer worker fires each case in a savepoint and, when that fails, records the failure on the same
+    case in the same session: the session's copies must then be the rows as they were, not as the step wrote."""
+    case = _loop(container)
+    item_id = case.tasks[0].id
+    with container.session_factory() as s, s.begin():
+        held_item, held_case = s.get(WorkItem, item_id), s.get(Case, case.id)
+        with pytest.raises(RuntimeError), s.begin_nested():
+            container.runtime.complete(item_id, {"done": False}, "handler", session=s)
+            assert held_case.version == case.version + 1
+            raise RuntimeError("the caller's work after the step failed")
+        assert (held_case.version, held_case.status, held_item.state) == (case.version, case.status, "open")
+        held_case.status = "incident"  # the ORM's version check on a later write still holds
+    with container.session_factory() as s:
+        assert (s.get(Case, case.id).version, s.get(Case, case.id).status) == (case.version + 1, "incident")
+        assert s.get(WorkItem, item_id).state == "open"
 
 
 def test_a_case_row_at_another_version_is_refused(container):
@@ -75,8 +94,6 @@ def test_a_second_submission_of_the_same_task_is_refused(container):
 
 
 def test_timer_rows_follow_and_a_paused_case_is_written_whole(container):
-    from engine.definitions import collect_files
-
     container.runtime.deploy(collect_files([str(ROOT / "processes")]), actor="test")
     case = container.runtime.start("simple_case", {"category": "劳动社保", "location": "county_a"}, "registrar")
     with container.session_factory() as s:
