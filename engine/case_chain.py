@@ -21,13 +21,13 @@ from .store import Case, JournalEvent
 
 
 @dataclass
-class _ChainHead:
+class ChainHead:
     id: int
     last_seq: int
     last_hash: str
 
 
-def lock_case(s: Session, case_id: int) -> _ChainHead:
+def lock_case(s: Session, case_id: int) -> ChainHead:
     """Take the case row FOR UPDATE and read its chain head. Every writer of a case does this *first*, before it
     inserts or updates a row that refers to the case: on PostgreSQL such a row takes a key-share lock on the case
     row, and two writers that each hold one and then ask for FOR UPDATE wait for each other (a deadlock; four
@@ -37,7 +37,7 @@ def lock_case(s: Session, case_id: int) -> _ChainHead:
                     .with_for_update()).one_or_none()
     if row is None:
         raise LookupError(f"案件 {case_id} 不存在（no such case）")
-    return _ChainHead(row.id, row.last_seq or 0, row.last_hash or "")
+    return ChainHead(row.id, row.last_seq or 0, row.last_hash or "")
 
 
 def append_case_events(s: Session, case_id: int, events: list[PendingEvent]) -> list[int]:

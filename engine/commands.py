@@ -56,6 +56,11 @@ class Opening:
     case: Case | None = None
     wf: BpmnWorkflow | None = None
     new_case: bool = False
+    # The case's open work items by task id, when `open` already holds all of them (so the runtime does not read
+    # them again); None: not known, read them. Every command ends with the open items matching the ready user
+    # tasks (engine.work_items.sync_work_items), so the items open before a command are those of the ready user
+    # tasks of the workflow it loaded.
+    open_items: dict[str, WorkItem] | None = None
 
 
 class Command:
@@ -74,6 +79,8 @@ class Command:
         """Lock the case and load its workflow (the default), checking what must hold first."""
         op.case = op.rt._lock_case(op.s, self.case_id, op.expected_version)
         op.wf = op.rt._load(op.s, op.case)
+        if not _ready_user_tasks(op.wf):
+            op.open_items = {}  # no ready user task: no open work item to read
 
     def prepare(self, op: Opening, ctx: CommandContext) -> None:
         """Bookkeeping on the case's rows, inside the command's context, before `apply`."""
@@ -99,6 +106,10 @@ class Command:
     @classmethod
     def decode(cls, element_id: str | None, data: dict) -> Command:
         raise NotImplementedError
+
+
+def _ready_user_tasks(wf: BpmnWorkflow) -> set[str]:
+    return {str(t.id) for t in wf.get_tasks(state=TaskState.READY, manual=True)}
 
 
 REGISTRY: dict[str, type[Command]] = {}
@@ -198,6 +209,8 @@ class CompleteTask(Command):
         task = find_task(op.wf, item.task_id)
         if task is None or task.state != TaskState.READY:
             raise Conflict(f"任务 {self.work_item_id} 已不在待办状态（task is no longer ready; reload the case）")
+        if _ready_user_tasks(op.wf) == {item.task_id}:
+            op.open_items = {item.task_id: item}  # the one open item is the one in hand
 
     def apply(self, wf, ctx):
         task = self._task(wf, ctx)

@@ -19,6 +19,7 @@ from .clock import SHANGHAI, add_hours, hours_left
 from .context import CommandContext, current_command, current_or_none, deadline_sink, evaluating
 from .errors import Conflict, Invalid
 from .journal import to_json
+from .row_writes import RowWrites
 from .store import Case, Timer
 from .tree import all_tasks, timer_due
 
@@ -380,9 +381,10 @@ class Deadlines:
 
 
 def sync_timers(s: Session, case: Case, wf: BpmnWorkflow, ctx: CommandContext, new_case: bool,
-                has_timers: bool) -> list[Timer]:
+                has_timers: bool) -> tuple[list[Timer], RowWrites]:
     """The case's timer rows follow the workflow's waiting timers: new ones added, moved ones moved, gone ones
-    fired (when due) or cancelled. Returns the live rows."""
+    fired (when due) or cancelled. Returns the live rows, and the new and closed rows to write once the case
+    row is written (`RowWrites.write`); a timer that moved is changed through the session."""
     waiting = {}
     for task in all_tasks(wf):
         if task.state != TaskState.WAITING:
@@ -393,13 +395,14 @@ def sync_timers(s: Session, case: Case, wf: BpmnWorkflow, ctx: CommandContext, n
     existing = {} if new_case or not has_timers else {
         t.task_id: t for t in s.scalars(LIVE_TIMERS, {"case_id": case.id})}
     computed = {d["task_id"]: d for d in ctx.deadlines if d.get("task_id")}
+    writes = RowWrites(Timer.__table__)
     for task_id, row in existing.items():
         if task_id in waiting:
             _follow(row, waiting[task_id][1], computed.get(task_id))
             continue
         fired = row.status == "pending" and row.due_at <= ctx.now
-        row.status = "fired" if fired else "cancelled"
-        row.fired_at = ctx.now if fired else None
+        writes.changed.append((row, {"status": "fired" if fired else "cancelled",
+                                     "fired_at": ctx.now if fired else None}))
     pending = [row for task_id, row in existing.items() if task_id in waiting]
     for task_id, (task, due) in waiting.items():
         if task_id not in existing:
@@ -409,9 +412,9 @@ def sync_timers(s: Session, case: Case, wf: BpmnWorkflow, ctx: CommandContext, n
                         provisional=False, roll_forward=True)
             if task_id in computed:
                 apply_rule(row, computed[task_id])
-            s.add(row)
+            writes.new.append(row)
             pending.append(row)
-    return pending
+    return pending, writes
 
 
 def _follow(row: Timer, due: datetime, computed: dict | None) -> None:

@@ -26,12 +26,13 @@ from typing import Any
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, inspect, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import repair, spiff_patches, verification, work_items
 from .calendar import import_year
+from .case_chain import ChainHead
 from .clock import Clock
 from .commands import (
     Command,
@@ -58,6 +59,7 @@ from .errors import Conflict, Invalid, NotFound, ReplayDiverged, RuntimeError_, 
 from .handlers import HandlerRegistry
 from .journal import SEALER_INFO_KEY, PendingEvent, append as journal_append, to_json
 from .ports import DirectoryFactory, PlacementFactory
+from .row_writes import RowWrites, committed
 from .sandbox import SandboxEnvironment
 from .scripting import LianxinScriptEngine
 from .simulation import SIMULATION_ACTOR, Simulation, SimulationFailed, SimulationPlan, SimulationReport
@@ -226,15 +228,19 @@ class Runtime:
         engine on, then save the state, work items, timers, incidents and journal together."""
         s, case = op.s, op.case
         with s.no_autoflush:
-            items, incidents, timers, data, journal_rows = self._apply(op, command, ctx)
+            out = self._apply(op, command, ctx)
         try:
-            s.flush()
+            _write_case(s, case, out.case_values)
+            s.flush()  # what else the command changed through the session: timers, incidents, ...
         except StaleDataError:
             raise Conflict("案件已被他人同时更新，请刷新后重试（the case was changed concurrently; reload and retry）") from None
+        conn = s.connection()  # Core statements on the session's connection: no ORM execution machinery
+        for writes in out.row_writes:
+            writes.write(s, conn)
         # One executemany after the case row moved under its version lock: no ORM bookkeeping for history.
-        s.execute(JournalEvent.__table__.insert(), journal_rows)
+        conn.execute(_JOURNAL_INSERT, out.journal_rows)
         definition_version = self._meta[case.definition_id]["version"]
-        return self._case_view(case, definition_version, items, incidents, timers, data, ctx.now, s)
+        return self._case_view(case, definition_version, out.items, out.incidents, out.timers, out.data, ctx.now, s)
 
     def _apply(self, op: Opening, command: Command, ctx: CommandContext):
         s, case, wf = op.s, op.case, op.wf
@@ -254,23 +260,27 @@ class Runtime:
             if error is not None:
                 incidents.extend(_open_incidents(s, case, wf, error, ctx, events))
             prune_finished_history(wf)
-            items = work_items.sync_work_items(s, case, wf, ctx, op.new_case, self._meta.get(case.definition_id, {}),
-                                               self.script_engine, self.placement)
+            items, item_writes = work_items.sync_work_items(
+                s, case, wf, ctx, {} if op.new_case else op.open_items, self._meta.get(case.definition_id, {}),
+                self.script_engine, self.placement)
             events.extend(PendingEvent("work_item.unrouted", ctx.actor, ctx.now, w["element_id"], w)
                           for w in ctx.warnings)
             events.extend(PendingEvent("work_item.orphaned", ctx.actor, ctx.now, w["element_id"], w) for w in ctx.orphaned)
             has_timers = bool(self._meta.get(case.definition_id, {}).get("timers", True))
-            timers = sync_timers(s, case, wf, ctx, op.new_case, has_timers)
+            timers, timer_writes = sync_timers(s, case, wf, ctx, op.new_case, has_timers)
             data = partial(view_data, wf)  # the workflow is not changed after this
+        values: dict[str, Any] = {}  # the case row's new values, written by `_write_case`
         if wf.is_completed() and not incidents:
-            case.status = "completed"
-            case.completed_at = ctx.now
+            values["status"], values["completed_at"] = "completed", ctx.now
             events.append(PendingEvent("case.completed", ctx.actor, ctx.now, None, {}))
         else:
-            case.status = "incident" if incidents else "waiting"
-        case.state = self.codec.dumps(wf)
-        case.updated_at = ctx.now
-        return items, incidents, timers, data, journal_append(case, events, self.sealer)
+            values["status"] = "incident" if incidents else "waiting"
+        values["state"] = self.codec.dumps(wf)
+        values["updated_at"] = ctx.now
+        head = ChainHead(case.id, case.last_seq or 0, case.last_hash or "")
+        journal_rows = journal_append(head, events, self.sealer)
+        values["last_seq"], values["last_hash"] = head.last_seq, head.last_hash
+        return _Outcome(items, incidents, timers, data, journal_rows, values, [timer_writes, item_writes])
 
     @staticmethod
     def _run(op: Opening, command: Command, ctx: CommandContext) -> tuple[bool, BaseException | None]:
@@ -595,6 +605,41 @@ class Runtime:
                              .order_by(JournalEvent.seq)).all()
             return [{"seq": r.seq, "at": r.at, "actor": r.actor, "type": r.type, "element_id": r.element_id,
                      "data": json.loads(r.data)} for r in rows]
+
+
+@dataclass
+class _Outcome:
+    """What `_apply` leaves to write and to show."""
+    items: list[WorkItem]
+    incidents: list[Incident]
+    timers: list[Timer]
+    data: Callable[[], dict]  # the case view data, made on first read (`CaseView.data`)
+    journal_rows: list[dict]
+    case_values: dict[str, Any]
+    row_writes: list[RowWrites]  # timers, work items
+
+
+_JOURNAL_INSERT = JournalEvent.__table__.insert()
+_CASES = Case.__table__
+_CASE_UPDATE = update(_CASES).where(_CASES.c.id == bindparam("case_id"), _CASES.c.version == bindparam("old_version"))
+
+
+def _write_case(s: Session, case: Case, values: dict[str, Any]) -> None:
+    """Write the case row's new values and its next version, where the version is still the one loaded (the
+    version lock; another version raises StaleDataError, as the ORM does). One UPDATE through the ORM's unit of
+    work cost more than the statement itself: when nothing else changed the case object, the statement is
+    issued directly and the object told the values it now holds. When a command or a script changed the case
+    object too (a pause, a confidential flag), the ORM writes everything together, as before."""
+    state = inspect(case)
+    if state.modified or state.pending or case.version is None:
+        for key, value in values.items():
+            setattr(case, key, value)
+        return
+    version = case.version + 1
+    result = s.connection().execute(_CASE_UPDATE, dict(values, version=version, case_id=case.id, old_version=case.version))
+    if result.rowcount != 1:
+        raise StaleDataError(f"case {case.id} is no longer at version {case.version}")
+    committed(s, case, dict(values, version=version))
 
 
 def _collected_events(ctx: CommandContext) -> list[PendingEvent]:

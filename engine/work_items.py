@@ -16,6 +16,7 @@ from .context import CommandContext
 from .errors import Conflict, Invalid, NotFound, describe_error
 from .journal import PendingEvent
 from .ports import PlacementFactory
+from .row_writes import RowWrites
 from .store import Case, WorkItem
 from .tree import find_task, work_item_due
 
@@ -62,21 +63,25 @@ def reminders(meta: dict) -> set[str]:
     return {element for element, t in timers.items() if isinstance(t, dict) and t.get("reminder")}
 
 
-def sync_work_items(s: Session, case: Case, wf: BpmnWorkflow, ctx: CommandContext, new_case: bool, meta: dict,
-                    script_engine, placement: PlacementFactory | None = None) -> list[WorkItem]:
+def sync_work_items(s: Session, case: Case, wf: BpmnWorkflow, ctx: CommandContext, existing: dict | None,
+                    meta: dict, script_engine, placement: PlacementFactory | None = None
+                    ) -> tuple[list[WorkItem], RowWrites]:
     """Open a work item for each newly ready user task, close the ones whose task is no longer ready, and let the
-    still open ones follow their deadlines. Returns the open items. With `placement`, a new item whose role
-    nobody holds in its unit goes where someone can do it (`place`)."""
+    still open ones follow their deadlines. Returns the open items, and the writes to make (`RowWrites.write`)
+    once the case row is written. `existing`: the case's open items by task id when the caller holds them all
+    (None: read them). With `placement`, a new item whose role nobody holds in its unit goes where someone can
+    do it (`place`)."""
     ready = {str(t.id): t for t in wf.get_tasks(state=TaskState.READY, manual=True)}
-    existing = {} if new_case else {w.task_id: w for w in s.scalars(OPEN_ITEMS, {"case_id": case.id})}
+    if existing is None:
+        existing = {w.task_id: w for w in s.scalars(OPEN_ITEMS, {"case_id": case.id})}
+    writes = RowWrites(WorkItem.__table__)
     for task_id, row in existing.items():
         if task_id in ready:
             continue
         task = find_task(wf, task_id)
-        row.state = "completed" if task is None or task.state == TaskState.COMPLETED else "cancelled"
-        row.completed_at = ctx.now
-        if row.state == "completed":
-            row.completed_by = ctx.actor
+        done = task is None or task.state == TaskState.COMPLETED
+        writes.changed.append((row, {"state": "completed" if done else "cancelled", "completed_at": ctx.now,
+                                    "completed_by": ctx.actor if done else row.completed_by}))
     user_tasks = meta.get("user_tasks", {})
     skip = reminders(meta)
     still_open = [row for task_id, row in existing.items() if task_id in ready]
@@ -93,9 +98,9 @@ def sync_work_items(s: Session, case: Case, wf: BpmnWorkflow, ctx: CommandContex
         if placement is not None and row.unit and row.role:
             placer = placer or placement(s)
             place(row, placer, ctx)
-        s.add(row)
+        writes.new.append(row)
         still_open.append(row)
-    return still_open
+    return still_open, writes
 
 
 def place(row: WorkItem, placer, ctx: CommandContext) -> None:
