@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml $(wildcard package-lock.json)
 ASSETS := web/static/dist/.built
 
 # Page bundles (bpmn-js viewer and modeler, dmn-js, charts) from node_modules, rebuilt when a page script changes.
-$(ASSETS): $(STAMP) $(wildcard web/frontend/*.mjs web/frontend/entries/*.js web/frontend/lib/*.js)
+$(ASSETS): $(STAMP) $(wildcard web/frontend/*.mjs web/frontend/entries/*.js web/frontend/lib/*.js web/frontend/lib/*.jsx web/frontend/lib/*.json)
 	npm run --silent build
 	touch $(ASSETS)
 
