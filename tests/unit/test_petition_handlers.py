@@ -185,7 +185,8 @@ def test_the_petitioners_sms_copies_render_with_the_outbox_catalogue():
 
     catalogue = catalogue_module.TemplateCatalogue.load(templates)
     fields = {"case_no": "XF4101212026030202000017", "dispatch_type": "转送", "unit_name": "东城县人力资源和社会保障局",
-              "reason": "已申请劳动仲裁", "new_due": "2026-05-08", "served_on": "2026-03-09"}
+              "reason": "已申请劳动仲裁", "new_due": "2026-05-08", "served_on": "2026-03-09",
+              "requested_on": "2026-03-05"}
     copies = {n.key: n for n in default_catalogue().notices.values() if n.outbox and n.outbox.channel == "sms"}
     assert copies
     for ours, notice in copies.items():
