@@ -11,6 +11,7 @@ from sqlalchemy import event, func, select
 from engine.definitions import collect_files
 from engine.store import Case, JournalEvent, Timer
 from engine.worker import LEASE, Worker
+from tests.support.db import _truncate_postgres, make_container
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -158,9 +159,18 @@ def test_the_claims_of_a_worker_that_died_are_taken_over_when_the_lease_ends(con
     assert events == {c: 1 for c in cases}
 
 
-def test_a_case_held_by_someone_else_is_skipped_and_its_claims_given_back(container, clock):
-    if container.engine.dialect.name != "postgresql":
-        pytest.skip("SQLite admits one writer: a case cannot be held while a worker runs")
+@pytest.fixture
+def pg_container(postgres_url, clock, tmp_path):
+    """PostgreSQL only: on SQLite (one writer) a case cannot be held while a worker runs."""
+    _truncate_postgres(postgres_url)
+    c = make_container(postgres_url, clock, tmp_path)
+    yield c
+    c.engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_case_held_by_someone_else_is_skipped_and_its_claims_given_back(pg_container, clock):
+    container = pg_container
     cases = _due_cases(container, clock, 3)
     held = cases[0]
     worker = Worker(container.runtime, container.session_factory, clock)
