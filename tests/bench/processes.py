@@ -6,7 +6,7 @@ and a handler (`remind`, a service task). Then a gateway sends the case round ag
 from __future__ import annotations
 
 from engine.definitions import SourceFile
-from tests.support.bpmn import flow, process, user_task
+from tests.support.bpmn import REMIND_UNIT, flow, process, user_task
 
 REALISTIC_KEY = "bench_petition"
 
@@ -30,16 +30,7 @@ last_opinion = opinion</bpmn:script></bpmn:scriptTask>
   <bpmn:extensionElements><spiffworkflow:calledDecisionId>bench_route</spiffworkflow:calledDecisionId>
   </bpmn:extensionElements>
 </bpmn:businessRuleTask>
-<bpmn:serviceTask id="remind_unit" name="催办记录">
-  <bpmn:extensionElements>
-    <spiffworkflow:serviceTaskOperator id="remind" resultVariable="reminder">
-      <spiffworkflow:parameters>
-        <spiffworkflow:parameter id="unit" type="str" value="&#34;住建局&#34;"/>
-        <spiffworkflow:parameter id="task" type="str" value="&#34;办理&#34;"/>
-      </spiffworkflow:parameters>
-    </spiffworkflow:serviceTaskOperator>
-  </bpmn:extensionElements>
-</bpmn:serviceTask>
+{REMIND_UNIT}
 <bpmn:exclusiveGateway id="done_gw" name="办完？"/>
 <bpmn:endEvent id="end"/>
 {flow("f0", "start", "init")}

@@ -40,29 +40,8 @@ TIMER_CASE = bpmn.process("timer_case", f"""
 <bpmn:boundaryEvent id="limit" name="办理期限" cancelActivity="false" attachedToRef="handle">
   <bpmn:timerEventDefinition id="td1"><bpmn:timeDate>workdays(5)</bpmn:timeDate></bpmn:timerEventDefinition>
 </bpmn:boundaryEvent>
-<bpmn:serviceTask id="remind_unit" name="催办记录">
-  <bpmn:extensionElements>
-    <spiffworkflow:serviceTaskOperator id="remind" resultVariable="reminder">
-      <spiffworkflow:parameters>
-        <spiffworkflow:parameter id="unit" type="str" value="&#34;住建局&#34;"/>
-        <spiffworkflow:parameter id="task" type="str" value="&#34;办理&#34;"/>
-      </spiffworkflow:parameters>
-    </spiffworkflow:serviceTaskOperator>
-  </bpmn:extensionElements>
-</bpmn:serviceTask>
-<bpmn:serviceTask id="tell_petitioner" name="告知信访人">
-  <bpmn:extensionElements>
-    <spiffworkflow:serviceTaskOperator id="notify" resultVariable="notice">
-      <spiffworkflow:parameters>
-        <spiffworkflow:parameter id="template" type="any" value="&quot;去向告知&quot;"/>
-        <spiffworkflow:parameter id="to" type="any" value="&quot;petitioner&quot;"/>
-        <spiffworkflow:parameter id="case_no" type="any" value="case_no"/>
-        <spiffworkflow:parameter id="fields" type="any"
-          value="{{&quot;dispatch_type&quot;: &quot;转送&quot;, &quot;unit_name&quot;: &quot;县住建局&quot;}}"/>
-      </spiffworkflow:parameters>
-    </spiffworkflow:serviceTaskOperator>
-  </bpmn:extensionElements>
-</bpmn:serviceTask>
+{bpmn.REMIND_UNIT}
+{bpmn.tell_petitioner("告知信访人", "notice", "县住建局")}
 <bpmn:endEvent id="reminded"/>
 <bpmn:endEvent id="end"/>
 {bpmn.flow("f1", "start", "handle")}

@@ -9,19 +9,7 @@ CRASH_CASE = bpmn.source("crash_case", f"""
 <bpmn:intermediateCatchEvent id="wait_day" name="等待一日">
   <bpmn:timerEventDefinition id="td1"><bpmn:timeDate>days(1)</bpmn:timeDate></bpmn:timerEventDefinition>
 </bpmn:intermediateCatchEvent>
-<bpmn:serviceTask id="tell_petitioner" name="去向告知">
-  <bpmn:extensionElements>
-    <spiffworkflow:serviceTaskOperator id="notify" resultVariable="transfer_notice">
-      <spiffworkflow:parameters>
-        <spiffworkflow:parameter id="template" type="any" value="&quot;去向告知&quot;"/>
-        <spiffworkflow:parameter id="to" type="any" value="&quot;petitioner&quot;"/>
-        <spiffworkflow:parameter id="case_no" type="any" value="case_no"/>
-        <spiffworkflow:parameter id="fields" type="any"
-          value="{{&quot;dispatch_type&quot;: &quot;转送&quot;, &quot;unit_name&quot;: &quot;县人社局&quot;}}"/>
-      </spiffworkflow:parameters>
-    </spiffworkflow:serviceTaskOperator>
-  </bpmn:extensionElements>
-</bpmn:serviceTask>
+{bpmn.tell_petitioner("去向告知", "transfer_notice", "县人社局")}
 {bpmn.user_task("handle", "办理")}
 <bpmn:endEvent id="end"/>
 {bpmn.flow("f1", "start", "wait_day")}

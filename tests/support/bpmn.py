@@ -26,6 +26,30 @@ def user_task(tid: str, name: str, role: str = "unit_handler") -> str:
             f'</bpmn:extensionElements></bpmn:userTask>')
 
 
+def service_task(tid: str, name: str, operator: str, result: str, params: list[tuple[str, str, str]]) -> str:
+    """A service task calling the handler `operator` with (id, type, value expression) parameters; its answer goes
+    to `result`. Values are expressions: write string literals with &quot; (they are XML attributes)."""
+    rows = "\n".join(f'        <spiffworkflow:parameter id="{pid}" type="{kind}" value="{value}"/>'
+                      for pid, kind, value in params)
+    return (f'<bpmn:serviceTask id="{tid}" name="{name}">\n  <bpmn:extensionElements>\n'
+            f'    <spiffworkflow:serviceTaskOperator id="{operator}" resultVariable="{result}">\n'
+            f'      <spiffworkflow:parameters>\n{rows}\n      </spiffworkflow:parameters>\n'
+            f'    </spiffworkflow:serviceTaskOperator>\n  </bpmn:extensionElements>\n</bpmn:serviceTask>')
+
+
+# the handler calls the benchmarks and the crash tests share: a 催办 recorded, a notice to the petitioner
+REMIND_UNIT = service_task("remind_unit", "催办记录", "remind", "reminder",
+                           [("unit", "str", "&#34;住建局&#34;"), ("task", "str", "&#34;办理&#34;")])
+
+
+def tell_petitioner(name: str, result: str, unit_name: str) -> str:
+    fields = ("{&quot;dispatch_type&quot;: &quot;转送&quot;, &quot;unit_name&quot;: &quot;" + unit_name
+              + "&quot;}")
+    return service_task("tell_petitioner", name, "notify", result,
+                        [("template", "any", "&quot;去向告知&quot;"), ("to", "any", "&quot;petitioner&quot;"),
+                         ("case_no", "any", "case_no"), ("fields", "any", fields)])
+
+
 def flow(fid: str, src: str, dst: str, condition: str | None = None) -> str:
     if condition is None:
         return f'<bpmn:sequenceFlow id="{fid}" sourceRef="{src}" targetRef="{dst}"/>'
