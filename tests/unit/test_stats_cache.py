@@ -27,15 +27,27 @@ def event(s: Session, id_: int, case_id: int) -> None:
                                                       element_id=None, data="{}", prev_hash="", hash="")])
 
 
-def test_facts_are_rebuilt_for_the_cases_named_since_the_last_look():
+def journal_db():
+    """An in-memory database with the tables the kept facts look at."""
     engine = create_engine("sqlite://")
     for table in (JournalEvent.__table__, Incident.__table__, CalendarYear.__table__):
         table.create(engine)
-    store, loads = FactsStore(), []
+    return engine
+
+
+def recording_loader(all_ids: list[int]):
+    """A facts loader over the cases `all_ids` that records which cases each call asked for (None: all)."""
+    loads: list = []
 
     def load(ids):
         loads.append(None if ids is None else sorted(ids))
-        return [Facts(i) for i in ([1, 2, 3, 4, 5] if ids is None else ids)]
+        return [Facts(i) for i in (all_ids if ids is None else ids)]
+    return load, loads
+
+
+def test_facts_are_rebuilt_for_the_cases_named_since_the_last_look():
+    engine = journal_db()
+    store, (load, loads) = FactsStore(), recording_loader([1, 2, 3, 4, 5])
 
     with Session(engine) as s:
         event(s, 1, 1)
@@ -59,14 +71,8 @@ def test_facts_are_rebuilt_for_the_cases_named_since_the_last_look():
 def test_the_related_cases_are_rebuilt_with_the_cases_that_changed():
     """A case's facts also read the rows of related cases (a repeat recognised of it, the linked case that writes
     its register rows): `related` names them and they are rebuilt together."""
-    engine = create_engine("sqlite://")
-    for table in (JournalEvent.__table__, Incident.__table__, CalendarYear.__table__):
-        table.create(engine)
-    store, loads = FactsStore(), []
-
-    def load(ids):
-        loads.append(None if ids is None else sorted(ids))
-        return [Facts(i) for i in ([1, 2, 3] if ids is None else ids)]
+    engine = journal_db()
+    store, (load, loads) = FactsStore(), recording_loader([1, 2, 3])
 
     with Session(engine) as s:
         store.facts(s, "k", "chart", load, related=lambda _s, ids: {1} if 3 in ids else set())
