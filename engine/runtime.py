@@ -16,10 +16,11 @@ them are thin.
 """
 from __future__ import annotations
 
+import copy
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -126,8 +127,16 @@ class CaseView:
         return self.data_source
 
     def to_dict(self) -> dict:
-        out = asdict(replace(self, data_source=self.data))
-        return {("data" if k == "data_source" else k): v for k, v in out.items()}
+        return copy.deepcopy(self.shared_dict())
+
+    def shared_dict(self) -> dict:
+        """The view as plain values (`to_dict()`'s keys) that share the case data, timers and deadlines with the
+        view instead of copying them: for callers that build new values from them and change none."""
+        out = dict(("data", self.data) if f.name == "data_source" else (f.name, getattr(self, f.name))
+                   for f in fields(self))
+        out["tasks"] = [asdict(t) for t in self.tasks]
+        out["incidents"] = [asdict(i) for i in self.incidents]
+        return out
 
 
 class Runtime:

@@ -10,7 +10,6 @@ shown masked rather than unrecorded.
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, fields
 
 from flask import g, has_request_context, request
 from sqlalchemy import select
@@ -93,11 +92,7 @@ def view_dict(view) -> dict:
     """`CaseView.to_dict()` without its deep copy of the case data, timers and deadlines (a few milliseconds per
     answer on a case with much data): the answer is built from them and changes none of them (masking and
     resolving parties make new values), so the copy was never needed."""
-    out = {f.name: getattr(view, f.name) for f in fields(view) if f.name != "data_source"}
-    out["data"] = view.data  # made on first read after a command (engine/runtime.py CaseView)
-    out["tasks"] = [asdict(t) for t in view.tasks]
-    out["incidents"] = [asdict(i) for i in view.incidents]
-    return out
+    return view.shared_dict()
 
 
 def case_view(p: Principal | None, view: dict) -> dict:
