@@ -276,6 +276,30 @@ def test_task_list_api_filters_sorts_and_pages_like_the_page(desk, container, cl
     assert desk.get("handler", "/api/tasks?scope=all").get_json()["total"] == 0
 
 
+def test_task_list_counts_up_to_its_cap_and_pages_on(desk, container, monkeypatch):
+    """A list longer than the count's cap says "more than" instead of counting every item (issue #21: the
+    administrator's whole list at 100,000 open items), and still pages on; below the cap the count is exact."""
+    from web.desk import task_list
+
+    for name in "ABC":
+        desk.post("registrar", "/api/cases", dict(PETITION, title=f"工资事项{name}"))
+    exact = desk.get("admin", "/api/tasks?scope=all").get_json()
+    assert exact["total"] == 3 and exact["more"] is False
+    monkeypatch.setattr(task_list, "COUNT_CAP", 2)
+    capped = desk.get("admin", "/api/tasks?scope=all&limit=2").get_json()
+    assert capped["total"] == 2 and capped["more"] is True and len(capped["tasks"]) == 2
+    rest = desk.get("admin", "/api/tasks?scope=all&limit=2&offset=2").get_json()
+    assert len(rest["tasks"]) == 1 and {t["id"] for t in rest["tasks"]}.isdisjoint(t["id"] for t in capped["tasks"])
+    monkeypatch.setattr(task_list, "COUNT_CAP", 3)  # exactly at the cap: exact, no "more"
+    assert desk.get("admin", "/api/tasks?scope=all").get_json()["more"] is False
+    monkeypatch.setattr(task_list, "COUNT_CAP", 2)
+    monkeypatch.setattr("web.desk.handling.PAGE_SIZE", 2)
+    html = desk.get("admin", "/tasks?scope=all").get_data(as_text=True)
+    assert "超过 2 项" in html and "第 1 页" in html and "page=2" in html and "第 1 / " not in html
+    last = desk.get("admin", "/tasks?scope=all&page=2").get_data(as_text=True)
+    assert "page=1" in last and "page=3" not in last
+
+
 def test_task_list_api_says_which_parameter_is_wrong(desk):
     for query, word in (("sort=soon", "sort"), ("overdue=maybe", "overdue"), ("scope=everyone", "scope"),
                         ("limit=x", "limit")):

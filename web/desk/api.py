@@ -108,7 +108,8 @@ def list_tasks():
     c = container()
     now = c.clock.now()
     with c.extras["read_sessions"]() as s:
-        total, rows = task_list.fetch(s, p, f, now, limit, offset)
+        found = task_list.fetch(s, p, f, now, limit, offset)
+    rows = found.rows
     out = []
     cal = c.runtime.calendar.calendar() if any(w.due_at for w, *_ in rows) else None  # one snapshot per list
     for w, summary, petitioner, case_no in rows:
@@ -119,7 +120,7 @@ def list_tasks():
         out.append(dict(task_view(w).__dict__, overdue=alert == "red", alert=alert, workdays_left=left,
                         overdue_workdays=overdue, due_date=day.isoformat() if day else None,
                         case_no=case_no, channel=channel, petitioner=petitioner or ""))
-    return ok({"tasks": out, "total": total, "limit": limit, "offset": offset, "filters": f.params(), "now": now})
+    return ok({"tasks": out, "total": found.total, "more": found.more, "limit": limit, "offset": offset, "filters": f.params(), "now": now})
 
 
 def _task_for_action(task_id: int) -> WorkItem:

@@ -371,7 +371,8 @@ def tasks():
     except ValueError:
         page = 1
     with c.extras["read_sessions"]() as s:
-        total, rows = task_list.fetch(s, p, filters, now, PAGE_SIZE, (page - 1) * PAGE_SIZE)
+        found = task_list.fetch(s, p, filters, now, PAGE_SIZE, (page - 1) * PAGE_SIZE)
+        rows = found.rows
         choices = task_list.choices(s, p)
         saved = s.scalars(select(SavedTaskFilter).where(SavedTaskFilter.username == p.username)
                           .order_by(SavedTaskFilter.name)).all()
@@ -389,7 +390,8 @@ def tasks():
                       "may_act": visibility.may_act_on(p, w),
                       "colleagues": [x for x in people.get(w.unit, []) if x[0] != p.username]})
     return render_template("handling/tasks.html", items=items, f=filters.params(), choices=choices, saved=saved,
-                           names=names, page=page, pages=max(ceil(total / PAGE_SIZE), 1), total=total,
+                           names=names, page=page, pages=max(ceil(found.total / PAGE_SIZE), 1), total=found.total,
+                           more=found.more, has_next=len(rows) == PAGE_SIZE and (found.more or page * PAGE_SIZE < found.total),
                            channels=list(CHANNEL_CODES), me_name=p.username,
                            saved_params={x.id: json.loads(x.params) for x in saved})
 

@@ -133,25 +133,35 @@ def _ids(where: list, with_case: bool):
     return (q.join(Case, Case.id == WorkItem.case_id) if with_case else q).where(*where)
 
 
-def fetch(s, p: Principal, f: TaskFilters, now: datetime, limit: int, offset: int):
-    """(total, rows) for one page; rows are (WorkItem, summary_json, petitioner_masked, case_no), in the order of
-    `ordered`. With 100,000 open items the page must not sort them all (issue #21): each disjoint part of the
-    list (`_parts`) gives its first items with a due date in the order of an index, then those without one by
-    id, only as many as the page needs, and the parts are merged; the count is one statement counting each part
-    from the work items alone (and the case row only for the channel filter)."""
+COUNT_CAP = 10_000  # open items are counted exactly up to here; beyond, the total says "more than COUNT_CAP"
+
+
+@dataclass
+class Page:
+    total: int  # the items matching, counted up to COUNT_CAP
+    more: bool  # more than COUNT_CAP match (total is then COUNT_CAP): the count stopped there
+    rows: list  # (WorkItem, summary_json, petitioner_masked, case_no), in the order of `ordered`
+
+
+def fetch(s, p: Principal, f: TaskFilters, now: datetime, limit: int, offset: int) -> Page:
+    """One page of the list and its count. With 100,000 open items the page must not sort them all (issue #21):
+    each disjoint part of the list (`_parts`) gives its first items with a due date in the order of an index,
+    then those without one by id, only as many as the page needs, and the parts are merged. The count is one
+    statement counting each part from the work items alone (and the case row only for the channel filter), and
+    stops at COUNT_CAP: an administrator's "all" over 100,000 open items would otherwise read every one of them
+    on every page (PostgreSQL counts without a shortcut), while a list longer than that is paged, not counted."""
     parts = _parts(p, f, now)
     with_case = bool(f.text.get("channel"))
-    total = sum(s.execute(select(*[select(func.count()).select_from(_ids(w, with_case).subquery())
-                                   .scalar_subquery() for w in parts])).one())
+    counts = s.execute(select(*[select(func.count()).select_from(_ids(w, with_case).limit(COUNT_CAP + 1).subquery())
+                                .scalar_subquery() for w in parts])).one()
+    total = sum(counts)
     need = offset + limit
     ids = _first(s, parts, with_case, WorkItem.due_at.is_not(None), _due_order(f), need)
     if len(ids) < need:
         ids += _first(s, parts, with_case, WorkItem.due_at.is_(None), lambda due, i: (i,), need - len(ids))
     page = ids[offset:need]
-    if not page:
-        return total, []
-    found = {row[0].id: row for row in s.execute(_rows_query().where(WorkItem.id.in_(page))).all()}
-    return total, [found[i] for i in page if i in found]
+    found = {row[0].id: row for row in s.execute(_rows_query().where(WorkItem.id.in_(page))).all()} if page else {}
+    return Page(min(total, COUNT_CAP), total > COUNT_CAP, [found[i] for i in page if i in found])
 
 
 def _due_order(f: TaskFilters):
