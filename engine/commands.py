@@ -26,11 +26,11 @@ from sqlalchemy.orm import Session
 
 from . import repair, spiff_patches
 from .context import PAUSED_UNTIL, CommandContext
-from .deployment import latest
+from .deployment import latest_version, version_of
 from .errors import Conflict, Invalid, NotApplicable, NotFound
 from .journal import PendingEvent, to_json
 from .state import STATE_FORMAT
-from .store import Case, CaseText, Incident, ProcessDefinition, Timer, WorkItem, case_text_body
+from .store import Case, CaseText, Incident, Timer, WorkItem, case_text_body
 from .tree import QUEUED_MESSAGES, all_tasks, find_task, message_receivers, queued_messages, set_event_value
 from .work_items import STATE_CN
 
@@ -149,8 +149,7 @@ class StartCase(Command):
 
     def open(self, op: Opening) -> None:
         s = op.s
-        row = latest(s, self.process_key) if self.definition_id is None else s.get(ProcessDefinition,
-                                                                                    self.definition_id)
+        row = latest_version(s, self.process_key) if self.definition_id is None else version_of(s, self.definition_id)
         if row is None or row.process_key != self.process_key:
             raise NotFound(f"流程 {self.process_key} 尚未部署（process {self.process_key} is not deployed; "
                            f"run lianxin deploy）")
