@@ -159,19 +159,23 @@ class Deadlines:
             sink.append(info)
         return deadline.due_at.isoformat()
 
-    def compute_deadline(self, rule: str, n: int, start: datetime, roll_forward: bool = True):
+    def compute_deadline(self, rule: str, n: int, start: datetime, roll_forward: bool = True,
+                         session: Session | None = None):
+        """`session`: the caller's transaction outside a command (a registration's receipt), so that the calendar
+        is checked there instead of on a connection of its own."""
         if rule == HOURS:
             return HoursDeadline(start, n)
         if rule == "WD":
-            return self.command_calendar().due(start, workdays=n)
-        return self.command_calendar().due(start, days=n, roll_forward=roll_forward)
+            return self.command_calendar(session).due(start, workdays=n)
+        return self.command_calendar(session).due(start, days=n, roll_forward=roll_forward)
 
-    def command_calendar(self):
-        """The calendar snapshot, checked through the running command's own session when there is one: one
-        version read per transaction, and no second connection taken from the pool while the case row is
-        locked (a completion computing three deadlines took three)."""
+    def command_calendar(self, session: Session | None = None):
+        """The calendar snapshot, checked through the running command's own session when there is one (else
+        `session`): one version read per transaction, and no second connection taken from the pool while the
+        case row is locked (a completion computing three deadlines took three)."""
         cmd = current_or_none()
-        return self.calendar.calendar(session=cmd.session if cmd is not None else None)
+        return self.calendar.calendar(session=cmd.session if cmd is not None and cmd.session is not None
+                                      else session)
 
     # ---- how a deadline stands
 

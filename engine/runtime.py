@@ -541,8 +541,9 @@ class Runtime:
     def yellow_instant(self, due_at: datetime, lead: int) -> datetime:
         return self.deadlines.yellow_instant(due_at, lead)
 
-    def compute_deadline(self, rule: str, n: int, start: datetime, roll_forward: bool = True):
-        return self.deadlines.compute_deadline(rule, n, start, roll_forward)
+    def compute_deadline(self, rule: str, n: int, start: datetime, roll_forward: bool = True,
+                         session: Session | None = None):
+        return self.deadlines.compute_deadline(rule, n, start, roll_forward, session)
 
     def alert(self, due_at: datetime | None, now: datetime, cal=None) -> tuple[str, int | None]:
         return self.deadlines.alert(due_at, now, cal)

@@ -288,7 +288,7 @@ def queue_receipt(c, s, started, code: str, now: datetime) -> bool:
             s, c.extras["vault"], parties.RECIPIENT_PREFIX + ref)) is None:
         return False
     case_no = (started.data.get("registration") or {}).get("case_no") or started.data.get("case_no") or ""
-    accept_day = c.runtime.compute_deadline("CAL", documents.ACCEPT_DAYS, now).due_date
+    accept_day = c.runtime.compute_deadline("CAL", documents.ACCEPT_DAYS, now, session=s).due_date
     s.add(Outbox(case_id=started.id, idempotency_key=f"receipt:{started.id}", channel="sms",
                  recipient=parties.RECIPIENT_PREFIX + ref, template="portal_receipt", template_version=1,
                  payload=to_json({"case_no": case_no, "query_code": code,

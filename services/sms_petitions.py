@@ -126,7 +126,7 @@ def _handle(c, s, key: IndexKey, phone: str, text: str, now: datetime) -> tuple[
                                   now, session=s)  # the phone goes to the party table, sealed
         registration = view.data.get("registration") or {}
         registered = now.astimezone(SHANGHAI).date()
-        accept_day = c.runtime.compute_deadline("CAL", 15, now).due_date  # 15日内告知是否受理
+        accept_day = c.runtime.compute_deadline("CAL", 15, now, session=s).due_date  # 15日内告知是否受理
         return ({"status": "registered", "case_id": view.id, "case_no": registration.get("case_no")},
                 ("registration_receipt", {"case_no": registration.get("case_no", ""),
                                           "query_code": code,
