@@ -279,6 +279,10 @@ class _Compiled:
     code: CodeType | None
     error: tuple[str, str, int | None] | None  # kind, message, line
     budgeted: bool  # contains a loop, comprehension or function: needs a CPU budget
+    # An expression that is only a constant (`30`, `"登记回执"`, `-1`, `True`) or only a name (`channel`): most
+    # of what the engine evaluates (service-task parameters, DMN output cells, timer durations), answered without
+    # setting up a run (namespace, CPU budget, context variables) since running it could do nothing else.
+    shortcut: tuple[str, Any] | None = None
 
     def raise_error(self) -> None:
         if self.error is None:
@@ -305,6 +309,7 @@ def _compile(source: str, mode: str) -> _Compiled:
 
     try:
         tree = ast.parse(source, _FILENAME, mode)
+        shortcut = _shortcut(tree) if mode == "eval" else None  # before the compiler rewrites the tree
         compiler = compile_restricted_eval if mode == "eval" else compile_restricted_exec
         result = compiler(tree, _FILENAME, policy=_Policy)
     except SyntaxError as err:
@@ -326,7 +331,24 @@ def _compile(source: str, mode: str) -> _Compiled:
                 problems.append(message)
         more = f"（另有 {len(problems) - 1} 处 / {len(problems) - 1} more）" if len(problems) > 1 else ""
         return failed("forbidden", problems[0] + more, first_line)
-    return _Compiled(result.code, None, _uses_name(result.code, "_tick_"))
+    return _Compiled(result.code, None, _uses_name(result.code, "_tick_"), shortcut)
+
+
+_SCALARS = (int, float, str, bool, type(None))
+
+
+def _shortcut(tree: ast.Expression) -> tuple[str, Any] | None:
+    """("constant", value) for a scalar literal (a sign allowed on a number), ("name", name) for a bare name, else
+    None. Anything else (a call, an operator, a container literal) runs in the sandbox."""
+    body = tree.body
+    if isinstance(body, ast.Constant) and type(body.value) in _SCALARS:
+        return "constant", body.value
+    if (isinstance(body, ast.UnaryOp) and isinstance(body.op, (ast.USub, ast.UAdd))
+            and isinstance(body.operand, ast.Constant) and type(body.operand.value) in (int, float)):
+        return "constant", -body.operand.value if isinstance(body.op, ast.USub) else body.operand.value
+    if isinstance(body, ast.Name) and not body.id.startswith("_"):
+        return "name", body.id
+    return None
 
 
 def check_expression(text: str) -> str | None:
@@ -1135,11 +1157,17 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
         compiled = _compile(expression, "eval")
         compiled.raise_error()
         self._refuse_overwrites(context, {})
-        namespace: dict[str, Any] = dict(self.helpers)
-        namespace.update(external_context or {})
-        namespace.update(context)
-        namespace.update(self._fixed)  # last: task data keys cannot replace a guard
-        result = self._run(compiled, namespace, eval)
+        shortcut = compiled.shortcut
+        if shortcut is not None and shortcut[0] == "constant":
+            return shortcut[1]
+        if shortcut is not None and shortcut[1] in context:  # task data comes before helpers and builtins
+            result = context[shortcut[1]]
+        else:
+            namespace: dict[str, Any] = dict(self.helpers)
+            namespace.update(external_context or {})
+            namespace.update(context)
+            namespace.update(self._fixed)  # last: task data keys cannot replace a guard
+            result = self._run(compiled, namespace, eval)
         if isinstance(result, (dict, *_CONTAINERS)):  # DMN outputs and multi-instance inputs become task data
             _check_task_data({"result": result}, {})
         return result

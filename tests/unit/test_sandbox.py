@@ -115,6 +115,34 @@ def test_task_data_that_hides_a_helper_is_refused(env, run):
     assert "workdays" in str(error) and "rename" in str(error)
 
 
+@pytest.mark.parametrize("text, data, expected", [
+    ("30", {}, 30), ("-1", {}, -1), ("+2.5", {}, 2.5), ('"登记回执"', {}, "登记回执"), ("True", {}, True),
+    ("None", {}, None), ("channel", {"channel": "来访"}, "来访"), ("type", {"type": "信访"}, "信访"),
+])
+def test_a_constant_or_a_name_in_the_data_answers_without_running(env, text, data, expected, monkeypatch):
+    """Constants and names of task data (most of what the engine evaluates: parameters, DMN outputs) take a
+    shortcut: the answer is what running the expression gives, and nothing is run (task data before builtins)."""
+    ran = []
+    monkeypatch.setattr(SandboxEnvironment, "_run", lambda self, *a: ran.append(a))
+    assert env.evaluate(text, data) == expected and ran == []
+
+
+def test_a_name_outside_the_data_still_runs(env, monkeypatch):
+    assert env.evaluate("days", {})(2) == 48  # a helper by name
+    ran = []
+    monkeypatch.setattr(SandboxEnvironment, "_run", lambda self, *a: ran.append(a) or "ran")
+    assert env.evaluate("days", {}) == "ran" and len(ran) == 1
+
+
+def test_the_shortcut_keeps_the_sandbox_rules(env):
+    assert refused(env.evaluate, "workdays", {"workdays": 3}).kind == "conflict"  # data hiding a helper
+    assert refused(env.evaluate, "missing", {}).kind != "conflict"  # an unknown name is still an error
+    assert refused(env.evaluate, "_tick_", {}).kind == "forbidden"  # underscore names are not names of data
+    with pytest.raises(ScriptError):  # a container from the data is still checked as task data
+        env.evaluate("value", {"value": [0] * (sandbox.MAX_DATA_ITEMS + 1)})
+    assert sandbox._compile("x + 1", "eval").shortcut is None and sandbox._compile("[1]", "eval").shortcut is None
+
+
 def test_compiled_code_is_cached_by_text():
     first = sandbox._compile("amount > 1000", "eval")
     assert sandbox._compile("amount > 1000", "eval") is first
