@@ -15,17 +15,25 @@ Each patch answers a measured defect (see shared docs, spiffworkflow-notes.md):
 4. Uncaught error events. An error end event inside a called process that nobody catches is dropped into
    `bpmn_events` and the caller takes its success path. We raise instead, so the throwing task ends in ERROR
    and the runtime opens an incident.
+5. Log details nobody reads. Every task state change builds the details of its `spiff.task` log line (and
+   a reference to the task's data) before the logger is asked whether it logs at that level at all, which it
+   does not in our processes (web/app.py sets `spiff` to WARNING): about thirty dictionaries per completion.
+   The details are built only when the line is logged; the state and its timestamps change exactly as before.
 """
 from __future__ import annotations
 
 import contextvars
+import logging
 import sys
+import time as _time
 from datetime import datetime as _datetime, timedelta as _timedelta
 
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as _timer_module
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEventDefinition
+from SpiffWorkflow import task as _task_module
 from SpiffWorkflow.bpmn.util import event as _event_module, task as _bpmn_task_util
 from SpiffWorkflow.util import task as _task_util
+from SpiffWorkflow.util.task import TaskState as _TaskState
 
 _command_instant: contextvars.ContextVar[_datetime | None] = contextvars.ContextVar(
     "lianxin_command_instant", default=None
@@ -107,6 +115,24 @@ def _raise_uncaught_errors():
     _event_module.EventManager.catch = catch
 
 
+def _log_details_only_when_logged():
+    task_logger = _task_module.logger
+
+    def _set_state(self, value: int) -> None:
+        # SpiffWorkflow 3.2.0's Task._set_state, with the log details built inside the level checks.
+        if value != self.state:
+            elapsed = _time.time() - self.last_state_change
+            self.last_state_change = _time.time()
+            self._state = value
+            if task_logger.isEnabledFor(logging.INFO):
+                task_logger.info(f"State changed to {_TaskState.get_name(value)}",
+                                 extra=self.collect_log_extras({"elapsed": elapsed}))
+        elif task_logger.isEnabledFor(logging.DEBUG):
+            task_logger.debug(f"State set to {_TaskState.get_name(value)}", extra=self.collect_log_extras())
+
+    _task_module.Task._set_state = _set_state
+
+
 def apply() -> None:
     global _applied
     if _applied:
@@ -115,5 +141,6 @@ def apply() -> None:
     _unbounded_depth(_task_util.TaskIterator)
     _unbounded_depth(_bpmn_task_util.BpmnTaskIterator)
     _raise_uncaught_errors()
+    _log_details_only_when_logged()
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 10000))
     _applied = True

@@ -19,7 +19,7 @@ deployments):
 """
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from engine.ports import Placement
@@ -50,6 +50,13 @@ def office_role(chart: OrgChart, office: str) -> str | None:
     return LOWEST_TIER_OFFICE_ROLE if kind == levels[0] else UPPER_TIER_OFFICE_ROLE
 
 
+# Someone active holds `role` in `unit` itself. Built once: every new work item asks, and building the query
+# cost more than running it.
+_HELD_DIRECTLY = (select(Membership.id).join(User, User.id == Membership.user_id)
+                  .where(Membership.unit_code == bindparam("unit"), Membership.role == bindparam("role"),
+                         User.active.is_(True)).limit(1))
+
+
 def chart_in(s: Session) -> OrgChart:
     """The organisation as stored (units), with the tiers of the shipped chart."""
     chart = OrgChart(tiers=default_chart().tiers)
@@ -73,9 +80,7 @@ class WorkPlacement:
         return self._chart
 
     def held_directly(self, unit: str, role: str) -> bool:
-        return self._session.scalar(
-            select(Membership.id).join(User, User.id == Membership.user_id)
-            .where(Membership.unit_code == unit, Membership.role == role, User.active.is_(True)).limit(1)) is not None
+        return self._session.scalar(_HELD_DIRECTLY, {"unit": unit, "role": role}) is not None
 
     def place(self, unit: str, role: str) -> Placement | None:
         if role == UNIT_OR_HEAD:  # the unit's own people or its head (a supervision feedback): held through either

@@ -84,6 +84,8 @@ def write_year(session: Session, *, year: int, region: str, source: str, status:
 
 
 _VERSION_MEMO = "lianxin.calendar_version_key"
+# Built once: building the expression cost more than running it.
+_VERSION_KEY = select(func.count(CalendarYear.id), func.coalesce(func.sum(CalendarYear.version), 0))
 
 
 def version_key(session: Session) -> tuple[int, int]:
@@ -95,8 +97,7 @@ def version_key(session: Session) -> tuple[int, int]:
     memo = session.info.get(_VERSION_MEMO)
     if transaction is not None and memo is not None and memo[0] is transaction:
         return memo[1]
-    count, total = session.execute(
-        select(func.count(CalendarYear.id), func.coalesce(func.sum(CalendarYear.version), 0))).one()
+    count, total = session.execute(_VERSION_KEY).one()
     key = int(count), int(total)
     if transaction is not None:
         session.info[_VERSION_MEMO] = (transaction, key)
