@@ -7,7 +7,10 @@ Each patch answers a measured defect (see shared docs, spiffworkflow-notes.md):
    command being executed (a context variable set by the runtime). Outside a command it refuses to answer:
    a timer evaluated without a command instant is a bug, not a reason to read the wall clock.
 2. Depth. Task-tree walks stop at `max_depth=1000`, so a case that loops about 250 times is silently reported
-   completed. The default becomes unbounded; the runtime also prunes finished history (engine.state).
+   completed. The default becomes unbounded; the runtime also prunes finished history (engine.state). An
+   unbounded walk also skips the depth bookkeeping, which only ever served that limit: after every leaf it
+   climbed the leaf's ancestors (a dictionary look-up each), the larger part of the cost of every walk (a
+   completion walks the tree a dozen times). The walk visits the same tasks in the same order.
 3. Due means due. SpiffWorkflow fires a timer when its deadline is strictly before now; the due-time index (and
    so the worker) takes a timer whose deadline equals now as due. A worker run at exactly that instant then found
    the timer due, fired nothing and found it due again, without end. `refresh_due_timers` lets the timers see
@@ -99,6 +102,22 @@ def _unbounded_depth(cls):
     cls.__init__ = __init__
 
 
+def _no_depth_bookkeeping_when_unbounded(cls):
+    """`depth` is read only to compare it with `max_depth`; unbounded, that comparison always holds (depth moves
+    by one per task), so keeping count is skipped. A walk given a bound keeps its count as before."""
+    leaf, update = cls._handle_leaf_depth, cls._update_depth
+
+    def _handle_leaf_depth(self, task):
+        if self.max_depth != sys.maxsize:
+            leaf(self, task)
+
+    def _update_depth(self, task):
+        if self.max_depth != sys.maxsize:
+            update(self, task)
+
+    cls._handle_leaf_depth, cls._update_depth = _handle_leaf_depth, _update_depth
+
+
 def _raise_uncaught_errors():
     original = _event_module.EventManager.catch
 
@@ -140,6 +159,7 @@ def apply() -> None:
     _timer_module.datetime = _CommandDatetime
     _unbounded_depth(_task_util.TaskIterator)
     _unbounded_depth(_bpmn_task_util.BpmnTaskIterator)
+    _no_depth_bookkeeping_when_unbounded(_task_util.TaskIterator)  # BpmnTaskIterator inherits both methods
     _raise_uncaught_errors()
     _log_details_only_when_logged()
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 10000))
