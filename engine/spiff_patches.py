@@ -31,9 +31,9 @@ import sys
 import time as _time
 from datetime import datetime as _datetime, timedelta as _timedelta
 
+from SpiffWorkflow import task as _task_module
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as _timer_module
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEventDefinition
-from SpiffWorkflow import task as _task_module
 from SpiffWorkflow.bpmn.util import event as _event_module, task as _bpmn_task_util
 from SpiffWorkflow.util import task as _task_util
 from SpiffWorkflow.util.task import TaskState as _TaskState
