@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from .journal import to_json
@@ -56,6 +56,11 @@ def notify(s: Session, payload: dict[str, Any], ctx: EffectContext) -> dict:
     return {"idempotency_key": key, "channel": channel, "template": template}
 
 
+_REGISTER_ROW = select(CaseRegister).where(CaseRegister.case_id == bindparam("case_id"),  # built once
+                                           CaseRegister.register == bindparam("register"),
+                                           CaseRegister.key == bindparam("key"))
+
+
 def register(s: Session, payload: dict[str, Any], ctx: EffectContext) -> dict:
     name, key = payload.get("register"), payload.get("key")
     if not name or not key:
@@ -71,8 +76,7 @@ def register(s: Session, payload: dict[str, Any], ctx: EffectContext) -> dict:
     row = next((o for o in s.new if isinstance(o, CaseRegister) and o.case_id == case_id
                 and o.register == name and o.key == str(key)), None)  # opened earlier in this same step
     if row is None:
-        row = s.scalar(select(CaseRegister).where(CaseRegister.case_id == case_id,
-                                                  CaseRegister.register == name, CaseRegister.key == str(key)))
+        row = s.scalar(_REGISTER_ROW, {"case_id": case_id, "register": name, "key": str(key)})
     if row is None:
         if action != "open":
             raise EffectError(f"登记簿 {name} 中没有 {key}，无法{action}（no such entry to {action}）")

@@ -63,8 +63,9 @@ class LianxinScriptEngine(PythonScriptEngine):
             except HandlerFailed as exc:
                 cmd.service_calls.append(dict(call, error=str(exc.original) or exc.original.__class__.__name__))
                 raise
-        cmd.service_calls.append(dict(call, result=json.loads(to_json(result))))
-        return to_json(result)
+        text = to_json(result)  # once: the journal's copy and SpiffWorkflow's answer are read from the same text
+        cmd.service_calls.append(dict(call, result=json.loads(text)))
+        return text
 
     def _apply_effects(self, cmd: CommandContext, handler: str, element_id: str, effects) -> None:
         """Effects are written now, into the command's session: a malformed one fails the service task (an

@@ -7,7 +7,10 @@ Each patch answers a measured defect (see shared docs, spiffworkflow-notes.md):
    command being executed (a context variable set by the runtime). Outside a command it refuses to answer:
    a timer evaluated without a command instant is a bug, not a reason to read the wall clock.
 2. Depth. Task-tree walks stop at `max_depth=1000`, so a case that loops about 250 times is silently reported
-   completed. The default becomes unbounded; the runtime also prunes finished history (engine.state).
+   completed. The default becomes unbounded; the runtime also prunes finished history (engine.state). An
+   unbounded walk also skips the depth bookkeeping, which only ever served that limit: after every leaf it
+   climbed the leaf's ancestors (a dictionary look-up each), the larger part of the cost of every walk (a
+   completion walks the tree a dozen times). The walk visits the same tasks in the same order.
 3. Due means due. SpiffWorkflow fires a timer when its deadline is strictly before now; the due-time index (and
    so the worker) takes a timer whose deadline equals now as due. A worker run at exactly that instant then found
    the timer due, fired nothing and found it due again, without end. `refresh_due_timers` lets the timers see
@@ -15,17 +18,25 @@ Each patch answers a measured defect (see shared docs, spiffworkflow-notes.md):
 4. Uncaught error events. An error end event inside a called process that nobody catches is dropped into
    `bpmn_events` and the caller takes its success path. We raise instead, so the throwing task ends in ERROR
    and the runtime opens an incident.
+5. Log details nobody reads. Every task state change builds the details of its `spiff.task` log line (and
+   a reference to the task's data) before the logger is asked whether it logs at that level at all, which it
+   does not in our processes (web/app.py sets `spiff` to WARNING): about thirty dictionaries per completion.
+   The details are built only when the line is logged; the state and its timestamps change exactly as before.
 """
 from __future__ import annotations
 
 import contextvars
+import logging
 import sys
+import time as _time
 from datetime import datetime as _datetime, timedelta as _timedelta
 
+from SpiffWorkflow import task as _task_module
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as _timer_module
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEventDefinition
 from SpiffWorkflow.bpmn.util import event as _event_module, task as _bpmn_task_util
 from SpiffWorkflow.util import task as _task_util
+from SpiffWorkflow.util.task import TaskState as _TaskState
 
 _command_instant: contextvars.ContextVar[_datetime | None] = contextvars.ContextVar(
     "lianxin_command_instant", default=None
@@ -91,6 +102,22 @@ def _unbounded_depth(cls):
     cls.__init__ = __init__
 
 
+def _no_depth_bookkeeping_when_unbounded(cls):
+    """`depth` is read only to compare it with `max_depth`; unbounded, that comparison always holds (depth moves
+    by one per task), so keeping count is skipped. A walk given a bound keeps its count as before."""
+    leaf, update = cls._handle_leaf_depth, cls._update_depth
+
+    def _handle_leaf_depth(self, task):
+        if self.max_depth != sys.maxsize:
+            leaf(self, task)
+
+    def _update_depth(self, task):
+        if self.max_depth != sys.maxsize:
+            update(self, task)
+
+    cls._handle_leaf_depth, cls._update_depth = _handle_leaf_depth, _update_depth
+
+
 def _raise_uncaught_errors():
     original = _event_module.EventManager.catch
 
@@ -107,6 +134,24 @@ def _raise_uncaught_errors():
     _event_module.EventManager.catch = catch
 
 
+def _log_details_only_when_logged():
+    task_logger = _task_module.logger
+
+    def _set_state(self, value: int) -> None:
+        # SpiffWorkflow 3.2.0's Task._set_state, with the log details built inside the level checks.
+        if value != self.state:
+            elapsed = _time.time() - self.last_state_change
+            self.last_state_change = _time.time()
+            self._state = value
+            if task_logger.isEnabledFor(logging.INFO):
+                task_logger.info(f"State changed to {_TaskState.get_name(value)}",
+                                 extra=self.collect_log_extras({"elapsed": elapsed}))
+        elif task_logger.isEnabledFor(logging.DEBUG):
+            task_logger.debug(f"State set to {_TaskState.get_name(value)}", extra=self.collect_log_extras())
+
+    _task_module.Task._set_state = _set_state
+
+
 def apply() -> None:
     global _applied
     if _applied:
@@ -114,6 +159,8 @@ def apply() -> None:
     _timer_module.datetime = _CommandDatetime
     _unbounded_depth(_task_util.TaskIterator)
     _unbounded_depth(_bpmn_task_util.BpmnTaskIterator)
+    _no_depth_bookkeeping_when_unbounded(_task_util.TaskIterator)  # BpmnTaskIterator inherits both methods
     _raise_uncaught_errors()
+    _log_details_only_when_logged()
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 10000))
     _applied = True

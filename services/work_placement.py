@@ -19,7 +19,7 @@ deployments):
 """
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from engine.ports import Placement
@@ -50,6 +50,15 @@ def office_role(chart: OrgChart, office: str) -> str | None:
     return LOWEST_TIER_OFFICE_ROLE if kind == levels[0] else UPPER_TIER_OFFICE_ROLE
 
 
+# Someone active holds `role` in `unit` itself. Built once, on the tables, and run on the session's connection:
+# every new work item asks, and building the query, and the ORM's steps for a statement that loads no entity,
+# cost more than running it.
+_MEMBERS, _USERS = Membership.__table__, User.__table__
+_HELD_DIRECTLY = (select(_MEMBERS.c.id).join(_USERS, _USERS.c.id == _MEMBERS.c.user_id)
+                  .where(_MEMBERS.c.unit_code == bindparam("unit"), _MEMBERS.c.role == bindparam("role"),
+                         _USERS.c.active.is_(True)).limit(1))
+
+
 def chart_in(s: Session) -> OrgChart:
     """The organisation as stored (units), with the tiers of the shipped chart."""
     chart = OrgChart(tiers=default_chart().tiers)
@@ -73,9 +82,10 @@ class WorkPlacement:
         return self._chart
 
     def held_directly(self, unit: str, role: str) -> bool:
-        return self._session.scalar(
-            select(Membership.id).join(User, User.id == Membership.user_id)
-            .where(Membership.unit_code == unit, Membership.role == role, User.active.is_(True)).limit(1)) is not None
+        s = self._session
+        if s.autoflush:  # as the ORM does before a query: a membership added in this transaction counts
+            s.flush()
+        return s.connection().execute(_HELD_DIRECTLY, {"unit": unit, "role": role}).first() is not None
 
     def place(self, unit: str, role: str) -> Placement | None:
         if role == UNIT_OR_HEAD:  # the unit's own people or its head (a supervision feedback): held through either

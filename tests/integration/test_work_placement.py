@@ -173,3 +173,17 @@ def test_the_task_form_page_refuses_a_unit_outside_the_area_and_keeps_the_task(o
     assert r.status_code in (302, 303), r.get_data(as_text=True)[:500]
     assert office.get("county", f"/api/cases/{office.case_id}").get_json()["assignment_chain"][-1]["to"] == \
         "county_a_housing"
+
+
+def test_the_holder_check_sees_a_membership_added_in_the_same_transaction(office):
+    """`held_directly` runs its statement on the session's connection: it flushes first, as an ORM query does."""
+    with office.c.session_factory() as s, s.begin():
+        placement = WorkPlacement(s)
+        assert not placement.held_directly("county_a_forestry", "unit_handler")
+        user = User(username="ranger", display_name="林业局承办人", password_hash=hash_password("demo"), active=True)
+        s.add(user)
+        s.flush()
+        s.add(Membership(user_id=user.id, unit_code="county_a_forestry", role="unit_handler", include_subunits=False))
+        assert placement.held_directly("county_a_forestry", "unit_handler")
+        user.active = False  # an inactive holder holds nothing
+        assert not placement.held_directly("county_a_forestry", "unit_handler")

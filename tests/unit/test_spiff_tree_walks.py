@@ -1,0 +1,85 @@
+"""Task-tree walks after engine.spiff_patches (patch 2): unbounded, and without the depth bookkeeping that only
+served the bound. An unbounded walk visits the same tasks in the same order as one that keeps count (a bound far
+above any depth), through parallel branches, a subprocess and the waiting tasks. Issue #21 (the triage step)."""
+from __future__ import annotations
+
+import pytest
+from lxml import etree
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
+from SpiffWorkflow.util.task import TaskIterator, TaskState
+
+from engine import spiff_patches
+from tests.support.bpmn import flow, process, user_task
+
+BRANCHES = process("branches", f"""
+<bpmn:startEvent id="start"/>
+<bpmn:parallelGateway id="split"/>
+{user_task("first", "甲")}
+<bpmn:subProcess id="sub" name="子流程">
+  <bpmn:startEvent id="sub_start"/>
+  {user_task("inner", "乙")}
+  <bpmn:endEvent id="sub_end"/>
+  {flow("s1", "sub_start", "inner")}
+  {flow("s2", "inner", "sub_end")}
+</bpmn:subProcess>
+<bpmn:boundaryEvent id="remind" attachedToRef="sub" cancelActivity="false">
+  <bpmn:messageEventDefinition messageRef="poke"/></bpmn:boundaryEvent>
+<bpmn:endEvent id="reminded"/>
+<bpmn:parallelGateway id="join"/>
+{user_task("last", "丙")}
+<bpmn:endEvent id="end"/>
+{flow("f1", "start", "split")}
+{flow("f2", "split", "first")}
+{flow("f3", "split", "sub")}
+{flow("f4", "first", "join")}
+{flow("f5", "sub", "join")}
+{flow("f6", "join", "last")}
+{flow("f7", "last", "end")}
+{flow("f8", "remind", "reminded")}
+""").replace("</bpmn:definitions>", '<bpmn:message id="poke" name="催办"/></bpmn:definitions>')
+
+FAR = 10**9  # a bound no tree reaches: the walk keeps count, as SpiffWorkflow's own does
+
+
+@pytest.fixture(scope="module")
+def workflow() -> BpmnWorkflow:
+    spiff_patches.apply()
+    parser = SpiffBpmnParser()
+    parser.add_bpmn_xml(etree.fromstring(BRANCHES.encode("utf-8")), filename="branches.bpmn")
+    wf = BpmnWorkflow(parser.get_spec("branches"), parser.get_subprocess_specs("branches"),
+                      script_engine=PythonScriptEngine())
+    wf.do_engine_steps()
+    first = wf.get_tasks(state=TaskState.READY, manual=True, spec_name="first")[0]
+    first.run()
+    wf.do_engine_steps()
+    return wf
+
+
+def names(tasks) -> list[tuple[str, int]]:
+    return [(t.task_spec.name, t.state) for t in tasks]
+
+
+@pytest.mark.parametrize("state", [TaskState.ANY_MASK, TaskState.READY, TaskState.WAITING,
+                                   TaskState.NOT_FINISHED_MASK, TaskState.PREDICTED_MASK, TaskState.COMPLETED])
+def test_an_unbounded_walk_visits_what_a_counting_walk_visits_in_its_order(workflow, state):
+    for iterator in (TaskIterator, BpmnTaskIterator):
+        counted = names(iterator(workflow.task_tree, state=state, max_depth=FAR))
+        assert names(iterator(workflow.task_tree, state=state)) == counted
+    everything = names(workflow.get_tasks(state=state))
+    assert everything == names(BpmnTaskIterator(workflow.task_tree, state=state, max_depth=FAR))
+    if state == TaskState.ANY_MASK:  # the subprocess's tasks too, and a ready task on each side
+        assert {"inner", "last", "sub", "join"} <= {n for n, _ in everything}
+
+
+def test_an_unbounded_walk_keeps_no_count_and_a_bounded_one_still_stops(workflow):
+    counting, unbounded = TaskIterator(workflow.task_tree, max_depth=FAR), TaskIterator(workflow.task_tree)
+    deepest = 0
+    for _ in counting:
+        deepest = max(deepest, counting.depth)
+    assert names(unbounded) and unbounded.depth == 0 and deepest > 2
+    # a walk given a bound counts, and stops there: SpiffWorkflow's behaviour where a caller asks for it
+    shallow = names(TaskIterator(workflow.task_tree, max_depth=2))
+    assert shallow == names(TaskIterator(workflow.task_tree))[:len(shallow)] and len(shallow) == 3
