@@ -77,10 +77,17 @@ class StateCodec:
             registry._encoder_mode = False
 
     def loads(self, text: str, spec, subprocess_specs, script_engine) -> BpmnWorkflow:
+        return self.read(text, spec, subprocess_specs, script_engine)[0]
+
+    def read(self, text: str, spec, subprocess_specs, script_engine) -> tuple[BpmnWorkflow, bool]:
+        """The workflow, and whether its data is plain: nothing in it but JSON values as `json.loads` made them
+        (no dates, decimals or other typed values), held by this workflow alone. Plain data read for showing
+        needs no copy through JSON (engine.tree.view_data)."""
         dct = json.loads(text)
-        token = _PLAIN_DATA.set(only_structure_typed(text, dct))
+        plain = only_structure_typed(text, dct)
+        token = _PLAIN_DATA.set(plain)
         try:
-            return self._converter.restore_onto(dct, spec, subprocess_specs, script_engine)
+            return self._converter.restore_onto(dct, spec, subprocess_specs, script_engine), plain
         finally:
             _PLAIN_DATA.reset(token)
 
