@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, text
 
+from engine import tree
 from engine.definitions import DefinitionError, SourceFile, collect_files
 from engine.handlers import HandlerRegistry
 from engine.runtime import Conflict
@@ -275,8 +276,6 @@ def test_a_commands_case_view_makes_its_data_when_read_and_it_is_the_cases_data(
 
 
 def test_a_stored_case_with_plain_data_is_read_without_a_copy_through_json(container, monkeypatch):
-    from engine import tree
-
     c = container
     c.runtime.deploy([src(bpmn.LOOP, "loop.bpmn")], actor="designer")
     case = c.runtime.start("loop_case", {"opinions": [f"意见{i}" for i in range(40)]}, "registrar")
