@@ -7,6 +7,11 @@
 - Finished history is pruned from the live task tree after each command (`prune_finished_history`). The
   journal keeps the history; the tree keeps only what the engine still needs. This keeps a step at loop 1,000
   as cheap as a step at loop 1, and keeps SpiffWorkflow's recursive walks shallow.
+- A state whose data holds plain JSON values only (no dates, decimals or other typed values) is restored with the
+  values as `json.loads` made them, without the library's walk and copy; `StateCodec.read` also says so, and a
+  case read for showing then needs no second copy of its data through JSON (engine.tree.view_data).
+- What stays proportional to a case's data in every step: decoding and encoding the state, writing it, and the
+  sandbox's size check of the task data after each script (docs/testing.md, the growing case).
 """
 from __future__ import annotations
 
