@@ -39,6 +39,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     conn = op.get_bind()
     if conn.dialect.name == "postgresql":
-        _state_compression(conn, "pglz")
+        _state_compression(conn, "default")
     op.create_index("ix_timer_case_id", "timer", ["case_id"], unique=False)
     op.drop_index("ix_timer_case_status", table_name="timer")
