@@ -605,7 +605,8 @@ class Runtime:
         )
 
     def case_data(self, s: Session, case: Case) -> dict:
-        return view_data(self._load(s, case))
+        spec, subprocess_specs = self.load_definition(s, case.definition_id)
+        return view_data(*self.codec.read(case.state, spec, subprocess_specs, self.script_engine))
 
     def history(self, case_id: int) -> list[dict]:
         with self.read_sessions() as s:

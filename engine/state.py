@@ -7,6 +7,11 @@
 - Finished history is pruned from the live task tree after each command (`prune_finished_history`). The
   journal keeps the history; the tree keeps only what the engine still needs. This keeps a step at loop 1,000
   as cheap as a step at loop 1, and keeps SpiffWorkflow's recursive walks shallow.
+- A state whose data holds plain JSON values only (no dates, decimals or other typed values) is restored with the
+  values as `json.loads` made them, without the library's walk and copy; `StateCodec.read` also says so, and a
+  case read for showing then needs no second copy of its data through JSON (engine.tree.view_data).
+- What stays proportional to a case's data in every step: decoding and encoding the state, writing it, and the
+  sandbox's size check of the task data after each script (docs/testing.md, the growing case).
 """
 from __future__ import annotations
 
@@ -77,10 +82,17 @@ class StateCodec:
             registry._encoder_mode = False
 
     def loads(self, text: str, spec, subprocess_specs, script_engine) -> BpmnWorkflow:
+        return self.read(text, spec, subprocess_specs, script_engine)[0]
+
+    def read(self, text: str, spec, subprocess_specs, script_engine) -> tuple[BpmnWorkflow, bool]:
+        """The workflow, and whether its data is plain: nothing in it but JSON values as `json.loads` made them
+        (no dates, decimals or other typed values), held by this workflow alone. Plain data read for showing
+        needs no copy through JSON (engine.tree.view_data)."""
         dct = json.loads(text)
-        token = _PLAIN_DATA.set(only_structure_typed(text, dct))
+        plain = only_structure_typed(text, dct)
+        token = _PLAIN_DATA.set(plain)
         try:
-            return self._converter.restore_onto(dct, spec, subprocess_specs, script_engine)
+            return self._converter.restore_onto(dct, spec, subprocess_specs, script_engine), plain
         finally:
             _PLAIN_DATA.reset(token)
 

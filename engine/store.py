@@ -181,9 +181,12 @@ class Timer(Base):
     __table_args__ = (
         UniqueConstraint("case_id", "task_id"),
         Index("ix_timer_status_due", "status", "due_at"),
+        # a command reads its case's live timers: found by the index, not among every timer the case ever had
+        # (one a round in a case that loops; 0022_growing_case)
+        Index("ix_timer_case_status", "case_id", "status"),
     )
     id: Mapped[int] = mapped_column(ID, primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("case_instance.id"), index=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_instance.id"))
     task_id: Mapped[str] = mapped_column(String(36))
     element_id: Mapped[str] = mapped_column(String(128))
     due_at: Mapped[datetime] = mapped_column(UTC_DT)

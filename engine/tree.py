@@ -33,9 +33,15 @@ def all_tasks(wf: BpmnWorkflow) -> Iterable:
         yield from list(sp.tasks.values())
 
 
-def view_data(wf: BpmnWorkflow) -> dict:
+def view_data(wf: BpmnWorkflow, plain: bool = False) -> dict:
+    """The case data as plain JSON values, detached from the workflow. `plain`: the workflow was just read from
+    its state and nothing ran on it since, with plain data (engine.state.StateCodec.read), and the caller drops
+    it: its data is then already what the copy through JSON would make (a long case's data is thousands of
+    entries: the copy was most of the cost of reading it)."""
     ready = wf.get_tasks(state=TaskState.READY)
     source = ready[0] if ready else (wf.last_task or wf.task_tree)
+    if plain:
+        return dict(source.data)
     return json.loads(to_json(source.data))
 
 

@@ -115,7 +115,7 @@ def test_migration_0021_indexes_the_words_of_earlier_cases(container, desk, data
             cfg.attributes["connection"] = conn
             command.downgrade(cfg, "0020_merge_s7")
         upgrade(engine)
-        assert current_revision(engine) == "0021_search_indexes"
+        assert current_revision(engine) == "0022_growing_case"
     finally:
         engine.dispose()
     case_search._FTS.clear()

@@ -109,7 +109,7 @@ def test_migration_0017_marks_earlier_accusations_and_links_earlier_repeats(cont
             cfg.attributes["connection"] = conn
             command.downgrade(cfg, "0016_erasure")
         upgrade(engine)
-        assert current_revision(engine) == "0021_search_indexes"
+        assert current_revision(engine) == "0022_growing_case"
     finally:
         engine.dispose()
     with container.session_factory() as s:

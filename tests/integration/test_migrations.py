@@ -32,4 +32,4 @@ def test_one_head():
 
     from infra.migrate import alembic_config
 
-    assert ScriptDirectory.from_config(alembic_config()).get_heads() == ["0021_search_indexes"]
+    assert ScriptDirectory.from_config(alembic_config()).get_heads() == ["0022_growing_case"]

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, text
 
+from engine import tree
 from engine.definitions import DefinitionError, SourceFile, collect_files
 from engine.handlers import HandlerRegistry
 from engine.runtime import Conflict
@@ -272,6 +273,20 @@ def test_a_commands_case_view_makes_its_data_when_read_and_it_is_the_cases_data(
     assert as_dict["data"] == stored.data and "data_source" not in as_dict
     assert list(as_dict) == list(stored.to_dict())
     assert list(as_dict).index("data") == list(as_dict).index("timers") + 1  # where it always was
+
+
+def test_a_stored_case_with_plain_data_is_read_without_a_copy_through_json(container, monkeypatch):
+    c = container
+    c.runtime.deploy([src(bpmn.LOOP, "loop.bpmn")], actor="designer")
+    case = c.runtime.start("loop_case", {"opinions": [f"意见{i}" for i in range(40)]}, "registrar")
+    view = c.runtime.complete(case.tasks[0].id, {"done": False, "score": 2.5, "note": None}, "handler")
+    expected = view.data  # made from the command's workflow, through JSON
+
+    def refuse(value):
+        raise AssertionError("copied through JSON")
+    monkeypatch.setattr(tree, "to_json", refuse)
+    stored = c.runtime.get_case(case.id)  # issue #21: the long case's data was written out and read back
+    assert stored.data == expected and list(stored.data) == list(expected)
 
 
 # ---------------------------------------------------------------- journal

@@ -1,6 +1,7 @@
 """Loading a case's state (engine/state.py): a state whose task data holds only plain JSON values is restored
 without the library's walk over the data, and reads back exactly as the library's own restore would; a state
-with typed values (dates, decimals) goes the library's way. Issue #21 (the growing case)."""
+with typed values (dates, decimals) goes the library's way; plain data read for showing is not copied through
+JSON again. Issue #21 (the growing case)."""
 from __future__ import annotations
 
 import json
@@ -14,8 +15,9 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.util.task import TaskState
 
-from engine import state
+from engine import state, tree
 from engine.clock import SHANGHAI
+from engine.journal import to_json
 from engine.state import StateCodec, only_structure_typed
 from tests.support import bpmn
 
@@ -97,3 +99,36 @@ def test_a_data_key_named_typename_is_not_taken_for_plain(spec):
     text = codec.dumps(run_round(spec, {"row": {"typename": "BpmnWorkflow"}}))
     # the count of "typename" keys is one more than the workflow and its tasks carry: the library's way
     assert not only_structure_typed(text, json.loads(text))
+
+
+def _no_json_copy(monkeypatch) -> None:
+    def refuse(value):
+        raise AssertionError("plain data read for showing is not copied through JSON")
+    monkeypatch.setattr(tree, "to_json", refuse)
+
+
+def json_copy(value) -> dict:
+    return json.loads(to_json(value))
+
+
+def test_plain_data_read_for_showing_is_what_the_copy_through_json_made_without_making_it(spec, monkeypatch):
+    codec = StateCodec()
+    text = codec.dumps(run_round(spec, {**PLAIN, "odd": [float("inf"), -0.0, 10**30, "", {"": []}]}))
+    expected = json_copy(ready_data(codec.loads(text, spec[0], spec[1], PythonScriptEngine())))
+    _no_json_copy(monkeypatch)
+    wf, plain = codec.read(text, spec[0], spec[1], PythonScriptEngine())
+    assert plain
+    shown = tree.view_data(wf, plain)
+    assert shown == expected and list(shown) == list(expected)
+    assert json.dumps(shown) == json.dumps(expected)  # -0.0 stays -0.0, the large number stays exact
+
+
+def test_typed_data_read_for_showing_is_still_copied_through_json(spec):
+    codec = StateCodec()
+    at = datetime(2026, 3, 2, 9, 0, tzinfo=SHANGHAI)
+    text = codec.dumps(run_round(spec, {**PLAIN, "received_at": at, "fee": Decimal("12.50")}))
+    wf, plain = codec.read(text, spec[0], spec[1], PythonScriptEngine())
+    assert not plain
+    shown = tree.view_data(wf, plain)
+    assert shown["received_at"] == at.isoformat() and shown["fee"] == "12.50"
+    assert shown == json_copy(ready_data(codec.loads(text, spec[0], spec[1], PythonScriptEngine())))
