@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from flask import g, request
+from sqlalchemy import select
 
 from engine.calendar.display import due_day
 from engine.clock import SHANGHAI
@@ -13,7 +14,7 @@ from engine.store import Case, CaseRegister, WorkItem
 from services import clock_governance, form_checks, overdue, registers, second_assignment
 from services.four_lists import KIND_OF_REGISTER
 
-from .. import personal_data, visibility
+from .. import personal_data, seen_case_data, visibility
 from ..auth import ApiError, current_principal, login_required, require_login
 from ..http import api_part, body, container, ok, org_chart
 from . import forms, lists, task_list
@@ -196,12 +197,20 @@ def task_problems(item: WorkItem, schema: dict, data: dict) -> list:
 
 def _case_data(case_id: int) -> dict:
     """The case's data, read once per request: the form checks of one completion asked for it up to three times,
-    each time loading and deserializing the case's workflow (about a third of a completion's CPU)."""
+    each time loading and deserializing the case's workflow (about a third of a completion's CPU). Data this
+    process made at the case's current version (web/seen_case_data.py: the case read just before) is taken as it
+    is; else the workflow is restored, and its data kept for the next request."""
     kept = g.setdefault("case_data", {})
     if case_id not in kept:  # the data alone: no work items, incidents, timers or deadlines as get_case reads
         c = container()
         with c.extras["read_sessions"]() as s:
-            kept[case_id] = c.runtime.case_data(s, s.get(Case, case_id))
+            version = s.scalar(select(Case.version).where(Case.id == case_id))
+            data = seen_case_data.seen().get(case_id, version) if version is not None else None
+            if data is None:
+                case = s.get(Case, case_id)  # the version and the state of one row: the data kept is of that version
+                data = c.runtime.case_data(s, case)
+                seen_case_data.seen().keep(case.id, case.version, data)
+            kept[case_id] = data
     return kept[case_id]
 
 
