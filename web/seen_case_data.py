@@ -8,7 +8,8 @@ the row). So the data made from the row at version v, by `Runtime.case_data` or 
 under another key. What is kept is the data as the state holds it (masked values and party references, never the
 parties' plain fields), as JSON text: each reader gets its own copy, and nobody can change the kept one.
 
-Kept per container (one database), the newest `SIZE` cases; a miss costs what it cost before.
+Kept per container (one database): the newest `SIZE` cases, at most `MAX_CHARS` characters of data in all (a long
+case's data is large: it then keeps fewer); a miss costs what it cost before.
 """
 from __future__ import annotations
 
@@ -19,22 +20,27 @@ from collections import OrderedDict
 from .http import container
 
 SIZE = 256
+MAX_CHARS = 16 * 1024 * 1024
 _KEY = "seen_case_data"
 
 
 class SeenCaseData:
-    def __init__(self, size: int = SIZE):
-        self.size = size
+    def __init__(self, size: int = SIZE, max_chars: int = MAX_CHARS):
+        self.size, self.max_chars = size, max_chars
         self._lock = threading.Lock()
         self._texts: OrderedDict[tuple[int, int], str] = OrderedDict()
+        self._chars = 0
 
     def keep(self, case_id: int, version: int, data: dict) -> None:
         text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        if len(text) > self.max_chars:
+            return
         with self._lock:
+            old = self._texts.pop((case_id, version), None)
+            self._chars += len(text) - (len(old) if old is not None else 0)
             self._texts[(case_id, version)] = text
-            self._texts.move_to_end((case_id, version))
-            while len(self._texts) > self.size:
-                self._texts.popitem(last=False)
+            while len(self._texts) > self.size or self._chars > self.max_chars:
+                self._chars -= len(self._texts.popitem(last=False)[1])
 
     def get(self, case_id: int, version: int) -> dict | None:
         with self._lock:

@@ -76,3 +76,8 @@ def test_the_kept_data_is_a_copy_per_reader_and_the_table_keeps_the_newest_cases
     table.keep(2, 1, {})
     table.keep(3, 1, {})
     assert table.get(1, 3) is None and table.get(2, 1) == {} and table.get(3, 1) == {}
+    small = seen_case_data.SeenCaseData(size=10, max_chars=20)  # and at most so many characters of data
+    small.keep(1, 1, {"a": "x" * 8})
+    small.keep(2, 1, {"b": "y" * 8})
+    small.keep(3, 1, {"c": "z" * 40})  # larger than the whole table: not kept
+    assert small.get(1, 1) is None and small.get(2, 1) == {"b": "y" * 8} and small.get(3, 1) is None
