@@ -66,8 +66,8 @@ def shows_in_full(p: Principal | None, case_id: int) -> bool:
 
 def record_full_view(p: Principal, case_id: int) -> None:
     """One access-log row per response that shows a case's personal data in full, and the security-log event that
-    links it, in one transaction: both are written or neither, and then the caller shows the data masked (raises
-    if they cannot be written)."""
+    links it, in one transaction: both are written or neither (and then this raises: the caller shows the data
+    masked)."""
     recorded = g.setdefault("full_views", set()) if has_request_context() else set()
     if case_id in recorded:
         return
