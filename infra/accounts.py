@@ -133,17 +133,24 @@ def user_for_token(s: Session, token: str, now: datetime) -> User | None:
     return s.get(User, row.user_id)
 
 
-def token_holder_query(token: str):
+def token_digest(token: str) -> str:
+    """What a token is stored and looked up as (only its hash is kept)."""
+    return _token_digest(token)
+
+
+def token_holder_query(digest):
     """The query behind `user_for_token` without ORM objects: the holder's id, username, display name and active
-    flag, and the token's created_at and expires_at, if the token exists and is not revoked (see `token_live`)."""
+    flag, and the token's created_at and expires_at, if the token exists and is not revoked (see `token_live`).
+    `digest`: the token's `token_digest`, or a bind parameter that stands for it (a statement built once)."""
     return (select(User.id, User.username, User.display_name, User.active, ApiToken.created_at, ApiToken.expires_at)
             .join(ApiToken, ApiToken.user_id == User.id)
-            .where(ApiToken.token_hash == _token_digest(token), ApiToken.revoked.is_(False)))
+            .where(ApiToken.token_hash == digest, ApiToken.revoked.is_(False)))
 
 
-def token_holder_id(token: str):
-    """The id of the token's holder (a scalar subquery), if the token exists and is not revoked."""
-    return (select(ApiToken.user_id).where(ApiToken.token_hash == _token_digest(token), ApiToken.revoked.is_(False))
+def token_holder_id(digest):
+    """The id of the token's holder (a scalar subquery), if the token exists and is not revoked; `digest` as for
+    `token_holder_query`."""
+    return (select(ApiToken.user_id).where(ApiToken.token_hash == digest, ApiToken.revoked.is_(False))
             .scalar_subquery())
 
 

@@ -174,6 +174,12 @@ def chart_for(ctx) -> OrgChart:
     return port if port is not None else default_chart()
 
 
+# The organisation's revision (the number of units, the newest org_change row) in one statement: a round trip
+# fewer on the requests that find the cached chart due for a check.
+_REVISION = select(select(func.count()).select_from(Unit).scalar_subquery(),
+                   select(func.max(OrgChange.id)).scalar_subquery())
+
+
 class ChartSource:
     """The org chart as the database holds it (the `unit` table), with the tiers of the organisation file. Cached;
     rebuilt when the organisation's revision moves (the number of units and the newest org_change row, read at most
@@ -206,7 +212,7 @@ class ChartSource:
 
     def _load(self, revision, chart):
         with self.read_sessions() as s:
-            now = (s.scalar(select(func.count()).select_from(Unit)), s.scalar(select(func.max(OrgChange.id))))
+            now = tuple(s.execute(_REVISION).one())
             if chart is not None and now == revision:
                 return chart, revision
             yaml_chart = _chart_from(str(self.tiers_file), self.tiers_file.stat().st_mtime)

@@ -8,7 +8,7 @@ from functools import wraps
 from flask import g, request, session
 from flask_login import UserMixin, current_user, login_user, logout_user
 from flask_wtf.csrf import generate_csrf, validate_csrf
-from sqlalchemy import null, select, true, union_all
+from sqlalchemy import bindparam, null, select, true, union_all
 from wtforms.validators import ValidationError
 
 from infra import password_rules
@@ -19,6 +19,7 @@ from infra.accounts import (
     check_password,
     end_sessions,
     set_password,
+    token_digest,
     token_holder_id,
     token_holder_query,
     token_live,
@@ -77,19 +78,28 @@ def _principal(user, rows, via_token: bool) -> Principal:
     return Principal(user.id, user.username, user.display_name, roles, units, via_token, role_units)
 
 
+# The two principal queries, built once (issue #21): building the recursive query, its union and subqueries cost
+# more CPU than running it, on every request; one statement object also keeps its cache key, so SQLAlchemy finds
+# the compiled SQL without walking the statement again. The values go in as parameters.
+_USER_ROLES = _roles_query(bindparam("user_id"))
+_DIGEST = bindparam("token_digest")
+_TOKEN_ROLES = _roles_query(token_holder_id(_DIGEST)).subquery()
+_TOKEN_HOLDER = token_holder_query(_DIGEST).subquery()
+_TOKEN_PRINCIPAL = (select(_TOKEN_HOLDER, _TOKEN_ROLES.c.role, _TOKEN_ROLES.c.unit_code,
+                           _TOKEN_ROLES.c.include_subunits)
+                    .select_from(_TOKEN_HOLDER).outerjoin(_TOKEN_ROLES, true()))
+
+
 def load_principal(s, user: User, via_token: bool = False) -> Principal:
     """The user's roles and the units they serve, in one query (`_roles_query`)."""
-    return _principal(user, s.execute(_roles_query(user.id)).all(), via_token)
+    return _principal(user, s.execute(_USER_ROLES, {"user_id": user.id}).all(), via_token)
 
 
 def token_principal(s, token: str, now) -> Principal | None:
     """The holder of a live API token (not revoked, not expired at `now`, account active) with their roles and
     units, in one query: the token and its holder, joined to every row of `_roles_query` (one row, the roles NULL,
     for a holder without memberships). None for any other token."""
-    roles = _roles_query(token_holder_id(token)).subquery()
-    holder = token_holder_query(token).subquery()
-    rows = s.execute(select(holder, roles.c.role, roles.c.unit_code, roles.c.include_subunits)
-                     .select_from(holder).outerjoin(roles, true())).all()
+    rows = s.execute(_TOKEN_PRINCIPAL, {"token_digest": token_digest(token)}).all()
     if not rows or not token_live(rows[0], now) or not rows[0].active:
         return None
     found = [(r.role, r.unit_code, r.include_subunits) for r in rows if r.role is not None]

@@ -5,14 +5,15 @@ Each serializer that puts case data into a response (the JSON API's case views a
 page, the task form, notices, history, replay and exports) asks `shows_in_full(p, case_id)` once per response and
 masks with `services.masking.mask_personal_data` when the answer is no (`case_view`, `case_data` do both). A full
 view is written to the access log *before* it is shown (`what` ends in `.full`); when that write fails the data is
-shown masked rather than unrecorded.
+shown masked rather than unrecorded. The access-log row and the security-log event that links it
+(`personal_data_view`) are written in one transaction: the data is shown in full only when both are.
 """
 from __future__ import annotations
 
 import logging
 
 from flask import g, has_request_context, request
-from sqlalchemy import select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from engine.store import Case, WorkItem
@@ -26,18 +27,26 @@ from .http import container
 log = logging.getLogger("lianxin.access")
 
 
+# Who registered the case and its open tasks that contact the petitioner, in one statement built once: one row per
+# such task, or one row with no task (the WorkItem columns NULL); none for a case that does not exist. The case
+# row's workflow state, the largest column, is not read.
+_READERS_OF_CASE = (
+    select(Case.started_by, WorkItem.id, WorkItem.assignee, WorkItem.role, WorkItem.unit)
+    .outerjoin(WorkItem, and_(WorkItem.case_id == Case.id, WorkItem.state == "open",
+                              WorkItem.element_id.in_(bindparam("contact_elements", expanding=True))))
+    .where(Case.id == bindparam("case_id")))
 
 
 def full_view_allowed(s, p: Principal | None, case_id: int) -> bool:
     """The rule of `services.masking.sees_in_full` for `p` and this case (no logging: see `shows_in_full`)."""
     if not visibility.works_on_cases(p):
         return False
-    case = s.get(Case, case_id)
-    if case is None:
+    rows = s.execute(_READERS_OF_CASE, {"case_id": case_id, "contact_elements": sorted(
+        element_meanings.elements("contacts_petitioner"))}).all()
+    if not rows:
         return False
-    items = s.scalars(select(WorkItem).where(WorkItem.case_id == case_id, WorkItem.state == "open",
-                                             WorkItem.element_id.in_(sorted(element_meanings.elements("contacts_petitioner"))))).all()
-    return masking.sees_in_full(registered_it=case.started_by == p.username,
+    items = [row for row in rows if row.id is not None]
+    return masking.sees_in_full(registered_it=rows[0].started_by == p.username,
                                 registering_role=bool(p.role_names & masking.REGISTERING_ROLES),
                                 holds_contact_task=any(visibility.holds_in_own_right(p, item) for item in items))
 
@@ -56,21 +65,24 @@ def shows_in_full(p: Principal | None, case_id: int) -> bool:
 
 
 def record_full_view(p: Principal, case_id: int) -> None:
-    """One access-log row per response that shows a case's personal data in full (raises if it cannot be written)."""
+    """One access-log row per response that shows a case's personal data in full, and the security-log event that
+    links it, in one transaction: both are written or neither (and then this raises: the caller shows the data
+    masked)."""
     recorded = g.setdefault("full_views", set()) if has_request_context() else set()
     if case_id in recorded:
         return
     c = container()
     endpoint = request.endpoint if has_request_context() else None
+    what = f"{endpoint or 'unknown'}"[:43] + ".full"
     with c.session_factory() as s, s.begin():
-        access_log.record(s, at=c.clock.now(), username=p.username, case_id=case_id,
-                          what=f"{endpoint or 'unknown'}"[:43] + ".full",
+        access_log.record(s, at=c.clock.now(), username=p.username, case_id=case_id, what=what,
                           method=request.method if has_request_context() else "-",
                           path=request.full_path.rstrip("?") if has_request_context() else "-", status=200,
                           remote_addr=(request.remote_addr if has_request_context() else None) or "-")
+        # the access log has the row; this links it
+        security_events.record_in(s, "personal_data_view", actor=p.username,
+                                  detail={"case_id": case_id, "what": what})
     recorded.add(case_id)
-    security_events.record("personal_data_view", actor=p.username,  # the access log has the row; this links it
-                           detail={"case_id": case_id, "what": (endpoint or "unknown")[:43] + ".full"})
     if has_request_context():
         g.access_recorded = True  # this row stands for the request's access-log row
 

@@ -59,6 +59,13 @@ def record(kind: str, *, actor: str | None = None, detail: dict | None = None) -
         log.exception("security log: %s by %s could not be recorded", kind, actor)
 
 
+def record_in(s, kind: str, *, actor: str | None = None, detail: dict | None = None) -> None:
+    """Appends one event in the caller's transaction (`s`), which then stands or falls with it: for an event that
+    must be written with another row (a full view of personal data with its access-log row)."""
+    security_log.append_in(s, at=container().clock.now(), actor=actor or _signed_in_name(), kind=kind,
+                           ip=client_ip(), detail=detail)
+
+
 def _after(response):
     kind = AUDITED.get(request.endpoint or "")
     if kind is not None and response.status_code < 400:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import and_, exists, false, not_, or_, select, true
+from sqlalchemy import and_, bindparam, exists, false, not_, or_, select, true
 
 from engine.runtime import NotFound
 from engine.store import Case, WorkItem
@@ -192,9 +192,13 @@ def discipline_units(s, case_id: int) -> set[str] | None:
     """None when the case is not confidential; else the unit it went to (empty when no unit was named yet, e.g.
     the route-out failed)."""
     row = s.execute(select(Case.confidential, Case.confidential_unit).where(Case.id == case_id)).first()
-    if row is None or not row.confidential:
+    return None if row is None else _track_units(row.confidential, row.confidential_unit)
+
+
+def _track_units(confidential: bool | None, unit: str | None) -> set[str] | None:
+    if not confidential:
         return None
-    return {row.confidential_unit} if row.confidential_unit else set()
+    return {unit} if unit else set()
 
 
 def _may_see_discipline(p: Principal, units: set[str]) -> bool:
@@ -312,11 +316,19 @@ def may_hand_over(p: Principal, item: WorkItem) -> bool:
     return p.has_role("admin") or any(p.holds(r, item.unit) for r in SUPERVISING_ROLES)
 
 
+# A work item with its case's discipline-track columns (`discipline_units`), in one statement built once.
+_ITEM_WITH_TRACK = (select(WorkItem, Case.confidential, Case.confidential_unit)
+                    .outerjoin(Case, Case.id == WorkItem.case_id).where(WorkItem.id == bindparam("item_id")))
+
+
 def work_item_for_action(s, p: Principal, item_id: int) -> WorkItem:
-    item = s.get(WorkItem, item_id)
-    if item is None:
+    """The work item if `p` may act on it (`may_act_on`), and the case is not on a discipline track hidden from
+    them; 404 when it does not exist, 403 (logged) otherwise."""
+    row = s.execute(_ITEM_WITH_TRACK, {"item_id": item_id}).first()
+    if row is None:
         raise NotFound(f"任务 {item_id} 不存在（no such task）")
-    units = discipline_units(s, item.case_id)
+    item = row[0]
+    units = _track_units(row.confidential, row.confidential_unit)
     if (units is not None and not _may_see_discipline(p, units)) or not may_act_on(p, item):
         raise refuse(p, f"task {item_id}",
                      "此任务不属于您的单位或角色（this task is not for your unit or role）")

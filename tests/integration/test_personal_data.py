@@ -202,6 +202,26 @@ def test_a_full_view_that_cannot_be_recorded_is_shown_masked(app, container, mon
     shows_nothing_in_full(r.get_json())
 
 
+def test_a_full_view_whose_security_event_cannot_be_written_is_shown_masked_and_not_logged(app, container,
+                                                                                          monkeypatch):
+    """The access-log row and the security-log event of a full view are written together or not at all: a view
+    the security log cannot link is shown masked, and the access log keeps no row of a full view."""
+    case_id = a_petition(container)
+    registrar, _ = api_sign_in(app, "registrar")
+
+    def broken(*_args, **_kwargs):
+        raise OperationalError("INSERT INTO security_event", {}, Exception("disk full"))
+
+    monkeypatch.setattr(personal_data.security_events.security_log, "append_in", broken)
+    r = registrar.get(f"/api/cases/{case_id}")
+    assert r.status_code == 200
+    shows_nothing_in_full(r.get_json())
+    assert full_views(container, case_id) == []
+    monkeypatch.undo()
+    assert registrar.get(f"/api/cases/{case_id}").get_json()["data"]["petitioner"] == PETITIONER
+    assert full_views(container, case_id) == [("registrar", "api.get_case.full")]
+
+
 def test_exports_follow_the_same_rule(app, container):
     rt = container.runtime
     case_id = a_petition(container)

@@ -15,7 +15,7 @@ from services import (
     withdrawal,
 )
 
-from .. import personal_data, visibility
+from .. import personal_data, seen_case_data, visibility
 from ..auth import ApiError, current_principal, login_required, roles_required
 from ..guards import visible_case_or_404
 from ..http import api_part, body, container, ok
@@ -26,7 +26,9 @@ bp = api_part(__name__)
 @bp.get("/cases/<int:case_id>")
 def get_case(case_id: int):
     visible_case_or_404(case_id)
-    view = personal_data.case_view(current_principal(), personal_data.view_dict(container().runtime.get_case(case_id)))
+    read = container().runtime.get_case(case_id)
+    seen_case_data.keep_view(read)  # for the form checks of a submission that may follow (web/desk/api.py)
+    view = personal_data.case_view(current_principal(), personal_data.view_dict(read))
     with container().extras["read_sessions"]() as s:  # erased under the retention rule: say so (rule, date)
         view["erasure"] = retention.erasure_of(s, case_id)
         # 交办链: every hand the matter passed through (转送, 交办, 二次交办), oldest first

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from flask import g, request
+from sqlalchemy import select
 
 from engine.calendar.display import due_day
 from engine.clock import SHANGHAI
@@ -13,7 +14,7 @@ from engine.store import Case, CaseRegister, WorkItem
 from services import clock_governance, form_checks, overdue, registers, second_assignment
 from services.four_lists import KIND_OF_REGISTER
 
-from .. import personal_data, visibility
+from .. import personal_data, seen_case_data, visibility
 from ..auth import ApiError, current_principal, login_required, require_login
 from ..http import api_part, body, container, ok, org_chart
 from . import forms, lists, task_list
@@ -154,16 +155,17 @@ def complete_task(task_id: int):
     expected = payload.get("version")
     if expected is not None and not isinstance(expected, int):
         raise ApiError(400, "malformed", "version 必须是整数（version must be an integer）")
-    data = _check_task_form(item, data)
+    data = _check_task_form(item, data, expected)
     view = container().runtime.complete(task_id, data, actor=p.username, expected_version=expected)
     return ok(personal_data.case_view(current_principal(), personal_data.view_dict(view)))
 
 
-def _check_task_form(item: WorkItem, data: dict) -> dict:
+def _check_task_form(item: WorkItem, data: dict, version: int | None = None) -> dict:
     """The API accepts what the task's form page accepts: the fields with a default (`x-default`) left empty are
     filled in, then data is validated against the task's JSON Schema (and the dates against their bounds), the
     case's own submission rules, the 二次交办 area, its units and the fields this case requires
-    (services/form_checks.py). Returns the data with its defaults."""
+    (services/form_checks.py). Returns the data with its defaults. `version`: the case version the caller saw
+    (the command runs on that version or not at all), whose data the checks may then read (`_case_data`)."""
     schema = form_schema(item)
     if not schema:
         return data
@@ -171,11 +173,11 @@ def _check_task_form(item: WorkItem, data: dict) -> dict:
     data = forms.with_defaults(schema, data, today)
     errors = forms.validate(schema, data, today)
     if not errors:
-        errors = submission_problems(item, _case_data(item.case_id), data)
+        errors = submission_problems(item, _case_data(item.case_id, version), data)
     if not errors and clock_governance.may_concern_extension(item.element_id, item.process_key):
         # an extension beyond the statutory maximum is refused here, with its reason
         errors = clock_governance.extension_form_errors(item.element_id, item.process_key,
-                                                        _case_data(item.case_id), data)
+                                                        _case_data(item.case_id, version), data)
     if errors:
         raise ApiError(422, "invalid", "表单内容有误，未保存，请按提示修改（invalid form data, nothing was saved）",
                        forms.error_list(schema, errors))
@@ -185,23 +187,39 @@ def _check_task_form(item: WorkItem, data: dict) -> dict:
                                        "（the unit is outside the office's area, nothing was saved）",
                        [dict(e, units=units) for e in forms.error_list(schema, scoped)])
     if form_checks.has_checks(schema):
-        refuse_problems(task_problems(item, schema, data))
+        refuse_problems(task_problems(item, schema, data, version))
     return data
 
 
-def task_problems(item: WorkItem, schema: dict, data: dict) -> list:
+def task_problems(item: WorkItem, schema: dict, data: dict, version: int | None = None) -> list:
     """Units unknown or outside the scope of the task's office, and fields the case requires, in `data`."""
-    return form_checks.check(schema, data, org_chart(), item.unit, _case_data(item.case_id))
+    return form_checks.check(schema, data, org_chart(), item.unit, _case_data(item.case_id, version))
 
 
-def _case_data(case_id: int) -> dict:
+def _case_data(case_id: int, expected: int | None = None) -> dict:
     """The case's data, read once per request: the form checks of one completion asked for it up to three times,
-    each time loading and deserializing the case's workflow (about a third of a completion's CPU)."""
+    each time loading and deserializing the case's workflow (about a third of a completion's CPU). Data this
+    process made at the case's current version (web/seen_case_data.py: the case read just before) is taken as it
+    is; else the workflow is restored, and its data kept for the next request.
+
+    `expected`: the version the completion names. The command runs on that version or is refused (409), so the
+    data made at it, when kept, is the data the command will run on, without asking the database which version
+    the case is at now."""
     kept = g.setdefault("case_data", {})
+    if case_id not in kept and expected is not None:
+        data = seen_case_data.seen().get(case_id, expected)
+        if data is not None:
+            kept[case_id] = data
     if case_id not in kept:  # the data alone: no work items, incidents, timers or deadlines as get_case reads
         c = container()
         with c.extras["read_sessions"]() as s:
-            kept[case_id] = c.runtime.case_data(s, s.get(Case, case_id))
+            version = s.scalar(select(Case.version).where(Case.id == case_id))
+            data = seen_case_data.seen().get(case_id, version) if version is not None else None
+            if data is None:
+                case = s.get(Case, case_id)  # the version and the state of one row: the data kept is of that version
+                data = c.runtime.case_data(s, case)
+                seen_case_data.seen().keep(case.id, case.version, data)
+            kept[case_id] = data
     return kept[case_id]
 
 

@@ -638,10 +638,10 @@ def _search(p: Principal, page: int) -> tuple[case_search.Query, case_search.Fou
     if found.tried & {"id", "phone"} or found.matched_by:
         kinds = sorted(found.tried if found.tried & {"id", "phone"} else found.matched_by)
         with c.session_factory() as s, s.begin():
-            for row in found.rows:
-                access_log.record(s, at=c.clock.now(), username=p.username, case_id=row["case"].id,
-                                  what="case_search." + "+".join(kinds), method=request.method,
-                                  path=request.path, status=200, remote_addr=request.remote_addr or "-")
+            access_log.record_many(s, [dict(at=c.clock.now(), username=p.username, case_id=row["case"].id,
+                                            what="case_search." + "+".join(kinds), method=request.method,
+                                            path=request.path, status=200, remote_addr=request.remote_addr or "-")
+                                       for row in found.rows])
         security_events.record("personal_data_search", actor=p.username,
                                detail={"kinds": kinds, "results": found.total})
     return q, found
