@@ -58,8 +58,8 @@ def item_with_case(s: Session, work_item_id: int) -> tuple[WorkItem, Case] | Non
     row = row_writes.fetch_one(s, text, (work_item_id,))
     if row is None:
         return None
-    return (row_writes.attached(s, WorkItem, items.values(row)),
-            row_writes.attached(s, Case, cases.values(row, len(items.keys))))
+    return (row_writes.attached(s, WorkItem, items.values(row), refresh=True),
+            row_writes.attached(s, Case, cases.values(row, len(items.keys)), refresh=True))
 
 
 @dataclass

@@ -139,14 +139,17 @@ def columns(dialect: Dialect, cls: type) -> Columns:
     return found
 
 
-def attached(s: Session, cls: type, values: dict[str, Any]) -> Any:
-    """The session's copy of a row a statement of ours read (`values`: every column), as the ORM's query with
-    populate_existing gives it: the copy the session holds told the values read, or a new persistent copy."""
+def attached(s: Session, cls: type, values: dict[str, Any], *, refresh: bool = False) -> Any:
+    """The session's copy of a row a statement of ours read (`values`: every column), as the ORM's query gives it:
+    the copy the session holds, its unloaded (expired) attributes told the values read, or a new persistent copy.
+    With `refresh` (the ORM's populate_existing), the copy held is told every value read, its own changes lost."""
     mapper = inspect(cls)
     held = s.identity_map.get(mapper.identity_key_from_primary_key((values["id"],)))
     if held is not None:
+        loaded = held.__dict__
         for key, value in values.items():
-            set_committed_value(held, key, value)
+            if refresh or key not in loaded:
+                set_committed_value(held, key, value)
         return held
     obj = mapper.class_manager.new_instance()
     obj.__dict__.update(values)
@@ -157,16 +160,41 @@ def attached(s: Session, cls: type, values: dict[str, Any]) -> Any:
 
 def fetch_one(s: Session, text: str, params: tuple) -> tuple | None:
     """One row of a pre-built SELECT on the session's connection (in its transaction), or None."""
+    rows = fetch(s, text, params, one=True)
+    return rows[0] if rows else None
+
+
+def fetch(s: Session, text: str, params: tuple, *, one: bool = False) -> list[tuple]:
+    """The rows of a pre-built SELECT on the session's connection (in its transaction)."""
     conn = s.connection()
     cursor = conn.connection.dbapi_connection.cursor()
     error_class = conn.dialect.loaded_dbapi.Error
     try:
         cursor.execute(text, params)
-        return cursor.fetchone()
+        if one:
+            row = cursor.fetchone()
+            return [] if row is None else [row]
+        return cursor.fetchall()
     except error_class as exc:
         raise DBAPIError.instance(text, params, exc, error_class) from exc
     finally:
         cursor.close()
+
+
+_SELECTS: dict[tuple[str, type, str], str] = {}
+
+
+def rows_where(s: Session, cls: type, where: str, params: tuple) -> list[Any]:
+    """The session's copies (`attached`) of the rows of `cls` that `where` selects: SQL on the table's alias `t`,
+    `{p}` standing for each parameter's placeholder; built once per database."""
+    dialect = s.get_bind().dialect
+    cols = columns(dialect, cls)
+    text = _SELECTS.get((dialect.name, cls, where))
+    if text is None:
+        text = _SELECTS[(dialect.name, cls, where)] = (
+            f"SELECT {cols.select_list(dialect, 't')} FROM {dialect.identifier_preparer.format_table(cols.table)} "
+            f"AS t WHERE {where.format(p=_mark(dialect))}")
+    return [attached(s, cls, cols.values(row)) for row in fetch(s, text, params)]
 
 
 # ---- sending them
