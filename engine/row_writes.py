@@ -146,9 +146,11 @@ def attached(s: Session, cls: type, values: dict[str, Any], *, refresh: bool = F
     mapper = inspect(cls)
     held = s.identity_map.get(mapper.identity_key_from_primary_key((values["id"],)))
     if held is not None:
+        if refresh:
+            s.expire(held)  # its own changes are forgotten, as the ORM's populate_existing forgets them
         loaded = held.__dict__
         for key, value in values.items():
-            if refresh or key not in loaded:
+            if key not in loaded:
                 set_committed_value(held, key, value)
         return held
     obj = mapper.class_manager.new_instance()
@@ -219,24 +221,36 @@ class DriverWrites:
         self._last = (sql.text, params)
         cursor = self.dbapi.cursor()
         cursor.execute(sql.text, params)
-        if then is None:
-            return
         if self.pipelined:
             self._pending.append((cursor, then))
-        else:
-            then(cursor)
+            return
+        try:
+            if then is not None:
+                then(cursor)
+        finally:
+            cursor.close()
 
     def executemany(self, sql: _Sql, rows: Sequence[Mapping[str, Any]]) -> None:
         if not rows:
             return
         params = [sql.bind(values) for values in rows]
         self._last = (sql.text, params)
-        self.dbapi.cursor().executemany(sql.text, params)
+        cursor = self.dbapi.cursor()
+        cursor.executemany(sql.text, params)
+        if self.pipelined:
+            self._pending.append((cursor, None))
+        else:
+            cursor.close()
 
     def finish(self) -> None:
         pending, self._pending = self._pending, []
-        for cursor, then in pending:
-            then(cursor)
+        try:
+            for cursor, then in pending:
+                if then is not None:
+                    then(cursor)
+        finally:
+            for cursor, _ in pending:
+                cursor.close()
 
 
 @contextmanager
@@ -262,10 +276,15 @@ def driver_writes(s: Session) -> Iterator[DriverWrites]:
 def _finish_received(w: DriverWrites) -> None:
     """After a failed pipeline: the callbacks of the statements that got a result before the failure."""
     pending, w._pending = w._pending, []
-    for cursor, then in pending:
-        if getattr(cursor, "pgresult", None) is None:  # no result: the pipeline stopped before this statement
-            break
-        then(cursor)
+    try:
+        for cursor, then in pending:
+            if getattr(cursor, "pgresult", None) is None:  # no result: the pipeline stopped before this statement
+                break
+            if then is not None:
+                then(cursor)
+    finally:
+        for cursor, _ in pending:
+            cursor.close()
 
 
 def _defaults(table: Table) -> dict[str, Any]:
