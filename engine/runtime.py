@@ -659,7 +659,11 @@ def _write_case(s: Session, case: Case, values: dict[str, Any], w: DriverWrites 
         with driver_writes(s) as own:
             return _write_case(s, case, values, own)
     old, version = case.version, case.version + 1
-    values = dict(values, version=version)
+    held = case.__dict__
+    # Only the columns whose value changes: an unchanged indexed column (the status, mostly) then costs no index
+    # update on SQLite, and PostgreSQL can update the row in place (a HOT update) when no indexed column changes.
+    values = {key: value for key, value in values.items() if key not in held or held[key] != value}
+    values["version"] = version
     keys = tuple(values)
 
     def check(cursor) -> None:
