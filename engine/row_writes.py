@@ -16,6 +16,12 @@ values the database now holds (`committed`), so that anything later in the same 
 written. The ORM does not know of these writes, so it would not undo them in its copies when a savepoint (the
 timer worker fires each case in one) or the transaction rolls back: such copies are expired on any rollback, and
 read again from the database when next used.
+
+A step's reads of whole rows go the same way (`columns`, `fetch_one`, `rows_where`): the values converted as the
+column types convert them, and made the session's copies (`attached`) as the ORM's query makes them, a copy the
+session already holds keeping what was changed on it (or, with `refresh`, as populate_existing: told the row).
+Statements sent this way pass by SQLAlchemy's engine events (before_cursor_execute): a test that counts
+statements counts these through the functions here.
 """
 from __future__ import annotations
 
