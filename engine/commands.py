@@ -21,10 +21,10 @@ from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefin
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import repair, spiff_patches
+from . import repair, row_writes, spiff_patches
 from .context import PAUSED_UNTIL, CommandContext
 from .deployment import latest_version, version_of
 from .errors import Conflict, Invalid, NotApplicable, NotFound
@@ -34,14 +34,32 @@ from .store import Case, CaseText, Incident, Timer, WorkItem, case_text_body
 from .tree import QUEUED_MESSAGES, all_tasks, find_task, message_receivers, queued_messages, set_event_value
 from .work_items import STATE_CN
 
-# Statements built once: building SQL expressions costs more per step than running them on SQLite.
 # The work item with its case, the case row locked (PostgreSQL: FOR UPDATE OF the case only; SQLite's writer lock
 # is taken by BEGIN IMMEDIATE): the command's lock, so the case is not read a second time to lock it. Locking the
 # work item row too could deadlock with a hand-over, which locks the case first; a work item that another
 # command completed while this one waited still reads "open" here, and is refused by the workflow's own state.
-_ITEM_WITH_CASE = (select(WorkItem, Case).join(Case, Case.id == WorkItem.case_id)
-                   .where(WorkItem.id == bindparam("item_id")).with_for_update(of=Case)
-                   .execution_options(populate_existing=True))
+# Built once per database and sent through the driver: the ORM's query machinery cost ten times the query itself.
+_ITEM_WITH_CASE: dict[str, str] = {}
+
+
+def item_with_case(s: Session, work_item_id: int) -> tuple[WorkItem, Case] | None:
+    """The work item and its case, the case locked; the session's copies of both (as a query with
+    populate_existing gives them)."""
+    dialect = s.get_bind().dialect
+    items, cases = row_writes.columns(dialect, WorkItem), row_writes.columns(dialect, Case)
+    text = _ITEM_WITH_CASE.get(dialect.name)
+    if text is None:
+        q = dialect.identifier_preparer
+        text = _ITEM_WITH_CASE[dialect.name] = (
+            f"SELECT {items.select_list(dialect, 'w')}, {cases.select_list(dialect, 'c')} "
+            f"FROM {q.format_table(items.table)} AS w JOIN {q.format_table(cases.table)} AS c ON c.id = w.case_id "
+            f"WHERE w.id = {'?' if dialect.paramstyle == 'qmark' else '%s'}"
+            + (" FOR UPDATE OF c" if dialect.name == "postgresql" else ""))
+    row = row_writes.fetch_one(s, text, (work_item_id,))
+    if row is None:
+        return None
+    return (row_writes.attached(s, WorkItem, items.values(row), refresh=True),
+            row_writes.attached(s, Case, cases.values(row, len(items.keys)), refresh=True))
 
 
 @dataclass
@@ -194,7 +212,7 @@ class CompleteTask(Command):
     task_element_id: str | None = None
 
     def open(self, op: Opening) -> None:
-        found = op.s.execute(_ITEM_WITH_CASE, {"item_id": self.work_item_id}).first()  # one round trip for both
+        found = item_with_case(op.s, self.work_item_id)  # one round trip for both
         if found is None:
             raise NotFound(f"任务 {self.work_item_id} 不存在（no such task）")
         item = found[0]

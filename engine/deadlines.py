@@ -19,7 +19,7 @@ from .clock import SHANGHAI, add_hours, hours_left
 from .context import CommandContext, current_command, current_or_none, deadline_sink, evaluating
 from .errors import Conflict, Invalid
 from .journal import to_json
-from .row_writes import RowWrites
+from .row_writes import RowWrites, rows_where
 from .store import Case, Timer
 from .tree import all_tasks, timer_due
 
@@ -396,8 +396,9 @@ def sync_timers(s: Session, case: Case, wf: BpmnWorkflow, ctx: CommandContext, n
         due = timer_due(task)
         if due is not None:
             waiting[str(task.id)] = (task, due)
-    existing = {} if new_case or not has_timers else {
-        t.task_id: t for t in s.scalars(LIVE_TIMERS, {"case_id": case.id})}
+    existing = {} if new_case or not has_timers else {  # LIVE_TIMERS, read through the driver (engine.row_writes)
+        t.task_id: t for t in rows_where(s, Timer, "t.case_id = {p} AND t.status IN ('pending', 'paused')",
+                                         (case.id,))}
     computed = {d["task_id"]: d for d in ctx.deadlines if d.get("task_id")}
     writes = RowWrites(Timer.__table__)
     for task_id, row in existing.items():

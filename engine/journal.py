@@ -130,14 +130,22 @@ class Sealer:
 def append(case: Case, events: list[PendingEvent], sealer: Sealer | None = None) -> list[dict]:
     """Turn pending events into journal rows (as dicts for one executemany insert) and move the chain head;
     with a `sealer`, each row is sealed, and hashed with the sealer's suite (without one: SHA-256)."""
-    alg = (sealer.suite if sealer is not None else STD).hash_alg
+    suite = sealer.suite if sealer is not None else STD
+    alg = suite.hash_alg
     rows = []
     prev = case.last_hash or GENESIS
     seq = case.last_seq or 0
+    times: dict[datetime, str] = {}  # a command's events share its instant: its normal text made once
+    case_text = str(case.id)
     for ev in events:
         seq += 1
         data_text = to_json(ev.data)
-        h = event_hash(case.id, seq, ev.at, ev.actor, ev.type, ev.element_id, data_text, prev, alg)
+        at_text = times.get(ev.at)
+        if at_text is None:
+            at_text = times[ev.at] = _normal_time(ev.at)
+        # event_hash's body, hashed with the suite in hand
+        h = suite.hash_hex("\x1f".join([case_text, str(seq), at_text, ev.actor, ev.type, ev.element_id or "",
+                                        data_text, prev]).encode("utf-8"))
         rows.append(
             dict(case_id=case.id, seq=seq, at=ev.at, actor=ev.actor, type=ev.type,
                  element_id=ev.element_id, data=data_text, prev_hash=prev, hash=h, hash_alg=alg,

@@ -27,7 +27,7 @@ from typing import Any
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import bindparam, inspect, select, update
+from sqlalchemy import bindparam, inspect, select
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -60,7 +60,7 @@ from .errors import Conflict, Invalid, NotFound, ReplayDiverged, RuntimeError_, 
 from .handlers import HandlerRegistry
 from .journal import SEALER_INFO_KEY, PendingEvent, append as journal_append, to_json
 from .ports import DirectoryFactory, PlacementFactory
-from .row_writes import RowWrites, committed
+from .row_writes import DriverWrites, RowWrites, committed, driver_writes, insert_sql, update_sql
 from .sandbox import SandboxEnvironment
 from .scripting import LianxinScriptEngine
 from .simulation import SIMULATION_ACTOR, Simulation, SimulationFailed, SimulationPlan, SimulationReport
@@ -239,15 +239,18 @@ class Runtime:
         with s.no_autoflush:
             out = self._apply(op, command, ctx)
         try:
-            _write_case(s, case, out.case_values)
+            direct = _case_values(case, out.case_values)  # None: the ORM writes the case object with the rest
             s.flush()  # what else the command changed through the session: timers, incidents, ...
+            # The case row under its version lock, then the timers and work items and the journal: pre-built
+            # statements through the driver, on PostgreSQL in one round trip.
+            with driver_writes(s) as w:
+                if direct is not None:
+                    _write_case(s, case, direct, w)
+                for writes in out.row_writes:
+                    writes.write(s, w)
+                w.executemany(insert_sql(w.dialect, _JOURNAL, _JOURNAL_KEYS), out.journal_rows)
         except StaleDataError:
             raise Conflict("案件已被他人同时更新，请刷新后重试（the case was changed concurrently; reload and retry）") from None
-        conn = s.connection()  # Core statements on the session's connection: no ORM execution machinery
-        for writes in out.row_writes:
-            writes.write(s, conn)
-        # One executemany after the case row moved under its version lock: no ORM bookkeeping for history.
-        conn.execute(_JOURNAL_INSERT, out.journal_rows)
         definition_version = self._meta[case.definition_id]["version"]
         return self._case_view(case, definition_version, out.items, out.incidents, out.timers, out.data, ctx.now, s)
 
@@ -630,27 +633,47 @@ class _Outcome:
     row_writes: list[RowWrites]  # timers, work items
 
 
-_JOURNAL_INSERT = JournalEvent.__table__.insert()
+_JOURNAL = JournalEvent.__table__
+_JOURNAL_KEYS = ("case_id", "seq", "at", "actor", "type", "element_id", "data", "prev_hash", "hash", "hash_alg",
+                 "seal")  # the keys of engine.journal.append's rows
 _CASES = Case.__table__
-_CASE_UPDATE = update(_CASES).where(_CASES.c.id == bindparam("case_id"), _CASES.c.version == bindparam("old_version"))
 
 
-def _write_case(s: Session, case: Case, values: dict[str, Any]) -> None:
-    """Write the case row's new values and its next version, where the version is still the one loaded (the
-    version lock; another version raises StaleDataError, as the ORM does). One UPDATE through the ORM's unit of
-    work cost more than the statement itself: when nothing else changed the case object, the statement is
-    issued directly and the object told the values it now holds. When a command or a script changed the case
-    object too (a pause, a confidential flag), the ORM writes everything together, as before."""
+def _case_values(case: Case, values: dict[str, Any]) -> dict[str, Any] | None:
+    """The case row's new values to write with `_write_case`, or None when the ORM writes them: when a command or
+    a script changed the case object too (a pause, a confidential flag), or the case is new, the values are set on
+    the object and the ORM writes everything together, with its own version check."""
     state = inspect(case)
     if state.modified or state.pending or case.version is None:
         for key, value in values.items():
             setattr(case, key, value)
-        return
-    version = case.version + 1
-    result = s.connection().execute(_CASE_UPDATE, dict(values, version=version, case_id=case.id, old_version=case.version))
-    if result.rowcount != 1:
-        raise StaleDataError(f"case {case.id} is no longer at version {case.version}")
-    committed(s, case, dict(values, version=version))
+        return None
+    return values
+
+
+def _write_case(s: Session, case: Case, values: dict[str, Any], w: DriverWrites | None = None) -> None:
+    """Write the case row's new values and its next version, where the version is still the one loaded (the
+    version lock; another version raises StaleDataError, as the ORM does), and tell the case object the values it
+    now holds. One UPDATE through the ORM's unit of work cost more than the statement itself. With `w`, among the
+    command's other writes (the version check then runs when its result is in)."""
+    if w is None:
+        with driver_writes(s) as own:
+            return _write_case(s, case, values, own)
+    old, version = case.version, case.version + 1
+    held = case.__dict__
+    # Only the columns whose value changes: an unchanged indexed column (the status, mostly) then costs no index
+    # update on SQLite, and PostgreSQL can update the row in place (a HOT update) when no indexed column changes.
+    values = {key: value for key, value in values.items() if key not in held or held[key] != value}
+    values["version"] = version
+    keys = tuple(values)
+
+    def check(cursor) -> None:
+        if cursor.rowcount != 1:
+            raise StaleDataError(f"case {case.id} is no longer at version {old}")
+        committed(s, case, values)
+
+    w.execute(update_sql(w.dialect, _CASES, keys, (("id", "case_id"), ("version", "old_version"))),
+              dict(values, case_id=case.id, old_version=old), check)
 
 
 def _collected_events(ctx: CommandContext) -> list[PendingEvent]:

@@ -5,12 +5,18 @@ case's only open one does not read the open work items again; a case object a co
 whole."""
 from __future__ import annotations
 
-import pytest
-from sqlalchemy import event, select, update
+from datetime import UTC, datetime, timedelta, timezone
 
+import pytest
+from sqlalchemy import event, select, text, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+
+from engine import commands, row_writes
 from engine.definitions import collect_files
+from engine.row_writes import RowWrites, driver_writes, insert_sql
 from engine.runtime import Conflict, _write_case
-from engine.store import Case, Timer, WorkItem
+from engine.store import Case, JournalEvent, Timer, WorkItem
 from tests.support import bpmn
 from tests.support.db import ROOT
 
@@ -68,7 +74,7 @@ def test_a_case_row_at_another_version_is_refused(container):
         assert "no longer at version" in str(refused.value)
 
 
-def test_completing_the_only_open_task_reads_the_open_items_once(container):
+def test_completing_the_only_open_task_reads_the_open_items_once(container, monkeypatch):
     case = _loop(container)
     selects: list[str] = []
 
@@ -76,6 +82,13 @@ def test_completing_the_only_open_task_reads_the_open_items_once(container):
         if statement.lstrip().upper().startswith("SELECT") and "FROM work_item" in statement:
             selects.append(statement)
 
+    fetch_one = row_writes.fetch_one
+
+    def driver_select(s, text, params):  # the statements sent through the driver, which SQLAlchemy does not see
+        count(None, None, text, params, None, False)
+        return fetch_one(s, text, params)
+
+    monkeypatch.setattr(row_writes, "fetch_one", driver_select)
     event.listen(container.engine, "before_cursor_execute", count)
     try:
         view = container.runtime.complete(case.tasks[0].id, {"done": False}, "handler")
@@ -109,3 +122,85 @@ def test_timer_rows_follow_and_a_paused_case_is_written_whole(container):
     assert all(statuses[t.id] != "pending" for t in live)  # the timers of the finished task were closed
     assert {t["id"] for t in done.timers} <= {i for i, st in statuses.items() if st in ("pending", "paused")}
     assert container.runtime.verify(case.id).ok
+
+
+# ---- the statements sent through the driver (engine/row_writes.py)
+
+def _timer(case_id: int, task_id: str, **values) -> Timer:
+    base = dict(case_id=case_id, task_id=task_id, element_id="deadline", due_at=datetime(2026, 3, 23, 16, 0, tzinfo=UTC),
+                status="pending", attempts=0, created_at=datetime(2026, 3, 2, 1, 0, tzinfo=UTC), label="办理时限",
+                extension_days=0, provisional=True, roll_forward=False,
+                start_at=datetime(2026, 3, 2, 9, 0, tzinfo=timezone(timedelta(hours=8))))
+    return Timer(**dict(base, **values))
+
+
+def test_rows_written_through_the_driver_are_stored_as_sqlalchemy_stores_them(container):
+    """Each value converted as its column's type does (aware datetimes to UTC, booleans, NULLs, defaults): the row
+    the driver wrote and the one the ORM wrote read back the same, as the database holds them and as objects."""
+    case = _loop(container)
+    with container.session_factory() as s, s.begin():
+        ours, theirs = _timer(case.id, "ours"), _timer(case.id, "theirs")
+        RowWrites(Timer.__table__, new=[ours]).write(s)
+        s.add(theirs)
+        s.flush()
+        assert ours.id is not None and ours.id != theirs.id
+        later = {"status": "fired", "fired_at": datetime(2026, 3, 24, 8, 30, tzinfo=timezone(timedelta(hours=8)))}
+        RowWrites(Timer.__table__, changed=[(ours, later)]).write(s)
+        theirs.status, theirs.fired_at = later["status"], later["fired_at"]
+        s.flush()
+        raw = {row.task_id: row._asdict() for row in s.execute(
+            text("SELECT * FROM timer WHERE case_id = :c AND task_id IN ('ours', 'theirs')"), {"c": case.id})}
+    assert {k: v for k, v in raw["ours"].items() if k not in ("id", "task_id")} == \
+        {k: v for k, v in raw["theirs"].items() if k not in ("id", "task_id")}
+    with container.session_factory() as s:
+        read = {t.task_id: t for t in s.scalars(select(Timer).where(Timer.case_id == case.id,
+                                                                    Timer.task_id.in_(("ours", "theirs"))))}
+        columns = [c.key for c in Timer.__table__.columns if c.key not in ("id", "task_id")]
+        assert [getattr(read["ours"], c) for c in columns] == [getattr(read["theirs"], c) for c in columns]
+        assert read["ours"].fired_at == later["fired_at"] and read["ours"].provisional is True
+
+
+def test_a_database_error_in_the_driver_writes_is_raised_as_sqlalchemy_raises_it(container):
+    case = _loop(container)
+    with container.session_factory() as s, s.begin():
+        with pytest.raises(IntegrityError):  # (case_id, task_id) is unique
+            with driver_writes(s) as w:
+                RowWrites(Timer.__table__, new=[_timer(case.id, "twice")]).write(s, w)
+                RowWrites(Timer.__table__, new=[_timer(case.id, "twice")]).write(s, w)
+        s.rollback()
+
+
+def test_a_stale_version_is_refused_as_such_when_a_later_write_fails_too(container):
+    """On PostgreSQL the writes go out together: the journal insert of a command on a stale case fails on its
+    sequence number, and the refusal still names the version (a Conflict for the caller), not the insert."""
+    case = _loop(container)
+    with container.session_factory() as s, s.begin():
+        row = s.get(Case, case.id)
+        s.execute(update(Case.__table__).where(Case.__table__.c.id == case.id).values(version=row.version + 5))
+        first = s.scalars(select(JournalEvent).where(JournalEvent.case_id == case.id, JournalEvent.seq == 1)).one()
+        again = {c.key: getattr(first, c.key) for c in JournalEvent.__table__.columns if c.key != "id"}
+        with pytest.raises(StaleDataError) as refused:
+            with driver_writes(s) as w:
+                _write_case(s, row, {"status": "waiting"}, w)
+                w.executemany(insert_sql(w.dialect, JournalEvent.__table__, tuple(again)), [again])
+        assert "no longer at version" in str(refused.value)
+
+
+def test_rows_read_through_the_driver_are_the_sessions_copies(container):
+    """As the ORM's query: a copy the session holds keeps what the command changed on it, an expired one is
+    read again; the completion's own read (`refresh`) takes the row as stored."""
+    case = _loop(container)
+    with container.session_factory() as s, s.begin():
+        changed, expired = _timer(case.id, "changed"), _timer(case.id, "expired")
+        s.add_all([changed, expired])
+        s.flush()
+        changed.status = "paused"  # not yet written
+        s.expire(expired)
+        read = {t.task_id: t for t in row_writes.rows_where(s, Timer, "t.case_id = {p}", (case.id,))}
+        assert read["changed"] is changed and changed.status == "paused"
+        assert read["expired"] is expired and "status" in expired.__dict__ and expired.status == "pending"
+        unseen = s.get(WorkItem, case.tasks[0].id)
+        unseen.state = "nobody wrote this"
+        item, held_case = commands.item_with_case(s, case.tasks[0].id)
+        assert item is unseen and item.state == "open" and held_case is s.get(Case, case.id)
+        assert not s.dirty
