@@ -76,6 +76,12 @@ class Definitions:
             self.meta[definition_id] = meta
         return spec
 
+    def version(self, s: Session, definition_id: int) -> int:
+        """The definition's version number, from the loaded definitions (loading it if need be) rather than from its
+        row with its sources and spec."""
+        self.load(s, definition_id)
+        return self.meta[definition_id]["version"]
+
     def compile(self, files: list) -> list:
         # A bundle that needs nothing from earlier deployments compiles to the same result every time: keep it,
         # so that `lianxin init` on every start (and tests) do not re-parse unchanged diagrams.

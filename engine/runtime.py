@@ -65,7 +65,7 @@ from .sandbox import SandboxEnvironment
 from .scripting import LianxinScriptEngine
 from .simulation import SIMULATION_ACTOR, Simulation, SimulationFailed, SimulationPlan, SimulationReport
 from .state import StateCodec, prune_finished_history
-from .store import Case, Incident, JournalEvent, ProcessDefinition, Timer, WorkItem
+from .store import Case, Incident, JournalEvent, Timer, WorkItem
 from .tree import (
     JOURNALED_STATES,
     advance,
@@ -582,7 +582,7 @@ class Runtime:
         case = s.get(Case, case_id)
         if case is None:
             raise NotFound(f"案件 {case_id} 不存在（no such case）")
-        definition = s.get(ProcessDefinition, case.definition_id)
+        data = self.case_data(s, case)
         items = s.scalars(select(WorkItem).where(WorkItem.case_id == case_id, WorkItem.state == "open")
                           .order_by(WorkItem.id)).all()
         incidents = s.scalars(select(Incident).where(Incident.case_id == case_id, Incident.resolved_at.is_(None))
@@ -590,8 +590,8 @@ class Runtime:
         timers = s.scalars(select(Timer).where(Timer.case_id == case_id,
                                                Timer.status.in_(("pending", "paused")))
                            .order_by(Timer.due_at)).all()
-        return self._case_view(case, definition.version, items, incidents, timers, self.case_data(s, case),
-                               self.clock.now(), s)
+        return self._case_view(case, self.definitions.version(s, case.definition_id), items, incidents, timers,
+                               data, self.clock.now(), s)
 
     def _case_view(self, case: Case, definition_version: int, items, incidents, timers, data: dict,
                    now: datetime, session: Session | None = None) -> CaseView:
