@@ -53,7 +53,7 @@ def item_with_case(s: Session, work_item_id: int) -> tuple[WorkItem, Case] | Non
         text = _ITEM_WITH_CASE[dialect.name] = (
             f"SELECT {items.select_list(dialect, 'w')}, {cases.select_list(dialect, 'c')} "
             f"FROM {q.format_table(items.table)} AS w JOIN {q.format_table(cases.table)} AS c ON c.id = w.case_id "
-            f"WHERE w.id = {'?' if dialect.paramstyle == 'qmark' else '%s'}"
+            f"WHERE w.id = {row_writes.placeholder(dialect)}"
             + (" FOR UPDATE OF c" if dialect.name == "postgresql" else ""))
     row = row_writes.fetch_one(s, text, (work_item_id,))
     if row is None:

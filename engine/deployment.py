@@ -216,18 +216,20 @@ def latest(s: Session, process_key: str) -> ProcessDefinition | None:
                     .order_by(ProcessDefinition.version.desc()).limit(1))
 
 
+# (id, process_key, version) of a definition: what starting a case needs, without the row's sources, spec and
+# metadata (hundreds of kilobytes of text read and kept per start otherwise)
+_VERSION_ROW = select(ProcessDefinition.id, ProcessDefinition.process_key, ProcessDefinition.version)
+
+
 def latest_version(s: Session, process_key: str):
-    """(id, process_key, version) of the process's latest version, or None: what starting a case needs, without
-    the row's sources, spec and metadata (hundreds of kilobytes of text read and kept per start otherwise)."""
-    return s.execute(select(ProcessDefinition.id, ProcessDefinition.process_key, ProcessDefinition.version)
-                     .where(ProcessDefinition.process_key == process_key)
+    """`_VERSION_ROW` of the process's latest version, or None."""
+    return s.execute(_VERSION_ROW.where(ProcessDefinition.process_key == process_key)
                      .order_by(ProcessDefinition.version.desc()).limit(1)).first()
 
 
 def version_of(s: Session, definition_id: int):
-    """(id, process_key, version) of one definition, or None (see `latest_version`)."""
-    return s.execute(select(ProcessDefinition.id, ProcessDefinition.process_key, ProcessDefinition.version)
-                     .where(ProcessDefinition.id == definition_id)).first()
+    """`_VERSION_ROW` of one definition, or None."""
+    return s.execute(_VERSION_ROW.where(ProcessDefinition.id == definition_id)).first()
 
 
 def view_only_message(process_key: str) -> str:

@@ -57,8 +57,14 @@ def _json_default(value):
 def event_hash(case_id: int, seq: int, at: datetime, actor: str, type_: str, element_id: str | None,
                data_text: str, prev_hash: str, hash_alg: str | None = None) -> str:
     """The event's hash with the algorithm it records (`hash_alg`; None: SHA-256, as before it was recorded)."""
-    body = "\x1f".join([str(case_id), str(seq), _normal_time(at), actor, type_, element_id or "", data_text, prev_hash])
-    return by_hash_alg(hash_alg).hash_hex(body.encode("utf-8"))
+    return by_hash_alg(hash_alg).hash_hex(
+        _hashed_text(str(case_id), seq, _normal_time(at), actor, type_, element_id, data_text, prev_hash))
+
+
+def _hashed_text(case_text: str, seq: int, at_text: str, actor: str, type_: str, element_id: str | None,
+                 data_text: str, prev_hash: str) -> bytes:
+    """What an event's hash is taken of (`event_hash`; `append` with the command's time text made once)."""
+    return "\x1f".join([case_text, str(seq), at_text, actor, type_, element_id or "", data_text, prev_hash]).encode("utf-8")
 
 
 def _normal_time(at: datetime) -> str:
@@ -143,9 +149,7 @@ def append(case: Case, events: list[PendingEvent], sealer: Sealer | None = None)
         at_text = times.get(ev.at)
         if at_text is None:
             at_text = times[ev.at] = _normal_time(ev.at)
-        # event_hash's body, hashed with the suite in hand
-        h = suite.hash_hex("\x1f".join([case_text, str(seq), at_text, ev.actor, ev.type, ev.element_id or "",
-                                        data_text, prev]).encode("utf-8"))
+        h = suite.hash_hex(_hashed_text(case_text, seq, at_text, ev.actor, ev.type, ev.element_id, data_text, prev))
         rows.append(
             dict(case_id=case.id, seq=seq, at=ev.at, actor=ev.actor, type=ev.type,
                  element_id=ev.element_id, data=data_text, prev_hash=prev, hash=h, hash_alg=alg,

@@ -84,7 +84,7 @@ def update_sql(dialect: Dialect, table: Table, set_keys: Sequence[str], where: S
     key = (dialect.name, "update", table.name, tuple(set_keys), tuple(where))
     built = _BUILT.get(key)
     if built is None:
-        q, mark = dialect.identifier_preparer, _mark(dialect)
+        q, mark = dialect.identifier_preparer, placeholder(dialect)
         sets = ", ".join(f"{q.quote(table.c[k].name)} = {mark}" for k in set_keys)
         conds = " AND ".join(f"{q.quote(table.c[c].name)} = {mark}" for c, _ in where)
         built = _BUILT[key] = _Sql(f"UPDATE {q.format_table(table)} SET {sets} WHERE {conds}",
@@ -98,7 +98,7 @@ def insert_sql(dialect: Dialect, table: Table, keys: Sequence[str], returning: s
     key = (dialect.name, "insert", table.name, tuple(keys), returning)
     built = _BUILT.get(key)
     if built is None:
-        q, mark = dialect.identifier_preparer, _mark(dialect)
+        q, mark = dialect.identifier_preparer, placeholder(dialect)
         text = (f"INSERT INTO {q.format_table(table)} ({', '.join(q.quote(table.c[k].name) for k in keys)}) "
                 f"VALUES ({', '.join(mark for _ in keys)})")
         if returning is not None:
@@ -107,7 +107,8 @@ def insert_sql(dialect: Dialect, table: Table, keys: Sequence[str], returning: s
     return built
 
 
-def _mark(dialect: Dialect) -> str:
+def placeholder(dialect: Dialect) -> str:
+    """The driver's parameter placeholder (SQLite `?`, psycopg `%s`)."""
     return "?" if dialect.paramstyle == "qmark" else "%s"
 
 
@@ -201,7 +202,7 @@ def rows_where(s: Session, cls: type, where: str, params: tuple) -> list[Any]:
     if text is None:
         text = _SELECTS[(dialect.name, cls, where)] = (
             f"SELECT {cols.select_list(dialect, 't')} FROM {dialect.identifier_preparer.format_table(cols.table)} "
-            f"AS t WHERE {where.format(p=_mark(dialect))}")
+            f"AS t WHERE {where.format(p=placeholder(dialect))}")
     return [attached(s, cls, cols.values(row)) for row in fetch(s, text, params)]
 
 
@@ -248,10 +249,14 @@ class DriverWrites:
         else:
             cursor.close()
 
-    def finish(self) -> None:
+    def finish(self, received_only: bool = False) -> None:
+        """The callbacks of the statements sent, and their cursors closed. `received_only` (after a failed
+        pipeline): only those of the statements that got a result before the failure."""
         pending, self._pending = self._pending, []
         try:
             for cursor, then in pending:
+                if received_only and getattr(cursor, "pgresult", None) is None:
+                    break  # no result: the pipeline stopped before this statement
                 if then is not None:
                     then(cursor)
         finally:
@@ -273,24 +278,10 @@ def driver_writes(s: Session) -> Iterator[DriverWrites]:
         else:
             yield w
     except error_class as exc:
-        _finish_received(w)
+        w.finish(received_only=True)
         statement, params = w._last
         raise DBAPIError.instance(statement, params, exc, error_class) from exc
     w.finish()
-
-
-def _finish_received(w: DriverWrites) -> None:
-    """After a failed pipeline: the callbacks of the statements that got a result before the failure."""
-    pending, w._pending = w._pending, []
-    try:
-        for cursor, then in pending:
-            if getattr(cursor, "pgresult", None) is None:  # no result: the pipeline stopped before this statement
-                break
-            if then is not None:
-                then(cursor)
-    finally:
-        for cursor, _ in pending:
-            cursor.close()
 
 
 def _defaults(table: Table) -> dict[str, Any]:

@@ -140,8 +140,10 @@ def _log_details_only_when_logged():
     def _set_state(self, value: int) -> None:
         # SpiffWorkflow 3.2.0's Task._set_state, with the log details built inside the level checks.
         if value != self.state:
-            elapsed = _time.time() - self.last_state_change
-            self.last_state_change = _time.time()
+            # the library's own stamp (the order of state changes, `engine.tree.state_events`), not a deadline's
+            # clock: deadlines read the command's clock (patch 1)
+            now = _time.time()
+            elapsed, self.last_state_change = now - self.last_state_change, now
             self._state = value
             if task_logger.isEnabledFor(logging.INFO):
                 task_logger.info(f"State changed to {_TaskState.get_name(value)}",

@@ -106,57 +106,47 @@ def end_sessions(user: User) -> None:
 DEFAULT_TOKEN_DAYS = 90
 
 
-def _token_digest(token: str) -> str:
+def token_digest(token: str) -> str:
+    """What a token is stored and looked up as (only its hash is kept)."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 def create_token(s: Session, user: User, label: str, now: datetime, days: int = DEFAULT_TOKEN_DAYS) -> str:
     """Returns the token once; only its hash is stored. It stops working `days` after `now`."""
     token = "lx_" + secrets.token_urlsafe(32)
-    s.add(ApiToken(user_id=user.id, token_hash=_token_digest(token), label=label, created_at=now,
+    s.add(ApiToken(user_id=user.id, token_hash=token_digest(token), label=label, created_at=now,
                    expires_at=now + timedelta(days=days)))
     return token
 
 
-def token_expiry(token: ApiToken) -> datetime:
-    """The migration gave every existing token an expiry; a row without one (written by hand) runs out
+def token_expiry(token) -> datetime:
+    """When a token (an `ApiToken`, or a row with its created_at and expires_at) stops working. The migration gave every existing token an expiry; a row without one (written by hand) runs out
     DEFAULT_TOKEN_DAYS after it was made."""
     return token.expires_at or token.created_at + timedelta(days=DEFAULT_TOKEN_DAYS)
 
 
-def user_for_token(s: Session, token: str, now: datetime) -> User | None:
-    """The token's user, if the token exists, is not revoked and has not expired at `now`."""
-    row = s.scalar(select(ApiToken).where(ApiToken.token_hash == _token_digest(token),
-                                          ApiToken.revoked.is_(False)))
-    if row is None or token_expiry(row) <= now:
-        return None
-    return s.get(User, row.user_id)
-
-
-def token_digest(token: str) -> str:
-    """What a token is stored and looked up as (only its hash is kept)."""
-    return _token_digest(token)
+def _unrevoked(digest) -> tuple:
+    """The conditions on `ApiToken` of a token that exists and is not revoked. `digest`: the token's
+    `token_digest`, or a bind parameter that stands for it (a statement built once)."""
+    return ApiToken.token_hash == digest, ApiToken.revoked.is_(False)
 
 
 def token_holder_query(digest):
-    """The query behind `user_for_token` without ORM objects: the holder's id, username, display name and active
-    flag, and the token's created_at and expires_at, if the token exists and is not revoked (see `token_live`).
-    `digest`: the token's `token_digest`, or a bind parameter that stands for it (a statement built once)."""
+    """The holder of a token that exists and is not revoked, without ORM objects: the holder's id, username,
+    display name and active flag, and the token's created_at and expires_at (see `token_live`); `digest` as for
+    `_unrevoked`."""
     return (select(User.id, User.username, User.display_name, User.active, ApiToken.created_at, ApiToken.expires_at)
-            .join(ApiToken, ApiToken.user_id == User.id)
-            .where(ApiToken.token_hash == digest, ApiToken.revoked.is_(False)))
+            .join(ApiToken, ApiToken.user_id == User.id).where(*_unrevoked(digest)))
 
 
 def token_holder_id(digest):
-    """The id of the token's holder (a scalar subquery), if the token exists and is not revoked; `digest` as for
-    `token_holder_query`."""
-    return (select(ApiToken.user_id).where(ApiToken.token_hash == digest, ApiToken.revoked.is_(False))
-            .scalar_subquery())
+    """The id of the holder of a token that exists and is not revoked (a scalar subquery)."""
+    return select(ApiToken.user_id).where(*_unrevoked(digest)).scalar_subquery()
 
 
 def token_live(row, now: datetime) -> bool:
     """Whether a row of `token_holder_query` is a token that has not expired at `now`."""
-    return (row.expires_at or row.created_at + timedelta(days=DEFAULT_TOKEN_DAYS)) > now
+    return token_expiry(row) > now
 
 
 def tokens_of(s: Session, user: User) -> list[ApiToken]:

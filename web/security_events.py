@@ -51,10 +51,9 @@ def _signed_in_name() -> str:
 
 def record(kind: str, *, actor: str | None = None, detail: dict | None = None) -> None:
     """Appends one event; a failure to write is logged loudly but does not undo what was done."""
-    c = container()
     try:
-        security_log.append(c.session_factory, at=c.clock.now(), actor=actor or _signed_in_name(), kind=kind,
-                            ip=client_ip(), detail=detail)
+        with container().session_factory() as s, s.begin():
+            record_in(s, kind, actor=actor, detail=detail)
     except SQLAlchemyError:
         log.exception("security log: %s by %s could not be recorded", kind, actor)
 

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from alembic import command
 from sqlalchemy import select
 
 from infra.access_log import AccessLogEntry
-from infra.db import make_engine
-from infra.migrate import alembic_config, current_revision, upgrade
 from services import case_search
 from tests.integration.test_handling_api import PETITION, app, desk  # noqa: F401  (fixtures)
+from tests.support.migrations import upgraded_from
 
 ZHANG = {"name": "张三丰", "id_number": "410121199001031234", "phone": "13812345678", "address": "东城县人民路1号"}
 LI = {"name": "李四", "id_number": "11010519880608731X", "phone": "13687654321", "address": "西山县解放路2号"}
@@ -108,16 +106,7 @@ def test_the_count_stops_at_the_cap(desk, monkeypatch):  # noqa: F811
 
 def test_migration_0021_indexes_the_words_of_earlier_cases(container, desk, database_url):  # noqa: F811
     a = register(desk, ZHANG, title="迁移之前登记的案件")
-    engine = make_engine(database_url)
-    cfg = alembic_config()
-    try:
-        with engine.begin() as conn:  # as the database stood before 0021: no case_text
-            cfg.attributes["connection"] = conn
-            command.downgrade(cfg, "0020_merge_s7")
-        upgrade(engine)
-        assert current_revision(engine) == "0022_growing_case"
-    finally:
-        engine.dispose()
+    upgraded_from(database_url, "0020_merge_s7")  # as the database stood before 0021: no case_text
     case_search._FTS.clear()
     assert found(desk, "bureau", "q=登记的案件") == {a["id"]}
     assert found(desk, "bureau", "q=之前") == {a["id"]}

@@ -3,14 +3,12 @@ the task actions and the triage page read it; a failed route-out leaves the case
 cases of before from their journal and links the repeats of before."""
 from __future__ import annotations
 
-from alembic import command
 from sqlalchemy import select, update
 
 from engine.store import Case, WorkItem
-from infra.db import make_engine
-from infra.migrate import alembic_config, current_revision, upgrade
 from services.orgchart import OrgChart
 from services.store.handling import RepeatLink
+from tests.support.migrations import upgraded_from
 from tests.support.web import api_sign_in, csrf_of, office_app, page_sign_in
 
 PETITIONER = {"name": "张某某", "phone": "13800001234"}
@@ -102,16 +100,7 @@ def test_migration_0017_marks_earlier_accusations_and_links_earlier_repeats(cont
     r = client.post(f"/api/tasks/{_triage_item(container, repeat['id']).id}/complete",
                     json={"data": {"route": "重复信访", "original_case_no": original["case_no"]}}, headers=headers)
     assert r.status_code == 200 and not r.get_json()["incidents"], r.get_json()
-    engine = make_engine(database_url)
-    cfg = alembic_config()
-    try:
-        with engine.begin() as conn:  # as the database stood before 0017: no flag, no links
-            cfg.attributes["connection"] = conn
-            command.downgrade(cfg, "0016_erasure")
-        upgrade(engine)
-        assert current_revision(engine) == "0022_growing_case"
-    finally:
-        engine.dispose()
+    upgraded_from(database_url, "0016_erasure")  # as the database stood before 0017: no flag, no links
     with container.session_factory() as s:
         marked = {c.id: (c.confidential, c.confidential_unit) for c in s.scalars(select(Case))}
         assert marked[accusation["id"]] == (True, "county_a_cdi")

@@ -6,6 +6,7 @@ from engine.db import Base
 from infra.db import make_engine
 from infra.migrate import current_revision
 from services import schema  # noqa: F401
+from tests.support.migrations import HEAD
 
 
 def _declared(obj, name, type_, reflected, compare_to) -> bool:
@@ -32,4 +33,4 @@ def test_one_head():
 
     from infra.migrate import alembic_config
 
-    assert ScriptDirectory.from_config(alembic_config()).get_heads() == ["0022_growing_case"]
+    assert ScriptDirectory.from_config(alembic_config()).get_heads() == [HEAD]
