@@ -25,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import repair, row_writes, spiff_patches
+from .calendar.repository import remember_version_key, version_key_sql
 from .context import PAUSED_UNTIL, CommandContext
 from .deployment import latest_version, version_of
 from .errors import Conflict, Invalid, NotApplicable, NotFound
@@ -39,6 +40,7 @@ from .work_items import STATE_CN
 # work item row too could deadlock with a hand-over, which locks the case first; a work item that another
 # command completed while this one waited still reads "open" here, and is refused by the workflow's own state.
 # Built once per database and sent through the driver: the ORM's query machinery cost ten times the query itself.
+# The calendar's version key (engine.calendar.repository) is read with them.
 _ITEM_WITH_CASE: dict[str, str] = {}
 
 
@@ -51,13 +53,17 @@ def item_with_case(s: Session, work_item_id: int) -> tuple[WorkItem, Case] | Non
     if text is None:
         q = dialect.identifier_preparer
         text = _ITEM_WITH_CASE[dialect.name] = (
-            f"SELECT {items.select_list(dialect, 'w')}, {cases.select_list(dialect, 'c')} "
+            f"SELECT {items.select_list(dialect, 'w')}, {cases.select_list(dialect, 'c')}, "
+            f"{version_key_sql(dialect)} "
             f"FROM {q.format_table(items.table)} AS w JOIN {q.format_table(cases.table)} AS c ON c.id = w.case_id "
             f"WHERE w.id = {row_writes.placeholder(dialect)}"
             + (" FOR UPDATE OF c" if dialect.name == "postgresql" else ""))
     row = row_writes.fetch_one(s, text, (work_item_id,))
     if row is None:
         return None
+    # The calendar's version key came with the rows: a completion that computes a deadline reads it anyway
+    # (engine.calendar), and on PostgreSQL that was a round trip of its own.
+    remember_version_key(s, *row[-2:])
     return (row_writes.attached(s, WorkItem, items.values(row), refresh=True),
             row_writes.attached(s, Case, cases.values(row, len(items.keys)), refresh=True))
 

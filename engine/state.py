@@ -144,40 +144,36 @@ def _prune_one(wf) -> int:
     live = [t for t in wf.tasks.values() if t.state & _LIVE]
     if not live:
         return 0
-    common = None
-    for task in live:
-        path = []
+    # The lowest common ancestor of the live tasks: the first one's path up to the root, then each other one
+    # climbs only until it meets that path (siblings: one step), instead of every live task climbing to the root.
+    path = []
+    node = live[0]
+    while node is not None:
+        path.append(node)
+        node = node.parent
+    height = {id(n): i for i, n in enumerate(path)}  # 0: the first live task, len(path) - 1: the root
+    top = 0
+    for task in live[1:]:
         node = task
-        while node is not None:
-            path.append(node)
+        while node is not None and id(node) not in height:
             node = node.parent
-        path.reverse()
-        if common is None:
-            common = path
-        else:
-            n = 0
-            for a, b in zip(common, path, strict=False):
-                if a is not b:
-                    break
-                n += 1
-            common = common[:n]
-    if not common:
-        return 0
-    keep_top = common[-1]
+        if node is None:
+            return 0
+        top = max(top, height[id(node)])
+    keep_top = path[top]
     if keep_top is root or keep_top.parent is root:
         return 0
-    keep = set()
+    keep = {id(root)}  # object ids: a UUID's hash is a Python call, an object's is not
     stack = [keep_top]
     while stack:
         node = stack.pop()
-        keep.add(node.id)
+        keep.add(id(node))
         stack.extend(node.children)
-    keep.add(root.id)
-    removed = [tid for tid in wf.tasks if tid not in keep]
+    removed = [tid for tid, task in wf.tasks.items() if id(task) not in keep]
     for tid in removed:
         del wf.tasks[tid]
     root._children = [keep_top.id]
     keep_top._parent = root.id
-    if wf.last_task is not None and wf.last_task.id not in keep:
+    if wf.last_task is not None and id(wf.last_task) not in keep:
         wf.last_task = keep_top
     return len(removed)
