@@ -98,6 +98,60 @@ def test_completing_the_only_open_task_reads_the_open_items_once(container, monk
     assert len(view.tasks) == 1 and view.tasks[0].id != case.tasks[0].id
 
 
+def _deadline_loop(c):
+    """The loop with a working-day deadline on its task: every completion computes it with the calendar."""
+    c.runtime.deploy([bpmn.source("deadline_loop", f"""
+<bpmn:startEvent id="start"/>
+{bpmn.user_task("handle", "办理")}
+<bpmn:boundaryEvent id="handle_limit" name="办理时限" attachedToRef="handle" cancelActivity="false">
+  <bpmn:timerEventDefinition id="td1"><bpmn:timeDate>workdays(15)</bpmn:timeDate></bpmn:timerEventDefinition>
+</bpmn:boundaryEvent>
+<bpmn:endEvent id="limit_end"/>
+<bpmn:exclusiveGateway id="done_gw"/>
+<bpmn:endEvent id="end"/>
+{bpmn.flow("f1", "start", "handle")}
+{bpmn.flow("f1b", "handle_limit", "limit_end")}
+{bpmn.flow("f2", "handle", "done_gw")}
+{bpmn.flow("f3", "done_gw", "end", "done == True")}
+{bpmn.flow("f4", "done_gw", "handle", "done == False")}
+""")], actor="designer")
+    return c.runtime.start("deadline_loop", {}, "registrar")
+
+
+def test_a_completion_reads_the_calendar_version_with_its_lock(container, monkeypatch):
+    """A completion that computes a deadline checks the calendar's version (engine.calendar): read with the lock
+    query, not by a statement of its own (on PostgreSQL a round trip); the key is the one a read of its own gives."""
+    from engine.calendar.repository import _VERSION_MEMO, version_key
+
+    case = _deadline_loop(container)
+    statements: list[str] = []
+    fetch_one = row_writes.fetch_one
+
+    def driver_select(s, text, params):
+        statements.append(text)
+        return fetch_one(s, text, params)
+
+    def count(conn, cursor, statement, params, context, executemany):
+        statements.append(statement)
+
+    monkeypatch.setattr(row_writes, "fetch_one", driver_select)
+    event.listen(container.engine, "before_cursor_execute", count)
+    try:
+        with container.session_factory() as s, s.begin():
+            view = container.runtime.complete(case.tasks[0].id, {"done": False}, "handler", session=s)
+            memo = s.info[_VERSION_MEMO][1]
+            s.info.pop(_VERSION_MEMO)
+            statements_before = len(statements)
+            assert version_key(s) == memo  # the same key as a read of its own
+            assert len(statements) == statements_before + 1
+    finally:
+        event.remove(container.engine, "before_cursor_execute", count)
+    reads = [q for q in statements[:statements_before] if "sum(" in q and "calendar_year" in q]
+    assert len(reads) == 1 and "FROM work_item" in reads[0], reads  # only the lock query reads it
+    assert [t["element_id"] for t in view.timers] == ["handle_limit"]
+    assert container.runtime.verify(case.id).ok
+
+
 def test_a_second_submission_of_the_same_task_is_refused(container):
     case = _loop(container)
     container.runtime.complete(case.tasks[0].id, {"done": False}, "handler")
