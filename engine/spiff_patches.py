@@ -22,6 +22,12 @@ Each patch answers a measured defect (see shared docs, spiffworkflow-notes.md):
    a reference to the task's data) before the logger is asked whether it logs at that level at all, which it
    does not in our processes (web/app.py sets `spiff` to WARNING): about thirty dictionaries per completion.
    The details are built only when the line is logged; the state and its timestamps change exactly as before.
+6. Walks on a stack. A walk (`get_tasks`, the waiting timers' refresh, the engine's own loops; a completion
+   walks the tree about twenty times) took each next task off the front of a list and put the children back in
+   front of the whole list, each child looked up through the `children` property. An unbounded depth-first walk
+   (all of them, after 2.) now keeps its pending tasks on a stack, the children pushed in reverse: the same tasks
+   in the same order, with the same tests of which tasks to descend into. A walk given a bound, or breadth-first,
+   goes the library's way.
 """
 from __future__ import annotations
 
@@ -118,6 +124,62 @@ def _no_depth_bookkeeping_when_unbounded(cls):
     cls._handle_leaf_depth, cls._update_depth = _handle_leaf_depth, _update_depth
 
 
+_LIBRARY_WALK: dict[str, object] = {}  # the library's (patched for depth) iterator methods the stack walk wraps
+
+
+def _stack_init(self, task, *args, **kwargs):
+    _LIBRARY_WALK["init"](self, task, *args, **kwargs)
+    # the tasks still to visit, the next one last; None: the library's own walk (`task_list`)
+    self._stack = [task] if self.max_depth == sys.maxsize and self.depth_first else None
+
+
+def _stack_next(self):
+    """TaskIterator._next: the same tasks descended into (with children, at least `min_state`, not the end spec)."""
+    stack = self._stack
+    if stack is None:
+        return _LIBRARY_WALK["next"](self)
+    if not stack:
+        raise StopIteration()
+    task = stack.pop()
+    children = task._children
+    if children and task.state >= self.min_state and task.task_spec.name != self.end_at_spec:
+        get = task.workflow.tasks.get
+        stack.extend([get(child) for child in reversed(children)])
+    return task
+
+
+def _bpmn_stack_next(self):
+    """BpmnTaskIterator._next: a task that calls a process is descended into as well (its process first, then its
+    children), unless subprocesses are skipped or the walk looks for unfinished tasks below a finished one."""
+    stack = self._stack
+    if stack is None:
+        return _LIBRARY_WALK["bpmn_next"](self)
+    if not stack:
+        raise StopIteration()
+    task = stack.pop()
+    subprocesses = task.workflow.top_workflow.subprocesses
+    subprocess = subprocesses.get(task.id) if subprocesses else None
+    children = task._children
+    if ((children or subprocess is not None) and (subprocess is not None or task.state >= self.min_state)
+            and task.task_spec.name != self.end_at_spec):
+        if children:
+            get = task.workflow.tasks.get
+            stack.extend([get(child) for child in reversed(children)])
+        finished = _TaskState.FINISHED_MASK
+        if not (subprocess is None or self.skip_subprocesses
+                or (task.state >= finished and self.task_filter.state <= finished)):
+            stack.append(subprocess.task_tree)
+    return task
+
+
+def _walks_on_a_stack():
+    _LIBRARY_WALK.update(init=_task_util.TaskIterator.__init__, next=_task_util.TaskIterator._next,
+                         bpmn_next=_bpmn_task_util.BpmnTaskIterator._next)
+    _task_util.TaskIterator.__init__ = _stack_init
+    _task_util.TaskIterator._next = _stack_next
+    _bpmn_task_util.BpmnTaskIterator._next = _bpmn_stack_next
+
+
 def _raise_uncaught_errors():
     original = _event_module.EventManager.catch
 
@@ -162,6 +224,7 @@ def apply() -> None:
     _unbounded_depth(_task_util.TaskIterator)
     _unbounded_depth(_bpmn_task_util.BpmnTaskIterator)
     _no_depth_bookkeeping_when_unbounded(_task_util.TaskIterator)  # BpmnTaskIterator inherits both methods
+    _walks_on_a_stack()  # after _unbounded_depth: the stack is taken when the walk is unbounded
     _raise_uncaught_errors()
     _log_details_only_when_logged()
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 10000))

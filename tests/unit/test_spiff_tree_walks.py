@@ -83,3 +83,37 @@ def test_an_unbounded_walk_keeps_no_count_and_a_bounded_one_still_stops(workflow
     # a walk given a bound counts, and stops there: SpiffWorkflow's behaviour where a caller asks for it
     shallow = names(TaskIterator(workflow.task_tree, max_depth=2))
     assert shallow == names(TaskIterator(workflow.task_tree))[:len(shallow)] and len(shallow) == 3
+
+
+@pytest.mark.parametrize("kwargs", [{"manual": True}, {"manual": False, "state": TaskState.NOT_FINISHED_MASK},
+                                    {"spec_name": "inner"}, {"end_at_spec": "join"},
+                                    {"end_at_spec": "sub", "state": TaskState.ANY_MASK},
+                                    {"skip_subprocesses": True}, {"lane": None, "state": TaskState.FINISHED_MASK}])
+def test_a_walk_on_the_stack_visits_what_the_librarys_walk_visits(workflow, kwargs):
+    """Patch 6: the unbounded depth-first walk keeps its pending tasks on a stack; the library's walk (kept for a
+    bounded one) visits the same tasks in the same order, whatever the filter, end spec or subprocess choice."""
+    plain = {k: v for k, v in kwargs.items() if k not in ("skip_subprocesses", "lane")}
+    for iterator, args in ((TaskIterator, plain), (BpmnTaskIterator, kwargs)):
+        walk = iterator(workflow.task_tree, **args)
+        assert walk._stack == [workflow.task_tree]  # on the stack
+        assert names(walk) == names(iterator(workflow.task_tree, max_depth=FAR, **args))
+        assert iterator(workflow.task_tree, max_depth=FAR, **args)._stack is None  # a bounded walk: the library's
+    inner = workflow.get_tasks(spec_name="inner")[0]  # a walk from a task inside the called process
+    assert names(BpmnTaskIterator(inner.workflow.task_tree)) == names(
+        BpmnTaskIterator(inner.workflow.task_tree, max_depth=FAR))
+
+
+def test_a_walk_sees_children_added_while_it_runs_as_the_librarys_does(workflow):
+    """The waiting tasks' refresh changes tasks while it walks: a task's children are taken when the task is
+    reached, by the stack as by the library's list."""
+    seen = {}
+    for bound in (None, FAR):
+        walk = TaskIterator(workflow.task_tree) if bound is None else TaskIterator(workflow.task_tree, max_depth=bound)
+        first = next(walk)
+        kept = first._children
+        first._children = []  # the rest of the tree is out of reach once its first task was expanded
+        try:
+            seen[bound] = names(walk)
+        finally:
+            first._children = kept
+    assert seen[None] == seen[FAR] and len(seen[None]) > 2
