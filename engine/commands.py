@@ -27,7 +27,6 @@ from sqlalchemy.orm import Session
 from . import repair, row_writes, spiff_patches
 from .calendar.repository import remember_version_key, version_key_sql
 from .context import PAUSED_UNTIL, CommandContext
-from .deadlines import LIVE_TIMERS_WHERE
 from .deployment import latest_version, version_of
 from .errors import Conflict, Invalid, NotApplicable, NotFound
 from .journal import PendingEvent, to_json
@@ -41,44 +40,32 @@ from .work_items import STATE_CN
 # work item row too could deadlock with a hand-over, which locks the case first; a work item that another
 # command completed while this one waited still reads "open" here, and is refused by the workflow's own state.
 # Built once per database and sent through the driver: the ORM's query machinery cost ten times the query itself.
-# The calendar's version key (engine.calendar.repository) is read with them; on PostgreSQL the case's live timers
-# too, in the same round trip (the pipeline runs them after the lock is taken).
-_ITEM_WITH_CASE: dict[str, tuple[str, str]] = {}
+# The calendar's version key (engine.calendar.repository) is read with them.
+_ITEM_WITH_CASE: dict[str, str] = {}
 
 
-def item_with_case(s: Session, work_item_id: int) -> tuple[WorkItem, Case, list[Timer] | None] | None:
+def item_with_case(s: Session, work_item_id: int) -> tuple[WorkItem, Case] | None:
     """The work item and its case, the case locked; the session's copies of both (as a query with
-    populate_existing gives them). On PostgreSQL also the case's live timers (`LIVE_TIMERS_WHERE`, as
-    `row_writes.rows_where` reads them), else None."""
+    populate_existing gives them)."""
     dialect = s.get_bind().dialect
     items, cases = row_writes.columns(dialect, WorkItem), row_writes.columns(dialect, Case)
-    texts = _ITEM_WITH_CASE.get(dialect.name)
-    if texts is None:
-        q, mark = dialect.identifier_preparer, row_writes.placeholder(dialect)
-        timers = row_writes.columns(dialect, Timer)
-        texts = _ITEM_WITH_CASE[dialect.name] = (
+    text = _ITEM_WITH_CASE.get(dialect.name)
+    if text is None:
+        q = dialect.identifier_preparer
+        text = _ITEM_WITH_CASE[dialect.name] = (
             f"SELECT {items.select_list(dialect, 'w')}, {cases.select_list(dialect, 'c')}, "
             f"{version_key_sql(dialect)} "
             f"FROM {q.format_table(items.table)} AS w JOIN {q.format_table(cases.table)} AS c ON c.id = w.case_id "
-            f"WHERE w.id = {mark}" + (" FOR UPDATE OF c" if dialect.name == "postgresql" else ""),
-            f"SELECT {timers.select_list(dialect, 't')} FROM {q.format_table(timers.table)} AS t WHERE "
-            + LIVE_TIMERS_WHERE.format(p=f"(SELECT w.case_id FROM {q.format_table(items.table)} AS w WHERE w.id = {mark})"))
-    with_timers = dialect.name == "postgresql"
-    found = row_writes.fetch_together(s, [(texts[0], (work_item_id,))]
-                                      + ([(texts[1], (work_item_id,))] if with_timers else []))
-    if not found[0]:
+            f"WHERE w.id = {row_writes.placeholder(dialect)}"
+            + (" FOR UPDATE OF c" if dialect.name == "postgresql" else ""))
+    row = row_writes.fetch_one(s, text, (work_item_id,))
+    if row is None:
         return None
-    row = found[0][0]
     # The calendar's version key came with the rows: a completion that computes a deadline reads it anyway
     # (engine.calendar), and on PostgreSQL that was a round trip of its own.
     remember_version_key(s, *row[-2:])
-    item = row_writes.attached(s, WorkItem, items.values(row), refresh=True)
-    case = row_writes.attached(s, Case, cases.values(row, len(items.keys)), refresh=True)
-    timers = None
-    if with_timers:
-        reader = row_writes.columns(dialect, Timer)
-        timers = [row_writes.attached(s, Timer, reader.values(t)) for t in found[1]]
-    return item, case, timers
+    return (row_writes.attached(s, WorkItem, items.values(row), refresh=True),
+            row_writes.attached(s, Case, cases.values(row, len(items.keys)), refresh=True))
 
 
 @dataclass
@@ -98,8 +85,6 @@ class Opening:
     # tasks (engine.work_items.sync_work_items), so the items open before a command are those of the ready user
     # tasks of the workflow it loaded.
     open_items: dict[str, WorkItem] | None = None
-    # The case's live timers (engine.deadlines.sync_timers) when `open` already read them; None: read them.
-    live_timers: list[Timer] | None = None
 
 
 class Command:
@@ -236,7 +221,7 @@ class CompleteTask(Command):
         found = item_with_case(op.s, self.work_item_id)  # one round trip for both
         if found is None:
             raise NotFound(f"任务 {self.work_item_id} 不存在（no such task）")
-        item, op.live_timers = found[0], found[2]
+        item = found[0]
         if item.state != "open":
             raise Conflict(f"任务 {self.work_item_id} 已{STATE_CN.get(item.state, item.state)}，不能再次办理"
                            f"（task is {item.state}; reload the task list）",

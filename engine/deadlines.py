@@ -24,8 +24,6 @@ from .store import Case, Timer
 from .tree import all_tasks, timer_due
 
 LIVE_TIMERS = select(Timer).where(Timer.case_id == bindparam("case_id"), Timer.status.in_(("pending", "paused")))
-# The same rows as SQL on the timer table's alias `t`, `{p}` the case id (engine.row_writes.rows_where).
-LIVE_TIMERS_WHERE = "t.case_id = {p} AND t.status IN ('pending', 'paused')"
 
 
 HOURS = "H"  # the rule of an hours limit (urgent matters): calendar hours, through nights and rest days
@@ -387,11 +385,10 @@ class Deadlines:
 
 
 def sync_timers(s: Session, case: Case, wf: BpmnWorkflow, ctx: CommandContext, new_case: bool,
-                has_timers: bool, live: list[Timer] | None = None) -> tuple[list[Timer], RowWrites]:
+                has_timers: bool) -> tuple[list[Timer], RowWrites]:
     """The case's timer rows follow the workflow's waiting timers: new ones added, moved ones moved, gone ones
     fired (when due) or cancelled. Returns the live rows, and the new and closed rows to write once the case
-    row is written (`RowWrites.write`); a timer that moved is changed through the session. `live`: the case's
-    live timer rows when the caller read them already (with its lock, engine.commands), else they are read."""
+    row is written (`RowWrites.write`); a timer that moved is changed through the session."""
     waiting = {}
     for task in all_tasks(wf):
         if task.state != TaskState.WAITING:
@@ -399,8 +396,9 @@ def sync_timers(s: Session, case: Case, wf: BpmnWorkflow, ctx: CommandContext, n
         due = timer_due(task)
         if due is not None:
             waiting[str(task.id)] = (task, due)
-    existing = {} if new_case or not has_timers else {  # read through the driver (engine.row_writes)
-        t.task_id: t for t in (live if live is not None else rows_where(s, Timer, LIVE_TIMERS_WHERE, (case.id,)))}
+    existing = {} if new_case or not has_timers else {  # LIVE_TIMERS, read through the driver (engine.row_writes)
+        t.task_id: t for t in rows_where(s, Timer, "t.case_id = {p} AND t.status IN ('pending', 'paused')",
+                                         (case.id,))}
     computed = {d["task_id"]: d for d in ctx.deadlines if d.get("task_id")}
     writes = RowWrites(Timer.__table__)
     for task_id, row in existing.items():

@@ -17,7 +17,7 @@ written. The ORM does not know of these writes, so it would not undo them in its
 timer worker fires each case in one) or the transaction rolls back: such copies are expired on any rollback, and
 read again from the database when next used.
 
-A step's reads of whole rows go the same way (`columns`, `fetch_one`, `fetch_together`, `rows_where`): the values converted as the
+A step's reads of whole rows go the same way (`columns`, `fetch_one`, `rows_where`): the values converted as the
 column types convert them, and made the session's copies (`attached`) as the ORM's query makes them, a copy the
 session already holds keeping what was changed on it (or, with `refresh`, as populate_existing: told the row).
 Statements sent this way pass by SQLAlchemy's engine events (before_cursor_execute): a test that counts
@@ -188,29 +188,6 @@ def fetch(s: Session, text: str, params: tuple, *, one: bool = False) -> list[tu
         raise DBAPIError.instance(text, params, exc, error_class) from exc
     finally:
         cursor.close()
-
-
-def fetch_together(s: Session, statements: Sequence[tuple[str, tuple]]) -> list[list[tuple]]:
-    """The rows of several pre-built SELECTs, in order, on the session's connection (in its transaction); on
-    PostgreSQL sent in one pipeline: one round trip for all, each run after the one before it."""
-    conn = s.connection()
-    if conn.dialect.name != "postgresql":
-        return [fetch(s, text, params) for text, params in statements]
-    dbapi = conn.connection.dbapi_connection
-    error_class = conn.dialect.loaded_dbapi.Error
-    cursors: list[Any] = []
-    text, params = statements[0]
-    try:
-        with dbapi.pipeline():
-            for text, params in statements:
-                cursors.append(dbapi.cursor())
-                cursors[-1].execute(text, params)
-        return [cursor.fetchall() for cursor in cursors]
-    except error_class as exc:
-        raise DBAPIError.instance(text, params, exc, error_class) from exc
-    finally:
-        for cursor in cursors:
-            cursor.close()
 
 
 _SELECTS: dict[tuple[str, type, str], str] = {}

@@ -279,7 +279,7 @@ class Runtime:
                           for w in ctx.warnings)
             events.extend(PendingEvent("work_item.orphaned", ctx.actor, ctx.now, w["element_id"], w) for w in ctx.orphaned)
             has_timers = bool(self._meta.get(case.definition_id, {}).get("timers", True))
-            timers, timer_writes = sync_timers(s, case, wf, ctx, op.new_case, has_timers, op.live_timers)
+            timers, timer_writes = sync_timers(s, case, wf, ctx, op.new_case, has_timers)
             data = partial(view_data, wf)  # the workflow is not changed after this
         values: dict[str, Any] = {}  # the case row's new values, written by `_write_case`
         if wf.is_completed() and not incidents:

@@ -13,7 +13,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine import commands, row_writes
-from engine.calendar.repository import _VERSION_MEMO, version_key
 from engine.definitions import collect_files
 from engine.row_writes import RowWrites, driver_writes, insert_sql
 from engine.runtime import Conflict, _write_case
@@ -80,18 +79,16 @@ def test_completing_the_only_open_task_reads_the_open_items_once(container, monk
     selects: list[str] = []
 
     def count(conn, cursor, statement, params, context, executemany):
-        # a read of work items (not the timers of the item's case, which name it in their condition)
-        if statement.lstrip().upper().startswith("SELECT") and "FROM work_item" in statement.split(" WHERE ")[0]:
+        if statement.lstrip().upper().startswith("SELECT") and "FROM work_item" in statement:
             selects.append(statement)
 
-    fetch_together = row_writes.fetch_together
+    fetch_one = row_writes.fetch_one
 
-    def driver_selects(s, statements):  # the statements sent through the driver, which SQLAlchemy does not see
-        for sql, params in statements:
-            count(None, None, sql, params, None, False)
-        return fetch_together(s, statements)
+    def driver_select(s, text, params):  # the statements sent through the driver, which SQLAlchemy does not see
+        count(None, None, text, params, None, False)
+        return fetch_one(s, text, params)
 
-    monkeypatch.setattr(row_writes, "fetch_together", driver_selects)
+    monkeypatch.setattr(row_writes, "fetch_one", driver_select)
     event.listen(container.engine, "before_cursor_execute", count)
     try:
         view = container.runtime.complete(case.tasks[0].id, {"done": False}, "handler")
@@ -124,32 +121,20 @@ def _deadline_loop(c):
 def test_a_completion_reads_the_calendar_version_with_its_lock(container, monkeypatch):
     """A completion that computes a deadline checks the calendar's version (engine.calendar): read with the lock
     query, not by a statement of its own (on PostgreSQL a round trip); the key is the one a read of its own gives."""
+    from engine.calendar.repository import _VERSION_MEMO, version_key
+
     case = _deadline_loop(container)
     statements: list[str] = []
-    fetch_together = row_writes.fetch_together
+    fetch_one = row_writes.fetch_one
 
-    together: list[list[str]] = []
-    fetch, inside = row_writes.fetch, []
-
-    def driver_selects(s, sent):
-        statements.extend(sql for sql, _ in sent)
-        together.append([sql for sql, _ in sent])
-        inside.append(True)
-        try:
-            return fetch_together(s, sent)
-        finally:
-            inside.pop()
-
-    def driver_fetch(s, sql, params, **kw):  # the other reads through the driver (row_writes.rows_where)
-        if not inside:
-            statements.append(sql)
-        return fetch(s, sql, params, **kw)
+    def driver_select(s, text, params):
+        statements.append(text)
+        return fetch_one(s, text, params)
 
     def count(conn, cursor, statement, params, context, executemany):
         statements.append(statement)
 
-    monkeypatch.setattr(row_writes, "fetch_together", driver_selects)
-    monkeypatch.setattr(row_writes, "fetch", driver_fetch)
+    monkeypatch.setattr(row_writes, "fetch_one", driver_select)
     event.listen(container.engine, "before_cursor_execute", count)
     try:
         with container.session_factory() as s, s.begin():
@@ -165,11 +150,6 @@ def test_a_completion_reads_the_calendar_version_with_its_lock(container, monkey
     assert len(reads) == 1 and "FROM work_item" in reads[0], reads  # only the lock query reads it
     assert [t["element_id"] for t in view.timers] == ["handle_limit"]
     assert container.runtime.verify(case.id).ok
-    timer_reads = [q for q in statements[:statements_before] if q.lstrip().upper().startswith("SELECT")
-                   and " FROM timer" in q.split(" WHERE ")[0]]
-    assert len(timer_reads) == 1  # the case's live timers, read once
-    if container.engine.dialect.name == "postgresql":  # with the lock, in its round trip
-        assert together[0] == [reads[0], timer_reads[0]]
 
 
 def test_a_second_submission_of_the_same_task_is_refused(container):
@@ -275,9 +255,6 @@ def test_rows_read_through_the_driver_are_the_sessions_copies(container):
         assert read["expired"] is expired and "status" in expired.__dict__ and expired.status == "pending"
         unseen = s.get(WorkItem, case.tasks[0].id)
         unseen.state = "nobody wrote this"
-        item, held_case, timers = commands.item_with_case(s, case.tasks[0].id)
+        item, held_case = commands.item_with_case(s, case.tasks[0].id)
         assert item is unseen and item.state == "open" and held_case is s.get(Case, case.id)
-        if timers is not None:  # PostgreSQL: the case's live timers in the same round trip, the session's copies
-            assert sorted(t.task_id for t in timers) == ["changed", "expired"]
-            assert all(t is read[t.task_id] for t in timers) and changed.status == "paused"
         assert not s.dirty
