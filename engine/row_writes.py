@@ -323,6 +323,35 @@ class RowWrites:
                           partial_id(row))
 
 
+def staged_inserts(s: Session, classes: tuple[type, ...]) -> list[RowWrites]:
+    """The new objects of `classes` the session holds (added, not yet flushed), taken out of its unit of work in
+    the order they were added, to be inserted with the caller's other writes (`RowWrites.write`); `adopt` then
+    makes them the session's copies, as a flush would have. Only tables whose columns' defaults are plain values
+    (no server default, no function): the INSERT sets every column itself."""
+    found = sorted((obj for obj in s.new if type(obj) in classes), key=lambda obj: inspect(obj).insert_order)
+    by_table: dict[str, RowWrites] = {}
+    for obj in found:
+        table = obj.__table__
+        if not _plain_defaults(table):
+            continue
+        s.expunge(obj)
+        by_table.setdefault(table.name, RowWrites(table)).new.append(obj)
+    return list(by_table.values())
+
+
+def adopt(s: Session, writes: Sequence[RowWrites]) -> None:
+    """The rows `staged_inserts` took out, now written with their ids, made the session's copies."""
+    for w in writes:
+        for row in w.new:
+            make_transient_to_detached(row)  # as loaded: no history; a column not set is read when first used
+            s.add(row)
+
+
+def _plain_defaults(table: Table) -> bool:
+    return all(c.server_default is None and (c.default is None or c.default.is_scalar)
+               for c in table.columns if c.key != "id")
+
+
 def partial_id(row: Any) -> Callable[[Any], None]:
     """The callback that gives a new row the id its INSERT returned."""
     def then(cursor) -> None:

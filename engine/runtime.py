@@ -60,12 +60,21 @@ from .errors import Conflict, Invalid, NotFound, ReplayDiverged, RuntimeError_, 
 from .handlers import HandlerRegistry
 from .journal import SEALER_INFO_KEY, PendingEvent, append as journal_append, to_json
 from .ports import DirectoryFactory, PlacementFactory
-from .row_writes import DriverWrites, RowWrites, committed, driver_writes, insert_sql, update_sql
+from .row_writes import (
+    DriverWrites,
+    RowWrites,
+    adopt,
+    committed,
+    driver_writes,
+    insert_sql,
+    staged_inserts,
+    update_sql,
+)
 from .sandbox import SandboxEnvironment
 from .scripting import LianxinScriptEngine
 from .simulation import SIMULATION_ACTOR, Simulation, SimulationFailed, SimulationPlan, SimulationReport
 from .state import StateCodec, prune_finished_history
-from .store import Case, Incident, JournalEvent, Timer, WorkItem
+from .store import Case, CaseRegister, Incident, JournalEvent, Outbox, Timer, WorkItem
 from .tree import (
     JOURNALED_STATES,
     advance,
@@ -240,15 +249,18 @@ class Runtime:
             out = self._apply(op, command, ctx)
         try:
             direct = _case_values(case, out.case_values)  # None: the ORM writes the case object with the rest
+            # The rows the step's effects added (a notification, a register entry) go with the writes below
+            staged = staged_inserts(s, _EFFECT_ROWS)
             s.flush()  # what else the command changed through the session: timers, incidents, ...
-            # The case row under its version lock, then the timers and work items and the journal: pre-built
-            # statements through the driver, on PostgreSQL in one round trip.
+            # The case row under its version lock, then the timers and work items, the effects' new rows and the
+            # journal: pre-built statements through the driver, on PostgreSQL in one round trip.
             with driver_writes(s) as w:
                 if direct is not None:
                     _write_case(s, case, direct, w)
-                for writes in out.row_writes:
+                for writes in (*out.row_writes, *staged):
                     writes.write(s, w)
                 w.executemany(insert_sql(w.dialect, _JOURNAL, _JOURNAL_KEYS), out.journal_rows)
+            adopt(s, staged)
         except StaleDataError:
             raise Conflict("案件已被他人同时更新，请刷新后重试（the case was changed concurrently; reload and retry）") from None
         definition_version = self._meta[case.definition_id]["version"]
@@ -637,6 +649,9 @@ _JOURNAL = JournalEvent.__table__
 _JOURNAL_KEYS = ("case_id", "seq", "at", "actor", "type", "element_id", "data", "prev_hash", "hash", "hash_alg",
                  "seal")  # the keys of engine.journal.append's rows
 _CASES = Case.__table__
+# New rows of the built-in effects (engine.effects: `notify`, `register`), written with the step's other rows
+# instead of by the ORM's flush, which cost more than the statements (a round trip each on PostgreSQL).
+_EFFECT_ROWS = (Outbox, CaseRegister)
 
 
 def _case_values(case: Case, values: dict[str, Any]) -> dict[str, Any] | None:

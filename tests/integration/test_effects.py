@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from engine.definitions import SourceFile
 from engine.handlers import HandlerRegistry
@@ -93,3 +93,47 @@ def test_an_unknown_template_is_an_incident_at_the_step(make):
 
     case = make(name_owner).runtime.start("svc_case", {"leader": "leader"}, "registrar")
     assert case.status == "incident" and "no_such_template" in case.incidents[0].message
+
+
+def test_the_effects_new_rows_go_with_the_steps_writes_and_the_session_holds_them(make):
+    """The new rows of `notify` and `register` are inserted with the step's other rows (engine.row_writes), not by
+    the ORM's flush; afterwards the session holds them with their ids, as stored, defaults included."""
+    def name_owner(inp: OwnerInput, ctx):
+        ctx.emit("register", register="leader_ownership", key="owner", unit="county_a", person=inp.leader)
+        ctx.emit("notify", channel="inapp", recipient="handler", template="reminder",
+                 data={"case_no": "XF1", "title": "拖欠工资", "unit": inp.leader, "deadline_label": "办理期限",
+                       "due": "2026-03-09", "workdays_left": 2})
+        return {"owner": inp.leader}
+
+    c = make(name_owner)
+    orm_inserts: list[str] = []
+    added: dict[str, object] = {}  # the objects the sinks added (the session's identity map holds them weakly)
+    sinks = c.runtime.script_engine.sinks
+    for kind in ("notify", "register"):
+        def kept(s, payload, ctx, sink=sinks[kind]):
+            out = sink(s, payload, ctx)
+            added.update((type(o).__name__, o) for o in s.new if isinstance(o, (Outbox, CaseRegister)))
+            return out
+        sinks[kind] = kept
+
+    def count(conn, cursor, statement, params, context, executemany):
+        if statement.lstrip().upper().startswith("INSERT") and ("outbox" in statement or "case_register" in statement):
+            orm_inserts.append(statement)
+
+    event.listen(c.engine, "before_cursor_execute", count)
+    try:
+        with c.session_factory() as s, s.begin():
+            case = c.runtime.start("svc_case", {"leader": "leader"}, "registrar", session=s)
+            held = {name: o for name, o in added.items() if o in s}
+            assert not s.new and not s.dirty
+            assert all(s.get(type(o), o.id) is o for o in held.values())  # persistent, under their ids
+    finally:
+        event.remove(c.engine, "before_cursor_execute", count)
+    assert orm_inserts == []  # not through SQLAlchemy's flush (the driver's statements pass by no event)
+    assert set(held) == {"Outbox", "CaseRegister"} and all(o.id for o in held.values())
+    with c.session_factory() as s:
+        msg = s.get(Outbox, held["Outbox"].id)
+        row = s.get(CaseRegister, held["CaseRegister"].id)
+        assert (msg.case_id, msg.channel, msg.attempts, msg.status) == (case.id, "inapp", 0, "pending")
+        assert (row.case_id, row.person, row.data, row.status) == (case.id, "leader", "{}", "open")
+    assert case.status == "waiting" and c.runtime.verify(case.id).ok
