@@ -19,7 +19,7 @@ from .clock import SHANGHAI, add_hours, hours_left
 from .context import CommandContext, current_command, current_or_none, deadline_sink, evaluating
 from .errors import Conflict, Invalid
 from .journal import to_json
-from .row_writes import RowWrites, rows_where
+from .row_writes import RowWrites, new_row, rows_where
 from .store import Case, Timer
 from .tree import all_tasks, timer_due
 
@@ -411,10 +411,10 @@ def sync_timers(s: Session, case: Case, wf: BpmnWorkflow, ctx: CommandContext, n
     pending = [row for task_id, row in existing.items() if task_id in waiting]
     for task_id, (task, due) in waiting.items():
         if task_id not in existing:
-            row = Timer(case_id=case.id, task_id=task_id, element_id=task.task_spec.bpmn_id, due_at=due,
-                        status="pending", attempts=0, created_at=ctx.now,
-                        label=getattr(task.task_spec, "bpmn_name", None), extension_days=0,
-                        provisional=False, roll_forward=True)
+            row = new_row(Timer, case_id=case.id, task_id=task_id, element_id=task.task_spec.bpmn_id, due_at=due,
+                          status="pending", attempts=0, created_at=ctx.now,
+                          label=getattr(task.task_spec, "bpmn_name", None), extension_days=0,
+                          provisional=False, roll_forward=True)  # written by RowWrites, not flushed
             if task_id in computed:
                 apply_rule(row, computed[task_id])
             writes.new.append(row)

@@ -323,6 +323,15 @@ class RowWrites:
                           partial_id(row))
 
 
+def new_row(cls: type, **values: Any) -> Any:
+    """A new row of `cls` for `RowWrites.new`, made without the mapped constructor: it sets each value through the
+    ORM's attribute events, recording history that nothing reads (the row is written by `RowWrites`, never
+    flushed). Its attributes read and change as those of any new object."""
+    obj = inspect(cls).class_manager.new_instance()
+    obj.__dict__.update(values)
+    return obj
+
+
 def staged_inserts(s: Session, classes: tuple[type, ...]) -> list[RowWrites]:
     """The new objects of `classes` the session holds (added, not yet flushed), taken out of its unit of work in
     the order they were added, to be inserted with the caller's other writes (`RowWrites.write`); `adopt` then

@@ -16,7 +16,7 @@ from .context import CommandContext
 from .errors import Conflict, Invalid, NotFound, describe_error
 from .journal import PendingEvent
 from .ports import PlacementFactory
-from .row_writes import RowWrites
+from .row_writes import RowWrites, new_row
 from .store import Case, WorkItem
 from .tree import find_task, work_item_due
 
@@ -130,8 +130,8 @@ def _new_item(case: Case, task_id: str, task, user_tasks: dict, skip: set[str], 
     role = info.get("role") or props.get("role")
     if props.get("role_expression"):  # the role read from the case data (who supervises depends on the unit)
         role = evaluate(props["role_expression"]) or role
-    return WorkItem(
-        case_id=case.id, task_id=task_id, element_id=spec.bpmn_id,
+    return new_row(  # engine.row_writes: written by RowWrites, not flushed
+        WorkItem, case_id=case.id, task_id=task_id, element_id=spec.bpmn_id,
         name=getattr(spec, "bpmn_name", None) or spec.bpmn_id, process_key=case.process_key,
         lane=getattr(spec, "lane", None), role=role,
         unit=unit, form=info.get("form") or props.get("form"), assignee=None, state="open",
