@@ -46,17 +46,25 @@ def committed(s: Session, obj: Any, values: dict[str, Any]) -> None:
     s.info.setdefault(_WRITTEN, []).append(obj)
 
 
+_ADOPTED = "lianxin.inserted_directly"  # in Session.info: the new rows our statements inserted (`adopt`)
+
+
 @event.listens_for(Session, "after_soft_rollback")
 def _expire_written(session: Session, previous_transaction) -> None:
-    """A rollback (of a savepoint too) undid what our statements wrote: the copies told of it are read again."""
+    """A rollback (of a savepoint too) undid what our statements wrote: the copies told of it are read again, and
+    the rows they inserted are no longer the session's (as the ORM forgets the rows its own flush inserted)."""
     for obj in session.info.pop(_WRITTEN, ()):
         if obj in session:
             session.expire(obj)
+    for obj in session.info.pop(_ADOPTED, ()):
+        if obj in session:
+            session.expunge(obj)
 
 
 @event.listens_for(Session, "after_commit")
 def _forget_written(session: Session) -> None:
     session.info.pop(_WRITTEN, None)
+    session.info.pop(_ADOPTED, None)
 
 
 # ---- statements built once
@@ -354,6 +362,7 @@ def adopt(s: Session, writes: Sequence[RowWrites]) -> None:
         for row in w.new:
             make_transient_to_detached(row)  # as loaded: no history; a column not set is read when first used
             s.add(row)
+            s.info.setdefault(_ADOPTED, []).append(row)
 
 
 def _plain_defaults(table: Table) -> bool:

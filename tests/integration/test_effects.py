@@ -138,3 +138,19 @@ def test_the_effects_new_rows_go_with_the_steps_writes_and_the_session_holds_the
         assert (msg.case_id, msg.channel, msg.attempts, msg.status) == (case.id, "inapp", 0, "pending")
         assert (row.case_id, row.person, row.data, row.status) == (case.id, "leader", "{}", "open")
     assert case.status == "waiting" and c.runtime.verify(case.id).ok
+
+
+def test_the_effects_rows_of_a_rolled_back_savepoint_are_not_the_sessions(make):
+    """The timer worker runs each case in a savepoint: when that rolls back, the rows the step's effects inserted
+    are gone, and the session no longer holds them (as it forgets the rows its own flush inserted)."""
+    def name_owner(inp: OwnerInput, ctx):
+        ctx.emit("register", register="leader_ownership", key="owner", unit="county_a", person=inp.leader)
+        return {"owner": inp.leader}
+
+    c = make(name_owner)
+    with c.session_factory() as s, s.begin():
+        with pytest.raises(RuntimeError), s.begin_nested():
+            c.runtime.start("svc_case", {"leader": "leader"}, "registrar", session=s)
+            [row] = [o for o in s.identity_map.values() if isinstance(o, CaseRegister)]
+            raise RuntimeError("the caller's work after the step failed")
+        assert row not in s and s.scalars(select(CaseRegister)).all() == []
