@@ -126,6 +126,8 @@ def prune_finished_history(workflow: BpmnWorkflow) -> int:
         if not sp.completed:
             removed += _prune_one(sp)
     # Called processes whose calling task is gone (finished history) are history too.
+    if not workflow.subprocesses:
+        return removed  # none: no task id to collect (a UUID's hash is a Python call)
     alive = set()
     _collect_ids(workflow, alive)
     for sp in workflow.subprocesses.values():
