@@ -90,9 +90,8 @@ def append_in(s: Session, *, at: datetime, actor: str, kind: str, ip: str = "-",
     if kind not in KINDS:
         raise ValueError(f"unknown security event kind {kind!r}")
     if s.get_bind().dialect.name == "postgresql":
-        s.execute(text(f"SELECT pg_advisory_xact_lock({_LOCK_KEY})"))
-    last = s.execute(select(SecurityEvent.seq, SecurityEvent.hash).order_by(SecurityEvent.seq.desc())
-                     .limit(1)).first()
+        s.execute(_LOCK)
+    last = s.execute(_HEAD).first()
     seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
     detail_text = _detail_text(detail)
     actor, ip = (actor or "-")[:64], (ip or "-")[:64]
@@ -102,6 +101,9 @@ def append_in(s: Session, *, at: datetime, actor: str, kind: str, ip: str = "-",
 
 
 _INSERT = SecurityEvent.__table__.insert()
+# the statements of every append, built once
+_LOCK = text(f"SELECT pg_advisory_xact_lock({_LOCK_KEY})")
+_HEAD = select(SecurityEvent.seq, SecurityEvent.hash).order_by(SecurityEvent.seq.desc()).limit(1)
 
 
 def append(session_factory: sessionmaker, **fields) -> None:
