@@ -21,7 +21,7 @@ import logging
 from sqlalchemy import and_, bindparam, exists, false, not_, or_, select, true
 
 from engine.runtime import NotFound
-from engine.store import Case, WorkItem
+from engine.store import Case, ProcessDefinition, WorkItem
 from services.orgchart import OrgChart
 from services.roles import UNIT_OR_HEAD
 from services.supervision import supervising_role, supervisor_of
@@ -332,9 +332,13 @@ def may_hand_over(p: Principal, item: WorkItem) -> bool:
     return p.has_role("admin") or any(p.holds(r, item.unit) for r in SUPERVISING_ROLES)
 
 
-# A work item with its case's discipline-track columns (`discipline_units`), in one statement built once.
-_ITEM_WITH_TRACK = (select(WorkItem, Case.confidential, Case.confidential_unit)
-                    .outerjoin(Case, Case.id == WorkItem.case_id).where(WorkItem.id == bindparam("item_id")))
+# A work item with its case's discipline-track columns (`discipline_units`) and the id and content hash of the
+# case's deployment (whose form the item names: web/desk/handling.py `form_schema`), in one statement built once.
+_ITEM_WITH_TRACK = (select(WorkItem, Case.confidential, Case.confidential_unit,
+                           ProcessDefinition.id.label("definition_id"), ProcessDefinition.content_hash)
+                    .outerjoin(Case, Case.id == WorkItem.case_id)
+                    .outerjoin(ProcessDefinition, ProcessDefinition.id == Case.definition_id)
+                    .where(WorkItem.id == bindparam("item_id")))
 
 
 def work_item_for_action(s, p: Principal, item_id: int) -> WorkItem:
@@ -344,6 +348,8 @@ def work_item_for_action(s, p: Principal, item_id: int) -> WorkItem:
     if row is None:
         raise NotFound(f"任务 {item_id} 不存在（no such task）")
     item = row[0]
+    # read with it, kept on the item for this request (not a column): the form checks need not ask again
+    item.case_deployment = (row.definition_id, row.content_hash) if row.definition_id is not None else None
     units = _track_units(row.confidential, row.confidential_unit)
     if (units is not None and not _may_see_discipline(p, units)) or not may_act_on(p, item):
         raise refuse(p, f"task {item_id}",

@@ -486,7 +486,9 @@ def form_schema(item: WorkItem) -> dict | None:
     if not item.form:
         return None
     with container().extras["read_sessions"]() as s:
-        definition_id, content_hash = s.execute(_DEFINITION_OF_CASE, {"case_id": item.case_id}).one()
+        # read with the item when it was fetched for an action (web/visibility.py `work_item_for_action`)
+        definition_id, content_hash = getattr(item, "case_deployment", None) or s.execute(
+            _DEFINITION_OF_CASE, {"case_id": item.case_id}).one()
         text = _FORM_TEXTS.get((content_hash, item.form))
         if text is None:
             sources = json.loads(s.scalar(select(ProcessDefinition.sources_json)
