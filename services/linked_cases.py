@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Integer, bindparam, literal, select, union_all
 
 from engine.store import Case
 
@@ -16,6 +16,22 @@ _SHOWN = (Case.id, Case.case_no, Case.process_key, Case.summary_json, Case.statu
 _CHILDREN = select(*_SHOWN).where(Case.parent_case_id == bindparam("case_id")).order_by(Case.id)
 _PARENT = select(*_SHOWN).where(Case.id == select(Case.parent_case_id).where(Case.id == bindparam("case_id"))
                                 .scalar_subquery())
+
+
+# Both at once (the case page and `GET /api/cases/{id}` show both): the children, then the parent, marked.
+_BOTH_WAYS = union_all(select(*_SHOWN, literal(0, Integer).label("is_parent"))
+                       .where(Case.parent_case_id == bindparam("case_id")),
+                       select(*_SHOWN, literal(1, Integer).label("is_parent")).where(
+                           Case.id == select(Case.parent_case_id).where(Case.id == bindparam("case_id"))
+                           .scalar_subquery()))
+
+
+def both_ways(s, case_id: int) -> tuple[list[dict], dict | None]:
+    """(`linked_cases`, `parent_case`) of `case_id`, in one statement."""
+    rows = s.execute(_BOTH_WAYS, {"case_id": case_id}).all()
+    children = sorted((r for r in rows if not r.is_parent), key=lambda r: r.id)
+    parent = next((r for r in rows if r.is_parent), None)
+    return [_row(c) for c in children], (_row(parent) if parent is not None else None)
 
 
 def linked_cases(s, case_id: int) -> list[dict]:

@@ -38,8 +38,7 @@ def get_case(case_id: int):
         view["repeat_of"] = repeat_originals.original_of(s, case_id)
         view["repeats"] = repeat_originals.repeats_of(s, case_id, lambda: visibility.case_filter(current_principal()))
         # the supervision-feedback cases its 督办 steps started, and the case a feedback case belongs to
-        view["linked_cases"] = linked_cases.linked_cases(s, case_id)
-        view["parent_case"] = linked_cases.parent_case(s, case_id)
+        view["linked_cases"], view["parent_case"] = linked_cases.both_ways(s, case_id)
     return ok(view)
 
 
