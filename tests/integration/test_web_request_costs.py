@@ -16,7 +16,7 @@ import pytest
 from flask import jsonify
 from sqlalchemy import event, select, update
 
-from engine.store import Case
+from engine.store import Case, ProcessDefinition
 from infra.accounts import User
 from services import form_checks, linked_cases, repeat_originals
 from services.orgchart import default_chart
@@ -118,9 +118,16 @@ def _principal(app, username):
 
 
 def test_a_linked_case_and_its_parent_are_listed_both_ways(app, container):
-    parent, child = petition(container), petition(container)
+    parent, child, second = petition(container), petition(container), petition(container)
     with container.session_factory() as s, s.begin():
-        s.execute(update(Case).where(Case.id == child).values(parent_case_id=parent))
+        s.execute(update(Case).where(Case.id.in_([second, child])).values(parent_case_id=parent))
+    with container.session_factory() as s:  # one statement: what the two functions give
+        for case_id in (parent, child, second, 999999):
+            assert linked_cases.both_ways(s, case_id) == (linked_cases.linked_cases(s, case_id),
+                                                          linked_cases.parent_case(s, case_id))
+        assert [c["id"] for c in linked_cases.both_ways(s, parent)[0]] == [child, second]
+    with container.session_factory() as s, s.begin():
+        s.execute(update(Case).where(Case.id == second).values(parent_case_id=None))
     registrar, _ = api_sign_in(app, "registrar")
     of_parent, of_child = (registrar.get(f"/api/cases/{i}").get_json() for i in (parent, child))
     assert [c["id"] for c in of_parent["linked_cases"]] == [child] and of_parent["parent_case"] is None
@@ -191,3 +198,30 @@ def test_the_units_of_every_scope_are_made_once_per_chart_and_handed_out_as_copi
     again = form_checks.units_in_scope(chart, "all", "city_bureau")
     assert len(again) == len(chart.units)
     assert [c.code for c in form_checks.units_in_scope(chart, "all", "county_a") if c.own] == ["county_a"]
+
+
+# ---------------------------------------------------------------- a completion's form checks
+
+def test_a_completion_reads_its_forms_deployment_with_the_task(app, container):
+    case_id = petition(container)
+    task = next(t for t in container.runtime.get_case(case_id).tasks if t.name == "分流研判")
+    with container.session_factory() as s:
+        item = visibility.work_item_for_action(s, _principal(app, "registrar"), task.id)
+        case = s.get(Case, case_id)
+        deployed = s.execute(select(ProcessDefinition.id, ProcessDefinition.content_hash)
+                             .where(ProcessDefinition.id == case.definition_id)).one()
+    assert item.case_deployment == tuple(deployed)
+    registrar, headers = api_sign_in(app, "registrar")
+    version = registrar.get(f"/api/cases/{case_id}").get_json()["version"]
+    answers = []
+    seen = statements_while(container, lambda: answers.append(registrar.post(
+        f"/api/tasks/{task.id}/complete", json={"data": {"route": "交办转送"}, "version": version}, headers=headers)))
+    assert answers[0].status_code == 200, answers[0].get_json()
+    assert not [q for q in seen if q.startswith("SELECT process_definition.id, process_definition.content_hash")]
+    other = petition(container)  # the form, read through the deployment found with the task, still refuses
+    task = next(t for t in container.runtime.get_case(other).tasks if t.name == "分流研判")
+    refused = registrar.post(f"/api/tasks/{task.id}/complete", json={"data": {"route": "没有这种分流"}},
+                             headers=headers)
+    assert refused.status_code == 422, refused.get_json()
+    assert any(e["field"] == "route" for e in refused.get_json()["error"]["details"])
+    assert any(t.id == task.id for t in container.runtime.get_case(other).tasks)  # nothing was saved: still open
