@@ -17,8 +17,8 @@ from flask import jsonify
 from sqlalchemy import event, select, update
 
 from engine.store import Case, ProcessDefinition
-from infra.accounts import User
-from services import form_checks, linked_cases, repeat_originals
+from infra.accounts import Unit, User
+from services import form_checks, linked_cases, repeat_originals, units
 from services.orgchart import default_chart
 from services.store.handling import RepeatLink
 from tests.support.web import api_sign_in, office_app
@@ -225,3 +225,16 @@ def test_a_completion_reads_its_forms_deployment_with_the_task(app, container):
     assert refused.status_code == 422, refused.get_json()
     assert any(e["field"] == "route" for e in refused.get_json()["error"]["details"])
     assert any(t.id == task.id for t in container.runtime.get_case(other).tasks)  # nothing was saved: still open
+
+
+# ---------------------------------------------------------------- a registration's checks
+
+def test_the_places_and_the_registering_office_are_what_the_unit_table_says(app, container):
+    with container.session_factory() as s:
+        tiers = default_chart().tier_levels()
+        assert units.locations(s) == [tuple(r) for r in s.execute(
+            select(Unit.code, Unit.name).where(Unit.kind.in_(tiers)).order_by(Unit.kind.desc(), Unit.code))]
+        assert units.locations(s) and {code for code, _ in units.locations(s)} >= {"county_a", "county_b"}
+        offices = sorted(s.scalars(select(Unit.code).where(Unit.kind == "petition_office")))
+        assert units.registering_office(s, [offices[-1], offices[0], "county_a"]) == offices[0]
+        assert units.registering_office(s, ["county_a"]) == units.registering_office(s, []) == units.CITY_BUREAU
