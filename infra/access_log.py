@@ -31,7 +31,7 @@ class AccessLogEntry(Base):
 
 def record(s: Session, *, at: datetime, username: str, case_id: int, what: str, method: str, path: str,
            status: int, remote_addr: str) -> None:
-    """Adds one row in the caller's transaction, at once: a plain INSERT (no ORM object to flush, no id read
+    """Adds one row in the caller's transaction (`s`: a session or a connection), at once: a plain INSERT (no ORM object to flush, no id read
     back; a full view of personal data writes one per answer)."""
     s.execute(_INSERT, _values(at, username, case_id, what, method, path, status, remote_addr))
 

@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from logging.handlers import SysLogHandler
 from typing import Any
 
-from sqlalchemy import Index, Integer, String, Text, delete, func, select, text
+from sqlalchemy import Connection, Index, Integer, String, Text, delete, func, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from engine.db import Base
@@ -86,13 +86,13 @@ def row_hash(seq: int, at: datetime, actor: str, kind: str, ip: str, detail_text
 
 def append_in(s: Session, *, at: datetime, actor: str, kind: str, ip: str = "-",
               detail: dict[str, Any] | None = None) -> None:
-    """Appends one row in the caller's transaction (which then holds the chain head until it ends)."""
+    """Appends one row in the caller's transaction (which then holds the chain head until it ends). `s`: a
+    session, or a connection in a transaction."""
     if kind not in KINDS:
         raise ValueError(f"unknown security event kind {kind!r}")
-    if s.get_bind().dialect.name == "postgresql":
-        s.execute(text(f"SELECT pg_advisory_xact_lock({_LOCK_KEY})"))
-    last = s.execute(select(SecurityEvent.seq, SecurityEvent.hash).order_by(SecurityEvent.seq.desc())
-                     .limit(1)).first()
+    if (s.dialect if isinstance(s, Connection) else s.get_bind().dialect).name == "postgresql":
+        s.execute(_LOCK)
+    last = s.execute(_HEAD).first()
     seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
     detail_text = _detail_text(detail)
     actor, ip = (actor or "-")[:64], (ip or "-")[:64]
@@ -102,6 +102,9 @@ def append_in(s: Session, *, at: datetime, actor: str, kind: str, ip: str = "-",
 
 
 _INSERT = SecurityEvent.__table__.insert()
+# the statements of every append, built once
+_LOCK = text(f"SELECT pg_advisory_xact_lock({_LOCK_KEY})")
+_HEAD = select(SecurityEvent.seq, SecurityEvent.hash).order_by(SecurityEvent.seq.desc()).limit(1)
 
 
 def append(session_factory: sessionmaker, **fields) -> None:

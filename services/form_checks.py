@@ -48,8 +48,8 @@ class UnitChoice:
 
 # ---------------------------------------------------------------- scopes
 
-# The routable units of the chart last asked about, by office: a completion asks up to three times and every one
-# walks each unit's ancestors. A chart is never changed once built (services.orgchart.ChartSource builds a new one
+# The routable units of the chart last asked about, by office (and its every unit, for the scope `all`): a completion
+# asks up to three times and every one walks each unit's ancestors. A chart is never changed once built (services.orgchart.ChartSource builds a new one
 # when the organisation changes), so a new chart object empties the table.
 _ROUTABLE: dict = {"chart": None, "by_office": {}}
 
@@ -58,13 +58,18 @@ def routable_units(chart: OrgChart, office: str) -> list[UnitChoice]:
     """The units `office` may route (转送、交办) a matter to: every unit at the office's administrative level and the
     levels below it, except the levels themselves (governments) and joint-meeting offices; the office itself comes
     last, marked `own` (it handles a matter only when chosen explicitly)."""
+    return _kept(chart, office, lambda: _routable_units(chart, office))
+
+
+def _kept(chart: OrgChart, key, make) -> list[UnitChoice]:
+    """A copy of the list `make()` gives for `key` of this chart, made once per chart (see `_ROUTABLE`)."""
     kept = _ROUTABLE
     if kept["chart"] is not chart:
         kept = {"chart": chart, "by_office": {}}
         _ROUTABLE.update(kept)  # replaced whole (not cleared), so a thread reading the old table is not disturbed
-    key = (office, len(chart.units))  # and a unit added to or taken from a chart by hand (tests) is seen
+    key = (key, len(chart.units))  # and a unit added to or taken from a chart by hand (tests) is seen
     if key not in kept["by_office"]:
-        kept["by_office"][key] = _routable_units(chart, office)
+        kept["by_office"][key] = make()
     return list(kept["by_office"][key])
 
 
@@ -87,7 +92,8 @@ def units_in_scope(chart: OrgChart, scope: str, office: str | None) -> list[Unit
         return routable_units(chart, office or "")
     if scope == "subordinate":  # 二次交办: the units of the office's own area, never the office itself
         return [c for c in routable_units(chart, office or "") if not c.own]
-    return sorted((_choice(chart, code, own=code == office) for code in chart.units), key=lambda c: c.code)
+    return _kept(chart, ("all", office), lambda: sorted((_choice(chart, code, own=code == office)
+                                                          for code in chart.units), key=lambda c: c.code))
 
 
 def _choice(chart: OrgChart, code: str, own: bool = False) -> UnitChoice:

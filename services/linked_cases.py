@@ -4,28 +4,48 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import select
+from sqlalchemy import Integer, bindparam, literal, select, union_all
 
 from engine.store import Case
 
 PROCESS_LABELS = {"supervision_feedback": "督办书面反馈", "accountability_feedback": "问责书面反馈"}
 
 
+# The columns a linked case is shown with (`_row`): never the workflow state, the row's largest column.
+_SHOWN = (Case.id, Case.case_no, Case.process_key, Case.summary_json, Case.status, Case.created_at, Case.completed_at)
+_CHILDREN = select(*_SHOWN).where(Case.parent_case_id == bindparam("case_id")).order_by(Case.id)
+_PARENT = select(*_SHOWN).where(Case.id == select(Case.parent_case_id).where(Case.id == bindparam("case_id"))
+                                .scalar_subquery())
+
+
+# Both at once (the case page and `GET /api/cases/{id}` show both): the children, then the parent, marked.
+_BOTH_WAYS = union_all(select(*_SHOWN, literal(0, Integer).label("is_parent"))
+                       .where(Case.parent_case_id == bindparam("case_id")),
+                       select(*_SHOWN, literal(1, Integer).label("is_parent")).where(
+                           Case.id == select(Case.parent_case_id).where(Case.id == bindparam("case_id"))
+                           .scalar_subquery()))
+
+
+def both_ways(s, case_id: int) -> tuple[list[dict], dict | None]:
+    """(`linked_cases`, `parent_case`) of `case_id`, in one statement."""
+    rows = s.execute(_BOTH_WAYS, {"case_id": case_id}).all()
+    children = sorted((r for r in rows if not r.is_parent), key=lambda r: r.id)
+    parent = next((r for r in rows if r.is_parent), None)
+    return [_row(c) for c in children], (_row(parent) if parent is not None else None)
+
+
 def linked_cases(s, case_id: int) -> list[dict]:
     """The cases started by a step of `case_id`, oldest first: id, process, title, status, started, completed."""
-    rows = s.scalars(select(Case).where(Case.parent_case_id == case_id).order_by(Case.id))
-    return [_row(c) for c in rows]
+    return [_row(c) for c in s.execute(_CHILDREN, {"case_id": case_id})]
 
 
 def parent_case(s, case_id: int) -> dict | None:
-    case = s.get(Case, case_id)
-    if case is None or case.parent_case_id is None:
-        return None
-    parent = s.get(Case, case.parent_case_id)
+    """The case `case_id` was started by (a feedback case's petition case), or None."""
+    parent = s.execute(_PARENT, {"case_id": case_id}).first()
     return _row(parent) if parent is not None else None
 
 
-def _row(case: Case) -> dict:
+def _row(case) -> dict:
     try:
         summary = json.loads(case.summary_json or "{}")
     except ValueError:

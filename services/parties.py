@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from infra.keys import KeyProblem, Vault
@@ -111,9 +111,12 @@ def opened(s: Session, vault: Vault, party: Party) -> dict:
     return out
 
 
+_PARTIES_OF_CASE = select(Party).where(Party.case_id == bindparam("case_id")).order_by(Party.position)
+
+
 def case_parties(s: Session, vault: Vault, case_id: int) -> dict[str, dict]:
     """ref -> plain fields of every party of the case."""
-    rows = s.scalars(select(Party).where(Party.case_id == case_id).order_by(Party.position)).all()
+    rows = s.scalars(_PARTIES_OF_CASE, {"case_id": case_id}).all()
     return {p.ref: opened(s, vault, p) for p in rows}
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from engine.effects import EffectContext, EffectError
 from engine.store import Case, JournalEvent
@@ -141,11 +141,18 @@ def _numbers(s, ids: list[int]) -> dict[int, str]:
     return case_lookup.case_numbers(s, ids) if ids else {}
 
 
+# The repeats linked to a case with their registration time, in one statement built once (every case view asks).
+_REPEATS_OF = select(RepeatLink, Case.created_at).join(Case, Case.id == RepeatLink.repeat_case_id) \
+    .where(RepeatLink.original_case_id == bindparam("case_id")).order_by(RepeatLink.linked_at)
+
+
 def repeats_of(s, case_id: int, visible=None) -> list[dict]:
     """The repeats merged into (or refused because of) case `case_id`, oldest first: number, date, outcome.
-    `visible`: a condition on Case limiting which repeats are named (the others are only counted)."""
-    rows = s.execute(select(RepeatLink, Case.created_at).join(Case, Case.id == RepeatLink.repeat_case_id)
-                     .where(RepeatLink.original_case_id == case_id).order_by(RepeatLink.linked_at)).all()
+    `visible`: a condition on Case limiting which repeats are named (the others are only counted), or a function
+    giving it, called only when the case has repeats (most have none: the condition is not built for them)."""
+    rows = s.execute(_REPEATS_OF, {"case_id": case_id}).all()
+    if rows and callable(visible):
+        visible = visible()
     shown = set(s.scalars(select(Case.id).where(Case.id.in_([r.repeat_case_id for r, _ in rows]), visible))) \
         if visible is not None and rows else {r.repeat_case_id for r, _ in rows}
     numbers = _numbers(s, [r.repeat_case_id for r, _ in rows])

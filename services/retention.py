@@ -20,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 
 import yaml
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from engine.store import Case
@@ -148,9 +148,12 @@ def erase(s: Session, case_id: int, rule: str, years: int, actor: str, now: date
     return True
 
 
+_ERASURE_OF = select(Erasure).where(Erasure.case_id == bindparam("case_id"))  # built once: every case view asks
+
+
 def erasure_of(s: Session, case_id: int) -> dict | None:
     """What the case page and the API say about an erased case: the rule and the date; None if not erased."""
-    row = s.scalar(select(Erasure).where(Erasure.case_id == case_id))
+    row = s.scalar(_ERASURE_OF, {"case_id": case_id})
     if row is None:
         return None
     return {"rule": row.rule, "years": row.years, "erased_at": row.erased_at.isoformat(), "actor": row.actor}

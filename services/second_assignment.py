@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from engine.handlers import HandlerContext
 from engine.store import JournalEvent
@@ -115,14 +115,17 @@ def second_assign(inp: SecondAssignInput, ctx: HandlerContext) -> dict:
 
 # ---------------------------------------------------------------- the chain
 
+# The data of a case's service calls in journal order, in one statement built once (every case view asks).
+_SERVICE_CALLS = select(JournalEvent.data).where(JournalEvent.case_id == bindparam("case_id"),
+                                                 JournalEvent.type == "service.called").order_by(JournalEvent.seq)
+
+
 def chain(s, case_id: int, data: dict, chart: OrgChart | None = None) -> list[dict]:
     """The hands the matter went through, oldest first, from the journal's dispatches (`dispatch_case`):
     [{from, from_name, to, to_name, type, at}]. A dispatch journaled before `from` was recorded is read as
     coming from the registering unit."""
     chart = chart or default_chart()
-    rows = s.scalars(select(JournalEvent.data).where(JournalEvent.case_id == case_id,
-                                                     JournalEvent.type == "service.called")
-                     .order_by(JournalEvent.seq))
+    rows = s.scalars(_SERVICE_CALLS, {"case_id": case_id})
     out: list[dict] = []
     origin = data.get("registering_unit") or "city_bureau"
     for text in rows:

@@ -7,8 +7,9 @@ from .auth import require_login
 from .http import container
 
 
-def visible_case_or_404(case_id: int):
-    """The case if the caller may see it (rules in web/visibility.py): 404 unknown, 403 not theirs (logged)."""
+def visible_case_or_404(case_id: int) -> None:
+    """Whether the caller may see the case (rules in web/visibility.py): 404 unknown, 403 not theirs (logged). The
+    case row is not read (the views read what they show themselves)."""
     p = require_login()
     with container().extras["read_sessions"]() as s:
-        return visibility.visible_case(s, p, case_id)
+        visibility.check_visible_case(s, p, case_id)

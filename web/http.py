@@ -48,7 +48,20 @@ _PLAIN = {int, str, float, bool, type(None)}
 
 
 def ok(payload, status: int = 200):
-    return jsonify(to_jsonable(payload)), status
+    """`payload` as a JSON answer: what `jsonify(to_jsonable(payload))` sends, byte for byte (the app's JSON
+    provider: keys sorted, compact, a final newline), written in one pass of the encoder: dates and times, the only
+    values `to_jsonable` changes, are turned into ISO text by the encoder's `default` when it meets them, instead
+    of a walk through the whole answer before encoding (about a millisecond for a list of tasks)."""
+    provider = current_app.json
+    indent = (provider.compact is None and current_app.debug) or provider.compact is False
+    text = provider.dumps(payload, default=_iso_dates, **({"indent": 2} if indent else {"separators": (",", ":")}))
+    return current_app.response_class(f"{text}\n", mimetype=provider.mimetype), status
+
+
+def _iso_dates(value):
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    return current_app.json.default(value)
 
 
 def error_json(status: int, code: str, message: str, details=None):

@@ -74,7 +74,7 @@ def record_full_view(p: Principal, case_id: int) -> None:
     c = container()
     endpoint = request.endpoint if has_request_context() else None
     what = f"{endpoint or 'unknown'}"[:43] + ".full"
-    with c.session_factory() as s, s.begin():
+    with c.engine.begin() as s:  # a connection, not an ORM session: two plain INSERTs, nothing to flush or load
         access_log.record(s, at=c.clock.now(), username=p.username, case_id=case_id, what=what,
                           method=request.method if has_request_context() else "-",
                           path=request.full_path.rstrip("?") if has_request_context() else "-", status=200,

@@ -21,7 +21,7 @@ import logging
 from sqlalchemy import and_, bindparam, exists, false, not_, or_, select, true
 
 from engine.runtime import NotFound
-from engine.store import Case, WorkItem
+from engine.store import Case, ProcessDefinition, WorkItem
 from services.orgchart import OrgChart
 from services.roles import UNIT_OR_HEAD
 from services.supervision import supervising_role, supervisor_of
@@ -224,8 +224,9 @@ def case_filter(p: Principal):
     return or_(and_(not_(track), ordinary), and_(track, discipline_ok))
 
 
-def can_see_case(s, p: Principal, case: Case) -> bool:
-    units = discipline_units(s, case.id)
+def can_see_case(s, p: Principal, case) -> bool:
+    """`case`: the case row, or a row of `_SEEN_BY` (its id, registrant and discipline-track columns, as read)."""
+    units = _track_units(case.confidential, case.confidential_unit)
     if units is not None:
         return _may_see_discipline(p, units)
     if sees_all(p) or case.started_by == p.username:
@@ -238,11 +239,26 @@ def can_see_case(s, p: Principal, case: Case) -> bool:
 def visible_case(s, p: Principal, case_id: int) -> Case:
     """The case if `p` may see it; 404 when it does not exist, 403 (logged) when it is not theirs."""
     case = s.get(Case, case_id)
+    _check_visible(s, p, case_id, case)
+    return case
+
+
+# What deciding whether a case may be seen reads of its row, in one statement built once: not the workflow state,
+# the row's largest column (a view that reads the case reads it itself).
+_SEEN_BY = select(Case.id, Case.started_by, Case.confidential, Case.confidential_unit) \
+    .where(Case.id == bindparam("case_id"))
+
+
+def check_visible_case(s, p: Principal, case_id: int) -> None:
+    """`visible_case` without handing out the case: the same 404 and 403 (logged), from the columns the rule reads."""
+    _check_visible(s, p, case_id, s.execute(_SEEN_BY, {"case_id": case_id}).first())
+
+
+def _check_visible(s, p: Principal, case_id: int, case) -> None:
     if case is None:
         raise NotFound(f"案件 {case_id} 不存在（no such case）")
     if not can_see_case(s, p, case):
         raise refuse(p, f"case {case_id}", "您无权查看此案件：它不属于您服务的单位（this case is outside your units）")
-    return case
 
 
 # ---------------------------------------------------------------- work items
@@ -316,9 +332,13 @@ def may_hand_over(p: Principal, item: WorkItem) -> bool:
     return p.has_role("admin") or any(p.holds(r, item.unit) for r in SUPERVISING_ROLES)
 
 
-# A work item with its case's discipline-track columns (`discipline_units`), in one statement built once.
-_ITEM_WITH_TRACK = (select(WorkItem, Case.confidential, Case.confidential_unit)
-                    .outerjoin(Case, Case.id == WorkItem.case_id).where(WorkItem.id == bindparam("item_id")))
+# A work item with its case's discipline-track columns (`discipline_units`) and the id and content hash of the
+# case's deployment (whose form the item names: web/desk/handling.py `form_schema`), in one statement built once.
+_ITEM_WITH_TRACK = (select(WorkItem, Case.confidential, Case.confidential_unit,
+                           ProcessDefinition.id.label("definition_id"), ProcessDefinition.content_hash)
+                    .outerjoin(Case, Case.id == WorkItem.case_id)
+                    .outerjoin(ProcessDefinition, ProcessDefinition.id == Case.definition_id)
+                    .where(WorkItem.id == bindparam("item_id")))
 
 
 def work_item_for_action(s, p: Principal, item_id: int) -> WorkItem:
@@ -328,6 +348,8 @@ def work_item_for_action(s, p: Principal, item_id: int) -> WorkItem:
     if row is None:
         raise NotFound(f"任务 {item_id} 不存在（no such task）")
     item = row[0]
+    # read with it, kept on the item for this request (not a column): the form checks need not ask again
+    item.case_deployment = (row.definition_id, row.content_hash) if row.definition_id is not None else None
     units = _track_units(row.confidential, row.confidential_unit)
     if (units is not None and not _may_see_discipline(p, units)) or not may_act_on(p, item):
         raise refuse(p, f"task {item_id}",

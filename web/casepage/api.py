@@ -36,10 +36,9 @@ def get_case(case_id: int):
         # 重复信访 both ways: the original this case repeats, and the repeats of this case (those the caller may
         # not see are counted, not named)
         view["repeat_of"] = repeat_originals.original_of(s, case_id)
-        view["repeats"] = repeat_originals.repeats_of(s, case_id, visibility.case_filter(current_principal()))
+        view["repeats"] = repeat_originals.repeats_of(s, case_id, lambda: visibility.case_filter(current_principal()))
         # the supervision-feedback cases its 督办 steps started, and the case a feedback case belongs to
-        view["linked_cases"] = linked_cases.linked_cases(s, case_id)
-        view["parent_case"] = linked_cases.parent_case(s, case_id)
+        view["linked_cases"], view["parent_case"] = linked_cases.both_ways(s, case_id)
     return ok(view)
 
 

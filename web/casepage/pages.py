@@ -108,8 +108,9 @@ def _case_context(p: Principal, case_id: int) -> dict:
         erasure = retention.erasure_of(s, case_id)
         chain = [dict(link, at=_instant(link["at"])) for link in second_assignment.chain(s, case_id, view.data)]
         repeat_of = repeat_originals.original_of(s, case_id)
-        repeats = repeat_originals.repeats_of(s, case_id, visibility.case_filter(p))
-        links = {"children": linked_cases.linked_cases(s, case_id), "parent": linked_cases.parent_case(s, case_id)}
+        repeats = repeat_originals.repeats_of(s, case_id, lambda: visibility.case_filter(p))
+        children, parent = linked_cases.both_ways(s, case_id)
+        links = {"children": children, "parent": parent}
     # erased under the retention rule: nothing to show in full any more, the page says why it reads masked
     full = erasure is None and personal_data.shows_in_full(p, case_id)
     # the same rule for everything else on the page: free text (request, facts, timeline) masked as well

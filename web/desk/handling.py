@@ -26,7 +26,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from engine.clock import SHANGHAI
 from engine.runtime import Conflict, NotFound, task_view
@@ -477,13 +477,18 @@ _FORM_TEXTS: dict[tuple[str, str], str] = {}
 _FORM_TEXTS_MAX = 1024
 
 
+# The id and content hash of a case's deployment, in one statement built once.
+_DEFINITION_OF_CASE = select(ProcessDefinition.id, ProcessDefinition.content_hash) \
+    .join(Case, Case.definition_id == ProcessDefinition.id).where(Case.id == bindparam("case_id"))
+
+
 def form_schema(item: WorkItem) -> dict | None:
     if not item.form:
         return None
     with container().extras["read_sessions"]() as s:
-        definition_id, content_hash = s.execute(
-            select(ProcessDefinition.id, ProcessDefinition.content_hash)
-            .join(Case, Case.definition_id == ProcessDefinition.id).where(Case.id == item.case_id)).one()
+        # read with the item when it was fetched for an action (web/visibility.py `work_item_for_action`)
+        definition_id, content_hash = getattr(item, "case_deployment", None) or s.execute(
+            _DEFINITION_OF_CASE, {"case_id": item.case_id}).one()
         text = _FORM_TEXTS.get((content_hash, item.form))
         if text is None:
             sources = json.loads(s.scalar(select(ProcessDefinition.sources_json)

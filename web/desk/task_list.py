@@ -9,10 +9,12 @@ first, items without a due date last; default) or `-due` (latest first, items wi
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, select, union_all
+from sqlalchemy import Integer, bindparam, func, select, union_all
 
 from engine.store import Case, WorkItem
 from services.store.handling import RegistrationIndex
@@ -149,35 +151,73 @@ def fetch(s, p: Principal, f: TaskFilters, now: datetime, limit: int, offset: in
     then those without one by id, only as many as the page needs, and the parts are merged. The count is one
     statement counting each part from the work items alone (and the case row only for the channel filter), and
     stops at COUNT_CAP: an administrator's "all" over 100,000 open items would otherwise read every one of them
-    on every page (PostgreSQL counts without a shortcut), while a list longer than that is paged, not counted."""
+    on every page (PostgreSQL counts without a shortcut), while a list longer than that is paged, not counted.
+    The statements are built once per caller and filters (`_statements`)."""
+    count, with_due, without_due = _statements(p, f, now)
+    total = sum(s.execute(count).one())
+    need = offset + limit
+    ids = list(s.scalars(with_due, {"n": need}))
+    if len(ids) < need:
+        ids += list(s.scalars(without_due, {"n": need - len(ids)}))
+    page = ids[offset:need]
+    found = {row[0].id: row for row in s.execute(_PAGE_ROWS, {"ids": page}).all()} if page else {}
+    return Page(min(total, COUNT_CAP), total > COUNT_CAP, [found[i] for i in page if i in found])
+
+
+_PAGE_ROWS = _rows_query().where(WorkItem.id.in_(bindparam("ids", expanding=True)))
+
+# (caller, filters) -> the statements of `fetch`, as `_build` made them: they depend on nothing else (the caller's
+# roles, units and name; the filters; the time only with `overdue`, whose statements are not kept). Building them
+# took about a millisecond of a list request's CPU. Bounded; a caller whose roles change has another key.
+_BUILT: OrderedDict = OrderedDict()
+_BUILT_MAX = 512
+_BUILT_LOCK = threading.Lock()
+
+
+def _statements(p: Principal, f: TaskFilters, now: datetime) -> tuple:
+    if f.overdue:  # the conditions name the time
+        return _build(p, f, now)
+    key = (p.username, tuple(sorted(p.roles)), frozenset(p.units), frozenset(p.role_units), f.scope, f.sort,
+           tuple(sorted(f.text.items())))
+    with _BUILT_LOCK:
+        built = _BUILT.get(key)
+        if built is not None:
+            _BUILT.move_to_end(key)
+            return built
+    built = _build(p, f, now)
+    with _BUILT_LOCK:
+        _BUILT[key] = built
+        while len(_BUILT) > _BUILT_MAX:
+            _BUILT.popitem(last=False)
+    return built
+
+
+def _build(p: Principal, f: TaskFilters, now: datetime) -> tuple:
+    """The count (one row, a figure per part), and the ids of the first `n` (a parameter) items with a due date
+    and without one, in the list's order."""
     parts = _parts(p, f, now)
     with_case = bool(f.text.get("channel"))
-    counts = s.execute(select(*[select(func.count()).select_from(_ids(w, with_case).limit(COUNT_CAP + 1).subquery())
-                                .scalar_subquery() for w in parts])).one()
-    total = sum(counts)
-    need = offset + limit
-    ids = _first(s, parts, with_case, WorkItem.due_at.is_not(None), _due_order(f), need)
-    if len(ids) < need:
-        ids += _first(s, parts, with_case, WorkItem.due_at.is_(None), lambda due, i: (i,), need - len(ids))
-    page = ids[offset:need]
-    found = {row[0].id: row for row in s.execute(_rows_query().where(WorkItem.id.in_(page))).all()} if page else {}
-    return Page(min(total, COUNT_CAP), total > COUNT_CAP, [found[i] for i in page if i in found])
+    count = select(*[select(func.count()).select_from(_ids(w, with_case).limit(COUNT_CAP + 1).subquery())
+                     .scalar_subquery() for w in parts])
+    return (count, _first(parts, with_case, WorkItem.due_at.is_not(None), _due_order(f)),
+            _first(parts, with_case, WorkItem.due_at.is_(None), lambda due, i: (i,)))
 
 
 def _due_order(f: TaskFilters):
     return lambda due, i: (due.desc() if f.sort == "-due" else due.asc(), i)
 
 
-def _first(s, parts: list[list], with_case: bool, extra, order, n: int) -> list[int]:
+def _first(parts: list[list], with_case: bool, extra, order):
     """The ids of the first `n` items of all `parts` (with the condition `extra`) in `order`: each part's first
-    `n`, merged."""
+    `n`, merged (`n` is the statement's parameter)."""
+    n = bindparam("n", type_=Integer)
     if len(parts) == 1:
         q = _ids(parts[0], with_case).where(extra)
-        return list(s.scalars(q.order_by(*order(WorkItem.due_at, WorkItem.id)).limit(n)))
+        return q.order_by(*order(WorkItem.due_at, WorkItem.id)).limit(n)
     subs = [_ids(w, with_case).add_columns(WorkItem.due_at).where(extra)
             .order_by(*order(WorkItem.due_at, WorkItem.id)).limit(n).subquery() for w in parts]
     merged = union_all(*[select(sub.c.id, sub.c.due_at) for sub in subs]).subquery()
-    return list(s.scalars(select(merged.c.id).order_by(*order(merged.c.due_at, merged.c.id)).limit(n)))
+    return select(merged.c.id).order_by(*order(merged.c.due_at, merged.c.id)).limit(n)
 
 
 def choices(s, p: Principal) -> dict[str, list[str]]:

@@ -1,0 +1,240 @@
+"""Issue #21, the web layer's share of a request (session 10): what was cut must keep its answers.
+
+- a JSON answer (`web.http.ok`) is byte for byte what `jsonify(to_jsonable(...))` sent;
+- the case guard reads the columns its rule needs, not the case row's workflow state, and still answers 404 / 403;
+  a case read over the API reads the state once (the engine's view), and its linked cases (both ways) as before;
+- the task list's statements are built once per caller and filters, and only for the same caller and filters;
+- the repeats of a case name only those the caller may see, the visibility condition built only when there are
+  repeats;
+- the units of the scope `all` are made once per organisation chart.
+Both databases where a database is used."""
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from flask import jsonify
+from sqlalchemy import event, select, update
+
+from engine.store import Case, ProcessDefinition
+from infra.accounts import Unit, User
+from services import form_checks, linked_cases, repeat_originals, units
+from services.orgchart import default_chart
+from services.store.handling import RepeatLink
+from tests.support.web import api_sign_in, office_app
+from web import http, visibility
+from web.auth import load_principal
+from web.desk import task_list
+
+
+@pytest.fixture
+def app(container):
+    return office_app(container)
+
+
+def petition(container, actor="registrar", **extra) -> int:
+    return container.runtime.start("petition_case", {
+        "title": "拖欠工资", "channel": "来访", "category": "劳动社保", "location": "county_a",
+        "request": "请求支付拖欠的工资", "facts": "某公司拖欠工资三个月", "registering_unit": "city_bureau",
+        "petitioner": {"name": "张三", "phone": "13912345678"}, **extra}, actor=actor).id
+
+
+# ---------------------------------------------------------------- JSON answers
+
+ANSWERS = [
+    {"now": datetime(2026, 3, 2, 9, 0, 1, 5, tzinfo=UTC), "day": date(2026, 3, 2), "none": None},
+    {"tasks": [{"id": 1, "due_at": datetime(2026, 3, 2, 1, 0), "ids": (1, 2, 3), "mixed": (1, "a", None)},
+               {"id": 2, "due_at": None, "nested": [[date(2026, 1, 1)], {"b": 1, "a": (datetime(2026, 1, 1),)}]}],
+     "名称": "中文", "total": 2, "more": False, "ratio": 0.5},
+    [1, 2, {"z": 1, "a": [date(2025, 12, 31), "x"]}],
+    "text",
+    None,
+    {},
+]
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_a_json_answer_is_byte_for_byte_what_jsonify_of_to_jsonable_sent(container, debug):
+    app = office_app(container, deploy=False)
+    app.debug = debug
+    with app.test_request_context("/api/x"):
+        for payload in ANSWERS:
+            new, status = http.ok(payload, 201)
+            old = jsonify(http.to_jsonable(payload))
+            assert status == 201
+            assert new.get_data() == old.get_data()
+            assert new.mimetype == old.mimetype == "application/json"
+        with pytest.raises(TypeError):  # what neither could encode is still refused
+            http.ok({"a": {1, 2}})
+
+
+# ---------------------------------------------------------------- the case guard and the case view
+
+def statements_while(container, run) -> list[str]:
+    seen: list[str] = []
+
+    def note(conn, cursor, statement, *args):
+        seen.append(" ".join(statement.split()))
+
+    event.listen(container.engine, "before_cursor_execute", note)
+    try:
+        run()
+    finally:
+        event.remove(container.engine, "before_cursor_execute", note)
+    return seen
+
+
+def test_reading_a_case_reads_its_workflow_state_once_and_the_guard_still_refuses(app, container):
+    case_id = petition(container)
+    registrar, _ = api_sign_in(app, "registrar")
+    answers = []
+    seen = statements_while(container, lambda: answers.append(registrar.get(f"/api/cases/{case_id}")))
+    assert answers[0].status_code == 200, answers[0].get_json()
+    reads_state = [q for q in seen if q.startswith("SELECT") and "case_instance.state," in q]
+    assert len(reads_state) == 1, reads_state  # the engine's view; not the guard, not the linked cases
+    assert answers[0].get_json()["linked_cases"] == [] and answers[0].get_json()["parent_case"] is None
+    assert registrar.get("/api/cases/999999").status_code == 404
+    other, _ = api_sign_in(app, "handler_b")  # a unit the case never reached
+    assert other.get(f"/api/cases/{case_id}").status_code == 403
+
+
+def test_the_guard_follows_the_discipline_track_from_the_columns_it_reads(app, container):
+    case_id = petition(container)
+    registrar, _ = api_sign_in(app, "registrar")
+    assert registrar.get(f"/api/cases/{case_id}").status_code == 200
+    with container.session_factory() as s, s.begin():  # on the discipline track, gone to a unit not the registrar's
+        s.execute(update(Case).where(Case.id == case_id).values(confidential=True, confidential_unit="county_b"))
+    assert registrar.get(f"/api/cases/{case_id}").status_code == 403
+    with container.session_factory() as s:
+        with pytest.raises(Exception) as refused:
+            visibility.check_visible_case(s, _principal(app, "registrar"), case_id)
+        assert getattr(refused.value, "status", None) == 403
+
+
+def _principal(app, username):
+    c = app.extensions["lianxin"]
+    with c.session_factory() as s:
+        return load_principal(s, s.scalar(select(User).where(User.username == username)))
+
+
+def test_a_linked_case_and_its_parent_are_listed_both_ways(app, container):
+    parent, child, second = petition(container), petition(container), petition(container)
+    with container.session_factory() as s, s.begin():
+        s.execute(update(Case).where(Case.id.in_([second, child])).values(parent_case_id=parent))
+    with container.session_factory() as s:  # one statement: what the two functions give
+        for case_id in (parent, child, second, 999999):
+            assert linked_cases.both_ways(s, case_id) == (linked_cases.linked_cases(s, case_id),
+                                                          linked_cases.parent_case(s, case_id))
+        assert [c["id"] for c in linked_cases.both_ways(s, parent)[0]] == [child, second]
+    with container.session_factory() as s, s.begin():
+        s.execute(update(Case).where(Case.id == second).values(parent_case_id=None))
+    registrar, _ = api_sign_in(app, "registrar")
+    of_parent, of_child = (registrar.get(f"/api/cases/{i}").get_json() for i in (parent, child))
+    assert [c["id"] for c in of_parent["linked_cases"]] == [child] and of_parent["parent_case"] is None
+    assert of_child["parent_case"]["id"] == parent and of_child["linked_cases"] == []
+    shown = of_child["parent_case"]
+    assert shown["title"] == "拖欠工资" and shown["process_key"] == "petition_case" and shown["status"] == "waiting"
+    assert shown["created_at"] and shown["completed_at"] is None and "case_no" in shown
+    with container.session_factory() as s:
+        assert linked_cases.parent_case(s, 999999) is None and linked_cases.linked_cases(s, 999999) == []
+
+
+# ---------------------------------------------------------------- repeats
+
+def test_the_visibility_of_repeats_is_built_only_when_there_are_repeats(app, container):
+    original, repeat = petition(container), petition(container)
+    asked = []
+
+    def nobody_sees():
+        asked.append(1)
+        return Case.id.is_(None)
+
+    with container.session_factory() as s:
+        assert repeat_originals.repeats_of(s, original, nobody_sees) == [] and asked == []
+    with container.session_factory() as s, s.begin():
+        s.add(RepeatLink(repeat_case_id=repeat, original_case_id=original, original_case_no="X",
+                         outcome="并入原件", linked_at=container.clock.now()))
+    with container.session_factory() as s:
+        [hidden] = repeat_originals.repeats_of(s, original, nobody_sees)
+        [named] = repeat_originals.repeats_of(s, original, lambda: Case.id.is_not(None))
+    assert asked == [1] and hidden["case_id"] is None and hidden["case_no"] is None
+    assert named["case_id"] == repeat and named["case_no"]
+
+
+# ---------------------------------------------------------------- the task list
+
+def test_the_task_list_statements_are_kept_per_caller_and_filters_only(app, container):
+    petition(container)
+    c = container
+    registrar, handler = _principal(app, "registrar"), _principal(app, "handler")
+    unit = task_list.TaskFilters()
+    overdue = task_list.TaskFilters(overdue=True)
+    now = c.clock.now()
+    task_list._BUILT.clear()
+    first = task_list._statements(registrar, unit, now)
+    assert task_list._statements(registrar, unit, now) is first
+    assert task_list._statements(handler, unit, now) is not first
+    assert task_list._statements(registrar, task_list.TaskFilters(sort="-due"), now) is not first
+    assert task_list._statements(registrar, overdue, now) is not task_list._statements(registrar, overdue, now)
+    more = task_list.Principal(**{**registrar.__dict__, "role_units": registrar.role_units | {("leader", "x")}})
+    assert task_list._statements(more, unit, now) is not first  # a role more is another caller
+    with c.extras["read_sessions"]() as s:  # kept or built anew: the same page
+        kept = task_list.fetch(s, registrar, unit, now, 20, 0)
+        task_list._BUILT.clear()
+        fresh = task_list.fetch(s, registrar, unit, now, 20, 0)
+        assert [r[0].id for r in kept.rows] == [r[0].id for r in fresh.rows] and kept.total == fresh.total > 0
+        later = task_list.fetch(s, registrar, overdue, now + timedelta(days=400), 20, 0)
+        assert later.total == kept.total  # a year on, everything with a due date is overdue
+
+
+# ---------------------------------------------------------------- units in scope
+
+def test_the_units_of_every_scope_are_made_once_per_chart_and_handed_out_as_copies():
+    chart = default_chart()
+    every = form_checks.units_in_scope(chart, "all", "city_bureau")
+    assert [c.code for c in every] == sorted(chart.units)
+    assert [c.code for c in every if c.own] == ["city_bureau"]
+    every.clear()  # a caller's copy
+    again = form_checks.units_in_scope(chart, "all", "city_bureau")
+    assert len(again) == len(chart.units)
+    assert [c.code for c in form_checks.units_in_scope(chart, "all", "county_a") if c.own] == ["county_a"]
+
+
+# ---------------------------------------------------------------- a completion's form checks
+
+def test_a_completion_reads_its_forms_deployment_with_the_task(app, container):
+    case_id = petition(container)
+    task = next(t for t in container.runtime.get_case(case_id).tasks if t.name == "分流研判")
+    with container.session_factory() as s:
+        item = visibility.work_item_for_action(s, _principal(app, "registrar"), task.id)
+        case = s.get(Case, case_id)
+        deployed = s.execute(select(ProcessDefinition.id, ProcessDefinition.content_hash)
+                             .where(ProcessDefinition.id == case.definition_id)).one()
+    assert item.case_deployment == tuple(deployed)
+    registrar, headers = api_sign_in(app, "registrar")
+    version = registrar.get(f"/api/cases/{case_id}").get_json()["version"]
+    answers = []
+    seen = statements_while(container, lambda: answers.append(registrar.post(
+        f"/api/tasks/{task.id}/complete", json={"data": {"route": "交办转送"}, "version": version}, headers=headers)))
+    assert answers[0].status_code == 200, answers[0].get_json()
+    assert not [q for q in seen if q.startswith("SELECT process_definition.id, process_definition.content_hash")]
+    other = petition(container)  # the form, read through the deployment found with the task, still refuses
+    task = next(t for t in container.runtime.get_case(other).tasks if t.name == "分流研判")
+    refused = registrar.post(f"/api/tasks/{task.id}/complete", json={"data": {"route": "没有这种分流"}},
+                             headers=headers)
+    assert refused.status_code == 422, refused.get_json()
+    assert any(e["field"] == "route" for e in refused.get_json()["error"]["details"])
+    assert any(t.id == task.id for t in container.runtime.get_case(other).tasks)  # nothing was saved: still open
+
+
+# ---------------------------------------------------------------- a registration's checks
+
+def test_the_places_and_the_registering_office_are_what_the_unit_table_says(app, container):
+    with container.session_factory() as s:
+        tiers = default_chart().tier_levels()
+        assert units.locations(s) == [tuple(r) for r in s.execute(
+            select(Unit.code, Unit.name).where(Unit.kind.in_(tiers)).order_by(Unit.kind.desc(), Unit.code))]
+        assert units.locations(s) and {code for code, _ in units.locations(s)} >= {"county_a", "county_b"}
+        offices = sorted(s.scalars(select(Unit.code).where(Unit.kind == "petition_office")))
+        assert units.registering_office(s, [offices[-1], offices[0], "county_a"]) == offices[0]
+        assert units.registering_office(s, ["county_a"]) == units.registering_office(s, []) == units.CITY_BUREAU
