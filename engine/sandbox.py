@@ -565,6 +565,7 @@ def _inner(item: Any) -> Iterator[Any] | None:
 _flat_items = itertools.chain.from_iterable
 _LEAVES = frozenset({int, float, bool, type(None)})
 _FLAT = _LEAVES | {str}  # exact types only: a subclass may count itself otherwise (`len`, `items`)
+_FLAT_FROM = 16  # a smaller container is counted faster item by item
 _STR_KEYS = frozenset({str})
 _DICTS = frozenset({dict})
 
@@ -577,7 +578,10 @@ def _flat_texts(values: list) -> int:
 def _flat_counts(container: dict | list, room: int) -> tuple[int, int] | None:
     """(items, characters) inside a plain dict or list, as `_expanded` counts them one by one, when it holds only
     texts and numbers (a dict: also keys that are texts), or is a list of plain dicts that do; None otherwise, or
-    when the count would pass `room` (then `_expanded` goes item by item and stops at its limit)."""
+    when the count would pass `room` (then `_expanded` goes item by item and stops at its limit), or the
+    container is small (counted faster item by item)."""
+    if len(container) < _FLAT_FROM:
+        return None
     if type(container) is dict:
         if 2 * len(container) > room or not set(map(type, container)) <= _STR_KEYS:
             return None

@@ -484,22 +484,37 @@ def _written_out(value) -> tuple[int, int]:
 
 
 _ROW = {"round": 1, "text": "已联系信访人", "by": None}
+_MANY = sandbox._FLAT_FROM  # containers at least this long are counted in passes of C code
+
+
+def _many(rows: list) -> list:
+    return rows * (_MANY // len(rows) + 1)
+
+
+def _table(**extra) -> dict:
+    return {**{f"r{i}": "意见" * i for i in range(_MANY)}, **extra}
+
+
 _SHAPES = {
     "records": [{"round": i, "text": "意见" * i, "by": "承办人", "ok": i % 2 == 0, "w": 1.5} for i in range(50)],
-    "records with a missing key": [{"round": 1, "text": "a"}, {"round": 2}, {"round": 3, "text": "ccc"}],
-    "records with other keys": [{"a": "x"}, {"b": "yy"}, {"a": "zzz"}],
-    "records holding lists": [{"round": i, "tags": ["a", "bb"]} for i in range(5)],
-    "records with a text key of its own length": [{"a": 1}, {_Text("a"): 2}],
-    "records with a number key": [{"a": 1}, {1: 2}],
-    "records with a text value of its own length": [{"a": "x"}, {"a": _Text("y")}],
-    "comments": {f"r{i}": "意见" * i for i in range(40)},
-    "comments with a dict": {"r1": "x", "r2": {"k": "v"}},
-    "comments with a text key of its own length": {"r1": "x", _Text("r2"): "y"},
-    "texts and numbers": ["a", "bb", 1, 2.5, True, None, "意见"],
-    "bytes and tuples": [b"abc", ("a", "bb"), {"x", "yy"}, frozenset({"z"})],
-    "shared rows": [_ROW] * 30 + [[_ROW] * 3] * 4,
-    "nested": {"a": [{"b": [{"c": "ddd"}] * 3}] * 2, "e": ({"f": "g"},)},
-    "empty": [[], {}, [{}], [{}, {}]],
+    "records with a missing key": _many([{"round": 1, "text": "a"}, {"round": 2}, {"round": 3, "text": "ccc"}]),
+    "records with other keys": _many([{"a": "x"}, {"b": "yy"}, {"a": "zzz"}]),
+    "records holding lists": _many([{"round": 1, "tags": ["a", "bb"]}]),
+    "records with a text key of its own length": _many([{"a": 1}, {_Text("a"): 2}]),
+    "records with a number key": _many([{"a": 1}, {1: 2}]),
+    "records with a text value of its own length": _many([{"a": "x"}, {"a": _Text("y")}]),
+    "records and a list": _many([{"a": "x"}, ["y"]]),
+    "comments": _table(),
+    "comments with a dict": _table(r99={"k": "v"}),
+    "comments with a text key of its own length": _table(**{_Text("r99"): "y"}),
+    "comments with a number key": {**_table(), 7: "y"},
+    "texts and numbers": _many(["a", "bb", 1, 2.5, True, None, "意见"]),
+    "texts and a text of its own length": _many(["a", _Text("b")]),
+    "bytes and tuples": _many([b"abc", ("a", "bb"), {"x", "yy"}, frozenset({"z"})]),
+    "shared rows": [_ROW] * 30 + [[_ROW] * 20] * 4,
+    "nested": {"a": [{"b": [{"c": "ddd"}] * 20}] * 20, "e": ({"f": "g"},)},
+    "empty": [[], {}, [{}] * 20, [[]] * 20],
+    "small": [{"a": 1}, ["b"], {"c": "d"}],
 }
 
 
