@@ -3,6 +3,7 @@ and after, except for a large list or dict changed in part, which is recorded as
 so that an event of a long case stays as small as its change; the history reads both."""
 from __future__ import annotations
 
+from engine import tree
 from engine.tree import PATCH_MIN_ITEMS, data_changes
 from services.audit_export import changes_of, patch_rows
 
@@ -90,3 +91,34 @@ def test_the_same_object_is_no_change_and_a_nan_stays_a_change_as_before():
     assert list(changes) == ["x"] and changes["x"][0] is nan  # NaN != NaN, as always
     assert [(op["op"], op["path"]) for op in patch] == [("test", "/t/r0"), ("replace", "/t/r0"),
                                                         ("test", "/t/n"), ("replace", "/t/n")]
+
+
+def _ops_one_by_one(key, a, b):
+    """The operations of `_patch_ops` for a dict, from its per-key loop alone (no shortcut for a grown table)."""
+    saved = tree._grown_at_end
+    tree._grown_at_end = lambda a, b: None
+    try:
+        return tree._patch_ops(key, a, b)
+    finally:
+        tree._grown_at_end = saved
+
+
+def test_a_table_grown_at_its_end_gives_the_operations_of_the_per_key_comparison():
+    nan = float("nan")
+    base = {f"r{i}": f"意见{i}" for i in range(N)}
+    shared = {"x": 1}
+    cases = {
+        "grown": (base, dict(base, r99="新意见", r100="又一条")),
+        "unchanged copy": (base, dict(base)),
+        "a float kept": (dict(base, f=1.5), dict(base, f=1.5, r99="x")),
+        "a NaN kept (a change, as before)": (dict(base, f=nan), dict(base, f=nan, r99="x")),
+        "an equal but new value": (dict(base, d={"x": 1}), dict(base, d={"x": 1}, r99="x")),
+        "the same container": (dict(base, d=shared), dict(base, d=shared, r99="x")),
+        "a value replaced": (base, dict(base, r1="改过", r99="x")),
+        "keys in another order": (base, dict(reversed(list(base.items())))),
+        "a key removed and one added": (base, {**{k: v for k, v in base.items() if k != "r0"}, "r99": "x"}),
+    }
+    for name, (a, b) in cases.items():
+        assert tree._patch_ops("comments", a, b) == _ops_one_by_one("comments", a, b), name
+    grown = tree._patch_ops("comments", base, dict(base, r99="新意见"))
+    assert grown == [{"op": "add", "path": "/comments/r99", "value": "新意见"}]

@@ -463,6 +463,87 @@ def test_a_script_that_takes_the_data_it_found_past_the_limit_is_refused(env, mo
     assert context == expected
 
 
+class _Text(str):
+    def __len__(self) -> int:  # a text that counts itself otherwise: counted by its own len(), as one by one
+        return 100
+
+
+def _written_out(value) -> tuple[int, int]:
+    """The count `_expanded` makes, one item at a time (no limit): every reference written out in full."""
+    if isinstance(value, dict):
+        inner = [x for pair in value.items() for x in pair]
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        inner = list(value)
+    else:
+        return 1, len(value) if isinstance(value, (str, bytes, bytearray)) else 0
+    items, chars = 1, 0
+    for x in inner:
+        i, c = _written_out(x)
+        items, chars = items + i, chars + c
+    return items, chars
+
+
+_ROW = {"round": 1, "text": "已联系信访人", "by": None}
+_MANY = sandbox._FLAT_FROM  # containers at least this long are counted in passes of C code
+
+
+def _many(rows: list) -> list:
+    return rows * (_MANY // len(rows) + 1)
+
+
+def _table(**extra) -> dict:
+    return {**{f"r{i}": "意见" * i for i in range(_MANY)}, **extra}
+
+
+_SHAPES = {
+    "records": [{"round": i, "text": "意见" * i, "by": "承办人", "ok": i % 2 == 0, "w": 1.5} for i in range(50)],
+    "records with a missing key": _many([{"round": 1, "text": "a"}, {"round": 2}, {"round": 3, "text": "ccc"}]),
+    "records with other keys": _many([{"a": "x"}, {"b": "yy"}, {"a": "zzz"}]),
+    "records holding lists": _many([{"round": 1, "tags": ["a", "bb"]}]),
+    "records with a text key of its own length": _many([{"a": 1}, {_Text("a"): 2}]),
+    "records with a number key": _many([{"a": 1}, {1: 2}]),
+    "records with a text value of its own length": _many([{"a": "x"}, {"a": _Text("y")}]),
+    "records and a list": _many([{"a": "x"}, ["y"]]),
+    "comments": _table(),
+    "comments with a dict": _table(r99={"k": "v"}),
+    "comments with a text key of its own length": _table(**{_Text("r99"): "y"}),
+    "comments with a number key": {**_table(), 7: "y"},
+    "texts and numbers": _many(["a", "bb", 1, 2.5, True, None, "意见"]),
+    "texts and a text of its own length": _many(["a", _Text("b")]),
+    "bytes and tuples": _many([b"abc", ("a", "bb"), {"x", "yy"}, frozenset({"z"})]),
+    "shared rows": [_ROW] * 30 + [[_ROW] * 20] * 4,
+    "nested": {"a": [{"b": [{"c": "ddd"}] * 20}] * 20, "e": ({"f": "g"},)},
+    "empty": [[], {}, [{}] * 20, [[]] * 20],
+    "small": [{"a": 1}, ["b"], {"c": "d"}],
+}
+
+
+@pytest.mark.parametrize("shape", sorted(_SHAPES))
+def test_written_out_size_is_counted_exactly(shape):
+    # Plain dicts of texts and numbers, and lists of them, are counted in passes of C code; anything else one by
+    # one: the counts are the same either way.
+    value = [_SHAPES[shape], "tail"]
+    assert sandbox._expanded(value, sandbox.MAX_DATA_ITEMS, sandbox.MAX_DATA_CHARS) == _written_out(value)
+
+
+def test_a_large_flat_list_held_many_times_is_refused_without_counting_every_copy():
+    big = list(range(200_000))
+    started = time.thread_time()
+    items, _ = sandbox._expanded([big] * 1000, sandbox.MAX_DATA_ITEMS, sandbox.MAX_DATA_CHARS)
+    assert items > sandbox.MAX_DATA_ITEMS
+    assert time.thread_time() - started < 1.0  # stops at the limit: 1000 copies would be 200 million items
+
+
+def test_a_long_case_whose_records_pass_the_limit_is_refused(env, monkeypatch):
+    monkeypatch.setattr(sandbox, "MAX_DATA_ITEMS", 10_000)
+    opinions = [{"round": i, "text": "意见", "by": "承办人"} for i in range(1428)]  # 1 + 1428 * 7 items
+    context = {"opinions": opinions}
+    env.execute("n = 1", context, {})
+    error = refused(env.execute, "opinions.append({'round': 0, 'text': '', 'by': ''})", context, {})
+    assert error.kind == "too_large" and error.limit == "task data" and "items" in str(error)
+    assert len(context["opinions"]) == 1428
+
+
 def test_straight_line_steps_are_charged_to_the_cpu_budget():
     # 400 modular powers just under the size bound and no loop: each is charged to the budget before it runs.
     env = SandboxEnvironment({}, cpu_seconds=0.2)
