@@ -365,9 +365,15 @@ def adopt(s: Session, writes: Sequence[RowWrites]) -> None:
             s.info.setdefault(_ADOPTED, []).append(row)
 
 
+_PLAIN: dict[str, bool] = {}  # by table name: whether `_plain_defaults` holds (asked for every staged row)
+
+
 def _plain_defaults(table: Table) -> bool:
-    return all(c.server_default is None and (c.default is None or c.default.is_scalar)
-               for c in table.columns if c.key != "id")
+    plain = _PLAIN.get(table.name)
+    if plain is None:
+        plain = _PLAIN[table.name] = all(c.server_default is None and (c.default is None or c.default.is_scalar)
+                                         for c in table.columns if c.key != "id")
+    return plain
 
 
 def partial_id(row: Any) -> Callable[[Any], None]:

@@ -343,8 +343,12 @@ class Runtime:
         return case
 
     def _load(self, s: Session, case: Case) -> BpmnWorkflow:
+        return self._read(s, case)[0]
+
+    def _read(self, s: Session, case: Case) -> tuple[BpmnWorkflow, bool]:
+        """The case's workflow, and whether its data is plain (engine.state.StateCodec.read)."""
         spec, subprocess_specs = self.load_definition(s, case.definition_id)
-        return self.codec.loads(case.state, spec, subprocess_specs, self.script_engine)
+        return self.codec.read(case.state, spec, subprocess_specs, self.script_engine)
 
     # ---- the commands, as callers name them
 
@@ -620,8 +624,7 @@ class Runtime:
         )
 
     def case_data(self, s: Session, case: Case) -> dict:
-        spec, subprocess_specs = self.load_definition(s, case.definition_id)
-        return view_data(*self.codec.read(case.state, spec, subprocess_specs, self.script_engine))
+        return view_data(*self._read(s, case))
 
     def history(self, case_id: int) -> list[dict]:
         with self.read_sessions() as s:
