@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from . import sandbox
+from .calendar.repository import remember_version_key, version_key_columns
 from .definitions import DefinitionError, SourceFile, compile_bundle, load_specs, safe_parse_xml
 from .errors import Invalid, NotFound
 from .handlers import HandlerRegistry
@@ -217,19 +218,28 @@ def latest(s: Session, process_key: str) -> ProcessDefinition | None:
 
 
 # (id, process_key, version) of a definition: what starting a case needs, without the row's sources, spec and
-# metadata (hundreds of kilobytes of text read and kept per start otherwise)
-_VERSION_ROW = select(ProcessDefinition.id, ProcessDefinition.process_key, ProcessDefinition.version)
+# metadata (hundreds of kilobytes of text read and kept per start otherwise). The calendar's version key
+# (engine.calendar.repository) is read with it: a start that computes a deadline (a registration does, for the
+# triage's limit) reads it anyway, and on PostgreSQL that was a round trip of its own.
+_VERSION_ROW = select(ProcessDefinition.id, ProcessDefinition.process_key, ProcessDefinition.version,
+                      *version_key_columns())
 
 
 def latest_version(s: Session, process_key: str):
     """`_VERSION_ROW` of the process's latest version, or None."""
-    return s.execute(_VERSION_ROW.where(ProcessDefinition.process_key == process_key)
-                     .order_by(ProcessDefinition.version.desc()).limit(1)).first()
+    return _remembered(s, s.execute(_VERSION_ROW.where(ProcessDefinition.process_key == process_key)
+                                    .order_by(ProcessDefinition.version.desc()).limit(1)).first())
 
 
 def version_of(s: Session, definition_id: int):
     """`_VERSION_ROW` of one definition, or None."""
-    return s.execute(_VERSION_ROW.where(ProcessDefinition.id == definition_id)).first()
+    return _remembered(s, s.execute(_VERSION_ROW.where(ProcessDefinition.id == definition_id)).first())
+
+
+def _remembered(s: Session, row):
+    if row is not None:
+        remember_version_key(s, row.calendar_years, row.calendar_versions)
+    return row
 
 
 def view_only_message(process_key: str) -> str:

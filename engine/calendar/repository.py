@@ -116,6 +116,13 @@ def version_key_sql(dialect) -> str:
     return f"(SELECT count({id_}) FROM {table}), (SELECT coalesce(sum({version}), 0) FROM {table})"
 
 
+def version_key_columns():
+    """The version key as two labelled scalar subqueries (`calendar_years`, `calendar_versions`), for a query of
+    the ORM that reads it along with its own columns; the caller hands the two values to `remember_version_key`."""
+    return (select(func.count(_YEARS.c.id)).scalar_subquery().label("calendar_years"),
+            select(func.coalesce(func.sum(_YEARS.c.version), 0)).scalar_subquery().label("calendar_versions"))
+
+
 def remember_version_key(session: Session, count, total) -> None:
     """The version key read in this transaction by a statement of its own (`version_key_sql`): `version_key`
     then answers from it, as from its own read."""

@@ -1,0 +1,96 @@
+"""What a registration sends to the database (issue #21): the parties it seals are inserted once, with their case
+(not inserted without one and then attached by an UPDATE), the receipt reads the petitioner's phone from the
+session's copy of the party (not by a SELECT of its own), and the start reads the calendar's version key with
+its process definition (not by a statement of its own). What is stored is what it was: the parties with their
+case and positions, the receipt to the first party, the index, a journal that verifies. Both databases."""
+from __future__ import annotations
+
+from sqlalchemy import event, select
+
+from engine import row_writes
+from engine.calendar.repository import _VERSION_MEMO, version_key
+from engine.store import Outbox
+from services import parties
+from services.store.handling import RegistrationIndex
+from services.store.parties import Party
+
+from .test_handling_api import PETITION, app, desk  # noqa: F401  (fixtures)
+
+TWO = dict(PETITION, petitioners=[PETITION["petitioners"][0],
+                                  {"name": "李四", "phone": "13900000000", "address": "东城县人民路2号"}])
+
+
+def _statements(container, monkeypatch) -> list[str]:
+    """Every statement sent from now on, those sent through the driver (engine.row_writes) too."""
+    seen: list[str] = []
+    fetch, execute, executemany = row_writes.fetch, row_writes.DriverWrites.execute, row_writes.DriverWrites.executemany
+
+    def driver_fetch(s, text, params, **kw):
+        seen.append(text)
+        return fetch(s, text, params, **kw)
+
+    def driver_execute(self, sql, values, then=None):
+        seen.append(sql.text)
+        return execute(self, sql, values, then)
+
+    def driver_executemany(self, sql, rows):
+        seen.append(sql.text)
+        return executemany(self, sql, rows)
+
+    monkeypatch.setattr(row_writes, "fetch", driver_fetch)
+    monkeypatch.setattr(row_writes.DriverWrites, "execute", driver_execute)
+    monkeypatch.setattr(row_writes.DriverWrites, "executemany", driver_executemany)
+    event.listen(container.engine, "before_cursor_execute",
+                 lambda conn, cursor, statement, *args: seen.append(" ".join(statement.split())))
+    return seen
+
+
+def test_a_registration_inserts_its_parties_with_their_case_and_reads_none_back(desk, container, monkeypatch):  # noqa: F811
+    seen = _statements(container, monkeypatch)
+    r = desk.post("registrar", "/api/cases", TWO)
+    assert r.status_code == 201, r.get_json()
+    case_id = r.get_json()["id"]
+    party_statements = [q for q in seen if "party" in q.lower().split("where")[0] and "petitioner_key" not in q]
+    # both parties in one INSERT; the receipt asks which is first (by position), and reads nothing else of them
+    assert [q.split()[0].upper() for q in party_statements] == ["INSERT", "SELECT"], party_statements
+    assert party_statements[1].startswith("SELECT party.ref FROM party WHERE party.case_id"), party_statements
+    calendar_reads = [q for q in seen if "calendar_year" in q]
+    assert len(calendar_reads) == 1 and "process_definition" in calendar_reads[0], calendar_reads
+
+    with container.session_factory() as s:
+        rows = s.scalars(select(Party).where(Party.case_id == case_id).order_by(Party.position)).all()
+        data = container.runtime.get_case(case_id).data
+        assert [p.ref for p in rows] == data[parties.REFS] == [p[parties.REF] for p in data["petitioners"]]
+        assert [(p.position, p.role) for p in rows] == [(0, "petitioner"), (1, "petitioner")]
+        vault = container.extras["vault"]
+        assert [parties.opened(s, vault, p)["phone"] for p in rows] == ["13812345678", "13900000000"]
+        receipt = s.scalar(select(Outbox).where(Outbox.idempotency_key == f"receipt:{case_id}"))
+        assert receipt.recipient == parties.RECIPIENT_PREFIX + rows[0].ref and receipt.channel == "sms"
+        assert s.get(RegistrationIndex, case_id).petitioner_masked == "张*、李*"
+    assert container.runtime.verify(case_id).ok
+
+
+def test_people_sealed_before_the_start_are_attached_to_their_case(app, container, clock):  # noqa: F811
+    """Start data whose people already carry references (sealed by the caller): the parties without a case get
+    this one, as before."""
+    vault = container.extras["vault"]
+    with container.session_factory() as s, s.begin():
+        sealed, _ = parties.seal_start_data(s, vault, {"category": "劳动社保", "location": "county_a",
+                                                       "petitioners": [{"name": "王五"}]}, clock.now())
+    view = parties.start_case(container.runtime, vault, "simple_case", sealed, "registrar", clock.now())
+    with container.session_factory() as s:
+        assert s.get(Party, sealed[parties.REFS][0]).case_id == view.id
+
+
+def test_a_start_reads_the_calendar_version_with_its_definition(desk, container, monkeypatch):  # noqa: F811
+    """A start that computes a deadline (a registration: the triage's limit) checks the calendar's version: read
+    with the definition's row, and the key is the one a read of its own gives."""
+    seen = _statements(container, monkeypatch)
+    with container.session_factory() as s, s.begin():
+        container.runtime.start("petition_case", dict(PETITION, petitioners=[]), "registrar", session=s)
+        memo = s.info[_VERSION_MEMO][1]
+        s.info.pop(_VERSION_MEMO)
+        assert version_key(s) == memo
+    reads = [q for q in seen if "calendar_year" in q]
+    assert len(reads) == 2 and "process_definition" in reads[0], reads  # the start's, then the check's own
+
