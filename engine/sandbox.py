@@ -351,6 +351,18 @@ def _shortcut(tree: ast.Expression) -> tuple[str, Any] | None:
     return None
 
 
+NOT_CONSTANT = object()
+
+
+def constant_value(text: str) -> Any:
+    """The value of an expression that is only a constant (`_shortcut`), as evaluating it gives; NOT_CONSTANT for
+    anything else, or for what does not compile."""
+    compiled = _compile(text, "eval")
+    if compiled.error is None and compiled.shortcut is not None and compiled.shortcut[0] == "constant":
+        return compiled.shortcut[1]
+    return NOT_CONSTANT
+
+
 def check_expression(text: str) -> str | None:
     """Compile `text` as a sandboxed expression without running it; the refusal message, or None."""
     compiled = _compile(text, "eval")

@@ -28,11 +28,19 @@ Each patch answers a measured defect (see shared docs, spiffworkflow-notes.md):
    (all of them, after 2.) now keeps its pending tasks on a stack, the children pushed in reverse: the same tasks
    in the same order, with the same tests of which tasks to descend into. A walk given a bound, or breadth-first,
    goes the library's way.
+7. Decision cells read once. For every input cell of a rule it checks, the decision engine rewrote the cell's
+   `?` with a regular expression and parsed the input expression and the cell (once or twice) to find out how to
+   compare them, before evaluating the comparison: the same text each time, for every case. The comparison is
+   now worked out once per input expression and cell text, and evaluated as before; a cell whose working out
+   fails goes the library's way, and fails as it did. An output cell that is a constant (`15`, `"转送"`, most of
+   the settings table) is taken from the rule as read once, instead of being evaluated for every case: the first
+   cell of the rule is still evaluated, so task data that would hide a helper is refused as before.
 """
 from __future__ import annotations
 
 import contextvars
 import logging
+import re
 import sys
 import time as _time
 from datetime import datetime as _datetime, timedelta as _timedelta
@@ -41,8 +49,12 @@ from SpiffWorkflow import task as _task_module
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as _timer_module
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEventDefinition
 from SpiffWorkflow.bpmn.util import event as _event_module, task as _bpmn_task_util
+from SpiffWorkflow.dmn.engine.DMNEngine import DMNEngine as _DMNEngine
+from SpiffWorkflow.dmn.specs import model as _dmn_model
 from SpiffWorkflow.util import task as _task_util
 from SpiffWorkflow.util.task import TaskState as _TaskState
+
+from .sandbox import NOT_CONSTANT, SandboxEnvironment, constant_value
 
 _command_instant: contextvars.ContextVar[_datetime | None] = contextvars.ContextVar(
     "lianxin_command_instant", default=None
@@ -216,6 +228,93 @@ def _log_details_only_when_logged():
     _task_module.Task._set_state = _set_state
 
 
+# (input expression, cell, the engine's validate) -> ("input", cell with `?` replaced) | ("expr", comparison).
+# Bounded: a table whose input has no expression compares the repr of a data value, one text per value.
+_DECISION_CELLS: dict[tuple, tuple[str, str]] = {}
+_DECISION_CELLS_MAX = 20_000
+_LIBRARY_DMN: dict[str, object] = {}  # the library's DMNEngine.evaluate and Rule.output_as_dict (for tests)
+_OUTPUT_CONSTANTS = "_lianxin_output_constants"  # on a Rule: its output cells' values, or NOT_CONSTANT
+_QUESTION_MARK = re.compile(r'(\?)(?=(?:[^\'"]|[\'"][^\'"]*[\'"])*$)')  # as DMNEngine.evaluate
+
+
+def _cell_plan(engine, script_engine, input_expr: str, match_expr: str) -> tuple[str, str]:
+    """DMNEngine.evaluate's own steps up to the evaluation, which depend on the texts only."""
+    match_expr = _QUESTION_MARK.sub("dmninputexpr", match_expr)
+    if "dmninputexpr" in match_expr:
+        return "input", match_expr
+    script_engine.validate(input_expr)
+    needs_eq = engine.needs_eq(script_engine, match_expr)
+    return "expr", f"({input_expr}) == ({match_expr})" if needs_eq else input_expr + match_expr
+
+
+def _evaluate_cell(self, input_expr, match_expr, task):
+    """DMNEngine.evaluate, the comparison worked out once per text (`_cell_plan`)."""
+    if match_expr is None:
+        return True
+    script_engine = task.workflow.script_engine
+    key = (input_expr, match_expr, type(script_engine).validate)
+    found = _DECISION_CELLS.get(key)
+    if found is None:
+        try:
+            found = _cell_plan(self, script_engine, input_expr, match_expr)
+        except Exception:
+            return _LIBRARY_DMN["evaluate"](self, input_expr, match_expr, task)  # raises as it always did
+        if len(_DECISION_CELLS) < _DECISION_CELLS_MAX:
+            _DECISION_CELLS[key] = found
+    kind, expr = found
+    if kind == "input":
+        external_context = {"dmninputexpr": script_engine.evaluate(task, input_expr)}
+        return script_engine.evaluate(task, expr, external_context=external_context)
+    return script_engine.evaluate(task, expr)
+
+
+def _output_constants(rule) -> object:
+    found = rule.__dict__.get(_OUTPUT_CONSTANTS)
+    if found is None:
+        found = [constant_value(entry.text) if getattr(entry, "text", None) else "" for entry in rule.outputEntries]
+        if any(v is NOT_CONSTANT for v in found):
+            found = NOT_CONSTANT
+        rule.__dict__[_OUTPUT_CONSTANTS] = found
+    return found
+
+
+def _output_as_dict(self, task):
+    """Rule.output_as_dict, a rule whose output cells are all constants taking them as read once."""
+    script_engine = task.workflow.script_engine
+    constants = _output_constants(self)
+    environment = getattr(script_engine, "environment", None)
+    if constants is NOT_CONSTANT or type(environment).evaluate is not SandboxEnvironment.evaluate:
+        return _LIBRARY_DMN["output_as_dict"](self, task)
+    out = _dmn_model.OrderedDict()
+    first = next((i for i, entry in enumerate(self.outputEntries) if getattr(entry, "text", None)), None)
+    for i, (entry, value) in enumerate(zip(self.outputEntries, constants, strict=True)):
+        if i == first:  # evaluated as the library does: refused here if task data hides a helper
+            value = script_engine.evaluate(task, entry.text)
+        _put_output(out, entry.output.name or entry.output.label, value)
+    return out
+
+
+def _put_output(out, key: str, outvalue) -> None:
+    """Rule.output_as_dict's placing of one output, dot notation and all, unchanged."""
+    if "." in key:
+        currentout = {}
+        subkeylist = list(reversed(key.split(".")))
+        for subkey in subkeylist[:-1]:
+            currentout[subkey] = outvalue
+            outvalue = currentout
+            currentout = {}
+        basekey = subkeylist[-1]
+        out[basekey] = _dmn_model.DeepMerge.merge(out.get(basekey, {}), outvalue)
+    else:
+        out[key] = outvalue
+
+
+def _decision_cells_once():
+    _LIBRARY_DMN.update(evaluate=_DMNEngine.evaluate, output_as_dict=_dmn_model.Rule.output_as_dict)
+    _DMNEngine.evaluate = _evaluate_cell
+    _dmn_model.Rule.output_as_dict = _output_as_dict
+
+
 def apply() -> None:
     global _applied
     if _applied:
@@ -227,5 +326,6 @@ def apply() -> None:
     _walks_on_a_stack()  # after _unbounded_depth: the stack is taken when the walk is unbounded
     _raise_uncaught_errors()
     _log_details_only_when_logged()
+    _decision_cells_once()
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 10000))
     _applied = True
