@@ -212,13 +212,19 @@ class Vault:
 
     def new_data_key(self, s: Session, now: datetime) -> str:
         """A fresh data key, stored wrapped in the session's transaction; returns its reference."""
+        row = self.new_data_key_row(now)
+        s.add(row)
+        return row.ref
+
+    def new_data_key_row(self, now: datetime) -> DataKey:
+        """`new_data_key`'s row, for a caller that adds it to its session itself (with the rows sealed under it);
+        the key seals at once."""
         ref = str(uuid.uuid4())
         key = secrets.token_bytes(KEY_BYTES)
         master_id, wrapped = self.provider.wrap(key, _wrap_ad(ref))
-        s.add(DataKey(ref=ref, master_key_id=master_id, wrapped=base64.b64encode(wrapped).decode("ascii"),
-                      created_at=now))
         self._remember(ref, key)
-        return ref
+        return DataKey(ref=ref, master_key_id=master_id, wrapped=base64.b64encode(wrapped).decode("ascii"),
+                       created_at=now)
 
     def data_key(self, s: Session, ref: str) -> bytes:
         key = self._open_keys.get(ref)

@@ -58,13 +58,15 @@ def seal_start_data(s: Session, vault: Vault, data: dict, now: datetime,
 
 
 def _sealed_people(s: Session, vault: Vault, data: dict, now: datetime,
-                   role: str = "petitioner") -> tuple[dict, dict[str, dict], list[Party]]:
-    """`seal_start_data`'s start data and plain fields, and its `Party` rows not yet added to the session."""
+                   role: str = "petitioner") -> tuple[dict, dict[str, dict], list]:
+    """`seal_start_data`'s start data and plain fields, and the rows to write, not yet added to the session: the
+    new data key, then each `Party`."""
     people = _people(data)
     if not people or all(REF in p for p in people):
         return dict(data), {}, []
-    key_ref = vault.new_data_key(s, now)
-    refs, masked, plain, made = [], [], {}, []
+    data_key = vault.new_data_key_row(now)
+    key_ref = data_key.ref
+    refs, masked, plain, made = [], [], {}, [data_key]
     for position, person in enumerate(people):
         party = sealed_party(s, vault, key_ref, person, now, position=position, role=role)
         plain[party.ref] = {name: str(person[name]) for name in SEALED_FIELDS if person.get(name) not in (None, "")}
@@ -85,16 +87,18 @@ def start_case(runtime, vault: Vault, process_key: str, data: dict, actor: str, 
     a receipt) in one transaction (the caller's `session`, or one of the runtime's own).
 
     The parties sealed here are written once the case has its id, with it: inserted without a case and then
-    attached, each cost a statement more (an UPDATE, and on PostgreSQL a round trip). They are held until
-    `after` has run, so that what it reads of them (the receipt's phone) is the session's copy, not read again."""
+    attached, each cost a statement more (an UPDATE, and on PostgreSQL a round trip). Their data key goes with
+    them, in the same flush (written before the start, it was a flush of its own). They are held until `after`
+    has run, so that what it reads of them (the receipt's phone) is the session's copy, not read again."""
     if session is None:
         with runtime.session_factory() as s, s.begin():
             return start_case(runtime, vault, process_key, data, actor, now, session=s, after=after)
     sealed, plain, made = _sealed_people(session, vault, data, now)
     view = runtime.start(process_key, sealed, actor, session=session)
     if made:
-        for party in made:
-            party.case_id = view.id
+        for row in made:
+            if isinstance(row, Party):
+                row.case_id = view.id
         session.add_all(made)
     else:  # people sealed before (their references in the data): attach those still without a case
         attach(session, sealed, view.id)

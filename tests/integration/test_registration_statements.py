@@ -1,8 +1,9 @@
 """What a registration sends to the database (issue #21): the parties it seals are inserted once, with their case
-(not inserted without one and then attached by an UPDATE), the receipt reads the petitioner's phone from the
-session's copy of the party (not by a SELECT of its own), and the start reads the calendar's version key with
-its process definition (not by a statement of its own). What is stored is what it was: the parties with their
-case and positions, the receipt to the first party, the index, a journal that verifies. Both databases."""
+(not inserted without one and then attached by an UPDATE) and in the same flush as their data key; the receipt
+reads the petitioner's phone from the session's copy of the party (not by a SELECT of its own); the start reads
+the calendar's version key with its process definition (not by a statement of its own). What is stored is what
+it was: the parties with their case and positions, the receipt to the first party, the index, a journal that
+verifies. Both databases."""
 from __future__ import annotations
 
 from sqlalchemy import event, select
@@ -45,7 +46,7 @@ def _statements(container, monkeypatch) -> list[str]:
     return seen
 
 
-def test_a_registration_inserts_its_parties_with_their_case_and_reads_none_back(desk, container, monkeypatch):  # noqa: F811
+def test_a_registration_inserts_its_parties_with_their_case(desk, container, monkeypatch):  # noqa: F811
     seen = _statements(container, monkeypatch)
     r = desk.post("registrar", "/api/cases", TWO)
     assert r.status_code == 201, r.get_json()
@@ -54,6 +55,9 @@ def test_a_registration_inserts_its_parties_with_their_case_and_reads_none_back(
     # both parties in one INSERT; the receipt asks which is first (by position), and reads nothing else of them
     assert [q.split()[0].upper() for q in party_statements] == ["INSERT", "SELECT"], party_statements
     assert party_statements[1].startswith("SELECT party.ref FROM party WHERE party.case_id"), party_statements
+    inserts = [q.split()[2] for q in seen if q.upper().startswith("INSERT INTO")]
+    at = {table: inserts.index(table) for table in ("case_instance", "data_key", "party")}
+    assert at["case_instance"] < at["data_key"] and abs(at["party"] - at["data_key"]) == 1, inserts  # one flush
     calendar_reads = [q for q in seen if "calendar_year" in q]
     assert len(calendar_reads) == 1 and "process_definition" in calendar_reads[0], calendar_reads
 
