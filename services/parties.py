@@ -95,6 +95,7 @@ def start_case(runtime, vault: Vault, process_key: str, data: dict, actor: str, 
             return start_case(runtime, vault, process_key, data, actor, now, session=s, after=after)
     sealed, plain, made = _sealed_people(session, vault, data, now)
     view = runtime.start(process_key, sealed, actor, session=session)
+    _note_new_case(session, view.id)
     if made:
         for row in made:
             if isinstance(row, Party):
@@ -105,6 +106,28 @@ def start_case(runtime, vault: Vault, process_key: str, data: dict, actor: str, 
     if after is not None:
         after(session, view, plain)
     return view
+
+
+_NEW_CASES = "lianxin.new_cases"  # in Session.info: (transaction, cases `start_case` started in it, not yet indexed)
+
+
+def _note_new_case(s: Session, case_id: int) -> None:
+    transaction = s.get_transaction()
+    found = s.info.get(_NEW_CASES)
+    if found is None or found[0] is not transaction:
+        found = s.info[_NEW_CASES] = (transaction, set())
+    found[1].add(case_id)
+
+
+def first_index_of_new_case(s: Session, case_id: int) -> bool:
+    """True once for a case `start_case` started in the session's current transaction: nothing can name it in
+    another table yet (the foreign keys refuse a row naming a case that does not exist), so the first row that
+    indexes it needs no look for one already there. Every later call, and any other case: False (look)."""
+    found = s.info.get(_NEW_CASES)
+    if found is None or found[0] is not s.get_transaction() or case_id not in found[1]:
+        return False
+    found[1].discard(case_id)
+    return True
 
 
 def new_party(s: Session, vault: Vault, key_ref: str, person: dict, now: datetime, *, position: int = 0,

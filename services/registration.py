@@ -337,5 +337,6 @@ def index_registration(session_factory, view, registered_at: datetime, key: Inde
 def index_started(s, view, plain: dict[str, dict], registered_at: datetime, key: IndexKey) -> None:
     """Index a case just started, in its own transaction `s`; `plain`: its parties' plain fields by reference
     (services.parties.seal_start_data), since the case data keeps them masked."""
-    if s.get(RegistrationIndex, view.id) is None:
+    # A case started in this very transaction (services.parties.start_case) has no index row to look for.
+    if parties.first_index_of_new_case(s, view.id) or s.get(RegistrationIndex, view.id) is None:
         index_case(s, view.id, parties.resolve(view.data, plain), registered_at, key)
