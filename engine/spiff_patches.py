@@ -30,9 +30,9 @@ Each patch answers a measured defect (see shared docs, spiffworkflow-notes.md):
    goes the library's way.
 7. Decision cells read once. For every input cell of a rule it checks, the decision engine rewrote the cell's
    `?` with a regular expression and parsed the input expression and the cell (once or twice) to find out how to
-   compare them, before evaluating the comparison: the same text each time, for every case. The comparison is
-   now worked out once per input expression and cell text, and evaluated as before; a cell whose working out
-   fails goes the library's way, and fails as it did. An output cell that is a constant (`15`, `"转送"`, most of
+   compare them, before evaluating the comparison: the same text each time, for every case. For a cell without
+   `?` the comparison is now worked out once per input expression and cell text, and evaluated as before; a cell
+   with `?` (rare: `? > 5`), or whose working out fails, goes the library's way, and fails as it did. An output cell that is a constant (`15`, `"转送"`, most of
    the settings table) is taken from the rule as read once, instead of being evaluated for every case: the first
    cell of the rule is still evaluated, so task data that would hide a helper is refused as before.
 """
@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import contextvars
 import logging
-import re
 import sys
 import time as _time
 from datetime import datetime as _datetime, timedelta as _timedelta
@@ -228,43 +227,40 @@ def _log_details_only_when_logged():
     _task_module.Task._set_state = _set_state
 
 
-# (input expression, cell, the engine's validate) -> ("input", cell with `?` replaced) | ("expr", comparison).
+# (input expression, cell, the engine's validate) -> the comparison to evaluate, for a cell without `?`.
 # Bounded: a table whose input has no expression compares the repr of a data value, one text per value.
-_DECISION_CELLS: dict[tuple, tuple[str, str]] = {}
+_DECISION_CELLS: dict[tuple, str] = {}
 _DECISION_CELLS_MAX = 20_000
 _LIBRARY_DMN: dict[str, object] = {}  # the library's DMNEngine.evaluate and Rule.output_as_dict (for tests)
 _OUTPUT_CONSTANTS = "_lianxin_output_constants"  # on a Rule: its output cells' values, or NOT_CONSTANT
-_QUESTION_MARK = re.compile(r'(\?)(?=(?:[^\'"]|[\'"][^\'"]*[\'"])*$)')  # as DMNEngine.evaluate
+_INPUT_NAME = "dmninputexpr"  # the name the library gives the input's value in a cell that says `?`
 
 
-def _cell_plan(engine, script_engine, input_expr: str, match_expr: str) -> tuple[str, str]:
-    """DMNEngine.evaluate's own steps up to the evaluation, which depend on the texts only."""
-    match_expr = _QUESTION_MARK.sub("dmninputexpr", match_expr)
-    if "dmninputexpr" in match_expr:
-        return "input", match_expr
+def _cell_plan(engine, script_engine, input_expr: str, match_expr: str) -> str:
+    """The expression DMNEngine.evaluate builds for a cell without `?`: it depends on the two texts only. Either
+    the cell completes the input expression (`> 5`, `in (...)`), or the two are compared for equality."""
     script_engine.validate(input_expr)
-    needs_eq = engine.needs_eq(script_engine, match_expr)
-    return "expr", f"({input_expr}) == ({match_expr})" if needs_eq else input_expr + match_expr
+    if engine.needs_eq(script_engine, match_expr):
+        return f"({input_expr}) == ({match_expr})"
+    return input_expr + match_expr
 
 
 def _evaluate_cell(self, input_expr, match_expr, task):
-    """DMNEngine.evaluate, the comparison worked out once per text (`_cell_plan`)."""
+    """DMNEngine.evaluate, the comparison of a cell without `?` worked out once per text (`_cell_plan`)."""
     if match_expr is None:
         return True
+    if "?" in match_expr or _INPUT_NAME in match_expr:
+        return _LIBRARY_DMN["evaluate"](self, input_expr, match_expr, task)
     script_engine = task.workflow.script_engine
     key = (input_expr, match_expr, type(script_engine).validate)
-    found = _DECISION_CELLS.get(key)
-    if found is None:
+    expr = _DECISION_CELLS.get(key)
+    if expr is None:
         try:
-            found = _cell_plan(self, script_engine, input_expr, match_expr)
+            expr = _cell_plan(self, script_engine, input_expr, match_expr)
         except Exception:
             return _LIBRARY_DMN["evaluate"](self, input_expr, match_expr, task)  # raises as it always did
         if len(_DECISION_CELLS) < _DECISION_CELLS_MAX:
-            _DECISION_CELLS[key] = found
-    kind, expr = found
-    if kind == "input":
-        external_context = {"dmninputexpr": script_engine.evaluate(task, input_expr)}
-        return script_engine.evaluate(task, expr, external_context=external_context)
+            _DECISION_CELLS[key] = expr
     return script_engine.evaluate(task, expr)
 
 
@@ -294,19 +290,16 @@ def _output_as_dict(self, task):
     return out
 
 
-def _put_output(out, key: str, outvalue) -> None:
-    """Rule.output_as_dict's placing of one output, dot notation and all, unchanged."""
-    if "." in key:
-        currentout = {}
-        subkeylist = list(reversed(key.split(".")))
-        for subkey in subkeylist[:-1]:
-            currentout[subkey] = outvalue
-            outvalue = currentout
-            currentout = {}
-        basekey = subkeylist[-1]
-        out[basekey] = _dmn_model.DeepMerge.merge(out.get(basekey, {}), outvalue)
-    else:
-        out[key] = outvalue
+def _put_output(out, name: str, value) -> None:
+    """One output placed as the library places it: `a.b.c` nests the value as {"b": {"c": value}} under `a`,
+    merged with what `a` already holds."""
+    head, *rest = name.split(".")
+    if not rest:
+        out[head] = value
+        return
+    for part in reversed(rest):
+        value = {part: value}
+    out[head] = _dmn_model.DeepMerge.merge(out.get(head, {}), value)
 
 
 def _decision_cells_once():
