@@ -7,6 +7,11 @@ masks with `services.masking.mask_personal_data` when the answer is no (`case_vi
 view is written to the access log *before* it is shown (`what` ends in `.full`); when that write fails the data is
 shown masked rather than unrecorded. The access-log row and the security-log event that links it
 (`personal_data_view`) are written in one transaction: the data is shown in full only when both are.
+
+The answer to a command (a task completion) asks and records inside the command's own transaction
+(`shows_in_full_in`), under a savepoint: the record commits with the command, so the answer waits for one commit
+(on PostgreSQL one WAL flush, about as long as the rest of the answer's server work) instead of two, and a record
+that cannot be written is rolled back alone, the command kept and its answer masked, as before.
 """
 from __future__ import annotations
 
@@ -64,27 +69,50 @@ def shows_in_full(p: Principal | None, case_id: int) -> bool:
     return True
 
 
-def record_full_view(p: Principal, case_id: int) -> None:
+def shows_in_full_in(s, p: Principal | None, case_id: int) -> bool:
+    """`shows_in_full` inside the caller's write transaction `s` (a session; a command's, whose changes the rule
+    then reads): the view is recorded under a savepoint of `s`, and commits with it. The caller shows the data in
+    full only once `s` has committed; a record that cannot be written is rolled back alone (the rest of `s` kept)
+    and the answer is masked."""
+    if not full_view_allowed(s, p, case_id):
+        return False
+    try:
+        record_full_view(p, case_id, s)
+    except SQLAlchemyError:
+        log.exception("access log: a full view of case %s could not be recorded; shown masked", case_id)
+        return False
+    return True
+
+
+def record_full_view(p: Principal, case_id: int, within=None) -> None:
     """One access-log row per response that shows a case's personal data in full, and the security-log event that
     links it, in one transaction: both are written or neither (and then this raises: the caller shows the data
-    masked)."""
+    masked). `within`: a session in a transaction, where the two are written under a savepoint (see
+    `shows_in_full_in`); else in a transaction of their own."""
     recorded = g.setdefault("full_views", set()) if has_request_context() else set()
     if case_id in recorded:
         return
     c = container()
     endpoint = request.endpoint if has_request_context() else None
     what = f"{endpoint or 'unknown'}"[:43] + ".full"
-    with c.engine.begin() as s:  # a connection, not an ORM session: two plain INSERTs, nothing to flush or load
-        access_log.record(s, at=c.clock.now(), username=p.username, case_id=case_id, what=what,
-                          method=request.method if has_request_context() else "-",
-                          path=request.full_path.rstrip("?") if has_request_context() else "-", status=200,
-                          remote_addr=(request.remote_addr if has_request_context() else None) or "-")
-        # the access log has the row; this links it
-        security_events.record_in(s, "personal_data_view", actor=p.username,
-                                  detail={"case_id": case_id, "what": what})
+    if within is None:
+        with c.engine.begin() as s:  # a connection, not an ORM session: two plain INSERTs, nothing to flush or load
+            _write_full_view(s, c, p, case_id, what)
+    else:
+        with within.begin_nested():
+            _write_full_view(within, c, p, case_id, what)
     recorded.add(case_id)
     if has_request_context():
         g.access_recorded = True  # this row stands for the request's access-log row
+
+
+def _write_full_view(s, c, p: Principal, case_id: int, what: str) -> None:
+    access_log.record(s, at=c.clock.now(), username=p.username, case_id=case_id, what=what,
+                      method=request.method if has_request_context() else "-",
+                      path=request.full_path.rstrip("?") if has_request_context() else "-", status=200,
+                      remote_addr=(request.remote_addr if has_request_context() else None) or "-")
+    # the access log has the row; this links it
+    security_events.record_in(s, "personal_data_view", actor=p.username, detail={"case_id": case_id, "what": what})
 
 
 def resolved(case_id: int, value):
@@ -95,9 +123,12 @@ def resolved(case_id: int, value):
         return parties.resolve_case(s, c.extras["vault"], case_id, value)
 
 
-def case_data(p: Principal | None, case_id: int, data):
-    """`data` (case data, a snapshot, journal entries) as `p` may read it: full, recorded, or masked."""
-    return resolved(case_id, data) if shows_in_full(p, case_id) else masking.mask_personal_data(data)
+def case_data(p: Principal | None, case_id: int, data, full: bool | None = None):
+    """`data` (case data, a snapshot, journal entries) as `p` may read it: full, recorded, or masked. `full`: what
+    `shows_in_full_in` answered for this response (the view already recorded), else asked here."""
+    if full is None:
+        full = shows_in_full(p, case_id)
+    return resolved(case_id, data) if full else masking.mask_personal_data(data)
 
 
 def view_dict(view) -> dict:
@@ -107,7 +138,7 @@ def view_dict(view) -> dict:
     return view.shared_dict()
 
 
-def case_view(p: Principal | None, view: dict) -> dict:
+def case_view(p: Principal | None, view: dict, full: bool | None = None) -> dict:
     """A case view (`CaseView.to_dict()`) for a JSON answer: its data and everything else in it (task names,
-    incident messages) masked unless `p` reads this case in full."""
-    return case_data(p, view["id"], view)
+    incident messages) masked unless `p` reads this case in full (`full`: as in `case_data`)."""
+    return case_data(p, view["id"], view, full)

@@ -10,19 +10,24 @@
 Both databases where a database is used."""
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from flask import jsonify
+from flask import g, jsonify
 from sqlalchemy import event, select, update
+from sqlalchemy.exc import OperationalError
 
 from engine.store import Case, ProcessDefinition
+from infra import security_log
+from infra.access_log import AccessLogEntry
 from infra.accounts import Unit, User
+from infra.security_log import SecurityEvent
 from services import form_checks, linked_cases, repeat_originals, units
 from services.orgchart import default_chart
 from services.store.handling import RepeatLink
 from tests.support.web import api_sign_in, office_app
-from web import http, visibility
+from web import http, personal_data, visibility
 from web.auth import load_principal
 from web.desk import task_list
 
@@ -238,3 +243,84 @@ def test_the_places_and_the_registering_office_are_what_the_unit_table_says(app,
         offices = sorted(s.scalars(select(Unit.code).where(Unit.kind == "petition_office")))
         assert units.registering_office(s, [offices[-1], offices[0], "county_a"]) == offices[0]
         assert units.registering_office(s, ["county_a"]) == units.registering_office(s, []) == units.CITY_BUREAU
+
+
+# ---------------------------------------------------------------- a completion's answer and its full-view record
+
+def _without_ids(answer: dict) -> str:
+    """An answer with what two otherwise identical cases differ in (their ids, their case numbers) left out."""
+    def drop(value):
+        if isinstance(value, dict):
+            return {k: drop(v) for k, v in value.items() if k not in ("id", "case_id", "task_id", "case_no")}
+        return [drop(v) for v in value] if isinstance(value, list) else value
+
+    return json.dumps(drop(answer), ensure_ascii=False, sort_keys=True).replace(answer["data"]["case_no"], "<case_no>")
+
+
+def _triage(container, case_id):
+    return next(t for t in container.runtime.get_case(case_id).tasks if t.name == "分流研判")
+
+
+def _full_view_rows(container, case_id):
+    with container.session_factory() as s:
+        logged = [(r.username, r.what) for r in s.scalars(select(AccessLogEntry).where(
+            AccessLogEntry.case_id == case_id, AccessLogEntry.what.like("%.full")))]
+        linked = [json.loads(r.detail) for r in s.scalars(select(SecurityEvent).where(
+            SecurityEvent.kind == "personal_data_view"))]
+    return logged, [d for d in linked if d["case_id"] == case_id]
+
+
+def test_a_completion_commits_once_with_its_full_view_record_and_answers_as_before(app, container):
+    """The full view an answer to a completion shows is recorded in the completion's transaction: one commit for
+    both. The answer is what the completion on its own and the full view recorded after it answered."""
+    kept, moved = petition(container), petition(container)
+    registrar, headers = api_sign_in(app, "registrar")
+    commits = []
+    listen = (container.engine, "commit", lambda conn: commits.append(1))
+    event.listen(*listen)
+    try:
+        r = registrar.post(f"/api/tasks/{_triage(container, moved).id}/complete",
+                           json={"data": {"route": "交办转送"}}, headers=headers)
+    finally:
+        event.remove(*listen)
+    assert r.status_code == 200, r.get_json()
+    assert len(commits) == 1  # the completion and the record together (before: two commits)
+    assert _full_view_rows(container, moved) == ([("registrar", "api.complete_task.full")],
+                                                  [{"case_id": moved, "what": "api.complete_task.full"}])
+    with container.session_factory() as s:
+        assert security_log.verify(s).ok
+    # the same completion the way it was answered before: the step in its own transaction, then the rule asked
+    # and the view recorded in another
+    with app.test_request_context(f"/api/tasks/{_triage(container, kept).id}/complete", method="POST"):
+        g.principal = _principal(app, "registrar")
+        view = container.runtime.complete(_triage(container, kept).id, {"route": "交办转送"}, actor="registrar")
+        before, _ = http.ok(personal_data.case_view(g.principal, personal_data.view_dict(view)))
+    new, old = r.get_json(), json.loads(before.get_data())
+    assert new["data"]["petitioner"] == {"name": "张三", "phone": "13912345678"}  # in full
+    assert _without_ids(new) == _without_ids(old) and new["id"] == moved and old["id"] == kept
+
+
+@pytest.mark.parametrize("broken", ["access_log", "security_log"])
+def test_a_completion_whose_full_view_cannot_be_recorded_is_kept_and_answered_masked(app, container, monkeypatch,
+                                                                                   broken):
+    case_id = petition(container)
+    task = _triage(container, case_id)
+    registrar, headers = api_sign_in(app, "registrar")
+
+    def fails(*_args, **_kwargs):
+        raise OperationalError("INSERT", {}, Exception("disk full"))
+
+    if broken == "access_log":
+        monkeypatch.setattr(personal_data.access_log, "record", fails)
+    else:
+        monkeypatch.setattr(personal_data.security_events.security_log, "append_in", fails)
+    r = registrar.post(f"/api/tasks/{task.id}/complete", json={"data": {"route": "交办转送"}}, headers=headers)
+    assert r.status_code == 200, r.get_json()
+    answer = json.dumps(r.get_json(), ensure_ascii=False)
+    assert "13912345678" not in answer and "139****5678" in answer  # masked
+    assert r.get_json()["version"] == container.runtime.get_case(case_id).version  # the completion is kept
+    assert all(t.id != task.id for t in container.runtime.get_case(case_id).tasks)
+    assert _full_view_rows(container, case_id) == ([], [])  # neither row of the record
+    monkeypatch.undo()
+    with container.session_factory() as s:
+        assert security_log.verify(s).ok
