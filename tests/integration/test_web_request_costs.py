@@ -6,7 +6,10 @@
 - the task list's statements are built once per caller and filters, and only for the same caller and filters;
 - the repeats of a case name only those the caller may see, the visibility condition built only when there are
   repeats;
-- the units of the scope `all` are made once per organisation chart.
+- the units of the scope `all` are made once per organisation chart;
+- (session 11) a SELECT sent through the driver (infra/driver_reads.py) gives the rows the session gave; a case's
+  repeat links are read both ways in one statement; a task completion and the record of the full view its answer
+  shows commit together, and a record that cannot be written leaves the completion kept and the answer masked.
 Both databases where a database is used."""
 from __future__ import annotations
 
@@ -15,19 +18,21 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from flask import g, jsonify
-from sqlalchemy import event, select, update
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import bindparam, event, select, update
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from engine.store import Case, ProcessDefinition
 from infra import security_log
 from infra.access_log import AccessLogEntry
-from infra.accounts import Unit, User
+from infra.accounts import Unit, User, create_token, token_digest
+from infra.driver_reads import DriverSelect
 from infra.security_log import SecurityEvent
-from services import form_checks, linked_cases, repeat_originals, units
+from services import form_checks, linked_cases, repeat_originals, retention, second_assignment, units
 from services.orgchart import default_chart
+from services.store.erasures import Erasure
 from services.store.handling import RepeatLink
 from tests.support.web import api_sign_in, office_app
-from web import http, personal_data, visibility
+from web import auth, http, personal_data, visibility
 from web.auth import load_principal
 from web.desk import task_list
 
@@ -71,6 +76,46 @@ def test_a_json_answer_is_byte_for_byte_what_jsonify_of_to_jsonable_sent(contain
             assert new.mimetype == old.mimetype == "application/json"
         with pytest.raises(TypeError):  # what neither could encode is still refused
             http.ok({"a": {1, 2}})
+
+
+# ---------------------------------------------------------------- reads through the driver
+
+def test_a_driver_select_gives_the_rows_the_session_gave(app, container):
+    """infra/driver_reads.py: the same rows (values, types, names) as `s.execute(statement, values).all()`, for
+    the statements the web layer sends that way, on both databases; an expanding parameter is refused; a database
+    error is SQLAlchemy's."""
+    parent, child = petition(container), petition(container)
+    with container.session_factory() as s, s.begin():
+        s.execute(update(Case).where(Case.id == child).values(parent_case_id=parent))
+        s.add(Erasure(case_id=child, rule="十年", years=10, erased_at=container.clock.now(), actor="retention"))
+        s.add(RepeatLink(repeat_case_id=child, original_case_id=parent, original_case_no="X", outcome="并入原件",
+                         linked_at=container.clock.now()))
+        registrar = s.scalar(select(User).where(User.username == "registrar"))
+        live = create_token(s, registrar, "t", container.clock.now())
+        nobody = User(username="nobody", display_name="无角色", password_hash="x", active=True)
+        s.add(nobody)
+        s.flush()
+        roleless = create_token(s, nobody, "t", container.clock.now())
+    cases = {"case_id": child}, {"case_id": parent}, {"case_id": 999999}
+    asked = [(auth._TOKEN_PRINCIPAL, {"token_digest": token_digest(token)}) for token in (live, roleless, "x")]
+    asked += [(visibility._SEEN_BY, values) for values in cases]
+    asked += [(linked_cases._BOTH_WAYS, values) for values in cases]
+    asked += [(second_assignment._SERVICE_CALLS, values) for values in cases]
+    asked += [(retention._ERASURE_OF.statement, values) for values in cases]
+    asked += [(repeat_originals._BOTH_WAYS.statement, values) for values in cases]
+    with container.extras["read_sessions"]() as s:
+        for statement, values in asked:
+            old = s.execute(statement, values).all()
+            new = DriverSelect(statement).rows(s, values)
+            assert new == [tuple(r) for r in old] and [type(v) for r in new for v in r] == \
+                [type(v) for r in old for v in r], statement
+            assert all(r._fields == tuple(o._mapping) for r, o in zip(new, old, strict=True))
+        assert DriverSelect(asked[0][0]).rows(s, asked[0][1])  # the live token: its holder and roles
+        with pytest.raises(ValueError):
+            DriverSelect(select(Case.id).where(Case.id.in_(bindparam("ids", expanding=True)))).rows(s, {"ids": [1]})
+    if container.engine.dialect.name == "postgresql":
+        with container.extras["read_sessions"]() as s, pytest.raises(DBAPIError):
+            DriverSelect(select(Case.id).where(Case.id == bindparam("case_id"))).rows(s, {"case_id": "not a number"})
 
 
 # ---------------------------------------------------------------- the case guard and the case view
@@ -164,6 +209,40 @@ def test_the_visibility_of_repeats_is_built_only_when_there_are_repeats(app, con
         [named] = repeat_originals.repeats_of(s, original, lambda: Case.id.is_not(None))
     assert asked == [1] and hidden["case_id"] is None and hidden["case_no"] is None
     assert named["case_id"] == repeat and named["case_no"]
+
+
+def test_the_links_of_a_case_both_ways_are_what_the_two_functions_give(app, container):
+    first, original, repeat, later, alone = (petition(container) for _ in range(5))
+    now = container.clock.now()
+    with container.session_factory() as s, s.begin():  # `original` repeats `first`; two repeats of `original`
+        s.add_all([RepeatLink(repeat_case_id=original, original_case_id=first, original_case_no="A",
+                              outcome="并入原件", linked_at=now),
+                   RepeatLink(repeat_case_id=later, original_case_id=original, original_case_no="B",
+                              outcome="不予受理", linked_at=now + timedelta(hours=2)),
+                   RepeatLink(repeat_case_id=repeat, original_case_id=original, original_case_no="B",
+                              outcome="并入原件", linked_at=now + timedelta(hours=1))])
+    asked = []
+
+    def only(case_id):
+        def condition():
+            asked.append(case_id)
+            return Case.id == repeat
+        return condition
+
+    with container.session_factory() as s:
+        for case_id in (first, original, repeat, later, alone, 999999):
+            for visible in (None, only(case_id)):
+                assert repeat_originals.both_ways(s, case_id, visible) == (
+                    repeat_originals.original_of(s, case_id), repeat_originals.repeats_of(s, case_id, visible))
+        both = repeat_originals.both_ways(s, original, lambda: Case.id == repeat)
+    assert sorted(set(asked)) == sorted([first, original])  # only where there are repeats
+    assert both[0]["case_id"] == first and both[0]["case_no"] == "A"
+    assert [(r["case_id"], r["outcome"]) for r in both[1]] == [(repeat, "并入原件"), (None, "不予受理")]
+    registrar, _ = api_sign_in(app, "registrar")  # the case view: the same, in one statement
+    seen = statements_while(container, lambda: registrar.get(f"/api/cases/{alone}"))
+    assert len([q for q in seen if "FROM repeat_link" in q]) == 1
+    shown = registrar.get(f"/api/cases/{original}").get_json()
+    assert shown["repeat_of"]["case_id"] == first and [r["outcome"] for r in shown["repeats"]] == ["并入原件", "不予受理"]
 
 
 # ---------------------------------------------------------------- the task list
