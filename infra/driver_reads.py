@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import Select
 
@@ -53,7 +53,7 @@ class DriverSelect:
 
     def rows(self, s, values: dict[str, Any]) -> list[tuple]:
         """The statement's rows for `values` in the session's transaction: named tuples, as `.all()` gives."""
-        conn = s.connection()
+        conn = connection_of(s)
         dialect = conn.dialect
         built = self._built.get(dialect.name)
         if built is None:
@@ -66,8 +66,7 @@ class DriverSelect:
             params = tuple(params[name] for name in built.positions)
         error_class = dialect.loaded_dbapi.Error
         cursor = conn.connection.dbapi_connection.cursor()
-        if conn._has_events or conn.engine._has_events:
-            conn.dispatch.before_cursor_execute(conn, cursor, built.text, params, None, False)
+        announce(conn, cursor, built.text, params)
         try:
             cursor.execute(built.text, params)
             found = cursor.fetchall()
@@ -80,3 +79,15 @@ class DriverSelect:
             return [row(*values) for values in found]
         return [row(*(value if c is None else c(value) for c, value in zip(convert, values, strict=True)))
                 for values in found]
+
+
+def connection_of(s) -> Connection:
+    """The connection of a session (its transaction begun) or a connection itself."""
+    return s if isinstance(s, Connection) else s.connection()
+
+
+def announce(conn: Connection, cursor, text: str, params) -> None:
+    """Tell the engine's `before_cursor_execute` listeners (a test that counts statements) of a statement sent
+    through the driver."""
+    if conn._has_events or conn.engine._has_events:
+        conn.dispatch.before_cursor_execute(conn, cursor, text, params, None, False)

@@ -22,7 +22,7 @@ from sqlalchemy import bindparam, event, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from engine.store import Case, ProcessDefinition
-from infra import security_log
+from infra import access_log, security_log
 from infra.access_log import AccessLogEntry
 from infra.accounts import Unit, User, create_token, token_digest
 from infra.driver_reads import DriverSelect
@@ -403,3 +403,30 @@ def test_a_completion_whose_full_view_cannot_be_recorded_is_kept_and_answered_ma
     monkeypatch.undo()
     with container.session_factory() as s:
         assert security_log.verify(s).ok
+
+
+def test_the_security_log_and_the_access_log_rows_are_the_ones_written_before(container):
+    """On PostgreSQL both are written through the driver (infra/security_log.py, infra/access_log.py): the same
+    values, truncations, chain and hashes, from a session or a connection."""
+    at = container.clock.now()
+    detail_text = '{"a":"中","b":1}'
+    with container.session_factory() as s, s.begin():
+        security_log.append_in(s, at=at, actor="a" * 70, kind="export", ip="1.2.3.4", detail={"b": 1, "a": "中"})
+        security_log.append_in(s, at=at + timedelta(seconds=1), actor="", kind="export")
+    with container.engine.begin() as conn:
+        security_log.append_in(conn, at=at, actor="c", kind="personal_data_view", detail={"case_id": 7})
+        access_log.record(conn, at=at, username="u" * 70, case_id=7, what="w" * 60, method="GET", path="/p" * 300,
+                          status=200, remote_addr="")
+    with container.session_factory() as s:
+        rows = [security_log.to_dict(r) for r in s.scalars(select(SecurityEvent).order_by(SecurityEvent.seq))]
+        logged = s.scalars(select(AccessLogEntry)).one()
+        assert security_log.verify(s).ok and security_log.verify(s).rows == 3
+    first = rows[0]
+    assert (first["seq"], first["actor"], first["kind"], first["ip"], first["prev_hash"]) == \
+        (1, "a" * 64, "export", "1.2.3.4", security_log.GENESIS)
+    assert first["hash"] == security_log.row_hash(1, at, "a" * 64, "export", "1.2.3.4", detail_text,
+                                                  security_log.GENESIS)
+    assert rows[1]["actor"] == "-" and rows[1]["prev_hash"] == first["hash"] and rows[1]["ip"] == "-"
+    assert rows[2]["detail"] == {"case_id": 7} and rows[2]["prev_hash"] == rows[1]["hash"]
+    assert (logged.at, logged.username, logged.what, logged.path, logged.remote_addr, logged.status) == \
+        (at, "u" * 64, "w" * 48, ("/p" * 300)[:500], "-", 200)
