@@ -18,11 +18,12 @@ from __future__ import annotations
 import logging
 
 from flask import g, has_request_context, request
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import and_, bindparam, false, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from engine.store import Case, WorkItem
 from infra import access_log
+from infra.driver_reads import DriverSelect
 from services import element_meanings, masking, parties
 
 from . import security_events, visibility
@@ -32,22 +33,31 @@ from .http import container
 log = logging.getLogger("lianxin.access")
 
 
-# Who registered the case and its open tasks that contact the petitioner, in one statement built once: one row per
-# such task, or one row with no task (the WorkItem columns NULL); none for a case that does not exist. The case
-# row's workflow state, the largest column, is not read.
-_READERS_OF_CASE = (
-    select(Case.started_by, WorkItem.id, WorkItem.assignee, WorkItem.role, WorkItem.unit)
-    .outerjoin(WorkItem, and_(WorkItem.case_id == Case.id, WorkItem.state == "open",
-                              WorkItem.element_id.in_(bindparam("contact_elements", expanding=True))))
-    .where(Case.id == bindparam("case_id")))
+# Who registered the case and its open tasks that contact the petitioner, in one statement: one row per such task,
+# or one row with no task (the WorkItem columns NULL); none for a case that does not exist. The case row's workflow
+# state, the largest column, is not read. Built once per set of contact elements (the meanings file names them; it
+# seldom changes), each element a parameter of its own, and sent through the driver (infra/driver_reads.py, which
+# needs the same SQL for every run: an expanding `IN` list is rendered anew for each).
+_READERS_BY_ELEMENTS: dict[tuple[str, ...], DriverSelect] = {}
+
+
+def _readers_of_case(elements: tuple[str, ...]) -> DriverSelect:
+    found = _READERS_BY_ELEMENTS.get(elements)
+    if found is None:
+        contact = or_(*(WorkItem.element_id == e for e in elements)) if elements else false()
+        found = _READERS_BY_ELEMENTS[elements] = DriverSelect(
+            select(Case.started_by, WorkItem.id, WorkItem.assignee, WorkItem.role, WorkItem.unit)
+            .outerjoin(WorkItem, and_(WorkItem.case_id == Case.id, WorkItem.state == "open", contact))
+            .where(Case.id == bindparam("case_id")))
+    return found
 
 
 def full_view_allowed(s, p: Principal | None, case_id: int) -> bool:
     """The rule of `services.masking.sees_in_full` for `p` and this case (no logging: see `shows_in_full`)."""
     if not visibility.works_on_cases(p):
         return False
-    rows = s.execute(_READERS_OF_CASE, {"case_id": case_id, "contact_elements": sorted(
-        element_meanings.elements("contacts_petitioner"))}).all()
+    elements = tuple(sorted(element_meanings.elements("contacts_petitioner")))
+    rows = _readers_of_case(elements).rows(s, {"case_id": case_id})
     if not rows:
         return False
     items = [row for row in rows if row.id is not None]

@@ -18,10 +18,10 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from flask import g, jsonify
-from sqlalchemy import bindparam, event, select, update
+from sqlalchemy import and_, bindparam, event, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from engine.store import Case, ProcessDefinition
+from engine.store import Case, ProcessDefinition, WorkItem
 from infra import access_log, security_log
 from infra.access_log import AccessLogEntry
 from infra.accounts import Unit, User, create_token, token_digest
@@ -113,6 +113,16 @@ def test_a_driver_select_gives_the_rows_the_session_gave(app, container):
         assert DriverSelect(asked[0][0]).rows(s, asked[0][1])  # the live token: its holder and roles
         with pytest.raises(ValueError):
             DriverSelect(select(Case.id).where(Case.id.in_(bindparam("ids", expanding=True)))).rows(s, {"ids": [1]})
+        # who may read a case's personal data in full: as the statement with the contact elements in a list gave
+        readers = (select(Case.started_by, WorkItem.id, WorkItem.assignee, WorkItem.role, WorkItem.unit)
+                   .outerjoin(WorkItem, and_(WorkItem.case_id == Case.id, WorkItem.state == "open",
+                                             WorkItem.element_id.in_(bindparam("elements", expanding=True))))
+                   .where(Case.id == bindparam("case_id")))
+        open_elements = sorted({w.element_id for w in s.scalars(select(WorkItem).where(WorkItem.state == "open"))})
+        for elements in ((), tuple(open_elements), tuple(open_elements[:1]), ("Task_none",)):
+            for values in cases:
+                assert personal_data._readers_of_case(elements).rows(s, values) == \
+                    s.execute(readers, {**values, "elements": list(elements)}).all()
     if container.engine.dialect.name == "postgresql":
         with container.extras["read_sessions"]() as s, pytest.raises(DBAPIError):
             DriverSelect(select(Case.id).where(Case.id == bindparam("case_id"))).rows(s, {"case_id": "not a number"})
