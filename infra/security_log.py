@@ -24,10 +24,13 @@ from logging.handlers import SysLogHandler
 from typing import Any
 
 from sqlalchemy import Connection, Index, Integer, String, Text, delete, func, select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from engine.db import Base
+from engine.row_writes import insert_sql
 from engine.store import ID, UTC_DT
+from infra.driver_reads import announce, connection_of
 
 GENESIS = "0" * 64
 MIN_KEEP_DAYS = 180
@@ -91,20 +94,54 @@ def append_in(s: Session, *, at: datetime, actor: str, kind: str, ip: str = "-",
     if kind not in KINDS:
         raise ValueError(f"unknown security event kind {kind!r}")
     if (s.dialect if isinstance(s, Connection) else s.get_bind().dialect).name == "postgresql":
-        s.execute(_LOCK)
+        return _append_through_driver(s, at, actor, kind, ip, detail)
     last = s.execute(_HEAD).first()
+    # a plain INSERT (no ORM object to flush, no id read back): nobody reads the row in this transaction
+    s.execute(_INSERT, _row(last, at, actor, kind, ip, detail))
+
+
+def _row(last, at: datetime, actor: str, kind: str, ip: str, detail: dict[str, Any] | None) -> dict[str, Any]:
+    """The values of the row that follows `last` (the chain head's seq and hash, or None for the first row)."""
     seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
     detail_text = _detail_text(detail)
     actor, ip = (actor or "-")[:64], (ip or "-")[:64]
-    # a plain INSERT (no ORM object to flush, no id read back): nobody reads the row in this transaction
-    s.execute(_INSERT, {"seq": seq, "at": at, "actor": actor, "kind": kind, "ip": ip, "detail": detail_text,
-                        "prev_hash": prev, "hash": row_hash(seq, at, actor, kind, ip, detail_text, prev)})
+    return {"seq": seq, "at": at, "actor": actor, "kind": kind, "ip": ip, "detail": detail_text, "prev_hash": prev,
+            "hash": row_hash(seq, at, actor, kind, ip, detail_text, prev)}
 
 
-_INSERT = SecurityEvent.__table__.insert()
+def _append_through_driver(s, at: datetime, actor: str, kind: str, ip: str, detail: dict[str, Any] | None) -> None:
+    """`append_in` on PostgreSQL through the driver, in the caller's transaction: the chain's lock and its head in
+    one round trip (a pipeline), the row in a second, each statement built once; through SQLAlchemy the three
+    statements cost several times the database's work and a round trip each (a full view of personal data appends
+    one per answer). What a session has not written yet is written first, as the head's query did before."""
+    if not isinstance(s, Connection):
+        s.flush()
+    conn = connection_of(s)
+    dbapi = conn.connection.dbapi_connection
+    error_class = conn.dialect.loaded_dbapi.Error
+    sql, params = _LOCK_SQL, None
+    try:
+        with dbapi.pipeline():
+            lock, head = dbapi.cursor(), dbapi.cursor()
+            for cursor, sql in ((lock, _LOCK_SQL), (head, _HEAD_SQL)):
+                announce(conn, cursor, sql, None)
+                cursor.execute(sql)
+            last = head.fetchone()
+            insert = insert_sql(conn.dialect, _TABLE, _KEYS)
+            sql, params = insert.text, insert.bind(_row(last, at, actor, kind, ip, detail))
+            announce(conn, lock, sql, params)
+            lock.execute(sql, params)
+    except error_class as exc:
+        raise DBAPIError.instance(sql, params, exc, error_class) from exc
+
+
+_TABLE = SecurityEvent.__table__
+_INSERT = _TABLE.insert()
+_KEYS = ("seq", "at", "actor", "kind", "ip", "detail", "prev_hash", "hash")  # those of `_row`
 # the statements of every append, built once
-_LOCK = text(f"SELECT pg_advisory_xact_lock({_LOCK_KEY})")
 _HEAD = select(SecurityEvent.seq, SecurityEvent.hash).order_by(SecurityEvent.seq.desc()).limit(1)
+_LOCK_SQL = f"SELECT pg_advisory_xact_lock({_LOCK_KEY})"  # PostgreSQL only, through the driver
+_HEAD_SQL = "SELECT seq, hash FROM security_event ORDER BY seq DESC LIMIT 1"
 
 
 def append(session_factory: sessionmaker, **fields) -> None:

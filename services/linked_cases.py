@@ -7,6 +7,7 @@ import json
 from sqlalchemy import Integer, bindparam, literal, select, union_all
 
 from engine.store import Case
+from infra.driver_reads import DriverSelect
 
 PROCESS_LABELS = {"supervision_feedback": "督办书面反馈", "accountability_feedback": "问责书面反馈"}
 
@@ -24,11 +25,12 @@ _BOTH_WAYS = union_all(select(*_SHOWN, literal(0, Integer).label("is_parent"))
                        select(*_SHOWN, literal(1, Integer).label("is_parent")).where(
                            Case.id == select(Case.parent_case_id).where(Case.id == bindparam("case_id"))
                            .scalar_subquery()))
+_BOTH_WAYS_READ = DriverSelect(_BOTH_WAYS)  # every case view asks (infra/driver_reads.py)
 
 
 def both_ways(s, case_id: int) -> tuple[list[dict], dict | None]:
     """(`linked_cases`, `parent_case`) of `case_id`, in one statement."""
-    rows = s.execute(_BOTH_WAYS, {"case_id": case_id}).all()
+    rows = _BOTH_WAYS_READ.rows(s, {"case_id": case_id})
     children = sorted((r for r in rows if not r.is_parent), key=lambda r: r.id)
     parent = next((r for r in rows if r.is_parent), None)
     return [_row(c) for c in children], (_row(parent) if parent is not None else None)

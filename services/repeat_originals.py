@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, or_, select
 
 from engine.effects import EffectContext, EffectError
 from engine.store import Case, JournalEvent
+from infra.driver_reads import DriverSelect
 from services import case_lookup, case_numbers, element_meanings
 from services.store.handling import RegistrationIndex, RepeatLink
 
@@ -150,7 +151,28 @@ def repeats_of(s, case_id: int, visible=None) -> list[dict]:
     """The repeats merged into (or refused because of) case `case_id`, oldest first: number, date, outcome.
     `visible`: a condition on Case limiting which repeats are named (the others are only counted), or a function
     giving it, called only when the case has repeats (most have none: the condition is not built for them)."""
-    rows = s.execute(_REPEATS_OF, {"case_id": case_id}).all()
+    return _repeats(s, s.execute(_REPEATS_OF, {"case_id": case_id}).all(), visible)
+
+
+# A case's links both ways in one statement built once (every case view asks for both): the link that makes it a
+# repeat, and the repeats linked to it, each with the repeat's registration time, oldest first.
+# Run through the driver (infra/driver_reads.py): the link's columns, not a RepeatLink object.
+_BOTH_WAYS = DriverSelect(
+    select(RepeatLink.repeat_case_id, RepeatLink.original_case_id, RepeatLink.original_case_no, RepeatLink.outcome,
+           RepeatLink.linked_at, Case.created_at).join(Case, Case.id == RepeatLink.repeat_case_id)
+    .where(or_(RepeatLink.repeat_case_id == bindparam("case_id"), RepeatLink.original_case_id == bindparam("case_id")))
+    .order_by(RepeatLink.linked_at))
+
+
+def both_ways(s, case_id: int, visible=None) -> tuple[dict | None, list[dict]]:
+    """(`original_of`, `repeats_of`) of case `case_id`, read in one statement."""
+    rows = _BOTH_WAYS.rows(s, {"case_id": case_id})
+    mine = next((link for link in rows if link.repeat_case_id == case_id), None)
+    return _original(mine), _repeats(s, [(link, link.created_at) for link in rows
+                                         if link.original_case_id == case_id], visible)
+
+
+def _repeats(s, rows, visible) -> list[dict]:
     if rows and callable(visible):
         visible = visible()
     shown = set(s.scalars(select(Case.id).where(Case.id.in_([r.repeat_case_id for r, _ in rows]), visible))) \
@@ -164,7 +186,11 @@ def repeats_of(s, case_id: int, visible=None) -> list[dict]:
 
 def original_of(s, case_id: int) -> dict | None:
     """The original a repeat was linked to: its id (None when it is not in this system), number, outcome."""
-    link = s.get(RepeatLink, case_id)
+    return _original(s.get(RepeatLink, case_id))
+
+
+def _original(link) -> dict | None:
+    """`link`: a RepeatLink, or a row with its columns."""
     if link is None:
         return None
     return {"case_id": link.original_case_id, "case_no": link.original_case_no, "outcome": link.outcome,

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from engine.store import Case
 from infra import security_log
+from infra.driver_reads import DriverSelect
 from infra.keys import DataKey
 
 from .store.erasures import Erasure
@@ -148,12 +149,15 @@ def erase(s: Session, case_id: int, rule: str, years: int, actor: str, now: date
     return True
 
 
-_ERASURE_OF = select(Erasure).where(Erasure.case_id == bindparam("case_id"))  # built once: every case view asks
+# Built once, run through the driver (infra/driver_reads.py): every case view asks
+_ERASURE_OF = DriverSelect(select(Erasure.rule, Erasure.years, Erasure.erased_at, Erasure.actor)
+                           .where(Erasure.case_id == bindparam("case_id")))
 
 
 def erasure_of(s: Session, case_id: int) -> dict | None:
     """What the case page and the API say about an erased case: the rule and the date; None if not erased."""
-    row = s.scalar(_ERASURE_OF, {"case_id": case_id})
-    if row is None:
+    rows = _ERASURE_OF.rows(s, {"case_id": case_id})
+    if not rows:
         return None
+    row = rows[0]
     return {"rule": row.rule, "years": row.years, "erased_at": row.erased_at.isoformat(), "actor": row.actor}

@@ -22,6 +22,7 @@ from sqlalchemy import bindparam, select
 
 from engine.handlers import HandlerContext
 from engine.store import JournalEvent
+from infra.driver_reads import DriverSelect
 
 from .orgchart import OrgChart, OrgUnit, chart_for, default_chart
 
@@ -118,6 +119,7 @@ def second_assign(inp: SecondAssignInput, ctx: HandlerContext) -> dict:
 # The data of a case's service calls in journal order, in one statement built once (every case view asks).
 _SERVICE_CALLS = select(JournalEvent.data).where(JournalEvent.case_id == bindparam("case_id"),
                                                  JournalEvent.type == "service.called").order_by(JournalEvent.seq)
+_SERVICE_CALLS_READ = DriverSelect(_SERVICE_CALLS)  # every case view asks (infra/driver_reads.py)
 
 
 def chain(s, case_id: int, data: dict, chart: OrgChart | None = None) -> list[dict]:
@@ -125,7 +127,7 @@ def chain(s, case_id: int, data: dict, chart: OrgChart | None = None) -> list[di
     [{from, from_name, to, to_name, type, at}]. A dispatch journaled before `from` was recorded is read as
     coming from the registering unit."""
     chart = chart or default_chart()
-    rows = s.scalars(_SERVICE_CALLS, {"case_id": case_id})
+    rows = [row.data for row in _SERVICE_CALLS_READ.rows(s, {"case_id": case_id})]
     out: list[dict] = []
     origin = data.get("registering_unit") or "city_bureau"
     for text in rows:

@@ -24,6 +24,7 @@ from infra.accounts import (
     token_holder_query,
     token_live,
 )
+from infra.driver_reads import DriverSelect
 
 from .http import ApiError, container
 
@@ -88,6 +89,7 @@ _TOKEN_HOLDER = token_holder_query(_DIGEST).subquery()
 _TOKEN_PRINCIPAL = (select(_TOKEN_HOLDER, _TOKEN_ROLES.c.role, _TOKEN_ROLES.c.unit_code,
                            _TOKEN_ROLES.c.include_subunits)
                     .select_from(_TOKEN_HOLDER).outerjoin(_TOKEN_ROLES, true()))
+_TOKEN_PRINCIPAL_READ = DriverSelect(_TOKEN_PRINCIPAL)  # every API request asks it (infra/driver_reads.py)
 
 
 def load_principal(s, user: User, via_token: bool = False) -> Principal:
@@ -99,7 +101,7 @@ def token_principal(s, token: str, now) -> Principal | None:
     """The holder of a live API token (not revoked, not expired at `now`, account active) with their roles and
     units, in one query: the token and its holder, joined to every row of `_roles_query` (one row, the roles NULL,
     for a holder without memberships). None for any other token."""
-    rows = s.execute(_TOKEN_PRINCIPAL, {"token_digest": token_digest(token)}).all()
+    rows = _TOKEN_PRINCIPAL_READ.rows(s, {"token_digest": token_digest(token)})
     if not rows or not token_live(rows[0], now) or not rows[0].active:
         return None
     found = [(r.role, r.unit_code, r.include_subunits) for r in rows if r.role is not None]

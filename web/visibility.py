@@ -22,6 +22,7 @@ from sqlalchemy import and_, bindparam, exists, false, not_, or_, select, true
 
 from engine.runtime import NotFound
 from engine.store import Case, ProcessDefinition, WorkItem
+from infra.driver_reads import DriverSelect
 from services.orgchart import OrgChart
 from services.roles import UNIT_OR_HEAD
 from services.supervision import supervising_role, supervisor_of
@@ -247,11 +248,13 @@ def visible_case(s, p: Principal, case_id: int) -> Case:
 # the row's largest column (a view that reads the case reads it itself).
 _SEEN_BY = select(Case.id, Case.started_by, Case.confidential, Case.confidential_unit) \
     .where(Case.id == bindparam("case_id"))
+_SEEN_BY_READ = DriverSelect(_SEEN_BY)  # the case guard of every API view of a case (infra/driver_reads.py)
 
 
 def check_visible_case(s, p: Principal, case_id: int) -> None:
     """`visible_case` without handing out the case: the same 404 and 403 (logged), from the columns the rule reads."""
-    _check_visible(s, p, case_id, s.execute(_SEEN_BY, {"case_id": case_id}).first())
+    rows = _SEEN_BY_READ.rows(s, {"case_id": case_id})
+    _check_visible(s, p, case_id, rows[0] if rows else None)
 
 
 def _check_visible(s, p: Principal, case_id: int, case) -> None:

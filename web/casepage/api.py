@@ -35,8 +35,8 @@ def get_case(case_id: int):
         view["assignment_chain"] = second_assignment.chain(s, case_id, view.get("data") or {})
         # 重复信访 both ways: the original this case repeats, and the repeats of this case (those the caller may
         # not see are counted, not named)
-        view["repeat_of"] = repeat_originals.original_of(s, case_id)
-        view["repeats"] = repeat_originals.repeats_of(s, case_id, lambda: visibility.case_filter(current_principal()))
+        view["repeat_of"], view["repeats"] = repeat_originals.both_ways(
+            s, case_id, lambda: visibility.case_filter(current_principal()))
         # the supervision-feedback cases its 督办 steps started, and the case a feedback case belongs to
         view["linked_cases"], view["parent_case"] = linked_cases.both_ways(s, case_id)
     return ok(view)

@@ -107,8 +107,7 @@ def _case_context(p: Principal, case_id: int) -> dict:
         opinions = co_opinions.co_opinions(s, history, view.data, units, people)
         erasure = retention.erasure_of(s, case_id)
         chain = [dict(link, at=_instant(link["at"])) for link in second_assignment.chain(s, case_id, view.data)]
-        repeat_of = repeat_originals.original_of(s, case_id)
-        repeats = repeat_originals.repeats_of(s, case_id, lambda: visibility.case_filter(p))
+        repeat_of, repeats = repeat_originals.both_ways(s, case_id, lambda: visibility.case_filter(p))
         children, parent = linked_cases.both_ways(s, case_id)
         links = {"children": children, "parent": parent}
     # erased under the retention rule: nothing to show in full any more, the page says why it reads masked
