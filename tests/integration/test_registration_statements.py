@@ -6,11 +6,11 @@ definition (not by a statement of its own). What is stored is what it was: the p
 verifies. Both databases."""
 from __future__ import annotations
 
-from sqlalchemy import event, select
+from sqlalchemy import bindparam, event, select
 
 from engine import row_writes
 from engine.calendar.repository import _VERSION_MEMO, version_key
-from engine.store import Outbox
+from engine.store import CaseText, Outbox, case_text_body
 from services import parties, registration
 from services.index_key import IndexKey
 from services.store.handling import RegistrationIndex
@@ -47,15 +47,22 @@ def _statements(container, monkeypatch) -> list[str]:
     return seen
 
 
+def _reads(seen: list[str]) -> list[str]:
+    return [q for q in seen if q.upper().startswith("SELECT")]
+
+
 def test_a_registration_inserts_its_parties_with_their_case(desk, container, monkeypatch):  # noqa: F811
     seen = _statements(container, monkeypatch)
     r = desk.post("registrar", "/api/cases", TWO)
     assert r.status_code == 201, r.get_json()
     case_id = r.get_json()["id"]
     party_statements = [q for q in seen if "party" in q.lower().split("where")[0] and "petitioner_key" not in q]
-    # both parties in one INSERT; the receipt asks which is first (by position), and reads nothing else of them
-    assert [q.split()[0].upper() for q in party_statements] == ["INSERT", "SELECT"], party_statements
-    assert party_statements[1].startswith("SELECT party.ref FROM party WHERE party.case_id"), party_statements
+    # both parties in one INSERT; the receipt knows the first from the start and the phone from the session's copy
+    assert [q.split()[0].upper() for q in party_statements] == ["INSERT"], party_statements
+    # the search words the start wrote are the session's copy, not read back to note the registered title
+    assert not [q for q in seen if q.startswith("SELECT") and "FROM case_text" in q], seen
+    # the registering office and the places in one statement
+    assert len([q for q in seen if q.startswith("SELECT unit.")]) == 1, [q for q in seen if "FROM unit" in q]
     inserts = [q.split()[2] for q in seen if q.upper().startswith("INSERT INTO")]
     at = {table: inserts.index(table) for table in ("case_instance", "data_key", "party")}
     assert at["case_instance"] < at["data_key"] and at["case_instance"] < at["party"], inserts  # after the start
@@ -73,6 +80,8 @@ def test_a_registration_inserts_its_parties_with_their_case(desk, container, mon
         receipt = s.scalar(select(Outbox).where(Outbox.idempotency_key == f"receipt:{case_id}"))
         assert receipt.recipient == parties.RECIPIENT_PREFIX + rows[0].ref and receipt.channel == "sms"
         assert s.get(RegistrationIndex, case_id).petitioner_masked == "张*、李*"
+        assert s.get(CaseText, case_id).body == case_text_body({"title": TWO["title"], "channel": TWO["channel"],
+                                                                 "category": TWO["category"]})
     assert container.runtime.verify(case_id).ok
 
 
@@ -115,3 +124,53 @@ def test_a_start_reads_the_calendar_version_with_its_definition(desk, container,
     reads = [q for q in seen if "calendar_year" in q]
     assert len(reads) == 2 and "process_definition" in reads[0], reads  # the start's, then the check's own
 
+
+
+def test_the_first_party_of_a_case_started_in_the_transaction_is_known_without_a_read(app, container, clock,  # noqa: F811
+                                                                                       monkeypatch):
+    """The first party (by position) of a case `start_case` started with the parties it sealed, in the same
+    transaction: what the SELECT gives, without it; in another transaction, and for a case whose people were sealed
+    before its start (attached by an UPDATE), the SELECT."""
+    vault = container.extras["vault"]
+    first_party = select(Party.ref).where(Party.case_id == bindparam("case_id")).order_by(Party.position).limit(1)
+    with container.session_factory() as s, s.begin():
+        view = parties.start_case(container.runtime, vault, "petition_case", dict(TWO), "registrar", clock.now(),
+                                  session=s)
+        seen = _statements(container, monkeypatch)
+        known = parties.first_party_of(s, view.id)
+        assert _reads(seen) == []
+        assert known == s.scalar(first_party, {"case_id": view.id}) == view.data["petitioners"][0][parties.REF]
+        seen.clear()
+        assert parties.first_party_of(s, view.id + 1000) is None and len(_reads(seen)) == 1  # another case: read
+    with container.session_factory() as s:
+        seen.clear()
+        assert parties.first_party_of(s, view.id) == known and len(_reads(seen)) == 1  # another transaction: read
+    with container.session_factory() as s, s.begin():
+        sealed, _ = parties.seal_start_data(s, vault, dict(TWO), clock.now())
+        attached = parties.start_case(container.runtime, vault, "simple_case", sealed, "registrar", clock.now(),
+                                      session=s)
+        seen.clear()
+        assert parties.first_party_of(s, attached.id) == sealed[parties.REFS][0] and len(_reads(seen)) == 1
+
+
+def test_a_started_case_s_search_words_are_the_session_s_copy_in_its_transaction(app, container, clock,  # noqa: F811
+                                                                                    monkeypatch):
+    """The row of search words a start wrote is got without a read in the start's transaction, a registered title
+    noted in it is saved; after the commit it is read again, and a rolled-back start leaves nothing behind."""
+    with container.session_factory() as s, s.begin():
+        view = container.runtime.start("petition_case", dict(PETITION, petitioners=[]), "registrar", session=s)
+        seen = _statements(container, monkeypatch)
+        registration._note_title(s, view.id, "另一个标题")
+        registration._note_title(s, view.id, PETITION["title"])  # already among the words: unchanged
+        assert _reads(seen) == []
+    expected = case_text_body({k: PETITION[k] for k in ("title", "channel", "category")}, "另一个标题")
+    with container.session_factory() as s:
+        seen.clear()
+        assert s.get(CaseText, view.id).body == expected and len(_reads(seen)) == 1
+    with container.session_factory() as s:
+        s.begin()
+        gone = container.runtime.start("petition_case", dict(PETITION, petitioners=[]), "registrar", session=s)
+        s.rollback()
+        with s.begin():
+            seen.clear()
+            assert s.get(CaseText, gone.id) is None and len(_reads(seen)) == 1
