@@ -23,9 +23,12 @@ from datetime import datetime
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
+from engine.row_writes import RowWrites, adopt, driver_writes, staged_inserts
+from engine.store import Outbox
 from infra.keys import KeyProblem, Vault
 
 from .masking import mask_petitioner
+from .store.handling import PetitionerKey, RegistrationIndex
 from .store.parties import SEALED_FIELDS, Party
 
 log = logging.getLogger("lianxin.parties")
@@ -88,9 +91,10 @@ def start_case(runtime, vault: Vault, process_key: str, data: dict, actor: str, 
 
     The parties sealed here are written once the case has its id, with it: inserted without a case and then
     attached, each cost a statement more (an UPDATE, and on PostgreSQL a round trip). Their data key goes with
-    them, in the same flush (written before the start, it was a flush of its own), made before `after` runs and
-    the rows held until it has: what it reads of them (the receipt's phone) is the session's copy, not read again
-    (a get of a row still pending misses the session's copy and reads the row)."""
+    them, written before `after` runs and the rows held until it has: what it reads of them (the receipt's phone)
+    is the session's copy, not read again (a get of a row still pending misses the session's copy and reads the
+    row). Both go through the driver (`_insert`), and so do the new rows of `_AFTER_ROWS` that `after` added (the
+    index, its search keys, the receipt), once it has run (`_insert_staged`)."""
     if session is None:
         with runtime.session_factory() as s, s.begin():
             return start_case(runtime, vault, process_key, data, actor, now, session=s, after=after)
@@ -102,18 +106,44 @@ def start_case(runtime, vault: Vault, process_key: str, data: dict, actor: str, 
         for row in made:
             if isinstance(row, Party):
                 row.case_id = view.id
-        session.add_all(made)
-        session.flush()  # now, so that `after` finds the parties in the session (a get of a pending row reads)
+        _insert(session, made)
     else:  # people sealed before (their references in the data): attach those still without a case
         attach(session, sealed, view.id)
     if after is not None:
         after(session, view, plain)
+        _insert_staged(session)
     return view
 
 
 # In Session.info: (transaction, cases `start_case` started in it not yet indexed, {case started in it with parties
 # sealed there: the reference of its first party})
 _NEW_CASES = "lianxin.new_cases"
+
+# What a registration's `after` adds (services.registration: the repeat index and its search keys; services.portal:
+# the receipt): new rows only, inserted through the driver as the parties are (`_insert_staged`).
+_AFTER_ROWS = (RegistrationIndex, PetitionerKey, Outbox)
+
+
+def _insert_staged(s: Session) -> None:
+    """The new rows of `_AFTER_ROWS` the session holds, inserted now through the driver (on PostgreSQL in one round
+    trip) and made the session's copies, as the commit's flush would have inserted them."""
+    writes = staged_inserts(s, _AFTER_ROWS)
+    if writes:
+        with driver_writes(s) as w:
+            for rows in writes:
+                rows.write(s, w)
+        adopt(s, writes)
+
+
+def _insert(s: Session, made: list) -> None:
+    """The data key and the parties sealed under it, inserted at once through the driver (engine.row_writes: the
+    statements built once, on PostgreSQL both in one round trip; through the ORM's flush each row cost more in its
+    bookkeeping than in the statement) and made the session's copies, as a flush would have made them."""
+    writes = [RowWrites(made[0].__table__, new=made[:1]), RowWrites(Party.__table__, new=made[1:])]
+    with driver_writes(s) as w:
+        for rows in writes:
+            rows.write(s, w)
+    adopt(s, writes)
 
 
 def _note_new_case(s: Session, case_id: int, first_party: str | None) -> None:

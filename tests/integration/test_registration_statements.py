@@ -6,18 +6,22 @@ definition (not by a statement of its own). What is stored is what it was: the p
 verifies. Both databases."""
 from __future__ import annotations
 
+import json
+
 from sqlalchemy import bindparam, event, select
 
 from engine import row_writes
 from engine.calendar.repository import _VERSION_MEMO, version_key
 from engine.store import CaseText, Outbox, case_text_body
+from infra.keys import DataKey
 from services import parties, registration
 from services.index_key import IndexKey
-from services.store.handling import RegistrationIndex
+from services.store.handling import PetitionerKey, RegistrationIndex
 from services.store.parties import Party
 
 from .test_handling_api import PETITION, app, desk  # noqa: F401  (fixtures)
 
+SEALED = [c.key for c in Party.__table__.columns if c.key.endswith("_sealed")]
 TWO = dict(PETITION, petitioners=[PETITION["petitioners"][0],
                                   {"name": "李四", "phone": "13900000000", "address": "东城县人民路2号"}])
 
@@ -174,3 +178,51 @@ def test_a_started_case_s_search_words_are_the_session_s_copy_in_its_transaction
         with s.begin():
             seen.clear()
             assert s.get(CaseText, gone.id) is None and len(_reads(seen)) == 1
+
+
+def _written(container, case_id: int) -> dict:
+    """What a registration stored in the tables it writes beside the engine's, as read back: every column but the
+    ones that differ between two registrations (ids, references, keys and seals, the case number and query code)."""
+    def plain(row, *leave_out):
+        return {c.key: getattr(row, c.key) for c in row.__table__.columns if c.key not in leave_out}
+
+    with container.session_factory() as s:
+        people = s.scalars(select(Party).where(Party.case_id == case_id).order_by(Party.position)).all()
+        keys = s.scalars(select(PetitionerKey).where(PetitionerKey.case_id == case_id)
+                         .order_by(PetitionerKey.id)).all()
+        receipt = s.scalar(select(Outbox).where(Outbox.case_id == case_id))
+        opened = [parties.opened(s, container.extras["vault"], p) for p in people]
+        return {
+            "data_keys": [plain(s.get(DataKey, p.key_ref), "ref", "wrapped") for p in people],
+            "parties": [plain(p, "ref", "case_id", "key_ref", *SEALED)
+                        for p in people],
+            "opened": opened,
+            "index": plain(s.get(RegistrationIndex, case_id), "case_id", "case_no"),
+            "keys": [plain(k, "id", "case_id") for k in keys],
+            "receipt": dict(plain(receipt, "id", "case_id", "idempotency_key", "recipient", "payload"),
+                            payload=sorted(json.loads(receipt.payload)),
+                            recipient=receipt.recipient == parties.RECIPIENT_PREFIX + people[0].ref,
+                            key=receipt.idempotency_key == f"receipt:{case_id}"),
+        }
+
+
+def test_the_rows_written_through_the_driver_are_those_the_flush_wrote(desk, container, monkeypatch):  # noqa: F811
+    """The data key, parties, index, search keys and receipt of a registration go through the driver: read back,
+    the same values and types as when the session's flush wrote them."""
+    direct = desk.post("registrar", "/api/cases", TWO)
+    assert direct.status_code == 201, direct.get_json()
+
+    def by_flush(s, made):
+        s.add_all(made)
+        s.flush()
+
+    monkeypatch.setattr(parties, "_insert", by_flush)
+    monkeypatch.setattr(parties, "_insert_staged", lambda s: None)
+    flushed = desk.post("registrar", "/api/cases", TWO)
+    assert flushed.status_code == 201, flushed.get_json()
+    ours, theirs = _written(container, direct.get_json()["id"]), _written(container, flushed.get_json()["id"])
+    assert ours == theirs
+    assert ours["receipt"]["recipient"] and ours["receipt"]["key"] and len(ours["keys"]) >= 4
+    assert {k: type(v) for k, v in ours["index"].items()} == {k: type(v) for k, v in theirs["index"].items()}
+    for case_id in (direct.get_json()["id"], flushed.get_json()["id"]):
+        assert container.runtime.verify(case_id).ok
