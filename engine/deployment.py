@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from SpiffWorkflow.version import __version__ as spiff_version
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from . import sandbox
@@ -225,10 +225,14 @@ _VERSION_ROW = select(ProcessDefinition.id, ProcessDefinition.process_key, Proce
                       *version_key_columns())
 
 
+# Built once, the key a parameter: every start asks, and building the statement cost about as much as running it.
+_LATEST_VERSION_ROW = _VERSION_ROW.where(ProcessDefinition.process_key == bindparam("process_key")) \
+    .order_by(ProcessDefinition.version.desc()).limit(1)
+
+
 def latest_version(s: Session, process_key: str):
     """`_VERSION_ROW` of the process's latest version, or None."""
-    return _remembered(s, s.execute(_VERSION_ROW.where(ProcessDefinition.process_key == process_key)
-                                    .order_by(ProcessDefinition.version.desc()).limit(1)).first())
+    return _remembered(s, s.execute(_LATEST_VERSION_ROW, {"process_key": process_key}).first())
 
 
 def version_of(s: Session, definition_id: int):

@@ -325,6 +325,11 @@ class RowWrites:
             defaults = _DEFAULTS.get(self.table.name)
             if defaults is None:
                 defaults = _DEFAULTS[self.table.name] = _defaults(self.table)
+            if "id" not in self.table.c:  # a key the rows carry themselves (a reference, a case id): nothing returned
+                w.executemany(insert_sql(w.dialect, self.table, tuple(defaults)),
+                              [{key: row.__dict__.get(key, default) for key, default in defaults.items()}
+                               for row in self.new])
+                return
             sql = insert_sql(w.dialect, self.table, tuple(defaults), returning="id")
             for row in self.new:
                 w.execute(sql, {key: row.__dict__.get(key, default) for key, default in defaults.items()},

@@ -23,9 +23,12 @@ from datetime import datetime
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
+from engine.row_writes import RowWrites, adopt, driver_writes, staged_inserts
+from engine.store import Outbox
 from infra.keys import KeyProblem, Vault
 
 from .masking import mask_petitioner
+from .store.handling import PetitionerKey, RegistrationIndex
 from .store.parties import SEALED_FIELDS, Party
 
 log = logging.getLogger("lianxin.parties")
@@ -88,35 +91,69 @@ def start_case(runtime, vault: Vault, process_key: str, data: dict, actor: str, 
 
     The parties sealed here are written once the case has its id, with it: inserted without a case and then
     attached, each cost a statement more (an UPDATE, and on PostgreSQL a round trip). Their data key goes with
-    them, in the same flush (written before the start, it was a flush of its own). They are held until `after`
-    has run, so that what it reads of them (the receipt's phone) is the session's copy, not read again."""
+    them, written before `after` runs and the rows held until it has: what it reads of them (the receipt's phone)
+    is the session's copy, not read again (a get of a row still pending misses the session's copy and reads the
+    row). Both go through the driver (`_insert`), and so do the new rows of `_AFTER_ROWS` that `after` added (the
+    index, its search keys, the receipt), once it has run (`_insert_staged`)."""
     if session is None:
         with runtime.session_factory() as s, s.begin():
             return start_case(runtime, vault, process_key, data, actor, now, session=s, after=after)
     sealed, plain, made = _sealed_people(session, vault, data, now)
     view = runtime.start(process_key, sealed, actor, session=session)
-    _note_new_case(session, view.id)
+    first = next((row.ref for row in made if isinstance(row, Party)), None)  # position 0: sealed in order
+    _note_new_case(session, view.id, first)
     if made:
         for row in made:
             if isinstance(row, Party):
                 row.case_id = view.id
-        session.add_all(made)
+        _insert(session, made)
     else:  # people sealed before (their references in the data): attach those still without a case
         attach(session, sealed, view.id)
     if after is not None:
         after(session, view, plain)
+        _insert_staged(session)
     return view
 
 
-_NEW_CASES = "lianxin.new_cases"  # in Session.info: (transaction, cases `start_case` started in it, not yet indexed)
+# In Session.info: (transaction, cases `start_case` started in it not yet indexed, {case started in it with parties
+# sealed there: the reference of its first party})
+_NEW_CASES = "lianxin.new_cases"
+
+# What a registration's `after` adds (services.registration: the repeat index and its search keys; services.portal:
+# the receipt): new rows only, inserted through the driver as the parties are (`_insert_staged`).
+_AFTER_ROWS = (RegistrationIndex, PetitionerKey, Outbox)
 
 
-def _note_new_case(s: Session, case_id: int) -> None:
+def _insert_staged(s: Session) -> None:
+    """The new rows of `_AFTER_ROWS` the session holds, inserted now through the driver (on PostgreSQL in one round
+    trip) and made the session's copies, as the commit's flush would have inserted them."""
+    writes = staged_inserts(s, _AFTER_ROWS)
+    if writes:
+        with driver_writes(s) as w:
+            for rows in writes:
+                rows.write(s, w)
+        adopt(s, writes)
+
+
+def _insert(s: Session, made: list) -> None:
+    """The data key and the parties sealed under it, inserted at once through the driver (engine.row_writes: the
+    statements built once, on PostgreSQL both in one round trip; through the ORM's flush each row cost more in its
+    bookkeeping than in the statement) and made the session's copies, as a flush would have made them."""
+    writes = [RowWrites(made[0].__table__, new=made[:1]), RowWrites(Party.__table__, new=made[1:])]
+    with driver_writes(s) as w:
+        for rows in writes:
+            rows.write(s, w)
+    adopt(s, writes)
+
+
+def _note_new_case(s: Session, case_id: int, first_party: str | None) -> None:
     transaction = s.get_transaction()
     found = s.info.get(_NEW_CASES)
     if found is None or found[0] is not transaction:
-        found = s.info[_NEW_CASES] = (transaction, set())
+        found = s.info[_NEW_CASES] = (transaction, set(), {})
     found[1].add(case_id)
+    if first_party is not None:
+        found[2][case_id] = first_party
 
 
 def first_index_of_new_case(s: Session, case_id: int) -> bool:
@@ -202,7 +239,13 @@ def first_party_ref(data: dict) -> str | None:
 
 
 def first_party_of(s: Session, case_id: int) -> str | None:
-    """The reference of a case's first party (the petitioner the notices go to), if it has parties."""
+    """The reference of a case's first party (the petitioner the notices go to), if it has parties. A case that
+    `start_case` started in the session's current transaction, with the parties it sealed: the first of those
+    (position 0), without a SELECT (the receipt of every registration asked); no other party names that case yet,
+    since parties are only ever given to a case at its start or by a migration of old cases."""
+    found = s.info.get(_NEW_CASES)
+    if found is not None and found[0] is s.get_transaction() and case_id in found[2]:
+        return found[2][case_id]
     return s.scalar(select(Party.ref).where(Party.case_id == case_id).order_by(Party.position).limit(1))
 
 

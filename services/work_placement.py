@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from engine.ports import Placement
 from infra.accounts import Membership, MembershipDirectory, Unit, User
+from infra.driver_reads import DriverSelect
 
 from .orgchart import OrgChart, OrgUnit, default_chart
 from .roles import UNIT_OR_HEAD
@@ -50,13 +51,14 @@ def office_role(chart: OrgChart, office: str) -> str | None:
     return LOWEST_TIER_OFFICE_ROLE if kind == levels[0] else UPPER_TIER_OFFICE_ROLE
 
 
-# Someone active holds `role` in `unit` itself. Built once, on the tables, and run on the session's connection:
-# every new work item asks, and building the query, and the ORM's steps for a statement that loads no entity,
-# cost more than running it.
+# Someone active holds `role` in `unit` itself. Built once, on the tables, and sent through the driver in the
+# session's transaction (infra/driver_reads.py: compiled once, none of SQLAlchemy's per-statement work): every new
+# work item asks (a registration's first task, a completion's next), and building the query, then running it as a
+# Core statement, cost more than the database's answer.
 _MEMBERS, _USERS = Membership.__table__, User.__table__
-_HELD_DIRECTLY = (select(_MEMBERS.c.id).join(_USERS, _USERS.c.id == _MEMBERS.c.user_id)
-                  .where(_MEMBERS.c.unit_code == bindparam("unit"), _MEMBERS.c.role == bindparam("role"),
-                         _USERS.c.active.is_(True)).limit(1))
+_HELD_DIRECTLY = DriverSelect(select(_MEMBERS.c.id).join(_USERS, _USERS.c.id == _MEMBERS.c.user_id)
+                              .where(_MEMBERS.c.unit_code == bindparam("unit"), _MEMBERS.c.role == bindparam("role"),
+                                     _USERS.c.active.is_(True)).limit(1))
 
 
 def chart_in(s: Session) -> OrgChart:
@@ -85,7 +87,7 @@ class WorkPlacement:
         s = self._session
         if s.autoflush:  # as the ORM does before a query: a membership added in this transaction counts
             s.flush()
-        return s.connection().execute(_HELD_DIRECTLY, {"unit": unit, "role": role}).first() is not None
+        return bool(_HELD_DIRECTLY.rows(s, {"unit": unit, "role": role}))
 
     def place(self, unit: str, role: str) -> Placement | None:
         if role == UNIT_OR_HEAD:  # the unit's own people or its head (a supervision feedback): held through either

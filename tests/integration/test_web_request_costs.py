@@ -334,6 +334,22 @@ def test_the_places_and_the_registering_office_are_what_the_unit_table_says(app,
         assert units.registering_office(s, ["county_a"]) == units.registering_office(s, []) == units.CITY_BUREAU
 
 
+def test_the_office_and_the_places_read_together_are_what_each_read_gives(app, container):
+    """A registration reads its office and the places in one statement: the same as the two reads, for no unit,
+    units that are no office, one office, several (the first by the database's order), and unknown codes."""
+    with container.session_factory() as s:
+        s.add(Unit(code="county_a_office_2", name="第二信访办", kind="petition_office", parent_code="county_a"))
+        s.flush()
+        offices = list(s.scalars(select(Unit.code).where(Unit.kind == "petition_office").order_by(Unit.code)))
+        assert len(offices) >= 2
+        for given in ([], ["county_a"], [offices[0]], [offices[-1]], list(reversed(offices)),
+                      [offices[-1], "no_such_unit", "county_b"], ["no_such_unit"], offices + ["city_bureau"]):
+            assert units.office_and_locations(s, given) == (units.registering_office(s, given), units.locations(s))
+            assert units.office_and_locations(s, set(given)) == units.office_and_locations(s, given)
+        assert units.office_and_locations(s, [offices[-1], offices[0]])[0] == offices[0]
+        s.rollback()
+
+
 # ---------------------------------------------------------------- a completion's answer and its full-view record
 
 def _without_ids(answer: dict) -> str:

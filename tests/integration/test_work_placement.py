@@ -6,11 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 
 from engine.errors import Conflict, Invalid
 from engine.store import JournalEvent, WorkItem
 from features.conftest import Office, process_files
 from infra.accounts import Membership, Unit, User, hash_password
+from services import work_placement
 from services.organisation import load_organisation
 from services.work_placement import WorkPlacement
 from tests.support import bpmn
@@ -187,3 +189,21 @@ def test_the_holder_check_sees_a_membership_added_in_the_same_transaction(office
         assert placement.held_directly("county_a_forestry", "unit_handler")
         user.active = False  # an inactive holder holds nothing
         assert not placement.held_directly("county_a_forestry", "unit_handler")
+
+
+def test_the_holder_check_through_the_driver_answers_as_the_query_does(office):
+    """`held_directly` sends its statement through the driver: for held and unheld roles, units with and without
+    staff and an unknown unit, the answer the same statement gives run by SQLAlchemy; the statement is counted."""
+    seen: list[str] = []
+    event.listen(office.c.engine, "before_cursor_execute", lambda conn, cursor, statement, *a: seen.append(statement))
+    with office.c.session_factory() as s:
+        placement = WorkPlacement(s)
+        asked = [(unit, role) for unit in ("county_a_office", "county_a_hrss", "county_a_forestry", "city_bureau",
+                                           "no_such_unit") for role in ("unit_handler", "county_office", "bureau",
+                                                                        "registrar", "leader")]
+        answers = {pair: placement.held_directly(*pair) for pair in asked}
+        assert len([q for q in seen if "FROM membership" in q]) == len(asked)
+        statement = work_placement._HELD_DIRECTLY.statement
+        assert answers == {(unit, role): s.connection().execute(statement, {"unit": unit, "role": role}).first()
+                           is not None for unit, role in asked}
+        assert any(answers.values()) and not all(answers.values())

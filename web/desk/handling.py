@@ -96,6 +96,9 @@ def categories() -> list[reg.Category]:
 
 
 def locations() -> list[tuple[str, str]]:
+    """The places a problem can be located in; read with the registering office when the request asked for it."""
+    if has_request_context() and "unit_locations" in g:
+        return g.unit_locations
     with container().extras["read_sessions"]() as s:
         return org_units.locations(s)
 
@@ -111,8 +114,11 @@ def registering_unit(p: Principal) -> str:
     direct = frozenset(unit for role, unit, _ in p.roles if role in REGISTER_ROLES)
     kept = g.setdefault("registering_unit", {}) if has_request_context() else {}  # a registration asks twice
     if direct not in kept:
+        # the places too, in the same statement: the registration's checks ask for them next (`locations`)
         with container().extras["read_sessions"]() as s:
-            kept[direct] = org_units.registering_office(s, direct)
+            kept[direct], places = org_units.office_and_locations(s, direct)
+        if has_request_context():
+            g.unit_locations = places
     return kept[direct]
 
 
