@@ -74,6 +74,7 @@ from .sandbox import SandboxEnvironment
 from .scripting import LianxinScriptEngine
 from .simulation import SIMULATION_ACTOR, Simulation, SimulationFailed, SimulationPlan, SimulationReport
 from .state import StateCodec, prune_finished_history
+from .state_view import data_of_state
 from .store import Case, CaseRegister, Incident, JournalEvent, Outbox, Timer, WorkItem
 from .tree import (
     JOURNALED_STATES,
@@ -624,7 +625,10 @@ class Runtime:
         )
 
     def case_data(self, s: Session, case: Case) -> dict:
-        return view_data(*self._read(s, case))
+        """The case data for showing: from the decoded state where it is plain (engine.state_view, no workflow
+        restored), else from the restored workflow; the same dict either way."""
+        data = data_of_state(case.state)
+        return data if data is not None else view_data(*self._read(s, case))
 
     def history(self, case_id: int) -> list[dict]:
         with self.read_sessions() as s:

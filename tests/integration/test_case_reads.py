@@ -1,0 +1,77 @@
+"""Reading a case (issue #21): the data the runtime shows is read from the decoded state (engine/state_view.py)
+and is what the restored workflow gave, for every state the shipped processes save on the way: the deployment's
+smoke simulation of every process and path, and cases run over the API to their next steps. Both databases."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import select
+
+from engine.definitions import collect_files
+from engine.state import StateCodec
+from engine.state_view import data_of_state
+from engine.store import Case
+from engine.tree import view_data
+from services.organisation import load_organisation
+from tests.support.web import ROOT, api_sign_in
+from web.app import create_app
+
+PETITION = {"channel": "来访", "title": "拖欠工资", "request": "请求支付拖欠的三个月工资", "category": "劳动社保",
+            "location": "county_a", "facts": "某公司拖欠工资三个月，多次协商未果。",
+            "petitioners": [{"name": "张三", "phone": "13800000000"}]}
+
+
+@pytest.fixture
+def saved(monkeypatch):
+    """Every state the runtime saves, with what restores it."""
+    states = []
+    dumps = StateCodec.dumps
+
+    def keep(self, workflow):
+        text = dumps(self, workflow)
+        states.append((self, text, workflow.spec, workflow.subprocess_specs, workflow.script_engine))
+        return text
+
+    monkeypatch.setattr(StateCodec, "dumps", keep)
+    return states
+
+
+def assert_read_as_restored(states) -> tuple[int, int]:
+    """(plain states checked, typed states left to the restore)."""
+    plain = typed = 0
+    for codec, text, spec, subprocess_specs, script_engine in states:
+        restored, is_plain = codec.read(text, spec, subprocess_specs, script_engine)
+        shown = data_of_state(text)
+        if not is_plain:
+            assert shown is None
+            typed += 1
+            continue
+        expected = view_data(restored, is_plain)
+        assert json.dumps(shown, ensure_ascii=False) == json.dumps(expected, ensure_ascii=False)
+        plain += 1
+    return plain, typed
+
+
+def test_every_state_the_shipped_processes_save_reads_as_restored(container, saved):
+    with container.session_factory() as s, s.begin():
+        load_organisation(s, ROOT / "processes" / "organisation.yaml", demo_users=True)
+    container.runtime.deploy(collect_files([str(ROOT / "processes")]), actor="test")  # the smoke simulation
+    simulated = len(saved)
+    app = create_app(container)
+    registrar, headers = api_sign_in(app, "registrar")
+    for route in ({"route": "交办转送"}, {"route": "当场化解", "onspot_result": "已当场答复"}, {"route": "诉访分离"}, None):
+        made = registrar.post("/api/cases", json=PETITION, headers=headers)
+        assert made.status_code == 201, made.get_json()
+        case = registrar.get(f"/api/cases/{made.get_json()['id']}").get_json()
+        if route is not None:
+            done = registrar.post(f"/api/tasks/{case['tasks'][0]['id']}/complete", headers=headers,
+                                  json={"data": {**route, "triage_note": "属地办理"}, "version": case["version"]})
+            assert done.status_code == 200, done.get_json()
+    assert simulated > 20 and len(saved) > simulated
+    plain, _typed = assert_read_as_restored(saved)
+    assert plain > 20
+    with container.session_factory() as s:  # the runtime's case data: what the restore gave, every case now saved
+        for case in s.scalars(select(Case)):
+            assert json.dumps(container.runtime.case_data(s, case), ensure_ascii=False) == \
+                json.dumps(view_data(*container.runtime._read(s, case)), ensure_ascii=False)
