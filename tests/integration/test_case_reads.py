@@ -1,14 +1,18 @@
 """Reading a case (issue #21): the data the runtime shows is read from the decoded state (engine/state_view.py)
 and is what the restored workflow gave, for every state the shipped processes save on the way: the deployment's
-smoke simulation of every process and path, and cases run over the API to their next steps. Both databases."""
+smoke simulation of every process and path, and cases run over the API to their next steps; a case read
+(`Runtime.get_case`, its rows read as plain rows) is the view the ORM's objects made (`Runtime._view`), for
+waiting, incident, paused, timed-out and finished cases. Both databases."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
 from engine.definitions import collect_files
+from engine.errors import NotFound
 from engine.state import StateCodec
 from engine.state_view import data_of_state
 from engine.store import Case
@@ -75,3 +79,45 @@ def test_every_state_the_shipped_processes_save_reads_as_restored(container, sav
         for case in s.scalars(select(Case)):
             assert json.dumps(container.runtime.case_data(s, case), ensure_ascii=False) == \
                 json.dumps(view_data(*container.runtime._read(s, case)), ensure_ascii=False)
+
+
+def old_view(container, case_id: int):
+    with container.runtime.read_sessions() as s:
+        return container.runtime._view(s, case_id)
+
+
+def test_a_case_read_is_the_view_the_orm_objects_made(container, clock):
+    with container.session_factory() as s, s.begin():
+        load_organisation(s, ROOT / "processes" / "organisation.yaml", demo_users=True)
+    rt = container.runtime
+    rt.deploy(collect_files([str(ROOT / "processes")]), actor="test")
+    app = create_app(container)
+    registrar, headers = api_sign_in(app, "registrar")
+    made = []
+    for _ in range(5):
+        r = registrar.post("/api/cases", json=PETITION, headers=headers)
+        assert r.status_code == 201, r.get_json()
+        made.append(r.get_json()["id"])
+    waiting, routed, incident, paused, late = made
+    rt.complete(rt.get_case(routed).tasks[0].id, {"route": "交办转送", "triage_note": "属地办理"}, "registrar")
+    assert rt.complete(rt.get_case(incident).tasks[0].id, {"route": "交办转送", "co_units": ["no_such_unit"]},
+                       "registrar").status == "incident"
+    rt.pause_deadlines(paused, "registrar", "听证")
+    clock.set(clock.now() + timedelta(days=40))  # past the registration limits: red, reminders fired
+    rt.fire_timers(late, now=clock.now())
+    with container.session_factory() as s:
+        every = list(s.scalars(select(Case.id)))
+    seen = set()
+    for case_id in every:
+        new, old = rt.get_case(case_id), old_view(container, case_id)
+        assert new.to_dict() == old.to_dict()
+        assert json.dumps(new.to_dict(), ensure_ascii=False, default=repr) == \
+            json.dumps(old.to_dict(), ensure_ascii=False, default=repr)  # the same types, in the same order
+        seen.add(new.status)
+        assert registrar.get(f"/api/cases/{case_id}").status_code == 200
+    assert {"waiting", "incident"} <= seen
+    assert rt.get_case(incident).incidents and rt.get_case(paused).paused
+    assert rt.get_case(late).updated_at > rt.get_case(waiting).updated_at  # its timers fired
+    assert any(d["state"] == "red" for d in rt.get_case(waiting).deadlines)
+    with pytest.raises(NotFound):
+        rt.get_case(999999)
