@@ -33,6 +33,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from . import repair, spiff_patches, verification, work_items
 from .calendar import import_year
+from .calendar.repository import remember_version_key, version_key_columns
 from .case_chain import ChainHead
 from .clock import Clock
 from .commands import (
@@ -601,6 +602,7 @@ class Runtime:
             case = conn.execute(_READ_CASE, values).first()
             if case is None:
                 raise NotFound(f"案件 {case_id} 不存在（no such case）")
+            remember_version_key(s, case.calendar_years, case.calendar_versions)
             data = self.case_data(s, case)
             items = conn.execute(_READ_OPEN_ITEMS, values).all()
             incidents = conn.execute(_READ_OPEN_INCIDENTS, values).all()
@@ -667,7 +669,9 @@ class _Outcome:
 
 # A case read (`Runtime.get_case`): the statements of `_view`, built once, their rows read as plain rows (every
 # column, by the same names: `_case_view`, `task_view` and the deadline views read them as they read the objects).
-_READ_CASE = select(Case.__table__).where(Case.__table__.c.id == bindparam("case_id"))
+# The case row carries the calendar's version key (engine/calendar/repository.py), which the deadline views check
+# when a deadline is running: read with the row, not by a statement of its own.
+_READ_CASE = select(Case.__table__, *version_key_columns()).where(Case.__table__.c.id == bindparam("case_id"))
 _READ_OPEN_ITEMS = (select(WorkItem.__table__)
                     .where(WorkItem.case_id == bindparam("case_id"), WorkItem.state == "open").order_by(WorkItem.id))
 _READ_OPEN_INCIDENTS = (select(Incident.__table__)

@@ -9,8 +9,11 @@ import json
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select, update
 
+from engine.calendar.kinds import NATIONAL
+from engine.calendar.models import CalendarYear
+from engine.calendar.repository import version_key
 from engine.definitions import collect_files
 from engine.errors import NotFound
 from engine.state import StateCodec
@@ -121,3 +124,38 @@ def test_a_case_read_is_the_view_the_orm_objects_made(container, clock):
     assert any(d["state"] == "red" for d in rt.get_case(waiting).deadlines)
     with pytest.raises(NotFound):
         rt.get_case(999999)
+
+
+def test_a_case_read_checks_the_calendar_version_with_its_case_row(container, clock):
+    """The calendar's version key comes with the case row (no statement of its own), and a changed calendar is
+    still seen by the next read's deadlines."""
+    with container.session_factory() as s, s.begin():
+        load_organisation(s, ROOT / "processes" / "organisation.yaml", demo_users=True)
+    rt = container.runtime
+    rt.deploy(collect_files([str(ROOT / "processes")]), actor="test")
+    case_id = rt.start("petition_case", {**PETITION, "registering_unit": "city_bureau"}, actor="registrar").id
+    assert rt.get_case(case_id).deadlines  # running: the view needs the calendar
+    seen = statements_while(container, lambda: rt.get_case(case_id))
+    assert not [q for q in seen if q.startswith("SELECT count(calendar_year.id)")], seen
+    assert len([q for q in seen if q.startswith("SELECT")]) == 4  # the case (with the version key), work items,
+    # incidents, timers
+    with container.session_factory() as s, s.begin():
+        s.execute(update(CalendarYear).where(CalendarYear.year == 2026).values(version=CalendarYear.version + 1))
+        key = version_key(s)
+    before = rt.get_case(case_id)
+    cached_key, _calendar = rt.deadlines.calendar._cache[NATIONAL]
+    assert cached_key == key and before.to_dict() == old_view(container, case_id).to_dict()
+
+
+def statements_while(container, run) -> list[str]:
+    seen: list[str] = []
+
+    def note(conn, cursor, statement, *args):
+        seen.append(" ".join(statement.split()))
+
+    event.listen(container.engine, "before_cursor_execute", note)
+    try:
+        run()
+    finally:
+        event.remove(container.engine, "before_cursor_execute", note)
+    return seen
