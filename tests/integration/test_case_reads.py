@@ -20,7 +20,9 @@ from engine.state import StateCodec
 from engine.state_view import data_of_state
 from engine.store import Case
 from engine.tree import view_data
+from services import parties
 from services.organisation import load_organisation
+from services.store.parties import Party
 from tests.support.web import ROOT, api_sign_in
 from web.app import create_app
 
@@ -159,3 +161,25 @@ def statements_while(container, run) -> list[str]:
     finally:
         event.remove(container.engine, "before_cursor_execute", note)
     return seen
+
+
+def test_a_cases_parties_are_read_as_rows_and_opened_as_the_objects_were(container, clock):
+    """services/parties.py `case_parties`: the plain fields of every party, in position order, as the ORM's objects
+    gave them; a party the caller's transaction added and has not flushed is there too."""
+    vault = container.extras["vault"]
+    now = clock.now()
+    container.runtime.deploy(collect_files([str(ROOT / "processes")]), actor="test")
+    with container.session_factory() as s, s.begin():
+        case_id = container.runtime.start("petition_case", {**PETITION, "registering_unit": "city_bureau"},
+                                          actor="registrar", session=s).id
+        key = vault.new_data_key(s, now)
+        second = parties.new_party(s, vault, key, {"name": "李四", "address": "某路1号"}, now, position=1,
+                                   case_id=case_id)
+        first = parties.new_party(s, vault, key, {"name": "张三", "phone": "13800000000", "id_number": "1" * 18},
+                                  now, position=0, case_id=case_id)
+        read = parties.case_parties(s, vault, case_id)  # not flushed yet: the session flushes before it reads
+        objects = s.scalars(select(Party).where(Party.case_id == case_id).order_by(Party.position)).all()
+        assert read == {p.ref: parties.opened(s, vault, p) for p in objects}
+    assert list(read) == [first, second]
+    assert read[first] == {"name": "张三", "id_number": "1" * 18, "phone": "13800000000"}
+    assert read[second] == {"name": "李四", "address": "某路1号"}
