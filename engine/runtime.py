@@ -593,35 +593,23 @@ class Runtime:
     # ---- reading
 
     def get_case(self, case_id: int) -> CaseView:
+        with self.read_sessions() as s:
+            return self._view(s, case_id)
+
+    def _view(self, s: Session, case_id: int) -> CaseView:
         """The case as a read shows it: the view a command returns (`_case_view`), from the rows read as plain
         rows through the session's connection (`_READ_*`): nothing is changed on a read, so the ORM's objects
         and identity map were only overhead."""
-        with self.read_sessions() as s:
-            conn = s.connection()
-            values = {"case_id": case_id}
-            case = conn.execute(_READ_CASE, values).first()
-            if case is None:
-                raise NotFound(f"案件 {case_id} 不存在（no such case）")
-            remember_version_key(s, case.calendar_years, case.calendar_versions)
-            data = self.case_data(s, case)
-            items = conn.execute(_READ_OPEN_ITEMS, values).all()
-            incidents = conn.execute(_READ_OPEN_INCIDENTS, values).all()
-            timers = conn.execute(_READ_RUNNING_TIMERS, values).all()
-            return self._case_view(case, self.definitions.version(s, case.definition_id), items, incidents, timers,
-                                   data, self.clock.now(), s)
-
-    def _view(self, s: Session, case_id: int) -> CaseView:
-        case = s.get(Case, case_id)
+        conn = s.connection()
+        values = {"case_id": case_id}
+        case = conn.execute(_READ_CASE, values).first()
         if case is None:
             raise NotFound(f"案件 {case_id} 不存在（no such case）")
+        remember_version_key(s, case.calendar_years, case.calendar_versions)
         data = self.case_data(s, case)
-        items = s.scalars(select(WorkItem).where(WorkItem.case_id == case_id, WorkItem.state == "open")
-                          .order_by(WorkItem.id)).all()
-        incidents = s.scalars(select(Incident).where(Incident.case_id == case_id, Incident.resolved_at.is_(None))
-                              .order_by(Incident.id)).all()
-        timers = s.scalars(select(Timer).where(Timer.case_id == case_id,
-                                               Timer.status.in_(("pending", "paused")))
-                           .order_by(Timer.due_at)).all()
+        items = conn.execute(_READ_OPEN_ITEMS, values).all()
+        incidents = conn.execute(_READ_OPEN_INCIDENTS, values).all()
+        timers = conn.execute(_READ_RUNNING_TIMERS, values).all()
         return self._case_view(case, self.definitions.version(s, case.definition_id), items, incidents, timers,
                                data, self.clock.now(), s)
 
@@ -667,7 +655,7 @@ class _Outcome:
     row_writes: list[RowWrites]  # timers, work items
 
 
-# A case read (`Runtime.get_case`): the statements of `_view`, built once, their rows read as plain rows (every
+# A case read (`Runtime._view`): its statements, built once, their rows read as plain rows (every
 # column, by the same names: `_case_view`, `task_view` and the deadline views read them as they read the objects).
 # The case row carries the calendar's version key (engine/calendar/repository.py), which the deadline views check
 # when a deadline is running: read with the row, not by a statement of its own.

@@ -1,8 +1,11 @@
-"""Reading a case (issue #21): the data the runtime shows is read from the decoded state (engine/state_view.py)
-and is what the restored workflow gave, for every state the shipped processes save on the way: the deployment's
-smoke simulation of every process and path, and cases run over the API to their next steps; a case read
-(`Runtime.get_case`, its rows read as plain rows) is the view the ORM's objects made (`Runtime._view`), for
-waiting, incident, paused, timed-out and finished cases. Both databases."""
+"""Reading a case (issue #21), both databases:
+- the data the runtime shows is read from the decoded state (engine/state_view.py) and is what the restored
+  workflow gave, for every state the shipped processes save on the way: the deployment's smoke simulation of every
+  process and path, and cases run over the API to their next steps;
+- a case read (`Runtime._view`, its rows read as plain rows) is the view the ORM's objects and the restored
+  workflow made, for waiting, routed, incident, paused and timed-out cases;
+- the calendar's version key comes with the case row, and a changed calendar is still seen;
+- a case's parties are read as rows and opened as the ORM's objects were."""
 from __future__ import annotations
 
 import json
@@ -18,7 +21,7 @@ from engine.definitions import collect_files
 from engine.errors import NotFound
 from engine.state import StateCodec
 from engine.state_view import data_of_state
-from engine.store import Case
+from engine.store import Case, Incident, Timer, WorkItem
 from engine.tree import view_data
 from services import parties
 from services.organisation import load_organisation
@@ -87,8 +90,18 @@ def test_every_state_the_shipped_processes_save_reads_as_restored(container, sav
 
 
 def old_view(container, case_id: int):
-    with container.runtime.read_sessions() as s:
-        return container.runtime._view(s, case_id)
+    """The case view as the runtime made it from ORM objects before (session 11): the reference for `_view`."""
+    rt = container.runtime
+    with rt.read_sessions() as s:
+        case = s.get(Case, case_id)
+        items = s.scalars(select(WorkItem).where(WorkItem.case_id == case_id, WorkItem.state == "open")
+                          .order_by(WorkItem.id)).all()
+        incidents = s.scalars(select(Incident).where(Incident.case_id == case_id, Incident.resolved_at.is_(None))
+                              .order_by(Incident.id)).all()
+        timers = s.scalars(select(Timer).where(Timer.case_id == case_id, Timer.status.in_(("pending", "paused")))
+                           .order_by(Timer.due_at)).all()
+        return rt._case_view(case, rt.definitions.version(s, case.definition_id), items, incidents, timers,
+                             view_data(*rt._read(s, case)), rt.clock.now(), s)
 
 
 def test_a_case_read_is_the_view_the_orm_objects_made(container, clock):
