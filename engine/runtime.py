@@ -33,6 +33,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from . import repair, spiff_patches, verification, work_items
 from .calendar import import_year
+from .calendar.repository import remember_version_key, version_key_columns
 from .case_chain import ChainHead
 from .clock import Clock
 from .commands import (
@@ -74,6 +75,7 @@ from .sandbox import SandboxEnvironment
 from .scripting import LianxinScriptEngine
 from .simulation import SIMULATION_ACTOR, Simulation, SimulationFailed, SimulationPlan, SimulationReport
 from .state import StateCodec, prune_finished_history
+from .state_view import data_of_state
 from .store import Case, CaseRegister, Incident, JournalEvent, Outbox, Timer, WorkItem
 from .tree import (
     JOURNALED_STATES,
@@ -595,17 +597,19 @@ class Runtime:
             return self._view(s, case_id)
 
     def _view(self, s: Session, case_id: int) -> CaseView:
-        case = s.get(Case, case_id)
+        """The case as a read shows it: the view a command returns (`_case_view`), from the rows read as plain
+        rows through the session's connection (`_READ_*`): nothing is changed on a read, so the ORM's objects
+        and identity map were only overhead."""
+        conn = s.connection()
+        values = {"case_id": case_id}
+        case = conn.execute(_READ_CASE, values).first()
         if case is None:
             raise NotFound(f"案件 {case_id} 不存在（no such case）")
+        remember_version_key(s, case.calendar_years, case.calendar_versions)
         data = self.case_data(s, case)
-        items = s.scalars(select(WorkItem).where(WorkItem.case_id == case_id, WorkItem.state == "open")
-                          .order_by(WorkItem.id)).all()
-        incidents = s.scalars(select(Incident).where(Incident.case_id == case_id, Incident.resolved_at.is_(None))
-                              .order_by(Incident.id)).all()
-        timers = s.scalars(select(Timer).where(Timer.case_id == case_id,
-                                               Timer.status.in_(("pending", "paused")))
-                           .order_by(Timer.due_at)).all()
+        items = conn.execute(_READ_OPEN_ITEMS, values).all()
+        incidents = conn.execute(_READ_OPEN_INCIDENTS, values).all()
+        timers = conn.execute(_READ_RUNNING_TIMERS, values).all()
         return self._case_view(case, self.definitions.version(s, case.definition_id), items, incidents, timers,
                                data, self.clock.now(), s)
 
@@ -624,7 +628,10 @@ class Runtime:
         )
 
     def case_data(self, s: Session, case: Case) -> dict:
-        return view_data(*self._read(s, case))
+        """The case data for showing: from the decoded state where it is plain (engine.state_view, no workflow
+        restored), else from the restored workflow; the same dict either way."""
+        data = data_of_state(case.state)
+        return data if data is not None else view_data(*self._read(s, case))
 
     def history(self, case_id: int) -> list[dict]:
         with self.read_sessions() as s:
@@ -647,6 +654,20 @@ class _Outcome:
     case_values: dict[str, Any]
     row_writes: list[RowWrites]  # timers, work items
 
+
+# A case read (`Runtime._view`): its statements, built once, their rows read as plain rows (every
+# column, by the same names: `_case_view`, `task_view` and the deadline views read them as they read the objects).
+# The case row carries the calendar's version key (engine/calendar/repository.py), which the deadline views check
+# when a deadline is running: read with the row, not by a statement of its own.
+_READ_CASE = select(Case.__table__, *version_key_columns()).where(Case.__table__.c.id == bindparam("case_id"))
+_READ_OPEN_ITEMS = (select(WorkItem.__table__)
+                    .where(WorkItem.case_id == bindparam("case_id"), WorkItem.state == "open").order_by(WorkItem.id))
+_READ_OPEN_INCIDENTS = (select(Incident.__table__)
+                        .where(Incident.case_id == bindparam("case_id"), Incident.resolved_at.is_(None))
+                        .order_by(Incident.id))
+_READ_RUNNING_TIMERS = (select(Timer.__table__)
+                        .where(Timer.case_id == bindparam("case_id"), Timer.status.in_(("pending", "paused")))
+                        .order_by(Timer.due_at))
 
 _JOURNAL = JournalEvent.__table__
 _JOURNAL_KEYS = ("case_id", "seq", "at", "actor", "type", "element_id", "data", "prev_hash", "hash", "hash_alg",

@@ -200,12 +200,15 @@ def opened(s: Session, vault: Vault, party: Party) -> dict:
     return out
 
 
-_PARTIES_OF_CASE = select(Party).where(Party.case_id == bindparam("case_id")).order_by(Party.position)
+# The columns `opened` reads, as plain rows: a read of every case view that shows personal data in full, which needs
+# no ORM object (through the session still, which flushes the parties a caller's transaction has added).
+_PARTIES_OF_CASE = (select(Party.ref, Party.key_ref, *(getattr(Party, f"{name}_sealed") for name in SEALED_FIELDS))
+                    .where(Party.case_id == bindparam("case_id")).order_by(Party.position))
 
 
 def case_parties(s: Session, vault: Vault, case_id: int) -> dict[str, dict]:
     """ref -> plain fields of every party of the case."""
-    rows = s.scalars(_PARTIES_OF_CASE, {"case_id": case_id}).all()
+    rows = s.execute(_PARTIES_OF_CASE, {"case_id": case_id}).all()
     return {p.ref: opened(s, vault, p) for p in rows}
 
 
