@@ -76,7 +76,7 @@ from .scripting import LianxinScriptEngine
 from .simulation import SIMULATION_ACTOR, Simulation, SimulationFailed, SimulationPlan, SimulationReport
 from .state import StateCodec, prune_finished_history
 from .state_view import data_of_state
-from .store import Case, CaseRegister, Incident, JournalEvent, Outbox, Timer, WorkItem
+from .store import Case, CaseRegister, CaseText, Incident, JournalEvent, Outbox, Timer, WorkItem
 from .tree import (
     JOURNALED_STATES,
     advance,
@@ -673,9 +673,10 @@ _JOURNAL = JournalEvent.__table__
 _JOURNAL_KEYS = ("case_id", "seq", "at", "actor", "type", "element_id", "data", "prev_hash", "hash", "hash_alg",
                  "seal")  # the keys of engine.journal.append's rows
 _CASES = Case.__table__
-# New rows of the built-in effects (engine.effects: `notify`, `register`), written with the step's other rows
-# instead of by the ORM's flush, which cost more than the statements (a round trip each on PostgreSQL).
-_EFFECT_ROWS = (Outbox, CaseRegister)
+# New rows of the built-in effects (engine.effects: `notify`, `register`), and a started case's search words
+# (engine.commands StartCase), written with the step's other rows instead of by the ORM's flush, which cost more
+# than the statements (a round trip each on PostgreSQL).
+_EFFECT_ROWS = (Outbox, CaseRegister, CaseText)
 
 
 def _case_values(case: Case, values: dict[str, Any]) -> dict[str, Any] | None:
