@@ -12,7 +12,7 @@ import json
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 
 from engine.calendar.kinds import NATIONAL
 from engine.calendar.models import CalendarYear
@@ -26,6 +26,7 @@ from engine.tree import view_data
 from services import parties
 from services.organisation import load_organisation
 from services.store.parties import Party
+from tests.support.db import statements_while
 from tests.support.web import ROOT, api_sign_in
 from web.app import create_app
 
@@ -160,20 +161,6 @@ def test_a_case_read_checks_the_calendar_version_with_its_case_row(container, cl
     before = rt.get_case(case_id)
     cached_key, _calendar = rt.deadlines.calendar._cache[NATIONAL]
     assert cached_key == key and before.to_dict() == old_view(container, case_id).to_dict()
-
-
-def statements_while(container, run) -> list[str]:
-    seen: list[str] = []
-
-    def note(conn, cursor, statement, *args):
-        seen.append(" ".join(statement.split()))
-
-    event.listen(container.engine, "before_cursor_execute", note)
-    try:
-        run()
-    finally:
-        event.remove(container.engine, "before_cursor_execute", note)
-    return seen
 
 
 def test_a_cases_parties_are_read_as_rows_and_opened_as_the_objects_were(container, clock):

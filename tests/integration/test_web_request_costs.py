@@ -31,6 +31,7 @@ from services import form_checks, linked_cases, repeat_originals, retention, sec
 from services.orgchart import default_chart
 from services.store.erasures import Erasure
 from services.store.handling import RepeatLink
+from tests.support.db import statements_while
 from tests.support.web import api_sign_in, office_app
 from web import auth, http, personal_data, visibility
 from web.auth import load_principal
@@ -129,20 +130,6 @@ def test_a_driver_select_gives_the_rows_the_session_gave(app, container):
 
 
 # ---------------------------------------------------------------- the case guard and the case view
-
-def statements_while(container, run) -> list[str]:
-    seen: list[str] = []
-
-    def note(conn, cursor, statement, *args):
-        seen.append(" ".join(statement.split()))
-
-    event.listen(container.engine, "before_cursor_execute", note)
-    try:
-        run()
-    finally:
-        event.remove(container.engine, "before_cursor_execute", note)
-    return seen
-
 
 def test_reading_a_case_reads_its_workflow_state_once_and_the_guard_still_refuses(app, container):
     case_id = petition(container)

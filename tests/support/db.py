@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 
 from engine.clock import SHANGHAI, SettableClock
 from engine.db import Base
@@ -161,3 +161,19 @@ def first_case_id(container) -> int:
     """The first case's id: not always 1, since on PostgreSQL a deploy's rolled-back smoke simulation uses ids."""
     with container.session_factory() as s:
         return s.scalar(select(func.min(Case.id)))
+
+
+def statements_while(container, run) -> list[str]:
+    """The SQL statements the container's engine told its `before_cursor_execute` listeners of while `run()` ran,
+    whitespace folded."""
+    seen: list[str] = []
+
+    def note(conn, cursor, statement, *args):
+        seen.append(" ".join(statement.split()))
+
+    event.listen(container.engine, "before_cursor_execute", note)
+    try:
+        run()
+    finally:
+        event.remove(container.engine, "before_cursor_execute", note)
+    return seen
