@@ -57,6 +57,36 @@ def flow(fid: str, src: str, dst: str, condition: str | None = None) -> str:
             f'<bpmn:conditionExpression>{condition}</bpmn:conditionExpression></bpmn:sequenceFlow>')
 
 
+def branches(sub_body: str) -> str:
+    """Two parallel branches, one of them an embedded subprocess (`sub_body`: its tasks and flows between `sub_start`
+    and `sub_end`) with a non-interrupting message boundary (`poke`, 催办), joined before a last user task: the tree
+    shapes a walk or a read of task data must get right (parallel branches, a subprocess, a waiting boundary)."""
+    return process("branches", f"""
+<bpmn:startEvent id="start"/>
+<bpmn:parallelGateway id="split"/>
+{user_task("first", "甲")}
+<bpmn:subProcess id="sub" name="子流程">
+  <bpmn:startEvent id="sub_start"/>
+{sub_body}
+  <bpmn:endEvent id="sub_end"/>
+</bpmn:subProcess>
+<bpmn:boundaryEvent id="remind" attachedToRef="sub" cancelActivity="false">
+  <bpmn:messageEventDefinition messageRef="poke"/></bpmn:boundaryEvent>
+<bpmn:endEvent id="reminded"/>
+<bpmn:parallelGateway id="join"/>
+{user_task("last", "丙")}
+<bpmn:endEvent id="end"/>
+{flow("f1", "start", "split")}
+{flow("f2", "split", "first")}
+{flow("f3", "split", "sub")}
+{flow("f4", "first", "join")}
+{flow("f5", "sub", "join")}
+{flow("f6", "join", "last")}
+{flow("f7", "last", "end")}
+{flow("f8", "remind", "reminded")}
+""").replace("</bpmn:definitions>", '<bpmn:message id="poke" name="催办"/></bpmn:definitions>')
+
+
 LOOP = process("loop_case", f"""
 <bpmn:startEvent id="start"/>
 {user_task("handle", "办理")}

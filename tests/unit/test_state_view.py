@@ -21,39 +21,17 @@ from engine.clock import SHANGHAI
 from engine.state import StateCodec, prune_finished_history
 from engine.state_view import data_of_state
 from engine.tree import view_data
-from tests.support.bpmn import flow, process, user_task
+from tests.support.bpmn import branches, flow, process, user_task
 
-BRANCHES = process("branches", f"""
-<bpmn:startEvent id="start"/>
-<bpmn:parallelGateway id="split"/>
-{user_task("first", "甲")}
-<bpmn:subProcess id="sub" name="子流程">
-  <bpmn:startEvent id="sub_start"/>
+BRANCHES = branches(f"""
   {user_task("inner", "乙")}
   <bpmn:scriptTask id="inner_script" name="改写"><bpmn:script>nested["b"] = [1, 2]
 del scratch</bpmn:script></bpmn:scriptTask>
   {user_task("inner_two", "乙二")}
-  <bpmn:endEvent id="sub_end"/>
   {flow("s1", "sub_start", "inner")}
   {flow("s2", "inner", "inner_script")}
   {flow("s3", "inner_script", "inner_two")}
-  {flow("s4", "inner_two", "sub_end")}
-</bpmn:subProcess>
-<bpmn:boundaryEvent id="remind" attachedToRef="sub" cancelActivity="false">
-  <bpmn:messageEventDefinition messageRef="poke"/></bpmn:boundaryEvent>
-<bpmn:endEvent id="reminded"/>
-<bpmn:parallelGateway id="join"/>
-{user_task("last", "丙")}
-<bpmn:endEvent id="end"/>
-{flow("f1", "start", "split")}
-{flow("f2", "split", "first")}
-{flow("f3", "split", "sub")}
-{flow("f4", "first", "join")}
-{flow("f5", "sub", "join")}
-{flow("f6", "join", "last")}
-{flow("f7", "last", "end")}
-{flow("f8", "remind", "reminded")}
-""").replace("</bpmn:definitions>", '<bpmn:message id="poke" name="催办"/></bpmn:definitions>')
+  {flow("s4", "inner_two", "sub_end")}""")
 
 CALLEE = process("callee", f"""
 <bpmn:startEvent id="start"/>
