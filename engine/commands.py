@@ -186,7 +186,9 @@ class StartCase(Command):
                     parent_case_id=self.parent_case_id)
         s.add(case)
         s.flush()
-        _keep_started_text(s, CaseText(case_id=case.id, body=case_text_body(summary)))
+        # Inserted with the step's other rows and held by the session until its transaction ends (runtime
+        # `_EFFECT_ROWS`, row_writes `adopt`): the registration's title note finds it without reading it back.
+        s.add(CaseText(case_id=case.id, body=case_text_body(summary)))
         self.case_id = case.id
         op.case, op.new_case = case, True
         op.wf = BpmnWorkflow(spec, subprocess_specs, script_engine=op.rt.script_engine)
@@ -658,23 +660,6 @@ class MigrateCase(Command):
         at = datetime.fromisoformat(data["now"]) if "now" in data else None
         return cls(None, data.get("from_definition_id"), data.get("from_version"), data.get("to_definition_id"),
                    data.get("to_version"), data.get("deadlines", []), at)
-
-
-_STARTED_TEXTS = "engine.started_case_texts"  # in Session.info: (transaction, {case id: the CaseText its start added})
-
-
-def _keep_started_text(s, row: CaseText) -> None:
-    """Add the search words of a case just started, and keep the row reachable until its transaction ends: the
-    session's identity map holds rows only weakly, so once flushed the row was dropped and the registration, which
-    notes the registered title in it (services.registration), read it back by a SELECT of its own. Kept, the
-    session's `get` answers from its copy, which is the row's content (nothing else writes it in the transaction
-    that inserts it). A later transaction's first start lets go of the rows an earlier one kept."""
-    s.add(row)
-    transaction = s.get_transaction()
-    kept = s.info.get(_STARTED_TEXTS)
-    if kept is None or kept[0] is not transaction:
-        kept = s.info[_STARTED_TEXTS] = (transaction, {})
-    kept[1][row.case_id] = row
 
 
 def _summary(data: dict) -> dict:
