@@ -370,6 +370,15 @@ def adopt(s: Session, writes: Sequence[RowWrites]) -> None:
             s.info.setdefault(_ADOPTED, []).append(row)
 
 
+def write_now(s: Session, writes: Sequence[RowWrites]) -> None:
+    """`writes` sent at once through the driver in the session's transaction (on PostgreSQL in one round trip), their
+    new rows then made the session's copies (`adopt`), as a flush would have made them."""
+    with driver_writes(s) as w:
+        for rows in writes:
+            rows.write(s, w)
+    adopt(s, writes)
+
+
 _PLAIN: dict[str, bool] = {}  # by table name: whether `_plain_defaults` holds (asked for every staged row)
 
 

@@ -9,13 +9,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Index, Integer, String, select
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from engine.db import Base
 from engine.row_writes import insert_sql
 from engine.store import ID, UTC_DT
-from infra.driver_reads import announce, connection_of
+from infra.driver_reads import connection_of, send
 
 
 class AccessLogEntry(Base):
@@ -34,8 +33,8 @@ class AccessLogEntry(Base):
 
 def record(s: Session, *, at: datetime, username: str, case_id: int, what: str, method: str, path: str,
            status: int, remote_addr: str) -> None:
-    """Adds one row in the caller's transaction (`s`: a session or a connection), at once: a plain INSERT (no ORM object to flush, no id read
-    back; a full view of personal data writes one per answer). On PostgreSQL the INSERT is built once and sent
+    """Adds one row in the caller's transaction (`s`: a session or a connection), at once: a plain INSERT (no ORM
+    object to flush, no id read back; a full view of personal data writes one per answer). On PostgreSQL the INSERT is built once and sent
     through the driver (the values converted as the column types convert them): through SQLAlchemy the statement
     cost several times the database's work."""
     values = _values(at, username, case_id, what, method, path, status, remote_addr)
@@ -44,16 +43,7 @@ def record(s: Session, *, at: datetime, username: str, case_id: int, what: str, 
         s.execute(_INSERT, values)
         return
     sql = insert_sql(conn.dialect, _TABLE, _KEYS)
-    params = sql.bind(values)
-    error_class = conn.dialect.loaded_dbapi.Error
-    cursor = conn.connection.dbapi_connection.cursor()
-    announce(conn, cursor, sql.text, params)
-    try:
-        cursor.execute(sql.text, params)
-    except error_class as exc:
-        raise DBAPIError.instance(sql.text, params, exc, error_class) from exc
-    finally:
-        cursor.close()
+    send(conn, sql.text, sql.bind(values))
 
 
 def record_many(s: Session, rows: list[dict]) -> None:

@@ -64,16 +64,7 @@ class DriverSelect:
                 params[name] = convert(params[name])
         if built.positions is not None:
             params = tuple(params[name] for name in built.positions)
-        error_class = dialect.loaded_dbapi.Error
-        cursor = conn.connection.dbapi_connection.cursor()
-        announce(conn, cursor, built.text, params)
-        try:
-            cursor.execute(built.text, params)
-            found = cursor.fetchall()
-        except error_class as exc:
-            raise DBAPIError.instance(built.text, params, exc, error_class) from exc
-        finally:
-            cursor.close()
+        found = send(conn, built.text, params, fetch=True)
         convert, row = built.convert, built.row
         if not any(convert):
             return [row(*values) for values in found]
@@ -84,6 +75,21 @@ class DriverSelect:
 def connection_of(s) -> Connection:
     """The connection of a session (its transaction begun) or a connection itself."""
     return s if isinstance(s, Connection) else s.connection()
+
+
+def send(conn: Connection, text: str, params, *, fetch: bool = False) -> list[tuple] | None:
+    """One statement through the DBAPI cursor of `conn` (in its transaction), the engine's listeners told of it
+    (`announce`); its rows with `fetch`. A database error is raised as SQLAlchemy raises it."""
+    error_class = conn.dialect.loaded_dbapi.Error
+    cursor = conn.connection.dbapi_connection.cursor()
+    announce(conn, cursor, text, params)
+    try:
+        cursor.execute(text, params)
+        return cursor.fetchall() if fetch else None
+    except error_class as exc:
+        raise DBAPIError.instance(text, params, exc, error_class) from exc
+    finally:
+        cursor.close()
 
 
 def announce(conn: Connection, cursor, text: str, params) -> None:

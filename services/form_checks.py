@@ -49,8 +49,9 @@ class UnitChoice:
 # ---------------------------------------------------------------- scopes
 
 # The routable units of the chart last asked about, by office (and its every unit, for the scope `all`): a completion
-# asks up to three times and every one walks each unit's ancestors. A chart is never changed once built (services.orgchart.ChartSource builds a new one
-# when the organisation changes), so a new chart object empties the table.
+# asks up to three times and every one walks each unit's ancestors. A chart is never changed once built
+# (services.orgchart.ChartSource builds a new one when the organisation changes), so a new chart object empties the
+# table.
 _ROUTABLE: dict = {"chart": None, "by_office": {}}
 
 

@@ -14,17 +14,16 @@ PROCESS_LABELS = {"supervision_feedback": "督办书面反馈", "accountability_
 
 # The columns a linked case is shown with (`_row`): never the workflow state, the row's largest column.
 _SHOWN = (Case.id, Case.case_no, Case.process_key, Case.summary_json, Case.status, Case.created_at, Case.completed_at)
-_CHILDREN = select(*_SHOWN).where(Case.parent_case_id == bindparam("case_id")).order_by(Case.id)
-_PARENT = select(*_SHOWN).where(Case.id == select(Case.parent_case_id).where(Case.id == bindparam("case_id"))
-                                .scalar_subquery())
+# The cases a step of the case started, and the case that started it.
+_STARTED_BY_IT = Case.parent_case_id == bindparam("case_id")
+_STARTED_IT = Case.id == select(Case.parent_case_id).where(Case.id == bindparam("case_id")).scalar_subquery()
+_CHILDREN = select(*_SHOWN).where(_STARTED_BY_IT).order_by(Case.id)
+_PARENT = select(*_SHOWN).where(_STARTED_IT)
 
 
 # Both at once (the case page and `GET /api/cases/{id}` show both): the children, then the parent, marked.
-_BOTH_WAYS = union_all(select(*_SHOWN, literal(0, Integer).label("is_parent"))
-                       .where(Case.parent_case_id == bindparam("case_id")),
-                       select(*_SHOWN, literal(1, Integer).label("is_parent")).where(
-                           Case.id == select(Case.parent_case_id).where(Case.id == bindparam("case_id"))
-                           .scalar_subquery()))
+_BOTH_WAYS = union_all(select(*_SHOWN, literal(0, Integer).label("is_parent")).where(_STARTED_BY_IT),
+                       select(*_SHOWN, literal(1, Integer).label("is_parent")).where(_STARTED_IT))
 _BOTH_WAYS_READ = DriverSelect(_BOTH_WAYS)  # every case view asks (infra/driver_reads.py)
 
 

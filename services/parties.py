@@ -23,7 +23,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
-from engine.row_writes import RowWrites, adopt, driver_writes, staged_inserts
+from engine.row_writes import RowWrites, staged_inserts, write_now
 from engine.store import Outbox
 from infra.keys import KeyProblem, Vault
 
@@ -129,21 +129,14 @@ def _insert_staged(s: Session) -> None:
     trip) and made the session's copies, as the commit's flush would have inserted them."""
     writes = staged_inserts(s, _AFTER_ROWS)
     if writes:
-        with driver_writes(s) as w:
-            for rows in writes:
-                rows.write(s, w)
-        adopt(s, writes)
+        write_now(s, writes)
 
 
 def _insert(s: Session, made: list) -> None:
     """The data key and the parties sealed under it, inserted at once through the driver (engine.row_writes: the
     statements built once, on PostgreSQL both in one round trip; through the ORM's flush each row cost more in its
     bookkeeping than in the statement) and made the session's copies, as a flush would have made them."""
-    writes = [RowWrites(made[0].__table__, new=made[:1]), RowWrites(Party.__table__, new=made[1:])]
-    with driver_writes(s) as w:
-        for rows in writes:
-            rows.write(s, w)
-    adopt(s, writes)
+    write_now(s, [RowWrites(made[0].__table__, new=made[:1]), RowWrites(Party.__table__, new=made[1:])])
 
 
 def _note_new_case(s: Session, case_id: int, first_party: str | None) -> None:

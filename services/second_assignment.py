@@ -119,7 +119,7 @@ def second_assign(inp: SecondAssignInput, ctx: HandlerContext) -> dict:
 # The data of a case's service calls in journal order, in one statement built once (every case view asks).
 _SERVICE_CALLS = select(JournalEvent.data).where(JournalEvent.case_id == bindparam("case_id"),
                                                  JournalEvent.type == "service.called").order_by(JournalEvent.seq)
-_SERVICE_CALLS_READ = DriverSelect(_SERVICE_CALLS)  # every case view asks (infra/driver_reads.py)
+_SERVICE_CALLS_READ = DriverSelect(_SERVICE_CALLS)  # through the driver (infra/driver_reads.py)
 
 
 def chain(s, case_id: int, data: dict, chart: OrgChart | None = None) -> list[dict]:

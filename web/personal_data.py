@@ -71,12 +71,7 @@ def shows_in_full(p: Principal | None, case_id: int) -> bool:
     with container().extras["read_sessions"]() as s:
         if not full_view_allowed(s, p, case_id):
             return False
-    try:
-        record_full_view(p, case_id)
-    except SQLAlchemyError:
-        log.exception("access log: a full view of case %s could not be recorded; shown masked", case_id)
-        return False
-    return True
+    return _recorded(p, case_id)
 
 
 def shows_in_full_in(s, p: Principal | None, case_id: int) -> bool:
@@ -84,10 +79,13 @@ def shows_in_full_in(s, p: Principal | None, case_id: int) -> bool:
     then reads): the view is recorded under a savepoint of `s`, and commits with it. The caller shows the data in
     full only once `s` has committed; a record that cannot be written is rolled back alone (the rest of `s` kept)
     and the answer is masked."""
-    if not full_view_allowed(s, p, case_id):
-        return False
+    return full_view_allowed(s, p, case_id) and _recorded(p, case_id, s)
+
+
+def _recorded(p: Principal, case_id: int, within=None) -> bool:
+    """`record_full_view`; False (logged) when it could not be written: the answer is then masked."""
     try:
-        record_full_view(p, case_id, s)
+        record_full_view(p, case_id, within)
     except SQLAlchemyError:
         log.exception("access log: a full view of case %s could not be recorded; shown masked", case_id)
         return False
