@@ -142,16 +142,8 @@ def _collect_ids(wf, into: set) -> None:
 
 
 def _prune_one(wf) -> int:
-    tasks = wf.tasks
-    # Each task's parent by the integer of its id: `task.parent` looks the parent up by its UUID, whose hash is a
-    # Python call, for every step of every climb; an int's hash is not.
-    by_int = {uid.int: task for uid, task in tasks.items()}
-
-    def parent(task):
-        uid = task._parent
-        return None if uid is None else by_int.get(uid.int)
-
-    live = [t for t in tasks.values() if t._state & _LIVE]
+    root = wf.task_tree
+    live = [t for t in wf.tasks.values() if t.state & _LIVE]
     if not live:
         return 0
     # The lowest common ancestor of the live tasks: the first one's path up to the root, then each other one
@@ -160,29 +152,28 @@ def _prune_one(wf) -> int:
     node = live[0]
     while node is not None:
         path.append(node)
-        node = parent(node)
+        node = node.parent
     height = {id(n): i for i, n in enumerate(path)}  # 0: the first live task, len(path) - 1: the root
     top = 0
     for task in live[1:]:
         node = task
         while node is not None and id(node) not in height:
-            node = parent(node)
+            node = node.parent
         if node is None:
             return 0
         top = max(top, height[id(node)])
     keep_top = path[top]
-    root = wf.task_tree
-    if keep_top is root or parent(keep_top) is root:
+    if keep_top is root or keep_top.parent is root:
         return 0
     keep = {id(root)}  # object ids: a UUID's hash is a Python call, an object's is not
     stack = [keep_top]
     while stack:
         node = stack.pop()
         keep.add(id(node))
-        stack.extend(by_int[uid.int] for uid in node._children)
-    removed = [tid for tid, task in tasks.items() if id(task) not in keep]
+        stack.extend(node.children)
+    removed = [tid for tid, task in wf.tasks.items() if id(task) not in keep]
     for tid in removed:
-        del tasks[tid]
+        del wf.tasks[tid]
     root._children = [keep_top.id]
     keep_top._parent = root.id
     if wf.last_task is not None and id(wf.last_task) not in keep:
